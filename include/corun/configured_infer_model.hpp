@@ -1,0 +1,151 @@
+// ConfiguredInferModel, Bindings and AsyncInferJob: running inference (HailoRT's InferModel
+// API, chapter 14.7). A ConfiguredInferModel is a handle: copies share one pipeline.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "corun/expected.hpp"
+#include "corun/format.hpp"
+
+namespace corun {
+
+struct ConfiguredModelState;
+struct ConfiguredStream;
+struct JobState;
+
+// A user buffer: corun never owns it. It must stay valid until the job that uses it completes.
+struct MemoryView {
+    MemoryView() = default;
+    MemoryView(void* data, size_t size) : data(data), size(size) {}
+    template <typename T>
+    static MemoryView of(std::vector<T>& values) {
+        return MemoryView(values.data(), values.size() * sizeof(T));
+    }
+    void* data = nullptr;
+    size_t size = 0;
+};
+
+// Where a job's time went, in nanoseconds. device = the device executing the model;
+// conversion = format conversion (quantize, transpose) on the host before and after;
+// queue = waiting for the device. total = from run_async() to completion.
+struct InferTiming {
+    int64_t queue_ns = 0;
+    int64_t conversion_ns = 0;
+    int64_t device_ns = 0;
+    int64_t total_ns = 0;
+};
+
+struct AsyncInferCompletionInfo {
+    explicit AsyncInferCompletionInfo(Status status) : status(std::move(status)) {}
+    Status status;  // SUCCESS, or why the job failed (SHUTDOWN when shut down before it ran)
+    InferTiming timing;
+    uint32_t frames = 0;
+};
+using AsyncInferCallback = std::function<void(const AsyncInferCompletionInfo&)>;
+
+class AsyncInferJob {
+public:
+    AsyncInferJob() = default;
+    explicit AsyncInferJob(std::shared_ptr<JobState> state);
+    AsyncInferJob(AsyncInferJob&&) noexcept;
+    AsyncInferJob& operator=(AsyncInferJob&&) noexcept;
+    AsyncInferJob(const AsyncInferJob&) = delete;
+    AsyncInferJob& operator=(const AsyncInferJob&) = delete;
+    // Blocks until the job is done unless detach() was called.
+    ~AsyncInferJob();
+
+    // The job's status once it is done within `timeout`; TIMEOUT if it is still running.
+    Status wait(std::chrono::milliseconds timeout);
+    // Lets the job finish on its own: the destructor will not wait.
+    void detach();
+    bool is_done() const;
+
+private:
+    std::shared_ptr<JobState> state_;
+    bool detached_ = false;
+};
+
+class ConfiguredInferModel {
+public:
+    // The buffers of one inference request (one frame).
+    class Bindings {
+    public:
+        class InferStream {
+        public:
+            // Fails with INVALID_ARGUMENT (naming both sizes) unless view.size equals the
+            // stream's frame size in the configured format, or view.data is null.
+            Status set_buffer(MemoryView view);
+            Expected<MemoryView> get_buffer() const;
+            const std::string& name() const;
+            size_t frame_size() const;
+
+            InferStream(Bindings* owner, size_t index) : owner_(owner), index_(index) {}
+
+        private:
+            Bindings* owner_;
+            size_t index_;  // inputs first, then outputs
+        };
+
+        Expected<InferStream> input();
+        Expected<InferStream> output();
+        Expected<InferStream> input(const std::string& name);
+        Expected<InferStream> output(const std::string& name);
+
+        explicit Bindings(std::shared_ptr<const ConfiguredModelState> model);
+        // The buffers in stream order (inputs, then outputs); for the runtime.
+        const std::vector<MemoryView>& buffers() const { return buffers_; }
+        const ConfiguredModelState& model() const { return *model_; }
+
+    private:
+        Expected<InferStream> find(const std::string& name, bool is_input);
+        Expected<InferStream> single(bool is_input);
+        std::shared_ptr<const ConfiguredModelState> model_;
+        std::vector<MemoryView> buffers_;
+    };
+
+    explicit ConfiguredInferModel(std::shared_ptr<ConfiguredModelState> state);
+
+    Expected<Bindings> create_bindings();
+    // Binds every named buffer; unknown names and wrong sizes fail with the name.
+    Expected<Bindings> create_bindings(const std::map<std::string, MemoryView>& buffers);
+
+    // SUCCESS once `frames_count` more frames fit in the async queue; TIMEOUT otherwise.
+    // frames_count above get_async_queue_size() can never fit: INVALID_ARGUMENT at once.
+    Status wait_for_async_ready(std::chrono::milliseconds timeout, uint32_t frames_count = 1);
+
+    // Synchronous inference. On TIMEOUT the job is cancelled, and the call returns only once
+    // corun no longer touches the buffers.
+    Status run(const Bindings& bindings, std::chrono::milliseconds timeout);
+
+    // Queues one frame (or several, as one burst). Fails with QUEUE_IS_FULL when they do not
+    // fit (call wait_for_async_ready first), SHUTDOWN after shutdown(). The callback runs on a
+    // corun thread once the job is done, before wait() returns; keep it short.
+    Expected<AsyncInferJob> run_async(const Bindings& bindings,
+                                      AsyncInferCallback callback = nullptr);
+    Expected<AsyncInferJob> run_async(const std::vector<Bindings>& bindings,
+                                      AsyncInferCallback callback = nullptr);
+
+    // Frames that can be queued at once (2 x batch size, at least 2).
+    Expected<size_t> get_async_queue_size() const;
+    // Frames queued or running now.
+    size_t get_frames_in_flight() const;
+
+    // Jobs not yet started complete with SHUTDOWN; running ones finish; later calls fail
+    // with SHUTDOWN. Idempotent. The destructor of the last handle calls it.
+    Status shutdown();
+
+    const std::vector<std::string>& get_input_names() const;
+    const std::vector<std::string>& get_output_names() const;
+
+private:
+    std::shared_ptr<ConfiguredModelState> state_;
+};
+
+}  // namespace corun

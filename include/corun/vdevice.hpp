@@ -1,0 +1,88 @@
+// VDevice: a virtual device over one or more physical devices, with one scheduler that every
+// model configured on it shares. Same semantics as HailoRT's hailort::VDevice, plus:
+// within a process, every VDevice with the same group_id is the same device (no "out of
+// physical devices" for a second module that asks for it).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "corun/expected.hpp"
+
+namespace corun {
+
+class InferModel;
+class DeviceGroup;  // the shared device state behind every VDevice handle of one group
+
+// HailoRT's HAILO_SCHEDULING_ALGORITHM_*.
+enum class SchedulingAlgorithm {
+    NONE,         // no scheduler: jobs run in arrival order, one model at a time
+    ROUND_ROBIN,  // the model scheduler (default)
+};
+
+constexpr const char* DEFAULT_GROUP_ID = "SHARED";  // HailoRT's HAILO_DEFAULT_VDEVICE_GROUP_ID
+
+struct CpuDeviceParams {
+    // ONNX Runtime intra-op threads per inference; 0 = one per core.
+    uint32_t intra_op_threads = 0;
+    // How many inferences may run on the CPU at once (each with intra_op_threads threads).
+    uint32_t execution_slots = 1;
+};
+
+struct VDeviceParams {
+    // Physical devices by id ("cpu:0"). Empty = `device_count` devices of the default kind.
+    std::vector<std::string> device_ids;
+    uint32_t device_count = 1;
+    SchedulingAlgorithm scheduling_algorithm = SchedulingAlgorithm::ROUND_ROBIN;
+    // VDevices that share a group_id share devices and scheduler (within a process).
+    std::string group_id = DEFAULT_GROUP_ID;
+    CpuDeviceParams cpu;
+};
+
+// One physical device as `corun scan` lists it.
+struct DeviceDescription {
+    std::string id;            // "cpu:0"
+    std::string kind;          // "cpu"
+    std::string architecture;  // "x86_64 (ONNX Runtime 1.29.0, CPU execution provider)"
+    uint32_t cores = 0;
+    uint32_t threads = 0;
+    std::string status;        // "available", ...
+};
+
+class VDevice {
+public:
+    // A handle to the group named by params.group_id, creating it if no handle in this process
+    // holds it. Two handles of one group share devices and scheduler; the group lives until
+    // the last handle, model and configured model that uses it is gone.
+    static Expected<std::unique_ptr<VDevice>> create(const VDeviceParams& params = {});
+    // As create(), but the same group_id returns the same VDevice object while it lives.
+    static Expected<std::shared_ptr<VDevice>> create_shared(const VDeviceParams& params = {});
+
+    // Every physical device that the registered device kinds can see.
+    static Expected<std::vector<DeviceDescription>> scan();
+
+    ~VDevice();
+    VDevice(const VDevice&) = delete;
+    VDevice& operator=(const VDevice&) = delete;
+
+    // An InferModel from an ONNX file, or from the bytes of one (`name` labels it in messages).
+    Expected<std::shared_ptr<InferModel>> create_infer_model(const std::string& onnx_path);
+    Expected<std::shared_ptr<InferModel>> create_infer_model(std::span<const uint8_t> onnx_bytes,
+                                                             const std::string& name = "model");
+
+    const VDeviceParams& params() const;
+    const std::string& group_id() const;
+    std::vector<DeviceDescription> physical_devices() const;
+    // True when both handles drive the same devices through the same scheduler.
+    bool shares_devices_with(const VDevice& other) const;
+
+private:
+    explicit VDevice(std::shared_ptr<DeviceGroup> group);
+    std::shared_ptr<DeviceGroup> group_;
+};
+
+}  // namespace corun

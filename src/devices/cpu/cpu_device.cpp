@@ -1,0 +1,274 @@
+#include "devices/cpu/cpu_device.hpp"
+
+#include <sys/utsname.h>
+
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <onnxruntime_cxx_api.h>
+
+namespace corun::devices::cpu {
+namespace {
+
+// One ONNX Runtime environment per process, as ORT requires.
+Ort::Env& ort_env() {
+    static Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "corun");
+    return env;
+}
+
+Status status_from_ort(const Ort::Exception& error, const std::string& context) {
+    StatusCode code = StatusCode::DEVICE_FAILURE;
+    std::string advice;
+    switch (error.GetOrtErrorCode()) {
+        case ORT_INVALID_PROTOBUF:
+        case ORT_INVALID_GRAPH:
+        case ORT_MODEL_LOADED:
+            code = StatusCode::INVALID_MODEL;
+            advice = "; the file is not a valid ONNX model (check that it is complete and that "
+                     "it is ONNX, not TF.js, TFLite or a HEF)";
+            break;
+        case ORT_NOT_IMPLEMENTED:
+            code = StatusCode::NOT_SUPPORTED;
+            advice = "; ONNX Runtime 1.29's CPU provider has no kernel for an operator or type "
+                     "in this model (re-export it with standard ONNX operators)";
+            break;
+        case ORT_NO_SUCHFILE: code = StatusCode::NOT_FOUND; break;
+        case ORT_INVALID_ARGUMENT: code = StatusCode::INVALID_ARGUMENT; break;
+        default: break;
+    }
+    return Status(code, context + ": " + error.what() + advice);
+}
+
+FormatType format_type_of(ONNXTensorElementDataType type) {
+    switch (type) {
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return FormatType::FLOAT32;
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return FormatType::UINT8;
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return FormatType::INT8;
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16: return FormatType::UINT16;
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return FormatType::INT32;
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return FormatType::INT64;
+        default: return FormatType::AUTO;
+    }
+}
+
+ONNXTensorElementDataType onnx_type_of(FormatType type) {
+    switch (type) {
+        case FormatType::FLOAT32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+        case FormatType::UINT8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
+        case FormatType::INT8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
+        case FormatType::UINT16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
+        case FormatType::INT32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
+        case FormatType::INT64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+        case FormatType::AUTO: break;
+    }
+    return ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+}
+
+const char* onnx_type_name(ONNXTensorElementDataType type) {
+    switch (type) {
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return "float";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return "uint8";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return "int8";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16: return "uint16";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return "int16";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return "int32";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return "int64";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING: return "string";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL: return "bool";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return "float16";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return "double";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: return "uint32";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: return "uint64";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16: return "bfloat16";
+        default: return "unsupported";
+    }
+}
+
+DeclaredTensor declared_tensor(const std::string& name, const Ort::TypeInfo& type_info) {
+    DeclaredTensor tensor;
+    tensor.name = name;
+    if (type_info.GetONNXType() != ONNX_TYPE_TENSOR) {
+        tensor.onnx_type_name = "non-tensor (sequence or map)";
+        return tensor;
+    }
+    auto info = type_info.GetTensorTypeAndShapeInfo();
+    tensor.type = format_type_of(info.GetElementType());
+    tensor.onnx_type_name = onnx_type_name(info.GetElementType());
+    tensor.dims = info.GetShape();
+    std::vector<const char*> symbolic(tensor.dims.size(), nullptr);
+    info.GetSymbolicDimensions(symbolic.data(), symbolic.size());
+    for (size_t i = 0; i < tensor.dims.size(); ++i) {
+        tensor.dim_names.push_back(tensor.dims[i] < 0 && symbolic[i] ? symbolic[i] : "");
+    }
+    return tensor;
+}
+
+class CpuLoadedModel final : public LoadedModel {
+public:
+    CpuLoadedModel(Ort::Session session, std::string name)
+        : session_(std::move(session)), name_(std::move(name)) {
+        Ort::AllocatorWithDefaultOptions allocator;
+        for (size_t i = 0; i < session_.GetInputCount(); ++i) {
+            auto input_name = session_.GetInputNameAllocated(i, allocator);
+            inputs_.push_back(declared_tensor(input_name.get(), session_.GetInputTypeInfo(i)));
+        }
+        for (size_t i = 0; i < session_.GetOutputCount(); ++i) {
+            auto output_name = session_.GetOutputNameAllocated(i, allocator);
+            outputs_.push_back(declared_tensor(output_name.get(), session_.GetOutputTypeInfo(i)));
+        }
+        for (const auto& input : inputs_) input_names_.push_back(input.name.c_str());
+        for (const auto& output : outputs_) output_names_.push_back(output.name.c_str());
+    }
+
+    const std::vector<DeclaredTensor>& declared_inputs() const override { return inputs_; }
+    const std::vector<DeclaredTensor>& declared_outputs() const override { return outputs_; }
+
+    Status execute(const std::vector<TensorSpec>& inputs, const std::vector<TensorSpec>& outputs,
+                   std::span<const FrameBuffers> frames) override {
+        try {
+            std::vector<Ort::Value> input_values;
+            std::vector<Ort::Value> output_values;
+            input_values.reserve(inputs.size());
+            output_values.reserve(outputs.size());
+            for (const FrameBuffers& frame : frames) {
+                input_values.clear();
+                output_values.clear();
+                for (size_t i = 0; i < inputs.size(); ++i) {
+                    // ORT does not write to inputs; the const_cast only satisfies its signature.
+                    input_values.push_back(tensor_over(inputs[i], const_cast<void*>(frame.inputs[i])));
+                }
+                for (size_t i = 0; i < outputs.size(); ++i) {
+                    output_values.push_back(tensor_over(outputs[i], frame.outputs[i]));
+                }
+                session_.Run(run_options_, input_names_.data(), input_values.data(),
+                             input_values.size(), output_names_.data(), output_values.data(),
+                             output_values.size());
+            }
+        } catch (const Ort::Exception& error) {
+            return status_from_ort(error, "running model '" + name_ + "' on cpu");
+        }
+        return Status::ok();
+    }
+
+    Expected<std::vector<std::vector<int64_t>>> infer_output_dims(
+        const std::vector<TensorSpec>& inputs) override {
+        try {
+            std::vector<std::vector<uint8_t>> zeros;
+            std::vector<Ort::Value> input_values;
+            for (const auto& input : inputs) {
+                zeros.emplace_back(input.byte_size(), 0);
+                input_values.push_back(tensor_over(input, zeros.back().data()));
+            }
+            auto results = session_.Run(run_options_, input_names_.data(), input_values.data(),
+                                        input_values.size(), output_names_.data(),
+                                        output_names_.size());
+            std::vector<std::vector<int64_t>> dims;
+            for (auto& result : results) dims.push_back(result.GetTensorTypeAndShapeInfo().GetShape());
+            return dims;
+        } catch (const Ort::Exception& error) {
+            return status_from_ort(error, "finding the output shapes of model '" + name_ +
+                                              "' with a zero-filled input");
+        }
+    }
+
+private:
+    Ort::Value tensor_over(const TensorSpec& spec, void* data) const {
+        return Ort::Value::CreateTensor(memory_info_, data, spec.byte_size(), spec.dims.data(),
+                                        spec.dims.size(), onnx_type_of(spec.type));
+    }
+
+    Ort::Session session_;
+    std::string name_;
+    Ort::RunOptions run_options_{nullptr};
+    Ort::MemoryInfo memory_info_ = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+    std::vector<DeclaredTensor> inputs_;
+    std::vector<DeclaredTensor> outputs_;
+    std::vector<const char*> input_names_;
+    std::vector<const char*> output_names_;
+};
+
+std::string cpu_model_name() {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(cpuinfo, line)) {
+        if (line.rfind("model name", 0) == 0) {
+            auto colon = line.find(':');
+            if (colon != std::string::npos) return line.substr(colon + 2);
+        }
+    }
+    return "";
+}
+
+DeviceDescription describe_cpu(const std::string& id, uint32_t threads) {
+    struct utsname machine {};
+    uname(&machine);
+    DeviceDescription description;
+    description.id = id;
+    description.kind = "cpu";
+    std::string model = cpu_model_name();
+    description.architecture = std::string(machine.machine) + (model.empty() ? "" : " " + model) +
+                               " (ONNX Runtime " + Ort::GetVersionString() + ")";
+    description.cores = std::max(1u, std::thread::hardware_concurrency());
+    description.threads = threads == 0 ? description.cores : threads;
+    description.status = "available";
+    return description;
+}
+
+class CpuDevice final : public Device {
+public:
+    CpuDevice(std::string id, CpuDeviceParams params) : id_(std::move(id)), params_(params) {}
+
+    DeviceDescription describe() const override {
+        return describe_cpu(id_, params_.intra_op_threads);
+    }
+    uint32_t execution_slots() const override { return std::max(1u, params_.execution_slots); }
+
+    Expected<std::shared_ptr<LoadedModel>> load_model(std::span<const uint8_t> onnx_bytes,
+                                                      const std::string& model_name) override {
+        try {
+            Ort::SessionOptions options;
+            options.SetIntraOpNumThreads(static_cast<int>(params_.intra_op_threads));
+            options.SetInterOpNumThreads(1);
+            options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+            Ort::Session session(ort_env(), onnx_bytes.data(), onnx_bytes.size(), options);
+            return std::shared_ptr<LoadedModel>(
+                std::make_shared<CpuLoadedModel>(std::move(session), model_name));
+        } catch (const Ort::Exception& error) {
+            return status_from_ort(error, "loading model '" + model_name + "' on " + id_);
+        }
+    }
+
+private:
+    std::string id_;
+    CpuDeviceParams params_;
+};
+
+}  // namespace
+
+DeviceKind cpu_device_kind() {
+    DeviceKind kind;
+    kind.name = "cpu";
+    kind.enumerate = [] { return std::vector<DeviceDescription>{describe_cpu("cpu:0", 0)}; };
+    kind.create = [](const std::string& id,
+                     const VDeviceParams& params) -> Expected<std::shared_ptr<Device>> {
+        if (id != "cpu" && id != "cpu:0") {
+            return Status(StatusCode::NOT_FOUND,
+                          "no device '" + id + "': the cpu kind has one device, 'cpu:0'");
+        }
+        if (params.cpu.execution_slots == 0 || params.cpu.execution_slots > 64) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          "cpu.execution_slots is " + std::to_string(params.cpu.execution_slots) +
+                              "; it must be 1..64");
+        }
+        if (params.cpu.intra_op_threads > 1024) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          "cpu.intra_op_threads is " + std::to_string(params.cpu.intra_op_threads) +
+                              "; it must be 0 (one per core) .. 1024");
+        }
+        return std::shared_ptr<Device>(std::make_shared<CpuDevice>("cpu:0", params.cpu));
+    };
+    return kind;
+}
+
+}  // namespace corun::devices::cpu

@@ -1,0 +1,67 @@
+// The device plug-in interface. A device loads models and executes bursts of frames of one
+// model; the scheduler and runtime know devices only through this (ONNX Runtime's
+// execution-provider idea: the core does not know which devices exist).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "corun/expected.hpp"
+#include "corun/format.hpp"
+#include "corun/vdevice.hpp"
+
+namespace corun::devices {
+
+// One tensor as the model takes it natively, every dimension fixed.
+struct TensorSpec {
+    std::string name;
+    FormatType type = FormatType::FLOAT32;
+    std::vector<int64_t> dims;
+    size_t byte_size() const;
+};
+
+// A tensor as the model declares it: dims may be -1 (dynamic), with their symbolic names.
+struct DeclaredTensor {
+    std::string name;
+    FormatType type = FormatType::AUTO;  // AUTO: an element type corun cannot bind
+    std::string onnx_type_name;          // "float", "uint8", "float16", ...
+    std::vector<int64_t> dims;
+    std::vector<std::string> dim_names;
+};
+
+// Native buffers of one frame, in TensorSpec order.
+struct FrameBuffers {
+    std::vector<const void*> inputs;
+    std::vector<void*> outputs;
+};
+
+// A model loaded on one device. Execution must be safe from several threads at once.
+class LoadedModel {
+public:
+    virtual ~LoadedModel() = default;
+    virtual const std::vector<DeclaredTensor>& declared_inputs() const = 0;
+    virtual const std::vector<DeclaredTensor>& declared_outputs() const = 0;
+    // Runs every frame of the burst with the given fixed shapes.
+    virtual Status execute(const std::vector<TensorSpec>& inputs,
+                           const std::vector<TensorSpec>& outputs,
+                           std::span<const FrameBuffers> frames) = 0;
+    // Output shapes for the given input shapes, found by running one zero-filled frame;
+    // used only when the model declares dynamic output dimensions.
+    virtual Expected<std::vector<std::vector<int64_t>>> infer_output_dims(
+        const std::vector<TensorSpec>& inputs) = 0;
+};
+
+class Device {
+public:
+    virtual ~Device() = default;
+    virtual DeviceDescription describe() const = 0;
+    // Inferences that may execute on this device at the same time.
+    virtual uint32_t execution_slots() const = 0;
+    virtual Expected<std::shared_ptr<LoadedModel>> load_model(std::span<const uint8_t> onnx_bytes,
+                                                              const std::string& model_name) = 0;
+};
+
+}  // namespace corun::devices

@@ -1,0 +1,77 @@
+#include <algorithm>
+
+#include "corun/configured_infer_model.hpp"
+#include "runtime/configured_model_state.hpp"
+
+namespace corun {
+
+using Bindings = ConfiguredInferModel::Bindings;
+
+Bindings::Bindings(std::shared_ptr<const ConfiguredModelState> model)
+    : model_(std::move(model)), buffers_(model_->streams.size()) {}
+
+Expected<Bindings::InferStream> Bindings::find(const std::string& name, bool is_input) {
+    const auto& streams = model_->streams;
+    for (size_t i = 0; i < streams.size(); ++i) {
+        if (streams[i].name == name && streams[i].is_input == is_input) return InferStream(this, i);
+    }
+    std::string known;
+    for (const auto& stream : streams) {
+        if (stream.is_input == is_input) known += (known.empty() ? "'" : ", '") + stream.name + "'";
+    }
+    return Status(StatusCode::NOT_FOUND, std::string("the model has no ") +
+                                             (is_input ? "input" : "output") + " named '" + name +
+                                             "'; its " + (is_input ? "inputs" : "outputs") +
+                                             " are " + known);
+}
+
+Expected<Bindings::InferStream> Bindings::single(bool is_input) {
+    const size_t count = is_input ? model_->input_count : model_->streams.size() - model_->input_count;
+    if (count != 1) {
+        return Status(StatusCode::INVALID_OPERATION,
+                      std::string("the model has ") + std::to_string(count) +
+                          (is_input ? " inputs" : " outputs") + "; name the one you mean with " +
+                          (is_input ? "input(name)" : "output(name)"));
+    }
+    return InferStream(this, is_input ? 0 : model_->input_count);
+}
+
+Expected<Bindings::InferStream> Bindings::input() { return single(true); }
+Expected<Bindings::InferStream> Bindings::output() { return single(false); }
+Expected<Bindings::InferStream> Bindings::input(const std::string& name) { return find(name, true); }
+Expected<Bindings::InferStream> Bindings::output(const std::string& name) {
+    return find(name, false);
+}
+
+Status Bindings::InferStream::set_buffer(MemoryView view) {
+    const ConfiguredStream& stream = owner_->model_->streams[index_];
+    if (view.data != nullptr && view.size != stream.user.byte_size()) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "set_buffer: " + stream.describe() + " got a buffer of " +
+                          std::to_string(view.size) +
+                          " bytes; allocate exactly the frame size, or change the stream's "
+                          "format before configure()");
+    }
+    owner_->buffers_[index_] = view;
+    return Status::ok();
+}
+
+Expected<MemoryView> Bindings::InferStream::get_buffer() const {
+    const MemoryView& view = owner_->buffers_[index_];
+    if (view.data == nullptr) {
+        return Status(StatusCode::NOT_FOUND,
+                      "get_buffer: " + owner_->model_->streams[index_].describe() +
+                          " has no buffer set");
+    }
+    return view;
+}
+
+const std::string& Bindings::InferStream::name() const {
+    return owner_->model_->streams[index_].name;
+}
+
+size_t Bindings::InferStream::frame_size() const {
+    return owner_->model_->streams[index_].user.byte_size();
+}
+
+}  // namespace corun

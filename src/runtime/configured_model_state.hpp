@@ -1,0 +1,51 @@
+// The pipeline behind a ConfiguredInferModel: each stream's user and native layouts (fixed at
+// configure time), the async queue accounting, and the link to the group's scheduler.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "corun/configured_infer_model.hpp"
+#include "runtime/format_conversion.hpp"
+#include "runtime/model_state.hpp"
+
+namespace corun {
+
+struct ConfiguredStream {
+    std::string name;
+    bool is_input = false;
+    runtime::FrameLayout user;    // what the user's buffer holds
+    runtime::FrameLayout native;  // what the device reads or writes
+    QuantInfo quant;
+    bool converts = false;        // false: the user's buffer goes to the device as it is
+    std::string describe() const;  // "input 'x' (FLOAT32 NHWC [1,224,224,3], 602112 bytes)"
+};
+
+struct ConfiguredModelState {
+    std::shared_ptr<ModelState> model;  // keeps the loaded model and the group alive
+    uint64_t model_id = 0;
+    std::vector<ConfiguredStream> streams;  // inputs, then outputs
+    size_t input_count = 0;
+    std::vector<devices::TensorSpec> native_inputs;
+    std::vector<devices::TensorSpec> native_outputs;
+    std::vector<std::string> input_names;
+    std::vector<std::string> output_names;
+    uint16_t batch_size = 1;
+    size_t queue_size = 2;
+
+    mutable std::mutex mutex;
+    std::condition_variable changed;
+    size_t frames_in_flight = 0;  // counted against queue_size
+    size_t jobs_unfinished = 0;   // until each job's callback has returned
+    bool shut_down = false;
+
+    ~ConfiguredModelState();
+    Status shutdown();
+    void release_frames(size_t frames);
+    void finish_job();
+};
+
+}  // namespace corun

@@ -1,0 +1,249 @@
+#include "corun/infer_model.hpp"
+
+#include <algorithm>
+
+#include "runtime/configured_model_state.hpp"
+#include "runtime/model_state.hpp"
+
+namespace corun {
+namespace {
+
+using InferStream = InferModel::InferStream;
+
+std::string dims_text(const std::vector<int64_t>& dims) {
+    std::string text = "[";
+    for (size_t i = 0; i < dims.size(); ++i) text += (i ? "," : "") + std::to_string(dims[i]);
+    return text + "]";
+}
+
+std::string stream_label(const StreamState& stream) {
+    return std::string(stream.is_input ? "input '" : "output '") + stream.declared.name + "'";
+}
+
+bool is_image_order(FormatOrder order) {
+    return order == FormatOrder::NHWC || order == FormatOrder::NCHW;
+}
+
+Status check_bindable(const StreamState& stream) {
+    if (stream.native.type == FormatType::AUTO) {
+        return Status(StatusCode::NOT_SUPPORTED,
+                      stream_label(stream) + " has element type " + stream.declared.onnx_type_name +
+                          ", which corun cannot bind yet (supported: float, uint8, int8, uint16, "
+                          "int32, int64); re-export the model with one of these");
+    }
+    const Format user = stream.resolved_user_format();
+    if (user.order != stream.native.order &&
+        !(is_image_order(user.order) && is_image_order(stream.native.order) &&
+          stream.native_dims.size() == 4)) {
+        return Status(StatusCode::NOT_SUPPORTED,
+                      stream_label(stream) + " is " + format_order_name(stream.native.order) +
+                          " with shape " + dims_text(stream.native_dims) +
+                          "; corun converts only between NHWC and NCHW on rank-4 streams, so " +
+                          format_order_name(user.order) + " cannot be used here");
+    }
+    return Status::ok();
+}
+
+Status check_fixed(const StreamState& stream) {
+    std::string dynamic;
+    for (size_t i = 0; i < stream.native_dims.size(); ++i) {
+        if (stream.native_dims[i] >= 0) continue;
+        const std::string& symbol = stream.declared.dim_names[i];
+        dynamic += (dynamic.empty() ? "" : ", ") + std::to_string(i) +
+                   (symbol.empty() ? "" : " ('" + symbol + "')");
+    }
+    if (dynamic.empty()) return Status::ok();
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  stream_label(stream) + " has dynamic dimension(s) " + dynamic + " in " +
+                      dims_text(stream.native_dims) + "; fix them before configure() with "
+                      "infer_model->input(\"" + stream.declared.name +
+                      "\")->set_shape({...}) (or `--shape " + stream.declared.name +
+                      "=...` on the command line)");
+}
+
+ConfiguredStream configured_stream(const StreamState& stream, const std::vector<int64_t>& dims) {
+    ConfiguredStream configured;
+    configured.name = stream.declared.name;
+    configured.is_input = stream.is_input;
+    configured.native = {stream.native.type, stream.native.order, dims};
+    const Format user = stream.resolved_user_format();
+    configured.user = {user.type, user.order,
+                       runtime::reorder_dims(dims, stream.native.order, user.order)};
+    configured.quant = stream.quant;
+    configured.converts = !runtime::is_same_layout(configured.user, configured.native);
+    return configured;
+}
+
+}  // namespace
+
+// ---- InferStream ----
+
+InferStream::InferStream(std::shared_ptr<StreamState> state) : state_(std::move(state)) {}
+
+const std::string& InferStream::name() const { return state_->declared.name; }
+bool InferStream::is_input() const { return state_->is_input; }
+
+std::vector<int64_t> InferStream::shape() const {
+    const Format user = state_->resolved_user_format();
+    return runtime::reorder_dims(state_->native_dims, state_->native.order, user.order);
+}
+
+Format InferStream::format() const { return state_->resolved_user_format(); }
+
+size_t InferStream::get_frame_size() const {
+    size_t count = 1;
+    for (int64_t dim : state_->native_dims) {
+        if (dim < 0) return 0;
+        count *= static_cast<size_t>(dim);
+    }
+    return count * format_type_size(state_->resolved_user_format().type);
+}
+
+std::vector<QuantInfo> InferStream::get_quant_infos() const { return {state_->quant}; }
+std::string InferStream::quant_source() const { return state_->quant_source; }
+Format InferStream::native_format() const { return state_->native; }
+std::vector<int64_t> InferStream::native_shape() const { return state_->native_dims; }
+std::vector<std::string> InferStream::dimension_names() const { return state_->declared.dim_names; }
+
+void InferStream::set_format_type(FormatType type) { state_->user.type = type; }
+void InferStream::set_format_order(FormatOrder order) { state_->user.order = order; }
+
+Status InferStream::set_shape(const std::vector<int64_t>& native_dims) {
+    const auto& declared = state_->declared.dims;
+    if (!state_->is_input) {
+        return Status(StatusCode::INVALID_OPERATION,
+                      "set_shape applies to inputs; output '" + name() +
+                          "' takes its shape from the inputs");
+    }
+    if (native_dims.size() != declared.size()) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "set_shape: input '" + name() + "' has " + std::to_string(declared.size()) +
+                          " dimensions " + dims_text(declared) + "; got " +
+                          std::to_string(native_dims.size()) + " " + dims_text(native_dims));
+    }
+    for (size_t i = 0; i < declared.size(); ++i) {
+        if (native_dims[i] <= 0 || native_dims[i] > (int64_t{1} << 31)) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          "set_shape: dimension " + std::to_string(i) + " of input '" + name() +
+                              "' is " + std::to_string(native_dims[i]) + "; it must be positive");
+        }
+        if (declared[i] >= 0 && declared[i] != native_dims[i]) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          "set_shape: dimension " + std::to_string(i) + " of input '" + name() +
+                              "' is fixed at " + std::to_string(declared[i]) + " by the model; got " +
+                              std::to_string(native_dims[i]));
+        }
+    }
+    state_->native_dims = native_dims;
+    return Status::ok();
+}
+
+// ---- InferModel ----
+
+InferModel::InferModel(std::shared_ptr<ModelState> state) : state_(std::move(state)) {
+    for (const auto& stream : state_->inputs) {
+        inputs_.emplace_back(stream);
+        input_names_.push_back(stream->declared.name);
+    }
+    for (const auto& stream : state_->outputs) {
+        outputs_.emplace_back(stream);
+        output_names_.push_back(stream->declared.name);
+    }
+}
+
+InferModel::~InferModel() = default;
+
+const ModelInfo& InferModel::info() const { return state_->info; }
+const std::vector<InferStream>& InferModel::inputs() const { return inputs_; }
+const std::vector<InferStream>& InferModel::outputs() const { return outputs_; }
+const std::vector<std::string>& InferModel::get_input_names() const { return input_names_; }
+const std::vector<std::string>& InferModel::get_output_names() const { return output_names_; }
+
+namespace {
+
+Expected<InferStream> only_stream(const std::vector<InferStream>& streams, bool is_input) {
+    if (streams.size() != 1) {
+        std::string names;
+        for (const auto& s : streams) names += (names.empty() ? "'" : ", '") + s.name() + "'";
+        return Status(StatusCode::INVALID_OPERATION,
+                      std::string("the model has ") + std::to_string(streams.size()) +
+                          (is_input ? " inputs (" : " outputs (") + names + "); use " +
+                          (is_input ? "input(name)" : "output(name)") + " to pick one");
+    }
+    return streams.front();
+}
+
+Expected<InferStream> named_stream(const std::vector<InferStream>& streams, bool is_input,
+                                   const std::string& name) {
+    for (const auto& stream : streams) {
+        if (stream.name() == name) return stream;
+    }
+    std::string names;
+    for (const auto& s : streams) names += (names.empty() ? "'" : ", '") + s.name() + "'";
+    return Status(StatusCode::NOT_FOUND, std::string("the model has no ") +
+                                             (is_input ? "input" : "output") + " named '" + name +
+                                             "'; its " + (is_input ? "inputs" : "outputs") +
+                                             " are " + names);
+}
+
+}  // namespace
+
+Expected<InferStream> InferModel::input() { return only_stream(inputs_, true); }
+Expected<InferStream> InferModel::output() { return only_stream(outputs_, false); }
+Expected<InferStream> InferModel::input(const std::string& name) {
+    return named_stream(inputs_, true, name);
+}
+Expected<InferStream> InferModel::output(const std::string& name) {
+    return named_stream(outputs_, false, name);
+}
+
+Status InferModel::set_batch_size(uint16_t batch_size) {
+    if (batch_size > MAX_BATCH_SIZE) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "batch size " + std::to_string(batch_size) + " is out of range; use 1.." +
+                          std::to_string(MAX_BATCH_SIZE) + ", or 0 to let corun pick");
+    }
+    state_->batch_size = batch_size;
+    return Status::ok();
+}
+
+uint16_t InferModel::batch_size() const { return state_->batch_size == 0 ? 1 : state_->batch_size; }
+
+Expected<ConfiguredInferModel> InferModel::configure() {
+    auto configured = std::make_shared<ConfiguredModelState>();
+    configured->model = state_;
+    for (const auto& stream : state_->inputs) {
+        CORUN_RETURN_IF_ERROR(check_bindable(*stream).with_context("configure"));
+        CORUN_RETURN_IF_ERROR(check_fixed(*stream).with_context("configure"));
+        configured->streams.push_back(configured_stream(*stream, stream->native_dims));
+        configured->native_inputs.push_back(
+            {stream->declared.name, stream->native.type, stream->native_dims});
+        configured->input_names.push_back(stream->declared.name);
+    }
+    configured->input_count = configured->streams.size();
+
+    // Output dimensions follow from the inputs; run one zero-filled frame when the model does
+    // not declare them.
+    std::vector<std::vector<int64_t>> output_dims;
+    for (const auto& stream : state_->outputs) output_dims.push_back(stream->native_dims);
+    const bool outputs_dynamic = std::any_of(output_dims.begin(), output_dims.end(), [](auto& dims) {
+        return std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d < 0; });
+    });
+    if (outputs_dynamic) {
+        CORUN_TRY(output_dims, state_->loaded.front()->infer_output_dims(configured->native_inputs));
+    }
+    for (size_t i = 0; i < state_->outputs.size(); ++i) {
+        const auto& stream = *state_->outputs[i];
+        CORUN_RETURN_IF_ERROR(check_bindable(stream).with_context("configure"));
+        configured->streams.push_back(configured_stream(stream, output_dims[i]));
+        configured->native_outputs.push_back(
+            {stream.declared.name, stream.native.type, output_dims[i]});
+        configured->output_names.push_back(stream.declared.name);
+    }
+    configured->batch_size = batch_size();
+    configured->queue_size = std::max<size_t>(2, 2 * static_cast<size_t>(configured->batch_size));
+    configured->model_id = state_->group->next_model_id();
+    return ConfiguredInferModel(std::move(configured));
+}
+
+}  // namespace corun

@@ -1,0 +1,103 @@
+#include <chrono>
+
+#include "runtime/job_state.hpp"
+
+namespace corun {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t nanoseconds_between(Clock::time_point from, Clock::time_point to) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count();
+}
+
+// Staging buffers for streams that need conversion, reused by each worker thread.
+thread_local std::vector<std::vector<uint8_t>> staging_buffers;
+
+}  // namespace
+
+void JobState::complete(Status result, const InferTiming& timing) {
+    const auto frame_count = static_cast<uint32_t>(bindings.size());
+    model->release_frames(frame_count);
+    if (callback) {
+        AsyncInferCompletionInfo info(result);
+        info.timing = timing;
+        info.frames = frame_count;
+        callback(info);
+    }
+    {
+        std::lock_guard lock(mutex);
+        status = std::move(result);
+        done = true;
+    }
+    finished.notify_all();
+    model->finish_job();
+}
+
+void execute_job(const std::shared_ptr<JobState>& job, size_t device_index) {
+    int expected = JobState::QUEUED;
+    if (!job->phase.compare_exchange_strong(expected, JobState::RUNNING)) return;  // cancelled
+
+    const auto started = Clock::now();
+    InferTiming timing;
+    timing.queue_ns = nanoseconds_between(job->submitted, started);
+    const ConfiguredModelState& model = *job->model;
+    const size_t frame_count = job->bindings.size();
+
+    // Point each stream at the user's buffer, or at a staging buffer where formats differ.
+    std::vector<devices::FrameBuffers> frames(frame_count);
+    size_t staging_used = 0;
+    auto staging_for = [&](size_t bytes) -> uint8_t* {
+        if (staging_buffers.size() <= staging_used) staging_buffers.emplace_back();
+        auto& buffer = staging_buffers[staging_used++];
+        if (buffer.size() < bytes) buffer.resize(bytes);
+        return buffer.data();
+    };
+    Status status;
+    for (size_t f = 0; f < frame_count && status.is_ok(); ++f) {
+        const auto& buffers = job->bindings[f].buffers();
+        for (size_t s = 0; s < model.streams.size() && status.is_ok(); ++s) {
+            const ConfiguredStream& stream = model.streams[s];
+            void* user = buffers[s].data;
+            void* native = user;
+            if (stream.converts) {
+                native = staging_for(stream.native.byte_size());
+                if (stream.is_input) {
+                    status = runtime::convert_frame(user, buffers[s].size, stream.user, native,
+                                                    stream.native.byte_size(), stream.native,
+                                                    stream.quant);
+                }
+            }
+            if (stream.is_input) {
+                frames[f].inputs.push_back(native);
+            } else {
+                frames[f].outputs.push_back(native);
+            }
+        }
+    }
+    const auto device_started = Clock::now();
+    if (status.is_ok()) {
+        status = model.model->loaded[device_index]->execute(model.native_inputs,
+                                                            model.native_outputs, frames);
+    }
+    const auto device_finished = Clock::now();
+    for (size_t f = 0; f < frame_count && status.is_ok(); ++f) {
+        const auto& buffers = job->bindings[f].buffers();
+        for (size_t s = model.input_count; s < model.streams.size() && status.is_ok(); ++s) {
+            const ConfiguredStream& stream = model.streams[s];
+            if (!stream.converts) continue;
+            status = runtime::convert_frame(frames[f].outputs[s - model.input_count],
+                                            stream.native.byte_size(), stream.native,
+                                            buffers[s].data, buffers[s].size, stream.user,
+                                            stream.quant);
+        }
+    }
+    const auto finished = Clock::now();
+    timing.device_ns = nanoseconds_between(device_started, device_finished);
+    timing.conversion_ns = nanoseconds_between(started, device_started) +
+                           nanoseconds_between(device_finished, finished);
+    timing.total_ns = nanoseconds_between(job->submitted, finished);
+    job->complete(std::move(status), timing);
+}
+
+}  // namespace corun

@@ -1,0 +1,43 @@
+// One run_async() call: its bindings, callback and completion, shared by the AsyncInferJob
+// the user holds and the request in the scheduler's queue.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "corun/configured_infer_model.hpp"
+#include "runtime/configured_model_state.hpp"
+
+namespace corun {
+
+struct JobState {
+    enum Phase : int { QUEUED, RUNNING, CANCELLED };
+
+    std::shared_ptr<ConfiguredModelState> model;
+    std::vector<ConfiguredInferModel::Bindings> bindings;
+    AsyncInferCallback callback;
+    std::chrono::steady_clock::time_point submitted;
+    std::atomic<int> phase{QUEUED};
+
+    std::mutex mutex;
+    std::condition_variable finished;
+    bool done = false;
+    Status status;
+
+    // Claims the job for cancellation; false if it already runs or was cancelled.
+    bool try_cancel() {
+        int expected = QUEUED;
+        return phase.compare_exchange_strong(expected, CANCELLED);
+    }
+    // Frees the queue space, runs the callback, wakes waiters. Called exactly once.
+    void complete(Status result, const InferTiming& timing);
+};
+
+// Runs the job on device `device_index`: converts inputs, executes, converts outputs, completes.
+void execute_job(const std::shared_ptr<JobState>& job, size_t device_index);
+
+}  // namespace corun

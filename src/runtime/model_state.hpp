@@ -1,0 +1,44 @@
+// What an InferModel is made of: the model loaded on every device of its group, and the
+// user's chosen format for each stream.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "corun/infer_model.hpp"
+#include "devices/device.hpp"
+#include "runtime/device_group.hpp"
+
+namespace corun {
+
+struct StreamState {
+    bool is_input = false;
+    devices::DeclaredTensor declared;  // as the model declares it (dims may be -1)
+    std::vector<int64_t> native_dims;  // declared dims with the batch dim and set_shape applied
+    Format native;                     // type and order the model takes
+    Format user;                       // what the user binds (AUTO = native)
+    QuantInfo quant;
+    std::string quant_source;
+
+    Format resolved_user_format() const;
+};
+
+struct ModelState {
+    std::shared_ptr<DeviceGroup> group;
+    ModelInfo info;
+    std::vector<std::shared_ptr<devices::LoadedModel>> loaded;  // one per device of the group
+    std::vector<std::shared_ptr<StreamState>> inputs;
+    std::vector<std::shared_ptr<StreamState>> outputs;
+    uint16_t batch_size = 0;  // 0 = corun picks (1)
+};
+
+// Loads the model on every device of `group` and reads its streams and quantization.
+Expected<std::shared_ptr<ModelState>> load_model_state(std::shared_ptr<DeviceGroup> group,
+                                                       std::span<const uint8_t> onnx_bytes,
+                                                       ModelInfo info);
+
+// The bytes of an ONNX file; NOT_FOUND / OPEN_FILE_FAILURE / INVALID_MODEL (empty) with the path.
+Expected<std::vector<uint8_t>> read_model_file(const std::string& path);
+
+}  // namespace corun

@@ -1,0 +1,845 @@
+// A hand-written protobuf wire-format decoder for the parts of onnx.proto that corun reads.
+// Why not libprotobuf: it would be corun's largest dependency, for a dozen fields.
+//
+// Safety: every read goes through MessageReader, which knows the [begin, end) of the message
+// it reads and checks each varint, fixed-width value and length against it before touching a
+// byte. A length is compared with the bytes that remain before anything is sized from it, so
+// memory stays proportional to the file. Recursion follows onnx.proto's schema (ModelProto ->
+// GraphProto -> NodeProto -> AttributeProto -> TensorProto, ValueInfoProto -> ... -> Dimension)
+// and never the data: subgraphs in attributes are skipped, so depth is fixed at compile time.
+#include "runtime/onnx_model_file.hpp"
+
+#include <bit>
+#include <limits>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace corun::runtime {
+
+namespace {
+
+enum class WireType : uint32_t {
+    VARINT = 0,
+    FIXED64 = 1,
+    LEN = 2,
+    START_GROUP = 3,
+    END_GROUP = 4,
+    FIXED32 = 5,
+};
+
+const char* wire_type_name(WireType type) {
+    switch (type) {
+        case WireType::VARINT:
+            return "varint";
+        case WireType::FIXED64:
+            return "64-bit";
+        case WireType::LEN:
+            return "length-delimited";
+        case WireType::START_GROUP:
+            return "start-group";
+        case WireType::END_GROUP:
+            return "end-group";
+        case WireType::FIXED32:
+            return "32-bit";
+    }
+    return "unknown";
+}
+
+// Where in the schema a reader is, for error messages: "ModelProto.graph.node.attribute".
+// Each level lives on the stack of the function parsing it; joined into text only on error.
+struct MessagePath {
+    const char* name;
+    const MessagePath* parent = nullptr;
+
+    std::string to_string() const {
+        if (parent == nullptr) return name;
+        return parent->to_string() + "." + name;
+    }
+};
+
+// One field as read from the wire. For LEN fields the payload is [begin, end) of the whole
+// buffer; for the others `scalar` holds the varint value or the fixed-width bits.
+struct Field {
+    uint32_t number = 0;
+    WireType wire_type = WireType::VARINT;
+    uint64_t scalar = 0;
+    size_t begin = 0;  // offset of the value (after the tag), for messages and errors
+    size_t end = 0;
+};
+
+enum class VarintResult { OK, TRUNCATED, TOO_LONG };
+
+// Decodes a base-128 varint at buffer[pos], not reading at or past `end`.
+VarintResult decode_varint(std::span<const uint8_t> buffer, size_t& pos, size_t end,
+                           uint64_t& value) {
+    value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (pos >= end) return VarintResult::TRUNCATED;
+        const uint8_t byte = buffer[pos++];
+        value |= static_cast<uint64_t>(byte & 0x7F) << shift;
+        if ((byte & 0x80) == 0) return VarintResult::OK;
+    }
+    return VarintResult::TOO_LONG;  // more than 10 bytes: no valid encoder writes that
+}
+
+uint32_t load_le32(std::span<const uint8_t> buffer, size_t pos) {
+    uint32_t value = 0;
+    for (int i = 3; i >= 0; --i) value = (value << 8) | buffer[pos + static_cast<size_t>(i)];
+    return value;
+}
+
+uint64_t load_le64(std::span<const uint8_t> buffer, size_t pos) {
+    uint64_t value = 0;
+    for (int i = 7; i >= 0; --i) value = (value << 8) | buffer[pos + static_cast<size_t>(i)];
+    return value;
+}
+
+class MessageReader {
+public:
+    MessageReader(std::span<const uint8_t> buffer, size_t begin, size_t end,
+                  const MessagePath& path)
+        : buffer_(buffer), pos_(begin), end_(end), path_(path) {}
+
+    bool done() const { return pos_ >= end_; }
+    const MessagePath& path() const { return path_; }
+    std::span<const uint8_t> buffer() const { return buffer_; }
+
+    // A reader over the payload of a LEN field of this message.
+    MessageReader nested(const Field& field, const MessagePath& path) const {
+        return MessageReader(buffer_, field.begin, field.end, path);
+    }
+
+    Status invalid(const std::string& what, size_t offset) const {
+        return Status(StatusCode::INVALID_MODEL,
+                      what + " at byte " + std::to_string(offset) + " in " + path_.to_string());
+    }
+
+    // Reads the next field's tag and value; the caller checks done() first.
+    Expected<Field> next() {
+        Field field;
+        const size_t tag_offset = pos_;
+        uint64_t tag = 0;
+        CORUN_RETURN_IF_ERROR(read_varint(tag, "tag"));
+        field.number = static_cast<uint32_t>(tag >> 3);
+        field.wire_type = static_cast<WireType>(tag & 0x7);
+        if (field.number == 0 || (tag >> 3) > 0x1FFFFFFF) {
+            return invalid("invalid field number " + std::to_string(tag >> 3), tag_offset);
+        }
+        field.begin = pos_;
+        switch (field.wire_type) {
+            case WireType::VARINT:
+                CORUN_RETURN_IF_ERROR(read_varint(field.scalar, "varint"));
+                break;
+            case WireType::FIXED64:
+                if (end_ - pos_ < 8) return invalid("truncated 64-bit value", pos_);
+                field.scalar = load_le64(buffer_, pos_);
+                pos_ += 8;
+                break;
+            case WireType::FIXED32:
+                if (end_ - pos_ < 4) return invalid("truncated 32-bit value", pos_);
+                field.scalar = load_le32(buffer_, pos_);
+                pos_ += 4;
+                break;
+            case WireType::LEN: {
+                uint64_t length = 0;
+                CORUN_RETURN_IF_ERROR(read_varint(length, "length"));
+                if (length > end_ - pos_) {
+                    return invalid("length " + std::to_string(length) + " of field " +
+                                       std::to_string(field.number) + " runs past the end (" +
+                                       std::to_string(end_ - pos_) + " bytes left)",
+                                   field.begin);
+                }
+                field.begin = pos_;
+                pos_ += static_cast<size_t>(length);
+                break;
+            }
+            default:
+                // Groups are deprecated and unused by onnx.proto; 6 and 7 do not exist.
+                return invalid("unsupported wire type " + std::to_string(tag & 0x7) +
+                                   " for field " + std::to_string(field.number),
+                               tag_offset);
+        }
+        field.end = pos_;
+        return field;
+    }
+
+private:
+    Status read_varint(uint64_t& value, const char* what) {
+        const size_t start = pos_;
+        switch (decode_varint(buffer_, pos_, end_, value)) {
+            case VarintResult::OK:
+                return Status::ok();
+            case VarintResult::TRUNCATED:
+                return invalid(std::string("truncated varint (") + what + ")", start);
+            case VarintResult::TOO_LONG:
+                return invalid(std::string("varint longer than 10 bytes (") + what + ")", start);
+        }
+        return invalid("unreadable varint", start);
+    }
+
+    std::span<const uint8_t> buffer_;
+    size_t pos_;
+    size_t end_;
+    const MessagePath& path_;
+};
+
+// Checks that a known field arrived with the wire type onnx.proto gives it.
+Status expect_wire_type(const MessageReader& reader, const Field& field, WireType expected,
+                        const char* field_name) {
+    if (field.wire_type == expected) return Status::ok();
+    return reader.invalid(std::string("field ") + std::to_string(field.number) + " (" + field_name +
+                              ") has wire type " + wire_type_name(field.wire_type) + ", expected " +
+                              wire_type_name(expected),
+                          field.begin);
+}
+
+Expected<std::string> read_string(const MessageReader& reader, const Field& field,
+                                  const char* field_name) {
+    CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, field_name));
+    const auto bytes = reader.buffer().subspan(field.begin, field.end - field.begin);
+    return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+Expected<int64_t> read_int64(const MessageReader& reader, const Field& field,
+                             const char* field_name) {
+    CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::VARINT, field_name));
+    return static_cast<int64_t>(field.scalar);
+}
+
+// A repeated varint field, packed (one LEN field) or not (one VARINT field per value).
+template <typename Sink>
+Status read_repeated_varint(const MessageReader& reader, const Field& field, const char* field_name,
+                            Sink&& sink) {
+    if (field.wire_type == WireType::VARINT) return sink(field.scalar);
+    CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, field_name));
+    size_t pos = field.begin;
+    while (pos < field.end) {
+        const size_t start = pos;
+        uint64_t value = 0;
+        if (decode_varint(reader.buffer(), pos, field.end, value) != VarintResult::OK) {
+            return reader.invalid(std::string("malformed packed varint in ") + field_name, start);
+        }
+        CORUN_RETURN_IF_ERROR(sink(value));
+    }
+    return Status::ok();
+}
+
+// A repeated fixed-width field (4 or 8 bytes), packed or not.
+template <typename Sink>
+Status read_repeated_fixed(const MessageReader& reader, const Field& field, size_t width,
+                           const char* field_name, Sink&& sink) {
+    const WireType single = width == 4 ? WireType::FIXED32 : WireType::FIXED64;
+    if (field.wire_type == single) return sink(field.scalar);
+    CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, field_name));
+    if ((field.end - field.begin) % width != 0) {
+        return reader.invalid(std::string("packed ") + field_name + " is " +
+                                  std::to_string(field.end - field.begin) +
+                                  " bytes, not a multiple of " + std::to_string(width),
+                              field.begin);
+    }
+    for (size_t pos = field.begin; pos < field.end; pos += width) {
+        const uint64_t bits =
+            width == 4 ? load_le32(reader.buffer(), pos) : load_le64(reader.buffer(), pos);
+        CORUN_RETURN_IF_ERROR(sink(bits));
+    }
+    return Status::ok();
+}
+
+float half_to_float(uint16_t half) {
+    const uint32_t sign = static_cast<uint32_t>(half & 0x8000) << 16;
+    const uint32_t exponent = (half >> 10) & 0x1F;
+    uint32_t mantissa = half & 0x3FF;
+    uint32_t bits = 0;
+    if (exponent == 0x1F) {
+        bits = sign | 0x7F800000u | (mantissa << 13);  // infinity or NaN
+    } else if (exponent != 0) {
+        bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+        bits = sign;  // signed zero
+    } else {
+        // Subnormal half: normalize into a float's wider exponent range.
+        int32_t e = 127 - 15 + 1;
+        while ((mantissa & 0x400) == 0) {
+            mantissa <<= 1;
+            --e;
+        }
+        bits = sign | (static_cast<uint32_t>(e) << 23) | ((mantissa & 0x3FF) << 13);
+    }
+    return std::bit_cast<float>(bits);
+}
+
+float bfloat16_to_float(uint16_t value) {
+    return std::bit_cast<float>(static_cast<uint32_t>(value) << 16);
+}
+
+// Bytes per element in raw_data; 0 for types whose values corun does not decode.
+size_t raw_element_size(OnnxElementType type) {
+    switch (type) {
+        case OnnxElementType::UINT8:
+        case OnnxElementType::INT8:
+        case OnnxElementType::BOOL:
+            return 1;
+        case OnnxElementType::UINT16:
+        case OnnxElementType::INT16:
+        case OnnxElementType::FLOAT16:
+        case OnnxElementType::BFLOAT16:
+            return 2;
+        case OnnxElementType::FLOAT:
+        case OnnxElementType::INT32:
+        case OnnxElementType::UINT32:
+            return 4;
+        case OnnxElementType::INT64:
+        case OnnxElementType::UINT64:
+        case OnnxElementType::DOUBLE:
+            return 8;
+        default:
+            return 0;
+    }
+}
+
+// One little-endian element of raw_data, as a double.
+double decode_raw_element(OnnxElementType type, std::span<const uint8_t> bytes, size_t pos) {
+    switch (type) {
+        case OnnxElementType::UINT8:
+        case OnnxElementType::BOOL:
+            return bytes[pos];
+        case OnnxElementType::INT8:
+            return static_cast<int8_t>(bytes[pos]);
+        case OnnxElementType::UINT16:
+            return static_cast<uint16_t>(bytes[pos] | (bytes[pos + 1] << 8));
+        case OnnxElementType::INT16:
+            return static_cast<int16_t>(static_cast<uint16_t>(bytes[pos] | (bytes[pos + 1] << 8)));
+        case OnnxElementType::FLOAT16:
+            return half_to_float(static_cast<uint16_t>(bytes[pos] | (bytes[pos + 1] << 8)));
+        case OnnxElementType::BFLOAT16:
+            return bfloat16_to_float(static_cast<uint16_t>(bytes[pos] | (bytes[pos + 1] << 8)));
+        case OnnxElementType::FLOAT:
+            return std::bit_cast<float>(load_le32(bytes, pos));
+        case OnnxElementType::INT32:
+            return static_cast<int32_t>(load_le32(bytes, pos));
+        case OnnxElementType::UINT32:
+            return load_le32(bytes, pos);
+        case OnnxElementType::INT64:
+            return static_cast<double>(static_cast<int64_t>(load_le64(bytes, pos)));
+        case OnnxElementType::UINT64:
+            return static_cast<double>(load_le64(bytes, pos));
+        case OnnxElementType::DOUBLE:
+            return std::bit_cast<double>(load_le64(bytes, pos));
+        default:
+            return 0.0;
+    }
+}
+
+// TensorProto's typed value fields.
+constexpr uint32_t kFloatData = 4;
+constexpr uint32_t kInt32Data = 5;
+constexpr uint32_t kInt64Data = 7;
+constexpr uint32_t kDoubleData = 10;
+constexpr uint32_t kUint64Data = 11;
+
+// Which typed field holds a type's values when raw_data is absent, per onnx.proto.
+uint32_t typed_field_for(OnnxElementType type) {
+    switch (type) {
+        case OnnxElementType::FLOAT:
+            return kFloatData;
+        case OnnxElementType::UINT8:
+        case OnnxElementType::INT8:
+        case OnnxElementType::UINT16:
+        case OnnxElementType::INT16:
+        case OnnxElementType::INT32:
+        case OnnxElementType::BOOL:
+        case OnnxElementType::FLOAT16:
+        case OnnxElementType::BFLOAT16:
+            return kInt32Data;
+        case OnnxElementType::INT64:
+            return kInt64Data;
+        case OnnxElementType::DOUBLE:
+            return kDoubleData;
+        case OnnxElementType::UINT32:
+        case OnnxElementType::UINT64:
+            return kUint64Data;
+        default:
+            return 0;
+    }
+}
+
+// One value of a typed field (the varint or fixed-width bits), as a double.
+double decode_typed_element(OnnxElementType type, uint64_t bits) {
+    switch (type) {
+        case OnnxElementType::FLOAT:
+            return std::bit_cast<float>(static_cast<uint32_t>(bits));
+        case OnnxElementType::DOUBLE:
+            return std::bit_cast<double>(bits);
+        case OnnxElementType::FLOAT16:
+            return half_to_float(static_cast<uint16_t>(bits));
+        case OnnxElementType::BFLOAT16:
+            return bfloat16_to_float(static_cast<uint16_t>(bits));
+        case OnnxElementType::INT64:
+            return static_cast<double>(static_cast<int64_t>(bits));
+        case OnnxElementType::UINT32:
+        case OnnxElementType::UINT64:
+            return static_cast<double>(bits);
+        default:
+            return static_cast<int32_t>(static_cast<uint32_t>(bits));  // int32_data
+    }
+}
+
+// Typed values seen while reading a TensorProto, kept until data_type is known (protobuf
+// does not promise field order). Stops collecting past the decode limit.
+struct TypedValues {
+    std::vector<std::pair<uint32_t, uint64_t>> values;  // (field number, bits)
+    int64_t seen = 0;
+
+    Status add(uint32_t field_number, uint64_t bits) {
+        ++seen;
+        if (seen <= kMaxDecodedTensorElements) values.emplace_back(field_number, bits);
+        return Status::ok();
+    }
+};
+
+Expected<int64_t> checked_element_count(const MessageReader& reader, const OnnxTensor& tensor,
+                                        size_t offset) {
+    int64_t count = 1;
+    for (const int64_t dim : tensor.dims) {
+        if (dim < 0) {
+            return reader.invalid(
+                "tensor '" + tensor.name + "' has negative dimension " + std::to_string(dim),
+                offset);
+        }
+        if (__builtin_mul_overflow(count, dim, &count)) {
+            return reader.invalid("tensor '" + tensor.name + "' has too many elements", offset);
+        }
+    }
+    return count;
+}
+
+Expected<OnnxTensor> parse_tensor(MessageReader reader, size_t offset) {
+    OnnxTensor tensor;
+    TypedValues typed;
+    std::optional<std::span<const uint8_t>> raw_data;
+    while (!reader.done()) {
+        CORUN_TRY(const Field field, reader.next());
+        switch (field.number) {
+            case 1:
+                CORUN_RETURN_IF_ERROR(
+                    read_repeated_varint(reader, field, "dims", [&](uint64_t value) {
+                        tensor.dims.push_back(static_cast<int64_t>(value));
+                        return Status::ok();
+                    }));
+                break;
+            case 2: {
+                CORUN_TRY(const int64_t type, read_int64(reader, field, "data_type"));
+                tensor.type = static_cast<OnnxElementType>(static_cast<int32_t>(type));
+                break;
+            }
+            case kFloatData:
+                CORUN_RETURN_IF_ERROR(read_repeated_fixed(
+                    reader, field, 4, "float_data",
+                    [&](uint64_t bits) { return typed.add(kFloatData, bits); }));
+                break;
+            case kDoubleData:
+                CORUN_RETURN_IF_ERROR(read_repeated_fixed(
+                    reader, field, 8, "double_data",
+                    [&](uint64_t bits) { return typed.add(kDoubleData, bits); }));
+                break;
+            case kInt32Data:
+            case kInt64Data:
+            case kUint64Data: {
+                const uint32_t number = field.number;
+                CORUN_RETURN_IF_ERROR(
+                    read_repeated_varint(reader, field, "integer data",
+                                         [&](uint64_t bits) { return typed.add(number, bits); }));
+                break;
+            }
+            case 8: {
+                CORUN_TRY(tensor.name, read_string(reader, field, "name"));
+                break;
+            }
+            case 9:
+                CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, "raw_data"));
+                raw_data = reader.buffer().subspan(field.begin, field.end - field.begin);
+                break;
+            case 13:
+                CORUN_RETURN_IF_ERROR(
+                    expect_wire_type(reader, field, WireType::LEN, "external_data"));
+                tensor.is_external = true;
+                break;
+            case 14: {
+                CORUN_TRY(const int64_t location, read_int64(reader, field, "data_location"));
+                if (location == 1) tensor.is_external = true;  // TensorProto.EXTERNAL
+                break;
+            }
+            default:
+                break;  // unknown or unneeded field: next() already skipped it
+        }
+    }
+
+    CORUN_TRY(const int64_t count, checked_element_count(reader, tensor, offset));
+    if (tensor.is_external || count > kMaxDecodedTensorElements) return tensor;
+
+    // Values that do not match the element count are left undecoded rather than guessed at.
+    if (raw_data) {
+        const size_t size = raw_element_size(tensor.type);
+        if (size != 0 && raw_data->size() == size * static_cast<size_t>(count)) {
+            for (size_t i = 0; i < static_cast<size_t>(count); ++i) {
+                tensor.values.push_back(decode_raw_element(tensor.type, *raw_data, i * size));
+            }
+        }
+        return tensor;
+    }
+    const uint32_t expected_field = typed_field_for(tensor.type);
+    if (expected_field == 0 || typed.seen != count) return tensor;
+    for (const auto& [number, bits] : typed.values) {
+        if (number != expected_field) {
+            tensor.values.clear();
+            return tensor;
+        }
+        tensor.values.push_back(decode_typed_element(tensor.type, bits));
+    }
+    return tensor;
+}
+
+// The AttributeProto fields a Constant node's value can come in.
+struct ConstantAttribute {
+    std::string name;
+    std::optional<OnnxTensor> tensor;  // t
+    std::optional<float> float_value;  // f
+    std::optional<int64_t> int_value;  // i
+};
+
+Expected<ConstantAttribute> parse_attribute(MessageReader reader) {
+    ConstantAttribute attribute;
+    while (!reader.done()) {
+        CORUN_TRY(const Field field, reader.next());
+        switch (field.number) {
+            case 1: {
+                CORUN_TRY(attribute.name, read_string(reader, field, "name"));
+                break;
+            }
+            case 2:
+                CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::FIXED32, "f"));
+                attribute.float_value = std::bit_cast<float>(static_cast<uint32_t>(field.scalar));
+                break;
+            case 3: {
+                CORUN_TRY(attribute.int_value, read_int64(reader, field, "i"));
+                break;
+            }
+            case 5: {
+                CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, "t"));
+                const MessagePath path{"t", &reader.path()};
+                CORUN_TRY(attribute.tensor, parse_tensor(reader.nested(field, path), field.begin));
+                break;
+            }
+            default:
+                break;  // subgraphs (g, graphs) and lists are not read: see the file comment
+        }
+    }
+    return attribute;
+}
+
+OnnxTensor scalar_tensor(OnnxElementType type, double value) {
+    OnnxTensor tensor;
+    tensor.type = type;
+    tensor.values.push_back(value);
+    return tensor;
+}
+
+Expected<OnnxNode> parse_node(MessageReader reader) {
+    OnnxNode node;
+    std::vector<ConstantAttribute> value_attributes;
+    while (!reader.done()) {
+        CORUN_TRY(const Field field, reader.next());
+        switch (field.number) {
+            case 1: {
+                CORUN_TRY(std::string input, read_string(reader, field, "input"));
+                node.inputs.push_back(std::move(input));
+                break;
+            }
+            case 2: {
+                CORUN_TRY(std::string output, read_string(reader, field, "output"));
+                node.outputs.push_back(std::move(output));
+                break;
+            }
+            case 3: {
+                CORUN_TRY(node.name, read_string(reader, field, "name"));
+                break;
+            }
+            case 4: {
+                CORUN_TRY(node.op_type, read_string(reader, field, "op_type"));
+                break;
+            }
+            case 5: {
+                CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, "attribute"));
+                const MessagePath path{"attribute", &reader.path()};
+                CORUN_TRY(ConstantAttribute attribute, parse_attribute(reader.nested(field, path)));
+                // Only the attributes that can hold a Constant's value are kept.
+                if (attribute.name == "value" || attribute.name == "value_float" ||
+                    attribute.name == "value_int") {
+                    value_attributes.push_back(std::move(attribute));
+                }
+                break;
+            }
+            case 7: {
+                CORUN_TRY(node.domain, read_string(reader, field, "domain"));
+                break;
+            }
+            default:
+                break;
+        }
+    }
+    if (node.op_type == "Constant") {
+        for (auto& attribute : value_attributes) {
+            if (attribute.name == "value" && attribute.tensor) {
+                node.value_attribute = std::move(attribute.tensor);
+            } else if (attribute.name == "value_float" && attribute.float_value) {
+                node.value_attribute =
+                    scalar_tensor(OnnxElementType::FLOAT, *attribute.float_value);
+            } else if (attribute.name == "value_int" && attribute.int_value) {
+                node.value_attribute = scalar_tensor(OnnxElementType::INT64,
+                                                     static_cast<double>(*attribute.int_value));
+            }
+        }
+        if (node.value_attribute && node.value_attribute->name.empty() && !node.outputs.empty()) {
+            node.value_attribute->name = node.outputs.front();
+        }
+    }
+    return node;
+}
+
+Status parse_dimension(MessageReader reader, OnnxValueInfo& info) {
+    int64_t value = -1;
+    std::string param;
+    while (!reader.done()) {
+        CORUN_TRY(const Field field, reader.next());
+        if (field.number == 1) {
+            CORUN_TRY(value, read_int64(reader, field, "dim_value"));
+        } else if (field.number == 2) {
+            CORUN_TRY(param, read_string(reader, field, "dim_param"));
+            value = -1;
+        }
+    }
+    info.dims.push_back(value < 0 ? -1 : value);
+    info.dim_names.push_back(std::move(param));
+    return Status::ok();
+}
+
+Status parse_shape(MessageReader reader, OnnxValueInfo& info) {
+    while (!reader.done()) {
+        CORUN_TRY(const Field field, reader.next());
+        if (field.number != 1) continue;
+        CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, "dim"));
+        const MessagePath path{"dim", &reader.path()};
+        CORUN_RETURN_IF_ERROR(parse_dimension(reader.nested(field, path), info));
+    }
+    return Status::ok();
+}
+
+Status parse_tensor_type(MessageReader reader, OnnxValueInfo& info) {
+    while (!reader.done()) {
+        CORUN_TRY(const Field field, reader.next());
+        if (field.number == 1) {
+            CORUN_TRY(const int64_t type, read_int64(reader, field, "elem_type"));
+            info.type = static_cast<OnnxElementType>(static_cast<int32_t>(type));
+        } else if (field.number == 2) {
+            CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, "shape"));
+            const MessagePath path{"shape", &reader.path()};
+            info.dims.clear();
+            info.dim_names.clear();
+            CORUN_RETURN_IF_ERROR(parse_shape(reader.nested(field, path), info));
+        }
+    }
+    return Status::ok();
+}
+
+Status parse_type(MessageReader reader, OnnxValueInfo& info) {
+    while (!reader.done()) {
+        CORUN_TRY(const Field field, reader.next());
+        if (field.number != 1) continue;  // sequences, maps, optionals: left UNDEFINED
+        CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, "tensor_type"));
+        const MessagePath path{"tensor_type", &reader.path()};
+        CORUN_RETURN_IF_ERROR(parse_tensor_type(reader.nested(field, path), info));
+    }
+    return Status::ok();
+}
+
+Expected<OnnxValueInfo> parse_value_info(MessageReader reader) {
+    OnnxValueInfo info;
+    while (!reader.done()) {
+        CORUN_TRY(const Field field, reader.next());
+        if (field.number == 1) {
+            CORUN_TRY(info.name, read_string(reader, field, "name"));
+        } else if (field.number == 2) {
+            CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, "type"));
+            const MessagePath path{"type", &reader.path()};
+            CORUN_RETURN_IF_ERROR(parse_type(reader.nested(field, path), info));
+        }
+    }
+    return info;
+}
+
+Status parse_graph(MessageReader reader, OnnxModelFile& model) {
+    std::vector<OnnxValueInfo> declared_inputs;
+    while (!reader.done()) {
+        CORUN_TRY(const Field field, reader.next());
+        switch (field.number) {
+            case 1: {
+                CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, "node"));
+                const MessagePath path{"node", &reader.path()};
+                CORUN_TRY(OnnxNode node, parse_node(reader.nested(field, path)));
+                model.nodes.push_back(std::move(node));
+                break;
+            }
+            case 5: {
+                CORUN_RETURN_IF_ERROR(
+                    expect_wire_type(reader, field, WireType::LEN, "initializer"));
+                const MessagePath path{"initializer", &reader.path()};
+                CORUN_TRY(OnnxTensor tensor, parse_tensor(reader.nested(field, path), field.begin));
+                model.initializers.push_back(std::move(tensor));
+                break;
+            }
+            case 11:
+            case 12: {
+                const bool is_input = field.number == 11;
+                const char* name = is_input ? "input" : "output";
+                CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, name));
+                const MessagePath path{name, &reader.path()};
+                CORUN_TRY(OnnxValueInfo info, parse_value_info(reader.nested(field, path)));
+                (is_input ? declared_inputs : model.outputs).push_back(std::move(info));
+                break;
+            }
+            default:
+                break;
+        }
+    }
+
+    // Models exported before IR version 4 list their weights as graph inputs too; those are
+    // not inputs a caller feeds.
+    std::set<std::string_view> initializer_names;
+    for (const auto& tensor : model.initializers) {
+        initializer_names.insert(tensor.name);
+        if (__builtin_add_overflow(model.parameter_count, tensor.element_count(),
+                                   &model.parameter_count)) {
+            return Status(StatusCode::INVALID_MODEL,
+                          "parameter count overflows at initializer '" + tensor.name + "'");
+        }
+    }
+    for (auto& input : declared_inputs) {
+        if (!initializer_names.contains(input.name)) model.inputs.push_back(std::move(input));
+    }
+    return Status::ok();
+}
+
+Status parse_operator_set(MessageReader reader, OnnxModelFile& model) {
+    std::string domain;
+    int64_t version = 0;
+    while (!reader.done()) {
+        CORUN_TRY(const Field field, reader.next());
+        if (field.number == 1) {
+            CORUN_TRY(domain, read_string(reader, field, "domain"));
+        } else if (field.number == 2) {
+            CORUN_TRY(version, read_int64(reader, field, "version"));
+        }
+    }
+    if (domain == "ai.onnx") domain.clear();
+    model.opsets[domain] = version;
+    return Status::ok();
+}
+
+Status parse_metadata_entry(MessageReader reader, OnnxModelFile& model) {
+    std::string key;
+    std::string value;
+    while (!reader.done()) {
+        CORUN_TRY(const Field field, reader.next());
+        if (field.number == 1) {
+            CORUN_TRY(key, read_string(reader, field, "key"));
+        } else if (field.number == 2) {
+            CORUN_TRY(value, read_string(reader, field, "value"));
+        }
+    }
+    model.metadata[std::move(key)] = std::move(value);
+    return Status::ok();
+}
+
+}  // namespace
+
+int64_t OnnxTensor::element_count() const {
+    int64_t count = 1;
+    for (const int64_t dim : dims) {
+        if (dim < 0) return -1;
+        if (__builtin_mul_overflow(count, dim, &count)) return std::numeric_limits<int64_t>::max();
+    }
+    return count;
+}
+
+std::optional<double> OnnxModelFile::scalar_constant(const std::string& name) const {
+    for (const auto& tensor : initializers) {
+        if (tensor.name == name && tensor.values.size() == 1) return tensor.values.front();
+    }
+    for (const auto& node : nodes) {
+        if (node.op_type != "Constant" || !node.value_attribute) continue;
+        if (node.value_attribute->values.size() != 1) continue;
+        for (const auto& output : node.outputs) {
+            if (output == name) return node.value_attribute->values.front();
+        }
+    }
+    return std::nullopt;
+}
+
+Expected<OnnxModelFile> read_onnx_model(std::span<const uint8_t> bytes) {
+    const MessagePath root{"ModelProto"};
+    MessageReader reader(bytes, 0, bytes.size(), root);
+    OnnxModelFile model;
+    bool has_graph = false;
+    while (!reader.done()) {
+        CORUN_TRY(const Field field, reader.next());
+        switch (field.number) {
+            case 1: {
+                CORUN_TRY(model.ir_version, read_int64(reader, field, "ir_version"));
+                break;
+            }
+            case 2: {
+                CORUN_TRY(model.producer_name, read_string(reader, field, "producer_name"));
+                break;
+            }
+            case 3: {
+                CORUN_TRY(model.producer_version, read_string(reader, field, "producer_version"));
+                break;
+            }
+            case 7: {
+                CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, "graph"));
+                if (has_graph) return reader.invalid("second graph", field.begin);
+                const MessagePath path{"graph", &root};
+                CORUN_RETURN_IF_ERROR(parse_graph(reader.nested(field, path), model));
+                has_graph = true;
+                break;
+            }
+            case 8: {
+                CORUN_RETURN_IF_ERROR(
+                    expect_wire_type(reader, field, WireType::LEN, "opset_import"));
+                const MessagePath path{"opset_import", &root};
+                CORUN_RETURN_IF_ERROR(parse_operator_set(reader.nested(field, path), model));
+                break;
+            }
+            case 14: {
+                CORUN_RETURN_IF_ERROR(
+                    expect_wire_type(reader, field, WireType::LEN, "metadata_props"));
+                const MessagePath path{"metadata_props", &root};
+                CORUN_RETURN_IF_ERROR(parse_metadata_entry(reader.nested(field, path), model));
+                break;
+            }
+            default:
+                break;
+        }
+    }
+    if (!has_graph) {
+        return Status(StatusCode::INVALID_MODEL,
+                      "no graph in ModelProto (" + std::to_string(bytes.size()) +
+                          " bytes): not an ONNX model, or a truncated one");
+    }
+    return model;
+}
+
+}  // namespace corun::runtime

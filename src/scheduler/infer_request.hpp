@@ -1,0 +1,22 @@
+// What the scheduler moves around: one job of one configured model, opaque apart from its
+// identity and size. The runtime fills in how to run it and how to cancel it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "corun/status.hpp"
+
+namespace corun::scheduler {
+
+struct InferRequest {
+    uint64_t model_id = 0;  // the configured model the frames belong to
+    uint32_t frames = 1;
+    // Executes the job on device `device_index` of the group and completes it.
+    std::function<void(size_t device_index)> run;
+    // Completes the job without running it (shutdown, timeout). Called at most once, and
+    // only instead of run.
+    std::function<void(Status reason)> cancel;
+};
+
+}  // namespace corun::scheduler
