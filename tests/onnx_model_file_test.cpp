@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <fstream>
-#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -19,7 +18,12 @@ std::vector<uint8_t> read_file_bytes(const std::string& filename) {
     const std::string path = std::string(CORUN_TEST_MODEL_DIR) + "/" + filename;
     std::ifstream in(path, std::ios::binary);
     EXPECT_TRUE(in) << "cannot open " << path;
-    return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+    in.seekg(0, std::ios::end);
+    std::vector<uint8_t> bytes(static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0)));
+    in.seekg(0);
+    in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    EXPECT_EQ(in.gcount(), static_cast<std::streamsize>(bytes.size())) << path;
+    return bytes;
 }
 
 OnnxModelFile load(const std::string& filename) {

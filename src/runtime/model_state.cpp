@@ -123,8 +123,7 @@ Expected<std::vector<uint8_t>> read_model_file(const std::string& path) {
     struct stat info {};
     if (stat(path.c_str(), &info) != 0) {
         return Status(StatusCode::NOT_FOUND, "model file '" + path +
-                                                 "' does not exist; check the path (run "
-                                                 "`corun models list` for the bundled models)");
+                                                 "' does not exist; check the path");
     }
     if (S_ISDIR(info.st_mode)) {
         return Status(StatusCode::INVALID_ARGUMENT,

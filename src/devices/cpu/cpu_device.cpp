@@ -37,7 +37,15 @@ Status status_from_ort(const Ort::Exception& error, const std::string& context) 
         case ORT_INVALID_ARGUMENT: code = StatusCode::INVALID_ARGUMENT; break;
         default: break;
     }
-    return Status(code, context + ": " + error.what() + advice);
+    const std::string what = error.what();
+    if (code == StatusCode::DEVICE_FAILURE &&
+        (what.find("is not a registered function/op") != std::string::npos ||
+         what.find("Could not find an implementation") != std::string::npos)) {
+        code = StatusCode::NOT_SUPPORTED;
+        advice = "; ONNX Runtime 1.29's CPU provider cannot run an operator of this model "
+                 "(re-export it with standard ONNX operators, or run it on another device)";
+    }
+    return Status(code, context + ": " + what + advice);
 }
 
 FormatType format_type_of(ONNXTensorElementDataType type) {

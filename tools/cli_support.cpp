@@ -1,0 +1,98 @@
+#include "cli_support.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <numeric>
+#include <sstream>
+
+namespace corun::tools {
+
+int report_error(const Status& status) {
+    std::cerr << "corun: " << status.to_string() << "\n";
+    return 1;
+}
+
+std::string dims_text(const std::vector<int64_t>& dims) {
+    std::string text = "[";
+    for (size_t i = 0; i < dims.size(); ++i) {
+        text += (i ? "," : "") + (dims[i] < 0 ? std::string("?") : std::to_string(dims[i]));
+    }
+    return text + "]";
+}
+
+std::string quant_text(const QuantInfo& quant) {
+    std::ostringstream text;
+    text << "scale " << quant.scale << ", zero point " << quant.zero_point;
+    return text.str();
+}
+
+double percentile(std::vector<double> values, double percent) {
+    if (values.empty()) return 0;
+    std::sort(values.begin(), values.end());
+    const double rank = std::ceil(percent / 100.0 * static_cast<double>(values.size()));
+    const size_t index = static_cast<size_t>(std::clamp(rank, 1.0, double(values.size()))) - 1;
+    return values[index];
+}
+
+LatencySummary LatencySummary::of(const std::vector<double>& milliseconds) {
+    LatencySummary summary;
+    if (milliseconds.empty()) return summary;
+    summary.p50 = percentile(milliseconds, 50);
+    summary.p95 = percentile(milliseconds, 95);
+    summary.p99 = percentile(milliseconds, 99);
+    summary.mean = std::accumulate(milliseconds.begin(), milliseconds.end(), 0.0) /
+                   static_cast<double>(milliseconds.size());
+    return summary;
+}
+
+nlohmann::json LatencySummary::to_json() const {
+    return {{"p50_ms", p50}, {"p95_ms", p95}, {"p99_ms", p99}, {"mean_ms", mean}};
+}
+
+Expected<std::pair<std::string, std::vector<int64_t>>> parse_shape_option(const std::string& text) {
+    const size_t equals = text.find('=');
+    if (equals == std::string::npos || equals == 0) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "--shape '" + text + "' is not NAME=D0,D1,...; e.g. --shape x=1,3,224,224");
+    }
+    std::vector<int64_t> dims;
+    std::stringstream list(text.substr(equals + 1));
+    std::string item;
+    while (std::getline(list, item, ',')) {
+        try {
+            size_t used = 0;
+            const long long value = std::stoll(item, &used);
+            if (used != item.size() || value <= 0) throw std::invalid_argument(item);
+            dims.push_back(value);
+        } catch (const std::exception&) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          "--shape '" + text + "': '" + item + "' is not a positive integer");
+        }
+    }
+    return std::make_pair(text.substr(0, equals), dims);
+}
+
+Expected<FormatType> parse_format_type(const std::string& text) {
+    std::string upper = text;
+    std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+    for (FormatType type : {FormatType::AUTO, FormatType::UINT8, FormatType::UINT16,
+                            FormatType::FLOAT32, FormatType::INT8, FormatType::INT32,
+                            FormatType::INT64}) {
+        if (upper == format_type_name(type)) return type;
+    }
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "format type '" + text + "' is unknown; use auto, uint8, uint16 or float32");
+}
+
+Expected<FormatOrder> parse_format_order(const std::string& text) {
+    std::string upper = text;
+    std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+    for (FormatOrder order : {FormatOrder::AUTO, FormatOrder::NHWC, FormatOrder::NCHW}) {
+        if (upper == format_order_name(order)) return order;
+    }
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "format order '" + text + "' is unknown; use auto, nhwc or nchw");
+}
+
+}  // namespace corun::tools

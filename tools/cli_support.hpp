@@ -1,0 +1,35 @@
+// Small helpers the subcommands share: printing errors, shapes, statistics.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "corun/corun.hpp"
+
+namespace corun::tools {
+
+// Prints "corun: <code>: <message>" to stderr and returns the process exit code (1).
+int report_error(const Status& status);
+
+std::string dims_text(const std::vector<int64_t>& dims);
+std::string quant_text(const QuantInfo& quant);
+
+// Percentile (0..100) of `values` by nearest rank; 0 when empty. Sorts a copy.
+double percentile(std::vector<double> values, double percent);
+
+// Summary statistics of a latency sample in milliseconds.
+struct LatencySummary {
+    double p50 = 0, p95 = 0, p99 = 0, mean = 0;
+    static LatencySummary of(const std::vector<double>& milliseconds);
+    nlohmann::json to_json() const;
+};
+
+// Parses "NAME=1,3,224,224" into name and dims.
+Expected<std::pair<std::string, std::vector<int64_t>>> parse_shape_option(const std::string& text);
+Expected<FormatType> parse_format_type(const std::string& text);
+Expected<FormatOrder> parse_format_order(const std::string& text);
+
+}  // namespace corun::tools

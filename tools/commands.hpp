@@ -1,0 +1,12 @@
+// One function per `corun` subcommand; each lives in its own file.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace corun::tools {
+
+void add_scan_command(CLI::App& app);
+void add_parse_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+
+}  // namespace corun::tools

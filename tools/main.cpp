@@ -1,0 +1,15 @@
+// `corun`: the command-line tool (after hailortcli). One file per subcommand.
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"corun: run many neural-network models on shared accelerators"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "corun 0.1.0");
+    corun::tools::add_scan_command(app);
+    corun::tools::add_parse_command(app);
+    corun::tools::add_run_command(app);
+    CLI11_PARSE(app, argc, argv);
+    return 0;
+}
