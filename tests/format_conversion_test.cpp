@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -392,6 +394,9 @@ TEST(ConvertFrameTest, FloatNchwToUint8NhwcQuantizesAndTransposes) {
     EXPECT_EQ(target[(1 * 4 + 0) * 2 + 0], 10);
     EXPECT_EQ(target[(2 * 4 + 0) * 2 + 0], 11);
     EXPECT_EQ(target[(2 * 4 + 0) * 2 + 1], 13);
+    // c=1, h=0, w=1: 0.75 -> 1.5 -> 2 -> 12;  c=1, h=1, w=0: 1.25 -> 2.5 -> 2 -> 12.
+    EXPECT_EQ(target[(0 * 4 + 1) * 2 + 1], 12);
+    EXPECT_EQ(target[(1 * 4 + 0) * 2 + 1], 12);
 }
 
 TEST(ConvertFrameTest, Uint8RoundTripThroughFloatIsExact) {

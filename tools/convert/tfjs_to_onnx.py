@@ -389,6 +389,12 @@ class Converter:
         return ins[0]
     op_StopGradient = op_Snapshot = op_Identity
 
+    def op_AddN(self, n, ins):
+        out = ins[0]
+        for x in ins[1:]:
+            out = self.binary('Add', out, x, n)
+        return out
+
     def op_IdentityN(self, n, ins):
         return list(ins)
 

@@ -1,0 +1,50 @@
+# Entry points; the README's two commands use `demo` and `test`. Run scripts/setup.sh first on
+# a fresh machine (it installs make, the compilers and everything else).
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+CORUN = $(BUILD)/tools/corun
+
+.PHONY: all setup configure build demo test bench sanitize sanitize-address sanitize-thread format clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+# Configure quietly; show the log only when it fails.
+$(BUILD)/build.ninja:
+	@mkdir -p $(BUILD)
+	@cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) > $(BUILD)/configure.log 2>&1 || \
+		(cat $(BUILD)/configure.log; exit 1)
+
+configure: $(BUILD)/build.ninja
+
+build: setup configure
+	@cmake --build $(BUILD) -j $(JOBS) -- --quiet
+
+demo: build
+	@$(CORUN) run $(BUILD)/test_models/conv_nchw.onnx --time-to-run 3
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench: build
+	@$(BUILD)/bench/overhead_bench $(BUILD)/test_models/slow_matmul.onnx $(BUILD)/test_models/conv_nchw.onnx
+
+# Address + undefined-behaviour sanitizers, then the thread sanitizer, each in its own build.
+sanitize: sanitize-address sanitize-thread
+
+sanitize-address: setup
+	@$(MAKE) --no-print-directory test BUILD=build-asan \
+		CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Debug -DCORUN_SANITIZE=address,undefined"
+
+sanitize-thread: setup
+	@$(MAKE) --no-print-directory test BUILD=build-tsan \
+		CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Debug -DCORUN_SANITIZE=thread"
+
+format:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	@rm -rf build build-asan build-tsan

@@ -1,0 +1,215 @@
+// corun's inference path against a bare ONNX Runtime Session::Run loop on the same model and
+// thread count, measured side by side in one process: rounds alternate between the two so
+// machine noise hits both alike. Prints a table and, with --json, one JSON object.
+//
+//   overhead_bench MODEL [MODEL...] [--threads 0,1] [--rounds 7] [--iterations 200] [--json]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <onnxruntime_cxx_api.h>
+
+#include "corun/corun.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double median(std::vector<double> values) {
+    if (values.empty()) return 0;
+    std::sort(values.begin(), values.end());
+    const size_t middle = values.size() / 2;
+    return values.size() % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+}
+
+double microseconds_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+}
+
+ONNXTensorElementDataType onnx_type(corun::FormatType type) {
+    switch (type) {
+        case corun::FormatType::UINT8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
+        case corun::FormatType::INT8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
+        case corun::FormatType::UINT16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
+        case corun::FormatType::INT32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
+        case corun::FormatType::INT64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+        default: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+    }
+}
+
+struct Tensor {
+    std::string name;
+    corun::FormatType type;
+    std::vector<int64_t> dims;
+    std::vector<uint8_t> data;
+};
+
+void fill(Tensor& tensor, std::mt19937& random) {
+    if (tensor.type == corun::FormatType::FLOAT32) {
+        std::uniform_real_distribution<float> values(0.f, 1.f);
+        auto* floats = reinterpret_cast<float*>(tensor.data.data());
+        for (size_t i = 0; i < tensor.data.size() / 4; ++i) floats[i] = values(random);
+    } else {
+        for (auto& byte : tensor.data) byte = static_cast<uint8_t>(random() % 8);
+    }
+}
+
+// The baseline: one ORT session, inputs and outputs preallocated, Run in a loop.
+class BareSession {
+public:
+    BareSession(Ort::Env& env, const std::string& path, int threads,
+                const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs)
+        : session_(nullptr) {
+        Ort::SessionOptions options;
+        options.SetIntraOpNumThreads(threads);
+        options.SetInterOpNumThreads(1);
+        options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+        session_ = Ort::Session(env, path.c_str(), options);
+        auto memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+        for (const auto& tensor : inputs) {
+            input_names_.push_back(tensor.name.c_str());
+            input_values_.push_back(Ort::Value::CreateTensor(
+                memory, const_cast<uint8_t*>(tensor.data.data()), tensor.data.size(),
+                tensor.dims.data(), tensor.dims.size(), onnx_type(tensor.type)));
+        }
+        for (auto& tensor : outputs) {
+            output_names_.push_back(tensor.name.c_str());
+            output_values_.push_back(Ort::Value::CreateTensor(
+                memory, tensor.data.data(), tensor.data.size(), tensor.dims.data(),
+                tensor.dims.size(), onnx_type(tensor.type)));
+        }
+    }
+    void run() {
+        session_.Run(Ort::RunOptions{nullptr}, input_names_.data(), input_values_.data(),
+                     input_values_.size(), output_names_.data(), output_values_.data(),
+                     output_values_.size());
+    }
+
+private:
+    Ort::Session session_;
+    std::vector<const char*> input_names_, output_names_;
+    std::vector<Ort::Value> input_values_, output_values_;
+};
+
+struct Measurement {
+    std::vector<double> bare_us, corun_us;
+};
+
+int bench_model(Ort::Env& env, const std::string& path, uint32_t threads, int rounds,
+                int iterations, nlohmann::json& report) {
+    corun::VDeviceParams params;
+    params.group_id = "bench-" + std::to_string(threads);
+    params.cpu.intra_op_threads = threads;
+    auto vdevice = corun::VDevice::create(params);
+    if (!vdevice) return std::cerr << vdevice.status() << "\n", 1;
+    auto model = (*vdevice)->create_infer_model(path);
+    if (!model) return std::cerr << model.status() << "\n", 1;
+    auto configured = (*model)->configure();
+    if (!configured) return std::cerr << configured.status() << "\n", 1;
+    auto bindings = configured->create_bindings();
+
+    std::mt19937 random(7);
+    std::vector<Tensor> inputs, corun_outputs, bare_outputs;
+    for (const auto& stream : (*model)->inputs()) {
+        Tensor tensor{stream.name(), stream.format().type, stream.native_shape(),
+                      std::vector<uint8_t>(stream.get_frame_size())};
+        fill(tensor, random);
+        inputs.push_back(std::move(tensor));
+        auto bound = bindings->input(stream.name());
+        bound->set_buffer(corun::MemoryView::of(inputs.back().data)).ignore();
+    }
+    auto configured_outputs = (*model)->outputs();
+    for (size_t i = 0; i < configured_outputs.size(); ++i) {
+        const auto& stream = configured_outputs[i];
+        auto bound = bindings->output(stream.name());
+        std::vector<int64_t> dims = stream.native_shape();
+        corun_outputs.push_back({stream.name(), stream.format().type, dims,
+                                 std::vector<uint8_t>(bound->frame_size())});
+        bound->set_buffer(corun::MemoryView::of(corun_outputs.back().data)).ignore();
+    }
+    bare_outputs = corun_outputs;
+    BareSession bare(env, path, static_cast<int>(threads), inputs, bare_outputs);
+
+    // Warm both up, then alternate rounds.
+    for (int i = 0; i < 20; ++i) {
+        bare.run();
+        configured->run(*bindings, std::chrono::seconds(10)).ignore();
+    }
+    Measurement measured;
+    for (int round = 0; round < rounds; ++round) {
+        for (int i = 0; i < iterations; ++i) {
+            const auto start = Clock::now();
+            bare.run();
+            measured.bare_us.push_back(microseconds_since(start));
+        }
+        for (int i = 0; i < iterations; ++i) {
+            const auto start = Clock::now();
+            corun::Status status = configured->run(*bindings, std::chrono::seconds(10));
+            measured.corun_us.push_back(microseconds_since(start));
+            if (!status.is_ok()) return std::cerr << status << "\n", 1;
+        }
+    }
+    const bool same = corun_outputs.front().data == bare_outputs.front().data;
+    const double bare_median = median(measured.bare_us);
+    const double corun_median = median(measured.corun_us);
+    const double ratio = corun_median / bare_median;
+    std::printf("%-40s threads %-2u  bare p50 %9.1f us  corun p50 %9.1f us  ratio %.3f  added %+7.1f us  outputs %s\n",
+                path.substr(path.find_last_of('/') + 1).c_str(), threads, bare_median,
+                corun_median, ratio, corun_median - bare_median, same ? "identical" : "DIFFER");
+    report.push_back({{"model", path},
+                      {"threads", threads},
+                      {"iterations", measured.bare_us.size()},
+                      {"bare_median_us", bare_median},
+                      {"corun_median_us", corun_median},
+                      {"ratio", ratio},
+                      {"added_us", corun_median - bare_median},
+                      {"outputs_identical", same}});
+    return same ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> models;
+    std::vector<uint32_t> thread_counts = {0, 1};
+    int rounds = 7, iterations = 200;
+    bool json = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+        if (arg == "--rounds") rounds = std::max(1, std::atoi(next().c_str()));
+        else if (arg == "--iterations") iterations = std::max(1, std::atoi(next().c_str()));
+        else if (arg == "--json") json = true;
+        else if (arg == "--threads") {
+            thread_counts.clear();
+            std::string list = next();
+            for (size_t start = 0; start <= list.size();) {
+                size_t comma = list.find(',', start);
+                if (comma == std::string::npos) comma = list.size();
+                thread_counts.push_back(static_cast<uint32_t>(std::atoi(list.substr(start, comma - start).c_str())));
+                start = comma + 1;
+            }
+        } else models.push_back(arg);
+    }
+    if (models.empty()) {
+        std::cerr << "usage: overhead_bench MODEL [MODEL...] [--threads 0,1] [--rounds 7] "
+                     "[--iterations 200] [--json]\n";
+        return 2;
+    }
+    Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "bench");
+    nlohmann::json report = nlohmann::json::array();
+    int failures = 0;
+    for (const auto& model : models) {
+        for (uint32_t threads : thread_counts) {
+            failures += bench_model(env, model, threads, rounds, iterations, report);
+        }
+    }
+    if (json) std::cout << nlohmann::json{{"overhead", report}}.dump(2) << "\n";
+    return failures == 0 ? 0 : 1;
+}
