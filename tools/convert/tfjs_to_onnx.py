@@ -219,6 +219,8 @@ class Converter:
                     out = handler(n, ins)
             for k, o in enumerate(out if isinstance(out, list) else [out]):
                 self.vals[(name, k)] = o
+        order = self.input_names()
+        g_inputs.sort(key=lambda i: order.index(i.name) if i.name in order else len(order))
         outputs, renames = [], {}
         for ref in self.output_refs():
             v = self.val(ref)
