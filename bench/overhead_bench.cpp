@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <onnxruntime_cxx_api.h>
+#include <nlohmann/json.hpp>
 
 #include "corun/corun.hpp"
 
@@ -34,12 +34,18 @@ double microseconds_since(Clock::time_point start) {
 
 ONNXTensorElementDataType onnx_type(corun::FormatType type) {
     switch (type) {
-        case corun::FormatType::UINT8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
-        case corun::FormatType::INT8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
-        case corun::FormatType::UINT16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
-        case corun::FormatType::INT32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
-        case corun::FormatType::INT64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
-        default: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+        case corun::FormatType::UINT8:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
+        case corun::FormatType::INT8:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
+        case corun::FormatType::UINT16:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
+        case corun::FormatType::INT32:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
+        case corun::FormatType::INT64:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+        default:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
     }
 }
 
@@ -129,8 +135,8 @@ int bench_model(Ort::Env& env, const std::string& path, uint32_t threads, int ro
         const auto& stream = configured_outputs[i];
         auto bound = bindings->output(stream.name());
         std::vector<int64_t> dims = stream.native_shape();
-        corun_outputs.push_back({stream.name(), stream.format().type, dims,
-                                 std::vector<uint8_t>(bound->frame_size())});
+        corun_outputs.push_back(
+            {stream.name(), stream.format().type, dims, std::vector<uint8_t>(bound->frame_size())});
         bound->set_buffer(corun::MemoryView::of(corun_outputs.back().data)).ignore();
     }
     bare_outputs = corun_outputs;
@@ -159,9 +165,11 @@ int bench_model(Ort::Env& env, const std::string& path, uint32_t threads, int ro
     const double bare_median = median(measured.bare_us);
     const double corun_median = median(measured.corun_us);
     const double ratio = corun_median / bare_median;
-    std::printf("%-40s threads %-2u  bare p50 %9.1f us  corun p50 %9.1f us  ratio %.3f  added %+7.1f us  outputs %s\n",
-                path.substr(path.find_last_of('/') + 1).c_str(), threads, bare_median,
-                corun_median, ratio, corun_median - bare_median, same ? "identical" : "DIFFER");
+    std::printf(
+        "%-40s threads %-2u  bare p50 %9.1f us  corun p50 %9.1f us  ratio %.3f  added %+7.1f us  "
+        "outputs %s\n",
+        path.substr(path.find_last_of('/') + 1).c_str(), threads, bare_median, corun_median, ratio,
+        corun_median - bare_median, same ? "identical" : "DIFFER");
     report.push_back({{"model", path},
                       {"threads", threads},
                       {"iterations", measured.bare_us.size()},
@@ -183,19 +191,24 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-        if (arg == "--rounds") rounds = std::max(1, std::atoi(next().c_str()));
-        else if (arg == "--iterations") iterations = std::max(1, std::atoi(next().c_str()));
-        else if (arg == "--json") json = true;
+        if (arg == "--rounds")
+            rounds = std::max(1, std::atoi(next().c_str()));
+        else if (arg == "--iterations")
+            iterations = std::max(1, std::atoi(next().c_str()));
+        else if (arg == "--json")
+            json = true;
         else if (arg == "--threads") {
             thread_counts.clear();
             std::string list = next();
             for (size_t start = 0; start <= list.size();) {
                 size_t comma = list.find(',', start);
                 if (comma == std::string::npos) comma = list.size();
-                thread_counts.push_back(static_cast<uint32_t>(std::atoi(list.substr(start, comma - start).c_str())));
+                thread_counts.push_back(
+                    static_cast<uint32_t>(std::atoi(list.substr(start, comma - start).c_str())));
                 start = comma + 1;
             }
-        } else models.push_back(arg);
+        } else
+            models.push_back(arg);
     }
     if (models.empty()) {
         std::cerr << "usage: overhead_bench MODEL [MODEL...] [--threads 0,1] [--rounds 7] "

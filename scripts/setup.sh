@@ -36,3 +36,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 "$repo/scripts/fetch_onnxruntime.sh"
+"$repo/scripts/fetch_models.sh"

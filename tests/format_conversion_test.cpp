@@ -77,7 +77,9 @@ TEST(StatusTest, EveryCodeHasItsName) {
     for (const auto& [code, name] : names) EXPECT_EQ(status_code_name(code), name);
 }
 
-Status fails_with_timeout() { return Status(StatusCode::TIMEOUT, "late"); }
+Status fails_with_timeout() {
+    return Status(StatusCode::TIMEOUT, "late");
+}
 Status returns_if_error(bool fail, int* reached) {
     if (fail) CORUN_RETURN_IF_ERROR(fails_with_timeout());
     CORUN_CHECK(reached != nullptr, StatusCode::INVALID_ARGUMENT, "no counter");
@@ -325,8 +327,8 @@ TEST(ConvertFrameTest, NhwcToNchwMovesEveryElement) {
             }
         }
     }
-    EXPECT_EQ(target[1], 10.0f);   // c0 h0 w1
-    EXPECT_EQ(target[6], 1.0f);    // c1 h0 w0
+    EXPECT_EQ(target[1], 10.0f);    // c0 h0 w1
+    EXPECT_EQ(target[6], 1.0f);     // c1 h0 w0
     EXPECT_EQ(target[23], 123.0f);  // c3 h1 w2
 }
 
@@ -346,7 +348,8 @@ TEST(ConvertFrameTest, Uint8NhwcToFloatNchwDequantizesAndTransposes) {
     std::vector<uint8_t> source;
     for (int h = 0; h < 2; ++h) {
         for (int w = 0; w < 3; ++w) {
-            for (int c = 0; c < 4; ++c) source.push_back(static_cast<uint8_t>(10 + 20 * h + 5 * w + c));
+            for (int c = 0; c < 4; ++c)
+                source.push_back(static_cast<uint8_t>(10 + 20 * h + 5 * w + c));
         }
     }
     const FrameLayout from{FormatType::UINT8, FormatOrder::NHWC, {1, 2, 3, 4}};
@@ -381,8 +384,7 @@ TEST(ConvertFrameTest, FloatNchwToUint8NhwcQuantizesAndTransposes) {
         for (int w = 0; w < 4; ++w) {
             for (int c = 0; c < 2; ++c) {
                 const double real = 0.25 * (4 * c + h - w);
-                const double expected =
-                    std::clamp(std::nearbyint(real / 0.5) + 10.0, 0.0, 255.0);
+                const double expected = std::clamp(std::nearbyint(real / 0.5) + 10.0, 0.0, 255.0);
                 EXPECT_EQ(target[(h * 4 + w) * 2 + c], static_cast<uint8_t>(expected))
                     << "h=" << h << " w=" << w << " c=" << c;
             }
@@ -460,8 +462,9 @@ TEST(ConvertFrameTest, RejectsAZeroScale) {
     std::vector<uint8_t> target(4, 0);
     const FrameLayout from{FormatType::FLOAT32, FormatOrder::NC, {1, 4}};
     const FrameLayout to{FormatType::UINT8, FormatOrder::NC, {1, 4}};
-    EXPECT_STATUS(convert_frame(source.data(), 16, from, target.data(), 4, to, QuantInfo{0.0f, 0.0f}),
-                  StatusCode::INVALID_ARGUMENT);
+    EXPECT_STATUS(
+        convert_frame(source.data(), 16, from, target.data(), 4, to, QuantInfo{0.0f, 0.0f}),
+        StatusCode::INVALID_ARGUMENT);
     EXPECT_EQ(target, (std::vector<uint8_t>{0, 0, 0, 0}));
 }
 

@@ -366,10 +366,9 @@ TEST_F(InferModelTest, RunWithoutAllBuffersFails) {
     ASSERT_NE(model, nullptr);
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     std::vector<float> a(8), b(8), sum(8);
-    ASSERT_OK_AND_ASSIGN(auto bindings,
-                         configured.create_bindings({{"a", MemoryView::of(a)},
-                                                     {"b", MemoryView::of(b)},
-                                                     {"sum", MemoryView::of(sum)}}));
+    ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings({{"a", MemoryView::of(a)},
+                                                                    {"b", MemoryView::of(b)},
+                                                                    {"sum", MemoryView::of(sum)}}));
     const Status missing = configured.run(bindings, kTimeout);
     EXPECT_EQ(missing.code(), StatusCode::INVALID_ARGUMENT);
     EXPECT_TRUE(contains(missing.message(), "output 'product'")) << missing;
@@ -397,8 +396,9 @@ TEST_F(InferModelTest, ConfiguredHandlesShareOnePipeline) {
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     ConfiguredInferModel copy = configured;
     std::vector<float> input(48, 2.0f), output(48);
-    ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings({{"x", MemoryView::of(input)},
-                                                                    {"y", MemoryView::of(output)}}));
+    ASSERT_OK_AND_ASSIGN(
+        auto bindings,
+        configured.create_bindings({{"x", MemoryView::of(input)}, {"y", MemoryView::of(output)}}));
     ASSERT_OK(copy.run(bindings, kTimeout));  // bindings of `configured` run on its copy
     EXPECT_EQ(output[0], 3.0f);
     ASSERT_OK(copy.shutdown());
@@ -439,8 +439,9 @@ TEST_F(InferModelTest, QuantizedModelWithNativeBytes) {
     // q_in 10: 0 -> 0 -> 3.  12: 1 -> 2 -> 8 + 3 = 11.  0: -5 -> -10 -> -40 + 3 -> 0.
     // 200: 95 -> 190 -> 760 + 3 -> 255.
     std::vector<uint8_t> input = {10, 12, 0, 200}, output(4, 0xAA);
-    ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings({{"q_in", MemoryView::of(input)},
-                                                                    {"q_out", MemoryView::of(output)}}));
+    ASSERT_OK_AND_ASSIGN(auto bindings,
+                         configured.create_bindings(
+                             {{"q_in", MemoryView::of(input)}, {"q_out", MemoryView::of(output)}}));
     ASSERT_OK(configured.run(bindings, kTimeout));
     EXPECT_EQ(output, (std::vector<uint8_t>{3, 11, 0, 255}));
 
@@ -454,8 +455,8 @@ TEST_F(InferModelTest, QuantizedModelWithNativeBytes) {
 TEST_F(InferModelTest, QuantizedModelWithFloatBuffers) {
     auto model = load("quantized.onnx");
     ASSERT_NE(model, nullptr);
-    model->inputs()[0].set_format_type(FormatType::FLOAT32);
-    model->outputs()[0].set_format_type(FormatType::FLOAT32);
+    model->input()->set_format_type(FormatType::FLOAT32);
+    model->output()->set_format_type(FormatType::FLOAT32);
     EXPECT_EQ(model->inputs()[0].frame_size(), 16u);
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
 
@@ -465,8 +466,9 @@ TEST_F(InferModelTest, QuantizedModelWithFloatBuffers) {
     //   1.25 -> 2.5 rounds (half to even) to 2 -> q 12 -> 1.0 -> 2.0 -> q 11 -> 2.0
     //  100.0 -> q 210 -> 100.0 -> 200.0 -> q 803 -> 255 (saturated) -> 63.0
     std::vector<float> input = {-1.0f, 0.3f, 1.25f, 100.0f}, output(4, -99.0f);
-    ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings({{"q_in", MemoryView::of(input)},
-                                                                    {"q_out", MemoryView::of(output)}}));
+    ASSERT_OK_AND_ASSIGN(auto bindings,
+                         configured.create_bindings(
+                             {{"q_in", MemoryView::of(input)}, {"q_out", MemoryView::of(output)}}));
     ASSERT_OK(configured.run(bindings, kTimeout));
     EXPECT_EQ(output, (std::vector<float>{-0.75f, 1.0f, 2.0f, 63.0f}));
 
@@ -482,12 +484,13 @@ TEST_F(InferModelTest, QuantizedModelWithFloatBuffers) {
 TEST_F(InferModelTest, QuantizedModelMixedFormats) {
     auto model = load("quantized.onnx");
     ASSERT_NE(model, nullptr);
-    model->inputs()[0].set_format_type(FormatType::FLOAT32);  // output stays uint8
+    model->input()->set_format_type(FormatType::FLOAT32);  // output stays uint8
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     std::vector<float> input = {-1.0f, 0.3f, 1.25f, 100.0f};
     std::vector<uint8_t> output(4, 0xAA);
-    ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings({{"q_in", MemoryView::of(input)},
-                                                                    {"q_out", MemoryView::of(output)}}));
+    ASSERT_OK_AND_ASSIGN(auto bindings,
+                         configured.create_bindings(
+                             {{"q_in", MemoryView::of(input)}, {"q_out", MemoryView::of(output)}}));
     ASSERT_OK(configured.run(bindings, kTimeout));
     EXPECT_EQ(output, (std::vector<uint8_t>{0, 7, 11, 255}));
 }
@@ -507,23 +510,24 @@ TEST_F(InferModelTest, MetadataQuantization) {
     // Raw bytes pass the identity model unchanged.
     ASSERT_OK_AND_ASSIGN(auto raw, model->configure());
     std::vector<uint8_t> bytes_in = {0, 1, 127, 128, 129, 255}, bytes_out(6, 7);
-    ASSERT_OK_AND_ASSIGN(auto raw_bindings, raw.create_bindings({{"raw_in", MemoryView::of(bytes_in)},
-                                                                 {"raw_out", MemoryView::of(bytes_out)}}));
+    ASSERT_OK_AND_ASSIGN(auto raw_bindings,
+                         raw.create_bindings({{"raw_in", MemoryView::of(bytes_in)},
+                                              {"raw_out", MemoryView::of(bytes_out)}}));
     ASSERT_OK(raw.run(raw_bindings, kTimeout));
     EXPECT_EQ(bytes_out, bytes_in);
 
     // Reals are quantized with 0.1 / 128 and dequantized the same way.
-    model->inputs()[0].set_format_type(FormatType::FLOAT32);
-    model->outputs()[0].set_format_type(FormatType::FLOAT32);
+    model->input()->set_format_type(FormatType::FLOAT32);
+    model->output()->set_format_type(FormatType::FLOAT32);
     ASSERT_OK_AND_ASSIGN(auto reals, model->configure());
     std::vector<float> input = {0.0f, 1.0f, -1.0f, 0.26f, -12.8f, 20.0f}, output(6, -99.0f);
     const std::vector<int> quantized = {128, 138, 118, 131, 0, 255};  // 20.0 saturates
-    ASSERT_OK_AND_ASSIGN(auto bindings, reals.create_bindings({{"raw_in", MemoryView::of(input)},
-                                                               {"raw_out", MemoryView::of(output)}}));
+    ASSERT_OK_AND_ASSIGN(auto bindings,
+                         reals.create_bindings({{"raw_in", MemoryView::of(input)},
+                                                {"raw_out", MemoryView::of(output)}}));
     ASSERT_OK(reals.run(bindings, kTimeout));
     for (size_t i = 0; i < 6; ++i) {
-        const float expected =
-            static_cast<float>((quantized[i] - 128) * static_cast<double>(0.1f));
+        const float expected = static_cast<float>((quantized[i] - 128) * static_cast<double>(0.1f));
         EXPECT_EQ(output[i], expected) << i;
         EXPECT_NEAR(output[i], (quantized[i] - 128) * 0.1, 1e-6) << i;
     }
@@ -542,8 +546,9 @@ TEST_F(InferModelTest, Int64TokensPassThrough) {
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     std::vector<int64_t> tokens = {0, 1, 101, 50256, -7};
     std::vector<float> as_float(5, -1.0f);
-    ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings({{"ids", MemoryView::of(tokens)},
-                                                                    {"as_float", MemoryView::of(as_float)}}));
+    ASSERT_OK_AND_ASSIGN(auto bindings,
+                         configured.create_bindings({{"ids", MemoryView::of(tokens)},
+                                                     {"as_float", MemoryView::of(as_float)}}));
     ASSERT_OK(configured.run(bindings, kTimeout));
     for (size_t i = 0; i < 5; ++i) EXPECT_EQ(as_float[i], static_cast<float>(tokens[i])) << i;
 }
@@ -557,8 +562,9 @@ TEST_F(InferModelTest, DynamicBatchDimensionIsOneFrame) {
     EXPECT_EQ(x.frame_size(), 16u);
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     std::vector<float> input = {1.5f, -2.0f, 0.0f, 1e6f}, output(4, 0.0f);
-    ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings({{"x", MemoryView::of(input)},
-                                                                    {"y", MemoryView::of(output)}}));
+    ASSERT_OK_AND_ASSIGN(
+        auto bindings,
+        configured.create_bindings({{"x", MemoryView::of(input)}, {"y", MemoryView::of(output)}}));
     ASSERT_OK_AND_ASSIGN(auto y, bindings.output());
     EXPECT_EQ(y.frame_size(), 16u);
     ASSERT_OK(configured.run(bindings, kTimeout));
@@ -577,8 +583,9 @@ TEST_F(InferModelTest, DynamicSpatialDimensionsAfterSetShape) {
     EXPECT_EQ(x.frame_size(), 90u * 4u);
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     std::vector<float> input = iota_floats(90, -45.0f, 1.0f), output(90, -1.0f);
-    ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings({{"x", MemoryView::of(input)},
-                                                                    {"y", MemoryView::of(output)}}));
+    ASSERT_OK_AND_ASSIGN(
+        auto bindings,
+        configured.create_bindings({{"x", MemoryView::of(input)}, {"y", MemoryView::of(output)}}));
     ASSERT_OK_AND_ASSIGN(auto y, bindings.output());
     EXPECT_EQ(y.frame_size(), 360u);  // found from the input shape
     ASSERT_OK(configured.run(bindings, kTimeout));
@@ -603,11 +610,12 @@ TEST_F(InferModelTest, NhwcImageTakesNchwBuffers) {
     auto model = load("nhwc_image.onnx");
     ASSERT_NE(model, nullptr);
     // The input in NCHW, the output left in the model's NHWC: every element must move.
-    model->inputs()[0].set_format_order(FormatOrder::NCHW);
+    model->input()->set_format_order(FormatOrder::NCHW);
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     std::vector<float> nchw = iota_floats(192, 0.0f, 1.0f), nhwc_out(192, -1.0f);
-    ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings({{"image", MemoryView::of(nchw)},
-                                                                    {"doubled", MemoryView::of(nhwc_out)}}));
+    ASSERT_OK_AND_ASSIGN(auto bindings,
+                         configured.create_bindings({{"image", MemoryView::of(nchw)},
+                                                     {"doubled", MemoryView::of(nhwc_out)}}));
     ASSERT_OK(configured.run(bindings, kTimeout));
     for (int c = 0; c < 3; ++c) {
         for (int h = 0; h < 8; ++h) {
@@ -633,9 +641,9 @@ protected:
         ASSERT_NE(model, nullptr);
         ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
         reference_nchw_.assign(8 * 32 * 32, -1.0f);
-        ASSERT_OK_AND_ASSIGN(auto bindings,
-                             configured.create_bindings({{"image", MemoryView::of(image_nchw_)},
-                                                         {"features", MemoryView::of(reference_nchw_)}}));
+        ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings(
+                                                {{"image", MemoryView::of(image_nchw_)},
+                                                 {"features", MemoryView::of(reference_nchw_)}}));
         ASSERT_OK(configured.run(bindings, kTimeout));
         const auto positive = std::count_if(reference_nchw_.begin(), reference_nchw_.end(),
                                             [](float v) { return v > 0.0f; });
@@ -649,13 +657,14 @@ protected:
 TEST_F(ConvNchwTest, NhwcInputGivesTheSameOutput) {
     auto model = load("conv_nchw.onnx");
     ASSERT_NE(model, nullptr);
-    model->inputs()[0].set_format_order(FormatOrder::NHWC);
+    model->input()->set_format_order(FormatOrder::NHWC);
     EXPECT_EQ(model->inputs()[0].shape(), (std::vector<int64_t>{1, 32, 32, 3}));
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     std::vector<float> image_nhwc = nchw_to_nhwc(image_nchw_, 3, 32, 32);
     std::vector<float> output(8 * 32 * 32, -1.0f);
-    ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings({{"image", MemoryView::of(image_nhwc)},
-                                                                    {"features", MemoryView::of(output)}}));
+    ASSERT_OK_AND_ASSIGN(auto bindings,
+                         configured.create_bindings({{"image", MemoryView::of(image_nhwc)},
+                                                     {"features", MemoryView::of(output)}}));
     ASSERT_OK(configured.run(bindings, kTimeout));
     for (size_t i = 0; i < output.size(); ++i) {
         ASSERT_NEAR(output[i], reference_nchw_[i], 1e-5) << i;
@@ -665,12 +674,13 @@ TEST_F(ConvNchwTest, NhwcInputGivesTheSameOutput) {
 TEST_F(ConvNchwTest, NhwcOutputIsTheTransposedReference) {
     auto model = load("conv_nchw.onnx");
     ASSERT_NE(model, nullptr);
-    model->outputs()[0].set_format_order(FormatOrder::NHWC);
+    model->output()->set_format_order(FormatOrder::NHWC);
     EXPECT_EQ(model->outputs()[0].shape(), (std::vector<int64_t>{1, 32, 32, 8}));
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     std::vector<float> output(8 * 32 * 32, -1.0f);
-    ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings({{"image", MemoryView::of(image_nchw_)},
-                                                                    {"features", MemoryView::of(output)}}));
+    ASSERT_OK_AND_ASSIGN(auto bindings,
+                         configured.create_bindings({{"image", MemoryView::of(image_nchw_)},
+                                                     {"features", MemoryView::of(output)}}));
     ASSERT_OK(configured.run(bindings, kTimeout));
     const std::vector<float> expected = nchw_to_nhwc(reference_nchw_, 8, 32, 32);
     for (size_t i = 0; i < output.size(); ++i) ASSERT_NEAR(output[i], expected[i], 1e-5) << i;
@@ -686,10 +696,12 @@ TEST_F(ConvNchwTest, Uint8NhwcInputIsConvertedAndTransposed) {
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     const std::vector<float> float_nhwc = nchw_to_nhwc(image_nchw_, 3, 32, 32);
     std::vector<uint8_t> bytes_nhwc(float_nhwc.size());
-    for (size_t i = 0; i < bytes_nhwc.size(); ++i) bytes_nhwc[i] = static_cast<uint8_t>(float_nhwc[i]);
+    for (size_t i = 0; i < bytes_nhwc.size(); ++i)
+        bytes_nhwc[i] = static_cast<uint8_t>(float_nhwc[i]);
     std::vector<float> output(8 * 32 * 32, -1.0f);
-    ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings({{"image", MemoryView::of(bytes_nhwc)},
-                                                                    {"features", MemoryView::of(output)}}));
+    ASSERT_OK_AND_ASSIGN(auto bindings,
+                         configured.create_bindings({{"image", MemoryView::of(bytes_nhwc)},
+                                                     {"features", MemoryView::of(output)}}));
     ASSERT_OK(configured.run(bindings, kTimeout));
     for (size_t i = 0; i < output.size(); ++i) {
         ASSERT_NEAR(output[i], reference_nchw_[i], 1e-5) << i;

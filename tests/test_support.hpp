@@ -25,7 +25,9 @@ inline std::vector<uint8_t> read_bytes(const std::string& path) {
     return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 
-inline const Status& status_of(const Status& status) { return status; }
+inline const Status& status_of(const Status& status) {
+    return status;
+}
 template <typename T>
 const Status& status_of(const Expected<T>& expected) {
     return expected.status();
@@ -45,29 +47,29 @@ inline bool contains(const std::string& text, const std::string& part) {
 }  // namespace corun::test
 
 // Fails the test (printing the Status) unless `expr`, a Status or an Expected, succeeded.
-#define ASSERT_OK(expr)                                                                      \
-    do {                                                                                     \
-        const ::corun::Status corun_test_status_ = ::corun::test::status_of(expr);           \
-        ASSERT_TRUE(corun_test_status_.is_ok()) << #expr << " -> " << corun_test_status_;  \
+#define ASSERT_OK(expr)                                                                   \
+    do {                                                                                  \
+        const ::corun::Status corun_test_status_ = ::corun::test::status_of(expr);        \
+        ASSERT_TRUE(corun_test_status_.is_ok()) << #expr << " -> " << corun_test_status_; \
     } while (false)
-#define EXPECT_OK(expr)                                                                      \
-    do {                                                                                     \
-        const ::corun::Status corun_test_status_ = ::corun::test::status_of(expr);           \
-        EXPECT_TRUE(corun_test_status_.is_ok()) << #expr << " -> " << corun_test_status_;  \
+#define EXPECT_OK(expr)                                                                   \
+    do {                                                                                  \
+        const ::corun::Status corun_test_status_ = ::corun::test::status_of(expr);        \
+        EXPECT_TRUE(corun_test_status_.is_ok()) << #expr << " -> " << corun_test_status_; \
     } while (false)
 
 // Expects `expr` (a Status or an Expected) to fail with `code`.
-#define EXPECT_STATUS(expr, expected_code)                                                  \
-    do {                                                                                    \
-        const ::corun::Status corun_test_status_ = ::corun::test::status_of(expr);          \
-        EXPECT_EQ(corun_test_status_.code(), (expected_code)) << #expr << " -> "           \
-                                                              << corun_test_status_;        \
+#define EXPECT_STATUS(expr, expected_code)                                         \
+    do {                                                                           \
+        const ::corun::Status corun_test_status_ = ::corun::test::status_of(expr); \
+        EXPECT_EQ(corun_test_status_.code(), (expected_code))                      \
+            << #expr << " -> " << corun_test_status_;                              \
     } while (false)
 
 // ASSERT_OK_AND_ASSIGN(auto x, make_x()); binds the value or fails the test with the Status.
-#define CORUN_TEST_ASSIGN_IMPL(tmp, lhs, expr)                                          \
-    auto tmp = (expr);                                                                  \
-    ASSERT_TRUE(tmp.has_value()) << #expr << " -> " << tmp.status();                   \
+#define CORUN_TEST_ASSIGN_IMPL(tmp, lhs, expr)                       \
+    auto tmp = (expr);                                               \
+    ASSERT_TRUE(tmp.has_value()) << #expr << " -> " << tmp.status(); \
     lhs = std::move(tmp).value()
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \
     CORUN_TEST_ASSIGN_IMPL(CORUN_CONCAT(corun_test_expected_, __LINE__), lhs, expr)

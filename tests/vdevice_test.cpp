@@ -75,7 +75,7 @@ TEST(VDeviceTest, CreateTwiceWithOneGroupSharesDevices) {
     const VDeviceParams params = group_params("twice");
     ASSERT_OK_AND_ASSIGN(auto first, VDevice::create(params));
     ASSERT_OK_AND_ASSIGN(auto second, VDevice::create(params));
-    EXPECT_NE(first.get(), second.get());  // two handles...
+    EXPECT_NE(first.get(), second.get());              // two handles...
     EXPECT_TRUE(first->shares_devices_with(*second));  // ...of one group
     EXPECT_TRUE(second->shares_devices_with(*first));
     EXPECT_TRUE(first->shares_devices_with(*first));
@@ -238,8 +238,9 @@ TEST(VDeviceTest, GroupLivesWhileAConfiguredModelUsesIt) {
     // ...and the configured model still runs on it.
     std::vector<float> input(48), output(48, -1.0f);
     for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<float>(i);
-    ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings({{"x", MemoryView::of(input)},
-                                                                    {"y", MemoryView::of(output)}}));
+    ASSERT_OK_AND_ASSIGN(
+        auto bindings,
+        configured.create_bindings({{"x", MemoryView::of(input)}, {"y", MemoryView::of(output)}}));
     ASSERT_OK(configured.run(bindings, std::chrono::seconds(10)));
     for (size_t i = 0; i < output.size(); ++i) EXPECT_EQ(output[i], input[i] + 1.0f) << i;
 }
@@ -276,7 +277,8 @@ TEST(VDeviceTest, NoSchedulerGroupRunsInference) {
     params.scheduling_algorithm = SchedulingAlgorithm::NONE;
     params.cpu.execution_slots = 4;  // NONE runs one model at a time regardless
     ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params));
-    ASSERT_OK_AND_ASSIGN(auto model, vdevice->create_infer_model(test_model("two_in_two_out.onnx")));
+    ASSERT_OK_AND_ASSIGN(auto model,
+                         vdevice->create_infer_model(test_model("two_in_two_out.onnx")));
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     std::vector<float> a(8), b(8), sum(8), product(8);
     for (int i = 0; i < 8; ++i) a[i] = static_cast<float>(i), b[i] = static_cast<float>(i - 3);

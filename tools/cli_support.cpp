@@ -76,9 +76,9 @@ Expected<std::pair<std::string, std::vector<int64_t>>> parse_shape_option(const 
 Expected<FormatType> parse_format_type(const std::string& text) {
     std::string upper = text;
     std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
-    for (FormatType type : {FormatType::AUTO, FormatType::UINT8, FormatType::UINT16,
-                            FormatType::FLOAT32, FormatType::INT8, FormatType::INT32,
-                            FormatType::INT64}) {
+    for (FormatType type :
+         {FormatType::AUTO, FormatType::UINT8, FormatType::UINT16, FormatType::FLOAT32,
+          FormatType::INT8, FormatType::INT32, FormatType::INT64}) {
         if (upper == format_type_name(type)) return type;
     }
     return Status(StatusCode::INVALID_ARGUMENT,

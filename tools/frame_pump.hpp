@@ -16,8 +16,8 @@ struct PumpProgress {
 };
 
 struct PumpOptions {
-    uint64_t frames = 0;   // stop after this many frames (0 = no limit)
-    double seconds = 0;    // stop after this long (0 = no limit)
+    uint64_t frames = 0;  // stop after this many frames (0 = no limit)
+    double seconds = 0;   // stop after this long (0 = no limit)
     std::function<void(const PumpProgress&)> on_progress;  // about once a second
 };
 

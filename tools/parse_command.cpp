@@ -24,11 +24,12 @@ void print_stream(const InferModel::InferStream& stream) {
     const auto names = stream.dimension_names();
     std::string symbols;
     for (size_t i = 0; i < names.size(); ++i) {
-        if (!names[i].empty()) symbols += (symbols.empty() ? "" : ", ") + std::to_string(i) + "=" + names[i];
+        if (!names[i].empty())
+            symbols += (symbols.empty() ? "" : ", ") + std::to_string(i) + "=" + names[i];
     }
     std::cout << "    " << stream.name() << "\n"
-              << "      shape:        " << shape << (symbols.empty() ? "" : "  (dynamic: " + symbols + ")")
-              << "\n"
+              << "      shape:        " << shape
+              << (symbols.empty() ? "" : "  (dynamic: " + symbols + ")") << "\n"
               << "      element type: " << format_type_name(stream.native_format().type) << "\n"
               << "      native order: " << format_order_name(stream.native_format().order) << "\n"
               << "      frame size:   "
@@ -72,8 +73,9 @@ void add_parse_command(CLI::App& app) {
         }
         std::string opsets;
         for (const auto& [domain, version] : info.opsets) {
-            opsets += (opsets.empty() ? "" : ", ") + (domain.empty() ? std::string("ai.onnx") : domain) +
-                      " " + std::to_string(version);
+            opsets += (opsets.empty() ? "" : ", ") +
+                      (domain.empty() ? std::string("ai.onnx") : domain) + " " +
+                      std::to_string(version);
         }
         std::cout << "Model " << info.name << " (" << info.path << ")\n"
                   << "  file size:   " << info.file_size << " bytes\n"

@@ -130,7 +130,8 @@ Status run(const RunOptions& options) {
 
     PumpOptions pump;
     pump.frames = options.frames_count;
-    pump.seconds = options.frames_count == 0 && options.time_to_run <= 0 ? 5.0 : options.time_to_run;
+    pump.seconds =
+        options.frames_count == 0 && options.time_to_run <= 0 ? 5.0 : options.time_to_run;
     const bool live = !options.json && isatty(STDERR_FILENO);
     if (live) {
         pump.on_progress = [](const PumpProgress& progress) {

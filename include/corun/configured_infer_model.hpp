@@ -137,6 +137,15 @@ public:
     // Frames queued or running now.
     size_t get_frames_in_flight() const;
 
+    // Model scheduler knobs (HailoRT's), effective from the next scheduling decision.
+    // Priority 0..31, higher wins (default 16). Threshold: frames queued before the model is
+    // ready (1..queue size, default 1). Timeout: a model with at least one frame queued becomes
+    // ready once that frame waited this long (default 0 = wait for the threshold). All return
+    // INVALID_OPERATION on a VDevice created with SchedulingAlgorithm::NONE.
+    Status set_scheduler_priority(uint32_t priority);
+    Status set_scheduler_threshold(uint32_t threshold);
+    Status set_scheduler_timeout(const std::chrono::milliseconds& timeout);
+
     // Jobs not yet started complete with SHUTDOWN; running ones finish; later calls fail
     // with SHUTDOWN. Idempotent. The destructor of the last handle calls it.
     Status shutdown();

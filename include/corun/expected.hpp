@@ -13,7 +13,7 @@ namespace corun {
 template <typename T>
 class [[nodiscard]] Expected {
 public:
-    Expected(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+    Expected(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
     Expected(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
         if (status_.is_ok()) {
             status_ = Status(StatusCode::INTERNAL_FAILURE,
@@ -56,8 +56,8 @@ private:
 #define CORUN_CONCAT(a, b) CORUN_CONCAT_INNER(a, b)
 
 // CORUN_TRY(auto x, make_x()); binds the value or returns the Status from the enclosing function.
-#define CORUN_TRY(declaration, expression)                                       \
-    auto CORUN_CONCAT(corun_expected_, __LINE__) = (expression);                 \
-    if (!CORUN_CONCAT(corun_expected_, __LINE__).has_value())                    \
-        return CORUN_CONCAT(corun_expected_, __LINE__).status();                 \
+#define CORUN_TRY(declaration, expression)                       \
+    auto CORUN_CONCAT(corun_expected_, __LINE__) = (expression); \
+    if (!CORUN_CONCAT(corun_expected_, __LINE__).has_value())    \
+        return CORUN_CONCAT(corun_expected_, __LINE__).status(); \
     declaration = std::move(CORUN_CONCAT(corun_expected_, __LINE__)).value()

@@ -20,12 +20,12 @@ struct ModelState;
 
 // Facts about the model file (for `corun parse` and for logs).
 struct ModelInfo {
-    std::string name;         // file name without extension, or the name given with the bytes
-    std::string path;         // "" when loaded from bytes
-    uint64_t file_size = 0;   // bytes
+    std::string name;        // file name without extension, or the name given with the bytes
+    std::string path;        // "" when loaded from bytes
+    uint64_t file_size = 0;  // bytes
     int64_t ir_version = 0;
     std::map<std::string, int64_t> opsets;  // domain ("" = ai.onnx) -> version
-    std::string producer;     // "pytorch 2.1", ...
+    std::string producer;                   // "pytorch 2.1", ...
     int64_t parameter_count = 0;
     std::map<std::string, std::string> metadata;
 };

@@ -58,21 +58,23 @@ private:
     std::string message_;
 };
 
-inline bool operator==(const Status& status, StatusCode code) { return status.code() == code; }
+inline bool operator==(const Status& status, StatusCode code) {
+    return status.code() == code;
+}
 std::ostream& operator<<(std::ostream& out, const Status& status);
 std::ostream& operator<<(std::ostream& out, StatusCode code);
 
 }  // namespace corun
 
 // Return the Status of `expression` from the enclosing function unless it succeeded.
-#define CORUN_RETURN_IF_ERROR(expression)              \
-    do {                                               \
-        ::corun::Status corun_status_ = (expression);  \
+#define CORUN_RETURN_IF_ERROR(expression)                 \
+    do {                                                  \
+        ::corun::Status corun_status_ = (expression);     \
         if (!corun_status_.is_ok()) return corun_status_; \
     } while (false)
 
 // Return Status(code, message) from the enclosing function unless `condition` holds.
-#define CORUN_CHECK(condition, code, message)                    \
-    do {                                                         \
+#define CORUN_CHECK(condition, code, message)                        \
+    do {                                                             \
         if (!(condition)) return ::corun::Status((code), (message)); \
     } while (false)

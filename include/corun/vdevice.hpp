@@ -33,6 +33,15 @@ struct CpuDeviceParams {
     uint32_t execution_slots = 1;
 };
 
+// How the model scheduler shares a device (beyond HailoRT; docs/SCHEDULER.md).
+struct SchedulerParams {
+    // Among ready models of the top priority, the one that used the least device time runs
+    // next; off = round robin by turns (equal frames, not equal time).
+    bool fair_device_time = true;
+    // A waiting model gains one priority level per aging_step of waiting (0 = strict priority).
+    std::chrono::milliseconds aging_step{250};
+};
+
 struct VDeviceParams {
     // Physical devices by id ("cpu:0"). Empty = `device_count` devices of the default kind.
     std::vector<std::string> device_ids;
@@ -41,6 +50,7 @@ struct VDeviceParams {
     // VDevices that share a group_id share devices and scheduler (within a process).
     std::string group_id = DEFAULT_GROUP_ID;
     CpuDeviceParams cpu;
+    SchedulerParams scheduler;
 };
 
 // One physical device as `corun scan` lists it.
@@ -50,7 +60,7 @@ struct DeviceDescription {
     std::string architecture;  // "x86_64 (ONNX Runtime 1.29.0, CPU execution provider)"
     uint32_t cores = 0;
     uint32_t threads = 0;
-    std::string status;        // "available", ...
+    std::string status;  // "available", ...
 };
 
 class VDevice {

@@ -4,38 +4,56 @@ namespace corun {
 
 const char* format_type_name(FormatType type) {
     switch (type) {
-        case FormatType::AUTO: return "AUTO";
-        case FormatType::UINT8: return "UINT8";
-        case FormatType::UINT16: return "UINT16";
-        case FormatType::FLOAT32: return "FLOAT32";
-        case FormatType::INT8: return "INT8";
-        case FormatType::INT32: return "INT32";
-        case FormatType::INT64: return "INT64";
+        case FormatType::AUTO:
+            return "AUTO";
+        case FormatType::UINT8:
+            return "UINT8";
+        case FormatType::UINT16:
+            return "UINT16";
+        case FormatType::FLOAT32:
+            return "FLOAT32";
+        case FormatType::INT8:
+            return "INT8";
+        case FormatType::INT32:
+            return "INT32";
+        case FormatType::INT64:
+            return "INT64";
     }
     return "UNKNOWN";
 }
 
 const char* format_order_name(FormatOrder order) {
     switch (order) {
-        case FormatOrder::AUTO: return "AUTO";
-        case FormatOrder::NHWC: return "NHWC";
-        case FormatOrder::NCHW: return "NCHW";
-        case FormatOrder::NC: return "NC";
-        case FormatOrder::NHW: return "NHW";
-        case FormatOrder::FLAT: return "FLAT";
+        case FormatOrder::AUTO:
+            return "AUTO";
+        case FormatOrder::NHWC:
+            return "NHWC";
+        case FormatOrder::NCHW:
+            return "NCHW";
+        case FormatOrder::NC:
+            return "NC";
+        case FormatOrder::NHW:
+            return "NHW";
+        case FormatOrder::FLAT:
+            return "FLAT";
     }
     return "UNKNOWN";
 }
 
 size_t format_type_size(FormatType type) {
     switch (type) {
-        case FormatType::AUTO: return 0;
+        case FormatType::AUTO:
+            return 0;
         case FormatType::UINT8:
-        case FormatType::INT8: return 1;
-        case FormatType::UINT16: return 2;
+        case FormatType::INT8:
+            return 1;
+        case FormatType::UINT16:
+            return 2;
         case FormatType::FLOAT32:
-        case FormatType::INT32: return 4;
-        case FormatType::INT64: return 8;
+        case FormatType::INT32:
+            return 4;
+        case FormatType::INT64:
+            return 8;
     }
     return 0;
 }

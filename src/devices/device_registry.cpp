@@ -19,7 +19,9 @@ DeviceRegistry& DeviceRegistry::instance() {
     return registry;
 }
 
-void DeviceRegistry::add(DeviceKind kind) { kinds_.push_back(std::move(kind)); }
+void DeviceRegistry::add(DeviceKind kind) {
+    kinds_.push_back(std::move(kind));
+}
 
 std::vector<std::string> DeviceRegistry::kind_names() const {
     std::vector<std::string> names;
@@ -43,9 +45,10 @@ Expected<std::shared_ptr<Device>> DeviceRegistry::create(const std::string& id,
         if (kind.name == kind_name) return kind.create(id, params);
     }
     std::string known;
-    for (const auto& description : enumerate()) known += (known.empty() ? "" : ", ") + description.id;
-    return Status(StatusCode::NOT_FOUND, "no device '" + id + "'; devices here: " + known +
-                                             " (see `corun scan`)");
+    for (const auto& description : enumerate())
+        known += (known.empty() ? "" : ", ") + description.id;
+    return Status(StatusCode::NOT_FOUND,
+                  "no device '" + id + "'; devices here: " + known + " (see `corun scan`)");
 }
 
 }  // namespace corun::devices

@@ -38,7 +38,9 @@ Status AsyncInferJob::wait(std::chrono::milliseconds timeout) {
     return state_->status;
 }
 
-void AsyncInferJob::detach() { detached_ = true; }
+void AsyncInferJob::detach() {
+    detached_ = true;
+}
 
 bool AsyncInferJob::is_done() const {
     if (!state_) return false;

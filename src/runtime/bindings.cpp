@@ -19,14 +19,14 @@ Expected<Bindings::InferStream> Bindings::find(const std::string& name, bool is_
     for (const auto& stream : streams) {
         if (stream.is_input == is_input) known += (known.empty() ? "'" : ", '") + stream.name + "'";
     }
-    return Status(StatusCode::NOT_FOUND, std::string("the model has no ") +
-                                             (is_input ? "input" : "output") + " named '" + name +
-                                             "'; its " + (is_input ? "inputs" : "outputs") +
-                                             " are " + known);
+    return Status(StatusCode::NOT_FOUND,
+                  std::string("the model has no ") + (is_input ? "input" : "output") + " named '" +
+                      name + "'; its " + (is_input ? "inputs" : "outputs") + " are " + known);
 }
 
 Expected<Bindings::InferStream> Bindings::single(bool is_input) {
-    const size_t count = is_input ? model_->input_count : model_->streams.size() - model_->input_count;
+    const size_t count =
+        is_input ? model_->input_count : model_->streams.size() - model_->input_count;
     if (count != 1) {
         return Status(StatusCode::INVALID_OPERATION,
                       std::string("the model has ") + std::to_string(count) +
@@ -36,9 +36,15 @@ Expected<Bindings::InferStream> Bindings::single(bool is_input) {
     return InferStream(this, is_input ? 0 : model_->input_count);
 }
 
-Expected<Bindings::InferStream> Bindings::input() { return single(true); }
-Expected<Bindings::InferStream> Bindings::output() { return single(false); }
-Expected<Bindings::InferStream> Bindings::input(const std::string& name) { return find(name, true); }
+Expected<Bindings::InferStream> Bindings::input() {
+    return single(true);
+}
+Expected<Bindings::InferStream> Bindings::output() {
+    return single(false);
+}
+Expected<Bindings::InferStream> Bindings::input(const std::string& name) {
+    return find(name, true);
+}
 Expected<Bindings::InferStream> Bindings::output(const std::string& name) {
     return find(name, false);
 }
@@ -59,9 +65,9 @@ Status Bindings::InferStream::set_buffer(MemoryView view) {
 Expected<MemoryView> Bindings::InferStream::get_buffer() const {
     const MemoryView& view = owner_->buffers_[index_];
     if (view.data == nullptr) {
-        return Status(StatusCode::NOT_FOUND,
-                      "get_buffer: " + owner_->model_->streams[index_].describe() +
-                          " has no buffer set");
+        return Status(
+            StatusCode::NOT_FOUND,
+            "get_buffer: " + owner_->model_->streams[index_].describe() + " has no buffer set");
     }
     return view;
 }

@@ -23,9 +23,9 @@ Status shut_down_error() {
                   "run more inferences");
 }
 
-Expected<std::shared_ptr<JobState>> submit_job(const std::shared_ptr<ConfiguredModelState>& state,
-                                               const std::vector<ConfiguredInferModel::Bindings>& bindings,
-                                               AsyncInferCallback callback) {
+Expected<std::shared_ptr<JobState>> submit_job(
+    const std::shared_ptr<ConfiguredModelState>& state,
+    const std::vector<ConfiguredInferModel::Bindings>& bindings, AsyncInferCallback callback) {
     if (bindings.empty()) {
         return Status(StatusCode::INVALID_ARGUMENT, "run_async: no bindings given");
     }
@@ -67,7 +67,7 @@ Expected<std::shared_ptr<JobState>> submit_job(const std::shared_ptr<ConfiguredM
     scheduler::InferRequest request;
     request.model_id = state->model_id;
     request.frames = static_cast<uint32_t>(bindings.size());
-    request.run = [job](size_t device_index) { execute_job(job, device_index); };
+    request.run = [job](size_t device_index) { return execute_job(job, device_index); };
     request.cancel = [job](Status reason) {
         if (job->try_cancel()) job->complete(std::move(reason), InferTiming{});
     };
@@ -87,7 +87,10 @@ std::string ConfiguredStream::describe() const {
            dims_text(user.dims) + ", " + std::to_string(user.byte_size()) + " bytes per frame)";
 }
 
-ConfiguredModelState::~ConfiguredModelState() { shutdown().ignore(); }
+ConfiguredModelState::~ConfiguredModelState() {
+    shutdown().ignore();
+    model->group->scheduler().remove_model(model_id);
+}
 
 Status ConfiguredModelState::shutdown() {
     {
@@ -95,8 +98,8 @@ Status ConfiguredModelState::shutdown() {
         shut_down = true;
     }
     model->group->scheduler().cancel_queued(
-        model_id, Status(StatusCode::SHUTDOWN,
-                         "the ConfiguredInferModel was shut down before this job ran"));
+        model_id,
+        Status(StatusCode::SHUTDOWN, "the ConfiguredInferModel was shut down before this job ran"));
     std::unique_lock lock(mutex);
     changed.notify_all();  // wake wait_for_async_ready callers
     changed.wait(lock, [&] { return jobs_unfinished == 0; });
@@ -167,9 +170,9 @@ Status ConfiguredInferModel::wait_for_async_ready(std::chrono::milliseconds time
     } else if (!state_->changed.wait_for(lock, timeout, ready)) {
         return Status(StatusCode::TIMEOUT,
                       "wait_for_async_ready: " + std::to_string(state_->frames_in_flight) + " of " +
-                          std::to_string(state_->queue_size) +
-                          " queue slots still busy after " + std::to_string(timeout.count()) +
-                          " ms; " + std::to_string(frames_count) + " needed");
+                          std::to_string(state_->queue_size) + " queue slots still busy after " +
+                          std::to_string(timeout.count()) + " ms; " + std::to_string(frames_count) +
+                          " needed");
     }
     if (state_->shut_down) return shut_down_error();
     return Status::ok();
@@ -213,14 +216,70 @@ Expected<AsyncInferJob> ConfiguredInferModel::run_async(const std::vector<Bindin
     return AsyncInferJob(std::move(job));
 }
 
-Expected<size_t> ConfiguredInferModel::get_async_queue_size() const { return state_->queue_size; }
+Expected<size_t> ConfiguredInferModel::get_async_queue_size() const {
+    return state_->queue_size;
+}
 
 size_t ConfiguredInferModel::get_frames_in_flight() const {
     std::lock_guard lock(state_->mutex);
     return state_->frames_in_flight;
 }
 
-Status ConfiguredInferModel::shutdown() { return state_->shutdown(); }
+Status ConfiguredInferModel::shutdown() {
+    return state_->shutdown();
+}
+
+namespace {
+
+// Applies `change` to the model's scheduling params and hands them to the scheduler.
+template <typename Change>
+Status update_scheduling(ConfiguredModelState& state, Change change) {
+    if (state.model->group->params().scheduling_algorithm == SchedulingAlgorithm::NONE) {
+        return Status(StatusCode::INVALID_OPERATION,
+                      "scheduler settings need a VDevice with a scheduler; this one was created "
+                      "with SchedulingAlgorithm::NONE (use ROUND_ROBIN, the default)");
+    }
+    scheduler::ModelSchedulingParams params;
+    {
+        std::lock_guard lock(state.mutex);
+        if (state.shut_down) return shut_down_error();
+        params = state.scheduling;
+        CORUN_RETURN_IF_ERROR(change(params));
+        state.scheduling = params;
+    }
+    return state.model->group->scheduler().set_params(state.model_id, params);
+}
+
+}  // namespace
+
+Status ConfiguredInferModel::set_scheduler_priority(uint32_t priority) {
+    return update_scheduling(*state_, [&](scheduler::ModelSchedulingParams& params) {
+        CORUN_RETURN_IF_ERROR(scheduler::check_priority(priority));
+        params.priority = static_cast<uint8_t>(priority);
+        return Status::ok();
+    });
+}
+
+Status ConfiguredInferModel::set_scheduler_threshold(uint32_t threshold) {
+    const auto queue_size = static_cast<uint32_t>(state_->queue_size);
+    return update_scheduling(*state_, [&](scheduler::ModelSchedulingParams& params) {
+        CORUN_RETURN_IF_ERROR(scheduler::check_threshold(threshold, queue_size));
+        params.threshold = threshold;
+        return Status::ok();
+    });
+}
+
+Status ConfiguredInferModel::set_scheduler_timeout(const std::chrono::milliseconds& timeout) {
+    return update_scheduling(*state_, [&](scheduler::ModelSchedulingParams& params) {
+        if (timeout.count() < 0) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          "scheduler timeout " + std::to_string(timeout.count()) +
+                              " ms is negative; use 0 (no timeout) or more");
+        }
+        params.timeout = timeout;
+        return Status::ok();
+    });
+}
 
 const std::vector<std::string>& ConfiguredInferModel::get_input_names() const {
     return state_->input_names;

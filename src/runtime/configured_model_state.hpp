@@ -11,6 +11,7 @@
 #include "corun/configured_infer_model.hpp"
 #include "runtime/format_conversion.hpp"
 #include "runtime/model_state.hpp"
+#include "scheduler/scheduling_params.hpp"
 
 namespace corun {
 
@@ -20,7 +21,7 @@ struct ConfiguredStream {
     runtime::FrameLayout user;    // what the user's buffer holds
     runtime::FrameLayout native;  // what the device reads or writes
     QuantInfo quant;
-    bool converts = false;        // false: the user's buffer goes to the device as it is
+    bool converts = false;         // false: the user's buffer goes to the device as it is
     std::string describe() const;  // "input 'x' (FLOAT32 NHWC [1,224,224,3], 602112 bytes)"
 };
 
@@ -35,6 +36,7 @@ struct ConfiguredModelState {
     std::vector<std::string> output_names;
     uint16_t batch_size = 1;
     size_t queue_size = 2;
+    scheduler::ModelSchedulingParams scheduling;  // guarded by mutex
 
     mutable std::mutex mutex;
     std::condition_variable changed;

@@ -5,7 +5,7 @@
 #include <set>
 
 #include "devices/device_registry.hpp"
-#include "scheduler/fifo_scheduler.hpp"
+#include "scheduler/model_scheduler.hpp"
 
 namespace corun {
 namespace {
@@ -20,7 +20,8 @@ std::vector<std::string> resolved_device_ids(const VDeviceParams& params) {
     if (!params.device_ids.empty()) return params.device_ids;
     const std::string kind = devices::DeviceRegistry::instance().default_kind();
     std::vector<std::string> ids;
-    for (uint32_t i = 0; i < params.device_count; ++i) ids.push_back(kind + ":" + std::to_string(i));
+    for (uint32_t i = 0; i < params.device_count; ++i)
+        ids.push_back(kind + ":" + std::to_string(i));
     return ids;
 }
 
@@ -30,18 +31,21 @@ std::string describe_params(const VDeviceParams& params) {
     return "devices [" + ids + "], scheduling " +
            (params.scheduling_algorithm == SchedulingAlgorithm::NONE ? "NONE" : "ROUND_ROBIN") +
            ", cpu threads " + std::to_string(params.cpu.intra_op_threads) + ", cpu slots " +
-           std::to_string(params.cpu.execution_slots);
+           std::to_string(params.cpu.execution_slots) + ", fair device time " +
+           (params.scheduler.fair_device_time ? "on" : "off") + ", aging step " +
+           std::to_string(params.scheduler.aging_step.count()) + " ms";
 }
 
 Status validate(const VDeviceParams& params) {
     if (params.group_id.empty()) {
-        return Status(StatusCode::INVALID_ARGUMENT,
-                      "group_id is empty; leave it as DEFAULT_GROUP_ID (\"SHARED\") or name a group");
+        return Status(
+            StatusCode::INVALID_ARGUMENT,
+            "group_id is empty; leave it as DEFAULT_GROUP_ID (\"SHARED\") or name a group");
     }
     if (params.device_ids.empty() && (params.device_count == 0 || params.device_count > 64)) {
-        return Status(StatusCode::INVALID_ARGUMENT,
-                      "device_count is " + std::to_string(params.device_count) +
-                          "; it must be 1..64 (or list device_ids)");
+        return Status(StatusCode::INVALID_ARGUMENT, "device_count is " +
+                                                        std::to_string(params.device_count) +
+                                                        "; it must be 1..64 (or list device_ids)");
     }
     std::set<std::string> seen;
     for (const auto& id : params.device_ids) {
@@ -82,7 +86,8 @@ Expected<std::shared_ptr<DeviceGroup>> DeviceGroup::acquire(const VDeviceParams&
     return group;
 }
 
-DeviceGroup::DeviceGroup(VDeviceParams params, std::vector<std::shared_ptr<devices::Device>> devices)
+DeviceGroup::DeviceGroup(VDeviceParams params,
+                         std::vector<std::shared_ptr<devices::Device>> devices)
     : params_(std::move(params)), devices_(std::move(devices)) {
     std::vector<uint32_t> slots;
     for (const auto& device : devices_) {
@@ -91,9 +96,15 @@ DeviceGroup::DeviceGroup(VDeviceParams params, std::vector<std::shared_ptr<devic
                             ? 1
                             : device->execution_slots());
     }
-    scheduler_ = std::make_unique<scheduler::FifoScheduler>(slots);
+    scheduler::PolicyOptions options;
+    options.fair_device_time = params_.scheduler.fair_device_time;
+    options.aging_step = params_.scheduler.aging_step;
+    options.arrival_order = params_.scheduling_algorithm == SchedulingAlgorithm::NONE;
+    scheduler_ = std::make_unique<scheduler::ModelScheduler>(slots, options);
 }
 
-DeviceGroup::~DeviceGroup() { scheduler_->stop(); }
+DeviceGroup::~DeviceGroup() {
+    scheduler_->stop();
+}
 
 }  // namespace corun

@@ -15,10 +15,14 @@ struct TypeRange {
 
 TypeRange range_of(FormatType type) {
     switch (type) {
-        case FormatType::UINT8: return {0, 255};
-        case FormatType::INT8: return {-128, 127};
-        case FormatType::UINT16: return {0, 65535};
-        case FormatType::INT32: return {-2147483648.0, 2147483647.0};
+        case FormatType::UINT8:
+            return {0, 255};
+        case FormatType::INT8:
+            return {-128, 127};
+        case FormatType::UINT16:
+            return {0, 65535};
+        case FormatType::INT32:
+            return {-2147483648.0, 2147483647.0};
         case FormatType::INT64:
             return {static_cast<double>(std::numeric_limits<int64_t>::min()),
                     static_cast<double>(std::numeric_limits<int64_t>::max())};
@@ -30,14 +34,20 @@ TypeRange range_of(FormatType type) {
 
 double read_element(const uint8_t* base, size_t index, FormatType type) {
     switch (type) {
-        case FormatType::UINT8: return base[index];
-        case FormatType::INT8: return reinterpret_cast<const int8_t*>(base)[index];
-        case FormatType::UINT16: return reinterpret_cast<const uint16_t*>(base)[index];
-        case FormatType::INT32: return reinterpret_cast<const int32_t*>(base)[index];
+        case FormatType::UINT8:
+            return base[index];
+        case FormatType::INT8:
+            return reinterpret_cast<const int8_t*>(base)[index];
+        case FormatType::UINT16:
+            return reinterpret_cast<const uint16_t*>(base)[index];
+        case FormatType::INT32:
+            return reinterpret_cast<const int32_t*>(base)[index];
         case FormatType::INT64:
             return static_cast<double>(reinterpret_cast<const int64_t*>(base)[index]);
-        case FormatType::FLOAT32: return reinterpret_cast<const float*>(base)[index];
-        case FormatType::AUTO: break;
+        case FormatType::FLOAT32:
+            return reinterpret_cast<const float*>(base)[index];
+        case FormatType::AUTO:
+            break;
     }
     return 0;
 }
@@ -45,8 +55,12 @@ double read_element(const uint8_t* base, size_t index, FormatType type) {
 // `value` is already rounded and saturated for integer types.
 void write_element(uint8_t* base, size_t index, FormatType type, double value) {
     switch (type) {
-        case FormatType::UINT8: base[index] = static_cast<uint8_t>(value); break;
-        case FormatType::INT8: reinterpret_cast<int8_t*>(base)[index] = static_cast<int8_t>(value); break;
+        case FormatType::UINT8:
+            base[index] = static_cast<uint8_t>(value);
+            break;
+        case FormatType::INT8:
+            reinterpret_cast<int8_t*>(base)[index] = static_cast<int8_t>(value);
+            break;
         case FormatType::UINT16:
             reinterpret_cast<uint16_t*>(base)[index] = static_cast<uint16_t>(value);
             break;
@@ -56,12 +70,17 @@ void write_element(uint8_t* base, size_t index, FormatType type, double value) {
         case FormatType::INT64:
             reinterpret_cast<int64_t*>(base)[index] = static_cast<int64_t>(value);
             break;
-        case FormatType::FLOAT32: reinterpret_cast<float*>(base)[index] = static_cast<float>(value); break;
-        case FormatType::AUTO: break;
+        case FormatType::FLOAT32:
+            reinterpret_cast<float*>(base)[index] = static_cast<float>(value);
+            break;
+        case FormatType::AUTO:
+            break;
     }
 }
 
-bool is_float(FormatType type) { return type == FormatType::FLOAT32; }
+bool is_float(FormatType type) {
+    return type == FormatType::FLOAT32;
+}
 
 double saturate(double value, FormatType type) {
     const TypeRange range = range_of(type);
@@ -175,7 +194,8 @@ Status convert_frame(const void* source, size_t source_bytes, const FrameLayout&
                         source_index = ((n * d3 + c) * d1 + a) * d2 + b;
                     }
                     const double value = read_element(in, source_index, from);
-                    write_element(out, index, to, from == to ? value : convert_value(value, from, to, quant));
+                    write_element(out, index, to,
+                                  from == to ? value : convert_value(value, from, to, quant));
                 }
             }
         }

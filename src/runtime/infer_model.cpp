@@ -55,10 +55,11 @@ Status check_fixed(const StreamState& stream) {
     if (dynamic.empty()) return Status::ok();
     return Status(StatusCode::INVALID_ARGUMENT,
                   stream_label(stream) + " has dynamic dimension(s) " + dynamic + " in " +
-                      dims_text(stream.native_dims) + "; fix them before configure() with "
-                      "infer_model->input(\"" + stream.declared.name +
-                      "\")->set_shape({...}) (or `--shape " + stream.declared.name +
-                      "=...` on the command line)");
+                      dims_text(stream.native_dims) +
+                      "; fix them before configure() with "
+                      "infer_model->input(\"" +
+                      stream.declared.name + "\")->set_shape({...}) (or `--shape " +
+                      stream.declared.name + "=...` on the command line)");
 }
 
 ConfiguredStream configured_stream(const StreamState& stream, const std::vector<int64_t>& dims) {
@@ -80,15 +81,21 @@ ConfiguredStream configured_stream(const StreamState& stream, const std::vector<
 
 InferStream::InferStream(std::shared_ptr<StreamState> state) : state_(std::move(state)) {}
 
-const std::string& InferStream::name() const { return state_->declared.name; }
-bool InferStream::is_input() const { return state_->is_input; }
+const std::string& InferStream::name() const {
+    return state_->declared.name;
+}
+bool InferStream::is_input() const {
+    return state_->is_input;
+}
 
 std::vector<int64_t> InferStream::shape() const {
     const Format user = state_->resolved_user_format();
     return runtime::reorder_dims(state_->native_dims, state_->native.order, user.order);
 }
 
-Format InferStream::format() const { return state_->resolved_user_format(); }
+Format InferStream::format() const {
+    return state_->resolved_user_format();
+}
 
 size_t InferStream::get_frame_size() const {
     size_t count = 1;
@@ -99,21 +106,35 @@ size_t InferStream::get_frame_size() const {
     return count * format_type_size(state_->resolved_user_format().type);
 }
 
-std::vector<QuantInfo> InferStream::get_quant_infos() const { return {state_->quant}; }
-std::string InferStream::quant_source() const { return state_->quant_source; }
-Format InferStream::native_format() const { return state_->native; }
-std::vector<int64_t> InferStream::native_shape() const { return state_->native_dims; }
-std::vector<std::string> InferStream::dimension_names() const { return state_->declared.dim_names; }
+std::vector<QuantInfo> InferStream::get_quant_infos() const {
+    return {state_->quant};
+}
+std::string InferStream::quant_source() const {
+    return state_->quant_source;
+}
+Format InferStream::native_format() const {
+    return state_->native;
+}
+std::vector<int64_t> InferStream::native_shape() const {
+    return state_->native_dims;
+}
+std::vector<std::string> InferStream::dimension_names() const {
+    return state_->declared.dim_names;
+}
 
-void InferStream::set_format_type(FormatType type) { state_->user.type = type; }
-void InferStream::set_format_order(FormatOrder order) { state_->user.order = order; }
+void InferStream::set_format_type(FormatType type) {
+    state_->user.type = type;
+}
+void InferStream::set_format_order(FormatOrder order) {
+    state_->user.order = order;
+}
 
 Status InferStream::set_shape(const std::vector<int64_t>& native_dims) {
     const auto& declared = state_->declared.dims;
     if (!state_->is_input) {
-        return Status(StatusCode::INVALID_OPERATION,
-                      "set_shape applies to inputs; output '" + name() +
-                          "' takes its shape from the inputs");
+        return Status(
+            StatusCode::INVALID_OPERATION,
+            "set_shape applies to inputs; output '" + name() + "' takes its shape from the inputs");
     }
     if (native_dims.size() != declared.size()) {
         return Status(StatusCode::INVALID_ARGUMENT,
@@ -130,8 +151,8 @@ Status InferStream::set_shape(const std::vector<int64_t>& native_dims) {
         if (declared[i] >= 0 && declared[i] != native_dims[i]) {
             return Status(StatusCode::INVALID_ARGUMENT,
                           "set_shape: dimension " + std::to_string(i) + " of input '" + name() +
-                              "' is fixed at " + std::to_string(declared[i]) + " by the model; got " +
-                              std::to_string(native_dims[i]));
+                              "' is fixed at " + std::to_string(declared[i]) +
+                              " by the model; got " + std::to_string(native_dims[i]));
         }
     }
     state_->native_dims = native_dims;
@@ -153,11 +174,21 @@ InferModel::InferModel(std::shared_ptr<ModelState> state) : state_(std::move(sta
 
 InferModel::~InferModel() = default;
 
-const ModelInfo& InferModel::info() const { return state_->info; }
-const std::vector<InferStream>& InferModel::inputs() const { return inputs_; }
-const std::vector<InferStream>& InferModel::outputs() const { return outputs_; }
-const std::vector<std::string>& InferModel::get_input_names() const { return input_names_; }
-const std::vector<std::string>& InferModel::get_output_names() const { return output_names_; }
+const ModelInfo& InferModel::info() const {
+    return state_->info;
+}
+const std::vector<InferStream>& InferModel::inputs() const {
+    return inputs_;
+}
+const std::vector<InferStream>& InferModel::outputs() const {
+    return outputs_;
+}
+const std::vector<std::string>& InferModel::get_input_names() const {
+    return input_names_;
+}
+const std::vector<std::string>& InferModel::get_output_names() const {
+    return output_names_;
+}
 
 namespace {
 
@@ -180,16 +211,19 @@ Expected<InferStream> named_stream(const std::vector<InferStream>& streams, bool
     }
     std::string names;
     for (const auto& s : streams) names += (names.empty() ? "'" : ", '") + s.name() + "'";
-    return Status(StatusCode::NOT_FOUND, std::string("the model has no ") +
-                                             (is_input ? "input" : "output") + " named '" + name +
-                                             "'; its " + (is_input ? "inputs" : "outputs") +
-                                             " are " + names);
+    return Status(StatusCode::NOT_FOUND,
+                  std::string("the model has no ") + (is_input ? "input" : "output") + " named '" +
+                      name + "'; its " + (is_input ? "inputs" : "outputs") + " are " + names);
 }
 
 }  // namespace
 
-Expected<InferStream> InferModel::input() { return only_stream(inputs_, true); }
-Expected<InferStream> InferModel::output() { return only_stream(outputs_, false); }
+Expected<InferStream> InferModel::input() {
+    return only_stream(inputs_, true);
+}
+Expected<InferStream> InferModel::output() {
+    return only_stream(outputs_, false);
+}
 Expected<InferStream> InferModel::input(const std::string& name) {
     return named_stream(inputs_, true, name);
 }
@@ -207,7 +241,9 @@ Status InferModel::set_batch_size(uint16_t batch_size) {
     return Status::ok();
 }
 
-uint16_t InferModel::batch_size() const { return state_->batch_size == 0 ? 1 : state_->batch_size; }
+uint16_t InferModel::batch_size() const {
+    return state_->batch_size == 0 ? 1 : state_->batch_size;
+}
 
 Expected<ConfiguredInferModel> InferModel::configure() {
     auto configured = std::make_shared<ConfiguredModelState>();
@@ -226,11 +262,13 @@ Expected<ConfiguredInferModel> InferModel::configure() {
     // not declare them.
     std::vector<std::vector<int64_t>> output_dims;
     for (const auto& stream : state_->outputs) output_dims.push_back(stream->native_dims);
-    const bool outputs_dynamic = std::any_of(output_dims.begin(), output_dims.end(), [](auto& dims) {
-        return std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d < 0; });
-    });
+    const bool outputs_dynamic =
+        std::any_of(output_dims.begin(), output_dims.end(), [](auto& dims) {
+            return std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d < 0; });
+        });
     if (outputs_dynamic) {
-        CORUN_TRY(output_dims, state_->loaded.front()->infer_output_dims(configured->native_inputs));
+        CORUN_TRY(output_dims,
+                  state_->loaded.front()->infer_output_dims(configured->native_inputs));
     }
     for (size_t i = 0; i < state_->outputs.size(); ++i) {
         const auto& stream = *state_->outputs[i];
@@ -243,6 +281,9 @@ Expected<ConfiguredInferModel> InferModel::configure() {
     configured->batch_size = batch_size();
     configured->queue_size = std::max<size_t>(2, 2 * static_cast<size_t>(configured->batch_size));
     configured->model_id = state_->group->next_model_id();
+    configured->scheduling.burst = configured->batch_size;
+    CORUN_RETURN_IF_ERROR(state_->group->scheduler().add_model(
+        configured->model_id, state_->info.name, configured->scheduling));
     return ConfiguredInferModel(std::move(configured));
 }
 

@@ -34,9 +34,9 @@ void JobState::complete(Status result, const InferTiming& timing) {
     model->finish_job();
 }
 
-void execute_job(const std::shared_ptr<JobState>& job, size_t device_index) {
+int64_t execute_job(const std::shared_ptr<JobState>& job, size_t device_index) {
     int expected = JobState::QUEUED;
-    if (!job->phase.compare_exchange_strong(expected, JobState::RUNNING)) return;  // cancelled
+    if (!job->phase.compare_exchange_strong(expected, JobState::RUNNING)) return 0;  // cancelled
 
     const auto started = Clock::now();
     InferTiming timing;
@@ -86,10 +86,9 @@ void execute_job(const std::shared_ptr<JobState>& job, size_t device_index) {
         for (size_t s = model.input_count; s < model.streams.size() && status.is_ok(); ++s) {
             const ConfiguredStream& stream = model.streams[s];
             if (!stream.converts) continue;
-            status = runtime::convert_frame(frames[f].outputs[s - model.input_count],
-                                            stream.native.byte_size(), stream.native,
-                                            buffers[s].data, buffers[s].size, stream.user,
-                                            stream.quant);
+            status = runtime::convert_frame(
+                frames[f].outputs[s - model.input_count], stream.native.byte_size(), stream.native,
+                buffers[s].data, buffers[s].size, stream.user, stream.quant);
         }
     }
     const auto finished = Clock::now();
@@ -98,6 +97,7 @@ void execute_job(const std::shared_ptr<JobState>& job, size_t device_index) {
                            nanoseconds_between(device_finished, finished);
     timing.total_ns = nanoseconds_between(job->submitted, finished);
     job->complete(std::move(status), timing);
+    return timing.device_ns;
 }
 
 }  // namespace corun

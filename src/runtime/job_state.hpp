@@ -38,6 +38,7 @@ struct JobState {
 };
 
 // Runs the job on device `device_index`: converts inputs, executes, converts outputs, completes.
-void execute_job(const std::shared_ptr<JobState>& job, size_t device_index);
+// Returns the nanoseconds the device was busy with it.
+int64_t execute_job(const std::shared_ptr<JobState>& job, size_t device_index);
 
 }  // namespace corun

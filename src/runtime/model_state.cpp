@@ -11,7 +11,9 @@
 namespace corun {
 namespace {
 
-bool is_channel_count(int64_t dim) { return dim == 1 || dim == 3 || dim == 4; }
+bool is_channel_count(int64_t dim) {
+    return dim == 1 || dim == 3 || dim == 4;
+}
 
 // ONNX has no layout field; image tensors are NCHW by convention, NHWC when the channel count
 // sits last (TF exports). `corun.format_order.NAME` metadata overrides the guess.
@@ -22,14 +24,17 @@ FormatOrder native_order_of(const devices::DeclaredTensor& tensor,
         if (it->second == "NCHW") return FormatOrder::NCHW;
     }
     switch (tensor.dims.size()) {
-        case 2: return FormatOrder::NC;
-        case 3: return FormatOrder::NHW;
+        case 2:
+            return FormatOrder::NC;
+        case 3:
+            return FormatOrder::NHW;
         case 4:
             if (is_channel_count(tensor.dims[3]) && !is_channel_count(tensor.dims[1])) {
                 return FormatOrder::NHWC;
             }
             return FormatOrder::NCHW;
-        default: return FormatOrder::FLAT;
+        default:
+            return FormatOrder::FLAT;
     }
 }
 
@@ -39,10 +44,17 @@ QuantInfo make_quant(double scale, double zero_point, FormatType type) {
     quant.zero_point = static_cast<float>(zero_point);
     double low = 0, high = 0;
     switch (type) {
-        case FormatType::UINT8: high = 255; break;
-        case FormatType::INT8: low = -128, high = 127; break;
-        case FormatType::UINT16: high = 65535; break;
-        default: break;
+        case FormatType::UINT8:
+            high = 255;
+            break;
+        case FormatType::INT8:
+            low = -128, high = 127;
+            break;
+        case FormatType::UINT16:
+            high = 65535;
+            break;
+        default:
+            break;
     }
     quant.limvals_min = static_cast<float>((low - zero_point) * scale);
     quant.limvals_max = static_cast<float>((high - zero_point) * scale);
@@ -122,8 +134,8 @@ Format StreamState::resolved_user_format() const {
 Expected<std::vector<uint8_t>> read_model_file(const std::string& path) {
     struct stat info {};
     if (stat(path.c_str(), &info) != 0) {
-        return Status(StatusCode::NOT_FOUND, "model file '" + path +
-                                                 "' does not exist; check the path");
+        return Status(StatusCode::NOT_FOUND,
+                      "model file '" + path + "' does not exist; check the path");
     }
     if (S_ISDIR(info.st_mode)) {
         return Status(StatusCode::INVALID_ARGUMENT,
@@ -135,8 +147,10 @@ Expected<std::vector<uint8_t>> read_model_file(const std::string& path) {
                       "cannot open model file '" + path + "' for reading; check its permissions");
     }
     std::vector<uint8_t> bytes(static_cast<size_t>(info.st_size));
-    if (!file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
-        return Status(StatusCode::FILE_OPERATION_FAILURE, "reading model file '" + path + "' failed");
+    if (!file.read(reinterpret_cast<char*>(bytes.data()),
+                   static_cast<std::streamsize>(bytes.size()))) {
+        return Status(StatusCode::FILE_OPERATION_FAILURE,
+                      "reading model file '" + path + "' failed");
     }
     if (bytes.empty()) {
         return Status(StatusCode::INVALID_MODEL, "model file '" + path + "' is empty");
@@ -155,7 +169,8 @@ Expected<std::shared_ptr<ModelState>> load_model_state(std::shared_ptr<DeviceGro
         auto loaded = device->load_model(onnx_bytes, info.name);
         if (!loaded) {
             std::string detail = loaded.status().message();
-            if (!file) detail += " (corun's own reading of the file: " + file.status().message() + ")";
+            if (!file)
+                detail += " (corun's own reading of the file: " + file.status().message() + ")";
             return Status(loaded.status().code(), detail);
         }
         state->loaded.push_back(loaded.release());

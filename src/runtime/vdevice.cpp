@@ -75,8 +75,12 @@ Expected<std::shared_ptr<InferModel>> VDevice::create_infer_model(
     return std::make_shared<InferModel>(std::move(state));
 }
 
-const VDeviceParams& VDevice::params() const { return group_->params(); }
-const std::string& VDevice::group_id() const { return group_->params().group_id; }
+const VDeviceParams& VDevice::params() const {
+    return group_->params();
+}
+const std::string& VDevice::group_id() const {
+    return group_->params().group_id;
+}
 
 std::vector<DeviceDescription> VDevice::physical_devices() const {
     std::vector<DeviceDescription> descriptions;
@@ -84,6 +88,8 @@ std::vector<DeviceDescription> VDevice::physical_devices() const {
     return descriptions;
 }
 
-bool VDevice::shares_devices_with(const VDevice& other) const { return group_ == other.group_; }
+bool VDevice::shares_devices_with(const VDevice& other) const {
+    return group_ == other.group_;
+}
 
 }  // namespace corun

@@ -12,8 +12,9 @@ namespace corun::scheduler {
 struct InferRequest {
     uint64_t model_id = 0;  // the configured model the frames belong to
     uint32_t frames = 1;
-    // Executes the job on device `device_index` of the group and completes it.
-    std::function<void(size_t device_index)> run;
+    // Executes the job on device `device_index` of the group and completes it; returns the
+    // nanoseconds the device itself was busy (the scheduler charges them to the model).
+    std::function<int64_t(size_t device_index)> run;
     // Completes the job without running it (shutdown, timeout). Called at most once, and
     // only instead of run.
     std::function<void(Status reason)> cancel;

@@ -1,23 +1,61 @@
-// The scheduler interface (after Triton's): the runtime enqueues requests, the scheduler
-// decides which runs next on which device slot. Policies live in their own files.
+// The scheduler interface (after Triton's): the runtime registers configured models, enqueues
+// their requests, and the scheduler decides which runs next on which device slot. Policies
+// live in their own files.
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "scheduler/infer_request.hpp"
+#include "scheduler/scheduling_params.hpp"
+#include "scheduler/scheduling_policy.hpp"
 
 namespace corun::scheduler {
+
+// One scheduling decision, for the monitor and profiler.
+struct DecisionRecord {
+    TimePoint time{0};
+    size_t device_index = 0;
+    uint64_t model_id = 0;
+    uint32_t frames = 0;
+    DecisionReason reason = DecisionReason::ROUND_ROBIN;
+    ReadyReason ready = ReadyReason::THRESHOLD;
+    uint8_t effective_priority = PRIORITY_NORMAL;
+    std::vector<std::pair<uint64_t, uint32_t>> queue_depths;  // model id -> frames queued
+};
+using DecisionSink = std::function<void(const DecisionRecord&)>;
+
+// Per-model counters, for run2, benchmark and the monitor.
+struct ModelSchedulingStats {
+    uint64_t model_id = 0;
+    std::string name;
+    ModelSchedulingParams params;
+    uint64_t frames_done = 0;
+    int64_t device_time_ns = 0;  // charged device time (aging-adjusted ledger excluded)
+    uint64_t switches_in = 0;    // times a slot switched to this model from another
+    uint32_t frames_queued = 0;
+};
 
 class Scheduler {
 public:
     virtual ~Scheduler() = default;
+    virtual Status add_model(uint64_t model_id, const std::string& name,
+                             const ModelSchedulingParams& params) = 0;
+    // Takes effect on the next decision.
+    virtual Status set_params(uint64_t model_id, const ModelSchedulingParams& params) = 0;
+    virtual void remove_model(uint64_t model_id) = 0;
     // Takes the request; it will be run or cancelled exactly once. SHUTDOWN after stop().
     virtual Status enqueue(InferRequest request) = 0;
     // Cancels (with `reason`) every queued, not yet running request of `model_id`.
     virtual size_t cancel_queued(uint64_t model_id, const Status& reason) = 0;
     // Requests queued or running.
     virtual size_t in_flight() const = 0;
+    virtual std::vector<ModelSchedulingStats> stats() const = 0;
+    // Called for every decision (from a worker thread; keep it short). nullptr stops tracing.
+    virtual void set_decision_sink(DecisionSink sink) = 0;
     // Cancels what is queued with SHUTDOWN, waits for what runs, stops the workers.
     virtual void stop() = 0;
 };

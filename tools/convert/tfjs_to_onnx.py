@@ -12,7 +12,7 @@ value carries a pending permutation ("logical = transpose(physical, perm)"), so
 NHWC->NCHW transposes are only emitted where an op really needs another layout;
 chains of conv/elementwise ops run in NCHW without transposes in between.
 """
-import argparse, base64, json, os, sys
+import argparse, base64, json, os
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper, TensorProto

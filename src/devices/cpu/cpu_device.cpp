@@ -25,71 +25,108 @@ Status status_from_ort(const Ort::Exception& error, const std::string& context) 
         case ORT_INVALID_GRAPH:
         case ORT_MODEL_LOADED:
             code = StatusCode::INVALID_MODEL;
-            advice = "; the file is not a valid ONNX model (check that it is complete and that "
-                     "it is ONNX, not TF.js, TFLite or a HEF)";
+            advice =
+                "; the file is not a valid ONNX model (check that it is complete and that "
+                "it is ONNX, not TF.js, TFLite or a HEF)";
             break;
         case ORT_NOT_IMPLEMENTED:
             code = StatusCode::NOT_SUPPORTED;
-            advice = "; ONNX Runtime 1.29's CPU provider has no kernel for an operator or type "
-                     "in this model (re-export it with standard ONNX operators)";
+            advice =
+                "; ONNX Runtime 1.29's CPU provider has no kernel for an operator or type "
+                "in this model (re-export it with standard ONNX operators)";
             break;
-        case ORT_NO_SUCHFILE: code = StatusCode::NOT_FOUND; break;
-        case ORT_INVALID_ARGUMENT: code = StatusCode::INVALID_ARGUMENT; break;
-        default: break;
+        case ORT_NO_SUCHFILE:
+            code = StatusCode::NOT_FOUND;
+            break;
+        case ORT_INVALID_ARGUMENT:
+            code = StatusCode::INVALID_ARGUMENT;
+            break;
+        default:
+            break;
     }
     const std::string what = error.what();
     if (code == StatusCode::DEVICE_FAILURE &&
         (what.find("is not a registered function/op") != std::string::npos ||
          what.find("Could not find an implementation") != std::string::npos)) {
         code = StatusCode::NOT_SUPPORTED;
-        advice = "; ONNX Runtime 1.29's CPU provider cannot run an operator of this model "
-                 "(re-export it with standard ONNX operators, or run it on another device)";
+        advice =
+            "; ONNX Runtime 1.29's CPU provider cannot run an operator of this model "
+            "(re-export it with standard ONNX operators, or run it on another device)";
     }
     return Status(code, context + ": " + what + advice);
 }
 
 FormatType format_type_of(ONNXTensorElementDataType type) {
     switch (type) {
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return FormatType::FLOAT32;
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return FormatType::UINT8;
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return FormatType::INT8;
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16: return FormatType::UINT16;
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return FormatType::INT32;
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return FormatType::INT64;
-        default: return FormatType::AUTO;
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT:
+            return FormatType::FLOAT32;
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8:
+            return FormatType::UINT8;
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8:
+            return FormatType::INT8;
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16:
+            return FormatType::UINT16;
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32:
+            return FormatType::INT32;
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64:
+            return FormatType::INT64;
+        default:
+            return FormatType::AUTO;
     }
 }
 
 ONNXTensorElementDataType onnx_type_of(FormatType type) {
     switch (type) {
-        case FormatType::FLOAT32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-        case FormatType::UINT8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
-        case FormatType::INT8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
-        case FormatType::UINT16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
-        case FormatType::INT32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
-        case FormatType::INT64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
-        case FormatType::AUTO: break;
+        case FormatType::FLOAT32:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+        case FormatType::UINT8:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
+        case FormatType::INT8:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
+        case FormatType::UINT16:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
+        case FormatType::INT32:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
+        case FormatType::INT64:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+        case FormatType::AUTO:
+            break;
     }
     return ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
 }
 
 const char* onnx_type_name(ONNXTensorElementDataType type) {
     switch (type) {
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return "float";
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return "uint8";
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return "int8";
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16: return "uint16";
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return "int16";
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return "int32";
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return "int64";
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING: return "string";
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL: return "bool";
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return "float16";
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return "double";
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: return "uint32";
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: return "uint64";
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16: return "bfloat16";
-        default: return "unsupported";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT:
+            return "float";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8:
+            return "uint8";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8:
+            return "int8";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16:
+            return "uint16";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16:
+            return "int16";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32:
+            return "int32";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64:
+            return "int64";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING:
+            return "string";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL:
+            return "bool";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16:
+            return "float16";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE:
+            return "double";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32:
+            return "uint32";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64:
+            return "uint64";
+        case ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16:
+            return "bfloat16";
+        default:
+            return "unsupported";
     }
 }
 
@@ -144,7 +181,8 @@ public:
                 output_values.clear();
                 for (size_t i = 0; i < inputs.size(); ++i) {
                     // ORT does not write to inputs; the const_cast only satisfies its signature.
-                    input_values.push_back(tensor_over(inputs[i], const_cast<void*>(frame.inputs[i])));
+                    input_values.push_back(
+                        tensor_over(inputs[i], const_cast<void*>(frame.inputs[i])));
                 }
                 for (size_t i = 0; i < outputs.size(); ++i) {
                     output_values.push_back(tensor_over(outputs[i], frame.outputs[i]));
@@ -168,11 +206,12 @@ public:
                 zeros.emplace_back(input.byte_size(), 0);
                 input_values.push_back(tensor_over(input, zeros.back().data()));
             }
-            auto results = session_.Run(run_options_, input_names_.data(), input_values.data(),
-                                        input_values.size(), output_names_.data(),
-                                        output_names_.size());
+            auto results =
+                session_.Run(run_options_, input_names_.data(), input_values.data(),
+                             input_values.size(), output_names_.data(), output_names_.size());
             std::vector<std::vector<int64_t>> dims;
-            for (auto& result : results) dims.push_back(result.GetTensorTypeAndShapeInfo().GetShape());
+            for (auto& result : results)
+                dims.push_back(result.GetTensorTypeAndShapeInfo().GetShape());
             return dims;
         } catch (const Ort::Exception& error) {
             return status_from_ort(error, "finding the output shapes of model '" + name_ +

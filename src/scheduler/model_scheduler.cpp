@@ -1,0 +1,267 @@
+#include "scheduler/model_scheduler.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+
+namespace corun::scheduler {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct QueuedRequest {
+    InferRequest request;
+    TimePoint enqueued{0};
+};
+
+struct ScheduledModel {
+    std::string name;
+    ModelSchedulingParams params;
+    std::deque<QueuedRequest> queue;
+    uint32_t frames_queued = 0;
+    uint32_t running = 0;
+    int64_t ledger_ns = 0;  // device time for fairness, caught up when the model wakes
+    uint64_t frames_done = 0;
+    int64_t device_time_ns = 0;
+    uint64_t switches_in = 0;
+};
+
+}  // namespace
+
+struct ModelScheduler::State {
+    explicit State(PolicyOptions options) : policy(options) {}
+
+    TimePoint now() const { return std::chrono::duration_cast<TimePoint>(Clock::now() - origin); }
+
+    // A model that had nothing to do starts level with the least-served busy model, so idle
+    // time is not banked as a claim on the device.
+    void catch_up(uint64_t model_id, ScheduledModel& model) {
+        bool found = false;
+        int64_t least = 0;
+        for (const auto& [id, other] : models) {
+            if (id == model_id || (other.frames_queued == 0 && other.running == 0)) continue;
+            least = found ? std::min(least, other.ledger_ns) : other.ledger_ns;
+            found = true;
+        }
+        if (found) model.ledger_ns = std::max(model.ledger_ns, least);
+    }
+
+    const Clock::time_point origin = Clock::now();
+    mutable std::mutex mutex;
+    std::condition_variable wake;
+    SchedulingPolicy policy;
+    std::map<uint64_t, ScheduledModel> models;
+    std::vector<ModelQueueState> view;  // reused for each decision
+    size_t running = 0;
+    bool stopping = false;
+    DecisionSink sink;
+};
+
+namespace {
+
+void work(const std::shared_ptr<ModelScheduler::State>& state, size_t device_index) {
+    uint64_t active_model = 0;
+    std::unique_lock lock(state->mutex);
+    while (true) {
+        if (state->stopping) return;
+        const TimePoint now = state->now();
+        state->view.clear();
+        for (const auto& [id, model] : state->models) {
+            if (model.frames_queued == 0) continue;
+            state->view.push_back({id, model.params, model.frames_queued,
+                                   model.queue.front().enqueued, model.ledger_ns, model.running});
+        }
+        const PolicyResult result = state->policy.decide(now, state->view, active_model);
+        if (!result.decision) {
+            if (result.wake_at) {
+                state->wake.wait_until(lock, state->origin + *result.wake_at);
+            } else {
+                state->wake.wait(lock);
+            }
+            continue;
+        }
+        const Decision& decision = *result.decision;
+        ScheduledModel& model = state->models.at(decision.model_id);
+        std::vector<InferRequest> burst;
+        uint32_t frames = 0;
+        while (!model.queue.empty() &&
+               (burst.empty() || frames + model.queue.front().request.frames <= decision.frames)) {
+            frames += model.queue.front().request.frames;
+            burst.push_back(std::move(model.queue.front().request));
+            model.queue.pop_front();
+        }
+        model.frames_queued -= frames;
+        model.running += frames;
+        if (active_model != decision.model_id) ++model.switches_in;
+        active_model = decision.model_id;
+        state->policy.record_dispatch(decision.model_id);
+        ++state->running;
+        if (state->sink) {
+            DecisionRecord record{now,
+                                  device_index,
+                                  decision.model_id,
+                                  frames,
+                                  decision.reason,
+                                  decision.ready,
+                                  decision.effective_priority,
+                                  {}};
+            for (const auto& queued : state->view) {
+                record.queue_depths.emplace_back(queued.model_id, queued.frames_queued);
+            }
+            state->sink(record);
+        }
+        lock.unlock();
+        int64_t device_ns = 0;
+        for (auto& request : burst) device_ns += request.run(device_index);
+        burst.clear();  // release the jobs' references outside the lock
+        lock.lock();
+        --state->running;
+        if (auto found = state->models.find(decision.model_id); found != state->models.end()) {
+            found->second.running -= frames;
+            found->second.ledger_ns += device_ns;
+            found->second.device_time_ns += device_ns;
+            found->second.frames_done += frames;
+        }
+        state->wake.notify_all();  // stop() may be waiting for running work to end
+    }
+}
+
+}  // namespace
+
+ModelScheduler::ModelScheduler(const std::vector<uint32_t>& slots_per_device, PolicyOptions options)
+    : state_(std::make_shared<State>(options)) {
+    for (size_t device = 0; device < slots_per_device.size(); ++device) {
+        for (uint32_t slot = 0; slot < slots_per_device[device]; ++slot) {
+            workers_.emplace_back([state = state_, device] { work(state, device); });
+        }
+    }
+}
+
+ModelScheduler::~ModelScheduler() {
+    stop();
+}
+
+Status ModelScheduler::add_model(uint64_t model_id, const std::string& name,
+                                 const ModelSchedulingParams& params) {
+    CORUN_RETURN_IF_ERROR(check_priority(params.priority));
+    std::lock_guard lock(state_->mutex);
+    auto [entry, added] = state_->models.try_emplace(model_id);
+    if (!added) {
+        return Status(StatusCode::INTERNAL_FAILURE,
+                      "model id " + std::to_string(model_id) + " is already scheduled");
+    }
+    entry->second.name = name;
+    entry->second.params = params;
+    return Status::ok();
+}
+
+Status ModelScheduler::set_params(uint64_t model_id, const ModelSchedulingParams& params) {
+    CORUN_RETURN_IF_ERROR(check_priority(params.priority));
+    {
+        std::lock_guard lock(state_->mutex);
+        auto found = state_->models.find(model_id);
+        if (found == state_->models.end()) {
+            return Status(StatusCode::NOT_FOUND,
+                          "model id " + std::to_string(model_id) + " is not scheduled");
+        }
+        found->second.params = params;
+    }
+    state_->wake.notify_all();
+    return Status::ok();
+}
+
+void ModelScheduler::remove_model(uint64_t model_id) {
+    cancel_queued(model_id, Status(StatusCode::SHUTDOWN, "the model was removed"));
+    std::lock_guard lock(state_->mutex);
+    state_->models.erase(model_id);
+}
+
+Status ModelScheduler::enqueue(InferRequest request) {
+    {
+        std::lock_guard lock(state_->mutex);
+        if (state_->stopping) {
+            return Status(StatusCode::SHUTDOWN, "the device group is shutting down");
+        }
+        auto found = state_->models.find(request.model_id);
+        if (found == state_->models.end()) {
+            return Status(StatusCode::NOT_FOUND,
+                          "model id " + std::to_string(request.model_id) + " is not scheduled");
+        }
+        ScheduledModel& model = found->second;
+        if (model.frames_queued == 0 && model.running == 0) {
+            state_->catch_up(request.model_id, model);
+        }
+        model.frames_queued += request.frames;
+        model.queue.push_back({std::move(request), state_->now()});
+    }
+    state_->wake.notify_all();
+    return Status::ok();
+}
+
+size_t ModelScheduler::cancel_queued(uint64_t model_id, const Status& reason) {
+    std::deque<QueuedRequest> cancelled;
+    {
+        std::lock_guard lock(state_->mutex);
+        auto found = state_->models.find(model_id);
+        if (found == state_->models.end()) return 0;
+        cancelled.swap(found->second.queue);
+        found->second.frames_queued = 0;
+    }
+    for (auto& queued : cancelled) queued.request.cancel(reason);
+    return cancelled.size();
+}
+
+size_t ModelScheduler::in_flight() const {
+    std::lock_guard lock(state_->mutex);
+    size_t count = state_->running;
+    for (const auto& [id, model] : state_->models) count += model.queue.size();
+    return count;
+}
+
+std::vector<ModelSchedulingStats> ModelScheduler::stats() const {
+    std::lock_guard lock(state_->mutex);
+    std::vector<ModelSchedulingStats> all;
+    for (const auto& [id, model] : state_->models) {
+        all.push_back({id, model.name, model.params, model.frames_done, model.device_time_ns,
+                       model.switches_in, model.frames_queued});
+    }
+    return all;
+}
+
+void ModelScheduler::set_decision_sink(DecisionSink sink) {
+    std::lock_guard lock(state_->mutex);
+    state_->sink = std::move(sink);
+}
+
+void ModelScheduler::stop() {
+    std::vector<QueuedRequest> cancelled;
+    {
+        std::unique_lock lock(state_->mutex);
+        if (state_->stopping && workers_.empty()) return;
+        // Let running bursts finish, then stop the workers and cancel what is left.
+        state_->stopping = true;
+        for (auto& [id, model] : state_->models) {
+            for (auto& queued : model.queue) cancelled.push_back(std::move(queued));
+            model.queue.clear();
+            model.frames_queued = 0;
+        }
+    }
+    state_->wake.notify_all();
+    for (auto& queued : cancelled) {
+        queued.request.cancel(Status(StatusCode::SHUTDOWN, "the device group was shut down"));
+    }
+    for (auto& worker : workers_) {
+        // The last reference to the group may be dropped by a job on a worker thread.
+        if (worker.get_id() == std::this_thread::get_id()) {
+            worker.detach();
+        } else if (worker.joinable()) {
+            worker.join();
+        }
+    }
+    workers_.clear();
+}
+
+}  // namespace corun::scheduler

@@ -1,0 +1,38 @@
+// The model scheduler's mechanism in real time: per-model request queues, one worker thread per
+// execution slot of each device, a device-time ledger, and a SchedulingPolicy that decides.
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "scheduler/scheduler.hpp"
+
+namespace corun::scheduler {
+
+class ModelScheduler final : public Scheduler {
+public:
+    // slots_per_device[d] worker threads execute on device d.
+    ModelScheduler(const std::vector<uint32_t>& slots_per_device, PolicyOptions options);
+    ~ModelScheduler() override;
+
+    Status add_model(uint64_t model_id, const std::string& name,
+                     const ModelSchedulingParams& params) override;
+    Status set_params(uint64_t model_id, const ModelSchedulingParams& params) override;
+    void remove_model(uint64_t model_id) override;
+    Status enqueue(InferRequest request) override;
+    size_t cancel_queued(uint64_t model_id, const Status& reason) override;
+    size_t in_flight() const override;
+    std::vector<ModelSchedulingStats> stats() const override;
+    void set_decision_sink(DecisionSink sink) override;
+    void stop() override;
+
+    struct State;  // shared with the workers, so a worker that drops the last reference to
+                   // the group (and so to this scheduler) still has its state to return to
+
+private:
+    std::shared_ptr<State> state_;
+    std::vector<std::thread> workers_;
+};
+
+}  // namespace corun::scheduler

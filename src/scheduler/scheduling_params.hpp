@@ -1,0 +1,43 @@
+// The knobs of one configured model, with HailoRT's meaning, and the per-group policy switches
+// that corun adds.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "corun/status.hpp"
+
+namespace corun::scheduler {
+
+constexpr uint8_t PRIORITY_MIN = 0;
+constexpr uint8_t PRIORITY_NORMAL = 16;
+constexpr uint8_t PRIORITY_MAX = 31;
+
+struct ModelSchedulingParams {
+    uint8_t priority = PRIORITY_NORMAL;  // higher wins
+    uint32_t threshold = 1;              // frames queued before the model is ready
+    // A model with at least one frame becomes ready once its oldest frame waited this long.
+    // 0 = no timeout: the model waits for its threshold.
+    std::chrono::nanoseconds timeout{0};
+    uint32_t burst = 1;  // frames run before the scheduler may switch to another model
+};
+
+// INVALID_ARGUMENT naming the range for a priority outside 0..31.
+Status check_priority(uint32_t priority);
+Status check_threshold(uint32_t threshold, uint32_t queue_size);
+
+struct PolicyOptions {
+    // Pick among ready models of the top priority by least device time used, instead of
+    // round robin by turns (which gives every model the same number of frames).
+    bool fair_device_time = true;
+    // A waiting model gains one priority level per `aging_step` its oldest frame has waited,
+    // so a low-priority model runs within (levels below the top) x aging_step plus one burst.
+    // 0 disables aging (strict priority, as HailoRT).
+    std::chrono::nanoseconds aging_step{std::chrono::milliseconds(250)};
+    // Ignore priorities and thresholds: run frames in the order they arrived (the group was
+    // created with SchedulingAlgorithm::NONE).
+    bool arrival_order = false;
+};
+
+}  // namespace corun::scheduler

