@@ -38,11 +38,10 @@ constexpr auto kTimeout = std::chrono::milliseconds(20000);
 // A one-shot event with a bounded wait, so that a failing test cannot hang forever.
 class Gate {
 public:
+    // Notifies under the lock: a waiter that returns may destroy the gate at once.
     void open() {
-        {
-            std::lock_guard lock(mutex_);
-            open_ = true;
-        }
+        std::lock_guard lock(mutex_);
+        open_ = true;
         changed_.notify_all();
     }
     bool wait(std::chrono::milliseconds limit = kTimeout) {
@@ -63,11 +62,10 @@ private:
 // Counts callbacks, and waits for a number of them.
 class Counter {
 public:
+    // Notifies under the lock: a waiter that returns may destroy the counter at once.
     void add() {
-        {
-            std::lock_guard lock(mutex_);
-            ++count_;
-        }
+        std::lock_guard lock(mutex_);
+        ++count_;
         changed_.notify_all();
     }
     bool wait_for(int count, std::chrono::milliseconds limit = kTimeout) {

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -27,13 +26,9 @@ namespace {
 constexpr double kTolerance = 1e-4;
 constexpr auto kTimeout = std::chrono::milliseconds(60000);
 
-std::string cache_dir() {
-    const char* env = std::getenv("CORUN_CACHE_DIR");
-    return env && *env ? env : CORUN_CACHE_DIR;
-}
-
+// Where scripts/fetch_models.sh writes the converted models (models/manifest.json, "converted").
 std::string converted_model_path(const std::string& name) {
-    return cache_dir() + "/models/" + name + "/" + name + ".onnx";
+    return std::string(CORUN_CACHE_DIR) + "/models/" + name + "/" + name + ".onnx";
 }
 
 std::string reference_path(const std::string& name) {
@@ -45,7 +40,8 @@ std::string reference_path(const std::string& name) {
 std::vector<float> deterministic_input(size_t count) {
     std::vector<float> values(count);
     for (size_t i = 0; i < count; ++i) {
-        values[i] = static_cast<float>(static_cast<double>((static_cast<uint64_t>(i) * 7919u) % 256u) / 255.0);
+        values[i] = static_cast<float>(
+            static_cast<double>((static_cast<uint64_t>(i) * 7919u) % 256u) / 255.0);
     }
     return values;
 }
@@ -57,7 +53,7 @@ TEST_P(ConverterReferenceTest, MatchesTfjsReference) {
     const std::string model_path = converted_model_path(name);
     if (!std::filesystem::exists(model_path)) {
         GTEST_SKIP() << "converted model " << model_path
-                     << " is missing; run scripts/fetch_models.sh (or set CORUN_CACHE_DIR)";
+                     << " is missing; run scripts/fetch_models.sh";
     }
     std::ifstream reference_file(reference_path(name));
     ASSERT_TRUE(reference_file) << "cannot open " << reference_path(name);
@@ -112,7 +108,8 @@ TEST_P(ConverterReferenceTest, MatchesTfjsReference) {
         for (size_t k = 0; k < sample.size(); ++k) {
             const size_t index = offset + k * stride;
             ASSERT_LT(index, values.size());
-            const double error = std::abs(values[index] - sample[k]) / std::max(1.0, std::abs(sample[k]));
+            const double error =
+                std::abs(values[index] - sample[k]) / std::max(1.0, std::abs(sample[k]));
             if (error > max_relative_error) {
                 max_relative_error = error;
                 worst_index = index;
@@ -133,16 +130,22 @@ TEST_P(ConverterReferenceTest, MatchesTfjsReference) {
         const double reference_l2 = output_ref.at("l2");
         const double reference_min = output_ref.at("min");
         const double reference_max = output_ref.at("max");
-        EXPECT_LE(std::abs(mean - reference_mean), kTolerance * std::max(1.0, std::abs(reference_mean)));
-        EXPECT_LE(std::abs(std::sqrt(squares) - reference_l2) / std::max(1.0, reference_l2), kTolerance);
-        EXPECT_LE(std::abs(minimum - reference_min), kTolerance * std::max(1.0, std::abs(reference_min)));
-        EXPECT_LE(std::abs(maximum - reference_max), kTolerance * std::max(1.0, std::abs(reference_max)));
+        EXPECT_LE(std::abs(mean - reference_mean),
+                  kTolerance * std::max(1.0, std::abs(reference_mean)));
+        EXPECT_LE(std::abs(std::sqrt(squares) - reference_l2) / std::max(1.0, reference_l2),
+                  kTolerance);
+        EXPECT_LE(std::abs(minimum - reference_min),
+                  kTolerance * std::max(1.0, std::abs(reference_min)));
+        EXPECT_LE(std::abs(maximum - reference_max),
+                  kTolerance * std::max(1.0, std::abs(reference_max)));
     }
 }
 
 INSTANTIATE_TEST_SUITE_P(ConvertedModels, ConverterReferenceTest,
                          ::testing::Values("nanodet", "mobilefacenet", "emotion"),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                             return info.param;
+                         });
 
 }  // namespace
 }  // namespace corun

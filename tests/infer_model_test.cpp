@@ -213,7 +213,6 @@ TEST_F(InferModelTest, EachConfigureKeepsItsFormats) {
     auto model = load("add_one.onnx");
     ASSERT_NE(model, nullptr);
     ASSERT_OK_AND_ASSIGN(auto as_float, model->configure());
-    model->inputs()[0].state();  // handles stay valid
     ASSERT_OK_AND_ASSIGN(auto x, model->input());
     x.set_format_type(FormatType::UINT8);
     ASSERT_OK_AND_ASSIGN(auto as_bytes, model->configure());
@@ -445,8 +444,8 @@ TEST_F(InferModelTest, QuantizedModelWithNativeBytes) {
     ASSERT_OK(configured.run(bindings, kTimeout));
     EXPECT_EQ(output, (std::vector<uint8_t>{3, 11, 0, 255}));
 
-    // 11: 0.5 -> 1 -> 4 + 3 = 7.  13: 1.5 -> 3 -> 12 + 3 = 15.  9: -0.5 -> -1 -> -4 + 3 = 255?
-    // no: -1 / 0.25 = -4, + 3 = -1, saturates to 0.  14: 2 -> 4 -> 16 + 3 = 19.
+    // 11: 0.5 -> 1 -> 4 + 3 = 7.  13: 1.5 -> 3 -> 12 + 3 = 15.
+    // 9: -0.5 -> -1 -> -4 + 3 = -1, saturates to 0.  14: 2 -> 4 -> 16 + 3 = 19.
     input = {11, 13, 9, 14};
     ASSERT_OK(configured.run(bindings, kTimeout));
     EXPECT_EQ(output, (std::vector<uint8_t>{7, 15, 0, 19}));

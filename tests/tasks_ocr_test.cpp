@@ -29,8 +29,7 @@ bool exists(const std::string& path) {
 }
 
 // Black text lines on white, `font_height` pixels high, `margin` pixels around them.
-cv::Mat render_lines(const std::vector<std::string>& lines, int font_height = 36,
-                     int margin = 24) {
+cv::Mat render_lines(const std::vector<std::string>& lines, int font_height = 36, int margin = 24) {
     auto font = cv::freetype::createFreeType2();
     font->loadFontData(kFont, 0);
     int width = 0;
@@ -42,8 +41,8 @@ cv::Mat render_lines(const std::vector<std::string>& lines, int font_height = 36
     cv::Mat image(2 * margin + line_step * static_cast<int>(lines.size()), width + 2 * margin,
                   CV_8UC3, cv::Scalar::all(255));
     for (size_t i = 0; i < lines.size(); ++i) {
-        const cv::Point baseline_left(margin, margin + line_step * static_cast<int>(i) +
-                                                  font_height);
+        const cv::Point baseline_left(margin,
+                                      margin + line_step * static_cast<int>(i) + font_height);
         font->putText(image, lines[i], baseline_left, font_height, cv::Scalar::all(0), -1,
                       cv::LINE_AA, true);
     }
@@ -115,7 +114,7 @@ TEST(TextDetection, InputSidesAreMultiplesOf32WithinTheLimit) {
     TextDetectionParams params;
     const cv::Mat large(1500, 2000, CV_8UC3, cv::Scalar(255, 255, 255));
     const DetectionInput input = make_detection_input(large, params);
-    EXPECT_EQ(input.width, 960);  // 2000 -> 960
+    EXPECT_EQ(input.width, 960);   // 2000 -> 960
     EXPECT_EQ(input.height, 704);  // 1500 * 0.48 = 720 -> round(22.5) = 22 (even) -> 704
     EXPECT_EQ(input.tensor.size(), 3u * 704 * 960);
 
@@ -238,7 +237,8 @@ protected:
     void SetUp() override {
         if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
         ASSERT_NE(pipeline_, nullptr);
-        if (!exists(kFont)) GTEST_SKIP() << kFont << " is missing; apt-get install fonts-dejavu-core";
+        if (!exists(kFont))
+            GTEST_SKIP() << kFont << " is missing; apt-get install fonts-dejavu-core";
     }
     static OcrPipeline& ocr() { return *pipeline_; }
 
@@ -260,8 +260,8 @@ TEST_F(OcrPipelineTest, ReadsARenderedLineExactly) {
     EXPECT_GT(lines[0].confidence, 0.9f);
     EXPECT_FALSE(lines[0].rotated);
     // The box holds the text: inside the image, around the rendered line.
-    const cv::Rect bounds = cv::boundingRect(std::vector<cv::Point2f>(lines[0].box.begin(),
-                                                                      lines[0].box.end()));
+    const cv::Rect bounds =
+        cv::boundingRect(std::vector<cv::Point2f>(lines[0].box.begin(), lines[0].box.end()));
     EXPECT_LE(bounds.x, 24);
     EXPECT_GE(bounds.x + bounds.width, image.cols - 24);
     EXPECT_LE(bounds.y, 24 + 8);
@@ -364,7 +364,8 @@ TEST_F(OcrPipelineTest, ReadsOpencvDocBookPage) {
     const cv::Mat page = cv::imread(path, cv::IMREAD_COLOR);
     ASSERT_FALSE(page.empty());
     ASSERT_OK_AND_ASSIGN(auto lines, ocr().read(page));
-    for (const auto& line : lines) std::cout << "  [" << line.confidence << "] " << line.text << "\n";
+    for (const auto& line : lines)
+        std::cout << "  [" << line.confidence << "] " << line.text << "\n";
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <numeric>
 #include <sstream>
@@ -48,6 +49,17 @@ LatencySummary LatencySummary::of(const std::vector<double>& milliseconds) {
 
 nlohmann::json LatencySummary::to_json() const {
     return {{"p50_ms", p50}, {"p95_ms", p95}, {"p99_ms", p99}, {"mean_ms", mean}};
+}
+
+std::string model_cache_dir(const std::string& option) {
+    if (!option.empty()) return option;
+    const char* env = std::getenv("CORUN_CACHE_DIR");
+    if (env != nullptr && *env != '\0') return env;
+#ifdef CORUN_DEFAULT_CACHE_DIR
+    return CORUN_DEFAULT_CACHE_DIR;
+#else
+    return ".cache";
+#endif
 }
 
 Expected<std::pair<std::string, std::vector<int64_t>>> parse_shape_option(const std::string& text) {

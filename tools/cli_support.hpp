@@ -27,6 +27,11 @@ struct LatencySummary {
     nlohmann::json to_json() const;
 };
 
+// The folder scripts/fetch_models.sh fills (models/, data/): `option` when given (a --models
+// option), else $CORUN_CACHE_DIR, else the checkout's .cache (CORUN_DEFAULT_CACHE_DIR, set at
+// build time).
+std::string model_cache_dir(const std::string& option = "");
+
 // Parses "NAME=1,3,224,224" into name and dims.
 Expected<std::pair<std::string, std::vector<int64_t>>> parse_shape_option(const std::string& text);
 Expected<FormatType> parse_format_type(const std::string& text);

@@ -8,5 +8,6 @@ namespace corun::tools {
 void add_scan_command(CLI::App& app);
 void add_parse_command(CLI::App& app);
 void add_run_command(CLI::App& app);
+void add_detect_command(CLI::App& app);
 
 }  // namespace corun::tools

@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
     corun::tools::add_scan_command(app);
     corun::tools::add_parse_command(app);
     corun::tools::add_run_command(app);
+    corun::tools::add_detect_command(app);
     CLI11_PARSE(app, argc, argv);
     return 0;
 }

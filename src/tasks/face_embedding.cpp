@@ -20,12 +20,6 @@ constexpr std::array<Point, 4> TEMPLATE_112{{
     {56.1396f, 92.2848f},
 }};
 
-// MobileFaceNet_TF's input normalisation: (v - 127.5) / 128, RGB.
-PixelNormalization mobilefacenet_normalization() {
-    constexpr float mean = 127.5f / 128.0f;
-    return {ChannelOrder::RGB, 1.0f / 128.0f, {mean, mean, mean}, {1.0f, 1.0f, 1.0f}};
-}
-
 void l2_normalise(std::vector<float>& values) {
     double sum = 0.0;
     for (float v : values) sum += double(v) * v;
@@ -89,25 +83,38 @@ float cosine_similarity(std::span<const float> a, std::span<const float> b) {
 FaceEmbedder::~FaceEmbedder() = default;
 
 Expected<std::unique_ptr<FaceEmbedder>> FaceEmbedder::create(std::shared_ptr<VDevice> vdevice,
-                                                             const std::string& model_path) {
+                                                             const std::string& model_path,
+                                                             const FaceEmbedderOptions& options) {
     std::unique_ptr<FaceEmbedder> embedder(new FaceEmbedder());
+    embedder->options_ = options;
     CORUN_TRY(embedder->runner_, ModelRunner::create(vdevice, model_path));
     ModelRunner& runner = *embedder->runner_;
     auto invalid = [&](const std::string& why) {
         return Status(StatusCode::INVALID_MODEL,
                       "'" + model_path + "' is not a face embedding model: " + why);
     };
-    if (runner.input_names().size() != 1 || runner.output_names().size() != 1) {
-        return invalid("it must have one input and one output");
-    }
+    if (runner.input_names().size() != 1) return invalid("it must have one input");
     embedder->input_name_ = runner.input_names().front();
-    embedder->output_name_ = runner.output_names().front();
     CORUN_TRY(auto input, runner.shape(embedder->input_name_));
-    CORUN_TRY(auto output, runner.shape(embedder->output_name_));
     if (input.size() != 4 || input[1] != input[2] || input[3] != 3) {
         return invalid("its input is not [1, S, S, 3] (NHWC)");
     }
-    if (output.size() != 2 || output[1] <= 0) return invalid("its output is not [1, D]");
+    embedder->output_name_ = options.output_name;
+    if (embedder->output_name_.empty()) {
+        int64_t widest = 0;
+        for (const auto& name : runner.output_names()) {
+            CORUN_TRY(auto shape, runner.shape(name));
+            if (shape.size() == 2 && shape[1] > widest) {
+                widest = shape[1];
+                embedder->output_name_ = name;
+            }
+        }
+        if (embedder->output_name_.empty()) return invalid("it has no [1, D] output");
+    }
+    CORUN_TRY(auto output, runner.shape(embedder->output_name_));
+    if (output.size() != 2 || output[1] <= 0) {
+        return invalid("output '" + embedder->output_name_ + "' is not [1, D]");
+    }
     embedder->input_size_ = static_cast<int>(input[1]);
     embedder->dimension_ = static_cast<size_t>(output[1]);
     return embedder;
@@ -125,7 +132,7 @@ Expected<std::vector<float>> FaceEmbedder::embed(const cv::Mat& face_crop) {
     std::lock_guard lock(mutex_);
     CORUN_TRY(std::span<float> input, runner_->floats(input_name_));
     CORUN_RETURN_IF_ERROR(
-        image_to_tensor(resized, TensorLayout::NHWC, mobilefacenet_normalization(), input));
+        image_to_tensor(resized, TensorLayout::NHWC, options_.normalization, input));
     CORUN_RETURN_IF_ERROR(runner_->run());
     CORUN_TRY(std::span<float> output, runner_->floats(output_name_));
     std::vector<float> embedding(output.begin(), output.end());

