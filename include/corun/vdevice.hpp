@@ -33,6 +33,14 @@ struct CpuDeviceParams {
     uint32_t execution_slots = 1;
 };
 
+struct NpuSimDeviceParams {
+    // The timing profile (JSON; docs/SCHEDULER.md). Empty = $CORUN_NPU_SIM_PROFILE.
+    std::string profile_path;
+    // true: outputs are the real model's, computed on the CPU while the simulated device time
+    // runs; false: outputs are zero-filled (timing only, no CPU load).
+    bool compute_outputs = true;
+};
+
 // How the model scheduler shares a device (beyond HailoRT; docs/SCHEDULER.md).
 struct SchedulerParams {
     // Among ready models of the top priority, the one that used the least device time runs
@@ -50,6 +58,7 @@ struct VDeviceParams {
     // VDevices that share a group_id share devices and scheduler (within a process).
     std::string group_id = DEFAULT_GROUP_ID;
     CpuDeviceParams cpu;
+    NpuSimDeviceParams npu_sim;
     SchedulerParams scheduler;
 };
 

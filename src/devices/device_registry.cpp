@@ -1,6 +1,7 @@
 #include "devices/device_registry.hpp"
 
 #include "devices/cpu/cpu_device.hpp"
+#include "devices/npu_sim/npu_sim_device.hpp"
 
 namespace corun::devices {
 
@@ -14,6 +15,7 @@ DeviceRegistry& DeviceRegistry::instance() {
     static DeviceRegistry registry = [] {
         DeviceRegistry built_in;
         built_in.add(cpu::cpu_device_kind());
+        built_in.add(npu_sim::npu_sim_device_kind());
         return built_in;
     }();
     return registry;
