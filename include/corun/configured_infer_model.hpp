@@ -150,6 +150,9 @@ public:
     // with SHUTDOWN. Idempotent. The destructor of the last handle calls it.
     Status shutdown();
 
+    // Identifies this configured model in VDevice::get_scheduler_stats().
+    uint64_t scheduler_model_id() const;
+
     const std::vector<std::string>& get_input_names() const;
     const std::vector<std::string>& get_output_names() const;
 

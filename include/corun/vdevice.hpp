@@ -62,6 +62,17 @@ struct VDeviceParams {
     SchedulerParams scheduler;
 };
 
+// What the scheduler has done for one configured model (run2, benchmark, monitor).
+struct ScheduledModelStats {
+    uint64_t model_id = 0;      // ConfiguredInferModel::scheduler_model_id()
+    std::string name;           // the model's name (file stem)
+    uint32_t priority = 16;
+    uint64_t frames_done = 0;
+    int64_t device_time_ns = 0;  // time the device spent on its frames
+    uint64_t switches = 0;       // times a device slot switched to it from another model
+    uint32_t frames_queued = 0;
+};
+
 // One physical device as `corun scan` lists it.
 struct DeviceDescription {
     std::string id;            // "cpu:0"
@@ -96,6 +107,8 @@ public:
     const VDeviceParams& params() const;
     const std::string& group_id() const;
     std::vector<DeviceDescription> physical_devices() const;
+    // Per configured model, what the group's scheduler has run so far.
+    std::vector<ScheduledModelStats> get_scheduler_stats() const;
     // True when both handles drive the same devices through the same scheduler.
     bool shares_devices_with(const VDevice& other) const;
 

@@ -281,6 +281,8 @@ Status ConfiguredInferModel::set_scheduler_timeout(const std::chrono::millisecon
     });
 }
 
+uint64_t ConfiguredInferModel::scheduler_model_id() const { return state_->model_id; }
+
 const std::vector<std::string>& ConfiguredInferModel::get_input_names() const {
     return state_->input_names;
 }

@@ -88,6 +88,15 @@ std::vector<DeviceDescription> VDevice::physical_devices() const {
     return descriptions;
 }
 
+std::vector<ScheduledModelStats> VDevice::get_scheduler_stats() const {
+    std::vector<ScheduledModelStats> all;
+    for (const auto& model : group_->scheduler().stats()) {
+        all.push_back({model.model_id, model.name, model.params.priority, model.frames_done,
+                       model.device_time_ns, model.switches_in, model.frames_queued});
+    }
+    return all;
+}
+
 bool VDevice::shares_devices_with(const VDevice& other) const {
     return group_ == other.group_;
 }
