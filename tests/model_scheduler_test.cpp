@@ -1,0 +1,234 @@
+// The threaded model scheduler: decisions in real time follow the policy. Orders are made
+// exact by holding the device slot with a gated request while the others queue up.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "scheduler/model_scheduler.hpp"
+
+namespace corun::scheduler {
+namespace {
+
+// A request that runs only once the test opens the gate.
+class Gate {
+public:
+    void open() {
+        {
+            std::lock_guard lock(mutex_);
+            open_ = true;
+        }
+        changed_.notify_all();
+    }
+    void wait_until_entered() {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return entered_; });
+    }
+    InferRequest request(uint64_t model_id) {
+        InferRequest request;
+        request.model_id = model_id;
+        request.run = [this](size_t) {
+            std::unique_lock lock(mutex_);
+            entered_ = true;
+            changed_.notify_all();
+            changed_.wait(lock, [&] { return open_; });
+            return int64_t{0};
+        };
+        request.cancel = [](Status) {};
+        return request;
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    bool entered_ = false;
+    bool open_ = false;
+};
+
+struct Recorder {
+    std::mutex mutex;
+    std::vector<uint64_t> order;
+    std::vector<Status> cancelled;
+    std::atomic<int> finished{0};
+
+    InferRequest request(uint64_t model_id, int64_t device_ns = 1000) {
+        InferRequest request;
+        request.model_id = model_id;
+        request.run = [this, model_id, device_ns](size_t) {
+            {
+                std::lock_guard lock(mutex);
+                order.push_back(model_id);
+            }
+            ++finished;
+            return device_ns;
+        };
+        request.cancel = [this](Status reason) {
+            std::lock_guard lock(mutex);
+            cancelled.push_back(reason);
+            ++finished;
+        };
+        return request;
+    }
+    void wait_for(int count) {
+        for (int i = 0; i < 10000 && finished.load() < count; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        ASSERT_EQ(finished.load(), count);
+    }
+};
+
+ModelSchedulingParams with_priority(uint8_t priority) {
+    ModelSchedulingParams params;
+    params.priority = priority;
+    return params;
+}
+
+PolicyOptions strict() {
+    PolicyOptions options;
+    options.aging_step = std::chrono::nanoseconds(0);
+    options.fair_device_time = false;
+    return options;
+}
+
+TEST(ModelScheduler, HigherPriorityQueuedLaterRunsFirst) {
+    ModelScheduler scheduler({1}, strict());
+    ASSERT_TRUE(scheduler.add_model(1, "blocker", with_priority(16)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(2, "low", with_priority(10)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(3, "high", with_priority(24)).is_ok());
+    Gate gate;
+    Recorder recorder;
+    ASSERT_TRUE(scheduler.enqueue(gate.request(1)).is_ok());
+    gate.wait_until_entered();
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(scheduler.enqueue(recorder.request(2)).is_ok());
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(scheduler.enqueue(recorder.request(3)).is_ok());
+    gate.open();
+    recorder.wait_for(6);
+    EXPECT_EQ(recorder.order, (std::vector<uint64_t>{3, 3, 3, 2, 2, 2}));
+}
+
+TEST(ModelScheduler, EqualPrioritiesTakeTurns) {
+    ModelScheduler scheduler({1}, strict());
+    for (uint64_t id = 1; id <= 3; ++id) {
+        ASSERT_TRUE(scheduler.add_model(id, "m" + std::to_string(id), with_priority(16)).is_ok());
+    }
+    Gate gate;
+    Recorder recorder;
+    ASSERT_TRUE(scheduler.enqueue(gate.request(1)).is_ok());
+    gate.wait_until_entered();
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_TRUE(scheduler.enqueue(recorder.request(2)).is_ok());
+        ASSERT_TRUE(scheduler.enqueue(recorder.request(3)).is_ok());
+    }
+    gate.open();
+    recorder.wait_for(4);
+    EXPECT_EQ(recorder.order, (std::vector<uint64_t>{2, 3, 2, 3}));
+}
+
+TEST(ModelScheduler, SetParamsTakesEffectOnTheNextDecision) {
+    ModelScheduler scheduler({1}, strict());
+    ASSERT_TRUE(scheduler.add_model(1, "blocker", with_priority(16)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(2, "a", with_priority(16)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(3, "b", with_priority(16)).is_ok());
+    Gate gate;
+    Recorder recorder;
+    ASSERT_TRUE(scheduler.enqueue(gate.request(1)).is_ok());
+    gate.wait_until_entered();
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_TRUE(scheduler.enqueue(recorder.request(2)).is_ok());
+        ASSERT_TRUE(scheduler.enqueue(recorder.request(3)).is_ok());
+    }
+    ASSERT_TRUE(scheduler.set_params(3, with_priority(30)).is_ok());
+    EXPECT_EQ(scheduler.set_params(3, with_priority(32)).code(), StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(scheduler.set_params(99, with_priority(1)).code(), StatusCode::NOT_FOUND);
+    gate.open();
+    recorder.wait_for(4);
+    EXPECT_EQ(recorder.order, (std::vector<uint64_t>{3, 3, 2, 2}));
+}
+
+TEST(ModelScheduler, ThresholdHoldsFramesUntilReached) {
+    ModelScheduler scheduler({1}, strict());
+    ModelSchedulingParams params;
+    params.threshold = 3;
+    params.burst = 3;
+    ASSERT_TRUE(scheduler.add_model(1, "batched", params).is_ok());
+    std::vector<DecisionRecord> decisions;
+    std::mutex decisions_mutex;
+    scheduler.set_decision_sink([&](const DecisionRecord& record) {
+        std::lock_guard lock(decisions_mutex);
+        decisions.push_back(record);
+    });
+    Recorder recorder;
+    ASSERT_TRUE(scheduler.enqueue(recorder.request(1)).is_ok());
+    ASSERT_TRUE(scheduler.enqueue(recorder.request(1)).is_ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(recorder.finished.load(), 0);  // two frames are below the threshold
+    ASSERT_TRUE(scheduler.enqueue(recorder.request(1)).is_ok());
+    recorder.wait_for(3);
+    std::lock_guard lock(decisions_mutex);
+    ASSERT_EQ(decisions.size(), 1u);
+    EXPECT_EQ(decisions[0].frames, 3u);
+    EXPECT_EQ(decisions[0].ready, ReadyReason::THRESHOLD);
+}
+
+TEST(ModelScheduler, StopCancelsQueuedRequestsWithShutdownAndCountsEveryOne) {
+    Recorder recorder;
+    Gate gate;
+    {
+        ModelScheduler scheduler({1}, strict());
+        ASSERT_TRUE(scheduler.add_model(1, "m", with_priority(16)).is_ok());
+        ASSERT_TRUE(scheduler.enqueue(gate.request(1)).is_ok());
+        gate.wait_until_entered();
+        for (int i = 0; i < 5; ++i) ASSERT_TRUE(scheduler.enqueue(recorder.request(1)).is_ok());
+        std::thread opener([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            gate.open();
+        });
+        scheduler.stop();
+        opener.join();
+        EXPECT_EQ(scheduler.enqueue(recorder.request(1)).code(), StatusCode::SHUTDOWN);
+    }
+    EXPECT_EQ(recorder.finished.load(), 5);
+    EXPECT_TRUE(recorder.order.empty());
+    ASSERT_EQ(recorder.cancelled.size(), 5u);
+    for (const auto& status : recorder.cancelled) EXPECT_EQ(status.code(), StatusCode::SHUTDOWN);
+}
+
+TEST(ModelScheduler, ManyClientsManyModelsEveryRequestRunsExactlyOnce) {
+    ModelScheduler scheduler({2}, PolicyOptions{});
+    constexpr int models = 6, per_thread = 300;
+    for (uint64_t id = 1; id <= models; ++id) {
+        ASSERT_TRUE(
+            scheduler.add_model(id, "m", with_priority(static_cast<uint8_t>(10 + id))).is_ok());
+    }
+    std::vector<std::atomic<int>> runs(models + 1);
+    std::vector<std::thread> clients;
+    for (int client = 0; client < models; ++client) {
+        clients.emplace_back([&, client] {
+            for (int i = 0; i < per_thread; ++i) {
+                InferRequest request;
+                request.model_id = static_cast<uint64_t>(client + 1);
+                request.run = [&runs, client](size_t) {
+                    ++runs[client + 1];
+                    return int64_t{100};
+                };
+                request.cancel = [](Status) { ADD_FAILURE() << "nothing should be cancelled"; };
+                while (!scheduler.enqueue(std::move(request)).is_ok()) {
+                }
+            }
+        });
+    }
+    for (auto& client : clients) client.join();
+    for (int i = 0; i < 10000 && scheduler.in_flight() > 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    for (int id = 1; id <= models; ++id) EXPECT_EQ(runs[id].load(), per_thread) << id;
+    uint64_t frames = 0;
+    for (const auto& stats : scheduler.stats()) frames += stats.frames_done;
+    EXPECT_EQ(frames, static_cast<uint64_t>(models * per_thread));
+}
+
+}  // namespace
+}  // namespace corun::scheduler
