@@ -47,8 +47,11 @@ for e in entries:
         continue
     digest = hashlib.sha256(json.dumps(
         {k: e[k] for k in ("package", "source", "files")}, sort_keys=True).encode()).hexdigest()
+    fixed = e.get("fixed_shapes")
     print("\t".join(["entry", e["name"], e["source"], e["package"], e.get("format", "data"),
-                     digest[:16], e.get("converted", "-")]))
+                     digest[:16], e.get("converted", "-"),
+                     fixed["file"] if fixed else "-",
+                     json.dumps(fixed["shapes"], separators=(",", ":")) if fixed else "-"]))
     for f in e["files"]:
         print("\t".join(["file", e["name"], f["file"], f["sha256"], f["cache"]]))
 PY
@@ -180,9 +183,40 @@ convert_entry() {
     echo "fetch_models: $name: converted to $converted ($(human_size "$(stat -c %s "$target")"))"
 }
 
+# Writes a copy of an ONNX model whose inputs or outputs declare the shapes given (JSON
+# {name: dims}); the graph and weights stay as they are. Skipped when the copy is up to date.
+fix_shapes() {
+    local name="$1" source="$2" target="$repo/$3" shapes="$4" log
+    [ -f "$target" ] && [ "$target" -nt "$source" ] && return 0
+    log="$work/fix-$name.log"
+    if ! "$python" - "$source" "$target.part" "$shapes" >"$log" 2>&1 <<'PY'; then
+import json, sys
+import onnx
+model = onnx.load(sys.argv[1])
+shapes = json.loads(sys.argv[3])
+for value in list(model.graph.input) + list(model.graph.output):
+    if value.name in shapes:
+        dims = value.type.tensor_type.shape.dim
+        del dims[:]
+        for size in shapes.pop(value.name):
+            dims.add().dim_value = size
+if shapes:
+    sys.exit("no input or output named " + ", ".join(shapes))
+onnx.save(model, sys.argv[2])
+PY
+        echo "fetch_models: $name: writing the fixed-shape copy $3 failed (needs python3-onnx):" >&2
+        sed 's/^/  /' "$log" >&2
+        rm -f "$target.part"
+        return 1
+    fi
+    mv -f "$target.part" "$target"
+    echo "fetch_models: $name: wrote $3 (output shapes declared)"
+}
+
 run_entry() {
     [ -n "$entry_name" ] || return 0
-    local stamp="$repo/$(dirname "${file_caches[0]}")/.complete"
+    local stamp
+    stamp="$repo/$(dirname "${file_caches[0]}")/.complete"
     if [ "$list" = 1 ]; then
         local state="missing"
         [ -f "$stamp" ] && state="present"
@@ -198,16 +232,20 @@ run_entry() {
     if [ "$entry_converted" != "-" ]; then
         convert_entry "$entry_name" "$entry_converted" || failures=$((failures + 1))
     fi
+    if [ "$entry_fixed" != "-" ]; then
+        fix_shapes "$entry_name" "$repo/${file_caches[0]}" "$entry_fixed" "$entry_shapes" ||
+            failures=$((failures + 1))
+    fi
 }
 
 entry_name=""
 file_paths=() file_sums=() file_caches=()
-while IFS=$'\t' read -r kind a b c d e f; do
+while IFS=$'\t' read -r kind a b c d e f g h; do
     case "$kind" in
         entry)
             run_entry
             entry_name="$a" entry_source="$b" entry_package="$c" entry_format="$d"
-            entry_digest="$e" entry_converted="$f"
+            entry_digest="$e" entry_converted="$f" entry_fixed="$g" entry_shapes="$h"
             file_paths=() file_sums=() file_caches=()
             ;;
         file) file_paths+=("$b") file_sums+=("$c") file_caches+=("$d") ;;

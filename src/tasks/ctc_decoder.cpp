@@ -32,8 +32,10 @@ Expected<CtcDecoder> CtcDecoder::from_keys(std::vector<std::string> keys, size_t
     const size_t key_count = keys.size();
     if (class_count != key_count + 1 && class_count != key_count + 2) {
         return Status(StatusCode::INVALID_ARGUMENT,
-                      "the recogniser has " + std::to_string(class_count) + " classes but the key "
-                          "list has " + std::to_string(key_count) + " keys; expected " +
+                      "the recogniser has " + std::to_string(class_count) +
+                          " classes but the key "
+                          "list has " +
+                          std::to_string(key_count) + " keys; expected " +
                           std::to_string(key_count + 1) + " (blank + keys) or " +
                           std::to_string(key_count + 2) +
                           " (blank + keys + space): is this the model's own key list?");

@@ -56,8 +56,8 @@ std::vector<Face> decode_blazeface(std::span<const float> score_logits,
                                    const std::vector<Anchor>& anchors, int input_size,
                                    const FaceDetectorOptions& options) {
     const auto size = static_cast<float>(input_size);
-    const size_t count = std::min({score_logits.size(), regressors.size() / REGRESSOR_SIZE,
-                                   anchors.size()});
+    const size_t count =
+        std::min({score_logits.size(), regressors.size() / REGRESSOR_SIZE, anchors.size()});
     std::vector<Face> candidates;
     for (size_t i = 0; i < count; ++i) {
         const float score = sigmoid(score_logits[i]);
@@ -117,6 +117,10 @@ std::vector<Face> decode_blazeface(std::span<const float> score_logits,
 
 FaceDetector::~FaceDetector() = default;
 
+std::string FaceDetector::default_model(const std::string& cache_dir) {
+    return cache_dir + "/models/blazeface-256/face_detection_back_256x256_barracuda.onnx";
+}
+
 Expected<std::unique_ptr<FaceDetector>> FaceDetector::create(std::shared_ptr<VDevice> vdevice,
                                                              const std::string& model_path,
                                                              const FaceDetectorOptions& options) {
@@ -149,7 +153,8 @@ Expected<std::unique_ptr<FaceDetector>> FaceDetector::create(std::shared_ptr<VDe
         CORUN_TRY(auto shape, runner.shape(name));
         if (shape.size() != 3) return invalid("output '" + name + "' is not [1, anchors, n]");
         if (shape[2] == 1) scores.push_back({name, shape[1]});
-        if (shape[2] == static_cast<int64_t>(REGRESSOR_SIZE)) regressors.push_back({name, shape[1]});
+        if (shape[2] == static_cast<int64_t>(REGRESSOR_SIZE))
+            regressors.push_back({name, shape[1]});
     }
     if (scores.size() != 2 || regressors.size() != 2) {
         return invalid("expected 2 score outputs [1, n, 1] and 2 box outputs [1, n, 16]");
@@ -179,7 +184,8 @@ Expected<std::unique_ptr<FaceDetector>> FaceDetector::create(std::shared_ptr<VDe
 }
 
 Expected<std::vector<Face>> FaceDetector::detect(const cv::Mat& image) {
-    if (image.empty()) return Status(StatusCode::INVALID_ARGUMENT, "detect faces: the image is empty");
+    if (image.empty())
+        return Status(StatusCode::INVALID_ARGUMENT, "detect faces: the image is empty");
     cv::Mat bgr = image;
     if (image.type() == CV_8UC1) cv::cvtColor(image, bgr, cv::COLOR_GRAY2BGR);
     if (bgr.type() != CV_8UC3) {
@@ -191,8 +197,8 @@ Expected<std::vector<Face>> FaceDetector::detect(const cv::Mat& image) {
 
     std::lock_guard lock(mutex_);
     CORUN_TRY(std::span<float> input, runner_->floats(input_name_));
-    CORUN_RETURN_IF_ERROR(image_to_tensor(boxed.image, TensorLayout::NHWC,
-                                          PixelNormalization::symmetric(), input));
+    CORUN_RETURN_IF_ERROR(
+        image_to_tensor(boxed.image, TensorLayout::NHWC, PixelNormalization::symmetric(), input));
     CORUN_RETURN_IF_ERROR(runner_->run());
 
     std::vector<float> logits;

@@ -67,6 +67,11 @@ public:
                                                           const FaceDetectorOptions& options = {});
     ~FaceDetector();
 
+    // The zoo's detector for photos under `cache_dir` (scripts/fetch_models.sh): blazeface-256,
+    // the back-camera model, which also finds faces a tenth of the image wide. blazeface-128
+    // (front camera) wants faces that fill much of the frame.
+    static std::string default_model(const std::string& cache_dir);
+
     // Faces in an 8-bit BGR (or gray) image, best first, boxes in image pixels. Thread-safe;
     // calls on one detector run one at a time.
     Expected<std::vector<Face>> detect(const cv::Mat& image);

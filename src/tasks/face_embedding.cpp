@@ -31,7 +31,8 @@ void l2_normalise(std::vector<float>& values) {
 }  // namespace
 
 Expected<cv::Mat> align_face(const cv::Mat& image, const Face& face, int size) {
-    if (image.empty()) return Status(StatusCode::INVALID_ARGUMENT, "align face: the image is empty");
+    if (image.empty())
+        return Status(StatusCode::INVALID_ARGUMENT, "align face: the image is empty");
     if (size <= 0) return Status(StatusCode::INVALID_ARGUMENT, "align face: size must be positive");
     // Least-squares similarity transform q = [a -b; b a] p + t from the keypoints to the
     // template (scaled to `size`), in closed form on centred coordinates.
@@ -82,6 +83,10 @@ float cosine_similarity(std::span<const float> a, std::span<const float> b) {
 
 FaceEmbedder::~FaceEmbedder() = default;
 
+std::string FaceEmbedder::default_model(const std::string& cache_dir) {
+    return cache_dir + "/models/faceres/faceres.onnx";
+}
+
 Expected<std::unique_ptr<FaceEmbedder>> FaceEmbedder::create(std::shared_ptr<VDevice> vdevice,
                                                              const std::string& model_path,
                                                              const FaceEmbedderOptions& options) {
@@ -121,11 +126,13 @@ Expected<std::unique_ptr<FaceEmbedder>> FaceEmbedder::create(std::shared_ptr<VDe
 }
 
 Expected<std::vector<float>> FaceEmbedder::embed(const cv::Mat& face_crop) {
-    if (face_crop.empty()) return Status(StatusCode::INVALID_ARGUMENT, "embed face: the crop is empty");
+    if (face_crop.empty())
+        return Status(StatusCode::INVALID_ARGUMENT, "embed face: the crop is empty");
     cv::Mat bgr = face_crop;
     if (face_crop.type() == CV_8UC1) cv::cvtColor(face_crop, bgr, cv::COLOR_GRAY2BGR);
     if (bgr.type() != CV_8UC3) {
-        return Status(StatusCode::INVALID_ARGUMENT, "embed face: the crop must be 8-bit BGR or gray");
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "embed face: the crop must be 8-bit BGR or gray");
     }
     CORUN_TRY(const cv::Mat resized, resize_image(bgr, input_size_, input_size_));
 

@@ -37,8 +37,8 @@ struct FaceEmbedderOptions {
     // age and gender).
     std::string output_name;
     // Human's face models take RGB values in 0..255.
-    PixelNormalization normalization{ChannelOrder::RGB, 1.0f, {0.0f, 0.0f, 0.0f},
-                                     {1.0f, 1.0f, 1.0f}};
+    PixelNormalization normalization{
+        ChannelOrder::RGB, 1.0f, {0.0f, 0.0f, 0.0f}, {1.0f, 1.0f, 1.0f}};
 };
 
 class FaceEmbedder {
@@ -49,6 +49,9 @@ public:
                                                           const std::string& model_path,
                                                           const FaceEmbedderOptions& options = {});
     ~FaceEmbedder();
+
+    // The zoo's embedding model under `cache_dir`: faceres, converted by fetch_models.sh.
+    static std::string default_model(const std::string& cache_dir);
 
     // The embedding of a face crop (8-bit BGR or gray, resized to the model input as it is:
     // pass an aligned crop). L2-normalised. Thread-safe; calls run one at a time.

@@ -15,11 +15,21 @@ namespace {
 
 using Bytes = std::span<const uint8_t>;
 
-uint32_t be16(Bytes b, size_t at) { return (uint32_t{b[at]} << 8) | b[at + 1]; }
-uint32_t be32(Bytes b, size_t at) { return (be16(b, at) << 16) | be16(b, at + 2); }
-uint32_t le16(Bytes b, size_t at) { return uint32_t{b[at]} | (uint32_t{b[at + 1]} << 8); }
-uint32_t le24(Bytes b, size_t at) { return le16(b, at) | (uint32_t{b[at + 2]} << 16); }
-uint32_t le32(Bytes b, size_t at) { return le16(b, at) | (le16(b, at + 2) << 16); }
+uint32_t be16(Bytes b, size_t at) {
+    return (uint32_t{b[at]} << 8) | b[at + 1];
+}
+uint32_t be32(Bytes b, size_t at) {
+    return (be16(b, at) << 16) | be16(b, at + 2);
+}
+uint32_t le16(Bytes b, size_t at) {
+    return uint32_t{b[at]} | (uint32_t{b[at + 1]} << 8);
+}
+uint32_t le24(Bytes b, size_t at) {
+    return le16(b, at) | (uint32_t{b[at + 2]} << 16);
+}
+uint32_t le32(Bytes b, size_t at) {
+    return le16(b, at) | (le16(b, at + 2) << 16);
+}
 
 bool starts_with(Bytes b, std::string_view magic) {
     return b.size() >= magic.size() &&
@@ -35,8 +45,8 @@ Status damaged(const std::string& format, const std::string& what) {
 Expected<ImageHeader> header(std::string format, uint64_t width, uint64_t height) {
     if (width == 0 || height == 0 || width > (1u << 30) || height > (1u << 30)) {
         return Status(StatusCode::INVALID_ARGUMENT,
-                      "the " + format + " header gives an impossible size " + std::to_string(width) +
-                          " x " + std::to_string(height));
+                      "the " + format + " header gives an impossible size " +
+                          std::to_string(width) + " x " + std::to_string(height));
     }
     return ImageHeader{std::move(format), static_cast<int>(width), static_cast<int>(height)};
 }
@@ -65,8 +75,8 @@ Expected<ImageHeader> jpeg_header(Bytes b) {
         }
         if (marker == 0xD9 || marker == 0xDA) return damaged("JPEG", "no frame header");
         const size_t length = be16(b, at + 2);
-        const bool start_of_frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 &&
-                                    marker != 0xC8 && marker != 0xCC;
+        const bool start_of_frame =
+            marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
         if (start_of_frame) {
             if (at + 9 > b.size()) break;
             const uint32_t height = be16(b, at + 5);
@@ -170,19 +180,20 @@ Expected<ImageHeader> read_image_header(std::span<const uint8_t> bytes) {
         std::isspace(bytes[2])) {
         return pnm_header(bytes);
     }
-    if (bytes.size() >= 8 &&
-        (starts_with(bytes, std::string_view("II*\0", 4)) ||
-         starts_with(bytes, std::string_view("MM\0*", 4)))) {
+    if (bytes.size() >= 8 && (starts_with(bytes, std::string_view("II*\0", 4)) ||
+                              starts_with(bytes, std::string_view("MM\0*", 4)))) {
         return tiff_header(bytes);
     }
     std::string start;
     for (size_t i = 0; i < std::min<size_t>(bytes.size(), 4); ++i) {
         static const char digits[] = "0123456789abcdef";
-        start += std::string(start.empty() ? "" : " ") + digits[bytes[i] >> 4] + digits[bytes[i] & 15];
+        start +=
+            std::string(start.empty() ? "" : " ") + digits[bytes[i] >> 4] + digits[bytes[i] & 15];
     }
     return Status(StatusCode::NOT_SUPPORTED,
                   "the data is not an image in a supported format (PNG, JPEG, BMP, WebP, PNM, "
-                  "TIFF); its first bytes are " + start);
+                  "TIFF); its first bytes are " +
+                      start);
 }
 
 Expected<cv::Mat> decode_image(std::span<const uint8_t> bytes, const ImageLimits& limits) {
@@ -237,7 +248,8 @@ Expected<cv::Mat> read_image(const std::string& path, const ImageLimits& limits)
     }
     std::vector<uint8_t> bytes(size);
     if (!file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size))) {
-        return Status(StatusCode::FILE_OPERATION_FAILURE, "reading image file '" + path + "' failed");
+        return Status(StatusCode::FILE_OPERATION_FAILURE,
+                      "reading image file '" + path + "' failed");
     }
     auto image = decode_image(bytes, limits);
     if (!image.has_value()) return image.status().with_context("image file '" + path + "'");
@@ -263,9 +275,9 @@ Expected<Letterbox> letterbox(const cv::Mat& image, int width, int height, bool 
                               cv::Scalar pad) {
     if (image.empty()) return Status(StatusCode::INVALID_ARGUMENT, "letterbox: the image is empty");
     if (width <= 0 || height <= 0) {
-        return Status(StatusCode::INVALID_ARGUMENT, "letterbox: target size " +
-                                                        std::to_string(width) + " x " +
-                                                        std::to_string(height) + " is not positive");
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "letterbox: target size " + std::to_string(width) + " x " +
+                          std::to_string(height) + " is not positive");
     }
     Letterbox result;
     result.scale = std::min(static_cast<float>(width) / static_cast<float>(image.cols),
@@ -298,9 +310,9 @@ Status image_to_tensor(const cv::Mat& image, TensorLayout layout, const PixelNor
     const size_t width = static_cast<size_t>(image.cols);
     if (out.size() != channels * height * width) {
         return Status(StatusCode::INVALID_ARGUMENT,
-                      "to tensor: the output holds " + std::to_string(out.size()) +
-                          " floats; a " + std::to_string(width) + " x " + std::to_string(height) +
-                          " x " + std::to_string(channels) + " image needs " +
+                      "to tensor: the output holds " + std::to_string(out.size()) + " floats; a " +
+                          std::to_string(width) + " x " + std::to_string(height) + " x " +
+                          std::to_string(channels) + " image needs " +
                           std::to_string(channels * height * width));
     }
     // Source channel feeding model channel c: OpenCV pixels are BGR.

@@ -80,7 +80,8 @@ struct PixelNormalization {
         return {ChannelOrder::RGB, 1.0f / 127.5f, {1.0f, 1.0f, 1.0f}, {1.0f, 1.0f, 1.0f}};
     }
     static PixelNormalization imagenet() {
-        return {ChannelOrder::RGB, 1.0f / 255.0f, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
+        return {
+            ChannelOrder::RGB, 1.0f / 255.0f, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
     }
 };
 

@@ -56,7 +56,8 @@ Expected<std::unique_ptr<ModelRunner>> ModelRunner::create(
         bool dynamic = false;
         for (int64_t dim : state.shape) dynamic = dynamic || dim < 0;
         if (dynamic) {
-            state.shape = {1, static_cast<int64_t>(state.bytes.size() / format_type_size(state.type))};
+            state.shape = {1,
+                           static_cast<int64_t>(state.bytes.size() / format_type_size(state.type))};
         }
     }
     return runner;

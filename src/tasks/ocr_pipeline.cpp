@@ -10,15 +10,23 @@
 namespace corun::tasks {
 namespace {
 
-constexpr int kLineHeight = 48;          // the recogniser's and classifier's input height
+constexpr int kLineHeight = 48;           // the recogniser's and classifier's input height
 constexpr int kMinRecognizerWidth = 320;  // PaddleOCR's rec_image_shape 3,48,320
 constexpr int kClassifierWidth = 192;     // PaddleOCR's cls_image_shape 3,48,192
-constexpr int kWidthStep = 32;            // recogniser widths are rounded up to this
 
 using Clock = std::chrono::steady_clock;
 
 double milliseconds_since(Clock::time_point start) {
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Recogniser input widths are rounded up to a few sizes, each at most 1/8 above the width
+// (32-pixel steps up to 512, 64 up to 1024, ...), so that lines of every length configure
+// few distinct shapes.
+int padded_width(int width) {
+    int step = 32;
+    while (step * 16 < width) step *= 2;
+    return (width + step - 1) / step * step;
 }
 
 double aspect(const cv::Mat& image) {
@@ -75,11 +83,11 @@ Expected<std::unique_ptr<OcrPipeline>> OcrPipeline::create(std::shared_ptr<VDevi
                                                            const OcrModelPaths& paths,
                                                            const OcrParams& params) {
     CORUN_CHECK(vdevice != nullptr, StatusCode::INVALID_ARGUMENT, "OcrPipeline needs a VDevice");
-    CORUN_CHECK(params.batch_size >= 1, StatusCode::INVALID_ARGUMENT,
-                "OcrParams::batch_size must be at least 1");
-    CORUN_CHECK(params.max_line_width >= kMinRecognizerWidth, StatusCode::INVALID_ARGUMENT,
-                "OcrParams::max_line_width must be at least " +
-                    std::to_string(kMinRecognizerWidth));
+    CORUN_CHECK(params.recognizer_batch_size >= 1, StatusCode::INVALID_ARGUMENT,
+                "OcrParams::recognizer_batch_size must be at least 1");
+    CORUN_CHECK(
+        params.max_line_width >= kMinRecognizerWidth, StatusCode::INVALID_ARGUMENT,
+        "OcrParams::max_line_width must be at least " + std::to_string(kMinRecognizerWidth));
     CORUN_CHECK(!params.classify_angle || !paths.classifier.empty(), StatusCode::INVALID_ARGUMENT,
                 "OcrParams::classify_angle is set but OcrModelPaths::classifier is empty");
 
@@ -102,11 +110,9 @@ Expected<std::unique_ptr<OcrPipeline>> OcrPipeline::create(std::shared_ptr<VDevi
     CORUN_CHECK(output_dims.size() == 3 && output_dims[2] > 0, StatusCode::INVALID_MODEL,
                 "the recogniser '" + paths.recognizer +
                     "' should output [batch, steps, classes] with a fixed class count");
-    CORUN_TRY(auto decoder,
-              CtcDecoder::from_file(paths.keys, static_cast<size_t>(output_dims[2])));
+    CORUN_TRY(auto decoder, CtcDecoder::from_file(paths.keys, static_cast<size_t>(output_dims[2])));
 
-    std::unique_ptr<OcrPipeline> pipeline(
-        new OcrPipeline(vdevice, params, std::move(decoder)));
+    std::unique_ptr<OcrPipeline> pipeline(new OcrPipeline(vdevice, params, std::move(decoder)));
     pipeline->recognizer_ = std::move(recognizer);
     CORUN_TRY(pipeline->detector_,
               ShapeCachedModel::create(*vdevice, paths.detector, params.cached_shapes));
@@ -125,9 +131,9 @@ Expected<std::vector<TextBox>> OcrPipeline::detect(const cv::Mat& bgr) {
               detector_->run(input.tensor, {1, 3, input.height, input.width}, params_.timeout));
     CORUN_CHECK(probability.size() == static_cast<size_t>(input.height) * input.width,
                 StatusCode::INVALID_MODEL,
-                "the detector gave " + std::to_string(probability.size()) +
-                    " values for a " + std::to_string(input.height) + " x " +
-                    std::to_string(input.width) + " input; expected one per pixel");
+                "the detector gave " + std::to_string(probability.size()) + " values for a " +
+                    std::to_string(input.height) + " x " + std::to_string(input.width) +
+                    " input; expected one per pixel");
     const cv::Mat map(input.height, input.width, CV_32FC1, probability.data());
     return boxes_from_probability_map(map, bgr.size(), params_.detection);
 }
@@ -162,8 +168,7 @@ Expected<std::vector<LineAngle>> OcrPipeline::classify_angles(
     return angles;
 }
 
-Expected<std::vector<DecodedText>> OcrPipeline::recognize(
-    const std::vector<cv::Mat>& line_images) {
+Expected<std::vector<DecodedText>> OcrPipeline::recognize(const std::vector<cv::Mat>& line_images) {
     CORUN_RETURN_IF_ERROR(check_line_images(line_images));
     // Lines of similar aspect share a batch, so that little of it is padding (PaddleOCR).
     std::vector<size_t> order(line_images.size());
@@ -171,35 +176,34 @@ Expected<std::vector<DecodedText>> OcrPipeline::recognize(
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
         return aspect(line_images[a]) < aspect(line_images[b]);
     });
-    // PaddleOCR's batch width: 48 x the widest aspect, at least 320. Ours is also rounded up to
-    // a multiple of 32 so that few distinct shapes get configured.
+    // PaddleOCR's batch width: 48 x the widest aspect, at least 320.
     auto fit_width = [&](size_t line) {
         const double widest = std::max(static_cast<double>(kMinRecognizerWidth) / kLineHeight,
                                        aspect(line_images[line]));
         return std::min(static_cast<int>(kLineHeight * widest), params_.max_line_width);
     };
-    auto padded = [](int width) { return (width + kWidthStep - 1) / kWidthStep * kWidthStep; };
 
     const size_t classes = decoder_.class_count();
     std::vector<DecodedText> texts(line_images.size());
     for (size_t begin = 0; begin < order.size();) {
         size_t end = begin + 1;
-        while (end < order.size() && end - begin < params_.batch_size &&
-               static_cast<int64_t>(end - begin + 1) * padded(fit_width(order[end])) <=
+        while (end < order.size() && end - begin < params_.recognizer_batch_size &&
+               static_cast<int64_t>(end - begin + 1) * padded_width(fit_width(order[end])) <=
                    params_.max_batch_width) {
             ++end;
         }
         const int width = fit_width(order[end - 1]);  // the widest: order is by aspect
         const auto count = static_cast<int64_t>(end - begin);
-        const auto tensor = line_tensor(line_images, order, begin, end, width, padded(width));
-        CORUN_TRY(auto probabilities, recognizer_->run(tensor, {count, 3, kLineHeight, padded(width)},
-                                                       params_.timeout));
+        const auto tensor = line_tensor(line_images, order, begin, end, width, padded_width(width));
+        CORUN_TRY(auto probabilities,
+                  recognizer_->run(tensor, {count, 3, kLineHeight, padded_width(width)},
+                                   params_.timeout));
         const size_t per_line = probabilities.size() / static_cast<size_t>(count);
         CORUN_CHECK(per_line * count == probabilities.size() && per_line % classes == 0,
                     StatusCode::INVALID_MODEL,
-                    "the recogniser gave " + std::to_string(probabilities.size()) +
-                        " values for " + std::to_string(count) + " lines of " +
-                        std::to_string(classes) + " classes");
+                    "the recogniser gave " + std::to_string(probabilities.size()) + " values for " +
+                        std::to_string(count) + " lines of " + std::to_string(classes) +
+                        " classes");
         for (size_t n = begin; n < end; ++n) {
             texts[order[n]] =
                 decoder_.decode(probabilities.data() + (n - begin) * per_line, per_line / classes);
@@ -218,12 +222,29 @@ Expected<std::vector<TextLine>> OcrPipeline::read(const cv::Mat& image, OcrTimin
     const auto classify_start = Clock::now();
     std::vector<cv::Mat> crops;
     crops.reserve(boxes.size());
-    for (const auto& box : boxes) crops.push_back(crop_text_region(bgr, box.quad));
+    static const float pad = getenv("PADV") ? std::stof(getenv("PADV")) : 0.0f;
+    static const float padh = getenv("PADH") ? std::stof(getenv("PADH")) : 0.0f;
+    for (const auto& box : boxes) {
+        Quad q = box.quad;
+        const cv::Point2f up_left = (q[0] - q[3]) * pad, up_right = (q[1] - q[2]) * pad;
+        q[0] += up_left; q[3] -= up_left; q[1] += up_right; q[2] -= up_right;
+        const float h = std::hypot(box.quad[0].x - box.quad[3].x, box.quad[0].y - box.quad[3].y);
+        cv::Point2f along = box.quad[1] - box.quad[0];
+        along *= padh * h / std::max(1.0f, std::hypot(along.x, along.y));
+        q[0] -= along; q[3] -= along; q[1] += along; q[2] += along;
+        crops.push_back(crop_text_region(bgr, q));
+    }
     std::vector<bool> rotated(crops.size(), false);
+    std::vector<cv::Mat> upright_crops;  // the lines turned over, as they were, for verification
+    std::vector<size_t> turned;          // their indices
     if (classifier_ != nullptr && !crops.empty()) {
         CORUN_TRY(auto angles, classify_angles(crops));
         for (size_t i = 0; i < crops.size(); ++i) {
             if (angles[i].upside_down && angles[i].score > params_.angle_threshold) {
+                if (params_.verify_rotation) {
+                    upright_crops.push_back(crops[i].clone());
+                    turned.push_back(i);
+                }
                 cv::rotate(crops[i], crops[i], cv::ROTATE_180);
                 rotated[i] = true;
             }
@@ -235,6 +256,15 @@ Expected<std::vector<TextLine>> OcrPipeline::read(const cv::Mat& image, OcrTimin
     std::vector<TextLine> lines;
     if (!crops.empty()) {
         CORUN_TRY(auto texts, recognize(crops));
+        if (!upright_crops.empty()) {
+            CORUN_TRY(auto as_they_were, recognize(upright_crops));
+            for (size_t k = 0; k < turned.size(); ++k) {
+                if (as_they_were[k].confidence > texts[turned[k]].confidence) {
+                    texts[turned[k]] = std::move(as_they_were[k]);
+                    rotated[turned[k]] = false;
+                }
+            }
+        }
         for (size_t i = 0; i < texts.size(); ++i) {
             if (texts[i].confidence < params_.min_confidence) continue;
             lines.push_back({std::move(texts[i].text), texts[i].confidence, boxes[i].quad,

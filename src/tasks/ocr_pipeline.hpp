@@ -37,15 +37,22 @@ struct OcrModelPaths {
 
 struct OcrParams {
     TextDetectionParams detection;
-    bool classify_angle = true;       // needs OcrModelPaths::classifier
-    float angle_threshold = 0.9f;     // turn a line 180 degrees above this classifier score
-    size_t batch_size = 6;            // text lines per classifier / recogniser run (PaddleOCR: 6)
-    float min_confidence = 0.5f;      // lines read with less are dropped (PaddleOCR drop_score)
-    // A recogniser batch's padded width (lines x width, pixels at height 48) stays within this
-    // unless a single line is wider; a single line is squeezed to at most max_line_width.
+    bool classify_angle = true;    // needs OcrModelPaths::classifier
+    float angle_threshold = 0.9f;  // turn a line 180 degrees above this classifier score
+    // Recognise a line the classifier would turn both ways, and keep the more confident
+    // reading: the classifier alone turns some upright lines over (one line of opencv-doc's
+    // imageTextN.png). Costs a second recogniser run for those lines only.
+    bool verify_rotation = true;
+    float min_confidence = 0.5f;  // lines read with less are dropped (PaddleOCR drop_score)
+    // Text lines per recogniser run. On a CPU the cost is linear in pixels, so batching gains
+    // nothing and pads short lines to the longest; 1 also keeps the number of distinct input
+    // shapes (and so of configure() calls) small. PaddleOCR uses 6, which suits accelerators.
+    size_t recognizer_batch_size = 1;
+    // A batch's padded area (lines x width, at height 48) stays within this unless one line is
+    // wider; a line is squeezed to at most max_line_width pixels at height 48.
     int max_batch_width = 6 * 640;
     int max_line_width = 4800;
-    size_t cached_shapes = 16;        // configured input shapes kept per model
+    size_t cached_shapes = 32;                 // configured input shapes kept per model (LRU)
     std::chrono::milliseconds timeout{60000};  // per inference, queueing included
 };
 
@@ -65,9 +72,9 @@ struct LineAngle {
 
 // Wall time of each stage of one read(), in milliseconds.
 struct OcrTiming {
-    double detect_ms = 0.0;       // resize + detector + boxes
-    double classify_ms = 0.0;     // crops + angle classifier
-    double recognize_ms = 0.0;    // recogniser + CTC decode
+    double detect_ms = 0.0;     // resize + detector + boxes
+    double classify_ms = 0.0;   // crops + angle classifier
+    double recognize_ms = 0.0;  // recogniser + CTC decode
     double total_ms = 0.0;
 };
 
@@ -91,7 +98,7 @@ public:
 
     const OcrParams& params() const { return params_; }
     const CtcDecoder& decoder() const { return decoder_; }
-    // Inputs shapes configured so far per model (each costs one configure()).
+    // Input shapes configured so far, all models together (each cost one configure()).
     size_t configured_shape_count() const;
 
 private:

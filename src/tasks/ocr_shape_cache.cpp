@@ -4,8 +4,9 @@
 
 namespace corun::tasks {
 
-Expected<std::unique_ptr<ShapeCachedModel>> ShapeCachedModel::create(
-    VDevice& vdevice, const std::string& onnx_path, size_t capacity) {
+Expected<std::unique_ptr<ShapeCachedModel>> ShapeCachedModel::create(VDevice& vdevice,
+                                                                     const std::string& onnx_path,
+                                                                     size_t capacity) {
     std::error_code error;
     if (!std::filesystem::is_regular_file(onnx_path, error)) {
         return Status(StatusCode::NOT_FOUND,
@@ -13,11 +14,10 @@ Expected<std::unique_ptr<ShapeCachedModel>> ShapeCachedModel::create(
                           "' does not exist; run scripts/fetch_models.sh to fetch it");
     }
     CORUN_TRY(auto model, vdevice.create_infer_model(onnx_path));
-    CORUN_CHECK(model->inputs().size() == 1 && model->outputs().size() == 1,
-                StatusCode::INVALID_MODEL,
-                "'" + onnx_path + "' has " + std::to_string(model->inputs().size()) +
-                    " inputs and " + std::to_string(model->outputs().size()) +
-                    " outputs; expected one of each");
+    CORUN_CHECK(
+        model->inputs().size() == 1 && model->outputs().size() == 1, StatusCode::INVALID_MODEL,
+        "'" + onnx_path + "' has " + std::to_string(model->inputs().size()) + " inputs and " +
+            std::to_string(model->outputs().size()) + " outputs; expected one of each");
     for (auto stream : {model->inputs().front(), model->outputs().front()}) {
         CORUN_CHECK(stream.native_format().type == FormatType::FLOAT32, StatusCode::INVALID_MODEL,
                     "'" + onnx_path + "': stream '" + stream.name() + "' is " +
@@ -56,8 +56,8 @@ Expected<std::vector<float>> ShapeCachedModel::run(const std::vector<float>& inp
     CORUN_TRY(auto input_stream, bindings.input());
     CORUN_TRY(auto output_stream, bindings.output());
     // The runtime reads the input without writing it; MemoryView takes a mutable pointer.
-    CORUN_RETURN_IF_ERROR(input_stream.set_buffer(MemoryView(
-        const_cast<float*>(input.data()), input.size() * sizeof(float))));
+    CORUN_RETURN_IF_ERROR(input_stream.set_buffer(
+        MemoryView(const_cast<float*>(input.data()), input.size() * sizeof(float))));
     std::vector<float> output(output_stream.frame_size() / sizeof(float));
     CORUN_RETURN_IF_ERROR(output_stream.set_buffer(MemoryView::of(output)));
     CORUN_RETURN_IF_ERROR(configured.run(bindings, timeout));

@@ -9,7 +9,9 @@ namespace corun::tasks {
 namespace {
 
 // Python's round(): halves go to the even neighbour, as PaddleOCR's numpy code rounds.
-int round_half_even(double value) { return static_cast<int>(std::nearbyint(value)); }
+int round_half_even(double value) {
+    return static_cast<int>(std::nearbyint(value));
+}
 
 float distance(const cv::Point2f& a, const cv::Point2f& b) {
     return std::hypot(a.x - b.x, a.y - b.y);
@@ -144,8 +146,7 @@ DetectionInput make_detection_input(const cv::Mat& bgr, const TextDetectionParam
     return input;
 }
 
-std::vector<TextBox> boxes_from_probability_map(const cv::Mat& probability,
-                                                cv::Size image_size,
+std::vector<TextBox> boxes_from_probability_map(const cv::Mat& probability, cv::Size image_size,
                                                 const TextDetectionParams& params) {
     CV_Assert(probability.type() == CV_32FC1);
     cv::Mat bitmap = probability > params.threshold;  // 0 or 255
@@ -176,8 +177,9 @@ std::vector<TextBox> boxes_from_probability_map(const cv::Mat& probability,
 
         Quad quad = ordered_corners(grown);
         for (auto& p : quad) {
-            p.x = std::clamp(static_cast<float>(round_half_even(p.x / map_width * image_size.width)),
-                             0.0f, static_cast<float>(image_size.width));
+            p.x =
+                std::clamp(static_cast<float>(round_half_even(p.x / map_width * image_size.width)),
+                           0.0f, static_cast<float>(image_size.width));
             p.y = std::clamp(
                 static_cast<float>(round_half_even(p.y / map_height * image_size.height)), 0.0f,
                 static_cast<float>(image_size.height));
@@ -219,10 +221,8 @@ void sort_text_boxes(std::vector<TextBox>& boxes) {
 }
 
 cv::Mat crop_text_region(const cv::Mat& image, const Quad& quad, int max_short_side) {
-    int width = static_cast<int>(
-        std::max(distance(quad[0], quad[1]), distance(quad[2], quad[3])));
-    int height = static_cast<int>(
-        std::max(distance(quad[0], quad[3]), distance(quad[1], quad[2])));
+    int width = static_cast<int>(std::max(distance(quad[0], quad[1]), distance(quad[2], quad[3])));
+    int height = static_cast<int>(std::max(distance(quad[0], quad[3]), distance(quad[1], quad[2])));
     width = std::max(width, 1);
     height = std::max(height, 1);
     const int short_side = std::min(width, height);

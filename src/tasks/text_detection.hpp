@@ -26,11 +26,11 @@ struct TextDetectionParams {
     // The longer image side is scaled down to this (never up), then both sides are rounded to
     // multiples of 32 (PaddleOCR's det_limit_type "max", det_limit_side_len 960).
     int max_side = 960;
-    float threshold = 0.3f;        // a pixel is text when its probability exceeds this
-    float box_threshold = 0.6f;    // a region is kept when its mean probability reaches this
-    float unclip_ratio = 1.5f;     // how far a region grows: area * ratio / perimeter
-    int max_candidates = 1000;     // regions looked at, at most
-    int min_size = 3;              // regions with a shorter side (map pixels) are dropped
+    float threshold = 0.3f;      // a pixel is text when its probability exceeds this
+    float box_threshold = 0.6f;  // a region is kept when its mean probability reaches this
+    float unclip_ratio = 1.5f;   // how far a region grows: area * ratio / perimeter
+    int max_candidates = 1000;   // regions looked at, at most
+    int min_size = 3;            // regions with a shorter side (map pixels) are dropped
 };
 
 // The detector's input: one NCHW float frame, with the scale from image to tensor pixels.
@@ -53,8 +53,7 @@ DetectionInput make_detection_input(const cv::Mat& bgr, const TextDetectionParam
 
 // Text boxes from the detector's probability map (CV_32FC1, the tensor's height x width), in
 // the pixels of an image of `image_size`, sorted into reading order.
-std::vector<TextBox> boxes_from_probability_map(const cv::Mat& probability,
-                                                cv::Size image_size,
+std::vector<TextBox> boxes_from_probability_map(const cv::Mat& probability, cv::Size image_size,
                                                 const TextDetectionParams& params);
 
 // Reading order: top to bottom, and left to right among boxes whose tops are within 10 pixels.
