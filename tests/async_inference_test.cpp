@@ -507,7 +507,7 @@ TEST(AsyncInferenceTest, QueueFullTimesOutAndRefusesMore) {
     // A waiter blocks until the queue drains.
     std::atomic<bool> ready{false};
     Status waiter_status(StatusCode::UNINITIALIZED, "not returned");
-    std::thread waiter([&] {
+    std::jthread waiter([&] {
         waiter_status = configured.wait_for_async_ready(kTimeout);
         ready = true;
     });
@@ -616,7 +616,7 @@ TEST(AsyncInferenceTest, ShutdownCancelsQueuedJobsAndFinishesRunningOnes) {
     // shutdown() blocks until the running job is finished, so call it on another thread.
     Status shutdown_status(StatusCode::UNINITIALIZED, "not returned");
     std::atomic<bool> shutdown_returned{false};
-    std::thread closer([&] {
+    std::jthread closer([&] {
         shutdown_status = configured.shutdown();
         shutdown_returned = true;
     });
@@ -675,7 +675,7 @@ TEST(AsyncInferenceTest, ShutdownWakesAWaiter) {
         jobs.push_back(std::move(job));
     }
     Status waited(StatusCode::UNINITIALIZED, "not returned");
-    std::thread waiter([&] { waited = configured.wait_for_async_ready(kTimeout); });
+    std::jthread waiter([&] { waited = configured.wait_for_async_ready(kTimeout); });
     std::this_thread::sleep_for(10ms);
     ASSERT_OK(configured.shutdown());  // nothing of this model runs: returns at once
     waiter.join();
@@ -796,7 +796,7 @@ TEST(AsyncInferenceTest, FourClientThreadsShareOneVDevice) {
         return Status::ok();
     };
 
-    std::vector<std::thread> threads;
+    std::vector<std::jthread> threads;
     std::vector<Status> results(kThreads);
     for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&, t] { results[t] = client(t); });

@@ -180,7 +180,10 @@ TEST_F(BadInputTest, SetShapeChecksRankAndFixedDimensions) {
     EXPECT_EQ(x.native_shape(), (std::vector<int64_t>{1, 3, -1, -1}));
 
     ASSERT_OK_AND_ASSIGN(auto y, model->output());
-    EXPECT_STATUS(y.set_shape({1, 3, 8, 8}), StatusCode::INVALID_OPERATION);
+    // Outputs take set_shape too (to declare what the model leaves dynamic), with the same checks.
+    EXPECT_STATUS(y.set_shape({1, 4, 8, 8}), StatusCode::INVALID_ARGUMENT);
+    EXPECT_STATUS(y.set_shape({1, 3, 8}), StatusCode::INVALID_ARGUMENT);
+    EXPECT_OK(y.set_shape({1, 3, 8, 8}));
 
     // A fully fixed model accepts its own shape only.
     ASSERT_OK_AND_ASSIGN(auto add_one, vdevice_->create_infer_model(test_model("add_one.onnx")));

@@ -542,6 +542,7 @@ TEST_F(InferModelTest, Int64TokensPassThrough) {
     EXPECT_EQ(ids.format().type, FormatType::INT64);
     EXPECT_EQ(ids.frame_size(), 40u);
     EXPECT_TRUE(ids.quant_infos()[0].is_identity());
+    EXPECT_EQ(ids.quant_source(), "none (int64 stream)");
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     std::vector<int64_t> tokens = {0, 1, 101, 50256, -7};
     std::vector<float> as_float(5, -1.0f);

@@ -170,9 +170,14 @@ std::map<std::string, OutputData> run_corun(InferModel& model,
 
 // The whole check: `inputs` given natively to corun (fixing dynamic dims with set_shape) and to
 // bare ONNX Runtime; every output compared element by element.
-void compare_native(const std::string& path, const std::vector<TensorData>& inputs) {
+void compare_native(const std::string& path, const std::vector<TensorData>& inputs,
+                    const std::map<std::string, std::vector<int64_t>>& output_shapes = {}) {
     ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create());
     ASSERT_OK_AND_ASSIGN(auto model, vdevice->create_infer_model(path));
+    for (const auto& [name, shape] : output_shapes) {
+        ASSERT_OK_AND_ASSIGN(auto stream, model->output(name));
+        ASSERT_OK(stream.set_shape(shape));
+    }
     std::map<std::string, MemoryView> buffers;
     std::vector<std::vector<uint8_t>> copies;  // corun's buffers, apart from ORT's
     copies.reserve(inputs.size());
@@ -345,24 +350,20 @@ TEST(RealModelTest, SileroVadMatchesOnnxRuntime) {
         TensorData::floats("state", {2, 1, 128}, pseudo_random(256, -0.5f, 0.5f, 3)),
         TensorData::int64s("sr", {}, {16000}),
     };
-    // Known limitation: the outputs' dims are all dynamic in the file, and configure() finds
-    // them by running one zero-filled frame; with sr = 0 the model takes a branch that fails.
-    // Until corun can take output shapes another way, configure() must fail cleanly.
+    // The file leaves every output dimension dynamic, and one zero-filled frame cannot reveal
+    // them (sr = 0 takes a branch that fails): configure() says so and names set_shape.
     {
         ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create());
         ASSERT_OK_AND_ASSIGN(auto model, vdevice->create_infer_model(*path));
         ASSERT_OK(model->input("input")->set_shape({1, 576}));
         ASSERT_OK(model->input("state")->set_shape({2, 1, 128}));
         auto configured = model->configure();
-        if (!configured.has_value()) {
-            EXPECT_EQ(configured.status().code(), StatusCode::INVALID_ARGUMENT);
-            EXPECT_TRUE(test::contains(configured.status().message(), "zero-filled input"))
-                << configured.status();
-            GTEST_SKIP() << "corun cannot find silero-vad's output shapes yet: "
-                         << configured.status();
-        }
+        ASSERT_FALSE(configured.has_value());
+        EXPECT_TRUE(test::contains(configured.status().message(), "output(name)->set_shape"))
+            << configured.status();
     }
-    compare_native(*path, inputs);
+    // Declared with set_shape on the outputs, it runs and matches ONNX Runtime.
+    compare_native(*path, inputs, {{"output", {1, 1}}, {"stateN", {2, 1, 128}}});
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Shared helpers for corun's runtime tests: model paths, Status-aware assertions, and a few
-// one-liners that open a model on its own device group.
+// Shared helpers for corun's runtime tests: test model paths, Status-aware assertions
+// (ASSERT_OK, EXPECT_STATUS, ASSERT_OK_AND_ASSIGN) and unique device group ids.
 #pragma once
 
 #include <gtest/gtest.h>

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -28,8 +29,10 @@ VDeviceParams group_params(const std::string& prefix) {
 
 TEST(VDeviceTest, ScanListsTheCpu) {
     ASSERT_OK_AND_ASSIGN(auto devices, VDevice::scan());
-    ASSERT_FALSE(devices.empty());
-    const DeviceDescription& cpu = devices.front();
+    const auto found = std::find_if(devices.begin(), devices.end(),
+                                    [](const DeviceDescription& d) { return d.id == "cpu:0"; });
+    ASSERT_NE(found, devices.end()) << "scan() lists no cpu:0";
+    const DeviceDescription& cpu = *found;
     EXPECT_EQ(cpu.id, "cpu:0");
     EXPECT_EQ(cpu.kind, "cpu");
     EXPECT_EQ(cpu.status, "available");

@@ -9,5 +9,7 @@ void add_scan_command(CLI::App& app);
 void add_parse_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_detect_command(CLI::App& app);
+void add_run2_command(CLI::App& app);
+void add_benchmark_command(CLI::App& app);
 
 }  // namespace corun::tools

@@ -27,8 +27,11 @@ struct DetectOptions {
     bool json = false;
 };
 
-double rounded(double value, double step) {
-    return std::round(value / step) * step;
+// Rounded to `digits` decimals; dividing (not multiplying by 0.1) gives the double that prints
+// shortest ("100.3", not "100.30000000000001").
+double rounded(double value, int digits) {
+    const double scale = std::pow(10.0, digits);
+    return std::round(value * scale) / scale;
 }
 
 Status missing_file(const std::string& what, const std::string& path) {
@@ -88,10 +91,10 @@ int run_detect(const DetectOptions& options) {
         for (const auto& d : detections) {
             list.push_back({{"label", d.label},
                             {"label_id", d.label_id},
-                            {"score", rounded(d.score, 1e-4)},
+                            {"score", rounded(d.score, 4)},
                             {"box",
-                             {rounded(d.box.x1, 0.1), rounded(d.box.y1, 0.1),
-                              rounded(d.box.x2, 0.1), rounded(d.box.y2, 0.1)}}});
+                             {rounded(d.box.x1, 1), rounded(d.box.y1, 1), rounded(d.box.x2, 1),
+                              rounded(d.box.y2, 1)}}});
         }
         nlohmann::json out{{"image", options.image},
                            {"width", image->cols},

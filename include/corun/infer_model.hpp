@@ -59,11 +59,14 @@ public:
 
         // The format the user's buffers will have. Checked at configure(); converting between
         // NHWC and NCHW, and between UINT8/UINT16/FLOAT32 with the stream's quant info.
-        void set_format_type(FormatType type);
-        void set_format_order(FormatOrder order);
-        // Fixes dynamic dimensions of an input, in the model's native order, batch dim included.
+        // const: a stream is a handle, so `model->inputs()[0].set_format_type(...)` works as in
+        // HailoRT, where inputs() returns copies.
+        void set_format_type(FormatType type) const;
+        void set_format_order(FormatOrder order) const;
+        // Fixes dynamic dimensions, in the model's native order, batch dim included: of an input
+        // before configure(), or of an output the model cannot reveal by running a frame.
         // Fixed dimensions must be given as they are. Checked here and at configure().
-        Status set_shape(const std::vector<int64_t>& native_dims);
+        Status set_shape(const std::vector<int64_t>& native_dims) const;
 
         explicit InferStream(std::shared_ptr<StreamState> state);
         const std::shared_ptr<StreamState>& state() const { return state_; }

@@ -122,36 +122,34 @@ std::vector<std::string> InferStream::dimension_names() const {
     return state_->declared.dim_names;
 }
 
-void InferStream::set_format_type(FormatType type) {
+void InferStream::set_format_type(FormatType type) const {
     state_->user.type = type;
 }
-void InferStream::set_format_order(FormatOrder order) {
+void InferStream::set_format_order(FormatOrder order) const {
     state_->user.order = order;
 }
 
-Status InferStream::set_shape(const std::vector<int64_t>& native_dims) {
+Status InferStream::set_shape(const std::vector<int64_t>& native_dims) const {
+    // Inputs: fixes dynamic dimensions. Outputs: declares dimensions a model leaves dynamic
+    // and that one zero-filled frame cannot reveal (models that branch on input values).
     const auto& declared = state_->declared.dims;
-    if (!state_->is_input) {
-        return Status(
-            StatusCode::INVALID_OPERATION,
-            "set_shape applies to inputs; output '" + name() + "' takes its shape from the inputs");
-    }
+    const std::string label = (state_->is_input ? "input '" : "output '") + name() + "'";
     if (native_dims.size() != declared.size()) {
         return Status(StatusCode::INVALID_ARGUMENT,
-                      "set_shape: input '" + name() + "' has " + std::to_string(declared.size()) +
+                      "set_shape: " + label + " has " + std::to_string(declared.size()) +
                           " dimensions " + dims_text(declared) + "; got " +
                           std::to_string(native_dims.size()) + " " + dims_text(native_dims));
     }
     for (size_t i = 0; i < declared.size(); ++i) {
         if (native_dims[i] <= 0 || native_dims[i] > (int64_t{1} << 31)) {
             return Status(StatusCode::INVALID_ARGUMENT,
-                          "set_shape: dimension " + std::to_string(i) + " of input '" + name() +
-                              "' is " + std::to_string(native_dims[i]) + "; it must be positive");
+                          "set_shape: dimension " + std::to_string(i) + " of " + label + " is " +
+                              std::to_string(native_dims[i]) + "; it must be positive");
         }
         if (declared[i] >= 0 && declared[i] != native_dims[i]) {
             return Status(StatusCode::INVALID_ARGUMENT,
-                          "set_shape: dimension " + std::to_string(i) + " of input '" + name() +
-                              "' is fixed at " + std::to_string(declared[i]) +
+                          "set_shape: dimension " + std::to_string(i) + " of " + label +
+                              " is fixed at " + std::to_string(declared[i]) +
                               " by the model; got " + std::to_string(native_dims[i]));
         }
     }
@@ -267,8 +265,24 @@ Expected<ConfiguredInferModel> InferModel::configure() {
             return std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d < 0; });
         });
     if (outputs_dynamic) {
-        CORUN_TRY(output_dims,
-                  state_->loaded.front()->infer_output_dims(configured->native_inputs));
+        auto found = state_->loaded.front()->infer_output_dims(configured->native_inputs);
+        if (!found) {
+            std::string names;
+            for (const auto& stream : state_->outputs) names += " '" + stream->declared.name + "'";
+            return Status(found.status().code(),
+                          "configure: the model leaves the shapes of its outputs (" + names +
+                              " ) dynamic, and running one zero-filled frame to find them "
+                              "failed: " + found.status().message() +
+                              ". Declare them with infer_model->output(name)->set_shape({...})");
+        }
+        output_dims = found.release();
+        for (size_t i = 0; i < output_dims.size(); ++i) {
+            // Dimensions the user declared win over what the zero-filled frame gave.
+            const auto& fixed = state_->outputs[i]->native_dims;
+            for (size_t d = 0; d < fixed.size() && d < output_dims[i].size(); ++d) {
+                if (fixed[d] > 0) output_dims[i][d] = fixed[d];
+            }
+        }
     }
     for (size_t i = 0; i < state_->outputs.size(); ++i) {
         const auto& stream = *state_->outputs[i];

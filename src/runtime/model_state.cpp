@@ -69,7 +69,8 @@ void detect_quantization(StreamState& stream, const runtime::OnnxModelFile* file
                             stream.native.type == FormatType::INT8 ||
                             stream.native.type == FormatType::UINT16;
     if (!is_integer) {
-        stream.quant_source = "none (float stream)";
+        // "none (float stream)", "none (int64 stream)": not a type corun quantizes.
+        stream.quant_source = "none (" + stream.declared.onnx_type_name + " stream)";
         return;
     }
     stream.quant_source = "none (identity: the model declares no quantization for this stream)";
