@@ -24,7 +24,7 @@ build: setup configure
 	@cmake --build $(BUILD) -j $(JOBS) -- --quiet
 
 demo: build
-	@$(CORUN) run $(BUILD)/test_models/conv_nchw.onnx --time-to-run 3
+	@$(CORUN) demo
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600

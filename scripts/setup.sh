@@ -9,7 +9,7 @@ debian_packages=(
     libgtest-dev libgmock-dev libbenchmark-dev
     libcli11-dev nlohmann-json3-dev libspdlog-dev
     python3 python3-onnx python3-numpy
-    libopencv-dev espeak-ng
+    libopencv-dev libopencv-contrib-dev fonts-dejavu-core espeak-ng
     clang libclang-rt-14-dev clang-format
 )
 

@@ -9,7 +9,11 @@ void add_scan_command(CLI::App& app);
 void add_parse_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_detect_command(CLI::App& app);
+void add_demo_command(CLI::App& app);
 void add_run2_command(CLI::App& app);
 void add_benchmark_command(CLI::App& app);
+void add_faces_command(CLI::App& app);
+void add_vad_command(CLI::App& app);
+void add_ocr_command(CLI::App& app);
 
 }  // namespace corun::tools

@@ -11,8 +11,12 @@ int main(int argc, char** argv) {
     corun::tools::add_parse_command(app);
     corun::tools::add_run_command(app);
     corun::tools::add_detect_command(app);
+    corun::tools::add_demo_command(app);
     corun::tools::add_run2_command(app);
     corun::tools::add_benchmark_command(app);
+    corun::tools::add_faces_command(app);
+    corun::tools::add_vad_command(app);
+    corun::tools::add_ocr_command(app);
     CLI11_PARSE(app, argc, argv);
     return 0;
 }
