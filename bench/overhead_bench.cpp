@@ -108,7 +108,7 @@ struct Measurement {
 };
 
 int bench_model(Ort::Env& env, const std::string& path, uint32_t threads, int rounds,
-                int iterations, nlohmann::json& report) {
+                int iterations, bool table, nlohmann::json& report) {
     corun::VDeviceParams params;
     params.group_id = "bench-" + std::to_string(threads);
     params.cpu.intra_op_threads = threads;
@@ -220,7 +220,7 @@ int main(int argc, char** argv) {
     int failures = 0;
     for (const auto& model : models) {
         for (uint32_t threads : thread_counts) {
-            failures += bench_model(env, model, threads, rounds, iterations, report);
+            failures += bench_model(env, model, threads, rounds, iterations, !json, report);
         }
     }
     if (json) std::cout << nlohmann::json{{"overhead", report}}.dump(2) << "\n";
