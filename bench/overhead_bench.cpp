@@ -165,11 +165,13 @@ int bench_model(Ort::Env& env, const std::string& path, uint32_t threads, int ro
     const double bare_median = median(measured.bare_us);
     const double corun_median = median(measured.corun_us);
     const double ratio = corun_median / bare_median;
-    std::printf(
-        "%-40s threads %-2u  bare p50 %9.1f us  corun p50 %9.1f us  ratio %.3f  added %+7.1f us  "
-        "outputs %s\n",
-        path.substr(path.find_last_of('/') + 1).c_str(), threads, bare_median, corun_median, ratio,
-        corun_median - bare_median, same ? "identical" : "DIFFER");
+    if (table)
+        std::printf(
+            "%-40s threads %-2u  bare p50 %9.1f us  corun p50 %9.1f us  ratio %.3f  added %+7.1f "
+            "us  "
+            "outputs %s\n",
+            path.substr(path.find_last_of('/') + 1).c_str(), threads, bare_median, corun_median,
+            ratio, corun_median - bare_median, same ? "identical" : "DIFFER");
     report.push_back({{"model", path},
                       {"threads", threads},
                       {"iterations", measured.bare_us.size()},
