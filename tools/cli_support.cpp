@@ -14,14 +14,6 @@ int report_error(const Status& status) {
     return 1;
 }
 
-std::string dims_text(const std::vector<int64_t>& dims) {
-    std::string text = "[";
-    for (size_t i = 0; i < dims.size(); ++i) {
-        text += (i ? "," : "") + (dims[i] < 0 ? std::string("?") : std::to_string(dims[i]));
-    }
-    return text + "]";
-}
-
 std::string quant_text(const QuantInfo& quant) {
     std::ostringstream text;
     text << "scale " << quant.scale << ", zero point " << quant.zero_point;

@@ -14,7 +14,6 @@ namespace corun::tools {
 // Prints "corun: <code>: <message>" to stderr and returns the process exit code (1).
 int report_error(const Status& status);
 
-std::string dims_text(const std::vector<int64_t>& dims);
 std::string quant_text(const QuantInfo& quant);
 
 // Percentile (0..100) of `values` by nearest rank; 0 when empty. Sorts a copy.

@@ -1,20 +1,62 @@
 #include "frame_pump.hpp"
 
 #include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <latch>
 #include <mutex>
 #include <optional>
+#include <random>
+#include <thread>
+
+#include "cli_support.hpp"
 
 namespace corun::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void fill_random(std::vector<uint8_t>& buffer, FormatType type, std::mt19937& random) {
+    switch (type) {
+        case FormatType::FLOAT32: {
+            std::uniform_real_distribution<float> values(0.0f, 1.0f);
+            auto* floats = reinterpret_cast<float*>(buffer.data());
+            for (size_t i = 0; i < buffer.size() / sizeof(float); ++i) floats[i] = values(random);
+            break;
+        }
+        case FormatType::INT64: {
+            std::uniform_int_distribution<int64_t> values(0, 99);
+            auto* ints = reinterpret_cast<int64_t*>(buffer.data());
+            for (size_t i = 0; i < buffer.size() / sizeof(int64_t); ++i) ints[i] = values(random);
+            break;
+        }
+        case FormatType::INT32: {
+            std::uniform_int_distribution<int32_t> values(0, 99);
+            auto* ints = reinterpret_cast<int32_t*>(buffer.data());
+            for (size_t i = 0; i < buffer.size() / sizeof(int32_t); ++i) ints[i] = values(random);
+            break;
+        }
+        default: {
+            std::uniform_int_distribution<int> values(0, 255);
+            for (auto& byte : buffer) byte = static_cast<uint8_t>(values(random));
+            break;
+        }
+    }
+}
+
+}  // namespace
 
 Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
                                  std::vector<ConfiguredInferModel::Bindings>& slots,
                                  const PumpOptions& options) {
-    using Clock = std::chrono::steady_clock;
     if (slots.empty()) return Status(StatusCode::INVALID_ARGUMENT, "pump_frames: no bindings");
     if (options.frames == 0 && options.seconds <= 0) {
         return Status(StatusCode::INVALID_ARGUMENT,
                       "give a frame count or a time to run (e.g. --frames-count 100 or "
                       "--time-to-run 5)");
+    }
+    if (options.framerate < 0) {
+        return Status(StatusCode::INVALID_ARGUMENT, "pump_frames: the frame rate is negative");
     }
     PumpResult result;
     std::mutex result_mutex;
@@ -22,11 +64,31 @@ Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
     std::vector<std::optional<AsyncInferJob>> jobs(slots.size());
     const auto start = Clock::now();
     auto last_progress = start;
+    size_t frames_at_last_progress = 0;
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+    const auto period = options.framerate > 0
+                            ? std::chrono::duration_cast<Clock::duration>(
+                                  std::chrono::duration<double>(1.0 / options.framerate))
+                            : Clock::duration::zero();
+    auto next_due = start;
+    auto stopped = [&] { return options.stop != nullptr && options.stop->load(); };
 
     uint64_t submitted = 0;
     while ((options.frames == 0 || submitted < options.frames) &&
-           (options.seconds <= 0 || elapsed() < options.seconds)) {
+           (options.seconds <= 0 || elapsed() < options.seconds) && !stopped()) {
+        if (period > Clock::duration::zero()) {
+            // Sleep until the next frame is due, in short steps so the stop flag and the end
+            // of the run are noticed.
+            const auto end = options.seconds > 0
+                                 ? start + std::chrono::duration_cast<Clock::duration>(
+                                               std::chrono::duration<double>(options.seconds))
+                                 : Clock::time_point::max();
+            while (Clock::now() < next_due && Clock::now() < end && !stopped()) {
+                std::this_thread::sleep_until(
+                    std::min({next_due, end, Clock::now() + std::chrono::milliseconds(100)}));
+            }
+            if (Clock::now() >= end || stopped()) break;
+        }
         const size_t slot = submitted % slots.size();
         if (jobs[slot]) {
             jobs[slot]->wait(std::chrono::milliseconds::max()).ignore();
@@ -37,6 +99,11 @@ Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
             if (!first_error.is_ok()) break;
         }
         CORUN_RETURN_IF_ERROR(model.wait_for_async_ready(std::chrono::seconds(60)));
+        if (period > Clock::duration::zero()) {
+            // Fell behind by more than a period (the queue was full): restart the schedule.
+            const auto now = Clock::now();
+            next_due = now - next_due > period ? now + period : next_due + period;
+        }
         auto job = model.run_async(slots[slot], [&](const AsyncInferCompletionInfo& info) {
             std::lock_guard lock(result_mutex);
             if (!info.status.is_ok()) {
@@ -52,9 +119,24 @@ Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
         jobs[slot].emplace(job.release());
         ++submitted;
         if (options.on_progress && Clock::now() - last_progress >= std::chrono::seconds(1)) {
-            last_progress = Clock::now();
-            std::lock_guard lock(result_mutex);
-            options.on_progress({result.frames, elapsed()});
+            const auto now = Clock::now();
+            const double interval = std::chrono::duration<double>(now - last_progress).count();
+            last_progress = now;
+            PumpProgress progress;
+            {
+                std::lock_guard lock(result_mutex);
+                progress.frames_done = result.frames;
+                const size_t recent = result.total_ms.size() - frames_at_last_progress;
+                progress.recent_fps = interval > 0 ? static_cast<double>(recent) / interval : 0;
+                progress.recent_p50_ms = percentile(
+                    std::vector<double>(result.total_ms.begin() +
+                                            static_cast<std::ptrdiff_t>(frames_at_last_progress),
+                                        result.total_ms.end()),
+                    50);
+                frames_at_last_progress = result.total_ms.size();
+            }
+            progress.seconds = elapsed();
+            options.on_progress(progress);
         }
     }
     for (auto& job : jobs) {
@@ -63,6 +145,104 @@ Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
     result.seconds = elapsed();
     if (!first_error.is_ok()) return first_error;
     return result;
+}
+
+std::string model_stem(const std::string& path) {
+    return std::filesystem::path(path).stem().string();
+}
+
+Expected<std::unique_ptr<PreparedModel>> prepare_model(VDevice& vdevice, const ModelSetup& setup) {
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(setup.path, error)) {
+        return Status(StatusCode::NOT_FOUND,
+                      "model file '" + setup.path + "' does not exist (give an .onnx file)");
+    }
+    auto prepared = std::make_unique<PreparedModel>();
+    prepared->path = setup.path;
+    CORUN_TRY(prepared->model, vdevice.create_infer_model(setup.path));
+    InferModel& model = *prepared->model;
+    CORUN_RETURN_IF_ERROR(model.set_batch_size(setup.batch_size));
+    for (const auto& text : setup.shapes) {
+        CORUN_TRY(auto shape, parse_shape_option(text));
+        auto stream = model.input(shape.first);
+        if (!stream) {
+            if (setup.skip_missing_inputs) continue;
+            return stream.status();
+        }
+        CORUN_RETURN_IF_ERROR(stream->set_shape(shape.second));
+    }
+    CORUN_TRY(auto configured, model.configure());
+    prepared->configured.emplace(std::move(configured));
+    CORUN_TRY(prepared->queue_size, prepared->configured->get_async_queue_size());
+
+    // One set of buffers per queue entry, so frames in flight never share memory.
+    std::mt19937 random(1234);
+    prepared->storage.reserve(prepared->queue_size *
+                              (model.inputs().size() + model.outputs().size()));
+    for (size_t slot = 0; slot < prepared->queue_size; ++slot) {
+        CORUN_TRY(auto bindings, prepared->configured->create_bindings());
+        for (const auto& stream : model.inputs()) {
+            CORUN_TRY(auto bound, bindings.input(stream.name()));
+            prepared->storage.emplace_back(bound.frame_size());
+            fill_random(prepared->storage.back(), stream.format().type, random);
+            CORUN_RETURN_IF_ERROR(bound.set_buffer(MemoryView::of(prepared->storage.back())));
+        }
+        for (const auto& stream : model.outputs()) {
+            CORUN_TRY(auto bound, bindings.output(stream.name()));
+            prepared->storage.emplace_back(bound.frame_size());
+            CORUN_RETURN_IF_ERROR(bound.set_buffer(MemoryView::of(prepared->storage.back())));
+        }
+        prepared->slots.push_back(std::move(bindings));
+    }
+    return prepared;
+}
+
+std::vector<Expected<PumpResult>> pump_together(
+    std::vector<PumpTask>& tasks,
+    const std::function<void(const std::vector<PumpProgress>&)>& on_tick) {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<PumpProgress> progress(tasks.size());
+    std::vector<std::optional<Expected<PumpResult>>> results(tasks.size());
+    size_t finished = 0;
+    std::latch start(static_cast<std::ptrdiff_t>(tasks.size()));
+    std::vector<std::thread> threads;
+    threads.reserve(tasks.size());
+    for (size_t i = 0; i < tasks.size(); ++i) {
+        threads.emplace_back([&, i] {
+            PumpOptions options = tasks[i].options;
+            options.on_progress = [&, i](const PumpProgress& latest) {
+                std::lock_guard lock(mutex);
+                progress[i] = latest;
+            };
+            start.arrive_and_wait();
+            auto result = pump_frames(*tasks[i].model->configured, tasks[i].model->slots, options);
+            std::lock_guard lock(mutex);
+            results[i].emplace(std::move(result));
+            ++finished;
+            changed.notify_all();
+        });
+    }
+    {
+        // Ticks a little after each whole second, when the pumps have just reported.
+        auto next_tick = Clock::now() + std::chrono::milliseconds(1200);
+        std::unique_lock lock(mutex);
+        while (finished < tasks.size()) {
+            changed.wait_until(lock, next_tick, [&] { return finished == tasks.size(); });
+            next_tick += std::chrono::seconds(1);
+            if (on_tick && finished < tasks.size()) {
+                const auto snapshot = progress;
+                lock.unlock();
+                on_tick(snapshot);
+                lock.lock();
+            }
+        }
+    }
+    for (auto& thread : threads) thread.join();
+    std::vector<Expected<PumpResult>> all;
+    all.reserve(tasks.size());
+    for (auto& result : results) all.push_back(std::move(*result));
+    return all;
 }
 
 }  // namespace corun::tools

@@ -1,9 +1,15 @@
-// Keeps a ConfiguredInferModel's async queue full for a number of frames or seconds and records
-// each frame's latency; `corun run` (and later run2/benchmark) drive models with it.
+// Keeps a ConfiguredInferModel's async queue full (or feeds it at a fixed frame rate) for a number
+// of frames or seconds and records each frame's latency; `corun run`, `run2` and `benchmark`
+// drive models with it. Also: loading a model with random input buffers for every queue slot,
+// and driving several models at once, each from its own thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "corun/corun.hpp"
@@ -13,11 +19,21 @@ namespace corun::tools {
 struct PumpProgress {
     uint64_t frames_done = 0;
     double seconds = 0;
+    // Since the previous progress report: frames per second and median latency (run_async()
+    // to completion); 0 when no frame completed meanwhile.
+    double recent_fps = 0;
+    double recent_p50_ms = 0;
 };
 
 struct PumpOptions {
     uint64_t frames = 0;  // stop after this many frames (0 = no limit)
     double seconds = 0;   // stop after this long (0 = no limit)
+    // Frames submitted per second (a camera, say); 0 = keep the queue full. A pump that falls
+    // more than one period behind (the queue was full) restarts its schedule instead of sending
+    // a burst to catch up.
+    double framerate = 0;
+    // Stops the pump early once set (another pump failed, the user pressed Ctrl-C, ...).
+    const std::atomic<bool>* stop = nullptr;
     std::function<void(const PumpProgress&)> on_progress;  // about once a second
 };
 
@@ -34,5 +50,48 @@ struct PumpResult {
 Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
                                  std::vector<ConfiguredInferModel::Bindings>& slots,
                                  const PumpOptions& options);
+
+// How to load one model for pumping.
+struct ModelSetup {
+    std::string path;
+    uint16_t batch_size = 0;  // 0 = let corun pick
+    // "NAME=D0,D1,..." fixing dynamic input dims (native order).
+    std::vector<std::string> shapes;
+    // true: a shape naming an input the model does not have is skipped (one --shape list for
+    // several models); false: it is an error.
+    bool skip_missing_inputs = false;
+};
+
+// A configured model with one set of random input and output buffers per async queue entry.
+struct PreparedModel {
+    std::string path;
+    std::shared_ptr<InferModel> model;
+    std::optional<ConfiguredInferModel> configured;
+    size_t queue_size = 0;
+    std::vector<ConfiguredInferModel::Bindings> slots;
+    std::vector<std::vector<uint8_t>> storage;  // never resized after the bindings point into it
+
+    const std::string& name() const { return model->info().name; }
+};
+
+// NOT_FOUND when the file does not exist; otherwise what loading and configuring says.
+Expected<std::unique_ptr<PreparedModel>> prepare_model(VDevice& vdevice, const ModelSetup& setup);
+
+// One model to drive in pump_together().
+struct PumpTask {
+    PreparedModel* model = nullptr;
+    PumpOptions options;  // on_progress is replaced; the progress goes to on_tick instead
+};
+
+// Runs every task on its own thread, all starting at the same moment, and waits for all.
+// `on_tick` (optional) runs on the calling thread about once a second with each task's latest
+// progress, in task order.
+std::vector<Expected<PumpResult>> pump_together(
+    std::vector<PumpTask>& tasks,
+    const std::function<void(const std::vector<PumpProgress>&)>& on_tick = nullptr);
+
+// Model file name without folders and extension ("nanodet" for models/nanodet.onnx): the key
+// the npu-sim profile uses.
+std::string model_stem(const std::string& path);
 
 }  // namespace corun::tools

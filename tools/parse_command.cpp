@@ -20,7 +20,7 @@ nlohmann::json stream_json(const InferModel::InferStream& stream) {
 }
 
 void print_stream(const InferModel::InferStream& stream) {
-    std::string shape = dims_text(stream.native_shape());
+    std::string shape = shape_text(stream.native_shape());
     const auto names = stream.dimension_names();
     std::string symbols;
     for (size_t i = 0; i < names.size(); ++i) {

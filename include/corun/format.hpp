@@ -52,5 +52,7 @@ struct Format {
 const char* format_type_name(FormatType type);     // "UINT8", ...
 const char* format_order_name(FormatOrder order);  // "NHWC", ...
 size_t format_type_size(FormatType type);          // bytes per element; 0 for AUTO
+// "[1,3,224,224]"; a dynamic (negative) dimension prints as "?".
+std::string shape_text(const std::vector<int64_t>& dims);
 
 }  // namespace corun

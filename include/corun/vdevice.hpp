@@ -64,8 +64,8 @@ struct VDeviceParams {
 
 // What the scheduler has done for one configured model (run2, benchmark, monitor).
 struct ScheduledModelStats {
-    uint64_t model_id = 0;      // ConfiguredInferModel::scheduler_model_id()
-    std::string name;           // the model's name (file stem)
+    uint64_t model_id = 0;  // ConfiguredInferModel::scheduler_model_id()
+    std::string name;       // the model's name (file stem)
     uint32_t priority = 16;
     uint64_t frames_done = 0;
     int64_t device_time_ns = 0;  // time the device spent on its frames

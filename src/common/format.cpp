@@ -40,6 +40,16 @@ const char* format_order_name(FormatOrder order) {
     return "UNKNOWN";
 }
 
+std::string shape_text(const std::vector<int64_t>& dims) {
+    std::string text = "[";
+    for (size_t i = 0; i < dims.size(); ++i) {
+        if (i > 0) text += ',';
+        text += dims[i] < 0 ? std::string("?") : std::to_string(dims[i]);
+    }
+    text += ']';
+    return text;
+}
+
 size_t format_type_size(FormatType type) {
     switch (type) {
         case FormatType::AUTO:

@@ -7,12 +7,6 @@
 namespace corun {
 namespace {
 
-std::string dims_text(const std::vector<int64_t>& dims) {
-    std::string text = "[";
-    for (size_t i = 0; i < dims.size(); ++i) text += (i ? "," : "") + std::to_string(dims[i]);
-    return text + "]";
-}
-
 bool is_forever(std::chrono::milliseconds timeout) {
     return timeout >= std::chrono::hours(24 * 365);
 }
@@ -84,7 +78,7 @@ Expected<std::shared_ptr<JobState>> submit_job(
 std::string ConfiguredStream::describe() const {
     return std::string(is_input ? "input '" : "output '") + name + "' (" +
            format_type_name(user.type) + " " + format_order_name(user.order) + " " +
-           dims_text(user.dims) + ", " + std::to_string(user.byte_size()) + " bytes per frame)";
+           shape_text(user.dims) + ", " + std::to_string(user.byte_size()) + " bytes per frame)";
 }
 
 ConfiguredModelState::~ConfiguredModelState() {
@@ -281,7 +275,9 @@ Status ConfiguredInferModel::set_scheduler_timeout(const std::chrono::millisecon
     });
 }
 
-uint64_t ConfiguredInferModel::scheduler_model_id() const { return state_->model_id; }
+uint64_t ConfiguredInferModel::scheduler_model_id() const {
+    return state_->model_id;
+}
 
 const std::vector<std::string>& ConfiguredInferModel::get_input_names() const {
     return state_->input_names;

@@ -1,6 +1,7 @@
 #include "corun/infer_model.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "runtime/configured_model_state.hpp"
 #include "runtime/model_state.hpp"
@@ -9,12 +10,6 @@ namespace corun {
 namespace {
 
 using InferStream = InferModel::InferStream;
-
-std::string dims_text(const std::vector<int64_t>& dims) {
-    std::string text = "[";
-    for (size_t i = 0; i < dims.size(); ++i) text += (i ? "," : "") + std::to_string(dims[i]);
-    return text + "]";
-}
 
 std::string stream_label(const StreamState& stream) {
     return std::string(stream.is_input ? "input '" : "output '") + stream.declared.name + "'";
@@ -37,7 +32,7 @@ Status check_bindable(const StreamState& stream) {
           stream.native_dims.size() == 4)) {
         return Status(StatusCode::NOT_SUPPORTED,
                       stream_label(stream) + " is " + format_order_name(stream.native.order) +
-                          " with shape " + dims_text(stream.native_dims) +
+                          " with shape " + shape_text(stream.native_dims) +
                           "; corun converts only between NHWC and NCHW on rank-4 streams, so " +
                           format_order_name(user.order) + " cannot be used here");
     }
@@ -55,7 +50,7 @@ Status check_fixed(const StreamState& stream) {
     if (dynamic.empty()) return Status::ok();
     return Status(StatusCode::INVALID_ARGUMENT,
                   stream_label(stream) + " has dynamic dimension(s) " + dynamic + " in " +
-                      dims_text(stream.native_dims) +
+                      shape_text(stream.native_dims) +
                       "; fix them before configure() with "
                       "infer_model->input(\"" +
                       stream.declared.name + "\")->set_shape({...}) (or `--shape " +
@@ -137,8 +132,8 @@ Status InferStream::set_shape(const std::vector<int64_t>& native_dims) const {
     if (native_dims.size() != declared.size()) {
         return Status(StatusCode::INVALID_ARGUMENT,
                       "set_shape: " + label + " has " + std::to_string(declared.size()) +
-                          " dimensions " + dims_text(declared) + "; got " +
-                          std::to_string(native_dims.size()) + " " + dims_text(native_dims));
+                          " dimensions " + shape_text(declared) + "; got " +
+                          std::to_string(native_dims.size()) + " " + shape_text(native_dims));
     }
     for (size_t i = 0; i < declared.size(); ++i) {
         if (native_dims[i] <= 0 || native_dims[i] > (int64_t{1} << 31)) {
@@ -154,6 +149,7 @@ Status InferStream::set_shape(const std::vector<int64_t>& native_dims) const {
         }
     }
     state_->native_dims = native_dims;
+    state_->shape_set = true;
     return Status::ok();
 }
 
@@ -259,7 +255,23 @@ Expected<ConfiguredInferModel> InferModel::configure() {
     // Output dimensions follow from the inputs; run one zero-filled frame when the model does
     // not declare them.
     std::vector<std::vector<int64_t>> output_dims;
-    for (const auto& stream : state_->outputs) output_dims.push_back(stream->native_dims);
+    // An output's dynamic batch dimension follows the inputs' (it is 1 in shape() only until
+    // configure), so only what set_shape declared counts as fixed here.
+    for (const auto& stream : state_->outputs) {
+        output_dims.push_back(stream->shape_set ? stream->native_dims : stream->declared.dims);
+    }
+    // A dynamic batch dimension (the first) follows the inputs' when they agree on it: no need
+    // to run a frame for the usual dynamic-batch model.
+    std::optional<int64_t> input_batch;
+    bool inputs_agree = true;
+    for (const auto& stream : state_->inputs) {
+        if (stream->declared.dims.empty() || stream->declared.dims[0] >= 0) continue;
+        if (input_batch && *input_batch != stream->native_dims[0]) inputs_agree = false;
+        input_batch = stream->native_dims[0];
+    }
+    for (auto& dims : output_dims) {
+        if (input_batch && inputs_agree && !dims.empty() && dims[0] < 0) dims[0] = *input_batch;
+    }
     const bool outputs_dynamic =
         std::any_of(output_dims.begin(), output_dims.end(), [](auto& dims) {
             return std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d < 0; });
@@ -272,12 +284,14 @@ Expected<ConfiguredInferModel> InferModel::configure() {
             return Status(found.status().code(),
                           "configure: the model leaves the shapes of its outputs (" + names +
                               " ) dynamic, and running one zero-filled frame to find them "
-                              "failed: " + found.status().message() +
+                              "failed: " +
+                              found.status().message() +
                               ". Declare them with infer_model->output(name)->set_shape({...})");
         }
         output_dims = found.release();
         for (size_t i = 0; i < output_dims.size(); ++i) {
             // Dimensions the user declared win over what the zero-filled frame gave.
+            if (!state_->outputs[i]->shape_set) continue;
             const auto& fixed = state_->outputs[i]->native_dims;
             for (size_t d = 0; d < fixed.size() && d < output_dims[i].size(); ++d) {
                 if (fixed[d] > 0) output_dims[i][d] = fixed[d];

@@ -16,6 +16,7 @@ struct StreamState {
     bool is_input = false;
     devices::DeclaredTensor declared;  // as the model declares it (dims may be -1)
     std::vector<int64_t> native_dims;  // declared dims with the batch dim and set_shape applied
+    bool shape_set = false;            // native_dims came from set_shape
     Format native;                     // type and order the model takes
     Format user;                       // what the user binds (AUTO = native)
     QuantInfo quant;

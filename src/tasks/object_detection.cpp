@@ -22,12 +22,6 @@ PixelNormalization nanodet_normalization() {
     return {ChannelOrder::BGR, 1.0f, {103.53f, 116.28f, 123.675f}, {57.375f, 57.12f, 58.395f}};
 }
 
-std::string dims_text(const std::vector<int64_t>& dims) {
-    std::string text = "[";
-    for (size_t i = 0; i < dims.size(); ++i) text += (i ? ", " : "") + std::to_string(dims[i]);
-    return text + "]";
-}
-
 // Expected distance (in bins) of one side: softmax over the bins, then the mean bin index.
 float expected_bin(const float* logits, size_t bins) {
     const float peak = *std::max_element(logits, logits + bins);
@@ -118,7 +112,7 @@ Expected<std::unique_ptr<ObjectDetector>> ObjectDetector::create(
     if (input_shape.size() != 4 || input_shape[0] != 1 || input_shape[1] != 3 ||
         input_shape[2] != input_shape[3] || input_shape[2] <= 0) {
         return Status(StatusCode::INVALID_MODEL, context + ": input '" + detector->input_name_ +
-                                                     "' is " + dims_text(input_shape) +
+                                                     "' is " + shape_text(input_shape) +
                                                      "; expected [1, 3, S, S] (NCHW, square)");
     }
     detector->input_size_ = static_cast<int>(input_shape[2]);
@@ -131,7 +125,7 @@ Expected<std::unique_ptr<ObjectDetector>> ObjectDetector::create(
     bool shapes_fit = !runner.output_names().empty();
     for (const auto& name : runner.output_names()) {
         CORUN_TRY(const auto shape, runner.shape(name));
-        layout += (layout.empty() ? "" : ", ") + name + " " + dims_text(shape);
+        layout += (layout.empty() ? "" : ", ") + name + " " + shape_text(shape);
         if (shape.size() != 3 || shape[0] != 1 || shape[1] <= 0 || shape[2] <= 0) {
             shapes_fit = false;
             continue;

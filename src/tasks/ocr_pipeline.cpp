@@ -60,6 +60,17 @@ std::vector<float> line_tensor(const std::vector<cv::Mat>& lines, const std::vec
     return tensor;
 }
 
+// A crop's margin can read as a leading or trailing space; a line's text never has one.
+void trim_spaces(std::string& text) {
+    const size_t first = text.find_first_not_of(' ');
+    if (first == std::string::npos) {
+        text.clear();
+        return;
+    }
+    text.erase(text.find_last_not_of(' ') + 1);
+    text.erase(0, first);
+}
+
 Status check_line_images(const std::vector<cv::Mat>& lines) {
     for (size_t i = 0; i < lines.size(); ++i) {
         CORUN_CHECK(!lines[i].empty() && lines[i].type() == CV_8UC3, StatusCode::INVALID_ARGUMENT,
@@ -83,8 +94,9 @@ Expected<std::unique_ptr<OcrPipeline>> OcrPipeline::create(std::shared_ptr<VDevi
                                                            const OcrModelPaths& paths,
                                                            const OcrParams& params) {
     CORUN_CHECK(vdevice != nullptr, StatusCode::INVALID_ARGUMENT, "OcrPipeline needs a VDevice");
-    CORUN_CHECK(params.recognizer_batch_size >= 1, StatusCode::INVALID_ARGUMENT,
-                "OcrParams::recognizer_batch_size must be at least 1");
+    CORUN_CHECK(params.recognizer_batch_size >= 1 && params.classifier_batch_size >= 1,
+                StatusCode::INVALID_ARGUMENT,
+                "OcrParams::recognizer_batch_size and classifier_batch_size must be at least 1");
     CORUN_CHECK(
         params.max_line_width >= kMinRecognizerWidth, StatusCode::INVALID_ARGUMENT,
         "OcrParams::max_line_width must be at least " + std::to_string(kMinRecognizerWidth));
@@ -110,10 +122,25 @@ Expected<std::unique_ptr<OcrPipeline>> OcrPipeline::create(std::shared_ptr<VDevi
     CORUN_CHECK(output_dims.size() == 3 && output_dims[2] > 0, StatusCode::INVALID_MODEL,
                 "the recogniser '" + paths.recognizer +
                     "' should output [batch, steps, classes] with a fixed class count");
-    CORUN_TRY(auto decoder, CtcDecoder::from_file(paths.keys, static_cast<size_t>(output_dims[2])));
+    const auto classes = static_cast<size_t>(output_dims[2]);
+    CORUN_TRY(auto decoder, CtcDecoder::from_file(paths.keys, classes));
+
+    // The recogniser gives one time step per `stride` input columns. One zero-filled line (the
+    // only configure() that runs the model) tells the stride; later shapes declare their output
+    // shape from it, so that configuring them runs nothing.
+    const std::vector<float> blank_line(3 * kLineHeight * kMinRecognizerWidth, 0.0f);
+    CORUN_TRY(auto probe, recognizer->run(blank_line, {1, 3, kLineHeight, kMinRecognizerWidth}, {},
+                                          params.timeout));
+    const size_t steps = probe.size() / classes;
+    CORUN_CHECK(steps > 0 && probe.size() % classes == 0 &&
+                    static_cast<size_t>(kMinRecognizerWidth) % steps == 0,
+                StatusCode::INVALID_MODEL,
+                "the recogniser '" + paths.recognizer + "' gave " + std::to_string(probe.size()) +
+                    " values for a 48 x 320 line; expected time steps that divide 320");
 
     std::unique_ptr<OcrPipeline> pipeline(new OcrPipeline(vdevice, params, std::move(decoder)));
     pipeline->recognizer_ = std::move(recognizer);
+    pipeline->recognizer_stride_ = kMinRecognizerWidth / static_cast<int64_t>(steps);
     CORUN_TRY(pipeline->detector_,
               ShapeCachedModel::create(*vdevice, paths.detector, params.cached_shapes));
     if (params.classify_angle) {
@@ -127,8 +154,8 @@ Expected<std::vector<TextBox>> OcrPipeline::detect(const cv::Mat& bgr) {
     CORUN_CHECK(!bgr.empty() && bgr.type() == CV_8UC3, StatusCode::INVALID_ARGUMENT,
                 "detect() takes an 8-bit BGR image; convert it with to_bgr()");
     const DetectionInput input = make_detection_input(bgr, params_.detection);
-    CORUN_TRY(auto probability,
-              detector_->run(input.tensor, {1, 3, input.height, input.width}, params_.timeout));
+    CORUN_TRY(auto probability, detector_->run(input.tensor, {1, 3, input.height, input.width},
+                                               {1, 1, input.height, input.width}, params_.timeout));
     CORUN_CHECK(probability.size() == static_cast<size_t>(input.height) * input.width,
                 StatusCode::INVALID_MODEL,
                 "the detector gave " + std::to_string(probability.size()) + " values for a " +
@@ -146,17 +173,14 @@ Expected<std::vector<LineAngle>> OcrPipeline::classify_angles(
     std::vector<size_t> order(line_images.size());
     std::iota(order.begin(), order.end(), 0);
     std::vector<LineAngle> angles(line_images.size());
-    // One line per run: the runtime takes the classifier's output [batch, 2] as [1, 2] whatever
-    // batch the input is configured with (its only dynamic dimension is the batch), so a batch
-    // of several lines would not fit the output buffer.
-    constexpr size_t kClassifierBatch = 1;
-    for (size_t begin = 0; begin < order.size(); begin += kClassifierBatch) {
-        const size_t end = std::min(order.size(), begin + kClassifierBatch);
+    const size_t batch = params_.classifier_batch_size;
+    for (size_t begin = 0; begin < order.size(); begin += batch) {
+        const size_t end = std::min(order.size(), begin + batch);
         const auto count = static_cast<int64_t>(end - begin);
         const auto tensor =
             line_tensor(line_images, order, begin, end, kClassifierWidth, kClassifierWidth);
         CORUN_TRY(auto scores, classifier_->run(tensor, {count, 3, kLineHeight, kClassifierWidth},
-                                                params_.timeout));
+                                                {count, 2}, params_.timeout));
         CORUN_CHECK(scores.size() == static_cast<size_t>(count) * 2, StatusCode::INVALID_MODEL,
                     "the angle classifier should give 2 scores per line (0 and 180 degrees)");
         for (size_t n = begin; n < end; ++n) {
@@ -197,6 +221,8 @@ Expected<std::vector<DecodedText>> OcrPipeline::recognize(const std::vector<cv::
         const auto tensor = line_tensor(line_images, order, begin, end, width, padded_width(width));
         CORUN_TRY(auto probabilities,
                   recognizer_->run(tensor, {count, 3, kLineHeight, padded_width(width)},
+                                   {count, padded_width(width) / recognizer_stride_,
+                                    static_cast<int64_t>(classes)},
                                    params_.timeout));
         const size_t per_line = probabilities.size() / static_cast<size_t>(count);
         CORUN_CHECK(per_line * count == probabilities.size() && per_line % classes == 0,
@@ -222,17 +248,13 @@ Expected<std::vector<TextLine>> OcrPipeline::read(const cv::Mat& image, OcrTimin
     const auto classify_start = Clock::now();
     std::vector<cv::Mat> crops;
     crops.reserve(boxes.size());
-    static const float pad = getenv("PADV") ? std::stof(getenv("PADV")) : 0.0f;
-    static const float padh = getenv("PADH") ? std::stof(getenv("PADH")) : 0.0f;
-    for (const auto& box : boxes) {
-        Quad q = box.quad;
-        const cv::Point2f up_left = (q[0] - q[3]) * pad, up_right = (q[1] - q[2]) * pad;
-        q[0] += up_left; q[3] -= up_left; q[1] += up_right; q[2] -= up_right;
-        const float h = std::hypot(box.quad[0].x - box.quad[3].x, box.quad[0].y - box.quad[3].y);
-        cv::Point2f along = box.quad[1] - box.quad[0];
-        along *= padh * h / std::max(1.0f, std::hypot(along.x, along.y));
-        q[0] -= along; q[3] -= along; q[1] += along; q[2] += along;
-        crops.push_back(crop_text_region(bgr, q));
+    for (auto& box : boxes) {
+        cv::Mat crop = crop_text_region(bgr, box.quad);
+        if (params_.clipped_line_padding > 0 && ink_touches_border(crop)) {
+            box.quad = grow_quad(box.quad, params_.clipped_line_padding);  // the region read
+            crop = crop_text_region(bgr, box.quad);
+        }
+        crops.push_back(crop);
     }
     std::vector<bool> rotated(crops.size(), false);
     std::vector<cv::Mat> upright_crops;  // the lines turned over, as they were, for verification
@@ -267,6 +289,8 @@ Expected<std::vector<TextLine>> OcrPipeline::read(const cv::Mat& image, OcrTimin
         }
         for (size_t i = 0; i < texts.size(); ++i) {
             if (texts[i].confidence < params_.min_confidence) continue;
+            trim_spaces(texts[i].text);
+            if (texts[i].text.empty()) continue;
             lines.push_back({std::move(texts[i].text), texts[i].confidence, boxes[i].quad,
                              boxes[i].score, rotated[i]});
         }

@@ -1,7 +1,8 @@
 // OCR with PaddleOCR's PP-OCRv4 models through the corun API: text detection (DB) -> a crop per
 // text box -> angle classification (0 or 180 degrees) -> recognition -> CTC decode with the
-// key list. Pre- and post-processing follow PaddleOCR's defaults, so the models read here
-// what they read in PaddleOCR.
+// key list. Pre- and post-processing follow PaddleOCR's (2.x, PP-OCRv4) defaults, plus two
+// additions that were measured to read better (OcrParams::verify_rotation and
+// clipped_line_padding) and recogniser batching suited to a CPU (recognizer_batch_size).
 //
 //   auto vdevice = corun::VDevice::create_shared().release();
 //   auto ocr = corun::tasks::OcrPipeline::create(
@@ -43,11 +44,19 @@ struct OcrParams {
     // reading: the classifier alone turns some upright lines over (one line of opencv-doc's
     // imageTextN.png). Costs a second recogniser run for those lines only.
     bool verify_rotation = true;
+    // PP-OCRv4's detector draws its boxes tight around large, sharp text (text rendered at 20
+    // pixels and up): the crop cuts into the glyphs, and the recogniser then drops the spaces
+    // between words ("HelloWorld2024"). A crop whose ink reaches its border is taken again
+    // with the box grown by this fraction of its height on every side. Scanned pages, whose
+    // crops have margins, are unaffected. Measured on 120 rendered lines (DejaVu Sans/Serif,
+    // 14-48 pixels): 58 read exactly without it, 113 with 0.15. 0 turns it off.
+    float clipped_line_padding = 0.15f;
     float min_confidence = 0.5f;  // lines read with less are dropped (PaddleOCR drop_score)
     // Text lines per recogniser run. On a CPU the cost is linear in pixels, so batching gains
     // nothing and pads short lines to the longest; 1 also keeps the number of distinct input
     // shapes (and so of configure() calls) small. PaddleOCR uses 6, which suits accelerators.
     size_t recognizer_batch_size = 1;
+    size_t classifier_batch_size = 6;  // its input is always 48 x 192: no padding to waste
     // A batch's padded area (lines x width, at height 48) stays within this unless one line is
     // wider; a line is squeezed to at most max_line_width pixels at height 48.
     int max_batch_width = 6 * 640;
@@ -59,7 +68,7 @@ struct OcrParams {
 struct TextLine {
     std::string text;         // UTF-8
     float confidence = 0.0f;  // the recogniser's mean character probability
-    Quad box;                 // in image pixels, clockwise from the top left
+    Quad box;                 // the region read, in image pixels, clockwise from the top left
     float box_score = 0.0f;   // the detector's mean text probability inside the box
     bool rotated = false;     // the angle classifier turned the line 180 degrees
 };
@@ -111,6 +120,7 @@ private:
     std::unique_ptr<ShapeCachedModel> detector_;
     std::unique_ptr<ShapeCachedModel> recognizer_;
     std::unique_ptr<ShapeCachedModel> classifier_;  // null without angle classification
+    int64_t recognizer_stride_ = 8;                 // input columns per output time step
 };
 
 }  // namespace corun::tasks

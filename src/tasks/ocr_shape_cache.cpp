@@ -1,5 +1,6 @@
 #include "tasks/ocr_shape_cache.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 namespace corun::tasks {
@@ -30,7 +31,7 @@ Expected<std::unique_ptr<ShapeCachedModel>> ShapeCachedModel::create(VDevice& vd
 }
 
 Expected<ConfiguredInferModel> ShapeCachedModel::configured_for(
-    const std::vector<int64_t>& input_dims) {
+    const std::vector<int64_t>& input_dims, const std::vector<int64_t>& output_dims) {
     std::lock_guard lock(mutex_);
     for (auto it = cache_.begin(); it != cache_.end(); ++it) {
         if (it->first == input_dims) {
@@ -38,8 +39,10 @@ Expected<ConfiguredInferModel> ShapeCachedModel::configured_for(
             return cache_.front().second;
         }
     }
-    auto input = model_->inputs().front();
-    CORUN_RETURN_IF_ERROR(input.set_shape(input_dims));
+    CORUN_RETURN_IF_ERROR(model_->inputs().front().set_shape(input_dims));
+    if (!output_dims.empty()) {
+        CORUN_RETURN_IF_ERROR(model_->outputs().front().set_shape(output_dims));
+    }
     CORUN_TRY(auto configured, model_->configure());
     ++configure_count_;
     cache_.emplace_front(input_dims, configured);
@@ -50,8 +53,9 @@ Expected<ConfiguredInferModel> ShapeCachedModel::configured_for(
 
 Expected<std::vector<float>> ShapeCachedModel::run(const std::vector<float>& input,
                                                    const std::vector<int64_t>& input_dims,
+                                                   const std::vector<int64_t>& output_dims,
                                                    std::chrono::milliseconds timeout) {
-    CORUN_TRY(auto configured, configured_for(input_dims));
+    CORUN_TRY(auto configured, configured_for(input_dims, output_dims));
     CORUN_TRY(auto bindings, configured.create_bindings());
     CORUN_TRY(auto input_stream, bindings.input());
     CORUN_TRY(auto output_stream, bindings.output());

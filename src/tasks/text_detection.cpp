@@ -146,9 +146,11 @@ DetectionInput make_detection_input(const cv::Mat& bgr, const TextDetectionParam
     return input;
 }
 
-std::vector<TextBox> boxes_from_probability_map(const cv::Mat& probability, cv::Size image_size,
+std::vector<TextBox> boxes_from_probability_map(const cv::Mat& map, cv::Size image_size,
                                                 const TextDetectionParams& params) {
-    CV_Assert(probability.type() == CV_32FC1);
+    if (map.empty() || map.channels() != 1 || image_size.area() <= 0) return {};
+    cv::Mat probability = map;
+    if (map.type() != CV_32FC1) map.convertTo(probability, CV_32F);
     cv::Mat bitmap = probability > params.threshold;  // 0 or 255
     std::vector<std::vector<cv::Point>> contours;
     cv::findContours(bitmap, contours, cv::RETR_LIST, cv::CHAIN_APPROX_SIMPLE);
@@ -244,6 +246,33 @@ cv::Mat crop_text_region(const cv::Mat& image, const Quad& quad, int max_short_s
         cv::rotate(crop, crop, cv::ROTATE_90_COUNTERCLOCKWISE);
     }
     return crop;
+}
+
+bool ink_touches_border(const cv::Mat& crop) {
+    if (crop.rows < 3 || crop.cols < 3) return false;
+    cv::Mat gray, ink;
+    if (crop.channels() == 3) {
+        cv::cvtColor(crop, gray, cv::COLOR_BGR2GRAY);
+    } else {
+        gray = crop;
+    }
+    cv::threshold(gray, ink, 0, 255, cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
+    if (cv::countNonZero(ink) * 2 > ink.rows * ink.cols) cv::bitwise_not(ink, ink);  // light text
+    return cv::countNonZero(ink.row(0)) > 0 || cv::countNonZero(ink.row(ink.rows - 1)) > 0 ||
+           cv::countNonZero(ink.col(0)) > 0 || cv::countNonZero(ink.col(ink.cols - 1)) > 0;
+}
+
+Quad grow_quad(const Quad& quad, float fraction) {
+    // The text's height is the quad's shorter side (vertical text stands on its short side).
+    const float height = std::min(std::max(distance(quad[0], quad[3]), distance(quad[1], quad[2])),
+                                  std::max(distance(quad[0], quad[1]), distance(quad[3], quad[2])));
+    const float grow = fraction * height;
+    auto unit = [](cv::Point2f v) { return v / std::max(1e-6f, std::hypot(v.x, v.y)); };
+    const cv::Point2f along = unit(quad[1] - quad[0]) * grow;
+    const cv::Point2f up_left = unit(quad[0] - quad[3]) * grow;
+    const cv::Point2f up_right = unit(quad[1] - quad[2]) * grow;
+    return {quad[0] + up_left - along, quad[1] + up_right + along, quad[2] - up_right + along,
+            quad[3] - up_left - along};
 }
 
 }  // namespace corun::tasks

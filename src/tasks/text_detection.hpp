@@ -51,8 +51,8 @@ Expected<cv::Mat> to_bgr(const cv::Mat& image);
 // mean 0.485, 0.456, 0.406 and std 0.229, 0.224, 0.225.
 DetectionInput make_detection_input(const cv::Mat& bgr, const TextDetectionParams& params);
 
-// Text boxes from the detector's probability map (CV_32FC1, the tensor's height x width), in
-// the pixels of an image of `image_size`, sorted into reading order.
+// Text boxes from the detector's probability map (one channel, float, the tensor's height x
+// width), in the pixels of an image of `image_size`, sorted into reading order.
 std::vector<TextBox> boxes_from_probability_map(const cv::Mat& probability, cv::Size image_size,
                                                 const TextDetectionParams& params);
 
@@ -64,5 +64,12 @@ void sort_text_boxes(std::vector<TextBox>& boxes);
 // vertical text. The crop's shorter side is capped at `max_short_side` pixels so that a huge
 // image cannot make a huge crop.
 cv::Mat crop_text_region(const cv::Mat& image, const Quad& quad, int max_short_side = 256);
+
+// Whether the text in a crop (the darker or lighter pixels, whichever are fewer, split with
+// Otsu's threshold) reaches the crop's border: the box cut through the glyphs.
+bool ink_touches_border(const cv::Mat& crop);
+
+// `quad` grown on every side by `fraction` of its shorter side (the height of its text).
+Quad grow_quad(const Quad& quad, float fraction);
 
 }  // namespace corun::tasks

@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""`corun run2` and `corun benchmark` from the command line (issue 4), on the generated test
+models: set-net groups parse (options before and after them), every model runs frames, bad
+values fail with clear messages, and `corun benchmark --profile` writes a profile that npu-sim
+loads. No timing assertions: timing targets live in bench/.
+
+usage: cli_run2_test.py CORUN_BINARY TEST_MODEL_DIR
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+CORUN, MODELS = sys.argv[1], sys.argv[2]
+failures = []
+
+
+def model(name):
+    return os.path.join(MODELS, name + ".onnx")
+
+
+def corun(*args):
+    return subprocess.run([CORUN, *args], capture_output=True, text=True, timeout=120)
+
+
+def check(condition, what, result=None):
+    if not condition:
+        detail = ""
+        if result is not None:
+            detail = f"\n  rc {result.returncode}\n  stdout {result.stdout[-2000:]}\n  stderr {result.stderr[-2000:]}"
+        failures.append(what + detail)
+        print("FAIL:", what + detail)
+    else:
+        print("ok:", what)
+
+
+def run2_json(*args):
+    result = corun("run2", *args)
+    check(result.returncode == 0, "run2 " + " ".join(args[:3]) + " ... exits 0", result)
+    if result.returncode != 0:
+        return None
+    return json.loads(result.stdout)
+
+
+# Two models, options before the set-net groups and after them.
+summary = run2_json("--time-to-run", "1", "--json",
+                    "set-net", model("slow_matmul"), "--priority", "20", "--batch-size", "2",
+                    "set-net", model("add_one"), "--framerate", "50", "--scheduler-threshold", "1",
+                    "--scheduler-timeout", "5")
+if summary:
+    models = summary["models"]
+    check(len(models) == 2, "run2 reports each set-net")
+    check(all(m["frames"] > 0 for m in models), "every model ran frames")
+    check(models[0]["name"] == "slow_matmul" and models[1]["name"] == "add_one",
+          "models keep their set-net order")
+    check(models[0]["priority"] == 20 and models[1]["priority"] == 16, "priorities as given")
+    check(models[0]["batch_size"] == 2, "batch size as given")
+    check(models[1]["framerate"] == 50 and models[1]["timeout_ms"] == 5,
+          "framerate and timeout as given")
+    for key in ("fps", "latency", "device_share", "switches", "device_time_ms"):
+        check(all(key in m for m in models), f"each model has '{key}'")
+    check(all(k in models[0]["latency"] for k in ("p50_ms", "p95_ms", "p99_ms")),
+          "latency has p50/p95/p99")
+    share = sum(m["device_share"] for m in models)
+    check(abs(share - 1.0) < 1e-6, "device shares add up to 1")
+
+summary = run2_json("set-net", model("add_one"), "set-net", model("add_one"),
+                    "--json", "-t", "0.5", "--slots", "2", "--threads", "1")
+if summary:
+    check(len(summary["models"]) == 2 and all(m["frames"] > 0 for m in summary["models"]),
+          "the same model twice; run2 options after the last set-net")
+    check(summary["slots"] == 2 and summary["time_to_run"] == 0.5,
+          "run2 options after the set-net groups apply")
+
+# Bad values fail with a message that says what is wrong.
+for args, expected in [
+    (["set-net", model("add_one"), "--priority", "40"], "0..31"),
+    (["set-net", model("does_not_exist")], "does not exist"),
+    (["set-net", model("add_one"), "--framerate", "0"], "--framerate must be more than 0"),
+    (["set-net", model("add_one"), "--framerate", "-2"], "--framerate must be more than 0"),
+    (["set-net", model("add_one"), "--bogus", "1"], "neither a set-net nor a run2 option"),
+    ([], "at least one `set-net MODEL`"),
+    ([model("add_one")], "expected `set-net MODEL"),
+    (["set-net", model("add_one"), "--scheduler-threshold", "9"], "threshold 9 is out of range"),
+    (["--profile", "x.json", "set-net", model("add_one")], "for --device npu-sim"),
+]:
+    result = corun("run2", "-t", "0.2", *args)
+    check(result.returncode != 0 and expected in result.stderr,
+          f"run2 {' '.join(os.path.basename(a) for a in args)} fails with '{expected}'", result)
+
+# benchmark writes a profile keyed by model file stems, and npu-sim runs with it.
+with tempfile.TemporaryDirectory() as folder:
+    profile = os.path.join(folder, "profile.json")
+    result = corun("benchmark", model("slow_matmul"), model("add_one"), "-t", "0.5",
+                   "--profile", profile, "--json")
+    check(result.returncode == 0, "benchmark exits 0", result)
+    if result.returncode == 0:
+        report = json.loads(result.stdout)
+        check(all(m["solo"]["frames"] > 0 and m["together"]["frames"] > 0
+                  for m in report["models"]), "benchmark runs each model alone and together")
+        check(all(m["solo"]["fps"] > 0 and m["solo"]["device_fps"] > 0 for m in report["models"]),
+              "benchmark reports full-pipeline and device-only FPS")
+        check("normalised_throughput" in report, "benchmark reports normalised throughput")
+        written = json.load(open(profile))
+        check(set(written["models"]) == {"slow_matmul", "add_one"},
+              "profile keys are the model file stems")
+        solo = {m["name"]: m["solo"] for m in report["models"]}
+        for name, timing in written["models"].items():
+            check(abs(timing["frame_us"] - solo[name]["device_latency"]["p50_ms"] * 1000) < 1,
+                  f"{name}: frame_us is the solo median device latency")
+            check(timing["max_in_flight"] == 2 and timing["burst_overhead_us"] == 0,
+                  f"{name}: max_in_flight is the queue size, no burst overhead")
+        check(written["device"]["context_switch_us"] == 0, "cpu profile: no context switch")
+        summary = run2_json("--device", "npu-sim", "--profile", profile, "--timing-only",
+                            "-t", "0.5", "--json", "set-net", model("slow_matmul"),
+                            "set-net", model("add_one"))
+        if summary:
+            check(summary["device"] == "npu-sim:0" and
+                  all(m["frames"] > 0 for m in summary["models"]),
+                  "npu-sim loads the written profile and runs both models")
+
+if failures:
+    print(f"{len(failures)} check(s) failed")
+    sys.exit(1)
+print("all checks passed")

@@ -1,0 +1,419 @@
+// The `corun` command line (issue 3, item 5), run as a user runs it: the built binary in a child
+// process, its stdout parsed as JSON. Every task command finds what the task tests find
+// (detect: a dog and a bicycle in darknet's dog.jpg; faces: exactly one face in messi5.jpg;
+// vad: speech in an espeak-ng WAV; ocr: a line this test renders), and bad input (a missing
+// file, a file of the wrong kind, missing models) ends with exit code 1 and one line
+// "corun: CODE: message" on stderr. Also parse/scan/run --json. Cases that need the model zoo
+// skip, saying why, when scripts/fetch_models.sh has not filled the cache.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "tasks/audio.hpp"
+#include "tasks/text_rendering.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using corun::test::contains;
+using nlohmann::json;
+
+const std::string CORUN = CORUN_BINARY;
+const std::string CACHE = CORUN_CACHE_DIR;
+const std::string MODELS = CACHE + "/models";
+const std::string DOG = CACHE + "/data/darknet/dog.jpg";
+const std::string EAGLE = CACHE + "/data/darknet/eagle.jpg";
+const std::string MESSI = CACHE + "/data/opencv-doc/messi5.jpg";
+const std::string NANODET = MODELS + "/nanodet/nanodet.onnx";
+const std::string BLAZEFACE = MODELS + "/blazeface-256/face_detection_back_256x256_barracuda.onnx";
+const std::string FACERES = MODELS + "/faceres/faceres.onnx";
+const std::string SILERO = MODELS + "/silero-vad/silero_vad_v5_16k.onnx";
+const std::string OCR_DET = MODELS + "/ppocr-det/ch_PP-OCRv4_det_infer.onnx";
+const std::string OCR_REC = MODELS + "/ppocr-rec/ch_PP-OCRv4_rec_infer.onnx";
+const std::string OCR_CLS = MODELS + "/ppocr-cls/ch_ppocr_mobile_v2.0_cls_infer.onnx";
+const std::string OCR_KEYS = MODELS + "/ppocr-keys/ppocr_keys_v1.txt";
+
+bool exists(const std::string& path) {
+    std::error_code error;
+    return fs::is_regular_file(path, error);
+}
+
+#define SKIP_UNLESS_FETCHED(...)                                                       \
+    for (const std::string& corun_path_ : {__VA_ARGS__}) {                             \
+        if (!exists(corun_path_)) {                                                    \
+            GTEST_SKIP() << corun_path_ << " is missing; run scripts/fetch_models.sh"; \
+        }                                                                              \
+    }
+
+// A folder of this test's own, removed at exit.
+const fs::path& temp_dir() {
+    static const struct Dir {
+        fs::path path;
+        Dir() {
+            std::string pattern = (fs::temp_directory_path() / "corun-cli-test.XXXXXX").string();
+            if (mkdtemp(pattern.data()) == nullptr) std::abort();
+            path = pattern;
+        }
+        ~Dir() {
+            std::error_code error;
+            fs::remove_all(path, error);
+        }
+    } dir;
+    return dir.path;
+}
+
+std::string write_file(const std::string& name, const std::string& bytes) {
+    const std::string path = (temp_dir() / name).string();
+    std::ofstream(path, std::ios::binary) << bytes;
+    return path;
+}
+
+std::string quoted(const std::string& arg) {
+    std::string out = "'";
+    for (const char c : arg) {
+        if (c == '\'') {
+            out += "'\\''";
+        } else {
+            out += c;
+        }
+    }
+    return out + "'";
+}
+
+struct CliResult {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+};
+
+std::ostream& operator<<(std::ostream& os, const CliResult& run) {
+    return os << "exit code " << run.exit_code << "\nstdout:\n"
+              << run.out.substr(0, 4000) << "\nstderr:\n"
+              << run.err.substr(0, 4000);
+}
+
+// Runs `corun ARGS...` and collects its exit code, stdout and stderr.
+CliResult corun(const std::vector<std::string>& args) {
+    static int counter = 0;
+    const std::string err_path = (temp_dir() / ("stderr-" + std::to_string(counter++))).string();
+    std::string command = quoted(CORUN);
+    for (const auto& arg : args) command += " " + quoted(arg);
+    command += " 2>" + quoted(err_path) + " </dev/null";
+    CliResult run;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return run;
+    char buffer[4096];
+    size_t got = 0;
+    while ((got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.out.append(buffer, got);
+    const int status = pclose(pipe);
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::ifstream err(err_path, std::ios::binary);
+    run.err.assign(std::istreambuf_iterator<char>(err), {});
+    return run;
+}
+
+// The run's stdout as JSON; a test failure (and null) when it is not.
+json parse_json(const CliResult& run) {
+    json parsed = json::parse(run.out, nullptr, /*allow_exceptions=*/false);
+    EXPECT_FALSE(parsed.is_discarded()) << "not JSON: " << run;
+    return parsed.is_discarded() ? json() : parsed;
+}
+
+// Exit code 1 and exactly one stderr line "corun: CODE: ..." that contains `part`.
+void expect_error(const CliResult& run, const std::string& code, const std::string& part) {
+    EXPECT_EQ(run.exit_code, 1) << run;
+    EXPECT_EQ(run.err.rfind("corun: " + code + ": ", 0), 0u) << run;
+    ASSERT_FALSE(run.err.empty()) << run;
+    EXPECT_EQ(run.err.find('\n'), run.err.size() - 1) << "not one line: " << run;
+    EXPECT_TRUE(contains(run.err, part)) << "no '" << part << "' in: " << run;
+    EXPECT_TRUE(run.out.empty()) << run;
+}
+
+std::vector<std::string> labels_of(const json& detections) {
+    std::vector<std::string> labels;
+    for (const auto& d : detections) labels.push_back(d.at("label").get<std::string>());
+    return labels;
+}
+
+bool has(const std::vector<std::string>& values, const std::string& value) {
+    return std::find(values.begin(), values.end(), value) != values.end();
+}
+
+// An espeak-ng recording (22050 Hz) of a short sentence; "" when espeak-ng is missing.
+std::string espeak_wav() {
+    static const std::string path = [] {
+        const std::string wav = (temp_dir() / "speech.wav").string();
+        const std::string command =
+            "espeak-ng -w " + quoted(wav) + " 'hello world, this is corun' >/dev/null 2>&1";
+        return std::system(command.c_str()) == 0 && exists(wav) ? wav : std::string();
+    }();
+    return path;
+}
+
+// ---- runtime commands on the generated test models ----
+
+TEST(CliTest, ScanJsonIsValid) {
+    const CliResult run = corun({"scan", "--json"});
+    ASSERT_EQ(run.exit_code, 0) << run;
+    const json out = parse_json(run);
+    EXPECT_FALSE(out.is_null()) << run;
+}
+
+TEST(CliTest, ParseJsonIsValidAndNamesTheInputs) {
+    const CliResult run = corun({"parse", corun::test::test_model("add_one.onnx"), "--json"});
+    ASSERT_EQ(run.exit_code, 0) << run;
+    const json out = parse_json(run);
+    ASSERT_TRUE(out.is_object()) << run;
+    EXPECT_TRUE(contains(run.out, "\"inputs\"")) << run;
+}
+
+TEST(CliTest, RunCountsTheFramesItWasAskedFor) {
+    const CliResult run =
+        corun({"run", corun::test::test_model("add_one.onnx"), "-c", "20", "--json"});
+    ASSERT_EQ(run.exit_code, 0) << run;
+    const json out = parse_json(run);
+    ASSERT_TRUE(out.is_object()) << run;
+    EXPECT_EQ(out.at("frames").get<int>(), 20) << run;
+}
+
+TEST(CliTest, ParseOfAMissingModelIsAOneLineError) {
+    const CliResult run = corun({"parse", (temp_dir() / "nonexistent.onnx").string()});
+    EXPECT_EQ(run.exit_code, 1) << run;
+    EXPECT_EQ(run.err.rfind("corun: ", 0), 0u) << run;
+}
+
+// ---- task commands ----
+
+TEST(CliTest, DetectFindsTheDogAndTheBicycle) {
+    SKIP_UNLESS_FETCHED(NANODET, DOG);
+    const CliResult run = corun({"detect", DOG, "--json", "--models", CACHE});
+    ASSERT_EQ(run.exit_code, 0) << run;
+    const json out = parse_json(run);
+    const auto labels = labels_of(out.at("detections"));
+    EXPECT_TRUE(has(labels, "dog")) << run;
+    EXPECT_TRUE(has(labels, "bicycle")) << run;
+    for (const auto& d : out.at("detections")) {
+        EXPECT_EQ(d.at("box").size(), 4u);
+        EXPECT_GT(d.at("score").get<double>(), 0.0);
+    }
+}
+
+TEST(CliTest, FacesFindsExactlyOneFaceInMessi) {
+    SKIP_UNLESS_FETCHED(BLAZEFACE, MESSI);
+    const CliResult run = corun({"faces", MESSI, "--json", "--models", CACHE});
+    ASSERT_EQ(run.exit_code, 0) << run;
+    const json out = parse_json(run);
+    EXPECT_EQ(out.at("image"), MESSI);
+    ASSERT_EQ(out.at("faces").size(), 1u) << run;
+    const json& face = out.at("faces")[0];
+    EXPECT_GE(face.at("score").get<double>(), 0.75);
+    ASSERT_EQ(face.at("box").size(), 4u);
+    // Messi's face, read off the image by hand (tests/tasks_face_test.cpp): 221,92 - 258,134.
+    const auto box = face.at("box").get<std::vector<double>>();
+    EXPECT_NEAR((box[0] + box[2]) / 2, (221 + 258) / 2.0, 10.0) << run;
+    EXPECT_NEAR((box[1] + box[3]) / 2, (92 + 134) / 2.0, 10.0) << run;
+    ASSERT_EQ(face.at("keypoints").size(), 6u);
+    for (const auto& point : face.at("keypoints")) {
+        const auto xy = point.get<std::vector<double>>();
+        ASSERT_EQ(xy.size(), 2u);
+        EXPECT_GE(xy[0], box[0] - 10);  // within (about) the box
+        EXPECT_LE(xy[0], box[2] + 10);
+    }
+    EXPECT_TRUE(out.at("latency").contains("p50_ms"));
+}
+
+TEST(CliTest, FacesFindsNoneInTheEagleAndEmbedsWithEmbed) {
+    SKIP_UNLESS_FETCHED(BLAZEFACE, EAGLE);
+    const CliResult none = corun({"faces", EAGLE, "--json", "--models", CACHE});
+    ASSERT_EQ(none.exit_code, 0) << none;
+    EXPECT_EQ(parse_json(none).at("faces").size(), 0u) << none;
+
+    SKIP_UNLESS_FETCHED(FACERES, MESSI);
+    const CliResult run = corun({"faces", MESSI, "--embed", "--json", "--models", CACHE});
+    ASSERT_EQ(run.exit_code, 0) << run;
+    const json out = parse_json(run);
+    ASSERT_EQ(out.at("faces").size(), 1u) << run;
+    const json& embedding = out.at("faces")[0].at("embedding");
+    EXPECT_EQ(embedding.at("dimension").get<int>(), 1024) << run;
+    EXPECT_NEAR(embedding.at("norm").get<double>(), 1.0, 1e-3) << run;
+    EXPECT_EQ(embedding.at("first").size(), 8u);
+}
+
+TEST(CliTest, FacesRepeatReportsTheRuns) {
+    SKIP_UNLESS_FETCHED(BLAZEFACE, MESSI);
+    const CliResult run = corun({"faces", MESSI, "--json", "--repeat", "3", "--models", CACHE});
+    ASSERT_EQ(run.exit_code, 0) << run;
+    const json out = parse_json(run);
+    EXPECT_EQ(out.at("latency").at("runs").get<int>(), 3);
+    EXPECT_GT(out.at("latency").at("p50_ms").get<double>(), 0.0);
+    // And the text form.
+    const CliResult text = corun({"faces", MESSI, "--models", CACHE});
+    ASSERT_EQ(text.exit_code, 0) << text;
+    EXPECT_TRUE(contains(text.out, "1 face with score")) << text;
+}
+
+TEST(CliTest, VadFindsTheSpeechInAnEspeakRecordingAndSaysItResampled) {
+    SKIP_UNLESS_FETCHED(SILERO);
+    const std::string wav = espeak_wav();
+    if (wav.empty()) GTEST_SKIP() << "espeak-ng is not installed (apt-get install espeak-ng)";
+    const CliResult run = corun({"vad", wav, "--json", "--models", CACHE});
+    ASSERT_EQ(run.exit_code, 0) << run;
+    const json out = parse_json(run);
+    EXPECT_EQ(out.at("audio"), wav);
+    EXPECT_EQ(out.at("sample_rate").get<int>(), 22050) << run;  // espeak-ng's rate
+    EXPECT_TRUE(out.at("resampled").get<bool>()) << run;
+    const double duration = out.at("duration_s").get<double>();
+    EXPECT_GT(duration, 0.5);
+    ASSERT_GE(out.at("segments").size(), 1u) << run;
+    double speech = 0.0;
+    for (const auto& segment : out.at("segments")) {
+        const double start = segment.at("start_s").get<double>();
+        const double end = segment.at("end_s").get<double>();
+        EXPECT_GE(start, 0.0);
+        EXPECT_LT(start, end);
+        EXPECT_LE(end, duration + 1e-3);
+        speech += end - start;
+    }
+    EXPECT_GT(speech, 0.5 * duration) << "the recording is mostly speech: " << run;
+
+    const CliResult text = corun({"vad", wav, "--models", CACHE});
+    ASSERT_EQ(text.exit_code, 0) << text;
+    EXPECT_TRUE(contains(text.out, "resampled to 16000 Hz")) << text;
+}
+
+TEST(CliTest, VadOn16kHzAudioPaddedWithSilenceDoesNotResample) {
+    SKIP_UNLESS_FETCHED(SILERO);
+    const std::string wav = espeak_wav();
+    if (wav.empty()) GTEST_SKIP() << "espeak-ng is not installed (apt-get install espeak-ng)";
+    auto speech = corun::tasks::read_wav(wav);
+    ASSERT_TRUE(speech.has_value()) << speech.status();
+    auto at_16k = corun::tasks::resample(*speech, 16000);
+    ASSERT_TRUE(at_16k.has_value()) << at_16k.status();
+    // 2 s of silence, the speech, 2 s of silence.
+    corun::tasks::AudioClip padded;
+    padded.sample_rate = 16000;
+    padded.samples.assign(32000, 0.0f);
+    padded.samples.insert(padded.samples.end(), at_16k->samples.begin(), at_16k->samples.end());
+    padded.samples.insert(padded.samples.end(), 32000, 0.0f);
+    const std::string path = (temp_dir() / "padded-16k.wav").string();
+    ASSERT_TRUE(corun::tasks::write_wav(path, padded).is_ok());
+
+    const CliResult run = corun({"vad", path, "--json", "--models", CACHE});
+    ASSERT_EQ(run.exit_code, 0) << run;
+    const json out = parse_json(run);
+    EXPECT_EQ(out.at("sample_rate").get<int>(), 16000);
+    EXPECT_FALSE(out.at("resampled").get<bool>());
+    ASSERT_GE(out.at("segments").size(), 1u) << run;
+    const double end_of_speech = 2.0 + at_16k->duration_s();
+    for (const auto& segment : out.at("segments")) {
+        EXPECT_GT(segment.at("start_s").get<double>(), 1.5) << "speech in the leading silence";
+        EXPECT_LT(segment.at("end_s").get<double>(), end_of_speech + 0.5)
+            << "speech in the trailing silence";
+    }
+}
+
+TEST(CliTest, OcrReadsARenderedLine) {
+    SKIP_UNLESS_FETCHED(OCR_DET, OCR_REC, OCR_CLS, OCR_KEYS,
+                        std::string(corun::tasks::DEFAULT_FONT));
+    auto image = corun::tasks::render_text_lines({"Hello World 2024", "corun shares accelerators"});
+    ASSERT_TRUE(image.has_value()) << image.status();
+    const std::string path = (temp_dir() / "text.png").string();
+    ASSERT_TRUE(cv::imwrite(path, *image));
+
+    const CliResult run = corun({"ocr", path, "--json", "--models", CACHE});
+    ASSERT_EQ(run.exit_code, 0) << run;
+    const json out = parse_json(run);
+    EXPECT_EQ(out.at("image"), path);
+    const json& lines = out.at("lines");
+    ASSERT_EQ(lines.size(), 2u) << run;
+    EXPECT_EQ(lines[0].at("text"), "Hello World 2024") << run;
+    EXPECT_EQ(lines[1].at("text"), "corun shares accelerators") << run;
+    for (const auto& line : lines) {
+        EXPECT_GT(line.at("confidence").get<double>(), 0.8);
+        ASSERT_EQ(line.at("box").size(), 4u);
+        for (const auto& corner : line.at("box")) EXPECT_EQ(corner.size(), 2u);
+    }
+    // The first line's box lies above the second's.
+    EXPECT_LT(lines[0].at("box")[2][1].get<double>(), lines[1].at("box")[0][1].get<double>());
+    EXPECT_TRUE(out.at("latency").contains("stages_p50_ms"));
+
+    const CliResult text = corun({"ocr", path, "--models", CACHE});
+    ASSERT_EQ(text.exit_code, 0) << text;
+    EXPECT_TRUE(contains(text.out, "\"Hello World 2024\"")) << text;
+}
+
+// ---- bad input: exit code 1 and one line "corun: CODE: message" ----
+
+TEST(CliTest, MissingModelsPointAtTheFetchScript) {
+    const std::string nowhere = (temp_dir() / "no-models-here").string();
+    const std::string image = exists(MESSI) ? MESSI : write_file("any.png", "x");
+    for (const std::string command : {"detect", "faces", "ocr"}) {
+        SCOPED_TRACE(command);
+        expect_error(corun({command, image, "--models", nowhere}), "NOT_FOUND",
+                     "scripts/fetch_models.sh");
+    }
+    expect_error(corun({"vad", write_file("any.wav", "x"), "--models", nowhere}), "NOT_FOUND",
+                 "scripts/fetch_models.sh silero-vad");
+    expect_error(corun({"faces", image, "--model", nowhere + "/face.onnx"}), "NOT_FOUND",
+                 nowhere + "/face.onnx");
+}
+
+TEST(CliTest, MissingInputFileIsNotFound) {
+    SKIP_UNLESS_FETCHED(NANODET, BLAZEFACE, SILERO, OCR_DET, OCR_REC, OCR_CLS, OCR_KEYS);
+    const std::string missing = (temp_dir() / "missing.jpg").string();
+    for (const std::string command : {"detect", "faces", "ocr", "vad"}) {
+        SCOPED_TRACE(command);
+        expect_error(corun({command, missing, "--models", CACHE}), "NOT_FOUND", missing);
+    }
+}
+
+TEST(CliTest, FilesOfTheWrongKindAreClearErrors) {
+    SKIP_UNLESS_FETCHED(NANODET, BLAZEFACE, SILERO, OCR_DET, OCR_REC, OCR_CLS, OCR_KEYS);
+    const std::string text = write_file("notes.txt", "these are not pixels\n");
+    const std::string empty = write_file("empty.jpg", "");
+    for (const std::string command : {"detect", "faces", "ocr"}) {
+        SCOPED_TRACE(command);
+        expect_error(corun({command, text, "--models", CACHE}), "NOT_SUPPORTED", "not an image");
+        expect_error(corun({command, empty, "--models", CACHE}), "INVALID_ARGUMENT", "empty");
+    }
+    expect_error(corun({"vad", text, "--models", CACHE}), "INVALID_ARGUMENT", "not a WAV");
+    expect_error(corun({"vad", write_file("empty.wav", ""), "--models", CACHE}), "INVALID_ARGUMENT",
+                 "empty");
+    if (exists(MESSI)) {
+        expect_error(corun({"vad", MESSI, "--models", CACHE}), "INVALID_ARGUMENT", "not a WAV");
+    }
+    // An image whose header claims 100000 x 100000 pixels is refused before it is decoded.
+    std::string huge_png(
+        "\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\x01\x86\xa0\0\x01\x86\xa0\x08\x02\0\0\0", 29);
+    expect_error(corun({"faces", write_file("huge.png", huge_png), "--models", CACHE}),
+                 "INVALID_ARGUMENT", "huge.png");
+    expect_error(corun({"faces", text, "--repeat", "0", "--models", CACHE}), "INVALID_ARGUMENT",
+                 "--repeat");
+}
+
+TEST(CliTest, TinyImagesGiveEmptyResultsNotErrors) {
+    SKIP_UNLESS_FETCHED(BLAZEFACE, OCR_DET, OCR_REC, OCR_CLS, OCR_KEYS);
+    const std::string path = (temp_dir() / "one-pixel.png").string();
+    ASSERT_TRUE(cv::imwrite(path, cv::Mat(1, 1, CV_8UC3, cv::Scalar(40, 80, 120))));
+    const CliResult faces = corun({"faces", path, "--json", "--models", CACHE});
+    ASSERT_EQ(faces.exit_code, 0) << faces;
+    EXPECT_EQ(parse_json(faces).at("faces").size(), 0u) << faces;
+    const CliResult ocr = corun({"ocr", path, "--json", "--models", CACHE});
+    ASSERT_EQ(ocr.exit_code, 0) << ocr;
+    EXPECT_EQ(parse_json(ocr).at("lines").size(), 0u) << ocr;
+}
+
+}  // namespace

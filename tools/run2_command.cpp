@@ -1,0 +1,370 @@
+// `corun run2 [OPTIONS] set-net MODEL [NET OPTIONS] set-net MODEL ...`: several models at once
+// on one device group, so they share its model scheduler (hailortcli run2). Each model is driven
+// by its own thread that keeps its async queue full, or sends frames at --framerate. Prints a
+// live line per model once a second (when stderr is a terminal) and a summary per model:
+// frames, FPS, latency p50/p95/p99, share of device time and switches.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "cli_support.hpp"
+#include "commands.hpp"
+#include "frame_pump.hpp"
+
+namespace corun::tools {
+namespace {
+
+constexpr uint32_t PRIORITY_MAX = 31;
+constexpr uint32_t PRIORITY_NORMAL = 16;
+
+struct NetOptions {
+    std::string path;
+    uint16_t batch_size = 0;
+    uint32_t priority = PRIORITY_NORMAL;
+    uint32_t threshold = 0;  // 0 = the default (1)
+    double timeout_ms = 0;
+    double framerate = 0;  // 0 = keep the queue full
+    bool framerate_given = false;
+    std::vector<std::string> shapes;
+};
+
+struct Run2Options {
+    std::string device = "cpu";
+    std::string profile;
+    bool timing_only = false;
+    double time_to_run = 5;
+    uint32_t threads = 0;
+    uint32_t slots = 1;
+    std::string fairness = "device-time";
+    int64_t aging_step_ms = 250;
+    bool json = false;
+    std::vector<NetOptions> nets;
+};
+
+// The options that apply to the whole run. They may also follow the set-net groups.
+void add_run2_options(CLI::App& app, Run2Options& options) {
+    app.add_option("--device", options.device, "Device kind: cpu or npu-sim")
+        ->check(CLI::IsMember({"cpu", "npu-sim"}));
+    app.add_option("--profile", options.profile,
+                   "npu-sim timing profile (JSON; `corun benchmark --profile` writes one; default "
+                   "$CORUN_NPU_SIM_PROFILE)");
+    app.add_flag("--timing-only", options.timing_only,
+                 "npu-sim: zero-filled outputs instead of computing them on the CPU");
+    app.add_option("-t,--time-to-run", options.time_to_run, "Seconds to run (default 5)");
+    app.add_option("--threads", options.threads,
+                   "cpu: ONNX Runtime intra-op threads per inference (0 = one per core)");
+    app.add_option("--slots", options.slots, "cpu: inferences run at once")
+        ->check(CLI::Range(1, 64));
+    app.add_option("--fairness", options.fairness,
+                   "Among ready models of one priority: device-time (least device time used "
+                   "runs next) or frames (round robin by turns, as HailoRT)")
+        ->check(CLI::IsMember({"device-time", "frames"}));
+    app.add_option("--aging-step", options.aging_step_ms,
+                   "Milliseconds of waiting that raise a model one priority level (0 = strict "
+                   "priority)")
+        ->check(CLI::Range(int64_t{0}, int64_t{3600000}));
+    app.add_flag("--json", options.json, "Print the summary as JSON");
+}
+
+void add_net_options(CLI::App& app, NetOptions& net) {
+    app.add_option("model", net.path, "ONNX model file")->required();
+    app.add_option("--batch-size", net.batch_size, "Burst size (1..256; 0 = auto)");
+    app.add_option("--priority", net.priority,
+                   "Scheduler priority 0..31 (default 16, higher wins)");
+    app.add_option("--scheduler-threshold", net.threshold,
+                   "Frames queued before the model is ready (default 1)");
+    app.add_option("--scheduler-timeout", net.timeout_ms,
+                   "Milliseconds after which a model with a frame queued is ready even below "
+                   "its threshold (default 0 = none)");
+    app.add_option("--framerate", net.framerate,
+                   "Frames per second to send (default: keep the queue full)");
+    app.add_option("--shape", net.shapes, "Fix dynamic input dims: NAME=D0,D1,... (native order)");
+}
+
+const char* SET_NET_HELP =
+    "\nModels: set-net MODEL [--batch-size N] [--priority P] [--scheduler-threshold T]\n"
+    "        [--scheduler-timeout MS] [--framerate FPS] [--shape NAME=dims]\n"
+    "  one set-net per model (the same file may appear twice); run2 options may come before\n"
+    "  the first set-net or after the last.\n"
+    "Example: corun run2 -t 5 set-net det.onnx --priority 24 --framerate 10 set-net "
+    "cls.onnx\n";
+
+// Splits the words after run2's own options into set-net groups and parses each.
+Status parse_nets(const std::vector<std::string>& words, Run2Options& options) {
+    if (words.empty() || words.front() != "set-net") {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      words.empty() ? "run2 needs at least one `set-net MODEL`"
+                                    : "run2: expected `set-net MODEL ...`, got '" + words.front() +
+                                          "' (run2 options go before the first set-net)");
+    }
+    std::vector<std::vector<std::string>> groups;
+    for (const auto& word : words) {
+        if (word == "set-net") {
+            groups.emplace_back();
+        } else {
+            groups.back().push_back(word);
+        }
+    }
+    std::vector<std::string> leftovers;
+    for (size_t g = 0; g < groups.size(); ++g) {
+        NetOptions net;
+        CLI::App parser("set-net MODEL [options]", "set-net");
+        add_net_options(parser, net);
+        parser.allow_extras();
+        std::vector<std::string> reversed(groups[g].rbegin(), groups[g].rend());
+        try {
+            parser.parse(reversed);
+        } catch (const CLI::CallForHelp&) {
+            std::cout << parser.help();
+            throw CLI::Success();
+        } catch (const CLI::ParseError& error) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          "set-net #" + std::to_string(g + 1) + ": " + error.what());
+        }
+        net.framerate_given = parser.count("--framerate") > 0;
+        for (auto& word : parser.remaining()) leftovers.push_back(word);
+        options.nets.push_back(std::move(net));
+    }
+    if (!leftovers.empty()) {
+        // run2 options after the set-net groups.
+        CLI::App parser("run2 options", "run2");
+        add_run2_options(parser, options);
+        std::vector<std::string> reversed(leftovers.rbegin(), leftovers.rend());
+        try {
+            parser.parse(reversed);
+        } catch (const CLI::ExtrasError&) {
+            std::string words_text;
+            for (const auto& word : leftovers) words_text += (words_text.empty() ? "" : " ") + word;
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          "run2: '" + words_text +
+                              "' is neither a set-net nor a run2 option; set-net takes "
+                              "--batch-size, --priority, --scheduler-threshold, "
+                              "--scheduler-timeout, --framerate and --shape (corun run2 --help)");
+        } catch (const CLI::ParseError& error) {
+            return Status(StatusCode::INVALID_ARGUMENT, std::string("run2: ") + error.what());
+        }
+    }
+    return Status::ok();
+}
+
+std::string number_text(double value) {
+    std::ostringstream text;
+    text << value;
+    return text.str();
+}
+
+Status validate(const Run2Options& options) {
+    if (options.time_to_run <= 0) {
+        return Status(
+            StatusCode::INVALID_ARGUMENT,
+            "--time-to-run must be more than 0 seconds, got " + number_text(options.time_to_run));
+    }
+    if (options.device != "npu-sim" && (!options.profile.empty() || options.timing_only)) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "--profile and --timing-only are for --device npu-sim");
+    }
+    for (size_t i = 0; i < options.nets.size(); ++i) {
+        const NetOptions& net = options.nets[i];
+        const std::string where = "set-net #" + std::to_string(i + 1) + " (" + net.path + "): ";
+        if (net.priority > PRIORITY_MAX) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          where + "--priority " + std::to_string(net.priority) +
+                              " is out of range; use 0..31 (normal 16, higher wins)");
+        }
+        if (net.framerate_given && !(net.framerate > 0)) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          where + "--framerate must be more than 0 frames per second, got " +
+                              number_text(net.framerate) +
+                              " (leave it out to keep the queue full)");
+        }
+        if (net.timeout_ms < 0) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          where + "--scheduler-timeout must be 0 or more milliseconds");
+        }
+    }
+    return Status::ok();
+}
+
+struct NetRun {
+    std::unique_ptr<PreparedModel> prepared;
+    std::string label;  // "#2 nanodet"
+};
+
+void print_live(const std::vector<NetRun>& nets, const std::vector<PumpProgress>& progress,
+                bool first) {
+    if (!first) std::fprintf(stderr, "\033[%zuA", nets.size());
+    for (size_t i = 0; i < nets.size(); ++i) {
+        std::fprintf(
+            stderr, "\r\033[K[run2] %-24s %8llu frames  %7.1f FPS  p50 %8.2f ms  (%.0f s)\n",
+            nets[i].label.c_str(), static_cast<unsigned long long>(progress[i].frames_done),
+            progress[i].recent_fps, progress[i].recent_p50_ms, progress[i].seconds);
+    }
+}
+
+Status run(Run2Options& options, const std::vector<std::string>& words) {
+    CORUN_RETURN_IF_ERROR(parse_nets(words, options));
+    CORUN_RETURN_IF_ERROR(validate(options));
+
+    VDeviceParams params;
+    params.group_id = "corun-run2";
+    if (options.device == "npu-sim") {
+        params.device_ids = {"npu-sim:0"};
+        params.npu_sim.profile_path = options.profile;
+        params.npu_sim.compute_outputs = !options.timing_only;
+    } else {
+        params.device_ids = {"cpu:0"};
+    }
+    params.cpu.intra_op_threads = options.threads;
+    params.cpu.execution_slots = options.slots;
+    params.scheduler.fair_device_time = options.fairness == "device-time";
+    params.scheduler.aging_step = std::chrono::milliseconds(options.aging_step_ms);
+    CORUN_TRY(auto vdevice, VDevice::create(params));
+
+    std::vector<NetRun> nets;
+    for (size_t i = 0; i < options.nets.size(); ++i) {
+        const NetOptions& net = options.nets[i];
+        const std::string where = "set-net #" + std::to_string(i + 1) + " (" + net.path + ")";
+        ModelSetup setup;
+        setup.path = net.path;
+        setup.batch_size = net.batch_size;
+        setup.shapes = net.shapes;
+        auto prepared = prepare_model(*vdevice, setup);
+        if (!prepared) return prepared.status().with_context(where);
+        ConfiguredInferModel& configured = *(*prepared)->configured;
+        Status status = configured.set_scheduler_priority(net.priority);
+        if (status.is_ok() && net.threshold > 0) {
+            status = configured.set_scheduler_threshold(net.threshold);
+        }
+        if (status.is_ok() && net.timeout_ms > 0) {
+            status = configured.set_scheduler_timeout(
+                std::chrono::milliseconds(static_cast<int64_t>(net.timeout_ms + 0.5)));
+        }
+        if (!status.is_ok()) return status.with_context(where);
+        nets.push_back(
+            {prepared.release(), "#" + std::to_string(i + 1) + " " + model_stem(net.path)});
+    }
+
+    auto stats_by_id = [&] {
+        std::map<uint64_t, ScheduledModelStats> by_id;
+        for (auto& stats : vdevice->get_scheduler_stats()) by_id[stats.model_id] = stats;
+        return by_id;
+    };
+    const auto before = stats_by_id();
+    std::vector<PumpTask> tasks;
+    for (size_t i = 0; i < nets.size(); ++i) {
+        PumpTask task;
+        task.model = nets[i].prepared.get();
+        task.options.seconds = options.time_to_run;
+        task.options.framerate = options.nets[i].framerate;
+        tasks.push_back(std::move(task));
+    }
+    const bool live = !options.json && isatty(STDERR_FILENO);
+    bool first_tick = true;
+    auto results = pump_together(tasks, [&](const std::vector<PumpProgress>& progress) {
+        if (!live) return;
+        print_live(nets, progress, first_tick);
+        first_tick = false;
+    });
+    if (live && !first_tick) std::fprintf(stderr, "\033[%zuA\033[J", nets.size());
+    const auto after = stats_by_id();
+
+    for (size_t i = 0; i < results.size(); ++i) {
+        if (!results[i]) return results[i].status().with_context(nets[i].label);
+    }
+    // Device time each model used during the run, from the scheduler's ledger.
+    std::vector<int64_t> device_ns(nets.size(), 0);
+    std::vector<uint64_t> switches(nets.size(), 0);
+    int64_t device_total_ns = 0;
+    for (size_t i = 0; i < nets.size(); ++i) {
+        const uint64_t id = nets[i].prepared->configured->scheduler_model_id();
+        if (auto end = after.find(id); end != after.end()) {
+            const auto start = before.find(id);
+            device_ns[i] = end->second.device_time_ns -
+                           (start != before.end() ? start->second.device_time_ns : 0);
+            switches[i] =
+                end->second.switches - (start != before.end() ? start->second.switches : 0);
+        }
+        device_total_ns += device_ns[i];
+    }
+
+    const auto description = vdevice->physical_devices().front();
+    nlohmann::json summary = {{"device", description.id},
+                              {"architecture", description.architecture},
+                              {"threads", description.threads},
+                              {"slots", options.device == "cpu" ? options.slots : 1},
+                              {"time_to_run", options.time_to_run},
+                              {"fairness", options.fairness},
+                              {"aging_step_ms", options.aging_step_ms},
+                              {"models", nlohmann::json::array()}};
+    for (size_t i = 0; i < nets.size(); ++i) {
+        const PumpResult& result = *results[i];
+        const NetOptions& net = options.nets[i];
+        const double fps = result.seconds > 0 ? result.frames / result.seconds : 0;
+        const double share =
+            device_total_ns > 0 ? static_cast<double>(device_ns[i]) / device_total_ns : 0;
+        summary["models"].push_back(
+            {{"index", i + 1},
+             {"model", net.path},
+             {"name", nets[i].prepared->name()},
+             {"batch_size", nets[i].prepared->model->batch_size()},
+             {"priority", net.priority},
+             {"threshold", net.threshold == 0 ? 1 : net.threshold},
+             {"timeout_ms", net.timeout_ms},
+             {"framerate", net.framerate},
+             {"frames", result.frames},
+             {"seconds", result.seconds},
+             {"fps", fps},
+             {"latency", LatencySummary::of(result.total_ms).to_json()},
+             {"device_latency", LatencySummary::of(result.device_ms).to_json()},
+             {"device_time_ms", static_cast<double>(device_ns[i]) / 1e6},
+             {"device_share", share},
+             {"switches", switches[i]}});
+    }
+    if (options.json) {
+        std::cout << summary.dump(2) << "\n";
+        return Status::ok();
+    }
+    std::printf("run2 on %s (%s), %.1f s, %zu models\n", description.id.c_str(),
+                options.device == "cpu" ? (std::to_string(description.threads) + " threads, " +
+                                           std::to_string(options.slots) + " slot(s)")
+                                              .c_str()
+                                        : "single context",
+                options.time_to_run, nets.size());
+    std::printf("  %-24s %4s %5s %8s %8s %9s %9s %9s %7s %8s\n", "model", "prio", "batch", "frames",
+                "FPS", "p50 ms", "p95 ms", "p99 ms", "device", "switches");
+    for (size_t i = 0; i < nets.size(); ++i) {
+        const auto& entry = summary["models"][i];
+        const auto latency = LatencySummary::of(results[i]->total_ms);
+        std::printf(
+            "  %-24s %4u %5u %8llu %8.1f %9.2f %9.2f %9.2f %6.1f%% %8llu\n", nets[i].label.c_str(),
+            options.nets[i].priority, entry["batch_size"].get<unsigned>(),
+            static_cast<unsigned long long>(results[i]->frames), entry["fps"].get<double>(),
+            latency.p50, latency.p95, latency.p99, 100.0 * entry["device_share"].get<double>(),
+            static_cast<unsigned long long>(switches[i]));
+    }
+    std::printf(
+        "  (latency: run_async() to completion; device: share of the device time all "
+        "models used)\n");
+    return Status::ok();
+}
+
+}  // namespace
+
+void add_run2_command(CLI::App& app) {
+    static Run2Options options;
+    auto* command = app.add_subcommand(
+        "run2", "Run several models at once on one device, sharing its scheduler (set-net ...)");
+    add_run2_options(*command, options);
+    // Everything from the first `set-net` on is parsed per model by parse_nets().
+    command->prefix_command();
+    command->footer(SET_NET_HELP);
+    command->callback([command] {
+        Status status = run(options, command->remaining());
+        if (!status.is_ok()) throw CLI::RuntimeError(report_error(status));
+    });
+}
+
+}  // namespace corun::tools
