@@ -18,7 +18,7 @@
 // and 7 ms per frame alone on two cores; the two-model set is the first two.
 //
 //   sharing_bench [--models A.onnx,B.onnx,C.onnx] [--shape NAME=dims] [--seconds 2] [--rounds 2]
-//                 [--priority-seconds 4] [--skip-priority] [--skip-npu] [--json]
+//                 [--priority-seconds 3] [--skip-priority] [--skip-npu] [--json]
 #include <unistd.h>
 #include <algorithm>
 #include <chrono>
@@ -350,7 +350,7 @@ struct Options {
     std::vector<std::string> shapes;
     double seconds = 2;
     int rounds = 2;
-    double priority_seconds = 4;
+    double priority_seconds = 3;
     bool skip_priority = false;
     bool skip_npu = false;
     bool json = false;
@@ -389,7 +389,7 @@ std::vector<std::string> split(const std::string& text, char separator) {
 
 int usage() {
     std::cerr << "usage: sharing_bench [--models A.onnx,B.onnx,C.onnx] [--shape NAME=dims]... "
-                 "[--seconds 2] [--rounds 2] [--priority-seconds 4] [--skip-priority] "
+                 "[--seconds 2] [--rounds 2] [--priority-seconds 3] [--skip-priority] "
                  "[--skip-npu] [--json]\n";
     return 2;
 }

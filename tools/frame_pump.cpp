@@ -206,17 +206,20 @@ std::vector<Expected<PumpResult>> pump_together(
     std::vector<std::optional<Expected<PumpResult>>> results(tasks.size());
     size_t finished = 0;
     std::latch start(static_cast<std::ptrdiff_t>(tasks.size()));
+    std::atomic<bool> failed{false};  // one pump failed: the others stop too
     std::vector<std::thread> threads;
     threads.reserve(tasks.size());
     for (size_t i = 0; i < tasks.size(); ++i) {
         threads.emplace_back([&, i] {
             PumpOptions options = tasks[i].options;
+            if (options.stop == nullptr) options.stop = &failed;
             options.on_progress = [&, i](const PumpProgress& latest) {
                 std::lock_guard lock(mutex);
                 progress[i] = latest;
             };
             start.arrive_and_wait();
             auto result = pump_frames(*tasks[i].model->configured, tasks[i].model->slots, options);
+            if (!result) failed = true;
             std::lock_guard lock(mutex);
             results[i].emplace(std::move(result));
             ++finished;

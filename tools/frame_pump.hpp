@@ -83,7 +83,8 @@ struct PumpTask {
     PumpOptions options;  // on_progress is replaced; the progress goes to on_tick instead
 };
 
-// Runs every task on its own thread, all starting at the same moment, and waits for all.
+// Runs every task on its own thread, all starting at the same moment, and waits for all. When
+// one fails, the others stop early (unless their options name another stop flag).
 // `on_tick` (optional) runs on the calling thread about once a second with each task's latest
 // progress, in task order.
 std::vector<Expected<PumpResult>> pump_together(

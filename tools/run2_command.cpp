@@ -81,7 +81,8 @@ void add_net_options(CLI::App& app, NetOptions& net) {
                    "its threshold (default 0 = none)");
     app.add_option("--framerate", net.framerate,
                    "Frames per second to send (default: keep the queue full)");
-    app.add_option("--shape", net.shapes, "Fix dynamic input dims: NAME=D0,D1,... (native order)");
+    app.add_option("--shape", net.shapes, "Fix dynamic input dims: NAME=D0,D1,... (native order)")
+        ->allow_extra_args(false);  // one value per --shape, so a model after it stays the model
 }
 
 const char* SET_NET_HELP =
