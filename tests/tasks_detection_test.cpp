@@ -374,8 +374,7 @@ TEST_F(ObjectDetectorTest, CreateRejectsLabelsThatDoNotFitAndOtherModels) {
     std::ofstream(three) << "a\nb\nc\n";
     auto wrong_labels = ObjectDetector::create(vdevice_, paths.model, three);
     EXPECT_STATUS(wrong_labels, StatusCode::INVALID_MODEL);
-    EXPECT_TRUE(contains(wrong_labels.status().message(), "[1,2704,80]"))
-        << wrong_labels.status();
+    EXPECT_TRUE(contains(wrong_labels.status().message(), "[1,2704,80]")) << wrong_labels.status();
     EXPECT_TRUE(contains(wrong_labels.status().message(), three)) << wrong_labels.status();
 
     auto not_nanodet =
