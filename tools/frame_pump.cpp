@@ -16,6 +16,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+}  // namespace
+
 void fill_random(std::vector<uint8_t>& buffer, FormatType type, std::mt19937& random) {
     switch (type) {
         case FormatType::FLOAT32: {
@@ -43,8 +45,6 @@ void fill_random(std::vector<uint8_t>& buffer, FormatType type, std::mt19937& ra
         }
     }
 }
-
-}  // namespace
 
 Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
                                  std::vector<ConfiguredInferModel::Bindings>& slots,

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,9 @@ struct PumpTask {
 std::vector<Expected<PumpResult>> pump_together(
     std::vector<PumpTask>& tasks,
     const std::function<void(const std::vector<PumpProgress>&)>& on_tick = nullptr);
+
+// Random frame data of `type`: floats in [0, 1), integers in 0..99 (plausible ids), bytes 0..255.
+void fill_random(std::vector<uint8_t>& buffer, FormatType type, std::mt19937& random);
 
 // Model file name without folders and extension ("nanodet" for models/nanodet.onnx): the key
 // the npu-sim profile uses.

@@ -29,34 +29,6 @@ struct RunOptions {
     bool json = false;
 };
 
-void fill_random(std::vector<uint8_t>& buffer, FormatType type, std::mt19937& random) {
-    switch (type) {
-        case FormatType::FLOAT32: {
-            std::uniform_real_distribution<float> values(0.0f, 1.0f);
-            auto* floats = reinterpret_cast<float*>(buffer.data());
-            for (size_t i = 0; i < buffer.size() / sizeof(float); ++i) floats[i] = values(random);
-            break;
-        }
-        case FormatType::INT64: {
-            std::uniform_int_distribution<int64_t> values(0, 99);
-            auto* ints = reinterpret_cast<int64_t*>(buffer.data());
-            for (size_t i = 0; i < buffer.size() / sizeof(int64_t); ++i) ints[i] = values(random);
-            break;
-        }
-        case FormatType::INT32: {
-            std::uniform_int_distribution<int32_t> values(0, 99);
-            auto* ints = reinterpret_cast<int32_t*>(buffer.data());
-            for (size_t i = 0; i < buffer.size() / sizeof(int32_t); ++i) ints[i] = values(random);
-            break;
-        }
-        default: {
-            std::uniform_int_distribution<int> values(0, 255);
-            for (auto& byte : buffer) byte = static_cast<uint8_t>(values(random));
-            break;
-        }
-    }
-}
-
 Status read_input_file(const std::string& path, std::vector<uint8_t>& buffer) {
     std::ifstream file(path, std::ios::binary | std::ios::ate);
     if (!file) return Status(StatusCode::NOT_FOUND, "--input file '" + path + "' cannot be opened");
