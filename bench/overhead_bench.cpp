@@ -15,6 +15,7 @@
 #include <onnxruntime_cxx_api.h>
 #include <nlohmann/json.hpp>
 
+#include "bench_support.hpp"
 #include "corun/corun.hpp"
 
 namespace {
@@ -32,22 +33,7 @@ double microseconds_since(Clock::time_point start) {
     return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
 }
 
-ONNXTensorElementDataType onnx_type(corun::FormatType type) {
-    switch (type) {
-        case corun::FormatType::UINT8:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
-        case corun::FormatType::INT8:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
-        case corun::FormatType::UINT16:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
-        case corun::FormatType::INT32:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
-        case corun::FormatType::INT64:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
-        default:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-    }
-}
+using corun::bench::onnx_type;
 
 struct Tensor {
     std::string name;

@@ -38,6 +38,7 @@
 #include <onnxruntime_cxx_api.h>
 #include <nlohmann/json.hpp>
 
+#include "bench_support.hpp"
 #include "cli_support.hpp"
 #include "corun/corun.hpp"
 #include "devices/npu_sim/npu_timing_model.hpp"
@@ -68,22 +69,7 @@ double median(std::vector<double> values) {
     return values.size() % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
 }
 
-ONNXTensorElementDataType onnx_type(corun::FormatType type) {
-    switch (type) {
-        case corun::FormatType::UINT8:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
-        case corun::FormatType::INT8:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
-        case corun::FormatType::UINT16:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
-        case corun::FormatType::INT32:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
-        case corun::FormatType::INT64:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
-        default:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-    }
-}
+using corun::bench::onnx_type;
 
 struct InputTensor {
     std::string name;
