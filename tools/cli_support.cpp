@@ -54,6 +54,18 @@ std::string model_cache_dir(const std::string& option) {
 #endif
 }
 
+double rounded(double value, int digits) {
+    const double scale = std::pow(10.0, digits);
+    return std::round(value * scale) / scale;
+}
+
+Status missing_model_file(const std::string& what, const std::string& path,
+                          const std::string& entries) {
+    return Status(StatusCode::NOT_FOUND,
+                  what + " '" + path + "' is missing; run scripts/fetch_models.sh " + entries +
+                      ", or point --models (or CORUN_CACHE_DIR) at the folder it filled");
+}
+
 Expected<std::pair<std::string, std::vector<int64_t>>> parse_shape_option(const std::string& text) {
     const size_t equals = text.find('=');
     if (equals == std::string::npos || equals == 0) {

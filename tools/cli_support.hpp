@@ -31,6 +31,15 @@ struct LatencySummary {
 // build time).
 std::string model_cache_dir(const std::string& option = "");
 
+// `value` rounded to `digits` decimals; dividing (not multiplying by 0.1) gives the double that
+// prints shortest in JSON ("100.3", not "100.30000000000001").
+double rounded(double value, int digits);
+
+// NOT_FOUND for a model or data file the fetch script provides: names the file and the
+// manifest entries to fetch ("nanodet darknet").
+Status missing_model_file(const std::string& what, const std::string& path,
+                          const std::string& entries);
+
 // Parses "NAME=1,3,224,224" into name and dims.
 Expected<std::pair<std::string, std::vector<int64_t>>> parse_shape_option(const std::string& text);
 Expected<FormatType> parse_format_type(const std::string& text);

@@ -27,30 +27,17 @@ struct DetectOptions {
     bool json = false;
 };
 
-// Rounded to `digits` decimals; dividing (not multiplying by 0.1) gives the double that prints
-// shortest ("100.3", not "100.30000000000001").
-double rounded(double value, int digits) {
-    const double scale = std::pow(10.0, digits);
-    return std::round(value * scale) / scale;
-}
-
-Status missing_file(const std::string& what, const std::string& path) {
-    return Status(StatusCode::NOT_FOUND,
-                  what + " '" + path +
-                      "' is missing; run scripts/fetch_models.sh nanodet darknet, or point "
-                      "--models (or CORUN_CACHE_DIR) at the folder it filled");
-}
-
 int run_detect(const DetectOptions& options) {
     const auto defaults = tasks::ObjectDetectorPaths::in_cache(model_cache_dir(options.models));
     const std::string model_path = options.model.empty() ? defaults.model : options.model;
     const std::string labels_path = options.labels.empty() ? defaults.labels : options.labels;
     std::error_code error;
     if (!std::filesystem::exists(model_path, error)) {
-        return report_error(missing_file("the NanoDet model", model_path));
+        return report_error(missing_model_file("the NanoDet model", model_path, "nanodet darknet"));
     }
     if (!std::filesystem::exists(labels_path, error)) {
-        return report_error(missing_file("the COCO label file", labels_path));
+        return report_error(
+            missing_model_file("the COCO label file", labels_path, "nanodet darknet"));
     }
     if (options.repeat < 1) {
         return report_error(Status(StatusCode::INVALID_ARGUMENT, "--repeat must be at least 1"));

@@ -35,19 +35,6 @@ const char* const KEYPOINT_NAMES[6] = {"right_eye", "left_eye",          "nose_t
 // How many leading embedding values the output shows.
 constexpr size_t EMBEDDING_PREVIEW = 8;
 
-// Rounded to `digits` decimals; dividing (not multiplying by 0.1) gives the double that prints
-// shortest ("100.3", not "100.30000000000001").
-double rounded(double value, int digits) {
-    const double scale = std::pow(10.0, digits);
-    return std::round(value * scale) / scale;
-}
-
-Status missing_file(const std::string& what, const std::string& path, const std::string& entry) {
-    return Status(StatusCode::NOT_FOUND,
-                  what + " '" + path + "' is missing; run scripts/fetch_models.sh " + entry +
-                      ", or point --models (or CORUN_CACHE_DIR) at the folder it filled");
-}
-
 double elapsed_ms(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
         .count();
@@ -68,10 +55,10 @@ int run_faces(const FacesOptions& options) {
                                        : options.embed_model;
     std::error_code error;
     if (!std::filesystem::exists(model_path, error)) {
-        return report_error(missing_file("the BlazeFace model", model_path, "blazeface-256"));
+        return report_error(missing_model_file("the BlazeFace model", model_path, "blazeface-256"));
     }
     if (options.embed && !std::filesystem::exists(embed_path, error)) {
-        return report_error(missing_file("the face embedding model", embed_path, "faceres"));
+        return report_error(missing_model_file("the face embedding model", embed_path, "faceres"));
     }
     if (options.repeat < 1) {
         return report_error(Status(StatusCode::INVALID_ARGUMENT, "--repeat must be at least 1"));

@@ -25,13 +25,6 @@ struct OcrCommandOptions {
     bool json = false;
 };
 
-// Rounded to `digits` decimals; dividing (not multiplying by 0.1) gives the double that prints
-// shortest ("100.3", not "100.30000000000001").
-double rounded(double value, int digits) {
-    const double scale = std::pow(10.0, digits);
-    return std::round(value * scale) / scale;
-}
-
 int run_ocr(const OcrCommandOptions& options) {
     const auto paths = tasks::OcrModelPaths::in_cache(model_cache_dir(options.models));
     std::string missing;

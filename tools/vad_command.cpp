@@ -28,13 +28,6 @@ struct VadCommandOptions {
     bool json = false;
 };
 
-// Rounded to `digits` decimals; dividing (not multiplying by 0.1) gives the double that prints
-// shortest ("100.3", not "100.30000000000001").
-double rounded(double value, int digits) {
-    const double scale = std::pow(10.0, digits);
-    return std::round(value * scale) / scale;
-}
-
 double elapsed_ms(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
         .count();
@@ -47,11 +40,7 @@ int run_vad(const VadCommandOptions& options) {
             : options.model;
     std::error_code error;
     if (!std::filesystem::exists(model_path, error)) {
-        return report_error(Status(
-            StatusCode::NOT_FOUND,
-            "the Silero VAD model '" + model_path +
-                "' is missing; run scripts/fetch_models.sh silero-vad, or point --models (or "
-                "CORUN_CACHE_DIR) at the folder it filled"));
+        return report_error(missing_model_file("the Silero VAD model", model_path, "silero-vad"));
     }
     if (options.repeat < 1) {
         return report_error(Status(StatusCode::INVALID_ARGUMENT, "--repeat must be at least 1"));
