@@ -55,7 +55,8 @@ class SchedulingPolicy {
 public:
     explicit SchedulingPolicy(PolicyOptions options = {}) : options_(options) {}
 
-    // Chooses for one device slot. `active_model` is the model this slot ran last (0 = none).
+    // Chooses for one device slot. `models` must be in ascending model_id order (both
+    // mechanisms build them so). `active_model` is the model this slot ran last (0 = none).
     PolicyResult decide(TimePoint now, const std::vector<ModelQueueState>& models,
                         uint64_t active_model) const;
 
