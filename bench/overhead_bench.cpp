@@ -1,6 +1,7 @@
 // corun's inference path against a bare ONNX Runtime Session::Run loop on the same model and
-// thread count, measured side by side in one process: rounds alternate between the two so
-// machine noise hits both alike. Prints a table and, with --json, one JSON object.
+// thread count, measured side by side in one process in alternating rounds; "added" is the
+// median over rounds of the difference of the round medians.
+// Prints a table and, with --json, one JSON object.
 //
 //   overhead_bench MODEL [MODEL...] [--threads 0,1] [--rounds 7] [--iterations 200] [--json]
 #include <algorithm>
@@ -126,45 +127,73 @@ int bench_model(Ort::Env& env, const std::string& path, uint32_t threads, int ro
         bound->set_buffer(corun::MemoryView::of(corun_outputs.back().data)).ignore();
     }
     bare_outputs = corun_outputs;
+    std::vector<Tensor> twin_outputs = corun_outputs;
     BareSession bare(env, path, static_cast<int>(threads), inputs, bare_outputs);
+    // A second bare session measured the same way gives the noise floor: what "added" reads
+    // when nothing is added (an A/A comparison).
+    BareSession twin(env, path, static_cast<int>(threads), inputs, twin_outputs);
 
-    // Warm both up, then alternate rounds.
+    // Warm all up.
     for (int i = 0; i < 20; ++i) {
         bare.run();
+        twin.run();
         configured->run(*bindings, std::chrono::seconds(10)).ignore();
     }
+    // Rounds alternate between the three (blocks, not single runs: an idle session's ORT
+    // threads spin for a while after each run and would steal the others' cores), and the
+    // order rotates so no leg always inherits another's warm caches. "added" is the median over
+    // rounds of (round median - bare's round median), so drift between rounds cancels out.
     Measurement measured;
+    std::vector<double> added_us, noise_us;
+    std::vector<double> twin_all;
     for (int round = 0; round < rounds; ++round) {
-        for (int i = 0; i < iterations; ++i) {
-            const auto start = Clock::now();
-            bare.run();
-            measured.bare_us.push_back(microseconds_since(start));
+        std::vector<double> bare_round, corun_round, twin_round;
+        for (int leg = 0; leg < 3; ++leg) {
+            const int which = (leg + round) % 3;
+            for (int i = 0; i < iterations; ++i) {
+                const auto start = Clock::now();
+                if (which == 0) {
+                    bare.run();
+                    bare_round.push_back(microseconds_since(start));
+                } else if (which == 1) {
+                    twin.run();
+                    twin_round.push_back(microseconds_since(start));
+                } else {
+                    corun::Status status = configured->run(*bindings, std::chrono::seconds(10));
+                    corun_round.push_back(microseconds_since(start));
+                    if (!status.is_ok()) return std::cerr << status << "\n", 1;
+                }
+            }
         }
-        for (int i = 0; i < iterations; ++i) {
-            const auto start = Clock::now();
-            corun::Status status = configured->run(*bindings, std::chrono::seconds(10));
-            measured.corun_us.push_back(microseconds_since(start));
-            if (!status.is_ok()) return std::cerr << status << "\n", 1;
-        }
+        added_us.push_back(median(corun_round) - median(bare_round));
+        noise_us.push_back(median(twin_round) - median(bare_round));
+        measured.bare_us.insert(measured.bare_us.end(), bare_round.begin(), bare_round.end());
+        measured.corun_us.insert(measured.corun_us.end(), corun_round.begin(), corun_round.end());
+        twin_all.insert(twin_all.end(), twin_round.begin(), twin_round.end());
     }
     const bool same = corun_outputs.front().data == bare_outputs.front().data;
     const double bare_median = median(measured.bare_us);
     const double corun_median = median(measured.corun_us);
     const double ratio = corun_median / bare_median;
+    const double added_median = median(added_us);
+    const double noise_median = median(noise_us);
+    const double noise_ratio = median(twin_all) / bare_median;
     if (table)
         std::printf(
-            "%-40s threads %-2u  bare p50 %9.1f us  corun p50 %9.1f us  ratio %.3f  added %+7.1f "
-            "us  "
-            "outputs %s\n",
-            path.substr(path.find_last_of('/') + 1).c_str(), threads, bare_median, corun_median,
-            ratio, corun_median - bare_median, same ? "identical" : "DIFFER");
+            "%-32s threads %-2u bare p50 %9.1f us  corun p50 %9.1f us  ratio %.3f  added %+7.1f "
+            "us  | bare-vs-bare ratio %.3f added %+7.1f us | outputs %s\n",
+            path.substr(path.find_last_of('/') + 1).substr(0, 32).c_str(), threads, bare_median,
+            corun_median, ratio, added_median, noise_ratio, noise_median,
+            same ? "identical" : "DIFFER");
     report.push_back({{"model", path},
                       {"threads", threads},
                       {"iterations", measured.bare_us.size()},
                       {"bare_median_us", bare_median},
                       {"corun_median_us", corun_median},
                       {"ratio", ratio},
-                      {"added_us", corun_median - bare_median},
+                      {"added_us", added_median},
+                      {"noise_floor_ratio", noise_ratio},
+                      {"noise_floor_added_us", noise_median},
                       {"outputs_identical", same}});
     return same ? 0 : 1;
 }

@@ -230,5 +230,84 @@ TEST(ModelScheduler, ManyClientsManyModelsEveryRequestRunsExactlyOnce) {
     EXPECT_EQ(frames, static_cast<uint64_t>(models * per_thread));
 }
 
+TEST(ModelScheduler, RunOrEnqueueRunsOnTheCallersThreadWhenASlotIsFree) {
+    ModelScheduler scheduler({1}, strict());
+    ASSERT_TRUE(scheduler.add_model(1, "m", with_priority(16)).is_ok());
+    std::thread::id ran_on;
+    InferRequest request;
+    request.run = [&](size_t) {
+        ran_on = std::this_thread::get_id();
+        return int64_t{500};
+    };
+    request.model_id = 1;
+    request.cancel = [](Status) { ADD_FAILURE() << "nothing should be cancelled"; };
+    ASSERT_TRUE(scheduler.run_or_enqueue(std::move(request)).is_ok());
+    EXPECT_EQ(ran_on, std::this_thread::get_id());  // done when run_or_enqueue returned
+    ASSERT_EQ(scheduler.stats().size(), 1u);
+    EXPECT_EQ(scheduler.stats()[0].frames_done, 1u);
+    EXPECT_EQ(scheduler.stats()[0].device_time_ns, 500);
+    EXPECT_EQ(scheduler.in_flight(), 0u);
+}
+
+TEST(ModelScheduler, RunOrEnqueueQueuesBehindHigherPriorityWorkAndTheBusySlot) {
+    ModelScheduler scheduler({1}, strict());
+    ASSERT_TRUE(scheduler.add_model(1, "blocker", with_priority(16)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(2, "low", with_priority(10)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(3, "high", with_priority(24)).is_ok());
+    Gate gate;
+    Recorder recorder;
+    ASSERT_TRUE(scheduler.enqueue(gate.request(1)).is_ok());
+    gate.wait_until_entered();
+    // The slot is busy: the caller's request must queue, not run beside the blocker.
+    ASSERT_TRUE(scheduler.run_or_enqueue(recorder.request(2)).is_ok());
+    EXPECT_EQ(recorder.finished.load(), 0);
+    ASSERT_TRUE(scheduler.enqueue(recorder.request(3)).is_ok());
+    gate.open();
+    recorder.wait_for(2);
+    EXPECT_EQ(recorder.order, (std::vector<uint64_t>{3, 2}));
+}
+
+TEST(ModelScheduler, CallersAndWorkersNeverExceedTheSlots) {
+    ModelScheduler scheduler({1}, PolicyOptions{});
+    constexpr int clients = 4, per_client = 200;
+    for (uint64_t id = 1; id <= clients; ++id) {
+        ASSERT_TRUE(scheduler.add_model(id, "m", with_priority(16)).is_ok());
+    }
+    std::atomic<int> running{0}, most{0}, runs{0};
+    auto request_for = [&](uint64_t id) {
+        InferRequest request;
+        request.model_id = id;
+        request.run = [&](size_t) {
+            const int now = ++running;
+            int seen = most.load();
+            while (now > seen && !most.compare_exchange_weak(seen, now)) {
+            }
+            ++runs;
+            --running;
+            return int64_t{100};
+        };
+        request.cancel = [](Status) { ADD_FAILURE() << "nothing should be cancelled"; };
+        return request;
+    };
+    std::vector<std::thread> threads;
+    for (int client = 0; client < clients; ++client) {
+        threads.emplace_back([&, client] {
+            const auto id = static_cast<uint64_t>(client + 1);
+            for (int i = 0; i < per_client; ++i) {
+                // Half the clients call synchronously, half queue for the worker.
+                Status status = client % 2 == 0 ? scheduler.run_or_enqueue(request_for(id))
+                                                : scheduler.enqueue(request_for(id));
+                ASSERT_TRUE(status.is_ok()) << status;
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    for (int i = 0; i < 10000 && scheduler.in_flight() > 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(runs.load(), clients * per_client);
+    EXPECT_EQ(most.load(), 1);
+}
+
 }  // namespace
 }  // namespace corun::scheduler

@@ -19,7 +19,8 @@ Status shut_down_error() {
 
 Expected<std::shared_ptr<JobState>> submit_job(
     const std::shared_ptr<ConfiguredModelState>& state,
-    const std::vector<ConfiguredInferModel::Bindings>& bindings, AsyncInferCallback callback) {
+    const std::vector<ConfiguredInferModel::Bindings>& bindings, AsyncInferCallback callback,
+    bool may_run_on_caller) {
     if (bindings.empty()) {
         return Status(StatusCode::INVALID_ARGUMENT, "run_async: no bindings given");
     }
@@ -65,7 +66,9 @@ Expected<std::shared_ptr<JobState>> submit_job(
     request.cancel = [job](Status reason) {
         if (job->try_cancel()) job->complete(std::move(reason), InferTiming{});
     };
-    Status queued = state->model->group->scheduler().enqueue(std::move(request));
+    auto& scheduler = state->model->group->scheduler();
+    Status queued = may_run_on_caller ? scheduler.run_or_enqueue(std::move(request))
+                                      : scheduler.enqueue(std::move(request));
     if (!queued.is_ok()) {
         if (job->try_cancel()) job->complete(queued, InferTiming{});
         return queued;
@@ -175,7 +178,7 @@ Status ConfiguredInferModel::wait_for_async_ready(std::chrono::milliseconds time
 Status ConfiguredInferModel::run(const Bindings& bindings, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     CORUN_RETURN_IF_ERROR(wait_for_async_ready(timeout, 1));
-    CORUN_TRY(auto job, submit_job(state_, {bindings}, nullptr));
+    CORUN_TRY(auto job, submit_job(state_, {bindings}, nullptr, true));
     std::unique_lock lock(job->mutex);
     auto is_done = [&] { return job->done; };
     if (is_forever(timeout)) {
@@ -206,7 +209,7 @@ Expected<AsyncInferJob> ConfiguredInferModel::run_async(const Bindings& bindings
 
 Expected<AsyncInferJob> ConfiguredInferModel::run_async(const std::vector<Bindings>& bindings,
                                                         AsyncInferCallback callback) {
-    CORUN_TRY(auto job, submit_job(state_, bindings, std::move(callback)));
+    CORUN_TRY(auto job, submit_job(state_, bindings, std::move(callback), false));
     return AsyncInferJob(std::move(job));
 }
 

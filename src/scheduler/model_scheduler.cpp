@@ -49,7 +49,69 @@ struct ModelScheduler::State {
         if (found) model.ledger_ns = std::max(model.ledger_ns, least);
     }
 
+    // The models with frames queued, in id order, as the policy sees them.
+    const std::vector<ModelQueueState>& refresh_view() {
+        view.clear();
+        for (const auto& [id, model] : models) {
+            if (model.frames_queued == 0) continue;
+            view.push_back({id, model.params, model.frames_queued, model.queue.front().enqueued,
+                            model.ledger_ns, model.running});
+        }
+        return view;
+    }
+
+    // Takes the decided burst off its model's queue and counts it as running on `device_index`.
+    std::vector<InferRequest> take_burst(const Decision& decision, TimePoint now,
+                                         size_t device_index, uint64_t previous_model) {
+        ScheduledModel& model = models.at(decision.model_id);
+        std::vector<InferRequest> burst;
+        uint32_t frames = 0;
+        while (!model.queue.empty() &&
+               (burst.empty() || frames + model.queue.front().request.frames <= decision.frames)) {
+            frames += model.queue.front().request.frames;
+            burst.push_back(std::move(model.queue.front().request));
+            model.queue.pop_front();
+        }
+        model.frames_queued -= frames;
+        model.running += frames;
+        if (previous_model != decision.model_id) ++model.switches_in;
+        last_model[device_index] = decision.model_id;
+        policy.record_dispatch(decision.model_id);
+        ++running;
+        ++busy_slots[device_index];
+        if (sink) {
+            DecisionRecord record{now,
+                                  device_index,
+                                  decision.model_id,
+                                  frames,
+                                  decision.reason,
+                                  decision.ready,
+                                  decision.effective_priority,
+                                  {}};
+            for (const auto& queued : view) {
+                record.queue_depths.emplace_back(queued.model_id, queued.frames_queued);
+            }
+            sink(record);
+        }
+        return burst;
+    }
+
+    // Charges a finished burst to its model and frees its slot.
+    void finish_burst(uint64_t model_id, uint32_t frames, int64_t device_ns, size_t device_index) {
+        --running;
+        --busy_slots[device_index];
+        if (auto found = models.find(model_id); found != models.end()) {
+            found->second.running -= frames;
+            found->second.ledger_ns += device_ns;
+            found->second.device_time_ns += device_ns;
+            found->second.frames_done += frames;
+        }
+    }
+
     const Clock::time_point origin = Clock::now();
+    std::vector<uint32_t> slots;       // per device: how many bursts may run at once
+    std::vector<uint32_t> busy_slots;  // per device: bursts running now (workers and callers)
+    std::vector<uint64_t> last_model;  // per device: the model dispatched last
     mutable std::mutex mutex;
     std::condition_variable wake;
     SchedulingPolicy policy;
@@ -67,14 +129,12 @@ void work(const std::shared_ptr<ModelScheduler::State>& state, size_t device_ind
     std::unique_lock lock(state->mutex);
     while (true) {
         if (state->stopping) return;
-        const TimePoint now = state->now();
-        state->view.clear();
-        for (const auto& [id, model] : state->models) {
-            if (model.frames_queued == 0) continue;
-            state->view.push_back({id, model.params, model.frames_queued,
-                                   model.queue.front().enqueued, model.ledger_ns, model.running});
+        if (state->busy_slots[device_index] >= state->slots[device_index]) {
+            state->wake.wait(lock);  // a caller runs a frame on this device's free slot
+            continue;
         }
-        const PolicyResult result = state->policy.decide(now, state->view, active_model);
+        const TimePoint now = state->now();
+        const PolicyResult result = state->policy.decide(now, state->refresh_view(), active_model);
         if (!result.decision) {
             if (result.wake_at) {
                 state->wake.wait_until(lock, state->origin + *result.wake_at);
@@ -83,48 +143,18 @@ void work(const std::shared_ptr<ModelScheduler::State>& state, size_t device_ind
             }
             continue;
         }
-        const Decision& decision = *result.decision;
-        ScheduledModel& model = state->models.at(decision.model_id);
-        std::vector<InferRequest> burst;
-        uint32_t frames = 0;
-        while (!model.queue.empty() &&
-               (burst.empty() || frames + model.queue.front().request.frames <= decision.frames)) {
-            frames += model.queue.front().request.frames;
-            burst.push_back(std::move(model.queue.front().request));
-            model.queue.pop_front();
-        }
-        model.frames_queued -= frames;
-        model.running += frames;
-        if (active_model != decision.model_id) ++model.switches_in;
+        const Decision decision = *result.decision;
+        std::vector<InferRequest> burst =
+            state->take_burst(decision, now, device_index, active_model);
         active_model = decision.model_id;
-        state->policy.record_dispatch(decision.model_id);
-        ++state->running;
-        if (state->sink) {
-            DecisionRecord record{now,
-                                  device_index,
-                                  decision.model_id,
-                                  frames,
-                                  decision.reason,
-                                  decision.ready,
-                                  decision.effective_priority,
-                                  {}};
-            for (const auto& queued : state->view) {
-                record.queue_depths.emplace_back(queued.model_id, queued.frames_queued);
-            }
-            state->sink(record);
-        }
+        uint32_t frames = 0;
+        for (const auto& request : burst) frames += request.frames;
         lock.unlock();
         int64_t device_ns = 0;
         for (auto& request : burst) device_ns += request.run(device_index);
         burst.clear();  // release the jobs' references outside the lock
         lock.lock();
-        --state->running;
-        if (auto found = state->models.find(decision.model_id); found != state->models.end()) {
-            found->second.running -= frames;
-            found->second.ledger_ns += device_ns;
-            found->second.device_time_ns += device_ns;
-            found->second.frames_done += frames;
-        }
+        state->finish_burst(decision.model_id, frames, device_ns, device_index);
         state->wake.notify_all();  // stop() may be waiting for running work to end
     }
 }
@@ -133,6 +163,9 @@ void work(const std::shared_ptr<ModelScheduler::State>& state, size_t device_ind
 
 ModelScheduler::ModelScheduler(const std::vector<uint32_t>& slots_per_device, PolicyOptions options)
     : state_(std::make_shared<State>(options)) {
+    state_->slots = slots_per_device;
+    state_->busy_slots.assign(slots_per_device.size(), 0);
+    state_->last_model.assign(slots_per_device.size(), 0);
     for (size_t device = 0; device < slots_per_device.size(); ++device) {
         for (uint32_t slot = 0; slot < slots_per_device[device]; ++slot) {
             workers_.emplace_back([state = state_, device] { work(state, device); });
@@ -182,21 +215,56 @@ void ModelScheduler::remove_model(uint64_t model_id) {
 Status ModelScheduler::enqueue(InferRequest request) {
     {
         std::lock_guard lock(state_->mutex);
-        if (state_->stopping) {
-            return Status(StatusCode::SHUTDOWN, "the device group is shutting down");
-        }
-        auto found = state_->models.find(request.model_id);
-        if (found == state_->models.end()) {
-            return Status(StatusCode::NOT_FOUND,
-                          "model id " + std::to_string(request.model_id) + " is not scheduled");
-        }
-        ScheduledModel& model = found->second;
-        if (model.frames_queued == 0 && model.running == 0) {
-            state_->catch_up(request.model_id, model);
-        }
-        model.frames_queued += request.frames;
-        model.queue.push_back({std::move(request), state_->now()});
+        CORUN_RETURN_IF_ERROR(push_locked(std::move(request)));
     }
+    state_->wake.notify_all();
+    return Status::ok();
+}
+
+Status ModelScheduler::push_locked(InferRequest request) {
+    if (state_->stopping) return Status(StatusCode::SHUTDOWN, "the device group is shutting down");
+    auto found = state_->models.find(request.model_id);
+    if (found == state_->models.end()) {
+        return Status(StatusCode::NOT_FOUND,
+                      "model id " + std::to_string(request.model_id) + " is not scheduled");
+    }
+    ScheduledModel& model = found->second;
+    if (model.frames_queued == 0 && model.running == 0) state_->catch_up(request.model_id, model);
+    model.frames_queued += request.frames;
+    model.queue.push_back({std::move(request), state_->now()});
+    return Status::ok();
+}
+
+Status ModelScheduler::run_or_enqueue(InferRequest request) {
+    const uint64_t model_id = request.model_id;
+    std::unique_lock lock(state_->mutex);
+    CORUN_RETURN_IF_ERROR(push_locked(std::move(request)));
+    // Run on the caller's thread when a slot is free and the policy picks this request now:
+    // the frame then skips a hand-off to a worker (a wake-up and a cold core; see
+    // docs/PERFORMANCE.md). Otherwise it waits in the queue like any other.
+    const ScheduledModel& model = state_->models.at(model_id);
+    for (size_t device = 0; device < state_->slots.size(); ++device) {
+        if (state_->busy_slots[device] >= state_->slots[device]) continue;
+        const TimePoint now = state_->now();
+        const PolicyResult result =
+            state_->policy.decide(now, state_->refresh_view(), state_->last_model[device]);
+        if (!result.decision || result.decision->model_id != model_id || model.queue.size() != 1) {
+            break;
+        }
+        const Decision decision = *result.decision;
+        std::vector<InferRequest> burst =
+            state_->take_burst(decision, now, device, state_->last_model[device]);
+        lock.unlock();
+        const uint32_t frames = burst.front().frames;
+        const int64_t device_ns = burst.front().run(device);
+        burst.clear();
+        lock.lock();
+        state_->finish_burst(model_id, frames, device_ns, device);
+        lock.unlock();
+        state_->wake.notify_all();
+        return Status::ok();
+    }
+    lock.unlock();
     state_->wake.notify_all();
     return Status::ok();
 }

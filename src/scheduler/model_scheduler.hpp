@@ -21,6 +21,7 @@ public:
     Status set_params(uint64_t model_id, const ModelSchedulingParams& params) override;
     void remove_model(uint64_t model_id) override;
     Status enqueue(InferRequest request) override;
+    Status run_or_enqueue(InferRequest request) override;
     size_t cancel_queued(uint64_t model_id, const Status& reason) override;
     size_t in_flight() const override;
     std::vector<ModelSchedulingStats> stats() const override;
@@ -31,6 +32,8 @@ public:
                    // the group (and so to this scheduler) still has its state to return to
 
 private:
+    Status push_locked(InferRequest request);  // state_->mutex held
+
     std::shared_ptr<State> state_;
     std::vector<std::thread> workers_;
 };

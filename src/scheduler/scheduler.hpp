@@ -49,6 +49,9 @@ public:
     virtual void remove_model(uint64_t model_id) = 0;
     // Takes the request; it will be run or cancelled exactly once. SHUTDOWN after stop().
     virtual Status enqueue(InferRequest request) = 0;
+    // As enqueue, but when a device slot is free and the policy would pick this request now,
+    // runs it on the calling thread and returns after it completed (for synchronous run()).
+    virtual Status run_or_enqueue(InferRequest request) = 0;
     // Cancels (with `reason`) every queued, not yet running request of `model_id`.
     virtual size_t cancel_queued(uint64_t model_id, const Status& reason) = 0;
     // Requests queued or running.
