@@ -109,7 +109,7 @@ void BM_SchedulerDecisions(benchmark::State& state) {
     const auto count = static_cast<uint64_t>(state.range(0));
     PolicyOptions options;
     options.fair_device_time = state.range(1) != 0;
-    ModelScheduler scheduler({1}, options);
+    ModelScheduler scheduler({DeviceSlots{1}}, options);
     Loop loop;
     loop.scheduler = &scheduler;
     std::mt19937 random(7);

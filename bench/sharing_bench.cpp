@@ -247,7 +247,9 @@ struct CorunConfig {
     uint32_t threads = 0;  // intra-op threads per inference (0 = one per core)
     uint32_t slots = 1;    // inferences at once
     std::string device = "cpu";
-    std::string profile;  // npu-sim
+    std::string profile;      // npu-sim
+    uint16_t batch_size = 0;  // 0 = corun's default
+    uint32_t latency_slots = 0;
 };
 
 // corun: one device group, every model configured on it, each driven by its own thread.
@@ -261,6 +263,7 @@ corun::Expected<std::vector<ClientResult>> run_corun(const CorunConfig& config,
     params.group_id = "sharing-bench-" + config.label;
     params.cpu.intra_op_threads = config.threads;
     params.cpu.execution_slots = config.slots;
+    params.cpu.latency_slots = config.latency_slots;
     if (config.device == "npu-sim") {
         params.device_ids = {"npu-sim:0"};
         params.npu_sim.profile_path = config.profile;
@@ -276,6 +279,7 @@ corun::Expected<std::vector<ClientResult>> run_corun(const CorunConfig& config,
         setup.path = specs[i]->path;
         setup.shapes = specs[i]->shapes;
         setup.skip_missing_inputs = true;
+        setup.batch_size = config.batch_size;
         CORUN_TRY(auto prepared, corun::tools::prepare_model(*vdevice, setup));
         CORUN_RETURN_IF_ERROR(prepared->configured->set_scheduler_priority(priorities[i]));
         corun::tools::PumpOptions warmup;
@@ -458,6 +462,8 @@ int main(int argc, char** argv) {
         {"corun slots2 x threads1", 1, 2, "cpu", ""},
         {"corun slots2 x threads0", 0, 2, "cpu", ""},
         {"corun slots1 x threads1", 1, 1, "cpu", ""},
+        {"corun slots2 x threads1 batch4", 1, 2, "cpu", "", 4},
+        {"corun slots2+1 latency x threads1", 1, 2, "cpu", "", 0, 1},
     };
 
     // solo[model][round]: FPS and median latency alone on a bare session, default threads.

@@ -10,6 +10,7 @@ debian_packages=(
     libcli11-dev nlohmann-json3-dev libspdlog-dev
     python3 python3-onnx python3-numpy
     libopencv-dev libopencv-contrib-dev fonts-dejavu-core espeak-ng
+    libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
     clang libclang-rt-14-dev clang-format
 )
 

@@ -94,7 +94,7 @@ PolicyOptions strict() {
 }
 
 TEST(ModelScheduler, HigherPriorityQueuedLaterRunsFirst) {
-    ModelScheduler scheduler({1}, strict());
+    ModelScheduler scheduler({DeviceSlots{1}}, strict());
     ASSERT_TRUE(scheduler.add_model(1, "blocker", with_priority(16)).is_ok());
     ASSERT_TRUE(scheduler.add_model(2, "low", with_priority(10)).is_ok());
     ASSERT_TRUE(scheduler.add_model(3, "high", with_priority(24)).is_ok());
@@ -110,7 +110,7 @@ TEST(ModelScheduler, HigherPriorityQueuedLaterRunsFirst) {
 }
 
 TEST(ModelScheduler, EqualPrioritiesTakeTurns) {
-    ModelScheduler scheduler({1}, strict());
+    ModelScheduler scheduler({DeviceSlots{1}}, strict());
     for (uint64_t id = 1; id <= 3; ++id) {
         ASSERT_TRUE(scheduler.add_model(id, "m" + std::to_string(id), with_priority(16)).is_ok());
     }
@@ -128,7 +128,7 @@ TEST(ModelScheduler, EqualPrioritiesTakeTurns) {
 }
 
 TEST(ModelScheduler, SetParamsTakesEffectOnTheNextDecision) {
-    ModelScheduler scheduler({1}, strict());
+    ModelScheduler scheduler({DeviceSlots{1}}, strict());
     ASSERT_TRUE(scheduler.add_model(1, "blocker", with_priority(16)).is_ok());
     ASSERT_TRUE(scheduler.add_model(2, "a", with_priority(16)).is_ok());
     ASSERT_TRUE(scheduler.add_model(3, "b", with_priority(16)).is_ok());
@@ -149,7 +149,7 @@ TEST(ModelScheduler, SetParamsTakesEffectOnTheNextDecision) {
 }
 
 TEST(ModelScheduler, ThresholdHoldsFramesUntilReached) {
-    ModelScheduler scheduler({1}, strict());
+    ModelScheduler scheduler({DeviceSlots{1}}, strict());
     ModelSchedulingParams params;
     params.threshold = 3;
     params.burst = 3;
@@ -177,7 +177,7 @@ TEST(ModelScheduler, StopCancelsQueuedRequestsWithShutdownAndCountsEveryOne) {
     Recorder recorder;
     Gate gate;
     {
-        ModelScheduler scheduler({1}, strict());
+        ModelScheduler scheduler({DeviceSlots{1}}, strict());
         ASSERT_TRUE(scheduler.add_model(1, "m", with_priority(16)).is_ok());
         ASSERT_TRUE(scheduler.enqueue(gate.request(1)).is_ok());
         gate.wait_until_entered();
@@ -197,7 +197,7 @@ TEST(ModelScheduler, StopCancelsQueuedRequestsWithShutdownAndCountsEveryOne) {
 }
 
 TEST(ModelScheduler, ManyClientsManyModelsEveryRequestRunsExactlyOnce) {
-    ModelScheduler scheduler({2}, PolicyOptions{});
+    ModelScheduler scheduler({DeviceSlots{2}}, PolicyOptions{});
     constexpr int models = 6, per_thread = 300;
     for (uint64_t id = 1; id <= models; ++id) {
         ASSERT_TRUE(
@@ -231,7 +231,7 @@ TEST(ModelScheduler, ManyClientsManyModelsEveryRequestRunsExactlyOnce) {
 }
 
 TEST(ModelScheduler, RunOrEnqueueRunsOnTheCallersThreadWhenASlotIsFree) {
-    ModelScheduler scheduler({1}, strict());
+    ModelScheduler scheduler({DeviceSlots{1}}, strict());
     ASSERT_TRUE(scheduler.add_model(1, "m", with_priority(16)).is_ok());
     std::thread::id ran_on;
     InferRequest request;
@@ -250,7 +250,7 @@ TEST(ModelScheduler, RunOrEnqueueRunsOnTheCallersThreadWhenASlotIsFree) {
 }
 
 TEST(ModelScheduler, RunOrEnqueueQueuesBehindHigherPriorityWorkAndTheBusySlot) {
-    ModelScheduler scheduler({1}, strict());
+    ModelScheduler scheduler({DeviceSlots{1}}, strict());
     ASSERT_TRUE(scheduler.add_model(1, "blocker", with_priority(16)).is_ok());
     ASSERT_TRUE(scheduler.add_model(2, "low", with_priority(10)).is_ok());
     ASSERT_TRUE(scheduler.add_model(3, "high", with_priority(24)).is_ok());
@@ -268,7 +268,7 @@ TEST(ModelScheduler, RunOrEnqueueQueuesBehindHigherPriorityWorkAndTheBusySlot) {
 }
 
 TEST(ModelScheduler, CallersAndWorkersNeverExceedTheSlots) {
-    ModelScheduler scheduler({1}, PolicyOptions{});
+    ModelScheduler scheduler({DeviceSlots{1}}, PolicyOptions{});
     constexpr int clients = 4, per_client = 200;
     for (uint64_t id = 1; id <= clients; ++id) {
         ASSERT_TRUE(scheduler.add_model(id, "m", with_priority(16)).is_ok());
@@ -307,6 +307,28 @@ TEST(ModelScheduler, CallersAndWorkersNeverExceedTheSlots) {
     }
     EXPECT_EQ(runs.load(), clients * per_client);
     EXPECT_EQ(most.load(), 1);
+}
+
+TEST(ModelScheduler, LatencySlotRunsOnlyModelsAboveNormalPriority) {
+    ModelScheduler scheduler({DeviceSlots{1, 1}}, strict());
+    ASSERT_TRUE(scheduler.add_model(1, "blocker", with_priority(16)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(2, "normal", with_priority(16)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(3, "urgent", with_priority(24)).is_ok());
+    Gate gate;
+    Recorder recorder;
+    ASSERT_TRUE(scheduler.enqueue(gate.request(1)).is_ok());
+    gate.wait_until_entered();
+    // The shared slot is held: a normal model waits, the urgent one runs on the latency slot.
+    ASSERT_TRUE(scheduler.enqueue(recorder.request(2)).is_ok());
+    ASSERT_TRUE(scheduler.enqueue(recorder.request(3)).is_ok());
+    recorder.wait_for(1);
+    {
+        std::lock_guard lock(recorder.mutex);
+        EXPECT_EQ(recorder.order, (std::vector<uint64_t>{3}));
+    }
+    gate.open();
+    recorder.wait_for(2);
+    EXPECT_EQ(recorder.order, (std::vector<uint64_t>{3, 2}));
 }
 
 }  // namespace

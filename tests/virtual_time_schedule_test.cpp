@@ -147,6 +147,24 @@ TEST(VirtualTimeSchedule, AgingBoundsHowLongALowPriorityFrameWaits) {
     EXPECT_DOUBLE_EQ(result.models[1].latency_ms.front(), 311.0);
 }
 
+TEST(VirtualTimeSchedule, AgingCountsFromTheLastServiceSoADeepQueueDoesNotJumpALevel) {
+    PolicyOptions options;
+    options.aging_step = milliseconds(10);
+    // "deep" has a queue of 8 that stays full, so its oldest frame has always waited long; it
+    // still gains only one level per 10 ms since it was last served, and so gets exactly one
+    // frame each 10 ms beside the saturating level above it.
+    auto result = simulate({model("busy", 16, milliseconds(1), ArrivalPattern::saturate()),
+                            model("deep", 15, milliseconds(1), ArrivalPattern::saturate(), 1, 8)},
+                           nanoseconds(0), options, seconds(1));
+    std::vector<nanoseconds> deep_starts;
+    for (const auto& dispatch : result.dispatches) {
+        if (dispatch.model == 1) deep_starts.push_back(dispatch.start);
+    }
+    ASSERT_GE(deep_starts.size(), 5u);
+    for (size_t i = 0; i < 5; ++i) EXPECT_EQ(deep_starts[i], milliseconds(10 * (i + 1))) << i;
+    EXPECT_EQ(result.models[1].frames_done, 99u);
+}
+
 TEST(VirtualTimeSchedule, DeviceTimeFairnessSplitsTimeNotFrames) {
     const std::vector<SimulatedModel> models = {
         model("fast", 16, milliseconds(1), ArrivalPattern::saturate()),

@@ -28,6 +28,9 @@ enum class StatusCode {
     INTERNAL_FAILURE,
     DEVICE_FAILURE,
     ABORTED,
+    RPC_FAILED,         // the multi-process service could not be reached or went away
+    PROTOCOL_MISMATCH,  // client and service speak different protocol versions
+    RESOURCE_LIMIT,     // a per-client limit of the service (models, frames, memory)
 };
 
 // "SUCCESS", "INVALID_ARGUMENT", ... for logs and messages.

@@ -25,12 +25,23 @@ enum class SchedulingAlgorithm {
 };
 
 constexpr const char* DEFAULT_GROUP_ID = "SHARED";  // HailoRT's HAILO_DEFAULT_VDEVICE_GROUP_ID
+constexpr const char* DEFAULT_SERVICE_SOCKET = "/run/corun/corund.sock";
 
 struct CpuDeviceParams {
     // ONNX Runtime intra-op threads per inference; 0 = one per core.
     uint32_t intra_op_threads = 0;
     // How many inferences may run on the CPU at once (each with intra_op_threads threads).
     uint32_t execution_slots = 1;
+    // With intra_op_threads 0, every model runs on one process-wide ONNX Runtime pool (a thread
+    // per core) whose threads spin briefly between inferences. With an explicit count >= 2,
+    // each model gets its own pool, and spin_wait says whether its threads spin: it saves a
+    // wake-up per inference for one model alone, but when several models take turns the idle
+    // pools spin on the cores the running one needs (docs/PERFORMANCE.md).
+    bool spin_wait = true;
+    // Slots beyond execution_slots that only models with a priority above normal (> 16) may
+    // use: such a model then never waits for a busy slot, at the cost of sharing cores with
+    // the running inferences while it runs (docs/SCHEDULER.md, "Sharing the CPU").
+    uint32_t latency_slots = 0;
 };
 
 struct NpuSimDeviceParams {
@@ -55,8 +66,14 @@ struct VDeviceParams {
     std::vector<std::string> device_ids;
     uint32_t device_count = 1;
     SchedulingAlgorithm scheduling_algorithm = SchedulingAlgorithm::ROUND_ROBIN;
-    // VDevices that share a group_id share devices and scheduler (within a process).
+    // VDevices that share a group_id share devices and scheduler: within a process, and with
+    // multi_process_service across every process using the same service.
     std::string group_id = DEFAULT_GROUP_ID;
+    // true: the devices and the scheduler live in the corund service, shared by every process
+    // that connects to it (docs/SERVICE.md); the API is used exactly as in-process.
+    bool multi_process_service = false;
+    // The service's Unix socket. Empty = $CORUN_SERVICE_SOCKET, else DEFAULT_SERVICE_SOCKET.
+    std::string service_socket;
     CpuDeviceParams cpu;
     NpuSimDeviceParams npu_sim;
     SchedulerParams scheduler;

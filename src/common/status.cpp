@@ -38,6 +38,12 @@ const char* status_code_name(StatusCode code) {
             return "DEVICE_FAILURE";
         case StatusCode::ABORTED:
             return "ABORTED";
+        case StatusCode::RPC_FAILED:
+            return "RPC_FAILED";
+        case StatusCode::PROTOCOL_MISMATCH:
+            return "PROTOCOL_MISMATCH";
+        case StatusCode::RESOURCE_LIMIT:
+            return "RESOURCE_LIMIT";
     }
     return "UNKNOWN_STATUS";
 }

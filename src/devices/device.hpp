@@ -60,6 +60,8 @@ public:
     virtual DeviceDescription describe() const = 0;
     // Inferences that may execute on this device at the same time.
     virtual uint32_t execution_slots() const = 0;
+    // Further slots kept for latency-critical models (priority above normal) only.
+    virtual uint32_t latency_slots() const { return 0; }
     virtual Expected<std::shared_ptr<LoadedModel>> load_model(std::span<const uint8_t> onnx_bytes,
                                                               const std::string& model_name) = 0;
 };

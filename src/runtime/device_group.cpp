@@ -31,7 +31,9 @@ std::string describe_params(const VDeviceParams& params) {
     return "devices [" + ids + "], scheduling " +
            (params.scheduling_algorithm == SchedulingAlgorithm::NONE ? "NONE" : "ROUND_ROBIN") +
            ", cpu threads " + std::to_string(params.cpu.intra_op_threads) + ", cpu slots " +
-           std::to_string(params.cpu.execution_slots) + ", fair device time " +
+           std::to_string(params.cpu.execution_slots) + " (+" +
+           std::to_string(params.cpu.latency_slots) + " for latency)" + ", cpu spin wait " +
+           (params.cpu.spin_wait ? "on" : "off") + ", fair device time " +
            (params.scheduler.fair_device_time ? "on" : "off") + ", aging step " +
            std::to_string(params.scheduler.aging_step.count()) + " ms";
 }
@@ -89,12 +91,14 @@ Expected<std::shared_ptr<DeviceGroup>> DeviceGroup::acquire(const VDeviceParams&
 DeviceGroup::DeviceGroup(VDeviceParams params,
                          std::vector<std::shared_ptr<devices::Device>> devices)
     : params_(std::move(params)), devices_(std::move(devices)) {
-    std::vector<uint32_t> slots;
+    std::vector<scheduler::DeviceSlots> slots;
     for (const auto& device : devices_) {
         // Without a scheduler HailoRT runs one model at a time; so does corun.
-        slots.push_back(params_.scheduling_algorithm == SchedulingAlgorithm::NONE
-                            ? 1
-                            : device->execution_slots());
+        if (params_.scheduling_algorithm == SchedulingAlgorithm::NONE) {
+            slots.push_back({1, 0});
+        } else {
+            slots.push_back({device->execution_slots(), device->latency_slots()});
+        }
     }
     scheduler::PolicyOptions options;
     options.fair_device_time = params_.scheduler.fair_device_time;

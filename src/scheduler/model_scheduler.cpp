@@ -27,6 +27,7 @@ struct ScheduledModel {
     uint64_t frames_done = 0;
     int64_t device_time_ns = 0;
     uint64_t switches_in = 0;
+    TimePoint last_dispatched{0};
 };
 
 }  // namespace
@@ -49,20 +50,23 @@ struct ModelScheduler::State {
         if (found) model.ledger_ns = std::max(model.ledger_ns, least);
     }
 
-    // The models with frames queued, in id order, as the policy sees them.
-    const std::vector<ModelQueueState>& refresh_view() {
+    // The models with frames queued, in id order, as the policy sees them; for a latency
+    // slot, only those with a priority above normal.
+    const std::vector<ModelQueueState>& refresh_view(bool latency_slot = false) {
         view.clear();
         for (const auto& [id, model] : models) {
             if (model.frames_queued == 0) continue;
+            if (latency_slot && model.params.priority <= PRIORITY_NORMAL) continue;
             view.push_back({id, model.params, model.frames_queued, model.queue.front().enqueued,
-                            model.ledger_ns, model.running});
+                            model.ledger_ns, model.running, model.last_dispatched});
         }
         return view;
     }
 
     // Takes the decided burst off its model's queue and counts it as running on `device_index`.
     std::vector<InferRequest> take_burst(const Decision& decision, TimePoint now,
-                                         size_t device_index, uint64_t previous_model) {
+                                         size_t device_index, uint64_t previous_model,
+                                         bool latency_slot = false) {
         ScheduledModel& model = models.at(decision.model_id);
         std::vector<InferRequest> burst;
         uint32_t frames = 0;
@@ -74,11 +78,12 @@ struct ModelScheduler::State {
         }
         model.frames_queued -= frames;
         model.running += frames;
+        model.last_dispatched = now;
         if (previous_model != decision.model_id) ++model.switches_in;
-        last_model[device_index] = decision.model_id;
+        if (!latency_slot) last_model[device_index] = decision.model_id;
         policy.record_dispatch(decision.model_id);
         ++running;
-        ++busy_slots[device_index];
+        if (!latency_slot) ++busy_slots[device_index];
         if (sink) {
             DecisionRecord record{now,
                                   device_index,
@@ -97,9 +102,10 @@ struct ModelScheduler::State {
     }
 
     // Charges a finished burst to its model and frees its slot.
-    void finish_burst(uint64_t model_id, uint32_t frames, int64_t device_ns, size_t device_index) {
+    void finish_burst(uint64_t model_id, uint32_t frames, int64_t device_ns, size_t device_index,
+                      bool latency_slot = false) {
         --running;
-        --busy_slots[device_index];
+        if (!latency_slot) --busy_slots[device_index];
         if (auto found = models.find(model_id); found != models.end()) {
             found->second.running -= frames;
             found->second.ledger_ns += device_ns;
@@ -109,8 +115,8 @@ struct ModelScheduler::State {
     }
 
     const Clock::time_point origin = Clock::now();
-    std::vector<uint32_t> slots;       // per device: how many bursts may run at once
-    std::vector<uint32_t> busy_slots;  // per device: bursts running now (workers and callers)
+    std::vector<uint32_t> slots;       // per device: shared slots (bursts of any model at once)
+    std::vector<uint32_t> busy_slots;  // per device: shared slots busy (workers and callers)
     std::vector<uint64_t> last_model;  // per device: the model dispatched last
     mutable std::mutex mutex;
     std::condition_variable wake;
@@ -124,17 +130,19 @@ struct ModelScheduler::State {
 
 namespace {
 
-void work(const std::shared_ptr<ModelScheduler::State>& state, size_t device_index) {
+void work(const std::shared_ptr<ModelScheduler::State>& state, size_t device_index,
+          bool latency_slot) {
     uint64_t active_model = 0;
     std::unique_lock lock(state->mutex);
     while (true) {
         if (state->stopping) return;
-        if (state->busy_slots[device_index] >= state->slots[device_index]) {
+        if (!latency_slot && state->busy_slots[device_index] >= state->slots[device_index]) {
             state->wake.wait(lock);  // a caller runs a frame on this device's free slot
             continue;
         }
         const TimePoint now = state->now();
-        const PolicyResult result = state->policy.decide(now, state->refresh_view(), active_model);
+        const PolicyResult result =
+            state->policy.decide(now, state->refresh_view(latency_slot), active_model);
         if (!result.decision) {
             if (result.wake_at) {
                 state->wake.wait_until(lock, state->origin + *result.wake_at);
@@ -145,7 +153,7 @@ void work(const std::shared_ptr<ModelScheduler::State>& state, size_t device_ind
         }
         const Decision decision = *result.decision;
         std::vector<InferRequest> burst =
-            state->take_burst(decision, now, device_index, active_model);
+            state->take_burst(decision, now, device_index, active_model, latency_slot);
         active_model = decision.model_id;
         uint32_t frames = 0;
         for (const auto& request : burst) frames += request.frames;
@@ -154,21 +162,25 @@ void work(const std::shared_ptr<ModelScheduler::State>& state, size_t device_ind
         for (auto& request : burst) device_ns += request.run(device_index);
         burst.clear();  // release the jobs' references outside the lock
         lock.lock();
-        state->finish_burst(decision.model_id, frames, device_ns, device_index);
+        state->finish_burst(decision.model_id, frames, device_ns, device_index, latency_slot);
         state->wake.notify_all();  // stop() may be waiting for running work to end
     }
 }
 
 }  // namespace
 
-ModelScheduler::ModelScheduler(const std::vector<uint32_t>& slots_per_device, PolicyOptions options)
+ModelScheduler::ModelScheduler(const std::vector<DeviceSlots>& slots_per_device,
+                               PolicyOptions options)
     : state_(std::make_shared<State>(options)) {
-    state_->slots = slots_per_device;
     state_->busy_slots.assign(slots_per_device.size(), 0);
     state_->last_model.assign(slots_per_device.size(), 0);
     for (size_t device = 0; device < slots_per_device.size(); ++device) {
-        for (uint32_t slot = 0; slot < slots_per_device[device]; ++slot) {
-            workers_.emplace_back([state = state_, device] { work(state, device); });
+        const DeviceSlots& slots = slots_per_device[device];
+        state_->slots.push_back(slots.shared);
+        for (uint32_t slot = 0; slot < slots.shared + slots.latency; ++slot) {
+            const bool latency_slot = slot >= slots.shared;
+            workers_.emplace_back(
+                [state = state_, device, latency_slot] { work(state, device, latency_slot); });
         }
     }
 }

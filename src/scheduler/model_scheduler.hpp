@@ -10,10 +10,17 @@
 
 namespace corun::scheduler {
 
+// The slots of one device: `shared` run any model; `latency` run only models whose priority is
+// above normal (a latency-critical model then never waits behind a running burst).
+struct DeviceSlots {
+    uint32_t shared = 1;
+    uint32_t latency = 0;
+};
+
 class ModelScheduler final : public Scheduler {
 public:
-    // slots_per_device[d] worker threads execute on device d.
-    ModelScheduler(const std::vector<uint32_t>& slots_per_device, PolicyOptions options);
+    // One worker thread per slot of each device.
+    ModelScheduler(const std::vector<DeviceSlots>& slots_per_device, PolicyOptions options);
     ~ModelScheduler() override;
 
     Status add_model(uint64_t model_id, const std::string& name,

@@ -52,8 +52,12 @@ ReadyReason SchedulingPolicy::readiness(const ModelQueueState& model, TimePoint 
 
 uint8_t SchedulingPolicy::effective_priority(const ModelQueueState& model, TimePoint now) const {
     uint32_t priority = model.params.priority;
-    if (options_.aging_step.count() > 0 && model.frames_queued > 0 && now > model.oldest_enqueued) {
-        priority += static_cast<uint32_t>((now - model.oldest_enqueued) / options_.aging_step);
+    // A model ages while it waits unserved: from its oldest frame, or from its last dispatch
+    // if that came later. Counting from the oldest frame alone would age a model that is served
+    // regularly but keeps a deep queue, and let it jump priority levels it should not.
+    const TimePoint waiting_since = std::max(model.oldest_enqueued, model.last_dispatched);
+    if (options_.aging_step.count() > 0 && model.frames_queued > 0 && now > waiting_since) {
+        priority += static_cast<uint32_t>((now - waiting_since) / options_.aging_step);
     }
     return static_cast<uint8_t>(std::min<uint32_t>(priority, PRIORITY_MAX));
 }

@@ -23,6 +23,8 @@ struct ModelQueueState {
     TimePoint oldest_enqueued{0};  // enqueue time of the oldest queued frame
     int64_t device_time_ns = 0;    // device time this model has used (fairness)
     uint32_t running = 0;          // frames of it executing now (on any slot)
+    TimePoint last_dispatched{0};  // when it last got a slot (aging counts from here or from
+                                   // its oldest frame, whichever is later)
 };
 
 enum class DecisionReason {

@@ -18,6 +18,7 @@ struct ClientState {
     size_t next_listed = 0;        // LIST: the next arrival to deliver
     Nanoseconds next_periodic{0};  // PERIODIC: the next arrival time
     int64_t ledger_ns = 0;
+    Nanoseconds last_dispatched{0};
 };
 
 }  // namespace
@@ -105,7 +106,8 @@ SimulationResult simulate(const std::vector<SimulatedModel>& models, Nanoseconds
                 if (clients[i].queued.empty()) continue;
                 view.push_back({i + 1, models[i].params,
                                 static_cast<uint32_t>(clients[i].queued.size()),
-                                clients[i].queued.front(), clients[i].ledger_ns, 0});
+                                clients[i].queued.front(), clients[i].ledger_ns, 0,
+                                clients[i].last_dispatched});
             }
             const PolicyResult decided =
                 policy.decide(now, view, active == NO_MODEL ? 0 : active + 1);
@@ -121,6 +123,7 @@ SimulationResult simulate(const std::vector<SimulatedModel>& models, Nanoseconds
                     clients[i].queued.pop_front();
                 }
                 clients[i].running = decision.frames;
+                clients[i].last_dispatched = now;
                 const Nanoseconds device = models[i].timing.burst(decision.frames);
                 const Nanoseconds switching = switched ? context_switch : Nanoseconds(0);
                 busy_model = i;

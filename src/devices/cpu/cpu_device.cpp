@@ -2,6 +2,8 @@
 
 #include <sys/utsname.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -11,9 +13,19 @@
 namespace corun::devices::cpu {
 namespace {
 
-// One ONNX Runtime environment per process, as ORT requires.
+// One ONNX Runtime environment per process, as ORT requires. It owns one intra-op thread pool
+// (a thread per core, spinning between inferences) that every model with the default thread
+// count shares: with a pool per model, the pools of models that just ran spin on the cores the
+// running model needs (docs/PERFORMANCE.md, "How corun shares the CPU").
 Ort::Env& ort_env() {
-    static Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "corun");
+    static Ort::Env env = [] {
+        Ort::ThreadingOptions threading;
+        threading.SetGlobalIntraOpNumThreads(
+            static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+        threading.SetGlobalInterOpNumThreads(1);
+        threading.SetGlobalSpinControl(true);
+        return Ort::Env(threading, ORT_LOGGING_LEVEL_ERROR, "corun");
+    }();
     return env;
 }
 
@@ -270,15 +282,12 @@ public:
         return describe_cpu(id_, params_.intra_op_threads);
     }
     uint32_t execution_slots() const override { return std::max(1u, params_.execution_slots); }
+    uint32_t latency_slots() const override { return params_.latency_slots; }
 
     Expected<std::shared_ptr<LoadedModel>> load_model(std::span<const uint8_t> onnx_bytes,
                                                       const std::string& model_name) override {
         try {
-            Ort::SessionOptions options;
-            options.SetIntraOpNumThreads(static_cast<int>(params_.intra_op_threads));
-            options.SetInterOpNumThreads(1);
-            options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
-            Ort::Session session(ort_env(), onnx_bytes.data(), onnx_bytes.size(), options);
+            Ort::Session session = create_session(onnx_bytes);
             return std::shared_ptr<LoadedModel>(
                 std::make_shared<CpuLoadedModel>(std::move(session), model_name));
         } catch (const Ort::Exception& error) {
@@ -287,6 +296,33 @@ public:
     }
 
 private:
+    Ort::Session create_session(std::span<const uint8_t> onnx_bytes) const {
+        // ORT keeps one environment per process: if the application created its own first,
+        // ours is that one, without the shared pool, and models get a pool of their own.
+        static std::atomic<bool> shared_pool_missing{false};
+        const bool shared_pool = params_.intra_op_threads == 0 && !shared_pool_missing;
+        Ort::SessionOptions options;
+        if (shared_pool) {
+            options.DisablePerSessionThreads();
+        } else {
+            options.SetIntraOpNumThreads(static_cast<int>(params_.intra_op_threads));
+            options.SetInterOpNumThreads(1);
+            options.AddConfigEntry("session.intra_op.allow_spinning",
+                                   params_.spin_wait ? "1" : "0");
+        }
+        options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+        try {
+            return Ort::Session(ort_env(), onnx_bytes.data(), onnx_bytes.size(), options);
+        } catch (const Ort::Exception& error) {
+            if (!shared_pool || std::string(error.what()).find("EnvCreatedWithGlobalThreadPools") ==
+                                    std::string::npos) {
+                throw;
+            }
+            shared_pool_missing = true;
+            return create_session(onnx_bytes);
+        }
+    }
+
     std::string id_;
     CpuDeviceParams params_;
 };
@@ -307,6 +343,11 @@ DeviceKind cpu_device_kind() {
             return Status(StatusCode::INVALID_ARGUMENT,
                           "cpu.execution_slots is " + std::to_string(params.cpu.execution_slots) +
                               "; it must be 1..64");
+        }
+        if (params.cpu.latency_slots > 16) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          "cpu.latency_slots is " + std::to_string(params.cpu.latency_slots) +
+                              "; it must be 0..16 (0 = none reserved)");
         }
         if (params.cpu.intra_op_threads > 1024) {
             return Status(StatusCode::INVALID_ARGUMENT,
