@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 CORUN = $(BUILD)/tools/corun
 
-.PHONY: all setup configure build demo test bench sanitize sanitize-address sanitize-thread format clean
+.PHONY: all setup configure build demo test bench sanitize sanitize-address sanitize-thread fuzz format clean
 
 all: build
 
@@ -43,8 +43,19 @@ sanitize-thread: setup
 	@$(MAKE) --no-print-directory test BUILD=build-tsan \
 		CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Debug -DCORUN_SANITIZE=thread"
 
+# libFuzzer on corund's request validation (clang, ASan+UBSan) in its own build, for
+# FUZZ_SECONDS; new inputs go to build-fuzz/corpus, the seeds are tests/fuzz/corpus.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	@mkdir -p build-fuzz/corpus
+	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+		-DCORUN_FUZZ=ON > build-fuzz/configure.log 2>&1 || (cat build-fuzz/configure.log; exit 1)
+	@cmake --build build-fuzz -j $(JOBS) --target request_validation_fuzz -- --quiet
+	@build-fuzz/tests/fuzz/request_validation_fuzz -max_total_time=$(FUZZ_SECONDS) \
+		build-fuzz/corpus tests/fuzz/corpus
+
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 clean:
-	@rm -rf build build-asan build-tsan
+	@rm -rf build build-asan build-tsan build-fuzz

@@ -331,5 +331,27 @@ TEST(ModelScheduler, LatencySlotRunsOnlyModelsAboveNormalPriority) {
     EXPECT_EQ(recorder.order, (std::vector<uint64_t>{3, 2}));
 }
 
+TEST(ModelScheduler, StatsKeepTheLatencyOfRecentRequests) {
+    ModelScheduler scheduler({DeviceSlots{1}}, strict());
+    ASSERT_TRUE(scheduler.add_model(1, "m", with_priority(16)).is_ok());
+    for (int i = 0; i < 3; ++i) {
+        InferRequest request;
+        request.model_id = 1;
+        request.run = [](size_t) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            return int64_t{2'000'000};
+        };
+        request.cancel = [](Status) {};
+        ASSERT_TRUE(scheduler.run_or_enqueue(std::move(request)).is_ok());
+    }
+    for (int i = 0; i < 10000 && scheduler.in_flight() > 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    const auto stats = scheduler.stats();
+    ASSERT_EQ(stats.size(), 1u);
+    ASSERT_EQ(stats[0].recent_latency_ns.size(), 3u);
+    for (int64_t latency : stats[0].recent_latency_ns) EXPECT_GE(latency, 2'000'000);
+}
+
 }  // namespace
 }  // namespace corun::scheduler

@@ -1,5 +1,7 @@
 #include "cli_support.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -109,6 +111,20 @@ Expected<FormatOrder> parse_format_order(const std::string& text) {
     }
     return Status(StatusCode::INVALID_ARGUMENT,
                   "format order '" + text + "' is unknown; use auto, nhwc or nchw");
+}
+
+void add_service_options(CLI::App& command, ServiceOptions& options) {
+    command.add_flag("--multi-process-service", options.multi_process_service,
+                     "Run on the devices of the corund service, shared with other processes");
+    command.add_option("--service-socket", options.socket,
+                       "corund's socket (implies --multi-process-service; default "
+                       "$CORUN_SERVICE_SOCKET, else " +
+                           std::string(DEFAULT_SERVICE_SOCKET) + ")");
+}
+
+void apply_service_options(const ServiceOptions& options, VDeviceParams& params) {
+    params.multi_process_service = options.multi_process_service || !options.socket.empty();
+    params.service_socket = options.socket;
 }
 
 }  // namespace corun::tools

@@ -9,6 +9,10 @@
 
 #include "corun/corun.hpp"
 
+namespace CLI {
+class App;
+}
+
 namespace corun::tools {
 
 // Prints "corun: <code>: <message>" to stderr and returns the process exit code (1).
@@ -44,5 +48,15 @@ Status missing_model_file(const std::string& what, const std::string& path,
 Expected<std::pair<std::string, std::vector<int64_t>>> parse_shape_option(const std::string& text);
 Expected<FormatType> parse_format_type(const std::string& text);
 Expected<FormatOrder> parse_format_order(const std::string& text);
+
+// --multi-process-service and --service-socket: run through corund instead of in-process.
+struct ServiceOptions {
+    bool multi_process_service = false;
+    std::string socket;  // "" = $CORUN_SERVICE_SOCKET, else DEFAULT_SERVICE_SOCKET
+};
+void add_service_options(CLI::App& command, ServiceOptions& options);
+// Sets params.multi_process_service and params.service_socket (--service-socket alone implies
+// the service).
+void apply_service_options(const ServiceOptions& options, VDeviceParams& params);
 
 }  // namespace corun::tools

@@ -15,5 +15,7 @@ void add_benchmark_command(CLI::App& app);
 void add_faces_command(CLI::App& app);
 void add_vad_command(CLI::App& app);
 void add_ocr_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
+void add_monitor_command(CLI::App& app);
 
 }  // namespace corun::tools

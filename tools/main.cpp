@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
     corun::tools::add_faces_command(app);
     corun::tools::add_vad_command(app);
     corun::tools::add_ocr_command(app);
+    corun::tools::add_serve_command(app);
+    corun::tools::add_monitor_command(app);
     CLI11_PARSE(app, argc, argv);
     return 0;
 }

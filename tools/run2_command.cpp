@@ -41,6 +41,7 @@ struct Run2Options {
     std::string fairness = "device-time";
     int64_t aging_step_ms = 250;
     bool json = false;
+    ServiceOptions service;
     std::vector<NetOptions> nets;
 };
 
@@ -67,6 +68,7 @@ void add_run2_options(CLI::App& app, Run2Options& options) {
                    "priority)")
         ->check(CLI::Range(int64_t{0}, int64_t{3600000}));
     app.add_flag("--json", options.json, "Print the summary as JSON");
+    add_service_options(app, options.service);
 }
 
 void add_net_options(CLI::App& app, NetOptions& net) {
@@ -222,6 +224,7 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
     params.cpu.execution_slots = options.slots;
     params.scheduler.fair_device_time = options.fairness == "device-time";
     params.scheduler.aging_step = std::chrono::milliseconds(options.aging_step_ms);
+    apply_service_options(options.service, params);
     CORUN_TRY(auto vdevice, VDevice::create(params));
 
     std::vector<NetRun> nets;

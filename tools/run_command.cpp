@@ -27,6 +27,7 @@ struct RunOptions {
     std::string output_format_type = "auto";
     std::string input_format_order = "auto";
     bool json = false;
+    ServiceOptions service;
 };
 
 Status read_input_file(const std::string& path, std::vector<uint8_t>& buffer) {
@@ -49,6 +50,7 @@ Status run(const RunOptions& options) {
     params.group_id = "corun-run";
     params.cpu.intra_op_threads = options.threads;
     params.cpu.execution_slots = options.slots;
+    apply_service_options(options.service, params);
     CORUN_TRY(auto vdevice, VDevice::create(params));
     CORUN_TRY(auto model, vdevice->create_infer_model(options.model_path));
     CORUN_RETURN_IF_ERROR(model->set_batch_size(options.batch_size));
@@ -170,6 +172,7 @@ void add_run_command(CLI::App& app) {
                         "auto, uint8, uint16 or float32");
     command->add_option("--input-format-order", options.input_format_order, "auto, nhwc or nchw");
     command->add_flag("--json", options.json, "Print the summary as JSON");
+    add_service_options(*command, options.service);
     command->callback([] {
         Status status = run(options);
         if (!status.is_ok()) throw CLI::RuntimeError(report_error(status));

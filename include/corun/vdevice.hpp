@@ -88,6 +88,10 @@ struct ScheduledModelStats {
     int64_t device_time_ns = 0;  // time the device spent on its frames
     uint64_t switches = 0;       // times a device slot switched to it from another model
     uint32_t frames_queued = 0;
+    uint32_t frames_running = 0;
+    uint32_t queue_capacity = 0;  // async queue size (2 x batch size)
+    double latency_p50_ms = 0;    // queue + execution of recent frames (up to the last 128)
+    double latency_p95_ms = 0;
 };
 
 // One physical device as `corun scan` lists it.

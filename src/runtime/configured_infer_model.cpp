@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "runtime/job_state.hpp"
+#include "runtime/remote_configured_model.hpp"
 
 namespace corun {
 namespace {
@@ -59,6 +60,15 @@ Expected<std::shared_ptr<JobState>> submit_job(
         ++state->jobs_unfinished;
     }
     job->submitted = std::chrono::steady_clock::now();
+    if (state->remote) {
+        // corund schedules it; sync run() waits for the completion like run_async().
+        Status sent = state->remote->submit(job);
+        if (!sent.is_ok()) {
+            job->complete(sent, InferTiming{});
+            return sent;
+        }
+        return job;
+    }
     scheduler::InferRequest request;
     request.model_id = state->model_id;
     request.frames = static_cast<uint32_t>(bindings.size());
@@ -86,7 +96,8 @@ std::string ConfiguredStream::describe() const {
 
 ConfiguredModelState::~ConfiguredModelState() {
     shutdown().ignore();
-    model->group->scheduler().remove_model(model_id);
+    // A remote model is released in corund by its own destructor.
+    if (!model->group->is_service()) model->group->scheduler().remove_model(model_id);
 }
 
 Status ConfiguredModelState::shutdown() {
@@ -94,9 +105,13 @@ Status ConfiguredModelState::shutdown() {
         std::lock_guard lock(mutex);
         shut_down = true;
     }
-    model->group->scheduler().cancel_queued(
-        model_id,
-        Status(StatusCode::SHUTDOWN, "the ConfiguredInferModel was shut down before this job ran"));
+    if (remote) {
+        remote->shutdown(*this);
+    } else if (!model->group->is_service()) {
+        model->group->scheduler().cancel_queued(
+            model_id, Status(StatusCode::SHUTDOWN,
+                             "the ConfiguredInferModel was shut down before this job ran"));
+    }
     std::unique_lock lock(mutex);
     changed.notify_all();  // wake wait_for_async_ready callers
     changed.wait(lock, [&] { return jobs_unfinished == 0; });
@@ -244,6 +259,7 @@ Status update_scheduling(ConfiguredModelState& state, Change change) {
         CORUN_RETURN_IF_ERROR(change(params));
         state.scheduling = params;
     }
+    if (state.remote) return state.remote->set_scheduling(params);
     return state.model->group->scheduler().set_params(state.model_id, params);
 }
 

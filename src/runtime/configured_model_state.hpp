@@ -15,6 +15,8 @@
 
 namespace corun {
 
+class RemoteConfiguredModel;
+
 struct ConfiguredStream {
     std::string name;
     bool is_input = false;
@@ -37,6 +39,9 @@ struct ConfiguredModelState {
     uint16_t batch_size = 1;
     size_t queue_size = 2;
     scheduler::ModelSchedulingParams scheduling;  // guarded by mutex
+    // Set on a service group: the model runs in corund, and its frames go there instead of to
+    // the group's scheduler (model_id is then the daemon's id).
+    std::shared_ptr<RemoteConfiguredModel> remote;
 
     mutable std::mutex mutex;
     std::condition_variable changed;

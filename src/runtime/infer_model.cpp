@@ -5,6 +5,7 @@
 
 #include "runtime/configured_model_state.hpp"
 #include "runtime/model_state.hpp"
+#include "runtime/remote_configured_model.hpp"
 
 namespace corun {
 namespace {
@@ -308,8 +309,17 @@ Expected<ConfiguredInferModel> InferModel::configure() {
     }
     configured->batch_size = batch_size();
     configured->queue_size = std::max<size_t>(2, 2 * static_cast<size_t>(configured->batch_size));
-    configured->model_id = state_->group->next_model_id();
     configured->scheduling.burst = configured->batch_size;
+    if (state_->group->is_service()) {
+        // The daemon schedules it; the streams' user and native layouts stay here, where the
+        // formats are converted.
+        CORUN_TRY(configured->remote,
+                  RemoteConfiguredModel::create(state_->group->service(), *state_->loaded.front(),
+                                                state_->info.name, *configured));
+        configured->model_id = configured->remote->model_id();
+        return ConfiguredInferModel(std::move(configured));
+    }
+    configured->model_id = state_->group->next_model_id();
     CORUN_RETURN_IF_ERROR(state_->group->scheduler().add_model(
         configured->model_id, state_->info.name, configured->scheduling));
     return ConfiguredInferModel(std::move(configured));

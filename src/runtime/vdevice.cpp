@@ -7,6 +7,7 @@
 #include "devices/device_registry.hpp"
 #include "runtime/device_group.hpp"
 #include "runtime/model_state.hpp"
+#include "service/client/service_connection.hpp"
 
 namespace corun {
 namespace {
@@ -37,15 +38,14 @@ Expected<std::unique_ptr<VDevice>> VDevice::create(const VDeviceParams& params) 
 Expected<std::shared_ptr<VDevice>> VDevice::create_shared(const VDeviceParams& params) {
     std::lock_guard lock(shared_mutex);
     auto& vdevices = shared_vdevices();
+    CORUN_TRY(auto group, DeviceGroup::acquire(params));
     if (auto found = vdevices.find(params.group_id); found != vdevices.end()) {
-        if (auto vdevice = found->second.lock()) {
-            // Same checks as a new handle: a group is opened with one set of params.
-            CORUN_TRY(auto group, DeviceGroup::acquire(params));
-            (void)group;
+        // Same group (acquire checked the params): the same VDevice. A different one means
+        // the old group's daemon went away and acquire connected afresh.
+        if (auto vdevice = found->second.lock(); vdevice && vdevice->group_ == group) {
             return vdevice;
         }
     }
-    CORUN_TRY(auto group, DeviceGroup::acquire(params));
     std::shared_ptr<VDevice> vdevice(new VDevice(std::move(group)));
     vdevices[params.group_id] = vdevice;
     return vdevice;
@@ -83,18 +83,17 @@ const std::string& VDevice::group_id() const {
 }
 
 std::vector<DeviceDescription> VDevice::physical_devices() const {
-    std::vector<DeviceDescription> descriptions;
-    for (const auto& device : group_->devices()) descriptions.push_back(device->describe());
-    return descriptions;
+    return group_->describe_devices();
 }
 
 std::vector<ScheduledModelStats> VDevice::get_scheduler_stats() const {
-    std::vector<ScheduledModelStats> all;
-    for (const auto& model : group_->scheduler().stats()) {
-        all.push_back({model.model_id, model.name, model.params.priority, model.frames_done,
-                       model.device_time_ns, model.switches_in, model.frames_queued});
+    if (group_->is_service()) {
+        // The daemon's scheduler: this session's models. Empty when it cannot be asked (the
+        // daemon went away; the models' own calls say so with RPC_FAILED).
+        auto remote = group_->service()->scheduler_stats();
+        return remote ? remote.release() : std::vector<ScheduledModelStats>{};
     }
-    return all;
+    return group_->scheduled_model_stats();
 }
 
 bool VDevice::shares_devices_with(const VDevice& other) const {

@@ -1,6 +1,7 @@
 #include "scheduler/model_scheduler.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -28,6 +29,20 @@ struct ScheduledModel {
     int64_t device_time_ns = 0;
     uint64_t switches_in = 0;
     TimePoint last_dispatched{0};
+    // Queue + execution time of the latest requests, for the monitor.
+    std::array<int64_t, 128> recent_latency_ns{};
+    size_t recent_latency_count = 0;
+
+    void record_latency(int64_t nanoseconds) {
+        recent_latency_ns[recent_latency_count++ % recent_latency_ns.size()] = nanoseconds;
+    }
+};
+
+// A burst taken off a queue: its requests and when each was enqueued.
+struct Burst {
+    std::vector<InferRequest> requests;
+    std::vector<TimePoint> enqueued;
+    uint32_t frames = 0;
 };
 
 }  // namespace
@@ -64,16 +79,17 @@ struct ModelScheduler::State {
     }
 
     // Takes the decided burst off its model's queue and counts it as running on `device_index`.
-    std::vector<InferRequest> take_burst(const Decision& decision, TimePoint now,
-                                         size_t device_index, uint64_t previous_model,
-                                         bool latency_slot = false) {
+    Burst take_burst(const Decision& decision, TimePoint now, size_t device_index,
+                     uint64_t previous_model, bool latency_slot = false) {
         ScheduledModel& model = models.at(decision.model_id);
-        std::vector<InferRequest> burst;
-        uint32_t frames = 0;
+        Burst burst;
+        uint32_t& frames = burst.frames;
         while (!model.queue.empty() &&
-               (burst.empty() || frames + model.queue.front().request.frames <= decision.frames)) {
+               (burst.requests.empty() ||
+                frames + model.queue.front().request.frames <= decision.frames)) {
             frames += model.queue.front().request.frames;
-            burst.push_back(std::move(model.queue.front().request));
+            burst.requests.push_back(std::move(model.queue.front().request));
+            burst.enqueued.push_back(model.queue.front().enqueued);
             model.queue.pop_front();
         }
         model.frames_queued -= frames;
@@ -102,11 +118,16 @@ struct ModelScheduler::State {
     }
 
     // Charges a finished burst to its model and frees its slot.
-    void finish_burst(uint64_t model_id, uint32_t frames, int64_t device_ns, size_t device_index,
+    void finish_burst(uint64_t model_id, const Burst& burst, int64_t device_ns, size_t device_index,
                       bool latency_slot = false) {
         --running;
         if (!latency_slot) --busy_slots[device_index];
         if (auto found = models.find(model_id); found != models.end()) {
+            const uint32_t frames = burst.frames;
+            const TimePoint finished = now();
+            for (TimePoint enqueued : burst.enqueued) {
+                found->second.record_latency((finished - enqueued).count());
+            }
             found->second.running -= frames;
             found->second.ledger_ns += device_ns;
             found->second.device_time_ns += device_ns;
@@ -152,17 +173,14 @@ void work(const std::shared_ptr<ModelScheduler::State>& state, size_t device_ind
             continue;
         }
         const Decision decision = *result.decision;
-        std::vector<InferRequest> burst =
-            state->take_burst(decision, now, device_index, active_model, latency_slot);
+        Burst burst = state->take_burst(decision, now, device_index, active_model, latency_slot);
         active_model = decision.model_id;
-        uint32_t frames = 0;
-        for (const auto& request : burst) frames += request.frames;
         lock.unlock();
         int64_t device_ns = 0;
-        for (auto& request : burst) device_ns += request.run(device_index);
-        burst.clear();  // release the jobs' references outside the lock
+        for (auto& request : burst.requests) device_ns += request.run(device_index);
+        burst.requests.clear();  // release the jobs' references outside the lock
         lock.lock();
-        state->finish_burst(decision.model_id, frames, device_ns, device_index, latency_slot);
+        state->finish_burst(decision.model_id, burst, device_ns, device_index, latency_slot);
         state->wake.notify_all();  // stop() may be waiting for running work to end
     }
 }
@@ -264,14 +282,12 @@ Status ModelScheduler::run_or_enqueue(InferRequest request) {
             break;
         }
         const Decision decision = *result.decision;
-        std::vector<InferRequest> burst =
-            state_->take_burst(decision, now, device, state_->last_model[device]);
+        Burst burst = state_->take_burst(decision, now, device, state_->last_model[device]);
         lock.unlock();
-        const uint32_t frames = burst.front().frames;
-        const int64_t device_ns = burst.front().run(device);
-        burst.clear();
+        const int64_t device_ns = burst.requests.front().run(device);
+        burst.requests.clear();
         lock.lock();
-        state_->finish_burst(model_id, frames, device_ns, device);
+        state_->finish_burst(model_id, burst, device_ns, device);
         lock.unlock();
         state_->wake.notify_all();
         return Status::ok();
@@ -305,8 +321,19 @@ std::vector<ModelSchedulingStats> ModelScheduler::stats() const {
     std::lock_guard lock(state_->mutex);
     std::vector<ModelSchedulingStats> all;
     for (const auto& [id, model] : state_->models) {
-        all.push_back({id, model.name, model.params, model.frames_done, model.device_time_ns,
-                       model.switches_in, model.frames_queued});
+        ModelSchedulingStats stats{id,
+                                   model.name,
+                                   model.params,
+                                   model.frames_done,
+                                   model.device_time_ns,
+                                   model.switches_in,
+                                   model.frames_queued,
+                                   model.running,
+                                   {}};
+        const size_t kept = std::min(model.recent_latency_count, model.recent_latency_ns.size());
+        stats.recent_latency_ns.assign(model.recent_latency_ns.begin(),
+                                       model.recent_latency_ns.begin() + kept);
+        all.push_back(std::move(stats));
     }
     return all;
 }

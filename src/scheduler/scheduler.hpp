@@ -37,6 +37,8 @@ struct ModelSchedulingStats {
     int64_t device_time_ns = 0;  // charged device time (aging-adjusted ledger excluded)
     uint64_t switches_in = 0;    // times a slot switched to this model from another
     uint32_t frames_queued = 0;
+    uint32_t frames_running = 0;
+    std::vector<int64_t> recent_latency_ns;  // queue + execution of up to the last 128 requests
 };
 
 class Scheduler {

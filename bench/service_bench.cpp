@@ -1,0 +1,263 @@
+// Issue 5's service benchmark, side by side in one run:
+//   - per-inference latency of the service path (corund, multi_process_service = true) against
+//     the in-process path, on a small model, synchronous run(), alternating rounds; the added
+//     p50 is the median over rounds of the difference of the round medians;
+//   - total throughput of N client processes through corund, each running one of the models
+//     with its queue full, against one process running the same models in-process.
+// It starts its own corund on a socket in a temporary directory and stops it at the end.
+//
+//   service_bench CORUND CORUN SMALL_MODEL [MODEL...] [--rounds 7] [--iterations 200]
+//                 [--seconds 4] [--json]
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "corun/corun.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Json = nlohmann::json;
+
+double median(std::vector<double> values) {
+    if (values.empty()) return 0;
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+}
+
+double microseconds_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+}
+
+pid_t spawn(const std::vector<std::string>& args, const std::string& stdout_path = "") {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        if (!stdout_path.empty()) {
+            if (!std::freopen(stdout_path.c_str(), "w", stdout)) _exit(127);
+        }
+        std::vector<char*> argv;
+        for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+        argv.push_back(nullptr);
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    return pid;
+}
+
+int wait_for(pid_t pid) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A configured model with one set of zero-filled buffers, run synchronously.
+struct Runner {
+    std::shared_ptr<corun::VDevice> vdevice;
+    std::shared_ptr<corun::InferModel> model;
+    std::optional<corun::ConfiguredInferModel> configured;
+    std::optional<corun::ConfiguredInferModel::Bindings> bindings;
+    std::vector<std::vector<uint8_t>> buffers;
+
+    static corun::Expected<std::unique_ptr<Runner>> create(const corun::VDeviceParams& params,
+                                                           const std::string& path) {
+        auto runner = std::make_unique<Runner>();
+        CORUN_TRY(runner->vdevice, corun::VDevice::create(params));
+        CORUN_TRY(runner->model, runner->vdevice->create_infer_model(path));
+        CORUN_TRY(auto configured, runner->model->configure());
+        runner->configured.emplace(std::move(configured));
+        CORUN_TRY(auto bindings, runner->configured->create_bindings());
+        runner->bindings.emplace(std::move(bindings));
+        for (const auto& stream : runner->model->inputs()) {
+            runner->buffers.emplace_back(stream.get_frame_size(), 1);
+            CORUN_TRY(auto bound, runner->bindings->input(stream.name()));
+            CORUN_RETURN_IF_ERROR(bound.set_buffer(corun::MemoryView::of(runner->buffers.back())));
+        }
+        for (const auto& stream : runner->model->outputs()) {
+            runner->buffers.emplace_back(stream.get_frame_size(), 0);
+            CORUN_TRY(auto bound, runner->bindings->output(stream.name()));
+            CORUN_RETURN_IF_ERROR(bound.set_buffer(corun::MemoryView::of(runner->buffers.back())));
+        }
+        return runner;
+    }
+    corun::Status run() { return configured->run(*bindings, std::chrono::seconds(10)); }
+};
+
+struct Options {
+    std::string corund, corun, small_model;
+    std::vector<std::string> models;
+    int rounds = 7, iterations = 200;
+    double seconds = 4;
+    bool json = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    std::vector<std::string> positional;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+        if (arg == "--rounds") {
+            options.rounds = std::max(1, std::atoi(next().c_str()));
+        } else if (arg == "--iterations") {
+            options.iterations = std::max(1, std::atoi(next().c_str()));
+        } else if (arg == "--seconds") {
+            options.seconds = std::atof(next().c_str());
+        } else if (arg == "--json") {
+            options.json = true;
+        } else {
+            positional.push_back(arg);
+        }
+    }
+    if (positional.size() < 3 || options.seconds <= 0) {
+        std::cerr << "usage: service_bench CORUND CORUN SMALL_MODEL [MODEL...] [--rounds 7] "
+                     "[--iterations 200] [--seconds 4] [--json]\n";
+        return 2;
+    }
+    options.corund = positional[0];
+    options.corun = positional[1];
+    options.small_model = positional[2];
+    options.models.assign(positional.begin() + 3, positional.end());
+    FILE* text = options.json ? stderr : stdout;
+
+    const auto directory = std::filesystem::temp_directory_path() /
+                           ("corun-service-bench-" + std::to_string(getpid()));
+    std::filesystem::create_directories(directory);
+    const std::string socket = (directory / "corund.sock").string();
+    const pid_t daemon = spawn({options.corund, "--socket", socket, "--log-level", "warn"});
+    Json report;
+    int exit_code = 0;
+    {
+        corun::VDeviceParams in_process;
+        in_process.group_id = "bench-in-process";
+        corun::VDeviceParams service;
+        service.group_id = "bench-service";
+        service.multi_process_service = true;
+        service.service_socket = socket;
+        // Wait for the daemon to answer (bounded).
+        std::unique_ptr<Runner> remote;
+        for (int attempt = 0; attempt < 150 && !remote; ++attempt) {
+            auto created = Runner::create(service, options.small_model);
+            if (created) {
+                remote = std::move(*created);
+            } else {
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+        }
+        auto local = Runner::create(in_process, options.small_model);
+        if (!remote || !local) {
+            std::cerr << "service_bench: could not set up: "
+                      << (local ? "corund did not answer on " + socket : local.status().to_string())
+                      << "\n";
+            kill(daemon, SIGTERM);
+            wait_for(daemon);
+            return 1;
+        }
+        for (int i = 0; i < 20; ++i) {
+            (*local)->run().ignore();
+            remote->run().ignore();
+        }
+        std::vector<double> local_all, remote_all, added;
+        for (int round = 0; round < options.rounds; ++round) {
+            std::vector<double> local_round, remote_round;
+            for (int leg = 0; leg < 2; ++leg) {
+                const bool local_leg = (leg == 0) == (round % 2 == 0);
+                Runner& runner = local_leg ? **local : *remote;
+                auto& samples = local_leg ? local_round : remote_round;
+                for (int i = 0; i < options.iterations; ++i) {
+                    const auto start = Clock::now();
+                    corun::Status status = runner.run();
+                    samples.push_back(microseconds_since(start));
+                    if (!status.is_ok()) {
+                        std::cerr << "service_bench: " << status << "\n";
+                        exit_code = 1;
+                        break;
+                    }
+                }
+            }
+            added.push_back(median(remote_round) - median(local_round));
+            local_all.insert(local_all.end(), local_round.begin(), local_round.end());
+            remote_all.insert(remote_all.end(), remote_round.begin(), remote_round.end());
+        }
+        const double local_p50 = median(local_all), remote_p50 = median(remote_all);
+        std::fprintf(text,
+                     "latency, %s, sync run(): in-process p50 %.1f us, through corund p50 %.1f "
+                     "us, added p50 %+.1f us (target <= 100 us)\n",
+                     std::filesystem::path(options.small_model).filename().c_str(), local_p50,
+                     remote_p50, median(added));
+        report["latency"] = {{"model", options.small_model}, {"in_process_p50_us", local_p50},
+                             {"service_p50_us", remote_p50}, {"added_p50_us", median(added)},
+                             {"rounds", options.rounds},     {"iterations", options.iterations}};
+    }
+
+    if (!options.models.empty()) {
+        const std::string seconds = std::to_string(options.seconds);
+        // One process, every model in-process.
+        std::vector<std::string> together = {options.corun, "run2", "-t", seconds, "--json"};
+        for (const auto& model : options.models) {
+            together.push_back("set-net");
+            together.push_back(model);
+        }
+        const std::string one_out = (directory / "one-process.json").string();
+        wait_for(spawn(together, one_out));
+        double one_process_fps = 0;
+        try {
+            Json summary = Json::parse(std::ifstream(one_out));
+            for (const auto& model : summary["models"])
+                one_process_fps += model["fps"].get<double>();
+        } catch (const std::exception& error) {
+            std::cerr << "service_bench: run2 gave no summary: " << error.what() << "\n";
+            exit_code = 1;
+        }
+        // One process per model, all through corund.
+        std::vector<pid_t> clients;
+        for (size_t i = 0; i < options.models.size(); ++i) {
+            clients.push_back(
+                spawn({options.corun, "run", options.models[i], "--multi-process-service",
+                       "--service-socket", socket, "-t", seconds, "--json"},
+                      (directory / ("client-" + std::to_string(i) + ".json")).string()));
+        }
+        double service_fps = 0;
+        for (size_t i = 0; i < clients.size(); ++i) {
+            wait_for(clients[i]);
+            try {
+                Json summary = Json::parse(
+                    std::ifstream(directory / ("client-" + std::to_string(i) + ".json")));
+                service_fps += summary["fps"].get<double>();
+            } catch (const std::exception& error) {
+                std::cerr << "service_bench: client " << i << " gave no summary: " << error.what()
+                          << "\n";
+                exit_code = 1;
+            }
+        }
+        std::fprintf(text,
+                     "throughput, %zu models: one process in-process %.1f FPS in total, %zu "
+                     "client processes through corund %.1f FPS (ratio %.3f)\n",
+                     options.models.size(), one_process_fps, clients.size(), service_fps,
+                     one_process_fps > 0 ? service_fps / one_process_fps : 0);
+        report["throughput"] = {{"models", options.models},
+                                {"one_process_fps", one_process_fps},
+                                {"client_processes_fps", service_fps},
+                                {"ratio", one_process_fps > 0 ? service_fps / one_process_fps : 0}};
+    }
+    kill(daemon, SIGTERM);
+    wait_for(daemon);
+    std::filesystem::remove_all(directory);
+    if (options.json) std::cout << report.dump(2) << "\n";
+    return exit_code;
+}

@@ -1,0 +1,83 @@
+// A configured model whose frames run in corund. It owns one shared-memory region registered
+// with the daemon that holds queue_size frame slots (native inputs, then native outputs), the
+// list of free slots, and the jobs sent and not yet completed. The client converts formats
+// itself (the daemon does none): user inputs are converted or copied into a slot before the
+// job is sent, and the slot's outputs into the user's buffers when its completion arrives.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "corun/expected.hpp"
+#include "scheduler/scheduling_params.hpp"
+#include "service/client/service_connection.hpp"
+#include "service/client/shared_memory_region.hpp"
+
+namespace corun {
+
+struct ConfiguredModelState;
+struct JobState;
+
+class RemoteConfiguredModel {
+public:
+    // ConfigureModel with `configured`'s native tensors, batch and queue sizes and scheduling,
+    // then the slot region: created, registered, unlinked.
+    static Expected<std::shared_ptr<RemoteConfiguredModel>> create(
+        std::shared_ptr<service::ServiceConnection> connection, const devices::LoadedModel& loaded,
+        const std::string& name, const ConfiguredModelState& configured);
+    // Releases the model and the region in the daemon. Every job must be finished.
+    ~RemoteConfiguredModel();
+    RemoteConfiguredModel(const RemoteConfiguredModel&) = delete;
+    RemoteConfiguredModel& operator=(const RemoteConfiguredModel&) = delete;
+
+    // The daemon's id of this configured model (as in its scheduler statistics).
+    uint64_t model_id() const { return model_id_; }
+
+    // Fills free slots with the job's inputs and sends it. SUCCESS: the job will be completed
+    // exactly once (from the session's reader thread, or by shutdown()). An error: the job was
+    // not sent and the caller completes it.
+    Status submit(const std::shared_ptr<JobState>& job);
+
+    Status set_scheduling(const scheduler::ModelSchedulingParams& params);
+
+    // ShutdownModel (once): the daemon completes the queued frames with SHUTDOWN and waits for
+    // running ones. Then waits, bounded, for their completions; jobs still missing after that
+    // (the daemon went away or never answered) are completed here with the reason.
+    void shutdown(ConfiguredModelState& state);
+
+private:
+    struct SentJob {
+        std::shared_ptr<JobState> job;
+        std::vector<uint32_t> slots;  // one per frame
+        int64_t conversion_ns = 0;
+    };
+
+    RemoteConfiguredModel(std::shared_ptr<service::ServiceConnection> connection,
+                          const ConfiguredModelState& configured,
+                          service::SharedMemoryRegion region, size_t slot_bytes);
+    void on_completion(uint64_t job_id, service::JobCompletion completion);
+    void complete_unanswered(const Status& reason);
+    uint8_t* slot_data(uint32_t slot) const { return region_.data() + slot * slot_bytes_; }
+
+    std::shared_ptr<service::ServiceConnection> connection_;
+    const ConfiguredModelState& configured_;  // owns this object
+    service::SharedMemoryRegion region_;
+    size_t slot_bytes_ = 0;
+    std::vector<size_t> stream_offsets_;  // within a slot, per stream (inputs, then outputs)
+    uint64_t model_id_ = 0;
+    uint64_t buffer_id_ = 0;
+
+    std::mutex mutex_;
+    std::vector<uint32_t> free_slots_;
+    std::map<uint64_t, SentJob> sent_;  // job id -> job awaiting its completion
+
+    std::mutex shutdown_mutex_;
+    bool shutdown_sent_ = false;  // guarded by shutdown_mutex_
+    Status shutdown_result_;
+};
+
+}  // namespace corun

@@ -1,0 +1,72 @@
+#include "service/client/protocol_conversion.hpp"
+
+namespace corun::service {
+
+void to_proto(const VDeviceParams& params, v1::VDeviceParams& message) {
+    for (const auto& id : params.device_ids) message.add_device_ids(id);
+    message.set_device_count(params.device_count);
+    message.set_round_robin(params.scheduling_algorithm == SchedulingAlgorithm::ROUND_ROBIN);
+    message.set_group_id(params.group_id);
+    message.set_cpu_intra_op_threads(params.cpu.intra_op_threads);
+    message.set_cpu_execution_slots(params.cpu.execution_slots);
+    message.set_cpu_latency_slots(params.cpu.latency_slots);
+    message.set_cpu_spin_wait(params.cpu.spin_wait);
+    message.set_npu_sim_profile_path(params.npu_sim.profile_path);
+    message.set_npu_sim_compute_outputs(params.npu_sim.compute_outputs);
+    message.set_fair_device_time(params.scheduler.fair_device_time);
+    message.set_aging_step_ms(static_cast<uint32_t>(params.scheduler.aging_step.count()));
+}
+
+void to_proto(const devices::TensorSpec& tensor, v1::TensorSpec& message) {
+    message.set_name(tensor.name);
+    message.set_element_type(static_cast<int32_t>(tensor.type));
+    for (int64_t dim : tensor.dims) message.add_dims(dim);
+}
+
+void to_proto(const SchedulingSettings& settings, v1::SchedulingParams& message) {
+    message.set_priority(settings.priority);
+    message.set_threshold(settings.threshold);
+    message.set_timeout_ms(settings.timeout_ms);
+    message.set_burst(settings.burst);
+}
+
+devices::DeclaredTensor from_proto(const v1::DeclaredTensor& message) {
+    devices::DeclaredTensor tensor;
+    tensor.name = message.name();
+    constexpr int32_t last_type = static_cast<int32_t>(FormatType::INT64);
+    // A type this build does not know stays AUTO, which configure() reports as unbindable.
+    tensor.type = message.element_type() >= 0 && message.element_type() <= last_type
+                      ? static_cast<FormatType>(message.element_type())
+                      : FormatType::AUTO;
+    tensor.onnx_type_name = message.onnx_type_name();
+    tensor.dims.assign(message.dims().begin(), message.dims().end());
+    tensor.dim_names.assign(message.dim_names().begin(), message.dim_names().end());
+    // Every dimension has a (possibly empty) symbolic name, as local devices report them.
+    tensor.dim_names.resize(tensor.dims.size());
+    return tensor;
+}
+
+DeviceDescription from_proto(const v1::DeviceInfo& message) {
+    DeviceDescription description;
+    description.id = message.id();
+    description.kind = message.kind();
+    description.architecture = message.architecture();
+    description.cores = message.cores();
+    description.threads = message.threads();
+    description.status = message.status();
+    return description;
+}
+
+ScheduledModelStats from_proto(const v1::ModelStats& message) {
+    ScheduledModelStats stats;
+    stats.model_id = message.model_id();
+    stats.name = message.name();
+    stats.priority = message.scheduling().priority();
+    stats.frames_done = message.frames_done();
+    stats.device_time_ns = message.device_time_ns();
+    stats.switches = message.switches_in();
+    stats.frames_queued = message.frames_queued();
+    return stats;
+}
+
+}  // namespace corun::service

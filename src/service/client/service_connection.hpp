@@ -1,0 +1,92 @@
+// One client's connection to corund: the channel to its Unix socket, the Hello that checks the
+// protocol version and opens the device group, a typed call for each control RPC (each with a
+// deadline; a gRPC failure becomes RPC_FAILED naming the socket and the fix), and the Session
+// stream that carries inferences. Once the daemon is gone, every call fails at once.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "corun/expected.hpp"
+#include "corun/vdevice.hpp"
+#include "devices/device.hpp"
+#include "service/client/protocol_conversion.hpp"
+#include "service/client/session_stream.hpp"
+
+namespace corun::service {
+
+// What LoadModel answers: the daemon's handle and the tensors as the model declares them.
+struct RemoteLoadedModel {
+    uint64_t loaded_model_id = 0;
+    std::vector<devices::DeclaredTensor> declared_inputs;
+    std::vector<devices::DeclaredTensor> declared_outputs;
+};
+
+// What ConfigureModel needs: one frame of each native tensor, fixed dims.
+struct RemoteModelConfiguration {
+    uint64_t loaded_model_id = 0;
+    std::string name;
+    std::vector<devices::TensorSpec> native_inputs;
+    std::vector<devices::TensorSpec> native_outputs;
+    uint32_t batch_size = 1;
+    uint32_t queue_size = 2;
+    SchedulingSettings scheduling;
+};
+
+class ServiceConnection {
+public:
+    // Connects to the socket params resolve to (resolve_service_socket), says Hello with
+    // `params`, and opens the session stream. RPC_FAILED naming the socket when no daemon
+    // answers there; PROTOCOL_MISMATCH naming both versions when they differ.
+    static Expected<std::shared_ptr<ServiceConnection>> connect(const VDeviceParams& params);
+    ~ServiceConnection();
+    ServiceConnection(const ServiceConnection&) = delete;
+    ServiceConnection& operator=(const ServiceConnection&) = delete;
+
+    const std::string& socket() const { return socket_; }
+    uint64_t session_id() const { return session_id_; }
+    const std::string& daemon_version() const { return daemon_version_; }
+    // The daemon's devices behind this group, as its Hello reply listed them.
+    const std::vector<DeviceDescription>& devices() const { return devices_; }
+    // True once the daemon went away: the connection stays broken, make a new one.
+    bool is_broken() const;
+
+    Expected<uint64_t> register_buffer(const std::string& shm_name, uint64_t size);
+    Status release_buffer(uint64_t buffer_id);
+    Expected<RemoteLoadedModel> load_model(std::span<const uint8_t> onnx_bytes,
+                                           const std::string& name);
+    Expected<std::vector<std::vector<int64_t>>> output_dims(
+        uint64_t loaded_model_id, const std::vector<devices::TensorSpec>& inputs);
+    Expected<uint64_t> configure_model(const RemoteModelConfiguration& configuration);
+    Status set_scheduling_params(uint64_t model_id, const SchedulingSettings& settings);
+    Status shutdown_model(uint64_t model_id);
+    Status release_model(uint64_t model_id);
+    Status release_loaded_model(uint64_t loaded_model_id);
+    Expected<std::vector<ScheduledModelStats>> scheduler_stats();
+
+    SessionStream& session() { return *session_; }
+
+private:
+    ServiceConnection() = default;
+    // Runs one unary call with `deadline`; the daemon's own Status comes from the reply.
+    template <typename Request, typename Reply, typename Method>
+    Status call(const char* name, Method method, const Request& request, Reply& reply,
+                std::chrono::seconds deadline);
+    Status gone() const;
+
+    std::string socket_;
+    uint64_t session_id_ = 0;
+    std::string daemon_version_;
+    std::vector<DeviceDescription> devices_;
+    std::shared_ptr<grpc::Channel> channel_;
+    std::unique_ptr<v1::Corun::Stub> stub_;
+    std::shared_ptr<SessionStream> session_;
+    std::atomic<bool> unreachable_{false};  // a control call found the daemon gone
+};
+
+}  // namespace corun::service

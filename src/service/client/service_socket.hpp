@@ -1,0 +1,23 @@
+// Where corund listens: one rule, shared by the runtime, the CLI and the tests.
+#pragma once
+
+#include <string>
+
+#include "corun/vdevice.hpp"
+
+namespace corun::service {
+
+// The socket path a VDevice with multi_process_service connects to: params.service_socket
+// when set, else $CORUN_SERVICE_SOCKET when set and non-empty, else DEFAULT_SERVICE_SOCKET.
+std::string resolve_service_socket(const VDeviceParams& params);
+
+// What stands at `path` as the client sees it, probed with a plain connect(): "" when something
+// accepts connections there, else the cause ("no such socket", "connection refused",
+// "permission denied", ...) for the message that tells the user how to start corund.
+std::string probe_service_socket(const std::string& path);
+
+// "corund is not running at PATH (CAUSE); start it with `corund --socket PATH` or `corun
+// serve`, or set CORUN_SERVICE_SOCKET".
+std::string service_unreachable_message(const std::string& path, const std::string& cause);
+
+}  // namespace corun::service

@@ -1,0 +1,484 @@
+#include "service/daemon/corun_service.hpp"
+
+#include <unistd.h>
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "service/protocol_version.hpp"
+
+namespace corun::service {
+namespace {
+
+constexpr size_t MAX_SESSIONS_PER_CONNECTION = 256;
+
+template <typename Reply>
+grpc::Status reply_with(Reply* reply, const Status& status) {
+    *reply->mutable_status() = to_proto(status);
+    return grpc::Status::OK;
+}
+
+VDeviceParams to_vdevice_params(const v1::HelloRequest& request) {
+    VDeviceParams params;
+    if (!request.has_params()) return params;  // the client asked for the defaults
+    const v1::VDeviceParams& proto = request.params();
+    params.device_ids.assign(proto.device_ids().begin(), proto.device_ids().end());
+    params.device_count = proto.device_count() == 0 ? 1 : proto.device_count();
+    params.scheduling_algorithm =
+        proto.round_robin() ? SchedulingAlgorithm::ROUND_ROBIN : SchedulingAlgorithm::NONE;
+    params.group_id = proto.group_id().empty() ? DEFAULT_GROUP_ID : proto.group_id();
+    params.multi_process_service = false;  // inside the daemon the group is in-process
+    params.cpu.intra_op_threads = proto.cpu_intra_op_threads();
+    params.cpu.execution_slots = proto.cpu_execution_slots() == 0 ? 1 : proto.cpu_execution_slots();
+    params.cpu.latency_slots = proto.cpu_latency_slots();
+    params.cpu.spin_wait = proto.cpu_spin_wait();
+    params.npu_sim.profile_path = proto.npu_sim_profile_path();
+    params.npu_sim.compute_outputs = proto.npu_sim_compute_outputs();
+    params.scheduler.fair_device_time = proto.fair_device_time();
+    params.scheduler.aging_step = std::chrono::milliseconds(proto.aging_step_ms());
+    return params;
+}
+
+void to_proto(const DeviceDescription& device, v1::DeviceInfo* info) {
+    info->set_id(device.id);
+    info->set_kind(device.kind);
+    info->set_architecture(device.architecture);
+    info->set_cores(device.cores);
+    info->set_threads(device.threads);
+    info->set_status(device.status);
+}
+
+void to_proto(const devices::DeclaredTensor& tensor, v1::DeclaredTensor* proto) {
+    proto->set_name(tensor.name);
+    proto->set_element_type(static_cast<int32_t>(tensor.type));
+    proto->set_onnx_type_name(tensor.onnx_type_name);
+    for (int64_t dim : tensor.dims) proto->add_dims(dim);
+    for (const auto& name : tensor.dim_names) proto->add_dim_names(name);
+}
+
+uint64_t random_session_id() {
+    static std::mutex mutex;
+    static std::mt19937_64 generator{std::random_device{}()};
+    std::lock_guard lock(mutex);
+    uint64_t id = 0;
+    while (id == 0) id = generator();
+    return id;
+}
+
+std::string describe_owner(const SessionOwner& owner) {
+    return "'" + owner.process_name + "' (pid " + std::to_string(owner.credentials.pid) + ", uid " +
+           std::to_string(owner.credentials.uid) + ", " + owner.peer + ")";
+}
+
+}  // namespace
+
+const char* daemon_version() {
+    return CORUND_VERSION;
+}
+
+CorunService::CorunService(DaemonLimits limits, const PeerRegistry& peers)
+    : limits_(limits), peers_(peers) {}
+
+CorunService::~CorunService() {
+    release_all_sessions();
+}
+
+Expected<std::shared_ptr<ClientSession>> CorunService::find_session(grpc::ServerContext* context,
+                                                                    uint64_t session_id) const {
+    std::shared_ptr<ClientSession> session;
+    {
+        std::lock_guard lock(mutex_);
+        auto found = sessions_.find(session_id);
+        if (found != sessions_.end()) session = found->second;
+    }
+    if (!session) {
+        return Status(StatusCode::NOT_FOUND,
+                      "session " + std::to_string(session_id) +
+                          " is unknown to corund (never opened, already ended, or the daemon "
+                          "restarted); call Hello first");
+    }
+    // Sessions are the user's own: another user's process may not use one even if it learnt
+    // the id.
+    const PeerCredentials caller = peers_.find(context->peer());
+    const PeerCredentials& owner = session->owner().credentials;
+    if (caller.known && owner.known && caller.uid != owner.uid) {
+        return Status(StatusCode::INVALID_OPERATION,
+                      "session " + std::to_string(session_id) +
+                          " belongs to another user; call Hello to open your own");
+    }
+    return session;
+}
+
+void CorunService::release_session(uint64_t session_id, const std::string& why) {
+    std::shared_ptr<ClientSession> session;
+    {
+        std::lock_guard lock(mutex_);
+        auto found = sessions_.find(session_id);
+        if (found == sessions_.end()) return;
+        session = std::move(found->second);
+        sessions_.erase(found);
+    }
+    const auto started = std::chrono::steady_clock::now();
+    const size_t models = session->served_models().size();
+    session->release();
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    spdlog::info("session {} of {} released ({}): {} configured model(s) shut down in {} ms",
+                 session_id, describe_owner(session->owner()), why, models, took.count());
+}
+
+void CorunService::connection_opened(int fd) {
+    const std::string peer = PeerRegistry::peer_name(fd);
+    std::vector<uint64_t> orphans;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [id, session] : sessions_) {
+            if (session->owner().peer == peer && !session->has_stream()) orphans.push_back(id);
+        }
+    }
+    for (uint64_t id : orphans) {
+        release_session(id, "its connection closed before it opened a Session stream");
+    }
+}
+
+void CorunService::release_all_sessions() {
+    std::vector<uint64_t> ids;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [id, session] : sessions_) ids.push_back(id);
+    }
+    for (uint64_t id : ids) release_session(id, "corund is shutting down");
+}
+
+size_t CorunService::session_count() const {
+    std::lock_guard lock(mutex_);
+    return sessions_.size();
+}
+
+grpc::Status CorunService::Hello(grpc::ServerContext* context, const v1::HelloRequest* request,
+                                 v1::HelloReply* reply) {
+    reply->set_protocol_version(PROTOCOL_VERSION);
+    reply->set_daemon_version(daemon_version());
+    if (request->protocol_version() != PROTOCOL_VERSION) {
+        spdlog::warn("Hello from {} refused: protocol {} (corund speaks {})", context->peer(),
+                     request->protocol_version(), PROTOCOL_VERSION);
+        return reply_with(
+            reply, Status(StatusCode::PROTOCOL_MISMATCH,
+                          "client speaks protocol " + std::to_string(request->protocol_version()) +
+                              ", corund " + daemon_version() + " speaks " +
+                              std::to_string(PROTOCOL_VERSION) +
+                              "; use matching corun and corund builds"));
+    }
+    const VDeviceParams params = to_vdevice_params(*request);
+    auto vdevice = VDevice::create(params);
+    if (!vdevice) return reply_with(reply, vdevice.status());
+    // The same group the VDevice handle holds (acquire returns the live one): the session loads
+    // its models on it and reads its devices' slots for the monitor.
+    auto group = DeviceGroup::acquire(params);
+    if (!group) return reply_with(reply, group.status());
+
+    SessionOwner owner;
+    owner.peer = context->peer();
+    owner.credentials = peers_.find(owner.peer);
+    owner.process_name = request->process_name().substr(0, 256);
+    owner.client_version = request->client_version().substr(0, 64);
+    for (const auto& device : vdevice.value()->physical_devices()) {
+        to_proto(device, reply->add_devices());
+    }
+    uint64_t session_id = 0;
+    {
+        std::lock_guard lock(mutex_);
+        // Sessions live until their stream ends; one connection cannot pile up endless ones.
+        const auto same_connection = std::count_if(
+            sessions_.begin(), sessions_.end(),
+            [&](const auto& entry) { return entry.second->owner().peer == owner.peer; });
+        if (static_cast<size_t>(same_connection) >= MAX_SESSIONS_PER_CONNECTION) {
+            return reply_with(
+                reply, Status(StatusCode::RESOURCE_LIMIT,
+                              "this connection already has " + std::to_string(same_connection) +
+                                  " open sessions, corund's limit; end one (close its Session "
+                                  "stream) before opening another"));
+        }
+        do {
+            session_id = random_session_id();
+        } while (sessions_.count(session_id) != 0);
+        sessions_[session_id] = std::make_shared<ClientSession>(
+            session_id, owner, vdevice.release(), group.release(), limits_);
+    }
+    spdlog::info("session {} opened by {} (corun {}) on group '{}'", session_id,
+                 describe_owner(owner), owner.client_version, params.group_id);
+    reply->set_session_id(session_id);
+    return reply_with(reply, Status::ok());
+}
+
+grpc::Status CorunService::Session(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::ServerMessage, v1::ClientMessage>* stream) {
+    v1::ClientMessage message;
+    if (!stream->Read(&message)) {
+        // Closed at once, or the first message was no ClientMessage (gRPC cannot parse it).
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "the Session stream carried no readable first message; send a "
+                            "ClientMessage with the session_id that Hello returned");
+    }
+    auto found = find_session(context, message.session_id());
+    if (!found) {
+        const Status status =
+            message.session_id() == 0
+                ? Status(StatusCode::INVALID_ARGUMENT,
+                         "the first message of a Session stream must carry the session_id "
+                         "that Hello returned")
+                : found.status();
+        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, status.to_string());
+    }
+    std::shared_ptr<ClientSession> session = found.release();
+    const uint64_t session_id = session->id();
+    if (!session->attach_stream()) {
+        return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                            "session " + std::to_string(session_id) +
+                                " already has a Session stream; open one per session");
+    }
+    spdlog::debug("session {}: stream opened on {}", session_id, context->peer());
+
+    // One writer: gRPC allows one Write at a time, and completions come from many threads.
+    std::atomic<bool> stream_broken{false};
+    std::thread writer([&] {
+        v1::ServerMessage completion;
+        std::shared_ptr<ModelActivity> activity;
+        while (session->outbox().pop(completion, activity)) {
+            if (!stream_broken && !stream->Write(completion)) stream_broken = true;
+            activity.reset();
+        }
+    });
+    // Completions the client has not read yet bound how far it may run ahead: beyond that the
+    // daemon stops reading its requests (back-pressure, bounded memory).
+    const size_t outbox_limit = 2 * static_cast<size_t>(limits_.max_queued_frames_per_client) + 64;
+    bool first = true;
+    std::string why = "the client closed its stream";
+    do {
+        if (Status ok = check_message_session(message, session_id, first); !ok.is_ok()) {
+            if (message.has_infer()) {
+                v1::ServerMessage error;
+                error.mutable_completion()->set_job_id(message.infer().job_id());
+                *error.mutable_completion()->mutable_status() = to_proto(ok);
+                session->outbox().push(std::move(error), nullptr);
+            }
+        } else if (message.has_infer()) {
+            session->submit(message.infer());
+        }
+        first = false;
+        while (!session->outbox().wait_for_room(outbox_limit, std::chrono::milliseconds(100))) {
+            if (context->IsCancelled()) break;
+        }
+    } while (!context->IsCancelled() && stream->Read(&message));
+    if (context->IsCancelled()) why = "the connection broke or the client was killed";
+
+    // Queued frames complete with SHUTDOWN and running ones finish; the writer then sends what
+    // it can of those completions, for at most a second.
+    release_session(session_id, why);
+    session->outbox().close();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (session->outbox().size() > 0 && std::chrono::steady_clock::now() < deadline &&
+           !stream_broken) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (session->outbox().size() > 0 || stream_broken) context->TryCancel();  // unblocks Write
+    writer.join();
+    return grpc::Status::OK;
+}
+
+grpc::Status CorunService::RegisterBuffer(grpc::ServerContext* context,
+                                          const v1::RegisterBufferRequest* request,
+                                          v1::RegisterBufferReply* reply) {
+    auto session = find_session(context, request->session_id());
+    if (!session) return reply_with(reply, session.status());
+    auto buffer_id = session.value()->register_buffer(request->shm_name(), request->size());
+    if (!buffer_id) return reply_with(reply, buffer_id.status());
+    reply->set_buffer_id(*buffer_id);
+    return reply_with(reply, Status::ok());
+}
+
+grpc::Status CorunService::ReleaseBuffer(grpc::ServerContext* context,
+                                         const v1::ReleaseBufferRequest* request,
+                                         v1::Reply* reply) {
+    auto session = find_session(context, request->session_id());
+    if (!session) return reply_with(reply, session.status());
+    return reply_with(reply, session.value()->release_buffer(request->buffer_id()));
+}
+
+grpc::Status CorunService::LoadModel(grpc::ServerContext* context,
+                                     const v1::LoadModelRequest* request,
+                                     v1::LoadModelReply* reply) {
+    auto session = find_session(context, request->session_id());
+    if (!session) return reply_with(reply, session.status());
+    auto loaded = session.value()->load_model(request->name(), request->onnx());
+    if (!loaded) {
+        spdlog::info("session {}: loading '{}' failed: {}", request->session_id(), request->name(),
+                     loaded.status().to_string());
+        return reply_with(reply, loaded.status());
+    }
+    const auto& entry = *loaded.value();
+    reply->set_loaded_model_id(entry.loaded_model_id);
+    for (const auto& stream : entry.state->inputs) {
+        to_proto(stream->declared, reply->add_declared_inputs());
+    }
+    for (const auto& stream : entry.state->outputs) {
+        to_proto(stream->declared, reply->add_declared_outputs());
+    }
+    spdlog::info("session {}: loaded '{}' ({} bytes) as loaded_model_id {}", request->session_id(),
+                 entry.name, request->onnx().size(), entry.loaded_model_id);
+    return reply_with(reply, Status::ok());
+}
+
+grpc::Status CorunService::OutputDims(grpc::ServerContext* context,
+                                      const v1::OutputDimsRequest* request,
+                                      v1::OutputDimsReply* reply) {
+    auto session = find_session(context, request->session_id());
+    if (!session) return reply_with(reply, session.status());
+    auto outputs = session.value()->output_dims(request->loaded_model_id(), request->inputs());
+    if (!outputs) return reply_with(reply, outputs.status());
+    for (const auto& output : *outputs) {
+        v1::TensorSpec* spec = reply->add_outputs();
+        spec->set_name(output.name);
+        spec->set_element_type(static_cast<int32_t>(output.type));
+        for (int64_t dim : output.dims) spec->add_dims(dim);
+    }
+    return reply_with(reply, Status::ok());
+}
+
+grpc::Status CorunService::ConfigureModel(grpc::ServerContext* context,
+                                          const v1::ConfigureModelRequest* request,
+                                          v1::ConfigureModelReply* reply) {
+    auto session = find_session(context, request->session_id());
+    if (!session) return reply_with(reply, session.status());
+    auto model_id = session.value()->configure_model(*request);
+    if (!model_id) return reply_with(reply, model_id.status());
+    reply->set_model_id(*model_id);
+    return reply_with(reply, Status::ok());
+}
+
+grpc::Status CorunService::SetSchedulingParams(grpc::ServerContext* context,
+                                               const v1::SetSchedulingParamsRequest* request,
+                                               v1::Reply* reply) {
+    auto session = find_session(context, request->session_id());
+    if (!session) return reply_with(reply, session.status());
+    return reply_with(reply,
+                      session.value()->set_scheduling(request->model_id(), request->scheduling()));
+}
+
+grpc::Status CorunService::ShutdownModel(grpc::ServerContext* context,
+                                         const v1::ModelRequest* request, v1::Reply* reply) {
+    auto session = find_session(context, request->session_id());
+    if (!session) return reply_with(reply, session.status());
+    return reply_with(reply, session.value()->shutdown_model(request->model_id()));
+}
+
+grpc::Status CorunService::ReleaseModel(grpc::ServerContext* context,
+                                        const v1::ModelRequest* request, v1::Reply* reply) {
+    auto session = find_session(context, request->session_id());
+    if (!session) return reply_with(reply, session.status());
+    return reply_with(reply, session.value()->release_model(request->model_id()));
+}
+
+grpc::Status CorunService::ReleaseLoadedModel(grpc::ServerContext* context,
+                                              const v1::ModelRequest* request, v1::Reply* reply) {
+    auto session = find_session(context, request->session_id());
+    if (!session) return reply_with(reply, session.status());
+    return reply_with(reply, session.value()->release_loaded_model(request->model_id()));
+}
+
+grpc::Status CorunService::SchedulerStats(grpc::ServerContext* context,
+                                          const v1::SessionRequest* request,
+                                          v1::SchedulerStatsReply* reply) {
+    auto session = find_session(context, request->session_id());
+    if (!session) return reply_with(reply, session.status());
+    for (auto& model : session.value()->scheduler_stats()) *reply->add_models() = std::move(model);
+    return reply_with(reply, Status::ok());
+}
+
+grpc::Status CorunService::Monitor(grpc::ServerContext*, const v1::MonitorRequest*,
+                                   v1::MonitorSnapshot* reply) {
+    std::vector<std::shared_ptr<ClientSession>> sessions;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [id, session] : sessions_) sessions.push_back(session);
+    }
+    const auto now = ModelActivity::Clock::now();
+    reply->set_source("corund " + std::to_string(getpid()));
+    reply->set_unix_time_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+    reply->set_sessions(static_cast<uint32_t>(sessions.size()));
+
+    // Device time over the last second per group, against what its slots could have run.
+    struct GroupLoad {
+        std::shared_ptr<DeviceGroup> group;
+        int64_t busy_ns = 0;
+        double capacity_ns = 0;
+    };
+    std::map<const DeviceGroup*, GroupLoad> groups;
+    for (const auto& session : sessions) {
+        GroupLoad& load = groups[session->group().get()];
+        if (!load.group) {
+            load.group = session->group();
+            uint32_t slots = 0;
+            for (const auto& device : load.group->devices()) slots += device->execution_slots();
+            load.capacity_ns = 1e9 * std::max<uint32_t>(1, slots);
+        }
+        std::map<uint64_t, uint32_t> queued;  // scheduler model id -> frames waiting
+        for (const auto& stats : session->vdevice().get_scheduler_stats()) {
+            queued[stats.model_id] = stats.frames_queued;
+        }
+        for (const auto& served : session->served_models()) {
+            const ActivitySnapshot activity = served->activity->snapshot(now);
+            load.busy_ns += activity.device_ns;
+            v1::MonitoredModel* model = reply->add_models();
+            model->set_name(served->layout.name);
+            model->set_pid(static_cast<uint32_t>(session->owner().credentials.pid));
+            model->set_group_id(load.group->params().group_id);
+            model->set_model_id(served->model_id);
+            model->set_priority(served->priority.load());
+            model->set_fps(activity.fps);
+            model->set_utilisation_percent(std::min(
+                100.0, 100.0 * static_cast<double>(activity.device_ns) / load.capacity_ns));
+            model->set_latency_p50_ms(activity.latency_p50_ms);
+            model->set_latency_p95_ms(activity.latency_p95_ms);
+            model->set_queue_capacity(served->queue_capacity);
+            model->set_frames_waiting_in(queued[served->configured.scheduler_model_id()]);
+            model->set_results_waiting_out(served->activity->results_waiting_out.load());
+            model->set_frames_done(activity.frames_done);
+        }
+    }
+    for (const auto& [key, load] : groups) {
+        const double percent =
+            std::min(100.0, 100.0 * static_cast<double>(load.busy_ns) / load.capacity_ns);
+        for (const auto& device : load.group->devices()) {
+            const DeviceDescription description = device->describe();
+            v1::MonitoredDevice* monitored = reply->add_devices();
+            monitored->set_id(description.id);
+            monitored->set_kind(description.kind);
+            monitored->set_group_id(load.group->params().group_id);
+            monitored->set_utilisation_percent(percent);
+        }
+    }
+    if (groups.empty()) {
+        // No client: the devices corund would drive, idle, so that the monitor shows them.
+        if (auto scanned = VDevice::scan()) {
+            for (const auto& description : *scanned) {
+                v1::MonitoredDevice* monitored = reply->add_devices();
+                monitored->set_id(description.id);
+                monitored->set_kind(description.kind);
+                monitored->set_utilisation_percent(0);
+            }
+        }
+    }
+    return grpc::Status::OK;
+}
+
+}  // namespace corun::service

@@ -1,0 +1,75 @@
+// corund's gRPC service (proto/corun_service.proto): sessions by id, each call checked against
+// its session, inference over the Session stream. Every error reaches the client as a corun
+// Status in the reply (or a Completion), never as a crash of the daemon.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "corun_service.grpc.pb.h"
+#include "service/daemon/daemon_config.hpp"
+#include "service/daemon/peer_registry.hpp"
+#include "service/daemon/session.hpp"
+
+namespace corun::service {
+
+class CorunService final : public v1::Corun::Service {
+public:
+    CorunService(DaemonLimits limits, const PeerRegistry& peers);
+    ~CorunService() override;
+
+    grpc::Status Hello(grpc::ServerContext* context, const v1::HelloRequest* request,
+                       v1::HelloReply* reply) override;
+    grpc::Status Session(
+        grpc::ServerContext* context,
+        grpc::ServerReaderWriter<v1::ServerMessage, v1::ClientMessage>* stream) override;
+    grpc::Status RegisterBuffer(grpc::ServerContext* context,
+                                const v1::RegisterBufferRequest* request,
+                                v1::RegisterBufferReply* reply) override;
+    grpc::Status ReleaseBuffer(grpc::ServerContext* context,
+                               const v1::ReleaseBufferRequest* request, v1::Reply* reply) override;
+    grpc::Status LoadModel(grpc::ServerContext* context, const v1::LoadModelRequest* request,
+                           v1::LoadModelReply* reply) override;
+    grpc::Status OutputDims(grpc::ServerContext* context, const v1::OutputDimsRequest* request,
+                            v1::OutputDimsReply* reply) override;
+    grpc::Status ConfigureModel(grpc::ServerContext* context,
+                                const v1::ConfigureModelRequest* request,
+                                v1::ConfigureModelReply* reply) override;
+    grpc::Status SetSchedulingParams(grpc::ServerContext* context,
+                                     const v1::SetSchedulingParamsRequest* request,
+                                     v1::Reply* reply) override;
+    grpc::Status ShutdownModel(grpc::ServerContext* context, const v1::ModelRequest* request,
+                               v1::Reply* reply) override;
+    grpc::Status ReleaseModel(grpc::ServerContext* context, const v1::ModelRequest* request,
+                              v1::Reply* reply) override;
+    grpc::Status ReleaseLoadedModel(grpc::ServerContext* context, const v1::ModelRequest* request,
+                                    v1::Reply* reply) override;
+    grpc::Status SchedulerStats(grpc::ServerContext* context, const v1::SessionRequest* request,
+                                v1::SchedulerStatsReply* reply) override;
+    grpc::Status Monitor(grpc::ServerContext* context, const v1::MonitorRequest* request,
+                         v1::MonitorSnapshot* reply) override;
+
+    // A new connection got descriptor `fd`: a connection that had it before is closed, so its
+    // sessions that never opened a Session stream are released (those with one end with it).
+    void connection_opened(int fd);
+    // Daemon shutdown: every session still open.
+    void release_all_sessions();
+    size_t session_count() const;
+
+private:
+    Expected<std::shared_ptr<ClientSession>> find_session(grpc::ServerContext* context,
+                                                          uint64_t session_id) const;
+    void release_session(uint64_t session_id, const std::string& why);
+
+    const DaemonLimits limits_;
+    const PeerRegistry& peers_;
+    mutable std::mutex mutex_;
+    std::map<uint64_t, std::shared_ptr<ClientSession>> sessions_;
+};
+
+// corund's version ("0.1.0"), for Hello and logs.
+const char* daemon_version();
+
+}  // namespace corun::service

@@ -1,0 +1,47 @@
+// corund's settings: defaults, a config file of `key = value` lines, and command-line flags
+// named after the same keys (--max-models-per-client for max_models_per_client). Flags win
+// over the file, the file over the defaults.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "corun/status.hpp"
+
+namespace corun::service {
+
+// What one client (session) may hold at once; keeps one process from starving the others.
+struct DaemonLimits {
+    uint32_t max_models_per_client = 64;          // configured models (and loaded ones)
+    uint32_t max_queued_frames_per_client = 256;  // frames queued or running
+    uint64_t max_shm_bytes_per_client = uint64_t{4} << 30;
+    uint64_t max_model_bytes = uint64_t{512} << 20;  // one LoadModel's ONNX bytes
+};
+
+struct DaemonConfig {
+    std::string socket;        // empty = $CORUN_SERVICE_SOCKET, else DEFAULT_SERVICE_SOCKET
+    std::string socket_group;  // group that may connect (the socket is 0660); empty = ours
+    std::string log_file;      // empty = console only
+    std::string log_level = "info";
+    DaemonLimits limits;
+};
+
+struct DaemonSetting {
+    std::string key;  // config-file key; the flag is "--" + key with '-' for '_'
+    std::string help;
+};
+const std::vector<DaemonSetting>& daemon_settings();
+
+// Sets `key` from its text; INVALID_ARGUMENT naming the key, the value and what is accepted.
+// Sizes take a K, M or G suffix (KiB, MiB, GiB).
+Status apply_daemon_setting(DaemonConfig& config, const std::string& key, const std::string& value);
+
+// Reads `key = value` lines ('#' starts a comment) into `config`; errors name the line.
+Status load_daemon_config_file(DaemonConfig& config, const std::string& path);
+
+// The socket path this config listens on (the rule the clients use).
+std::string resolved_socket_path(const DaemonConfig& config);
+
+}  // namespace corun::service

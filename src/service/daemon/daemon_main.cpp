@@ -1,0 +1,136 @@
+#include "service/daemon/daemon_main.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <iostream>
+
+#include "service/daemon/corun_service.hpp"
+#include "service/daemon/unix_listener.hpp"
+#include "service/protocol_version.hpp"
+
+namespace corun::service {
+namespace {
+
+std::string flag_name(std::string key) {
+    std::replace(key.begin(), key.end(), '_', '-');
+    return "--" + key;
+}
+
+Expected<DaemonConfig> resolve_config(const DaemonCommandLine& command_line) {
+    DaemonConfig config;
+    if (!command_line.config_file.empty()) {
+        CORUN_RETURN_IF_ERROR(load_daemon_config_file(config, command_line.config_file));
+    }
+    for (const auto& [key, value] : command_line.settings) {
+        if (value.empty()) continue;
+        CORUN_RETURN_IF_ERROR(
+            apply_daemon_setting(config, key, value).with_context(flag_name(key)));
+    }
+    return config;
+}
+
+Status set_up_logging(const DaemonConfig& config) {
+    std::vector<spdlog::sink_ptr> sinks;
+    sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    if (!config.log_file.empty()) {
+        try {  // spdlog reports a file it cannot open by throwing; no exception leaves here
+            sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(config.log_file));
+        } catch (const spdlog::spdlog_ex& error) {
+            return Status(StatusCode::OPEN_FILE_FAILURE,
+                          "cannot open log file '" + config.log_file + "': " + error.what());
+        }
+    }
+    auto logger = std::make_shared<spdlog::logger>("corund", sinks.begin(), sinks.end());
+    logger->set_level(spdlog::level::from_str(config.log_level));
+    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e [%l] %v");
+    logger->flush_on(spdlog::level::info);
+    spdlog::set_default_logger(logger);
+    return Status::ok();
+}
+
+}  // namespace
+
+void add_daemon_options(CLI::App& app, DaemonCommandLine& command_line) {
+    app.add_option("--config", command_line.config_file,
+                   "Config file of `key = value` lines (keys as the flags, with _ for -); flags "
+                   "win over it");
+    for (const auto& setting : daemon_settings()) {
+        app.add_option(flag_name(setting.key), command_line.settings[setting.key], setting.help);
+    }
+}
+
+int run_daemon(const DaemonCommandLine& command_line) {
+    auto config = resolve_config(command_line);
+    if (!config) {
+        std::cerr << "corund: " << config.status().to_string() << "\n";
+        return 2;
+    }
+    if (Status logging = set_up_logging(*config); !logging.is_ok()) {
+        std::cerr << "corund: " << logging.to_string() << "\n";
+        return 2;
+    }
+    // Signals are taken by sigwait below, never by a handler on a random thread; the mask is
+    // set before any thread starts so every thread inherits it.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);  // a client that vanished must not kill the daemon
+
+    const std::string socket_path = resolved_socket_path(*config);
+    auto listener = UnixListener::bind(socket_path, config->socket_group);
+    if (!listener) {
+        spdlog::error("{}", listener.status().to_string());
+        return 1;
+    }
+    PeerRegistry peers;
+    CorunService service(config->limits, peers);
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service);
+    // A model travels inside LoadModel: room for the largest allowed plus the message around it.
+    builder.SetMaxReceiveMessageSize(
+        static_cast<int>(config->limits.max_model_bytes + (uint64_t{1} << 20)));
+    // A dead peer is noticed within about a second even where the socket does not say so.
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 1000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 1000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
+    // No listening port: connections come only from the Unix socket, after SO_PEERCRED.
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    if (!server) {
+        spdlog::error("cannot start the gRPC server");
+        return 1;
+    }
+    listener.value()->start(server.get(), &peers, [&service](int fd, const PeerCredentials&) {
+        service.connection_opened(fd);
+    });
+    spdlog::info(
+        "corund {} (protocol {}) serving on {} (pid {}); limits per client: {} models, "
+        "{} queued frames, {} bytes of shared memory, {}-byte models",
+        daemon_version(), PROTOCOL_VERSION, socket_path, getpid(),
+        config->limits.max_models_per_client, config->limits.max_queued_frames_per_client,
+        config->limits.max_shm_bytes_per_client, config->limits.max_model_bytes);
+
+    int signal_number = 0;
+    while (sigwait(&stop_signals, &signal_number) != 0) {
+    }
+    spdlog::info("{} received: shutting down", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    listener.value()->stop();
+    // Streams are cancelled after the deadline; their handlers release their sessions.
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    service.release_all_sessions();
+    listener = Status(StatusCode::SHUTDOWN, "stopped");  // removes the socket file
+    spdlog::info("corund stopped");
+    return 0;
+}
+
+}  // namespace corun::service

@@ -1,0 +1,150 @@
+// One client session of corund: what a process opened with Hello (its device group, its
+// loaded and configured models, its shared-memory regions) and the completions on their way
+// back to it. Everything a session holds is released with it, whatever the client did.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "corun/infer_model.hpp"
+#include "corun/vdevice.hpp"
+#include "corun_service.pb.h"
+#include "runtime/device_group.hpp"
+#include "runtime/model_state.hpp"
+#include "service/daemon/daemon_config.hpp"
+#include "service/daemon/monitor_stats.hpp"
+#include "service/daemon/peer_registry.hpp"
+#include "service/daemon/request_validation.hpp"
+#include "service/daemon/shared_memory_mapping.hpp"
+
+namespace corun::service {
+
+struct SessionOwner {
+    PeerCredentials credentials;
+    std::string peer;  // gRPC's peer string of the connection that said Hello ("fd:12")
+    std::string process_name;
+    std::string client_version;
+};
+
+// Completions on their way to the client's stream, written by one writer thread.
+class CompletionOutbox {
+public:
+    void push(v1::ServerMessage message, std::shared_ptr<ModelActivity> activity);
+    // Waits for a completion; false once the outbox is closed and empty.
+    bool pop(v1::ServerMessage& message, std::shared_ptr<ModelActivity>& activity);
+    // Waits (at most `timeout`) until fewer than `limit` completions wait; false on timeout.
+    bool wait_for_room(size_t limit, std::chrono::milliseconds timeout);
+    void close();
+    size_t size() const;
+
+private:
+    struct Entry {
+        v1::ServerMessage message;
+        std::shared_ptr<ModelActivity> activity;
+    };
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    std::deque<Entry> entries_;
+    bool closed_ = false;
+};
+
+// A model loaded by LoadModel: configured any number of times by ConfigureModel.
+struct LoadedModelEntry {
+    uint64_t loaded_model_id = 0;
+    std::string name;
+    std::shared_ptr<ModelState> state;  // for infer_output_dims and the declared tensors
+    std::shared_ptr<InferModel> model;  // for configure(); its stream setters are shared state,
+    std::mutex configure_mutex;         // so one configuration at a time
+};
+
+// A model configured by ConfigureModel, fed by the session's stream.
+struct ServedModel {
+    explicit ServedModel(ConfiguredInferModel configured) : configured(std::move(configured)) {}
+    uint64_t model_id = 0;  // daemon-wide
+    uint64_t loaded_model_id = 0;
+    ModelLayout layout;
+    ConfiguredInferModel configured;
+    uint32_t queue_capacity = 0;
+    std::atomic<uint32_t> priority{16};
+    std::shared_ptr<ModelActivity> activity = std::make_shared<ModelActivity>();
+};
+
+class ClientSession {
+public:
+    ClientSession(uint64_t id, SessionOwner owner, std::unique_ptr<VDevice> vdevice,
+                  std::shared_ptr<DeviceGroup> group, DaemonLimits limits);
+    ~ClientSession();
+    ClientSession(const ClientSession&) = delete;
+    ClientSession& operator=(const ClientSession&) = delete;
+
+    uint64_t id() const { return id_; }
+    const SessionOwner& owner() const { return owner_; }
+    VDevice& vdevice() { return *vdevice_; }
+    const std::shared_ptr<DeviceGroup>& group() const { return group_; }
+
+    Expected<uint64_t> register_buffer(const std::string& shm_name, uint64_t size);
+    Status release_buffer(uint64_t buffer_id);
+
+    Expected<std::shared_ptr<LoadedModelEntry>> load_model(const std::string& name,
+                                                           const std::string& onnx_bytes);
+    Expected<std::vector<devices::TensorSpec>> output_dims(
+        uint64_t loaded_model_id, const google::protobuf::RepeatedPtrField<v1::TensorSpec>& inputs);
+    Expected<uint64_t> configure_model(const v1::ConfigureModelRequest& request);
+    Status set_scheduling(uint64_t model_id, const v1::SchedulingParams& scheduling);
+    Status shutdown_model(uint64_t model_id);
+    Status release_model(uint64_t model_id);
+    Status release_loaded_model(uint64_t loaded_model_id);
+    std::vector<v1::ModelStats> scheduler_stats();
+    std::vector<std::shared_ptr<ServedModel>> served_models() const;
+
+    // Validates and queues one inference; exactly one Completion for its job_id follows in
+    // the outbox, now (an error) or when the frames are done.
+    void submit(const v1::InferRequest& request);
+    CompletionOutbox& outbox() { return *outbox_; }
+
+    // The session's one Session stream; false if it already has one.
+    bool attach_stream();
+    bool has_stream() const { return stream_attached_.load(); }
+
+    // Shuts every model down (queued frames complete with SHUTDOWN), waits for running ones,
+    // then drops models and regions. Idempotent.
+    void release();
+
+private:
+    class Scope;
+    Expected<std::shared_ptr<LoadedModelEntry>> find_loaded(uint64_t loaded_model_id) const;
+    Expected<std::shared_ptr<ServedModel>> find_served(uint64_t model_id) const;
+    void complete_with_error(uint64_t job_id, const Status& status);
+
+    const uint64_t id_;
+    const SessionOwner owner_;
+    std::unique_ptr<VDevice> vdevice_;
+    std::shared_ptr<DeviceGroup> group_;
+    const DaemonLimits limits_;
+    std::shared_ptr<CompletionOutbox> outbox_ = std::make_shared<CompletionOutbox>();
+    std::shared_ptr<std::atomic<uint64_t>> frames_in_flight_ =
+        std::make_shared<std::atomic<uint64_t>>(0);
+    std::atomic<bool> stream_attached_{false};
+
+    mutable std::mutex mutex_;  // guards the maps below and the id counters
+    bool released_ = false;
+    uint64_t last_buffer_id_ = 0;
+    uint64_t last_loaded_model_id_ = 0;
+    uint64_t shm_bytes_ = 0;
+    std::map<uint64_t, std::shared_ptr<SharedMemoryMapping>> buffers_;
+    std::map<uint64_t, std::shared_ptr<LoadedModelEntry>> loaded_models_;
+    std::map<uint64_t, std::shared_ptr<ServedModel>> served_models_;
+};
+
+// The proto Status of a corun Status (code as corun::StatusCode's number).
+v1::Status to_proto(const Status& status);
+
+}  // namespace corun::service

@@ -1,0 +1,39 @@
+// A client's shared-memory region, mapped into the daemon for as long as the client keeps it
+// registered and no frame uses it. Unmapped when the last holder lets go.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "corun/expected.hpp"
+
+namespace corun::service {
+
+class SharedMemoryMapping {
+public:
+    // Opens `name` (already checked against is_valid_shm_name), checks it holds at least
+    // `size` bytes and maps those MAP_SHARED; the descriptor is closed at once.
+    static Expected<std::shared_ptr<SharedMemoryMapping>> open(const std::string& name,
+                                                               uint64_t size);
+    ~SharedMemoryMapping();
+    SharedMemoryMapping(const SharedMemoryMapping&) = delete;
+    SharedMemoryMapping& operator=(const SharedMemoryMapping&) = delete;
+
+    uint8_t* data() const { return data_; }
+    uint64_t size() const { return size_; }
+    const std::string& name() const { return name_; }
+
+    // Frames queued or running that read or write this region; ReleaseBuffer waits for 0.
+    std::atomic<uint64_t> frames_in_flight{0};
+
+private:
+    SharedMemoryMapping(std::string name, uint8_t* data, uint64_t size)
+        : name_(std::move(name)), data_(data), size_(size) {}
+    std::string name_;
+    uint8_t* data_;
+    uint64_t size_;
+};
+
+}  // namespace corun::service

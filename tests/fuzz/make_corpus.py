@@ -1,0 +1,44 @@
+#!/usr/bin/python3
+"""Writes the fuzzer's seed corpus: a few valid encoded ClientMessages for the fake session of
+request_validation_fuzz.cpp (model 1: x/y of 192 bytes, batch 2; model 7: a 16 + b 8 -> c 4,
+batch 4; region 1: 4096 bytes, region 2: 1000 bytes). Usage: make_corpus.py OUT_DIR"""
+import os
+import subprocess
+import sys
+import tempfile
+
+root = os.path.dirname(os.path.abspath(__file__)) + "/../.."
+out = sys.argv[1]
+with tempfile.TemporaryDirectory() as generated:
+    subprocess.check_call(["protoc", "--python_out=" + generated, "-I", root + "/proto",
+                           "corun_service.proto"])
+    sys.path.insert(0, generated)
+    import corun_service_pb2 as pb
+
+
+def message(job, model, frames, session=42):
+    m = pb.ClientMessage(session_id=session)
+    m.infer.job_id = job
+    m.infer.model_id = model
+    for inputs, outputs in frames:
+        f = m.infer.frames.add()
+        for buffer_id, offset, size in inputs:
+            f.inputs.add(buffer_id=buffer_id, offset=offset, size=size)
+        for buffer_id, offset, size in outputs:
+            f.outputs.add(buffer_id=buffer_id, offset=offset, size=size)
+    return m
+
+
+seeds = {
+    "add_one_one_frame": message(1, 1, [([(1, 0, 192)], [(1, 192, 192)])]),
+    "add_one_two_frames": message(2, 1, [([(1, 0, 192)], [(1, 192, 192)]),
+                                         ([(2, 0, 192)], [(2, 808, 192)])]),
+    "two_in_one_out": message(3, 7, [([(2, 0, 16), (2, 16, 8)], [(1, 4092, 4)])]),
+    "past_the_end": message(4, 1, [([(2, 900, 192)], [(1, 0, 192)])]),
+    "overflow": message(5, 1, [([(1, 2**64 - 8, 192)], [(1, 0, 192)])]),
+    "session_only": pb.ClientMessage(session_id=42),
+}
+os.makedirs(out, exist_ok=True)
+for name, seed in seeds.items():
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(seed.SerializeToString())

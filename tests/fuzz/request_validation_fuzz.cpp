@@ -1,0 +1,107 @@
+// libFuzzer target for what corund does with a client's bytes before touching memory: parse a
+// ClientMessage, check its session, resolve its InferRequest against a fixed session (two
+// models, two mapped regions with guard pages behind them). Fails on any resolved view that
+// leaves its region or does not have the stream's exact frame size; touching both ends of
+// each view makes an escape fault even where the check itself were wrong.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+
+#include "service/daemon/request_validation.hpp"
+
+namespace {
+
+using namespace corun::service;
+
+[[noreturn]] void fail(const char* what) {
+    std::fprintf(stderr, "request_validation_fuzz: %s\n", what);
+    std::abort();
+}
+
+// A region followed by an inaccessible guard page.
+MappedRegion map_region(uint64_t buffer_id, uint64_t size) {
+    const auto page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    const uint64_t mapped = (size + page - 1) / page * page;
+    void* base =
+        mmap(nullptr, mapped + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) fail("mmap failed");
+    auto* bytes = static_cast<uint8_t*>(base);
+    if (mprotect(bytes + mapped, page, PROT_NONE) != 0) fail("mprotect failed");
+    // The region ends exactly where the guard page begins.
+    return {buffer_id, bytes + (mapped - size), size};
+}
+
+class FakeSession : public RequestScope {
+public:
+    FakeSession() {
+        models_[1] = {1, "add_one", 2, {{"x", 192}}, {{"y", 192}}};
+        models_[7] = {7, "two_in_one_out", 4, {{"a", 16}, {"b", 8}}, {{"c", 4}}};
+        regions_[1] = map_region(1, 4096);
+        regions_[2] = map_region(2, 1000);
+    }
+    const ModelLayout* find_model(uint64_t model_id) const override {
+        auto found = models_.find(model_id);
+        return found == models_.end() ? nullptr : &found->second;
+    }
+    const MappedRegion* find_region(uint64_t buffer_id) const override {
+        auto found = regions_.find(buffer_id);
+        return found == regions_.end() ? nullptr : &found->second;
+    }
+    // The region that wholly holds [data, data + size), or nullptr.
+    const MappedRegion* holder(const corun::MemoryView& view) const {
+        const auto* begin = static_cast<const uint8_t*>(view.data);
+        for (const auto& [id, region] : regions_) {
+            if (begin >= region.base && view.size <= region.size &&
+                static_cast<uint64_t>(begin - region.base) <= region.size - view.size) {
+                return &region;
+            }
+        }
+        return nullptr;
+    }
+
+private:
+    std::map<uint64_t, ModelLayout> models_;
+    std::map<uint64_t, MappedRegion> regions_;
+};
+
+void check_views(const FakeSession& session, const std::vector<corun::MemoryView>& views,
+                 const std::vector<NativeStream>& streams) {
+    if (views.size() != streams.size()) fail("a frame resolved to the wrong number of streams");
+    for (size_t s = 0; s < views.size(); ++s) {
+        if (views[s].size != streams[s].frame_bytes) fail("a view has the wrong size");
+        if (session.holder(views[s]) == nullptr) fail("a view leaves its region");
+        auto* bytes = static_cast<volatile uint8_t*>(views[s].data);
+        bytes[0] = bytes[0];
+        bytes[views[s].size - 1] = bytes[views[s].size - 1];
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    static const FakeSession session;
+    is_valid_shm_name(std::string(reinterpret_cast<const char*>(data), size));
+    corun::service::v1::ClientMessage message;
+    if (!message.ParseFromArray(data, static_cast<int>(size))) return 0;
+    check_message_session(message, 42, true).ignore();
+    check_message_session(message, 42, false).ignore();
+    auto resolved = resolve_infer_request(message.infer(), session);
+    if (!resolved) {
+        if (resolved.status().message().empty()) fail("an error without a message");
+        return 0;
+    }
+    const ModelLayout& model = *resolved->model;
+    if (resolved->frames.empty() || resolved->frames.size() > model.batch_size) {
+        fail("a request resolved with a frame count outside 1..batch size");
+    }
+    for (const auto& frame : resolved->frames) {
+        check_views(session, frame.inputs, model.inputs);
+        check_views(session, frame.outputs, model.outputs);
+    }
+    return 0;
+}

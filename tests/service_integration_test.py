@@ -1,0 +1,250 @@
+#!/usr/bin/python3
+"""The multi-process service end to end (issue 5): the real corund and real client processes
+(`corun run` / `corun run2 --multi-process-service`) on real models from the zoo.
+
+  - two and four client processes at once, each completing its frames;
+  - `corun monitor --json --once` while a client runs shows its model, PID and frames;
+  - kill -9 of a client mid-inference: the others complete, and the killed client's models are
+    gone from the daemon within 2 s;
+  - corund killed: its client fails with a clear error (no hang); after a restart a new client
+    runs;
+  - cross-process priority: a priority-24 model at 10 frames/s in process A keeps its p95 within
+    its solo p95 plus one frame of the longest other model while process B saturates the device
+    with two models at priority 16 (the same figure with equal priorities is printed).
+
+Every wait is bounded; only processes this script started are stopped, by PID.
+
+usage: service_integration_test.py CORUN CORUND MODEL_CACHE_DIR
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+CORUN, CORUND, CACHE = sys.argv[1], sys.argv[2], sys.argv[3]
+failures = []
+started = []  # every process this script started, stopped at the end
+
+
+def zoo(relative):
+    return os.path.join(CACHE, "models", relative)
+
+
+BLAZEFACE_128 = zoo("blazeface-128/face_detection_front_128x128_barracuda.onnx")
+BLAZEFACE_256 = zoo("blazeface-256/face_detection_back_256x256_barracuda.onnx")
+MOBILEFACENET = zoo("mobilefacenet/mobilefacenet.onnx")
+NANODET = zoo("nanodet/nanodet.onnx")
+EMOTION = zoo("emotion/emotion.onnx")
+
+
+def check(condition, what, detail=""):
+    if condition:
+        print("ok:", what)
+    else:
+        failures.append(what)
+        print("FAIL:", what, detail)
+
+
+def start(args, **kwargs):
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               **kwargs)
+    started.append(process)
+    return process
+
+
+def finish(process, timeout=60):
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        err += "\n(killed by the test after %d s)" % timeout
+    return process.returncode, out, err
+
+
+class Daemon:
+    def __init__(self, socket):
+        self.socket = socket
+        self.process = None
+
+    def start(self):
+        self.process = start([CORUND, "--socket", self.socket, "--log-level", "info"])
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                break
+            if monitor(self.socket) is not None:
+                return True
+            time.sleep(0.1)
+        _, out, err = finish(self.process, 5)
+        print("corund did not come up:", out[-1000:], err[-2000:])
+        return False
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def monitor(socket):
+    result = subprocess.run([CORUN, "monitor", "--socket", socket, "--json", "--once"],
+                            capture_output=True, text=True, timeout=10)
+    if result.returncode != 0:
+        return None
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError:
+        return None
+
+
+def client_run(socket, model, seconds, *extra):
+    return start([CORUN, "run", model, "--multi-process-service", "--service-socket", socket,
+                  "-t", str(seconds), "--json", *extra])
+
+
+def client_run2(socket, seconds, nets):
+    args = [CORUN, "run2", "--multi-process-service", "--service-socket", socket, "-t",
+            str(seconds), "--json"]
+    for model, options in nets:
+        args += ["set-net", model, *options]
+    return start(args)
+
+
+def summary_of(process, timeout=60):
+    code, out, err = finish(process, timeout)
+    try:
+        return code, json.loads(out), err
+    except json.JSONDecodeError:
+        return code, None, err + "\nstdout: " + out[-1000:]
+
+
+def clients_at_once(socket, models, seconds):
+    processes = [client_run(socket, model, seconds) for model in models]
+    results = [summary_of(p) for p in processes]
+    for model, (code, summary, err) in zip(models, results):
+        name = os.path.basename(model)
+        check(code == 0 and summary is not None and summary.get("frames", 0) > 0,
+              f"{len(models)} clients at once: {name} completed frames",
+              f"rc {code} {err[-1500:]}")
+
+
+def models_of_pid(snapshot, pid):
+    return [m for m in (snapshot or {}).get("models", []) if int(m.get("pid", 0)) == pid]
+
+
+def main():
+    for path in (BLAZEFACE_128, BLAZEFACE_256, MOBILEFACENET, NANODET, EMOTION):
+        if not os.path.exists(path):
+            print("missing", path, "- run scripts/fetch_models.sh")
+            return 1
+    directory = tempfile.mkdtemp(prefix="corun-service-test-")
+    socket = os.path.join(directory, "corund.sock")
+    daemon = Daemon(socket)
+    check(daemon.start(), "corund starts and answers corun monitor")
+    if failures:
+        return 1
+    mode = os.stat(socket).st_mode & 0o777
+    check(mode == 0o660, "the socket has mode 0660", oct(mode))
+
+    # Two, then four client processes running real models at once.
+    clients_at_once(socket, [BLAZEFACE_128, MOBILEFACENET], 2)
+    clients_at_once(socket, [BLAZEFACE_128, BLAZEFACE_256, MOBILEFACENET, EMOTION], 2)
+
+    # The monitor sees a running client.
+    client = client_run(socket, MOBILEFACENET, 4)
+    seen = None
+    deadline = time.time() + 3.5
+    while time.time() < deadline:
+        seen = models_of_pid(monitor(socket), client.pid)
+        if seen and float(seen[0].get("fps", 0)) > 0:
+            break
+        time.sleep(0.2)
+    check(bool(seen), "corun monitor --json shows the client's model with its PID", str(seen))
+    if seen:
+        model = seen[0]
+        check(model.get("name") == "mobilefacenet", "the monitor names the model", str(model))
+        check(float(model.get("fps", 0)) > 0 and int(model.get("frames_done", 0)) > 0,
+              "the monitor shows frames and FPS", str(model))
+        check(int(model.get("queue_capacity", 0)) >= 2, "the monitor shows the queue", str(model))
+    code, summary, err = summary_of(client)
+    check(code == 0, "the monitored client completes", err[-1500:])
+
+    # kill -9 of a client mid-inference.
+    victim = client_run(socket, NANODET, 20)
+    survivor = client_run(socket, BLAZEFACE_128, 3)
+    time.sleep(1.5)
+    check(bool(models_of_pid(monitor(socket), victim.pid)), "the victim's model is live")
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=10)
+    killed_at = time.time()
+    released = False
+    while time.time() - killed_at < 2.0:
+        if not models_of_pid(monitor(socket), victim.pid):
+            released = True
+            break
+        time.sleep(0.05)
+    check(released, "a client killed with -9 has its models released within 2 s",
+          "%.2f s" % (time.time() - killed_at))
+    code, summary, err = summary_of(survivor)
+    check(code == 0 and summary and summary.get("frames", 0) > 0,
+          "the other client completes every frame after the kill", err[-1500:])
+    snapshot = monitor(socket)
+    check(snapshot is not None and int(snapshot.get("sessions", 99)) == 0,
+          "no session is left once the clients are gone", str(snapshot)[:500])
+
+    # Cross-process priority.
+    solo_code, solo, err = summary_of(client_run2(socket, 3, [(BLAZEFACE_256, ["--framerate", "10"])]))
+    nanodet_code, nanodet, err2 = summary_of(client_run(socket, NANODET, 2))
+    if solo and nanodet and solo_code == 0 and nanodet_code == 0:
+        solo_p95 = solo["models"][0]["latency"]["p95_ms"]
+        longest_frame = nanodet["device_latency"]["p50_ms"]
+        bound = solo_p95 + longest_frame
+        figures = {}
+        for label, priority in (("priority 24", "24"), ("all equal", "16")):
+            background = client_run2(socket, 6, [(NANODET, ["--priority", "16"]),
+                                                 (MOBILEFACENET, ["--priority", "16"])])
+            time.sleep(1.5)
+            urgent = client_run2(socket, 3, [(BLAZEFACE_256,
+                                              ["--framerate", "10", "--priority", priority])])
+            code, summary, err = summary_of(urgent)
+            background_code, _, background_err = summary_of(background)
+            check(code == 0 and background_code == 0, f"priority run ({label}) completes",
+                  err[-800:] + background_err[-800:])
+            if summary:
+                figures[label] = summary["models"][0]["latency"]["p95_ms"]
+        print("cross-process priority: solo p95 %.2f ms, longest other frame %.2f ms, bound "
+              "%.2f ms; p95 %s" % (solo_p95, longest_frame, bound,
+                                   ", ".join("%s %.2f ms" % kv for kv in figures.items())))
+        check("priority 24" in figures and figures["priority 24"] <= bound,
+              "a priority-24 model in another process keeps its p95 within the bound",
+              str(figures))
+    else:
+        check(False, "solo runs for the priority bound", err[-800:] + err2[-800:])
+
+    # corund killed: a clear error, then a restart serves new clients.
+    client = client_run(socket, NANODET, 20)
+    time.sleep(1.5)
+    daemon.kill()
+    code, out, err = finish(client, 15)
+    check(code != 0 and "RPC_FAILED" in err and "corund" in err,
+          "a client whose daemon died exits with a clear RPC_FAILED error, no hang",
+          f"rc {code} {err[-800:]}")
+    check(daemon.start(), "corund restarts on the same socket")
+    code, summary, err = summary_of(client_run(socket, BLAZEFACE_128, 1))
+    check(code == 0 and summary and summary.get("frames", 0) > 0,
+          "a new client runs after the restart", err[-800:])
+    return 0
+
+
+try:
+    main()
+finally:
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+print("%d failure(s)" % len(failures))
+sys.exit(1 if failures else 0)
