@@ -44,6 +44,7 @@ double microseconds_since(Clock::time_point start) {
 }
 
 pid_t spawn(const std::vector<std::string>& args, const std::string& stdout_path = "") {
+    std::fflush(nullptr);  // or the child would print what this process has buffered
     const pid_t pid = fork();
     if (pid == 0) {
         if (!stdout_path.empty()) {
