@@ -28,6 +28,12 @@ extern "C" const char* __lsan_default_suppressions() {
 
 #ifdef CORUN_TEST_TSAN
 extern "C" const char* __tsan_default_suppressions() {
-    return "race:libonnxruntime.so\n";
+    // gRPC, absl and protobuf from Debian are not instrumented either (corund and its clients).
+    return "race:libonnxruntime.so\n"
+           "race:libgrpc\n"
+           "race:libgpr\n"
+           "race:libabsl\n"
+           "race:libprotobuf\n"
+           "called_from_lib:libgrpc\n";
 }
 #endif

@@ -16,6 +16,7 @@
 
 namespace corun {
 
+struct ConfiguredInferModelInternals;
 struct ConfiguredModelState;
 struct ConfiguredStream;
 struct JobState;
@@ -157,6 +158,7 @@ public:
     const std::vector<std::string>& get_output_names() const;
 
 private:
+    friend struct ConfiguredInferModelInternals;  // corund's submission; not public API
     std::shared_ptr<ConfiguredModelState> state_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "runtime/caller_thread_submission.hpp"
 #include "runtime/job_state.hpp"
 #include "runtime/remote_configured_model.hpp"
 
@@ -225,6 +226,13 @@ Expected<AsyncInferJob> ConfiguredInferModel::run_async(const Bindings& bindings
 Expected<AsyncInferJob> ConfiguredInferModel::run_async(const std::vector<Bindings>& bindings,
                                                         AsyncInferCallback callback) {
     CORUN_TRY(auto job, submit_job(state_, bindings, std::move(callback), false));
+    return AsyncInferJob(std::move(job));
+}
+
+Expected<AsyncInferJob> ConfiguredInferModelInternals::run_async_on_caller(
+    ConfiguredInferModel& model, const std::vector<ConfiguredInferModel::Bindings>& bindings,
+    AsyncInferCallback callback) {
+    CORUN_TRY(auto job, submit_job(model.state_, bindings, std::move(callback), true));
     return AsyncInferJob(std::move(job));
 }
 

@@ -288,8 +288,13 @@ Status ModelScheduler::run_or_enqueue(InferRequest request) {
         burst.requests.clear();
         lock.lock();
         state_->finish_burst(model_id, burst, device_ns, device);
+        // The freed slot matters to a worker only if frames wait; waking the workers for
+        // nothing would cost a context switch per frame.
+        const bool frames_wait =
+            std::any_of(state_->models.begin(), state_->models.end(),
+                        [](const auto& entry) { return entry.second.frames_queued > 0; });
         lock.unlock();
-        state_->wake.notify_all();
+        if (frames_wait) state_->wake.notify_all();
         return Status::ok();
     }
     lock.unlock();

@@ -246,16 +246,30 @@ grpc::Status CorunService::Session(
     }
     spdlog::debug("session {}: stream opened on {}", session_id, context->peer());
 
-    // One writer: gRPC allows one Write at a time, and completions come from many threads.
+    // gRPC allows one Write at a time, and completions come from many threads: the outbox
+    // lets one write at a time, the writer thread or (for what it made itself) this one.
     std::atomic<bool> stream_broken{false};
+    auto write = [&](const v1::ServerMessage& completion) {
+        if (!stream_broken && !stream->Write(completion)) stream_broken = true;
+        session->outbox().write_done();
+    };
     std::thread writer([&] {
         v1::ServerMessage completion;
         std::shared_ptr<ModelActivity> activity;
         while (session->outbox().pop(completion, activity)) {
-            if (!stream_broken && !stream->Write(completion)) stream_broken = true;
+            write(completion);
             activity.reset();
         }
     });
+    // A completion made on this thread (an error, or a frame run here) goes out at once unless
+    // others wait before it; no hand-off to the writer.
+    auto send = [&](v1::ServerMessage completion) {
+        if (session->outbox().try_claim_write()) {
+            write(completion);
+        } else {
+            session->outbox().push(std::move(completion), nullptr);
+        }
+    };
     // Completions the client has not read yet bound how far it may run ahead: beyond that the
     // daemon stops reading its requests (back-pressure, bounded memory).
     const size_t outbox_limit = 2 * static_cast<size_t>(limits_.max_queued_frames_per_client) + 64;
@@ -267,10 +281,10 @@ grpc::Status CorunService::Session(
                 v1::ServerMessage error;
                 error.mutable_completion()->set_job_id(message.infer().job_id());
                 *error.mutable_completion()->mutable_status() = to_proto(ok);
-                session->outbox().push(std::move(error), nullptr);
+                send(std::move(error));
             }
         } else if (message.has_infer()) {
-            session->submit(message.infer());
+            if (auto completion = session->submit(message.infer())) send(std::move(*completion));
         }
         first = false;
         while (!session->outbox().wait_for_room(outbox_limit, std::chrono::milliseconds(100))) {

@@ -5,10 +5,29 @@
 #include <algorithm>
 #include <limits>
 
+#include "runtime/caller_thread_submission.hpp"
+
 namespace corun::service {
 namespace {
 
 std::atomic<uint64_t> last_daemon_model_id{0};
+
+// The completion of the job that submit() is handing to the scheduler on this thread. Set only
+// for the length of that call: a callback that finds its job here runs on the submitting
+// thread (the frame ran there, or the scheduler refused it) and leaves its Completion here for
+// submit() to return, instead of queueing it for the writer.
+struct CompletionOnThisThread {
+    uint64_t job_id = 0;
+    std::optional<v1::ServerMessage> message;
+};
+thread_local CompletionOnThisThread* completion_on_this_thread = nullptr;
+
+v1::ServerMessage error_completion(uint64_t job_id, const Status& status) {
+    v1::ServerMessage message;
+    message.mutable_completion()->set_job_id(job_id);
+    *message.mutable_completion()->mutable_status() = to_proto(status);
+    return message;
+}
 
 bool is_bindable_type(int32_t type) {
     return type > static_cast<int32_t>(FormatType::AUTO) &&
@@ -108,8 +127,10 @@ void CompletionOutbox::push(v1::ServerMessage message, std::shared_ptr<ModelActi
 
 bool CompletionOutbox::pop(v1::ServerMessage& message, std::shared_ptr<ModelActivity>& activity) {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return closed_ || !entries_.empty(); });
+    changed_.wait(
+        lock, [&] { return (closed_ && entries_.empty()) || (!entries_.empty() && !writing_); });
     if (entries_.empty()) return false;
+    writing_ = true;
     message = std::move(entries_.front().message);
     activity = std::move(entries_.front().activity);
     entries_.pop_front();
@@ -117,6 +138,25 @@ bool CompletionOutbox::pop(v1::ServerMessage& message, std::shared_ptr<ModelActi
     if (activity) --activity->results_waiting_out;
     changed_.notify_all();
     return true;
+}
+
+bool CompletionOutbox::try_claim_write() {
+    std::lock_guard lock(mutex_);
+    if (writing_ || !entries_.empty()) return false;
+    writing_ = true;
+    return true;
+}
+
+void CompletionOutbox::write_done() {
+    bool queued = false;
+    {
+        std::lock_guard lock(mutex_);
+        writing_ = false;
+        queued = !entries_.empty();
+    }
+    // Only a queued completion waits for the stream; waking the writer for nothing would cost
+    // a context switch per completion.
+    if (queued) changed_.notify_all();
 }
 
 bool CompletionOutbox::wait_for_room(size_t limit, std::chrono::milliseconds timeout) {
@@ -495,14 +535,7 @@ std::vector<v1::ModelStats> ClientSession::scheduler_stats() {
     return stats;
 }
 
-void ClientSession::complete_with_error(uint64_t job_id, const Status& status) {
-    v1::ServerMessage message;
-    message.mutable_completion()->set_job_id(job_id);
-    *message.mutable_completion()->mutable_status() = to_proto(status);
-    outbox_->push(std::move(message), nullptr);
-}
-
-void ClientSession::submit(const v1::InferRequest& request) {
+std::optional<v1::ServerMessage> ClientSession::submit(const v1::InferRequest& request) {
     std::shared_ptr<ServedModel> served;
     std::vector<std::shared_ptr<SharedMemoryMapping>> pinned;
     std::vector<ResolvedFrame> frames;
@@ -510,10 +543,7 @@ void ClientSession::submit(const v1::InferRequest& request) {
         std::lock_guard lock(mutex_);
         Scope scope(*this);
         auto resolved = resolve_infer_request(request, scope);
-        if (!resolved) {
-            complete_with_error(request.job_id(), resolved.status());
-            return;
-        }
+        if (!resolved) return error_completion(request.job_id(), resolved.status());
         served = served_models_.at(request.model_id());
         for (uint64_t buffer_id : resolved->buffer_ids) pinned.push_back(buffers_.at(buffer_id));
         frames = std::move(resolved->frames);
@@ -522,13 +552,12 @@ void ClientSession::submit(const v1::InferRequest& request) {
     const uint64_t before = frames_in_flight_->fetch_add(frame_count);
     if (before + frame_count > limits_.max_queued_frames_per_client) {
         frames_in_flight_->fetch_sub(frame_count);
-        complete_with_error(request.job_id(),
-                            Status(StatusCode::RESOURCE_LIMIT,
-                                   "this client has " + std::to_string(before) +
-                                       " frames queued or running, and corund allows " +
-                                       std::to_string(limits_.max_queued_frames_per_client) +
-                                       " per client; wait for completions before sending more"));
-        return;
+        return error_completion(
+            request.job_id(), Status(StatusCode::RESOURCE_LIMIT,
+                                     "this client has " + std::to_string(before) +
+                                         " frames queued or running, and corund allows " +
+                                         std::to_string(limits_.max_queued_frames_per_client) +
+                                         " per client; wait for completions before sending more"));
     }
     std::vector<ConfiguredInferModel::Bindings> bindings;
     bindings.reserve(frames.size());
@@ -546,19 +575,16 @@ void ClientSession::submit(const v1::InferRequest& request) {
         }
         if (!bound.is_ok()) {
             frames_in_flight_->fetch_sub(frame_count);
-            complete_with_error(request.job_id(), bound);
-            return;
+            return error_completion(request.job_id(), bound);
         }
         bindings.push_back(created.release());
     }
     for (const auto& mapping : pinned) mapping->frames_in_flight += frame_count;
     // The callback holds only what cannot block when it is dropped on a worker thread: the
     // outbox, the activity counters and the regions (unmapped when the last holder goes).
-    auto callback_ran = std::make_shared<std::atomic<bool>>(false);
     auto callback = [outbox = outbox_, activity = served->activity, counter = frames_in_flight_,
-                     pinned, frame_count, callback_ran,
+                     pinned, frame_count,
                      job_id = request.job_id()](const AsyncInferCompletionInfo& info) {
-        callback_ran->store(true);
         for (const auto& mapping : pinned) mapping->frames_in_flight -= frame_count;
         counter->fetch_sub(frame_count);
         if (info.status.is_ok()) {
@@ -571,20 +597,33 @@ void ClientSession::submit(const v1::InferRequest& request) {
         *completion.mutable_status() = to_proto(info.status);
         completion.set_queue_ns(info.timing.queue_ns);
         completion.set_device_ns(info.timing.device_ns);
-        outbox->push(std::move(message), activity);
-    };
-    auto job = served->configured.run_async(bindings, callback);
-    if (!job) {
-        // Refused before queueing (QUEUE_IS_FULL, SHUTDOWN, ...): no callback will run, so undo
-        // what it would have. A job the scheduler refused was completed through the callback.
-        if (!callback_ran->load()) {
-            for (const auto& mapping : pinned) mapping->frames_in_flight -= frame_count;
-            frames_in_flight_->fetch_sub(frame_count);
-            complete_with_error(request.job_id(), job.status());
+        if (completion_on_this_thread != nullptr && completion_on_this_thread->job_id == job_id) {
+            completion_on_this_thread->message = std::move(message);
+        } else {
+            outbox->push(std::move(message), activity);
         }
-        return;
+    };
+    // A client with nothing else in flight (synchronous run(), the latency-bound case) has its
+    // frame run on this reader thread when a slot is free and the policy picks it now; else it
+    // is queued as by run_async. A client that keeps frames in flight is not served inline:
+    // while the reader runs one frame it reads none of the next, which would leave other
+    // slots idle. Either way the reader blocks on nothing but that one frame.
+    CompletionOnThisThread here{request.job_id(), std::nullopt};
+    completion_on_this_thread = &here;
+    auto job = before == 0 ? ConfiguredInferModelInternals::run_async_on_caller(
+                                 served->configured, bindings, std::move(callback))
+                           : served->configured.run_async(bindings, std::move(callback));
+    completion_on_this_thread = nullptr;
+    if (job) {
+        job->detach();
+        return std::move(here.message);  // empty unless the frame ran on this thread
     }
-    job->detach();
+    // Refused. By the scheduler: the job was completed through the callback, on this thread.
+    // Before queueing (QUEUE_IS_FULL, SHUTDOWN, ...): no callback ran, so undo what it would have.
+    if (here.message) return std::move(here.message);
+    for (const auto& mapping : pinned) mapping->frames_in_flight -= frame_count;
+    frames_in_flight_->fetch_sub(frame_count);
+    return error_completion(request.job_id(), job.status());
 }
 
 bool ClientSession::attach_stream() {

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,12 +35,21 @@ struct SessionOwner {
     std::string client_version;
 };
 
-// Completions on their way to the client's stream, written by one writer thread.
+// Completions on their way to the client's stream, one Write at a time (gRPC's rule) and in
+// the order they were made: the writer thread sends what is queued (pop, write, write_done);
+// the stream's reader thread may send a completion it made itself directly (try_claim_write,
+// write, write_done) when nothing is queued or being written. Completions made on scheduler
+// workers are always queued, so that a slow client never blocks a worker.
 class CompletionOutbox {
 public:
     void push(v1::ServerMessage message, std::shared_ptr<ModelActivity> activity);
-    // Waits for a completion; false once the outbox is closed and empty.
+    // Waits for a completion and claims the stream for it; false once the outbox is closed and
+    // empty. The caller writes it, then calls write_done().
     bool pop(v1::ServerMessage& message, std::shared_ptr<ModelActivity>& activity);
+    // Claims the stream if nothing is queued or being written; the caller then writes and
+    // calls write_done(). False: push() the completion instead, behind the queued ones.
+    bool try_claim_write();
+    void write_done();
     // Waits (at most `timeout`) until fewer than `limit` completions wait; false on timeout.
     bool wait_for_room(size_t limit, std::chrono::milliseconds timeout);
     void close();
@@ -53,6 +63,7 @@ private:
     mutable std::mutex mutex_;
     std::condition_variable changed_;
     std::deque<Entry> entries_;
+    bool writing_ = false;  // a completion is being written (by the writer or the reader)
     bool closed_ = false;
 };
 
@@ -105,9 +116,12 @@ public:
     std::vector<v1::ModelStats> scheduler_stats();
     std::vector<std::shared_ptr<ServedModel>> served_models() const;
 
-    // Validates and queues one inference; exactly one Completion for its job_id follows in
-    // the outbox, now (an error) or when the frames are done.
-    void submit(const v1::InferRequest& request);
+    // Validates and submits one inference; exactly one Completion for its job_id follows.
+    // Called on the stream's reader thread, which runs the job itself when the client has no
+    // other frame in flight, a device slot is free and the scheduler picks it at once: then,
+    // as for a request refused at once, the Completion is returned, for the caller to send.
+    // Otherwise it comes through the outbox when the frames are done.
+    std::optional<v1::ServerMessage> submit(const v1::InferRequest& request);
     CompletionOutbox& outbox() { return *outbox_; }
 
     // The session's one Session stream; false if it already has one.
@@ -122,7 +136,6 @@ private:
     class Scope;
     Expected<std::shared_ptr<LoadedModelEntry>> find_loaded(uint64_t loaded_model_id) const;
     Expected<std::shared_ptr<ServedModel>> find_served(uint64_t model_id) const;
-    void complete_with_error(uint64_t job_id, const Status& status);
 
     const uint64_t id_;
     const SessionOwner owner_;

@@ -1,0 +1,27 @@
+// Submission that may run the job on the submitting thread: for corund's session reader, not
+// for users. The public run_async() promises that its callback runs on a corun thread, never
+// inside run_async(); a daemon thread that only feeds requests can instead run a frame itself
+// when the device has a free slot, and save the hand-off to a scheduler worker (a wake-up and
+// a cold core, as synchronous run() does).
+#pragma once
+
+#include <vector>
+
+#include "corun/configured_infer_model.hpp"
+
+namespace corun {
+
+// The one internal door into ConfiguredInferModel (its friend); keep it to what the daemon needs.
+struct ConfiguredInferModelInternals {
+    // Like ConfiguredInferModel::run_async, except that the job runs on the calling thread,
+    // before this returns, when a device slot is free and the scheduler's policy picks it at
+    // once (ModelScheduler::run_or_enqueue: the rule synchronous run() follows). Then the
+    // callback also runs on the calling thread before this returns. Otherwise the job is
+    // queued exactly as by run_async (threshold, timeout and priority decide when it runs), and
+    // the call takes nothing but short locks.
+    static Expected<AsyncInferJob> run_async_on_caller(
+        ConfiguredInferModel& model, const std::vector<ConfiguredInferModel::Bindings>& bindings,
+        AsyncInferCallback callback);
+};
+
+}  // namespace corun
