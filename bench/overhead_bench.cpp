@@ -16,8 +16,8 @@
 #include <onnxruntime_cxx_api.h>
 #include <nlohmann/json.hpp>
 
-#include "bench_support.hpp"
 #include "corun/corun.hpp"
+#include "devices/cpu/onnx_element_type.hpp"
 
 namespace {
 
@@ -33,8 +33,6 @@ double median(std::vector<double> values) {
 double microseconds_since(Clock::time_point start) {
     return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
 }
-
-using corun::bench::onnx_type;
 
 struct Tensor {
     std::string name;
@@ -67,15 +65,16 @@ public:
         auto memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
         for (const auto& tensor : inputs) {
             input_names_.push_back(tensor.name.c_str());
-            input_values_.push_back(Ort::Value::CreateTensor(
-                memory, const_cast<uint8_t*>(tensor.data.data()), tensor.data.size(),
-                tensor.dims.data(), tensor.dims.size(), onnx_type(tensor.type)));
+            input_values_.push_back(
+                Ort::Value::CreateTensor(memory, const_cast<uint8_t*>(tensor.data.data()),
+                                         tensor.data.size(), tensor.dims.data(), tensor.dims.size(),
+                                         corun::devices::cpu::onnx_type_of(tensor.type)));
         }
         for (auto& tensor : outputs) {
             output_names_.push_back(tensor.name.c_str());
             output_values_.push_back(Ort::Value::CreateTensor(
                 memory, tensor.data.data(), tensor.data.size(), tensor.dims.data(),
-                tensor.dims.size(), onnx_type(tensor.type)));
+                tensor.dims.size(), corun::devices::cpu::onnx_type_of(tensor.type)));
         }
     }
     void run() {

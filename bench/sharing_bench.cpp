@@ -38,9 +38,9 @@
 #include <onnxruntime_cxx_api.h>
 #include <nlohmann/json.hpp>
 
-#include "bench_support.hpp"
 #include "cli_support.hpp"
 #include "corun/corun.hpp"
+#include "devices/cpu/onnx_element_type.hpp"
 #include "devices/npu_sim/npu_timing_model.hpp"
 #include "frame_pump.hpp"
 #include "scheduler/virtual_time_simulation.hpp"
@@ -68,8 +68,6 @@ double median(std::vector<double> values) {
     const size_t middle = values.size() / 2;
     return values.size() % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
 }
-
-using corun::bench::onnx_type;
 
 struct InputTensor {
     std::string name;
@@ -144,7 +142,7 @@ public:
             input_names_.push_back(tensor.name.c_str());
             input_values_.push_back(Ort::Value::CreateTensor(
                 memory, tensor.data.data(), tensor.data.size(), tensor.dims.data(),
-                tensor.dims.size(), onnx_type(tensor.type)));
+                tensor.dims.size(), corun::devices::cpu::onnx_type_of(tensor.type)));
         }
         for (const auto& name : spec.output_names) output_names_.push_back(name.c_str());
     }

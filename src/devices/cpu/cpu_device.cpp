@@ -10,6 +10,8 @@
 
 #include <onnxruntime_cxx_api.h>
 
+#include "devices/cpu/onnx_element_type.hpp"
+
 namespace corun::devices::cpu {
 namespace {
 
@@ -85,26 +87,6 @@ FormatType format_type_of(ONNXTensorElementDataType type) {
         default:
             return FormatType::AUTO;
     }
-}
-
-ONNXTensorElementDataType onnx_type_of(FormatType type) {
-    switch (type) {
-        case FormatType::FLOAT32:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-        case FormatType::UINT8:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
-        case FormatType::INT8:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
-        case FormatType::UINT16:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
-        case FormatType::INT32:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
-        case FormatType::INT64:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
-        case FormatType::AUTO:
-            break;
-    }
-    return ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
 }
 
 const char* onnx_type_name(ONNXTensorElementDataType type) {

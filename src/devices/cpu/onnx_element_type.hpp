@@ -1,15 +1,18 @@
-// Helpers the benchmarks share for their bare ONNX Runtime baselines.
+// corun's element types as ONNX Runtime's, for the cpu device and for benchmarks that drive
+// bare ONNX Runtime sessions beside corun.
 #pragma once
 
 #include <onnxruntime_cxx_api.h>
 
 #include "corun/format.hpp"
 
-namespace corun::bench {
+namespace corun::devices::cpu {
 
-// The ONNX Runtime element type of a corun format type (FLOAT32 for AUTO).
-inline ONNXTensorElementDataType onnx_type(FormatType type) {
+// UNDEFINED for AUTO, which is never a concrete tensor type.
+inline ONNXTensorElementDataType onnx_type_of(FormatType type) {
     switch (type) {
+        case FormatType::FLOAT32:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
         case FormatType::UINT8:
             return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
         case FormatType::INT8:
@@ -20,9 +23,10 @@ inline ONNXTensorElementDataType onnx_type(FormatType type) {
             return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
         case FormatType::INT64:
             return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
-        default:
-            return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+        case FormatType::AUTO:
+            break;
     }
+    return ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
 }
 
-}  // namespace corun::bench
+}  // namespace corun::devices::cpu
