@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -125,6 +126,31 @@ TEST(ModelScheduler, EqualPrioritiesTakeTurns) {
     gate.open();
     recorder.wait_for(4);
     EXPECT_EQ(recorder.order, (std::vector<uint64_t>{2, 3, 2, 3}));
+}
+
+// max_overtaken_by counts the bursts of other models dispatched while one frame waited: what
+// the monitor and the cross-process priority test read to see that priority held.
+TEST(ModelScheduler, StatsCountTheMostBurstsThatOvertookAWaitingFrame) {
+    ModelScheduler scheduler({DeviceSlots{1}}, strict());
+    ASSERT_TRUE(scheduler.add_model(1, "blocker", with_priority(16)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(2, "low", with_priority(10)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(3, "high", with_priority(24)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(4, "equal", with_priority(16)).is_ok());
+    Gate gate;
+    Recorder recorder;
+    ASSERT_TRUE(scheduler.enqueue(gate.request(1)).is_ok());
+    gate.wait_until_entered();
+    for (int i = 0; i < 2; ++i) ASSERT_TRUE(scheduler.enqueue(recorder.request(2)).is_ok());
+    for (int i = 0; i < 2; ++i) ASSERT_TRUE(scheduler.enqueue(recorder.request(4)).is_ok());
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(scheduler.enqueue(recorder.request(3)).is_ok());
+    gate.open();
+    recorder.wait_for(7);
+    ASSERT_EQ(recorder.order, (std::vector<uint64_t>{3, 3, 3, 4, 4, 2, 2}));
+    std::map<uint64_t, uint64_t> overtaken;
+    for (const auto& stats : scheduler.stats()) overtaken[stats.model_id] = stats.max_overtaken_by;
+    // The top priority was queued last and still never overtaken; the equal one waited for the
+    // three high bursts; the low one for those and the two equal ones.
+    EXPECT_EQ(overtaken, (std::map<uint64_t, uint64_t>{{1, 0}, {2, 5}, {3, 0}, {4, 3}}));
 }
 
 TEST(ModelScheduler, SetParamsTakesEffectOnTheNextDecision) {

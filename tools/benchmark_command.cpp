@@ -19,8 +19,7 @@ namespace {
 struct BenchmarkOptions {
     std::vector<std::string> models;
     double time_to_run = 3;
-    uint32_t threads = 0;
-    uint32_t slots = 1;
+    CpuDeviceParams cpu;
     uint16_t batch_size = 0;
     std::vector<std::string> shapes;
     std::string device = "cpu";
@@ -87,8 +86,7 @@ Status run(const BenchmarkOptions& options) {
     } else {
         params.device_ids = {"cpu:0"};
     }
-    params.cpu.intra_op_threads = options.threads;
-    params.cpu.execution_slots = options.slots;
+    params.cpu = options.cpu;
     CORUN_TRY(auto vdevice, VDevice::create(params));
     const auto description = vdevice->physical_devices().front();
 
@@ -104,9 +102,9 @@ Status run(const BenchmarkOptions& options) {
         models.push_back(prepared.release());
     }
     auto parallel_of = [&](const PreparedModel& model) {
-        return options.device == "cpu"
-                   ? std::min<uint32_t>(options.slots, static_cast<uint32_t>(model.queue_size))
-                   : 1u;
+        return options.device == "cpu" ? std::min<uint32_t>(options.cpu.execution_slots,
+                                                            static_cast<uint32_t>(model.queue_size))
+                                       : 1u;
     };
     const bool live = !options.json && isatty(STDERR_FILENO);
 
@@ -194,12 +192,13 @@ Status run(const BenchmarkOptions& options) {
     }
 
     if (options.json) {
-        nlohmann::json summary = {{"device", description.id},
-                                  {"architecture", description.architecture},
-                                  {"threads", description.threads},
-                                  {"slots", options.device == "cpu" ? options.slots : 1},
-                                  {"time_to_run", options.time_to_run},
-                                  {"models", nlohmann::json::array()}};
+        nlohmann::json summary = {
+            {"device", description.id},
+            {"architecture", description.architecture},
+            {"threads", description.threads},
+            {"slots", options.device == "cpu" ? options.cpu.execution_slots : 1},
+            {"time_to_run", options.time_to_run},
+            {"models", nlohmann::json::array()}};
         for (size_t i = 0; i < models.size(); ++i) {
             nlohmann::json entry = {{"model", models[i]->path},
                                     {"name", models[i]->name()},
@@ -216,7 +215,7 @@ Status run(const BenchmarkOptions& options) {
     }
     const std::string sharing = options.device == "cpu"
                                     ? std::to_string(description.threads) + " threads, " +
-                                          std::to_string(options.slots) + " slot(s)"
+                                          std::to_string(options.cpu.execution_slots) + " slot(s)"
                                     : "single context";
     std::printf("benchmark on %s (%s), %.1f s per phase\n", description.id.c_str(), sharing.c_str(),
                 options.time_to_run);
@@ -250,10 +249,7 @@ void add_benchmark_command(CLI::App& app) {
     command->add_option("models", options.models, "ONNX model files")->required();
     command->add_option("-t,--time-to-run", options.time_to_run,
                         "Seconds per phase (each model alone, then all together; default 3)");
-    command->add_option("--threads", options.threads,
-                        "cpu: ONNX Runtime intra-op threads per inference (0 = one per core)");
-    command->add_option("--slots", options.slots, "cpu: inferences run at once")
-        ->check(CLI::Range(1, 64));
+    add_cpu_options(*command, options.cpu);
     command->add_option("--batch-size", options.batch_size, "Burst size (1..256; 0 = auto)");
     command->add_option("--shape", options.shapes,
                         "Fix dynamic input dims of every model with that input: NAME=D0,D1,...");

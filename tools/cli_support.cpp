@@ -127,4 +127,20 @@ void apply_service_options(const ServiceOptions& options, VDeviceParams& params)
     params.service_socket = options.socket;
 }
 
+void add_cpu_options(CLI::App& command, CpuDeviceParams& params) {
+    command.add_option("--threads", params.intra_op_threads,
+                       "cpu: ONNX Runtime intra-op threads per inference (0 = one per core, on "
+                       "one pool all models share)");
+    command.add_option("--slots", params.execution_slots, "cpu: inferences run at once")
+        ->check(CLI::Range(1, 64));
+    command
+        .add_option("--latency-slots", params.latency_slots,
+                    "cpu: extra slots only models above normal priority (> 16) may use, so "
+                    "that they never wait for a running inference")
+        ->check(CLI::Range(0, 16));
+    command.add_flag("!--no-spin-wait", params.spin_wait,
+                     "cpu: models with their own pool (--threads >= 2) do not spin between "
+                     "inferences");
+}
+
 }  // namespace corun::tools

@@ -59,4 +59,8 @@ void add_service_options(CLI::App& command, ServiceOptions& options);
 // the service).
 void apply_service_options(const ServiceOptions& options, VDeviceParams& params);
 
+// --threads, --slots, --latency-slots and --no-spin-wait, straight into the cpu device's params
+// (include/corun/vdevice.hpp says what each does).
+void add_cpu_options(CLI::App& command, CpuDeviceParams& params);
+
 }  // namespace corun::tools

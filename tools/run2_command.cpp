@@ -36,8 +36,7 @@ struct Run2Options {
     std::string profile;
     bool timing_only = false;
     double time_to_run = 5;
-    uint32_t threads = 0;
-    uint32_t slots = 1;
+    CpuDeviceParams cpu;
     std::string fairness = "device-time";
     int64_t aging_step_ms = 250;
     bool json = false;
@@ -55,10 +54,7 @@ void add_run2_options(CLI::App& app, Run2Options& options) {
     app.add_flag("--timing-only", options.timing_only,
                  "npu-sim: zero-filled outputs instead of computing them on the CPU");
     app.add_option("-t,--time-to-run", options.time_to_run, "Seconds to run (default 5)");
-    app.add_option("--threads", options.threads,
-                   "cpu: ONNX Runtime intra-op threads per inference (0 = one per core)");
-    app.add_option("--slots", options.slots, "cpu: inferences run at once")
-        ->check(CLI::Range(1, 64));
+    add_cpu_options(app, options.cpu);
     app.add_option("--fairness", options.fairness,
                    "Among ready models of one priority: device-time (least device time used "
                    "runs next) or frames (round robin by turns, as HailoRT)")
@@ -220,8 +216,7 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
     } else {
         params.device_ids = {"cpu:0"};
     }
-    params.cpu.intra_op_threads = options.threads;
-    params.cpu.execution_slots = options.slots;
+    params.cpu = options.cpu;
     params.scheduler.fair_device_time = options.fairness == "device-time";
     params.scheduler.aging_step = std::chrono::milliseconds(options.aging_step_ms);
     apply_service_options(options.service, params);
@@ -281,6 +276,7 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
     // Device time each model used during the run, from the scheduler's ledger.
     std::vector<int64_t> device_ns(nets.size(), 0);
     std::vector<uint64_t> switches(nets.size(), 0);
+    std::vector<uint64_t> max_overtaken_by(nets.size(), 0);
     int64_t device_total_ns = 0;
     for (size_t i = 0; i < nets.size(); ++i) {
         const uint64_t id = nets[i].prepared->configured->scheduler_model_id();
@@ -290,6 +286,7 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
                            (start != before.end() ? start->second.device_time_ns : 0);
             switches[i] =
                 end->second.switches - (start != before.end() ? start->second.switches : 0);
+            max_overtaken_by[i] = end->second.max_overtaken_by;
         }
         device_total_ns += device_ns[i];
     }
@@ -298,7 +295,7 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
     nlohmann::json summary = {{"device", description.id},
                               {"architecture", description.architecture},
                               {"threads", description.threads},
-                              {"slots", options.device == "cpu" ? options.slots : 1},
+                              {"slots", options.device == "cpu" ? options.cpu.execution_slots : 1},
                               {"time_to_run", options.time_to_run},
                               {"fairness", options.fairness},
                               {"aging_step_ms", options.aging_step_ms},
@@ -325,7 +322,8 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
              {"device_latency", LatencySummary::of(result.device_ms).to_json()},
              {"device_time_ms", static_cast<double>(device_ns[i]) / 1e6},
              {"device_share", share},
-             {"switches", switches[i]}});
+             {"switches", switches[i]},
+             {"max_overtaken_by", max_overtaken_by[i]}});
     }
     if (options.json) {
         std::cout << summary.dump(2) << "\n";
@@ -333,7 +331,7 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
     }
     std::printf("run2 on %s (%s), %.1f s, %zu models\n", description.id.c_str(),
                 options.device == "cpu" ? (std::to_string(description.threads) + " threads, " +
-                                           std::to_string(options.slots) + " slot(s)")
+                                           std::to_string(options.cpu.execution_slots) + " slot(s)")
                                               .c_str()
                                         : "single context",
                 options.time_to_run, nets.size());

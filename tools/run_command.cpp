@@ -19,8 +19,7 @@ struct RunOptions {
     uint64_t frames_count = 0;
     double time_to_run = 0;
     uint16_t batch_size = 0;
-    uint32_t threads = 0;
-    uint32_t slots = 1;
+    CpuDeviceParams cpu;
     std::string input_file;
     std::vector<std::string> shapes;
     std::string input_format_type = "auto";
@@ -48,8 +47,7 @@ Status read_input_file(const std::string& path, std::vector<uint8_t>& buffer) {
 Status run(const RunOptions& options) {
     VDeviceParams params;
     params.group_id = "corun-run";
-    params.cpu.intra_op_threads = options.threads;
-    params.cpu.execution_slots = options.slots;
+    params.cpu = options.cpu;
     apply_service_options(options.service, params);
     CORUN_TRY(auto vdevice, VDevice::create(params));
     CORUN_TRY(auto model, vdevice->create_infer_model(options.model_path));
@@ -159,9 +157,7 @@ void add_run_command(CLI::App& app) {
     command->add_option("-t,--time-to-run", options.time_to_run,
                         "Seconds to run (default 5 when no frame count is given)");
     command->add_option("--batch-size", options.batch_size, "Burst size (1..256; 0 = auto)");
-    command->add_option("--threads", options.threads, "ONNX Runtime intra-op threads (0 = cores)");
-    command->add_option("--slots", options.slots, "Inferences run at once on the CPU")
-        ->check(CLI::Range(1, 64));
+    add_cpu_options(*command, options.cpu);
     command->add_option("--input", options.input_file,
                         "Raw tensor file for the single input (default: random data)");
     command->add_option("--shape", options.shapes,

@@ -212,6 +212,7 @@ std::vector<ScheduledModelStats> DeviceGroup::scheduled_model_stats() const {
         stats.queue_capacity = 2 * model.params.burst;
         stats.latency_p50_ms = percentile_ms(model.recent_latency_ns, 50);
         stats.latency_p95_ms = percentile_ms(model.recent_latency_ns, 95);
+        stats.max_overtaken_by = model.max_overtaken_by;
         all.push_back(std::move(stats));
     }
     return all;

@@ -16,6 +16,9 @@ using Clock = std::chrono::steady_clock;
 struct QueuedRequest {
     InferRequest request;
     TimePoint enqueued{0};
+    // Bursts dispatched so far, in all and of this request's model, when it was queued.
+    uint64_t dispatches_at_enqueue = 0;
+    uint64_t own_dispatches_at_enqueue = 0;
 };
 
 struct ScheduledModel {
@@ -28,6 +31,10 @@ struct ScheduledModel {
     uint64_t frames_done = 0;
     int64_t device_time_ns = 0;
     uint64_t switches_in = 0;
+    uint64_t dispatches = 0;
+    // The most bursts of other models dispatched while one of its frames waited: 0 means no
+    // frame of this model was ever overtaken (what priority promises a top-priority model).
+    uint64_t max_overtaken_by = 0;
     TimePoint last_dispatched{0};
     // Queue + execution time of the latest requests, for the monitor.
     std::array<int64_t, 128> recent_latency_ns{};
@@ -87,7 +94,11 @@ struct ModelScheduler::State {
         while (!model.queue.empty() &&
                (burst.requests.empty() ||
                 frames + model.queue.front().request.frames <= decision.frames)) {
-            frames += model.queue.front().request.frames;
+            const QueuedRequest& front = model.queue.front();
+            const uint64_t overtaken_by = (dispatches - front.dispatches_at_enqueue) -
+                                          (model.dispatches - front.own_dispatches_at_enqueue);
+            model.max_overtaken_by = std::max(model.max_overtaken_by, overtaken_by);
+            frames += front.request.frames;
             burst.requests.push_back(std::move(model.queue.front().request));
             burst.enqueued.push_back(model.queue.front().enqueued);
             model.queue.pop_front();
@@ -95,6 +106,8 @@ struct ModelScheduler::State {
         model.frames_queued -= frames;
         model.running += frames;
         model.last_dispatched = now;
+        ++model.dispatches;
+        ++dispatches;
         if (previous_model != decision.model_id) ++model.switches_in;
         if (!latency_slot) last_model[device_index] = decision.model_id;
         policy.record_dispatch(decision.model_id);
@@ -145,6 +158,7 @@ struct ModelScheduler::State {
     std::map<uint64_t, ScheduledModel> models;
     std::vector<ModelQueueState> view;  // reused for each decision
     size_t running = 0;
+    uint64_t dispatches = 0;  // bursts dispatched, all models
     bool stopping = false;
     DecisionSink sink;
 };
@@ -261,7 +275,8 @@ Status ModelScheduler::push_locked(InferRequest request) {
     ScheduledModel& model = found->second;
     if (model.frames_queued == 0 && model.running == 0) state_->catch_up(request.model_id, model);
     model.frames_queued += request.frames;
-    model.queue.push_back({std::move(request), state_->now()});
+    model.queue.push_back(
+        {std::move(request), state_->now(), state_->dispatches, model.dispatches});
     return Status::ok();
 }
 
@@ -334,6 +349,7 @@ std::vector<ModelSchedulingStats> ModelScheduler::stats() const {
                                    model.switches_in,
                                    model.frames_queued,
                                    model.running,
+                                   model.max_overtaken_by,
                                    {}};
         const size_t kept = std::min(model.recent_latency_count, model.recent_latency_ns.size());
         stats.recent_latency_ns.assign(model.recent_latency_ns.begin(),

@@ -38,6 +38,9 @@ struct ModelSchedulingStats {
     uint64_t switches_in = 0;    // times a slot switched to this model from another
     uint32_t frames_queued = 0;
     uint32_t frames_running = 0;
+    // The most bursts of other models dispatched while one of its frames waited (0 = never
+    // overtaken).
+    uint64_t max_overtaken_by = 0;
     std::vector<int64_t> recent_latency_ns;  // queue + execution of up to the last 128 requests
 };
 

@@ -66,6 +66,11 @@ ScheduledModelStats from_proto(const v1::ModelStats& message) {
     stats.device_time_ns = message.device_time_ns();
     stats.switches = message.switches_in();
     stats.frames_queued = message.frames_queued();
+    stats.frames_running = message.frames_running();
+    stats.queue_capacity = message.queue_capacity();
+    stats.latency_p50_ms = message.latency_p50_ms();
+    stats.latency_p95_ms = message.latency_p95_ms();
+    stats.max_overtaken_by = message.max_overtaken_by();
     return stats;
 }
 

@@ -530,6 +530,11 @@ std::vector<v1::ModelStats> ClientSession::scheduler_stats() {
             model.set_device_time_ns(scheduled.device_time_ns);
             model.set_switches_in(scheduled.switches);
             model.set_frames_queued(scheduled.frames_queued);
+            model.set_frames_running(scheduled.frames_running);
+            model.set_queue_capacity(scheduled.queue_capacity);
+            model.set_latency_p50_ms(scheduled.latency_p50_ms);
+            model.set_latency_p95_ms(scheduled.latency_p95_ms);
+            model.set_max_overtaken_by(scheduled.max_overtaken_by);
         }
     }
     return stats;
