@@ -137,6 +137,13 @@ public:
         unlink();
     }
     void unlink() { shm_unlink(name_.c_str()); }
+    // What a hostile client of the same uid can do after registering: cut the region short.
+    void shrink_to(uint64_t size) {
+        const int fd = shm_open(name_.c_str(), O_RDWR, 0);
+        ASSERT_GE(fd, 0) << std::strerror(errno);
+        EXPECT_EQ(ftruncate(fd, static_cast<off_t>(size)), 0);
+        close(fd);
+    }
     float* floats(uint64_t offset = 0) {
         return reinterpret_cast<float*>(static_cast<uint8_t*>(data_) + offset);
     }
@@ -612,6 +619,37 @@ TEST_F(ServiceProtocolTest, BadReferencesCompleteWithErrorsNamingTheProblem) {
     // The stream still works after all of them.
     v1::Completion done = stream.run(one_frame(99, model, buffer, 0, FRAME_BYTES));
     EXPECT_EQ(code_of(done.status()), StatusCode::SUCCESS) << done.status().message();
+    EXPECT_TRUE(daemon_process->alive());
+}
+
+// Touching pages cut off by ftruncate raises SIGBUS in corund; the fault guard maps zero pages
+// over the region instead, and the frame fails with an error naming the region.
+TEST_F(ServiceProtocolTest, ARegionShrunkAfterRegisteringFailsItsFramesAndTheDaemonLives) {
+    const uint64_t session = open_session();
+    const uint64_t model = configure_add_one(session, "shrunk");
+    Region region(2 * FRAME_BYTES);
+    v1::RegisterBufferReply registered = register_buffer(session, region.name(), region.size());
+    ASSERT_EQ(code_of(registered.status()), StatusCode::SUCCESS) << registered.status().message();
+    region.shrink_to(0);
+    SessionStream stream(*stub_, session);
+    v1::Completion faulted =
+        stream.run(one_frame(1, model, registered.buffer_id(), 0, FRAME_BYTES));
+    EXPECT_EQ(code_of(faulted.status()), StatusCode::INVALID_OPERATION);
+    EXPECT_TRUE(contains(
+        faulted.status().message(),
+        region.name() + "' (" + std::to_string(2 * FRAME_BYTES) + " bytes registered) was shrunk"))
+        << faulted.status().message();
+    ASSERT_TRUE(daemon_process->alive());
+    // Later references to it fail at once; a fresh region works on the same stream.
+    v1::Completion again = stream.run(one_frame(2, model, registered.buffer_id(), 0, FRAME_BYTES));
+    EXPECT_EQ(code_of(again.status()), StatusCode::INVALID_OPERATION);
+    Region fresh(2 * FRAME_BYTES);
+    v1::RegisterBufferReply replaced = register_buffer(session, fresh.name(), fresh.size());
+    ASSERT_EQ(code_of(replaced.status()), StatusCode::SUCCESS) << replaced.status().message();
+    fresh.floats()[0] = 41.0f;
+    v1::Completion done = stream.run(one_frame(3, model, replaced.buffer_id(), 0, FRAME_BYTES));
+    ASSERT_EQ(code_of(done.status()), StatusCode::SUCCESS) << done.status().message();
+    EXPECT_FLOAT_EQ(fresh.floats(FRAME_BYTES)[0], 42.0f);
     EXPECT_TRUE(daemon_process->alive());
 }
 

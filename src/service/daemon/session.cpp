@@ -553,6 +553,9 @@ std::optional<v1::ServerMessage> ClientSession::submit(const v1::InferRequest& r
         for (uint64_t buffer_id : resolved->buffer_ids) pinned.push_back(buffers_.at(buffer_id));
         frames = std::move(resolved->frames);
     }
+    for (const auto& mapping : pinned) {
+        if (mapping->faulted()) return error_completion(request.job_id(), mapping->fault_status());
+    }
     const auto frame_count = static_cast<uint64_t>(frames.size());
     const uint64_t before = frames_in_flight_->fetch_add(frame_count);
     if (before + frame_count > limits_.max_queued_frames_per_client) {
@@ -596,10 +599,15 @@ std::optional<v1::ServerMessage> ClientSession::submit(const v1::InferRequest& r
             activity->record(ModelActivity::Clock::now(), static_cast<uint32_t>(frame_count),
                              info.timing.queue_ns + info.timing.device_ns, info.timing.device_ns);
         }
+        // A region the client shrank while the frame ran read as zeros: the result is void.
+        Status status = info.status;
+        for (const auto& mapping : pinned) {
+            if (status.is_ok() && mapping->faulted()) status = mapping->fault_status();
+        }
         v1::ServerMessage message;
         v1::Completion& completion = *message.mutable_completion();
         completion.set_job_id(job_id);
-        *completion.mutable_status() = to_proto(info.status);
+        *completion.mutable_status() = to_proto(status);
         completion.set_queue_ns(info.timing.queue_ns);
         completion.set_device_ns(info.timing.device_ns);
         if (completion_on_this_thread != nullptr && completion_on_this_thread->job_id == job_id) {

@@ -1,5 +1,7 @@
 #include "service/daemon/shared_memory_mapping.hpp"
 
+#include "service/daemon/shared_memory_fault_guard.hpp"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -46,12 +48,31 @@ Expected<std::shared_ptr<SharedMemoryMapping>> SharedMemoryMapping::open(const s
                                                           "' (" + std::to_string(size) +
                                                           " bytes): " + std::strerror(error));
     }
+    // Guarded from here on: the client may shrink the region even before this returns.
+    auto slot = SharedMemoryFaultGuard::guard(data, static_cast<size_t>(size));
+    if (!slot) {
+        munmap(data, static_cast<size_t>(size));
+        return slot.status();
+    }
     return std::shared_ptr<SharedMemoryMapping>(
-        new SharedMemoryMapping(name, static_cast<uint8_t*>(data), size));
+        new SharedMemoryMapping(name, static_cast<uint8_t*>(data), size, *slot));
 }
 
 SharedMemoryMapping::~SharedMemoryMapping() {
+    SharedMemoryFaultGuard::unguard(guard_slot_);
     munmap(data_, static_cast<size_t>(size_));
+}
+
+bool SharedMemoryMapping::faulted() const {
+    return SharedMemoryFaultGuard::faulted(guard_slot_);
+}
+
+Status SharedMemoryMapping::fault_status() const {
+    return Status(StatusCode::INVALID_OPERATION,
+                  "shared-memory region '" + name_ + "' (" + std::to_string(size_) +
+                      " bytes registered) was shrunk by its client while registered; its frames "
+                      "are lost and it can no longer be used: keep a region at its registered "
+                      "size until ReleaseBuffer, and register a new one");
 }
 
 }  // namespace corun::service

@@ -24,16 +24,22 @@ public:
     uint8_t* data() const { return data_; }
     uint64_t size() const { return size_; }
     const std::string& name() const { return name_; }
+    // Whether the client shrank the region under a frame (docs/SERVICE.md, "Faults"): its pages
+    // now read as zeros; frames that used it and later references fail.
+    bool faulted() const;
+    // The error for a frame that used a faulted region.
+    Status fault_status() const;
 
     // Frames queued or running that read or write this region; ReleaseBuffer waits for 0.
     std::atomic<uint64_t> frames_in_flight{0};
 
 private:
-    SharedMemoryMapping(std::string name, uint8_t* data, uint64_t size)
-        : name_(std::move(name)), data_(data), size_(size) {}
+    SharedMemoryMapping(std::string name, uint8_t* data, uint64_t size, size_t guard_slot)
+        : name_(std::move(name)), data_(data), size_(size), guard_slot_(guard_slot) {}
     std::string name_;
     uint8_t* data_;
     uint64_t size_;
+    size_t guard_slot_;  // SharedMemoryFaultGuard
 };
 
 }  // namespace corun::service
