@@ -29,6 +29,13 @@ v1::ServerMessage error_completion(uint64_t job_id, const Status& status) {
     return message;
 }
 
+// "raise max_models_per_client (corund's config file, or --max-models-per-client)".
+std::string how_to_raise(std::string key) {
+    std::string flag = "--" + key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    return "raise " + key + " (corund's config file, or " + flag + ")";
+}
+
 bool is_bindable_type(int32_t type) {
     return type > static_cast<int32_t>(FormatType::AUTO) &&
            type <= static_cast<int32_t>(FormatType::INT64);
@@ -231,9 +238,8 @@ Expected<uint64_t> ClientSession::register_buffer(const std::string& shm_name, u
                               " more bytes of shared memory "
                               "would exceed this client's limit of " +
                               std::to_string(limits_.max_shm_bytes_per_client) + " bytes (" +
-                              std::to_string(shm_bytes_) +
-                              " registered); release buffers, or raise max_shm_bytes_per_client "
-                              "in corund's config");
+                              std::to_string(shm_bytes_) + " registered); release buffers, or " +
+                              how_to_raise("max_shm_bytes_per_client"));
         }
     }
     CORUN_TRY(auto mapping, SharedMemoryMapping::open(shm_name, size));
@@ -276,8 +282,8 @@ Expected<std::shared_ptr<LoadedModelEntry>> ClientSession::load_model(
         return Status(StatusCode::RESOURCE_LIMIT,
                       "model '" + name + "' has " + std::to_string(onnx_bytes.size()) +
                           " bytes, over corund's limit of " +
-                          std::to_string(limits_.max_model_bytes) +
-                          " bytes per model; raise max_model_bytes in corund's config");
+                          std::to_string(limits_.max_model_bytes) + " bytes per model; " +
+                          how_to_raise("max_model_bytes"));
     }
     {
         std::lock_guard lock(mutex_);
@@ -285,7 +291,8 @@ Expected<std::shared_ptr<LoadedModelEntry>> ClientSession::load_model(
             return Status(StatusCode::RESOURCE_LIMIT,
                           "this client has " + std::to_string(loaded_models_.size()) +
                               " models loaded, corund's limit per client; release one "
-                              "(ReleaseLoadedModel) or raise max_models_per_client");
+                              "(ReleaseLoadedModel) or " +
+                              how_to_raise("max_models_per_client"));
         }
     }
     if (onnx_bytes.empty()) {
@@ -362,7 +369,8 @@ Expected<uint64_t> ClientSession::configure_model(const v1::ConfigureModelReques
             return Status(StatusCode::RESOURCE_LIMIT,
                           "this client has " + std::to_string(served_models_.size()) +
                               " configured models, corund's limit per client; release one "
-                              "(ReleaseModel) or raise max_models_per_client");
+                              "(ReleaseModel) or " +
+                              how_to_raise("max_models_per_client"));
         }
     }
     InferModel& model = *entry->model;
@@ -561,11 +569,13 @@ std::optional<v1::ServerMessage> ClientSession::submit(const v1::InferRequest& r
     if (before + frame_count > limits_.max_queued_frames_per_client) {
         frames_in_flight_->fetch_sub(frame_count);
         return error_completion(
-            request.job_id(), Status(StatusCode::RESOURCE_LIMIT,
-                                     "this client has " + std::to_string(before) +
-                                         " frames queued or running, and corund allows " +
-                                         std::to_string(limits_.max_queued_frames_per_client) +
-                                         " per client; wait for completions before sending more"));
+            request.job_id(),
+            Status(StatusCode::RESOURCE_LIMIT,
+                   "this client has " + std::to_string(before) +
+                       " frames queued or running, and corund allows " +
+                       std::to_string(limits_.max_queued_frames_per_client) +
+                       " per client; wait for completions before sending more, or " +
+                       how_to_raise("max_queued_frames_per_client")));
     }
     std::vector<ConfiguredInferModel::Bindings> bindings;
     bindings.reserve(frames.size());
