@@ -196,6 +196,16 @@ def main():
     check(snapshot is not None and int(snapshot.get("sessions", 99)) == 0,
           "no session is left once the clients are gone", str(snapshot)[:500])
 
+    # `corun scan` through the daemon lists the devices it serves.
+    scan = subprocess.run([CORUN, "scan", "--multi-process-service", "--service-socket", socket,
+                           "--json"], capture_output=True, text=True, timeout=30)
+    try:
+        scanned = [device["id"] for device in json.loads(scan.stdout)["devices"]]
+    except (json.JSONDecodeError, KeyError):
+        scanned = []
+    check(scan.returncode == 0 and "cpu:0" in scanned, "corun scan through corund lists cpu:0",
+          scan.stdout[-500:] + scan.stderr[-500:])
+
     # Cross-process priority. Exact: a priority-24 model in process A is never overtaken by
     # process B's priority-16 models (max_overtaken_by 0), while a priority-8 one is. Timed: its
     # p95 stays within its solo p95 plus one frame of the longest other model, that frame being
