@@ -1,7 +1,8 @@
 // Issue 5's service benchmark, side by side in one run:
 //   - per-inference latency of the service path (corund, multi_process_service = true) against
-//     the in-process path, on a small model, synchronous run(), alternating rounds; the added
-//     p50 is the median over rounds of the difference of the round medians;
+//     the in-process path, on a small model, synchronous run(), rotating rounds; the added p50
+//     is the median over rounds of the difference of the round medians; through corund twice:
+//     on the session's fast lane (the default) and on the Session stream (lane switched off);
 //   - total throughput of N client processes through corund, each running one of the models
 //     with its queue full, against one process running the same models in-process.
 // It starts its own corund on a socket in a temporary directory and stops it at the end.
@@ -150,40 +151,50 @@ int main(int argc, char** argv) {
         service.group_id = "bench-service";
         service.multi_process_service = true;
         service.service_socket = socket;
-        // Wait for the daemon to answer (bounded).
-        std::unique_ptr<Runner> remote;
-        for (int attempt = 0; attempt < 150 && !remote; ++attempt) {
+        // Wait for the daemon to answer (bounded). The first client through corund uses the
+        // fast lane for its synchronous frames; the second (another group, so another
+        // connection) is made with the lane switched off, so that every frame takes the stream.
+        std::unique_ptr<Runner> lane;
+        for (int attempt = 0; attempt < 150 && !lane; ++attempt) {
             auto created = Runner::create(service, options.small_model);
             if (created) {
-                remote = std::move(*created);
+                lane = std::move(*created);
             } else {
                 std::this_thread::sleep_for(std::chrono::milliseconds(100));
             }
         }
+        corun::VDeviceParams stream_service = service;
+        stream_service.group_id = "bench-service-stream";
+        setenv("CORUN_SERVICE_FAST_LANE", "0", 1);
+        auto stream = Runner::create(stream_service, options.small_model);
+        unsetenv("CORUN_SERVICE_FAST_LANE");
         auto local = Runner::create(in_process, options.small_model);
-        if (!remote || !local) {
+        if (!lane || !stream || !local) {
             std::cerr << "service_bench: could not set up: "
-                      << (local ? "corund did not answer on " + socket : local.status().to_string())
+                      << (!lane     ? "corund did not answer on " + socket
+                          : !stream ? stream.status().to_string()
+                                    : local.status().to_string())
                       << "\n";
             kill(daemon, SIGTERM);
             wait_for(daemon);
             return 1;
         }
+        // Legs: in-process, through corund on the fast lane, through corund on the stream;
+        // each round starts with another leg.
+        std::vector<Runner*> legs = {local->get(), lane.get(), stream->get()};
         for (int i = 0; i < 20; ++i) {
-            (*local)->run().ignore();
-            remote->run().ignore();
+            for (Runner* runner : legs) runner->run().ignore();
         }
-        std::vector<double> local_all, remote_all, added;
+        std::vector<std::vector<double>> all(legs.size());
+        std::vector<double> added_lane, added_stream;
         for (int round = 0; round < options.rounds; ++round) {
-            std::vector<double> local_round, remote_round;
-            for (int leg = 0; leg < 2; ++leg) {
-                const bool local_leg = (leg == 0) == (round % 2 == 0);
-                Runner& runner = local_leg ? **local : *remote;
-                auto& samples = local_leg ? local_round : remote_round;
+            std::vector<std::vector<double>> samples(legs.size());
+            for (size_t turn = 0; turn < legs.size(); ++turn) {
+                const size_t leg = (turn + static_cast<size_t>(round)) % legs.size();
                 for (int i = 0; i < options.iterations; ++i) {
                     const auto start = Clock::now();
-                    corun::Status status = runner.run();
-                    samples.push_back(microseconds_since(start));
+                    corun::Status status = legs[leg]->run();
+                    samples[leg].push_back(microseconds_since(start));
                     if (!status.is_ok()) {
                         std::cerr << "service_bench: " << status << "\n";
                         exit_code = 1;
@@ -191,19 +202,25 @@ int main(int argc, char** argv) {
                     }
                 }
             }
-            added.push_back(median(remote_round) - median(local_round));
-            local_all.insert(local_all.end(), local_round.begin(), local_round.end());
-            remote_all.insert(remote_all.end(), remote_round.begin(), remote_round.end());
+            added_lane.push_back(median(samples[1]) - median(samples[0]));
+            added_stream.push_back(median(samples[2]) - median(samples[0]));
+            for (size_t leg = 0; leg < legs.size(); ++leg) {
+                all[leg].insert(all[leg].end(), samples[leg].begin(), samples[leg].end());
+            }
         }
-        const double local_p50 = median(local_all), remote_p50 = median(remote_all);
+        const double local_p50 = median(all[0]), lane_p50 = median(all[1]),
+                     stream_p50 = median(all[2]);
         std::fprintf(text,
-                     "latency, %s, sync run(): in-process p50 %.1f us, through corund p50 %.1f "
-                     "us, added p50 %+.1f us (target <= 100 us)\n",
+                     "latency, %s, sync run(): in-process p50 %.1f us; through corund on the "
+                     "fast lane p50 %.1f us, added p50 %+.1f us (target <= 100 us); on the "
+                     "Session stream p50 %.1f us, added p50 %+.1f us\n",
                      std::filesystem::path(options.small_model).filename().c_str(), local_p50,
-                     remote_p50, median(added));
-        report["latency"] = {{"model", options.small_model}, {"in_process_p50_us", local_p50},
-                             {"service_p50_us", remote_p50}, {"added_p50_us", median(added)},
-                             {"rounds", options.rounds},     {"iterations", options.iterations}};
+                     lane_p50, median(added_lane), stream_p50, median(added_stream));
+        report["latency"] = {
+            {"model", options.small_model}, {"in_process_p50_us", local_p50},
+            {"service_p50_us", lane_p50},   {"added_p50_us", median(added_lane)},
+            {"stream_p50_us", stream_p50},  {"stream_added_p50_us", median(added_stream)},
+            {"rounds", options.rounds},     {"iterations", options.iterations}};
     }
 
     if (!options.models.empty()) {

@@ -341,6 +341,81 @@ TEST_F(ServiceClientTest, KilledDaemonFailsPendingAndLaterCallsThenRestartReconn
     EXPECT_EQ(buffers.output[0], 2.5f);
 }
 
+// The frames of `model_id` that corund counted, and those of them that came on the fast lane.
+std::pair<uint64_t, uint64_t> monitored_frames(const std::string& socket, uint64_t model_id) {
+    const service::v1::MonitorSnapshot snapshot = monitor(socket);
+    for (const auto& model : snapshot.models()) {
+        if (model.model_id() == model_id) return {model.frames_done(), model.fast_lane_frames()};
+    }
+    return {0, 0};
+}
+
+TEST_F(ServiceClientTest, SyncRunsTakeTheFastLaneAndAsyncOnesTheStream) {
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
+    ASSERT_OK_AND_ASSIGN(auto model, vdevice->create_infer_model(test_model("add_one.onnx")));
+    ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
+    AddOneBuffers buffers;
+    ASSERT_OK_AND_ASSIGN(auto bindings, bind(configured, buffers));
+    for (int i = 0; i < 5; ++i) {
+        buffers.input.assign(48, static_cast<float>(i));
+        ASSERT_OK(configured.run(bindings, 5000ms));
+        ASSERT_EQ(buffers.output[47], static_cast<float>(i) + 1.0f) << i;
+    }
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_OK_AND_ASSIGN(auto job, configured.run_async(bindings));
+        ASSERT_OK(job.wait(5000ms));
+    }
+    const uint64_t id = configured.scheduler_model_id();
+    std::pair<uint64_t, uint64_t> frames;
+    EXPECT_TRUE(eventually([&] {
+        frames = monitored_frames(daemon_->socket(), id);
+        return frames.first == 8;
+    })) << frames.first;
+    EXPECT_EQ(frames.second, 5u);
+}
+
+TEST_F(ServiceClientTest, WithTheFastLaneOffSyncRunsTakeTheStream) {
+    setenv("CORUN_SERVICE_FAST_LANE", "0", 1);
+    auto created = VDevice::create(params());
+    unsetenv("CORUN_SERVICE_FAST_LANE");
+    ASSERT_OK_AND_ASSIGN(auto vdevice, std::move(created));
+    ASSERT_OK_AND_ASSIGN(auto model, vdevice->create_infer_model(test_model("add_one.onnx")));
+    ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
+    AddOneBuffers buffers;
+    ASSERT_OK_AND_ASSIGN(auto bindings, bind(configured, buffers));
+    for (int i = 0; i < 3; ++i) ASSERT_OK(configured.run(bindings, 5000ms));
+    EXPECT_EQ(buffers.output[0], 2.5f);
+    std::pair<uint64_t, uint64_t> frames;
+    EXPECT_TRUE(eventually([&] {
+        frames = monitored_frames(daemon_->socket(), configured.scheduler_model_id());
+        return frames.first == 3;
+    }));
+    EXPECT_EQ(frames.second, 0u);
+}
+
+// A sync run() waits on the lane's futex, not on gRPC: it must still notice a dead daemon.
+TEST_F(ServiceClientTest, SyncRunWaitingOnTheFastLaneFailsWhenTheDaemonDies) {
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
+    ASSERT_OK_AND_ASSIGN(auto model, vdevice->create_infer_model(test_model("add_one.onnx")));
+    ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
+    ASSERT_OK(configured.set_scheduler_threshold(2));  // the frame stays queued in the daemon
+    AddOneBuffers buffers;
+    ASSERT_OK_AND_ASSIGN(auto bindings, bind(configured, buffers));
+    Status waited;
+    std::thread caller([&] { waited = configured.run(bindings, 30000ms); });
+    const uint64_t id = configured.scheduler_model_id();
+    EXPECT_TRUE(eventually([&] {
+        auto stats = daemon_stats(*vdevice, id);
+        return stats && stats->frames_queued == 1;
+    }));
+    daemon_->kill_now();  // kill -9
+    const auto killed = Clock::now();
+    caller.join();
+    EXPECT_LT(Clock::now() - killed, 2s);
+    EXPECT_EQ(waited.code(), StatusCode::RPC_FAILED) << waited;
+    EXPECT_TRUE(contains(waited.message(), "fast lane")) << waited;
+}
+
 TEST_F(ServiceClientTest, SameGroupSharesTheConnectionAndDestroyingReleasesTheModel) {
     const auto group = params();
     ASSERT_OK_AND_ASSIGN(auto first, VDevice::create(group));

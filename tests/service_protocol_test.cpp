@@ -30,6 +30,7 @@
 
 #include "corun/status.hpp"
 #include "corun_service.grpc.pb.h"
+#include "service/fast_lane.hpp"
 #include "service/protocol_version.hpp"
 
 namespace corun::service {
@@ -650,6 +651,108 @@ TEST_F(ServiceProtocolTest, ARegionShrunkAfterRegisteringFailsItsFramesAndTheDae
     v1::Completion done = stream.run(one_frame(3, model, replaced.buffer_id(), 0, FRAME_BYTES));
     ASSERT_EQ(code_of(done.status()), StatusCode::SUCCESS) << done.status().message();
     EXPECT_FLOAT_EQ(fresh.floats(FRAME_BYTES)[0], 42.0f);
+    EXPECT_TRUE(daemon_process->alive());
+}
+
+v1::Reply open_fast_lane(v1::Corun::Stub& stub, uint64_t session, uint64_t buffer) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 20s);
+    v1::OpenFastLaneRequest request;
+    request.set_session_id(session);
+    request.set_buffer_id(buffer);
+    v1::Reply reply;
+    const grpc::Status status = stub.OpenFastLane(&context, request, &reply);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return reply;
+}
+
+// A raw client on the fast lane, writing the page as src/service/fast_lane.hpp lays it out.
+class RawFastLane {
+public:
+    explicit RawFastLane(Region& region) : lane_(*reinterpret_cast<FastLane*>(region.floats())) {}
+
+    v1::Completion run(const FastLaneRequest& request) {
+        const uint32_t completed = lane_.completion_sequence.load();
+        lane_.request = request;
+        lane_.request_sequence.fetch_add(1);
+        futex_wake(lane_.request_sequence);
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            const uint32_t current = lane_.completion_sequence.load();
+            if (current != completed) return read_fast_lane_completion(lane_);
+            futex_wait(lane_.completion_sequence, current, 50ms);
+        }
+        ADD_FAILURE() << "no fast-lane completion within 10 s for job " << request.job_id;
+        return {};
+    }
+
+private:
+    FastLane& lane_;
+};
+
+FastLaneRequest lane_frame(uint64_t job, uint64_t model, uint64_t buffer, uint64_t in_offset,
+                           uint64_t out_offset, uint64_t size = FRAME_BYTES) {
+    FastLaneRequest request{};
+    request.job_id = job;
+    request.model_id = model;
+    request.input_count = 1;
+    request.output_count = 1;
+    request.references[0] = {buffer, in_offset, size};
+    request.references[1] = {buffer, out_offset, FRAME_BYTES};
+    return request;
+}
+
+TEST_F(ServiceProtocolTest, FastLaneRunsFramesAndRefusesBadOnesWithoutHarm) {
+    const uint64_t session = open_session();
+    const uint64_t model = configure_add_one(session, "lane");
+    Region data(2 * FRAME_BYTES);
+    Region lane_region(FAST_LANE_BYTES);
+    Region small(64);
+    const uint64_t data_id = register_buffer(session, data.name(), data.size()).buffer_id();
+    const uint64_t lane_id =
+        register_buffer(session, lane_region.name(), lane_region.size()).buffer_id();
+    const uint64_t small_id = register_buffer(session, small.name(), small.size()).buffer_id();
+    ASSERT_NE(lane_id, 0u);
+
+    v1::Reply reply = open_fast_lane(*stub_, session, lane_id + 100);
+    EXPECT_EQ(code_of(reply.status()), StatusCode::NOT_FOUND) << reply.status().message();
+    reply = open_fast_lane(*stub_, session, small_id);
+    EXPECT_EQ(code_of(reply.status()), StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(contains(reply.status().message(), "needs " + std::to_string(FAST_LANE_BYTES)))
+        << reply.status().message();
+    reply = open_fast_lane(*stub_, session, lane_id);
+    ASSERT_EQ(code_of(reply.status()), StatusCode::SUCCESS) << reply.status().message();
+    reply = open_fast_lane(*stub_, session, lane_id);
+    EXPECT_EQ(code_of(reply.status()), StatusCode::INVALID_OPERATION);
+
+    RawFastLane lane(lane_region);
+    const size_t count = FRAME_BYTES / sizeof(float);
+    for (size_t i = 0; i < count; ++i) data.floats()[i] = static_cast<float>(i);
+    v1::Completion done = lane.run(lane_frame(1, model, data_id, 0, FRAME_BYTES));
+    ASSERT_EQ(code_of(done.status()), StatusCode::SUCCESS) << done.status().message();
+    EXPECT_EQ(done.job_id(), 1u);
+    for (size_t i = 0; i < count; ++i) {
+        ASSERT_FLOAT_EQ(data.floats(FRAME_BYTES)[i], static_cast<float>(i) + 1.0f) << i;
+    }
+
+    FastLaneRequest too_many = lane_frame(2, model, data_id, 0, FRAME_BYTES);
+    too_many.input_count = 1000;
+    done = lane.run(too_many);
+    EXPECT_EQ(code_of(done.status()), StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(contains(done.status().message(), "at most 32")) << done.status().message();
+    done = lane.run(lane_frame(3, model, data_id + 100, 0, FRAME_BYTES));
+    EXPECT_EQ(code_of(done.status()), StatusCode::NOT_FOUND) << done.status().message();
+    done = lane.run(lane_frame(4, model, data_id, FRAME_BYTES, 2 * FRAME_BYTES));
+    EXPECT_EQ(code_of(done.status()), StatusCode::INVALID_ARGUMENT) << done.status().message();
+    done = lane.run(lane_frame(5, model + 100, data_id, 0, FRAME_BYTES));
+    EXPECT_EQ(code_of(done.status()), StatusCode::NOT_FOUND) << done.status().message();
+
+    // Still serving, on the lane and on the stream.
+    done = lane.run(lane_frame(6, model, data_id, 0, FRAME_BYTES));
+    EXPECT_EQ(code_of(done.status()), StatusCode::SUCCESS) << done.status().message();
+    SessionStream stream(*stub_, session);
+    done = stream.run(one_frame(7, model, data_id, 0, FRAME_BYTES));
+    EXPECT_EQ(code_of(done.status()), StatusCode::SUCCESS) << done.status().message();
     EXPECT_TRUE(daemon_process->alive());
 }
 

@@ -63,7 +63,7 @@ Expected<std::shared_ptr<JobState>> submit_job(
     job->submitted = std::chrono::steady_clock::now();
     if (state->remote) {
         // corund schedules it; sync run() waits for the completion like run_async().
-        Status sent = state->remote->submit(job);
+        Status sent = state->remote->submit(job, may_run_on_caller);
         if (!sent.is_ok()) {
             job->complete(sent, InferTiming{});
             return sent;

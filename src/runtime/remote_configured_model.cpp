@@ -101,7 +101,7 @@ RemoteConfiguredModel::~RemoteConfiguredModel() {
     connection_->release_buffer(buffer_id_).ignore();
 }
 
-Status RemoteConfiguredModel::submit(const std::shared_ptr<JobState>& job) {
+Status RemoteConfiguredModel::submit(const std::shared_ptr<JobState>& job, bool caller_waits) {
     const auto started = Clock::now();
     const size_t frame_count = job->bindings.size();
     SentJob sent;
@@ -163,6 +163,16 @@ Status RemoteConfiguredModel::submit(const std::shared_ptr<JobState>& job) {
     {
         std::lock_guard lock(mutex_);
         sent_.emplace(job_id, sent);
+    }
+    if (auto* lane = connection_->fast_lane();
+        lane != nullptr && caller_waits && frame_count == 1) {
+        auto completion = lane->run(
+            job_id, model_id_, frames.front(), [this] { return connection_->is_broken(); },
+            connection_->socket());
+        if (completion) {
+            on_completion(job_id, std::move(*completion));
+            return Status::ok();
+        }
     }
     status = session.submit(job_id, model_id_, frames,
                             [this, job_id](service::JobCompletion completion) {

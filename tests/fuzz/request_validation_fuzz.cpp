@@ -1,18 +1,22 @@
 // libFuzzer target for what corund does with a client's bytes before touching memory: parse a
 // ClientMessage, check its session, resolve its InferRequest against a fixed session (two
-// models, two mapped regions with guard pages behind them). Fails on any resolved view that
+// models, two mapped regions with guard pages behind them); the same bytes read as a fast-lane
+// request page are decoded and resolved the same way. Fails on any resolved view that
 // leaves its region or does not have the stream's exact frame size; touching both ends of
 // each view makes an escape fault even where the check itself were wrong.
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <string>
 
 #include "service/daemon/request_validation.hpp"
+#include "service/fast_lane.hpp"
 
 namespace {
 
@@ -81,19 +85,12 @@ void check_views(const FakeSession& session, const std::vector<corun::MemoryView
     }
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    static const FakeSession session;
-    is_valid_shm_name(std::string(reinterpret_cast<const char*>(data), size));
-    corun::service::v1::ClientMessage message;
-    if (!message.ParseFromArray(data, static_cast<int>(size))) return 0;
-    check_message_session(message, 42, true).ignore();
-    check_message_session(message, 42, false).ignore();
-    auto resolved = resolve_infer_request(message.infer(), session);
+void resolve_and_check(const FakeSession& session,
+                       const corun::service::v1::InferRequest& request) {
+    auto resolved = resolve_infer_request(request, session);
     if (!resolved) {
         if (resolved.status().message().empty()) fail("an error without a message");
-        return 0;
+        return;
     }
     const ModelLayout& model = *resolved->model;
     if (resolved->frames.empty() || resolved->frames.size() > model.batch_size) {
@@ -103,5 +100,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         check_views(session, frame.inputs, model.inputs);
         check_views(session, frame.outputs, model.outputs);
     }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    static const FakeSession session;
+    is_valid_shm_name(std::string(reinterpret_cast<const char*>(data), size));
+    // The page of a fast lane: any bytes at all (the client writes it freely).
+    FastLaneRequest lane_request{};
+    std::memcpy(&lane_request, data, std::min(size, sizeof lane_request));
+    if (auto decoded = decode_fast_lane_request(lane_request)) {
+        if (decoded->frames_size() != 1) fail("a lane request decoded to other than one frame");
+        resolve_and_check(session, *decoded);
+    } else if (decoded.status().message().empty()) {
+        fail("a lane error without a message");
+    }
+    corun::service::v1::ClientMessage message;
+    if (!message.ParseFromArray(data, static_cast<int>(size))) return 0;
+    check_message_session(message, 42, true).ignore();
+    check_message_session(message, 42, false).ignore();
+    resolve_and_check(session, message.infer());
     return 0;
 }

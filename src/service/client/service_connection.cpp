@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "service/client/rpc_status.hpp"
 #include "service/client/service_socket.hpp"
 #include "service/protocol_version.hpp"
@@ -64,7 +66,26 @@ Expected<std::shared_ptr<ServiceConnection>> ServiceConnection::connect(
     for (const auto& device : reply.devices()) connection->devices_.push_back(from_proto(device));
     CORUN_TRY(connection->session_,
               SessionStream::open(connection->channel_, connection->session_id_, socket));
+    const char* lane_setting = std::getenv("CORUN_SERVICE_FAST_LANE");
+    if (lane_setting == nullptr || std::string(lane_setting) != "0") {
+        // An optimisation only: without a lane every frame goes on the stream.
+        connection->fast_lane_status_ = connection->open_fast_lane();
+    }
     return connection;
+}
+
+Status ServiceConnection::open_fast_lane() {
+    CORUN_TRY(auto lane, FastLaneClient::create());
+    CORUN_TRY(const uint64_t buffer_id, register_buffer(lane->region().name(), FAST_LANE_BYTES));
+    lane->region().unlink();
+    v1::OpenFastLaneRequest request;
+    request.set_session_id(session_id_);
+    request.set_buffer_id(buffer_id);
+    v1::Reply reply;
+    CORUN_RETURN_IF_ERROR(
+        call("OpenFastLane", &v1::Corun::Stub::OpenFastLane, request, reply, CONTROL_DEADLINE));
+    fast_lane_ = std::move(lane);
+    return Status::ok();
 }
 
 ServiceConnection::~ServiceConnection() {

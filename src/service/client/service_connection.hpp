@@ -15,6 +15,7 @@
 #include "corun/expected.hpp"
 #include "corun/vdevice.hpp"
 #include "devices/device.hpp"
+#include "service/client/fast_lane_client.hpp"
 #include "service/client/protocol_conversion.hpp"
 #include "service/client/session_stream.hpp"
 
@@ -70,6 +71,11 @@ public:
     Expected<std::vector<ScheduledModelStats>> scheduler_stats();
 
     SessionStream& session() { return *session_; }
+    // The session's fast lane for synchronous frames; nullptr when it could not be opened or
+    // $CORUN_SERVICE_FAST_LANE is 0 (every frame then goes on the stream).
+    FastLaneClient* fast_lane() { return fast_lane_.get(); }
+    // Why there is none (SUCCESS when there is, or when it is switched off).
+    const Status& fast_lane_status() const { return fast_lane_status_; }
 
 private:
     ServiceConnection() = default;
@@ -78,6 +84,8 @@ private:
     Status call(const char* name, Method method, const Request& request, Reply& reply,
                 std::chrono::seconds deadline);
     Status gone() const;
+    // Registers a page and has the daemon serve it as this session's fast lane.
+    Status open_fast_lane();
 
     std::string socket_;
     uint64_t session_id_ = 0;
@@ -86,6 +94,8 @@ private:
     std::shared_ptr<grpc::Channel> channel_;
     std::unique_ptr<v1::Corun::Stub> stub_;
     std::shared_ptr<SessionStream> session_;
+    std::unique_ptr<FastLaneClient> fast_lane_;
+    Status fast_lane_status_;
     std::atomic<bool> unreachable_{false};  // a control call found the daemon gone
 };
 

@@ -307,6 +307,13 @@ grpc::Status CorunService::Session(
     return grpc::Status::OK;
 }
 
+grpc::Status CorunService::OpenFastLane(grpc::ServerContext* context,
+                                        const v1::OpenFastLaneRequest* request, v1::Reply* reply) {
+    auto session = find_session(context, request->session_id());
+    if (!session) return reply_with(reply, session.status());
+    return reply_with(reply, session.value()->open_fast_lane(request->buffer_id()));
+}
+
 grpc::Status CorunService::RegisterBuffer(grpc::ServerContext* context,
                                           const v1::RegisterBufferRequest* request,
                                           v1::RegisterBufferReply* reply) {
@@ -467,6 +474,7 @@ grpc::Status CorunService::Monitor(grpc::ServerContext*, const v1::MonitorReques
             model->set_frames_waiting_in(queued[served->configured.scheduler_model_id()]);
             model->set_results_waiting_out(served->activity->results_waiting_out.load());
             model->set_frames_done(activity.frames_done);
+            model->set_fast_lane_frames(served->fast_lane_frames.load());
         }
     }
     for (const auto& [key, load] : groups) {

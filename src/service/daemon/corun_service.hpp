@@ -30,6 +30,8 @@ public:
                                 v1::RegisterBufferReply* reply) override;
     grpc::Status ReleaseBuffer(grpc::ServerContext* context,
                                const v1::ReleaseBufferRequest* request, v1::Reply* reply) override;
+    grpc::Status OpenFastLane(grpc::ServerContext* context, const v1::OpenFastLaneRequest* request,
+                              v1::Reply* reply) override;
     grpc::Status LoadModel(grpc::ServerContext* context, const v1::LoadModelRequest* request,
                            v1::LoadModelReply* reply) override;
     grpc::Status OutputDims(grpc::ServerContext* context, const v1::OutputDimsRequest* request,

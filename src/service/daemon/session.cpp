@@ -548,7 +548,8 @@ std::vector<v1::ModelStats> ClientSession::scheduler_stats() {
     return stats;
 }
 
-std::optional<v1::ServerMessage> ClientSession::submit(const v1::InferRequest& request) {
+std::optional<v1::ServerMessage> ClientSession::submit(const v1::InferRequest& request,
+                                                       std::shared_ptr<FastLaneServer> lane) {
     std::shared_ptr<ServedModel> served;
     std::vector<std::shared_ptr<SharedMemoryMapping>> pinned;
     std::vector<ResolvedFrame> frames;
@@ -598,10 +599,11 @@ std::optional<v1::ServerMessage> ClientSession::submit(const v1::InferRequest& r
         bindings.push_back(created.release());
     }
     for (const auto& mapping : pinned) mapping->frames_in_flight += frame_count;
+    if (lane) served->fast_lane_frames += frame_count;
     // The callback holds only what cannot block when it is dropped on a worker thread: the
     // outbox, the activity counters and the regions (unmapped when the last holder goes).
     auto callback = [outbox = outbox_, activity = served->activity, counter = frames_in_flight_,
-                     pinned, frame_count,
+                     pinned, frame_count, lane,
                      job_id = request.job_id()](const AsyncInferCompletionInfo& info) {
         for (const auto& mapping : pinned) mapping->frames_in_flight -= frame_count;
         counter->fetch_sub(frame_count);
@@ -622,6 +624,8 @@ std::optional<v1::ServerMessage> ClientSession::submit(const v1::InferRequest& r
         completion.set_device_ns(info.timing.device_ns);
         if (completion_on_this_thread != nullptr && completion_on_this_thread->job_id == job_id) {
             completion_on_this_thread->message = std::move(message);
+        } else if (lane) {
+            lane->complete(message.completion());
         } else {
             outbox->push(std::move(message), activity);
         }
@@ -654,14 +658,43 @@ bool ClientSession::attach_stream() {
     return stream_attached_.compare_exchange_strong(expected, true);
 }
 
+Status ClientSession::open_fast_lane(uint64_t buffer_id) {
+    std::lock_guard lock(mutex_);
+    if (released_) return Status(StatusCode::SHUTDOWN, "the session is being released");
+    if (fast_lane_) {
+        return Status(StatusCode::INVALID_OPERATION,
+                      "this session already has a fast lane; a session opens one");
+    }
+    auto found = buffers_.find(buffer_id);
+    if (found == buffers_.end()) {
+        return Status(StatusCode::NOT_FOUND, "buffer_id " + std::to_string(buffer_id) +
+                                                 " is not a registered buffer of this session; "
+                                                 "RegisterBuffer the lane's region first");
+    }
+    if (found->second->size() < FAST_LANE_BYTES) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "buffer_id " + std::to_string(buffer_id) + " holds " +
+                          std::to_string(found->second->size()) + " bytes; a fast lane needs " +
+                          std::to_string(FAST_LANE_BYTES));
+    }
+    fast_lane_ = FastLaneServer::start(*this, found->second);
+    spdlog::debug("session {}: fast lane open on '{}'", id_, found->second->name());
+    return Status::ok();
+}
+
 void ClientSession::release() {
     std::map<uint64_t, std::shared_ptr<ServedModel>> served;
+    std::shared_ptr<FastLaneServer> lane;
     {
         std::lock_guard lock(mutex_);
         if (released_) return;
         released_ = true;
         served.swap(served_models_);
+        lane.swap(fast_lane_);
     }
+    // First, so that no lane request arrives while the models shut down; the lane thread may
+    // be inside submit(), which takes mutex_, so this waits outside it.
+    if (lane) lane->stop();
     for (auto& [id, model] : served) model->configured.shutdown().ignore();
     served.clear();
     std::lock_guard lock(mutex_);

@@ -21,6 +21,7 @@
 #include "runtime/device_group.hpp"
 #include "runtime/model_state.hpp"
 #include "service/daemon/daemon_config.hpp"
+#include "service/daemon/fast_lane_server.hpp"
 #include "service/daemon/monitor_stats.hpp"
 #include "service/daemon/peer_registry.hpp"
 #include "service/daemon/request_validation.hpp"
@@ -85,6 +86,7 @@ struct ServedModel {
     ConfiguredInferModel configured;
     uint32_t queue_capacity = 0;
     std::atomic<uint32_t> priority{16};
+    std::atomic<uint64_t> fast_lane_frames{0};  // accepted from the session's fast lane
     std::shared_ptr<ModelActivity> activity = std::make_shared<ModelActivity>();
 };
 
@@ -121,7 +123,12 @@ public:
     // other frame in flight, a device slot is free and the scheduler picks it at once: then,
     // as for a request refused at once, the Completion is returned, for the caller to send.
     // Otherwise it comes through the outbox when the frames are done.
-    std::optional<v1::ServerMessage> submit(const v1::InferRequest& request);
+    // With `lane`, a request from the session's fast lane: its completion goes back there.
+    std::optional<v1::ServerMessage> submit(const v1::InferRequest& request,
+                                            std::shared_ptr<FastLaneServer> lane = nullptr);
+    // Serves the registered buffer `buffer_id` (at least FAST_LANE_BYTES) as the session's fast
+    // lane until release(). One per session.
+    Status open_fast_lane(uint64_t buffer_id);
     CompletionOutbox& outbox() { return *outbox_; }
 
     // The session's one Session stream; false if it already has one.
@@ -155,6 +162,7 @@ private:
     std::map<uint64_t, std::shared_ptr<SharedMemoryMapping>> buffers_;
     std::map<uint64_t, std::shared_ptr<LoadedModelEntry>> loaded_models_;
     std::map<uint64_t, std::shared_ptr<ServedModel>> served_models_;
+    std::shared_ptr<FastLaneServer> fast_lane_;
 };
 
 // The proto Status of a corun Status (code as corun::StatusCode's number).

@@ -1,0 +1,85 @@
+#include "service/daemon/fast_lane_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "service/daemon/session.hpp"
+
+namespace corun::service {
+namespace {
+
+// How often the lane thread looks at its stop flag and the region's health while idle.
+constexpr std::chrono::milliseconds IDLE_CHECK{200};
+
+}  // namespace
+
+FastLaneServer::FastLaneServer(ClientSession& session, std::shared_ptr<SharedMemoryMapping> mapping)
+    : session_(session),
+      mapping_(std::move(mapping)),
+      lane_(*reinterpret_cast<FastLane*>(mapping_->data())) {}
+
+std::shared_ptr<FastLaneServer> FastLaneServer::start(
+    ClientSession& session, std::shared_ptr<SharedMemoryMapping> mapping) {
+    std::shared_ptr<FastLaneServer> server(new FastLaneServer(session, std::move(mapping)));
+    server->thread_ = std::thread([raw = server.get()] { raw->serve(); });
+    return server;
+}
+
+FastLaneServer::~FastLaneServer() {
+    if (thread_.joinable()) {
+        // Only reached if the session never stopped it; a lane thread cannot join itself.
+        stopping_ = true;
+        futex_wake(lane_.request_sequence);
+        if (thread_.get_id() == std::this_thread::get_id()) {
+            thread_.detach();
+        } else {
+            thread_.join();
+        }
+    }
+}
+
+void FastLaneServer::stop() {
+    stopping_ = true;
+    futex_wake(lane_.request_sequence);  // our own waiter: same page, same futex
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+void FastLaneServer::complete(const v1::Completion& completion) {
+    if (mapping_->faulted()) return;  // the client cut its lane short: nobody can read it
+    publish_fast_lane_completion(lane_, completion);
+}
+
+void FastLaneServer::serve() {
+    uint32_t seen = lane_.request_sequence.load(std::memory_order_acquire);
+    while (!stopping_) {
+        futex_wait(lane_.request_sequence, seen, IDLE_CHECK);
+        if (stopping_) break;
+        if (mapping_->faulted()) {
+            spdlog::warn(
+                "session {}: its fast lane's region '{}' was shrunk by the client; the "
+                "lane is closed (the Session stream still serves it)",
+                session_.id(), mapping_->name());
+            break;
+        }
+        const uint32_t sequence = lane_.request_sequence.load(std::memory_order_acquire);
+        if (sequence == seen) continue;  // timed out, or woken for nothing
+        seen = sequence;
+        // One copy, then only the copy is read: the client may write the page at any time.
+        FastLaneRequest request;
+        std::memcpy(&request, &lane_.request, sizeof request);
+        auto decoded = decode_fast_lane_request(request);
+        if (!decoded) {
+            v1::Completion refused;
+            refused.set_job_id(request.job_id);
+            *refused.mutable_status() = to_proto(decoded.status());
+            complete(refused);
+            continue;
+        }
+        if (auto completion = session_.submit(*decoded, shared_from_this())) {
+            complete(completion->completion());
+        }
+    }
+}
+
+}  // namespace corun::service
