@@ -34,6 +34,8 @@ extern "C" const char* __tsan_default_suppressions() {
            "race:libgpr\n"
            "race:libabsl\n"
            "race:libprotobuf\n"
-           "called_from_lib:libgrpc\n";
+           // Names that match one library each: TSan refuses to start on an ambiguous one.
+           "called_from_lib:libgrpc.so\n"
+           "called_from_lib:libgrpc++.so\n";
 }
 #endif
