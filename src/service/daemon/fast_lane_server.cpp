@@ -47,6 +47,7 @@ void FastLaneServer::stop() {
 
 void FastLaneServer::complete(const v1::Completion& completion) {
     if (mapping_->faulted()) return;  // the client cut its lane short: nobody can read it
+    std::lock_guard lock(completion_mutex_);
     publish_fast_lane_completion(lane_, completion);
 }
 

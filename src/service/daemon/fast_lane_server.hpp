@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "corun_service.pb.h"
@@ -41,6 +42,9 @@ private:
     const std::shared_ptr<SharedMemoryMapping> mapping_;
     FastLane& lane_;
     std::atomic<bool> stopping_{false};
+    // A client that breaks the one-request-at-a-time rule can have two frames complete at
+    // once; their writes into the page take turns (what the client reads is then its problem).
+    std::mutex completion_mutex_;
     std::thread thread_;
 };
 
