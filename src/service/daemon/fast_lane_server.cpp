@@ -22,7 +22,10 @@ FastLaneServer::FastLaneServer(ClientSession& session, std::shared_ptr<SharedMem
 std::shared_ptr<FastLaneServer> FastLaneServer::start(
     ClientSession& session, std::shared_ptr<SharedMemoryMapping> mapping) {
     std::shared_ptr<FastLaneServer> server(new FastLaneServer(session, std::move(mapping)));
-    server->thread_ = std::thread([raw = server.get()] { raw->serve(); });
+    // Read here, before OpenFastLane answers: the client may ring as soon as it has the answer,
+    // before the new thread first runs, and that request must not be taken as already seen.
+    const uint32_t seen = server->lane_.request_sequence.load(std::memory_order_acquire);
+    server->thread_ = std::thread([raw = server.get(), seen] { raw->serve(seen); });
     return server;
 }
 
@@ -51,8 +54,7 @@ void FastLaneServer::complete(const v1::Completion& completion) {
     publish_fast_lane_completion(lane_, completion);
 }
 
-void FastLaneServer::serve() {
-    uint32_t seen = lane_.request_sequence.load(std::memory_order_acquire);
+void FastLaneServer::serve(uint32_t seen) {
     while (!stopping_) {
         futex_wait(lane_.request_sequence, seen, IDLE_CHECK);
         if (stopping_) break;

@@ -36,7 +36,8 @@ public:
 
 private:
     FastLaneServer(ClientSession& session, std::shared_ptr<SharedMemoryMapping> mapping);
-    void serve();
+    // `seen`: the request sequence before the client could ring.
+    void serve(uint32_t seen);
 
     ClientSession& session_;
     const std::shared_ptr<SharedMemoryMapping> mapping_;
