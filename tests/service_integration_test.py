@@ -15,7 +15,11 @@
 
 Every wait is bounded; only processes this script started are stopped, by PID.
 
-usage: service_integration_test.py CORUN CORUND MODEL_CACHE_DIR
+usage: service_integration_test.py CORUN CORUND MODEL_CACHE_DIR [--sanitized]
+
+--sanitized (the ASan and TSan builds): waits are longer, and the cross-process priority
+section, which measures latency, is skipped; its exact part is also covered by the scheduler's
+unit tests, which those builds run.
 """
 import json
 import os
@@ -26,6 +30,8 @@ import tempfile
 import time
 
 CORUN, CORUND, CACHE = sys.argv[1], sys.argv[2], sys.argv[3]
+SANITIZED = "--sanitized" in sys.argv[4:]
+SLOWER = 10 if SANITIZED else 1  # how much longer waits are in sanitizer builds
 failures = []
 started = []  # every process this script started, stopped at the end
 
@@ -174,9 +180,12 @@ def main():
     check(code == 0, "the monitored client completes", err[-1500:])
 
     # kill -9 of a client mid-inference.
-    victim = client_run(socket, NANODET, 20)
+    victim = client_run(socket, NANODET, 20 * SLOWER)
     survivor = client_run(socket, BLAZEFACE_128, 3)
-    time.sleep(1.5)
+    deadline = time.time() + 10 * SLOWER
+    while time.time() < deadline and not models_of_pid(monitor(socket), victim.pid):
+        time.sleep(0.1)
+    time.sleep(0.5)  # mid-inference
     check(bool(models_of_pid(monitor(socket), victim.pid)), "the victim's model is live")
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
@@ -206,6 +215,16 @@ def main():
     check(scan.returncode == 0 and "cpu:0" in scanned, "corun scan through corund lists cpu:0",
           scan.stdout[-500:] + scan.stderr[-500:])
 
+    if SANITIZED:
+        print("skipped under sanitizers: cross-process priority (it measures latency)")
+    else:
+        cross_process_priority(socket)
+
+    # corund killed: a clear error, then a restart serves new clients.
+    daemon_killed_and_restarted(socket, daemon)
+
+
+def cross_process_priority(socket):
     # Cross-process priority. Exact: a priority-24 model in process A is never overtaken by
     # process B's priority-16 models (max_overtaken_by 0), while a priority-8 one is. Timed: its
     # p95 stays within its solo p95 plus one frame of the longest other model, that frame being
@@ -246,11 +265,12 @@ def main():
     else:
         check(False, "solo run for the priority bound", err[-800:])
 
-    # corund killed: a clear error, then a restart serves new clients.
-    client = client_run(socket, NANODET, 20)
-    time.sleep(1.5)
+
+def daemon_killed_and_restarted(socket, daemon):
+    client = client_run(socket, NANODET, 20 * SLOWER)
+    time.sleep(1.5 * SLOWER)
     daemon.kill()
-    code, out, err = finish(client, 15)
+    code, out, err = finish(client, 15 * SLOWER)
     check(code != 0 and "RPC_FAILED" in err and "corund" in err,
           "a client whose daemon died exits with a clear RPC_FAILED error, no hang",
           f"rc {code} {err[-800:]}")
