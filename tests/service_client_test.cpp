@@ -205,6 +205,14 @@ std::optional<ScheduledModelStats> daemon_stats(VDevice& vdevice, uint64_t model
     return std::nullopt;
 }
 
+// Whether corund comes to hold exactly one queued frame of `model_id` (within 5 s).
+bool daemon_holds_one_queued_frame(VDevice& vdevice, uint64_t model_id) {
+    return eventually([&] {
+        auto stats = daemon_stats(vdevice, model_id);
+        return stats && stats->frames_queued == 1;
+    });
+}
+
 // What `corun monitor` sees: the daemon's Monitor through the raw stub, on a connection of
 // its own.
 service::v1::MonitorSnapshot monitor(const std::string& socket) {
@@ -266,10 +274,7 @@ TEST_F(ServiceClientTest, ShutdownCompletesQueuedFramesWithShutdown) {
     ASSERT_OK_AND_ASSIGN(auto bindings, bind(configured, buffers));
     ASSERT_OK_AND_ASSIGN(auto job, configured.run_async(bindings));
     const uint64_t id = configured.scheduler_model_id();
-    EXPECT_TRUE(eventually([&] {
-        auto stats = daemon_stats(*vdevice, id);
-        return stats && stats->frames_queued == 1;
-    }));
+    EXPECT_TRUE(daemon_holds_one_queued_frame(*vdevice, id));
     EXPECT_STATUS(job.wait(100ms), StatusCode::TIMEOUT);
     ASSERT_OK(configured.shutdown());
     EXPECT_STATUS(job.wait(5000ms), StatusCode::SHUTDOWN);
@@ -311,10 +316,7 @@ TEST_F(ServiceClientTest, KilledDaemonFailsPendingAndLaterCallsThenRestartReconn
     ASSERT_OK_AND_ASSIGN(auto bindings, bind(configured, buffers));
     ASSERT_OK_AND_ASSIGN(auto job, configured.run_async(bindings));
     const uint64_t id = configured.scheduler_model_id();
-    EXPECT_TRUE(eventually([&] {
-        auto stats = daemon_stats(*vdevice, id);
-        return stats && stats->frames_queued == 1;
-    }));
+    EXPECT_TRUE(daemon_holds_one_queued_frame(*vdevice, id));
 
     daemon_->kill_now();  // kill -9
     const auto killed = Clock::now();
@@ -404,10 +406,7 @@ TEST_F(ServiceClientTest, SyncRunWaitingOnTheFastLaneFailsWhenTheDaemonDies) {
     Status waited;
     std::thread caller([&] { waited = configured.run(bindings, 30000ms); });
     const uint64_t id = configured.scheduler_model_id();
-    EXPECT_TRUE(eventually([&] {
-        auto stats = daemon_stats(*vdevice, id);
-        return stats && stats->frames_queued == 1;
-    }));
+    EXPECT_TRUE(daemon_holds_one_queued_frame(*vdevice, id));
     daemon_->kill_now();  // kill -9
     const auto killed = Clock::now();
     caller.join();
