@@ -4,7 +4,8 @@
 //     is the median over rounds of the difference of the round medians; through corund twice:
 //     on the session's fast lane (the default) and on the Session stream (lane switched off);
 //   - total throughput of N client processes through corund, each running one of the models
-//     with its queue full, against one process running the same models in-process.
+//     with its queue full, and of one client process running them all through corund, against
+//     one process running the same models in-process.
 // It starts its own corund on a socket in a temporary directory and stops it at the end.
 //
 //   service_bench CORUND CORUN SMALL_MODEL [MODEL...] [--rounds 7] [--iterations 200]
@@ -225,23 +226,32 @@ int main(int argc, char** argv) {
 
     if (!options.models.empty()) {
         const std::string seconds = std::to_string(options.seconds);
-        // One process, every model in-process.
-        std::vector<std::string> together = {options.corun, "run2", "-t", seconds, "--json"};
-        for (const auto& model : options.models) {
-            together.push_back("set-net");
-            together.push_back(model);
-        }
-        const std::string one_out = (directory / "one-process.json").string();
-        wait_for(spawn(together, one_out));
-        double one_process_fps = 0;
-        try {
-            Json summary = Json::parse(std::ifstream(one_out));
-            for (const auto& model : summary["models"])
-                one_process_fps += model["fps"].get<double>();
-        } catch (const std::exception& error) {
-            std::cerr << "service_bench: run2 gave no summary: " << error.what() << "\n";
-            exit_code = 1;
-        }
+        // One run2 process with every model: in-process, then through corund (one connection
+        // carrying all the models' frames).
+        auto run2_total_fps = [&](bool through_corund, const std::string& name) {
+            std::vector<std::string> args = {options.corun, "run2", "-t", seconds, "--json"};
+            if (through_corund) {
+                args.insert(args.end(), {"--multi-process-service", "--service-socket", socket});
+            }
+            for (const auto& model : options.models) {
+                args.push_back("set-net");
+                args.push_back(model);
+            }
+            const std::string out = (directory / (name + ".json")).string();
+            wait_for(spawn(args, out));
+            double fps = 0;
+            try {
+                Json summary = Json::parse(std::ifstream(out));
+                for (const auto& model : summary["models"]) fps += model["fps"].get<double>();
+            } catch (const std::exception& error) {
+                std::cerr << "service_bench: run2 (" << name
+                          << ") gave no summary: " << error.what() << "\n";
+                exit_code = 1;
+            }
+            return fps;
+        };
+        const double one_process_fps = run2_total_fps(false, "one-process");
+        const double one_client_fps = run2_total_fps(true, "one-client");
         // One process per model, all through corund.
         std::vector<pid_t> clients;
         for (size_t i = 0; i < options.models.size(); ++i) {
@@ -263,15 +273,19 @@ int main(int argc, char** argv) {
                 exit_code = 1;
             }
         }
+        auto ratio = [&](double fps) { return one_process_fps > 0 ? fps / one_process_fps : 0; };
         std::fprintf(text,
-                     "throughput, %zu models: one process in-process %.1f FPS in total, %zu "
-                     "client processes through corund %.1f FPS (ratio %.3f)\n",
+                     "throughput, %zu models: one process in-process %.1f FPS in total; %zu "
+                     "client processes through corund %.1f FPS (ratio %.3f); one client process "
+                     "with every model through corund %.1f FPS (ratio %.3f)\n",
                      options.models.size(), one_process_fps, clients.size(), service_fps,
-                     one_process_fps > 0 ? service_fps / one_process_fps : 0);
+                     ratio(service_fps), one_client_fps, ratio(one_client_fps));
         report["throughput"] = {{"models", options.models},
                                 {"one_process_fps", one_process_fps},
                                 {"client_processes_fps", service_fps},
-                                {"ratio", one_process_fps > 0 ? service_fps / one_process_fps : 0}};
+                                {"ratio", ratio(service_fps)},
+                                {"one_client_process_fps", one_client_fps},
+                                {"one_client_process_ratio", ratio(one_client_fps)}};
     }
     kill(daemon, SIGTERM);
     wait_for(daemon);

@@ -119,11 +119,11 @@ public:
     std::vector<std::shared_ptr<ServedModel>> served_models() const;
 
     // Validates and submits one inference; exactly one Completion for its job_id follows.
-    // Called on the stream's reader thread, which runs the job itself when the client has no
-    // other frame in flight, a device slot is free and the scheduler picks it at once: then,
-    // as for a request refused at once, the Completion is returned, for the caller to send.
-    // Otherwise it comes through the outbox when the frames are done.
-    // With `lane`, a request from the session's fast lane: its completion goes back there.
+    // Called on the stream's reader thread, or with `lane` on the session's fast-lane thread,
+    // which runs the job itself when the client has no other frame in flight, a device slot is
+    // free and the scheduler picks it at once. Then, as for a request refused at once, the
+    // Completion is returned, for the caller to send (or write into the lane); otherwise it
+    // comes through the outbox (or the lane) when the frames are done.
     std::optional<v1::ServerMessage> submit(const v1::InferRequest& request,
                                             std::shared_ptr<FastLaneServer> lane = nullptr);
     // Serves the registered buffer `buffer_id` (at least FAST_LANE_BYTES) as the session's fast
