@@ -3,6 +3,7 @@
 (`corun run` / `corun run2 --multi-process-service`) on real models from the zoo.
 
   - two and four client processes at once, each completing its frames;
+  - one client process with two models of unlike cost: fair device-time shares through corund;
   - `corun monitor --json --once` while a client runs shows its model, PID and frames;
   - kill -9 of a client mid-inference: the others complete, and the killed client's models are
     gone from the daemon within 2 s;
@@ -159,6 +160,18 @@ def main():
     # Two, then four client processes running real models at once.
     clients_at_once(socket, [BLAZEFACE_128, MOBILEFACENET], 2)
     clients_at_once(socket, [BLAZEFACE_128, BLAZEFACE_256, MOBILEFACENET, EMOTION], 2)
+
+    # One client process pumping two models of unlike cost through one connection: corund's
+    # scheduler shares the device by time between them (about half each), as in-process; it
+    # once ran such a client's frames in arrival order, one at a time (equal frames, the cheap
+    # model ~10% of the device).
+    code, summary, err = summary_of(client_run2(socket, 3 * SLOWER, [(EMOTION, []),
+                                                                     (MOBILEFACENET, [])]))
+    shares = {m["name"]: m["device_share"] for m in (summary or {}).get("models", [])}
+    print("one client, two models through corund: device shares", shares)
+    check(code == 0 and shares and min(shares.values()) >= 0.25,
+          "one client's models share the device by time through one connection",
+          f"{shares} {err[-800:]}")
 
     # The monitor sees a running client.
     client = client_run(socket, MOBILEFACENET, 4)
