@@ -204,30 +204,28 @@ Status ServiceConnection::set_scheduling_params(uint64_t model_id,
                 CONTROL_DEADLINE);
 }
 
-Status ServiceConnection::shutdown_model(uint64_t model_id) {
+template <typename Method>
+Status ServiceConnection::model_call(const char* name, Method method, uint64_t model_id,
+                                     std::chrono::seconds deadline) {
     v1::ModelRequest request;
     request.set_session_id(session_id_);
     request.set_model_id(model_id);
     v1::Reply reply;
-    return call("ShutdownModel", &v1::Corun::Stub::ShutdownModel, request, reply,
-                SHUTDOWN_DEADLINE);
+    return call(name, method, request, reply, deadline);
+}
+
+Status ServiceConnection::shutdown_model(uint64_t model_id) {
+    return model_call("ShutdownModel", &v1::Corun::Stub::ShutdownModel, model_id,
+                      SHUTDOWN_DEADLINE);
 }
 
 Status ServiceConnection::release_model(uint64_t model_id) {
-    v1::ModelRequest request;
-    request.set_session_id(session_id_);
-    request.set_model_id(model_id);
-    v1::Reply reply;
-    return call("ReleaseModel", &v1::Corun::Stub::ReleaseModel, request, reply, SHUTDOWN_DEADLINE);
+    return model_call("ReleaseModel", &v1::Corun::Stub::ReleaseModel, model_id, SHUTDOWN_DEADLINE);
 }
 
 Status ServiceConnection::release_loaded_model(uint64_t loaded_model_id) {
-    v1::ModelRequest request;
-    request.set_session_id(session_id_);
-    request.set_model_id(loaded_model_id);
-    v1::Reply reply;
-    return call("ReleaseLoadedModel", &v1::Corun::Stub::ReleaseLoadedModel, request, reply,
-                CONTROL_DEADLINE);
+    return model_call("ReleaseLoadedModel", &v1::Corun::Stub::ReleaseLoadedModel, loaded_model_id,
+                      CONTROL_DEADLINE);
 }
 
 Expected<std::vector<ScheduledModelStats>> ServiceConnection::scheduler_stats() {

@@ -83,6 +83,10 @@ private:
     template <typename Request, typename Reply, typename Method>
     Status call(const char* name, Method method, const Request& request, Reply& reply,
                 std::chrono::seconds deadline);
+    // A call that names one model of the session (ModelRequest -> Reply).
+    template <typename Method>
+    Status model_call(const char* name, Method method, uint64_t model_id,
+                      std::chrono::seconds deadline);
     Status gone() const;
     // Registers a page and has the daemon serve it as this session's fast lane.
     Status open_fast_lane();
