@@ -32,9 +32,6 @@ public:
                                      const std::function<bool()>& daemon_gone,
                                      const std::string& socket);
 
-    // Frames served through the lane so far.
-    uint64_t frames() const { return frames_.load(); }
-
 private:
     explicit FastLaneClient(SharedMemoryRegion region);
 
@@ -42,7 +39,6 @@ private:
     FastLane& lane_;
     std::mutex busy_;  // one frame at a time
     bool broken_ = false;
-    std::atomic<uint64_t> frames_{0};
 };
 
 }  // namespace corun::service

@@ -74,7 +74,8 @@ public:
     // The session's fast lane for synchronous frames; nullptr when it could not be opened or
     // $CORUN_SERVICE_FAST_LANE is 0 (every frame then goes on the stream).
     FastLaneClient* fast_lane() { return fast_lane_.get(); }
-    // Why there is none (SUCCESS when there is, or when it is switched off).
+    // Why there is none (SUCCESS when there is, or when it is switched off); the device
+    // description says it.
     const Status& fast_lane_status() const { return fast_lane_status_; }
 
 private:

@@ -34,6 +34,11 @@ DeviceDescription ServiceDevice::describe() const {
     if (description.id.empty()) description.id = "corund";
     if (description.kind.empty()) description.kind = "corund";
     description.architecture += ", shared through corund at " + connection_->socket();
+    if (!connection_->fast_lane_status().is_ok()) {
+        // Not an error (frames take the stream), but slower; say why.
+        description.architecture +=
+            " (no fast lane: " + connection_->fast_lane_status().message() + ")";
+    }
     if (connection_->is_broken()) description.status = "corund went away";
     return description;
 }
