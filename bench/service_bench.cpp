@@ -48,6 +48,11 @@ double microseconds_since(Clock::time_point start) {
 pid_t spawn(const std::vector<std::string>& args, const std::string& stdout_path = "") {
     std::fflush(nullptr);  // or the child would print what this process has buffered
     const pid_t pid = fork();
+    if (pid < 0) {
+        // Never hand -1 on: kill(-1, ...) would signal every process of the user.
+        std::perror("service_bench: fork");
+        std::exit(1);
+    }
     if (pid == 0) {
         if (!stdout_path.empty()) {
             if (!std::freopen(stdout_path.c_str(), "w", stdout)) _exit(127);

@@ -377,10 +377,11 @@ TEST_F(ServiceClientTest, SyncRunsTakeTheFastLaneAndAsyncOnesTheStream) {
 }
 
 TEST_F(ServiceClientTest, WithTheFastLaneOffSyncRunsTakeTheStream) {
-    setenv("CORUN_SERVICE_FAST_LANE", "0", 1);
-    auto created = VDevice::create(params());
-    unsetenv("CORUN_SERVICE_FAST_LANE");
-    ASSERT_OK_AND_ASSIGN(auto vdevice, std::move(created));
+    std::unique_ptr<VDevice> vdevice;
+    {
+        ScopedEnvironment lane_off("CORUN_SERVICE_FAST_LANE", "0");
+        ASSERT_OK_AND_ASSIGN(vdevice, VDevice::create(params()));
+    }
     ASSERT_OK_AND_ASSIGN(auto model, vdevice->create_infer_model(test_model("add_one.onnx")));
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     AddOneBuffers buffers;
