@@ -167,8 +167,10 @@ Status RemoteConfiguredModel::submit(const std::shared_ptr<JobState>& job, bool 
     if (auto* lane = connection_->fast_lane();
         lane != nullptr && caller_waits && frame_count == 1) {
         auto completion = lane->run(
-            job_id, model_id_, frames.front(), [this] { return connection_->is_broken(); },
-            connection_->socket());
+            // The stream, not a failed control call, says the daemon is gone: while it may still
+            // run the frame, its slots must not go back to the free list.
+            job_id, model_id_, frames.front(),
+            [this] { return connection_->session().is_broken(); }, connection_->socket());
         if (completion) {
             on_completion(job_id, std::move(*completion));
             return Status::ok();

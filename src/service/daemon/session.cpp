@@ -242,7 +242,11 @@ Expected<uint64_t> ClientSession::register_buffer(const std::string& shm_name, u
                               how_to_raise("max_shm_bytes_per_client"));
         }
     }
-    CORUN_TRY(auto mapping, SharedMemoryMapping::open(shm_name, size));
+    // A client may register only its own user's regions (root's clients: any, as root can
+    // open them anyway).
+    std::optional<uint32_t> owner_uid;
+    if (owner_.credentials.known && owner_.credentials.uid != 0) owner_uid = owner_.credentials.uid;
+    CORUN_TRY(auto mapping, SharedMemoryMapping::open(shm_name, size, owner_uid));
     std::lock_guard lock(mutex_);
     if (released_) return Status(StatusCode::SHUTDOWN, "the session is being released");
     if (size >

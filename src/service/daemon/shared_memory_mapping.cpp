@@ -12,8 +12,8 @@
 
 namespace corun::service {
 
-Expected<std::shared_ptr<SharedMemoryMapping>> SharedMemoryMapping::open(const std::string& name,
-                                                                         uint64_t size) {
+Expected<std::shared_ptr<SharedMemoryMapping>> SharedMemoryMapping::open(
+    const std::string& name, uint64_t size, std::optional<uint32_t> owner_uid) {
     if (size == 0) {
         return Status(StatusCode::INVALID_ARGUMENT,
                       "shared-memory region '" + name + "' registered with size 0; give its size");
@@ -31,6 +31,13 @@ Expected<std::shared_ptr<SharedMemoryMapping>> SharedMemoryMapping::open(const s
         close(fd);
         return Status(StatusCode::INVALID_ARGUMENT,
                       "shared-memory region '" + name + "' cannot be inspected (fstat failed)");
+    }
+    if (owner_uid && info.st_uid != *owner_uid) {
+        close(fd);
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "shared-memory region '" + name + "' belongs to uid " +
+                          std::to_string(info.st_uid) + ", not to this client (uid " +
+                          std::to_string(*owner_uid) + "); register only regions you created");
     }
     if (static_cast<uint64_t>(info.st_size) < size) {
         close(fd);

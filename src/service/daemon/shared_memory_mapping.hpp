@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "corun/expected.hpp"
@@ -15,8 +16,10 @@ class SharedMemoryMapping {
 public:
     // Opens `name` (already checked against is_valid_shm_name), checks it holds at least
     // `size` bytes and maps those MAP_SHARED; the descriptor is closed at once.
-    static Expected<std::shared_ptr<SharedMemoryMapping>> open(const std::string& name,
-                                                               uint64_t size);
+    // `owner_uid` (when set): the region's file must belong to that user, so that a client
+    // cannot have corund map another user's region by guessing its name.
+    static Expected<std::shared_ptr<SharedMemoryMapping>> open(
+        const std::string& name, uint64_t size, std::optional<uint32_t> owner_uid = std::nullopt);
     ~SharedMemoryMapping();
     SharedMemoryMapping(const SharedMemoryMapping&) = delete;
     SharedMemoryMapping& operator=(const SharedMemoryMapping&) = delete;
