@@ -563,16 +563,28 @@ std::optional<v1::ServerMessage> ClientSession::submit(const v1::InferRequest& r
         auto resolved = resolve_infer_request(request, scope);
         if (!resolved) return error_completion(request.job_id(), resolved.status());
         served = served_models_.at(request.model_id());
-        for (uint64_t buffer_id : resolved->buffer_ids) pinned.push_back(buffers_.at(buffer_id));
         frames = std::move(resolved->frames);
-    }
-    for (const auto& mapping : pinned) {
-        if (mapping->faulted()) return error_completion(request.job_id(), mapping->fault_status());
+        // Counted in use under the lock that resolved them, so that a ReleaseBuffer cannot
+        // succeed between here and the frame holding them; every refusal below unpins.
+        for (uint64_t buffer_id : resolved->buffer_ids) {
+            pinned.push_back(buffers_.at(buffer_id));
+            pinned.back()->frames_in_flight += frames.size();
+        }
     }
     const auto frame_count = static_cast<uint64_t>(frames.size());
+    auto unpin = [&] {
+        for (const auto& mapping : pinned) mapping->frames_in_flight -= frame_count;
+    };
+    for (const auto& mapping : pinned) {
+        if (mapping->faulted()) {
+            unpin();
+            return error_completion(request.job_id(), mapping->fault_status());
+        }
+    }
     const uint64_t before = frames_in_flight_->fetch_add(frame_count);
     if (before + frame_count > limits_.max_queued_frames_per_client) {
         frames_in_flight_->fetch_sub(frame_count);
+        unpin();
         return error_completion(
             request.job_id(),
             Status(StatusCode::RESOURCE_LIMIT,
@@ -598,11 +610,11 @@ std::optional<v1::ServerMessage> ClientSession::submit(const v1::InferRequest& r
         }
         if (!bound.is_ok()) {
             frames_in_flight_->fetch_sub(frame_count);
+            unpin();
             return error_completion(request.job_id(), bound);
         }
         bindings.push_back(created.release());
     }
-    for (const auto& mapping : pinned) mapping->frames_in_flight += frame_count;
     if (lane) served->fast_lane_frames += frame_count;
     // The callback holds only what cannot block when it is dropped on a worker thread: the
     // outbox, the activity counters and the regions (unmapped when the last holder goes).
@@ -655,7 +667,7 @@ std::optional<v1::ServerMessage> ClientSession::submit(const v1::InferRequest& r
     // Refused. By the scheduler: the job was completed through the callback, on this thread.
     // Before queueing (QUEUE_IS_FULL, SHUTDOWN, ...): no callback ran, so undo what it would have.
     if (here.message) return std::move(here.message);
-    for (const auto& mapping : pinned) mapping->frames_in_flight -= frame_count;
+    unpin();
     frames_in_flight_->fetch_sub(frame_count);
     return error_completion(request.job_id(), job.status());
 }
