@@ -214,6 +214,14 @@ ClientSession::ClientSession(uint64_t id, SessionOwner owner, std::unique_ptr<VD
       group_(std::move(group)),
       limits_(limits) {}
 
+Status ClientSession::models_over_limit(size_t count, const char* state,
+                                        const char* release_call) const {
+    return Status(StatusCode::RESOURCE_LIMIT,
+                  "this client has " + std::to_string(count) + " " + state +
+                      " models, corund's limit per client; release one (" + release_call + ") or " +
+                      how_to_raise("max_models_per_client"));
+}
+
 ClientSession::~ClientSession() {
     release();
 }
@@ -292,11 +300,7 @@ Expected<std::shared_ptr<LoadedModelEntry>> ClientSession::load_model(
     {
         std::lock_guard lock(mutex_);
         if (loaded_models_.size() >= limits_.max_models_per_client) {
-            return Status(StatusCode::RESOURCE_LIMIT,
-                          "this client has " + std::to_string(loaded_models_.size()) +
-                              " models loaded, corund's limit per client; release one "
-                              "(ReleaseLoadedModel) or " +
-                              how_to_raise("max_models_per_client"));
+            return models_over_limit(loaded_models_.size(), "loaded", "ReleaseLoadedModel");
         }
     }
     if (onnx_bytes.empty()) {
@@ -315,6 +319,10 @@ Expected<std::shared_ptr<LoadedModelEntry>> ClientSession::load_model(
     entry->model = std::make_shared<InferModel>(std::move(state));
     std::lock_guard lock(mutex_);
     if (released_) return Status(StatusCode::SHUTDOWN, "the session is being released");
+    // Again: loads of one session run side by side, each checked before it began.
+    if (loaded_models_.size() >= limits_.max_models_per_client) {
+        return models_over_limit(loaded_models_.size(), "loaded", "ReleaseLoadedModel");
+    }
     entry->loaded_model_id = ++last_loaded_model_id_;
     loaded_models_[entry->loaded_model_id] = entry;
     return entry;
@@ -370,11 +378,7 @@ Expected<uint64_t> ClientSession::configure_model(const v1::ConfigureModelReques
     {
         std::lock_guard lock(mutex_);
         if (served_models_.size() >= limits_.max_models_per_client) {
-            return Status(StatusCode::RESOURCE_LIMIT,
-                          "this client has " + std::to_string(served_models_.size()) +
-                              " configured models, corund's limit per client; release one "
-                              "(ReleaseModel) or " +
-                              how_to_raise("max_models_per_client"));
+            return models_over_limit(served_models_.size(), "configured", "ReleaseModel");
         }
     }
     InferModel& model = *entry->model;
@@ -473,6 +477,11 @@ Expected<uint64_t> ClientSession::configure_model(const v1::ConfigureModelReques
     if (released_) {
         served->configured.shutdown().ignore();
         return Status(StatusCode::SHUTDOWN, "the session is being released");
+    }
+    // Again: configurations of one session run side by side, each checked before it began.
+    if (served_models_.size() >= limits_.max_models_per_client) {
+        served->configured.shutdown().ignore();
+        return models_over_limit(served_models_.size(), "configured", "ReleaseModel");
     }
     served_models_[served->model_id] = served;
     spdlog::debug("session {}: configured model '{}' as model_id {} (batch {}, queue {})", id_,

@@ -142,6 +142,8 @@ public:
 private:
     class Scope;
     Expected<std::shared_ptr<LoadedModelEntry>> find_loaded(uint64_t loaded_model_id) const;
+    // RESOURCE_LIMIT for `count` models `state` ("loaded", "configured").
+    Status models_over_limit(size_t count, const char* state, const char* release_call) const;
     Expected<std::shared_ptr<ServedModel>> find_served(uint64_t model_id) const;
 
     const uint64_t id_;
