@@ -15,6 +15,7 @@
 #include "cli_support.hpp"
 #include "commands.hpp"
 #include "corun_service.grpc.pb.h"
+#include "service/client/service_socket.hpp"
 #include "service/monitor_socket.hpp"
 
 namespace corun::tools {
@@ -34,11 +35,7 @@ struct MonitorOptions {
 std::string resolve_socket(const MonitorOptions& options) {
     if (!options.socket.empty()) return options.socket;
     if (options.pid > 0) return service::in_process_monitor_socket(options.pid);
-    if (const char* from_environment = std::getenv("CORUN_SERVICE_SOCKET");
-        from_environment != nullptr && *from_environment != '\0') {
-        return from_environment;
-    }
-    return DEFAULT_SERVICE_SOCKET;
+    return service::resolve_service_socket(options.socket);
 }
 
 Expected<proto::MonitorSnapshot> fetch(proto::Corun::Stub& stub, const std::string& socket) {

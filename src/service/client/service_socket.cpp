@@ -11,7 +11,11 @@
 namespace corun::service {
 
 std::string resolve_service_socket(const VDeviceParams& params) {
-    if (!params.service_socket.empty()) return params.service_socket;
+    return resolve_service_socket(params.service_socket);
+}
+
+std::string resolve_service_socket(const std::string& given) {
+    if (!given.empty()) return given;
     if (const char* from_environment = std::getenv("CORUN_SERVICE_SOCKET");
         from_environment != nullptr && from_environment[0] != '\0') {
         return from_environment;

@@ -10,6 +10,8 @@ namespace corun::service {
 // The socket path a VDevice with multi_process_service connects to: params.service_socket
 // when set, else $CORUN_SERVICE_SOCKET when set and non-empty, else DEFAULT_SERVICE_SOCKET.
 std::string resolve_service_socket(const VDeviceParams& params);
+// The same rule for a path given some other way (corund --socket, corun monitor --socket).
+std::string resolve_service_socket(const std::string& given);
 
 // What stands at `path` as the client sees it, probed with a plain connect(): "" when something
 // accepts connections there, else the cause ("no such socket", "connection refused",

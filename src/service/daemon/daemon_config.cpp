@@ -1,5 +1,7 @@
 #include "service/daemon/daemon_config.hpp"
 
+#include "service/client/service_socket.hpp"
+
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -148,12 +150,7 @@ Status load_daemon_config_file(DaemonConfig& config, const std::string& path) {
 }
 
 std::string resolved_socket_path(const DaemonConfig& config) {
-    if (!config.socket.empty()) return config.socket;
-    if (const char* from_environment = std::getenv("CORUN_SERVICE_SOCKET");
-        from_environment != nullptr && from_environment[0] != '\0') {
-        return from_environment;
-    }
-    return DEFAULT_SERVICE_SOCKET;
+    return resolve_service_socket(config.socket);
 }
 
 }  // namespace corun::service
