@@ -92,8 +92,9 @@ struct ScheduledModelStats {
     uint32_t queue_capacity = 0;  // async queue size (2 x batch size)
     double latency_p50_ms = 0;    // queue + execution of recent frames (up to the last 128)
     double latency_p95_ms = 0;
-    // The most bursts of other models that went ahead while one of its frames waited: 0 means
-    // none of its frames was ever overtaken, what a top priority promises (docs/SCHEDULER.md).
+    // The most bursts of other models that went ahead while one of its frames waited (from
+    // queueing, threshold waits included): 0 means none of its frames was ever overtaken, what
+    // a top priority with threshold 1 promises (docs/SCHEDULER.md).
     uint64_t max_overtaken_by = 0;
 };
 
