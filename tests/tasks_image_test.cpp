@@ -1,13 +1,18 @@
 // Images (issue 3): header reading without decoding, safe decoding of files and bytes (not an
 // image, empty, 1x1, a header claiming 100000 x 100000 pixels), resizing, letterboxing and
-// tensor conversion. The real-image checks skip when scripts/fetch_models.sh has not run.
+// tensor conversion. Issue 9: headers that say one size to us and another to the decoder (TIFF
+// repeated size tags, PNM comments ending in CR) and the per-thread pixel limit on cv::Mat
+// allocations that bounds what the decoder itself allocates. The real-image checks skip when
+// scripts/fetch_models.sh has not run.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <opencv2/imgcodecs.hpp>
@@ -59,6 +64,49 @@ std::vector<uint8_t> png_header_only(uint32_t width, uint32_t height) {
     put_be32(bytes, height);
     for (uint8_t b : {8, 2, 0, 0, 0}) bytes.push_back(b);  // 8-bit RGB, no interlace
     put_be32(bytes, 0);  // CRC (not checked before the size limit)
+    return bytes;
+}
+
+// Little-endian TIFF entries: tag, type (3 SHORT, 4 LONG, 16 LONG8), value (inline).
+struct TiffEntry {
+    uint16_t tag;
+    uint16_t type;
+    uint32_t value;
+};
+
+// An 8-bit gray, uncompressed TIFF of `pixels` bytes in one strip, with `size_entries` (width
+// and length tags, in the order given) merged into its directory in tag order.
+std::vector<uint8_t> gray_tiff(const std::vector<TiffEntry>& size_entries,
+                               const std::vector<uint8_t>& pixels) {
+    std::vector<TiffEntry> entries = size_entries;
+    const size_t count = size_entries.size() + 7;
+    const auto data_offset = static_cast<uint32_t>(8 + 2 + 12 * count + 4);
+    for (const TiffEntry& entry : std::vector<TiffEntry>{
+             {258, 3, 8},                                        // BitsPerSample
+             {259, 3, 1},                                        // Compression: none
+             {262, 3, 1},                                        // Photometric: black is zero
+             {273, 4, data_offset},                              // StripOffsets
+             {277, 3, 1},                                        // SamplesPerPixel
+             {278, 4, 1u << 30},                                 // RowsPerStrip: all rows
+             {279, 4, static_cast<uint32_t>(pixels.size())}}) {  // StripByteCounts
+        entries.push_back(entry);
+    }
+    std::stable_sort(entries.begin(), entries.end(),
+                     [](const TiffEntry& a, const TiffEntry& b) { return a.tag < b.tag; });
+    std::vector<uint8_t> bytes = {'I', 'I', 42, 0, 8, 0, 0, 0};
+    auto put = [&](uint32_t value, int size) {
+        for (int i = 0; i < size; ++i) bytes.push_back(static_cast<uint8_t>(value >> (8 * i)));
+    };
+    put(static_cast<uint32_t>(entries.size()), 2);
+    for (const TiffEntry& entry : entries) {
+        put(entry.tag, 2);
+        put(entry.type, 2);
+        put(1, 4);  // one value
+        put(entry.value, entry.type == 3 ? 2 : 4);
+        if (entry.type == 3) put(0, 2);
+    }
+    put(0, 4);  // no next directory
+    bytes.insert(bytes.end(), pixels.begin(), pixels.end());
     return bytes;
 }
 
@@ -181,6 +229,78 @@ TEST(TasksDecodeImageTest, HugeImageIsRefusedFromItsHeaderInBoundedMemory) {
     ImageLimits limits;
     limits.max_pixels = 1000;
     EXPECT_STATUS(decode_image(encode(small, ".png"), limits), StatusCode::INVALID_ARGUMENT);
+}
+
+TEST(TasksDecodeImageTest, TiffWithRepeatedSizeTagsIsRefusedByTheSizeTheDecoderReads) {
+    // libtiff reads the first of repeated tags: this TIFF is 100000 x 100000 to the decoder
+    // (30 GB as BGR), while its last tags say 2 x 2. The refusal names that size and the limit.
+    const std::vector<uint8_t> tiff =
+        gray_tiff({{256, 4, 100000}, {256, 4, 2}, {257, 4, 100000}, {257, 4, 2}}, {0, 0, 0, 0});
+    ASSERT_OK_AND_ASSIGN(const ImageHeader header, read_image_header(tiff));
+    EXPECT_EQ(header.width, 100000);
+    EXPECT_EQ(header.height, 100000);
+    auto result = decode_image(tiff);
+    EXPECT_STATUS(result, StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(result.status().message(),
+              "the TIFF image is 100000 x 100000 (10000 MP), above the limit of 64 MP; scale "
+              "it down first (the limit bounds memory per image)")
+        << result.status();
+}
+
+TEST(TasksDecodeImageTest, TiffWithRepeatedSizeTagsDecodesToItsFirstSize) {
+    // The other way round: a small first size and a huge repeat decode as the small image.
+    const std::vector<uint8_t> pixels = {10, 20, 30, 40, 50, 60};
+    const std::vector<uint8_t> tiff =
+        gray_tiff({{256, 3, 3}, {256, 4, 100000}, {257, 3, 2}, {257, 4, 100000}}, pixels);
+    ASSERT_OK_AND_ASSIGN(const ImageHeader header, read_image_header(tiff));
+    EXPECT_EQ(header.width, 3);
+    EXPECT_EQ(header.height, 2);
+    ASSERT_OK_AND_ASSIGN(const cv::Mat image, decode_image(tiff));
+    ASSERT_EQ(image.size(), cv::Size(3, 2));
+    ASSERT_EQ(image.type(), CV_8UC3);
+    EXPECT_EQ(image.at<cv::Vec3b>(1, 2), cv::Vec3b(60, 60, 60));
+}
+
+TEST(TasksDecodeImageTest, TiffSizeOfAnotherTypeIsRefusedNotGuessed) {
+    // libtiff reads a LONG8 size from elsewhere in the file; the standard says SHORT or LONG.
+    auto result = decode_image(gray_tiff({{256, 16, 2}, {257, 4, 2}}, {0, 0, 0, 0}));
+    EXPECT_STATUS(result, StatusCode::NOT_SUPPORTED);
+    EXPECT_TRUE(contains(result.status().message(), "ImageWidth as 1 value(s) of type 16"))
+        << result.status();
+}
+
+TEST(TasksDecodeImageTest, PnmCommentEndingInCarriageReturnReadsTheDecodersSize) {
+    // OpenCV ends a PNM comment at CR or LF; a header reader that waited for LF would skip
+    // "3 2" and read another size than the decoder.
+    std::string pgm = "P5\n# a comment\r3 2\n255\n";
+    pgm += std::string("\x0a\x14\x1e\x28\x32\x3c", 6);
+    const std::vector<uint8_t> bytes(pgm.begin(), pgm.end());
+    ASSERT_OK_AND_ASSIGN(const ImageHeader header, read_image_header(bytes));
+    EXPECT_EQ(header.width, 3);
+    EXPECT_EQ(header.height, 2);
+    ASSERT_OK_AND_ASSIGN(const cv::Mat image, decode_image(bytes));
+    EXPECT_EQ(image.size(), cv::Size(3, 2));
+}
+
+TEST(TasksDecodePixelLimitTest, RefusesLargerMatsOnItsThreadOnlyWhileItLives) {
+    const std::vector<uint8_t> png = encode(cv::Mat(64, 64, CV_8UC3, cv::Scalar(1, 2, 3)), ".png");
+    const cv::Mat encoded(1, static_cast<int>(png.size()), CV_8UC1,
+                          const_cast<uint8_t*>(png.data()));
+    {
+        const DecodePixelLimit limit(4096);  // exactly 64 x 64
+        EXPECT_EQ(cv::imdecode(encoded, cv::IMREAD_COLOR).size(), cv::Size(64, 64));
+        EXPECT_NO_THROW(cv::Mat(64, 64, CV_8UC4));  // channels are not counted
+        EXPECT_THROW(cv::Mat(65, 64, CV_8UC1), std::exception);
+        {
+            const DecodePixelLimit inner(100);
+            EXPECT_THROW(cv::imdecode(encoded, cv::IMREAD_COLOR), std::exception);
+        }
+        EXPECT_NO_THROW(cv::Mat(64, 64, CV_8UC3));  // the outer limit again
+        cv::Mat other_thread;
+        std::thread([&] { other_thread = cv::Mat(1000, 1000, CV_8UC1); }).join();
+        EXPECT_EQ(other_thread.size(), cv::Size(1000, 1000));
+    }
+    EXPECT_EQ(cv::Mat(1000, 1000, CV_8UC1).size(), cv::Size(1000, 1000));
 }
 
 TEST(TasksDecodeImageTest, TruncatedImageDataIsAnError) {

@@ -3,7 +3,8 @@
 // speech that espeak-ng renders at test time, padded with 1 s of silence on both sides: the
 // spoken span is marked, the silence is not, also when the WAV has another sample rate. The
 // model tests skip, saying why, when scripts/fetch_models.sh has not run or espeak-ng is
-// missing.
+// missing. Issue 9: sample rates outside 4..384 kHz, impossible channel counts, chunk sizes
+// beyond the file, and resampled lengths above the sample limit are refused before allocating.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -134,6 +135,57 @@ TEST(TasksWavTest, NonWavEmptyAndDamagedFilesAreClearErrors) {
     EXPECT_STATUS(read_wav("/nonexistent/corun/a.wav"), StatusCode::NOT_FOUND);
 }
 
+TEST(TasksWavTest, SampleRatesOutsideTheRangeAreRefusedNamingRateAndRange) {
+    // 1 Hz would be resampled 16,000x for the VAD: a 400 KB file asked for 12.8 GB.
+    for (const uint32_t rate : {0u, 1u, 3999u, 384001u, 0xFFFFFFFFu}) {
+        SCOPED_TRACE(rate);
+        const std::string bytes = wav_bytes(1, 1, rate, 16, std::string(400, '\x01'));
+        auto clip = decode_wav(std::vector<uint8_t>(bytes.begin(), bytes.end()));
+        EXPECT_STATUS(clip, StatusCode::INVALID_ARGUMENT);
+        EXPECT_EQ(clip.status().message(),
+                  "the WAV's sample rate " + std::to_string(rate) +
+                      " Hz is outside the supported range 4000..384000 Hz; resample it first "
+                      "(e.g. `sox in.wav -r 16000 out.wav`)")
+            << clip.status();
+    }
+    for (const uint32_t rate : {4000u, 384000u}) {
+        const std::string bytes = wav_bytes(1, 1, rate, 16, std::string(400, '\x01'));
+        ASSERT_OK_AND_ASSIGN(const AudioClip clip,
+                             decode_wav(std::vector<uint8_t>(bytes.begin(), bytes.end())));
+        EXPECT_EQ(clip.sample_rate, static_cast<int>(rate));
+        EXPECT_EQ(clip.samples.size(), 200u);
+    }
+}
+
+TEST(TasksWavTest, ImpossibleChannelCountsAreRefused) {
+    for (const uint16_t channels : {uint16_t{0}, uint16_t{9}, uint16_t{65535}}) {
+        SCOPED_TRACE(channels);
+        const std::string bytes = wav_bytes(1, channels, 16000, 16, std::string(64, '\0'));
+        auto clip = decode_wav(std::vector<uint8_t>(bytes.begin(), bytes.end()));
+        EXPECT_STATUS(clip, StatusCode::INVALID_ARGUMENT);
+        EXPECT_TRUE(contains(clip.status().message(), "fmt chunk is inconsistent: " +
+                                                          std::to_string(channels) + " channels"))
+            << clip.status();
+    }
+}
+
+TEST(TasksWavTest, DataChunkLongerThanTheFileIsReadAsFarAsItGoes) {
+    // The data chunk claims 0xFFFFFFFF bytes (a streaming writer) but 6 follow: 3 samples, and
+    // an odd trailing byte is not a sample.
+    std::string bytes = wav_bytes(1, 1, 16000, 16, std::string("\x01\x00\x02\x00\x03\x00\x04", 7));
+    for (size_t i = 40; i < 44; ++i) bytes[i] = '\xFF';  // the data chunk's size
+    ASSERT_OK_AND_ASSIGN(const AudioClip clip,
+                         decode_wav(std::vector<uint8_t>(bytes.begin(), bytes.end())));
+    ASSERT_EQ(clip.samples.size(), 3u);
+    EXPECT_FLOAT_EQ(clip.samples[2], 3.0f / 32768.0f);
+    // A fmt chunk claiming 4 GiB leaves no room for a data chunk after it.
+    std::string huge_fmt = wav_bytes(1, 1, 16000, 16, std::string(8, '\0'));
+    for (size_t i = 16; i < 20; ++i) huge_fmt[i] = '\xFF';
+    auto no_data = decode_wav(std::vector<uint8_t>(huge_fmt.begin(), huge_fmt.end()));
+    EXPECT_STATUS(no_data, StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(no_data.status().message(), "the WAV has no data chunk");
+}
+
 // ---- resampling ----
 
 TEST(TasksResampleTest, KeepsToneAndDurationAcrossRates) {
@@ -159,6 +211,30 @@ TEST(TasksResampleTest, RemovesFrequenciesAboveTheNewNyquist) {
 TEST(TasksResampleTest, RejectsImpossibleRates) {
     EXPECT_STATUS(resample(sine(16000, 440, 0.1), 0), StatusCode::INVALID_ARGUMENT);
     EXPECT_STATUS(resample(AudioClip{}, 16000), StatusCode::INVALID_ARGUMENT);
+    // A 1 Hz clip is refused before 16,000 output samples per input sample are allocated.
+    AudioClip one_hertz;
+    one_hertz.sample_rate = 1;
+    one_hertz.samples.assign(200000, 0.0f);
+    auto up = resample(one_hertz, 16000);
+    EXPECT_STATUS(up, StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(contains(up.status().message(),
+                         "sample rate 1 Hz is outside the supported "
+                         "range 4000..384000 Hz"))
+        << up.status();
+    EXPECT_STATUS(resample(sine(16000, 440, 0.1), 384001), StatusCode::INVALID_ARGUMENT);
+}
+
+TEST(TasksResampleTest, ResultAboveTheSampleLimitIsRefusedBeforeAllocating) {
+    // 4 kHz to 384 kHz multiplies by 96: a clip of MAX_AUDIO_SAMPLES / 64 samples would give
+    // 1.5x the limit. Only the source (32 MiB of floats) is allocated.
+    AudioClip clip;
+    clip.sample_rate = 4000;
+    clip.samples.assign(MAX_AUDIO_SAMPLES / 64, 0.0f);
+    auto up = resample(clip, 384000);
+    EXPECT_STATUS(up, StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(up.status().message(),
+              "resample: 8388608 samples from 4000 Hz to 384000 Hz give 805306368 samples, "
+              "above the limit of 536870912; split the audio first");
 }
 
 // ---- segments from probabilities ----

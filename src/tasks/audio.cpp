@@ -33,6 +33,17 @@ constexpr uint16_t WAVE_FORMAT_PCM = 1;
 constexpr uint16_t WAVE_FORMAT_IEEE_FLOAT = 3;
 constexpr uint16_t WAVE_FORMAT_EXTENSIBLE = 0xFFFE;
 
+Status check_sample_rate(const std::string& whose, int64_t rate) {
+    if (rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      whose + " sample rate " + std::to_string(rate) +
+                          " Hz is outside the supported range " + std::to_string(MIN_SAMPLE_RATE) +
+                          ".." + std::to_string(MAX_SAMPLE_RATE) +
+                          " Hz; resample it first (e.g. `sox in.wav -r 16000 out.wav`)");
+    }
+    return Status::ok();
+}
+
 std::string encoding_name(uint32_t format, uint32_t bits) {
     if (format == WAVE_FORMAT_PCM) return std::to_string(bits) + "-bit PCM";
     if (format == WAVE_FORMAT_IEEE_FLOAT) return std::to_string(bits) + "-bit float";
@@ -54,10 +65,11 @@ Expected<AudioClip> decode_wav(std::span<const uint8_t> bytes) {
     }
     bool have_format = false;
     uint32_t format = 0, channels = 0, rate = 0, block_align = 0, bits = 0;
-    size_t at = 12;
+    // 64-bit offsets: a chunk size near 4 GiB must not wrap past the end of the data.
+    uint64_t at = 12;
     while (at + 8 <= bytes.size()) {
-        const size_t size = le32(bytes, at + 4);
-        const size_t body = at + 8;
+        const uint64_t size = le32(bytes, at + 4);
+        const uint64_t body = at + 8;
         if (tag_is(bytes, at, "fmt ")) {
             if (size < 16 || body + 16 > bytes.size()) {
                 return Status(StatusCode::INVALID_ARGUMENT, "the WAV's fmt chunk is cut short");
@@ -87,16 +99,18 @@ Expected<AudioClip> decode_wav(std::span<const uint8_t> bytes) {
                               "the WAV's fmt chunk is inconsistent: " + std::to_string(channels) +
                                   " channels, block align " + std::to_string(block_align));
             }
-            if (rate < 1 || rate > 384000) {
-                return Status(
-                    StatusCode::INVALID_ARGUMENT,
-                    "the WAV's sample rate " + std::to_string(rate) + " Hz is impossible");
-            }
+            CORUN_RETURN_IF_ERROR(check_sample_rate("the WAV's", rate));
             // Streaming writers leave the size at 0xFFFFFFFF, and cut files end early: read
-            // what is there.
-            const size_t available = bytes.size() - body;
-            const size_t data_size = std::min(size, available);
-            const size_t frames = data_size / block_align;
+            // what is there, so the allocation below never exceeds the file.
+            const uint64_t available = bytes.size() - std::min<uint64_t>(body, bytes.size());
+            const uint64_t data_size = std::min<uint64_t>(size, available);
+            const uint64_t frames = data_size / block_align;
+            if (frames > MAX_AUDIO_SAMPLES) {
+                return Status(StatusCode::INVALID_ARGUMENT,
+                              "the WAV holds " + std::to_string(frames) +
+                                  " samples per channel, above the limit of " +
+                                  std::to_string(MAX_AUDIO_SAMPLES) + "; split it first");
+            }
             AudioClip clip;
             clip.sample_rate = static_cast<int>(rate);
             clip.samples.resize(frames);
@@ -176,14 +190,27 @@ Status write_wav(const std::string& path, const AudioClip& clip) {
 }
 
 Expected<AudioClip> resample(const AudioClip& clip, int target_rate) {
-    if (clip.sample_rate < 1 || clip.sample_rate > 384000 || target_rate < 1 ||
-        target_rate > 384000) {
-        return Status(StatusCode::INVALID_ARGUMENT, "resample: rates must be 1..384000 Hz; got " +
-                                                        std::to_string(clip.sample_rate) + " -> " +
-                                                        std::to_string(target_rate));
-    }
+    CORUN_RETURN_IF_ERROR(check_sample_rate("resample: the clip's", clip.sample_rate));
+    CORUN_RETURN_IF_ERROR(check_sample_rate("resample: the target", target_rate));
     if (clip.sample_rate == target_rate) return clip;
     const double ratio = static_cast<double>(target_rate) / clip.sample_rate;
+    // Exact in integers: floor(samples * target / source), before anything is allocated.
+    const uint64_t source_samples = clip.samples.size();
+    if (source_samples > MAX_AUDIO_SAMPLES) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "resample: the clip has " + std::to_string(source_samples) +
+                          " samples, above the limit of " + std::to_string(MAX_AUDIO_SAMPLES));
+    }
+    const uint64_t count = source_samples * static_cast<uint64_t>(target_rate) /
+                           static_cast<uint64_t>(clip.sample_rate);
+    if (count > MAX_AUDIO_SAMPLES) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "resample: " + std::to_string(source_samples) + " samples from " +
+                          std::to_string(clip.sample_rate) + " Hz to " +
+                          std::to_string(target_rate) + " Hz give " + std::to_string(count) +
+                          " samples, above the limit of " + std::to_string(MAX_AUDIO_SAMPLES) +
+                          "; split the audio first");
+    }
     // Low-pass at the lower of the two Nyquist frequencies, in cycles per source sample.
     const double cutoff = 0.5 * std::min(1.0, ratio);
     constexpr double ZERO_CROSSINGS = 16.0;
@@ -191,8 +218,6 @@ Expected<AudioClip> resample(const AudioClip& clip, int target_rate) {
 
     AudioClip out;
     out.sample_rate = target_rate;
-    const auto count =
-        static_cast<size_t>(std::floor(static_cast<double>(clip.samples.size()) * ratio));
     out.samples.resize(count);
     const auto last = static_cast<int64_t>(clip.samples.size()) - 1;
     for (size_t n = 0; n < count; ++n) {

@@ -6,6 +6,9 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <memory>
+#include <mutex>
+#include <optional>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -123,13 +126,15 @@ Expected<ImageHeader> webp_header(Bytes b) {
 }
 
 Expected<ImageHeader> pnm_header(Bytes b) {
-    // "P6 <width> <height> ...", whitespace-separated, with '#' comments to the end of a line.
+    // "P6 <width> <height> ...", whitespace-separated, with '#' comments to the end of a line;
+    // a comment ends at CR as well as LF, as in OpenCV's reader (ending it only at LF would read
+    // another size than the decoder does).
     size_t at = 2;
     uint64_t values[2] = {0, 0};
     for (uint64_t& value : values) {
         while (at < b.size() && (std::isspace(b[at]) || b[at] == '#')) {
             if (b[at] == '#') {
-                while (at < b.size() && b[at] != '\n') ++at;
+                while (at < b.size() && b[at] != '\n' && b[at] != '\r') ++at;
             } else {
                 ++at;
             }
@@ -149,18 +154,108 @@ Expected<ImageHeader> tiff_header(Bytes b) {
     const size_t ifd = u32(4);
     if (ifd + 2 > b.size()) return damaged("TIFF", "first directory outside the file");
     const size_t count = u16(ifd);
-    uint64_t width = 0;
-    uint64_t height = 0;
+    std::optional<uint64_t> width;
+    std::optional<uint64_t> height;
     for (size_t i = 0; i < count; ++i) {
         const size_t entry = ifd + 2 + 12 * i;
         if (entry + 12 > b.size()) return damaged("TIFF", "directory cut short");
         const uint32_t tag = u16(entry);
+        if (tag != 256 && tag != 257) continue;
+        std::optional<uint64_t>& size = tag == 256 ? width : height;
+        // libtiff ignores every repeat of a tag and uses its first entry; so do we (reading
+        // the last one let a small repeat hide a huge first size from the limit).
+        if (size.has_value()) continue;
         const uint32_t type = u16(entry + 2);
-        const uint64_t value = type == 3 ? u16(entry + 8) : u32(entry + 8);  // SHORT or LONG
-        if (tag == 256) width = value;
-        if (tag == 257) height = value;
+        const uint32_t values = u32(entry + 4);
+        constexpr uint32_t SHORT = 3;
+        constexpr uint32_t LONG = 4;
+        if ((type != SHORT && type != LONG) || values != 1) {
+            // libtiff also converts other integer types, some stored elsewhere in the file;
+            // the standard says SHORT or LONG, so anything else is refused, not guessed at.
+            return Status(StatusCode::NOT_SUPPORTED,
+                          std::string("the TIFF gives its ") +
+                              (tag == 256 ? "ImageWidth" : "ImageLength") + " as " +
+                              std::to_string(values) + " value(s) of type " + std::to_string(type) +
+                              ", not one SHORT or LONG; re-save the image (e.g. as PNG)");
+        }
+        size = type == SHORT ? u16(entry + 8) : u32(entry + 8);
     }
-    return header("TIFF", width, height);
+    return header("TIFF", width.value_or(0), height.value_or(0));
+}
+
+// Bounds the cv::Mat allocations of one thread while a decoder runs. OpenCV's decoders read
+// their own header and then allocate the image (and any temporary of the same size) through
+// cv::Mat's default allocator; this allocator refuses, on the decoding thread only, any Mat
+// above the pixel limit. So the limit applies to the size the decoder itself chose, whatever
+// our header parsers read, for every format. Other threads and other times are untouched.
+struct DecodeBudget {
+    uint64_t max_pixels = 0;  // 0 = no decode in progress on this thread
+    int refused_rows = 0;
+    int refused_cols = 0;
+};
+thread_local DecodeBudget decode_budget;
+
+// Thrown out of cv::Mat::create (OpenCV rethrows what its allocator throws) and caught in
+// decode_image.
+struct DecodeBudgetExceeded : std::exception {
+    const char* what() const noexcept override { return "image above the decode pixel limit"; }
+};
+
+class PixelLimitedAllocator final : public cv::MatAllocator {
+public:
+    explicit PixelLimitedAllocator(cv::MatAllocator* next) : next_(next) {}
+
+    cv::UMatData* allocate(int dims, const int* sizes, int type, void* data, size_t* step,
+                           cv::AccessFlag flags, cv::UMatUsageFlags usage) const override {
+        if (data == nullptr && decode_budget.max_pixels > 0) {
+            uint64_t pixels = 1;
+            for (int d = 0; d < dims; ++d) {
+                const auto size = static_cast<uint64_t>(std::max(sizes[d], 0));
+                pixels = size != 0 && pixels > UINT64_MAX / size ? UINT64_MAX : pixels * size;
+            }
+            if (pixels > decode_budget.max_pixels) {
+                decode_budget.refused_rows = dims > 0 ? sizes[0] : 0;
+                decode_budget.refused_cols = dims > 1 ? sizes[1] : 1;
+                throw DecodeBudgetExceeded();
+            }
+        }
+        return next_->allocate(dims, sizes, type, data, step, flags, usage);
+    }
+    bool allocate(cv::UMatData* data, cv::AccessFlag flags,
+                  cv::UMatUsageFlags usage) const override {
+        return next_->allocate(data, flags, usage);
+    }
+    // Mats record the allocator that made them (next_), so they are freed through it.
+    void deallocate(cv::UMatData* data) const override { next_->deallocate(data); }
+
+    cv::MatAllocator* next() const { return next_; }
+
+private:
+    cv::MatAllocator* next_;
+};
+
+// Puts a PixelLimitedAllocator in front of cv::Mat's default allocator, once, or again in
+// front of one an application installed after us.
+void install_pixel_limited_allocator() {
+    static std::mutex mutex;
+    static std::vector<std::unique_ptr<PixelLimitedAllocator>> installed;  // never freed
+    std::lock_guard lock(mutex);
+    cv::MatAllocator* current = cv::Mat::getDefaultAllocator();
+    for (const auto& ours : installed) {
+        if (ours.get() == current) return;
+    }
+    installed.push_back(std::make_unique<PixelLimitedAllocator>(current));
+    cv::Mat::setDefaultAllocator(installed.back().get());
+}
+
+Status above_pixel_limit(const std::string& format, uint64_t width, uint64_t height,
+                         uint64_t max_pixels, const std::string& source) {
+    const uint64_t pixels = width * height;
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "the " + format + " image is " + std::to_string(width) + " x " +
+                      std::to_string(height) + " (" + std::to_string(pixels / 1000000) + " MP" +
+                      source + "), above the limit of " + std::to_string(max_pixels / 1000000) +
+                      " MP; scale it down first (the limit bounds memory per image)");
 }
 
 }  // namespace
@@ -196,26 +291,45 @@ Expected<ImageHeader> read_image_header(std::span<const uint8_t> bytes) {
                       start);
 }
 
+DecodePixelLimit::DecodePixelLimit(uint64_t max_pixels) : previous_(decode_budget.max_pixels) {
+    install_pixel_limited_allocator();
+    decode_budget = DecodeBudget{std::max<uint64_t>(max_pixels, 1), 0, 0};
+}
+
+DecodePixelLimit::~DecodePixelLimit() {
+    decode_budget.max_pixels = previous_;
+}
+
 Expected<cv::Mat> decode_image(std::span<const uint8_t> bytes, const ImageLimits& limits) {
     CORUN_TRY(const ImageHeader info, read_image_header(bytes));
     const uint64_t pixels = uint64_t(info.width) * uint64_t(info.height);
     if (pixels > limits.max_pixels) {
-        return Status(StatusCode::INVALID_ARGUMENT,
-                      "the " + info.format + " image is " + std::to_string(info.width) + " x " +
-                          std::to_string(info.height) + " (" + std::to_string(pixels / 1000000) +
-                          " MP), above the limit of " +
-                          std::to_string(limits.max_pixels / 1000000) +
-                          " MP; scale it down first (the limit bounds memory per image)");
+        return above_pixel_limit(info.format, static_cast<uint64_t>(info.width),
+                                 static_cast<uint64_t>(info.height), limits.max_pixels, "");
     }
     cv::Mat decoded;
     try {
+        const DecodePixelLimit limit(limits.max_pixels);
         // imdecode does not modify its input; the Mat header only wraps the caller's bytes.
         const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1,
                               const_cast<uint8_t*>(bytes.data()));
         decoded = cv::imdecode(encoded, cv::IMREAD_COLOR);
+    } catch (const DecodeBudgetExceeded&) {
+        decoded.release();
     } catch (const cv::Exception& error) {
         return Status(StatusCode::INVALID_ARGUMENT,
                       "decoding the " + info.format + " image failed: " + error.what());
+    }
+    // imdecode swallows what its decoder throws while reading pixels, so the budget, not the
+    // exception, says whether the limit stopped it.
+    if (decode_budget.refused_rows != 0 || decode_budget.refused_cols != 0) {
+        const DecodeBudget refused = decode_budget;
+        decode_budget.refused_rows = decode_budget.refused_cols = 0;
+        return above_pixel_limit(info.format, static_cast<uint64_t>(refused.refused_cols),
+                                 static_cast<uint64_t>(refused.refused_rows), limits.max_pixels,
+                                 " as its decoder reads it; the header gave " +
+                                     std::to_string(info.width) + " x " +
+                                     std::to_string(info.height));
     }
     if (decoded.empty()) {
         return Status(StatusCode::INVALID_ARGUMENT,

@@ -40,8 +40,27 @@ struct ImageHeader {
 Expected<ImageHeader> read_image_header(std::span<const uint8_t> bytes);
 
 // Decodes an image (8-bit BGR, 3 channels; gray, alpha and 16-bit images are converted;
-// EXIF orientation applied). Refuses images above `limits.max_pixels` from the header alone.
+// EXIF orientation applied). Refuses images above `limits.max_pixels` twice: from the header
+// before decoding, and, under a DecodePixelLimit, from the size the decoder itself reads, so a
+// header that says one size to us and another to the decoder (a TIFF with repeated size tags)
+// cannot pass. Either refusal is INVALID_ARGUMENT naming the size and the limit.
 Expected<cv::Mat> decode_image(std::span<const uint8_t> bytes, const ImageLimits& limits = {});
+
+// While it lives, every cv::Mat allocated on this thread with more than `max_pixels` elements
+// (the product of its dimensions, channels not counted) fails: cv::Mat::create throws before
+// any memory is taken. It works by putting an allocator in front of cv::Mat's default one (once
+// per process; it changes nothing for other threads or outside a DecodePixelLimit). Scopes may
+// nest; the innermost limit applies.
+class DecodePixelLimit {
+public:
+    explicit DecodePixelLimit(uint64_t max_pixels);
+    ~DecodePixelLimit();
+    DecodePixelLimit(const DecodePixelLimit&) = delete;
+    DecodePixelLimit& operator=(const DecodePixelLimit&) = delete;
+
+private:
+    uint64_t previous_;
+};
 // As decode_image, reading a file (at most `limits.max_file_bytes`). Errors name the path.
 Expected<cv::Mat> read_image(const std::string& path, const ImageLimits& limits = {});
 
