@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -809,6 +810,137 @@ TEST(AsyncInferenceTest, FourClientThreadsShareOneVDevice) {
             EXPECT_EQ(calls[t][j].load(), 1) << "thread " << t << " job " << j;
         }
     }
+}
+
+// ---- what a callback may do ----
+
+TEST(AsyncInferenceTest, ShutdownFromACallbackReturnsAndCancelsWhatHasNotStarted) {
+    Group group = Group::make("shutdown-in-callback", 1);
+    ASSERT_OK_AND_ASSIGN(auto holder, group.configure("add_one.onnx"));
+    // Burst 2: the first two frames leave the queue together, the third stays queued.
+    ASSERT_OK_AND_ASSIGN(auto configured, group.configure("add_one.onnx", 2));
+    Blocker blocker(holder);
+    ASSERT_OK(blocker.start());  // holds the only slot while the frames queue up
+
+    std::vector<AddOneFrame> frames;
+    for (int f = 0; f < 3; ++f) frames.emplace_back(static_cast<float>(f));
+    std::array<Status, 3> statuses;
+    Status shutdown_status(StatusCode::UNINITIALIZED, "shutdown() did not return");
+    Counter done;
+    std::vector<AsyncInferJob> jobs;
+    for (int f = 0; f < 3; ++f) {
+        ASSERT_OK(frames[f].bind(configured));
+        ASSERT_OK_AND_ASSIGN(
+            auto job,
+            configured.run_async(*frames[f].bindings, [&, f](const AsyncInferCompletionInfo& info) {
+                statuses[f] = info.status;
+                if (f == 0) shutdown_status = configured.shutdown();
+                done.add();
+            }));
+        jobs.push_back(std::move(job));
+    }
+    ASSERT_OK(blocker.finish());
+    ASSERT_TRUE(done.wait_for(3));
+    EXPECT_TRUE(shutdown_status.is_ok()) << shutdown_status;
+    EXPECT_TRUE(statuses[0].is_ok()) << statuses[0];
+    EXPECT_TRUE(frames[0].is_correct());
+    // Taken in the same burst but not started, and still queued: both complete with SHUTDOWN.
+    for (int f = 1; f < 3; ++f) {
+        EXPECT_EQ(statuses[f].code(), StatusCode::SHUTDOWN) << f << ": " << statuses[f];
+        EXPECT_EQ(jobs[f].wait(kTimeout).code(), StatusCode::SHUTDOWN);
+        EXPECT_TRUE(frames[f].is_untouched()) << f;
+    }
+    ASSERT_OK(jobs[0].wait(kTimeout));
+    // The worker goes on with the group's other models.
+    AddOneFrame after(5.0f);
+    ASSERT_OK(after.bind(holder));
+    ASSERT_OK(holder.run(*after.bindings, kTimeout));
+    EXPECT_TRUE(after.is_correct());
+    ASSERT_OK(configured.shutdown());
+    EXPECT_EQ(configured.get_frames_in_flight(), 0u);
+}
+
+TEST(AsyncInferenceTest, ShutdownFromCallbacksOnTwoSlotsAtOnceReturns) {
+    Group group = Group::make("shutdown-in-two-callbacks", 2);
+    ASSERT_OK_AND_ASSIGN(auto configured, group.configure("add_one.onnx"));
+    // Both callbacks wait until both run, then both shut the model down: a shutdown() that
+    // waited for the other callback would wait forever.
+    std::array<AddOneFrame, 2> frames{AddOneFrame(1.0f), AddOneFrame(2.0f)};
+    Counter entered;
+    Counter done;
+    std::array<Status, 2> shutdown_statuses;
+    std::vector<AsyncInferJob> jobs;
+    for (int f = 0; f < 2; ++f) {
+        ASSERT_OK(frames[f].bind(configured));
+        ASSERT_OK_AND_ASSIGN(
+            auto job,
+            configured.run_async(*frames[f].bindings, [&, f](const AsyncInferCompletionInfo&) {
+                entered.add();
+                entered.wait_for(2);
+                shutdown_statuses[f] = configured.shutdown();
+                done.add();
+            }));
+        jobs.push_back(std::move(job));
+    }
+    ASSERT_TRUE(done.wait_for(2));
+    for (int f = 0; f < 2; ++f) {
+        EXPECT_TRUE(shutdown_statuses[f].is_ok()) << shutdown_statuses[f];
+        ASSERT_OK(jobs[f].wait(kTimeout));
+        EXPECT_TRUE(frames[f].is_correct());
+    }
+}
+
+TEST(AsyncInferenceTest, ACallbackThatThrowsIsLoggedAndTheWorkerGoesOn) {
+    Group group = Group::make("throwing-callback", 1);
+    ASSERT_OK_AND_ASSIGN(auto configured, group.configure("add_one.onnx"));
+    ASSERT_OK_AND_ASSIGN(auto neighbour, group.configure("add_one.onnx"));
+    AddOneFrame frame(1.0f);
+    ASSERT_OK(frame.bind(configured));
+    testing::internal::CaptureStderr();
+    {
+        ASSERT_OK_AND_ASSIGN(
+            auto job, configured.run_async(*frame.bindings, [](const AsyncInferCompletionInfo&) {
+                throw std::runtime_error("the user's callback failed");
+            }));
+        ASSERT_OK(job.wait(kTimeout));  // the frame itself succeeded
+    }
+    {
+        ASSERT_OK_AND_ASSIGN(
+            auto job, configured.run_async(*frame.bindings, [](const AsyncInferCompletionInfo&) {
+                throw 42;  // not a std::exception
+            }));
+        ASSERT_OK(job.wait(kTimeout));
+    }
+    const std::string logged = testing::internal::GetCapturedStderr();
+    EXPECT_TRUE(contains(logged, "callback of model 'add_one' threw (the user's callback failed)"))
+        << logged;
+    EXPECT_TRUE(contains(logged, "not derived from std::exception")) << logged;
+    EXPECT_TRUE(frame.is_correct());
+    // The one worker still runs frames, of this model and of the other.
+    Counter calls;
+    ASSERT_OK_AND_ASSIGN(
+        auto job, configured.run_async(*frame.bindings, [&](const AsyncInferCompletionInfo& info) {
+            if (info.status.is_ok()) calls.add();
+        }));
+    ASSERT_OK(job.wait(kTimeout));
+    EXPECT_EQ(calls.count(), 1);
+    AddOneFrame other(3.0f);
+    ASSERT_OK(other.bind(neighbour));
+    ASSERT_OK(neighbour.run(*other.bindings, kTimeout));
+    EXPECT_TRUE(other.is_correct());
+    EXPECT_EQ(configured.get_frames_in_flight(), 0u);
+}
+
+TEST(AsyncInferenceTest, ErrorsOfRunNameRun) {
+    Group group = Group::make("run-messages", 1);
+    ASSERT_OK_AND_ASSIGN(auto configured, group.configure("add_one.onnx"));
+    ASSERT_OK_AND_ASSIGN(auto empty, configured.create_bindings());
+    const Status from_run = configured.run(empty, kTimeout);
+    EXPECT_EQ(from_run.code(), StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(from_run.message().rfind("run: ", 0), 0u) << from_run;
+    const Status from_async = configured.run_async(empty).status();
+    EXPECT_EQ(from_async.code(), StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(from_async.message().rfind("run_async: ", 0), 0u) << from_async;
 }
 
 }  // namespace

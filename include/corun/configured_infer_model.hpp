@@ -127,7 +127,9 @@ public:
 
     // Queues one frame (or several, as one burst). Fails with QUEUE_IS_FULL when they do not
     // fit (call wait_for_async_ready first), SHUTDOWN after shutdown(). The callback runs on a
-    // corun thread once the job is done, before wait() returns; keep it short.
+    // corun thread once the job is done, before wait() returns; keep it short. It may call
+    // shutdown() (which then does not wait) and run_async(); an exception it throws is caught
+    // and logged to stderr (docs/API.md, "Callbacks").
     Expected<AsyncInferJob> run_async(const Bindings& bindings,
                                       AsyncInferCallback callback = nullptr);
     Expected<AsyncInferJob> run_async(const std::vector<Bindings>& bindings,
@@ -148,8 +150,13 @@ public:
     Status set_scheduler_timeout(const std::chrono::milliseconds& timeout);
 
     // Jobs not yet started complete with SHUTDOWN; running ones finish; later calls fail
-    // with SHUTDOWN. Idempotent. The destructor of the last handle calls it.
+    // with SHUTDOWN. Returns once every callback has returned, except when called from a
+    // callback: then it returns at once (running jobs finish, and call their callbacks, later).
+    // Idempotent. The destructor of the last handle calls it.
     Status shutdown();
+
+    // Each frame's run-time bound, from InferModel::set_frame_time_limit at configure().
+    std::chrono::milliseconds get_frame_time_limit() const;
 
     // Identifies this configured model in VDevice::get_scheduler_stats().
     uint64_t scheduler_model_id() const;

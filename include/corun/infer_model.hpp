@@ -3,6 +3,7 @@
 // always; the no-name forms fail with INVALID_OPERATION when there are several streams.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -93,6 +94,23 @@ public:
     uint16_t batch_size() const;
     static constexpr uint16_t MAX_BATCH_SIZE = 256;
 
+    // How long one frame may run on the device before corun stops it (the job then completes
+    // with TIMEOUT): a model with an endless Loop must not hold a device forever. 1 ms ..
+    // MAX_FRAME_TIME_LIMIT; default DEFAULT_FRAME_TIME_LIMIT. Taken by the next configure();
+    // corund may lower it to its own maximum.
+    Status set_frame_time_limit(std::chrono::milliseconds limit);
+    std::chrono::milliseconds frame_time_limit() const { return frame_time_limit_; }
+    static constexpr std::chrono::milliseconds DEFAULT_FRAME_TIME_LIMIT{60'000};
+    static constexpr std::chrono::milliseconds MAX_FRAME_TIME_LIMIT{24 * 3600'000};
+
+    // The most bytes one frame may take: every input and output stream, each counted in the
+    // larger of its user and native formats. configure() refuses a model above it with
+    // RESOURCE_LIMIT (a 120 GB frame would only fail, or swap, at the first inference).
+    // At least 1; default DEFAULT_FRAME_SIZE_LIMIT (1 GiB).
+    Status set_frame_size_limit(uint64_t bytes);
+    uint64_t frame_size_limit() const { return frame_size_limit_; }
+    static constexpr uint64_t DEFAULT_FRAME_SIZE_LIMIT = uint64_t{1} << 30;
+
     // Checks the formats and shapes, and prepares the model on the device. May be called more
     // than once; each ConfiguredInferModel keeps the formats it was configured with.
     Expected<ConfiguredInferModel> configure();
@@ -105,6 +123,8 @@ private:
     std::vector<InferStream> outputs_;
     std::vector<std::string> input_names_;
     std::vector<std::string> output_names_;
+    std::chrono::milliseconds frame_time_limit_ = DEFAULT_FRAME_TIME_LIMIT;
+    uint64_t frame_size_limit_ = DEFAULT_FRAME_SIZE_LIMIT;
 };
 
 }  // namespace corun

@@ -3,6 +3,7 @@
 // execution-provider idea: the core does not know which devices exist).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -12,6 +13,7 @@
 #include "corun/expected.hpp"
 #include "corun/format.hpp"
 #include "corun/vdevice.hpp"
+#include "devices/frame_watchdog.hpp"
 
 namespace corun::devices {
 
@@ -38,18 +40,40 @@ struct FrameBuffers {
     std::vector<void*> outputs;
 };
 
+// What bounds each frame of one execute() call.
+struct FrameLimits {
+    // A frame running longer is stopped and execute() returns TIMEOUT (a model with an endless
+    // Loop must not hold a device slot, or corund, forever).
+    std::chrono::nanoseconds time_limit{std::chrono::seconds(60)};
+    // Frames of a terminated owner are stopped and execute() returns ABORTED. Null: none.
+    const FrameTermination* termination = nullptr;
+};
+
 // A model loaded on one device. Execution must be safe from several threads at once.
 class LoadedModel {
 public:
     virtual ~LoadedModel() = default;
     virtual const std::vector<DeclaredTensor>& declared_inputs() const = 0;
     virtual const std::vector<DeclaredTensor>& declared_outputs() const = 0;
-    // Runs every frame of the burst with the given fixed shapes.
+    // Runs every frame of the burst with the given fixed shapes, each within `limits`. A device
+    // that cannot stop a running frame runs it unbounded (the three-argument form).
+    virtual Status execute(const std::vector<TensorSpec>& inputs,
+                           const std::vector<TensorSpec>& outputs,
+                           std::span<const FrameBuffers> frames, const FrameLimits& limits) {
+        (void)limits;
+        return execute(inputs, outputs, frames);
+    }
+    // As above with the default limits.
     virtual Status execute(const std::vector<TensorSpec>& inputs,
                            const std::vector<TensorSpec>& outputs,
                            std::span<const FrameBuffers> frames) = 0;
-    // Output shapes for the given input shapes, found by running one zero-filled frame;
-    // used only when the model declares dynamic output dimensions.
+    // Output shapes for the given input shapes, found by running one zero-filled frame within
+    // `limits`; used only when the model declares dynamic output dimensions.
+    virtual Expected<std::vector<std::vector<int64_t>>> infer_output_dims(
+        const std::vector<TensorSpec>& inputs, const FrameLimits& limits) {
+        (void)limits;
+        return infer_output_dims(inputs);
+    }
     virtual Expected<std::vector<std::vector<int64_t>>> infer_output_dims(
         const std::vector<TensorSpec>& inputs) = 0;
 };

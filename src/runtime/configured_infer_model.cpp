@@ -19,17 +19,18 @@ Status shut_down_error() {
                   "run more inferences");
 }
 
+// `call` names the public call in messages: "run" or "run_async".
 Expected<std::shared_ptr<JobState>> submit_job(
-    const std::shared_ptr<ConfiguredModelState>& state,
+    const std::shared_ptr<ConfiguredModelState>& state, const std::string& call,
     const std::vector<ConfiguredInferModel::Bindings>& bindings, AsyncInferCallback callback,
     bool may_run_on_caller) {
     if (bindings.empty()) {
-        return Status(StatusCode::INVALID_ARGUMENT, "run_async: no bindings given");
+        return Status(StatusCode::INVALID_ARGUMENT, call + ": no bindings given");
     }
     for (size_t f = 0; f < bindings.size(); ++f) {
         if (&bindings[f].model() != state.get()) {
             return Status(StatusCode::INVALID_ARGUMENT,
-                          "run_async: bindings " + std::to_string(f) +
+                          call + ": bindings " + std::to_string(f) +
                               " were created by another ConfiguredInferModel");
         }
         const auto& buffers = bindings[f].buffers();
@@ -37,7 +38,7 @@ Expected<std::shared_ptr<JobState>> submit_job(
             if (buffers[s].data == nullptr) {
                 const auto& stream = state->streams[s];
                 return Status(StatusCode::INVALID_ARGUMENT,
-                              "run_async: " + stream.describe() + " has no buffer; call bindings." +
+                              call + ": " + stream.describe() + " has no buffer; call bindings." +
                                   (stream.is_input ? "input" : "output") + "(\"" + stream.name +
                                   "\")->set_buffer(...) first");
             }
@@ -52,7 +53,7 @@ Expected<std::shared_ptr<JobState>> submit_job(
         if (state->shut_down) return shut_down_error();
         if (state->frames_in_flight + bindings.size() > state->queue_size) {
             return Status(StatusCode::QUEUE_IS_FULL,
-                          "run_async: " + std::to_string(state->frames_in_flight) + " of " +
+                          call + ": " + std::to_string(state->frames_in_flight) + " of " +
                               std::to_string(state->queue_size) + " queue slots are busy and " +
                               std::to_string(bindings.size()) +
                               " more frames do not fit; call wait_for_async_ready() first");
@@ -115,6 +116,10 @@ Status ConfiguredModelState::shutdown() {
     }
     std::unique_lock lock(mutex);
     changed.notify_all();  // wake wait_for_async_ready callers
+    // From a callback, the callback's own job is unfinished until it returns, and a callback on
+    // another slot may be waiting in shutdown() for this one: return without waiting. Jobs not
+    // yet started complete with SHUTDOWN all the same (execute_job checks shut_down).
+    if (completion_callback_running()) return Status::ok();
     changed.wait(lock, [&] { return jobs_unfinished == 0; });
     return Status::ok();
 }
@@ -165,36 +170,46 @@ Expected<ConfiguredInferModel::Bindings> ConfiguredInferModel::create_bindings(
     return bindings;
 }
 
-Status ConfiguredInferModel::wait_for_async_ready(std::chrono::milliseconds timeout,
-                                                  uint32_t frames_count) {
-    if (frames_count == 0 || frames_count > state_->queue_size) {
+namespace {
+
+// wait_for_async_ready(), and the first step of run(); `call` names the public call in messages.
+Status wait_for_queue_space(ConfiguredModelState& state, const std::string& call,
+                            std::chrono::milliseconds timeout, uint32_t frames_count) {
+    if (frames_count == 0 || frames_count > state.queue_size) {
         return Status(StatusCode::INVALID_ARGUMENT,
-                      "wait_for_async_ready: frames_count " + std::to_string(frames_count) +
+                      call + ": frames_count " + std::to_string(frames_count) +
                           " can never fit; the async queue holds 1.." +
-                          std::to_string(state_->queue_size) +
+                          std::to_string(state.queue_size) +
                           " frames (get_async_queue_size(); it is 2 x the batch size)");
     }
-    std::unique_lock lock(state_->mutex);
+    std::unique_lock lock(state.mutex);
     auto ready = [&] {
-        return state_->shut_down || state_->frames_in_flight + frames_count <= state_->queue_size;
+        return state.shut_down || state.frames_in_flight + frames_count <= state.queue_size;
     };
     if (is_forever(timeout)) {
-        state_->changed.wait(lock, ready);
-    } else if (!state_->changed.wait_for(lock, timeout, ready)) {
-        return Status(StatusCode::TIMEOUT,
-                      "wait_for_async_ready: " + std::to_string(state_->frames_in_flight) + " of " +
-                          std::to_string(state_->queue_size) + " queue slots still busy after " +
-                          std::to_string(timeout.count()) + " ms; " + std::to_string(frames_count) +
-                          " needed");
+        state.changed.wait(lock, ready);
+    } else if (!state.changed.wait_for(lock, timeout, ready)) {
+        return Status(StatusCode::TIMEOUT, call + ": " + std::to_string(state.frames_in_flight) +
+                                               " of " + std::to_string(state.queue_size) +
+                                               " queue slots still busy after " +
+                                               std::to_string(timeout.count()) + " ms; " +
+                                               std::to_string(frames_count) + " needed");
     }
-    if (state_->shut_down) return shut_down_error();
+    if (state.shut_down) return shut_down_error();
     return Status::ok();
+}
+
+}  // namespace
+
+Status ConfiguredInferModel::wait_for_async_ready(std::chrono::milliseconds timeout,
+                                                  uint32_t frames_count) {
+    return wait_for_queue_space(*state_, "wait_for_async_ready", timeout, frames_count);
 }
 
 Status ConfiguredInferModel::run(const Bindings& bindings, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    CORUN_RETURN_IF_ERROR(wait_for_async_ready(timeout, 1));
-    CORUN_TRY(auto job, submit_job(state_, {bindings}, nullptr, true));
+    CORUN_RETURN_IF_ERROR(wait_for_queue_space(*state_, "run", timeout, 1));
+    CORUN_TRY(auto job, submit_job(state_, "run", {bindings}, nullptr, true));
     std::unique_lock lock(job->mutex);
     auto is_done = [&] { return job->done; };
     if (is_forever(timeout)) {
@@ -225,15 +240,21 @@ Expected<AsyncInferJob> ConfiguredInferModel::run_async(const Bindings& bindings
 
 Expected<AsyncInferJob> ConfiguredInferModel::run_async(const std::vector<Bindings>& bindings,
                                                         AsyncInferCallback callback) {
-    CORUN_TRY(auto job, submit_job(state_, bindings, std::move(callback), false));
+    CORUN_TRY(auto job, submit_job(state_, "run_async", bindings, std::move(callback), false));
     return AsyncInferJob(std::move(job));
 }
 
 Expected<AsyncInferJob> ConfiguredInferModelInternals::run_async_on_caller(
     ConfiguredInferModel& model, const std::vector<ConfiguredInferModel::Bindings>& bindings,
     AsyncInferCallback callback) {
-    CORUN_TRY(auto job, submit_job(model.state_, bindings, std::move(callback), true));
+    CORUN_TRY(auto job, submit_job(model.state_, "run_async", bindings, std::move(callback), true));
     return AsyncInferJob(std::move(job));
+}
+
+void ConfiguredInferModelInternals::terminate_running_frames(ConfiguredInferModel& model) {
+    // A service model's frames run in corund, which terminates them itself.
+    if (model.state_->remote) return;
+    devices::FrameWatchdog::instance().terminate(model.state_->termination);
 }
 
 Expected<size_t> ConfiguredInferModel::get_async_queue_size() const {
@@ -300,6 +321,10 @@ Status ConfiguredInferModel::set_scheduler_timeout(const std::chrono::millisecon
         params.timeout = timeout;
         return Status::ok();
     });
+}
+
+std::chrono::milliseconds ConfiguredInferModel::get_frame_time_limit() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(state_->frame_limits.time_limit);
 }
 
 uint64_t ConfiguredInferModel::scheduler_model_id() const {

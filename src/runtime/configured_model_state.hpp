@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "corun/configured_infer_model.hpp"
+#include "devices/device.hpp"
 #include "runtime/format_conversion.hpp"
 #include "runtime/model_state.hpp"
 #include "scheduler/scheduling_params.hpp"
@@ -39,6 +40,10 @@ struct ConfiguredModelState {
     uint16_t batch_size = 1;
     size_t queue_size = 2;
     scheduler::ModelSchedulingParams scheduling;  // guarded by mutex
+    // Each frame's run-time bound (InferModel::set_frame_time_limit), and the flag that
+    // terminate_running_frames() raises; frame_limits.termination points at it.
+    devices::FrameTermination termination;
+    devices::FrameLimits frame_limits;
     // Set on a service group: the model runs in corund, and its frames go there instead of to
     // the group's scheduler (model_id is then the daemon's id).
     std::shared_ptr<RemoteConfiguredModel> remote;
@@ -50,6 +55,8 @@ struct ConfiguredModelState {
     bool shut_down = false;
 
     ~ConfiguredModelState();
+    // Waits for running frames and their callbacks, except when called from a callback
+    // (completion_callback_running()): then it returns at once.
     Status shutdown();
     void release_frames(size_t frames);
     void finish_job();

@@ -1,6 +1,8 @@
 #include "runtime/device_group.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <set>
@@ -191,6 +193,21 @@ DeviceGroup::~DeviceGroup() {
 }  // namespace corun
 
 namespace corun {
+
+void DeviceGroup::stop_all_at_exit() {
+    static std::once_flag registered;
+    std::call_once(registered, [] {
+        std::atexit([] {
+            devices::FrameWatchdog::instance().terminate_all();
+            // Held until every group is stopped: a worker must not drop the last reference to a
+            // group that this handler is stopping.
+            const auto groups = live();
+            for (const auto& group : groups) {
+                if (!group->is_service()) group->scheduler().stop_within(std::chrono::seconds(5));
+            }
+        });
+    });
+}
 
 std::vector<std::shared_ptr<DeviceGroup>> DeviceGroup::live() {
     std::lock_guard lock(groups_mutex);

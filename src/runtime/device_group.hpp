@@ -27,6 +27,13 @@ public:
     static Expected<std::shared_ptr<DeviceGroup>> acquire(const VDeviceParams& params);
     // Every group alive in this process (for the in-process monitor).
     static std::vector<std::shared_ptr<DeviceGroup>> live();
+    // Registers, once per process, an exit handler that stops every in-process group before
+    // ONNX Runtime's statics are destroyed: running frames are terminated (ABORTED), queued ones
+    // complete with SHUTDOWN, and the workers end (waited for up to 5 s), so that no worker runs
+    // a frame, or drops the last reference to a session, while the process tears itself down.
+    // Called by configure(): exit handlers run in reverse order of registration, and this one
+    // must run before the destructors of the statics ORT created while loading the model.
+    static void stop_all_at_exit();
     ~DeviceGroup();
 
     const VDeviceParams& params() const { return params_; }

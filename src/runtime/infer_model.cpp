@@ -71,6 +71,44 @@ ConfiguredStream configured_stream(const StreamState& stream, const std::vector<
     return configured;
 }
 
+// Bytes of a frame with `dims` of `type`, saturating at UINT64_MAX (a model may declare
+// dimensions whose product overflows).
+uint64_t frame_bytes(const std::vector<int64_t>& dims, FormatType type) {
+    uint64_t bytes = format_type_size(type);
+    for (int64_t dim : dims) {
+        if (dim <= 0) return 0;
+        if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(dim), &bytes)) return UINT64_MAX;
+    }
+    return bytes;
+}
+
+// Checks that the streams configured so far fit in `limit` bytes per frame, before anything
+// allocates a frame (configure() runs a zero-filled one to find dynamic output shapes).
+Status check_frame_size(const std::vector<ConfiguredStream>& streams, uint64_t limit,
+                        const std::string& model_name) {
+    uint64_t total = 0;
+    std::string largest;
+    uint64_t largest_bytes = 0;
+    for (const auto& stream : streams) {
+        const uint64_t bytes = std::max(frame_bytes(stream.user.dims, stream.user.type),
+                                        frame_bytes(stream.native.dims, stream.native.type));
+        if (__builtin_add_overflow(total, bytes, &total)) total = UINT64_MAX;
+        if (bytes >= largest_bytes) {
+            largest_bytes = bytes;
+            largest = std::string(stream.is_input ? "input '" : "output '") + stream.name + "' " +
+                      shape_text(stream.native.dims);
+        }
+    }
+    if (total <= limit) return Status::ok();
+    const std::string total_text = total == UINT64_MAX ? "more than 2^64" : std::to_string(total);
+    return Status(StatusCode::RESOURCE_LIMIT,
+                  "configure: one frame of model '" + model_name + "' takes " + total_text +
+                      " bytes (the largest stream is " + largest + "), above the frame size " +
+                      "limit of " + std::to_string(limit) +
+                      " bytes; raise it with infer_model->set_frame_size_limit(bytes) if the "
+                      "machine has the memory, or fix the model's dimensions");
+}
+
 }  // namespace
 
 // ---- InferStream ----
@@ -240,6 +278,27 @@ uint16_t InferModel::batch_size() const {
     return state_->batch_size == 0 ? 1 : state_->batch_size;
 }
 
+Status InferModel::set_frame_time_limit(std::chrono::milliseconds limit) {
+    if (limit < std::chrono::milliseconds(1) || limit > MAX_FRAME_TIME_LIMIT) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "frame time limit " + std::to_string(limit.count()) +
+                          " ms is out of range; use 1.." +
+                          std::to_string(MAX_FRAME_TIME_LIMIT.count()) + " ms (24 hours)");
+    }
+    frame_time_limit_ = limit;
+    return Status::ok();
+}
+
+Status InferModel::set_frame_size_limit(uint64_t bytes) {
+    if (bytes == 0) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "frame size limit 0 would refuse every model; give a byte count (default " +
+                          std::to_string(DEFAULT_FRAME_SIZE_LIMIT) + ")");
+    }
+    frame_size_limit_ = bytes;
+    return Status::ok();
+}
+
 Expected<ConfiguredInferModel> InferModel::configure() {
     auto configured = std::make_shared<ConfiguredModelState>();
     configured->model = state_;
@@ -252,6 +311,9 @@ Expected<ConfiguredInferModel> InferModel::configure() {
         configured->input_names.push_back(stream->declared.name);
     }
     configured->input_count = configured->streams.size();
+    CORUN_RETURN_IF_ERROR(check_frame_size(configured->streams, frame_size_limit_, info().name));
+    configured->frame_limits.time_limit = frame_time_limit_;
+    configured->frame_limits.termination = &configured->termination;
 
     // Output dimensions follow from the inputs; run one zero-filled frame when the model does
     // not declare them.
@@ -278,7 +340,8 @@ Expected<ConfiguredInferModel> InferModel::configure() {
             return std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d < 0; });
         });
     if (outputs_dynamic) {
-        auto found = state_->loaded.front()->infer_output_dims(configured->native_inputs);
+        auto found = state_->loaded.front()->infer_output_dims(configured->native_inputs,
+                                                               configured->frame_limits);
         if (!found) {
             std::string names;
             for (const auto& stream : state_->outputs) names += " '" + stream->declared.name + "'";
@@ -307,6 +370,7 @@ Expected<ConfiguredInferModel> InferModel::configure() {
             {stream.declared.name, stream.native.type, output_dims[i]});
         configured->output_names.push_back(stream.declared.name);
     }
+    CORUN_RETURN_IF_ERROR(check_frame_size(configured->streams, frame_size_limit_, info().name));
     configured->batch_size = batch_size();
     configured->queue_size = std::max<size_t>(2, 2 * static_cast<size_t>(configured->batch_size));
     configured->scheduling.burst = configured->batch_size;
@@ -319,6 +383,7 @@ Expected<ConfiguredInferModel> InferModel::configure() {
         configured->model_id = configured->remote->model_id();
         return ConfiguredInferModel(std::move(configured));
     }
+    DeviceGroup::stop_all_at_exit();
     configured->model_id = state_->group->next_model_id();
     CORUN_RETURN_IF_ERROR(state_->group->scheduler().add_model(
         configured->model_id, state_->info.name, configured->scheduling));

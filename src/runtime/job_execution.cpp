@@ -1,4 +1,6 @@
 #include <chrono>
+#include <cstdio>
+#include <exception>
 
 #include "runtime/job_state.hpp"
 
@@ -14,7 +16,24 @@ int64_t nanoseconds_between(Clock::time_point from, Clock::time_point to) {
 // Staging buffers for streams that need conversion, reused by each worker thread.
 thread_local std::vector<std::vector<uint8_t>> staging_buffers;
 
+// Callbacks running on this thread now: more than one when a callback's shutdown() cancels
+// queued jobs, whose callbacks then run inside it.
+thread_local int callbacks_running = 0;
+
+// An exception from a user's callback would end the worker thread, and with it the process;
+// it is reported where the user looks and otherwise ignored.
+void report_callback_exception(const ConfiguredModelState& model, const char* what) {
+    std::fprintf(stderr,
+                 "corun: a run_async callback of model '%s' threw (%s); corun caught it and goes "
+                 "on. Callbacks must not throw: catch inside the callback.\n",
+                 model.model->info.name.c_str(), what);
+}
+
 }  // namespace
+
+bool completion_callback_running() {
+    return callbacks_running > 0;
+}
 
 void JobState::complete(Status result, const InferTiming& timing) {
     const auto frame_count = static_cast<uint32_t>(bindings.size());
@@ -23,7 +42,15 @@ void JobState::complete(Status result, const InferTiming& timing) {
         AsyncInferCompletionInfo info(result);
         info.timing = timing;
         info.frames = frame_count;
-        callback(info);
+        ++callbacks_running;
+        try {
+            callback(info);
+        } catch (const std::exception& error) {
+            report_callback_exception(*model, error.what());
+        } catch (...) {
+            report_callback_exception(*model, "an exception not derived from std::exception");
+        }
+        --callbacks_running;
     }
     {
         std::lock_guard lock(mutex);
@@ -38,10 +65,22 @@ int64_t execute_job(const std::shared_ptr<JobState>& job, size_t device_index) {
     int expected = JobState::QUEUED;
     if (!job->phase.compare_exchange_strong(expected, JobState::RUNNING)) return 0;  // cancelled
 
+    const ConfiguredModelState& model = *job->model;
+    {
+        // Shut down after the scheduler took this job but before it started (shutdown() from
+        // the callback of an earlier job of the same burst): it does not start.
+        std::unique_lock lock(model.mutex);
+        if (model.shut_down) {
+            lock.unlock();
+            job->complete(Status(StatusCode::SHUTDOWN,
+                                 "the ConfiguredInferModel was shut down before this job ran"),
+                          InferTiming{});
+            return 0;
+        }
+    }
     const auto started = Clock::now();
     InferTiming timing;
     timing.queue_ns = nanoseconds_between(job->submitted, started);
-    const ConfiguredModelState& model = *job->model;
     const size_t frame_count = job->bindings.size();
 
     // Point each stream at the user's buffer, or at a staging buffer where formats differ.
@@ -77,8 +116,8 @@ int64_t execute_job(const std::shared_ptr<JobState>& job, size_t device_index) {
     }
     const auto device_started = Clock::now();
     if (status.is_ok()) {
-        status = model.model->loaded[device_index]->execute(model.native_inputs,
-                                                            model.native_outputs, frames);
+        status = model.model->loaded[device_index]->execute(
+            model.native_inputs, model.native_outputs, frames, model.frame_limits);
     }
     const auto device_finished = Clock::now();
     for (size_t f = 0; f < frame_count && status.is_ok(); ++f) {

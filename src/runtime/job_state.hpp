@@ -33,9 +33,15 @@ struct JobState {
         int expected = QUEUED;
         return phase.compare_exchange_strong(expected, CANCELLED);
     }
-    // Frees the queue space, runs the callback, wakes waiters. Called exactly once.
+    // Frees the queue space, runs the callback, wakes waiters. Called exactly once. An
+    // exception thrown by the callback is caught and logged: it must not end the worker.
     void complete(Status result, const InferTiming& timing);
 };
+
+// True while a run_async callback runs on the calling thread. shutdown() from a callback must
+// not wait for unfinished jobs: the callback's own job is one of them, and a callback on
+// another slot may be waiting for this one.
+bool completion_callback_running();
 
 // Runs the job on device `device_index`: converts inputs, executes, converts outputs, completes.
 // Returns the nanoseconds the device was busy with it.

@@ -303,9 +303,11 @@ Status ModelScheduler::run_or_enqueue(InferRequest request) {
         burst.requests.clear();
         lock.lock();
         state_->finish_burst(model_id, burst, device_ns, device);
-        // The freed slot matters to a worker only if frames wait; waking the workers for
-        // nothing would cost a context switch per frame.
+        // The freed slot matters to a worker only if frames wait (or to stop_within(), waiting
+        // for running work to end); waking the workers for nothing would cost a context switch
+        // per frame.
         const bool frames_wait =
+            state_->stopping ||
             std::any_of(state_->models.begin(), state_->models.end(),
                         [](const auto& entry) { return entry.second.frames_queued > 0; });
         lock.unlock();
@@ -365,6 +367,10 @@ void ModelScheduler::set_decision_sink(DecisionSink sink) {
 }
 
 void ModelScheduler::stop() {
+    stop_within(std::chrono::nanoseconds::max());
+}
+
+void ModelScheduler::stop_within(std::chrono::nanoseconds limit) {
     std::vector<QueuedRequest> cancelled;
     {
         std::unique_lock lock(state_->mutex);
@@ -381,9 +387,15 @@ void ModelScheduler::stop() {
     for (auto& queued : cancelled) {
         queued.request.cancel(Status(StatusCode::SHUTDOWN, "the device group was shut down"));
     }
+    bool workers_idle = true;
+    if (limit != std::chrono::nanoseconds::max()) {
+        // Bursts running on callers' threads (run_or_enqueue) count too: `running` covers both.
+        std::unique_lock lock(state_->mutex);
+        workers_idle = state_->wake.wait_for(lock, limit, [&] { return state_->running == 0; });
+    }
     for (auto& worker : workers_) {
         // The last reference to the group may be dropped by a job on a worker thread.
-        if (worker.get_id() == std::this_thread::get_id()) {
+        if (worker.get_id() == std::this_thread::get_id() || !workers_idle) {
             worker.detach();
         } else if (worker.joinable()) {
             worker.join();

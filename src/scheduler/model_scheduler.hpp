@@ -34,6 +34,7 @@ public:
     std::vector<ModelSchedulingStats> stats() const override;
     void set_decision_sink(DecisionSink sink) override;
     void stop() override;
+    void stop_within(std::chrono::nanoseconds limit) override;
 
     struct State;  // shared with the workers, so a worker that drops the last reference to
                    // the group (and so to this scheduler) still has its state to return to

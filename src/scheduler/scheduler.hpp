@@ -3,6 +3,7 @@
 // live in their own files.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -66,6 +67,10 @@ public:
     virtual void set_decision_sink(DecisionSink sink) = 0;
     // Cancels what is queued with SHUTDOWN, waits for what runs, stops the workers.
     virtual void stop() = 0;
+    // As stop(), but waits at most `limit` for what runs; workers still busy then are detached
+    // and left to the process's end. For the exit handler: a callback that never returns must
+    // not hang the process's exit.
+    virtual void stop_within(std::chrono::nanoseconds limit) = 0;
 };
 
 }  // namespace corun::scheduler

@@ -19,16 +19,19 @@ namespace {
 // (a thread per core, spinning between inferences) that every model with the default thread
 // count shares: with a pool per model, the pools of models that just ran spin on the cores the
 // running model needs (docs/PERFORMANCE.md, "How corun shares the CPU").
+// Never destroyed: a session may be released after static destructors ran (the last handle
+// of a model in a user's static, or on a worker thread during exit), and releasing a session
+// after its environment is a use-after-free (docs/API.md promises any destruction order).
 Ort::Env& ort_env() {
-    static Ort::Env env = [] {
+    static Ort::Env* env = [] {
         Ort::ThreadingOptions threading;
         threading.SetGlobalIntraOpNumThreads(
             static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
         threading.SetGlobalInterOpNumThreads(1);
         threading.SetGlobalSpinControl(true);
-        return Ort::Env(threading, ORT_LOGGING_LEVEL_ERROR, "corun");
+        return new Ort::Env(threading, ORT_LOGGING_LEVEL_ERROR, "corun");
     }();
-    return env;
+    return *env;
 }
 
 Status status_from_ort(const Ort::Exception& error, const std::string& context) {
@@ -165,14 +168,19 @@ public:
 
     Status execute(const std::vector<TensorSpec>& inputs, const std::vector<TensorSpec>& outputs,
                    std::span<const FrameBuffers> frames) override {
-        try {
-            std::vector<Ort::Value> input_values;
-            std::vector<Ort::Value> output_values;
-            input_values.reserve(inputs.size());
-            output_values.reserve(outputs.size());
-            for (const FrameBuffers& frame : frames) {
-                input_values.clear();
-                output_values.clear();
+        return execute(inputs, outputs, frames, FrameLimits{});
+    }
+
+    Status execute(const std::vector<TensorSpec>& inputs, const std::vector<TensorSpec>& outputs,
+                   std::span<const FrameBuffers> frames, const FrameLimits& limits) override {
+        std::vector<Ort::Value> input_values;
+        std::vector<Ort::Value> output_values;
+        input_values.reserve(inputs.size());
+        output_values.reserve(outputs.size());
+        for (const FrameBuffers& frame : frames) {
+            input_values.clear();
+            output_values.clear();
+            try {
                 for (size_t i = 0; i < inputs.size(); ++i) {
                     // ORT does not write to inputs; the const_cast only satisfies its signature.
                     input_values.push_back(
@@ -181,39 +189,106 @@ public:
                 for (size_t i = 0; i < outputs.size(); ++i) {
                     output_values.push_back(tensor_over(outputs[i], frame.outputs[i]));
                 }
-                session_.Run(run_options_, input_names_.data(), input_values.data(),
-                             input_values.size(), output_names_.data(), output_values.data(),
-                             output_values.size());
+            } catch (const Ort::Exception& error) {
+                return status_from_ort(error, "running model '" + name_ + "' on cpu");
             }
-        } catch (const Ort::Exception& error) {
-            return status_from_ort(error, "running model '" + name_ + "' on cpu");
+            CORUN_RETURN_IF_ERROR(
+                run_bounded(limits, RUNNING, [&](const Ort::RunOptions& run_options) {
+                    session_.Run(run_options, input_names_.data(), input_values.data(),
+                                 input_values.size(), output_names_.data(), output_values.data(),
+                                 output_values.size());
+                }));
         }
         return Status::ok();
     }
 
     Expected<std::vector<std::vector<int64_t>>> infer_output_dims(
         const std::vector<TensorSpec>& inputs) override {
+        return infer_output_dims(inputs, FrameLimits{});
+    }
+
+    Expected<std::vector<std::vector<int64_t>>> infer_output_dims(
+        const std::vector<TensorSpec>& inputs, const FrameLimits& limits) override {
+        std::vector<std::vector<int64_t>> dims;
+        std::vector<std::vector<uint8_t>> zeros;
+        std::vector<Ort::Value> input_values;
         try {
-            std::vector<std::vector<uint8_t>> zeros;
-            std::vector<Ort::Value> input_values;
             for (const auto& input : inputs) {
                 zeros.emplace_back(input.byte_size(), 0);
                 input_values.push_back(tensor_over(input, zeros.back().data()));
             }
-            auto results =
-                session_.Run(run_options_, input_names_.data(), input_values.data(),
-                             input_values.size(), output_names_.data(), output_names_.size());
-            std::vector<std::vector<int64_t>> dims;
-            for (auto& result : results)
-                dims.push_back(result.GetTensorTypeAndShapeInfo().GetShape());
-            return dims;
         } catch (const Ort::Exception& error) {
-            return status_from_ort(error, "finding the output shapes of model '" + name_ +
-                                              "' with a zero-filled input");
+            return status_from_ort(error, "finding the output shapes of model '" + name_ + "'");
         }
+        CORUN_RETURN_IF_ERROR(
+            run_bounded(limits, FINDING_OUTPUT_SHAPES, [&](const Ort::RunOptions& run_options) {
+                auto results =
+                    session_.Run(run_options, input_names_.data(), input_values.data(),
+                                 input_values.size(), output_names_.data(), output_names_.size());
+                for (auto& result : results)
+                    dims.push_back(result.GetTensorTypeAndShapeInfo().GetShape());
+            }));
+        return dims;
     }
 
 private:
+    enum RunPurpose { RUNNING, FINDING_OUTPUT_SHAPES };
+
+    // For messages; built only on failure, so that a frame's run allocates no string.
+    std::string describe(RunPurpose purpose) const {
+        return purpose == RUNNING
+                   ? "running model '" + name_ + "' on cpu"
+                   : "finding the output shapes of model '" + name_ + "' with a zero-filled input";
+    }
+
+    // Runs `run` (one Session::Run) under the watchdog: past limits.time_limit, or once the
+    // owner is terminated, ORT's terminate flag stops it between two nodes (inside a Loop's
+    // body too). The run options are the thread's own, reused: a run allocates nothing for it.
+    template <typename Run>
+    Status run_bounded(const FrameLimits& limits, RunPurpose purpose, Run run) {
+        thread_local Ort::RunOptions run_options;
+        WatchedFrame frame;
+        frame.deadline = deadline_after(limits.time_limit);
+        frame.termination = limits.termination;
+        frame.stop = [](void* options) { static_cast<Ort::RunOptions*>(options)->SetTerminate(); };
+        frame.context = &run_options;
+        auto& watchdog = FrameWatchdog::instance();
+        watchdog.watch(frame);
+        Status status;
+        try {
+            run(run_options);
+        } catch (const Ort::Exception& error) {
+            status = status_from_ort(error, describe(purpose));
+        }
+        const FrameStop stopped = watchdog.unwatch(frame);
+        if (stopped == FrameStop::NONE) return status;
+        run_options.UnsetTerminate();       // for this thread's next run
+        if (status.is_ok()) return status;  // it finished before the flag was seen
+        if (stopped == FrameStop::TERMINATED) {
+            return Status(StatusCode::ABORTED,
+                          describe(purpose) +
+                              ": the frame was terminated while running (its configured "
+                              "model was terminated, e.g. because its client went away, or the "
+                              "process exits)");
+        }
+        const auto limit_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(limits.time_limit).count();
+        return Status(StatusCode::TIMEOUT,
+                      describe(purpose) + ": the frame ran past the model's frame time limit of " +
+                          std::to_string(limit_ms) +
+                          " ms and was stopped; raise the limit with "
+                          "InferModel::set_frame_time_limit, or check the model for an endless "
+                          "Loop");
+    }
+
+    static std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds limit) {
+        const auto now = std::chrono::steady_clock::now();
+        if (limit > std::chrono::steady_clock::time_point::max() - now) {
+            return std::chrono::steady_clock::time_point::max();
+        }
+        return now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit);
+    }
+
     Ort::Value tensor_over(const TensorSpec& spec, void* data) const {
         return Ort::Value::CreateTensor(memory_info_, data, spec.byte_size(), spec.dims.data(),
                                         spec.dims.size(), onnx_type_of(spec.type));
@@ -221,7 +296,6 @@ private:
 
     Ort::Session session_;
     std::string name_;
-    Ort::RunOptions run_options_{nullptr};
     Ort::MemoryInfo memory_info_ = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
     std::vector<DeclaredTensor> inputs_;
     std::vector<DeclaredTensor> outputs_;

@@ -36,6 +36,13 @@ public:
 
     Status execute(const std::vector<TensorSpec>& inputs, const std::vector<TensorSpec>& outputs,
                    std::span<const FrameBuffers> frames) override {
+        return execute(inputs, outputs, frames, FrameLimits{});
+    }
+
+    // The simulated device time is the profile's, so bounded; the outputs computed on the CPU
+    // meanwhile are bounded by `limits`.
+    Status execute(const std::vector<TensorSpec>& inputs, const std::vector<TensorSpec>& outputs,
+                   std::span<const FrameBuffers> frames, const FrameLimits& limits) override {
         std::lock_guard lock(context_->mutex);
         const auto start = Clock::now();
         std::chrono::nanoseconds busy = timing_.burst(static_cast<uint32_t>(frames.size()));
@@ -45,7 +52,7 @@ public:
         }
         Status status;
         if (context_->compute_outputs) {
-            status = on_cpu_->execute(inputs, outputs, frames);
+            status = on_cpu_->execute(inputs, outputs, frames, limits);
         } else {
             for (const auto& frame : frames) {
                 for (size_t i = 0; i < outputs.size(); ++i) {
@@ -60,6 +67,10 @@ public:
     Expected<std::vector<std::vector<int64_t>>> infer_output_dims(
         const std::vector<TensorSpec>& inputs) override {
         return on_cpu_->infer_output_dims(inputs);
+    }
+    Expected<std::vector<std::vector<int64_t>>> infer_output_dims(
+        const std::vector<TensorSpec>& inputs, const FrameLimits& limits) override {
+        return on_cpu_->infer_output_dims(inputs, limits);
     }
 
 private:
