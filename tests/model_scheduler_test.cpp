@@ -222,6 +222,26 @@ TEST(ModelScheduler, StopCancelsQueuedRequestsWithShutdownAndCountsEveryOne) {
     for (const auto& status : recorder.cancelled) EXPECT_EQ(status.code(), StatusCode::SHUTDOWN);
 }
 
+// What the process's exit handler relies on: a request that never finishes (a callback that
+// blocks) does not hang stop_within(); its worker is left to finish on its own.
+TEST(ModelScheduler, StopWithinReturnsWhileARequestNeverFinishes) {
+    Recorder recorder;
+    static Gate gate;  // static: the worker left behind touches it after the test returns
+    {
+        ModelScheduler scheduler({DeviceSlots{1}}, strict());
+        ASSERT_TRUE(scheduler.add_model(1, "m", with_priority(16)).is_ok());
+        ASSERT_TRUE(scheduler.enqueue(gate.request(1)).is_ok());
+        gate.wait_until_entered();
+        for (int i = 0; i < 3; ++i) ASSERT_TRUE(scheduler.enqueue(recorder.request(1)).is_ok());
+        scheduler.stop_within(std::chrono::milliseconds(50));
+        EXPECT_EQ(scheduler.enqueue(recorder.request(1)).code(), StatusCode::SHUTDOWN);
+    }
+    EXPECT_TRUE(recorder.order.empty());
+    ASSERT_EQ(recorder.cancelled.size(), 3u);
+    for (const auto& status : recorder.cancelled) EXPECT_EQ(status.code(), StatusCode::SHUTDOWN);
+    gate.open();  // the worker left behind returns and ends
+}
+
 TEST(ModelScheduler, ManyClientsManyModelsEveryRequestRunsExactlyOnce) {
     ModelScheduler scheduler({DeviceSlots{2}}, PolicyOptions{});
     constexpr int models = 6, per_thread = 300;
