@@ -292,6 +292,7 @@ corun::Expected<std::vector<ClientResult>> run_corun(const CorunConfig& config,
         task.model = models[i].get();
         task.options.seconds = seconds;
         task.options.framerate = framerates[i];
+        task.options.keep_every_frame = true;  // percentiles over the rounds
         tasks.push_back(std::move(task));
     }
     auto pumped = corun::tools::pump_together(tasks);

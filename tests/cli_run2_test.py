@@ -62,6 +62,12 @@ if summary:
         check(all(key in m for m in models), f"each model has '{key}'")
     check(all(k in models[0]["latency"] for k in ("p50_ms", "p95_ms", "p99_ms")),
           "latency has p50/p95/p99")
+    # From the fixed-memory histogram (issue 9): min and max exact, percentiles between them.
+    for m in models:
+        lat = m["latency"]
+        check(0 < lat["min_ms"] <= lat["p50_ms"] <= lat["p95_ms"] <= lat["p99_ms"]
+              <= lat["max_ms"] and lat["min_ms"] <= lat["mean_ms"] <= lat["max_ms"],
+              f"{m['name']}: min <= p50 <= p95 <= p99 <= max, mean between min and max")
     share = sum(m["device_share"] for m in models)
     check(abs(share - 1.0) < 1e-6, "device shares add up to 1")
 

@@ -3,7 +3,9 @@
 // (detect: a dog and a bicycle in darknet's dog.jpg; faces: exactly one face in messi5.jpg;
 // vad: speech in an espeak-ng WAV; ocr: a line this test renders), and bad input (a missing
 // file, a file of the wrong kind, missing models) ends with exit code 1 and one line
-// "corun: CODE: message" on stderr. Also parse/scan/run --json. Cases that need the model zoo
+// "corun: CODE: message" on stderr. Also parse/scan/run --json. Issue 9: hostile sizes (a model
+// with absurd dimensions, a WAV at 1 Hz, a TIFF with repeated size tags) are one-line errors,
+// never an abort. Cases that need the model zoo
 // skip, saying why, when scripts/fetch_models.sh has not filled the cache.
 #include <gtest/gtest.h>
 
@@ -402,6 +404,65 @@ TEST(CliTest, FilesOfTheWrongKindAreClearErrors) {
                  "INVALID_ARGUMENT", "huge.png");
     expect_error(corun({"faces", text, "--repeat", "0", "--models", CACHE}), "INVALID_ARGUMENT",
                  "--repeat");
+}
+
+// ---- hostile sizes (issue 9): clear errors, never an abort or an uncaught exception ----
+
+TEST(CliTest, RunOnAModelWithAbsurdDimensionsIsAOneLineErrorNotACrash) {
+    // absurd_dims.onnx: an input of [1, 1000000, 1000000, 1000] floats, 4 PB a frame.
+    const CliResult run = corun({"run", corun::test::test_model("absurd_dims.onnx"), "-c", "1"});
+    EXPECT_EQ(run.exit_code, 1) << run;
+    EXPECT_EQ(run.err.rfind("corun: ", 0), 0u) << run;
+    EXPECT_EQ(run.err.find('\n'), run.err.size() - 1) << "not one line: " << run;
+    EXPECT_FALSE(contains(run.err, "internal error")) << run;
+    // Refused by configure()'s frame size limit or, below it, by corun run before it allocates
+    // its buffers; either names the input's 4e15 bytes.
+    EXPECT_TRUE(contains(run.err, "4000000000000000")) << "the frame size is named: " << run;
+    EXPECT_TRUE(run.out.empty()) << run;
+    // run2 prepares its models with the same checks.
+    const CliResult run2 =
+        corun({"run2", "-t", "1", "set-net", corun::test::test_model("absurd_dims.onnx")});
+    EXPECT_EQ(run2.exit_code, 1) << run2;
+    EXPECT_EQ(run2.err.rfind("corun: ", 0), 0u) << run2;
+    EXPECT_FALSE(contains(run2.err, "internal error")) << run2;
+    EXPECT_TRUE(contains(run2.err, "4000000000000000")) << run2;
+}
+
+TEST(CliTest, WavAtOneHertzIsRefusedNamingTheRateAndTheRange) {
+    SKIP_UNLESS_FETCHED(SILERO);
+    // 400 KB of 16-bit mono "at 1 Hz": resampled to 16 kHz it asked for 12.8 GB and aborted.
+    std::string wav = "RIFF";
+    auto u16 = [](uint32_t v) { return std::string{char(v & 0xFF), char((v >> 8) & 0xFF)}; };
+    auto u32 = [&](uint32_t v) { return u16(v & 0xFFFF) + u16(v >> 16); };
+    const uint32_t data_size = 400000;
+    wav += u32(36 + data_size) + "WAVEfmt " + u32(16) + u16(1) + u16(1) + u32(1) + u32(2) + u16(2) +
+           u16(16) + "data" + u32(data_size) + std::string(data_size, '\x01');
+    const std::string path = write_file("one-hertz.wav", wav);
+    expect_error(corun({"vad", path, "--models", CACHE}), "INVALID_ARGUMENT",
+                 "WAV file '" + path +
+                     "': the WAV's sample rate 1 Hz is outside the supported range "
+                     "4000..384000 Hz");
+}
+
+TEST(CliTest, TiffWithRepeatedSizeTagsIsRefusedByTheLimit) {
+    SKIP_UNLESS_FETCHED(BLAZEFACE);
+    // Little-endian TIFF, 8-bit gray: ImageWidth and ImageLength each given twice, 100000 first
+    // (what libtiff reads) and 2 last.
+    std::string tiff("II*\0\x08\0\0\0", 8);
+    auto u16 = [](uint32_t v) { return std::string{char(v & 0xFF), char((v >> 8) & 0xFF)}; };
+    auto u32 = [&](uint32_t v) { return u16(v & 0xFFFF) + u16(v >> 16); };
+    const uint32_t entries = 11;
+    const uint32_t data_offset = 8 + 2 + 12 * entries + 4;
+    auto entry = [&](uint32_t tag, uint32_t type, uint32_t value) {
+        return u16(tag) + u16(type) + u32(1) + (type == 3 ? u16(value) + u16(0) : u32(value));
+    };
+    tiff += u16(entries) + entry(256, 4, 100000) + entry(256, 4, 2) + entry(257, 4, 100000) +
+            entry(257, 4, 2) + entry(258, 3, 8) + entry(259, 3, 1) + entry(262, 3, 1) +
+            entry(273, 4, data_offset) + entry(277, 3, 1) + entry(278, 4, 2) + entry(279, 4, 4) +
+            u32(0) + std::string(4, '\0');
+    expect_error(corun({"faces", write_file("repeated-tags.tif", tiff), "--models", CACHE}),
+                 "INVALID_ARGUMENT",
+                 "the TIFF image is 100000 x 100000 (10000 MP), above the limit of 64 MP");
 }
 
 TEST(CliTest, TinyImagesGiveEmptyResultsNotErrors) {

@@ -54,9 +54,9 @@ PhaseFigures figures_of(const PumpResult& result, uint32_t parallel) {
     figures.frames = result.frames;
     figures.seconds = result.seconds;
     figures.fps = result.seconds > 0 ? result.frames / result.seconds : 0;
-    figures.latency = LatencySummary::of(result.total_ms);
-    figures.device_latency = LatencySummary::of(result.device_ms);
-    figures.conversion = LatencySummary::of(result.conversion_ms);
+    figures.latency = LatencySummary::of(result.total);
+    figures.device_latency = LatencySummary::of(result.device);
+    figures.conversion = LatencySummary::of(result.conversion);
     // From the median, not the mean: one preempted frame on a busy host should not move it.
     figures.device_fps =
         figures.device_latency.p50 > 0 ? 1000.0 / figures.device_latency.p50 * parallel : 0;

@@ -38,11 +38,27 @@ LatencySummary LatencySummary::of(const std::vector<double>& milliseconds) {
     summary.p99 = percentile(milliseconds, 99);
     summary.mean = std::accumulate(milliseconds.begin(), milliseconds.end(), 0.0) /
                    static_cast<double>(milliseconds.size());
+    const auto [low, high] = std::minmax_element(milliseconds.begin(), milliseconds.end());
+    summary.min = *low;
+    summary.max = *high;
+    return summary;
+}
+
+LatencySummary LatencySummary::of(const LatencyHistogram& histogram) {
+    LatencySummary summary;
+    if (histogram.empty()) return summary;
+    summary.p50 = histogram.percentile_ms(50);
+    summary.p95 = histogram.percentile_ms(95);
+    summary.p99 = histogram.percentile_ms(99);
+    summary.mean = histogram.mean_ns() / 1e6;
+    summary.min = static_cast<double>(histogram.min_ns()) / 1e6;
+    summary.max = static_cast<double>(histogram.max_ns()) / 1e6;
     return summary;
 }
 
 nlohmann::json LatencySummary::to_json() const {
-    return {{"p50_ms", p50}, {"p95_ms", p95}, {"p99_ms", p99}, {"mean_ms", mean}};
+    return {{"p50_ms", p50},   {"p95_ms", p95}, {"p99_ms", p99},
+            {"mean_ms", mean}, {"min_ms", min}, {"max_ms", max}};
 }
 
 std::string model_cache_dir(const std::string& option) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "corun/corun.hpp"
+#include "latency_histogram.hpp"
 
 namespace CLI {
 class App;
@@ -25,8 +26,12 @@ double percentile(std::vector<double> values, double percent);
 
 // Summary statistics of a latency sample in milliseconds.
 struct LatencySummary {
-    double p50 = 0, p95 = 0, p99 = 0, mean = 0;
+    double p50 = 0, p95 = 0, p99 = 0, mean = 0, min = 0, max = 0;
+    // Exact, from every value (commands that time a bounded number of calls).
     static LatencySummary of(const std::vector<double>& milliseconds);
+    // From a histogram in fixed memory (streaming commands): percentiles within
+    // LatencyHistogram::RELATIVE_ERROR, mean, min and max exact.
+    static LatencySummary of(const LatencyHistogram& histogram);
     nlohmann::json to_json() const;
 };
 

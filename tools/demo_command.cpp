@@ -49,7 +49,7 @@ struct DemoTask {
     size_t input_count = 0;
     std::function<Expected<std::string>(size_t input)> call;  // returns a line of findings
     std::vector<std::string> findings;
-    std::vector<double> latency_ms;
+    LatencyHistogram latency;  // fixed memory, however long the demo runs
     Status error;
 };
 
@@ -266,8 +266,9 @@ Status run_demo(const DemoOptions& options) {
                 const size_t input = call % task.input_count;
                 const auto began = Clock::now();
                 auto found = task.call(input);
-                task.latency_ms.push_back(
-                    std::chrono::duration<double, std::milli>(Clock::now() - began).count());
+                task.latency.record(static_cast<uint64_t>(
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - began)
+                        .count()));
                 if (!found) {
                     task.error = found.status();
                     return;
@@ -302,8 +303,8 @@ Status run_demo(const DemoOptions& options) {
             report["tasks"].push_back(
                 {{"task", task->title},
                  {"findings", task->findings},
-                 {"calls", task->latency_ms.size()},
-                 {"latency", LatencySummary::of(task->latency_ms).to_json()},
+                 {"calls", task->latency.count()},
+                 {"latency", LatencySummary::of(task->latency).to_json()},
                  {"error", task->error.is_ok() ? "" : task->error.to_string()}});
         }
         for (const auto& model : stats) {
@@ -328,9 +329,11 @@ Status run_demo(const DemoOptions& options) {
     }
     std::printf("%-26s %7s %8s %9s %9s\n", "task", "calls", "calls/s", "p50 ms", "p95 ms");
     for (const auto& task : demo_tasks) {
-        const auto latency = LatencySummary::of(task->latency_ms);
-        std::printf("%-26s %7zu %8.2f %9.1f %9.1f\n", task->title.c_str(), task->latency_ms.size(),
-                    task->latency_ms.size() / elapsed, latency.p50, latency.p95);
+        const auto latency = LatencySummary::of(task->latency);
+        const uint64_t calls = task->latency.count();
+        std::printf("%-26s %7llu %8.2f %9.1f %9.1f\n", task->title.c_str(),
+                    static_cast<unsigned long long>(calls), static_cast<double>(calls) / elapsed,
+                    latency.p50, latency.p95);
     }
     std::printf("\n%-40s %8s %8s %13s\n", "model (on the shared device)", "frames", "FPS",
                 "device share");

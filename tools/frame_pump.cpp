@@ -1,5 +1,8 @@
 #include "frame_pump.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -15,6 +18,13 @@ namespace corun::tools {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+uint64_t add_saturating(uint64_t a, uint64_t b) {
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+uint64_t multiply_saturating(uint64_t a, uint64_t b) {
+    return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
 
 }  // namespace
 
@@ -64,7 +74,7 @@ Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
     std::vector<std::optional<AsyncInferJob>> jobs(slots.size());
     const auto start = Clock::now();
     auto last_progress = start;
-    size_t frames_at_last_progress = 0;
+    LatencyHistogram recent;  // frames completed since the last progress report
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
     const auto period = options.framerate > 0
                             ? std::chrono::duration_cast<Clock::duration>(
@@ -111,9 +121,17 @@ Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
                 return;
             }
             ++result.frames;
-            result.total_ms.push_back(static_cast<double>(info.timing.total_ns) / 1e6);
-            result.device_ms.push_back(static_cast<double>(info.timing.device_ns) / 1e6);
-            result.conversion_ms.push_back(static_cast<double>(info.timing.conversion_ns) / 1e6);
+            const auto nanoseconds = [](int64_t ns) {
+                return static_cast<uint64_t>(std::max<int64_t>(ns, 0));
+            };
+            result.total.record(nanoseconds(info.timing.total_ns));
+            result.device.record(nanoseconds(info.timing.device_ns));
+            result.conversion.record(nanoseconds(info.timing.conversion_ns));
+            recent.record(nanoseconds(info.timing.total_ns));
+            if (options.keep_every_frame) {
+                result.total_ms.push_back(static_cast<double>(info.timing.total_ns) / 1e6);
+                result.device_ms.push_back(static_cast<double>(info.timing.device_ns) / 1e6);
+            }
         });
         if (!job) return job.status();
         jobs[slot].emplace(job.release());
@@ -126,14 +144,10 @@ Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
             {
                 std::lock_guard lock(result_mutex);
                 progress.frames_done = result.frames;
-                const size_t recent = result.total_ms.size() - frames_at_last_progress;
-                progress.recent_fps = interval > 0 ? static_cast<double>(recent) / interval : 0;
-                progress.recent_p50_ms = percentile(
-                    std::vector<double>(result.total_ms.begin() +
-                                            static_cast<std::ptrdiff_t>(frames_at_last_progress),
-                                        result.total_ms.end()),
-                    50);
-                frames_at_last_progress = result.total_ms.size();
+                progress.recent_fps =
+                    interval > 0 ? static_cast<double>(recent.count()) / interval : 0;
+                progress.recent_p50_ms = recent.percentile_ms(50);
+                recent.clear();
             }
             progress.seconds = elapsed();
             options.on_progress(progress);
@@ -152,10 +166,17 @@ std::string model_stem(const std::string& path) {
 }
 
 Expected<std::unique_ptr<PreparedModel>> prepare_model(VDevice& vdevice, const ModelSetup& setup) {
+    // Callers name the model (with its path) as context, so these messages do not repeat it.
     std::error_code error;
-    if (!std::filesystem::is_regular_file(setup.path, error)) {
-        return Status(StatusCode::NOT_FOUND,
-                      "model file '" + setup.path + "' does not exist (give an .onnx file)");
+    const auto status = std::filesystem::status(setup.path, error);
+    if (!std::filesystem::exists(status)) {
+        return Status(StatusCode::NOT_FOUND, "the model file does not exist (give an .onnx file)");
+    }
+    if (!std::filesystem::is_regular_file(status)) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      std::string(std::filesystem::is_directory(status) ? "a directory"
+                                                                        : "not a regular file") +
+                          ", not a model file (give an .onnx file)");
     }
     auto prepared = std::make_unique<PreparedModel>();
     prepared->path = setup.path;
@@ -181,20 +202,78 @@ Expected<std::unique_ptr<PreparedModel>> prepare_model(VDevice& vdevice, const M
                               (model.inputs().size() + model.outputs().size()));
     for (size_t slot = 0; slot < prepared->queue_size; ++slot) {
         CORUN_TRY(auto bindings, prepared->configured->create_bindings());
+        if (slot == 0) {
+            CORUN_TRY(const FrameBytes frame, frame_bytes(bindings, model));
+            CORUN_RETURN_IF_ERROR(check_frame_memory(frame, prepared->queue_size));
+        }
         for (const auto& stream : model.inputs()) {
             CORUN_TRY(auto bound, bindings.input(stream.name()));
-            prepared->storage.emplace_back(bound.frame_size());
+            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.frame_size()));
+            prepared->storage.push_back(std::move(buffer));
             fill_random(prepared->storage.back(), stream.format().type, random);
             CORUN_RETURN_IF_ERROR(bound.set_buffer(MemoryView::of(prepared->storage.back())));
         }
         for (const auto& stream : model.outputs()) {
             CORUN_TRY(auto bound, bindings.output(stream.name()));
-            prepared->storage.emplace_back(bound.frame_size());
+            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.frame_size()));
+            prepared->storage.push_back(std::move(buffer));
             CORUN_RETURN_IF_ERROR(bound.set_buffer(MemoryView::of(prepared->storage.back())));
         }
         prepared->slots.push_back(std::move(bindings));
     }
     return prepared;
+}
+
+Expected<FrameBytes> frame_bytes(ConfiguredInferModel::Bindings& bindings,
+                                 const InferModel& model) {
+    FrameBytes frame;
+    auto add = [&](const std::string& stream, uint64_t bytes) {
+        frame.total = add_saturating(frame.total, bytes);
+        if (bytes > frame.largest || frame.largest_stream.empty()) {
+            frame.largest = bytes;
+            frame.largest_stream = stream;
+        }
+    };
+    for (const auto& stream : model.inputs()) {
+        CORUN_TRY(auto bound, bindings.input(stream.name()));
+        add("input '" + stream.name() + "'", bound.frame_size());
+    }
+    for (const auto& stream : model.outputs()) {
+        CORUN_TRY(auto bound, bindings.output(stream.name()));
+        add("output '" + stream.name() + "'", bound.frame_size());
+    }
+    return frame;
+}
+
+Status check_frame_memory(const FrameBytes& frame, size_t slots) {
+    const uint64_t needed = multiply_saturating(frame.total, slots);
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long page_size = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page_size <= 0) return Status::ok();  // unknown: let the allocation tell
+    const uint64_t physical =
+        multiply_saturating(static_cast<uint64_t>(pages), static_cast<uint64_t>(page_size));
+    if (needed <= physical) return Status::ok();
+    auto bytes_text = [](uint64_t bytes) {
+        return bytes == UINT64_MAX ? std::string("more than 2^64") : std::to_string(bytes);
+    };
+    return Status(StatusCode::OUT_OF_HOST_MEMORY,
+                  "one frame of the model takes " + bytes_text(frame.total) +
+                      " bytes (the largest stream is " + frame.largest_stream + ", " +
+                      bytes_text(frame.largest) + " bytes); its " + std::to_string(slots) +
+                      " queue slot(s) need " + bytes_text(needed) +
+                      " bytes, more than this machine's memory (" + std::to_string(physical) +
+                      " bytes); fix its dimensions with --shape or use a smaller --batch-size");
+}
+
+Expected<std::vector<uint8_t>> allocate_frame_buffer(const std::string& stream, uint64_t bytes) {
+    try {
+        if (bytes > std::vector<uint8_t>().max_size()) throw std::bad_alloc();
+        return std::vector<uint8_t>(static_cast<size_t>(bytes));
+    } catch (const std::exception& error) {  // bad_alloc, length_error
+        return Status(StatusCode::OUT_OF_HOST_MEMORY,
+                      "cannot allocate " + std::to_string(bytes) + " bytes for '" + stream +
+                          "': " + error.what() + "; fix its dimensions with --shape");
+    }
 }
 
 std::vector<Expected<PumpResult>> pump_together(

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "corun/corun.hpp"
+#include "latency_histogram.hpp"
 
 namespace corun::tools {
 
@@ -36,14 +37,20 @@ struct PumpOptions {
     // Stops the pump early once set (another pump failed, the user pressed Ctrl-C, ...).
     const std::atomic<bool>* stop = nullptr;
     std::function<void(const PumpProgress&)> on_progress;  // about once a second
+    bool keep_every_frame = false;  // also fill PumpResult::total_ms and device_ms
 };
 
 struct PumpResult {
     uint64_t frames = 0;
     double seconds = 0;
-    std::vector<double> total_ms;       // run_async() to completion, per frame
-    std::vector<double> device_ms;      // device execution only
-    std::vector<double> conversion_ms;  // host-side format conversion
+    // Fixed memory, however long the run.
+    LatencyHistogram total;       // run_async() to completion
+    LatencyHistogram device;      // device execution only
+    LatencyHistogram conversion;  // host-side format conversion
+    // Every frame's figures in milliseconds, only with PumpOptions::keep_every_frame (they grow
+    // by 16 bytes a frame: for short benchmark rounds that post-process each frame).
+    std::vector<double> total_ms;
+    std::vector<double> device_ms;
 };
 
 // `slots` are the bindings to cycle through, one per queue entry; each slot's buffers are
@@ -75,8 +82,27 @@ struct PreparedModel {
     const std::string& name() const { return model->info().name; }
 };
 
-// NOT_FOUND when the file does not exist; otherwise what loading and configuring says.
+// NOT_FOUND when the file does not exist, INVALID_ARGUMENT when it is a directory;
+// OUT_OF_HOST_MEMORY when its buffers do not fit (check_frame_memory); otherwise what loading
+// and configuring says. The messages do not name the path: callers add it as context.
 Expected<std::unique_ptr<PreparedModel>> prepare_model(VDevice& vdevice, const ModelSetup& setup);
+
+// Bytes of one frame of every input and output of a model together, and its largest stream.
+struct FrameBytes {
+    uint64_t total = 0;  // UINT64_MAX when the sum overflows
+    uint64_t largest = 0;
+    std::string largest_stream;  // "input 'x'"
+};
+Expected<FrameBytes> frame_bytes(ConfiguredInferModel::Bindings& bindings, const InferModel& model);
+
+// Refuses, before anything is allocated, buffers for `slots` frames that could never fit:
+// OUT_OF_HOST_MEMORY when they need more than this machine's physical memory (a model whose
+// input is [1, 1000000, 1000000, 1000] floats takes 4 PB a frame), naming the sizes and the fix.
+Status check_frame_memory(const FrameBytes& frame, size_t slots);
+
+// A zeroed buffer of `bytes` for the input or output `stream`; OUT_OF_HOST_MEMORY, naming both,
+// when the allocation fails (never std::bad_alloc).
+Expected<std::vector<uint8_t>> allocate_frame_buffer(const std::string& stream, uint64_t bytes);
 
 // One model to drive in pump_together().
 struct PumpTask {

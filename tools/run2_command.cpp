@@ -318,8 +318,8 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
              {"frames", result.frames},
              {"seconds", result.seconds},
              {"fps", fps},
-             {"latency", LatencySummary::of(result.total_ms).to_json()},
-             {"device_latency", LatencySummary::of(result.device_ms).to_json()},
+             {"latency", LatencySummary::of(result.total).to_json()},
+             {"device_latency", LatencySummary::of(result.device).to_json()},
              {"device_time_ms", static_cast<double>(device_ns[i]) / 1e6},
              {"device_share", share},
              {"switches", switches[i]},
@@ -339,7 +339,7 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
                 "FPS", "p50 ms", "p95 ms", "p99 ms", "device", "switches");
     for (size_t i = 0; i < nets.size(); ++i) {
         const auto& entry = summary["models"][i];
-        const auto latency = LatencySummary::of(results[i]->total_ms);
+        const auto latency = LatencySummary::of(results[i]->total);
         std::printf(
             "  %-24s %4u %5u %8llu %8.1f %9.2f %9.2f %9.2f %6.1f%% %8llu\n", nets[i].label.c_str(),
             options.nets[i].priority, entry["batch_size"].get<unsigned>(),

@@ -81,11 +81,19 @@ Status run(const RunOptions& options) {
                       "--input takes one raw tensor file, but the model has " +
                           std::to_string(model->inputs().size()) + " inputs");
     }
+    // Sizes are checked before anything is allocated: a model with absurd dimensions is an
+    // error naming them, not a std::bad_alloc (or the out-of-memory killer).
+    if (slots.empty()) {
+        return Status(StatusCode::INTERNAL_FAILURE, "the model reports an async queue of 0");
+    }
+    CORUN_TRY(const FrameBytes frame, frame_bytes(slots.front(), *model));
+    CORUN_RETURN_IF_ERROR(check_frame_memory(frame, queue_size));
     storage.reserve(queue_size * (model->inputs().size() + model->outputs().size()));
     for (auto& bindings : slots) {
         for (const auto& stream : model->inputs()) {
             CORUN_TRY(auto bound, bindings.input(stream.name()));
-            storage.emplace_back(bound.frame_size());
+            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.frame_size()));
+            storage.push_back(std::move(buffer));
             if (options.input_file.empty()) {
                 fill_random(storage.back(), stream.format().type, random);
             } else {
@@ -95,7 +103,8 @@ Status run(const RunOptions& options) {
         }
         for (const auto& stream : model->outputs()) {
             CORUN_TRY(auto bound, bindings.output(stream.name()));
-            storage.emplace_back(bound.frame_size());
+            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.frame_size()));
+            storage.push_back(std::move(buffer));
             CORUN_RETURN_IF_ERROR(bound.set_buffer(MemoryView::of(storage.back())));
         }
     }
@@ -116,9 +125,9 @@ Status run(const RunOptions& options) {
     if (live) std::fprintf(stderr, "\r%60s\r", "");
 
     const double fps = result.seconds > 0 ? result.frames / result.seconds : 0;
-    const auto overall = LatencySummary::of(result.total_ms);
-    const auto device = LatencySummary::of(result.device_ms);
-    const auto conversion = LatencySummary::of(result.conversion_ms);
+    const auto overall = LatencySummary::of(result.total);
+    const auto device = LatencySummary::of(result.device);
+    const auto conversion = LatencySummary::of(result.conversion);
     const auto description = vdevice->physical_devices().front();
     if (options.json) {
         nlohmann::json summary = {{"model", options.model_path},

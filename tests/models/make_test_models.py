@@ -199,6 +199,18 @@ def conv_nchw(rng):
     )
 
 
+def absurd_dims():
+    # An input of [1, 1000000, 1000000, 1000] floats: 4 PB a frame. Loading costs nothing (the
+    # shape is only metadata); a tool that allocates its frame buffers must refuse it cleanly.
+    shape = [1, 1000000, 1000000, 1000]
+    return make_model(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu")],
+        [tensor_info("x", TensorProto.FLOAT, shape)],
+        [tensor_info("y", TensorProto.FLOAT, shape)],
+        "absurd_dims",
+    )
+
+
 def main(argv):
     if len(argv) != 2:
         print(f"usage: {argv[0]} OUTDIR", file=sys.stderr)
@@ -218,6 +230,7 @@ def main(argv):
         "metadata_quant.onnx": metadata_quant(),
         "int64_tokens.onnx": int64_tokens(),
         "conv_nchw.onnx": conv_nchw(rng),
+        "absurd_dims.onnx": absurd_dims(),
     }
     for filename, model in models.items():
         # The custom domain's operator has no schema, so the checker would reject it; that is
