@@ -17,11 +17,14 @@
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/server_posix.h>
 
 #include "corun_service.grpc.pb.h"
+#include "corund_channel.hpp"
 #include "corund_process.hpp"
 #include "service/client/service_socket.hpp"
 #include "service/client/shared_memory_region.hpp"
+#include "service/connection_admission.hpp"
 #include "service/protocol_version.hpp"
 #include "test_support.hpp"
 
@@ -166,15 +169,35 @@ public:
     }
 };
 
+// Accepts one connection on `socket` as corund does (the admission line first) and hands it to
+// `server`; the stand-in above then answers it.
+std::thread admit_one_connection(const std::string& socket, grpc::Server* server, int& listener) {
+    listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, socket.c_str(), sizeof(address.sun_path) - 1);
+    EXPECT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    EXPECT_EQ(listen(listener, 4), 0);
+    return std::thread([listener, server] {
+        const int fd = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) return;
+        service::write_admission(fd, service::ADMITTED_LINE);
+        grpc::AddInsecureChannelFromFd(server, fd);
+    });
+}
+
 TEST(ServiceConnection, ProtocolMismatchNamesBothVersions) {
     const std::string socket = temp_socket();
     VersionMismatchService mismatching;
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("unix:" + socket, grpc::InsecureServerCredentials());
     builder.RegisterService(&mismatching);
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
     ASSERT_NE(server, nullptr);
+    int listener = -1;
+    std::thread accepting = admit_one_connection(socket, server.get(), listener);
     auto vdevice = VDevice::create(service_params(socket));
+    accepting.join();
+    close(listener);
     EXPECT_STATUS(vdevice, StatusCode::PROTOCOL_MISMATCH);
     EXPECT_TRUE(contains(vdevice.status().message(), "version 99")) << vdevice.status();
     EXPECT_TRUE(contains(vdevice.status().message(),
@@ -216,8 +239,7 @@ bool daemon_holds_one_queued_frame(VDevice& vdevice, uint64_t model_id) {
 // What `corun monitor` sees: the daemon's Monitor through the raw stub, on a connection of
 // its own.
 service::v1::MonitorSnapshot monitor(const std::string& socket) {
-    auto stub = service::v1::Corun::NewStub(
-        grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials()));
+    auto stub = service::v1::Corun::NewStub(test::corund_channel(socket));
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + 5s);
     service::v1::MonitorSnapshot snapshot;

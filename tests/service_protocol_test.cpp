@@ -30,6 +30,7 @@
 
 #include "corun/status.hpp"
 #include "corun_service.grpc.pb.h"
+#include "corund_channel.hpp"
 #include "service/fast_lane.hpp"
 #include "service/protocol_version.hpp"
 
@@ -168,8 +169,8 @@ protected:
     void SetUp() override {
         ASSERT_TRUE(daemon_process->alive()) << "corund did not start; its log:\n"
                                              << read_file(daemon_process->log());
-        channel_ = grpc::CreateChannel("unix:" + daemon_process->socket(),
-                                       grpc::InsecureChannelCredentials());
+        channel_ = test::corund_channel(daemon_process->socket());
+        ASSERT_NE(channel_, nullptr) << "cannot connect to corund at " << daemon_process->socket();
         stub_ = v1::Corun::NewStub(channel_);
     }
 

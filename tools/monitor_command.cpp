@@ -90,7 +90,16 @@ void print_table(const proto::MonitorSnapshot& snapshot, bool clear_screen) {
 
 int run_monitor(const MonitorOptions& options) {
     const std::string socket = resolve_socket(options);
-    auto channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
+    std::shared_ptr<grpc::Channel> channel;
+    if (options.pid > 0) {
+        // An application's own monitor socket (CORUN_MONITOR=1), in its user's folder.
+        channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
+    } else {
+        // corund: checked like every client's connection (who listens, admission) first.
+        auto fd = service::connect_to_corund(socket, "");
+        if (!fd) throw CLI::RuntimeError(report_error(fd.status()));
+        channel = grpc::CreateInsecureChannelFromFd("unix:" + socket, *fd);
+    }
     auto stub = proto::Corun::NewStub(channel);
     const bool live = !options.once && !options.json && isatty(STDOUT_FILENO);
     for (uint32_t shown = 0; options.count == 0 || shown < options.count; ++shown) {

@@ -47,6 +47,9 @@ struct CpuDeviceParams {
 struct NpuSimDeviceParams {
     // The timing profile (JSON; docs/SCHEDULER.md). Empty = $CORUN_NPU_SIM_PROFILE.
     std::string profile_path;
+    // The profile's text itself; when set, profile_path is not read. With the service, the
+    // client reads profile_path and sends this: corund never opens a path a client names.
+    std::string profile_json;
     // true: outputs are the real model's, computed on the CPU while the simulated device time
     // runs; false: outputs are zero-filled (timing only, no CPU load).
     bool compute_outputs = true;
@@ -74,6 +77,11 @@ struct VDeviceParams {
     bool multi_process_service = false;
     // The service's Unix socket. Empty = $CORUN_SERVICE_SOCKET, else DEFAULT_SERVICE_SOCKET.
     std::string service_socket;
+    // Who may be listening on that socket: before sending anything, the client checks that the
+    // process at the other end runs as root, as this user (a name or a uid), or as the client's
+    // own user. Empty = root, the client's own user, or the user `corun` if it exists (the
+    // systemd unit's). Another user's listener (a socket swapped in by someone else) is refused.
+    std::string service_user;
     CpuDeviceParams cpu;
     NpuSimDeviceParams npu_sim;
     SchedulerParams scheduler;

@@ -34,6 +34,25 @@ struct DeclaredTensor {
     std::vector<std::string> dim_names;
 };
 
+// The content of one file a model names as external data, keyed by the location written in
+// the model ("weights.bin"). Devices never open such files themselves: the runtime reads them
+// (from the model's own folder, never outside it) or a client sends them to corund.
+struct ExternalDataFile {
+    std::string location;
+    std::vector<uint8_t> content;
+};
+
+// What a device loads: the model's bytes, its external data, and limits on what loading may
+// build from them.
+struct ModelSource {
+    std::span<const uint8_t> onnx;
+    std::string name;  // labels the model in messages
+    std::vector<ExternalDataFile> external_data;
+    // The largest tensor constant folding may materialise at load (ONNX Runtime's
+    // constant_folding_max_output_size_in_bytes); 0 = the engine's default.
+    uint64_t constant_folding_max_bytes = 0;
+};
+
 // Native buffers of one frame, in TensorSpec order.
 struct FrameBuffers {
     std::vector<const void*> inputs;
@@ -86,8 +105,7 @@ public:
     virtual uint32_t execution_slots() const = 0;
     // Further slots kept for latency-critical models (priority above normal) only.
     virtual uint32_t latency_slots() const { return 0; }
-    virtual Expected<std::shared_ptr<LoadedModel>> load_model(std::span<const uint8_t> onnx_bytes,
-                                                              const std::string& model_name) = 0;
+    virtual Expected<std::shared_ptr<LoadedModel>> load_model(const ModelSource& source) = 0;
 };
 
 }  // namespace corun::devices

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "devices/device_registry.hpp"
+#include "devices/npu_sim/npu_timing_model.hpp"
 #include "scheduler/model_scheduler.hpp"
 #include "service/client/service_connection.hpp"
 #include "service/client/service_device.hpp"
@@ -16,6 +17,29 @@
 
 namespace corun {
 namespace {
+
+// corund opens no path a client names: the client reads its npu-sim profile and sends the
+// text. A profile that cannot be read fails only a group that asks for npu-sim.
+Expected<VDeviceParams> with_npu_sim_profile_text(const VDeviceParams& params) {
+    VDeviceParams sent = params;
+    if (!sent.npu_sim.profile_json.empty()) return sent;
+    std::string path = params.npu_sim.profile_path;
+    if (path.empty()) {
+        const char* from_environment = std::getenv("CORUN_NPU_SIM_PROFILE");
+        path = from_environment ? from_environment : "";
+    }
+    if (path.empty()) return sent;
+    auto text = devices::npu_sim::read_npu_profile_text(path);
+    if (text) {
+        sent.npu_sim.profile_json = text.release();
+        return sent;
+    }
+    const bool asks_for_npu_sim =
+        std::any_of(params.device_ids.begin(), params.device_ids.end(),
+                    [](const std::string& id) { return id.rfind("npu-sim", 0) == 0; });
+    if (asks_for_npu_sim) return text.status();
+    return sent;
+}
 
 // Never destroyed: the in-process monitor's sampler thread may read them while the process
 // exits and static destructors run.
@@ -129,7 +153,8 @@ Expected<std::shared_ptr<DeviceGroup>> DeviceGroup::acquire(const VDeviceParams&
     }
     std::shared_ptr<DeviceGroup> group;
     if (params.multi_process_service) {
-        CORUN_TRY(auto connection, service::ServiceConnection::connect(params));
+        CORUN_TRY(const VDeviceParams sent, with_npu_sim_profile_text(params));
+        CORUN_TRY(auto connection, service::ServiceConnection::connect(sent));
         group.reset(new DeviceGroup(params, std::move(connection)));
     } else {
         std::vector<std::shared_ptr<devices::Device>> opened;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "runtime/external_data.hpp"
 #include "runtime/onnx_model_file.hpp"
 
 namespace corun {
@@ -159,15 +160,34 @@ Expected<std::vector<uint8_t>> read_model_file(const std::string& path) {
     return bytes;
 }
 
+Expected<std::vector<devices::ExternalDataFile>> read_model_external_data(
+    std::span<const uint8_t> onnx_bytes, const std::string& model_folder,
+    const std::string& model_name) {
+    auto file = runtime::read_onnx_model(onnx_bytes);
+    // A file corun cannot read is refused by the device; without external data read here,
+    // the device cannot open any either (it is given no folder to look in).
+    if (!file) return std::vector<devices::ExternalDataFile>{};
+    return runtime::read_external_data(model_folder, file->external_data_locations, model_name);
+}
+
 Expected<std::shared_ptr<ModelState>> load_model_state(std::shared_ptr<DeviceGroup> group,
                                                        std::span<const uint8_t> onnx_bytes,
-                                                       ModelInfo info) {
+                                                       ModelInfo info, ModelLoadExtras extras) {
     auto state = std::make_shared<ModelState>();
     state->group = group;
 
     auto file = runtime::read_onnx_model(onnx_bytes);
+    if (file) {
+        CORUN_RETURN_IF_ERROR(runtime::check_external_data_provided(
+            file->external_data_locations, extras.external_data, info.name));
+    }
+    devices::ModelSource source;
+    source.onnx = onnx_bytes;
+    source.name = info.name;
+    source.external_data = std::move(extras.external_data);
+    source.constant_folding_max_bytes = extras.constant_folding_max_bytes;
     for (const auto& device : group->devices()) {
-        auto loaded = device->load_model(onnx_bytes, info.name);
+        auto loaded = device->load_model(source);
         if (!loaded) {
             std::string detail = loaded.status().message();
             if (!file)

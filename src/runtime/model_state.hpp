@@ -34,10 +34,23 @@ struct ModelState {
     uint16_t batch_size = 0;  // 0 = corun picks (1)
 };
 
+// What loading takes besides the model's bytes.
+struct ModelLoadExtras {
+    // The content of every external data file the model names (runtime/external_data.hpp);
+    // a model naming one that is missing here is refused.
+    std::vector<devices::ExternalDataFile> external_data;
+    uint64_t constant_folding_max_bytes = 0;  // 0 = the device's default
+};
+
 // Loads the model on every device of `group` and reads its streams and quantization.
 Expected<std::shared_ptr<ModelState>> load_model_state(std::shared_ptr<DeviceGroup> group,
                                                        std::span<const uint8_t> onnx_bytes,
-                                                       ModelInfo info);
+                                                       ModelInfo info, ModelLoadExtras extras = {});
+
+// The external data files `onnx_bytes` names, read from `model_folder` (never outside it).
+Expected<std::vector<devices::ExternalDataFile>> read_model_external_data(
+    std::span<const uint8_t> onnx_bytes, const std::string& model_folder,
+    const std::string& model_name);
 
 // The bytes of an ONNX file; NOT_FOUND / OPEN_FILE_FAILURE / INVALID_MODEL (empty) with the path.
 Expected<std::vector<uint8_t>> read_model_file(const std::string& path);

@@ -6,11 +6,13 @@
 // byte. A length is compared with the bytes that remain before anything is sized from it, so
 // memory stays proportional to the file. Recursion follows onnx.proto's schema (ModelProto ->
 // GraphProto -> NodeProto -> AttributeProto -> TensorProto, ValueInfoProto -> ... -> Dimension)
-// and never the data: subgraphs in attributes are skipped, so depth is fixed at compile time.
+// and never the data: subgraphs in attributes are skipped, so depth is fixed at compile time,
+// except in the walk for external data, which bounds its depth (kMaxSubgraphDepth).
 #include "runtime/onnx_model_file.hpp"
 
 #include <bit>
 #include <limits>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -763,6 +765,121 @@ Status parse_metadata_entry(MessageReader reader, OnnxModelFile& model) {
     return Status::ok();
 }
 
+// Where external data lives: every TensorProto anywhere in the model (graph initializers,
+// sparse initializers, Constant and other node attributes, subgraphs of Loop/If/Scan, local
+// functions, training graphs) may name a file with external_data/data_location, and ONNX
+// Runtime would open each of them. This walk follows onnx.proto's schema to every tensor;
+// subgraphs nest, so depth is bounded explicitly.
+constexpr int kMaxSubgraphDepth = 64;
+
+enum class TensorHolder { MODEL, TRAINING_INFO, FUNCTION, GRAPH, NODE, ATTRIBUTE, SPARSE_TENSOR };
+
+struct ExternalDataWalk {
+    std::vector<std::string>& locations;
+    std::set<std::string> seen;
+};
+
+Status walk_external_tensor(MessageReader reader, ExternalDataWalk& walk) {
+    bool external = false;
+    std::string location;
+    std::string name;
+    while (!reader.done()) {
+        CORUN_TRY(const Field field, reader.next());
+        if (field.number == 8) {
+            CORUN_TRY(name, read_string(reader, field, "name"));
+        } else if (field.number == 13) {
+            CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, "external_data"));
+            external = true;
+            const MessagePath path{"external_data", &reader.path()};
+            MessageReader entry = reader.nested(field, path);
+            std::string key;
+            std::string value;
+            while (!entry.done()) {
+                CORUN_TRY(const Field entry_field, entry.next());
+                if (entry_field.number == 1) {
+                    CORUN_TRY(key, read_string(entry, entry_field, "key"));
+                } else if (entry_field.number == 2) {
+                    CORUN_TRY(value, read_string(entry, entry_field, "value"));
+                }
+            }
+            if (key == "location") location = std::move(value);
+        } else if (field.number == 14) {
+            CORUN_TRY(const int64_t data_location, read_int64(reader, field, "data_location"));
+            if (data_location == 1) external = true;  // TensorProto.EXTERNAL
+        }
+    }
+    if (!external) return Status::ok();
+    if (location.empty()) {
+        return Status(StatusCode::INVALID_MODEL,
+                      "tensor '" + name + "' (in " + reader.path().to_string() +
+                          ") is marked as external data but names no location");
+    }
+    if (walk.seen.insert(location).second) walk.locations.push_back(std::move(location));
+    return Status::ok();
+}
+
+Status walk_external(MessageReader reader, TensorHolder holder, int depth, ExternalDataWalk& walk) {
+    if (depth > kMaxSubgraphDepth) {
+        return reader.invalid("subgraphs nested deeper than " + std::to_string(kMaxSubgraphDepth),
+                              0);
+    }
+    while (!reader.done()) {
+        CORUN_TRY(const Field field, reader.next());
+        std::optional<TensorHolder> child;
+        bool tensor = false;
+        const char* field_name = "";
+        switch (holder) {
+            case TensorHolder::MODEL:
+                if (field.number == 7) child = TensorHolder::GRAPH, field_name = "graph";
+                if (field.number == 20)
+                    child = TensorHolder::TRAINING_INFO, field_name = "training_info";
+                if (field.number == 25) child = TensorHolder::FUNCTION, field_name = "functions";
+                break;
+            case TensorHolder::TRAINING_INFO:
+                if (field.number == 1 || field.number == 2) {
+                    child = TensorHolder::GRAPH;
+                    field_name = field.number == 1 ? "initialization" : "algorithm";
+                }
+                break;
+            case TensorHolder::FUNCTION:
+                if (field.number == 7) child = TensorHolder::NODE, field_name = "node";
+                break;
+            case TensorHolder::GRAPH:
+                if (field.number == 1) child = TensorHolder::NODE, field_name = "node";
+                if (field.number == 5) tensor = true, field_name = "initializer";
+                if (field.number == 15)
+                    child = TensorHolder::SPARSE_TENSOR, field_name = "sparse_initializer";
+                break;
+            case TensorHolder::NODE:
+                if (field.number == 5) child = TensorHolder::ATTRIBUTE, field_name = "attribute";
+                break;
+            case TensorHolder::ATTRIBUTE:
+                if (field.number == 5 || field.number == 10) tensor = true, field_name = "t";
+                if (field.number == 6 || field.number == 11)
+                    child = TensorHolder::GRAPH, field_name = "g";
+                if (field.number == 22 || field.number == 23) {
+                    child = TensorHolder::SPARSE_TENSOR;
+                    field_name = "sparse_tensor";
+                }
+                break;
+            case TensorHolder::SPARSE_TENSOR:
+                if (field.number == 1 || field.number == 2) tensor = true, field_name = "values";
+                break;
+        }
+        if (!tensor && !child) continue;
+        CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, field_name));
+        const MessagePath path{field_name, &reader.path()};
+        if (tensor) {
+            CORUN_RETURN_IF_ERROR(walk_external_tensor(reader.nested(field, path), walk));
+        } else {
+            const int next_depth = *child == TensorHolder::GRAPH ? depth + 1 : depth;
+            CORUN_RETURN_IF_ERROR(
+                walk_external(reader.nested(field, path), *child, next_depth, walk));
+        }
+    }
+    return Status::ok();
+}
+
 }  // namespace
 
 int64_t OnnxTensor::element_count() const {
@@ -839,6 +956,9 @@ Expected<OnnxModelFile> read_onnx_model(std::span<const uint8_t> bytes) {
                       "no graph in ModelProto (" + std::to_string(bytes.size()) +
                           " bytes): not an ONNX model, or a truncated one");
     }
+    ExternalDataWalk walk{model.external_data_locations, {}};
+    CORUN_RETURN_IF_ERROR(
+        walk_external(MessageReader(bytes, 0, bytes.size(), root), TensorHolder::MODEL, 0, walk));
     return model;
 }
 

@@ -79,6 +79,9 @@ struct OnnxModelFile {
     std::vector<OnnxNode> nodes;           // top-level graph nodes, in file order
     std::vector<OnnxTensor> initializers;  // values filled for tensors of <= 16 elements
     int64_t parameter_count = 0;           // sum of element counts over all initializers
+    // The files named by external-data tensors anywhere in the model (subgraphs, functions and
+    // attributes included), as written ("weights.bin"), each once, in file order.
+    std::vector<std::string> external_data_locations;
 
     // The scalar value of a graph constant (an initializer or a Constant node's output).
     std::optional<double> scalar_constant(const std::string& name) const;

@@ -34,6 +34,8 @@ Ort::Env& ort_env() {
     return *env;
 }
 
+constexpr const char* NO_EXTERNAL_DATA_FOLDER = "/dev/null/corun-external-data-is-passed-in-memory";
+
 Status status_from_ort(const Ort::Exception& error, const std::string& context) {
     StatusCode code = StatusCode::DEVICE_FAILURE;
     std::string advice;
@@ -340,19 +342,18 @@ public:
     uint32_t execution_slots() const override { return std::max(1u, params_.execution_slots); }
     uint32_t latency_slots() const override { return params_.latency_slots; }
 
-    Expected<std::shared_ptr<LoadedModel>> load_model(std::span<const uint8_t> onnx_bytes,
-                                                      const std::string& model_name) override {
+    Expected<std::shared_ptr<LoadedModel>> load_model(const ModelSource& source) override {
         try {
-            Ort::Session session = create_session(onnx_bytes);
+            Ort::Session session = create_session(source);
             return std::shared_ptr<LoadedModel>(
-                std::make_shared<CpuLoadedModel>(std::move(session), model_name));
+                std::make_shared<CpuLoadedModel>(std::move(session), source.name));
         } catch (const Ort::Exception& error) {
-            return status_from_ort(error, "loading model '" + model_name + "' on " + id_);
+            return status_from_ort(error, "loading model '" + source.name + "' on " + id_);
         }
     }
 
 private:
-    Ort::Session create_session(std::span<const uint8_t> onnx_bytes) const {
+    Ort::Session create_session(const ModelSource& source) const {
         // ORT keeps one environment per process: if the application created its own first,
         // ours is that one, without the shared pool, and models get a pool of their own.
         static std::atomic<bool> shared_pool_missing{false};
@@ -367,15 +368,40 @@ private:
                                    params_.spin_wait ? "1" : "0");
         }
         options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+        if (source.constant_folding_max_bytes != 0) {
+            options.AddConfigEntry("optimization.constant_folding_max_output_size_in_bytes",
+                                   std::to_string(source.constant_folding_max_bytes).c_str());
+        }
+        // ONNX Runtime would resolve a relative external-data location against the process's
+        // working directory (`/` under systemd): a model's bytes could name any file there.
+        // Every file the model names is handed over in memory instead, and the folder it
+        // would fall back to cannot exist (nothing can be under /dev/null).
+        options.AddConfigEntry("session.model_external_initializers_file_folder_path",
+                               NO_EXTERNAL_DATA_FOLDER);
+        std::vector<const char*> external_names;
+        std::vector<char*> external_contents;
+        std::vector<size_t> external_sizes;
+        for (const auto& file : source.external_data) {
+            external_names.push_back(file.location.c_str());
+            // ORT copies what it needs during session creation and never writes to these.
+            external_contents.push_back(
+                reinterpret_cast<char*>(const_cast<uint8_t*>(file.content.data())));
+            external_sizes.push_back(file.content.size());
+        }
+        if (!external_names.empty()) {
+            Ort::ThrowOnError(Ort::GetApi().AddExternalInitializersFromFilesInMemory(
+                options, external_names.data(), external_contents.data(), external_sizes.data(),
+                external_names.size()));
+        }
         try {
-            return Ort::Session(ort_env(), onnx_bytes.data(), onnx_bytes.size(), options);
+            return Ort::Session(ort_env(), source.onnx.data(), source.onnx.size(), options);
         } catch (const Ort::Exception& error) {
             if (!shared_pool || std::string(error.what()).find("EnvCreatedWithGlobalThreadPools") ==
                                     std::string::npos) {
                 throw;
             }
             shared_pool_missing = true;
-            return create_session(onnx_bytes);
+            return create_session(source);
         }
     }
 

@@ -102,10 +102,9 @@ public:
     }
     uint32_t execution_slots() const override { return 1; }
 
-    Expected<std::shared_ptr<LoadedModel>> load_model(std::span<const uint8_t> onnx_bytes,
-                                                      const std::string& model_name) override {
-        CORUN_TRY(ModelTiming timing, context_->profile.timing_of(model_name));
-        CORUN_TRY(auto on_cpu, cpu_->load_model(onnx_bytes, model_name));
+    Expected<std::shared_ptr<LoadedModel>> load_model(const ModelSource& source) override {
+        CORUN_TRY(ModelTiming timing, context_->profile.timing_of(source.name));
+        CORUN_TRY(auto on_cpu, cpu_->load_model(source));
         return std::shared_ptr<LoadedModel>(
             std::make_shared<NpuSimLoadedModel>(context_, std::move(on_cpu), timing));
     }
@@ -130,19 +129,24 @@ DeviceKind npu_sim_device_kind() {
             return Status(StatusCode::NOT_FOUND,
                           "no device '" + id + "': the npu-sim kind has one device, 'npu-sim:0'");
         }
-        std::string path = params.npu_sim.profile_path;
-        if (path.empty()) {
-            const char* from_environment = std::getenv("CORUN_NPU_SIM_PROFILE");
-            path = from_environment ? from_environment : "";
-        }
-        if (path.empty()) {
-            return Status(StatusCode::INVALID_ARGUMENT,
-                          "npu-sim needs a timing profile: set VDeviceParams::npu_sim.profile_path "
-                          "or CORUN_NPU_SIM_PROFILE (`corun benchmark MODEL... --profile FILE` "
-                          "writes one)");
-        }
         auto context = std::make_shared<NpuContext>();
-        CORUN_TRY(context->profile, load_npu_profile(path));
+        if (!params.npu_sim.profile_json.empty()) {
+            CORUN_TRY(context->profile, parse_npu_profile(params.npu_sim.profile_json));
+        } else {
+            std::string path = params.npu_sim.profile_path;
+            if (path.empty()) {
+                const char* from_environment = std::getenv("CORUN_NPU_SIM_PROFILE");
+                path = from_environment ? from_environment : "";
+            }
+            if (path.empty()) {
+                return Status(
+                    StatusCode::INVALID_ARGUMENT,
+                    "npu-sim needs a timing profile: set VDeviceParams::npu_sim.profile_path "
+                    "(or profile_json) or CORUN_NPU_SIM_PROFILE (`corun benchmark MODEL... "
+                    "--profile FILE` writes one)");
+            }
+            CORUN_TRY(context->profile, load_npu_profile(path));
+        }
         context->compute_outputs = params.npu_sim.compute_outputs;
         // Outputs are computed with one CPU thread: the simulated device, not the CPU, sets
         // the pace.

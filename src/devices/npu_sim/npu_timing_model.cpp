@@ -1,6 +1,10 @@
 #include "devices/npu_sim/npu_timing_model.hpp"
 
-#include <fstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -87,17 +91,40 @@ Expected<NpuTimingModel> parse_npu_profile(const std::string& json_text) {
     return profile;
 }
 
-Expected<NpuTimingModel> load_npu_profile(const std::string& path) {
-    std::ifstream file(path);
-    if (!file) {
+Expected<std::string> read_npu_profile_text(const std::string& path) {
+    // Non-blocking open: a FIFO at the path must not hang the caller; only a regular file of
+    // sane size is read (not /dev/zero).
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
         return Status(StatusCode::NOT_FOUND, "npu-sim profile '" + path +
                                                  "' cannot be opened; write one or make it with "
                                                  "`corun benchmark MODEL... --profile " +
                                                  path + "`");
     }
-    std::stringstream text;
-    text << file.rdbuf();
-    auto profile = parse_npu_profile(text.str());
+    struct stat info {};
+    if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) ||
+        static_cast<uint64_t>(info.st_size) > MAX_NPU_PROFILE_BYTES) {
+        close(fd);
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "npu-sim profile '" + path + "' is not a regular file of at most " +
+                          std::to_string(MAX_NPU_PROFILE_BYTES) + " bytes");
+    }
+    std::string text(static_cast<size_t>(info.st_size), '\0');
+    size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t got = read(fd, text.data() + done, text.size() - done);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;
+        done += static_cast<size_t>(got);
+    }
+    close(fd);
+    text.resize(done);
+    return text;
+}
+
+Expected<NpuTimingModel> load_npu_profile(const std::string& path) {
+    CORUN_TRY(const std::string text, read_npu_profile_text(path));
+    auto profile = parse_npu_profile(text);
     if (!profile) return profile.status().with_context("reading '" + path + "'");
     return profile;
 }

@@ -41,6 +41,10 @@ struct NpuTimingModel {
 
 Expected<NpuTimingModel> parse_npu_profile(const std::string& json_text);
 Expected<NpuTimingModel> load_npu_profile(const std::string& path);
+// A profile file's text: a regular file of at most MAX_NPU_PROFILE_BYTES, opened without
+// blocking (a FIFO is refused, not waited on).
+inline constexpr uint64_t MAX_NPU_PROFILE_BYTES = uint64_t{1} << 20;
+Expected<std::string> read_npu_profile_text(const std::string& path);
 std::string npu_profile_to_json(const NpuTimingModel& profile);
 
 }  // namespace corun::devices::npu_sim

@@ -11,7 +11,7 @@ void to_proto(const VDeviceParams& params, v1::VDeviceParams& message) {
     message.set_cpu_execution_slots(params.cpu.execution_slots);
     message.set_cpu_latency_slots(params.cpu.latency_slots);
     message.set_cpu_spin_wait(params.cpu.spin_wait);
-    message.set_npu_sim_profile_path(params.npu_sim.profile_path);
+    message.set_npu_sim_profile_json(params.npu_sim.profile_json);
     message.set_npu_sim_compute_outputs(params.npu_sim.compute_outputs);
     message.set_fair_device_time(params.scheduler.fair_device_time);
     message.set_aging_step_ms(static_cast<uint32_t>(params.scheduler.aging_step.count()));

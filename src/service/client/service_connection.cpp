@@ -32,16 +32,14 @@ Expected<std::shared_ptr<ServiceConnection>> ServiceConnection::connect(
     std::shared_ptr<ServiceConnection> connection(new ServiceConnection());
     connection->socket_ = resolve_service_socket(params);
     const std::string& socket = connection->socket_;
-    // A plain connect() first: it names the cause (no socket, refused, permission) at once,
-    // where gRPC would report a generic UNAVAILABLE.
-    if (const std::string cause = probe_service_socket(socket); !cause.empty()) {
-        return Status(StatusCode::RPC_FAILED, service_unreachable_message(socket, cause));
-    }
+    // Our own connect(): it names the cause (no socket, refused, permission) where gRPC would
+    // say UNAVAILABLE, checks who listens before anything is sent, and reads corund's
+    // admission line; gRPC then takes the checked socket.
+    CORUN_TRY(const int fd, connect_to_corund(socket, params.service_user));
     grpc::ChannelArguments arguments;
     arguments.SetMaxSendMessageSize(-1);  // LoadModel carries the whole model file
     arguments.SetMaxReceiveMessageSize(-1);
-    connection->channel_ =
-        grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(), arguments);
+    connection->channel_ = grpc::CreateCustomInsecureChannelFromFd("unix:" + socket, fd, arguments);
     connection->stub_ = v1::Corun::NewStub(connection->channel_);
 
     v1::HelloRequest hello;
@@ -134,12 +132,18 @@ Status ServiceConnection::release_buffer(uint64_t buffer_id) {
     return call("ReleaseBuffer", &v1::Corun::Stub::ReleaseBuffer, request, reply, CONTROL_DEADLINE);
 }
 
-Expected<RemoteLoadedModel> ServiceConnection::load_model(std::span<const uint8_t> onnx_bytes,
-                                                          const std::string& name) {
+Expected<RemoteLoadedModel> ServiceConnection::load_model(const devices::ModelSource& source) {
+    const std::string& name = source.name;
     v1::LoadModelRequest request;
     request.set_session_id(session_id_);
     request.set_name(name);
-    request.set_onnx(onnx_bytes.data(), onnx_bytes.size());
+    request.set_onnx(source.onnx.data(), source.onnx.size());
+    // corund never opens a file a model names: its external data travels with it.
+    for (const auto& file : source.external_data) {
+        v1::ExternalDataFile* sent = request.add_external_data();
+        sent->set_location(file.location);
+        sent->set_content(file.content.data(), file.content.size());
+    }
     v1::LoadModelReply reply;
     CORUN_RETURN_IF_ERROR(
         call("LoadModel", &v1::Corun::Stub::LoadModel, request, reply, LOAD_DEADLINE));

@@ -59,8 +59,7 @@ public:
 
     Expected<uint64_t> register_buffer(const std::string& shm_name, uint64_t size);
     Status release_buffer(uint64_t buffer_id);
-    Expected<RemoteLoadedModel> load_model(std::span<const uint8_t> onnx_bytes,
-                                           const std::string& name);
+    Expected<RemoteLoadedModel> load_model(const devices::ModelSource& source);
     Expected<std::vector<std::vector<int64_t>>> output_dims(
         uint64_t loaded_model_id, const std::vector<devices::TensorSpec>& inputs);
     Expected<uint64_t> configure_model(const RemoteModelConfiguration& configuration);

@@ -44,8 +44,8 @@ DeviceDescription ServiceDevice::describe() const {
 }
 
 Expected<std::shared_ptr<devices::LoadedModel>> ServiceDevice::load_model(
-    std::span<const uint8_t> onnx_bytes, const std::string& model_name) {
-    CORUN_TRY(auto loaded, connection_->load_model(onnx_bytes, model_name));
+    const devices::ModelSource& source) {
+    CORUN_TRY(auto loaded, connection_->load_model(source));
     return std::shared_ptr<devices::LoadedModel>(
         std::make_shared<ServiceLoadedModel>(connection_, std::move(loaded)));
 }

@@ -44,7 +44,7 @@ public:
     DeviceDescription describe() const override;
     uint32_t execution_slots() const override { return 1; }
     Expected<std::shared_ptr<devices::LoadedModel>> load_model(
-        std::span<const uint8_t> onnx_bytes, const std::string& model_name) override;
+        const devices::ModelSource& source) override;
 
 private:
     std::shared_ptr<ServiceConnection> connection_;

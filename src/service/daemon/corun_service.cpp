@@ -17,6 +17,7 @@ namespace corun::service {
 namespace {
 
 constexpr size_t MAX_SESSIONS_PER_CONNECTION = 256;
+constexpr size_t MAX_PROFILE_BYTES = size_t{1} << 20;
 
 template <typename Reply>
 grpc::Status reply_with(Reply* reply, const Status& status) {
@@ -38,7 +39,8 @@ VDeviceParams to_vdevice_params(const v1::HelloRequest& request) {
     params.cpu.execution_slots = proto.cpu_execution_slots() == 0 ? 1 : proto.cpu_execution_slots();
     params.cpu.latency_slots = proto.cpu_latency_slots();
     params.cpu.spin_wait = proto.cpu_spin_wait();
-    params.npu_sim.profile_path = proto.npu_sim_profile_path();
+    // The profile's text only: corund opens no path a client names.
+    params.npu_sim.profile_json = proto.npu_sim_profile_json();
     params.npu_sim.compute_outputs = proto.npu_sim_compute_outputs();
     params.scheduler.fair_device_time = proto.fair_device_time();
     params.scheduler.aging_step = std::chrono::milliseconds(proto.aging_step_ms());
@@ -176,6 +178,40 @@ grpc::Status CorunService::Hello(grpc::ServerContext* context, const v1::HelloRe
                               "; use matching corun and corund builds"));
     }
     const VDeviceParams params = to_vdevice_params(*request);
+    if (params.npu_sim.profile_json.size() > MAX_PROFILE_BYTES) {
+        return reply_with(
+            reply, Status(StatusCode::INVALID_ARGUMENT,
+                          "the npu-sim profile sent is " +
+                              std::to_string(params.npu_sim.profile_json.size()) +
+                              " bytes; corund takes at most " + std::to_string(MAX_PROFILE_BYTES)));
+    }
+    const PeerCredentials caller = peers_.find(context->peer());
+    std::shared_ptr<ClientAccount> account;
+    {
+        std::lock_guard lock(accounts_mutex_);
+        auto& found = accounts_[caller.uid];
+        if (!found) found = std::make_shared<ClientAccount>();
+        account = found;
+    }
+    // The threads asked for are counted before anything is made: the group's scheduler workers
+    // now, a model's own intra-op threads when it loads (and one model's alone must fit).
+    if (params.cpu.intra_op_threads > limits_.max_threads_per_client) {
+        return reply_with(
+            reply, Status(StatusCode::RESOURCE_LIMIT,
+                          "cpu.intra_op_threads " + std::to_string(params.cpu.intra_op_threads) +
+                              " is over corund's limit of " +
+                              std::to_string(limits_.max_threads_per_client) +
+                              " threads per user (max_threads_per_client); ask for fewer (0 = "
+                              "the shared pool, one thread per core), or raise "
+                              "max_threads_per_client (corund's config file, or "
+                              "--max-threads-per-client)"));
+    }
+    auto worker_threads =
+        charge_account(account, ClientAccount::Resource::THREADS,
+                       uint64_t{params.cpu.execution_slots} + params.cpu.latency_slots,
+                       limits_.max_threads_per_client,
+                       "a session's scheduler workers (execution + latency slots)");
+    if (!worker_threads) return reply_with(reply, worker_threads.status());
     auto vdevice = VDevice::create(params);
     if (!vdevice) return reply_with(reply, vdevice.status());
     // The same group the VDevice handle holds (acquire returns the live one): the session loads
@@ -185,7 +221,7 @@ grpc::Status CorunService::Hello(grpc::ServerContext* context, const v1::HelloRe
 
     SessionOwner owner;
     owner.peer = context->peer();
-    owner.credentials = peers_.find(owner.peer);
+    owner.credentials = caller;
     owner.process_name = request->process_name().substr(0, 256);
     owner.client_version = request->client_version().substr(0, 64);
     for (const auto& device : vdevice.value()->physical_devices()) {
@@ -209,7 +245,8 @@ grpc::Status CorunService::Hello(grpc::ServerContext* context, const v1::HelloRe
             session_id = random_session_id();
         } while (sessions_.count(session_id) != 0);
         sessions_[session_id] = std::make_shared<ClientSession>(
-            session_id, owner, vdevice.release(), group.release(), limits_);
+            session_id, owner, vdevice.release(), group.release(), limits_, account, load_memory_,
+            worker_threads.release());
     }
     spdlog::info("session {} opened by {} (corun {}) on group '{}'", session_id,
                  describe_owner(owner), owner.client_version, params.group_id);
@@ -338,7 +375,7 @@ grpc::Status CorunService::LoadModel(grpc::ServerContext* context,
                                      v1::LoadModelReply* reply) {
     auto session = find_session(context, request->session_id());
     if (!session) return reply_with(reply, session.status());
-    auto loaded = session.value()->load_model(request->name(), request->onnx());
+    auto loaded = session.value()->load_model(*request);
     if (!loaded) {
         spdlog::info("session {}: loading '{}' failed: {}", request->session_id(), request->name(),
                      loaded.status().to_string());

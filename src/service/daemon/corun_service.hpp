@@ -67,6 +67,9 @@ private:
 
     const DaemonLimits limits_;
     const PeerRegistry& peers_;
+    LoadMemoryMeter load_memory_;
+    std::mutex accounts_mutex_;
+    std::map<uint32_t, std::shared_ptr<ClientAccount>> accounts_;  // by uid
     mutable std::mutex mutex_;
     std::map<uint64_t, std::shared_ptr<ClientSession>> sessions_;
 };

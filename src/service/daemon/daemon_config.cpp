@@ -72,7 +72,16 @@ const std::vector<DaemonSetting>& daemon_settings() {
         {"max_queued_frames_per_client",
          "Frames one client may have queued or running (default 256)"},
         {"max_shm_bytes_per_client", "Shared memory one client may register (default 4G)"},
-        {"max_model_bytes", "Largest ONNX model a client may load (default 512M)"},
+        {"max_model_bytes",
+         "Largest ONNX model a client may load, external data included (default 512M)"},
+        {"max_threads_per_client",
+         "Threads the models of one user may make: intra-op threads per loaded model and "
+         "scheduler workers per session (default 64)"},
+        {"max_model_memory_per_client",
+         "Memory the models of one user may take at load, measured as the daemon's peak growth "
+         "while loading (default 4G)"},
+        {"max_connections", "Connections corund keeps open at once (default 1024)"},
+        {"max_connections_per_user", "Connections one user may keep open (default 128)"},
     };
     return settings;
 }
@@ -113,6 +122,22 @@ Status apply_daemon_setting(DaemonConfig& config, const std::string& key,
             return bad_value(key, value, "a byte count from 1 to 2000M");
         }
         config.limits.max_model_bytes = number;
+    } else if (key == "max_threads_per_client") {
+        if (!parse_count(value, false, 4096, number) || number == 0) {
+            return bad_value(key, value, "a count from 1 to 4096");
+        }
+        config.limits.max_threads_per_client = static_cast<uint32_t>(number);
+    } else if (key == "max_model_memory_per_client") {
+        if (!parse_count(value, true, uint64_t{1} << 46, number) || number == 0) {
+            return bad_value(key, value, "a byte count such as 536870912, 512M or 4G");
+        }
+        config.limits.max_model_memory_per_client = number;
+    } else if (key == "max_connections" || key == "max_connections_per_user") {
+        if (!parse_count(value, false, 65536, number) || number == 0) {
+            return bad_value(key, value, "a count from 1 to 65536");
+        }
+        (key == "max_connections" ? config.connections.max_connections
+                                  : config.connections.max_connections_per_user) = number;
     } else {
         std::string keys;
         for (const auto& setting : daemon_settings())

@@ -18,6 +18,18 @@ struct DaemonLimits {
     uint32_t max_queued_frames_per_client = 256;  // frames queued or running
     uint64_t max_shm_bytes_per_client = uint64_t{4} << 30;
     uint64_t max_model_bytes = uint64_t{512} << 20;  // one LoadModel's ONNX bytes
+    // Shared by every session of one user (uid), so that opening more sessions gains nothing:
+    // threads its models make (intra-op threads per loaded model, scheduler workers per
+    // session) and memory its models take at load (the daemon's peak growth while loading).
+    uint32_t max_threads_per_client = 64;
+    uint64_t max_model_memory_per_client = uint64_t{4} << 30;
+};
+
+// Connections corund keeps open at once; beyond them a new one gets a refusal line naming the
+// limit and is closed, so that idle connections can never exhaust the descriptor table.
+struct ConnectionLimits {
+    size_t max_connections = 1024;
+    size_t max_connections_per_user = 128;
 };
 
 struct DaemonConfig {
@@ -26,6 +38,7 @@ struct DaemonConfig {
     std::string log_file;      // empty = console only
     std::string log_level = "info";
     DaemonLimits limits;
+    ConnectionLimits connections;
 };
 
 struct DaemonSetting {

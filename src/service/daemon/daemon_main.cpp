@@ -1,6 +1,7 @@
 #include "service/daemon/daemon_main.hpp"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <grpcpp/grpcpp.h>
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <thread>
 
 #include "service/daemon/corun_service.hpp"
 #include "service/daemon/unix_listener.hpp"
@@ -55,6 +57,35 @@ Status set_up_logging(const DaemonConfig& config) {
     return Status::ok();
 }
 
+// corund's own descriptors (models, shared memory, the lanes) beyond one per connection.
+constexpr size_t DESCRIPTORS_BESIDE_CONNECTIONS = 512;
+constexpr std::chrono::seconds SHUTDOWN_BOUND{4};
+
+// Raises the descriptor limit to what max_connections needs, or lowers max_connections to what
+// the system allows, so that accept() never runs out of descriptors.
+void fit_descriptor_limit(ConnectionLimits& connections) {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    const rlim_t wanted = connections.max_connections + DESCRIPTORS_BESIDE_CONNECTIONS;
+    if (limit.rlim_cur < wanted) {
+        limit.rlim_cur = std::min(wanted, limit.rlim_max);
+        setrlimit(RLIMIT_NOFILE, &limit);
+        getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    if (limit.rlim_cur < wanted) {
+        const size_t fits = limit.rlim_cur > DESCRIPTORS_BESIDE_CONNECTIONS
+                                ? limit.rlim_cur - DESCRIPTORS_BESIDE_CONNECTIONS
+                                : 16;
+        spdlog::warn(
+            "the descriptor limit ({}) leaves room for {} connections, not max_connections {}; "
+            "raise it (ulimit -n, LimitNOFILE=) to serve more",
+            limit.rlim_cur, fits, connections.max_connections);
+        connections.max_connections = fits;
+    }
+    connections.max_connections_per_user =
+        std::min(connections.max_connections_per_user, connections.max_connections);
+}
+
 }  // namespace
 
 void add_daemon_options(CLI::App& app, DaemonCommandLine& command_line) {
@@ -85,6 +116,7 @@ int run_daemon(const DaemonCommandLine& command_line) {
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     signal(SIGPIPE, SIG_IGN);  // a client that vanished must not kill the daemon
 
+    fit_descriptor_limit(config->connections);
     const std::string socket_path = resolved_socket_path(*config);
     auto listener = UnixListener::bind(socket_path, config->socket_group);
     if (!listener) {
@@ -110,9 +142,9 @@ int run_daemon(const DaemonCommandLine& command_line) {
         spdlog::error("cannot start the gRPC server");
         return 1;
     }
-    listener.value()->start(server.get(), &peers, [&service](int fd, const PeerCredentials&) {
-        service.connection_opened(fd);
-    });
+    listener.value()->start(
+        server.get(), &peers, config->connections,
+        [&service](int fd, const PeerCredentials&) { service.connection_opened(fd); });
     spdlog::info(
         "corund {} (protocol {}) serving on {} (pid {}); limits per client: {} models, "
         "{} queued frames, {} bytes of shared memory, {}-byte models",
@@ -124,6 +156,14 @@ int run_daemon(const DaemonCommandLine& command_line) {
     while (sigwait(&stop_signals, &signal_number) != 0) {
     }
     spdlog::info("{} received: shutting down", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    // Whatever runs (a frame stuck inside one operator cannot be stopped), corund is gone
+    // within SHUTDOWN_BOUND: the socket is removed and the process exits.
+    std::thread([socket = listener.value()->path()] {
+        std::this_thread::sleep_for(SHUTDOWN_BOUND);
+        spdlog::error("shutdown took longer than {} s; exiting now", SHUTDOWN_BOUND.count());
+        unlink(socket.c_str());
+        _exit(1);
+    }).detach();
     listener.value()->stop();
     // Streams are cancelled after the deadline; their handlers release their sessions.
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

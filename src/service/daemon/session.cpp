@@ -207,12 +207,17 @@ private:
 };
 
 ClientSession::ClientSession(uint64_t id, SessionOwner owner, std::unique_ptr<VDevice> vdevice,
-                             std::shared_ptr<DeviceGroup> group, DaemonLimits limits)
+                             std::shared_ptr<DeviceGroup> group, DaemonLimits limits,
+                             std::shared_ptr<ClientAccount> account, LoadMemoryMeter& load_memory,
+                             std::shared_ptr<AccountCharge> worker_threads)
     : id_(id),
       owner_(std::move(owner)),
       vdevice_(std::move(vdevice)),
       group_(std::move(group)),
-      limits_(limits) {}
+      limits_(limits),
+      account_(std::move(account)),
+      load_memory_(load_memory),
+      worker_threads_(std::move(worker_threads)) {}
 
 Status ClientSession::models_over_limit(size_t count, const char* state,
                                         const char* release_call) const {
@@ -289,11 +294,15 @@ Status ClientSession::release_buffer(uint64_t buffer_id) {
 }
 
 Expected<std::shared_ptr<LoadedModelEntry>> ClientSession::load_model(
-    const std::string& name, const std::string& onnx_bytes) {
-    if (onnx_bytes.size() > limits_.max_model_bytes) {
+    const v1::LoadModelRequest& request) {
+    const std::string& name = request.name();
+    const std::string& onnx_bytes = request.onnx();
+    uint64_t sent_bytes = onnx_bytes.size();
+    for (const auto& file : request.external_data()) sent_bytes += file.content().size();
+    if (sent_bytes > limits_.max_model_bytes) {
         return Status(StatusCode::RESOURCE_LIMIT,
-                      "model '" + name + "' has " + std::to_string(onnx_bytes.size()) +
-                          " bytes, over corund's limit of " +
+                      "model '" + name + "' has " + std::to_string(sent_bytes) +
+                          " bytes (external data included), over corund's limit of " +
                           std::to_string(limits_.max_model_bytes) + " bytes per model; " +
                           how_to_raise("max_model_bytes"));
     }
@@ -309,11 +318,52 @@ Expected<std::shared_ptr<LoadedModelEntry>> ClientSession::load_model(
     ModelInfo info;
     info.name = name.empty() ? "model" : name;
     const auto* data = reinterpret_cast<const uint8_t*>(onnx_bytes.data());
-    // Loading takes long (an ONNX Runtime session); other calls of the session go on meanwhile.
-    CORUN_TRY(auto state,
-              load_model_state(group_, std::span<const uint8_t>(data, onnx_bytes.size()),
-                               std::move(info)));
+
     auto entry = std::make_shared<LoadedModelEntry>();
+    // Models with their own intra-op pools make threads: counted for the user before loading.
+    const uint32_t intra_op_threads = group_->params().cpu.intra_op_threads;
+    if (intra_op_threads > 0) {
+        CORUN_TRY(
+            auto threads,
+            charge_account(account_, ClientAccount::Resource::THREADS,
+                           uint64_t{intra_op_threads} * group_->devices().size(),
+                           limits_.max_threads_per_client,
+                           "loading model '" + info.name + "' with its own intra-op threads"));
+        entry->charges.push_back(std::move(threads));
+    }
+    // Every file the model names comes with it; corund opens none (load_model_state refuses a
+    // model naming one that was not sent, and the device is given no folder to look in).
+    ModelLoadExtras extras;
+    for (const auto& file : request.external_data()) {
+        extras.external_data.push_back(
+            {file.location(), std::vector<uint8_t>(file.content().begin(), file.content().end())});
+    }
+    // No tensor folded at load may be larger than what the user may still take in all.
+    const uint64_t memory_left = limits_.max_model_memory_per_client -
+                                 std::min(limits_.max_model_memory_per_client,
+                                          account_->held(ClientAccount::Resource::MODEL_MEMORY));
+    extras.constant_folding_max_bytes = std::max<uint64_t>(1, memory_left);
+
+    // Loading takes long (an ONNX Runtime session); other calls of the session go on meanwhile.
+    // Loads are measured one at a time: the daemon's growth while this one runs is its cost.
+    Expected<std::shared_ptr<ModelState>> loaded =
+        Status(StatusCode::INTERNAL_FAILURE, "not loaded");
+    const LoadMemory memory = load_memory_.measure([&] {
+        loaded = load_model_state(group_, std::span<const uint8_t>(data, onnx_bytes.size()),
+                                  std::move(info), std::move(extras));
+    });
+    CORUN_TRY(auto state, std::move(loaded));
+    // The peak must fit; what stays is held until the model is gone.
+    CORUN_RETURN_IF_ERROR(account_->charge(
+        ClientAccount::Resource::MODEL_MEMORY, memory.peak_bytes,
+        limits_.max_model_memory_per_client,
+        "loading model '" + state->info.name + "' (the daemon's peak growth while loading it)"));
+    account_->refund(ClientAccount::Resource::MODEL_MEMORY, memory.peak_bytes);
+    CORUN_TRY(
+        auto retained,
+        charge_account(account_, ClientAccount::Resource::MODEL_MEMORY, memory.retained_bytes,
+                       limits_.max_model_memory_per_client, "model '" + state->info.name + "'"));
+    entry->charges.push_back(std::move(retained));
     entry->name = state->info.name;
     entry->state = state;
     entry->model = std::make_shared<InferModel>(std::move(state));
@@ -470,6 +520,7 @@ Expected<uint64_t> ClientSession::configure_model(const v1::ConfigureModelReques
     }
     served->model_id = ++last_daemon_model_id;
     served->loaded_model_id = entry->loaded_model_id;
+    served->charges = entry->charges;
     served->queue_capacity = static_cast<uint32_t>(queue_size);
     layout.model_id = served->model_id;
     served->layout = std::move(layout);

@@ -20,8 +20,10 @@
 #include "corun_service.pb.h"
 #include "runtime/device_group.hpp"
 #include "runtime/model_state.hpp"
+#include "service/daemon/client_account.hpp"
 #include "service/daemon/daemon_config.hpp"
 #include "service/daemon/fast_lane_server.hpp"
+#include "service/daemon/load_memory_meter.hpp"
 #include "service/daemon/monitor_stats.hpp"
 #include "service/daemon/peer_registry.hpp"
 #include "service/daemon/request_validation.hpp"
@@ -71,6 +73,9 @@ private:
 // A model loaded by LoadModel: configured any number of times by ConfigureModel.
 struct LoadedModelEntry {
     uint64_t loaded_model_id = 0;
+    // What loading took from the user's account (memory, intra-op threads); given back when
+    // neither this entry nor a configuration of it is left.
+    std::vector<std::shared_ptr<AccountCharge>> charges;
     std::string name;
     std::shared_ptr<ModelState> state;  // for infer_output_dims and the declared tensors
     std::shared_ptr<InferModel> model;  // for configure(); its stream setters are shared state,
@@ -82,6 +87,7 @@ struct ServedModel {
     explicit ServedModel(ConfiguredInferModel configured) : configured(std::move(configured)) {}
     uint64_t model_id = 0;  // daemon-wide
     uint64_t loaded_model_id = 0;
+    std::vector<std::shared_ptr<AccountCharge>> charges;  // the loaded model's, shared
     ModelLayout layout;
     ConfiguredInferModel configured;
     uint32_t queue_capacity = 0;
@@ -93,7 +99,9 @@ struct ServedModel {
 class ClientSession {
 public:
     ClientSession(uint64_t id, SessionOwner owner, std::unique_ptr<VDevice> vdevice,
-                  std::shared_ptr<DeviceGroup> group, DaemonLimits limits);
+                  std::shared_ptr<DeviceGroup> group, DaemonLimits limits,
+                  std::shared_ptr<ClientAccount> account, LoadMemoryMeter& load_memory,
+                  std::shared_ptr<AccountCharge> worker_threads);
     ~ClientSession();
     ClientSession(const ClientSession&) = delete;
     ClientSession& operator=(const ClientSession&) = delete;
@@ -106,8 +114,7 @@ public:
     Expected<uint64_t> register_buffer(const std::string& shm_name, uint64_t size);
     Status release_buffer(uint64_t buffer_id);
 
-    Expected<std::shared_ptr<LoadedModelEntry>> load_model(const std::string& name,
-                                                           const std::string& onnx_bytes);
+    Expected<std::shared_ptr<LoadedModelEntry>> load_model(const v1::LoadModelRequest& request);
     Expected<std::vector<devices::TensorSpec>> output_dims(
         uint64_t loaded_model_id, const google::protobuf::RepeatedPtrField<v1::TensorSpec>& inputs);
     Expected<uint64_t> configure_model(const v1::ConfigureModelRequest& request);
@@ -151,6 +158,9 @@ private:
     std::unique_ptr<VDevice> vdevice_;
     std::shared_ptr<DeviceGroup> group_;
     const DaemonLimits limits_;
+    const std::shared_ptr<ClientAccount> account_;
+    LoadMemoryMeter& load_memory_;
+    const std::shared_ptr<AccountCharge> worker_threads_;  // the scheduler workers of the group
     std::shared_ptr<CompletionOutbox> outbox_ = std::make_shared<CompletionOutbox>();
     std::shared_ptr<std::atomic<uint64_t>> frames_in_flight_ =
         std::make_shared<std::atomic<uint64_t>>(0);
