@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 
 #include "corund_process.hpp"
@@ -132,6 +133,72 @@ TEST_F(ServiceLimitsTest, ExternalDataTravelsWithTheModelAndGivesTheSameOutputs)
         configured.create_bindings({{"x", MemoryView::of(input)}, {"y", MemoryView::of(output)}}));
     ASSERT_OK(configured.run(bindings, std::chrono::seconds(30)));
     for (size_t i = 0; i < output.size(); ++i) EXPECT_EQ(output[i], 100.0f + i) << i;
+}
+
+// One frame of endless_loop.onnx (x -> y, one float each) on `configured`.
+Status run_endless_frame(ConfiguredInferModel& configured) {
+    float input = 0.0f;
+    float output = -1.0f;
+    CORUN_TRY(auto bindings,
+              configured.create_bindings({{"x", MemoryView(&input, sizeof input)},
+                                          {"y", MemoryView(&output, sizeof output)}}));
+    return configured.run(bindings, std::chrono::minutes(5));
+}
+
+TEST_F(ServiceLimitsTest, AFrameOverTheClientsTimeLimitIsStoppedInCorund) {
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
+    ASSERT_OK_AND_ASSIGN(auto loop, vdevice->create_infer_model(test_model("endless_loop.onnx")));
+    ASSERT_OK(loop->set_frame_time_limit(std::chrono::milliseconds(300)));
+    ASSERT_OK_AND_ASSIGN(auto configured, loop->configure());
+    const Status status = run_endless_frame(configured);
+    EXPECT_EQ(status.code(), StatusCode::TIMEOUT) << status;
+    EXPECT_TRUE(contains(status.message(), "frame time limit of 300 ms")) << status;
+    // The slot is free again: another model of the same client runs.
+    ASSERT_OK_AND_ASSIGN(auto small, vdevice->create_infer_model(test_model("add_one.onnx")));
+    ASSERT_OK_AND_ASSIGN(auto add_one, small->configure());
+    std::vector<float> input(48, 1.0f);
+    std::vector<float> output(48, 0.0f);
+    ASSERT_OK_AND_ASSIGN(auto bindings, add_one.create_bindings({{"x", MemoryView::of(input)},
+                                                                 {"y", MemoryView::of(output)}}));
+    ASSERT_OK(add_one.run(bindings, std::chrono::seconds(30)));
+    EXPECT_EQ(output[47], 2.0f);
+}
+
+class ServiceFrameTimeLimitTest : public CorundTest {
+protected:
+    std::vector<std::string> daemon_args() const override {
+        return {"--max-frame-time-limit", "300"};
+    }
+};
+
+TEST_F(ServiceFrameTimeLimitTest, CorundsMaximumBoundsAClientThatAsksForMore) {
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
+    ASSERT_OK_AND_ASSIGN(auto loop, vdevice->create_infer_model(test_model("endless_loop.onnx")));
+    ASSERT_OK(loop->set_frame_time_limit(std::chrono::hours(1)));
+    ASSERT_OK_AND_ASSIGN(auto configured, loop->configure());
+    const Status status = run_endless_frame(configured);
+    EXPECT_EQ(status.code(), StatusCode::TIMEOUT) << status;
+    EXPECT_TRUE(contains(status.message(), "frame time limit of 300 ms")) << status;
+}
+
+TEST_F(ServiceLimitsTest, ShutdownFromACompletionCallbackReturnsThroughCorund) {
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
+    ASSERT_OK_AND_ASSIGN(auto model, vdevice->create_infer_model(test_model("add_one.onnx")));
+    ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
+    std::vector<float> input(48, 1.0f);
+    std::vector<float> output(48, 0.0f);
+    ASSERT_OK_AND_ASSIGN(
+        auto bindings,
+        configured.create_bindings({{"x", MemoryView::of(input)}, {"y", MemoryView::of(output)}}));
+    std::atomic<bool> shutdown_returned{false};
+    ASSERT_OK_AND_ASSIGN(auto job,
+                         configured.run_async({bindings}, [&](const AsyncInferCompletionInfo&) {
+                             configured.shutdown().ignore();
+                             shutdown_returned = true;
+                         }));
+    ASSERT_OK(job.wait(std::chrono::seconds(60)));
+    EXPECT_TRUE(shutdown_returned.load());
+    EXPECT_EQ(output[0], 2.0f);
 }
 
 }  // namespace

@@ -10,6 +10,9 @@
   - 3,000 idle connections from one user: each beyond the per-user limit gets corund's refusal
     line naming the limit and is closed; corund keeps its descriptors, and a legitimate client of
     another user connects and runs frames meanwhile.
+  - a frame that never ends (an endless Loop) whose client is killed: corund stops it and
+    releases the session within 2 s, another client's frames complete; SIGTERM while such a
+    frame runs stops corund within 5 s.
 
 The sections that need another user run only as root (setpriv); without root they are reported
 as skipped, and the test fails only on a real failure. Every wait is bounded; only processes
@@ -202,9 +205,9 @@ def test_socket_directory():
                 "import socket,sys,time\n"
                 "s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)\n"
                 "s.settimeout(30)\n"
-                "c,_=s.accept(); c.sendall(b'corund admits\\n'); c.settimeout(5)\n"
-                "try:\n  data=c.recv(4096)\n"
-                "except ConnectionResetError:\n  data=b''\n"
+                "c,_=s.accept(); c.settimeout(5)\n"
+                "try:\n  c.sendall(b'corund admits\\n'); data=c.recv(4096)\n"
+                "except (ConnectionResetError, BrokenPipeError):\n  data=b''\n"
                 "print('received', len(data)); sys.stdout.flush()\n"),
                 evil_socket])
             deadline = time.time() + 10
@@ -283,11 +286,89 @@ def test_idle_connections():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def monitored_models(socket):
+    try:
+        result = subprocess.run([CORUN, "monitor", "--socket", socket, "--json", "--once"],
+                                capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        return None
+    if result.returncode != 0:
+        return None
+    import json
+    try:
+        return json.loads(result.stdout).get("models", [])
+    except ValueError:
+        return None
+
+
+def wait_for(predicate, limit):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_runaway_frame():
+    """A client runs a frame that never ends (an endless Loop) and is killed: corund stops the
+    frame, releases its session within 2 s, and serves the others; SIGTERM while another such
+    frame runs stops corund within 5 s."""
+    folder = shared_folder()
+    socket = os.path.join(folder, "run", "corund.sock")
+    daemon = start_daemon(socket)
+    check(daemon is not None, "corund starts for the runaway-frame test")
+    if daemon is None:
+        return
+    loop = os.path.join(MODELS, "endless_loop.onnx")
+    try:
+        runaway = start([CORUN, "run", loop, "--service-socket", socket, "-c", "1"])
+        check(wait_for(lambda: any(m.get("pid") == runaway.pid and m.get("name") == "endless_loop"
+                                   for m in (monitored_models(socket) or [])), 30),
+              "the runaway client's model is in corund")
+        time.sleep(0.5)  # its frame starts; nothing below depends on how far it got
+        other = start([CORUN, "run", os.path.join(MODELS, "add_one.onnx"), "--service-socket",
+                       socket, "-c", "50"])
+        runaway.send_signal(signal.SIGKILL)
+        killed_at = time.time()
+        finish(runaway, 10)
+        def runaway_gone():
+            models = monitored_models(socket)  # None when the monitor fails: not "gone"
+            return models is not None and not any(m.get("pid") == runaway.pid for m in models)
+        released = wait_for(runaway_gone, 10)
+        took = time.time() - killed_at
+        check(released and took <= 2.0,
+              "the killed client's session is released within 2 s (%.2f s)" % took)
+        code, out, err = finish(other, 60)
+        check(code == 0, "another client's frames complete", (out + err)[-600:])
+        # SIGTERM while a frame that never ends runs.
+        stuck = start([CORUN, "run", loop, "--service-socket", socket, "-c", "1"])
+        check(wait_for(lambda: any(m.get("pid") == stuck.pid
+                                   for m in (monitored_models(socket) or [])), 30),
+              "a second runaway client's model is in corund")
+        time.sleep(0.5)
+        daemon.send_signal(signal.SIGTERM)
+        term_at = time.time()
+        try:
+            daemon.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        took = time.time() - term_at
+        check(daemon.poll() is not None and took <= 5.0,
+              "SIGTERM stops corund within 5 s while a frame never ends (%.2f s)" % took)
+        code, out, err = finish(stuck, 30)
+        check(code != 0, "the stuck client is told (exit %s)" % code, err[-300:])
+    finally:
+        stop_daemon(daemon)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main():
     try:
         test_external_data_disclosure()
         test_socket_directory()
         test_idle_connections()
+        test_runaway_frame()
     finally:
         for process in started:
             if process.poll() is None:

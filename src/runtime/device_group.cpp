@@ -229,6 +229,9 @@ void DeviceGroup::stop_all_at_exit() {
             const auto groups = live();
             for (const auto& group : groups) {
                 if (!group->is_service()) group->scheduler().stop_within(std::chrono::seconds(5));
+                // A process that exits with a service group open ends its session cleanly,
+                // so corund does not take the exit for a broken connection.
+                if (group->is_service()) group->service()->close();
             }
         });
     });

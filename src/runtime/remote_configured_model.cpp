@@ -58,6 +58,8 @@ Expected<std::shared_ptr<RemoteConfiguredModel>> RemoteConfiguredModel::create(
     configuration.batch_size = configured.batch_size;
     configuration.queue_size = static_cast<uint32_t>(configured.queue_size);
     configuration.scheduling = settings_of(configured.scheduling);
+    configuration.frame_time_limit =
+        std::chrono::duration_cast<std::chrono::milliseconds>(configured.frame_limits.time_limit);
     CORUN_TRY(uint64_t model_id, connection->configure_model(configuration));
 
     auto region = service::SharedMemoryRegion::create(slot_bytes * configured.queue_size);
@@ -250,6 +252,10 @@ void RemoteConfiguredModel::shutdown(ConfiguredModelState& state) {
         }
         sent = shutdown_result_;
     }
+    // Called from a completion callback: that callback runs on the thread that reads the
+    // completions still to come, so waiting here would wait for itself. The remaining jobs
+    // complete as corund answers, after the callback returns (as in-process).
+    if (completion_callback_running()) return;
     {
         std::unique_lock lock(state.mutex);
         const auto wait = sent.is_ok() ? std::chrono::seconds(COMPLETIONS_AFTER_SHUTDOWN)

@@ -87,6 +87,10 @@ Status ServiceConnection::open_fast_lane() {
 }
 
 ServiceConnection::~ServiceConnection() {
+    close();
+}
+
+void ServiceConnection::close() {
     // Ending the stream tells the daemon to release everything of this session.
     if (session_) session_->close();
 }
@@ -190,6 +194,7 @@ Expected<uint64_t> ServiceConnection::configure_model(
         to_proto(tensor, *request.add_native_outputs());
     request.set_batch_size(configuration.batch_size);
     request.set_queue_size(configuration.queue_size);
+    request.set_frame_time_limit_ms(static_cast<uint64_t>(configuration.frame_time_limit.count()));
     to_proto(configuration.scheduling, *request.mutable_scheduling());
     v1::ConfigureModelReply reply;
     CORUN_RETURN_IF_ERROR(

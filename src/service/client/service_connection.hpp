@@ -37,6 +37,7 @@ struct RemoteModelConfiguration {
     uint32_t batch_size = 1;
     uint32_t queue_size = 2;
     SchedulingSettings scheduling;
+    std::chrono::milliseconds frame_time_limit{0};  // 0 = corund's maximum
 };
 
 class ServiceConnection {
@@ -56,6 +57,8 @@ public:
     const std::vector<DeviceDescription>& devices() const { return devices_; }
     // True once the daemon went away: the connection stays broken, make a new one.
     bool is_broken() const;
+    // Ends the session (corund releases what it holds); later calls fail. Idempotent.
+    void close();
 
     Expected<uint64_t> register_buffer(const std::string& shm_name, uint64_t size);
     Status release_buffer(uint64_t buffer_id);

@@ -60,6 +60,11 @@ void SessionStream::read_completions() {
         broken_ = true;
     }
     const grpc::Status ended = stream_->Finish();
+    {
+        std::lock_guard lock(reader_done_mutex_);
+        reader_done_ = true;
+    }
+    reader_done_changed_.notify_all();
     fail_pending(Status(StatusCode::RPC_FAILED,
                         daemon_gone_message(socket_) + " [Session: " +
                             (ended.ok() ? std::string("stream ended") : ended.error_message()) +
@@ -121,6 +126,18 @@ bool SessionStream::abandon(uint64_t job_id) {
 }
 
 void SessionStream::close() {
+    if (closed_.exchange(true)) return;
+    // A clean end first: corund then logs that the client closed its stream, not that the
+    // connection broke. It ends the call once the session is released; past a short wait (or
+    // from the reader thread itself) the call is cancelled instead.
+    {
+        std::lock_guard lock(write_mutex_);
+        if (!broken_) stream_->WritesDone();
+    }
+    if (reader_.joinable() && reader_.get_id() != std::this_thread::get_id()) {
+        std::unique_lock lock(reader_done_mutex_);
+        reader_done_changed_.wait_for(lock, CLEAN_CLOSE_WAIT, [&] { return reader_done_; });
+    }
     context_.TryCancel();  // the reader's Read() returns false, then it fails what is pending
     if (!reader_.joinable()) return;
     if (reader_.get_id() == std::this_thread::get_id()) {

@@ -7,6 +7,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -79,6 +81,12 @@ private:
     grpc::ClientContext context_;
     std::unique_ptr<grpc::ClientReaderWriter<v1::ClientMessage, v1::ServerMessage>> stream_;
     std::thread reader_;
+    // Set when the reader has finished the call, for close()'s clean end.
+    static constexpr std::chrono::milliseconds CLEAN_CLOSE_WAIT{500};
+    std::mutex reader_done_mutex_;
+    std::condition_variable reader_done_changed_;
+    bool reader_done_ = false;
+    std::atomic<bool> closed_{false};
 
     std::mutex write_mutex_;  // one writer at a time; guards broken_ transitions with writes
     std::atomic<bool> broken_{false};

@@ -80,6 +80,9 @@ const std::vector<DaemonSetting>& daemon_settings() {
         {"max_model_memory_per_client",
          "Memory the models of one user may take at load, measured as the daemon's peak growth "
          "while loading (default 4G)"},
+        {"max_frame_time_limit",
+         "The longest one frame may run, in milliseconds; longer frames are stopped with "
+         "TIMEOUT, and a client's own limit is lowered to this (default 60000)"},
         {"max_connections", "Connections corund keeps open at once (default 1024)"},
         {"max_connections_per_user", "Connections one user may keep open (default 128)"},
     };
@@ -132,6 +135,11 @@ Status apply_daemon_setting(DaemonConfig& config, const std::string& key,
             return bad_value(key, value, "a byte count such as 536870912, 512M or 4G");
         }
         config.limits.max_model_memory_per_client = number;
+    } else if (key == "max_frame_time_limit") {
+        if (!parse_count(value, false, 24 * 3600'000, number) || number == 0) {
+            return bad_value(key, value, "milliseconds from 1 to 86400000");
+        }
+        config.limits.max_frame_time_limit = std::chrono::milliseconds(number);
     } else if (key == "max_connections" || key == "max_connections_per_user") {
         if (!parse_count(value, false, 65536, number) || number == 0) {
             return bad_value(key, value, "a count from 1 to 65536");

@@ -3,6 +3,7 @@
 // over the file, the file over the defaults.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -22,6 +23,8 @@ struct DaemonLimits {
     // threads its models make (intra-op threads per loaded model, scheduler workers per
     // session) and memory its models take at load (the daemon's peak growth while loading).
     uint32_t max_threads_per_client = 64;
+    // The longest one frame may run; a client's own frame time limit is lowered to it.
+    std::chrono::milliseconds max_frame_time_limit{60'000};
     uint64_t max_model_memory_per_client = uint64_t{4} << 30;
 };
 

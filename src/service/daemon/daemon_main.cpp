@@ -147,10 +147,14 @@ int run_daemon(const DaemonCommandLine& command_line) {
         [&service](int fd, const PeerCredentials&) { service.connection_opened(fd); });
     spdlog::info(
         "corund {} (protocol {}) serving on {} (pid {}); limits per client: {} models, "
-        "{} queued frames, {} bytes of shared memory, {}-byte models",
-        daemon_version(), PROTOCOL_VERSION, socket_path, getpid(),
+        "{} queued frames, {} bytes of shared memory, {}-byte models; per user: {} threads, "
+        "{} bytes of model memory, {} connections ({} in all); frames stopped after {} ms",
+        daemon_version(), PROTOCOL_VERSION, listener.value()->path(), getpid(),
         config->limits.max_models_per_client, config->limits.max_queued_frames_per_client,
-        config->limits.max_shm_bytes_per_client, config->limits.max_model_bytes);
+        config->limits.max_shm_bytes_per_client, config->limits.max_model_bytes,
+        config->limits.max_threads_per_client, config->limits.max_model_memory_per_client,
+        config->connections.max_connections_per_user, config->connections.max_connections,
+        config->limits.max_frame_time_limit.count());
 
     int signal_number = 0;
     while (sigwait(&stop_signals, &signal_number) != 0) {

@@ -483,6 +483,12 @@ Expected<uint64_t> ClientSession::configure_model(const v1::ConfigureModelReques
                           " is out of range; use 1.." + std::to_string(InferModel::MAX_BATCH_SIZE));
     }
     CORUN_RETURN_IF_ERROR(model.set_batch_size(static_cast<uint16_t>(request.batch_size())));
+    // Every frame is bounded: what the client asks, at most corund's maximum.
+    const std::chrono::milliseconds asked(request.frame_time_limit_ms());
+    const std::chrono::milliseconds frame_time_limit =
+        asked.count() == 0 ? limits_.max_frame_time_limit
+                           : std::min(asked, limits_.max_frame_time_limit);
+    CORUN_RETURN_IF_ERROR(model.set_frame_time_limit(frame_time_limit));
     CORUN_TRY(auto configured, model.configure());
     layout.batch_size = model.batch_size();
 
@@ -771,8 +777,14 @@ void ClientSession::release() {
         served.swap(served_models_);
         lane.swap(fast_lane_);
     }
-    // First, so that no lane request arrives while the models shut down; the lane thread may
-    // be inside submit(), which takes mutex_, so this waits outside it.
+    // Running frames are stopped, not waited for: a client that went away (or SIGTERM) must not
+    // leave a frame with an endless Loop holding a device slot and this session forever. First
+    // of all, since the lane thread may be running one of them itself.
+    for (auto& [id, model] : served) {
+        ConfiguredInferModelInternals::terminate_running_frames(model->configured);
+    }
+    // Then the lane, so that no lane request arrives while the models shut down; the lane
+    // thread may be inside submit(), which takes mutex_, so this waits outside it.
     if (lane) lane->stop();
     for (auto& [id, model] : served) model->configured.shutdown().ignore();
     served.clear();
