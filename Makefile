@@ -43,16 +43,19 @@ sanitize-thread: setup
 	@$(MAKE) --no-print-directory test BUILD=build-tsan \
 		CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Debug -DCORUN_SANITIZE=thread"
 
-# libFuzzer on corund's request validation (clang, ASan+UBSan) in its own build, for
-# FUZZ_SECONDS; new inputs go to build-fuzz/corpus, the seeds are tests/fuzz/corpus.
+# libFuzzer (clang, ASan+UBSan) in its own build, each target for FUZZ_SECONDS: corund's
+# request validation (seeds tests/fuzz/corpus) and the model bytes corund receives (seeds
+# tests/fuzz/model_corpus); new inputs go to build-fuzz/corpus and build-fuzz/model_corpus.
 FUZZ_SECONDS ?= 60
 fuzz: setup
-	@mkdir -p build-fuzz/corpus
+	@mkdir -p build-fuzz/corpus build-fuzz/model_corpus
 	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 		-DCORUN_FUZZ=ON > build-fuzz/configure.log 2>&1 || (cat build-fuzz/configure.log; exit 1)
-	@cmake --build build-fuzz -j $(JOBS) --target request_validation_fuzz -- --quiet
+	@cmake --build build-fuzz -j $(JOBS) --target request_validation_fuzz model_bytes_fuzz -- --quiet
 	@build-fuzz/tests/fuzz/request_validation_fuzz -max_total_time=$(FUZZ_SECONDS) \
 		build-fuzz/corpus tests/fuzz/corpus
+	@build-fuzz/tests/fuzz/model_bytes_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		build-fuzz/model_corpus tests/fuzz/model_corpus
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
