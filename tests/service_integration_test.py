@@ -30,11 +30,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from process_checks import check, failures, finish, start, started  # noqa: E402
+
 CORUN, CORUND, CACHE = sys.argv[1], sys.argv[2], sys.argv[3]
 SANITIZED = "--sanitized" in sys.argv[4:]
 SLOWER = 10 if SANITIZED else 1  # how much longer waits are in sanitizer builds
-failures = []
-started = []  # every process this script started, stopped at the end
 
 
 def zoo(relative):
@@ -46,31 +47,6 @@ BLAZEFACE_256 = zoo("blazeface-256/face_detection_back_256x256_barracuda.onnx")
 MOBILEFACENET = zoo("mobilefacenet/mobilefacenet.onnx")
 NANODET = zoo("nanodet/nanodet.onnx")
 EMOTION = zoo("emotion/emotion.onnx")
-
-
-def check(condition, what, detail=""):
-    if condition:
-        print("ok:", what)
-    else:
-        failures.append(what)
-        print("FAIL:", what, detail)
-
-
-def start(args, **kwargs):
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               **kwargs)
-    started.append(process)
-    return process
-
-
-def finish(process, timeout=60):
-    try:
-        out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate()
-        err += "\n(killed by the test after %d s)" % timeout
-    return process.returncode, out, err
 
 
 class Daemon:

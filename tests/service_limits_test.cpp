@@ -201,5 +201,19 @@ TEST_F(ServiceLimitsTest, ShutdownFromACompletionCallbackReturnsThroughCorund) {
     EXPECT_EQ(output[0], 2.0f);
 }
 
+
+TEST_F(ServiceLimitsTest, ACorruptModelsErrorSaysItsExplanationOnce) {
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
+    auto bytes = read_bytes(test_model("add_one.onnx"));
+    bytes.resize(100);  // cut inside the graph
+    auto model = vdevice->create_infer_model(bytes, "corrupt");
+    EXPECT_STATUS(model, StatusCode::INVALID_MODEL);
+    const std::string& message = model.status().message();
+    const std::string own_reading = "corun's own reading of the file";
+    ASSERT_NE(message.find(own_reading), std::string::npos) << message;
+    EXPECT_EQ(message.find(own_reading, message.find(own_reading) + 1), std::string::npos)
+        << message;
+}
+
 }  // namespace
 }  // namespace corun::test

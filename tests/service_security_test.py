@@ -30,36 +30,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from process_checks import check, failures, finish, start, started, stop_started  # noqa: E402
+
 CORUN, CORUND, RAW_CLIENT, MODELS = sys.argv[1:5]
-failures = []
-started = []
 IS_ROOT = os.geteuid() == 0
 UNPRIVILEGED = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-
-
-def check(condition, what, detail=""):
-    if condition:
-        print("ok:", what)
-    else:
-        failures.append(what)
-        print("FAIL:", what, detail)
-
-
-def start(args, **kwargs):
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               **kwargs)
-    started.append(process)
-    return process
-
-
-def finish(process, timeout=60):
-    try:
-        out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate()
-        err += "\n(killed by the test after %d s)" % timeout
-    return process.returncode, out, err
 
 
 def answers(path):
@@ -370,10 +346,7 @@ def main():
         test_idle_connections()
         test_runaway_frame()
     finally:
-        for process in started:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
+        stop_started()
     if failures:
         print("%d check(s) failed:" % len(failures))
         for what in failures:
