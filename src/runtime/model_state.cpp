@@ -190,8 +190,11 @@ Expected<std::shared_ptr<ModelState>> load_model_state(std::shared_ptr<DeviceGro
         auto loaded = device->load_model(source);
         if (!loaded) {
             std::string detail = loaded.status().message();
-            if (!file)
-                detail += " (corun's own reading of the file: " + file.status().message() + ")";
+            // Through corund the daemon already added it: said once.
+            const std::string own_reading = " (corun's own reading of the file: ";
+            if (!file && detail.find(own_reading) == std::string::npos) {
+                detail += own_reading + file.status().message() + ")";
+            }
             return Status(loaded.status().code(), detail);
         }
         state->loaded.push_back(loaded.release());
