@@ -772,7 +772,53 @@ Status parse_metadata_entry(MessageReader reader, OnnxModelFile& model) {
 // subgraphs nest, so depth is bounded explicitly.
 constexpr int kMaxSubgraphDepth = 64;
 
-enum class TensorHolder { MODEL, TRAINING_INFO, FUNCTION, GRAPH, NODE, ATTRIBUTE, SPARSE_TENSOR };
+// The messages on the way to a TensorProto, and the field that leads from one to the next
+// (onnx.proto's numbers). TENSOR is the end of the way.
+enum class TensorHolder {
+    MODEL,
+    TRAINING_INFO,
+    FUNCTION,
+    GRAPH,
+    NODE,
+    ATTRIBUTE,
+    SPARSE_TENSOR,
+    TENSOR
+};
+
+struct TensorPathStep {
+    TensorHolder from;
+    uint32_t field_number;
+    TensorHolder to;
+    const char* field_name;
+};
+
+constexpr TensorPathStep kTensorPathSteps[] = {
+    {TensorHolder::MODEL, 7, TensorHolder::GRAPH, "graph"},
+    {TensorHolder::MODEL, 20, TensorHolder::TRAINING_INFO, "training_info"},
+    {TensorHolder::MODEL, 25, TensorHolder::FUNCTION, "functions"},
+    {TensorHolder::TRAINING_INFO, 1, TensorHolder::GRAPH, "initialization"},
+    {TensorHolder::TRAINING_INFO, 2, TensorHolder::GRAPH, "algorithm"},
+    {TensorHolder::FUNCTION, 7, TensorHolder::NODE, "node"},
+    {TensorHolder::GRAPH, 1, TensorHolder::NODE, "node"},
+    {TensorHolder::GRAPH, 5, TensorHolder::TENSOR, "initializer"},
+    {TensorHolder::GRAPH, 15, TensorHolder::SPARSE_TENSOR, "sparse_initializer"},
+    {TensorHolder::NODE, 5, TensorHolder::ATTRIBUTE, "attribute"},
+    {TensorHolder::ATTRIBUTE, 5, TensorHolder::TENSOR, "t"},
+    {TensorHolder::ATTRIBUTE, 6, TensorHolder::GRAPH, "g"},
+    {TensorHolder::ATTRIBUTE, 10, TensorHolder::TENSOR, "tensors"},
+    {TensorHolder::ATTRIBUTE, 11, TensorHolder::GRAPH, "graphs"},
+    {TensorHolder::ATTRIBUTE, 22, TensorHolder::SPARSE_TENSOR, "sparse_tensor"},
+    {TensorHolder::ATTRIBUTE, 23, TensorHolder::SPARSE_TENSOR, "sparse_tensors"},
+    {TensorHolder::SPARSE_TENSOR, 1, TensorHolder::TENSOR, "values"},
+    {TensorHolder::SPARSE_TENSOR, 2, TensorHolder::TENSOR, "indices"},
+};
+
+const TensorPathStep* step_from(TensorHolder holder, uint32_t field_number) {
+    for (const auto& step : kTensorPathSteps) {
+        if (step.from == holder && step.field_number == field_number) return &step;
+    }
+    return nullptr;
+}
 
 struct ExternalDataWalk {
     std::vector<std::string>& locations;
@@ -825,56 +871,16 @@ Status walk_external(MessageReader reader, TensorHolder holder, int depth, Exter
     }
     while (!reader.done()) {
         CORUN_TRY(const Field field, reader.next());
-        std::optional<TensorHolder> child;
-        bool tensor = false;
-        const char* field_name = "";
-        switch (holder) {
-            case TensorHolder::MODEL:
-                if (field.number == 7) child = TensorHolder::GRAPH, field_name = "graph";
-                if (field.number == 20)
-                    child = TensorHolder::TRAINING_INFO, field_name = "training_info";
-                if (field.number == 25) child = TensorHolder::FUNCTION, field_name = "functions";
-                break;
-            case TensorHolder::TRAINING_INFO:
-                if (field.number == 1 || field.number == 2) {
-                    child = TensorHolder::GRAPH;
-                    field_name = field.number == 1 ? "initialization" : "algorithm";
-                }
-                break;
-            case TensorHolder::FUNCTION:
-                if (field.number == 7) child = TensorHolder::NODE, field_name = "node";
-                break;
-            case TensorHolder::GRAPH:
-                if (field.number == 1) child = TensorHolder::NODE, field_name = "node";
-                if (field.number == 5) tensor = true, field_name = "initializer";
-                if (field.number == 15)
-                    child = TensorHolder::SPARSE_TENSOR, field_name = "sparse_initializer";
-                break;
-            case TensorHolder::NODE:
-                if (field.number == 5) child = TensorHolder::ATTRIBUTE, field_name = "attribute";
-                break;
-            case TensorHolder::ATTRIBUTE:
-                if (field.number == 5 || field.number == 10) tensor = true, field_name = "t";
-                if (field.number == 6 || field.number == 11)
-                    child = TensorHolder::GRAPH, field_name = "g";
-                if (field.number == 22 || field.number == 23) {
-                    child = TensorHolder::SPARSE_TENSOR;
-                    field_name = "sparse_tensor";
-                }
-                break;
-            case TensorHolder::SPARSE_TENSOR:
-                if (field.number == 1 || field.number == 2) tensor = true, field_name = "values";
-                break;
-        }
-        if (!tensor && !child) continue;
-        CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, field_name));
-        const MessagePath path{field_name, &reader.path()};
-        if (tensor) {
+        const TensorPathStep* step = step_from(holder, field.number);
+        if (step == nullptr) continue;
+        CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, step->field_name));
+        const MessagePath path{step->field_name, &reader.path()};
+        if (step->to == TensorHolder::TENSOR) {
             CORUN_RETURN_IF_ERROR(walk_external_tensor(reader.nested(field, path), walk));
         } else {
-            const int next_depth = *child == TensorHolder::GRAPH ? depth + 1 : depth;
+            const int next_depth = step->to == TensorHolder::GRAPH ? depth + 1 : depth;
             CORUN_RETURN_IF_ERROR(
-                walk_external(reader.nested(field, path), *child, next_depth, walk));
+                walk_external(reader.nested(field, path), step->to, next_depth, walk));
         }
     }
     return Status::ok();
