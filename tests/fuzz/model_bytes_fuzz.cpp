@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "corun_service.pb.h"
 #include "runtime/external_data.hpp"
 #include "runtime/onnx_model_file.hpp"
@@ -49,17 +51,22 @@ void check_model(std::span<const uint8_t> bytes,
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    // protobuf logs every string field that is not UTF-8; here that is most inputs.
+    static const bool quiet = [] {
+        google::protobuf::SetLogHandler(nullptr);
+        return true;
+    }();
+    (void)quiet;
     check_model(std::span<const uint8_t>(data, size), {});
     corun::service::v1::LoadModelRequest request;
     if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
     std::vector<corun::devices::ExternalDataFile> sent;
     for (const auto& file : request.external_data()) {
-        sent.push_back({file.location(), std::vector<uint8_t>(file.content().begin(),
-                                                              file.content().end())});
+        sent.push_back(
+            {file.location(), std::vector<uint8_t>(file.content().begin(), file.content().end())});
     }
     const auto& onnx = request.onnx();
-    check_model(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(onnx.data()),
-                                         onnx.size()),
-                sent);
+    check_model(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(onnx.data()), onnx.size()), sent);
     return 0;
 }
