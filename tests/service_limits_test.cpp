@@ -19,6 +19,18 @@ std::string hostile(const std::string& name) {
     return test_model("hostile/" + name);
 }
 
+// One frame of add_one.onnx (x = 1.0 everywhere) on `vdevice`: its output.
+Expected<std::vector<float>> run_add_one(VDevice& vdevice) {
+    CORUN_TRY(auto model, vdevice.create_infer_model(test_model("add_one.onnx")));
+    CORUN_TRY(auto configured, model->configure());
+    std::vector<float> input(48, 1.0f);
+    std::vector<float> output(48, 0.0f);
+    CORUN_TRY(auto bindings, configured.create_bindings(
+                                 {{"x", MemoryView::of(input)}, {"y", MemoryView::of(output)}}));
+    CORUN_RETURN_IF_ERROR(configured.run(bindings, std::chrono::seconds(30)));
+    return output;
+}
+
 class ServiceLimitsTest : public CorundTest {
 protected:
     std::vector<std::string> daemon_args() const override {
@@ -36,15 +48,8 @@ TEST_F(ServiceLimitsTest, AModelThatConstantFoldingInflatesIsRefusedWithTheLimit
     EXPECT_TRUE(contains(model.status().message(), "--max-model-memory-per-client"))
         << model.status();
     // The refused model left nothing charged: a small model still loads and runs.
-    ASSERT_OK_AND_ASSIGN(auto small, vdevice->create_infer_model(test_model("add_one.onnx")));
-    ASSERT_OK_AND_ASSIGN(auto configured, small->configure());
-    std::vector<float> input(48, 1.0f);
-    std::vector<float> output(48, 0.0f);
-    ASSERT_OK_AND_ASSIGN(
-        auto bindings,
-        configured.create_bindings({{"x", MemoryView::of(input)}, {"y", MemoryView::of(output)}}));
-    ASSERT_OK(configured.run(bindings, std::chrono::seconds(30)));
-    EXPECT_EQ(output[0], 2.0f);
+    ASSERT_OK_AND_ASSIGN(auto output, run_add_one(*vdevice));
+    EXPECT_EQ(output, std::vector<float>(48, 2.0f));
 }
 
 TEST_F(ServiceLimitsTest, ASingleHugeFoldIsNotMaterialisedAtLoad) {
@@ -154,14 +159,8 @@ TEST_F(ServiceLimitsTest, AFrameOverTheClientsTimeLimitIsStoppedInCorund) {
     EXPECT_EQ(status.code(), StatusCode::TIMEOUT) << status;
     EXPECT_TRUE(contains(status.message(), "frame time limit of 300 ms")) << status;
     // The slot is free again: another model of the same client runs.
-    ASSERT_OK_AND_ASSIGN(auto small, vdevice->create_infer_model(test_model("add_one.onnx")));
-    ASSERT_OK_AND_ASSIGN(auto add_one, small->configure());
-    std::vector<float> input(48, 1.0f);
-    std::vector<float> output(48, 0.0f);
-    ASSERT_OK_AND_ASSIGN(auto bindings, add_one.create_bindings({{"x", MemoryView::of(input)},
-                                                                 {"y", MemoryView::of(output)}}));
-    ASSERT_OK(add_one.run(bindings, std::chrono::seconds(30)));
-    EXPECT_EQ(output[47], 2.0f);
+    ASSERT_OK_AND_ASSIGN(auto output, run_add_one(*vdevice));
+    EXPECT_EQ(output, std::vector<float>(48, 2.0f));
 }
 
 class ServiceFrameTimeLimitTest : public CorundTest {
@@ -200,7 +199,6 @@ TEST_F(ServiceLimitsTest, ShutdownFromACompletionCallbackReturnsThroughCorund) {
     EXPECT_TRUE(shutdown_returned.load());
     EXPECT_EQ(output[0], 2.0f);
 }
-
 
 TEST_F(ServiceLimitsTest, ACorruptModelsErrorSaysItsExplanationOnce) {
     ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
