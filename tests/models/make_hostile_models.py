@@ -8,8 +8,10 @@
   writes it. Loads from any working directory; through corund the client sends the file.
 - external_escape_parent.onnx, external_escape_absolute.onnx: the same model whose weights
   name "../weights.bin" and "/etc/hostname": refused.
-- external_in_subgraph.onnx: an external-data tensor inside an If branch's Constant: found
-  and checked like an initializer.
+- external_weights/in_subgraph.onnx: an external-data tensor inside an If branch's Constant:
+  found and checked like an initializer.
+- external_weights/in_sparse_and_function.onnx: external data named by a sparse initializer's
+  values and by a Constant inside a model-local function.
 - folding_bomb_retained.onnx: four ConstantOfShape nodes of 64 MiB each (256 MiB in all) that
   constant folding materialises and keeps (Gather reads one element of each): a model of a few
   hundred bytes that takes 256 MiB at load.
@@ -72,6 +74,34 @@ def subgraph_model():
     return model_of(graph)
 
 
+def sparse_and_function_model():
+    """External data where no initializer is: a sparse initializer's values name
+    '../sparse.bin', and a model-local function's Constant names '../function.bin'."""
+    values = external_tensor("sparse_values", "../sparse.bin", np.ones(2, dtype=np.float32))
+    indices = numpy_helper.from_array(np.array([0, 5], dtype=np.int64), "sparse_indices")
+    sparse = helper.make_sparse_tensor(values, indices, [1, 12])
+    sparse.values.name = "s"
+    function = helper.make_function(
+        "corun.test", "AddConstant", ["x"], ["y"],
+        [helper.make_node("Constant", [], ["c"],
+                          value=external_tensor("c_value", "../function.bin",
+                                                np.ones((1, 12), dtype=np.float32))),
+         helper.make_node("Add", ["x", "c"], ["y"])],
+        [helper.make_opsetid("", OPSET)])
+    graph = helper.make_graph(
+        [helper.make_node("AddConstant", ["x"], ["t"], domain="corun.test"),
+         helper.make_node("Add", ["t", "s"], ["y"])],
+        "external_elsewhere",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 12])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 12])],
+        sparse_initializer=[sparse])
+    model = helper.make_model(graph, producer_name="corun-hostile-models", ir_version=IR_VERSION,
+                              opset_imports=[helper.make_opsetid("", OPSET),
+                                             helper.make_opsetid("corun.test", 1)],
+                              functions=[function])
+    return model
+
+
 def folding_bomb_retained(count, elements):
     nodes, outputs = [], []
     shape = numpy_helper.from_array(np.array([elements], dtype=np.int64), "shape")
@@ -110,6 +140,8 @@ def main():
     onnx.save(model, os.path.join(out, "external_weights", "model.onnx"))
     weights.tofile(os.path.join(out, "external_weights", "weights.bin"))
     onnx.save(subgraph_model(), os.path.join(out, "external_weights", "in_subgraph.onnx"))
+    onnx.save(sparse_and_function_model(),
+              os.path.join(out, "external_weights", "in_sparse_and_function.onnx"))
     onnx.save(add_weights_model("../weights.bin")[0],
               os.path.join(out, "external_weights", "escape_parent.onnx"))
     onnx.save(add_weights_model("/etc/hostname")[0],
