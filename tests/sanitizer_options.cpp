@@ -39,6 +39,9 @@ extern "C" const char* __tsan_default_suppressions() {
            "race:libgpr\n"
            "race:libabsl\n"
            "race:libprotobuf\n"
+           // GDAL (OpenCV's imread of some formats) takes its own mutexes in orders TSan
+           // reports as an inversion; uninstrumented, and not ours.
+           "deadlock:libgdal.so\n"
            // gRPC's C++ headers, inlined into our binaries, read what its uninstrumented core
            // threads wrote (the status message of a finished call).
            "race:grpc::internal::CallOpClientRecvStatus::FinishOp\n"

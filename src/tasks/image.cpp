@@ -248,6 +248,11 @@ void install_pixel_limited_allocator() {
     cv::Mat::setDefaultAllocator(installed.back().get());
 }
 
+// Installed while the program loads, before any thread: OpenCV's default-allocator pointer is a
+// plain global that every cv::Mat::create reads, so setting it while other threads make Mats
+// would race (TSan saw it). Later calls only read it, unless an application replaced it since.
+const bool pixel_limited_allocator_installed = (install_pixel_limited_allocator(), true);
+
 Status above_pixel_limit(const std::string& format, uint64_t width, uint64_t height,
                          uint64_t max_pixels, const std::string& source) {
     const uint64_t pixels = width * height;
