@@ -42,6 +42,9 @@ extern "C" const char* __tsan_default_suppressions() {
            // GDAL (OpenCV's imread of some formats) takes its own mutexes in orders TSan
            // reports as an inversion; uninstrumented, and not ours.
            "deadlock:libgdal.so\n"
+           // cv::Mat::zeros returns a MatExpr over a singleton OpenCV creates on first use
+           // inside its (uninstrumented) library; the read of it is inlined into our code.
+           "race:cv::MatExpr::operator cv::Mat\n"
            // gRPC's C++ headers, inlined into our binaries, read what its uninstrumented core
            // threads wrote (the status message of a finished call).
            "race:grpc::internal::CallOpClientRecvStatus::FinishOp\n"

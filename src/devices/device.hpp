@@ -63,7 +63,7 @@ struct FrameBuffers {
 struct FrameLimits {
     // A frame running longer is stopped and execute() returns TIMEOUT (a model with an endless
     // Loop must not hold a device slot, or corund, forever).
-    std::chrono::nanoseconds time_limit{std::chrono::seconds(60)};
+    std::chrono::nanoseconds time_limit{std::chrono::minutes(10)};  // DEFAULT_FRAME_TIME_LIMIT
     // Frames of a terminated owner are stopped and execute() returns ABORTED. Null: none.
     const FrameTermination* termination = nullptr;
 };
