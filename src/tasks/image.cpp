@@ -238,14 +238,16 @@ private:
 // front of one an application installed after us.
 void install_pixel_limited_allocator() {
     static std::mutex mutex;
-    static std::vector<std::unique_ptr<PixelLimitedAllocator>> installed;  // never freed
+    // Never freed, not even by static destructors at exit: OpenCV's worker threads (TBB) may
+    // still make Mats through it then (TSan saw the use after a static vector was destroyed).
+    static auto* installed = new std::vector<std::unique_ptr<PixelLimitedAllocator>>;
     std::lock_guard lock(mutex);
     cv::MatAllocator* current = cv::Mat::getDefaultAllocator();
-    for (const auto& ours : installed) {
+    for (const auto& ours : *installed) {
         if (ours.get() == current) return;
     }
-    installed.push_back(std::make_unique<PixelLimitedAllocator>(current));
-    cv::Mat::setDefaultAllocator(installed.back().get());
+    installed->push_back(std::make_unique<PixelLimitedAllocator>(current));
+    cv::Mat::setDefaultAllocator(installed->back().get());
 }
 
 // Installed while the program loads, before any thread: OpenCV's default-allocator pointer is a
