@@ -160,16 +160,6 @@ Expected<std::vector<uint8_t>> read_model_file(const std::string& path) {
     return bytes;
 }
 
-Expected<std::vector<devices::ExternalDataFile>> read_model_external_data(
-    std::span<const uint8_t> onnx_bytes, const std::string& model_folder,
-    const std::string& model_name) {
-    auto file = runtime::read_onnx_model(onnx_bytes);
-    // A file corun cannot read is refused by the device; without external data read here,
-    // the device cannot open any either (it is given no folder to look in).
-    if (!file) return std::vector<devices::ExternalDataFile>{};
-    return runtime::read_external_data(model_folder, file->external_data_locations, model_name);
-}
-
 Expected<std::shared_ptr<ModelState>> load_model_state(std::shared_ptr<DeviceGroup> group,
                                                        std::span<const uint8_t> onnx_bytes,
                                                        ModelInfo info, ModelLoadExtras extras) {
@@ -177,6 +167,13 @@ Expected<std::shared_ptr<ModelState>> load_model_state(std::shared_ptr<DeviceGro
     state->group = group;
 
     auto file = runtime::read_onnx_model(onnx_bytes);
+    // The model is read once: its external data comes from what the reader found. A file corun
+    // cannot read is refused by the device, which is given no folder to look in.
+    if (file && !extras.external_data_folder.empty()) {
+        CORUN_TRY(extras.external_data,
+                  runtime::read_external_data(extras.external_data_folder,
+                                              file->external_data_locations, info.name));
+    }
     if (file) {
         CORUN_RETURN_IF_ERROR(runtime::check_external_data_provided(
             file->external_data_locations, extras.external_data, info.name));

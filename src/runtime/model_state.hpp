@@ -36,8 +36,11 @@ struct ModelState {
 
 // What loading takes besides the model's bytes.
 struct ModelLoadExtras {
+    // Where the model's external data files are read from (its own folder); empty = none is
+    // read here, every file must come in external_data.
+    std::string external_data_folder;
     // The content of every external data file the model names (runtime/external_data.hpp);
-    // a model naming one that is missing here is refused.
+    // a model naming one that is missing is refused.
     std::vector<devices::ExternalDataFile> external_data;
     uint64_t constant_folding_max_bytes = 0;  // 0 = the device's default
 };
@@ -46,11 +49,6 @@ struct ModelLoadExtras {
 Expected<std::shared_ptr<ModelState>> load_model_state(std::shared_ptr<DeviceGroup> group,
                                                        std::span<const uint8_t> onnx_bytes,
                                                        ModelInfo info, ModelLoadExtras extras = {});
-
-// The external data files `onnx_bytes` names, read from `model_folder` (never outside it).
-Expected<std::vector<devices::ExternalDataFile>> read_model_external_data(
-    std::span<const uint8_t> onnx_bytes, const std::string& model_folder,
-    const std::string& model_name);
 
 // The bytes of an ONNX file; NOT_FOUND / OPEN_FILE_FAILURE / INVALID_MODEL (empty) with the path.
 Expected<std::vector<uint8_t>> read_model_file(const std::string& path);

@@ -63,7 +63,7 @@ Expected<std::shared_ptr<InferModel>> VDevice::create_infer_model(const std::str
     const size_t slash = onnx_path.find_last_of('/');
     const std::string folder = slash == std::string::npos ? "." : onnx_path.substr(0, slash + 1);
     ModelLoadExtras extras;
-    CORUN_TRY(extras.external_data, read_model_external_data(bytes, folder, info.name));
+    extras.external_data_folder = folder;
     CORUN_TRY(auto state, load_model_state(group_, bytes, std::move(info), std::move(extras)));
     return std::make_shared<InferModel>(std::move(state));
 }
