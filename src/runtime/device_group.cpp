@@ -23,11 +23,7 @@ namespace {
 Expected<VDeviceParams> with_npu_sim_profile_text(const VDeviceParams& params) {
     VDeviceParams sent = params;
     if (!sent.npu_sim.profile_json.empty()) return sent;
-    std::string path = params.npu_sim.profile_path;
-    if (path.empty()) {
-        const char* from_environment = std::getenv("CORUN_NPU_SIM_PROFILE");
-        path = from_environment ? from_environment : "";
-    }
+    const std::string path = devices::npu_sim::npu_profile_path(params.npu_sim.profile_path);
     if (path.empty()) return sent;
     auto text = devices::npu_sim::read_npu_profile_text(path);
     if (text) {

@@ -133,11 +133,7 @@ DeviceKind npu_sim_device_kind() {
         if (!params.npu_sim.profile_json.empty()) {
             CORUN_TRY(context->profile, parse_npu_profile(params.npu_sim.profile_json));
         } else {
-            std::string path = params.npu_sim.profile_path;
-            if (path.empty()) {
-                const char* from_environment = std::getenv("CORUN_NPU_SIM_PROFILE");
-                path = from_environment ? from_environment : "";
-            }
+            const std::string path = npu_profile_path(params.npu_sim.profile_path);
             if (path.empty()) {
                 return Status(
                     StatusCode::INVALID_ARGUMENT,

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -120,6 +121,12 @@ Expected<std::string> read_npu_profile_text(const std::string& path) {
     close(fd);
     text.resize(done);
     return text;
+}
+
+std::string npu_profile_path(const std::string& profile_path) {
+    if (!profile_path.empty()) return profile_path;
+    const char* from_environment = std::getenv("CORUN_NPU_SIM_PROFILE");
+    return from_environment ? from_environment : "";
 }
 
 Expected<NpuTimingModel> load_npu_profile(const std::string& path) {

@@ -45,6 +45,9 @@ Expected<NpuTimingModel> load_npu_profile(const std::string& path);
 // blocking (a FIFO is refused, not waited on).
 inline constexpr uint64_t MAX_NPU_PROFILE_BYTES = uint64_t{1} << 20;
 Expected<std::string> read_npu_profile_text(const std::string& path);
+// The profile file a VDevice's params name: npu_sim.profile_path, else $CORUN_NPU_SIM_PROFILE,
+// else "" (none).
+std::string npu_profile_path(const std::string& profile_path);
 std::string npu_profile_to_json(const NpuTimingModel& profile);
 
 }  // namespace corun::devices::npu_sim
