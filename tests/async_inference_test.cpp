@@ -196,7 +196,7 @@ TEST(AsyncInferenceTest, SingleJobCallbackGetsSuccessAndTiming) {
     EXPECT_GE(timing.conversion_ns, 0);
     EXPECT_EQ(timing.total_ns, timing.queue_ns + timing.conversion_ns + timing.device_ns);
     EXPECT_TRUE(frame.is_correct());
-    EXPECT_EQ(configured.get_frames_in_flight(), 0u);
+    EXPECT_EQ(configured.get_frames_in_flight().value(), 0u);
     // Waiting again returns the same status.
     ASSERT_OK(job.wait(0ms));
 }
@@ -401,7 +401,7 @@ TEST(AsyncInferenceTest, WaitTimesOutWhileQueuedThenSucceeds) {
     EXPECT_EQ(waited.code(), StatusCode::TIMEOUT) << waited;
     EXPECT_FALSE(job.is_done());
     EXPECT_TRUE(frame.is_untouched());
-    EXPECT_EQ(configured.get_frames_in_flight(), 1u);
+    EXPECT_EQ(configured.get_frames_in_flight().value(), 1u);
     ASSERT_OK(blocker.finish());
     ASSERT_OK(job.wait(kTimeout));
     EXPECT_TRUE(job.is_done());
@@ -493,7 +493,7 @@ TEST(AsyncInferenceTest, QueueFullTimesOutAndRefusesMore) {
         configured.run_async(std::vector<Bindings>{*frames[1].bindings, *frames[2].bindings}),
         StatusCode::QUEUE_IS_FULL);
     ASSERT_OK_AND_ASSIGN(auto second, configured.run_async(*frames[1].bindings));
-    EXPECT_EQ(configured.get_frames_in_flight(), 2u);
+    EXPECT_EQ(configured.get_frames_in_flight().value(), 2u);
 
     const Status timed_out = configured.wait_for_async_ready(1ms);
     EXPECT_EQ(timed_out.code(), StatusCode::TIMEOUT) << timed_out;
@@ -520,7 +520,7 @@ TEST(AsyncInferenceTest, QueueFullTimesOutAndRefusesMore) {
     ASSERT_OK(first.wait(kTimeout));
     ASSERT_OK(second.wait(kTimeout));
     ASSERT_OK(configured.wait_for_async_ready(0ms, 2));
-    EXPECT_EQ(configured.get_frames_in_flight(), 0u);
+    EXPECT_EQ(configured.get_frames_in_flight().value(), 0u);
     EXPECT_TRUE(frames[0].is_correct());
     EXPECT_TRUE(frames[1].is_correct());
     EXPECT_TRUE(frames[2].is_untouched());
@@ -552,7 +552,7 @@ TEST(AsyncInferenceTest, RunTimesOutBehindALongQueueAndLeavesBuffersAlone) {
     EXPECT_EQ(timed_out.code(), StatusCode::TIMEOUT) << timed_out;
     EXPECT_TRUE(contains(timed_out.message(), "cancelled")) << timed_out;
     EXPECT_TRUE(frame.is_untouched());
-    EXPECT_EQ(configured.get_frames_in_flight(), 0u);  // the cancelled frame is released
+    EXPECT_EQ(configured.get_frames_in_flight().value(), 0u);  // the cancelled frame is released
 
     // Let everything run, then one more job behind the cancelled one: when it is done, the
     // cancelled request has long left the queue, and must not have written its buffers.
@@ -656,7 +656,7 @@ TEST(AsyncInferenceTest, ShutdownCancelsQueuedJobsAndFinishesRunningOnes) {
                   StatusCode::SHUTDOWN);
     EXPECT_STATUS(configured.wait_for_async_ready(kTimeout), StatusCode::SHUTDOWN);
     ASSERT_OK(configured.shutdown());
-    EXPECT_EQ(configured.get_frames_in_flight(), 0u);
+    EXPECT_EQ(configured.get_frames_in_flight().value(), 0u);
     EXPECT_EQ(running_calls.load(), 1);
     for (int j = 0; j < kQueued; ++j) EXPECT_EQ(calls[j].load(), 1) << j;
 }
@@ -857,7 +857,7 @@ TEST(AsyncInferenceTest, ShutdownFromACallbackReturnsAndCancelsWhatHasNotStarted
     ASSERT_OK(holder.run(*after.bindings, kTimeout));
     EXPECT_TRUE(after.is_correct());
     ASSERT_OK(configured.shutdown());
-    EXPECT_EQ(configured.get_frames_in_flight(), 0u);
+    EXPECT_EQ(configured.get_frames_in_flight().value(), 0u);
 }
 
 TEST(AsyncInferenceTest, ShutdownFromCallbacksOnTwoSlotsAtOnceReturns) {
@@ -928,7 +928,7 @@ TEST(AsyncInferenceTest, ACallbackThatThrowsIsLoggedAndTheWorkerGoesOn) {
     ASSERT_OK(other.bind(neighbour));
     ASSERT_OK(neighbour.run(*other.bindings, kTimeout));
     EXPECT_TRUE(other.is_correct());
-    EXPECT_EQ(configured.get_frames_in_flight(), 0u);
+    EXPECT_EQ(configured.get_frames_in_flight().value(), 0u);
 }
 
 TEST(AsyncInferenceTest, ErrorsOfRunNameRun) {

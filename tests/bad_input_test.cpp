@@ -281,7 +281,7 @@ TEST_F(BadInputTest, BurstLargerThanTheQueue) {
     std::vector<ConfiguredInferModel::Bindings> burst(3, bindings);
     EXPECT_STATUS(configured.run_async(burst), StatusCode::QUEUE_IS_FULL);
     EXPECT_STATUS(configured.wait_for_async_ready(kTimeout, 3), StatusCode::INVALID_ARGUMENT);
-    EXPECT_EQ(configured.get_frames_in_flight(), 0u);
+    EXPECT_EQ(configured.get_frames_in_flight().value(), 0u);
 }
 
 TEST_F(BadInputTest, UseAfterShutdown) {

@@ -8,7 +8,7 @@
 #include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
 
-#include "service/client/service_socket.hpp"
+#include "runtime/remote/service_socket.hpp"
 
 namespace corun::test {
 

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "service/client/service_socket.hpp"
+#include "runtime/remote/service_socket.hpp"
 #include "test_support.hpp"
 
 extern char** environ;

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "runtime/onnx_model_file.hpp"
+#include "onnx/onnx_model_file.hpp"
 #include "test_support.hpp"
 
 namespace corun {
@@ -127,7 +127,7 @@ TEST_F(ExternalDataTest, SparseInitializersAndLocalFunctionsAreCheckedToo) {
     // Neither names a file through an initializer: the sparse initializer's values name
     // "../sparse.bin" and a Constant inside a model-local function "../function.bin".
     const auto bytes = test::read_bytes((folder_ / "in_sparse_and_function.onnx").string());
-    auto file = runtime::read_onnx_model(bytes);
+    auto file = onnx::read_onnx_model(bytes);
     ASSERT_OK(file);
     EXPECT_EQ(file->external_data_locations,
               (std::vector<std::string>{"../sparse.bin", "../function.bin"}));  // file order

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "corun/corun.hpp"
-#include "runtime/caller_thread_submission.hpp"
+#include "runtime/api_access.hpp"
 #include "test_support.hpp"
 
 namespace corun {
@@ -166,7 +166,7 @@ TEST(FrameLimitsTest, OtherModelsRunWhileAFrameRunsAwayAndTerminatingStopsIt) {
         EXPECT_FALSE(runaway_status.has_value());
     }
 
-    ConfiguredInferModelInternals::terminate_running_frames(runaway);
+    runtime::terminate_running_frames(runaway);
     const Status stopped = job.wait(kTimeout);
     EXPECT_EQ(stopped.code(), StatusCode::ABORTED) << stopped;
     EXPECT_TRUE(contains(stopped.message(), "terminated")) << stopped;

@@ -69,19 +69,19 @@ TEST_F(InferModelTest, AddOneStreams) {
     EXPECT_EQ(x.native_format().type, FormatType::FLOAT32);
     EXPECT_EQ(x.native_format().order, FormatOrder::NCHW);
     EXPECT_EQ(x.get_frame_size(), 48u * 4u);
-    EXPECT_EQ(x.frame_size(), 48u * 4u);
+    EXPECT_EQ(x.get_frame_size(), 48u * 4u);
     EXPECT_EQ(x.dimension_names(), (std::vector<std::string>{"", "", "", ""}));
     ASSERT_EQ(x.get_quant_infos().size(), 1u);
     EXPECT_TRUE(x.get_quant_infos()[0].is_identity());
-    ASSERT_EQ(x.quant_infos().size(), 1u);
-    EXPECT_TRUE(x.quant_infos()[0].is_identity());
+    ASSERT_EQ(x.get_quant_infos().size(), 1u);
+    EXPECT_TRUE(x.get_quant_infos()[0].is_identity());
     EXPECT_EQ(x.quant_source(), "none (float stream)");
 
     const InferModel::InferStream& y = model->outputs()[0];
     EXPECT_EQ(y.name(), "y");
     EXPECT_FALSE(y.is_input());
     EXPECT_EQ(y.shape(), (std::vector<int64_t>{1, 3, 4, 4}));
-    EXPECT_EQ(y.frame_size(), 192u);
+    EXPECT_EQ(y.get_frame_size(), 192u);
 }
 
 TEST_F(InferModelTest, InputAndOutputLookups) {
@@ -142,9 +142,9 @@ TEST_F(InferModelTest, FormatSettersChangeTheUserSideOnly) {
     ASSERT_OK_AND_ASSIGN(auto x, model->input());
     x.set_format_type(FormatType::UINT8);
     EXPECT_EQ(x.format().type, FormatType::UINT8);
-    EXPECT_EQ(x.frame_size(), 48u);
+    EXPECT_EQ(x.get_frame_size(), 48u);
     x.set_format_type(FormatType::UINT16);
-    EXPECT_EQ(x.frame_size(), 96u);
+    EXPECT_EQ(x.get_frame_size(), 96u);
     x.set_format_order(FormatOrder::NHWC);
     EXPECT_EQ(x.format().order, FormatOrder::NHWC);
     EXPECT_EQ(x.shape(), (std::vector<int64_t>{1, 4, 4, 3}));
@@ -156,7 +156,7 @@ TEST_F(InferModelTest, FormatSettersChangeTheUserSideOnly) {
     x.set_format_order(FormatOrder::AUTO);
     EXPECT_EQ(x.format().type, FormatType::FLOAT32);
     EXPECT_EQ(x.format().order, FormatOrder::NCHW);
-    EXPECT_EQ(x.frame_size(), 192u);
+    EXPECT_EQ(x.get_frame_size(), 192u);
 }
 
 TEST_F(InferModelTest, NhwcImageIsDetectedAsNhwc) {
@@ -204,7 +204,7 @@ TEST_F(InferModelTest, AsyncQueueSizeFollowsTheBatchSize) {
     ASSERT_OK_AND_ASSIGN(auto batch_three, model->configure());
     ASSERT_OK_AND_ASSIGN(size_t queue_three, batch_three.get_async_queue_size());
     EXPECT_EQ(queue_three, 6u);
-    EXPECT_EQ(batch_three.get_frames_in_flight(), 0u);
+    EXPECT_EQ(batch_three.get_frames_in_flight().value(), 0u);
 }
 
 // ---- configure and bindings ----
@@ -221,8 +221,8 @@ TEST_F(InferModelTest, EachConfigureKeepsItsFormats) {
     ASSERT_OK_AND_ASSIGN(auto byte_bindings, as_bytes.create_bindings());
     ASSERT_OK_AND_ASSIGN(auto float_x, float_bindings.input());
     ASSERT_OK_AND_ASSIGN(auto byte_x, byte_bindings.input());
-    EXPECT_EQ(float_x.frame_size(), 192u);
-    EXPECT_EQ(byte_x.frame_size(), 48u);
+    EXPECT_EQ(float_x.get_frame_size(), 192u);
+    EXPECT_EQ(byte_x.get_frame_size(), 48u);
 
     // Both run, each with its own input format.
     std::vector<float> float_in = iota_floats(48, 0.0f, 1.0f), float_out(48, -1.0f);
@@ -258,8 +258,8 @@ TEST_F(InferModelTest, BindingsStreamsAndBufferSizes) {
     ASSERT_OK_AND_ASSIGN(auto y, bindings.output());
     EXPECT_EQ(x.name(), "x");
     EXPECT_EQ(y.name(), "y");
-    EXPECT_EQ(x.frame_size(), 192u);
-    EXPECT_EQ(y.frame_size(), 192u);
+    EXPECT_EQ(x.get_frame_size(), 192u);
+    EXPECT_EQ(y.get_frame_size(), 192u);
     ASSERT_OK_AND_ASSIGN(auto x_by_name, bindings.input("x"));
     EXPECT_EQ(x_by_name.name(), "x");
     EXPECT_STATUS(bindings.input("y"), StatusCode::NOT_FOUND);
@@ -298,7 +298,7 @@ TEST_F(InferModelTest, BindingsOfSeveralStreamsNeedNames) {
     EXPECT_STATUS(bindings.input(), StatusCode::INVALID_OPERATION);
     EXPECT_STATUS(bindings.output(), StatusCode::INVALID_OPERATION);
     ASSERT_OK_AND_ASSIGN(auto b, bindings.input("b"));
-    EXPECT_EQ(b.frame_size(), 32u);
+    EXPECT_EQ(b.get_frame_size(), 32u);
     ASSERT_OK_AND_ASSIGN(auto product, bindings.output("product"));
     EXPECT_EQ(product.name(), "product");
     EXPECT_STATUS(bindings.input("sum"), StatusCode::NOT_FOUND);
@@ -357,7 +357,7 @@ TEST_F(InferModelTest, RunAddsOne) {
     for (auto& value : input) value *= 2.0f;
     ASSERT_OK(configured.run(bindings, kTimeout));
     for (size_t i = 0; i < 48; ++i) EXPECT_EQ(output[i], input[i] + 1.0f) << i;
-    EXPECT_EQ(configured.get_frames_in_flight(), 0u);
+    EXPECT_EQ(configured.get_frames_in_flight().value(), 0u);
 }
 
 TEST_F(InferModelTest, RunWithoutAllBuffersFails) {
@@ -371,7 +371,7 @@ TEST_F(InferModelTest, RunWithoutAllBuffersFails) {
     const Status missing = configured.run(bindings, kTimeout);
     EXPECT_EQ(missing.code(), StatusCode::INVALID_ARGUMENT);
     EXPECT_TRUE(contains(missing.message(), "output 'product'")) << missing;
-    EXPECT_EQ(configured.get_frames_in_flight(), 0u);
+    EXPECT_EQ(configured.get_frames_in_flight().value(), 0u);
 }
 
 TEST_F(InferModelTest, BindingsOfAnotherConfiguredModelAreRefused) {
@@ -413,16 +413,16 @@ TEST_F(InferModelTest, QuantizedModelReportsItsQuantization) {
     ASSERT_OK_AND_ASSIGN(auto q_out, model->output());
     EXPECT_EQ(q_in.native_format().type, FormatType::UINT8);
     EXPECT_EQ(q_in.format().type, FormatType::UINT8);
-    EXPECT_EQ(q_in.frame_size(), 4u);
-    ASSERT_EQ(q_in.quant_infos().size(), 1u);
-    const QuantInfo in_quant = q_in.quant_infos()[0];
+    EXPECT_EQ(q_in.get_frame_size(), 4u);
+    ASSERT_EQ(q_in.get_quant_infos().size(), 1u);
+    const QuantInfo in_quant = q_in.get_quant_infos()[0];
     EXPECT_EQ(in_quant.scale, 0.5f);
     EXPECT_EQ(in_quant.zero_point, 10.0f);
     EXPECT_EQ(in_quant.limvals_min, -5.0f);   // (0 - 10) * 0.5
     EXPECT_EQ(in_quant.limvals_max, 122.5f);  // (255 - 10) * 0.5
     EXPECT_EQ(q_in.quant_source(), "DequantizeLinear 'dequantize' at the input");
 
-    const QuantInfo out_quant = q_out.quant_infos()[0];
+    const QuantInfo out_quant = q_out.get_quant_infos()[0];
     EXPECT_EQ(out_quant.scale, 0.25f);
     EXPECT_EQ(out_quant.zero_point, 3.0f);
     EXPECT_EQ(out_quant.limvals_min, -0.75f);
@@ -456,7 +456,7 @@ TEST_F(InferModelTest, QuantizedModelWithFloatBuffers) {
     ASSERT_NE(model, nullptr);
     model->input()->set_format_type(FormatType::FLOAT32);
     model->output()->set_format_type(FormatType::FLOAT32);
-    EXPECT_EQ(model->inputs()[0].frame_size(), 16u);
+    EXPECT_EQ(model->inputs()[0].get_frame_size(), 16u);
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
 
     // corun quantizes each real with 0.5 / 10, the model doubles, corun dequantizes with 0.25 / 3:
@@ -498,13 +498,13 @@ TEST_F(InferModelTest, MetadataQuantization) {
     auto model = load("metadata_quant.onnx");
     ASSERT_NE(model, nullptr);
     for (const auto* stream : {&model->inputs()[0], &model->outputs()[0]}) {
-        ASSERT_EQ(stream->quant_infos().size(), 1u);
-        EXPECT_EQ(stream->quant_infos()[0].scale, 0.1f) << stream->name();
-        EXPECT_EQ(stream->quant_infos()[0].zero_point, 128.0f) << stream->name();
+        ASSERT_EQ(stream->get_quant_infos().size(), 1u);
+        EXPECT_EQ(stream->get_quant_infos()[0].scale, 0.1f) << stream->name();
+        EXPECT_EQ(stream->get_quant_infos()[0].zero_point, 128.0f) << stream->name();
         EXPECT_EQ(stream->quant_source(), "metadata corun.quant." + stream->name());
     }
-    EXPECT_FLOAT_EQ(model->inputs()[0].quant_infos()[0].limvals_min, -12.8f);
-    EXPECT_FLOAT_EQ(model->inputs()[0].quant_infos()[0].limvals_max, 12.7f);
+    EXPECT_FLOAT_EQ(model->inputs()[0].get_quant_infos()[0].limvals_min, -12.8f);
+    EXPECT_FLOAT_EQ(model->inputs()[0].get_quant_infos()[0].limvals_max, 12.7f);
 
     // Raw bytes pass the identity model unchanged.
     ASSERT_OK_AND_ASSIGN(auto raw, model->configure());
@@ -540,8 +540,8 @@ TEST_F(InferModelTest, Int64TokensPassThrough) {
     ASSERT_OK_AND_ASSIGN(auto ids, model->input());
     EXPECT_EQ(ids.native_format().type, FormatType::INT64);
     EXPECT_EQ(ids.format().type, FormatType::INT64);
-    EXPECT_EQ(ids.frame_size(), 40u);
-    EXPECT_TRUE(ids.quant_infos()[0].is_identity());
+    EXPECT_EQ(ids.get_frame_size(), 40u);
+    EXPECT_TRUE(ids.get_quant_infos()[0].is_identity());
     EXPECT_EQ(ids.quant_source(), "none (int64 stream)");
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     std::vector<int64_t> tokens = {0, 1, 101, 50256, -7};
@@ -559,14 +559,14 @@ TEST_F(InferModelTest, DynamicBatchDimensionIsOneFrame) {
     ASSERT_OK_AND_ASSIGN(auto x, model->input());
     EXPECT_EQ(x.native_shape(), (std::vector<int64_t>{1, 4}));
     EXPECT_EQ(x.dimension_names(), (std::vector<std::string>{"N", ""}));
-    EXPECT_EQ(x.frame_size(), 16u);
+    EXPECT_EQ(x.get_frame_size(), 16u);
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     std::vector<float> input = {1.5f, -2.0f, 0.0f, 1e6f}, output(4, 0.0f);
     ASSERT_OK_AND_ASSIGN(
         auto bindings,
         configured.create_bindings({{"x", MemoryView::of(input)}, {"y", MemoryView::of(output)}}));
     ASSERT_OK_AND_ASSIGN(auto y, bindings.output());
-    EXPECT_EQ(y.frame_size(), 16u);
+    EXPECT_EQ(y.get_frame_size(), 16u);
     ASSERT_OK(configured.run(bindings, kTimeout));
     EXPECT_EQ(output, (std::vector<float>{3.0f, -4.0f, 0.0f, 2e6f}));
 }
@@ -577,17 +577,17 @@ TEST_F(InferModelTest, DynamicSpatialDimensionsAfterSetShape) {
     ASSERT_OK_AND_ASSIGN(auto x, model->input());
     EXPECT_EQ(x.native_shape(), (std::vector<int64_t>{1, 3, -1, -1}));
     EXPECT_EQ(x.dimension_names(), (std::vector<std::string>{"batch", "", "height", "width"}));
-    EXPECT_EQ(x.frame_size(), 0u);  // not known yet
+    EXPECT_EQ(x.get_frame_size(), 0u);  // not known yet
     ASSERT_OK(x.set_shape({1, 3, 5, 6}));
     EXPECT_EQ(x.native_shape(), (std::vector<int64_t>{1, 3, 5, 6}));
-    EXPECT_EQ(x.frame_size(), 90u * 4u);
+    EXPECT_EQ(x.get_frame_size(), 90u * 4u);
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     std::vector<float> input = iota_floats(90, -45.0f, 1.0f), output(90, -1.0f);
     ASSERT_OK_AND_ASSIGN(
         auto bindings,
         configured.create_bindings({{"x", MemoryView::of(input)}, {"y", MemoryView::of(output)}}));
     ASSERT_OK_AND_ASSIGN(auto y, bindings.output());
-    EXPECT_EQ(y.frame_size(), 360u);  // found from the input shape
+    EXPECT_EQ(y.get_frame_size(), 360u);  // found from the input shape
     ASSERT_OK(configured.run(bindings, kTimeout));
     for (size_t i = 0; i < 90; ++i) EXPECT_EQ(output[i], std::max(input[i], 0.0f)) << i;
 }
@@ -692,7 +692,7 @@ TEST_F(ConvNchwTest, Uint8NhwcInputIsConvertedAndTransposed) {
     ASSERT_OK_AND_ASSIGN(auto image, model->input());
     image.set_format_type(FormatType::UINT8);  // identity quantization: bytes become floats
     image.set_format_order(FormatOrder::NHWC);
-    EXPECT_EQ(image.frame_size(), 3u * 32u * 32u);
+    EXPECT_EQ(image.get_frame_size(), 3u * 32u * 32u);
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
     const std::vector<float> float_nhwc = nchw_to_nhwc(image_nchw_, 3, 32, 32);
     std::vector<uint8_t> bytes_nhwc(float_nhwc.size());

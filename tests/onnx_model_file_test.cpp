@@ -1,6 +1,6 @@
 // Tests for the protobuf reader: what it extracts from the generated models, and that corrupt
 // bytes (truncations, garbage, lengths that point past the end) give INVALID_MODEL, not a crash.
-#include "runtime/onnx_model_file.hpp"
+#include "onnx/onnx_model_file.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace corun::runtime {
+namespace corun::onnx {
 namespace {
 
 std::vector<uint8_t> read_file_bytes(const std::string& filename) {
@@ -314,4 +314,4 @@ TEST(OnnxModelFileTest, NegativeDimensionIsInvalid) {
 }
 
 }  // namespace
-}  // namespace corun::runtime
+}  // namespace corun::onnx

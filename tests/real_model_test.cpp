@@ -161,7 +161,7 @@ std::map<std::string, OutputData> run_corun(InferModel& model,
         if (!output) return {};
         // Output shapes of dynamic models are known only once configured.
         OutputData& data = outputs[name];
-        data.values.assign(output->frame_size() / sizeof(float), -1e30f);
+        data.values.assign(output->get_frame_size() / sizeof(float), -1e30f);
         EXPECT_OK(output->set_buffer(MemoryView::of(data.values)));
     }
     EXPECT_OK(configured->run(*bindings, kTimeout));
@@ -187,7 +187,7 @@ void compare_native(const std::string& path, const std::vector<TensorData>& inpu
         if (std::any_of(native.begin(), native.end(), [](int64_t d) { return d < 0; })) {
             ASSERT_OK(stream.set_shape(input.shape));
         }
-        ASSERT_EQ(stream.frame_size(), input.bytes.size()) << input.name;
+        ASSERT_EQ(stream.get_frame_size(), input.bytes.size()) << input.name;
         copies.push_back(input.bytes);
         buffers[input.name] = MemoryView::of(copies.back());
     }
@@ -269,9 +269,9 @@ TEST_F(BlazeFaceTest, StreamsAreDescribed) {
     EXPECT_EQ(input.native_format().type, FormatType::FLOAT32);
     EXPECT_EQ(input.native_format().order, FormatOrder::NHWC);
     EXPECT_EQ(input.shape(), (std::vector<int64_t>{1, 128, 128, 3}));
-    EXPECT_EQ(input.frame_size(), 128u * 128u * 3u * 4u);
+    EXPECT_EQ(input.get_frame_size(), 128u * 128u * 3u * 4u);
     size_t total = 0;
-    for (const auto& output : model_->outputs()) total += output.frame_size() / sizeof(float);
+    for (const auto& output : model_->outputs()) total += output.get_frame_size() / sizeof(float);
     EXPECT_EQ(total, 512u + 384u + 512u * 16u + 384u * 16u);
 }
 
@@ -291,7 +291,7 @@ TEST_F(BlazeFaceTest, NchwInputMatchesOnnxRuntime) {
 TEST_F(BlazeFaceTest, Uint8InputMatchesOnnxRuntimeOnTheSameValues) {
     // The float input has identity quantization: a byte b reaches the model as the float b.
     model_->input()->set_format_type(FormatType::UINT8);
-    EXPECT_EQ(model_->inputs()[0].frame_size(), 128u * 128u * 3u);
+    EXPECT_EQ(model_->inputs()[0].get_frame_size(), 128u * 128u * 3u);
     std::vector<uint8_t> bytes(128 * 128 * 3);
     std::vector<float> as_float(bytes.size());
     for (size_t i = 0; i < bytes.size(); ++i) {

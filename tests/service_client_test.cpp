@@ -22,10 +22,10 @@
 #include "corun_service.grpc.pb.h"
 #include "corund_channel.hpp"
 #include "corund_process.hpp"
-#include "service/client/service_socket.hpp"
-#include "service/client/shared_memory_region.hpp"
-#include "service/connection_admission.hpp"
-#include "service/protocol_version.hpp"
+#include "runtime/remote/service_socket.hpp"
+#include "runtime/remote/shared_memory_region.hpp"
+#include "protocol/connection_admission.hpp"
+#include "protocol/protocol_version.hpp"
 #include "test_support.hpp"
 
 namespace corun::test {
@@ -278,7 +278,7 @@ TEST_F(ServiceClientTest, QueueIsFullFromTheClientsQueue) {
     ASSERT_OK_AND_ASSIGN(auto second, configured.run_async(bindings));
     EXPECT_STATUS(configured.run_async(bindings), StatusCode::QUEUE_IS_FULL);
     EXPECT_STATUS(configured.wait_for_async_ready(50ms), StatusCode::TIMEOUT);
-    EXPECT_EQ(configured.get_frames_in_flight(), 2u);
+    EXPECT_EQ(configured.get_frames_in_flight().value(), 2u);
     daemon_->resume();
     EXPECT_OK(first.wait(5000ms));
     EXPECT_OK(second.wait(5000ms));
@@ -301,7 +301,7 @@ TEST_F(ServiceClientTest, ShutdownCompletesQueuedFramesWithShutdown) {
     ASSERT_OK(configured.shutdown());
     EXPECT_STATUS(job.wait(5000ms), StatusCode::SHUTDOWN);
     EXPECT_STATUS(configured.run_async(bindings), StatusCode::SHUTDOWN);
-    EXPECT_EQ(configured.get_frames_in_flight(), 0u);
+    EXPECT_EQ(configured.get_frames_in_flight().value(), 0u);
     EXPECT_EQ(buffers.output[0], 0.0f);  // never ran
 }
 

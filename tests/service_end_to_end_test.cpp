@@ -51,7 +51,7 @@ Expected<std::vector<std::vector<uint8_t>>> run_once(VDevice& vdevice, const std
     std::vector<std::vector<uint8_t>> inputs;
     for (const auto& name : configured.get_input_names()) {
         CORUN_TRY(auto stream, bindings.input(name));
-        auto& input = inputs.emplace_back(stream.frame_size());
+        auto& input = inputs.emplace_back(stream.get_frame_size());
         if (model->input(name).value().format().type == FormatType::FLOAT32) {
             auto* values = reinterpret_cast<float*>(input.data());
             for (size_t i = 0; i < input.size() / 4; ++i)
@@ -65,7 +65,7 @@ Expected<std::vector<std::vector<uint8_t>>> run_once(VDevice& vdevice, const std
     outputs.reserve(configured.get_output_names().size());
     for (const auto& name : configured.get_output_names()) {
         CORUN_TRY(auto stream, bindings.output(name));
-        auto& output = outputs.emplace_back(stream.frame_size(), 0);
+        auto& output = outputs.emplace_back(stream.get_frame_size(), 0);
         CORUN_RETURN_IF_ERROR(stream.set_buffer(MemoryView::of(output)));
     }
     CORUN_RETURN_IF_ERROR(configured.run(bindings, std::chrono::milliseconds(30000)));
@@ -90,7 +90,7 @@ TEST_F(ServiceEndToEndTest, RunAddsOneAndLeavesNoRegionBehind) {
     ASSERT_OK_AND_ASSIGN(auto bindings, bind_add_one(configured, input, output));
     ASSERT_OK(configured.run(bindings, 5000ms));
     for (size_t i = 0; i < input.size(); ++i) ASSERT_EQ(output[i], input[i] + 1.0f) << i;
-    EXPECT_EQ(configured.get_frames_in_flight(), 0u);
+    EXPECT_EQ(configured.get_frames_in_flight().value(), 0u);
 }
 
 TEST_F(ServiceEndToEndTest, RunAsyncCompletesEveryJobWithItsOwnOutputs) {
@@ -108,7 +108,7 @@ TEST_F(ServiceEndToEndTest, RunAsyncCompletesEveryJobWithItsOwnOutputs) {
         for (auto& value : inputs[j]) value = static_cast<float>(j);
         ASSERT_OK_AND_ASSIGN(auto bindings, bind_add_one(configured, inputs[j], outputs[j]));
         ASSERT_OK(configured.wait_for_async_ready(5000ms));
-        ASSERT_LE(configured.get_frames_in_flight(), queue_size);
+        ASSERT_LE(configured.get_frames_in_flight().value(), queue_size);
         ASSERT_OK_AND_ASSIGN(
             auto job, configured.run_async(bindings, [&](const AsyncInferCompletionInfo& info) {
                 EXPECT_OK(info.status);

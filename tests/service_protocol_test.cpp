@@ -31,8 +31,8 @@
 #include "corun/status.hpp"
 #include "corun_service.grpc.pb.h"
 #include "corund_channel.hpp"
-#include "service/fast_lane.hpp"
-#include "service/protocol_version.hpp"
+#include "protocol/fast_lane.hpp"
+#include "protocol/protocol_version.hpp"
 
 namespace corun::service {
 namespace {

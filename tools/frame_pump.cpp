@@ -208,14 +208,14 @@ Expected<std::unique_ptr<PreparedModel>> prepare_model(VDevice& vdevice, const M
         }
         for (const auto& stream : model.inputs()) {
             CORUN_TRY(auto bound, bindings.input(stream.name()));
-            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.frame_size()));
+            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.get_frame_size()));
             prepared->storage.push_back(std::move(buffer));
             fill_random(prepared->storage.back(), stream.format().type, random);
             CORUN_RETURN_IF_ERROR(bound.set_buffer(MemoryView::of(prepared->storage.back())));
         }
         for (const auto& stream : model.outputs()) {
             CORUN_TRY(auto bound, bindings.output(stream.name()));
-            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.frame_size()));
+            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.get_frame_size()));
             prepared->storage.push_back(std::move(buffer));
             CORUN_RETURN_IF_ERROR(bound.set_buffer(MemoryView::of(prepared->storage.back())));
         }
@@ -236,11 +236,11 @@ Expected<FrameBytes> frame_bytes(ConfiguredInferModel::Bindings& bindings,
     };
     for (const auto& stream : model.inputs()) {
         CORUN_TRY(auto bound, bindings.input(stream.name()));
-        add("input '" + stream.name() + "'", bound.frame_size());
+        add("input '" + stream.name() + "'", bound.get_frame_size());
     }
     for (const auto& stream : model.outputs()) {
         CORUN_TRY(auto bound, bindings.output(stream.name()));
-        add("output '" + stream.name() + "'", bound.frame_size());
+        add("output '" + stream.name() + "'", bound.get_frame_size());
     }
     return frame;
 }

@@ -1,10 +1,14 @@
 // `corun monitor`: what the devices, models and queues of corund (or of one process that enables
 // CORUN_MONITOR=1) are doing, refreshed every second (hailortcli monitor).
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -14,9 +18,9 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "common/environment.hpp"
 #include "corun_service.grpc.pb.h"
-#include "service/client/service_socket.hpp"
-#include "service/monitor_socket.hpp"
+#include "runtime/remote/service_socket.hpp"
 
 namespace corun::tools {
 namespace {
@@ -34,8 +38,41 @@ struct MonitorOptions {
 
 std::string resolve_socket(const MonitorOptions& options) {
     if (!options.socket.empty()) return options.socket;
-    if (options.pid > 0) return service::in_process_monitor_socket(options.pid);
-    return service::resolve_service_socket(options.socket);
+    if (options.pid > 0) return environment::in_process_monitor_socket(options.pid);
+    return environment::resolve_service_socket(options.socket);
+}
+
+// An application's own monitor (runtime/monitor): one JSON snapshot per connection, in the
+// field names of MonitorSnapshot.
+Expected<proto::MonitorSnapshot> fetch_from_process(const std::string& socket) {
+    auto nothing_there = [&](const std::string& cause) {
+        return Status(StatusCode::RPC_FAILED,
+                      "no monitored process answers on " + socket + " (" + cause +
+                          "); run the application with CORUN_MONITOR=1 (or VDeviceParams::monitor) "
+                          "and give its PID, with the same CORUN_MONITOR_DIR");
+    };
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (socket.size() >= sizeof(address.sun_path)) return nothing_there("path too long");
+    std::memcpy(address.sun_path, socket.c_str(), socket.size() + 1);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+        const std::string cause = std::strerror(errno);
+        if (fd >= 0) close(fd);
+        return nothing_there(cause);
+    }
+    timeval timeout{2, 0};  // a stuck process must not hang the monitor
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    std::string text;
+    char buffer[16384];
+    ssize_t n = 0;
+    while ((n = read(fd, buffer, sizeof(buffer))) > 0) text.append(buffer, static_cast<size_t>(n));
+    close(fd);
+    proto::MonitorSnapshot snapshot;
+    if (!google::protobuf::util::JsonStringToMessage(text, &snapshot).ok()) {
+        return nothing_there("its answer is not a monitor snapshot");
+    }
+    return snapshot;
 }
 
 Expected<proto::MonitorSnapshot> fetch(proto::Corun::Stub& stub, const std::string& socket) {
@@ -90,20 +127,16 @@ void print_table(const proto::MonitorSnapshot& snapshot, bool clear_screen) {
 
 int run_monitor(const MonitorOptions& options) {
     const std::string socket = resolve_socket(options);
-    std::shared_ptr<grpc::Channel> channel;
-    if (options.pid > 0) {
-        // An application's own monitor socket (CORUN_MONITOR=1), in its user's folder.
-        channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
-    } else {
+    std::unique_ptr<proto::Corun::Stub> stub;
+    if (options.pid == 0) {
         // corund: checked like every client's connection (who listens, admission) first.
         auto fd = service::connect_to_corund(socket, "");
         if (!fd) throw CLI::RuntimeError(report_error(fd.status()));
-        channel = grpc::CreateInsecureChannelFromFd("unix:" + socket, *fd);
+        stub = proto::Corun::NewStub(grpc::CreateInsecureChannelFromFd("unix:" + socket, *fd));
     }
-    auto stub = proto::Corun::NewStub(channel);
     const bool live = !options.once && !options.json && isatty(STDOUT_FILENO);
     for (uint32_t shown = 0; options.count == 0 || shown < options.count; ++shown) {
-        auto snapshot = fetch(*stub, socket);
+        auto snapshot = stub ? fetch(*stub, socket) : fetch_from_process(socket);
         if (!snapshot) throw CLI::RuntimeError(report_error(snapshot.status()));
         if (options.json) {
             std::cout << as_json(*snapshot) << std::flush;

@@ -92,7 +92,7 @@ Status run(const RunOptions& options) {
     for (auto& bindings : slots) {
         for (const auto& stream : model->inputs()) {
             CORUN_TRY(auto bound, bindings.input(stream.name()));
-            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.frame_size()));
+            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.get_frame_size()));
             storage.push_back(std::move(buffer));
             if (options.input_file.empty()) {
                 fill_random(storage.back(), stream.format().type, random);
@@ -103,7 +103,7 @@ Status run(const RunOptions& options) {
         }
         for (const auto& stream : model->outputs()) {
             CORUN_TRY(auto bound, bindings.output(stream.name()));
-            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.frame_size()));
+            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.get_frame_size()));
             storage.push_back(std::move(buffer));
             CORUN_RETURN_IF_ERROR(bound.set_buffer(MemoryView::of(storage.back())));
         }

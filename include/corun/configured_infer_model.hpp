@@ -16,10 +16,11 @@
 
 namespace corun {
 
-struct ConfiguredInferModelInternals;
-struct ConfiguredModelState;
-struct ConfiguredStream;
-struct JobState;
+struct ConfiguredPipeline;
+struct InferJob;
+namespace runtime {
+struct ApiAccess;  // the runtime's own door to what these handles hold
+}
 
 // A user buffer: corun never owns it. It must stay valid until the job that uses it completes.
 struct MemoryView {
@@ -54,7 +55,6 @@ using AsyncInferCallback = std::function<void(const AsyncInferCompletionInfo&)>;
 class AsyncInferJob {
 public:
     AsyncInferJob() = default;
-    explicit AsyncInferJob(std::shared_ptr<JobState> state);
     AsyncInferJob(AsyncInferJob&&) noexcept;
     AsyncInferJob& operator=(AsyncInferJob&&) noexcept;
     AsyncInferJob(const AsyncInferJob&) = delete;
@@ -69,7 +69,10 @@ public:
     bool is_done() const;
 
 private:
-    std::shared_ptr<JobState> state_;
+    friend class ConfiguredInferModel;
+    friend struct runtime::ApiAccess;
+    explicit AsyncInferJob(std::shared_ptr<InferJob> job);
+    std::shared_ptr<InferJob> job_;
     bool detached_ = false;
 };
 
@@ -85,11 +88,12 @@ public:
             Status set_buffer(MemoryView view);
             Expected<MemoryView> get_buffer() const;
             const std::string& name() const;
-            size_t frame_size() const;
-
-            InferStream(Bindings* owner, size_t index) : owner_(owner), index_(index) {}
+            // Bytes of one frame in the configured (user) format: what set_buffer expects.
+            size_t get_frame_size() const;
 
         private:
+            friend class Bindings;
+            InferStream(Bindings* owner, size_t index) : owner_(owner), index_(index) {}
             Bindings* owner_;
             size_t index_;  // inputs first, then outputs
         };
@@ -99,19 +103,15 @@ public:
         Expected<InferStream> input(const std::string& name);
         Expected<InferStream> output(const std::string& name);
 
-        explicit Bindings(std::shared_ptr<const ConfiguredModelState> model);
-        // The buffers in stream order (inputs, then outputs); for the runtime.
-        const std::vector<MemoryView>& buffers() const { return buffers_; }
-        const ConfiguredModelState& model() const { return *model_; }
-
     private:
+        friend class ConfiguredInferModel;
+        friend struct runtime::ApiAccess;
+        explicit Bindings(std::shared_ptr<const ConfiguredPipeline> pipeline);
         Expected<InferStream> find(const std::string& name, bool is_input);
         Expected<InferStream> single(bool is_input);
-        std::shared_ptr<const ConfiguredModelState> model_;
-        std::vector<MemoryView> buffers_;
+        std::shared_ptr<const ConfiguredPipeline> pipeline_;
+        std::vector<MemoryView> buffers_;  // in stream order: inputs, then outputs
     };
-
-    explicit ConfiguredInferModel(std::shared_ptr<ConfiguredModelState> state);
 
     Expected<Bindings> create_bindings();
     // Binds every named buffer; unknown names and wrong sizes fail with the name.
@@ -137,8 +137,9 @@ public:
 
     // Frames that can be queued at once (2 x batch size, at least 2).
     Expected<size_t> get_async_queue_size() const;
-    // Frames queued or running now.
-    size_t get_frames_in_flight() const;
+    // Frames queued or running now. Both return Expected as HailoRT's get_async_queue_size
+    // does; neither fails today.
+    Expected<size_t> get_frames_in_flight() const;
 
     // Model scheduler knobs (HailoRT's), effective from the next scheduling decision.
     // Priority 0..31, higher wins (default 16). Threshold: frames queued before the model is
@@ -165,8 +166,10 @@ public:
     const std::vector<std::string>& get_output_names() const;
 
 private:
-    friend struct ConfiguredInferModelInternals;  // corund's submission; not public API
-    std::shared_ptr<ConfiguredModelState> state_;
+    friend class InferModel;
+    friend struct runtime::ApiAccess;
+    explicit ConfiguredInferModel(std::shared_ptr<ConfiguredPipeline> pipeline);
+    std::shared_ptr<ConfiguredPipeline> pipeline_;
 };
 
 }  // namespace corun

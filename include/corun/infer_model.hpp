@@ -16,8 +16,12 @@
 
 namespace corun {
 
-struct StreamState;
-struct ModelState;
+struct StreamSettings;
+struct LoadedInferModel;
+class VDevice;
+namespace runtime {
+struct ApiAccess;
+}
 
 // Facts about the model file (for `corun parse` and for logs).
 struct ModelInfo {
@@ -45,9 +49,7 @@ public:
         std::vector<int64_t> shape() const;
         Format format() const;          // the user's format (AUTO resolved to native)
         size_t get_frame_size() const;  // bytes of one frame in the user's format; 0 if unknown
-        size_t frame_size() const { return get_frame_size(); }
         std::vector<QuantInfo> get_quant_infos() const;
-        std::vector<QuantInfo> quant_infos() const { return get_quant_infos(); }
         // Where the quantization came from: "QuantizeLinear 'q' at the output",
         // "metadata corun.quant.x", or "none (identity)".
         std::string quant_source() const;
@@ -69,14 +71,12 @@ public:
         // Fixed dimensions must be given as they are. Checked here and at configure().
         Status set_shape(const std::vector<int64_t>& native_dims) const;
 
-        explicit InferStream(std::shared_ptr<StreamState> state);
-        const std::shared_ptr<StreamState>& state() const { return state_; }
-
     private:
-        std::shared_ptr<StreamState> state_;
+        friend class InferModel;
+        friend struct runtime::ApiAccess;
+        explicit InferStream(std::shared_ptr<StreamSettings> settings);
+        std::shared_ptr<StreamSettings> settings_;
     };
-
-    virtual ~InferModel();
 
     const ModelInfo& info() const;
     const std::vector<InferStream>& inputs() const;
@@ -117,10 +117,12 @@ public:
     // than once; each ConfiguredInferModel keeps the formats it was configured with.
     Expected<ConfiguredInferModel> configure();
 
-    explicit InferModel(std::shared_ptr<ModelState> state);
-
 private:
-    std::shared_ptr<ModelState> state_;
+    friend class VDevice;
+    friend struct runtime::ApiAccess;
+    explicit InferModel(std::shared_ptr<LoadedInferModel> loaded);
+
+    std::shared_ptr<LoadedInferModel> loaded_;
     std::vector<InferStream> inputs_;
     std::vector<InferStream> outputs_;
     std::vector<std::string> input_names_;

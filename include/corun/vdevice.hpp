@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -16,7 +17,10 @@
 namespace corun {
 
 class InferModel;
-class DeviceGroup;  // the shared device state behind every VDevice handle of one group
+class DeviceGroup;  // what every VDevice handle of one group shares
+namespace runtime {
+struct ApiAccess;
+}
 
 // HailoRT's HAILO_SCHEDULING_ALGORITHM_*.
 enum class SchedulingAlgorithm {
@@ -82,6 +86,14 @@ struct VDeviceParams {
     // own user. Empty = root, the client's own user, or the user `corun` if it exists (the
     // systemd unit's). Another user's listener (a socket swapped in by someone else) is refused.
     std::string service_user;
+    // Frames of a synchronous run() go through shared memory (the fast lane) rather than the
+    // session stream. Unset = on, unless $CORUN_SERVICE_FAST_LANE is "0".
+    std::optional<bool> service_fast_lane;
+    // Lets `corun monitor --pid PID` watch this process's in-process groups (a socket in
+    // monitor_dir, answered from a sampling thread of its own). Unset = $CORUN_MONITOR == "1".
+    std::optional<bool> monitor;
+    // Where that socket is made. Empty = $CORUN_MONITOR_DIR, else /tmp.
+    std::string monitor_dir;
     CpuDeviceParams cpu;
     NpuSimDeviceParams npu_sim;
     SchedulerParams scheduler;
@@ -146,6 +158,7 @@ public:
     bool shares_devices_with(const VDevice& other) const;
 
 private:
+    friend struct runtime::ApiAccess;
     explicit VDevice(std::shared_ptr<DeviceGroup> group);
     std::shared_ptr<DeviceGroup> group_;
 };

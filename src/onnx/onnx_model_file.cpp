@@ -8,7 +8,7 @@
 // GraphProto -> NodeProto -> AttributeProto -> TensorProto, ValueInfoProto -> ... -> Dimension)
 // and never the data: subgraphs in attributes are skipped, so depth is fixed at compile time,
 // except in the walk for external data, which bounds its depth (kMaxSubgraphDepth).
-#include "runtime/onnx_model_file.hpp"
+#include "onnx/onnx_model_file.hpp"
 
 #include <bit>
 #include <limits>
@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-namespace corun::runtime {
+namespace corun::onnx {
 
 namespace {
 
@@ -968,4 +968,4 @@ Expected<OnnxModelFile> read_onnx_model(std::span<const uint8_t> bytes) {
     return model;
 }
 
-}  // namespace corun::runtime
+}  // namespace corun::onnx

@@ -13,7 +13,7 @@
 
 #include "corun/expected.hpp"
 
-namespace corun::runtime {
+namespace corun::onnx {
 
 // ONNX TensorProto.DataType values.
 enum class OnnxElementType : int32_t {
@@ -91,4 +91,4 @@ struct OnnxModelFile {
 // offset and the field path ("truncated varint (tag) at byte 1234 in ModelProto.graph.node").
 Expected<OnnxModelFile> read_onnx_model(std::span<const uint8_t> bytes);
 
-}  // namespace corun::runtime
+}  // namespace corun::onnx

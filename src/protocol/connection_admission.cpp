@@ -1,4 +1,4 @@
-#include "service/connection_admission.hpp"
+#include "protocol/connection_admission.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>

@@ -1,4 +1,4 @@
-#include "service/fast_lane.hpp"
+#include "protocol/fast_lane.hpp"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>

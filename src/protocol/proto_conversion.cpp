@@ -1,4 +1,4 @@
-#include "service/client/protocol_conversion.hpp"
+#include "protocol/proto_conversion.hpp"
 
 namespace corun::service {
 

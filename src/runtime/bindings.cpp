@@ -1,17 +1,17 @@
 #include <algorithm>
 
 #include "corun/configured_infer_model.hpp"
-#include "runtime/configured_model_state.hpp"
+#include "runtime/configured_pipeline.hpp"
 
 namespace corun {
 
 using Bindings = ConfiguredInferModel::Bindings;
 
-Bindings::Bindings(std::shared_ptr<const ConfiguredModelState> model)
-    : model_(std::move(model)), buffers_(model_->streams.size()) {}
+Bindings::Bindings(std::shared_ptr<const ConfiguredPipeline> pipeline)
+    : pipeline_(std::move(pipeline)), buffers_(pipeline_->streams.size()) {}
 
 Expected<Bindings::InferStream> Bindings::find(const std::string& name, bool is_input) {
-    const auto& streams = model_->streams;
+    const auto& streams = pipeline_->streams;
     for (size_t i = 0; i < streams.size(); ++i) {
         if (streams[i].name == name && streams[i].is_input == is_input) return InferStream(this, i);
     }
@@ -26,14 +26,14 @@ Expected<Bindings::InferStream> Bindings::find(const std::string& name, bool is_
 
 Expected<Bindings::InferStream> Bindings::single(bool is_input) {
     const size_t count =
-        is_input ? model_->input_count : model_->streams.size() - model_->input_count;
+        is_input ? pipeline_->input_count : pipeline_->streams.size() - pipeline_->input_count;
     if (count != 1) {
         return Status(StatusCode::INVALID_OPERATION,
                       std::string("the model has ") + std::to_string(count) +
                           (is_input ? " inputs" : " outputs") + "; name the one you mean with " +
                           (is_input ? "input(name)" : "output(name)"));
     }
-    return InferStream(this, is_input ? 0 : model_->input_count);
+    return InferStream(this, is_input ? 0 : pipeline_->input_count);
 }
 
 Expected<Bindings::InferStream> Bindings::input() {
@@ -50,7 +50,7 @@ Expected<Bindings::InferStream> Bindings::output(const std::string& name) {
 }
 
 Status Bindings::InferStream::set_buffer(MemoryView view) {
-    const ConfiguredStream& stream = owner_->model_->streams[index_];
+    const ConfiguredStream& stream = owner_->pipeline_->streams[index_];
     if (view.data != nullptr && view.size != stream.user.byte_size()) {
         return Status(StatusCode::INVALID_ARGUMENT,
                       "set_buffer: " + stream.describe() + " got a buffer of " +
@@ -67,17 +67,17 @@ Expected<MemoryView> Bindings::InferStream::get_buffer() const {
     if (view.data == nullptr) {
         return Status(
             StatusCode::NOT_FOUND,
-            "get_buffer: " + owner_->model_->streams[index_].describe() + " has no buffer set");
+            "get_buffer: " + owner_->pipeline_->streams[index_].describe() + " has no buffer set");
     }
     return view;
 }
 
 const std::string& Bindings::InferStream::name() const {
-    return owner_->model_->streams[index_].name;
+    return owner_->pipeline_->streams[index_].name;
 }
 
-size_t Bindings::InferStream::frame_size() const {
-    return owner_->model_->streams[index_].user.byte_size();
+size_t Bindings::InferStream::get_frame_size() const {
+    return owner_->pipeline_->streams[index_].user.byte_size();
 }
 
 }  // namespace corun

@@ -3,16 +3,15 @@
 #include <algorithm>
 #include <optional>
 
-#include "runtime/configured_model_state.hpp"
-#include "runtime/model_state.hpp"
-#include "runtime/remote_configured_model.hpp"
+#include "runtime/configured_pipeline.hpp"
+#include "runtime/loaded_infer_model.hpp"
 
 namespace corun {
 namespace {
 
 using InferStream = InferModel::InferStream;
 
-std::string stream_label(const StreamState& stream) {
+std::string stream_label(const StreamSettings& stream) {
     return std::string(stream.is_input ? "input '" : "output '") + stream.declared.name + "'";
 }
 
@@ -20,7 +19,7 @@ bool is_image_order(FormatOrder order) {
     return order == FormatOrder::NHWC || order == FormatOrder::NCHW;
 }
 
-Status check_bindable(const StreamState& stream) {
+Status check_bindable(const StreamSettings& stream) {
     if (stream.native.type == FormatType::AUTO) {
         return Status(StatusCode::NOT_SUPPORTED,
                       stream_label(stream) + " has element type " + stream.declared.onnx_type_name +
@@ -40,7 +39,7 @@ Status check_bindable(const StreamState& stream) {
     return Status::ok();
 }
 
-Status check_fixed(const StreamState& stream) {
+Status check_fixed(const StreamSettings& stream) {
     std::string dynamic;
     for (size_t i = 0; i < stream.native_dims.size(); ++i) {
         if (stream.native_dims[i] >= 0) continue;
@@ -58,7 +57,7 @@ Status check_fixed(const StreamState& stream) {
                       stream.declared.name + "=...` on the command line)");
 }
 
-ConfiguredStream configured_stream(const StreamState& stream, const std::vector<int64_t>& dims) {
+ConfiguredStream configured_stream(const StreamSettings& stream, const std::vector<int64_t>& dims) {
     ConfiguredStream configured;
     configured.name = stream.declared.name;
     configured.is_input = stream.is_input;
@@ -113,61 +112,62 @@ Status check_frame_size(const std::vector<ConfiguredStream>& streams, uint64_t l
 
 // ---- InferStream ----
 
-InferStream::InferStream(std::shared_ptr<StreamState> state) : state_(std::move(state)) {}
+InferStream::InferStream(std::shared_ptr<StreamSettings> settings)
+    : settings_(std::move(settings)) {}
 
 const std::string& InferStream::name() const {
-    return state_->declared.name;
+    return settings_->declared.name;
 }
 bool InferStream::is_input() const {
-    return state_->is_input;
+    return settings_->is_input;
 }
 
 std::vector<int64_t> InferStream::shape() const {
-    const Format user = state_->resolved_user_format();
-    return runtime::reorder_dims(state_->native_dims, state_->native.order, user.order);
+    const Format user = settings_->resolved_user_format();
+    return runtime::reorder_dims(settings_->native_dims, settings_->native.order, user.order);
 }
 
 Format InferStream::format() const {
-    return state_->resolved_user_format();
+    return settings_->resolved_user_format();
 }
 
 size_t InferStream::get_frame_size() const {
     size_t count = 1;
-    for (int64_t dim : state_->native_dims) {
+    for (int64_t dim : settings_->native_dims) {
         if (dim < 0) return 0;
         count *= static_cast<size_t>(dim);
     }
-    return count * format_type_size(state_->resolved_user_format().type);
+    return count * format_type_size(settings_->resolved_user_format().type);
 }
 
 std::vector<QuantInfo> InferStream::get_quant_infos() const {
-    return {state_->quant};
+    return {settings_->quant};
 }
 std::string InferStream::quant_source() const {
-    return state_->quant_source;
+    return settings_->quant_source;
 }
 Format InferStream::native_format() const {
-    return state_->native;
+    return settings_->native;
 }
 std::vector<int64_t> InferStream::native_shape() const {
-    return state_->native_dims;
+    return settings_->native_dims;
 }
 std::vector<std::string> InferStream::dimension_names() const {
-    return state_->declared.dim_names;
+    return settings_->declared.dim_names;
 }
 
 void InferStream::set_format_type(FormatType type) const {
-    state_->user.type = type;
+    settings_->user.type = type;
 }
 void InferStream::set_format_order(FormatOrder order) const {
-    state_->user.order = order;
+    settings_->user.order = order;
 }
 
 Status InferStream::set_shape(const std::vector<int64_t>& native_dims) const {
     // Inputs: fixes dynamic dimensions. Outputs: declares dimensions a model leaves dynamic
     // and that one zero-filled frame cannot reveal (models that branch on input values).
-    const auto& declared = state_->declared.dims;
-    const std::string label = (state_->is_input ? "input '" : "output '") + name() + "'";
+    const auto& declared = settings_->declared.dims;
+    const std::string label = (settings_->is_input ? "input '" : "output '") + name() + "'";
     if (native_dims.size() != declared.size()) {
         return Status(StatusCode::INVALID_ARGUMENT,
                       "set_shape: " + label + " has " + std::to_string(declared.size()) +
@@ -187,28 +187,26 @@ Status InferStream::set_shape(const std::vector<int64_t>& native_dims) const {
                               " by the model; got " + std::to_string(native_dims[i]));
         }
     }
-    state_->native_dims = native_dims;
-    state_->shape_set = true;
+    settings_->native_dims = native_dims;
+    settings_->shape_set = true;
     return Status::ok();
 }
 
 // ---- InferModel ----
 
-InferModel::InferModel(std::shared_ptr<ModelState> state) : state_(std::move(state)) {
-    for (const auto& stream : state_->inputs) {
+InferModel::InferModel(std::shared_ptr<LoadedInferModel> loaded) : loaded_(std::move(loaded)) {
+    for (const auto& stream : loaded_->inputs) {
         inputs_.emplace_back(stream);
         input_names_.push_back(stream->declared.name);
     }
-    for (const auto& stream : state_->outputs) {
+    for (const auto& stream : loaded_->outputs) {
         outputs_.emplace_back(stream);
         output_names_.push_back(stream->declared.name);
     }
 }
 
-InferModel::~InferModel() = default;
-
 const ModelInfo& InferModel::info() const {
-    return state_->info;
+    return loaded_->info;
 }
 const std::vector<InferStream>& InferModel::inputs() const {
     return inputs_;
@@ -270,12 +268,12 @@ Status InferModel::set_batch_size(uint16_t batch_size) {
                       "batch size " + std::to_string(batch_size) + " is out of range; use 1.." +
                           std::to_string(MAX_BATCH_SIZE) + ", or 0 to let corun pick");
     }
-    state_->batch_size = batch_size;
+    loaded_->batch_size = batch_size;
     return Status::ok();
 }
 
 uint16_t InferModel::batch_size() const {
-    return state_->batch_size == 0 ? 1 : state_->batch_size;
+    return loaded_->batch_size == 0 ? 1 : loaded_->batch_size;
 }
 
 Status InferModel::set_frame_time_limit(std::chrono::milliseconds limit) {
@@ -300,9 +298,9 @@ Status InferModel::set_frame_size_limit(uint64_t bytes) {
 }
 
 Expected<ConfiguredInferModel> InferModel::configure() {
-    auto configured = std::make_shared<ConfiguredModelState>();
-    configured->model = state_;
-    for (const auto& stream : state_->inputs) {
+    auto configured = std::make_shared<ConfiguredPipeline>();
+    configured->model = loaded_;
+    for (const auto& stream : loaded_->inputs) {
         CORUN_RETURN_IF_ERROR(check_bindable(*stream).with_context("configure"));
         CORUN_RETURN_IF_ERROR(check_fixed(*stream).with_context("configure"));
         configured->streams.push_back(configured_stream(*stream, stream->native_dims));
@@ -320,14 +318,14 @@ Expected<ConfiguredInferModel> InferModel::configure() {
     std::vector<std::vector<int64_t>> output_dims;
     // An output's dynamic batch dimension follows the inputs' (it is 1 in shape() only until
     // configure), so only what set_shape declared counts as fixed here.
-    for (const auto& stream : state_->outputs) {
+    for (const auto& stream : loaded_->outputs) {
         output_dims.push_back(stream->shape_set ? stream->native_dims : stream->declared.dims);
     }
     // A dynamic batch dimension (the first) follows the inputs' when they agree on it: no need
     // to run a frame for the usual dynamic-batch model.
     std::optional<int64_t> input_batch;
     bool inputs_agree = true;
-    for (const auto& stream : state_->inputs) {
+    for (const auto& stream : loaded_->inputs) {
         if (stream->declared.dims.empty() || stream->declared.dims[0] >= 0) continue;
         if (input_batch && *input_batch != stream->native_dims[0]) inputs_agree = false;
         input_batch = stream->native_dims[0];
@@ -340,11 +338,11 @@ Expected<ConfiguredInferModel> InferModel::configure() {
             return std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d < 0; });
         });
     if (outputs_dynamic) {
-        auto found = state_->loaded.front()->infer_output_dims(configured->native_inputs,
+        auto found = loaded_->backend_model->infer_output_dims(configured->native_inputs,
                                                                configured->frame_limits);
         if (!found) {
             std::string names;
-            for (const auto& stream : state_->outputs) names += " '" + stream->declared.name + "'";
+            for (const auto& stream : loaded_->outputs) names += " '" + stream->declared.name + "'";
             return Status(found.status().code(),
                           "configure: the model leaves the shapes of its outputs (" + names +
                               " ) dynamic, and running one zero-filled frame to find them "
@@ -355,15 +353,15 @@ Expected<ConfiguredInferModel> InferModel::configure() {
         output_dims = found.release();
         for (size_t i = 0; i < output_dims.size(); ++i) {
             // Dimensions the user declared win over what the zero-filled frame gave.
-            if (!state_->outputs[i]->shape_set) continue;
-            const auto& fixed = state_->outputs[i]->native_dims;
+            if (!loaded_->outputs[i]->shape_set) continue;
+            const auto& fixed = loaded_->outputs[i]->native_dims;
             for (size_t d = 0; d < fixed.size() && d < output_dims[i].size(); ++d) {
                 if (fixed[d] > 0) output_dims[i][d] = fixed[d];
             }
         }
     }
-    for (size_t i = 0; i < state_->outputs.size(); ++i) {
-        const auto& stream = *state_->outputs[i];
+    for (size_t i = 0; i < loaded_->outputs.size(); ++i) {
+        const auto& stream = *loaded_->outputs[i];
         CORUN_RETURN_IF_ERROR(check_bindable(stream).with_context("configure"));
         configured->streams.push_back(configured_stream(stream, output_dims[i]));
         configured->native_outputs.push_back(
@@ -374,19 +372,8 @@ Expected<ConfiguredInferModel> InferModel::configure() {
     configured->batch_size = batch_size();
     configured->queue_size = std::max<size_t>(2, 2 * static_cast<size_t>(configured->batch_size));
     configured->scheduling.burst = configured->batch_size;
-    if (state_->group->is_service()) {
-        // The daemon schedules it; the streams' user and native layouts stay here, where the
-        // formats are converted.
-        CORUN_TRY(configured->remote,
-                  RemoteConfiguredModel::create(state_->group->service(), *state_->loaded.front(),
-                                                state_->info.name, *configured));
-        configured->model_id = configured->remote->model_id();
-        return ConfiguredInferModel(std::move(configured));
-    }
-    DeviceGroup::stop_all_at_exit();
-    configured->model_id = state_->group->next_model_id();
-    CORUN_RETURN_IF_ERROR(state_->group->scheduler().add_model(
-        configured->model_id, state_->info.name, configured->scheduling));
+    CORUN_TRY(configured->execution, loaded_->backend_model->configure(*configured));
+    configured->model_id = configured->execution->model_id();
     return ConfiguredInferModel(std::move(configured));
 }
 

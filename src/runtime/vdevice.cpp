@@ -6,8 +6,7 @@
 #include "corun/infer_model.hpp"
 #include "devices/device_registry.hpp"
 #include "runtime/device_group.hpp"
-#include "runtime/model_state.hpp"
-#include "service/client/service_connection.hpp"
+#include "runtime/loaded_infer_model.hpp"
 
 namespace corun {
 namespace {
@@ -64,8 +63,8 @@ Expected<std::shared_ptr<InferModel>> VDevice::create_infer_model(const std::str
     const std::string folder = slash == std::string::npos ? "." : onnx_path.substr(0, slash + 1);
     ModelLoadExtras extras;
     extras.external_data_folder = folder;
-    CORUN_TRY(auto state, load_model_state(group_, bytes, std::move(info), std::move(extras)));
-    return std::make_shared<InferModel>(std::move(state));
+    CORUN_TRY(auto loaded, load_model(group_, bytes, std::move(info), std::move(extras)));
+    return std::shared_ptr<InferModel>(new InferModel(std::move(loaded)));
 }
 
 Expected<std::shared_ptr<InferModel>> VDevice::create_infer_model(
@@ -75,8 +74,8 @@ Expected<std::shared_ptr<InferModel>> VDevice::create_infer_model(
     }
     ModelInfo info;
     info.name = name;
-    CORUN_TRY(auto state, load_model_state(group_, onnx_bytes, std::move(info)));
-    return std::make_shared<InferModel>(std::move(state));
+    CORUN_TRY(auto loaded, load_model(group_, onnx_bytes, std::move(info)));
+    return std::shared_ptr<InferModel>(new InferModel(std::move(loaded)));
 }
 
 const VDeviceParams& VDevice::params() const {
@@ -87,17 +86,12 @@ const std::string& VDevice::group_id() const {
 }
 
 std::vector<DeviceDescription> VDevice::physical_devices() const {
-    return group_->describe_devices();
+    return group_->backend().describe_devices();
 }
 
+// Empty when the backend cannot be asked (corund went away; the models' own calls say so).
 std::vector<ScheduledModelStats> VDevice::get_scheduler_stats() const {
-    if (group_->is_service()) {
-        // The daemon's scheduler: this session's models. Empty when it cannot be asked (the
-        // daemon went away; the models' own calls say so with RPC_FAILED).
-        auto remote = group_->service()->scheduler_stats();
-        return remote ? remote.release() : std::vector<ScheduledModelStats>{};
-    }
-    return group_->scheduled_model_stats();
+    return group_->backend().scheduler_stats();
 }
 
 bool VDevice::shares_devices_with(const VDevice& other) const {

@@ -43,7 +43,7 @@ Expected<std::unique_ptr<ModelRunner>> ModelRunner::create(
         if (!stream.has_value()) return stream.status();
         Stream& state = runner->streams_[stream->name()];
         // Buffers are sized once here and never reallocated, so the views stay valid.
-        state.bytes.assign(stream->frame_size(), 0);
+        state.bytes.assign(stream->get_frame_size(), 0);
         return stream->set_buffer(MemoryView(state.bytes.data(), state.bytes.size()));
     };
     for (const auto& name : runner->model_->get_input_names()) {

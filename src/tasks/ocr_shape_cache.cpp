@@ -62,7 +62,7 @@ Expected<std::vector<float>> ShapeCachedModel::run(const std::vector<float>& inp
     // The runtime reads the input without writing it; MemoryView takes a mutable pointer.
     CORUN_RETURN_IF_ERROR(input_stream.set_buffer(
         MemoryView(const_cast<float*>(input.data()), input.size() * sizeof(float))));
-    std::vector<float> output(output_stream.frame_size() / sizeof(float));
+    std::vector<float> output(output_stream.get_frame_size() / sizeof(float));
     CORUN_RETURN_IF_ERROR(output_stream.set_buffer(MemoryView::of(output)));
     CORUN_RETURN_IF_ERROR(configured.run(bindings, timeout));
     return output;

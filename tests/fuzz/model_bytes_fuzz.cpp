@@ -17,7 +17,7 @@
 
 #include "corun_service.pb.h"
 #include "runtime/external_data.hpp"
-#include "runtime/onnx_model_file.hpp"
+#include "onnx/onnx_model_file.hpp"
 
 namespace {
 
@@ -28,7 +28,7 @@ namespace {
 
 void check_model(std::span<const uint8_t> bytes,
                  const std::vector<corun::devices::ExternalDataFile>& sent) {
-    auto model = corun::runtime::read_onnx_model(bytes);
+    auto model = corun::onnx::read_onnx_model(bytes);
     if (!model) {
         if (model.status().message().empty()) fail("a reader error without a message");
         return;

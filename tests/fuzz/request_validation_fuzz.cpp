@@ -16,7 +16,7 @@
 #include <string>
 
 #include "service/daemon/request_validation.hpp"
-#include "service/fast_lane.hpp"
+#include "protocol/fast_lane.hpp"
 
 namespace {
 

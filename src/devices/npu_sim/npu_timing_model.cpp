@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "corun/environment.hpp"
+
 namespace corun::devices::npu_sim {
 namespace {
 
@@ -125,8 +127,7 @@ Expected<std::string> read_npu_profile_text(const std::string& path) {
 
 std::string npu_profile_path(const std::string& profile_path) {
     if (!profile_path.empty()) return profile_path;
-    const char* from_environment = std::getenv("CORUN_NPU_SIM_PROFILE");
-    return from_environment ? from_environment : "";
+    return environment::value(environment::NPU_SIM_PROFILE);
 }
 
 Expected<NpuTimingModel> load_npu_profile(const std::string& path) {

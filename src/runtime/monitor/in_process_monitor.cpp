@@ -1,37 +1,44 @@
-#include "service/monitor/in_process_monitor.hpp"
+#include "runtime/monitor/in_process_monitor.hpp"
 
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <thread>
 
-#include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
 
-#include "corun_service.grpc.pb.h"
-#include "service/monitor_socket.hpp"
+#include "common/environment.hpp"
 
-namespace corun::service {
+namespace corun::runtime::monitor {
 namespace {
 
-namespace proto = corun::service::v1;
 using Clock = std::chrono::steady_clock;
+using Json = nlohmann::json;
 
 // Turns successive samples into the snapshot `corun monitor` shows: rates over the last second.
 class SnapshotKeeper {
 public:
     void update(const std::vector<GroupSample>& groups) {
         const auto now = Clock::now();
-        proto::MonitorSnapshot snapshot;
-        snapshot.set_source("process " + std::to_string(getpid()));
-        snapshot.set_unix_time_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      std::chrono::system_clock::now().time_since_epoch())
-                                      .count());
+        Json snapshot;
+        snapshot["source"] = "process " + std::to_string(getpid());
+        snapshot["unix_time_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count();
+        snapshot["sessions"] = 0;
+        snapshot["models"] = Json::array();
+        snapshot["devices"] = Json::array();
         const double seconds =
             have_previous_ ? std::chrono::duration<double>(now - previous_time_).count() : 0;
         std::map<std::string, Counters> current;
@@ -44,43 +51,48 @@ public:
                 const uint64_t frames = model.frames_done - before.frames;
                 const int64_t device_ns = model.device_time_ns - before.device_ns;
                 group_device_ns += device_ns;
-                auto* entry = snapshot.add_models();
-                entry->set_name(model.name);
-                entry->set_pid(static_cast<uint32_t>(getpid()));
-                entry->set_group_id(group.group_id);
-                entry->set_model_id(model.model_id);
-                entry->set_priority(model.priority);
-                entry->set_fps(seconds > 0 ? frames / seconds : 0);
-                entry->set_utilisation_percent(seconds > 0 ? 100.0 * device_ns / (seconds * 1e9)
-                                                           : 0);
-                entry->set_latency_p50_ms(model.latency_p50_ms);
-                entry->set_latency_p95_ms(model.latency_p95_ms);
-                entry->set_queue_capacity(model.queue_capacity);
-                entry->set_frames_waiting_in(model.frames_queued);
-                entry->set_results_waiting_out(0);  // in-process results go straight to callbacks
-                entry->set_frames_done(model.frames_done);
+                snapshot["models"].push_back({
+                    {"name", model.name},
+                    {"pid", getpid()},
+                    {"group_id", group.group_id},
+                    {"model_id", model.model_id},
+                    {"priority", model.priority},
+                    {"fps", seconds > 0 ? static_cast<double>(frames) / seconds : 0.0},
+                    {"utilisation_percent",
+                     seconds > 0 ? 100.0 * static_cast<double>(device_ns) / (seconds * 1e9) : 0.0},
+                    {"latency_p50_ms", model.latency_p50_ms},
+                    {"latency_p95_ms", model.latency_p95_ms},
+                    {"queue_capacity", model.queue_capacity},
+                    {"frames_waiting_in", model.frames_queued},
+                    {"results_waiting_out", 0},  // in-process results go straight to callbacks
+                    {"frames_done", model.frames_done},
+                    {"fast_lane_frames", 0},
+                });
             }
             for (const auto& device : group.devices) {
-                auto* entry = snapshot.add_devices();
-                entry->set_id(device.id);
-                entry->set_kind(device.kind);
-                entry->set_group_id(group.group_id);
                 // Device time of the group's models over the time its slots had.
                 const double capacity_ns = seconds * 1e9 * std::max(1u, group.slots);
-                entry->set_utilisation_percent(
-                    capacity_ns > 0 ? std::min(100.0, 100.0 * group_device_ns / capacity_ns) : 0);
+                snapshot["devices"].push_back({
+                    {"id", device.id},
+                    {"kind", device.kind},
+                    {"group_id", group.group_id},
+                    {"utilisation_percent",
+                     capacity_ns > 0 ? std::min(100.0, 100.0 * static_cast<double>(group_device_ns) /
+                                                           capacity_ns)
+                                     : 0.0},
+                });
             }
         }
-        std::lock_guard lock(mutex_);
         previous_ = std::move(current);
         previous_time_ = now;
         have_previous_ = true;
-        snapshot_ = std::move(snapshot);
+        std::lock_guard lock(mutex_);
+        latest_ = snapshot.dump();
     }
 
-    proto::MonitorSnapshot latest() const {
+    std::string latest() const {
         std::lock_guard lock(mutex_);
-        return snapshot_;
+        return latest_;
     }
 
 private:
@@ -89,25 +101,11 @@ private:
         int64_t device_ns = 0;
     };
     mutable std::mutex mutex_;
-    proto::MonitorSnapshot snapshot_;
+    std::string latest_ = "{}";
+    // Touched only by the monitor's thread.
     std::map<std::string, Counters> previous_;
     Clock::time_point previous_time_;
     bool have_previous_ = false;
-};
-
-class MonitorOnlyService final : public proto::Corun::Service {
-public:
-    explicit MonitorOnlyService(std::shared_ptr<SnapshotKeeper> keeper)
-        : keeper_(std::move(keeper)) {}
-
-    grpc::Status Monitor(grpc::ServerContext*, const proto::MonitorRequest*,
-                         proto::MonitorSnapshot* reply) override {
-        *reply = keeper_->latest();
-        return grpc::Status::OK;
-    }
-
-private:
-    std::shared_ptr<SnapshotKeeper> keeper_;
 };
 
 std::string socket_path;
@@ -116,47 +114,83 @@ void remove_socket() {
     if (!socket_path.empty()) unlink(socket_path.c_str());
 }
 
-void start(GroupSampler sampler) {
-    socket_path = in_process_monitor_socket(getpid());
-    unlink(socket_path.c_str());  // a stale file from an earlier process with this PID
-    auto keeper = std::make_shared<SnapshotKeeper>();
-    // Lives as long as the process: the application never stops it, and tearing gRPC down
-    // during static destruction is not safe.
-    auto* service = new MonitorOnlyService(keeper);
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
-    builder.RegisterService(service);
-    builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 1);
-    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-    if (!server) {
+// The listening socket, or -1 with the reason on stderr.
+int listen_at(const std::string& path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(address.sun_path)) {
         std::fprintf(stderr,
-                     "corun: CORUN_MONITOR=1 but the monitor socket %s could not be created; "
-                     "set CORUN_MONITOR_DIR to a writable directory\n",
-                     socket_path.c_str());
-        return;
+                     "corun: the monitor socket path %s is longer than a Unix socket path may be; "
+                     "set a shorter monitor_dir (or CORUN_MONITOR_DIR)\n",
+                     path.c_str());
+        return -1;
     }
-    chmod(socket_path.c_str(), 0660);
-    std::atexit(remove_socket);
-    server.release();
-    // Sampling starts on this thread, not the caller's: the caller may hold the group registry.
-    std::thread([keeper, sampler = std::move(sampler)] {
-        while (true) {
-            keeper->update(sampler());
-            std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    unlink(path.c_str());  // a stale file from an earlier process with this PID
+    // Only the user and the group may ask what this process runs.
+    const mode_t previous_mask = umask(0117);
+    const bool bound =
+        fd >= 0 && bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
+    umask(previous_mask);
+    if (!bound || listen(fd, 8) != 0) {
+        std::fprintf(stderr,
+                     "corun: monitoring is on but the monitor socket %s could not be created "
+                     "(%s); set monitor_dir (or CORUN_MONITOR_DIR) to a writable directory\n",
+                     path.c_str(), std::strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// Answers each connection with the latest snapshot; samples once a second in between.
+[[noreturn]] void serve(int listener, GroupSampler sampler) {
+    SnapshotKeeper keeper;
+    auto next_sample = Clock::now();
+    while (true) {
+        if (Clock::now() >= next_sample) {
+            keeper.update(sampler());
+            next_sample = Clock::now() + std::chrono::seconds(1);
         }
-    }).detach();
+        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+            next_sample - Clock::now());
+        pollfd ready{listener, POLLIN, 0};
+        if (poll(&ready, 1, static_cast<int>(std::max<int64_t>(0, wait.count()))) <= 0) continue;
+        const int client = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (client < 0) continue;
+        // A reader that does not read gets what fits in the socket buffer, never a stalled
+        // monitor: the socket does not block.
+        const std::string text = keeper.latest();
+        size_t sent = 0;
+        while (sent < text.size()) {
+            const ssize_t n = send(client, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
+            if (n <= 0) break;
+            sent += static_cast<size_t>(n);
+        }
+        close(client);
+    }
+}
+
+void start(const VDeviceParams& params, GroupSampler sampler) {
+    const std::string path = environment::in_process_monitor_socket(params, getpid());
+    const int listener = listen_at(path);
+    if (listener < 0) return;
+    socket_path = path;
+    std::atexit(remove_socket);
+    // Sampling starts on this thread, not the caller's: the caller may hold the group registry.
+    std::thread([listener, sampler = std::move(sampler)] { serve(listener, sampler); }).detach();
 }
 
 }  // namespace
 
-bool monitoring_requested() {
-    const char* value = std::getenv("CORUN_MONITOR");
-    return value != nullptr && std::string(value) == "1";
+bool monitoring_requested(const VDeviceParams& params) {
+    return environment::monitor_enabled(params);
 }
 
-void start_in_process_monitor(GroupSampler sampler) {
+void start_in_process_monitor(const VDeviceParams& params, GroupSampler sampler) {
     static std::once_flag started;
-    std::call_once(started, [&] { start(std::move(sampler)); });
+    std::call_once(started, [&] { start(params, std::move(sampler)); });
 }
 
-}  // namespace corun::service
+}  // namespace corun::runtime::monitor

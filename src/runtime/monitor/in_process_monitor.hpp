@@ -1,6 +1,8 @@
-// `corun monitor --pid PID` for an application run with CORUN_MONITOR=1: a gRPC server on
-// in_process_monitor_socket(getpid()) that answers only Monitor, from samples taken once a
-// second on a thread of its own, so inference never waits for it.
+// `corun monitor --pid PID` for an application whose VDevice params ask for it (monitor, or
+// CORUN_MONITOR=1): a Unix socket (environment::in_process_monitor_socket) that answers each
+// connection with one JSON snapshot, in the field names of the protocol's MonitorSnapshot,
+// and closes it. Samples are taken once a second on a thread of its own, so inference never
+// waits for the monitor. No gRPC: a program that runs models in-process links none.
 #pragma once
 
 #include <functional>
@@ -9,7 +11,7 @@
 
 #include "corun/vdevice.hpp"
 
-namespace corun::service {
+namespace corun::runtime::monitor {
 
 // What one device group is doing now; counters are cumulative, rates come from two samples.
 struct GroupSample {
@@ -20,11 +22,12 @@ struct GroupSample {
 };
 using GroupSampler = std::function<std::vector<GroupSample>()>;
 
-// true when the environment asks for monitoring (CORUN_MONITOR=1).
-bool monitoring_requested();
+// Whether params ask for monitoring (environment::monitor_enabled).
+bool monitoring_requested(const VDeviceParams& params);
 
-// Starts the monitor once per process (later calls do nothing). Errors (e.g. the socket cannot
-// be created) are reported once on stderr: monitoring must never stop the application.
-void start_in_process_monitor(GroupSampler sampler);
+// Starts the monitor once per process, at the socket params name (later calls do nothing).
+// Errors (the socket cannot be created) are reported once on stderr: monitoring must never
+// stop the application.
+void start_in_process_monitor(const VDeviceParams& params, GroupSampler sampler);
 
-}  // namespace corun::service
+}  // namespace corun::runtime::monitor

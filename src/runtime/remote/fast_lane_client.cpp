@@ -1,6 +1,6 @@
-#include "service/client/fast_lane_client.hpp"
+#include "runtime/remote/fast_lane_client.hpp"
 
-#include "service/client/rpc_status.hpp"
+#include "runtime/remote/rpc_status.hpp"
 
 namespace corun::service {
 namespace {

@@ -1,11 +1,11 @@
-#include "runtime/remote_configured_model.hpp"
+#include "runtime/remote/remote_configured_model.hpp"
 
 #include <chrono>
 #include <cstring>
 
-#include "runtime/configured_model_state.hpp"
-#include "runtime/job_state.hpp"
-#include "service/client/service_device.hpp"
+#include "runtime/configured_pipeline.hpp"
+#include "runtime/infer_job.hpp"
+#include "runtime/remote/remote_backend.hpp"
 
 namespace corun {
 namespace {
@@ -37,21 +37,15 @@ service::SchedulingSettings settings_of(const scheduler::ModelSchedulingParams& 
 
 }  // namespace
 
-Expected<std::shared_ptr<RemoteConfiguredModel>> RemoteConfiguredModel::create(
-    std::shared_ptr<service::ServiceConnection> connection, const devices::LoadedModel& loaded,
-    const std::string& name, const ConfiguredModelState& configured) {
-    const auto* remote_loaded = dynamic_cast<const service::ServiceLoadedModel*>(&loaded);
-    if (remote_loaded == nullptr) {
-        return Status(StatusCode::INTERNAL_FAILURE,
-                      "configure: model '" + name +
-                          "' belongs to a service group but was not loaded in corund; this is a "
-                          "bug in corun");
-    }
+Expected<std::unique_ptr<runtime::ModelExecution>> RemoteConfiguredModel::create(
+    std::shared_ptr<service::ServiceConnection> connection, const RemoteModel& loaded,
+    const ConfiguredPipeline& configured) {
+    const std::string& name = configured.model->info.name;
     size_t slot_bytes = 0;
     for (const auto& stream : configured.streams) slot_bytes += aligned(stream.native.byte_size());
 
     service::RemoteModelConfiguration configuration;
-    configuration.loaded_model_id = remote_loaded->loaded_model_id();
+    configuration.loaded_model_id = loaded.loaded_model_id();
     configuration.name = name;
     configuration.native_inputs = configured.native_inputs;
     configuration.native_outputs = configured.native_outputs;
@@ -73,15 +67,15 @@ Expected<std::shared_ptr<RemoteConfiguredModel>> RemoteConfiguredModel::create(
         return buffer_id.status().with_context("configure: frame buffers for model '" + name +
                                                "' in corund");
     }
-    std::shared_ptr<RemoteConfiguredModel> remote(
+    std::unique_ptr<RemoteConfiguredModel> remote(
         new RemoteConfiguredModel(std::move(connection), configured, region.release(), slot_bytes));
     remote->model_id_ = model_id;
     remote->buffer_id_ = *buffer_id;
-    return remote;
+    return std::unique_ptr<runtime::ModelExecution>(std::move(remote));
 }
 
 RemoteConfiguredModel::RemoteConfiguredModel(std::shared_ptr<service::ServiceConnection> connection,
-                                             const ConfiguredModelState& configured,
+                                             const ConfiguredPipeline& configured,
                                              service::SharedMemoryRegion region, size_t slot_bytes)
     : connection_(std::move(connection)),
       configured_(configured),
@@ -103,7 +97,7 @@ RemoteConfiguredModel::~RemoteConfiguredModel() {
     connection_->release_buffer(buffer_id_).ignore();
 }
 
-Status RemoteConfiguredModel::submit(const std::shared_ptr<JobState>& job, bool caller_waits) {
+Status RemoteConfiguredModel::submit(const std::shared_ptr<InferJob>& job, bool may_run_on_caller) {
     const auto started = Clock::now();
     const size_t frame_count = job->bindings.size();
     SentJob sent;
@@ -130,27 +124,15 @@ Status RemoteConfiguredModel::submit(const std::shared_ptr<JobState>& job, bool 
     std::vector<service::FrameSlices> frames(frame_count);
     Status status;
     for (size_t f = 0; f < frame_count && status.is_ok(); ++f) {
-        const auto& buffers = job->bindings[f].buffers();
-        uint8_t* slot = slot_data(sent.slots[f]);
         const uint64_t slot_offset = static_cast<uint64_t>(sent.slots[f]) * slot_bytes_;
-        for (size_t s = 0; s < configured_.streams.size() && status.is_ok(); ++s) {
-            const ConfiguredStream& stream = configured_.streams[s];
-            const size_t native_bytes = stream.native.byte_size();
+        for (size_t s = 0; s < configured_.streams.size(); ++s) {
             const service::BufferSlice slice{buffer_id_, slot_offset + stream_offsets_[s],
-                                             native_bytes};
-            if (!stream.is_input) {
-                frames[f].outputs.push_back(slice);
-                continue;
-            }
-            frames[f].inputs.push_back(slice);
-            uint8_t* native = slot + stream_offsets_[s];
-            if (stream.converts) {
-                status = runtime::convert_frame(buffers[s].data, buffers[s].size, stream.user,
-                                                native, native_bytes, stream.native, stream.quant);
-            } else {
-                std::memcpy(native, buffers[s].data, native_bytes);
-            }
+                                             configured_.streams[s].native.byte_size()};
+            (configured_.streams[s].is_input ? frames[f].inputs : frames[f].outputs)
+                .push_back(slice);
         }
+        status = runtime::stage_inputs(configured_, runtime::ApiAccess::buffers(job->bindings[f]),
+                                       slot_streams(sent.slots[f]));
     }
     if (!status.is_ok()) {
         give_back_slots();
@@ -159,7 +141,7 @@ Status RemoteConfiguredModel::submit(const std::shared_ptr<JobState>& job, bool 
     sent.conversion_ns = nanoseconds_since(started);
     // From here the daemon may write the job's slots: run()'s timeout must wait for the
     // completion rather than cancel the job (try_cancel fails on a RUNNING job).
-    job->phase = JobState::RUNNING;
+    job->phase = InferJob::RUNNING;
     auto& session = connection_->session();
     const uint64_t job_id = session.next_job_id();
     {
@@ -167,7 +149,7 @@ Status RemoteConfiguredModel::submit(const std::shared_ptr<JobState>& job, bool 
         sent_.emplace(job_id, sent);
     }
     if (auto* lane = connection_->fast_lane();
-        lane != nullptr && caller_waits && frame_count == 1) {
+        lane != nullptr && may_run_on_caller && frame_count == 1) {
         auto completion = lane->run(
             // The stream, not a failed control call, says the daemon is gone: while it may still
             // run the frame, its slots must not go back to the free list.
@@ -193,7 +175,7 @@ Status RemoteConfiguredModel::submit(const std::shared_ptr<JobState>& job, bool 
 }
 
 void RemoteConfiguredModel::on_completion(uint64_t job_id, service::JobCompletion completion) {
-    std::shared_ptr<JobState> job;
+    std::shared_ptr<InferJob> job;
     SentJob sent;
     {
         std::lock_guard lock(mutex_);
@@ -206,20 +188,8 @@ void RemoteConfiguredModel::on_completion(uint64_t job_id, service::JobCompletio
     const auto started = Clock::now();
     Status status = std::move(completion.status);
     for (size_t f = 0; f < sent.slots.size() && status.is_ok(); ++f) {
-        const auto& buffers = job->bindings[f].buffers();
-        const uint8_t* slot = slot_data(sent.slots[f]);
-        for (size_t s = configured_.input_count; s < configured_.streams.size() && status.is_ok();
-             ++s) {
-            const ConfiguredStream& stream = configured_.streams[s];
-            const uint8_t* native = slot + stream_offsets_[s];
-            if (stream.converts) {
-                status = runtime::convert_frame(native, stream.native.byte_size(), stream.native,
-                                                buffers[s].data, buffers[s].size, stream.user,
-                                                stream.quant);
-            } else {
-                std::memcpy(buffers[s].data, native, stream.native.byte_size());
-            }
-        }
+        status = runtime::unstage_outputs(configured_, slot_streams(sent.slots[f]),
+                                          runtime::ApiAccess::buffers(job->bindings[f]));
     }
     InferTiming timing;
     timing.queue_ns = completion.queue_ns;
@@ -240,7 +210,7 @@ Status RemoteConfiguredModel::set_scheduling(const scheduler::ModelSchedulingPar
     return connection_->set_scheduling_params(model_id_, settings_of(params));
 }
 
-void RemoteConfiguredModel::shutdown(ConfiguredModelState& state) {
+void RemoteConfiguredModel::stop_jobs(ConfiguredPipeline& state) {
     Status sent;
     {
         // Not mutex_: completions keep arriving (and need it) while the daemon shuts down.
@@ -274,8 +244,14 @@ void RemoteConfiguredModel::shutdown(ConfiguredModelState& state) {
                             : sent.with_context("shutting the model down in corund"));
 }
 
+std::vector<void*> RemoteConfiguredModel::slot_streams(uint32_t slot) const {
+    std::vector<void*> streams;
+    for (size_t offset : stream_offsets_) streams.push_back(slot_data(slot) + offset);
+    return streams;
+}
+
 void RemoteConfiguredModel::complete_unanswered(const Status& reason) {
-    std::vector<std::shared_ptr<JobState>> unanswered;
+    std::vector<std::shared_ptr<InferJob>> unanswered;
     {
         std::lock_guard lock(mutex_);
         for (auto it = sent_.begin(); it != sent_.end();) {
@@ -292,4 +268,4 @@ void RemoteConfiguredModel::complete_unanswered(const Status& reason) {
     for (auto& job : unanswered) job->complete(reason, InferTiming{});
 }
 
-}  // namespace corun
+}  // namespace corun::remote

@@ -13,59 +13,69 @@
 #include <vector>
 
 #include "corun/expected.hpp"
+#include "runtime/backend.hpp"
 #include "scheduler/scheduling_params.hpp"
-#include "service/client/service_connection.hpp"
-#include "service/client/shared_memory_region.hpp"
+#include "runtime/remote/service_connection.hpp"
+#include "runtime/remote/shared_memory_region.hpp"
 
 namespace corun {
 
-struct ConfiguredModelState;
-struct JobState;
+struct ConfiguredPipeline;
+struct InferJob;
 
-class RemoteConfiguredModel {
+namespace remote {
+
+class RemoteModel;
+
+class RemoteConfiguredModel final : public runtime::ModelExecution {
 public:
-    // ConfigureModel with `configured`'s native tensors, batch and queue sizes and scheduling,
+    // ConfigureModel with the pipeline's native tensors, batch and queue sizes and scheduling,
     // then the slot region: created, registered, unlinked.
-    static Expected<std::shared_ptr<RemoteConfiguredModel>> create(
-        std::shared_ptr<service::ServiceConnection> connection, const devices::LoadedModel& loaded,
-        const std::string& name, const ConfiguredModelState& configured);
+    static Expected<std::unique_ptr<runtime::ModelExecution>> create(
+        std::shared_ptr<service::ServiceConnection> connection, const RemoteModel& loaded,
+        const ConfiguredPipeline& configured);
     // Releases the model and the region in the daemon. Every job must be finished.
-    ~RemoteConfiguredModel();
+    ~RemoteConfiguredModel() override;
     RemoteConfiguredModel(const RemoteConfiguredModel&) = delete;
     RemoteConfiguredModel& operator=(const RemoteConfiguredModel&) = delete;
 
     // The daemon's id of this configured model (as in its scheduler statistics).
-    uint64_t model_id() const { return model_id_; }
+    uint64_t model_id() const override { return model_id_; }
 
     // Fills free slots with the job's inputs and sends it. SUCCESS: the job will be completed
-    // exactly once (from the session's reader thread, or by shutdown()). An error: the job was
-    // not sent and the caller completes it. With `caller_waits` (a sync run()) a one-frame job
-    // goes through the session's fast lane when it is free, and has completed on return.
-    Status submit(const std::shared_ptr<JobState>& job, bool caller_waits);
+    // exactly once (from the session's reader thread, or by stop_jobs()). An error: the job was
+    // not sent and the caller completes it. With `may_run_on_caller` (a sync run()) a one-frame
+    // job goes through the session's fast lane when it is free, and has completed on return.
+    Status submit(const std::shared_ptr<InferJob>& job, bool may_run_on_caller) override;
 
-    Status set_scheduling(const scheduler::ModelSchedulingParams& params);
+    Status set_scheduling(const scheduler::ModelSchedulingParams& params) override;
 
     // ShutdownModel (once): the daemon completes the queued frames with SHUTDOWN and waits for
     // running ones. Then waits, bounded, for their completions; jobs still missing after that
     // (the daemon went away or never answered) are completed here with the reason.
-    void shutdown(ConfiguredModelState& state);
+    void stop_jobs(ConfiguredPipeline& pipeline) override;
+
+    // corund terminates the frames it runs itself (a client that goes away, SIGTERM).
+    void terminate_running_frames() override {}
 
 private:
     struct SentJob {
-        std::shared_ptr<JobState> job;
+        std::shared_ptr<InferJob> job;
         std::vector<uint32_t> slots;  // one per frame
         int64_t conversion_ns = 0;
     };
 
     RemoteConfiguredModel(std::shared_ptr<service::ServiceConnection> connection,
-                          const ConfiguredModelState& configured,
+                          const ConfiguredPipeline& configured,
                           service::SharedMemoryRegion region, size_t slot_bytes);
     void on_completion(uint64_t job_id, service::JobCompletion completion);
     void complete_unanswered(const Status& reason);
     uint8_t* slot_data(uint32_t slot) const { return region_.data() + slot * slot_bytes_; }
+    // Each stream's native buffer of `slot`, in stream order.
+    std::vector<void*> slot_streams(uint32_t slot) const;
 
     std::shared_ptr<service::ServiceConnection> connection_;
-    const ConfiguredModelState& configured_;  // owns this object
+    const ConfiguredPipeline& configured_;  // owns this object
     service::SharedMemoryRegion region_;
     size_t slot_bytes_ = 0;
     std::vector<size_t> stream_offsets_;  // within a slot, per stream (inputs, then outputs)
@@ -81,4 +91,5 @@ private:
     Status shutdown_result_;
 };
 
+}  // namespace remote
 }  // namespace corun

@@ -1,6 +1,6 @@
-#include "service/client/rpc_status.hpp"
+#include "runtime/remote/rpc_status.hpp"
 
-#include "service/client/service_socket.hpp"
+#include "runtime/remote/service_socket.hpp"
 
 namespace corun::service {
 

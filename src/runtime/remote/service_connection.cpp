@@ -1,12 +1,12 @@
-#include "service/client/service_connection.hpp"
+#include "runtime/remote/service_connection.hpp"
 
 #include <unistd.h>
 
 #include <cstdlib>
 
-#include "service/client/rpc_status.hpp"
-#include "service/client/service_socket.hpp"
-#include "service/protocol_version.hpp"
+#include "runtime/remote/rpc_status.hpp"
+#include "runtime/remote/service_socket.hpp"
+#include "protocol/protocol_version.hpp"
 
 namespace corun::service {
 namespace {
@@ -64,8 +64,7 @@ Expected<std::shared_ptr<ServiceConnection>> ServiceConnection::connect(
     for (const auto& device : reply.devices()) connection->devices_.push_back(from_proto(device));
     CORUN_TRY(connection->session_,
               SessionStream::open(connection->channel_, connection->session_id_, socket));
-    const char* lane_setting = std::getenv("CORUN_SERVICE_FAST_LANE");
-    if (lane_setting == nullptr || std::string(lane_setting) != "0") {
+    if (environment::service_fast_lane_enabled(params)) {
         // An optimisation only: without a lane every frame goes on the stream.
         connection->fast_lane_status_ = connection->open_fast_lane();
     }

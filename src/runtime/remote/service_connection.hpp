@@ -15,9 +15,9 @@
 #include "corun/expected.hpp"
 #include "corun/vdevice.hpp"
 #include "devices/device.hpp"
-#include "service/client/fast_lane_client.hpp"
-#include "service/client/protocol_conversion.hpp"
-#include "service/client/session_stream.hpp"
+#include "runtime/remote/fast_lane_client.hpp"
+#include "protocol/proto_conversion.hpp"
+#include "runtime/remote/session_stream.hpp"
 
 namespace corun::service {
 

@@ -1,4 +1,4 @@
-#include "service/client/service_socket.hpp"
+#include "runtime/remote/service_socket.hpp"
 
 #include <fcntl.h>
 #include <pwd.h>
@@ -13,22 +13,9 @@
 #include <optional>
 #include <vector>
 
-#include "service/connection_admission.hpp"
+#include "protocol/connection_admission.hpp"
 
 namespace corun::service {
-
-std::string resolve_service_socket(const VDeviceParams& params) {
-    return resolve_service_socket(params.service_socket);
-}
-
-std::string resolve_service_socket(const std::string& given) {
-    if (!given.empty()) return given;
-    if (const char* from_environment = std::getenv("CORUN_SERVICE_SOCKET");
-        from_environment != nullptr && from_environment[0] != '\0') {
-        return from_environment;
-    }
-    return DEFAULT_SERVICE_SOCKET;
-}
 
 std::string probe_service_socket(const std::string& path) {
     sockaddr_un address{};

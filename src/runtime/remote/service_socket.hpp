@@ -6,15 +6,14 @@
 
 #include "corun/expected.hpp"
 
+#include "common/environment.hpp"
 #include "corun/vdevice.hpp"
 
 namespace corun::service {
 
-// The socket path a VDevice with multi_process_service connects to: params.service_socket
-// when set, else $CORUN_SERVICE_SOCKET when set and non-empty, else DEFAULT_SERVICE_SOCKET.
-std::string resolve_service_socket(const VDeviceParams& params);
-// The same rule for a path given some other way (corund --socket, corun monitor --socket).
-std::string resolve_service_socket(const std::string& given);
+// The socket path a VDevice with multi_process_service connects to (one rule: params, else
+// $CORUN_SERVICE_SOCKET, else DEFAULT_SERVICE_SOCKET).
+using environment::resolve_service_socket;
 
 // What stands at `path` as the client sees it, probed with a plain connect(): "" when something
 // accepts connections there, else the cause ("no such socket", "connection refused",

@@ -1,6 +1,6 @@
-#include "service/client/session_stream.hpp"
+#include "runtime/remote/session_stream.hpp"
 
-#include "service/client/rpc_status.hpp"
+#include "runtime/remote/rpc_status.hpp"
 
 namespace corun::service {
 

@@ -1,4 +1,4 @@
-#include "service/client/shared_memory_region.hpp"
+#include "runtime/remote/shared_memory_region.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -11,7 +11,7 @@
 #include <set>
 #include <thread>
 
-#include "service/protocol_version.hpp"
+#include "protocol/protocol_version.hpp"
 
 namespace corun::service {
 namespace {
@@ -214,10 +214,6 @@ grpc::Status CorunService::Hello(grpc::ServerContext* context, const v1::HelloRe
     if (!worker_threads) return reply_with(reply, worker_threads.status());
     auto vdevice = VDevice::create(params);
     if (!vdevice) return reply_with(reply, vdevice.status());
-    // The same group the VDevice handle holds (acquire returns the live one): the session loads
-    // its models on it and reads its devices' slots for the monitor.
-    auto group = DeviceGroup::acquire(params);
-    if (!group) return reply_with(reply, group.status());
 
     SessionOwner owner;
     owner.peer = context->peer();
@@ -245,7 +241,7 @@ grpc::Status CorunService::Hello(grpc::ServerContext* context, const v1::HelloRe
             session_id = random_session_id();
         } while (sessions_.count(session_id) != 0);
         sessions_[session_id] = std::make_shared<ClientSession>(
-            session_id, owner, vdevice.release(), group.release(), limits_, account, load_memory_,
+            session_id, owner, vdevice.release(), limits_, account, load_memory_,
             worker_threads.release());
     }
     spdlog::info("session {} opened by {} (corun {}) on group '{}'", session_id,
@@ -383,11 +379,11 @@ grpc::Status CorunService::LoadModel(grpc::ServerContext* context,
     }
     const auto& entry = *loaded.value();
     reply->set_loaded_model_id(entry.loaded_model_id);
-    for (const auto& stream : entry.state->inputs) {
-        to_proto(stream->declared, reply->add_declared_inputs());
+    for (const auto& stream : entry.model->inputs()) {
+        to_proto(runtime::declared_tensor(stream), reply->add_declared_inputs());
     }
-    for (const auto& stream : entry.state->outputs) {
-        to_proto(stream->declared, reply->add_declared_outputs());
+    for (const auto& stream : entry.model->outputs()) {
+        to_proto(runtime::declared_tensor(stream), reply->add_declared_outputs());
     }
     spdlog::info("session {}: loaded '{}' ({} bytes) as loaded_model_id {}", request->session_id(),
                  entry.name, request->onnx().size(), entry.loaded_model_id);
@@ -476,17 +472,17 @@ grpc::Status CorunService::Monitor(grpc::ServerContext*, const v1::MonitorReques
 
     // Device time over the last second per group, against what its slots could have run.
     struct GroupLoad {
-        std::shared_ptr<DeviceGroup> group;
+        VDevice* vdevice = nullptr;  // one handle of the group (they share devices)
         int64_t busy_ns = 0;
         double capacity_ns = 0;
     };
-    std::map<const DeviceGroup*, GroupLoad> groups;
+    // Inside corund every group is in-process: one group_id is one group.
+    std::map<std::string, GroupLoad> groups;
     for (const auto& session : sessions) {
-        GroupLoad& load = groups[session->group().get()];
-        if (!load.group) {
-            load.group = session->group();
-            uint32_t slots = 0;
-            for (const auto& device : load.group->devices()) slots += device->execution_slots();
+        GroupLoad& load = groups[session->vdevice().group_id()];
+        if (load.vdevice == nullptr) {
+            load.vdevice = &session->vdevice();
+            const uint32_t slots = runtime::execution_slots(*load.vdevice);
             load.capacity_ns = 1e9 * std::max<uint32_t>(1, slots);
         }
         std::map<uint64_t, uint32_t> queued;  // scheduler model id -> frames waiting
@@ -499,7 +495,7 @@ grpc::Status CorunService::Monitor(grpc::ServerContext*, const v1::MonitorReques
             v1::MonitoredModel* model = reply->add_models();
             model->set_name(served->layout.name);
             model->set_pid(static_cast<uint32_t>(session->owner().credentials.pid));
-            model->set_group_id(load.group->params().group_id);
+            model->set_group_id(load.vdevice->group_id());
             model->set_model_id(served->model_id);
             model->set_priority(served->priority.load());
             model->set_fps(activity.fps);
@@ -517,12 +513,11 @@ grpc::Status CorunService::Monitor(grpc::ServerContext*, const v1::MonitorReques
     for (const auto& [key, load] : groups) {
         const double percent =
             std::min(100.0, 100.0 * static_cast<double>(load.busy_ns) / load.capacity_ns);
-        for (const auto& device : load.group->devices()) {
-            const DeviceDescription description = device->describe();
+        for (const DeviceDescription& description : load.vdevice->physical_devices()) {
             v1::MonitoredDevice* monitored = reply->add_devices();
             monitored->set_id(description.id);
             monitored->set_kind(description.kind);
-            monitored->set_group_id(load.group->params().group_id);
+            monitored->set_group_id(key);
             monitored->set_utilisation_percent(percent);
         }
     }

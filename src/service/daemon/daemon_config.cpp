@@ -1,6 +1,6 @@
 #include "service/daemon/daemon_config.hpp"
 
-#include "service/client/service_socket.hpp"
+#include "common/environment.hpp"
 
 #include <cstdlib>
 #include <fstream>
@@ -183,7 +183,7 @@ Status load_daemon_config_file(DaemonConfig& config, const std::string& path) {
 }
 
 std::string resolved_socket_path(const DaemonConfig& config) {
-    return resolve_service_socket(config.socket);
+    return environment::resolve_service_socket(config.socket);
 }
 
 }  // namespace corun::service

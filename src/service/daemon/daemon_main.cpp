@@ -15,7 +15,7 @@
 
 #include "service/daemon/corun_service.hpp"
 #include "service/daemon/unix_listener.hpp"
-#include "service/protocol_version.hpp"
+#include "protocol/protocol_version.hpp"
 
 namespace corun::service {
 namespace {

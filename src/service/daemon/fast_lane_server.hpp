@@ -12,7 +12,7 @@
 
 #include "corun_service.pb.h"
 #include "service/daemon/shared_memory_mapping.hpp"
-#include "service/fast_lane.hpp"
+#include "protocol/fast_lane.hpp"
 
 namespace corun::service {
 

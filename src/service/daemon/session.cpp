@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "runtime/caller_thread_submission.hpp"
+#include "runtime/api_access.hpp"
 
 namespace corun::service {
 namespace {
@@ -207,13 +207,12 @@ private:
 };
 
 ClientSession::ClientSession(uint64_t id, SessionOwner owner, std::unique_ptr<VDevice> vdevice,
-                             std::shared_ptr<DeviceGroup> group, DaemonLimits limits,
+                             DaemonLimits limits,
                              std::shared_ptr<ClientAccount> account, LoadMemoryMeter& load_memory,
                              std::shared_ptr<AccountCharge> worker_threads)
     : id_(id),
       owner_(std::move(owner)),
       vdevice_(std::move(vdevice)),
-      group_(std::move(group)),
       limits_(limits),
       account_(std::move(account)),
       load_memory_(load_memory),
@@ -321,17 +320,17 @@ Expected<std::shared_ptr<LoadedModelEntry>> ClientSession::load_model(
 
     auto entry = std::make_shared<LoadedModelEntry>();
     // Models with their own intra-op pools make threads: counted for the user before loading.
-    const uint32_t intra_op_threads = group_->params().cpu.intra_op_threads;
+    const uint32_t intra_op_threads = vdevice_->params().cpu.intra_op_threads;
     if (intra_op_threads > 0) {
         CORUN_TRY(
             auto threads,
             charge_account(account_, ClientAccount::Resource::THREADS,
-                           uint64_t{intra_op_threads} * group_->devices().size(),
+                           uint64_t{intra_op_threads} * vdevice_->physical_devices().size(),
                            limits_.max_threads_per_client,
                            "loading model '" + info.name + "' with its own intra-op threads"));
         entry->charges.push_back(std::move(threads));
     }
-    // Every file the model names comes with it; corund opens none (load_model_state refuses a
+    // Every file the model names comes with it; corund opens none (load_infer_model refuses a
     // model naming one that was not sent, and the device is given no folder to look in).
     ModelLoadExtras extras;
     for (const auto& file : request.external_data()) {
@@ -346,27 +345,27 @@ Expected<std::shared_ptr<LoadedModelEntry>> ClientSession::load_model(
 
     // Loading takes long (an ONNX Runtime session); other calls of the session go on meanwhile.
     // Loads are measured one at a time: the daemon's growth while this one runs is its cost.
-    Expected<std::shared_ptr<ModelState>> loaded =
+    Expected<std::shared_ptr<InferModel>> loaded =
         Status(StatusCode::INTERNAL_FAILURE, "not loaded");
     const LoadMemory memory = load_memory_.measure([&] {
-        loaded = load_model_state(group_, std::span<const uint8_t>(data, onnx_bytes.size()),
+        loaded = runtime::load_infer_model(*vdevice_,
+                                           std::span<const uint8_t>(data, onnx_bytes.size()),
                                   std::move(info), std::move(extras));
     });
-    CORUN_TRY(auto state, std::move(loaded));
+    CORUN_TRY(auto model, std::move(loaded));
     // The peak must fit; what stays is held until the model is gone.
     CORUN_RETURN_IF_ERROR(account_->charge(
         ClientAccount::Resource::MODEL_MEMORY, memory.peak_bytes,
         limits_.max_model_memory_per_client,
-        "loading model '" + state->info.name + "' (the daemon's peak growth while loading it)"));
+        "loading model '" + model->info().name + "' (the daemon's peak growth while loading it)"));
     account_->refund(ClientAccount::Resource::MODEL_MEMORY, memory.peak_bytes);
     CORUN_TRY(
         auto retained,
         charge_account(account_, ClientAccount::Resource::MODEL_MEMORY, memory.retained_bytes,
-                       limits_.max_model_memory_per_client, "model '" + state->info.name + "'"));
+                       limits_.max_model_memory_per_client, "model '" + model->info().name + "'"));
     entry->charges.push_back(std::move(retained));
-    entry->name = state->info.name;
-    entry->state = state;
-    entry->model = std::make_shared<InferModel>(std::move(state));
+    entry->name = model->info().name;
+    entry->model = std::move(model);
     std::lock_guard lock(mutex_);
     if (released_) return Status(StatusCode::SHUTDOWN, "the session is being released");
     // Again: loads of one session run side by side, each checked before it began.
@@ -414,11 +413,11 @@ Expected<std::vector<devices::TensorSpec>> ClientSession::output_dims(
                          std::vector<int64_t>(input.dims().begin(), input.dims().end())});
     }
     std::lock_guard configure_lock(entry->configure_mutex);
-    CORUN_TRY(auto dims, entry->state->loaded.front()->infer_output_dims(specs));
+    CORUN_TRY(auto dims, runtime::infer_output_dims(*entry->model, specs));
     std::vector<devices::TensorSpec> outputs;
-    for (size_t i = 0; i < entry->state->outputs.size() && i < dims.size(); ++i) {
-        const auto& stream = *entry->state->outputs[i];
-        outputs.push_back({stream.declared.name, stream.native.type, dims[i]});
+    for (size_t i = 0; i < entry->model->outputs().size() && i < dims.size(); ++i) {
+        const auto& stream = entry->model->outputs()[i];
+        outputs.push_back({stream.name(), stream.native_format().type, dims[i]});
     }
     return outputs;
 }
@@ -457,7 +456,7 @@ Expected<uint64_t> ClientSession::configure_model(const v1::ConfigureModelReques
         stream.set_format_type(native.type);
         stream.set_format_order(native.order);
         const std::vector<int64_t> dims(spec.dims().begin(), spec.dims().end());
-        const auto& declared = stream.state()->declared.dims;
+        const auto& declared = runtime::declared_tensor(stream).dims;
         if (has_dynamic_dim(declared)) {
             CORUN_RETURN_IF_ERROR(stream.set_shape(dims).with_context(what));
         } else if (stream.is_input() && dims != stream.native_shape()) {
@@ -499,10 +498,10 @@ Expected<uint64_t> ClientSession::configure_model(const v1::ConfigureModelReques
         for (const auto& stream : *streams) {
             auto binding = inputs ? bindings.input(stream.name) : bindings.output(stream.name);
             if (!binding) return binding.status();
-            if (binding->frame_size() != stream.frame_bytes) {
+            if (binding->get_frame_size() != stream.frame_bytes) {
                 return Status(StatusCode::INVALID_ARGUMENT,
                               std::string(inputs ? "input '" : "output '") + stream.name +
-                                  "' takes " + std::to_string(binding->frame_size()) +
+                                  "' takes " + std::to_string(binding->get_frame_size()) +
                                   " bytes per frame as configured, but the request's native "
                                   "spec gives " +
                                   std::to_string(stream.frame_bytes) +
@@ -521,7 +520,7 @@ Expected<uint64_t> ClientSession::configure_model(const v1::ConfigureModelReques
     auto served = std::make_shared<ServedModel>(configured);
     if (request.has_scheduling()) {
         CORUN_RETURN_IF_ERROR(apply_scheduling(served->configured, request.scheduling(),
-                                               group_->params().scheduling_algorithm));
+                                               vdevice_->params().scheduling_algorithm));
         served->priority = request.scheduling().priority();
     }
     served->model_id = ++last_daemon_model_id;
@@ -549,7 +548,7 @@ Expected<uint64_t> ClientSession::configure_model(const v1::ConfigureModelReques
 Status ClientSession::set_scheduling(uint64_t model_id, const v1::SchedulingParams& scheduling) {
     CORUN_TRY(auto served, find_served(model_id));
     CORUN_RETURN_IF_ERROR(
-        apply_scheduling(served->configured, scheduling, group_->params().scheduling_algorithm));
+        apply_scheduling(served->configured, scheduling, vdevice_->params().scheduling_algorithm));
     served->priority = scheduling.priority();
     return Status::ok();
 }
@@ -722,7 +721,7 @@ std::optional<v1::ServerMessage> ClientSession::submit(const v1::InferRequest& r
     // one process: 210 FPS in lockstep, 422 FPS with fair device time once queued).
     CompletionOnThisThread here{request.job_id(), std::nullopt};
     completion_on_this_thread = &here;
-    auto job = lane && before == 0 ? ConfiguredInferModelInternals::run_async_on_caller(
+    auto job = lane && before == 0 ? runtime::run_async_on_caller(
                                          served->configured, bindings, std::move(callback))
                                    : served->configured.run_async(bindings, std::move(callback));
     completion_on_this_thread = nullptr;
@@ -781,7 +780,7 @@ void ClientSession::release() {
     // leave a frame with an endless Loop holding a device slot and this session forever. First
     // of all, since the lane thread may be running one of them itself.
     for (auto& [id, model] : served) {
-        ConfiguredInferModelInternals::terminate_running_frames(model->configured);
+        runtime::terminate_running_frames(model->configured);
     }
     // Then the lane, so that no lane request arrives while the models shut down; the lane
     // thread may be inside submit(), which takes mutex_, so this waits outside it.

@@ -18,8 +18,7 @@
 #include "corun/infer_model.hpp"
 #include "corun/vdevice.hpp"
 #include "corun_service.pb.h"
-#include "runtime/device_group.hpp"
-#include "runtime/model_state.hpp"
+#include "runtime/api_access.hpp"
 #include "service/daemon/client_account.hpp"
 #include "service/daemon/daemon_config.hpp"
 #include "service/daemon/fast_lane_server.hpp"
@@ -77,7 +76,6 @@ struct LoadedModelEntry {
     // neither this entry nor a configuration of it is left.
     std::vector<std::shared_ptr<AccountCharge>> charges;
     std::string name;
-    std::shared_ptr<ModelState> state;  // for infer_output_dims and the declared tensors
     std::shared_ptr<InferModel> model;  // for configure(); its stream setters are shared state,
     std::mutex configure_mutex;         // so one configuration at a time
 };
@@ -99,7 +97,7 @@ struct ServedModel {
 class ClientSession {
 public:
     ClientSession(uint64_t id, SessionOwner owner, std::unique_ptr<VDevice> vdevice,
-                  std::shared_ptr<DeviceGroup> group, DaemonLimits limits,
+                  DaemonLimits limits,
                   std::shared_ptr<ClientAccount> account, LoadMemoryMeter& load_memory,
                   std::shared_ptr<AccountCharge> worker_threads);
     ~ClientSession();
@@ -109,7 +107,6 @@ public:
     uint64_t id() const { return id_; }
     const SessionOwner& owner() const { return owner_; }
     VDevice& vdevice() { return *vdevice_; }
-    const std::shared_ptr<DeviceGroup>& group() const { return group_; }
 
     Expected<uint64_t> register_buffer(const std::string& shm_name, uint64_t size);
     Status release_buffer(uint64_t buffer_id);
@@ -156,7 +153,6 @@ private:
     const uint64_t id_;
     const SessionOwner owner_;
     std::unique_ptr<VDevice> vdevice_;
-    std::shared_ptr<DeviceGroup> group_;
     const DaemonLimits limits_;
     const std::shared_ptr<ClientAccount> account_;
     LoadMemoryMeter& load_memory_;

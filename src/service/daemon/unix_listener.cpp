@@ -19,7 +19,7 @@
 #include <cstring>
 #include <vector>
 
-#include "service/connection_admission.hpp"
+#include "protocol/connection_admission.hpp"
 
 namespace corun::service {
 namespace {

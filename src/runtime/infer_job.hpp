@@ -10,14 +10,14 @@
 #include <vector>
 
 #include "corun/configured_infer_model.hpp"
-#include "runtime/configured_model_state.hpp"
+#include "runtime/configured_pipeline.hpp"
 
 namespace corun {
 
-struct JobState {
+struct InferJob {
     enum Phase : int { QUEUED, RUNNING, CANCELLED };
 
-    std::shared_ptr<ConfiguredModelState> model;
+    std::shared_ptr<ConfiguredPipeline> pipeline;
     std::vector<ConfiguredInferModel::Bindings> bindings;
     AsyncInferCallback callback;
     std::chrono::steady_clock::time_point submitted;
@@ -42,9 +42,5 @@ struct JobState {
 // not wait for unfinished jobs: the callback's own job is one of them, and a callback on
 // another slot may be waiting for this one.
 bool completion_callback_running();
-
-// Runs the job on device `device_index`: converts inputs, executes, converts outputs, completes.
-// Returns the nanoseconds the device was busy with it.
-int64_t execute_job(const std::shared_ptr<JobState>& job, size_t device_index);
 
 }  // namespace corun

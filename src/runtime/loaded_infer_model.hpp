@@ -8,11 +8,12 @@
 
 #include "corun/infer_model.hpp"
 #include "devices/device.hpp"
+#include "runtime/backend.hpp"
 #include "runtime/device_group.hpp"
 
 namespace corun {
 
-struct StreamState {
+struct StreamSettings {
     bool is_input = false;
     devices::DeclaredTensor declared;  // as the model declares it (dims may be -1)
     std::vector<int64_t> native_dims;  // declared dims with the batch dim and set_shape applied
@@ -25,12 +26,12 @@ struct StreamState {
     Format resolved_user_format() const;
 };
 
-struct ModelState {
-    std::shared_ptr<DeviceGroup> group;
+struct LoadedInferModel {
+    std::shared_ptr<DeviceGroup> group;  // keeps the backend alive
     ModelInfo info;
-    std::vector<std::shared_ptr<devices::LoadedModel>> loaded;  // one per device of the group
-    std::vector<std::shared_ptr<StreamState>> inputs;
-    std::vector<std::shared_ptr<StreamState>> outputs;
+    std::shared_ptr<runtime::BackendModel> backend_model;
+    std::vector<std::shared_ptr<StreamSettings>> inputs;
+    std::vector<std::shared_ptr<StreamSettings>> outputs;
     uint16_t batch_size = 0;  // 0 = corun picks (1)
 };
 
@@ -45,8 +46,8 @@ struct ModelLoadExtras {
     uint64_t constant_folding_max_bytes = 0;  // 0 = the device's default
 };
 
-// Loads the model on every device of `group` and reads its streams and quantization.
-Expected<std::shared_ptr<ModelState>> load_model_state(std::shared_ptr<DeviceGroup> group,
+// Loads the model on the group's backend and reads its streams and quantization.
+Expected<std::shared_ptr<LoadedInferModel>> load_model(std::shared_ptr<DeviceGroup> group,
                                                        std::span<const uint8_t> onnx_bytes,
                                                        ModelInfo info, ModelLoadExtras extras = {});
 

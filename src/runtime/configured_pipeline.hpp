@@ -1,5 +1,5 @@
 // The pipeline behind a ConfiguredInferModel: each stream's user and native layouts (fixed at
-// configure time), the async queue accounting, and the link to the group's scheduler.
+// configure time), the async queue accounting, and the backend's execution of its frames.
 #pragma once
 
 #include <condition_variable>
@@ -10,13 +10,14 @@
 
 #include "corun/configured_infer_model.hpp"
 #include "devices/device.hpp"
+#include "runtime/backend.hpp"
 #include "runtime/format_conversion.hpp"
-#include "runtime/model_state.hpp"
+#include "runtime/loaded_infer_model.hpp"
 #include "scheduler/scheduling_params.hpp"
 
 namespace corun {
 
-class RemoteConfiguredModel;
+struct InferJob;
 
 struct ConfiguredStream {
     std::string name;
@@ -28,10 +29,9 @@ struct ConfiguredStream {
     std::string describe() const;  // "input 'x' (FLOAT32 NHWC [1,224,224,3], 602112 bytes)"
 };
 
-struct ConfiguredModelState {
-    std::shared_ptr<ModelState> model;  // keeps the loaded model and the group alive
-    uint64_t model_id = 0;
-    std::vector<ConfiguredStream> streams;  // inputs, then outputs
+struct ConfiguredPipeline {
+    std::shared_ptr<LoadedInferModel> model;  // keeps the loaded model and the group alive
+    std::vector<ConfiguredStream> streams;    // inputs, then outputs
     size_t input_count = 0;
     std::vector<devices::TensorSpec> native_inputs;
     std::vector<devices::TensorSpec> native_outputs;
@@ -44,9 +44,9 @@ struct ConfiguredModelState {
     // terminate_running_frames() raises; frame_limits.termination points at it.
     devices::FrameTermination termination;
     devices::FrameLimits frame_limits;
-    // Set on a service group: the model runs in corund, and its frames go there instead of to
-    // the group's scheduler (model_id is then the daemon's id).
-    std::shared_ptr<RemoteConfiguredModel> remote;
+    // Where its frames run (set by configure(); released after every job completed).
+    std::unique_ptr<runtime::ModelExecution> execution;
+    uint64_t model_id = 0;  // execution->model_id()
 
     mutable std::mutex mutex;
     std::condition_variable changed;
@@ -54,12 +54,20 @@ struct ConfiguredModelState {
     size_t jobs_unfinished = 0;   // until each job's callback has returned
     bool shut_down = false;
 
-    ~ConfiguredModelState();
+    ~ConfiguredPipeline();
     // Waits for running frames and their callbacks, except when called from a callback
     // (completion_callback_running()): then it returns at once.
     Status shutdown();
     void release_frames(size_t frames);
     void finish_job();
 };
+
+// Checks the bindings, takes queue space and hands a job to the pipeline's execution. `call`
+// names the public call in messages ("run", "run_async"); `may_run_on_caller` as in
+// ModelExecution::submit.
+Expected<std::shared_ptr<InferJob>> submit_job(
+    const std::shared_ptr<ConfiguredPipeline>& pipeline, const std::string& call,
+    const std::vector<ConfiguredInferModel::Bindings>& bindings, AsyncInferCallback callback,
+    bool may_run_on_caller);
 
 }  // namespace corun

@@ -1,4 +1,4 @@
-#include "runtime/model_state.hpp"
+#include "runtime/loaded_infer_model.hpp"
 
 #include <sys/stat.h>
 
@@ -6,8 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "onnx/onnx_model_file.hpp"
 #include "runtime/external_data.hpp"
-#include "runtime/onnx_model_file.hpp"
 
 namespace corun {
 namespace {
@@ -64,7 +64,7 @@ QuantInfo make_quant(double scale, double zero_point, FormatType type) {
 
 // Scale and zero point of an integer stream: from the QuantizeLinear/DequantizeLinear next to
 // it in the graph, else from `corun.quant.NAME` metadata ("scale,zero_point").
-void detect_quantization(StreamState& stream, const runtime::OnnxModelFile* file) {
+void detect_quantization(StreamSettings& stream, const onnx::OnnxModelFile* file) {
     stream.quant = QuantInfo{};
     const bool is_integer = stream.native.type == FormatType::UINT8 ||
                             stream.native.type == FormatType::INT8 ||
@@ -112,10 +112,10 @@ void detect_quantization(StreamState& stream, const runtime::OnnxModelFile* file
     }
 }
 
-std::shared_ptr<StreamState> make_stream(const devices::DeclaredTensor& declared, bool is_input,
-                                         const runtime::OnnxModelFile* file,
+std::shared_ptr<StreamSettings> make_stream(const devices::DeclaredTensor& declared, bool is_input,
+                                         const onnx::OnnxModelFile* file,
                                          const std::map<std::string, std::string>& metadata) {
-    auto stream = std::make_shared<StreamState>();
+    auto stream = std::make_shared<StreamSettings>();
     stream->is_input = is_input;
     stream->declared = declared;
     stream->native_dims = declared.dims;
@@ -128,7 +128,7 @@ std::shared_ptr<StreamState> make_stream(const devices::DeclaredTensor& declared
 
 }  // namespace
 
-Format StreamState::resolved_user_format() const {
+Format StreamSettings::resolved_user_format() const {
     return {user.type == FormatType::AUTO ? native.type : user.type,
             user.order == FormatOrder::AUTO ? native.order : user.order};
 }
@@ -160,13 +160,13 @@ Expected<std::vector<uint8_t>> read_model_file(const std::string& path) {
     return bytes;
 }
 
-Expected<std::shared_ptr<ModelState>> load_model_state(std::shared_ptr<DeviceGroup> group,
+Expected<std::shared_ptr<LoadedInferModel>> load_model(std::shared_ptr<DeviceGroup> group,
                                                        std::span<const uint8_t> onnx_bytes,
                                                        ModelInfo info, ModelLoadExtras extras) {
-    auto state = std::make_shared<ModelState>();
+    auto state = std::make_shared<LoadedInferModel>();
     state->group = group;
 
-    auto file = runtime::read_onnx_model(onnx_bytes);
+    auto file = onnx::read_onnx_model(onnx_bytes);
     // The model is read once: its external data comes from what the reader found. A file corun
     // cannot read is refused by the device, which is given no folder to look in.
     if (file && !extras.external_data_folder.empty()) {
@@ -183,19 +183,17 @@ Expected<std::shared_ptr<ModelState>> load_model_state(std::shared_ptr<DeviceGro
     source.name = info.name;
     source.external_data = std::move(extras.external_data);
     source.constant_folding_max_bytes = extras.constant_folding_max_bytes;
-    for (const auto& device : group->devices()) {
-        auto loaded = device->load_model(source);
-        if (!loaded) {
-            std::string detail = loaded.status().message();
-            // Through corund the daemon already added it: said once.
-            const std::string own_reading = " (corun's own reading of the file: ";
-            if (!file && detail.find(own_reading) == std::string::npos) {
-                detail += own_reading + file.status().message() + ")";
-            }
-            return Status(loaded.status().code(), detail);
+    auto loaded = group->backend().load_model(source);
+    if (!loaded) {
+        std::string detail = loaded.status().message();
+        // Through corund the daemon already added it: said once.
+        const std::string own_reading = " (corun's own reading of the file: ";
+        if (!file && detail.find(own_reading) == std::string::npos) {
+            detail += own_reading + file.status().message() + ")";
         }
-        state->loaded.push_back(loaded.release());
+        return Status(loaded.status().code(), detail);
     }
+    state->backend_model = loaded.release();
     if (file) {
         info.ir_version = file->ir_version;
         info.opsets = file->opsets;
@@ -207,12 +205,12 @@ Expected<std::shared_ptr<ModelState>> load_model_state(std::shared_ptr<DeviceGro
     info.file_size = onnx_bytes.size();
     state->info = std::move(info);
 
-    const auto& loaded = *state->loaded.front();
-    const runtime::OnnxModelFile* graph = file ? &file.value() : nullptr;
-    for (const auto& tensor : loaded.declared_inputs()) {
+    const auto& loaded_model = *state->backend_model;
+    const onnx::OnnxModelFile* graph = file ? &file.value() : nullptr;
+    for (const auto& tensor : loaded_model.declared_inputs()) {
         state->inputs.push_back(make_stream(tensor, true, graph, state->info.metadata));
     }
-    for (const auto& tensor : loaded.declared_outputs()) {
+    for (const auto& tensor : loaded_model.declared_outputs()) {
         state->outputs.push_back(make_stream(tensor, false, graph, state->info.metadata));
     }
     return state;

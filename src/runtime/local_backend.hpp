@@ -1,0 +1,68 @@
+// The local backend: the group's devices and its one scheduler, in this process.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "runtime/backend.hpp"
+#include "scheduler/scheduler.hpp"
+
+namespace corun::runtime {
+
+class LocalBackend final : public Backend {
+public:
+    // Opens the devices params name (or device_count of the default kind) and starts the
+    // scheduler; with monitoring asked for (CORUN_MONITOR=1), the in-process monitor too.
+    static Expected<std::unique_ptr<Backend>> create(const VDeviceParams& params);
+    ~LocalBackend() override;
+
+    std::vector<DeviceDescription> describe_devices() const override;
+    std::vector<ScheduledModelStats> scheduler_stats() const override;
+    uint32_t execution_slots() const override;
+    bool is_usable() const override { return true; }
+    Expected<std::shared_ptr<BackendModel>> load_model(const devices::ModelSource& source) override;
+    void stop_at_exit() override;
+
+    const VDeviceParams& params() const { return params_; }
+    scheduler::Scheduler& scheduler() { return *scheduler_; }
+    uint64_t next_model_id() { return ++last_model_id_; }
+
+private:
+    LocalBackend(VDeviceParams params, std::vector<std::shared_ptr<devices::Device>> devices);
+
+    VDeviceParams params_;
+    std::vector<std::shared_ptr<devices::Device>> devices_;
+    std::unique_ptr<scheduler::Scheduler> scheduler_;
+    std::atomic<uint64_t> last_model_id_{0};
+};
+
+// A model loaded on each device of a local group.
+class LocalModel final : public BackendModel {
+public:
+    LocalModel(LocalBackend& backend, std::vector<std::shared_ptr<devices::LoadedModel>> loaded)
+        : backend_(backend), loaded_(std::move(loaded)) {}
+
+    const std::vector<devices::DeclaredTensor>& declared_inputs() const override {
+        return loaded_.front()->declared_inputs();
+    }
+    const std::vector<devices::DeclaredTensor>& declared_outputs() const override {
+        return loaded_.front()->declared_outputs();
+    }
+    Expected<std::vector<std::vector<int64_t>>> infer_output_dims(
+        const std::vector<devices::TensorSpec>& inputs,
+        const devices::FrameLimits& limits) override {
+        return loaded_.front()->infer_output_dims(inputs, limits);
+    }
+    Expected<std::unique_ptr<ModelExecution>> configure(ConfiguredPipeline& pipeline) override;
+
+    // The model on device `device_index` of the group (the scheduler's index).
+    devices::LoadedModel& on_device(size_t device_index) { return *loaded_[device_index]; }
+
+private:
+    // The pipeline's model holds the group, and the group this backend: it outlives the model.
+    LocalBackend& backend_;
+    std::vector<std::shared_ptr<devices::LoadedModel>> loaded_;  // one per device of the group
+};
+
+}  // namespace corun::runtime
