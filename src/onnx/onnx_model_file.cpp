@@ -1,9 +1,9 @@
-// A hand-written protobuf wire-format decoder for the parts of onnx.proto that corun reads.
-// Why not libprotobuf: it would be corun's largest dependency, for a dozen fields.
+// A hand-written decoder for the parts of onnx.proto that corun reads, over the protobuf wire
+// reader in protobuf_wire_reader.hpp. Why not libprotobuf: it would be corun's largest
+// dependency, for a dozen fields.
 //
-// Safety: every read goes through MessageReader, which knows the [begin, end) of the message
-// it reads and checks each varint, fixed-width value and length against it before touching a
-// byte. A length is compared with the bytes that remain before anything is sized from it, so
+// Safety: every read goes through wire::MessageReader, which checks each varint, fixed-width
+// value and length against the bounds of the message it reads before touching a byte, so
 // memory stays proportional to the file. Recursion follows onnx.proto's schema (ModelProto ->
 // GraphProto -> NodeProto -> AttributeProto -> TensorProto, ValueInfoProto -> ... -> Dimension)
 // and never the data: subgraphs in attributes are skipped, so depth is fixed at compile time,
@@ -19,236 +19,24 @@
 #include <utility>
 #include <vector>
 
+#include "onnx/protobuf_wire_reader.hpp"
+
 namespace corun::onnx {
 
 namespace {
 
-enum class WireType : uint32_t {
-    VARINT = 0,
-    FIXED64 = 1,
-    LEN = 2,
-    START_GROUP = 3,
-    END_GROUP = 4,
-    FIXED32 = 5,
-};
-
-const char* wire_type_name(WireType type) {
-    switch (type) {
-        case WireType::VARINT:
-            return "varint";
-        case WireType::FIXED64:
-            return "64-bit";
-        case WireType::LEN:
-            return "length-delimited";
-        case WireType::START_GROUP:
-            return "start-group";
-        case WireType::END_GROUP:
-            return "end-group";
-        case WireType::FIXED32:
-            return "32-bit";
-    }
-    return "unknown";
-}
-
-// Where in the schema a reader is, for error messages: "ModelProto.graph.node.attribute".
-// Each level lives on the stack of the function parsing it; joined into text only on error.
-struct MessagePath {
-    const char* name;
-    const MessagePath* parent = nullptr;
-
-    std::string to_string() const {
-        if (parent == nullptr) return name;
-        return parent->to_string() + "." + name;
-    }
-};
-
-// One field as read from the wire. For LEN fields the payload is [begin, end) of the whole
-// buffer; for the others `scalar` holds the varint value or the fixed-width bits.
-struct Field {
-    uint32_t number = 0;
-    WireType wire_type = WireType::VARINT;
-    uint64_t scalar = 0;
-    size_t begin = 0;  // offset of the value (after the tag), for messages and errors
-    size_t end = 0;
-};
-
-enum class VarintResult { OK, TRUNCATED, TOO_LONG };
-
-// Decodes a base-128 varint at buffer[pos], not reading at or past `end`.
-VarintResult decode_varint(std::span<const uint8_t> buffer, size_t& pos, size_t end,
-                           uint64_t& value) {
-    value = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (pos >= end) return VarintResult::TRUNCATED;
-        const uint8_t byte = buffer[pos++];
-        value |= static_cast<uint64_t>(byte & 0x7F) << shift;
-        if ((byte & 0x80) == 0) return VarintResult::OK;
-    }
-    return VarintResult::TOO_LONG;  // more than 10 bytes: no valid encoder writes that
-}
-
-uint32_t load_le32(std::span<const uint8_t> buffer, size_t pos) {
-    uint32_t value = 0;
-    for (int i = 3; i >= 0; --i) value = (value << 8) | buffer[pos + static_cast<size_t>(i)];
-    return value;
-}
-
-uint64_t load_le64(std::span<const uint8_t> buffer, size_t pos) {
-    uint64_t value = 0;
-    for (int i = 7; i >= 0; --i) value = (value << 8) | buffer[pos + static_cast<size_t>(i)];
-    return value;
-}
-
-class MessageReader {
-public:
-    MessageReader(std::span<const uint8_t> buffer, size_t begin, size_t end,
-                  const MessagePath& path)
-        : buffer_(buffer), pos_(begin), end_(end), path_(path) {}
-
-    bool done() const { return pos_ >= end_; }
-    const MessagePath& path() const { return path_; }
-    std::span<const uint8_t> buffer() const { return buffer_; }
-
-    // A reader over the payload of a LEN field of this message.
-    MessageReader nested(const Field& field, const MessagePath& path) const {
-        return MessageReader(buffer_, field.begin, field.end, path);
-    }
-
-    Status invalid(const std::string& what, size_t offset) const {
-        return Status(StatusCode::INVALID_MODEL,
-                      what + " at byte " + std::to_string(offset) + " in " + path_.to_string());
-    }
-
-    // Reads the next field's tag and value; the caller checks done() first.
-    Expected<Field> next() {
-        Field field;
-        const size_t tag_offset = pos_;
-        uint64_t tag = 0;
-        CORUN_RETURN_IF_ERROR(read_varint(tag, "tag"));
-        field.number = static_cast<uint32_t>(tag >> 3);
-        field.wire_type = static_cast<WireType>(tag & 0x7);
-        if (field.number == 0 || (tag >> 3) > 0x1FFFFFFF) {
-            return invalid("invalid field number " + std::to_string(tag >> 3), tag_offset);
-        }
-        field.begin = pos_;
-        switch (field.wire_type) {
-            case WireType::VARINT:
-                CORUN_RETURN_IF_ERROR(read_varint(field.scalar, "varint"));
-                break;
-            case WireType::FIXED64:
-                if (end_ - pos_ < 8) return invalid("truncated 64-bit value", pos_);
-                field.scalar = load_le64(buffer_, pos_);
-                pos_ += 8;
-                break;
-            case WireType::FIXED32:
-                if (end_ - pos_ < 4) return invalid("truncated 32-bit value", pos_);
-                field.scalar = load_le32(buffer_, pos_);
-                pos_ += 4;
-                break;
-            case WireType::LEN: {
-                uint64_t length = 0;
-                CORUN_RETURN_IF_ERROR(read_varint(length, "length"));
-                if (length > end_ - pos_) {
-                    return invalid("length " + std::to_string(length) + " of field " +
-                                       std::to_string(field.number) + " runs past the end (" +
-                                       std::to_string(end_ - pos_) + " bytes left)",
-                                   field.begin);
-                }
-                field.begin = pos_;
-                pos_ += static_cast<size_t>(length);
-                break;
-            }
-            default:
-                // Groups are deprecated and unused by onnx.proto; 6 and 7 do not exist.
-                return invalid("unsupported wire type " + std::to_string(tag & 0x7) +
-                                   " for field " + std::to_string(field.number),
-                               tag_offset);
-        }
-        field.end = pos_;
-        return field;
-    }
-
-private:
-    Status read_varint(uint64_t& value, const char* what) {
-        const size_t start = pos_;
-        switch (decode_varint(buffer_, pos_, end_, value)) {
-            case VarintResult::OK:
-                return Status::ok();
-            case VarintResult::TRUNCATED:
-                return invalid(std::string("truncated varint (") + what + ")", start);
-            case VarintResult::TOO_LONG:
-                return invalid(std::string("varint longer than 10 bytes (") + what + ")", start);
-        }
-        return invalid("unreadable varint", start);
-    }
-
-    std::span<const uint8_t> buffer_;
-    size_t pos_;
-    size_t end_;
-    const MessagePath& path_;
-};
-
-// Checks that a known field arrived with the wire type onnx.proto gives it.
-Status expect_wire_type(const MessageReader& reader, const Field& field, WireType expected,
-                        const char* field_name) {
-    if (field.wire_type == expected) return Status::ok();
-    return reader.invalid(std::string("field ") + std::to_string(field.number) + " (" + field_name +
-                              ") has wire type " + wire_type_name(field.wire_type) + ", expected " +
-                              wire_type_name(expected),
-                          field.begin);
-}
-
-Expected<std::string> read_string(const MessageReader& reader, const Field& field,
-                                  const char* field_name) {
-    CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, field_name));
-    const auto bytes = reader.buffer().subspan(field.begin, field.end - field.begin);
-    return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
-
-Expected<int64_t> read_int64(const MessageReader& reader, const Field& field,
-                             const char* field_name) {
-    CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::VARINT, field_name));
-    return static_cast<int64_t>(field.scalar);
-}
-
-// A repeated varint field, packed (one LEN field) or not (one VARINT field per value).
-template <typename Sink>
-Status read_repeated_varint(const MessageReader& reader, const Field& field, const char* field_name,
-                            Sink&& sink) {
-    if (field.wire_type == WireType::VARINT) return sink(field.scalar);
-    CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, field_name));
-    size_t pos = field.begin;
-    while (pos < field.end) {
-        const size_t start = pos;
-        uint64_t value = 0;
-        if (decode_varint(reader.buffer(), pos, field.end, value) != VarintResult::OK) {
-            return reader.invalid(std::string("malformed packed varint in ") + field_name, start);
-        }
-        CORUN_RETURN_IF_ERROR(sink(value));
-    }
-    return Status::ok();
-}
-
-// A repeated fixed-width field (4 or 8 bytes), packed or not.
-template <typename Sink>
-Status read_repeated_fixed(const MessageReader& reader, const Field& field, size_t width,
-                           const char* field_name, Sink&& sink) {
-    const WireType single = width == 4 ? WireType::FIXED32 : WireType::FIXED64;
-    if (field.wire_type == single) return sink(field.scalar);
-    CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, field_name));
-    if ((field.end - field.begin) % width != 0) {
-        return reader.invalid(std::string("packed ") + field_name + " is " +
-                                  std::to_string(field.end - field.begin) +
-                                  " bytes, not a multiple of " + std::to_string(width),
-                              field.begin);
-    }
-    for (size_t pos = field.begin; pos < field.end; pos += width) {
-        const uint64_t bits =
-            width == 4 ? load_le32(reader.buffer(), pos) : load_le64(reader.buffer(), pos);
-        CORUN_RETURN_IF_ERROR(sink(bits));
-    }
-    return Status::ok();
-}
+// The generic wire reading lives in protobuf_wire_reader.hpp; this file knows only the schema.
+using wire::expect_wire_type;
+using wire::Field;
+using wire::load_le32;
+using wire::load_le64;
+using wire::MessagePath;
+using wire::MessageReader;
+using wire::read_int64;
+using wire::read_repeated_fixed;
+using wire::read_repeated_varint;
+using wire::read_string;
+using wire::WireType;
 
 float half_to_float(uint16_t half) {
     const uint32_t sign = static_cast<uint32_t>(half & 0x8000) << 16;
