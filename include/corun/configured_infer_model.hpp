@@ -22,6 +22,13 @@ namespace runtime {
 struct ApiAccess;  // the runtime's own door to what these handles hold
 }
 
+// HailoRT's HAILO_INFINITE_TIMEOUT. The one rule for every call that takes a timeout (run,
+// wait_for_async_ready, AsyncInferJob::wait): a timeout at or above it waits forever.
+constexpr std::chrono::milliseconds INFINITE_TIMEOUT{UINT32_MAX};
+constexpr bool waits_forever(std::chrono::milliseconds timeout) {
+    return timeout >= INFINITE_TIMEOUT;
+}
+
 // A user buffer: corun never owns it. It must stay valid until the job that uses it completes.
 struct MemoryView {
     MemoryView() = default;

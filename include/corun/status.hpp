@@ -67,13 +67,25 @@ inline bool operator==(const Status& status, StatusCode code) {
 std::ostream& operator<<(std::ostream& out, const Status& status);
 std::ostream& operator<<(std::ostream& out, StatusCode code);
 
+namespace detail {
+// What CORUN_TRY and CORUN_RETURN_IF_ERROR return: the failure, with the caller's context.
+inline Status failure(const Status& status) {
+    return status;
+}
+inline Status failure(const Status& status, const std::string& context) {
+    return status.with_context(context);
+}
+}  // namespace detail
+
 }  // namespace corun
 
-// Return the Status of `expression` from the enclosing function unless it succeeded.
-#define CORUN_RETURN_IF_ERROR(expression)                 \
-    do {                                                  \
-        ::corun::Status corun_status_ = (expression);     \
-        if (!corun_status_.is_ok()) return corun_status_; \
+// Return the Status of `expression` from the enclosing function unless it succeeded; with a
+// third argument, "what was being done" is added as context (see CORUN_TRY).
+#define CORUN_RETURN_IF_ERROR(expression, ...)                                           \
+    do {                                                                                 \
+        ::corun::Status corun_status_ = (expression);                                    \
+        if (!corun_status_.is_ok())                                                      \
+            return ::corun::detail::failure(corun_status_ __VA_OPT__(, ) __VA_ARGS__);   \
     } while (false)
 
 // Return Status(code, message) from the enclosing function unless `condition` holds.

@@ -10,7 +10,7 @@ AsyncInferJob::AsyncInferJob(AsyncInferJob&& other) noexcept
 
 AsyncInferJob& AsyncInferJob::operator=(AsyncInferJob&& other) noexcept {
     if (this != &other) {
-        if (job_ && !detached_) wait(std::chrono::milliseconds::max()).ignore();
+        if (job_ && !detached_) wait(INFINITE_TIMEOUT).ignore();
         job_ = std::move(other.job_);
         detached_ = other.detached_;
     }
@@ -18,7 +18,7 @@ AsyncInferJob& AsyncInferJob::operator=(AsyncInferJob&& other) noexcept {
 }
 
 AsyncInferJob::~AsyncInferJob() {
-    if (job_ && !detached_) wait(std::chrono::milliseconds::max()).ignore();
+    if (job_ && !detached_) wait(INFINITE_TIMEOUT).ignore();
 }
 
 Status AsyncInferJob::wait(std::chrono::milliseconds timeout) {
@@ -28,7 +28,7 @@ Status AsyncInferJob::wait(std::chrono::milliseconds timeout) {
     }
     std::unique_lock lock(job_->mutex);
     auto is_done = [&] { return job_->done; };
-    if (timeout == std::chrono::milliseconds::max()) {
+    if (waits_forever(timeout)) {
         job_->finished.wait(lock, is_done);
     } else if (!job_->finished.wait_for(lock, timeout, is_done)) {
         return Status(StatusCode::TIMEOUT, "the job did not finish within " +

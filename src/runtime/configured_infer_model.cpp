@@ -7,10 +7,6 @@
 namespace corun {
 namespace {
 
-bool is_forever(std::chrono::milliseconds timeout) {
-    return timeout >= std::chrono::hours(24 * 365);
-}
-
 Status shut_down_error() {
     return Status(StatusCode::SHUTDOWN,
                   "this ConfiguredInferModel was shut down; configure the InferModel again to "
@@ -65,7 +61,7 @@ Status wait_for_queue_space(ConfiguredPipeline& state, const std::string& call,
     auto ready = [&] {
         return state.shut_down || state.frames_in_flight + frames_count <= state.queue_size;
     };
-    if (is_forever(timeout)) {
+    if (waits_forever(timeout)) {
         state.changed.wait(lock, ready);
     } else if (!state.changed.wait_for(lock, timeout, ready)) {
         return Status(StatusCode::TIMEOUT, call + ": " + std::to_string(state.frames_in_flight) +
@@ -86,12 +82,14 @@ Status ConfiguredInferModel::wait_for_async_ready(std::chrono::milliseconds time
 }
 
 Status ConfiguredInferModel::run(const Bindings& bindings, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    // Unused when waiting forever (where now + timeout could overflow).
+    const auto deadline = waits_forever(timeout) ? std::chrono::steady_clock::time_point::max()
+                                                 : std::chrono::steady_clock::now() + timeout;
     CORUN_RETURN_IF_ERROR(wait_for_queue_space(*pipeline_, "run", timeout, 1));
     CORUN_TRY(auto job, submit_job(pipeline_, "run", {bindings}, nullptr, true));
     std::unique_lock lock(job->mutex);
     auto is_done = [&] { return job->done; };
-    if (is_forever(timeout)) {
+    if (waits_forever(timeout)) {
         job->finished.wait(lock, is_done);
     } else if (!job->finished.wait_until(lock, deadline, is_done)) {
         lock.unlock();

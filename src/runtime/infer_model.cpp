@@ -196,11 +196,11 @@ Status InferStream::set_shape(const std::vector<int64_t>& native_dims) const {
 
 InferModel::InferModel(std::shared_ptr<LoadedInferModel> loaded) : loaded_(std::move(loaded)) {
     for (const auto& stream : loaded_->inputs) {
-        inputs_.emplace_back(stream);
+        inputs_.push_back(InferStream(stream));
         input_names_.push_back(stream->declared.name);
     }
     for (const auto& stream : loaded_->outputs) {
-        outputs_.emplace_back(stream);
+        outputs_.push_back(InferStream(stream));
         output_names_.push_back(stream->declared.name);
     }
 }
@@ -301,8 +301,8 @@ Expected<ConfiguredInferModel> InferModel::configure() {
     auto configured = std::make_shared<ConfiguredPipeline>();
     configured->model = loaded_;
     for (const auto& stream : loaded_->inputs) {
-        CORUN_RETURN_IF_ERROR(check_bindable(*stream).with_context("configure"));
-        CORUN_RETURN_IF_ERROR(check_fixed(*stream).with_context("configure"));
+        CORUN_RETURN_IF_ERROR(check_bindable(*stream), "configure");
+        CORUN_RETURN_IF_ERROR(check_fixed(*stream), "configure");
         configured->streams.push_back(configured_stream(*stream, stream->native_dims));
         configured->native_inputs.push_back(
             {stream->declared.name, stream->native.type, stream->native_dims});
@@ -362,7 +362,7 @@ Expected<ConfiguredInferModel> InferModel::configure() {
     }
     for (size_t i = 0; i < loaded_->outputs.size(); ++i) {
         const auto& stream = *loaded_->outputs[i];
-        CORUN_RETURN_IF_ERROR(check_bindable(stream).with_context("configure"));
+        CORUN_RETURN_IF_ERROR(check_bindable(stream), "configure");
         configured->streams.push_back(configured_stream(stream, output_dims[i]));
         configured->native_outputs.push_back(
             {stream.declared.name, stream.native.type, output_dims[i]});

@@ -153,8 +153,7 @@ Expected<AudioClip> read_wav(const std::string& path) {
     if (!file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size))) {
         return Status(StatusCode::FILE_OPERATION_FAILURE, "reading WAV file '" + path + "' failed");
     }
-    auto clip = decode_wav(bytes);
-    if (!clip.has_value()) return clip.status().with_context("WAV file '" + path + "'");
+    CORUN_TRY(auto clip, decode_wav(bytes), "WAV file '" + path + "'");
     return clip;
 }
 

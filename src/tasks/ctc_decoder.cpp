@@ -23,8 +23,8 @@ Expected<CtcDecoder> CtcDecoder::from_file(const std::string& key_path, size_t c
         if (!line.empty() && line.back() == '\r') line.pop_back();
         keys.push_back(line);
     }
-    auto decoder = from_keys(std::move(keys), class_count);
-    if (!decoder) return decoder.status().with_context("key list '" + key_path + "'");
+    CORUN_TRY(auto decoder, from_keys(std::move(keys), class_count),
+              "key list '" + key_path + "'");
     return decoder;
 }
 

@@ -372,8 +372,7 @@ Expected<cv::Mat> read_image(const std::string& path, const ImageLimits& limits)
         return Status(StatusCode::FILE_OPERATION_FAILURE,
                       "reading image file '" + path + "' failed");
     }
-    auto image = decode_image(bytes, limits);
-    if (!image.has_value()) return image.status().with_context("image file '" + path + "'");
+    CORUN_TRY(cv::Mat image, decode_image(bytes, limits), "image file '" + path + "'");
     return image;
 }
 

@@ -10,14 +10,12 @@ Expected<std::unique_ptr<ModelRunner>> ModelRunner::create(
     std::unique_ptr<ModelRunner> runner(new ModelRunner());
     runner->vdevice_ = vdevice;
     runner->path_ = onnx_path;
-    auto model = vdevice->create_infer_model(onnx_path);
-    if (!model.has_value()) return model.status();
-    runner->model_ = model.release();
+    CORUN_TRY(runner->model_, vdevice->create_infer_model(onnx_path));
 
     for (InferModel::InferStream input : runner->model_->inputs()) {  // handles: copies share
         auto shape = input_shapes.find(input.name());
         if (shape != input_shapes.end()) {
-            CORUN_RETURN_IF_ERROR(input.set_shape(shape->second).with_context(context));
+            CORUN_RETURN_IF_ERROR(input.set_shape(shape->second), context);
         }
     }
     auto prepare = [&](InferModel::InferStream stream) {
@@ -32,12 +30,10 @@ Expected<std::unique_ptr<ModelRunner>> ModelRunner::create(
     for (const auto& input : runner->model_->inputs()) prepare(input);
     for (const auto& output : runner->model_->outputs()) prepare(output);
 
-    auto configured = runner->model_->configure();
-    if (!configured.has_value()) return configured.status().with_context(context);
-    runner->configured_ = std::make_unique<ConfiguredInferModel>(configured.release());
-    auto bindings = runner->configured_->create_bindings();
-    if (!bindings.has_value()) return bindings.status().with_context(context);
-    runner->bindings_ = std::make_unique<ConfiguredInferModel::Bindings>(bindings.release());
+    CORUN_TRY(auto configured, runner->model_->configure(), context);
+    runner->configured_ = std::make_unique<ConfiguredInferModel>(std::move(configured));
+    CORUN_TRY(auto bindings, runner->configured_->create_bindings(), context);
+    runner->bindings_ = std::make_unique<ConfiguredInferModel::Bindings>(std::move(bindings));
 
     auto bind = [&](Expected<ConfiguredInferModel::Bindings::InferStream> stream) -> Status {
         if (!stream.has_value()) return stream.status();
@@ -47,10 +43,10 @@ Expected<std::unique_ptr<ModelRunner>> ModelRunner::create(
         return stream->set_buffer(MemoryView(state.bytes.data(), state.bytes.size()));
     };
     for (const auto& name : runner->model_->get_input_names()) {
-        CORUN_RETURN_IF_ERROR(bind(runner->bindings_->input(name)).with_context(context));
+        CORUN_RETURN_IF_ERROR(bind(runner->bindings_->input(name)), context);
     }
     for (const auto& name : runner->model_->get_output_names()) {
-        CORUN_RETURN_IF_ERROR(bind(runner->bindings_->output(name)).with_context(context));
+        CORUN_RETURN_IF_ERROR(bind(runner->bindings_->output(name)), context);
         // Outputs with dynamic dimensions: derive the element count from the bound size.
         Stream& state = runner->streams_[name];
         bool dynamic = false;

@@ -132,8 +132,7 @@ std::string npu_profile_path(const std::string& profile_path) {
 
 Expected<NpuTimingModel> load_npu_profile(const std::string& path) {
     CORUN_TRY(const std::string text, read_npu_profile_text(path));
-    auto profile = parse_npu_profile(text);
-    if (!profile) return profile.status().with_context("reading '" + path + "'");
+    CORUN_TRY(auto profile, parse_npu_profile(text), "reading '" + path + "'");
     return profile;
 }
 

@@ -1,13 +1,14 @@
 #include "runtime/remote/remote_configured_model.hpp"
 
 #include <chrono>
-#include <cstring>
 
+#include "runtime/api_access.hpp"
 #include "runtime/configured_pipeline.hpp"
+#include "runtime/frame_staging.hpp"
 #include "runtime/infer_job.hpp"
 #include "runtime/remote/remote_backend.hpp"
 
-namespace corun {
+namespace corun::remote {
 namespace {
 
 using Clock = std::chrono::steady_clock;
