@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -214,15 +213,17 @@ TEST(TasksDecodeImageTest, MissingFileAndDirectoryAreClearErrors) {
 }
 
 TEST(TasksDecodeImageTest, HugeImageIsRefusedFromItsHeaderInBoundedMemory) {
-    // 100000 x 100000 RGB would need 30 GB; the refusal must come before any allocation.
+    // 100000 x 100000 RGB would need 30 GB; the refusal must come before any allocation. The
+    // file is a header and nothing else, so the only way to this message is the size check on
+    // the header, before the decoder starts: a decoder run first would have failed on the missing
+    // pixels ("could not be decoded"), or been stopped by the pixel-limited allocator, whose
+    // refusal names the size "as its decoder reads it" (the TIFF tests below). No timing needed.
     const std::string path = temp_file("huge.png", png_header_only(100000, 100000));
-    const auto start = std::chrono::steady_clock::now();
     auto result = read_image(path);
-    const auto elapsed = std::chrono::steady_clock::now() - start;
     EXPECT_STATUS(result, StatusCode::INVALID_ARGUMENT);
     EXPECT_TRUE(contains(result.status().message(), "100000 x 100000")) << result.status();
     EXPECT_TRUE(contains(result.status().message(), "limit")) << result.status();
-    EXPECT_LT(elapsed, std::chrono::seconds(1));
+    EXPECT_FALSE(contains(result.status().message(), "as its decoder reads it")) << result.status();
 
     // The limit is a parameter: a 64 x 64 image is refused under a 1000-pixel limit.
     const cv::Mat small(64, 64, CV_8UC3, cv::Scalar(0, 0, 0));
