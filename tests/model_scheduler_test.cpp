@@ -86,7 +86,7 @@ PolicyOptions strict() {
     return options;
 }
 
-TEST(ModelScheduler, HigherPriorityQueuedLaterRunsFirst) {
+TEST(ModelSchedulerTest, HigherPriorityQueuedLaterRunsFirst) {
     ModelScheduler scheduler({DeviceSlots{1}}, strict());
     ASSERT_TRUE(scheduler.add_model(1, "blocker", with_priority(16)).is_ok());
     ASSERT_TRUE(scheduler.add_model(2, "low", with_priority(10)).is_ok());
@@ -102,7 +102,7 @@ TEST(ModelScheduler, HigherPriorityQueuedLaterRunsFirst) {
     EXPECT_EQ(recorder.order, (std::vector<uint64_t>{3, 3, 3, 2, 2, 2}));
 }
 
-TEST(ModelScheduler, EqualPrioritiesTakeTurns) {
+TEST(ModelSchedulerTest, EqualPrioritiesTakeTurns) {
     ModelScheduler scheduler({DeviceSlots{1}}, strict());
     for (uint64_t id = 1; id <= 3; ++id) {
         ASSERT_TRUE(scheduler.add_model(id, "m" + std::to_string(id), with_priority(16)).is_ok());
@@ -122,7 +122,7 @@ TEST(ModelScheduler, EqualPrioritiesTakeTurns) {
 
 // max_overtaken_by counts the bursts of other models dispatched while one frame waited: what
 // the monitor and the cross-process priority test read to see that priority held.
-TEST(ModelScheduler, StatsCountTheMostBurstsThatOvertookAWaitingFrame) {
+TEST(ModelSchedulerTest, StatsCountTheMostBurstsThatOvertookAWaitingFrame) {
     ModelScheduler scheduler({DeviceSlots{1}}, strict());
     ASSERT_TRUE(scheduler.add_model(1, "blocker", with_priority(16)).is_ok());
     ASSERT_TRUE(scheduler.add_model(2, "low", with_priority(10)).is_ok());
@@ -145,7 +145,7 @@ TEST(ModelScheduler, StatsCountTheMostBurstsThatOvertookAWaitingFrame) {
     EXPECT_EQ(overtaken, (std::map<uint64_t, uint64_t>{{1, 0}, {2, 5}, {3, 0}, {4, 3}}));
 }
 
-TEST(ModelScheduler, SetParamsTakesEffectOnTheNextDecision) {
+TEST(ModelSchedulerTest, SetParamsTakesEffectOnTheNextDecision) {
     ModelScheduler scheduler({DeviceSlots{1}}, strict());
     ASSERT_TRUE(scheduler.add_model(1, "blocker", with_priority(16)).is_ok());
     ASSERT_TRUE(scheduler.add_model(2, "a", with_priority(16)).is_ok());
@@ -170,7 +170,7 @@ TEST(ModelScheduler, SetParamsTakesEffectOnTheNextDecision) {
 // exactly, without waiting to see that nothing happens: a lower-priority probe queued after the
 // two frames runs first, so the decision that ran it saw the two frames queued and found them not
 // ready (a ready model of higher priority would have been chosen instead).
-TEST(ModelScheduler, ThresholdHoldsFramesUntilReached) {
+TEST(ModelSchedulerTest, ThresholdHoldsFramesUntilReached) {
     ModelScheduler scheduler({DeviceSlots{1}}, strict());
     ModelSchedulingParams params;
     params.threshold = 3;
@@ -205,7 +205,7 @@ TEST(ModelScheduler, ThresholdHoldsFramesUntilReached) {
     EXPECT_EQ(decisions[1].ready, ReadyReason::THRESHOLD);
 }
 
-TEST(ModelScheduler, StopCancelsQueuedRequestsWithShutdownAndCountsEveryOne) {
+TEST(ModelSchedulerTest, StopCancelsQueuedRequestsWithShutdownAndCountsEveryOne) {
     Recorder recorder;
     Blocker blocker;
     {
@@ -233,7 +233,7 @@ TEST(ModelScheduler, StopCancelsQueuedRequestsWithShutdownAndCountsEveryOne) {
 
 // What the process's exit handler relies on: a request that never finishes (a callback that
 // blocks) does not hang stop_within(); its worker is left to finish on its own.
-TEST(ModelScheduler, StopWithinReturnsWhileARequestNeverFinishes) {
+TEST(ModelSchedulerTest, StopWithinReturnsWhileARequestNeverFinishes) {
     Recorder recorder;
     static Blocker blocker;  // static: the worker left behind touches it after the test returns
     {
@@ -251,7 +251,7 @@ TEST(ModelScheduler, StopWithinReturnsWhileARequestNeverFinishes) {
     blocker.release();  // the worker left behind returns and ends
 }
 
-TEST(ModelScheduler, ManyClientsManyModelsEveryRequestRunsExactlyOnce) {
+TEST(ModelSchedulerTest, ManyClientsManyModelsEveryRequestRunsExactlyOnce) {
     ModelScheduler scheduler({DeviceSlots{2}}, PolicyOptions{});
     constexpr int models = 6, per_thread = 300;
     for (uint64_t id = 1; id <= models; ++id) {
@@ -284,7 +284,7 @@ TEST(ModelScheduler, ManyClientsManyModelsEveryRequestRunsExactlyOnce) {
     EXPECT_EQ(frames, static_cast<uint64_t>(models * per_thread));
 }
 
-TEST(ModelScheduler, RunOrEnqueueRunsOnTheCallersThreadWhenASlotIsFree) {
+TEST(ModelSchedulerTest, RunOrEnqueueRunsOnTheCallersThreadWhenASlotIsFree) {
     ModelScheduler scheduler({DeviceSlots{1}}, strict());
     ASSERT_TRUE(scheduler.add_model(1, "m", with_priority(16)).is_ok());
     std::thread::id ran_on;
@@ -303,7 +303,7 @@ TEST(ModelScheduler, RunOrEnqueueRunsOnTheCallersThreadWhenASlotIsFree) {
     EXPECT_EQ(scheduler.in_flight(), 0u);
 }
 
-TEST(ModelScheduler, RunOrEnqueueQueuesBehindHigherPriorityWorkAndTheBusySlot) {
+TEST(ModelSchedulerTest, RunOrEnqueueQueuesBehindHigherPriorityWorkAndTheBusySlot) {
     ModelScheduler scheduler({DeviceSlots{1}}, strict());
     ASSERT_TRUE(scheduler.add_model(1, "blocker", with_priority(16)).is_ok());
     ASSERT_TRUE(scheduler.add_model(2, "low", with_priority(10)).is_ok());
@@ -321,7 +321,7 @@ TEST(ModelScheduler, RunOrEnqueueQueuesBehindHigherPriorityWorkAndTheBusySlot) {
     EXPECT_EQ(recorder.order, (std::vector<uint64_t>{3, 2}));
 }
 
-TEST(ModelScheduler, CallersAndWorkersNeverExceedTheSlots) {
+TEST(ModelSchedulerTest, CallersAndWorkersNeverExceedTheSlots) {
     ModelScheduler scheduler({DeviceSlots{1}}, PolicyOptions{});
     constexpr int clients = 4, per_client = 200;
     for (uint64_t id = 1; id <= clients; ++id) {
@@ -361,7 +361,7 @@ TEST(ModelScheduler, CallersAndWorkersNeverExceedTheSlots) {
     EXPECT_EQ(most.load(), 1);
 }
 
-TEST(ModelScheduler, LatencySlotRunsOnlyModelsAboveNormalPriority) {
+TEST(ModelSchedulerTest, LatencySlotRunsOnlyModelsAboveNormalPriority) {
     ModelScheduler scheduler({DeviceSlots{1, 1}}, strict());
     ASSERT_TRUE(scheduler.add_model(1, "blocker", with_priority(16)).is_ok());
     ASSERT_TRUE(scheduler.add_model(2, "normal", with_priority(16)).is_ok());
@@ -383,7 +383,7 @@ TEST(ModelScheduler, LatencySlotRunsOnlyModelsAboveNormalPriority) {
     EXPECT_EQ(recorder.order, (std::vector<uint64_t>{3, 2}));
 }
 
-TEST(ModelScheduler, StatsKeepTheLatencyOfRecentRequests) {
+TEST(ModelSchedulerTest, StatsKeepTheLatencyOfRecentRequests) {
     ModelScheduler scheduler({DeviceSlots{1}}, strict());
     ASSERT_TRUE(scheduler.add_model(1, "m", with_priority(16)).is_ok());
     for (int i = 0; i < 3; ++i) {

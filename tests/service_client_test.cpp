@@ -74,7 +74,7 @@ private:
     std::optional<std::string> old_;
 };
 
-TEST(ServiceSocket, ParamsThenEnvironmentThenDefault) {
+TEST(ServiceSocketTest, ParamsThenEnvironmentThenDefault) {
     VDeviceParams params;
     {
         ScopedEnvironment environment("CORUN_SERVICE_SOCKET", nullptr);
@@ -92,7 +92,7 @@ TEST(ServiceSocket, ParamsThenEnvironmentThenDefault) {
     }
 }
 
-TEST(ServiceConnection, NoDaemonFailsFastNamingTheSocket) {
+TEST(ServiceConnectionTest, NoDaemonFailsFastNamingTheSocket) {
     const std::string socket = temp_socket();
     // Fails fast without a timing: the cause named below is connect()'s own errno (ENOENT),
     // which it returns at once; a client that waited for the daemon would fail otherwise.
@@ -106,7 +106,7 @@ TEST(ServiceConnection, NoDaemonFailsFastNamingTheSocket) {
     EXPECT_TRUE(contains(message, "CORUN_SERVICE_SOCKET")) << message;
 }
 
-TEST(ServiceConnection, StaleSocketFileIsConnectionRefused) {
+TEST(ServiceConnectionTest, StaleSocketFileIsConnectionRefused) {
     // A socket file nobody listens on: what a daemon that was killed leaves behind.
     const std::string socket = temp_socket();
     const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
@@ -122,7 +122,7 @@ TEST(ServiceConnection, StaleSocketFileIsConnectionRefused) {
     unlink(socket.c_str());
 }
 
-TEST(SharedMemoryRegion, CreatedMappedAndUnlinked) {
+TEST(SharedMemoryRegionTest, CreatedMappedAndUnlinked) {
     ASSERT_OK_AND_ASSIGN(auto region, service::SharedMemoryRegion::create(4096));
     // "/corun.PID.N" (no std::regex: GCC 12 warns inside it under -fsanitize at -O2).
     const std::string prefix = "/corun." + std::to_string(getpid()) + ".";
@@ -183,7 +183,7 @@ std::thread admit_one_connection(const std::string& socket, grpc::Server* server
     });
 }
 
-TEST(ServiceConnection, ProtocolMismatchNamesBothVersions) {
+TEST(ServiceConnectionTest, ProtocolMismatchNamesBothVersions) {
     const std::string socket = temp_socket();
     VersionMismatchService mismatching;
     grpc::ServerBuilder builder;
