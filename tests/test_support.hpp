@@ -1,15 +1,28 @@
-// Shared helpers for corun's runtime tests: test model paths, Status-aware assertions
-// (ASSERT_OK, EXPECT_STATUS, ASSERT_OK_AND_ASSIGN) and unique device group ids.
+// Shared helpers for corun's tests: test model paths, Status-aware assertions (ASSERT_OK,
+// EXPECT_STATUS, ASSERT_OK_AND_ASSIGN), unique device group ids, and the one way tests wait for
+// each other's threads (Gate, Counter, wait_until, wait_until_blocked).
+//
+// Tests never sleep to let something happen, nor bound how long it took: they wait for the exact
+// event (a Gate opened, a count reached, a stat that says so), and every wait gives up after
+// WAIT_LIMIT, far beyond anything a passing run needs, so that a broken build fails instead of
+// hanging. Timings are benchmark figures (bench/, docs/PERFORMANCE.md), not test assertions.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "corun/corun.hpp"
@@ -43,6 +56,104 @@ inline std::string unique_group(const std::string& prefix) {
 
 inline bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
+}
+
+// How long any wait of a test may take before the test gives up on it and fails. It bounds a
+// hang, nothing else: no test passes or fails by how fast something was.
+constexpr std::chrono::milliseconds WAIT_LIMIT{20000};
+
+// A one-shot latch: closed until open(), then open for good. wait() gives up after `limit` and
+// says whether the gate opened, so a test whose gate never opens fails instead of hanging.
+class Gate {
+public:
+    // Notifies under the lock: a waiter that returns may destroy the gate at once.
+    void open() {
+        std::lock_guard lock(mutex_);
+        open_ = true;
+        changed_.notify_all();
+    }
+    bool wait(std::chrono::milliseconds limit = WAIT_LIMIT) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, limit, [&] { return open_; });
+    }
+    bool is_open() const {
+        std::lock_guard lock(mutex_);
+        return open_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    bool open_ = false;
+};
+
+// Counts events (callbacks, cancellations) and waits until a number of them happened.
+class Counter {
+public:
+    // Notifies under the lock: a waiter that returns may destroy the counter at once.
+    void add() {
+        std::lock_guard lock(mutex_);
+        ++count_;
+        changed_.notify_all();
+    }
+    bool wait_for(int count, std::chrono::milliseconds limit = WAIT_LIMIT) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, limit, [&] { return count_ >= count; });
+    }
+    int count() const {
+        std::lock_guard lock(mutex_);
+        return count_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    int count_ = 0;
+};
+
+// Waits until `done()` holds, for state that no callback announces (a scheduler stat, a device
+// group closing, another process): asks again every millisecond, gives up after `limit`. Whether
+// it held. The condition is exact; only how often it is asked depends on the clock.
+template <typename Predicate>
+bool wait_until(Predicate done, std::chrono::milliseconds limit = WAIT_LIMIT) {
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > give_up) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+// The kernel's id of the calling thread, for wait_until_blocked().
+inline pid_t this_thread_id() {
+    return static_cast<pid_t>(syscall(SYS_gettid));
+}
+
+// The state letter the kernel reports for thread `tid` of this process ('R' running, 'S' asleep
+// on a lock, a condition or I/O, ...), or nullopt once the thread is gone.
+inline std::optional<char> thread_state(pid_t tid) {
+    std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return std::nullopt;
+    const auto name_end = line.rfind(')');  // the name in parentheses may hold spaces
+    if (name_end == std::string::npos || name_end + 2 >= line.size()) return std::nullopt;
+    return line[name_end + 2];
+}
+
+// Waits until thread `tid` is blocked in the kernel, for "X waits until Y" tests: started on
+// another thread, X blocks, and only then does the test do Y (no pause that a slow machine could
+// outlast). Whether it blocked; false when the thread ended (it did not wait at all) or `limit`
+// passed.
+inline bool wait_until_blocked(pid_t tid, std::chrono::milliseconds limit = WAIT_LIMIT) {
+    bool gone = false;
+    const bool blocked = wait_until(
+        [&] {
+            const std::optional<char> state = thread_state(tid);
+            gone = !state.has_value();
+            return gone || *state == 'S' || *state == 'D';
+        },
+        limit);
+    return blocked && !gone;
 }
 
 }  // namespace corun::test

@@ -75,7 +75,7 @@ double component(const AudioClip& clip, double frequency) {
 
 // ---- WAV files ----
 
-TEST(TasksWavTest, WriteThenReadKeepsSamples) {
+TEST(WavTest, WriteThenReadKeepsSamples) {
     AudioClip clip = sine(16000, 440, 0.25);
     const std::string path = (temp_dir() / "sine.wav").string();
     ASSERT_OK(write_wav(path, clip));
@@ -88,7 +88,7 @@ TEST(TasksWavTest, WriteThenReadKeepsSamples) {
     EXPECT_NEAR(read.duration_s(), 0.25, 1e-9);
 }
 
-TEST(TasksWavTest, StereoIsAveragedToMono) {
+TEST(WavTest, StereoIsAveragedToMono) {
     std::string data;
     for (int16_t v : {int16_t{1000}, int16_t{3000}, int16_t{-2000}, int16_t{0}}) {  // L R L R
         data += char(v & 0xFF);
@@ -102,7 +102,7 @@ TEST(TasksWavTest, StereoIsAveragedToMono) {
     EXPECT_FLOAT_EQ(clip.samples[1], -1000.0f / 32768.0f);
 }
 
-TEST(TasksWavTest, OtherEncodingsAreNamedInTheError) {
+TEST(WavTest, OtherEncodingsAreNamedInTheError) {
     auto float_wav =
         read_wav(write_bytes("float.wav", wav_bytes(3, 1, 16000, 32, std::string(8, '\0'))));
     EXPECT_STATUS(float_wav, StatusCode::NOT_SUPPORTED);
@@ -114,7 +114,7 @@ TEST(TasksWavTest, OtherEncodingsAreNamedInTheError) {
     EXPECT_TRUE(contains(eight_bit.status().message(), "16-bit PCM")) << eight_bit.status();
 }
 
-TEST(TasksWavTest, NonWavEmptyAndDamagedFilesAreClearErrors) {
+TEST(WavTest, NonWavEmptyAndDamagedFilesAreClearErrors) {
     const std::string path = write_bytes("notes.wav", "these are notes, not audio\n");
     auto text = read_wav(path);
     EXPECT_STATUS(text, StatusCode::INVALID_ARGUMENT);
@@ -135,7 +135,7 @@ TEST(TasksWavTest, NonWavEmptyAndDamagedFilesAreClearErrors) {
     EXPECT_STATUS(read_wav("/nonexistent/corun/a.wav"), StatusCode::NOT_FOUND);
 }
 
-TEST(TasksWavTest, SampleRatesOutsideTheRangeAreRefusedNamingRateAndRange) {
+TEST(WavTest, SampleRatesOutsideTheRangeAreRefusedNamingRateAndRange) {
     // 1 Hz would be resampled 16,000x for the VAD: a 400 KB file asked for 12.8 GB.
     for (const uint32_t rate : {0u, 1u, 3999u, 384001u, 0xFFFFFFFFu}) {
         SCOPED_TRACE(rate);
@@ -157,7 +157,7 @@ TEST(TasksWavTest, SampleRatesOutsideTheRangeAreRefusedNamingRateAndRange) {
     }
 }
 
-TEST(TasksWavTest, ImpossibleChannelCountsAreRefused) {
+TEST(WavTest, ImpossibleChannelCountsAreRefused) {
     for (const uint16_t channels : {uint16_t{0}, uint16_t{9}, uint16_t{65535}}) {
         SCOPED_TRACE(channels);
         const std::string bytes = wav_bytes(1, channels, 16000, 16, std::string(64, '\0'));
@@ -169,7 +169,7 @@ TEST(TasksWavTest, ImpossibleChannelCountsAreRefused) {
     }
 }
 
-TEST(TasksWavTest, DataChunkLongerThanTheFileIsReadAsFarAsItGoes) {
+TEST(WavTest, DataChunkLongerThanTheFileIsReadAsFarAsItGoes) {
     // The data chunk claims 0xFFFFFFFF bytes (a streaming writer) but 6 follow: 3 samples, and
     // an odd trailing byte is not a sample.
     std::string bytes = wav_bytes(1, 1, 16000, 16, std::string("\x01\x00\x02\x00\x03\x00\x04", 7));
@@ -188,7 +188,7 @@ TEST(TasksWavTest, DataChunkLongerThanTheFileIsReadAsFarAsItGoes) {
 
 // ---- resampling ----
 
-TEST(TasksResampleTest, KeepsToneAndDurationAcrossRates) {
+TEST(ResampleTest, KeepsToneAndDurationAcrossRates) {
     const AudioClip source = sine(22050, 440, 1.0);
     ASSERT_OK_AND_ASSIGN(const AudioClip down, resample(source, 16000));
     EXPECT_EQ(down.sample_rate, 16000);
@@ -201,14 +201,14 @@ TEST(TasksResampleTest, KeepsToneAndDurationAcrossRates) {
     EXPECT_EQ(same.samples, source.samples);
 }
 
-TEST(TasksResampleTest, RemovesFrequenciesAboveTheNewNyquist) {
+TEST(ResampleTest, RemovesFrequenciesAboveTheNewNyquist) {
     // 10 kHz fits at 22050 Hz but not at 16000 Hz (Nyquist 8 kHz): it must not alias to 6 kHz.
     ASSERT_OK_AND_ASSIGN(const AudioClip down, resample(sine(22050, 10000, 1.0), 16000));
     EXPECT_LT(component(down, 6000), 0.01);
     EXPECT_LT(component(down, 10000), 0.01);
 }
 
-TEST(TasksResampleTest, RejectsImpossibleRates) {
+TEST(ResampleTest, RejectsImpossibleRates) {
     EXPECT_STATUS(resample(sine(16000, 440, 0.1), 0), StatusCode::INVALID_ARGUMENT);
     EXPECT_STATUS(resample(AudioClip{}, 16000), StatusCode::INVALID_ARGUMENT);
     // A 1 Hz clip is refused before 16,000 output samples per input sample are allocated.
@@ -224,7 +224,7 @@ TEST(TasksResampleTest, RejectsImpossibleRates) {
     EXPECT_STATUS(resample(sine(16000, 440, 0.1), 384001), StatusCode::INVALID_ARGUMENT);
 }
 
-TEST(TasksResampleTest, ResultAboveTheSampleLimitIsRefusedBeforeAllocating) {
+TEST(ResampleTest, ResultAboveTheSampleLimitIsRefusedBeforeAllocating) {
     // 4 kHz to 384 kHz multiplies by 96: a clip of MAX_AUDIO_SAMPLES / 64 samples would give
     // 1.5x the limit. Only the source (32 MiB of floats) is allocated.
     AudioClip clip;
@@ -239,7 +239,7 @@ TEST(TasksResampleTest, ResultAboveTheSampleLimitIsRefusedBeforeAllocating) {
 
 // ---- segments from probabilities ----
 
-TEST(TasksSpeechSegmentsTest, HysteresisMinimumsAndPadding) {
+TEST(SpeechSegmentsTest, HysteresisMinimumsAndPadding) {
     const double w = 0.032;
     VadOptions options;
     options.speech_pad_s = 0.0;
@@ -286,7 +286,7 @@ TEST(TasksSpeechSegmentsTest, HysteresisMinimumsAndPadding) {
 
 // ---- Silero VAD on rendered speech ----
 
-class TasksVoiceActivityTest : public ::testing::Test {
+class VoiceActivityTest : public ::testing::Test {
 protected:
     void SetUp() override {
         if (!std::filesystem::is_regular_file(VAD_MODEL)) {
@@ -340,7 +340,7 @@ protected:
     std::unique_ptr<VoiceActivityDetector> detector_;
 };
 
-TEST_F(TasksVoiceActivityTest, MarksTheSpokenSpanOfEspeakSpeech) {
+TEST_F(VoiceActivityTest, MarksTheSpokenSpanOfEspeakSpeech) {
     EXPECT_EQ(clip_.sample_rate, 22050);  // espeak-ng's rate: resampled to 16 kHz inside
     ASSERT_OK_AND_ASSIGN(const auto probabilities, detector_->speech_probabilities(clip_));
     const double window = 512.0 / 16000;
@@ -357,7 +357,7 @@ TEST_F(TasksVoiceActivityTest, MarksTheSpokenSpanOfEspeakSpeech) {
     expect_marks_speech_only(segments);
 }
 
-TEST_F(TasksVoiceActivityTest, OtherSampleRatesAreResampled) {
+TEST_F(VoiceActivityTest, OtherSampleRatesAreResampled) {
     for (int rate : {8000, 16000, 44100}) {
         ASSERT_OK_AND_ASSIGN(const AudioClip converted, resample(clip_, rate));
         const std::string path =
@@ -371,7 +371,7 @@ TEST_F(TasksVoiceActivityTest, OtherSampleRatesAreResampled) {
     }
 }
 
-TEST_F(TasksVoiceActivityTest, SilenceAndNoiseHaveNoSpeech) {
+TEST_F(VoiceActivityTest, SilenceAndNoiseHaveNoSpeech) {
     AudioClip silence;
     silence.sample_rate = 16000;
     silence.samples.assign(32000, 0.0f);
@@ -387,7 +387,7 @@ TEST_F(TasksVoiceActivityTest, SilenceAndNoiseHaveNoSpeech) {
     EXPECT_TRUE(nothing.empty());
 }
 
-TEST_F(TasksVoiceActivityTest, RejectsOtherModelsAndBadOptions) {
+TEST_F(VoiceActivityTest, RejectsOtherModelsAndBadOptions) {
     const std::string blazeface =
         std::string(CORUN_CACHE_DIR) +
         "/models/blazeface-128/face_detection_front_128x128_barracuda.onnx";

@@ -11,7 +11,6 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -30,59 +29,13 @@ namespace {
 
 using Bindings = ConfiguredInferModel::Bindings;
 using test::contains;
+using test::Counter;
+using test::Gate;
 using test::test_model;
 using test::unique_group;
 using namespace std::chrono_literals;
 
-constexpr auto kTimeout = std::chrono::milliseconds(20000);
-
-// A one-shot event with a bounded wait, so that a failing test cannot hang forever.
-class Gate {
-public:
-    // Notifies under the lock: a waiter that returns may destroy the gate at once.
-    void open() {
-        std::lock_guard lock(mutex_);
-        open_ = true;
-        changed_.notify_all();
-    }
-    bool wait(std::chrono::milliseconds limit = kTimeout) {
-        std::unique_lock lock(mutex_);
-        return changed_.wait_for(lock, limit, [&] { return open_; });
-    }
-    bool is_open() const {
-        std::lock_guard lock(mutex_);
-        return open_;
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::condition_variable changed_;
-    bool open_ = false;
-};
-
-// Counts callbacks, and waits for a number of them.
-class Counter {
-public:
-    // Notifies under the lock: a waiter that returns may destroy the counter at once.
-    void add() {
-        std::lock_guard lock(mutex_);
-        ++count_;
-        changed_.notify_all();
-    }
-    bool wait_for(int count, std::chrono::milliseconds limit = kTimeout) {
-        std::unique_lock lock(mutex_);
-        return changed_.wait_for(lock, limit, [&] { return count_ >= count; });
-    }
-    int count() const {
-        std::lock_guard lock(mutex_);
-        return count_;
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::condition_variable changed_;
-    int count_ = 0;
-};
+constexpr auto kTimeout = test::WAIT_LIMIT;
 
 // One add_one frame: input, output (with a sentinel) and the bindings over them.
 struct AddOneFrame {
@@ -418,9 +371,13 @@ TEST(AsyncInferenceTest, DestructorWaitsForTheJob) {
     Blocker blocker(holder);
     ASSERT_OK(blocker.start());
     Gate armed;
-    // Releases the slot a little after `armed`, while the main thread destroys the job.
+    // Releases the slot once the main thread blocks in the job's destructor (were the destructor
+    // not to wait, the main thread would not block, and `called` below would still be false).
+    const pid_t main_thread = test::this_thread_id();
     std::jthread releaser([&] {
-        if (armed.wait()) std::this_thread::sleep_for(20ms);
+        if (armed.wait()) {
+            EXPECT_TRUE(test::wait_until_blocked(main_thread));
+        }
         blocker.release();
     });
     std::optional<AsyncInferJob> job;
@@ -508,11 +465,14 @@ TEST(AsyncInferenceTest, QueueFullTimesOutAndRefusesMore) {
     // A waiter blocks until the queue drains.
     std::atomic<bool> ready{false};
     Status waiter_status(StatusCode::UNINITIALIZED, "not returned");
+    std::atomic<pid_t> waiter_id{0};
     std::jthread waiter([&] {
+        waiter_id = test::this_thread_id();
         waiter_status = configured.wait_for_async_ready(kTimeout);
         ready = true;
     });
-    std::this_thread::sleep_for(20ms);
+    ASSERT_TRUE(test::wait_until([&] { return waiter_id != 0; }));
+    EXPECT_TRUE(test::wait_until_blocked(waiter_id));
     EXPECT_FALSE(ready.load());  // still full: the blocker holds the only slot
     ASSERT_OK(blocker.finish());
     waiter.join();
@@ -617,13 +577,17 @@ TEST(AsyncInferenceTest, ShutdownCancelsQueuedJobsAndFinishesRunningOnes) {
     // shutdown() blocks until the running job is finished, so call it on another thread.
     Status shutdown_status(StatusCode::UNINITIALIZED, "not returned");
     std::atomic<bool> shutdown_returned{false};
+    std::atomic<pid_t> closer_id{0};
     std::jthread closer([&] {
+        closer_id = test::this_thread_id();
         shutdown_status = configured.shutdown();
         shutdown_returned = true;
     });
     ASSERT_TRUE(cancelled.wait_for(kQueued));  // the queued jobs complete with SHUTDOWN at once
-    std::this_thread::sleep_for(10ms);
-    EXPECT_FALSE(shutdown_returned.load());  // still waiting for the running job
+    ASSERT_TRUE(test::wait_until([&] { return closer_id != 0; }));
+    // Still waiting for the running job: blocked, not returned.
+    EXPECT_TRUE(test::wait_until_blocked(closer_id));
+    EXPECT_FALSE(shutdown_returned.load());
     for (int j = 0; j < kQueued; ++j) {
         EXPECT_EQ(statuses[j].code(), StatusCode::SHUTDOWN) << statuses[j];
         EXPECT_TRUE(jobs[j].is_done());
@@ -676,8 +640,15 @@ TEST(AsyncInferenceTest, ShutdownWakesAWaiter) {
         jobs.push_back(std::move(job));
     }
     Status waited(StatusCode::UNINITIALIZED, "not returned");
-    std::jthread waiter([&] { waited = configured.wait_for_async_ready(kTimeout); });
-    std::this_thread::sleep_for(10ms);
+    std::atomic<pid_t> waiter_id{0};
+    std::jthread waiter([&] {
+        waiter_id = test::this_thread_id();
+        waited = configured.wait_for_async_ready(kTimeout);
+    });
+    // Shut down only once the waiter waits: a waiter that came later would be refused at once,
+    // and the wake-up would go untested.
+    ASSERT_TRUE(test::wait_until([&] { return waiter_id != 0; }));
+    EXPECT_TRUE(test::wait_until_blocked(waiter_id));
     ASSERT_OK(configured.shutdown());  // nothing of this model runs: returns at once
     waiter.join();
     EXPECT_EQ(waited.code(), StatusCode::SHUTDOWN) << waited;
@@ -714,12 +685,13 @@ TEST(AsyncInferenceTest, LastReferenceDroppedByACallbackClosesTheGroup) {
     // Once the job is released, the group closes: other params are accepted for its id.
     VDeviceParams changed = params;
     changed.cpu.execution_slots = 2;
+    // The group closes when the worker drops the job, just after the callback returned; nothing
+    // announces it, so ask until it holds.
     Expected<std::unique_ptr<VDevice>> reopened(StatusCode::UNINITIALIZED, "not tried");
-    for (int attempt = 0; attempt < 2000; ++attempt) {
+    EXPECT_TRUE(test::wait_until([&] {
         reopened = VDevice::create(changed);
-        if (reopened.has_value()) break;
-        std::this_thread::sleep_for(5ms);
-    }
+        return reopened.has_value();
+    }));
     ASSERT_TRUE(reopened.has_value()) << reopened.status();
     EXPECT_EQ(reopened.value()->params().cpu.execution_slots, 2u);
 }

@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -112,7 +111,7 @@ std::vector<uint8_t> gray_tiff(const std::vector<TiffEntry>& size_entries,
 
 // ---- headers ----
 
-TEST(TasksImageHeaderTest, ReadsSizesOfEncodedImagesWithoutDecoding) {
+TEST(ImageHeaderTest, ReadsSizesOfEncodedImagesWithoutDecoding) {
     const cv::Mat image(37, 53, CV_8UC3, cv::Scalar(10, 20, 30));
     for (const auto& [extension, format] :
          std::vector<std::pair<std::string, std::string>>{{".png", "PNG"},
@@ -129,14 +128,14 @@ TEST(TasksImageHeaderTest, ReadsSizesOfEncodedImagesWithoutDecoding) {
     }
 }
 
-TEST(TasksImageHeaderTest, HugePngHeaderIsReadAsIs) {
+TEST(ImageHeaderTest, HugePngHeaderIsReadAsIs) {
     ASSERT_OK_AND_ASSIGN(const ImageHeader header,
                          read_image_header(png_header_only(100000, 100000)));
     EXPECT_EQ(header.width, 100000);
     EXPECT_EQ(header.height, 100000);
 }
 
-TEST(TasksImageHeaderTest, RejectsTextEmptyAndCutData) {
+TEST(ImageHeaderTest, RejectsTextEmptyAndCutData) {
     const std::string html = "<html><body>not an image</body></html>";
     auto text = read_image_header(std::vector<uint8_t>(html.begin(), html.end()));
     EXPECT_STATUS(text, StatusCode::NOT_SUPPORTED);
@@ -155,7 +154,7 @@ TEST(TasksImageHeaderTest, RejectsTextEmptyAndCutData) {
 
 // ---- decoding ----
 
-TEST(TasksDecodeImageTest, DecodesToBgrWithTheOriginalColours) {
+TEST(DecodeImageTest, DecodesToBgrWithTheOriginalColours) {
     cv::Mat image(4, 6, CV_8UC3, cv::Scalar(255, 0, 0));  // pure blue in BGR
     ASSERT_OK_AND_ASSIGN(const cv::Mat decoded, decode_image(encode(image, ".png")));
     EXPECT_EQ(decoded.type(), CV_8UC3);
@@ -164,7 +163,7 @@ TEST(TasksDecodeImageTest, DecodesToBgrWithTheOriginalColours) {
     EXPECT_EQ(decoded.at<cv::Vec3b>(2, 3), cv::Vec3b(255, 0, 0));
 }
 
-TEST(TasksDecodeImageTest, GrayAndAlphaImagesBecomeThreeChannels) {
+TEST(DecodeImageTest, GrayAndAlphaImagesBecomeThreeChannels) {
     const cv::Mat gray(5, 5, CV_8UC1, cv::Scalar(77));
     ASSERT_OK_AND_ASSIGN(const cv::Mat from_gray, decode_image(encode(gray, ".png")));
     EXPECT_EQ(from_gray.type(), CV_8UC3);
@@ -174,7 +173,7 @@ TEST(TasksDecodeImageTest, GrayAndAlphaImagesBecomeThreeChannels) {
     EXPECT_EQ(from_alpha.type(), CV_8UC3);
 }
 
-TEST(TasksDecodeImageTest, OneByOneImageGivesOnePixel) {
+TEST(DecodeImageTest, OneByOneImageGivesOnePixel) {
     const cv::Mat pixel(1, 1, CV_8UC3, cv::Scalar(9, 99, 199));
     const std::string path = temp_file("one.png", encode(pixel, ".png"));
     ASSERT_OK_AND_ASSIGN(const cv::Mat decoded, read_image(path));
@@ -191,7 +190,7 @@ TEST(TasksDecodeImageTest, OneByOneImageGivesOnePixel) {
     EXPECT_FLOAT_EQ(tensor[0], 199.0f / 255.0f);  // RGB: red first
 }
 
-TEST(TasksDecodeImageTest, NotAnImageFileIsAClearError) {
+TEST(DecodeImageTest, NotAnImageFileIsAClearError) {
     const std::string text = "name,score\ndog,0.9\n";
     const std::string path = temp_file("table.jpg", std::vector<uint8_t>(text.begin(), text.end()));
     auto result = read_image(path);
@@ -200,29 +199,31 @@ TEST(TasksDecodeImageTest, NotAnImageFileIsAClearError) {
     EXPECT_TRUE(contains(result.status().message(), "not an image")) << result.status();
 }
 
-TEST(TasksDecodeImageTest, EmptyFileIsAClearError) {
+TEST(DecodeImageTest, EmptyFileIsAClearError) {
     const std::string path = temp_file("empty.png", {});
     auto result = read_image(path);
     EXPECT_STATUS(result, StatusCode::INVALID_ARGUMENT);
     EXPECT_TRUE(contains(result.status().message(), "empty")) << result.status();
 }
 
-TEST(TasksDecodeImageTest, MissingFileAndDirectoryAreClearErrors) {
+TEST(DecodeImageTest, MissingFileAndDirectoryAreClearErrors) {
     EXPECT_STATUS(read_image("/nonexistent/corun/x.png"), StatusCode::NOT_FOUND);
     EXPECT_STATUS(read_image(std::filesystem::temp_directory_path().string()),
                   StatusCode::INVALID_ARGUMENT);
 }
 
-TEST(TasksDecodeImageTest, HugeImageIsRefusedFromItsHeaderInBoundedMemory) {
-    // 100000 x 100000 RGB would need 30 GB; the refusal must come before any allocation.
+TEST(DecodeImageTest, HugeImageIsRefusedFromItsHeaderInBoundedMemory) {
+    // 100000 x 100000 RGB would need 30 GB; the refusal must come before any allocation. The
+    // file is a header and nothing else, so the only way to this message is the size check on
+    // the header, before the decoder starts: a decoder run first would have failed on the missing
+    // pixels ("could not be decoded"), or been stopped by the pixel-limited allocator, whose
+    // refusal names the size "as its decoder reads it" (the TIFF tests below). No timing needed.
     const std::string path = temp_file("huge.png", png_header_only(100000, 100000));
-    const auto start = std::chrono::steady_clock::now();
     auto result = read_image(path);
-    const auto elapsed = std::chrono::steady_clock::now() - start;
     EXPECT_STATUS(result, StatusCode::INVALID_ARGUMENT);
     EXPECT_TRUE(contains(result.status().message(), "100000 x 100000")) << result.status();
     EXPECT_TRUE(contains(result.status().message(), "limit")) << result.status();
-    EXPECT_LT(elapsed, std::chrono::seconds(1));
+    EXPECT_FALSE(contains(result.status().message(), "as its decoder reads it")) << result.status();
 
     // The limit is a parameter: a 64 x 64 image is refused under a 1000-pixel limit.
     const cv::Mat small(64, 64, CV_8UC3, cv::Scalar(0, 0, 0));
@@ -231,7 +232,7 @@ TEST(TasksDecodeImageTest, HugeImageIsRefusedFromItsHeaderInBoundedMemory) {
     EXPECT_STATUS(decode_image(encode(small, ".png"), limits), StatusCode::INVALID_ARGUMENT);
 }
 
-TEST(TasksDecodeImageTest, TiffWithRepeatedSizeTagsIsRefusedByTheSizeTheDecoderReads) {
+TEST(DecodeImageTest, TiffWithRepeatedSizeTagsIsRefusedByTheSizeTheDecoderReads) {
     // libtiff reads the first of repeated tags: this TIFF is 100000 x 100000 to the decoder
     // (30 GB as BGR), while its last tags say 2 x 2. The refusal names that size and the limit.
     const std::vector<uint8_t> tiff =
@@ -247,7 +248,7 @@ TEST(TasksDecodeImageTest, TiffWithRepeatedSizeTagsIsRefusedByTheSizeTheDecoderR
         << result.status();
 }
 
-TEST(TasksDecodeImageTest, TiffWithRepeatedSizeTagsDecodesToItsFirstSize) {
+TEST(DecodeImageTest, TiffWithRepeatedSizeTagsDecodesToItsFirstSize) {
     // The other way round: a small first size and a huge repeat decode as the small image.
     const std::vector<uint8_t> pixels = {10, 20, 30, 40, 50, 60};
     const std::vector<uint8_t> tiff =
@@ -261,7 +262,7 @@ TEST(TasksDecodeImageTest, TiffWithRepeatedSizeTagsDecodesToItsFirstSize) {
     EXPECT_EQ(image.at<cv::Vec3b>(1, 2), cv::Vec3b(60, 60, 60));
 }
 
-TEST(TasksDecodeImageTest, TiffSizeOfAnotherTypeIsRefusedNotGuessed) {
+TEST(DecodeImageTest, TiffSizeOfAnotherTypeIsRefusedNotGuessed) {
     // libtiff reads a LONG8 size from elsewhere in the file; the standard says SHORT or LONG.
     auto result = decode_image(gray_tiff({{256, 16, 2}, {257, 4, 2}}, {0, 0, 0, 0}));
     EXPECT_STATUS(result, StatusCode::NOT_SUPPORTED);
@@ -269,7 +270,7 @@ TEST(TasksDecodeImageTest, TiffSizeOfAnotherTypeIsRefusedNotGuessed) {
         << result.status();
 }
 
-TEST(TasksDecodeImageTest, PnmCommentEndingInCarriageReturnReadsTheDecodersSize) {
+TEST(DecodeImageTest, PnmCommentEndingInCarriageReturnReadsTheDecodersSize) {
     // OpenCV ends a PNM comment at CR or LF; a header reader that waited for LF would skip
     // "3 2" and read another size than the decoder.
     std::string pgm = "P5\n# a comment\r3 2\n255\n";
@@ -282,7 +283,7 @@ TEST(TasksDecodeImageTest, PnmCommentEndingInCarriageReturnReadsTheDecodersSize)
     EXPECT_EQ(image.size(), cv::Size(3, 2));
 }
 
-TEST(TasksDecodePixelLimitTest, RefusesLargerMatsOnItsThreadOnlyWhileItLives) {
+TEST(DecodePixelLimitTest, RefusesLargerMatsOnItsThreadOnlyWhileItLives) {
     const std::vector<uint8_t> png = encode(cv::Mat(64, 64, CV_8UC3, cv::Scalar(1, 2, 3)), ".png");
     const cv::Mat encoded(1, static_cast<int>(png.size()), CV_8UC1,
                           const_cast<uint8_t*>(png.data()));
@@ -303,14 +304,14 @@ TEST(TasksDecodePixelLimitTest, RefusesLargerMatsOnItsThreadOnlyWhileItLives) {
     EXPECT_EQ(cv::Mat(1000, 1000, CV_8UC1).size(), cv::Size(1000, 1000));
 }
 
-TEST(TasksDecodeImageTest, TruncatedImageDataIsAnError) {
+TEST(DecodeImageTest, TruncatedImageDataIsAnError) {
     // A valid header with no pixel data: the decoder fails, and says so.
     auto result = decode_image(png_header_only(16, 16));
     EXPECT_FALSE(result.has_value());
     EXPECT_TRUE(contains(result.status().message(), "PNG")) << result.status();
 }
 
-TEST(TasksDecodeImageTest, DarknetDogDecodes) {
+TEST(DecodeImageTest, DarknetDogDecodes) {
     const std::string path = darknet_image("dog.jpg");
     if (!exists(path)) GTEST_SKIP() << path << " is missing; run scripts/fetch_models.sh";
     ASSERT_OK_AND_ASSIGN(const cv::Mat image, read_image(path));
@@ -320,7 +321,7 @@ TEST(TasksDecodeImageTest, DarknetDogDecodes) {
 
 // ---- resize, letterbox, tensors ----
 
-TEST(TasksResizeTest, ResizesToTheExactSize) {
+TEST(ResizeTest, ResizesToTheExactSize) {
     const cv::Mat image(30, 40, CV_8UC3, cv::Scalar(1, 2, 3));
     ASSERT_OK_AND_ASSIGN(const cv::Mat smaller, resize_image(image, 20, 10));
     EXPECT_EQ(smaller.size(), cv::Size(20, 10));
@@ -331,7 +332,7 @@ TEST(TasksResizeTest, ResizesToTheExactSize) {
     EXPECT_STATUS(resize_image(cv::Mat(), 10, 10), StatusCode::INVALID_ARGUMENT);
 }
 
-TEST(TasksLetterboxTest, KeepsAspectPadsAndMapsBack) {
+TEST(LetterboxTest, KeepsAspectPadsAndMapsBack) {
     // 200 x 100 into 64 x 64: scale 0.32, 64 x 32 image centred with 16 rows above.
     cv::Mat image(100, 200, CV_8UC3, cv::Scalar(200, 200, 200));
     ASSERT_OK_AND_ASSIGN(const Letterbox boxed, letterbox(image, 64, 64));
@@ -352,7 +353,7 @@ TEST(TasksLetterboxTest, KeepsAspectPadsAndMapsBack) {
     EXPECT_STATUS(letterbox(image, 0, 64), StatusCode::INVALID_ARGUMENT);
 }
 
-TEST(TasksImageToTensorTest, LayoutsChannelOrderAndNormalisation) {
+TEST(ImageToTensorTest, LayoutsChannelOrderAndNormalisation) {
     // 1 x 2 image: pixel 0 = B 10, G 20, R 30; pixel 1 = B 40, G 50, R 60.
     cv::Mat image(1, 2, CV_8UC3);
     image.at<cv::Vec3b>(0, 0) = cv::Vec3b(10, 20, 30);
@@ -384,7 +385,7 @@ TEST(TasksImageToTensorTest, LayoutsChannelOrderAndNormalisation) {
     EXPECT_FLOAT_EQ(gray[3], 0.2f);
 }
 
-TEST(TasksImageToTensorTest, RejectsWrongBufferSizesAndTypes) {
+TEST(ImageToTensorTest, RejectsWrongBufferSizesAndTypes) {
     const cv::Mat image(2, 2, CV_8UC3, cv::Scalar(0, 0, 0));
     std::vector<float> small(5);
     EXPECT_STATUS(image_to_tensor(image, TensorLayout::NCHW, {}, small),

@@ -13,7 +13,7 @@ Detection make(int label_id, float score, Box box) {
     return Detection{label_id, "class" + std::to_string(label_id), score, box};
 }
 
-TEST(TasksIouTest, KnownOverlaps) {
+TEST(IouTest, KnownOverlaps) {
     const Box a{0, 0, 10, 10};
     EXPECT_FLOAT_EQ(iou(a, a), 1.0f);
     EXPECT_FLOAT_EQ(iou(a, Box{5, 0, 15, 10}), 50.0f / 150.0f);
@@ -24,13 +24,13 @@ TEST(TasksIouTest, KnownOverlaps) {
     EXPECT_FLOAT_EQ(iou(Box{3, 3, 1, 1}, a), 0.0f);                // inverted box counts as empty
 }
 
-TEST(TasksBoxTest, SizesOfEmptyAndInvertedBoxesAreZero) {
+TEST(BoxTest, SizesOfEmptyAndInvertedBoxesAreZero) {
     EXPECT_FLOAT_EQ((Box{1, 2, 4, 8}).area(), 18.0f);
     EXPECT_FLOAT_EQ((Box{4, 8, 1, 2}).width(), 0.0f);
     EXPECT_FLOAT_EQ((Box{4, 8, 1, 2}).area(), 0.0f);
 }
 
-TEST(TasksOverlapClustersTest, GroupsByScoreAndOverlap) {
+TEST(OverlapClustersTest, GroupsByScoreAndOverlap) {
     const std::vector<Box> boxes = {
         {0, 0, 10, 10},    // 0: score 0.6, overlaps 1
         {1, 0, 11, 10},    // 1: score 0.9 (best of the first cluster)
@@ -51,7 +51,7 @@ TEST(TasksOverlapClustersTest, GroupsByScoreAndOverlap) {
     EXPECT_EQ(grouped[2], (std::vector<size_t>{0}));
 }
 
-TEST(TasksOverlapClustersTest, TiesKeepInputOrderAndEmptyInputIsEmpty) {
+TEST(OverlapClustersTest, TiesKeepInputOrderAndEmptyInputIsEmpty) {
     const std::vector<Box> boxes = {{0, 0, 10, 10}, {0, 0, 10, 10}};
     const auto clusters = overlap_clusters(boxes, {0.5f, 0.5f}, {}, 0.5f);
     ASSERT_EQ(clusters.size(), 1u);
@@ -59,7 +59,7 @@ TEST(TasksOverlapClustersTest, TiesKeepInputOrderAndEmptyInputIsEmpty) {
     EXPECT_TRUE(overlap_clusters({}, {}, {}, 0.5f).empty());
 }
 
-TEST(TasksNmsTest, ClassAwareKeepsOverlappingBoxesOfDifferentClasses) {
+TEST(NmsTest, ClassAwareKeepsOverlappingBoxesOfDifferentClasses) {
     const std::vector<Detection> detections = {
         make(16, 0.80f, {100, 100, 200, 200}),  // dog
         make(16, 0.70f, {105, 100, 205, 200}),  // dog, duplicate
@@ -78,7 +78,7 @@ TEST(TasksNmsTest, ClassAwareKeepsOverlappingBoxesOfDifferentClasses) {
     EXPECT_FLOAT_EQ(agnostic[1].score, 0.40f);
 }
 
-TEST(TasksNmsTest, ThresholdIsStrictAndMaxDetectionsCaps) {
+TEST(NmsTest, ThresholdIsStrictAndMaxDetectionsCaps) {
     // IoU exactly 1/3: suppressed only under a threshold below it.
     const std::vector<Detection> pair = {make(0, 0.9f, {0, 0, 10, 10}),
                                          make(0, 0.8f, {5, 0, 15, 10})};

@@ -58,7 +58,7 @@ std::vector<float> one_hot(const std::vector<size_t>& classes_per_step, size_t c
     return rows;
 }
 
-TEST(CtcDecoder, MergesRepeatsDropsBlanksAndKeepsBlankSeparatedRepeats) {
+TEST(CtcDecoderTest, MergesRepeatsDropsBlanksAndKeepsBlankSeparatedRepeats) {
     // Classes: 0 blank, 1 'a', 2 'b', 3 'l', 4 space.
     ASSERT_OK_AND_ASSIGN(auto decoder, CtcDecoder::from_keys({"a", "b", "l"}, 5));
     EXPECT_TRUE(decoder.has_space_class());
@@ -71,7 +71,7 @@ TEST(CtcDecoder, MergesRepeatsDropsBlanksAndKeepsBlankSeparatedRepeats) {
     EXPECT_NEAR(text.confidence, 0.9f, 1e-6);
 }
 
-TEST(CtcDecoder, AllBlankIsEmptyWithZeroConfidence) {
+TEST(CtcDecoderTest, AllBlankIsEmptyWithZeroConfidence) {
     ASSERT_OK_AND_ASSIGN(auto decoder, CtcDecoder::from_keys({"a"}, 2));
     EXPECT_FALSE(decoder.has_space_class());
     const auto rows = one_hot({0, 0, 0}, 2);
@@ -80,20 +80,20 @@ TEST(CtcDecoder, AllBlankIsEmptyWithZeroConfidence) {
     EXPECT_EQ(text.confidence, 0.0f);
 }
 
-TEST(CtcDecoder, MultiByteKeysDecodeAsUtf8) {
+TEST(CtcDecoderTest, MultiByteKeysDecodeAsUtf8) {
     ASSERT_OK_AND_ASSIGN(auto decoder, CtcDecoder::from_keys({"\xe4\xb8\xad", "\xe6\x96\x87"}, 4));
     const auto rows = one_hot({1, 0, 2}, 4);
     EXPECT_EQ(decoder.decode(rows.data(), 3).text, "\xe4\xb8\xad\xe6\x96\x87");  // 中文
 }
 
-TEST(CtcDecoder, KeyListThatDoesNotFitTheModelIsRefused) {
+TEST(CtcDecoderTest, KeyListThatDoesNotFitTheModelIsRefused) {
     auto decoder = CtcDecoder::from_keys({"a", "b"}, 10);
     EXPECT_STATUS(decoder, StatusCode::INVALID_ARGUMENT);
     EXPECT_TRUE(contains(decoder.status().message(), "10 classes")) << decoder.status();
     EXPECT_TRUE(contains(decoder.status().message(), "2 keys")) << decoder.status();
 }
 
-TEST(CtcDecoder, MissingKeyFileIsNotFound) {
+TEST(CtcDecoderTest, MissingKeyFileIsNotFound) {
     auto decoder = CtcDecoder::from_file("/nonexistent/keys.txt", 5);
     EXPECT_STATUS(decoder, StatusCode::NOT_FOUND);
     EXPECT_TRUE(contains(decoder.status().message(), "/nonexistent/keys.txt"));
@@ -101,7 +101,7 @@ TEST(CtcDecoder, MissingKeyFileIsNotFound) {
 
 // ---- detection pre- and post-processing ----
 
-TEST(TextDetection, InputSidesAreMultiplesOf32WithinTheLimit) {
+TEST(TextDetectionTest, InputSidesAreMultiplesOf32WithinTheLimit) {
     TextDetectionParams params;
     const cv::Mat large(1500, 2000, CV_8UC3, cv::Scalar(255, 255, 255));
     const DetectionInput input = make_detection_input(large, params);
@@ -120,7 +120,7 @@ TEST(TextDetection, InputSidesAreMultiplesOf32WithinTheLimit) {
     EXPECT_EQ(unscaled.height, 64);
 }
 
-TEST(TextDetection, NormalisesBgrChannelsWithImagenetMeanAndStd) {
+TEST(TextDetectionTest, NormalisesBgrChannelsWithImagenetMeanAndStd) {
     // PaddleOCR applies mean/std in the image's own (BGR) channel order.
     const cv::Mat image(64, 64, CV_8UC3, cv::Scalar(255, 128, 0));  // B=255, G=128, R=0
     const DetectionInput input = make_detection_input(image, {});
@@ -130,7 +130,7 @@ TEST(TextDetection, NormalisesBgrChannelsWithImagenetMeanAndStd) {
     EXPECT_NEAR(input.tensor[2 * plane], (0.0f - 0.406f) / 0.225f, 1e-5);
 }
 
-TEST(TextDetection, BoxesAreGrownMappedToTheImageAndSortedInReadingOrder) {
+TEST(TextDetectionTest, BoxesAreGrownMappedToTheImageAndSortedInReadingOrder) {
     // A 100 x 200 map of a 200 x 400 image: two confident regions on one line (right one
     // first in contour order), one below, and one that is only weakly text.
     cv::Mat map(100, 200, CV_32FC1, cv::Scalar(0.0f));
@@ -157,12 +157,12 @@ TEST(TextDetection, BoxesAreGrownMappedToTheImageAndSortedInReadingOrder) {
     EXPECT_GT(left[2].x, left[3].x);
 }
 
-TEST(TextDetection, NothingAboveTheThresholdGivesNoBoxes) {
+TEST(TextDetectionTest, NothingAboveTheThresholdGivesNoBoxes) {
     cv::Mat map(64, 64, CV_32FC1, cv::Scalar(0.29f));
     EXPECT_TRUE(boxes_from_probability_map(map, cv::Size(64, 64), {}).empty());
 }
 
-TEST(TextDetection, SortPutsBoxesOfOneLineLeftToRight) {
+TEST(TextDetectionTest, SortPutsBoxesOfOneLineLeftToRight) {
     auto box_at = [](float x, float y) {
         return TextBox{{cv::Point2f(x, y), {x + 10, y}, {x + 10, y + 5}, {x, y + 5}}, 1.0f};
     };
@@ -175,7 +175,7 @@ TEST(TextDetection, SortPutsBoxesOfOneLineLeftToRight) {
     EXPECT_EQ(boxes[3].quad[0], cv::Point2f(50, 30));
 }
 
-TEST(TextDetection, CropsAreUprightTallOnesTurnedAndHugeOnesCapped) {
+TEST(TextDetectionTest, CropsAreUprightTallOnesTurnedAndHugeOnesCapped) {
     cv::Mat image(400, 400, CV_8UC3, cv::Scalar(255, 255, 255));
     const Quad wide = {cv::Point2f(10, 10), {110, 10}, {110, 40}, {10, 40}};
     EXPECT_EQ(crop_text_region(image, wide).size(), cv::Size(100, 30));
@@ -185,7 +185,7 @@ TEST(TextDetection, CropsAreUprightTallOnesTurnedAndHugeOnesCapped) {
     EXPECT_EQ(crop_text_region(image, big, 100).size(), cv::Size(100, 100));
 }
 
-TEST(TextDetection, InkTouchingTheCropBorderIsFound) {
+TEST(TextDetectionTest, InkTouchingTheCropBorderIsFound) {
     cv::Mat dark_on_light(20, 100, CV_8UC3, cv::Scalar::all(255));
     dark_on_light(cv::Rect(10, 5, 80, 10)).setTo(cv::Scalar::all(0));
     EXPECT_FALSE(ink_touches_border(dark_on_light));
@@ -199,7 +199,7 @@ TEST(TextDetection, InkTouchingTheCropBorderIsFound) {
     EXPECT_TRUE(ink_touches_border(light_on_dark));
 }
 
-TEST(TextDetection, QuadsGrowByAFractionOfTheirTextHeight) {
+TEST(TextDetectionTest, QuadsGrowByAFractionOfTheirTextHeight) {
     const Quad wide = {cv::Point2f(10, 10), {110, 10}, {110, 30}, {10, 30}};
     const Quad grown = grow_quad(wide, 0.15f);  // 3 pixels: 15% of the 20-pixel height
     EXPECT_NEAR(grown[0].x, 7, 1e-4);
@@ -212,7 +212,7 @@ TEST(TextDetection, QuadsGrowByAFractionOfTheirTextHeight) {
     EXPECT_NEAR(grown_tall[2].y, 113, 1e-4);
 }
 
-TEST(TextDetection, ToBgrAcceptsGrayAndBgraAndRefusesEmptyAndFloat) {
+TEST(TextDetectionTest, ToBgrAcceptsGrayAndBgraAndRefusesEmptyAndFloat) {
     ASSERT_OK_AND_ASSIGN(auto from_gray, to_bgr(cv::Mat(4, 4, CV_8UC1, cv::Scalar(7))));
     EXPECT_EQ(from_gray.type(), CV_8UC3);
     ASSERT_OK_AND_ASSIGN(auto from_bgra, to_bgr(cv::Mat(4, 4, CV_8UC4, cv::Scalar(1, 2, 3, 4))));
@@ -223,7 +223,7 @@ TEST(TextDetection, ToBgrAcceptsGrayAndBgraAndRefusesEmptyAndFloat) {
 
 // ---- the pipeline on PP-OCRv4 ----
 
-TEST(OcrPipelineSetup, MissingModelsAreNamedWithTheFetchCommand) {
+TEST(OcrPipelineSetupTest, MissingModelsAreNamedWithTheFetchCommand) {
     ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create_shared());
     auto pipeline = OcrPipeline::create(vdevice, OcrModelPaths::in_cache("/nonexistent/.cache"));
     EXPECT_STATUS(pipeline, StatusCode::NOT_FOUND);

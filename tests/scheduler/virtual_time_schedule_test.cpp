@@ -38,7 +38,7 @@ std::vector<size_t> model_sequence(const SimulationResult& result, size_t count)
     return sequence;
 }
 
-TEST(VirtualTimeSchedule, StrictPriorityStarvesTheLowerLevelWithoutAging) {
+TEST(VirtualTimeScheduleTest, StrictPriorityStarvesTheLowerLevelWithoutAging) {
     auto result = simulate({model("high", 20, milliseconds(1), ArrivalPattern::saturate()),
                             model("low", 16, milliseconds(1), ArrivalPattern::saturate())},
                            nanoseconds(0), strict(), milliseconds(100));
@@ -52,7 +52,7 @@ TEST(VirtualTimeSchedule, StrictPriorityStarvesTheLowerLevelWithoutAging) {
     }
 }
 
-TEST(VirtualTimeSchedule, RoundRobinInsideAPriorityLevel) {
+TEST(VirtualTimeScheduleTest, RoundRobinInsideAPriorityLevel) {
     auto result = simulate({model("a", 16, milliseconds(1), ArrivalPattern::saturate()),
                             model("b", 16, milliseconds(1), ArrivalPattern::saturate()),
                             model("c", 16, milliseconds(1), ArrivalPattern::saturate())},
@@ -64,7 +64,7 @@ TEST(VirtualTimeSchedule, RoundRobinInsideAPriorityLevel) {
     }
 }
 
-TEST(VirtualTimeSchedule, ThresholdHoldsAModelUntilEnoughFrames) {
+TEST(VirtualTimeScheduleTest, ThresholdHoldsAModelUntilEnoughFrames) {
     auto held = model("batched", 16, microseconds(500), ArrivalPattern::periodic(milliseconds(1)),
                       /*burst=*/4, /*capacity=*/8);
     held.params.threshold = 4;
@@ -80,7 +80,7 @@ TEST(VirtualTimeSchedule, ThresholdHoldsAModelUntilEnoughFrames) {
     EXPECT_DOUBLE_EQ(result.models[0].latency_ms.front(), 5.0);
 }
 
-TEST(VirtualTimeSchedule, TimeoutReleasesAModelBelowItsThreshold) {
+TEST(VirtualTimeScheduleTest, TimeoutReleasesAModelBelowItsThreshold) {
     auto held = model("sparse", 16, microseconds(500), ArrivalPattern::periodic(milliseconds(10)),
                       /*burst=*/4, /*capacity=*/8);
     held.params.threshold = 4;
@@ -94,7 +94,7 @@ TEST(VirtualTimeSchedule, TimeoutReleasesAModelBelowItsThreshold) {
     }
 }
 
-TEST(VirtualTimeSchedule, BurstSizeIsTheRunBeforeASwitch) {
+TEST(VirtualTimeScheduleTest, BurstSizeIsTheRunBeforeASwitch) {
     auto result = simulate({model("burst4", 16, milliseconds(1), ArrivalPattern::saturate(),
                                   /*burst=*/4, /*capacity=*/8),
                             model("burst1", 16, milliseconds(1), ArrivalPattern::saturate())},
@@ -108,7 +108,7 @@ TEST(VirtualTimeSchedule, BurstSizeIsTheRunBeforeASwitch) {
     EXPECT_EQ(result.dispatches[2].start, milliseconds(5));
 }
 
-TEST(VirtualTimeSchedule, ActiveModelKeepsTheDeviceUntilAnEqualPriorityModelIsReady) {
+TEST(VirtualTimeScheduleTest, ActiveModelKeepsTheDeviceUntilAnEqualPriorityModelIsReady) {
     auto result =
         simulate({model("active", 16, milliseconds(1), ArrivalPattern::saturate()),
                   model("peer", 16, milliseconds(1), ArrivalPattern::at({microseconds(10500)})),
@@ -129,7 +129,7 @@ TEST(VirtualTimeSchedule, ActiveModelKeepsTheDeviceUntilAnEqualPriorityModelIsRe
     EXPECT_EQ(result.models[2].frames_done, 0u);
 }
 
-TEST(VirtualTimeSchedule, AgingBoundsHowLongALowPriorityFrameWaits) {
+TEST(VirtualTimeScheduleTest, AgingBoundsHowLongALowPriorityFrameWaits) {
     PolicyOptions options;
     options.fair_device_time = true;
     options.aging_step = milliseconds(10);
@@ -147,7 +147,7 @@ TEST(VirtualTimeSchedule, AgingBoundsHowLongALowPriorityFrameWaits) {
     EXPECT_DOUBLE_EQ(result.models[1].latency_ms.front(), 311.0);
 }
 
-TEST(VirtualTimeSchedule, AgingCountsFromTheLastServiceSoADeepQueueDoesNotJumpALevel) {
+TEST(VirtualTimeScheduleTest, AgingCountsFromTheLastServiceSoADeepQueueDoesNotJumpALevel) {
     PolicyOptions options;
     options.aging_step = milliseconds(10);
     // "deep" has a queue of 8 that stays full, so its oldest frame has always waited long; it
@@ -165,7 +165,7 @@ TEST(VirtualTimeSchedule, AgingCountsFromTheLastServiceSoADeepQueueDoesNotJumpAL
     EXPECT_EQ(result.models[1].frames_done, 99u);
 }
 
-TEST(VirtualTimeSchedule, DeviceTimeFairnessSplitsTimeNotFrames) {
+TEST(VirtualTimeScheduleTest, DeviceTimeFairnessSplitsTimeNotFrames) {
     const std::vector<SimulatedModel> models = {
         model("fast", 16, milliseconds(1), ArrivalPattern::saturate()),
         model("slow", 16, milliseconds(5), ArrivalPattern::saturate())};
@@ -185,7 +185,7 @@ TEST(VirtualTimeSchedule, DeviceTimeFairnessSplitsTimeNotFrames) {
                 static_cast<double>(by_frames.models[1].frames_done), 1.0);
 }
 
-TEST(VirtualTimeSchedule, ContextSwitchCostIsChargedOnEveryModelChange) {
+TEST(VirtualTimeScheduleTest, ContextSwitchCostIsChargedOnEveryModelChange) {
     auto result = simulate({model("a", 16, milliseconds(1), ArrivalPattern::saturate()),
                             model("b", 16, milliseconds(1), ArrivalPattern::saturate())},
                            microseconds(500), strict(), milliseconds(15));
@@ -200,7 +200,7 @@ TEST(VirtualTimeSchedule, ContextSwitchCostIsChargedOnEveryModelChange) {
     EXPECT_EQ(result.switch_time, switches * microseconds(500));
 }
 
-TEST(VirtualTimeSchedule, IsExactlyRepeatable) {
+TEST(VirtualTimeScheduleTest, IsExactlyRepeatable) {
     const std::vector<SimulatedModel> models = {
         model("a", 16, microseconds(700), ArrivalPattern::periodic(microseconds(1300))),
         model("b", 18, microseconds(2100), ArrivalPattern::saturate(), 2, 4),

@@ -11,9 +11,7 @@
 
 #include <array>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -29,7 +27,7 @@ using test::test_model;
 using test::unique_group;
 using namespace std::chrono_literals;
 
-constexpr auto kTimeout = std::chrono::milliseconds(20000);
+constexpr auto kTimeout = test::WAIT_LIMIT;
 
 std::unique_ptr<VDevice> make_group(const std::string& prefix, uint32_t slots) {
     VDeviceParams params;
@@ -70,17 +68,15 @@ struct AddOneFrame {
 // Waits until the scheduler reports `frames` running for the configured model.
 bool wait_until_running(const VDevice& vdevice, const ConfiguredInferModel& configured,
                         uint32_t frames) {
-    const auto give_up = std::chrono::steady_clock::now() + kTimeout;
-    while (std::chrono::steady_clock::now() < give_up) {
+    return test::wait_until([&] {
         for (const auto& stats : vdevice.get_scheduler_stats()) {
             if (stats.model_id == configured.scheduler_model_id() &&
                 stats.frames_running == frames) {
                 return true;
             }
         }
-        std::this_thread::sleep_for(1ms);
-    }
-    return false;
+        return false;
+    });
 }
 
 TEST(FrameLimitsTest, SettingsHaveDefaultsAndRanges) {
@@ -142,14 +138,12 @@ TEST(FrameLimitsTest, OtherModelsRunWhileAFrameRunsAwayAndTerminatingStopsIt) {
 
     LoopFrame frame;
     ASSERT_OK_AND_ASSIGN(auto bindings, frame.bind(runaway));
-    std::mutex mutex;
-    std::condition_variable changed;
-    std::optional<Status> runaway_status;
+    test::Gate runaway_done;  // opened by the runaway frame's callback, after its status
+    Status runaway_status(StatusCode::UNINITIALIZED, "the callback never ran");
     ASSERT_OK_AND_ASSIGN(auto job,
                          runaway.run_async(bindings, [&](const AsyncInferCompletionInfo& info) {
-                             std::lock_guard lock(mutex);
                              runaway_status = info.status;
-                             changed.notify_all();
+                             runaway_done.open();
                          }));
     ASSERT_TRUE(wait_until_running(*vdevice, runaway, 1));
 
@@ -161,20 +155,14 @@ TEST(FrameLimitsTest, OtherModelsRunWhileAFrameRunsAwayAndTerminatingStopsIt) {
     for (int f = 0; f < kFrames; ++f) ASSERT_OK(neighbour.run(added_bindings, kTimeout));
     EXPECT_TRUE(added.is_correct());
     EXPECT_FALSE(job.is_done());
-    {
-        std::lock_guard lock(mutex);
-        EXPECT_FALSE(runaway_status.has_value());
-    }
+    EXPECT_FALSE(runaway_done.is_open());
 
     runtime::terminate_running_frames(runaway);
     const Status stopped = job.wait(kTimeout);
     EXPECT_EQ(stopped.code(), StatusCode::ABORTED) << stopped;
     EXPECT_TRUE(contains(stopped.message(), "terminated")) << stopped;
-    {
-        std::unique_lock lock(mutex);
-        ASSERT_TRUE(changed.wait_for(lock, kTimeout, [&] { return runaway_status.has_value(); }));
-        EXPECT_EQ(runaway_status->code(), StatusCode::ABORTED);
-    }
+    ASSERT_TRUE(runaway_done.wait());
+    EXPECT_EQ(runaway_status.code(), StatusCode::ABORTED);
     // Terminated for good: a later frame is stopped as soon as it starts. The neighbour is not.
     ASSERT_OK_AND_ASSIGN(auto later, runaway.run_async(bindings));
     EXPECT_EQ(later.wait(kTimeout).code(), StatusCode::ABORTED);

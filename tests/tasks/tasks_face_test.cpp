@@ -58,7 +58,7 @@ std::shared_ptr<VDevice> shared_device() {
 
 // ---- anchors and decoding ----
 
-TEST(TasksFaceAnchorsTest, FrontModelSchemeGives896Anchors) {
+TEST(FaceAnchorsTest, FrontModelSchemeGives896Anchors) {
     const auto anchors = generate_ssd_anchors(128, {8, 16, 16, 16});
     ASSERT_EQ(anchors.size(), 896u);  // 16 x 16 x 2 + 8 x 8 x 6
     // First grid: 16 x 16 cells, 2 anchors per cell, centres at (cell + 0.5) / 16.
@@ -77,7 +77,7 @@ TEST(TasksFaceAnchorsTest, FrontModelSchemeGives896Anchors) {
     EXPECT_EQ(generate_ssd_anchors(256, {16, 32, 32, 32}).size(), 896u);
 }
 
-TEST(TasksFaceDecodeTest, DecodesAnchorOffsetsSigmoidAndWeightedNms) {
+TEST(FaceDecodeTest, DecodesAnchorOffsetsSigmoidAndWeightedNms) {
     const auto anchors = generate_ssd_anchors(128, {8, 16, 16, 16});
     std::vector<float> logits(anchors.size(), -10.0f);
     std::vector<float> regressors(anchors.size() * 16, 0.0f);
@@ -124,7 +124,7 @@ TEST(TasksFaceDecodeTest, DecodesAnchorOffsetsSigmoidAndWeightedNms) {
 
 // ---- the real detector ----
 
-TEST(TasksFaceDetectorTest, FindsExactlyMessisFace) {
+TEST(FaceDetectorTest, FindsExactlyMessisFace) {
     SKIP_UNLESS_FETCHED(BACK_MODEL, MESSI);
     ASSERT_OK_AND_ASSIGN(auto detector, FaceDetector::create(shared_device(), BACK_MODEL));
     EXPECT_EQ(detector->input_size(), 256);
@@ -146,7 +146,7 @@ TEST(TasksFaceDetectorTest, FindsExactlyMessisFace) {
     EXPECT_LT(faces[0].keypoints[0].x, faces[0].keypoints[1].x);
 }
 
-TEST(TasksFaceDetectorTest, FindsNoFaceInAnEagle) {
+TEST(FaceDetectorTest, FindsNoFaceInAnEagle) {
     SKIP_UNLESS_FETCHED(FRONT_MODEL, BACK_MODEL, EAGLE);
     ASSERT_OK_AND_ASSIGN(const cv::Mat image, read_image(EAGLE));
     for (const auto& model : {FRONT_MODEL, BACK_MODEL}) {
@@ -157,7 +157,7 @@ TEST(TasksFaceDetectorTest, FindsNoFaceInAnEagle) {
     }
 }
 
-TEST(TasksFaceDetectorTest, FindsFourFacesInAGridAndAPortraitWithTheFrontModel) {
+TEST(FaceDetectorTest, FindsFourFacesInAGridAndAPortraitWithTheFrontModel) {
     SKIP_UNLESS_FETCHED(FRONT_MODEL, FACEREG, MONA_LISA);
     ASSERT_OK_AND_ASSIGN(auto detector, FaceDetector::create(shared_device(), FRONT_MODEL));
     EXPECT_EQ(detector->input_size(), 128);
@@ -181,7 +181,7 @@ TEST(TasksFaceDetectorTest, FindsFourFacesInAGridAndAPortraitWithTheFrontModel) 
     EXPECT_GE(iou(mona[0].box, Box{184, 140, 315, 300}), 0.5f);
 }
 
-TEST(TasksFaceDetectorTest, TinyGrayAndEmptyImages) {
+TEST(FaceDetectorTest, TinyGrayAndEmptyImages) {
     SKIP_UNLESS_FETCHED(FRONT_MODEL);
     ASSERT_OK_AND_ASSIGN(auto detector, FaceDetector::create(shared_device(), FRONT_MODEL));
     ASSERT_OK_AND_ASSIGN(const auto none, detector->detect(cv::Mat(1, 1, CV_8UC3, cv::Scalar(90))));
@@ -193,7 +193,7 @@ TEST(TasksFaceDetectorTest, TinyGrayAndEmptyImages) {
     EXPECT_STATUS(detector->detect(cv::Mat(4, 4, CV_32FC3)), StatusCode::INVALID_ARGUMENT);
 }
 
-TEST(TasksFaceDetectorTest, RejectsModelsThatAreNotBlazeFace) {
+TEST(FaceDetectorTest, RejectsModelsThatAreNotBlazeFace) {
     SKIP_UNLESS_FETCHED(FACERES_MODEL);
     auto detector = FaceDetector::create(shared_device(), FACERES_MODEL);
     EXPECT_STATUS(detector, StatusCode::INVALID_MODEL);
@@ -205,7 +205,7 @@ TEST(TasksFaceDetectorTest, RejectsModelsThatAreNotBlazeFace) {
 
 // ---- embeddings ----
 
-TEST(TasksFaceEmbeddingTest, AlignFacePutsTheEyesOnTheTemplate) {
+TEST(FaceEmbeddingTest, AlignFacePutsTheEyesOnTheTemplate) {
     // A face whose keypoints are the template itself, scaled 2x and shifted: the aligned crop
     // samples exactly the pixel under each keypoint.
     Face face;
@@ -227,14 +227,14 @@ TEST(TasksFaceEmbeddingTest, AlignFacePutsTheEyesOnTheTemplate) {
     EXPECT_STATUS(align_face(image, Face{}), StatusCode::INVALID_ARGUMENT);  // all keypoints at 0
 }
 
-TEST(TasksFaceEmbeddingTest, CosineSimilarity) {
+TEST(FaceEmbeddingTest, CosineSimilarity) {
     EXPECT_FLOAT_EQ(cosine_similarity(std::vector<float>{1, 0}, std::vector<float>{1, 0}), 1.0f);
     EXPECT_FLOAT_EQ(cosine_similarity(std::vector<float>{1, 0}, std::vector<float>{0, 3}), 0.0f);
     EXPECT_FLOAT_EQ(cosine_similarity(std::vector<float>{1, 0}, std::vector<float>{-2, 0}), -1.0f);
     EXPECT_FLOAT_EQ(cosine_similarity(std::vector<float>{1}, std::vector<float>{1, 0}), 0.0f);
 }
 
-TEST(TasksFaceEmbeddingTest, SameFaceIsCloserThanOtherFaces) {
+TEST(FaceEmbeddingTest, SameFaceIsCloserThanOtherFaces) {
     SKIP_UNLESS_FETCHED(BACK_MODEL, FACERES_MODEL, FACEREG, MESSI, MONA_LISA);
     auto vdevice = shared_device();
     ASSERT_OK_AND_ASSIGN(auto detector, FaceDetector::create(vdevice, BACK_MODEL));
@@ -291,7 +291,7 @@ TEST(TasksFaceEmbeddingTest, SameFaceIsCloserThanOtherFaces) {
     }
 }
 
-TEST(TasksFaceEmbeddingTest, BadCropsAndModels) {
+TEST(FaceEmbeddingTest, BadCropsAndModels) {
     SKIP_UNLESS_FETCHED(FACERES_MODEL, FRONT_MODEL);
     ASSERT_OK_AND_ASSIGN(auto embedder, FaceEmbedder::create(shared_device(), FACERES_MODEL));
     EXPECT_STATUS(embedder->embed(cv::Mat()), StatusCode::INVALID_ARGUMENT);

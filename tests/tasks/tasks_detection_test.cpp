@@ -42,7 +42,7 @@ std::vector<float> peaked(size_t bins, size_t k) {
     return logits;
 }
 
-TEST(DecodeNanodetHead, BoxIsTheExpectedDistanceAroundTheCellCentreClippedToTheInput) {
+TEST(DecodeNanodetHeadTest, BoxIsTheExpectedDistanceAroundTheCellCentreClippedToTheInput) {
     // 2 x 2 grid, stride 8 (input 16), 3 classes, 3 bins. Only cell 3 (x = 1, y = 1, centre
     // (12, 12)) passes the threshold, with class 2.
     const size_t classes = 3, bins = 3;
@@ -66,7 +66,7 @@ TEST(DecodeNanodetHead, BoxIsTheExpectedDistanceAroundTheCellCentreClippedToTheI
     EXPECT_NEAR(candidates[0].box.y2, 16.0f, 1e-4);  // 12 + 8 = 20, clipped to the input
 }
 
-TEST(DecodeNanodetHead, UniformLogitsGiveTheMeanBinAndEveryClassAboveTheThresholdCounts) {
+TEST(DecodeNanodetHeadTest, UniformLogitsGiveTheMeanBinAndEveryClassAboveTheThresholdCounts) {
     // One cell (grid 1, stride 32), 11 bins of equal logits: distance = 5 bins = 160 px on
     // each side of the centre (16, 16), clipped to [0, 32]. Classes 0 and 3 pass 0.35.
     const size_t classes = 4, bins = 11;
@@ -94,7 +94,7 @@ TEST(DecodeNanodetHead, UniformLogitsGiveTheMeanBinAndEveryClassAboveTheThreshol
     EXPECT_NEAR(candidates[0].box.y2, 32.0f, 1e-4);
 }
 
-TEST(DecodeNanodetHead, NothingAboveTheThresholdGivesNoCandidates) {
+TEST(DecodeNanodetHeadTest, NothingAboveTheThresholdGivesNoCandidates) {
     const std::vector<float> scores(4 * 80, 0.34f);
     const std::vector<float> distances(4 * 44, 0.0f);
     std::vector<Detection> candidates;
@@ -104,14 +104,14 @@ TEST(DecodeNanodetHead, NothingAboveTheThresholdGivesNoCandidates) {
 
 // ---- label files ----
 
-TEST(ReadLabels, DropsCarriageReturnsAndTrailingBlankLines) {
+TEST(ReadLabelsTest, DropsCarriageReturnsAndTrailingBlankLines) {
     const std::string path = ::testing::TempDir() + "/labels_crlf.txt";
     std::ofstream(path) << "person\r\nbicycle\r\n\r\ntraffic light\r\n\n\n";
     ASSERT_OK_AND_ASSIGN(auto labels, read_labels(path));
     EXPECT_EQ(labels, (std::vector<std::string>{"person", "bicycle", "", "traffic light"}));
 }
 
-TEST(ReadLabels, MissingAndEmptyFilesFailNamingThePath) {
+TEST(ReadLabelsTest, MissingAndEmptyFilesFailNamingThePath) {
     auto missing = read_labels("/nonexistent/coco.names");
     EXPECT_STATUS(missing, StatusCode::NOT_FOUND);
     EXPECT_TRUE(contains(missing.status().message(), "/nonexistent/coco.names"));
