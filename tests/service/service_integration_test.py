@@ -162,16 +162,19 @@ def main():
     clients_at_once(socket, [BLAZEFACE_128, BLAZEFACE_256, MOBILEFACENET, EMOTION], 2)
 
     # One client process pumping two models of unlike cost through one connection: corund's
-    # scheduler shares the device by time between them (about half each), as in-process; it
-    # once ran such a client's frames in arrival order, one at a time (equal frames, the cheap
-    # model ~10% of the device).
+    # scheduler shares the device by time between them, as in-process; it once ran such a
+    # client's frames in arrival order, one at a time (equal frames). So the cheap model must
+    # complete more frames than the costly one: a count, not a timing. The device shares are a
+    # figure (they move with the machine's load; docs/PERFORMANCE.md).
     code, summary, err = summary_of(client_run2(socket, 3 * SLOWER, [(EMOTION, []),
                                                                      (MOBILEFACENET, [])]))
-    shares = {m["name"]: m["device_share"] for m in (summary or {}).get("models", [])}
-    print("one client, two models through corund: device shares", shares)
-    check(code == 0 and shares and min(shares.values()) >= 0.25,
-          "one client's models share the device by time through one connection",
-          f"{shares} {err[-800:]}")
+    models = {m["name"]: m for m in (summary or {}).get("models", [])}
+    shares = {name: m["device_share"] for name, m in models.items()}
+    frames = {name: m["frames"] for name, m in models.items()}
+    print("one client, two models through corund: device shares", shares, "frames", frames)
+    check(code == 0 and len(frames) == 2 and frames["emotion"] > 2 + frames["mobilefacenet"],
+          "one client's models share the device by time, not by turns, through one connection",
+          f"{frames} {err[-800:]}")
 
     # The monitor sees a running client.
     client = client_run(socket, MOBILEFACENET, 4)
