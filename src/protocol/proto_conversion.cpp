@@ -1,5 +1,7 @@
 #include "protocol/proto_conversion.hpp"
 
+#include <chrono>
+
 namespace corun::service {
 
 void to_proto(const VDeviceParams& params, v1::VDeviceParams& message) {
@@ -72,6 +74,62 @@ ScheduledModelStats from_proto(const v1::ModelStats& message) {
     stats.latency_p95_ms = message.latency_p95_ms();
     stats.max_overtaken_by = message.max_overtaken_by();
     return stats;
+}
+
+VDeviceParams from_proto(const v1::VDeviceParams& proto) {
+    VDeviceParams params;
+    params.device_ids.assign(proto.device_ids().begin(), proto.device_ids().end());
+    params.device_count = proto.device_count() == 0 ? 1 : proto.device_count();
+    params.scheduling_algorithm =
+        proto.round_robin() ? SchedulingAlgorithm::ROUND_ROBIN : SchedulingAlgorithm::NONE;
+    params.group_id = proto.group_id().empty() ? DEFAULT_GROUP_ID : proto.group_id();
+    params.multi_process_service = false;  // inside the daemon the group is in-process
+    params.cpu.intra_op_threads = proto.cpu_intra_op_threads();
+    params.cpu.execution_slots = proto.cpu_execution_slots() == 0 ? 1 : proto.cpu_execution_slots();
+    params.cpu.latency_slots = proto.cpu_latency_slots();
+    params.cpu.spin_wait = proto.cpu_spin_wait();
+    // The profile's text only: corund opens no path a client names.
+    params.npu_sim.profile_json = proto.npu_sim_profile_json();
+    params.npu_sim.compute_outputs = proto.npu_sim_compute_outputs();
+    params.scheduler.fair_device_time = proto.fair_device_time();
+    params.scheduler.aging_step = std::chrono::milliseconds(proto.aging_step_ms());
+    return params;
+}
+
+void to_proto(const DeviceDescription& device, v1::DeviceInfo& message) {
+    message.set_id(device.id);
+    message.set_kind(device.kind);
+    message.set_architecture(device.architecture);
+    message.set_cores(device.cores);
+    message.set_threads(device.threads);
+    message.set_status(device.status);
+}
+
+void to_proto(const devices::DeclaredTensor& tensor, v1::DeclaredTensor& message) {
+    message.set_name(tensor.name);
+    message.set_element_type(static_cast<int32_t>(tensor.type));
+    message.set_onnx_type_name(tensor.onnx_type_name);
+    for (int64_t dim : tensor.dims) message.add_dims(dim);
+    for (const auto& name : tensor.dim_names) message.add_dim_names(name);
+}
+
+v1::Status to_proto(const Status& status) {
+    v1::Status proto;
+    proto.set_code(static_cast<int32_t>(status.code()));
+    proto.set_message(status.message());
+    return proto;
+}
+
+Status from_proto(const v1::Status& status) {
+    constexpr int last_known = static_cast<int>(StatusCode::RESOURCE_LIMIT);
+    if (status.code() == 0) return Status::ok();
+    if (status.code() < 0 || status.code() > last_known) {
+        return Status(StatusCode::INTERNAL_FAILURE,
+                      "corund answered with status code " + std::to_string(status.code()) +
+                          ", which this client does not know (" + status.message() +
+                          "); use a client and a daemon from the same corun release");
+    }
+    return Status(static_cast<StatusCode>(status.code()), status.message());
 }
 
 }  // namespace corun::service

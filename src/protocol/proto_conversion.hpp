@@ -15,11 +15,23 @@ struct SchedulingSettings {
     uint32_t burst = 1;
 };
 
+// Both directions of each type, here and nowhere else (client: runtime/remote; daemon:
+// service/daemon).
 void to_proto(const VDeviceParams& params, v1::VDeviceParams& message);
+// What corund makes of a client's params: always in-process inside the daemon, no path (only
+// the npu-sim profile's text), defaults for fields left 0.
+VDeviceParams from_proto(const v1::VDeviceParams& message);
 void to_proto(const devices::TensorSpec& tensor, v1::TensorSpec& message);
 void to_proto(const SchedulingSettings& settings, v1::SchedulingParams& message);
+void to_proto(const devices::DeclaredTensor& tensor, v1::DeclaredTensor& message);
 devices::DeclaredTensor from_proto(const v1::DeclaredTensor& message);
+void to_proto(const DeviceDescription& device, v1::DeviceInfo& message);
 DeviceDescription from_proto(const v1::DeviceInfo& message);
 ScheduledModelStats from_proto(const v1::ModelStats& message);
+// The proto Status of a corun Status (code as corun::StatusCode's number).
+v1::Status to_proto(const Status& status);
+// The daemon's verdict; a code this build does not know becomes INTERNAL_FAILURE (naming it),
+// since a client must never act on a value outside corun::StatusCode.
+Status from_proto(const v1::Status& status);
 
 }  // namespace corun::service

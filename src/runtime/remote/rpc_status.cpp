@@ -4,18 +4,6 @@
 
 namespace corun::service {
 
-Status from_proto(const v1::Status& status) {
-    constexpr int last_known = static_cast<int>(StatusCode::RESOURCE_LIMIT);
-    if (status.code() == 0) return Status::ok();
-    if (status.code() < 0 || status.code() > last_known) {
-        return Status(StatusCode::INTERNAL_FAILURE,
-                      "corund answered with status code " + std::to_string(status.code()) +
-                          ", which this client does not know (" + status.message() +
-                          "); use a client and a daemon from the same corun release");
-    }
-    return Status(static_cast<StatusCode>(status.code()), status.message());
-}
-
 std::string daemon_gone_message(const std::string& socket) {
     return "corund at " + socket +
            " went away (it exited or was killed); this VDevice and its models are no longer "

@@ -8,12 +8,9 @@
 
 #include "corun/status.hpp"
 #include "corun_service.pb.h"
+#include "protocol/proto_conversion.hpp"
 
 namespace corun::service {
-
-// The daemon's verdict; a code this build does not know becomes INTERNAL_FAILURE (naming it),
-// since a client must never act on a value outside corun::StatusCode.
-Status from_proto(const v1::Status& status);
 
 // RPC_FAILED for a gRPC failure of `call` (e.g. "LoadModel") on the service at `socket`:
 // "unreachable" when the daemon is not there (start it), "went away" when it was and broke off,

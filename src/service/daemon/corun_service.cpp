@@ -13,6 +13,7 @@
 
 #include "service/daemon/request_validation.hpp"
 #include "service/daemon/status_message.hpp"
+#include "protocol/proto_conversion.hpp"
 #include "protocol/protocol_version.hpp"
 
 namespace corun::service {
@@ -27,42 +28,8 @@ grpc::Status reply_with(Reply* reply, const Status& status) {
 }
 
 VDeviceParams to_vdevice_params(const v1::HelloRequest& request) {
-    VDeviceParams params;
-    if (!request.has_params()) return params;  // the client asked for the defaults
-    const v1::VDeviceParams& proto = request.params();
-    params.device_ids.assign(proto.device_ids().begin(), proto.device_ids().end());
-    params.device_count = proto.device_count() == 0 ? 1 : proto.device_count();
-    params.scheduling_algorithm =
-        proto.round_robin() ? SchedulingAlgorithm::ROUND_ROBIN : SchedulingAlgorithm::NONE;
-    params.group_id = proto.group_id().empty() ? DEFAULT_GROUP_ID : proto.group_id();
-    params.multi_process_service = false;  // inside the daemon the group is in-process
-    params.cpu.intra_op_threads = proto.cpu_intra_op_threads();
-    params.cpu.execution_slots = proto.cpu_execution_slots() == 0 ? 1 : proto.cpu_execution_slots();
-    params.cpu.latency_slots = proto.cpu_latency_slots();
-    params.cpu.spin_wait = proto.cpu_spin_wait();
-    // The profile's text only: corund opens no path a client names.
-    params.npu_sim.profile_json = proto.npu_sim_profile_json();
-    params.npu_sim.compute_outputs = proto.npu_sim_compute_outputs();
-    params.scheduler.fair_device_time = proto.fair_device_time();
-    params.scheduler.aging_step = std::chrono::milliseconds(proto.aging_step_ms());
-    return params;
-}
-
-void to_proto(const DeviceDescription& device, v1::DeviceInfo* info) {
-    info->set_id(device.id);
-    info->set_kind(device.kind);
-    info->set_architecture(device.architecture);
-    info->set_cores(device.cores);
-    info->set_threads(device.threads);
-    info->set_status(device.status);
-}
-
-void to_proto(const devices::DeclaredTensor& tensor, v1::DeclaredTensor* proto) {
-    proto->set_name(tensor.name);
-    proto->set_element_type(static_cast<int32_t>(tensor.type));
-    proto->set_onnx_type_name(tensor.onnx_type_name);
-    for (int64_t dim : tensor.dims) proto->add_dims(dim);
-    for (const auto& name : tensor.dim_names) proto->add_dim_names(name);
+    // No params: the client asked for the defaults.
+    return request.has_params() ? from_proto(request.params()) : VDeviceParams{};
 }
 
 uint64_t random_session_id() {
@@ -216,7 +183,7 @@ grpc::Status CorunService::Hello(grpc::ServerContext* context, const v1::HelloRe
     owner.process_name = request->process_name().substr(0, 256);
     owner.client_version = request->client_version().substr(0, 64);
     for (const auto& device : vdevice.value()->physical_devices()) {
-        to_proto(device, reply->add_devices());
+        to_proto(device, *reply->add_devices());
     }
     uint64_t session_id = 0;
     {
@@ -365,10 +332,10 @@ grpc::Status CorunService::LoadModel(grpc::ServerContext* context,
         const auto& entry = *loaded.value();
         reply->set_loaded_model_id(entry.loaded_model_id);
         for (const auto& stream : entry.model->inputs()) {
-            to_proto(runtime::declared_tensor(stream), reply->add_declared_inputs());
+            to_proto(runtime::declared_tensor(stream), *reply->add_declared_inputs());
         }
         for (const auto& stream : entry.model->outputs()) {
-            to_proto(runtime::declared_tensor(stream), reply->add_declared_outputs());
+            to_proto(runtime::declared_tensor(stream), *reply->add_declared_outputs());
         }
         spdlog::info("session {}: loaded '{}' ({} bytes) as loaded_model_id {}",
                      request->session_id(), entry.name, request->onnx().size(),

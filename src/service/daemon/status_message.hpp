@@ -6,11 +6,9 @@
 
 #include "corun/status.hpp"
 #include "corun_service.pb.h"
+#include "protocol/proto_conversion.hpp"
 
 namespace corun::service {
-
-// The proto Status of a corun Status (code as corun::StatusCode's number).
-v1::Status to_proto(const Status& status);
 
 // The Completion of job `job_id` that carries only `status` (no timing: nothing ran).
 v1::ServerMessage error_completion(uint64_t job_id, const Status& status);
