@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <numeric>
 #include <sstream>
@@ -82,6 +83,17 @@ Status missing_model_file(const std::string& what, const std::string& path,
     return Status(StatusCode::NOT_FOUND,
                   what + " '" + path + "' is missing; run scripts/fetch_models.sh " + entries +
                       ", or point --models (or CORUN_CACHE_DIR) at the folder it filled");
+}
+
+Status require_model_file(const std::string& what, const std::string& path,
+                          const std::string& entries) {
+    std::error_code error;
+    if (std::filesystem::exists(path, error)) return Status::ok();
+    return missing_model_file(what, path, entries);
+}
+
+std::string counted(size_t count, const std::string& one, const std::string& many) {
+    return std::to_string(count) + " " + (count == 1 ? one : many);
 }
 
 Expected<std::pair<std::string, std::vector<int64_t>>> parse_shape_option(const std::string& text) {

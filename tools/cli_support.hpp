@@ -48,6 +48,12 @@ double rounded(double value, int digits);
 // manifest entries to fetch ("nanodet darknet").
 Status missing_model_file(const std::string& what, const std::string& path,
                           const std::string& entries);
+// OK when `path` exists, else missing_model_file(what, path, entries).
+Status require_model_file(const std::string& what, const std::string& path,
+                          const std::string& entries);
+
+// "1 face", "2 faces", "0 faces".
+std::string counted(size_t count, const std::string& one, const std::string& many);
 
 // Parses "NAME=1,3,224,224" into name and dims.
 Expected<std::pair<std::string, std::vector<int64_t>>> parse_shape_option(const std::string& text);

@@ -1,148 +1,102 @@
 // `corun detect IMAGE`: COCO objects in an image with NanoDet (labels, scores, boxes).
-#include <chrono>
-#include <cmath>
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
-#include <filesystem>
-#include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cli_support.hpp"
 #include "commands.hpp"
-#include "tasks/image.hpp"
+#include "image_input.hpp"
+#include "task_command.hpp"
 #include "tasks/object_detection.hpp"
 
 namespace corun::tools {
 namespace {
 
-struct DetectOptions {
-    std::string image;
-    std::string models;  // the cache folder scripts/fetch_models.sh fills
-    std::string model;   // explicit model / labels files override the cache
-    std::string labels;
-    float threshold = 0.35f;
-    float iou = 0.6f;
-    bool letterbox = false;
-    int repeat = 1;
-    bool json = false;
-};
-
-int run_detect(const DetectOptions& options) {
-    const auto defaults = tasks::ObjectDetectorPaths::in_cache(model_cache_dir(options.models));
-    const std::string model_path = options.model.empty() ? defaults.model : options.model;
-    const std::string labels_path = options.labels.empty() ? defaults.labels : options.labels;
-    std::error_code error;
-    if (!std::filesystem::exists(model_path, error)) {
-        return report_error(missing_model_file("the NanoDet model", model_path, "nanodet darknet"));
-    }
-    if (!std::filesystem::exists(labels_path, error)) {
-        return report_error(
-            missing_model_file("the COCO label file", labels_path, "nanodet darknet"));
-    }
-    if (options.repeat < 1) {
-        return report_error(Status(StatusCode::INVALID_ARGUMENT, "--repeat must be at least 1"));
+class DetectTask final : public Task {
+public:
+    void add_options(CLI::App& command) override {
+        command.add_option("--threshold", options_.score_threshold, "Minimum score (default 0.35)")
+            ->check(CLI::Range(0.0f, 1.0f));
+        command
+            .add_option("--iou", options_.iou_threshold,
+                        "NMS IoU threshold, per class (default 0.6)")
+            ->check(CLI::Range(0.0f, 1.0f));
+        command.add_flag("--letterbox", letterbox_,
+                         "Keep the aspect ratio (pad) instead of stretching to 416x416");
+        command.add_option("--model", model_path_, "NanoDet ONNX file (overrides --models)");
+        command.add_option("--labels", labels_path_, "Label file, one per line (coco.names)");
     }
 
-    auto image = tasks::read_image(options.image);
-    if (!image) return report_error(image.status());
-    auto vdevice = VDevice::create_shared();
-    if (!vdevice) return report_error(vdevice.status());
-    tasks::ObjectDetectorOptions detector_options;
-    detector_options.score_threshold = options.threshold;
-    detector_options.iou_threshold = options.iou;
-    detector_options.resize =
-        options.letterbox ? tasks::ResizeMode::LETTERBOX : tasks::ResizeMode::STRETCH;
-    auto detector =
-        tasks::ObjectDetector::create(*vdevice, model_path, labels_path, detector_options);
-    if (!detector) return report_error(detector.status());
-
-    // With --repeat, one untimed warm-up run first: ONNX Runtime's first run allocates.
-    if (options.repeat > 1) {
-        auto warm_up = (*detector)->detect(*image);
-        if (!warm_up) return report_error(warm_up.status());
+    Status find_models(const std::string& cache) override {
+        // Explicit model / labels files override the cache.
+        const auto defaults = tasks::ObjectDetectorPaths::in_cache(cache);
+        if (model_path_.empty()) model_path_ = defaults.model;
+        if (labels_path_.empty()) labels_path_ = defaults.labels;
+        CORUN_RETURN_IF_ERROR(
+            require_model_file("the NanoDet model", model_path_, "nanodet darknet"));
+        return require_model_file("the COCO label file", labels_path_, "nanodet darknet");
     }
-    std::vector<double> latencies_ms;
-    std::vector<tasks::Detection> detections;
-    for (int i = 0; i < options.repeat; ++i) {
-        const auto start = std::chrono::steady_clock::now();
-        auto result = (*detector)->detect(*image);
-        const auto end = std::chrono::steady_clock::now();
-        if (!result) return report_error(result.status());
-        latencies_ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
-        detections = result.release();
-    }
-    const LatencySummary latency = LatencySummary::of(latencies_ms);
 
-    if (options.json) {
+    Status read_input(const std::string& path) override { return image_.read(path); }
+
+    Status create_models(const std::shared_ptr<VDevice>& vdevice) override {
+        options_.resize = letterbox_ ? tasks::ResizeMode::LETTERBOX : tasks::ResizeMode::STRETCH;
+        CORUN_TRY(detector_,
+                  tasks::ObjectDetector::create(vdevice, model_path_, labels_path_, options_));
+        return Status::ok();
+    }
+
+    Status run(StageTimes&) override {
+        CORUN_TRY(detections_, detector_->detect(image_.pixels()));
+        return Status::ok();
+    }
+
+    nlohmann::json result_json(const TaskTimings&) const override {
         nlohmann::json list = nlohmann::json::array();
-        for (const auto& d : detections) {
+        for (const auto& d : detections_) {
             list.push_back({{"label", d.label},
                             {"label_id", d.label_id},
                             {"score", rounded(d.score, 4)},
-                            {"box",
-                             {rounded(d.box.x1, 1), rounded(d.box.y1, 1), rounded(d.box.x2, 1),
-                              rounded(d.box.y2, 1)}}});
+                            {"box", box_json(d.box)}});
         }
-        nlohmann::json out{{"image", options.image},
-                           {"width", image->cols},
-                           {"height", image->rows},
-                           {"model", model_path},
-                           {"detections", list}};
-        nlohmann::json timing = latency.to_json();
-        timing["runs"] = options.repeat;
-        out["latency"] = timing;
-        std::cout << out.dump(2) << "\n";
-        return 0;
+        nlohmann::json out = image_.to_json();
+        out["model"] = model_path_;
+        out["detections"] = list;
+        return out;
     }
-    std::cout << options.image << " (" << image->cols << "x" << image->rows
-              << "): " << detections.size() << (detections.size() == 1 ? " object" : " objects")
-              << " with score >= " << options.threshold << "\n";
-    for (const auto& d : detections) {
-        char line[160];
-        std::snprintf(line, sizeof line, "  %-14s %.3f  box x1,y1,x2,y2 = %.0f,%.0f,%.0f,%.0f\n",
-                      d.label.c_str(), d.score, d.box.x1, d.box.y1, d.box.x2, d.box.y2);
-        std::cout << line;
+
+    void print_result(std::ostream& out) const override {
+        out << image_.heading() << ": " << counted(detections_.size(), "object", "objects")
+            << " with score >= " << options_.score_threshold << "\n";
+        for (const auto& d : detections_) {
+            char line[160];
+            std::snprintf(line, sizeof line,
+                          "  %-14s %.3f  box x1,y1,x2,y2 = %.0f,%.0f,%.0f,%.0f\n", d.label.c_str(),
+                          d.score, d.box.x1, d.box.y1, d.box.x2, d.box.y2);
+            out << line;
+        }
     }
-    char summary[160];
-    if (options.repeat > 1) {
-        std::snprintf(
-            summary, sizeof summary,
-            "latency over %d runs (file decoding excluded): p50 %.1f ms, p95 %.1f ms, mean "
-            "%.1f ms\n",
-            options.repeat, latency.p50, latency.p95, latency.mean);
-    } else {
-        std::snprintf(summary, sizeof summary, "latency: %.1f ms (first run)\n", latency.p50);
-    }
-    std::cout << summary;
-    return 0;
-}
+
+private:
+    tasks::ObjectDetectorOptions options_{.score_threshold = 0.35f, .iou_threshold = 0.6f};
+    bool letterbox_ = false;
+    std::string model_path_;
+    std::string labels_path_;
+    ImageInput image_;
+    std::unique_ptr<tasks::ObjectDetector> detector_;
+    std::vector<tasks::Detection> detections_;
+};
 
 }  // namespace
 
 void add_detect_command(CLI::App& app) {
-    auto* command =
-        app.add_subcommand("detect", "Find COCO objects (80 classes) in an image with NanoDet");
-    static DetectOptions options;
-    command->add_option("image", options.image, "Image file (JPEG, PNG, BMP, WebP, ...)")
-        ->required();
-    command->add_flag("--json", options.json, "Print JSON for scripts");
-    command->add_option("--threshold", options.threshold, "Minimum score (default 0.35)")
-        ->check(CLI::Range(0.0f, 1.0f));
-    command->add_option("--iou", options.iou, "NMS IoU threshold, per class (default 0.6)")
-        ->check(CLI::Range(0.0f, 1.0f));
-    command->add_flag("--letterbox", options.letterbox,
-                      "Keep the aspect ratio (pad) instead of stretching to 416x416");
-    command->add_option("--repeat", options.repeat,
-                        "Run N times after a warm-up and report latency percentiles");
-    command->add_option("--models", options.models,
-                        "Folder filled by scripts/fetch_models.sh (default: $CORUN_CACHE_DIR, "
-                        "else the checkout's .cache)");
-    command->add_option("--model", options.model, "NanoDet ONNX file (overrides --models)");
-    command->add_option("--labels", options.labels, "Label file, one per line (coco.names)");
-    command->callback([] {
-        const int code = run_detect(options);
-        if (code != 0) throw CLI::RuntimeError(code);
-    });
+    add_task_command(
+        app,
+        image_command_text("detect", "Find COCO objects (80 classes) in an image with NanoDet"),
+        std::make_unique<DetectTask>());
 }
 
 }  // namespace corun::tools

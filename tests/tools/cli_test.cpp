@@ -17,6 +17,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -355,6 +357,170 @@ TEST(CliTest, OcrReadsARenderedLine) {
     const CliResult text = corun({"ocr", path, "--models", CACHE});
     ASSERT_EQ(text.exit_code, 0) << text;
     EXPECT_TRUE(contains(text.out, "\"Hello World 2024\"")) << text;
+}
+
+// ---- what the task commands share (tools/task_command.*): --json, --repeat, the summary ----
+
+// One task command on an input it finds something in, and what its output must hold.
+struct TaskCase {
+    std::vector<std::string> run;  // command and input: {"detect", DOG}
+    std::set<std::string> fields;  // the JSON object's keys, "latency" included
+    std::string results;           // the key of the list of what it found
+    std::set<std::string> stages;  // latency.stages_p50_ms's keys; none when empty
+    std::string untimed_work;      // "(... excluded)" in the text summary
+};
+
+const std::set<std::string> LATENCY_FIELDS = {"p50_ms", "p95_ms", "p99_ms", "mean_ms",
+                                              "min_ms", "max_ms", "runs"};
+
+std::set<std::string> keys_of(const json& object) {
+    std::set<std::string> keys;
+    if (!object.is_object()) return keys;
+    for (const auto& item : object.items()) keys.insert(item.key());
+    return keys;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+}
+
+std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+}
+
+// --json: exactly the task's fields and the shared latency object, with runs = --repeat; the
+// last of three runs finds what one run finds. Text: the same result lines, then the one
+// summary line, "first run" for one run and percentiles "over N runs" for more.
+void expect_task_skeleton(const TaskCase& task) {
+    const std::vector<std::string> base = with(task.run, {"--models", CACHE});
+    const CliResult once = corun(with(base, {"--json"}));
+    ASSERT_EQ(once.exit_code, 0) << once;
+    const json one = parse_json(once);
+    EXPECT_EQ(keys_of(one), task.fields) << once;
+    ASSERT_TRUE(one.contains(task.results)) << once;
+    EXPECT_FALSE(one.at(task.results).empty()) << "the test input has something to find: " << once;
+
+    const CliResult thrice = corun(with(base, {"--json", "--repeat", "3"}));
+    ASSERT_EQ(thrice.exit_code, 0) << thrice;
+    const json three = parse_json(thrice);
+    EXPECT_EQ(keys_of(three), task.fields) << thrice;
+    EXPECT_EQ(three.value(task.results, json()), one.at(task.results)) << thrice;
+
+    for (const auto& [out, runs] : {std::pair{&one, 1}, std::pair{&three, 3}}) {
+        const json latency = out->value("latency", json::object());
+        std::set<std::string> expected = LATENCY_FIELDS;
+        if (!task.stages.empty()) expected.insert("stages_p50_ms");
+        EXPECT_EQ(keys_of(latency), expected) << latency;
+        EXPECT_EQ(latency.value("runs", 0), runs) << latency;
+        EXPECT_EQ(keys_of(latency.value("stages_p50_ms", json::object())), task.stages) << latency;
+    }
+
+    const CliResult text_once = corun(base);
+    ASSERT_EQ(text_once.exit_code, 0) << text_once;
+    const CliResult text_twice = corun(with(base, {"--repeat", "2"}));
+    ASSERT_EQ(text_twice.exit_code, 0) << text_twice;
+    auto result_once = lines_of(text_once.out);
+    auto result_twice = lines_of(text_twice.out);
+    ASSERT_GE(result_once.size(), 2u) << text_once;
+    ASSERT_GE(result_twice.size(), 2u) << text_twice;
+    const std::string summary_once = result_once.back();
+    const std::string summary_twice = result_twice.back();
+    result_once.pop_back();
+    result_twice.pop_back();
+    EXPECT_EQ(result_twice, result_once) << text_twice;
+    EXPECT_EQ(summary_once.rfind("latency: ", 0), 0u) << text_once;
+    EXPECT_TRUE(
+        contains(summary_once, task.stages.empty() ? " ms (first run)" : " ms (first run; "))
+        << text_once;
+    const std::string over_two = "latency over 2 runs (" + task.untimed_work + " excluded): p50 ";
+    EXPECT_EQ(summary_twice.rfind(over_two, 0), 0u) << text_twice;
+    EXPECT_EQ(contains(summary_twice, "; stage p50: "), !task.stages.empty()) << text_twice;
+    for (const auto& stage : task.stages) {
+        EXPECT_TRUE(contains(summary_twice, " " + stage + " ")) << stage << ": " << text_twice;
+    }
+}
+
+TEST(CliTaskSkeletonTest, Detect) {
+    SKIP_UNLESS_FETCHED(NANODET, DOG);
+    expect_task_skeleton({.run = {"detect", DOG},
+                          .fields = {"image", "width", "height", "model", "detections", "latency"},
+                          .results = "detections",
+                          .stages = {},
+                          .untimed_work = "file decoding"});
+}
+
+TEST(CliTaskSkeletonTest, Faces) {
+    SKIP_UNLESS_FETCHED(BLAZEFACE, MESSI);
+    expect_task_skeleton(
+        {.run = {"faces", MESSI},
+         .fields = {"image", "width", "height", "model", "keypoint_names", "faces", "latency"},
+         .results = "faces",
+         .stages = {},
+         .untimed_work = "file decoding"});
+}
+
+// With --embed, a run is the detection and the embeddings: two stages, and the embeddings'
+// own summary as before.
+TEST(CliTaskSkeletonTest, FacesWithEmbeddings) {
+    SKIP_UNLESS_FETCHED(BLAZEFACE, FACERES, MESSI);
+    expect_task_skeleton({.run = {"faces", MESSI, "--embed"},
+                          .fields = {"image", "width", "height", "model", "keypoint_names", "faces",
+                                     "latency", "embedding_model", "embedding_latency"},
+                          .results = "faces",
+                          .stages = {"detect", "embed"},
+                          .untimed_work = "file decoding"});
+    const CliResult run =
+        corun({"faces", MESSI, "--embed", "--json", "--repeat", "2", "--models", CACHE});
+    ASSERT_EQ(run.exit_code, 0) << run;
+    const json out = parse_json(run);
+    EXPECT_EQ(out.value("embedding_model", ""), FACERES) << run;
+    const json embedding = out.value("embedding_latency", json::object());
+    EXPECT_EQ(keys_of(embedding), LATENCY_FIELDS) << run;
+    EXPECT_EQ(embedding.value("runs", 0), 2) << run;
+}
+
+TEST(CliTaskSkeletonTest, Ocr) {
+    SKIP_UNLESS_FETCHED(OCR_DET, OCR_REC, OCR_CLS, OCR_KEYS,
+                        std::string(corun::tasks::DEFAULT_FONT));
+    auto image = corun::tasks::render_text_lines({"Hello World 2024"});
+    ASSERT_TRUE(image.has_value()) << image.status();
+    const std::string path = (temp_dir() / "skeleton-text.png").string();
+    ASSERT_TRUE(cv::imwrite(path, *image));
+    expect_task_skeleton({.run = {"ocr", path},
+                          .fields = {"image", "width", "height", "models", "lines", "latency"},
+                          .results = "lines",
+                          .stages = {"detect", "classify", "recognize"},
+                          .untimed_work = "file decoding"});
+}
+
+TEST(CliTaskSkeletonTest, Vad) {
+    SKIP_UNLESS_FETCHED(SILERO);
+    const std::string wav = espeak_wav();
+    if (wav.empty()) GTEST_SKIP() << "espeak-ng is not installed (apt-get install espeak-ng)";
+    expect_task_skeleton(
+        {.run = {"vad", wav},
+         .fields = {"audio", "sample_rate", "duration_s", "model", "model_sample_rate", "resampled",
+                    "threshold", "speech_s", "segments", "latency"},
+         .results = "segments",
+         .stages = {},
+         .untimed_work = "file reading and resampling"});
+}
+
+// The service flags reach the VDevice: with no corund on the socket, the command says so,
+// naming the socket, instead of running in-process.
+TEST(CliTaskSkeletonTest, ServiceSocketIsUsed) {
+    SKIP_UNLESS_FETCHED(NANODET, DOG);
+    const std::string socket = (temp_dir() / "no-corund.sock").string();
+    const CliResult run = corun({"detect", DOG, "--service-socket", socket, "--models", CACHE});
+    EXPECT_EQ(run.exit_code, 1) << run;
+    EXPECT_EQ(run.err.rfind("corun: ", 0), 0u) << run;
+    EXPECT_EQ(run.err.find('\n'), run.err.size() - 1) << "not one line: " << run;
+    EXPECT_TRUE(contains(run.err, socket)) << run;
+    EXPECT_TRUE(run.out.empty()) << run;
 }
 
 // ---- bad input: exit code 1 and one line "corun: CODE: message" ----
