@@ -1,5 +1,7 @@
 #include "cli_support.hpp"
 
+#include "corun/environment.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -64,8 +66,7 @@ nlohmann::json LatencySummary::to_json() const {
 
 std::string model_cache_dir(const std::string& option) {
     if (!option.empty()) return option;
-    const char* env = std::getenv("CORUN_CACHE_DIR");
-    if (env != nullptr && *env != '\0') return env;
+    if (std::string env = environment::value(environment::CACHE_DIR); !env.empty()) return env;
 #ifdef CORUN_DEFAULT_CACHE_DIR
     return CORUN_DEFAULT_CACHE_DIR;
 #else
