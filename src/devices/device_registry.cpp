@@ -53,4 +53,12 @@ Expected<std::shared_ptr<Device>> DeviceRegistry::create(const std::string& id,
                   "no device '" + id + "'; devices here: " + known + " (see `corun scan`)");
 }
 
+std::vector<std::string> DeviceRegistry::resolved_ids(const VDeviceParams& params) const {
+    if (!params.device_ids.empty()) return params.device_ids;
+    std::vector<std::string> ids;
+    for (uint32_t i = 0; i < params.device_count; ++i)
+        ids.push_back(default_kind() + ":" + std::to_string(i));
+    return ids;
+}
+
 }  // namespace corun::devices

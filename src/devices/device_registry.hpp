@@ -29,6 +29,8 @@ public:
     Expected<std::shared_ptr<Device>> create(const std::string& id,
                                              const VDeviceParams& params) const;
     std::string default_kind() const { return "cpu"; }
+    // The ids a VDevice's params name: device_ids, else device_count of the default kind.
+    std::vector<std::string> resolved_ids(const VDeviceParams& params) const;
 
 private:
     std::vector<DeviceKind> kinds_;

@@ -5,15 +5,6 @@
 #include "runtime/infer_job.hpp"
 
 namespace corun {
-namespace {
-
-Status shut_down_error() {
-    return Status(StatusCode::SHUTDOWN,
-                  "this ConfiguredInferModel was shut down; configure the InferModel again to "
-                  "run more inferences");
-}
-
-}  // namespace
 
 ConfiguredInferModel::ConfiguredInferModel(std::shared_ptr<ConfiguredPipeline> pipeline)
     : pipeline_(std::move(pipeline)) {}

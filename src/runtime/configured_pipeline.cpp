@@ -4,15 +4,11 @@
 #include "runtime/infer_job.hpp"
 
 namespace corun {
-namespace {
-
 Status shut_down_error() {
     return Status(StatusCode::SHUTDOWN,
                   "this ConfiguredInferModel was shut down; configure the InferModel again to "
                   "run more inferences");
 }
-
-}  // namespace
 
 
 std::string ConfiguredStream::describe() const {

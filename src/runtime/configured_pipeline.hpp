@@ -62,6 +62,9 @@ struct ConfiguredPipeline {
     void finish_job();
 };
 
+// SHUTDOWN for a call on a configured model that was shut down, saying what to do instead.
+Status shut_down_error();
+
 // Checks the bindings, takes queue space and hands a job to the pipeline's execution. `call`
 // names the public call in messages ("run", "run_async"); `may_run_on_caller` as in
 // ModelExecution::submit.

@@ -21,18 +21,10 @@ std::map<std::string, std::weak_ptr<DeviceGroup>>& live_groups() {
     return *groups;
 }
 
-std::vector<std::string> resolved_device_ids(const VDeviceParams& params) {
-    if (!params.device_ids.empty()) return params.device_ids;
-    const std::string kind = devices::DeviceRegistry::instance().default_kind();
-    std::vector<std::string> ids;
-    for (uint32_t i = 0; i < params.device_count; ++i)
-        ids.push_back(kind + ":" + std::to_string(i));
-    return ids;
-}
 
 std::string describe_params(const VDeviceParams& params, const runtime::BackendKind& kind) {
     std::string ids;
-    for (const auto& id : resolved_device_ids(params)) ids += (ids.empty() ? "" : ",") + id;
+    for (const auto& id : devices::DeviceRegistry::instance().resolved_ids(params)) ids += (ids.empty() ? "" : ",") + id;
     return "devices [" + ids + "], scheduling " +
            (params.scheduling_algorithm == SchedulingAlgorithm::NONE ? "NONE" : "ROUND_ROBIN") +
            ", cpu threads " + std::to_string(params.cpu.intra_op_threads) + ", cpu slots " +

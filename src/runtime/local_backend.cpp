@@ -46,20 +46,12 @@ std::vector<monitor::GroupSample> sample_live_backends() {
     return samples;
 }
 
-std::vector<std::string> resolved_device_ids(const VDeviceParams& params) {
-    if (!params.device_ids.empty()) return params.device_ids;
-    const std::string kind = devices::DeviceRegistry::instance().default_kind();
-    std::vector<std::string> ids;
-    for (uint32_t i = 0; i < params.device_count; ++i)
-        ids.push_back(kind + ":" + std::to_string(i));
-    return ids;
-}
 
 }  // namespace
 
 Expected<std::unique_ptr<Backend>> LocalBackend::create(const VDeviceParams& params) {
     std::vector<std::shared_ptr<devices::Device>> opened;
-    for (const auto& id : resolved_device_ids(params)) {
+    for (const auto& id : devices::DeviceRegistry::instance().resolved_ids(params)) {
         CORUN_TRY(auto device, devices::DeviceRegistry::instance().create(id, params));
         opened.push_back(std::move(device));
     }
