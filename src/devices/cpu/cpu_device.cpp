@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -20,8 +21,14 @@ namespace {
 std::atomic<uint32_t> shared_pool_workers{0};
 
 OrtCustomThreadHandle create_pool_thread(void*, OrtThreadWorkerFn work, void* param) {
-    shared_pool_workers.fetch_add(1, std::memory_order_relaxed);
-    return reinterpret_cast<OrtCustomThreadHandle>(new std::thread(work, param));
+    // No exception may cross ORT's C boundary; a null handle makes ORT fail the pool itself.
+    try {
+        auto* thread = new std::thread(work, param);
+        shared_pool_workers.fetch_add(1, std::memory_order_relaxed);
+        return reinterpret_cast<OrtCustomThreadHandle>(thread);
+    } catch (const std::exception&) {
+        return nullptr;
+    }
 }
 
 void join_pool_thread(OrtCustomThreadHandle handle) {
@@ -34,12 +41,12 @@ void join_pool_thread(OrtCustomThreadHandle handle) {
 // (spinning between inferences) that every model with the default thread count shares: with a
 // pool per model, the pools of models that just ran spin on the cores the running model needs
 // (docs/PERFORMANCE.md, "How corun shares the CPU").
-// Its size is ONNX Runtime's own default (0: one thread per physical core as ORT's cpuinfo
-// sees them, worker threads pinned to them), not hardware_concurrency(): "default threads"
-// then means in corun what it means in a bare ORT session on the same machine. Where they
-// differ the bare default wins: on a VM whose CPUID hides the topology (every vCPU reports
-// APIC id 0) ORT runs one thread, and a two-thread pool on two busy shared vCPUs made each
-// frame 1.2-2x slower than ORT's default (docs/PERFORMANCE.md, issue 10).
+// Its size is ONNX Runtime's own default (0: one thread per physical core as ORT detects them,
+// with ORT's default affinity), not hardware_concurrency(): "default threads" then means in
+// corun what it means in a bare ORT session on the same machine. They can differ: on a VM
+// whose CPUID hides the topology (every vCPU reports APIC id 0) ORT's default is one thread,
+// and a pool of hardware_concurrency() = 2 on the two busy, shared vCPUs made each frame
+// 1.2-2x slower than a bare session (docs/PERFORMANCE.md, issue 10).
 // Never destroyed: a session may be released after static destructors ran (the last handle
 // of a model in a user's static, or on a worker thread during exit), and releasing a session
 // after its environment is a use-after-free (docs/API.md promises any destruction order).
