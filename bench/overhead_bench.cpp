@@ -105,6 +105,10 @@ int bench_model(Ort::Env& env, const std::string& path, uint32_t threads, int ro
     auto configured = (*model)->configure();
     if (!configured) return std::cerr << configured.status() << "\n", 1;
     auto bindings = configured->create_bindings();
+    // The threads corun's side runs on; for "threads 0", ONNX Runtime's default count, which
+    // tests/cpu_device_test.cpp checks a bare session with default options gets too.
+    const auto devices = (*vdevice)->physical_devices();
+    const uint32_t threads_used = devices.empty() ? threads : devices.front().threads;
 
     std::mt19937 random(7);
     std::vector<Tensor> inputs, corun_outputs, bare_outputs;
@@ -179,13 +183,14 @@ int bench_model(Ort::Env& env, const std::string& path, uint32_t threads, int ro
     const double noise_ratio = median(twin_all) / bare_median;
     if (table)
         std::printf(
-            "%-32s threads %-2u bare p50 %9.1f us  corun p50 %9.1f us  ratio %.3f  added %+7.1f "
-            "us  | bare-vs-bare ratio %.3f added %+7.1f us | outputs %s\n",
-            path.substr(path.find_last_of('/') + 1).substr(0, 32).c_str(), threads, bare_median,
-            corun_median, ratio, added_median, noise_ratio, noise_median,
+            "%-32s threads %-2u (%u) bare p50 %9.1f us  corun p50 %9.1f us  ratio %.3f  "
+            "added %+7.1f us  | bare-vs-bare ratio %.3f added %+7.1f us | outputs %s\n",
+            path.substr(path.find_last_of('/') + 1).substr(0, 32).c_str(), threads, threads_used,
+            bare_median, corun_median, ratio, added_median, noise_ratio, noise_median,
             same ? "identical" : "DIFFER");
     report.push_back({{"model", path},
                       {"threads", threads},
+                      {"threads_used", threads_used},
                       {"iterations", measured.bare_us.size()},
                       {"bare_median_us", bare_median},
                       {"corun_median_us", corun_median},

@@ -158,8 +158,8 @@ void apply_service_options(const ServiceOptions& options, VDeviceParams& params)
 
 void add_cpu_options(CLI::App& command, CpuDeviceParams& params) {
     command.add_option("--threads", params.intra_op_threads,
-                       "cpu: ONNX Runtime intra-op threads per inference (0 = one per core, on "
-                       "one pool all models share)");
+                       "cpu: ONNX Runtime intra-op threads per inference (0 = ONNX Runtime's "
+                       "default, one per physical core it detects, on one pool all models share)");
     command.add_option("--slots", params.execution_slots, "cpu: inferences run at once")
         ->check(CLI::Range(1, 64));
     command

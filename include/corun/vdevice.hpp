@@ -32,12 +32,12 @@ constexpr const char* DEFAULT_GROUP_ID = "SHARED";  // HailoRT's HAILO_DEFAULT_V
 constexpr const char* DEFAULT_SERVICE_SOCKET = "/run/corun/corund.sock";
 
 struct CpuDeviceParams {
-    // ONNX Runtime intra-op threads per inference; 0 = one per core.
+    // ONNX Runtime intra-op threads per inference; 0 = ORT's default (as a bare session's).
     uint32_t intra_op_threads = 0;
     // How many inferences may run on the CPU at once (each with intra_op_threads threads).
     uint32_t execution_slots = 1;
-    // With intra_op_threads 0, every model runs on one process-wide ONNX Runtime pool (a thread
-    // per core) whose threads spin briefly between inferences. With an explicit count >= 2,
+    // With intra_op_threads 0, every model runs on one process-wide ONNX Runtime pool (of that
+    // default size) whose threads spin briefly between inferences. With an explicit count >= 2,
     // each model gets its own pool, and spin_wait says whether its threads spin: it saves a
     // wake-up per inference for one model alone, but when several models take turns the idle
     // pools spin on the cores the running one needs (docs/PERFORMANCE.md).

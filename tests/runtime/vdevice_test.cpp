@@ -37,7 +37,9 @@ TEST(VDeviceTest, ScanListsTheCpu) {
     EXPECT_EQ(cpu.kind, "cpu");
     EXPECT_EQ(cpu.status, "available");
     EXPECT_GE(cpu.cores, 1u);
-    EXPECT_EQ(cpu.threads, cpu.cores);  // intra_op_threads 0 = one per core
+    // intra_op_threads 0 = ONNX Runtime's default count (cpu_device_test compares it with a bare
+    // session's): one per physical core as ORT detects them, at least one.
+    EXPECT_GE(cpu.threads, 1u);
     EXPECT_TRUE(contains(cpu.architecture, "ONNX Runtime")) << cpu.architecture;
 }
 

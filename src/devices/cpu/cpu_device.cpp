@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -15,23 +16,57 @@
 namespace corun::devices::cpu {
 namespace {
 
+// How many threads ONNX Runtime gave the process-wide pool: counted as it creates them (the
+// C API cannot tell), so that describe() reports the count the models really run with.
+std::atomic<uint32_t> shared_pool_workers{0};
+
+OrtCustomThreadHandle create_pool_thread(void*, OrtThreadWorkerFn work, void* param) {
+    // No exception may cross ORT's C boundary; a null handle makes ORT fail the pool itself.
+    try {
+        auto* thread = new std::thread(work, param);
+        shared_pool_workers.fetch_add(1, std::memory_order_relaxed);
+        return reinterpret_cast<OrtCustomThreadHandle>(thread);
+    } catch (const std::exception&) {
+        return nullptr;
+    }
+}
+
+void join_pool_thread(OrtCustomThreadHandle handle) {
+    auto* thread = reinterpret_cast<std::thread*>(const_cast<OrtCustomHandleType*>(handle));
+    thread->join();
+    delete thread;
+}
+
 // One ONNX Runtime environment per process, as ORT requires. It owns one intra-op thread pool
-// (a thread per core, spinning between inferences) that every model with the default thread
-// count shares: with a pool per model, the pools of models that just ran spin on the cores the
-// running model needs (docs/PERFORMANCE.md, "How corun shares the CPU").
+// (spinning between inferences) that every model with the default thread count shares: with a
+// pool per model, the pools of models that just ran spin on the cores the running model needs
+// (docs/PERFORMANCE.md, "How corun shares the CPU").
+// Its size is ONNX Runtime's own default (0: one thread per physical core as ORT detects them,
+// with ORT's default affinity), not hardware_concurrency(): "default threads" then means in
+// corun what it means in a bare ORT session on the same machine. They can differ: on a VM
+// whose CPUID hides the topology (every vCPU reports APIC id 0) ORT's default is one thread,
+// and a pool of hardware_concurrency() = 2 on the two busy, shared vCPUs made each frame
+// 1.2-2x slower than a bare session (docs/PERFORMANCE.md, issue 10).
 // Never destroyed: a session may be released after static destructors ran (the last handle
 // of a model in a user's static, or on a worker thread during exit), and releasing a session
 // after its environment is a use-after-free (docs/API.md promises any destruction order).
 Ort::Env& ort_env() {
     static Ort::Env* env = [] {
         Ort::ThreadingOptions threading;
-        threading.SetGlobalIntraOpNumThreads(
-            static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+        threading.SetGlobalIntraOpNumThreads(0);
         threading.SetGlobalInterOpNumThreads(1);
         threading.SetGlobalSpinControl(true);
+        threading.SetGlobalCustomCreateThreadFn(create_pool_thread);
+        threading.SetGlobalCustomJoinThreadFn(join_pool_thread);
         return new Ort::Env(threading, ORT_LOGGING_LEVEL_ERROR, "corun");
     }();
     return *env;
+}
+
+// The threads one inference runs on with the shared pool: the caller's and the pool's.
+uint32_t shared_pool_threads() {
+    ort_env();
+    return 1 + shared_pool_workers.load(std::memory_order_relaxed);
 }
 
 constexpr const char* NO_EXTERNAL_DATA_FOLDER = "/dev/null/corun-external-data-is-passed-in-memory";
@@ -327,7 +362,7 @@ DeviceDescription describe_cpu(const std::string& id, uint32_t threads) {
     description.architecture = std::string(machine.machine) + (model.empty() ? "" : " " + model) +
                                " (ONNX Runtime " + Ort::GetVersionString() + ")";
     description.cores = std::max(1u, std::thread::hardware_concurrency());
-    description.threads = threads == 0 ? description.cores : threads;
+    description.threads = threads == 0 ? shared_pool_threads() : threads;
     description.status = "available";
     return description;
 }
