@@ -29,6 +29,7 @@ class InProcessMonitorTest(unittest.TestCase):
             environment = dict(os.environ, CORUN_MONITOR="1", CORUN_MONITOR_DIR=folder)
             runner = subprocess.Popen([CORUN, "run", MODEL, "-t", "6"], env=environment,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            self.addCleanup(runner.stderr.close)
             try:
                 seen = None
                 # Bounded: up to 60 tries, 0.25 s apart, while the program runs.
@@ -47,7 +48,7 @@ class InProcessMonitorTest(unittest.TestCase):
                 model = seen["models"][0]
                 self.assertEqual(model["name"], "add_one")
                 self.assertEqual(model["pid"], runner.pid)
-                self.assertEqual(model["group_id"], "SHARED")
+                self.assertEqual(model["group_id"], "corun-run")  # the group `corun run` opens
                 self.assertTrue(any(d["id"] == "cpu:0" for d in seen["devices"]), seen["devices"])
                 socket = os.path.join(folder, "corun-monitor-%d.sock" % runner.pid)
                 self.assertTrue(os.path.exists(socket))

@@ -17,7 +17,9 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# process_checks.py lives with the service tests.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "service"))
 from process_checks import check, failures, finish, start, stop_started  # noqa: E402
 
 CORUN, CORUND, CACHE = sys.argv[1], sys.argv[2], sys.argv[3]
