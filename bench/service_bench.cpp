@@ -2,10 +2,11 @@
 //   - per-inference latency of the service path (corund, multi_process_service = true) against
 //     the in-process path, on a small model, synchronous run(), rotating rounds; the added p50
 //     is the median over rounds of the difference of the round medians; through corund twice:
-//     on the session's fast lane (the default) and on the Session stream (lane switched off);
+//     on the session's fast lane (the default) and on the Session stream (lane and lane ring
+//     switched off);
 //   - total throughput of N client processes through corund, each running one of the models
-//     with its queue full, and of one client process running them all through corund, against
-//     one process running the same models in-process.
+//     with its queue full, and of one client process running them all through corund (their
+//     async frames on the lane ring), against one process running the same models in-process.
 // It starts its own corund on a socket in a temporary directory and stops it at the end.
 //
 //   service_bench CORUND CORUN SMALL_MODEL [MODEL...] [--rounds 7] [--iterations 200]
@@ -218,7 +219,7 @@ int main(int argc, char** argv) {
                      stream_p50 = median(all[2]);
         std::fprintf(text,
                      "latency, %s, sync run(): in-process p50 %.1f us; through corund on the "
-                     "fast lane p50 %.1f us, added p50 %+.1f us (target <= 100 us); on the "
+                     "fast lane p50 %.1f us, added p50 %+.1f us (target <= 50 us); on the "
                      "Session stream p50 %.1f us, added p50 %+.1f us\n",
                      std::filesystem::path(options.small_model).filename().c_str(), local_p50,
                      lane_p50, median(added_lane), stream_p50, median(added_stream));
@@ -282,7 +283,8 @@ int main(int argc, char** argv) {
         std::fprintf(text,
                      "throughput, %zu models: one process in-process %.1f FPS in total; %zu "
                      "client processes through corund %.1f FPS (ratio %.3f); one client process "
-                     "with every model through corund %.1f FPS (ratio %.3f)\n",
+                     "with every model through corund %.1f FPS (ratio %.3f); target: both "
+                     "ratios >= 0.95\n",
                      options.models.size(), one_process_fps, clients.size(), service_fps,
                      ratio(service_fps), one_client_fps, ratio(one_client_fps));
         report["throughput"] = {{"models", options.models},
