@@ -11,13 +11,14 @@
 #include <set>
 #include <thread>
 
+#include "service/daemon/request_validation.hpp"
+#include "service/daemon/status_message.hpp"
 #include "service/protocol_version.hpp"
 
 namespace corun::service {
 namespace {
 
 constexpr size_t MAX_SESSIONS_PER_CONNECTION = 256;
-constexpr size_t MAX_PROFILE_BYTES = size_t{1} << 20;
 
 template <typename Reply>
 grpc::Status reply_with(Reply* reply, const Status& status) {
@@ -117,6 +118,14 @@ Expected<std::shared_ptr<ClientSession>> CorunService::find_session(grpc::Server
     return session;
 }
 
+template <typename Request, typename Reply, typename Serve>
+grpc::Status CorunService::with_session(grpc::ServerContext* context, const Request& request,
+                                        Reply* reply, Serve&& serve) const {
+    auto session = find_session(context, request.session_id());
+    if (!session) return reply_with(reply, session.status());
+    return reply_with(reply, serve(*session.value()));
+}
+
 void CorunService::release_session(uint64_t session_id, const std::string& why) {
     std::shared_ptr<ClientSession> session;
     {
@@ -127,7 +136,7 @@ void CorunService::release_session(uint64_t session_id, const std::string& why) 
         sessions_.erase(found);
     }
     const auto started = std::chrono::steady_clock::now();
-    const size_t models = session->served_models().size();
+    const size_t models = session->models().served().size();
     session->release();
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);
@@ -177,14 +186,10 @@ grpc::Status CorunService::Hello(grpc::ServerContext* context, const v1::HelloRe
                               std::to_string(PROTOCOL_VERSION) +
                               "; use matching corun and corund builds"));
     }
-    const VDeviceParams params = to_vdevice_params(*request);
-    if (params.npu_sim.profile_json.size() > MAX_PROFILE_BYTES) {
-        return reply_with(
-            reply, Status(StatusCode::INVALID_ARGUMENT,
-                          "the npu-sim profile sent is " +
-                              std::to_string(params.npu_sim.profile_json.size()) +
-                              " bytes; corund takes at most " + std::to_string(MAX_PROFILE_BYTES)));
+    if (Status checked = check_hello_request(*request, limits_); !checked.is_ok()) {
+        return reply_with(reply, checked);
     }
+    const VDeviceParams params = to_vdevice_params(*request);
     const PeerCredentials caller = peers_.find(context->peer());
     std::shared_ptr<ClientAccount> account;
     {
@@ -194,18 +199,8 @@ grpc::Status CorunService::Hello(grpc::ServerContext* context, const v1::HelloRe
         account = found;
     }
     // The threads asked for are counted before anything is made: the group's scheduler workers
-    // now, a model's own intra-op threads when it loads (and one model's alone must fit).
-    if (params.cpu.intra_op_threads > limits_.max_threads_per_client) {
-        return reply_with(
-            reply, Status(StatusCode::RESOURCE_LIMIT,
-                          "cpu.intra_op_threads " + std::to_string(params.cpu.intra_op_threads) +
-                              " is over corund's limit of " +
-                              std::to_string(limits_.max_threads_per_client) +
-                              " threads per user (max_threads_per_client); ask for fewer (0 = "
-                              "the shared pool, one thread per core), or raise "
-                              "max_threads_per_client (corund's config file, or "
-                              "--max-threads-per-client)"));
-    }
+    // now, a model's own intra-op threads when it loads (check_hello_request: one model's alone
+    // must fit).
     auto worker_threads =
         charge_account(account, ClientAccount::Resource::THREADS,
                        uint64_t{params.cpu.execution_slots} + params.cpu.latency_slots,
@@ -266,12 +261,9 @@ grpc::Status CorunService::Session(
     }
     auto found = find_session(context, message.session_id());
     if (!found) {
-        const Status status =
-            message.session_id() == 0
-                ? Status(StatusCode::INVALID_ARGUMENT,
-                         "the first message of a Session stream must carry the session_id "
-                         "that Hello returned")
-                : found.status();
+        // Session 0 is never found: say what the first message lacks.
+        Status status = check_message_session(message, message.session_id(), true);
+        if (status.is_ok()) status = found.status();
         return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, status.to_string());
     }
     std::shared_ptr<ClientSession> session = found.release();
@@ -314,12 +306,7 @@ grpc::Status CorunService::Session(
     std::string why = "the client closed its stream";
     do {
         if (Status ok = check_message_session(message, session_id, first); !ok.is_ok()) {
-            if (message.has_infer()) {
-                v1::ServerMessage error;
-                error.mutable_completion()->set_job_id(message.infer().job_id());
-                *error.mutable_completion()->mutable_status() = to_proto(ok);
-                send(std::move(error));
-            }
+            if (message.has_infer()) send(error_completion(message.infer().job_id(), ok));
         } else if (message.has_infer()) {
             if (auto completion = session->submit(message.infer())) send(std::move(*completion));
         }
@@ -346,118 +333,116 @@ grpc::Status CorunService::Session(
 
 grpc::Status CorunService::OpenFastLane(grpc::ServerContext* context,
                                         const v1::OpenFastLaneRequest* request, v1::Reply* reply) {
-    auto session = find_session(context, request->session_id());
-    if (!session) return reply_with(reply, session.status());
-    return reply_with(reply, session.value()->open_fast_lane(request->buffer_id()));
+    return with_session(context, *request, reply, [&](ClientSession& session) {
+        return session.open_fast_lane(request->buffer_id());
+    });
 }
 
 grpc::Status CorunService::RegisterBuffer(grpc::ServerContext* context,
                                           const v1::RegisterBufferRequest* request,
                                           v1::RegisterBufferReply* reply) {
-    auto session = find_session(context, request->session_id());
-    if (!session) return reply_with(reply, session.status());
-    auto buffer_id = session.value()->register_buffer(request->shm_name(), request->size());
-    if (!buffer_id) return reply_with(reply, buffer_id.status());
-    reply->set_buffer_id(*buffer_id);
-    return reply_with(reply, Status::ok());
+    return with_session(context, *request, reply, [&](ClientSession& session) -> Status {
+        CORUN_TRY(uint64_t buffer_id, session.buffers().add(request->shm_name(), request->size()));
+        reply->set_buffer_id(buffer_id);
+        return Status::ok();
+    });
 }
 
 grpc::Status CorunService::ReleaseBuffer(grpc::ServerContext* context,
                                          const v1::ReleaseBufferRequest* request,
                                          v1::Reply* reply) {
-    auto session = find_session(context, request->session_id());
-    if (!session) return reply_with(reply, session.status());
-    return reply_with(reply, session.value()->release_buffer(request->buffer_id()));
+    return with_session(context, *request, reply, [&](ClientSession& session) {
+        return session.buffers().remove(request->buffer_id());
+    });
 }
 
 grpc::Status CorunService::LoadModel(grpc::ServerContext* context,
                                      const v1::LoadModelRequest* request,
                                      v1::LoadModelReply* reply) {
-    auto session = find_session(context, request->session_id());
-    if (!session) return reply_with(reply, session.status());
-    auto loaded = session.value()->load_model(*request);
-    if (!loaded) {
-        spdlog::info("session {}: loading '{}' failed: {}", request->session_id(), request->name(),
-                     loaded.status().to_string());
-        return reply_with(reply, loaded.status());
-    }
-    const auto& entry = *loaded.value();
-    reply->set_loaded_model_id(entry.loaded_model_id);
-    for (const auto& stream : entry.state->inputs) {
-        to_proto(stream->declared, reply->add_declared_inputs());
-    }
-    for (const auto& stream : entry.state->outputs) {
-        to_proto(stream->declared, reply->add_declared_outputs());
-    }
-    spdlog::info("session {}: loaded '{}' ({} bytes) as loaded_model_id {}", request->session_id(),
-                 entry.name, request->onnx().size(), entry.loaded_model_id);
-    return reply_with(reply, Status::ok());
+    return with_session(context, *request, reply, [&](ClientSession& session) -> Status {
+        auto loaded = session.models().load(*request);
+        if (!loaded) {
+            spdlog::info("session {}: loading '{}' failed: {}", request->session_id(),
+                         request->name(), loaded.status().to_string());
+            return loaded.status();
+        }
+        const auto& entry = *loaded.value();
+        reply->set_loaded_model_id(entry.loaded_model_id);
+        for (const auto& stream : entry.state->inputs) {
+            to_proto(stream->declared, reply->add_declared_inputs());
+        }
+        for (const auto& stream : entry.state->outputs) {
+            to_proto(stream->declared, reply->add_declared_outputs());
+        }
+        spdlog::info("session {}: loaded '{}' ({} bytes) as loaded_model_id {}",
+                     request->session_id(), entry.name, request->onnx().size(),
+                     entry.loaded_model_id);
+        return Status::ok();
+    });
 }
 
 grpc::Status CorunService::OutputDims(grpc::ServerContext* context,
                                       const v1::OutputDimsRequest* request,
                                       v1::OutputDimsReply* reply) {
-    auto session = find_session(context, request->session_id());
-    if (!session) return reply_with(reply, session.status());
-    auto outputs = session.value()->output_dims(request->loaded_model_id(), request->inputs());
-    if (!outputs) return reply_with(reply, outputs.status());
-    for (const auto& output : *outputs) {
-        v1::TensorSpec* spec = reply->add_outputs();
-        spec->set_name(output.name);
-        spec->set_element_type(static_cast<int32_t>(output.type));
-        for (int64_t dim : output.dims) spec->add_dims(dim);
-    }
-    return reply_with(reply, Status::ok());
+    return with_session(context, *request, reply, [&](ClientSession& session) -> Status {
+        CORUN_TRY(auto outputs,
+                  session.models().output_dims(request->loaded_model_id(), request->inputs()));
+        for (const auto& output : outputs) {
+            v1::TensorSpec* spec = reply->add_outputs();
+            spec->set_name(output.name);
+            spec->set_element_type(static_cast<int32_t>(output.type));
+            for (int64_t dim : output.dims) spec->add_dims(dim);
+        }
+        return Status::ok();
+    });
 }
 
 grpc::Status CorunService::ConfigureModel(grpc::ServerContext* context,
                                           const v1::ConfigureModelRequest* request,
                                           v1::ConfigureModelReply* reply) {
-    auto session = find_session(context, request->session_id());
-    if (!session) return reply_with(reply, session.status());
-    auto model_id = session.value()->configure_model(*request);
-    if (!model_id) return reply_with(reply, model_id.status());
-    reply->set_model_id(*model_id);
-    return reply_with(reply, Status::ok());
+    return with_session(context, *request, reply, [&](ClientSession& session) -> Status {
+        CORUN_TRY(uint64_t model_id, session.models().configure(*request));
+        reply->set_model_id(model_id);
+        return Status::ok();
+    });
 }
 
 grpc::Status CorunService::SetSchedulingParams(grpc::ServerContext* context,
                                                const v1::SetSchedulingParamsRequest* request,
                                                v1::Reply* reply) {
-    auto session = find_session(context, request->session_id());
-    if (!session) return reply_with(reply, session.status());
-    return reply_with(reply,
-                      session.value()->set_scheduling(request->model_id(), request->scheduling()));
+    return with_session(context, *request, reply, [&](ClientSession& session) {
+        return session.models().set_scheduling(request->model_id(), request->scheduling());
+    });
 }
 
 grpc::Status CorunService::ShutdownModel(grpc::ServerContext* context,
                                          const v1::ModelRequest* request, v1::Reply* reply) {
-    auto session = find_session(context, request->session_id());
-    if (!session) return reply_with(reply, session.status());
-    return reply_with(reply, session.value()->shutdown_model(request->model_id()));
+    return with_session(context, *request, reply, [&](ClientSession& session) {
+        return session.models().shutdown(request->model_id());
+    });
 }
 
 grpc::Status CorunService::ReleaseModel(grpc::ServerContext* context,
                                         const v1::ModelRequest* request, v1::Reply* reply) {
-    auto session = find_session(context, request->session_id());
-    if (!session) return reply_with(reply, session.status());
-    return reply_with(reply, session.value()->release_model(request->model_id()));
+    return with_session(context, *request, reply, [&](ClientSession& session) {
+        return session.models().release(request->model_id());
+    });
 }
 
 grpc::Status CorunService::ReleaseLoadedModel(grpc::ServerContext* context,
                                               const v1::ModelRequest* request, v1::Reply* reply) {
-    auto session = find_session(context, request->session_id());
-    if (!session) return reply_with(reply, session.status());
-    return reply_with(reply, session.value()->release_loaded_model(request->model_id()));
+    return with_session(context, *request, reply, [&](ClientSession& session) {
+        return session.models().release_loaded(request->model_id());
+    });
 }
 
 grpc::Status CorunService::SchedulerStats(grpc::ServerContext* context,
                                           const v1::SessionRequest* request,
                                           v1::SchedulerStatsReply* reply) {
-    auto session = find_session(context, request->session_id());
-    if (!session) return reply_with(reply, session.status());
-    for (auto& model : session.value()->scheduler_stats()) *reply->add_models() = std::move(model);
-    return reply_with(reply, Status::ok());
+    return with_session(context, *request, reply, [&](ClientSession& session) {
+        for (auto& model : session.scheduler_stats()) *reply->add_models() = std::move(model);
+        return Status::ok();
+    });
 }
 
 grpc::Status CorunService::Monitor(grpc::ServerContext*, const v1::MonitorRequest*,
@@ -493,7 +478,7 @@ grpc::Status CorunService::Monitor(grpc::ServerContext*, const v1::MonitorReques
         for (const auto& stats : session->vdevice().get_scheduler_stats()) {
             queued[stats.model_id] = stats.frames_queued;
         }
-        for (const auto& served : session->served_models()) {
+        for (const auto& served : session->models().served()) {
             const ActivitySnapshot activity = served->activity->snapshot(now);
             load.busy_ns += activity.device_ns;
             v1::MonitoredModel* model = reply->add_models();

@@ -61,8 +61,17 @@ public:
     size_t session_count() const;
 
 private:
+    // The caller's session `session_id`: NOT_FOUND when there is none, INVALID_OPERATION when
+    // it is another user's.
     Expected<std::shared_ptr<ClientSession>> find_session(grpc::ServerContext* context,
                                                           uint64_t session_id) const;
+    // Every unary call on a session: `serve(ClientSession&)` fills `reply` and returns the
+    // Status it carries; without a session the caller may use, the reply says why (see
+    // find_session) and `serve` is not called. gRPC's own status is always OK: errors travel
+    // as corun Statuses.
+    template <typename Request, typename Reply, typename Serve>
+    grpc::Status with_session(grpc::ServerContext* context, const Request& request, Reply* reply,
+                              Serve&& serve) const;
     void release_session(uint64_t session_id, const std::string& why);
 
     const DaemonLimits limits_;

@@ -3,6 +3,7 @@
 // over the file, the file over the defaults.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -59,5 +60,13 @@ Status load_daemon_config_file(DaemonConfig& config, const std::string& path);
 
 // The socket path this config listens on (the rule the clients use).
 std::string resolved_socket_path(const DaemonConfig& config);
+
+// The fix that ends a limit's error: "raise max_models_per_client (corund's config file, or
+// --max-models-per-client)". Inline, so that request validation (fuzzed alone) can name it.
+inline std::string how_to_raise(std::string key) {
+    std::string flag = "--" + key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    return "raise " + key + " (corund's config file, or " + flag + ")";
+}
 
 }  // namespace corun::service

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "service/daemon/session.hpp"
+#include "service/daemon/status_message.hpp"
 
 namespace corun::service {
 namespace {

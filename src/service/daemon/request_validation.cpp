@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <limits>
 
+#include "corun/infer_model.hpp"
+#include "service/fast_lane.hpp"
+
 namespace corun::service {
 namespace {
 
@@ -10,6 +13,15 @@ std::string stream_names(const std::vector<NativeStream>& streams) {
     std::string names;
     for (const auto& stream : streams) names += (names.empty() ? "'" : ", '") + stream.name + "'";
     return names.empty() ? "none" : names;
+}
+
+std::string dims_text(const google::protobuf::RepeatedField<int64_t>& dims) {
+    return shape_text(std::vector<int64_t>(dims.begin(), dims.end()));
+}
+
+bool is_bindable_type(int32_t type) {
+    return type > static_cast<int32_t>(FormatType::AUTO) &&
+           type <= static_cast<int32_t>(FormatType::INT64);
 }
 
 std::string model_label(const ModelLayout& model) {
@@ -139,6 +151,172 @@ bool is_valid_shm_name(std::string_view name) {
         return std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
     };
     return all_digits(rest.substr(0, dot)) && all_digits(rest.substr(dot + 1));
+}
+
+Status check_hello_request(const v1::HelloRequest& request, const DaemonLimits& limits) {
+    const v1::VDeviceParams& params = request.params();
+    if (params.npu_sim_profile_json().size() > MAX_PROFILE_BYTES) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "the npu-sim profile sent is " +
+                          std::to_string(params.npu_sim_profile_json().size()) +
+                          " bytes; corund takes at most " + std::to_string(MAX_PROFILE_BYTES));
+    }
+    // A model's own intra-op threads are counted when it loads; one model's alone must fit.
+    if (params.cpu_intra_op_threads() > limits.max_threads_per_client) {
+        return Status(StatusCode::RESOURCE_LIMIT,
+                      "cpu.intra_op_threads " + std::to_string(params.cpu_intra_op_threads()) +
+                          " is over corund's limit of " +
+                          std::to_string(limits.max_threads_per_client) +
+                          " threads per user (max_threads_per_client); ask for fewer (0 = the "
+                          "shared pool, one thread per core), or " +
+                          how_to_raise("max_threads_per_client"));
+    }
+    return Status::ok();
+}
+
+Status check_register_buffer_request(const std::string& shm_name, uint64_t size) {
+    if (!is_valid_shm_name(shm_name)) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "shared-memory name '" + shm_name.substr(0, 80) +
+                          "' is not of the form /corun.<pid>.<n>; corund opens only regions "
+                          "named so");
+    }
+    if (size == 0) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "RegisterBuffer of '" + shm_name + "' with size 0; give the region's size");
+    }
+    return Status::ok();
+}
+
+Status check_fast_lane_region(uint64_t buffer_id, uint64_t region_bytes) {
+    if (region_bytes < FAST_LANE_BYTES) {
+        return Status(StatusCode::INVALID_ARGUMENT, "buffer_id " + std::to_string(buffer_id) +
+                                                        " holds " + std::to_string(region_bytes) +
+                                                        " bytes; a fast lane needs " +
+                                                        std::to_string(FAST_LANE_BYTES));
+    }
+    return Status::ok();
+}
+
+Status check_model_size(const v1::LoadModelRequest& request, uint64_t max_model_bytes) {
+    uint64_t sent_bytes = request.onnx().size();
+    for (const auto& file : request.external_data()) sent_bytes += file.content().size();
+    if (sent_bytes > max_model_bytes) {
+        return Status(StatusCode::RESOURCE_LIMIT,
+                      "model '" + request.name() + "' has " + std::to_string(sent_bytes) +
+                          " bytes (external data included), over corund's limit of " +
+                          std::to_string(max_model_bytes) + " bytes per model; " +
+                          how_to_raise("max_model_bytes"));
+    }
+    return Status::ok();
+}
+
+Status check_model_not_empty(const v1::LoadModelRequest& request) {
+    if (request.onnx().empty()) {
+        return Status(StatusCode::INVALID_MODEL,
+                      "model '" + request.name() + "' is empty (0 bytes)");
+    }
+    return Status::ok();
+}
+
+Status check_stream_names(const google::protobuf::RepeatedPtrField<v1::TensorSpec>& specs,
+                          const std::vector<std::string>& stream_names, const std::string& kind,
+                          const std::string& model_name) {
+    bool matches = static_cast<size_t>(specs.size()) == stream_names.size();
+    for (size_t i = 0; matches && i < stream_names.size(); ++i) {
+        matches = specs[static_cast<int>(i)].name() == stream_names[i];
+    }
+    if (matches) return Status::ok();
+    std::string expected;
+    for (const auto& name : stream_names) expected += (expected.empty() ? "'" : ", '") + name + "'";
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "model '" + model_name + "' has " + std::to_string(stream_names.size()) + " " +
+                      kind + "(s) (" + expected + "); the request lists " +
+                      std::to_string(specs.size()) + ". Give one native " + kind +
+                      " spec per stream, in this order");
+}
+
+uint64_t bounded_frame_bytes(const google::protobuf::RepeatedField<int64_t>& dims, FormatType type,
+                             uint64_t limit) {
+    uint64_t bytes = format_type_size(type);
+    for (int64_t dim : dims) {
+        if (dim <= 0) return 0;
+        if (bytes > limit / static_cast<uint64_t>(dim)) return 0;
+        bytes *= static_cast<uint64_t>(dim);
+    }
+    return bytes <= limit ? bytes : 0;
+}
+
+Status check_tensor_spec(const v1::TensorSpec& spec, const std::string& what, uint64_t limit) {
+    if (!is_bindable_type(spec.element_type())) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      what + " has element_type " + std::to_string(spec.element_type()) +
+                          ", which is no corun::FormatType corun binds (1..6: UINT8 .. INT64)");
+    }
+    if (bounded_frame_bytes(spec.dims(), static_cast<FormatType>(spec.element_type()), limit) ==
+        0) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      what + " has dims " + dims_text(spec.dims()) +
+                          "; every dimension must be positive and one frame must fit in the "
+                          "client's shared-memory limit (" +
+                          std::to_string(limit) + " bytes)");
+    }
+    return Status::ok();
+}
+
+Status check_native_type(const v1::TensorSpec& spec, const std::string& what, FormatType native) {
+    if (spec.element_type() != static_cast<int32_t>(native)) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      what + " is " + format_type_name(native) +
+                          " natively; the request gives element_type " +
+                          std::to_string(spec.element_type()) +
+                          ". Send native specs: the client converts formats");
+    }
+    return Status::ok();
+}
+
+Status check_fixed_shape(const v1::TensorSpec& spec, const std::string& what,
+                         const std::vector<int64_t>& native_shape) {
+    const std::vector<int64_t> dims(spec.dims().begin(), spec.dims().end());
+    if (dims != native_shape) {
+        return Status(StatusCode::INVALID_ARGUMENT, what + " has the fixed shape " +
+                                                        shape_text(native_shape) +
+                                                        "; the request gives " + shape_text(dims));
+    }
+    return Status::ok();
+}
+
+Status check_batch_size(uint32_t batch_size) {
+    if (batch_size > InferModel::MAX_BATCH_SIZE) {
+        return Status(StatusCode::INVALID_ARGUMENT, "batch_size " + std::to_string(batch_size) +
+                                                        " is out of range; use 1.." +
+                                                        std::to_string(InferModel::MAX_BATCH_SIZE));
+    }
+    return Status::ok();
+}
+
+Status check_configured_frame_size(const NativeStream& stream, bool input,
+                                   uint64_t configured_bytes) {
+    if (configured_bytes != stream.frame_bytes) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      std::string(input ? "input '" : "output '") + stream.name + "' takes " +
+                          std::to_string(configured_bytes) +
+                          " bytes per frame as configured, but the request's native spec gives " +
+                          std::to_string(stream.frame_bytes) +
+                          "; ask OutputDims for the output shapes first");
+    }
+    return Status::ok();
+}
+
+Status check_queue_size(uint32_t asked, size_t capacity, uint32_t batch_size) {
+    if (asked > capacity) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "queue_size " + std::to_string(asked) +
+                          " is larger than the daemon's queue for batch size " +
+                          std::to_string(batch_size) + " (" + std::to_string(capacity) +
+                          " frames, 2 x batch size); ask for at most that");
+    }
+    return Status::ok();
 }
 
 }  // namespace corun::service
