@@ -136,7 +136,7 @@ protected:
     // Writes `entry` raw at the next place and publishes it.
     void raw_submit(const LaneRingSubmission& entry) {
         ring().submissions[raw_submitted_ % LANE_RING_ENTRIES] = entry;
-        ring().submission_head.store(++raw_submitted_, std::memory_order_release);
+        ring().submission_head.store(++raw_submitted_, std::memory_order_seq_cst);
         ring_doorbell_if_sleeping(ring().daemon_doorbell, ring().daemon_sleeping);
     }
 
@@ -314,7 +314,7 @@ TEST_F(LaneRingTest, AHeadPastTheRingClosesItWithTheReasonAsJobZero) {
         std::lock_guard lock(mutex_);
         return requests_.size() == 1;
     }));
-    ring().submission_head.store(1 + LANE_RING_ENTRIES + 7, std::memory_order_release);
+    ring().submission_head.store(1 + LANE_RING_ENTRIES + 7, std::memory_order_seq_cst);
     ring_doorbell_if_sleeping(ring().daemon_doorbell, ring().daemon_sleeping);
     EXPECT_TRUE(eventually([&] { return calls.load() == 1; }));
     {

@@ -769,7 +769,7 @@ public:
 
     void submit(const LaneRingSubmission& entry) {
         ring_.submissions[submitted_ % LANE_RING_ENTRIES] = entry;
-        ring_.submission_head.store(++submitted_, std::memory_order_release);
+        ring_.submission_head.store(++submitted_, std::memory_order_seq_cst);
         ring_doorbell_if_sleeping(ring_.daemon_doorbell, ring_.daemon_sleeping);
     }
 
@@ -895,7 +895,7 @@ TEST_F(ServiceProtocolTest, LaneRingRunsJobsAndRefusesBadEntriesWithoutHarm) {
 
     // A head no client can write: the ring closes and says why as job 0; corund lives on.
     ring.ring().submission_head.store(ring.next_sequence() + LANE_RING_ENTRIES + 1,
-                                      std::memory_order_release);
+                                      std::memory_order_seq_cst);
     ring_doorbell_if_sleeping(ring.ring().daemon_doorbell, ring.ring().daemon_sleeping);
     taken = ring.take(1);
     ASSERT_EQ(taken.size(), 1u);

@@ -7,9 +7,7 @@
 namespace corun::service {
 
 void ring_doorbell_if_sleeping(std::atomic<uint32_t>& doorbell, std::atomic<uint32_t>& sleeping) {
-    // Orders the head just published before the look at the flag (the reader orders its flag
-    // before its look at the head): one of the two sees the other.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // seq_cst, after the head's seq_cst store: see "Wake-ups" in the header.
     if (sleeping.load(std::memory_order_seq_cst) == 0) return;
     doorbell.fetch_add(1, std::memory_order_seq_cst);
     futex_wake(doorbell);

@@ -17,8 +17,9 @@
 //
 // Wake-ups: a reader that finds its ring empty says so (daemon_sleeping / client_sleeping),
 // looks once more and sleeps on its doorbell futex; a writer that published looks at that flag
-// and rings the doorbell only when the reader sleeps (the flag and the head are both accessed
-// sequentially consistently, so either the writer sees the flag or the reader sees the entry).
+// and rings the doorbell only when the reader sleeps. The head's store and load and the flag's
+// are all sequentially consistent, so of "writer publishes, then looks at the flag" and
+// "reader raises the flag, then looks at the head" one always sees the other: no lost wake-up.
 // While both sides are busy no system call is made at all.
 //
 // Bounded: a client keeps at most LANE_RING_ENTRIES jobs in the ring (submitted and whose
@@ -86,17 +87,16 @@ inline LaneRing& lane_ring_in(uint8_t* lane_region) {
     return *reinterpret_cast<LaneRing*>(lane_region + LANE_RING_OFFSET);
 }
 
-// After publishing (a release store of the head): rings `doorbell` if its reader sleeps.
+// After publishing (a seq_cst store of the head): rings `doorbell` if its reader sleeps.
 void ring_doorbell_if_sleeping(std::atomic<uint32_t>& doorbell, std::atomic<uint32_t>& sleeping);
 
 // The reader's side: says it sleeps, then sleeps on `doorbell` (at most `timeout`) unless
-// `has_work()`, looked at after saying so, finds something. Returns at once if so.
+// `has_work()` (which loads the head seq_cst), looked at after saying so, finds something.
 template <typename HasWork>
 void sleep_until_rung(std::atomic<uint32_t>& doorbell, std::atomic<uint32_t>& sleeping,
                       HasWork has_work, std::chrono::microseconds timeout) {
     const uint32_t seen = doorbell.load(std::memory_order_seq_cst);
     sleeping.store(1, std::memory_order_seq_cst);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (!has_work()) futex_wait(doorbell, seen, timeout);
     sleeping.store(0, std::memory_order_relaxed);
 }

@@ -74,7 +74,7 @@ bool LaneRingClient::submit(uint64_t job_id, uint64_t model_id,
             }
         }
         ++submitted_;
-        ring_.submission_head.store(submitted_, std::memory_order_release);
+        ring_.submission_head.store(submitted_, std::memory_order_seq_cst);
     }
     ring_doorbell_if_sleeping(ring_.daemon_doorbell, ring_.daemon_sleeping);
     return true;
@@ -103,7 +103,7 @@ void LaneRingClient::read_completions() {
         sleep_until_rung(
             ring_.client_doorbell, ring_.client_sleeping,
             [&] {
-                return closing_ || ring_.completion_head.load(std::memory_order_acquire) != taken_;
+                return closing_ || ring_.completion_head.load(std::memory_order_seq_cst) != taken_;
             },
             DAEMON_CHECK);
     }

@@ -27,14 +27,13 @@ std::shared_ptr<FastLaneServer> FastLaneServer::start(
     // before the new thread first runs, and that request must not be taken as already seen.
     const uint32_t seen = server->lane_.request_sequence.load(std::memory_order_acquire);
     server->thread_ = std::thread([raw = server.get(), seen] { raw->serve(seen); });
-    // Both callbacks run before stop() ends. For now ClientSession::submit treats a ring job as
-    // a lane request: run on the ring's thread when the client has nothing else in corund. That
-    // holds up the entries behind it (a client pumping several models runs them in lockstep);
-    // the ring's jobs are to be always queued once the session's submission is split out.
+    // The ring's jobs are always queued, never run on its thread: one frame running there would
+    // hold up the entries behind it, and a client pumping several models would run them in
+    // lockstep. Both callbacks run before stop() ends.
     server->ring_ = LaneRingServer::start(
         session.id(), server->mapping_,
         [raw = server.get()](const v1::InferRequest& request) -> std::optional<v1::Completion> {
-            auto refused = raw->session_.submit(request, raw->shared_from_this());
+            auto refused = raw->session_.submit(request, raw->shared_from_this(), false);
             if (!refused) return std::nullopt;
             return refused->completion();
         },

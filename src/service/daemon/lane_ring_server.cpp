@@ -65,7 +65,7 @@ void LaneRingServer::complete(const v1::Completion& completion) {
             write_lane_ring_completion(ring_.completions[published_ % LANE_RING_ENTRIES],
                                        published_, completion);
             ++published_;
-            ring_.completion_head.store(published_, std::memory_order_release);
+            ring_.completion_head.store(published_, std::memory_order_seq_cst);
             ring_doorbell_if_sleeping(ring_.client_doorbell, ring_.client_sleeping);
             return;
         }
@@ -86,7 +86,7 @@ void LaneRingServer::serve() {
         sleep_until_rung(
             ring_.daemon_doorbell, ring_.daemon_sleeping,
             [&] {
-                return stopping_ || ring_.submission_head.load(std::memory_order_acquire) != taken_;
+                return stopping_ || ring_.submission_head.load(std::memory_order_seq_cst) != taken_;
             },
             IDLE_CHECK);
     }
