@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Writes the fuzzer's seed corpus: a few valid encoded ClientMessages for the fake session of
 request_validation_fuzz.cpp (model 1: x/y of 192 bytes, batch 2; model 7: a 16 + b 8 -> c 4,
-batch 4; region 1: 4096 bytes, region 2: 1000 bytes). Usage: make_corpus.py OUT_DIR"""
+batch 4; region 1: 4096 bytes, region 2: 1000 bytes), and one of each other request it
+checks (Hello, RegisterBuffer, LoadModel, OutputDims, ConfigureModel). Usage:
+make_corpus.py OUT_DIR"""
 import os
 import struct
 import subprocess
@@ -38,6 +40,19 @@ seeds = {
     "past_the_end": message(4, 1, [([(2, 900, 192)], [(1, 0, 192)])]),
     "overflow": message(5, 1, [([(1, 2**64 - 8, 192)], [(1, 0, 192)])]),
     "session_only": pb.ClientMessage(session_id=42),
+    "hello": pb.HelloRequest(protocol_version=1, params=pb.VDeviceParams(
+        device_count=1, cpu_intra_op_threads=2, npu_sim_profile_json="{}")),
+    "register_buffer": pb.RegisterBufferRequest(session_id=42, shm_name="/corun.12.3",
+                                                size=4096),
+    "load_model": pb.LoadModelRequest(session_id=42, name="m", onnx=b"\x08\x07"),
+    "output_dims": pb.OutputDimsRequest(session_id=42, loaded_model_id=1, inputs=[
+        pb.TensorSpec(name="a", element_type=1, dims=[1, 3, 8, 8]),
+        pb.TensorSpec(name="b", element_type=6, dims=[4])]),
+    "configure_model": pb.ConfigureModelRequest(
+        session_id=42, loaded_model_id=1, batch_size=2, queue_size=4,
+        native_inputs=[pb.TensorSpec(name="a", element_type=1, dims=[1, 3, 8, 8]),
+                       pb.TensorSpec(name="b", element_type=1, dims=[2, 2**40])],
+        native_outputs=[pb.TensorSpec(name="y", element_type=3, dims=[1, 10])]),
 }
 
 
