@@ -25,8 +25,8 @@ struct RegionPins {
     uint64_t frames = 0;
 
     void release() const;
-    // The error of the first region the client shrank under us (docs/SERVICE.md, "Faults"),
-    // else OK: a frame over such a region read zeros, so its result is void.
+    // The error of the first region the client shrank under us (docs/SERVICE.md, "Requests and
+    // shared memory"), else OK: a frame over such a region read zeros, so its result is void.
     Status fault() const;
 };
 

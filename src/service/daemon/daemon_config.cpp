@@ -59,6 +59,62 @@ bool parse_count(const std::string& text, bool allow_suffix, uint64_t max, uint6
     return true;
 }
 
+// A numeric setting: from 1 to `max` (a byte count with a K, M or G suffix when `bytes`),
+// `accepted` for the error, `apply` to store it. One row each, so that adding a limit is one line.
+struct NumericSetting {
+    const char* key;
+    bool bytes;
+    uint64_t max;
+    const char* accepted;
+    void (*apply)(DaemonConfig& config, uint64_t number);
+};
+
+const NumericSetting* numeric_setting(const std::string& key) {
+    static const NumericSetting settings[] = {
+        {"max_models_per_client", false, 1u << 20, "a count from 1 to 1048576",
+         [](DaemonConfig& config, uint64_t number) {
+             config.limits.max_models_per_client = static_cast<uint32_t>(number);
+         }},
+        {"max_queued_frames_per_client", false, 1u << 20, "a count from 1 to 1048576",
+         [](DaemonConfig& config, uint64_t number) {
+             config.limits.max_queued_frames_per_client = static_cast<uint32_t>(number);
+         }},
+        {"max_shm_bytes_per_client", true, uint64_t{1} << 46,
+         "a byte count such as 1073741824, 512M or 4G",
+         [](DaemonConfig& config, uint64_t number) {
+             config.limits.max_shm_bytes_per_client = number;
+         }},
+        // gRPC takes message sizes as int: keep room for the rest of the message below 2 GiB.
+        {"max_model_bytes", true, uint64_t{2000} << 20, "a byte count from 1 to 2000M",
+         [](DaemonConfig& config, uint64_t number) { config.limits.max_model_bytes = number; }},
+        {"max_threads_per_client", false, 4096, "a count from 1 to 4096",
+         [](DaemonConfig& config, uint64_t number) {
+             config.limits.max_threads_per_client = static_cast<uint32_t>(number);
+         }},
+        {"max_model_memory_per_client", true, uint64_t{1} << 46,
+         "a byte count such as 536870912, 512M or 4G",
+         [](DaemonConfig& config, uint64_t number) {
+             config.limits.max_model_memory_per_client = number;
+         }},
+        {"max_frame_time_limit", false, 24 * 3600'000, "milliseconds from 1 to 86400000",
+         [](DaemonConfig& config, uint64_t number) {
+             config.limits.max_frame_time_limit = std::chrono::milliseconds(number);
+         }},
+        {"max_connections", false, 65536, "a count from 1 to 65536",
+         [](DaemonConfig& config, uint64_t number) {
+             config.connections.max_connections = number;
+         }},
+        {"max_connections_per_user", false, 65536, "a count from 1 to 65536",
+         [](DaemonConfig& config, uint64_t number) {
+             config.connections.max_connections_per_user = number;
+         }},
+    };
+    for (const auto& setting : settings) {
+        if (key == setting.key) return &setting;
+    }
+    return nullptr;
+}
+
 }  // namespace
 
 const std::vector<DaemonSetting>& daemon_settings() {
@@ -91,7 +147,6 @@ const std::vector<DaemonSetting>& daemon_settings() {
 
 Status apply_daemon_setting(DaemonConfig& config, const std::string& key,
                             const std::string& value) {
-    uint64_t number = 0;
     if (key == "socket") {
         config.socket = value;
     } else if (key == "socket_group") {
@@ -104,48 +159,12 @@ Status apply_daemon_setting(DaemonConfig& config, const std::string& key,
             return bad_value(key, value, "trace, debug, info, warn or error");
         }
         config.log_level = value;
-    } else if (key == "max_models_per_client") {
-        if (!parse_count(value, false, 1u << 20, number) || number == 0) {
-            return bad_value(key, value, "a count from 1 to 1048576");
+    } else if (const NumericSetting* numeric = numeric_setting(key)) {
+        uint64_t number = 0;
+        if (!parse_count(value, numeric->bytes, numeric->max, number) || number == 0) {
+            return bad_value(key, value, numeric->accepted);
         }
-        config.limits.max_models_per_client = static_cast<uint32_t>(number);
-    } else if (key == "max_queued_frames_per_client") {
-        if (!parse_count(value, false, 1u << 20, number) || number == 0) {
-            return bad_value(key, value, "a count from 1 to 1048576");
-        }
-        config.limits.max_queued_frames_per_client = static_cast<uint32_t>(number);
-    } else if (key == "max_shm_bytes_per_client") {
-        if (!parse_count(value, true, uint64_t{1} << 46, number) || number == 0) {
-            return bad_value(key, value, "a byte count such as 1073741824, 512M or 4G");
-        }
-        config.limits.max_shm_bytes_per_client = number;
-    } else if (key == "max_model_bytes") {
-        // gRPC takes message sizes as int: keep room for the rest of the message below 2 GiB.
-        if (!parse_count(value, true, uint64_t{2000} << 20, number) || number == 0) {
-            return bad_value(key, value, "a byte count from 1 to 2000M");
-        }
-        config.limits.max_model_bytes = number;
-    } else if (key == "max_threads_per_client") {
-        if (!parse_count(value, false, 4096, number) || number == 0) {
-            return bad_value(key, value, "a count from 1 to 4096");
-        }
-        config.limits.max_threads_per_client = static_cast<uint32_t>(number);
-    } else if (key == "max_model_memory_per_client") {
-        if (!parse_count(value, true, uint64_t{1} << 46, number) || number == 0) {
-            return bad_value(key, value, "a byte count such as 536870912, 512M or 4G");
-        }
-        config.limits.max_model_memory_per_client = number;
-    } else if (key == "max_frame_time_limit") {
-        if (!parse_count(value, false, 24 * 3600'000, number) || number == 0) {
-            return bad_value(key, value, "milliseconds from 1 to 86400000");
-        }
-        config.limits.max_frame_time_limit = std::chrono::milliseconds(number);
-    } else if (key == "max_connections" || key == "max_connections_per_user") {
-        if (!parse_count(value, false, 65536, number) || number == 0) {
-            return bad_value(key, value, "a count from 1 to 65536");
-        }
-        (key == "max_connections" ? config.connections.max_connections
-                                  : config.connections.max_connections_per_user) = number;
+        numeric->apply(config, number);
     } else {
         std::string keys;
         for (const auto& setting : daemon_settings())

@@ -11,7 +11,9 @@ ModelRegistry::ModelRegistry(uint64_t session_id, std::shared_ptr<DeviceGroup> g
       account_(std::move(account)),
       load_memory_(load_memory) {}
 
-Status ModelRegistry::over_limit(size_t count, const char* state, const char* release_call) const {
+Status ModelRegistry::room_for_another(size_t count, const char* state,
+                                       const char* release_call) const {
+    if (count < limits_.max_models_per_client) return Status::ok();
     return Status(StatusCode::RESOURCE_LIMIT,
                   "this client has " + std::to_string(count) + " " + state +
                       " models, corund's limit per client; release one (" + release_call + ") or " +
@@ -20,26 +22,18 @@ Status ModelRegistry::over_limit(size_t count, const char* state, const char* re
 
 Status ModelRegistry::check_room_for_loaded() const {
     std::lock_guard lock(mutex_);
-    if (loaded_.size() >= limits_.max_models_per_client) {
-        return over_limit(loaded_.size(), "loaded", "ReleaseLoadedModel");
-    }
-    return Status::ok();
+    return room_for_another(loaded_.size(), "loaded", "ReleaseLoadedModel");
 }
 
 Status ModelRegistry::check_room_for_served() const {
     std::lock_guard lock(mutex_);
-    if (served_.size() >= limits_.max_models_per_client) {
-        return over_limit(served_.size(), "configured", "ReleaseModel");
-    }
-    return Status::ok();
+    return room_for_another(served_.size(), "configured", "ReleaseModel");
 }
 
 Status ModelRegistry::add_loaded(const std::shared_ptr<LoadedModelEntry>& entry) {
     std::lock_guard lock(mutex_);
     if (closed_) return Status(StatusCode::SHUTDOWN, "the session is being released");
-    if (loaded_.size() >= limits_.max_models_per_client) {
-        return over_limit(loaded_.size(), "loaded", "ReleaseLoadedModel");
-    }
+    CORUN_RETURN_IF_ERROR(room_for_another(loaded_.size(), "loaded", "ReleaseLoadedModel"));
     entry->loaded_model_id = ++last_loaded_model_id_;
     loaded_[entry->loaded_model_id] = entry;
     return Status::ok();
@@ -48,9 +42,7 @@ Status ModelRegistry::add_loaded(const std::shared_ptr<LoadedModelEntry>& entry)
 Status ModelRegistry::add_served(const std::shared_ptr<ServedModel>& served) {
     std::lock_guard lock(mutex_);
     if (closed_) return Status(StatusCode::SHUTDOWN, "the session is being released");
-    if (served_.size() >= limits_.max_models_per_client) {
-        return over_limit(served_.size(), "configured", "ReleaseModel");
-    }
+    CORUN_RETURN_IF_ERROR(room_for_another(served_.size(), "configured", "ReleaseModel"));
     served_[served->model_id] = served;
     return Status::ok();
 }

@@ -87,8 +87,9 @@ public:
 
 private:
     Expected<std::shared_ptr<LoadedModelEntry>> find_loaded(uint64_t loaded_model_id) const;
-    // RESOURCE_LIMIT for `count` models `state` ("loaded", "configured").
-    Status over_limit(size_t count, const char* state, const char* release_call) const;
+    // OK while `count` models `state` ("loaded", "configured") leave room for one more, else
+    // RESOURCE_LIMIT naming `release_call` and the setting to raise.
+    Status room_for_another(size_t count, const char* state, const char* release_call) const;
     // Checked when a load or configuration begins, and again when it is added: those of one
     // session run side by side, each checked before it began.
     Status check_room_for_loaded() const;

@@ -49,7 +49,6 @@ public:
 
     BufferRegistry& buffers() { return buffers_; }
     ModelRegistry& models() { return models_; }
-    const ModelRegistry& models() const { return models_; }
     CompletionOutbox& outbox() { return *outbox_; }
 
     // JobSubmitter::submit: from the stream's reader thread, or the lane's thread with `lane`,

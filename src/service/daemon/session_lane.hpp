@@ -1,4 +1,4 @@
-// A session's one fast lane (docs/SERVICE.md, "Fast lane"): opened by OpenFastLane on a region
+// A session's one fast lane (docs/SERVICE.md, "How it works"): opened by OpenFastLane on a region
 // the session registered, served by a FastLaneServer thread, stopped for good when the session
 // is released.
 #pragma once
