@@ -6,9 +6,10 @@
 // exactly as one from the stream, runs it (on that thread when a slot is free), writes the
 // completion and wakes completion_sequence, on which the client waits. Futexes work on shared
 // mappings across processes, so nothing but the region's name crosses the socket. The Session
-// stream carries everything else (run_async, errors from a broken lane) and tells either side
-// when the other died. One request at a time per lane; the client uses it only for a sync
-// run() of one frame while no other sync run() holds it.
+// stream carries control (errors from a broken lane, frames that fit no lane) and tells either
+// side when the other died. One request at a time per lane; the client uses it only for a sync
+// run() of one frame while no other sync run() holds it. Other frames take the lane ring
+// (protocol/lane_ring.hpp), which follows this page in the same region.
 #pragma once
 
 #include <atomic>
@@ -23,7 +24,10 @@ namespace corun::service {
 
 constexpr uint32_t FAST_LANE_MAX_REFERENCES = 32;  // inputs + outputs of the frame
 constexpr uint32_t FAST_LANE_MESSAGE_BYTES = 2048;
-constexpr size_t FAST_LANE_BYTES = 4096;  // the region the client registers for it
+constexpr size_t FAST_LANE_PAGE_BYTES = 4096;  // the lane itself, at the region's start
+// The lane ring (protocol/lane_ring.hpp) follows the page in the same region.
+constexpr size_t LANE_RING_OFFSET = FAST_LANE_PAGE_BYTES;
+constexpr size_t FAST_LANE_BYTES = LANE_RING_OFFSET + (size_t{192} << 10);  // the region in all
 
 struct FastLaneReference {
     uint64_t buffer_id;
@@ -56,7 +60,7 @@ struct FastLane {
     FastLaneCompletion completion;
 };
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
-static_assert(sizeof(FastLane) <= FAST_LANE_BYTES);
+static_assert(sizeof(FastLane) <= FAST_LANE_PAGE_BYTES);
 
 // Sleeps while `word` holds `expected`, at most `timeout` (woken by futex_wake from any
 // process that maps the same page). Returns at once if the value differs.

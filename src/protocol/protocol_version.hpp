@@ -6,6 +6,7 @@
 
 namespace corun::service {
 
-constexpr uint32_t PROTOCOL_VERSION = 1;
+// 2: the fast lane's region carries the lane ring (protocol/lane_ring.hpp) after its page.
+constexpr uint32_t PROTOCOL_VERSION = 2;
 
 }  // namespace corun::service

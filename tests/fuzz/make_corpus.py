@@ -5,6 +5,7 @@ batch 4; region 1: 4096 bytes, region 2: 1000 bytes), and one of each other requ
 checks (Hello, RegisterBuffer, LoadModel, OutputDims, ConfigureModel). Usage:
 make_corpus.py OUT_DIR"""
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -53,7 +54,29 @@ seeds = {
                        pb.TensorSpec(name="b", element_type=1, dims=[2, 2**40])],
         native_outputs=[pb.TensorSpec(name="y", element_type=3, dims=[1, 10])]),
 }
+
+
+def ring_entry(sequence, job, model, frames):
+    """A lane-ring submission entry (src/protocol/lane_ring.hpp: LaneRingSubmission, 64
+    references), all frames alike in their counts; an even length, so the fuzzer expects it
+    in its place."""
+    inputs, outputs = len(frames[0][0]), len(frames[0][1])
+    entry = struct.pack("<IIIIQQ", sequence, len(frames), inputs, outputs, job, model)
+    references = [r for ins, outs in frames for r in ins + outs]
+    for buffer_id, offset, size in references + [(0, 0, 0)] * (64 - len(references)):
+        entry += struct.pack("<QQQ", buffer_id, offset, size)
+    return entry
+
+
+raw_seeds = {
+    "ring_add_one_two_frames": ring_entry(0, 6, 1, [([(1, 0, 192)], [(1, 192, 192)]),
+                                                   ([(2, 0, 192)], [(2, 808, 192)])]),
+    "ring_two_in_one_out": ring_entry(9, 7, 7, [([(2, 0, 16), (2, 16, 8)], [(1, 4092, 4)])]),
+}
 os.makedirs(out, exist_ok=True)
 for name, seed in seeds.items():
     with open(os.path.join(out, name), "wb") as f:
         f.write(seed.SerializeToString())
+for name, seed in raw_seeds.items():
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(seed)

@@ -1,12 +1,13 @@
 // libFuzzer target for what corund does with a client's bytes before touching memory: parse a
 // ClientMessage, check its session, resolve its InferRequest against a fixed session (two
 // models, two mapped regions with guard pages behind them); the same bytes read as a fast-lane
-// request page are decoded and resolved the same way. Fails on any resolved view that
-// leaves its region or does not have the stream's exact frame size; touching both ends of
-// each view makes an escape fault even where the check itself were wrong.
-// The same bytes parsed as each other request (Hello, RegisterBuffer, LoadModel, OutputDims,
-// ConfigureModel) go through their checks; what a check passes must hold what it promises
-// (a spec's frame size positive, within the limit and exact, a name of the accepted form).
+// request page, and as a lane-ring submission entry, are decoded and resolved the same way.
+// Fails on any resolved view that leaves its region or does not have the stream's exact frame
+// size; touching both ends of each view makes an escape fault even where the check itself were
+// wrong. The same bytes parsed as each other request (Hello, RegisterBuffer, LoadModel,
+// OutputDims, ConfigureModel) go through their checks; what a check passes must hold what it
+// promises (a spec's frame size positive, within the limit and exact, a name of the accepted
+// form).
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "corun/infer_model.hpp"
 #include "service/daemon/request_validation.hpp"
 #include "protocol/fast_lane.hpp"
+#include "protocol/lane_ring.hpp"
 
 namespace {
 
@@ -216,6 +218,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         resolve_and_check(session, *decoded);
     } else if (decoded.status().message().empty()) {
         fail("a lane error without a message");
+    }
+    // A lane-ring entry: any bytes, expected in its place or not (the input's length decides).
+    LaneRingSubmission ring_entry{};
+    std::memcpy(&ring_entry, data, std::min(size, sizeof ring_entry));
+    const uint32_t expected = ring_entry.sequence + static_cast<uint32_t>(size % 2);
+    if (auto decoded = decode_lane_ring_submission(ring_entry, expected)) {
+        if (ring_entry.sequence != expected) fail("a torn ring entry decoded");
+        if (static_cast<uint64_t>(decoded->frames_size()) != ring_entry.frame_count) {
+            fail("a ring entry decoded to another frame count");
+        }
+        resolve_and_check(session, *decoded);
+    } else if (decoded.status().message().empty()) {
+        fail("a ring error without a message");
     }
     check_other_requests(data, size);
     corun::service::v1::ClientMessage message;

@@ -359,7 +359,9 @@ std::pair<uint64_t, uint64_t> monitored_frames(const std::string& socket, uint64
     return {0, 0};
 }
 
-TEST_F(ServiceClientTest, SyncRunsTakeTheFastLaneAndAsyncOnesTheStream) {
+// Async frames take the lane ring (the lane's region, after its page): corund counts them with
+// the lane's as frames that came through shared memory.
+TEST_F(ServiceClientTest, SyncRunsTakeTheFastLaneAndAsyncOnesTheRing) {
     ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
     ASSERT_OK_AND_ASSIGN(auto model, vdevice->create_infer_model(test_model("add_one.onnx")));
     ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
@@ -380,7 +382,97 @@ TEST_F(ServiceClientTest, SyncRunsTakeTheFastLaneAndAsyncOnesTheStream) {
         frames = monitored_frames(daemon_->socket(), id);
         return frames.first == 8;
     })) << frames.first;
-    EXPECT_EQ(frames.second, 5u);
+    EXPECT_EQ(frames.second, 8u);
+}
+
+// Many async jobs through the ring, several frames each and the client's queue full: every
+// callback runs once, with its own job's outputs.
+TEST_F(ServiceClientTest, AsyncJobsThroughTheRingCompleteOnceWithTheirOwnOutputs) {
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
+    ASSERT_OK_AND_ASSIGN(auto model, vdevice->create_infer_model(test_model("add_one.onnx")));
+    ASSERT_OK(model->set_batch_size(2));
+    ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
+    ASSERT_OK_AND_ASSIGN(size_t queue_size, configured.get_async_queue_size());
+    constexpr int ROUNDS = 40;
+    const size_t per_round = queue_size / 2;  // jobs of 2 frames fill the queue
+    std::vector<AddOneBuffers> buffers(2 * per_round);
+    std::vector<ConfiguredInferModel::Bindings> bindings;
+    for (auto& frame : buffers) {
+        ASSERT_OK_AND_ASSIGN(auto bound, bind(configured, frame));
+        bindings.push_back(std::move(bound));
+    }
+    std::vector<std::atomic<int>> calls(ROUNDS * per_round);
+    std::atomic<int> wrong{0};
+    for (int round = 0; round < ROUNDS; ++round) {
+        std::vector<AsyncInferJob> jobs;
+        for (size_t j = 0; j < per_round; ++j) {
+            const size_t index = static_cast<size_t>(round) * per_round + j;
+            for (size_t f = 0; f < 2; ++f) {
+                buffers[2 * j + f].input.assign(48, static_cast<float>(index * 2 + f));
+                buffers[2 * j + f].output.assign(48, -1.0f);
+            }
+            std::vector<ConfiguredInferModel::Bindings> pair = {bindings[2 * j],
+                                                                bindings[2 * j + 1]};
+            ASSERT_OK_AND_ASSIGN(
+                auto job,
+                configured.run_async(pair, [&, index](const AsyncInferCompletionInfo& info) {
+                    if (!info.status.is_ok()) wrong.fetch_add(1);
+                    calls[index].fetch_add(1);
+                }));
+            jobs.push_back(std::move(job));
+        }
+        for (auto& job : jobs) ASSERT_OK(job.wait(30000ms));
+        for (size_t j = 0; j < per_round; ++j) {
+            const size_t index = static_cast<size_t>(round) * per_round + j;
+            for (size_t f = 0; f < 2; ++f) {
+                ASSERT_EQ(buffers[2 * j + f].output,
+                          std::vector<float>(48, static_cast<float>(index * 2 + f) + 1.0f))
+                    << "job " << index << " frame " << f;
+            }
+        }
+    }
+    for (auto& count : calls) EXPECT_EQ(count.load(), 1);
+    EXPECT_EQ(wrong.load(), 0);
+    std::pair<uint64_t, uint64_t> frames;
+    const uint64_t expected = 2 * ROUNDS * per_round;
+    EXPECT_TRUE(eventually([&] {
+        frames = monitored_frames(daemon_->socket(), configured.scheduler_model_id());
+        return frames.first == expected;
+    })) << frames.first;
+    EXPECT_EQ(frames.second, expected);  // all through shared memory
+}
+
+// Jobs waiting in corund when it dies complete once each with RPC_FAILED from the ring.
+TEST_F(ServiceClientTest, AsyncJobsInTheRingFailOnceWhenTheDaemonDies) {
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
+    ASSERT_OK_AND_ASSIGN(auto model, vdevice->create_infer_model(test_model("add_one.onnx")));
+    ASSERT_OK(model->set_batch_size(2));  // a queue of 4, so a threshold of 3 may be set
+    ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
+    ASSERT_OK(configured.set_scheduler_threshold(3));  // two frames stay queued in the daemon
+    std::vector<AddOneBuffers> buffers(2);
+    std::atomic<int> calls{0};
+    std::atomic<int> rpc_failed{0};
+    std::vector<AsyncInferJob> jobs;
+    for (auto& frame : buffers) {
+        ASSERT_OK_AND_ASSIGN(auto bound, bind(configured, frame));
+        ASSERT_OK_AND_ASSIGN(
+            auto job, configured.run_async({bound}, [&](const AsyncInferCompletionInfo& info) {
+                calls.fetch_add(1);
+                if (info.status.code() == StatusCode::RPC_FAILED &&
+                    contains(info.status.message(), "[lane ring]")) {
+                    rpc_failed.fetch_add(1);
+                }
+            }));
+        jobs.push_back(std::move(job));
+    }
+    EXPECT_TRUE(eventually([&] {
+        auto stats = daemon_stats(*vdevice, configured.scheduler_model_id());
+        return stats && stats->frames_queued == 2;
+    }));
+    daemon_->kill_now();  // kill -9
+    for (auto& job : jobs) EXPECT_STATUS(job.wait(30000ms), StatusCode::RPC_FAILED);
+    EXPECT_EQ(calls.load(), 2);
+    EXPECT_EQ(rpc_failed.load(), 2);
 }
 
 TEST_F(ServiceClientTest, WithTheFastLaneOffSyncRunsTakeTheStream) {

@@ -32,6 +32,7 @@
 #include "corun_service.grpc.pb.h"
 #include "corund_channel.hpp"
 #include "protocol/fast_lane.hpp"
+#include "protocol/lane_ring.hpp"
 #include "protocol/protocol_version.hpp"
 
 namespace corun::service {
@@ -753,6 +754,156 @@ TEST_F(ServiceProtocolTest, FastLaneRunsFramesAndRefusesBadOnesWithoutHarm) {
     EXPECT_EQ(code_of(done.status()), StatusCode::SUCCESS) << done.status().message();
     SessionStream stream(*stub_, session);
     done = stream.run(one_frame(7, model, data_id, 0, FRAME_BYTES));
+    EXPECT_EQ(code_of(done.status()), StatusCode::SUCCESS) << done.status().message();
+    EXPECT_TRUE(daemon_process->alive());
+}
+
+// A raw client on the lane ring, writing entries as src/protocol/lane_ring.hpp lays them out.
+class RawLaneRing {
+public:
+    explicit RawLaneRing(Region& region)
+        : ring_(lane_ring_in(reinterpret_cast<uint8_t*>(region.floats()))) {}
+
+    uint32_t next_sequence() const { return submitted_; }
+    LaneRing& ring() { return ring_; }
+
+    void submit(const LaneRingSubmission& entry) {
+        ring_.submissions[submitted_ % LANE_RING_ENTRIES] = entry;
+        ring_.submission_head.store(++submitted_, std::memory_order_seq_cst);
+        ring_doorbell_if_sleeping(ring_.daemon_doorbell, ring_.daemon_sleeping);
+    }
+
+    // The next `count` completions, in the order corund published them.
+    std::vector<v1::Completion> take(size_t count) {
+        std::vector<v1::Completion> taken;
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (taken.size() < count && std::chrono::steady_clock::now() < deadline) {
+            const uint32_t head = ring_.completion_head.load(std::memory_order_acquire);
+            if (head == taken_) {
+                futex_wait(ring_.client_doorbell, ring_.client_doorbell.load(), 5ms);
+                continue;
+            }
+            taken.push_back(
+                read_lane_ring_completion(ring_.completions[taken_ % LANE_RING_ENTRIES]));
+            ring_.completion_tail.store(++taken_, std::memory_order_release);
+        }
+        EXPECT_EQ(taken.size(), count) << "lane-ring completions within 10 s";
+        return taken;
+    }
+
+private:
+    LaneRing& ring_;
+    uint32_t submitted_ = 0;
+    uint32_t taken_ = 0;
+};
+
+LaneRingSubmission ring_job(const RawLaneRing& ring, uint64_t job, uint64_t model, uint64_t buffer,
+                            uint64_t in_offset, uint64_t out_offset) {
+    LaneRingSubmission entry{};
+    entry.sequence = ring.next_sequence();
+    entry.frame_count = 1;
+    entry.inputs_per_frame = 1;
+    entry.outputs_per_frame = 1;
+    entry.job_id = job;
+    entry.model_id = model;
+    entry.references[0] = {buffer, in_offset, FRAME_BYTES};
+    entry.references[1] = {buffer, out_offset, FRAME_BYTES};
+    return entry;
+}
+
+TEST_F(ServiceProtocolTest, LaneRingRunsJobsAndRefusesBadEntriesWithoutHarm) {
+    const uint64_t session = open_session();
+    const uint64_t model = configure_add_one(session, "ring");
+    constexpr uint64_t JOBS = 4;  // the model's queue: 2 x batch 2
+    Region data(2 * JOBS * FRAME_BYTES);
+    Region lane_region(FAST_LANE_BYTES);
+    const uint64_t data_id = register_buffer(session, data.name(), data.size()).buffer_id();
+    const uint64_t lane_id =
+        register_buffer(session, lane_region.name(), lane_region.size()).buffer_id();
+    v1::Reply reply = open_fast_lane(*stub_, session, lane_id);
+    ASSERT_EQ(code_of(reply.status()), StatusCode::SUCCESS) << reply.status().message();
+    RawLaneRing ring(lane_region);
+    const size_t count = FRAME_BYTES / sizeof(float);
+
+    // Jobs in flight together, each with its own slot: inputs first, outputs after them.
+    for (uint64_t job = 0; job < JOBS; ++job) {
+        for (size_t i = 0; i < count; ++i) {
+            data.floats(job * FRAME_BYTES)[i] = static_cast<float>(job * 100 + i);
+        }
+    }
+    for (uint64_t job = 0; job < JOBS; ++job) {
+        ring.submit(
+            ring_job(ring, job + 1, model, data_id, job * FRAME_BYTES, (JOBS + job) * FRAME_BYTES));
+    }
+    std::vector<bool> seen(JOBS + 1, false);
+    for (const v1::Completion& done : ring.take(JOBS)) {
+        ASSERT_EQ(code_of(done.status()), StatusCode::SUCCESS) << done.status().message();
+        ASSERT_GE(done.job_id(), 1u);
+        ASSERT_LE(done.job_id(), JOBS);
+        EXPECT_FALSE(seen[done.job_id()]) << "job " << done.job_id() << " completed twice";
+        seen[done.job_id()] = true;
+    }
+    for (uint64_t job = 0; job < JOBS; ++job) {
+        for (size_t i = 0; i < count; ++i) {
+            ASSERT_FLOAT_EQ(data.floats((JOBS + job) * FRAME_BYTES)[i],
+                            static_cast<float>(job * 100 + i) + 1.0f)
+                << "job " << job + 1 << " value " << i;
+        }
+    }
+
+    // Malformed entries, one at a time: each completes with its named error.
+    auto refused = [&](LaneRingSubmission entry) {
+        ring.submit(entry);
+        auto taken = ring.take(1);
+        EXPECT_EQ(taken.size(), 1u);
+        if (taken.empty()) return v1::Completion{};
+        EXPECT_EQ(taken.front().job_id(), entry.job_id);
+        return taken.front();
+    };
+    LaneRingSubmission torn = ring_job(ring, 10, model, data_id, 0, FRAME_BYTES);
+    torn.sequence += 1;
+    v1::Completion done = refused(torn);
+    EXPECT_EQ(code_of(done.status()), StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(contains(done.status().message(), "carries sequence number"))
+        << done.status().message();
+    LaneRingSubmission too_many = ring_job(ring, 11, model, data_id, 0, FRAME_BYTES);
+    too_many.inputs_per_frame = 1000;
+    done = refused(too_many);
+    EXPECT_EQ(code_of(done.status()), StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(contains(done.status().message(), "at most 64")) << done.status().message();
+    done = refused(ring_job(ring, 12, model, data_id + 100, 0, FRAME_BYTES));
+    EXPECT_EQ(code_of(done.status()), StatusCode::NOT_FOUND) << done.status().message();
+    done = refused(ring_job(ring, 13, model, data_id, 2 * JOBS * FRAME_BYTES, 0));
+    EXPECT_EQ(code_of(done.status()), StatusCode::INVALID_ARGUMENT) << done.status().message();
+    done = refused(ring_job(ring, 14, model + 100, data_id, 0, FRAME_BYTES));
+    EXPECT_EQ(code_of(done.status()), StatusCode::NOT_FOUND) << done.status().message();
+    LaneRingSubmission over_batch = ring_job(ring, 15, model, data_id, 0, FRAME_BYTES);
+    over_batch.frame_count = 3;  // batch size 2
+    for (int r = 2; r < 6; ++r) over_batch.references[r] = over_batch.references[r % 2];
+    done = refused(over_batch);
+    EXPECT_EQ(code_of(done.status()), StatusCode::INVALID_ARGUMENT) << done.status().message();
+
+    // Still serving, on the ring and on the stream.
+    ring.submit(ring_job(ring, 16, model, data_id, 0, FRAME_BYTES));
+    auto taken = ring.take(1);
+    ASSERT_EQ(taken.size(), 1u);
+    EXPECT_EQ(code_of(taken.front().status()), StatusCode::SUCCESS)
+        << taken.front().status().message();
+    SessionStream stream(*stub_, session);
+    done = stream.run(one_frame(17, model, data_id, 0, FRAME_BYTES));
+    EXPECT_EQ(code_of(done.status()), StatusCode::SUCCESS) << done.status().message();
+
+    // A head no client can write: the ring closes and says why as job 0; corund lives on.
+    ring.ring().submission_head.store(ring.next_sequence() + LANE_RING_ENTRIES + 1,
+                                      std::memory_order_seq_cst);
+    ring_doorbell_if_sleeping(ring.ring().daemon_doorbell, ring.ring().daemon_sleeping);
+    taken = ring.take(1);
+    ASSERT_EQ(taken.size(), 1u);
+    EXPECT_EQ(taken.front().job_id(), 0u);
+    EXPECT_EQ(code_of(taken.front().status()), StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(contains(taken.front().status().message(), "stops reading this session's ring"))
+        << taken.front().status().message();
+    done = stream.run(one_frame(18, model, data_id, 0, FRAME_BYTES));
     EXPECT_EQ(code_of(done.status()), StatusCode::SUCCESS) << done.status().message();
     EXPECT_TRUE(daemon_process->alive());
 }

@@ -12,11 +12,12 @@ constexpr std::chrono::milliseconds DAEMON_CHECK{20};
 
 Expected<std::unique_ptr<FastLaneClient>> FastLaneClient::create() {
     CORUN_TRY(auto region, SharedMemoryRegion::create(FAST_LANE_BYTES));
-    return std::unique_ptr<FastLaneClient>(new FastLaneClient(std::move(region)));
+    return std::unique_ptr<FastLaneClient>(
+        new FastLaneClient(std::make_shared<SharedMemoryRegion>(std::move(region))));
 }
 
-FastLaneClient::FastLaneClient(SharedMemoryRegion region)
-    : region_(std::move(region)), lane_(*reinterpret_cast<FastLane*>(region_.data())) {}
+FastLaneClient::FastLaneClient(std::shared_ptr<SharedMemoryRegion> region)
+    : region_(std::move(region)), lane_(*reinterpret_cast<FastLane*>(region_->data())) {}
 
 std::optional<JobCompletion> FastLaneClient::run(uint64_t job_id, uint64_t model_id,
                                                  const FrameSlices& frame,

@@ -1,4 +1,4 @@
-// The client's side of a session's fast lane (src/service/fast_lane.hpp): the page it shares
+// The client's side of a session's fast lane (src/protocol/fast_lane.hpp): the page it shares
 // with corund, and one synchronous frame at a time through it. The caller's own thread writes
 // the request, rings the daemon's futex and sleeps on the completion futex: no gRPC, no reader
 // thread in between (docs/SERVICE.md, "Transport").
@@ -23,7 +23,9 @@ public:
     // A zero-filled page for the lane (not yet registered or opened).
     static Expected<std::unique_ptr<FastLaneClient>> create();
 
-    SharedMemoryRegion& region() { return region_; }
+    SharedMemoryRegion& region() { return *region_; }
+    // The whole lane region, shared with the lane ring that follows the page.
+    const std::shared_ptr<SharedMemoryRegion>& shared_region() const { return region_; }
 
     // Runs one frame through the lane and returns its completion, or nullopt at once when
     // another thread holds the lane (use the stream then). While waiting it checks
@@ -33,9 +35,9 @@ public:
                                      const std::string& socket);
 
 private:
-    explicit FastLaneClient(SharedMemoryRegion region);
+    explicit FastLaneClient(std::shared_ptr<SharedMemoryRegion> region);
 
-    SharedMemoryRegion region_;
+    std::shared_ptr<SharedMemoryRegion> region_;
     FastLane& lane_;
     std::mutex busy_;  // one frame at a time
     bool broken_ = false;

@@ -161,10 +161,15 @@ Status RemoteConfiguredModel::submit(const std::shared_ptr<InferJob>& job, bool 
             return Status::ok();
         }
     }
-    status = session.submit(job_id, model_id_, frames,
-                            [this, job_id](service::JobCompletion completion) {
-                                on_completion(job_id, std::move(completion));
-                            });
+    service::CompletionHandler handler = [this, job_id](service::JobCompletion completion) {
+        on_completion(job_id, std::move(completion));
+    };
+    // Every other job takes the lane ring while it has room, else the stream.
+    if (auto* ring = connection_->lane_ring();
+        ring != nullptr && ring->submit(job_id, model_id_, frames, handler)) {
+        return Status::ok();
+    }
+    status = session.submit(job_id, model_id_, frames, std::move(handler));
     if (!status.is_ok()) {
         {
             std::lock_guard lock(mutex_);
@@ -258,7 +263,7 @@ void RemoteConfiguredModel::complete_unanswered(const Status& reason) {
         for (auto it = sent_.begin(); it != sent_.end();) {
             // A job whose handler is already running is left to it. The slots of the others
             // stay taken: the daemon may still write them, and the model takes no more jobs.
-            if (connection_->session().abandon(it->first)) {
+            if (connection_->abandon(it->first)) {
                 unanswered.push_back(std::move(it->second.job));
                 it = sent_.erase(it);
             } else {

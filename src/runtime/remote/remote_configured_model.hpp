@@ -43,9 +43,10 @@ public:
     uint64_t model_id() const override { return model_id_; }
 
     // Fills free slots with the job's inputs and sends it. SUCCESS: the job will be completed
-    // exactly once (from the session's reader thread, or by stop_jobs()). An error: the job was
-    // not sent and the caller completes it. With `may_run_on_caller` (a sync run()) a one-frame
-    // job goes through the session's fast lane when it is free, and has completed on return.
+    // exactly once (from the reader thread of the lane ring or of the stream, or by
+    // stop_jobs()). An error: the job was not sent and the caller completes it. With
+    // `may_run_on_caller` (a sync run()) a one-frame job goes through the session's fast lane
+    // when it is free, and has completed on return.
     Status submit(const std::shared_ptr<InferJob>& job, bool may_run_on_caller) override;
 
     Status set_scheduling(const scheduler::ModelSchedulingParams& params) override;

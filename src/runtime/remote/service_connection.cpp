@@ -81,6 +81,9 @@ Status ServiceConnection::open_fast_lane() {
     v1::Reply reply;
     CORUN_RETURN_IF_ERROR(
         call("OpenFastLane", &v1::Corun::Stub::OpenFastLane, request, reply, CONTROL_DEADLINE));
+    // The stream, not a failed control call, says the daemon is gone (as for the lane).
+    lane_ring_ = LaneRingClient::start(
+        lane->shared_region(), [session = session_] { return session->is_broken(); }, socket_);
     fast_lane_ = std::move(lane);
     return Status::ok();
 }
@@ -90,8 +93,13 @@ ServiceConnection::~ServiceConnection() {
 }
 
 void ServiceConnection::close() {
+    if (lane_ring_) lane_ring_->close();
     // Ending the stream tells the daemon to release everything of this session.
     if (session_) session_->close();
+}
+
+bool ServiceConnection::abandon(uint64_t job_id) {
+    return (lane_ring_ && lane_ring_->abandon(job_id)) || session_->abandon(job_id);
 }
 
 bool ServiceConnection::is_broken() const {

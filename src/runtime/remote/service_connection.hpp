@@ -16,6 +16,7 @@
 #include "corun/vdevice.hpp"
 #include "devices/device.hpp"
 #include "runtime/remote/fast_lane_client.hpp"
+#include "runtime/remote/lane_ring_client.hpp"
 #include "protocol/proto_conversion.hpp"
 #include "runtime/remote/session_stream.hpp"
 
@@ -79,6 +80,11 @@ public:
     // Why there is none (SUCCESS when there is, or when it is switched off); the device
     // description says it.
     const Status& fast_lane_status() const { return fast_lane_status_; }
+    // The lane ring for every other job, in the lane's region; nullptr exactly when there is no
+    // fast lane.
+    LaneRingClient* lane_ring() { return lane_ring_.get(); }
+    // Forgets a job sent on the ring or the stream (see SessionStream::abandon).
+    bool abandon(uint64_t job_id);
 
 private:
     ServiceConnection() = default;
@@ -102,6 +108,7 @@ private:
     std::unique_ptr<v1::Corun::Stub> stub_;
     std::shared_ptr<SessionStream> session_;
     std::unique_ptr<FastLaneClient> fast_lane_;
+    std::shared_ptr<LaneRingClient> lane_ring_;
     Status fast_lane_status_;
     std::atomic<bool> unreachable_{false};  // a control call found the daemon gone
 };

@@ -27,6 +27,21 @@ std::shared_ptr<FastLaneServer> FastLaneServer::start(
     // before the new thread first runs, and that request must not be taken as already seen.
     const uint32_t seen = server->lane_.request_sequence.load(std::memory_order_acquire);
     server->thread_ = std::thread([raw = server.get(), seen] { raw->serve(seen); });
+    // The ring's jobs are always queued, never run on its thread: one frame running there would
+    // hold up the entries behind it, and a client pumping several models would run them in
+    // lockstep. Both callbacks run before stop() ends.
+    server->ring_ = LaneRingServer::start(
+        session.id(), server->mapping_,
+        [raw = server.get()](const v1::InferRequest& request) -> std::optional<v1::Completion> {
+            auto refused = raw->session_.submit(request, raw->shared_from_this(), false);
+            if (!refused) return std::nullopt;
+            return refused->completion();
+        },
+        [raw = server.get()](const v1::Completion& completion) {
+            v1::ServerMessage message;
+            *message.mutable_completion() = completion;
+            raw->session_.outbox().push(std::move(message), nullptr);
+        });
     return server;
 }
 
@@ -44,12 +59,17 @@ FastLaneServer::~FastLaneServer() {
 }
 
 void FastLaneServer::stop() {
+    if (ring_) ring_->stop();
     stopping_ = true;
     futex_wake(lane_.request_sequence);  // our own waiter: same page, same futex
     if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
 void FastLaneServer::complete(const v1::Completion& completion) {
+    if (completion.job_id() != lane_job_id_.load()) {
+        ring_->complete(completion);
+        return;
+    }
     if (mapping_->faulted()) return;  // the client cut its lane short: nobody can read it
     std::lock_guard lock(completion_mutex_);
     publish_fast_lane_completion(lane_, completion);
@@ -72,6 +92,7 @@ void FastLaneServer::serve(uint32_t seen) {
         // One copy, then only the copy is read: the client may write the page at any time.
         FastLaneRequest request;
         std::memcpy(&request, &lane_.request, sizeof request);
+        lane_job_id_ = request.job_id;
         auto decoded = decode_fast_lane_request(request);
         if (!decoded) {
             v1::Completion refused;

@@ -1,8 +1,9 @@
-// corund's side of a session's fast lane (src/service/fast_lane.hpp): a thread that waits on
+// corund's side of a session's fast lane (src/protocol/fast_lane.hpp): a thread that waits on
 // the lane's request futex, copies each request out, hands it to the session exactly as a
 // request from the stream (same validation, same limits, same scheduler), and writes the
 // completion back into the lane, from that thread when the frame ran there, else from the
-// worker that finished it.
+// worker that finished it. The lane ring that follows the page is served beside it
+// (LaneRingServer); complete() sends each completion where its job came from.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "corun_service.pb.h"
+#include "service/daemon/lane_ring_server.hpp"
 #include "service/daemon/shared_memory_mapping.hpp"
 #include "protocol/fast_lane.hpp"
 
@@ -28,9 +30,10 @@ public:
     FastLaneServer(const FastLaneServer&) = delete;
     FastLaneServer& operator=(const FastLaneServer&) = delete;
 
-    // Publishes a completion to the client (any thread; the mapping outlives the session).
+    // Publishes a completion to the client (any thread; the mapping outlives the session):
+    // into the lane when it is the job the lane is running, else into the ring.
     void complete(const v1::Completion& completion);
-    // Stops the thread and joins it; a frame it is running finishes first. Idempotent; not
+    // Stops the threads and joins them; a frame the lane runs finishes first. Idempotent; not
     // from the lane's own thread.
     void stop();
 
@@ -46,6 +49,10 @@ private:
     // A client that breaks the one-request-at-a-time rule can have two frames complete at
     // once; their writes into the page take turns (what the client reads is then its problem).
     std::mutex completion_mutex_;
+    // The job of the request the lane serves; the client sends the next only once it has its
+    // completion, so every other completion belongs to the ring.
+    std::atomic<uint64_t> lane_job_id_{0};
+    std::unique_ptr<LaneRingServer> ring_;
     std::thread thread_;
 };
 

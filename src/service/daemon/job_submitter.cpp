@@ -27,7 +27,8 @@ JobSubmitter::JobSubmitter(ModelRegistry& models, BufferRegistry& buffers,
       max_queued_frames_(max_queued_frames) {}
 
 std::optional<v1::ServerMessage> JobSubmitter::submit(const v1::InferRequest& request,
-                                                      std::shared_ptr<FastLaneServer> lane) {
+                                                      std::shared_ptr<FastLaneServer> lane,
+                                                      bool may_run_here) {
     auto found = models_.find_served(request.model_id());
     std::shared_ptr<ServedModel> served = found ? found.release() : nullptr;
     // Resolved and pinned under the registry's lock, so that a ReleaseBuffer cannot succeed
@@ -109,12 +110,14 @@ std::optional<v1::ServerMessage> JobSubmitter::submit(const v1::InferRequest& re
     // wait in the socket instead of the scheduler's queues. "Nothing else in flight" counts
     // only frames corund holds, not those on their way, so serving stream requests inline made
     // a client pumping several models run them in arrival order, one at a time (4 models in
-    // one process: 210 FPS in lockstep, 422 FPS with fair device time once queued).
+    // one process: 210 FPS in lockstep, 422 FPS with fair device time once queued). The lane
+    // ring's jobs are queued for the same reason: its thread must go on taking entries.
     CompletionOnThisThread here{request.job_id(), std::nullopt};
     completion_on_this_thread = &here;
-    auto job = lane && before == 0 ? runtime::run_async_on_caller(
-                                         served->configured, bindings, std::move(callback))
-                                   : served->configured.run_async(bindings, std::move(callback));
+    auto job = lane && may_run_here && before == 0
+                   ? runtime::run_async_on_caller(served->configured, bindings,
+                                                  std::move(callback))
+                   : served->configured.run_async(bindings, std::move(callback));
     completion_on_this_thread = nullptr;
     if (job) {
         job->detach();

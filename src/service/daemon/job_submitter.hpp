@@ -27,9 +27,12 @@ public:
     // which runs the job itself when the client has no other frame in flight, a device slot is
     // free and the scheduler picks it at once. Then, as for a request refused at once, the
     // Completion is returned, for the caller to send (or write into the lane); otherwise it
-    // comes through the outbox (or the lane) when the frames are done.
+    // comes through the outbox (or the lane) when the frames are done. A job of the lane ring
+    // comes with `lane` (whose ring takes its completion) and `may_run_here` false: it is
+    // always queued, as a stream request is.
     std::optional<v1::ServerMessage> submit(const v1::InferRequest& request,
-                                            std::shared_ptr<FastLaneServer> lane = nullptr);
+                                            std::shared_ptr<FastLaneServer> lane = nullptr,
+                                            bool may_run_here = true);
 
 private:
     ModelRegistry& models_;

@@ -50,10 +50,12 @@ public:
     ModelRegistry& models() { return models_; }
     CompletionOutbox& outbox() { return *outbox_; }
 
-    // JobSubmitter::submit: from the stream's reader thread, or the lane's thread with `lane`.
+    // JobSubmitter::submit: from the stream's reader thread, or the lane's thread with `lane`,
+    // or the lane ring's with `lane` and `may_run_here` false.
     std::optional<v1::ServerMessage> submit(const v1::InferRequest& request,
-                                            std::shared_ptr<FastLaneServer> lane = nullptr) {
-        return submitter_.submit(request, std::move(lane));
+                                            std::shared_ptr<FastLaneServer> lane = nullptr,
+                                            bool may_run_here = true) {
+        return submitter_.submit(request, std::move(lane), may_run_here);
     }
     // Serves the registered buffer `buffer_id` (at least FAST_LANE_BYTES) as the session's fast
     // lane until release(). One per session.
