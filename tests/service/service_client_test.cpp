@@ -435,7 +435,7 @@ TEST_F(ServiceClientTest, AsyncJobsThroughTheRingCompleteOnceWithTheirOwnOutputs
     EXPECT_EQ(wrong.load(), 0);
     std::pair<uint64_t, uint64_t> frames;
     const uint64_t expected = 2 * ROUNDS * per_round;
-    EXPECT_TRUE(eventually([&] {
+    EXPECT_TRUE(test::wait_until([&] {
         frames = monitored_frames(daemon_->socket(), configured.scheduler_model_id());
         return frames.first == expected;
     })) << frames.first;
@@ -465,7 +465,7 @@ TEST_F(ServiceClientTest, AsyncJobsInTheRingFailOnceWhenTheDaemonDies) {
             }));
         jobs.push_back(std::move(job));
     }
-    EXPECT_TRUE(eventually([&] {
+    EXPECT_TRUE(test::wait_until([&] {
         auto stats = daemon_stats(*vdevice, configured.scheduler_model_id());
         return stats && stats->frames_queued == 2;
     }));
