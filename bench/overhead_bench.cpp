@@ -125,8 +125,8 @@ int bench_model(Ort::Env& env, const std::string& path, uint32_t threads, int ro
         const auto& stream = configured_outputs[i];
         auto bound = bindings->output(stream.name());
         std::vector<int64_t> dims = stream.native_shape();
-        corun_outputs.push_back(
-            {stream.name(), stream.format().type, dims, std::vector<uint8_t>(bound->get_frame_size())});
+        corun_outputs.push_back({stream.name(), stream.format().type, dims,
+                                 std::vector<uint8_t>(bound->get_frame_size())});
         bound->set_buffer(corun::MemoryView::of(corun_outputs.back().data)).ignore();
     }
     bare_outputs = corun_outputs;

@@ -58,9 +58,9 @@ private:
 // CORUN_TRY(auto x, make_x()); binds the value or returns the Status from the enclosing function.
 // CORUN_TRY(auto x, make_x(), "what was being done") adds that context to the Status first
 // (HailoRT's TRY(..., message)): "loading 'a.onnx': model file 'a.onnx' does not exist".
-#define CORUN_TRY(declaration, expression, ...)                                               \
-    auto CORUN_CONCAT(corun_expected_, __LINE__) = (expression);                              \
-    if (!CORUN_CONCAT(corun_expected_, __LINE__).has_value())                                 \
-        return ::corun::detail::failure(CORUN_CONCAT(corun_expected_, __LINE__).status()      \
-                                            __VA_OPT__(, ) __VA_ARGS__);                      \
+#define CORUN_TRY(declaration, expression, ...)                                           \
+    auto CORUN_CONCAT(corun_expected_, __LINE__) = (expression);                          \
+    if (!CORUN_CONCAT(corun_expected_, __LINE__).has_value())                             \
+        return ::corun::detail::failure(                                                  \
+            CORUN_CONCAT(corun_expected_, __LINE__).status() __VA_OPT__(, ) __VA_ARGS__); \
     declaration = std::move(CORUN_CONCAT(corun_expected_, __LINE__)).value()

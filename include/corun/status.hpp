@@ -81,11 +81,11 @@ inline Status failure(const Status& status, const std::string& context) {
 
 // Return the Status of `expression` from the enclosing function unless it succeeded; with a
 // third argument, "what was being done" is added as context (see CORUN_TRY).
-#define CORUN_RETURN_IF_ERROR(expression, ...)                                           \
-    do {                                                                                 \
-        ::corun::Status corun_status_ = (expression);                                    \
-        if (!corun_status_.is_ok())                                                      \
-            return ::corun::detail::failure(corun_status_ __VA_OPT__(, ) __VA_ARGS__);   \
+#define CORUN_RETURN_IF_ERROR(expression, ...)                                         \
+    do {                                                                               \
+        ::corun::Status corun_status_ = (expression);                                  \
+        if (!corun_status_.is_ok())                                                    \
+            return ::corun::detail::failure(corun_status_ __VA_OPT__(, ) __VA_ARGS__); \
     } while (false)
 
 // Return Status(code, message) from the enclosing function unless `condition` holds.

@@ -178,7 +178,8 @@ Status ConfiguredInferModel::set_scheduler_timeout(const std::chrono::millisecon
 }
 
 std::chrono::milliseconds ConfiguredInferModel::get_frame_time_limit() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(pipeline_->frame_limits.time_limit);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+        pipeline_->frame_limits.time_limit);
 }
 
 uint64_t ConfiguredInferModel::scheduler_model_id() const {

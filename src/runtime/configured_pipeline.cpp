@@ -10,7 +10,6 @@ Status shut_down_error() {
                   "run more inferences");
 }
 
-
 std::string ConfiguredStream::describe() const {
     return std::string(is_input ? "input '" : "output '") + name + "' (" +
            format_type_name(user.type) + " " + format_order_name(user.order) + " " +

@@ -21,10 +21,10 @@ std::map<std::string, std::weak_ptr<DeviceGroup>>& live_groups() {
     return *groups;
 }
 
-
 std::string describe_params(const VDeviceParams& params, const runtime::BackendKind& kind) {
     std::string ids;
-    for (const auto& id : devices::DeviceRegistry::instance().resolved_ids(params)) ids += (ids.empty() ? "" : ",") + id;
+    for (const auto& id : devices::DeviceRegistry::instance().resolved_ids(params))
+        ids += (ids.empty() ? "" : ",") + id;
     return "devices [" + ids + "], scheduling " +
            (params.scheduling_algorithm == SchedulingAlgorithm::NONE ? "NONE" : "ROUND_ROBIN") +
            ", cpu threads " + std::to_string(params.cpu.intra_op_threads) + ", cpu slots " +

@@ -11,9 +11,8 @@ Status stage_inputs(const ConfiguredPipeline& pipeline, const std::vector<Memory
         if (native[s] == user[s].data) continue;  // the device reads the user's buffer
         const size_t native_bytes = stream.native.byte_size();
         if (stream.converts) {
-            CORUN_RETURN_IF_ERROR(convert_frame(user[s].data, user[s].size, stream.user,
-                                                native[s], native_bytes, stream.native,
-                                                stream.quant));
+            CORUN_RETURN_IF_ERROR(convert_frame(user[s].data, user[s].size, stream.user, native[s],
+                                                native_bytes, stream.native, stream.quant));
         } else {
             std::memcpy(native[s], user[s].data, native_bytes);
         }

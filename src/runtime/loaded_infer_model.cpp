@@ -113,8 +113,8 @@ void detect_quantization(StreamSettings& stream, const onnx::OnnxModelFile* file
 }
 
 std::shared_ptr<StreamSettings> make_stream(const devices::DeclaredTensor& declared, bool is_input,
-                                         const onnx::OnnxModelFile* file,
-                                         const std::map<std::string, std::string>& metadata) {
+                                            const onnx::OnnxModelFile* file,
+                                            const std::map<std::string, std::string>& metadata) {
     auto stream = std::make_shared<StreamSettings>();
     stream->is_input = is_input;
     stream->declared = declared;

@@ -46,7 +46,6 @@ std::vector<monitor::GroupSample> sample_live_backends() {
     return samples;
 }
 
-
 }  // namespace
 
 Expected<std::unique_ptr<Backend>> LocalBackend::create(const VDeviceParams& params) {

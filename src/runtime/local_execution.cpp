@@ -22,8 +22,8 @@ thread_local std::vector<std::vector<uint8_t>> staging_buffers;
 }  // namespace
 
 Expected<std::unique_ptr<ModelExecution>> LocalExecution::create(LocalBackend& backend,
-                                                                  LocalModel& model,
-                                                                  ConfiguredPipeline& pipeline) {
+                                                                 LocalModel& model,
+                                                                 ConfiguredPipeline& pipeline) {
     DeviceGroup::stop_all_at_exit();
     const uint64_t model_id = backend.next_model_id();
     CORUN_RETURN_IF_ERROR(

@@ -23,8 +23,7 @@ Expected<CtcDecoder> CtcDecoder::from_file(const std::string& key_path, size_t c
         if (!line.empty() && line.back() == '\r') line.pop_back();
         keys.push_back(line);
     }
-    CORUN_TRY(auto decoder, from_keys(std::move(keys), class_count),
-              "key list '" + key_path + "'");
+    CORUN_TRY(auto decoder, from_keys(std::move(keys), class_count), "key list '" + key_path + "'");
     return decoder;
 }
 

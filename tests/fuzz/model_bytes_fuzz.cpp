@@ -16,8 +16,8 @@
 #include <google/protobuf/stubs/logging.h>
 
 #include "corun_service.pb.h"
-#include "runtime/external_data.hpp"
 #include "onnx/onnx_model_file.hpp"
+#include "runtime/external_data.hpp"
 
 namespace {
 

@@ -22,9 +22,9 @@
 #include <google/protobuf/stubs/logging.h>
 
 #include "corun/infer_model.hpp"
-#include "service/daemon/request_validation.hpp"
 #include "protocol/fast_lane.hpp"
 #include "protocol/lane_ring.hpp"
+#include "service/daemon/request_validation.hpp"
 
 namespace {
 

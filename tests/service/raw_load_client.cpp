@@ -12,8 +12,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include "corun_service.grpc.pb.h"
-#include "runtime/remote/service_socket.hpp"
 #include "protocol/protocol_version.hpp"
+#include "runtime/remote/service_socket.hpp"
 
 namespace v1 = corun::service::v1;
 

@@ -22,10 +22,10 @@
 #include "corun_service.grpc.pb.h"
 #include "corund_channel.hpp"
 #include "corund_process.hpp"
-#include "runtime/remote/service_socket.hpp"
-#include "runtime/remote/shared_memory_region.hpp"
 #include "protocol/connection_admission.hpp"
 #include "protocol/protocol_version.hpp"
+#include "runtime/remote/service_socket.hpp"
+#include "runtime/remote/shared_memory_region.hpp"
 #include "test_support.hpp"
 
 namespace corun::test {

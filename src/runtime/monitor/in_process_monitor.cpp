@@ -77,9 +77,10 @@ public:
                     {"kind", device.kind},
                     {"group_id", group.group_id},
                     {"utilisation_percent",
-                     capacity_ns > 0 ? std::min(100.0, 100.0 * static_cast<double>(group_device_ns) /
-                                                           capacity_ns)
-                                     : 0.0},
+                     capacity_ns > 0
+                         ? std::min(100.0,
+                                    100.0 * static_cast<double>(group_device_ns) / capacity_ns)
+                         : 0.0},
                 });
             }
         }
@@ -153,8 +154,8 @@ int listen_at(const std::string& path) {
             keeper.update(sampler());
             next_sample = Clock::now() + std::chrono::seconds(1);
         }
-        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-            next_sample - Clock::now());
+        const auto wait =
+            std::chrono::duration_cast<std::chrono::milliseconds>(next_sample - Clock::now());
         pollfd ready{listener, POLLIN, 0};
         if (poll(&ready, 1, static_cast<int>(std::max<int64_t>(0, wait.count()))) <= 0) continue;
         const int client = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);

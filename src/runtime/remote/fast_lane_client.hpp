@@ -12,9 +12,9 @@
 #include <optional>
 
 #include "corun/expected.hpp"
+#include "protocol/fast_lane.hpp"
 #include "runtime/remote/session_stream.hpp"
 #include "runtime/remote/shared_memory_region.hpp"
-#include "protocol/fast_lane.hpp"
 
 namespace corun::service {
 

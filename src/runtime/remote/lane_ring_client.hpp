@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "corun/expected.hpp"
+#include "protocol/lane_ring.hpp"
 #include "runtime/remote/session_stream.hpp"
 #include "runtime/remote/shared_memory_region.hpp"
-#include "protocol/lane_ring.hpp"
 
 namespace corun::service {
 

@@ -14,9 +14,9 @@
 
 #include "corun/expected.hpp"
 #include "runtime/backend.hpp"
-#include "scheduler/scheduling_params.hpp"
 #include "runtime/remote/service_connection.hpp"
 #include "runtime/remote/shared_memory_region.hpp"
+#include "scheduler/scheduling_params.hpp"
 
 namespace corun {
 
@@ -67,8 +67,8 @@ private:
     };
 
     RemoteConfiguredModel(std::shared_ptr<service::ServiceConnection> connection,
-                          const ConfiguredPipeline& configured,
-                          service::SharedMemoryRegion region, size_t slot_bytes);
+                          const ConfiguredPipeline& configured, service::SharedMemoryRegion region,
+                          size_t slot_bytes);
     void on_completion(uint64_t job_id, service::JobCompletion completion);
     void complete_unanswered(const Status& reason);
     uint8_t* slot_data(uint32_t slot) const { return region_.data() + slot * slot_bytes_; }

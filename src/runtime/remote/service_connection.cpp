@@ -4,9 +4,9 @@
 
 #include <cstdlib>
 
+#include "protocol/protocol_version.hpp"
 #include "runtime/remote/rpc_status.hpp"
 #include "runtime/remote/service_socket.hpp"
-#include "protocol/protocol_version.hpp"
 
 namespace corun::service {
 namespace {

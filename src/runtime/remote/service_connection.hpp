@@ -15,9 +15,9 @@
 #include "corun/expected.hpp"
 #include "corun/vdevice.hpp"
 #include "devices/device.hpp"
+#include "protocol/proto_conversion.hpp"
 #include "runtime/remote/fast_lane_client.hpp"
 #include "runtime/remote/lane_ring_client.hpp"
-#include "protocol/proto_conversion.hpp"
 #include "runtime/remote/session_stream.hpp"
 
 namespace corun::service {

@@ -11,10 +11,10 @@
 #include <set>
 #include <thread>
 
-#include "service/daemon/request_validation.hpp"
-#include "service/daemon/status_message.hpp"
 #include "protocol/proto_conversion.hpp"
 #include "protocol/protocol_version.hpp"
+#include "service/daemon/request_validation.hpp"
+#include "service/daemon/status_message.hpp"
 
 namespace corun::service {
 namespace {
@@ -202,9 +202,9 @@ grpc::Status CorunService::Hello(grpc::ServerContext* context, const v1::HelloRe
         do {
             session_id = random_session_id();
         } while (sessions_.count(session_id) != 0);
-        sessions_[session_id] = std::make_shared<ClientSession>(
-            session_id, owner, vdevice.release(), limits_, account, load_memory_,
-            worker_threads.release());
+        sessions_[session_id] =
+            std::make_shared<ClientSession>(session_id, owner, vdevice.release(), limits_, account,
+                                            load_memory_, worker_threads.release());
     }
     spdlog::info("session {} opened by {} (corun {}) on group '{}'", session_id,
                  describe_owner(owner), owner.client_version, params.group_id);

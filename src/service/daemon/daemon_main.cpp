@@ -13,9 +13,9 @@
 #include <iostream>
 #include <thread>
 
+#include "protocol/protocol_version.hpp"
 #include "service/daemon/corun_service.hpp"
 #include "service/daemon/unix_listener.hpp"
-#include "protocol/protocol_version.hpp"
 
 namespace corun::service {
 namespace {

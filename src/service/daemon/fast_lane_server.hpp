@@ -12,9 +12,9 @@
 #include <thread>
 
 #include "corun_service.pb.h"
+#include "protocol/fast_lane.hpp"
 #include "service/daemon/lane_ring_server.hpp"
 #include "service/daemon/shared_memory_mapping.hpp"
-#include "protocol/fast_lane.hpp"
 
 namespace corun::service {
 

@@ -115,8 +115,7 @@ std::optional<v1::ServerMessage> JobSubmitter::submit(const v1::InferRequest& re
     CompletionOnThisThread here{request.job_id(), std::nullopt};
     completion_on_this_thread = &here;
     auto job = lane && may_run_here && before == 0
-                   ? runtime::run_async_on_caller(served->configured, bindings,
-                                                  std::move(callback))
+                   ? runtime::run_async_on_caller(served->configured, bindings, std::move(callback))
                    : served->configured.run_async(bindings, std::move(callback));
     completion_on_this_thread = nullptr;
     if (job) {

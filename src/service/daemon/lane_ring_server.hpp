@@ -16,8 +16,8 @@
 #include <thread>
 
 #include "corun_service.pb.h"
-#include "service/daemon/shared_memory_mapping.hpp"
 #include "protocol/lane_ring.hpp"
+#include "service/daemon/shared_memory_mapping.hpp"
 
 namespace corun::service {
 

@@ -47,9 +47,9 @@ Expected<std::shared_ptr<LoadedModelEntry>> ModelRegistry::load(
     Expected<std::shared_ptr<InferModel>> loaded =
         Status(StatusCode::INTERNAL_FAILURE, "not loaded");
     const LoadMemory memory = load_memory_.measure([&] {
-        loaded = runtime::load_infer_model(vdevice_,
-                                           std::span<const uint8_t>(data, onnx_bytes.size()),
-                                  std::move(info), std::move(extras));
+        loaded =
+            runtime::load_infer_model(vdevice_, std::span<const uint8_t>(data, onnx_bytes.size()),
+                                      std::move(info), std::move(extras));
     });
     CORUN_TRY(auto model, std::move(loaded));
     // The peak must fit; what stays is held until the model is gone.

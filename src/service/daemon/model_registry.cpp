@@ -2,9 +2,8 @@
 
 namespace corun::service {
 
-ModelRegistry::ModelRegistry(uint64_t session_id, VDevice& vdevice,
-                             DaemonLimits limits, std::shared_ptr<ClientAccount> account,
-                             LoadMemoryMeter& load_memory)
+ModelRegistry::ModelRegistry(uint64_t session_id, VDevice& vdevice, DaemonLimits limits,
+                             std::shared_ptr<ClientAccount> account, LoadMemoryMeter& load_memory)
     : session_id_(session_id),
       vdevice_(vdevice),
       limits_(limits),

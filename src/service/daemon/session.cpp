@@ -15,8 +15,8 @@ std::optional<uint32_t> region_owner(const SessionOwner& owner) {
 }  // namespace
 
 ClientSession::ClientSession(uint64_t id, SessionOwner owner, std::unique_ptr<VDevice> vdevice,
-                             DaemonLimits limits,
-                             std::shared_ptr<ClientAccount> account, LoadMemoryMeter& load_memory,
+                             DaemonLimits limits, std::shared_ptr<ClientAccount> account,
+                             LoadMemoryMeter& load_memory,
                              std::shared_ptr<AccountCharge> worker_threads)
     : id_(id),
       owner_(std::move(owner)),

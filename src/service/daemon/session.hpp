@@ -12,7 +12,6 @@
 
 #include "corun/vdevice.hpp"
 #include "corun_service.pb.h"
-#include "corun/vdevice.hpp"
 #include "service/daemon/buffer_registry.hpp"
 #include "service/daemon/client_account.hpp"
 #include "service/daemon/completion_outbox.hpp"
@@ -35,9 +34,8 @@ struct SessionOwner {
 class ClientSession {
 public:
     ClientSession(uint64_t id, SessionOwner owner, std::unique_ptr<VDevice> vdevice,
-                  DaemonLimits limits,
-                  std::shared_ptr<ClientAccount> account, LoadMemoryMeter& load_memory,
-                  std::shared_ptr<AccountCharge> worker_threads);
+                  DaemonLimits limits, std::shared_ptr<ClientAccount> account,
+                  LoadMemoryMeter& load_memory, std::shared_ptr<AccountCharge> worker_threads);
     ~ClientSession();
     ClientSession(const ClientSession&) = delete;
     ClientSession& operator=(const ClientSession&) = delete;
