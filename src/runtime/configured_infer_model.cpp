@@ -20,7 +20,9 @@ Expected<ConfiguredInferModel::Bindings> ConfiguredInferModel::create_bindings()
 Expected<ConfiguredInferModel::Bindings> ConfiguredInferModel::create_bindings(
     const std::map<std::string, MemoryView>& buffers) {
     CORUN_TRY(Bindings bindings, create_bindings());
-    for (const auto& [name, view] : buffers) {
+    for (const auto& [bound_name, view] : buffers) {
+        // A named copy: clang 14 (make fuzz) cannot capture a structured binding.
+        const std::string& name = bound_name;
         const auto& streams = pipeline_->streams;
         auto found = std::find_if(streams.begin(), streams.end(),
                                   [&](const ConfiguredStream& s) { return s.name == name; });
