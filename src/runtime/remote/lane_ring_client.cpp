@@ -50,11 +50,8 @@ bool LaneRingClient::submit(uint64_t job_id, uint64_t model_id,
     {
         std::lock_guard lock(submit_mutex_);
         if (closed_ || in_ring_.load(std::memory_order_acquire) >= LANE_RING_ENTRIES) return false;
-        {
-            // Registered before publishing: the completion may arrive at once.
-            std::lock_guard pending_lock(pending_mutex_);
-            pending_[job_id] = std::move(on_completion);
-        }
+        // Registered before publishing: the completion may arrive at once.
+        pending_.add(job_id, std::move(on_completion));
         in_ring_.fetch_add(1, std::memory_order_relaxed);
         // Free: in_ring_ < N means corund took the entry that was here N submissions ago
         // (it takes an entry before it completes it).
@@ -81,8 +78,7 @@ bool LaneRingClient::submit(uint64_t job_id, uint64_t model_id,
 }
 
 bool LaneRingClient::abandon(uint64_t job_id) {
-    std::lock_guard lock(pending_mutex_);
-    return pending_.erase(job_id) > 0;
+    return pending_.abandon(job_id);
 }
 
 void LaneRingClient::close() {
@@ -141,15 +137,10 @@ bool LaneRingClient::take_completions() {
             broken_reason_ = from_proto(completion.status());
             return false;
         }
-        CompletionHandler handler;
-        {
-            std::lock_guard lock(pending_mutex_);
-            auto found = pending_.find(completion.job_id());
-            if (found == pending_.end()) continue;  // abandoned by its owner
-            handler = std::move(found->second);
-            pending_.erase(found);
-        }
-        handler({from_proto(completion.status()), completion.queue_ns(), completion.device_ns()});
+        auto handler = pending_.take(completion.job_id());
+        if (!handler) continue;  // abandoned by its owner
+        (*handler)(
+            {from_proto(completion.status()), completion.queue_ns(), completion.device_ns()});
     }
     return true;
 }
@@ -159,12 +150,7 @@ void LaneRingClient::fail_pending(const Status& reason) {
         std::lock_guard lock(submit_mutex_);
         closed_ = true;
     }
-    std::unordered_map<uint64_t, CompletionHandler> failed;
-    {
-        std::lock_guard lock(pending_mutex_);
-        failed.swap(pending_);
-    }
-    for (auto& [job_id, handler] : failed) handler({reason, 0, 0});
+    pending_.fail_all(reason);
 }
 
 }  // namespace corun::service

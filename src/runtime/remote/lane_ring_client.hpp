@@ -74,8 +74,7 @@ private:
     std::atomic<uint32_t> in_ring_{0};
     uint32_t taken_ = 0;  // completions taken; the reader's
 
-    std::mutex pending_mutex_;
-    std::unordered_map<uint64_t, CompletionHandler> pending_;
+    PendingCompletions pending_;
 };
 
 }  // namespace corun::service

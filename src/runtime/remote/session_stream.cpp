@@ -43,15 +43,10 @@ void SessionStream::read_completions() {
     while (stream_->Read(&message)) {
         if (!message.has_completion()) continue;
         const auto& completion = message.completion();
-        CompletionHandler handler;
-        {
-            std::lock_guard lock(pending_mutex_);
-            auto found = pending_.find(completion.job_id());
-            if (found == pending_.end()) continue;  // abandoned by its owner
-            handler = std::move(found->second);
-            pending_.erase(found);
-        }
-        handler({from_proto(completion.status()), completion.queue_ns(), completion.device_ns()});
+        auto handler = pending_.take(completion.job_id());
+        if (!handler) continue;  // abandoned by its owner
+        (*handler)(
+            {from_proto(completion.status()), completion.queue_ns(), completion.device_ns()});
     }
     {
         // No write runs or starts once broken_ is set under the writer's lock, so Finish()
@@ -72,12 +67,7 @@ void SessionStream::read_completions() {
 }
 
 void SessionStream::fail_pending(const Status& reason) {
-    std::unordered_map<uint64_t, CompletionHandler> failed;
-    {
-        std::lock_guard lock(pending_mutex_);
-        failed.swap(pending_);
-    }
-    for (auto& [job_id, handler] : failed) handler({reason, 0, 0});
+    pending_.fail_all(reason);
 }
 
 Status SessionStream::submit(uint64_t job_id, uint64_t model_id,
@@ -103,10 +93,7 @@ Status SessionStream::submit(uint64_t job_id, uint64_t model_id,
         }
     }
     // Registered before the write: the completion may arrive before Write() returns.
-    {
-        std::lock_guard lock(pending_mutex_);
-        pending_[job_id] = std::move(on_completion);
-    }
+    pending_.add(job_id, std::move(on_completion));
     bool written = false;
     {
         std::lock_guard lock(write_mutex_);
@@ -121,8 +108,7 @@ Status SessionStream::submit(uint64_t job_id, uint64_t model_id,
 }
 
 bool SessionStream::abandon(uint64_t job_id) {
-    std::lock_guard lock(pending_mutex_);
-    return pending_.erase(job_id) > 0;
+    return pending_.abandon(job_id);
 }
 
 void SessionStream::close() {

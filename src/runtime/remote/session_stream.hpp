@@ -20,6 +20,7 @@
 
 #include "corun/expected.hpp"
 #include "corun_service.grpc.pb.h"
+#include "runtime/remote/pending_completions.hpp"
 
 namespace corun::service {
 
@@ -35,13 +36,6 @@ struct FrameSlices {
     std::vector<BufferSlice> inputs;
     std::vector<BufferSlice> outputs;
 };
-
-struct JobCompletion {
-    Status status;
-    int64_t queue_ns = 0;
-    int64_t device_ns = 0;
-};
-using CompletionHandler = std::function<void(JobCompletion)>;
 
 class SessionStream : public std::enable_shared_from_this<SessionStream> {
 public:
@@ -92,8 +86,7 @@ private:
     std::atomic<bool> broken_{false};
     std::atomic<uint64_t> last_job_id_{0};
 
-    std::mutex pending_mutex_;
-    std::unordered_map<uint64_t, CompletionHandler> pending_;
+    PendingCompletions pending_;
 };
 
 }  // namespace corun::service
