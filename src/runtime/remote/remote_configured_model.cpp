@@ -87,6 +87,11 @@ RemoteConfiguredModel::RemoteConfiguredModel(std::shared_ptr<service::ServiceCon
         stream_offsets_.push_back(offset);
         offset += aligned(stream.native.byte_size());
     }
+    for (size_t slot = 0; slot < configured_.queue_size; ++slot) {
+        for (size_t stream_offset : stream_offsets_) {
+            slot_stream_buffers_.push_back(slot_data(static_cast<uint32_t>(slot)) + stream_offset);
+        }
+    }
     // Highest first, so that pop_back hands out slot 0 first.
     for (size_t slot = configured_.queue_size; slot > 0; --slot)
         free_slots_.push_back(static_cast<uint32_t>(slot - 1));
@@ -248,12 +253,6 @@ void RemoteConfiguredModel::stop_jobs(ConfiguredPipeline& state) {
                                          std::to_string(COMPLETIONS_AFTER_SHUTDOWN.count()) +
                                          " s; see the daemon's log")
                             : sent.with_context("shutting the model down in corund"));
-}
-
-std::vector<void*> RemoteConfiguredModel::slot_streams(uint32_t slot) const {
-    std::vector<void*> streams;
-    for (size_t offset : stream_offsets_) streams.push_back(slot_data(slot) + offset);
-    return streams;
 }
 
 void RemoteConfiguredModel::complete_unanswered(const Status& reason) {

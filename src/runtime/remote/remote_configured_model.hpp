@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -72,14 +73,19 @@ private:
     void on_completion(uint64_t job_id, service::JobCompletion completion);
     void complete_unanswered(const Status& reason);
     uint8_t* slot_data(uint32_t slot) const { return region_.data() + slot * slot_bytes_; }
-    // Each stream's native buffer of `slot`, in stream order.
-    std::vector<void*> slot_streams(uint32_t slot) const;
+    // Each stream's native buffer of `slot`, in stream order (laid out once: no allocation
+    // per frame).
+    std::span<void* const> slot_streams(uint32_t slot) const {
+        return {slot_stream_buffers_.data() + slot * stream_offsets_.size(),
+                stream_offsets_.size()};
+    }
 
     std::shared_ptr<service::ServiceConnection> connection_;
     const ConfiguredPipeline& configured_;  // owns this object
     service::SharedMemoryRegion region_;
     size_t slot_bytes_ = 0;
-    std::vector<size_t> stream_offsets_;  // within a slot, per stream (inputs, then outputs)
+    std::vector<size_t> stream_offsets_;      // within a slot, per stream (inputs, then outputs)
+    std::vector<void*> slot_stream_buffers_;  // slot by slot, each stream's buffer
     uint64_t model_id_ = 0;
     uint64_t buffer_id_ = 0;
 
