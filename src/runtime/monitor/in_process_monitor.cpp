@@ -159,7 +159,12 @@ int listen_at(const std::string& path) {
         pollfd ready{listener, POLLIN, 0};
         if (poll(&ready, 1, static_cast<int>(std::max<int64_t>(0, wait.count()))) <= 0) continue;
         const int client = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (client < 0) continue;
+        if (client < 0) {
+            // Out of descriptors (EMFILE), say: the connection stays pending and poll() would
+            // report it again at once. Back off rather than spin a core of the application.
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            continue;
+        }
         // A reader that does not read gets what fits in the socket buffer, never a stalled
         // monitor: the socket does not block.
         const std::string text = keeper.latest();
