@@ -9,8 +9,10 @@
 
 namespace corun {
 
-// Element type of a stream's buffer. UINT8, UINT16 and FLOAT32 are HailoRT's user types;
-// INT8, INT32 and INT64 exist because ONNX models take them natively (token ids, masks).
+// Element type of a stream's buffer. UINT8, UINT16 and FLOAT32 are HailoRT's user types; the
+// others exist because ONNX models take them natively (token ids, masks, half-precision
+// weights exported for GPUs and NPUs). docs/API.md has the table of ONNX types and the
+// conversions corun offers between them.
 enum class FormatType {
     AUTO,  // "the model's native type"; resolved when the model is created
     UINT8,
@@ -19,6 +21,16 @@ enum class FormatType {
     INT8,
     INT32,
     INT64,
+    FLOAT16,   // IEEE 754 half
+    BFLOAT16,  // the upper 16 bits of a float32
+    FLOAT64,
+    BOOL,      // one byte per element, 0 or 1
+    INT16,
+    UINT32,
+    UINT64,
+    // Variable-length elements, laid out as KServe v2's BYTES: each element is a 4-byte
+    // little-endian length followed by that many bytes. format_type_size() is 0 for it.
+    STRING,
 };
 
 // Order of a stream's dimensions. NHWC/NCHW apply to rank-4 image tensors and convert into
@@ -51,7 +63,7 @@ struct Format {
 
 const char* format_type_name(FormatType type);     // "UINT8", ...
 const char* format_order_name(FormatOrder order);  // "NHWC", ...
-size_t format_type_size(FormatType type);          // bytes per element; 0 for AUTO
+size_t format_type_size(FormatType type);          // bytes per element; 0 for AUTO and STRING
 // "[1,3,224,224]"; a dynamic (negative) dimension prints as "?".
 std::string shape_text(const std::vector<int64_t>& dims);
 

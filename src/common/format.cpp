@@ -18,6 +18,22 @@ const char* format_type_name(FormatType type) {
             return "INT32";
         case FormatType::INT64:
             return "INT64";
+        case FormatType::FLOAT16:
+            return "FLOAT16";
+        case FormatType::BFLOAT16:
+            return "BFLOAT16";
+        case FormatType::FLOAT64:
+            return "FLOAT64";
+        case FormatType::BOOL:
+            return "BOOL";
+        case FormatType::INT16:
+            return "INT16";
+        case FormatType::UINT32:
+            return "UINT32";
+        case FormatType::UINT64:
+            return "UINT64";
+        case FormatType::STRING:
+            return "STRING";
     }
     return "UNKNOWN";
 }
@@ -53,16 +69,24 @@ std::string shape_text(const std::vector<int64_t>& dims) {
 size_t format_type_size(FormatType type) {
     switch (type) {
         case FormatType::AUTO:
+        case FormatType::STRING:
             return 0;
         case FormatType::UINT8:
         case FormatType::INT8:
+        case FormatType::BOOL:
             return 1;
         case FormatType::UINT16:
+        case FormatType::INT16:
+        case FormatType::FLOAT16:
+        case FormatType::BFLOAT16:
             return 2;
         case FormatType::FLOAT32:
         case FormatType::INT32:
+        case FormatType::UINT32:
             return 4;
         case FormatType::INT64:
+        case FormatType::UINT64:
+        case FormatType::FLOAT64:
             return 8;
     }
     return 0;

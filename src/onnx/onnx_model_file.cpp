@@ -10,6 +10,8 @@
 // except in the walk for external data, which bounds its depth (kMaxSubgraphDepth).
 #include "onnx/onnx_model_file.hpp"
 
+#include "common/half_precision.hpp"
+
 #include <bit>
 #include <limits>
 #include <optional>
@@ -37,33 +39,6 @@ using wire::read_repeated_fixed;
 using wire::read_repeated_varint;
 using wire::read_string;
 using wire::WireType;
-
-float half_to_float(uint16_t half) {
-    const uint32_t sign = static_cast<uint32_t>(half & 0x8000) << 16;
-    const uint32_t exponent = (half >> 10) & 0x1F;
-    uint32_t mantissa = half & 0x3FF;
-    uint32_t bits = 0;
-    if (exponent == 0x1F) {
-        bits = sign | 0x7F800000u | (mantissa << 13);  // infinity or NaN
-    } else if (exponent != 0) {
-        bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
-    } else if (mantissa == 0) {
-        bits = sign;  // signed zero
-    } else {
-        // Subnormal half: normalize into a float's wider exponent range.
-        int32_t e = 127 - 15 + 1;
-        while ((mantissa & 0x400) == 0) {
-            mantissa <<= 1;
-            --e;
-        }
-        bits = sign | (static_cast<uint32_t>(e) << 23) | ((mantissa & 0x3FF) << 13);
-    }
-    return std::bit_cast<float>(bits);
-}
-
-float bfloat16_to_float(uint16_t value) {
-    return std::bit_cast<float>(static_cast<uint32_t>(value) << 16);
-}
 
 // Bytes per element in raw_data; 0 for types whose values corun does not decode.
 size_t raw_element_size(OnnxElementType type) {
@@ -103,9 +78,10 @@ double decode_raw_element(OnnxElementType type, std::span<const uint8_t> bytes, 
         case OnnxElementType::INT16:
             return static_cast<int16_t>(static_cast<uint16_t>(bytes[pos] | (bytes[pos + 1] << 8)));
         case OnnxElementType::FLOAT16:
-            return half_to_float(static_cast<uint16_t>(bytes[pos] | (bytes[pos + 1] << 8)));
+            return common::half_to_float(static_cast<uint16_t>(bytes[pos] | (bytes[pos + 1] << 8)));
         case OnnxElementType::BFLOAT16:
-            return bfloat16_to_float(static_cast<uint16_t>(bytes[pos] | (bytes[pos + 1] << 8)));
+            return common::bfloat16_to_float(
+                static_cast<uint16_t>(bytes[pos] | (bytes[pos + 1] << 8)));
         case OnnxElementType::FLOAT:
             return std::bit_cast<float>(load_le32(bytes, pos));
         case OnnxElementType::INT32:
@@ -164,9 +140,9 @@ double decode_typed_element(OnnxElementType type, uint64_t bits) {
         case OnnxElementType::DOUBLE:
             return std::bit_cast<double>(bits);
         case OnnxElementType::FLOAT16:
-            return half_to_float(static_cast<uint16_t>(bits));
+            return common::half_to_float(static_cast<uint16_t>(bits));
         case OnnxElementType::BFLOAT16:
-            return bfloat16_to_float(static_cast<uint16_t>(bits));
+            return common::bfloat16_to_float(static_cast<uint16_t>(bits));
         case OnnxElementType::INT64:
             return static_cast<double>(static_cast<int64_t>(bits));
         case OnnxElementType::UINT32:

@@ -1,5 +1,7 @@
 #include "runtime/format_conversion.hpp"
 
+#include "common/half_precision.hpp"
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -21,32 +23,67 @@ TypeRange range_of(FormatType type) {
             return {-128, 127};
         case FormatType::UINT16:
             return {0, 65535};
+        case FormatType::INT16:
+            return {-32768, 32767};
         case FormatType::INT32:
             return {-2147483648.0, 2147483647.0};
+        case FormatType::UINT32:
+            return {0, 4294967295.0};
         case FormatType::INT64:
             return {static_cast<double>(std::numeric_limits<int64_t>::min()),
                     static_cast<double>(std::numeric_limits<int64_t>::max())};
+        case FormatType::UINT64:
+            return {0, static_cast<double>(std::numeric_limits<uint64_t>::max())};
+        case FormatType::BOOL:
+            return {0, 1};
         default:
             return {-std::numeric_limits<double>::infinity(),
                     std::numeric_limits<double>::infinity()};
     }
 }
 
+template <typename T>
+T load(const uint8_t* base, size_t index) {
+    T value;
+    std::memcpy(&value, base + index * sizeof(T), sizeof(T));
+    return value;
+}
+
+template <typename T>
+void store(uint8_t* base, size_t index, T value) {
+    std::memcpy(base + index * sizeof(T), &value, sizeof(T));
+}
+
 double read_element(const uint8_t* base, size_t index, FormatType type) {
     switch (type) {
         case FormatType::UINT8:
             return base[index];
+        case FormatType::BOOL:
+            return base[index] != 0 ? 1.0 : 0.0;
         case FormatType::INT8:
-            return reinterpret_cast<const int8_t*>(base)[index];
+            return static_cast<int8_t>(base[index]);
         case FormatType::UINT16:
-            return reinterpret_cast<const uint16_t*>(base)[index];
+            return load<uint16_t>(base, index);
+        case FormatType::INT16:
+            return load<int16_t>(base, index);
         case FormatType::INT32:
-            return reinterpret_cast<const int32_t*>(base)[index];
+            return load<int32_t>(base, index);
+        case FormatType::UINT32:
+            return load<uint32_t>(base, index);
         case FormatType::INT64:
-            return static_cast<double>(reinterpret_cast<const int64_t*>(base)[index]);
+            return static_cast<double>(load<int64_t>(base, index));
+        case FormatType::UINT64:
+            return static_cast<double>(load<uint64_t>(base, index));
         case FormatType::FLOAT32:
-            return reinterpret_cast<const float*>(base)[index];
+            return load<float>(base, index);
+        case FormatType::FLOAT64:
+            return load<double>(base, index);
+        case FormatType::FLOAT16:
+            return common::half_to_float(load<uint16_t>(base, index));
+        case FormatType::BFLOAT16:
+            return common::bfloat16_to_float(load<uint16_t>(base, index));
         case FormatType::AUTO:
+        case FormatType::STRING:
             break;
     }
     return 0;
@@ -58,28 +95,51 @@ void write_element(uint8_t* base, size_t index, FormatType type, double value) {
         case FormatType::UINT8:
             base[index] = static_cast<uint8_t>(value);
             break;
+        case FormatType::BOOL:
+            base[index] = value != 0.0 ? 1 : 0;
+            break;
         case FormatType::INT8:
-            reinterpret_cast<int8_t*>(base)[index] = static_cast<int8_t>(value);
+            store(base, index, static_cast<int8_t>(value));
             break;
         case FormatType::UINT16:
-            reinterpret_cast<uint16_t*>(base)[index] = static_cast<uint16_t>(value);
+            store(base, index, static_cast<uint16_t>(value));
+            break;
+        case FormatType::INT16:
+            store(base, index, static_cast<int16_t>(value));
             break;
         case FormatType::INT32:
-            reinterpret_cast<int32_t*>(base)[index] = static_cast<int32_t>(value);
+            store(base, index, static_cast<int32_t>(value));
+            break;
+        case FormatType::UINT32:
+            store(base, index, static_cast<uint32_t>(value));
             break;
         case FormatType::INT64:
-            reinterpret_cast<int64_t*>(base)[index] = static_cast<int64_t>(value);
+            // 2^63 is the nearest double above INT64_MAX: saturate instead of overflowing.
+            store(base, index,
+                  value >= 9223372036854775807.0 ? std::numeric_limits<int64_t>::max()
+                                                 : static_cast<int64_t>(value));
+            break;
+        case FormatType::UINT64:
+            store(base, index,
+                  value >= 18446744073709551615.0 ? std::numeric_limits<uint64_t>::max()
+                                                  : static_cast<uint64_t>(value));
             break;
         case FormatType::FLOAT32:
-            reinterpret_cast<float*>(base)[index] = static_cast<float>(value);
+            store(base, index, static_cast<float>(value));
+            break;
+        case FormatType::FLOAT64:
+            store(base, index, value);
+            break;
+        case FormatType::FLOAT16:
+            store(base, index, common::float_to_half(static_cast<float>(value)));
+            break;
+        case FormatType::BFLOAT16:
+            store(base, index, common::float_to_bfloat16(static_cast<float>(value)));
             break;
         case FormatType::AUTO:
+        case FormatType::STRING:
             break;
     }
-}
-
-bool is_float(FormatType type) {
-    return type == FormatType::FLOAT32;
 }
 
 double saturate(double value, FormatType type) {
@@ -90,12 +150,40 @@ double saturate(double value, FormatType type) {
 }
 
 double convert_value(double value, FormatType from, FormatType to, const QuantInfo& quant) {
-    if (is_float(from) == is_float(to)) {
-        if (is_float(to)) return value;
+    if (to == FormatType::BOOL) return value != 0.0 ? 1.0 : 0.0;
+    if (is_float_type(from) == is_float_type(to)) {
+        if (is_float_type(to)) return value;
         return saturate(value, to);  // integer -> integer: values are already integral
     }
-    if (is_float(from)) return quantize_value(value, quant, to);
+    if (is_float_type(from)) return quantize_value(value, quant, to);
     return dequantize_value(value, quant);
+}
+
+// Half <-> float32 without quantization, the common case of a user binding FLOAT32 buffers to
+// a half-precision model: bulk conversion (F16C where the CPU has it). False when not that case.
+bool convert_half_precision(const uint8_t* in, FormatType from, uint8_t* out, FormatType to,
+                            size_t count) {
+    // The bulk routines take typed pointers; user buffers carry no alignment promise, so they
+    // are used only when both buffers are aligned for their element types.
+    const bool aligned =
+        reinterpret_cast<uintptr_t>(in) % 4 == 0 && reinterpret_cast<uintptr_t>(out) % 4 == 0;
+    if (!aligned) return false;
+    if (from == FormatType::FLOAT16 && to == FormatType::FLOAT32) {
+        common::halves_to_floats(reinterpret_cast<const uint16_t*>(in),
+                                 reinterpret_cast<float*>(out), count);
+    } else if (from == FormatType::FLOAT32 && to == FormatType::FLOAT16) {
+        common::floats_to_halves(reinterpret_cast<const float*>(in),
+                                 reinterpret_cast<uint16_t*>(out), count);
+    } else if (from == FormatType::BFLOAT16 && to == FormatType::FLOAT32) {
+        common::bfloat16s_to_floats(reinterpret_cast<const uint16_t*>(in),
+                                    reinterpret_cast<float*>(out), count);
+    } else if (from == FormatType::FLOAT32 && to == FormatType::BFLOAT16) {
+        common::floats_to_bfloat16s(reinterpret_cast<const float*>(in),
+                                    reinterpret_cast<uint16_t*>(out), count);
+    } else {
+        return false;
+    }
+    return true;
 }
 
 bool is_image_reorder(const FrameLayout& a, const FrameLayout& b) {
@@ -105,6 +193,11 @@ bool is_image_reorder(const FrameLayout& a, const FrameLayout& b) {
 }
 
 }  // namespace
+
+bool is_float_type(FormatType type) {
+    return type == FormatType::FLOAT32 || type == FormatType::FLOAT16 ||
+           type == FormatType::BFLOAT16 || type == FormatType::FLOAT64;
+}
 
 size_t FrameLayout::element_count() const {
     size_t count = 1;
@@ -168,6 +261,9 @@ Status convert_frame(const void* source, size_t source_bytes, const FrameLayout&
     if (!is_image_reorder(source_layout, target_layout)) {
         if (from == to) {
             std::memcpy(out, in, source_bytes);
+            return Status::ok();
+        }
+        if (quant.is_identity() && convert_half_precision(in, from, out, to, count)) {
             return Status::ok();
         }
         for (size_t i = 0; i < count; ++i) {

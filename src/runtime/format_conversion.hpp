@@ -21,6 +21,9 @@ struct FrameLayout {
     size_t byte_size() const { return element_count() * format_type_size(type); }
 };
 
+// FLOAT32, FLOAT64, FLOAT16 and BFLOAT16: the types values convert into without quantizing.
+bool is_float_type(FormatType type);
+
 // Dims of `dims` (given in `from` order) listed in `to` order. Only NHWC <-> NCHW reorder;
 // any other pair returns the dims unchanged.
 std::vector<int64_t> reorder_dims(const std::vector<int64_t>& dims, FormatOrder from,

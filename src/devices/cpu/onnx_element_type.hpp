@@ -23,6 +23,22 @@ inline ONNXTensorElementDataType onnx_type_of(FormatType type) {
             return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
         case FormatType::INT64:
             return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+        case FormatType::FLOAT16:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16;
+        case FormatType::BFLOAT16:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16;
+        case FormatType::FLOAT64:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE;
+        case FormatType::BOOL:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL;
+        case FormatType::INT16:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16;
+        case FormatType::UINT32:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32;
+        case FormatType::UINT64:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64;
+        case FormatType::STRING:
+            return ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING;
         case FormatType::AUTO:
             break;
     }
