@@ -123,13 +123,19 @@ Expected<std::pair<std::string, std::vector<int64_t>>> parse_shape_option(const 
 Expected<FormatType> parse_format_type(const std::string& text) {
     std::string upper = text;
     std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+    std::string known;
     for (FormatType type :
          {FormatType::AUTO, FormatType::UINT8, FormatType::UINT16, FormatType::FLOAT32,
-          FormatType::INT8, FormatType::INT32, FormatType::INT64}) {
-        if (upper == format_type_name(type)) return type;
+          FormatType::INT8, FormatType::INT32, FormatType::INT64, FormatType::FLOAT16,
+          FormatType::BFLOAT16, FormatType::FLOAT64, FormatType::BOOL, FormatType::INT16,
+          FormatType::UINT32, FormatType::UINT64, FormatType::STRING}) {
+        std::string name = format_type_name(type);
+        if (upper == name) return type;
+        std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+        known += (known.empty() ? "" : ", ") + name;
     }
     return Status(StatusCode::INVALID_ARGUMENT,
-                  "format type '" + text + "' is unknown; use auto, uint8, uint16 or float32");
+                  "format type '" + text + "' is unknown; use one of " + known);
 }
 
 Expected<FormatOrder> parse_format_order(const std::string& text) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <latch>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "cli_support.hpp"
+#include "common/half_precision.hpp"
 
 namespace corun::tools {
 namespace {
@@ -28,26 +30,64 @@ uint64_t multiply_saturating(uint64_t a, uint64_t b) {
 
 }  // namespace
 
+namespace {
+
+template <typename T, typename Distribution>
+void fill_values(std::vector<uint8_t>& buffer, Distribution values, std::mt19937& random) {
+    for (size_t i = 0; i + sizeof(T) <= buffer.size(); i += sizeof(T)) {
+        const T value = static_cast<T>(values(random));
+        std::memcpy(buffer.data() + i, &value, sizeof(T));
+    }
+}
+
+}  // namespace
+
+// Random values a model takes without complaint: reals in [0, 1), small non-negative integers
+// (token ids, indices), bools 0/1, and for strings empty elements.
 void fill_random(std::vector<uint8_t>& buffer, FormatType type, std::mt19937& random) {
+    std::uniform_real_distribution<float> reals(0.0f, 1.0f);
+    std::uniform_int_distribution<int> small(0, 99);
     switch (type) {
-        case FormatType::FLOAT32: {
-            std::uniform_real_distribution<float> values(0.0f, 1.0f);
-            auto* floats = reinterpret_cast<float*>(buffer.data());
-            for (size_t i = 0; i < buffer.size() / sizeof(float); ++i) floats[i] = values(random);
+        case FormatType::FLOAT32:
+            fill_values<float>(buffer, reals, random);
             break;
-        }
-        case FormatType::INT64: {
-            std::uniform_int_distribution<int64_t> values(0, 99);
-            auto* ints = reinterpret_cast<int64_t*>(buffer.data());
-            for (size_t i = 0; i < buffer.size() / sizeof(int64_t); ++i) ints[i] = values(random);
+        case FormatType::FLOAT64:
+            fill_values<double>(buffer, reals, random);
             break;
-        }
-        case FormatType::INT32: {
-            std::uniform_int_distribution<int32_t> values(0, 99);
-            auto* ints = reinterpret_cast<int32_t*>(buffer.data());
-            for (size_t i = 0; i < buffer.size() / sizeof(int32_t); ++i) ints[i] = values(random);
+        case FormatType::FLOAT16:
+            for (size_t i = 0; i + 2 <= buffer.size(); i += 2) {
+                const uint16_t half = common::float_to_half(reals(random));
+                std::memcpy(buffer.data() + i, &half, 2);
+            }
             break;
-        }
+        case FormatType::BFLOAT16:
+            for (size_t i = 0; i + 2 <= buffer.size(); i += 2) {
+                const uint16_t half = common::float_to_bfloat16(reals(random));
+                std::memcpy(buffer.data() + i, &half, 2);
+            }
+            break;
+        case FormatType::INT64:
+            fill_values<int64_t>(buffer, small, random);
+            break;
+        case FormatType::UINT64:
+            fill_values<uint64_t>(buffer, small, random);
+            break;
+        case FormatType::INT32:
+            fill_values<int32_t>(buffer, small, random);
+            break;
+        case FormatType::UINT32:
+            fill_values<uint32_t>(buffer, small, random);
+            break;
+        case FormatType::INT16:
+            fill_values<int16_t>(buffer, small, random);
+            break;
+        case FormatType::BOOL:
+            fill_values<uint8_t>(buffer, std::uniform_int_distribution<int>(0, 1), random);
+            break;
+        case FormatType::STRING:
+            // Each element: a 4-byte length of 0.
+            std::fill(buffer.begin(), buffer.end(), 0);
+            break;
         default: {
             std::uniform_int_distribution<int> values(0, 255);
             for (auto& byte : buffer) byte = static_cast<uint8_t>(values(random));

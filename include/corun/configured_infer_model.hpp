@@ -91,12 +91,20 @@ public:
         class InferStream {
         public:
             // Fails with INVALID_ARGUMENT (naming both sizes) unless view.size equals the
-            // stream's frame size in the configured format, or view.data is null.
+            // stream's frame size in the configured format, or view.data is null (unbinds).
+            // A zero-size stream (a dimension is 0) takes MemoryView(nullptr, 0), or nothing.
+            // An optional input left unbound is omitted: the model runs without it.
             Status set_buffer(MemoryView view);
             Expected<MemoryView> get_buffer() const;
             const std::string& name() const;
             // Bytes of one frame in the configured (user) format: what set_buffer expects.
             size_t get_frame_size() const;
+            // The configured stream, in the user's format: shape (in the user's order), type
+            // and order, quantization. These are what configure() fixed from the shapes then
+            // in force (set_shape), for inputs and outputs alike.
+            std::vector<int64_t> shape() const;
+            Format format() const;
+            std::vector<QuantInfo> get_quant_infos() const;
 
         private:
             friend class Bindings;

@@ -29,7 +29,11 @@ struct TensorSpec {
 struct DeclaredTensor {
     std::string name;
     FormatType type = FormatType::AUTO;  // AUTO: an element type corun cannot bind
-    std::string onnx_type_name;          // "float", "uint8", "float16", ...
+    // "float", "uint8", "float16", ...; for a non-tensor stream the whole ONNX type,
+    // "seq(tensor(float))", "map(int64,tensor(float))".
+    std::string onnx_type_name;
+    bool is_tensor = true;  // false: a sequence or map, which corun cannot bind
+    bool optional = false;  // optional(tensor(T)): an input may be left unbound
     std::vector<int64_t> dims;
     std::vector<std::string> dim_names;
 };
@@ -53,7 +57,9 @@ struct ModelSource {
     uint64_t constant_folding_max_bytes = 0;
 };
 
-// Native buffers of one frame, in TensorSpec order.
+// Native buffers of one frame, in TensorSpec order. A null input is an optional input the
+// user left unbound: the device runs the model without it. A zero-size tensor has a non-null
+// pointer (to no bytes).
 struct FrameBuffers {
     std::vector<const void*> inputs;
     std::vector<void*> outputs;

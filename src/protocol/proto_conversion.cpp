@@ -35,12 +35,14 @@ void to_proto(const SchedulingSettings& settings, v1::SchedulingParams& message)
 devices::DeclaredTensor from_proto(const v1::DeclaredTensor& message) {
     devices::DeclaredTensor tensor;
     tensor.name = message.name();
-    constexpr int32_t last_type = static_cast<int32_t>(FormatType::INT64);
+    constexpr int32_t last_type = static_cast<int32_t>(FormatType::STRING);
     // A type this build does not know stays AUTO, which configure() reports as unbindable.
     tensor.type = message.element_type() >= 0 && message.element_type() <= last_type
                       ? static_cast<FormatType>(message.element_type())
                       : FormatType::AUTO;
     tensor.onnx_type_name = message.onnx_type_name();
+    tensor.is_tensor = !message.not_tensor();
+    tensor.optional = message.optional();
     tensor.dims.assign(message.dims().begin(), message.dims().end());
     tensor.dim_names.assign(message.dim_names().begin(), message.dim_names().end());
     // Every dimension has a (possibly empty) symbolic name, as local devices report them.
@@ -109,6 +111,8 @@ void to_proto(const devices::DeclaredTensor& tensor, v1::DeclaredTensor& message
     message.set_name(tensor.name);
     message.set_element_type(static_cast<int32_t>(tensor.type));
     message.set_onnx_type_name(tensor.onnx_type_name);
+    message.set_not_tensor(!tensor.is_tensor);
+    message.set_optional(tensor.optional);
     for (int64_t dim : tensor.dims) message.add_dims(dim);
     for (const auto& name : tensor.dim_names) message.add_dim_names(name);
 }

@@ -39,6 +39,10 @@ public:
     // reader); otherwise it is queued, and this takes nothing but short locks.
     virtual Status submit(const std::shared_ptr<InferJob>& job, bool may_run_on_caller) = 0;
 
+    // Whether a frame may leave an optional input unbound (the model then runs without it).
+    // corund's lane carries every stream of every frame, so the remote backend cannot.
+    virtual bool runs_without_optional_inputs() const { return true; }
+
     // Takes effect from the next scheduling decision.
     virtual Status set_scheduling(const scheduler::ModelSchedulingParams& params) = 0;
 

@@ -64,7 +64,7 @@ Status Bindings::InferStream::set_buffer(MemoryView view) {
 
 Expected<MemoryView> Bindings::InferStream::get_buffer() const {
     const MemoryView& view = owner_->buffers_[index_];
-    if (view.data == nullptr) {
+    if (view.data == nullptr && get_frame_size() != 0) {
         return Status(
             StatusCode::NOT_FOUND,
             "get_buffer: " + owner_->pipeline_->streams[index_].describe() + " has no buffer set");
@@ -78,6 +78,19 @@ const std::string& Bindings::InferStream::name() const {
 
 size_t Bindings::InferStream::get_frame_size() const {
     return owner_->pipeline_->streams[index_].user.byte_size();
+}
+
+std::vector<int64_t> Bindings::InferStream::shape() const {
+    return owner_->pipeline_->streams[index_].user.dims;
+}
+
+Format Bindings::InferStream::format() const {
+    const ConfiguredStream& stream = owner_->pipeline_->streams[index_];
+    return {stream.user.type, stream.user.order};
+}
+
+std::vector<QuantInfo> Bindings::InferStream::get_quant_infos() const {
+    return {owner_->pipeline_->streams[index_].quant};
 }
 
 }  // namespace corun

@@ -70,13 +70,22 @@ Expected<std::shared_ptr<InferJob>> submit_job(
         }
         const auto& buffers = runtime::ApiAccess::buffers(bindings[f]);
         for (size_t s = 0; s < state->streams.size(); ++s) {
-            if (buffers[s].data == nullptr) {
-                const auto& stream = state->streams[s];
-                return Status(StatusCode::INVALID_ARGUMENT,
-                              call + ": " + stream.describe() + " has no buffer; call bindings." +
-                                  (stream.is_input ? "input" : "output") + "(\"" + stream.name +
-                                  "\")->set_buffer(...) first");
+            const auto& stream = state->streams[s];
+            // A zero-size stream has no bytes to bind; an unbound optional input is omitted.
+            if (buffers[s].data != nullptr || stream.user.byte_size() == 0) continue;
+            if (stream.optional && state->execution->runs_without_optional_inputs()) continue;
+            if (stream.optional) {
+                return Status(StatusCode::NOT_SUPPORTED,
+                              call + ": optional " + stream.describe() +
+                                  " is unbound; leaving an optional input out works in-process, "
+                                  "but corund receives every stream of a frame: bind it "
+                                  "(bindings.input(\"" +
+                                  stream.name + "\")->set_buffer(...))");
             }
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          call + ": " + stream.describe() + " has no buffer; call bindings." +
+                              (stream.is_input ? "input" : "output") + "(\"" + stream.name +
+                              "\")->set_buffer(...) first");
         }
     }
     auto job = std::make_shared<InferJob>();

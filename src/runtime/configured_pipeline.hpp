@@ -26,6 +26,7 @@ struct ConfiguredStream {
     runtime::FrameLayout native;  // what the device reads or writes
     QuantInfo quant;
     bool converts = false;         // false: the user's buffer goes to the device as it is
+    bool optional = false;         // an optional(tensor) input: a frame may leave it unbound
     std::string describe() const;  // "input 'x' (FLOAT32 NHWC [1,224,224,3], 602112 bytes)"
 };
 

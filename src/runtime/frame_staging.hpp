@@ -17,6 +17,11 @@ namespace corun::runtime {
 Status stage_inputs(const ConfiguredPipeline& pipeline, const std::vector<MemoryView>& user,
                     std::span<void* const> native);
 
+// What the device gets for a stream the user left unbound (only zero-size streams and optional
+// inputs may be): null for an optional input, which the device then omits; for a zero-size
+// tensor, an address of no bytes (a device cannot tell a null one from an omitted input).
+const void* native_buffer_for_unbound(const ConfiguredStream& stream);
+
 // Every output stream of one frame, from `native` into `user`.
 Status unstage_outputs(const ConfiguredPipeline& pipeline, std::span<void* const> native,
                        const std::vector<MemoryView>& user);

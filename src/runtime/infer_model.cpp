@@ -5,6 +5,7 @@
 
 #include "runtime/configured_pipeline.hpp"
 #include "runtime/loaded_infer_model.hpp"
+#include "runtime/output_shapes.hpp"
 
 namespace corun {
 namespace {
@@ -20,11 +21,29 @@ bool is_image_order(FormatOrder order) {
 }
 
 Status check_bindable(const StreamSettings& stream) {
+    if (!stream.declared.is_tensor) {
+        return Status(StatusCode::NOT_SUPPORTED,
+                      stream_label(stream) + " is a " + stream.declared.onnx_type_name +
+                          ", not a tensor: corun binds tensors and optional tensors only. Build "
+                          "the sequence or map inside the model from tensor inputs (e.g. "
+                          "SequenceConstruct, or SequenceAt/ConcatFromSequence for an output), "
+                          "or run this model with ONNX Runtime directly");
+    }
     if (stream.native.type == FormatType::AUTO) {
         return Status(StatusCode::NOT_SUPPORTED,
                       stream_label(stream) + " has element type " + stream.declared.onnx_type_name +
-                          ", which corun cannot bind yet (supported: float, uint8, int8, uint16, "
-                          "int32, int64); re-export the model with one of these");
+                          ", which corun has no FormatType for (it binds float, float16, "
+                          "bfloat16, double, int8/16/32/64, uint8/16/32/64, bool and string); "
+                          "add a Cast to one of these at the model's edge");
+    }
+    const FormatType user_type = stream.resolved_user_format().type;
+    if ((user_type == FormatType::STRING) != (stream.native.type == FormatType::STRING)) {
+        return Status(StatusCode::NOT_SUPPORTED,
+                      stream_label(stream) + " is " + format_type_name(stream.native.type) +
+                          "; corun converts between numeric types and bool, not to or from " +
+                          "strings, so " + format_type_name(user_type) +
+                          " cannot be used here (use " + format_type_name(stream.native.type) +
+                          ")");
     }
     const Format user = stream.resolved_user_format();
     if (user.order != stream.native.order &&
@@ -67,6 +86,7 @@ ConfiguredStream configured_stream(const StreamSettings& stream, const std::vect
                        runtime::reorder_dims(dims, stream.native.order, user.order)};
     configured.quant = stream.quant;
     configured.converts = !runtime::is_same_layout(configured.user, configured.native);
+    configured.optional = stream.is_input && stream.declared.optional;
     return configured;
 }
 
@@ -122,9 +142,21 @@ bool InferStream::is_input() const {
     return settings_->is_input;
 }
 
+namespace {
+
+// The native dims in force: an input's as set; an output's as its inputs make them now.
+std::vector<int64_t> dims_in_force(const StreamSettings& settings) {
+    if (settings.is_input) return settings.native_dims;
+    auto model = settings.model.lock();
+    if (!model) return settings.native_dims;
+    return runtime::current_output_dims(*model, settings.index);
+}
+
+}  // namespace
+
 std::vector<int64_t> InferStream::shape() const {
     const Format user = settings_->resolved_user_format();
-    return runtime::reorder_dims(settings_->native_dims, settings_->native.order, user.order);
+    return runtime::reorder_dims(dims_in_force(*settings_), settings_->native.order, user.order);
 }
 
 Format InferStream::format() const {
@@ -133,7 +165,7 @@ Format InferStream::format() const {
 
 size_t InferStream::get_frame_size() const {
     size_t count = 1;
-    for (int64_t dim : settings_->native_dims) {
+    for (int64_t dim : dims_in_force(*settings_)) {
         if (dim < 0) return 0;
         count *= static_cast<size_t>(dim);
     }
@@ -175,10 +207,11 @@ Status InferStream::set_shape(const std::vector<int64_t>& native_dims) const {
                           std::to_string(native_dims.size()) + " " + shape_text(native_dims));
     }
     for (size_t i = 0; i < declared.size(); ++i) {
-        if (native_dims[i] <= 0 || native_dims[i] > (int64_t{1} << 31)) {
+        // 0 is legal: an empty tensor (ONNX allows it, e.g. no boxes yet).
+        if (native_dims[i] < 0 || native_dims[i] > (int64_t{1} << 31)) {
             return Status(StatusCode::INVALID_ARGUMENT,
                           "set_shape: dimension " + std::to_string(i) + " of " + label + " is " +
-                              std::to_string(native_dims[i]) + "; it must be positive");
+                              std::to_string(native_dims[i]) + "; it must be 0..2^31");
         }
         if (declared[i] >= 0 && declared[i] != native_dims[i]) {
             return Status(StatusCode::INVALID_ARGUMENT,
@@ -313,53 +346,21 @@ Expected<ConfiguredInferModel> InferModel::configure() {
     configured->frame_limits.time_limit = frame_time_limit_;
     configured->frame_limits.termination = &configured->termination;
 
-    // Output dimensions follow from the inputs; run one zero-filled frame when the model does
-    // not declare them.
-    std::vector<std::vector<int64_t>> output_dims;
-    // An output's dynamic batch dimension follows the inputs' (it is 1 in shape() only until
-    // configure), so only what set_shape declared counts as fixed here.
-    for (const auto& stream : loaded_->outputs) {
-        output_dims.push_back(stream->shape_set ? stream->native_dims : stream->declared.dims);
+    // Output dimensions follow from the inputs; one zero-filled frame runs when the model
+    // does not declare them.
+    auto found =
+        runtime::resolve_output_dims(*loaded_, configured->native_inputs, configured->frame_limits);
+    if (!found) {
+        std::string names;
+        for (const auto& stream : loaded_->outputs) names += " '" + stream->declared.name + "'";
+        return Status(found.status().code(),
+                      "configure: the model leaves the shapes of its outputs (" + names +
+                          " ) dynamic, and running one zero-filled frame to find them "
+                          "failed: " +
+                          found.status().message() +
+                          ". Declare them with infer_model->output(name)->set_shape({...})");
     }
-    // A dynamic batch dimension (the first) follows the inputs' when they agree on it: no need
-    // to run a frame for the usual dynamic-batch model.
-    std::optional<int64_t> input_batch;
-    bool inputs_agree = true;
-    for (const auto& stream : loaded_->inputs) {
-        if (stream->declared.dims.empty() || stream->declared.dims[0] >= 0) continue;
-        if (input_batch && *input_batch != stream->native_dims[0]) inputs_agree = false;
-        input_batch = stream->native_dims[0];
-    }
-    for (auto& dims : output_dims) {
-        if (input_batch && inputs_agree && !dims.empty() && dims[0] < 0) dims[0] = *input_batch;
-    }
-    const bool outputs_dynamic =
-        std::any_of(output_dims.begin(), output_dims.end(), [](auto& dims) {
-            return std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d < 0; });
-        });
-    if (outputs_dynamic) {
-        auto found = loaded_->backend_model->infer_output_dims(configured->native_inputs,
-                                                               configured->frame_limits);
-        if (!found) {
-            std::string names;
-            for (const auto& stream : loaded_->outputs) names += " '" + stream->declared.name + "'";
-            return Status(found.status().code(),
-                          "configure: the model leaves the shapes of its outputs (" + names +
-                              " ) dynamic, and running one zero-filled frame to find them "
-                              "failed: " +
-                              found.status().message() +
-                              ". Declare them with infer_model->output(name)->set_shape({...})");
-        }
-        output_dims = found.release();
-        for (size_t i = 0; i < output_dims.size(); ++i) {
-            // Dimensions the user declared win over what the zero-filled frame gave.
-            if (!loaded_->outputs[i]->shape_set) continue;
-            const auto& fixed = loaded_->outputs[i]->native_dims;
-            for (size_t d = 0; d < fixed.size() && d < output_dims[i].size(); ++d) {
-                if (fixed[d] > 0) output_dims[i][d] = fixed[d];
-            }
-        }
-    }
+    const std::vector<std::vector<int64_t>> output_dims = found.release();
     for (size_t i = 0; i < loaded_->outputs.size(); ++i) {
         const auto& stream = *loaded_->outputs[i];
         CORUN_RETURN_IF_ERROR(check_bindable(stream), "configure");

@@ -209,9 +209,13 @@ Expected<std::shared_ptr<LoadedInferModel>> load_model(std::shared_ptr<DeviceGro
     const onnx::OnnxModelFile* graph = file ? &file.value() : nullptr;
     for (const auto& tensor : loaded_model.declared_inputs()) {
         state->inputs.push_back(make_stream(tensor, true, graph, state->info.metadata));
+        state->inputs.back()->index = state->inputs.size() - 1;
+        state->inputs.back()->model = state;
     }
     for (const auto& tensor : loaded_model.declared_outputs()) {
         state->outputs.push_back(make_stream(tensor, false, graph, state->info.metadata));
+        state->outputs.back()->index = state->outputs.size() - 1;
+        state->outputs.back()->model = state;
     }
     return state;
 }

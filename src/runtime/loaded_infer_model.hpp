@@ -2,7 +2,9 @@
 // user's chosen format for each stream.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -13,8 +15,14 @@
 
 namespace corun {
 
+struct LoadedInferModel;
+
 struct StreamSettings {
     bool is_input = false;
+    // The model the stream belongs to: an output's shape follows its inputs'. Weak, since the
+    // model owns its streams; a stream outliving its model reports its declared shape.
+    std::weak_ptr<LoadedInferModel> model;
+    size_t index = 0;                  // among the model's inputs, or among its outputs
     devices::DeclaredTensor declared;  // as the model declares it (dims may be -1)
     std::vector<int64_t> native_dims;  // declared dims with the batch dim and set_shape applied
     bool shape_set = false;            // native_dims came from set_shape
@@ -33,6 +41,10 @@ struct LoadedInferModel {
     std::vector<std::shared_ptr<StreamSettings>> inputs;
     std::vector<std::shared_ptr<StreamSettings>> outputs;
     uint16_t batch_size = 0;  // 0 = corun picks (1)
+    // Output dims found by running a zero-filled frame, per input dims (output_shapes.hpp).
+    std::mutex output_dims_mutex;
+    std::map<std::vector<std::vector<int64_t>>, std::vector<std::vector<int64_t>>>
+        output_dims_by_input_dims;
 };
 
 // What loading takes besides the model's bytes.

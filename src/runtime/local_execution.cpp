@@ -96,7 +96,10 @@ int64_t LocalExecution::run_job(const std::shared_ptr<InferJob>& job, size_t dev
         for (size_t s = 0; s < stream_count; ++s) {
             const ConfiguredStream& stream = pipeline_.streams[s];
             native[f * stream_count + s] = user[s].data;
-            if (stream.converts) {
+            if (user[s].data == nullptr) {
+                native[f * stream_count + s] =
+                    const_cast<void*>(native_buffer_for_unbound(stream));  // never written
+            } else if (stream.converts) {
                 if (staging_buffers.size() <= staging_used) staging_buffers.emplace_back();
                 auto& buffer = staging_buffers[staging_used++];
                 if (buffer.size() < stream.native.byte_size()) {

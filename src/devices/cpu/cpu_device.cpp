@@ -11,6 +11,7 @@
 
 #include <onnxruntime_cxx_api.h>
 
+#include "devices/cpu/missing_kernel.hpp"
 #include "devices/cpu/onnx_element_type.hpp"
 
 namespace corun::devices::cpu {
@@ -71,9 +72,12 @@ uint32_t shared_pool_threads() {
 
 constexpr const char* NO_EXTERNAL_DATA_FOLDER = "/dev/null/corun-external-data-is-passed-in-memory";
 
-Status status_from_ort(const Ort::Exception& error, const std::string& context) {
+// `model`: the model's bytes where the error comes from loading it, to name what is missing.
+Status status_from_ort(const Ort::Exception& error, const std::string& context,
+                       std::span<const uint8_t> model = {}) {
     StatusCode code = StatusCode::DEVICE_FAILURE;
     std::string advice;
+    const std::string what = error.what();
     switch (error.GetOrtErrorCode()) {
         case ORT_INVALID_PROTOBUF:
         case ORT_INVALID_GRAPH:
@@ -85,9 +89,6 @@ Status status_from_ort(const Ort::Exception& error, const std::string& context) 
             break;
         case ORT_NOT_IMPLEMENTED:
             code = StatusCode::NOT_SUPPORTED;
-            advice =
-                "; ONNX Runtime 1.29's CPU provider has no kernel for an operator or type "
-                "in this model (re-export it with standard ONNX operators)";
             break;
         case ORT_NO_SUCHFILE:
             code = StatusCode::NOT_FOUND;
@@ -98,35 +99,33 @@ Status status_from_ort(const Ort::Exception& error, const std::string& context) 
         default:
             break;
     }
-    const std::string what = error.what();
-    if (code == StatusCode::DEVICE_FAILURE &&
-        (what.find("is not a registered function/op") != std::string::npos ||
-         what.find("Could not find an implementation") != std::string::npos)) {
+    const std::string kernel_advice =
+        missing_kernel_advice(what, model, std::string(Ort::GetVersionString()));
+    if (!kernel_advice.empty()) {
         code = StatusCode::NOT_SUPPORTED;
-        advice =
-            "; ONNX Runtime 1.29's CPU provider cannot run an operator of this model "
-            "(re-export it with standard ONNX operators, or run it on another device)";
+        advice = kernel_advice;
+    } else if (what.find("is not a registered function/op") != std::string::npos) {
+        code = StatusCode::NOT_SUPPORTED;
+        advice = "; ONNX Runtime " + std::string(Ort::GetVersionString()) +
+                 " does not know an operator of this model: it is not a standard ONNX operator "
+                 "of the model's opset nor one of ORT's contrib operators (re-export the model "
+                 "with standard ONNX operators, or run it on another device)";
+    } else if (code == StatusCode::NOT_SUPPORTED) {
+        advice = "; ONNX Runtime " + std::string(Ort::GetVersionString()) +
+                 " does not implement what this model asks of it on the CPU";
     }
     return Status(code, context + ": " + what + advice);
 }
 
 FormatType format_type_of(ONNXTensorElementDataType type) {
-    switch (type) {
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT:
-            return FormatType::FLOAT32;
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8:
-            return FormatType::UINT8;
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8:
-            return FormatType::INT8;
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16:
-            return FormatType::UINT16;
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32:
-            return FormatType::INT32;
-        case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64:
-            return FormatType::INT64;
-        default:
-            return FormatType::AUTO;
+    for (FormatType candidate :
+         {FormatType::FLOAT32, FormatType::UINT8, FormatType::INT8, FormatType::UINT16,
+          FormatType::INT32, FormatType::INT64, FormatType::FLOAT16, FormatType::BFLOAT16,
+          FormatType::FLOAT64, FormatType::BOOL, FormatType::INT16, FormatType::UINT32,
+          FormatType::UINT64, FormatType::STRING}) {
+        if (onnx_type_of(candidate) == type) return candidate;
     }
+    return FormatType::AUTO;  // float8, int4, complex: types corun has no FormatType for
 }
 
 const char* onnx_type_name(ONNXTensorElementDataType type) {
@@ -164,14 +163,55 @@ const char* onnx_type_name(ONNXTensorElementDataType type) {
     }
 }
 
+// ONNX's spelling of a type that is not a plain tensor: "seq(tensor(float))",
+// "map(int64,tensor(float))", "optional(seq(tensor(int64)))".
+std::string onnx_type_text(const Ort::ConstTypeInfo& type_info) {
+    switch (type_info.GetONNXType()) {
+        case ONNX_TYPE_TENSOR:
+        case ONNX_TYPE_SPARSETENSOR:
+            return std::string(type_info.GetONNXType() == ONNX_TYPE_TENSOR ? "tensor("
+                                                                           : "sparse_tensor(") +
+                   onnx_type_name(type_info.GetTensorTypeAndShapeInfo().GetElementType()) + ")";
+        case ONNX_TYPE_SEQUENCE:
+            return "seq(" +
+                   onnx_type_text(
+                       type_info.GetSequenceTypeInfo().GetSequenceElementType().GetConst()) +
+                   ")";
+        case ONNX_TYPE_MAP: {
+            auto map = type_info.GetMapTypeInfo();
+            return std::string("map(") + onnx_type_name(map.GetMapKeyType()) + "," +
+                   onnx_type_text(map.GetMapValueType().GetConst()) + ")";
+        }
+        case ONNX_TYPE_OPTIONAL:
+            return "optional(" +
+                   onnx_type_text(
+                       type_info.GetOptionalTypeInfo().GetOptionalElementType().GetConst()) +
+                   ")";
+        default:
+            return "an unknown ONNX type";
+    }
+}
+
 DeclaredTensor declared_tensor(const std::string& name, const Ort::TypeInfo& type_info) {
     DeclaredTensor tensor;
     tensor.name = name;
-    if (type_info.GetONNXType() != ONNX_TYPE_TENSOR) {
-        tensor.onnx_type_name = "non-tensor (sequence or map)";
+    Ort::ConstTypeInfo type = type_info.GetConst();
+    Ort::TypeInfo contained{nullptr};
+    if (type.GetONNXType() == ONNX_TYPE_OPTIONAL) {
+        // optional(tensor(T)) is a tensor stream the user may leave unbound (an input) or that
+        // may come back without a value (an output).
+        contained = type.GetOptionalTypeInfo().GetOptionalElementType();
+        if (contained.GetONNXType() == ONNX_TYPE_TENSOR) {
+            tensor.optional = true;
+            type = contained.GetConst();
+        }
+    }
+    if (type.GetONNXType() != ONNX_TYPE_TENSOR) {
+        tensor.is_tensor = false;
+        tensor.onnx_type_name = onnx_type_text(type_info.GetConst());
         return tensor;
     }
-    auto info = type_info.GetTensorTypeAndShapeInfo();
+    auto info = type.GetTensorTypeAndShapeInfo();
     tensor.type = format_type_of(info.GetElementType());
     tensor.onnx_type_name = onnx_type_name(info.GetElementType());
     tensor.dims = info.GetShape();
@@ -214,14 +254,22 @@ public:
         std::vector<Ort::Value> output_values;
         input_values.reserve(inputs.size());
         output_values.reserve(outputs.size());
+        std::vector<const char*> present_names;
         for (const FrameBuffers& frame : frames) {
             input_values.clear();
             output_values.clear();
+            // An optional input left unbound is not fed: ONNX Runtime runs the model with
+            // "no value" for it. The names are then this frame's own list.
+            const bool omits =
+                std::find(frame.inputs.begin(), frame.inputs.end(), nullptr) != frame.inputs.end();
+            if (omits) present_names.clear();
             try {
                 for (size_t i = 0; i < inputs.size(); ++i) {
+                    if (frame.inputs[i] == nullptr) continue;
                     // ORT does not write to inputs; the const_cast only satisfies its signature.
                     input_values.push_back(
                         tensor_over(inputs[i], const_cast<void*>(frame.inputs[i])));
+                    if (omits) present_names.push_back(input_names_[i]);
                 }
                 for (size_t i = 0; i < outputs.size(); ++i) {
                     output_values.push_back(tensor_over(outputs[i], frame.outputs[i]));
@@ -229,11 +277,11 @@ public:
             } catch (const Ort::Exception& error) {
                 return status_from_ort(error, "running model '" + name_ + "' on cpu");
             }
+            const char* const* names = omits ? present_names.data() : input_names_.data();
             CORUN_RETURN_IF_ERROR(
                 run_bounded(limits, RUNNING, [&](const Ort::RunOptions& run_options) {
-                    session_.Run(run_options, input_names_.data(), input_values.data(),
-                                 input_values.size(), output_names_.data(), output_values.data(),
-                                 output_values.size());
+                    session_.Run(run_options, names, input_values.data(), input_values.size(),
+                                 output_names_.data(), output_values.data(), output_values.size());
                 }));
         }
         return Status::ok();
@@ -327,8 +375,11 @@ private:
     }
 
     Ort::Value tensor_over(const TensorSpec& spec, void* data) const {
-        return Ort::Value::CreateTensor(memory_info_, data, spec.byte_size(), spec.dims.data(),
-                                        spec.dims.size(), onnx_type_of(spec.type));
+        // A zero-size tensor has no bytes, but ORT wants an address all the same.
+        static uint8_t no_bytes;
+        return Ort::Value::CreateTensor(memory_info_, data != nullptr ? data : &no_bytes,
+                                        spec.byte_size(), spec.dims.data(), spec.dims.size(),
+                                        onnx_type_of(spec.type));
     }
 
     Ort::Session session_;
@@ -383,7 +434,8 @@ public:
             return std::shared_ptr<LoadedModel>(
                 std::make_shared<CpuLoadedModel>(std::move(session), source.name));
         } catch (const Ort::Exception& error) {
-            return status_from_ort(error, "loading model '" + source.name + "' on " + id_);
+            return status_from_ort(error, "loading model '" + source.name + "' on " + id_,
+                                   source.onnx);
         }
     }
 

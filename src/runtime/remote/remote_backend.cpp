@@ -4,6 +4,7 @@
 
 #include "devices/npu_sim/npu_timing_model.hpp"
 #include "runtime/backend_registry.hpp"
+#include "runtime/configured_pipeline.hpp"
 #include "runtime/remote/remote_configured_model.hpp"
 #include "runtime/remote/service_socket.hpp"
 
@@ -101,6 +102,16 @@ Expected<std::vector<std::vector<int64_t>>> RemoteModel::infer_output_dims(
 
 Expected<std::unique_ptr<runtime::ModelExecution>> RemoteModel::configure(
     ConfiguredPipeline& pipeline) {
+    for (const auto& stream : pipeline.streams) {
+        if (stream.native.type != FormatType::STRING) continue;
+        // A lane slot has a fixed size per stream; strings vary per frame.
+        return Status(StatusCode::NOT_SUPPORTED,
+                      "configure: " + std::string(stream.is_input ? "input '" : "output '") +
+                          stream.name +
+                          "' holds strings, which corund's shared-memory lanes cannot carry "
+                          "(their slots have a fixed size per stream); run this model in-process "
+                          "(a VDevice without multi_process_service)");
+    }
     return RemoteConfiguredModel::create(connection_, *this, pipeline);
 }
 

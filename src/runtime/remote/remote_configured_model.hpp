@@ -50,6 +50,7 @@ public:
     // when it is free, and has completed on return.
     Status submit(const std::shared_ptr<InferJob>& job, bool may_run_on_caller) override;
 
+    bool runs_without_optional_inputs() const override { return false; }
     Status set_scheduling(const scheduler::ModelSchedulingParams& params) override;
 
     // ShutdownModel (once): the daemon completes the queued frames with SHUTDOWN and waits for

@@ -19,9 +19,11 @@ std::string dims_text(const google::protobuf::RepeatedField<int64_t>& dims) {
     return shape_text(std::vector<int64_t>(dims.begin(), dims.end()));
 }
 
+// Fixed-size element types: every one but AUTO and STRING, whose elements vary in size and
+// so cannot travel in a lane's fixed slots.
 bool is_bindable_type(int32_t type) {
     return type > static_cast<int32_t>(FormatType::AUTO) &&
-           type <= static_cast<int32_t>(FormatType::INT64);
+           type < static_cast<int32_t>(FormatType::STRING);
 }
 
 std::string model_label(const ModelLayout& model) {
@@ -251,13 +253,16 @@ Status check_tensor_spec(const v1::TensorSpec& spec, const std::string& what, ui
     if (!is_bindable_type(spec.element_type())) {
         return Status(StatusCode::INVALID_ARGUMENT,
                       what + " has element_type " + std::to_string(spec.element_type()) +
-                          ", which is no corun::FormatType corun binds (1..6: UINT8 .. INT64)");
+                          ", which is no corun::FormatType corund binds (1..13: UINT8 .. "
+                          "UINT64; STRING streams run in-process only)");
     }
     if (bounded_frame_bytes(spec.dims(), static_cast<FormatType>(spec.element_type()), limit) ==
         0) {
+        // Zero-size tensors run in-process only: a lane slot of 0 bytes has no address.
         return Status(StatusCode::INVALID_ARGUMENT,
                       what + " has dims " + dims_text(spec.dims()) +
-                          "; every dimension must be positive and one frame must fit in the "
+                          "; through corund every dimension must be positive (an empty tensor "
+                          "runs in-process only) and one frame must fit in the "
                           "client's shared-memory limit (" +
                           std::to_string(limit) + " bytes)");
     }

@@ -115,7 +115,7 @@ Status check_stream_names(const google::protobuf::RepeatedPtrField<v1::TensorSpe
 uint64_t bounded_frame_bytes(const google::protobuf::RepeatedField<int64_t>& dims, FormatType type,
                              uint64_t limit);
 
-// A native tensor spec from the client: a type corun binds (UINT8 .. INT64) and positive dims
+// A native tensor spec from the client: a fixed-size type (UINT8 .. UINT64) and positive dims
 // whose frame fits in `limit` (the client's shared-memory limit). `what`: "input 'x'".
 // When it passes, bounded_frame_bytes(spec.dims(), type, limit) is that frame's size (> 0).
 Status check_tensor_spec(const v1::TensorSpec& spec, const std::string& what, uint64_t limit);
