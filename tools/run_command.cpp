@@ -124,6 +124,11 @@ Status run_one_frame_to_files(const RunOptions& options, InferModel& model,
 }
 
 Status run(const RunOptions& options) {
+    if (!options.output_dir.empty() && (options.frames_count != 0 || options.time_to_run > 0)) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "--output-dir runs exactly one frame and writes its outputs; drop "
+                      "-c/--frames-count and -t/--time-to-run, or drop --output-dir to measure");
+    }
     VDeviceParams params;
     params.group_id = "corun-run";
     params.cpu = options.cpu;
@@ -162,12 +167,6 @@ Status run(const RunOptions& options) {
     for (auto stream : model->outputs()) stream.set_format_type(output_type);
     CORUN_TRY(auto configured, model->configure());
     if (!options.output_dir.empty()) {
-        if (options.frames_count != 0 || options.time_to_run > 0) {
-            return Status(StatusCode::INVALID_ARGUMENT,
-                          "--output-dir runs exactly one frame and writes its outputs; drop "
-                          "-c/--frames-count and -t/--time-to-run, or drop --output-dir to "
-                          "measure");
-        }
         return run_one_frame_to_files(options, *model, configured, files);
     }
     CORUN_TRY(size_t queue_size, configured.get_async_queue_size());
