@@ -1,8 +1,13 @@
 // A long-lived worker of the conformance driver (run_conformance.py): reads commands from
-// stdin, one per line, "both|ort|corun TEST_FOLDER", and answers each with JSON lines on its
-// result channel: {"event":"case",...} (tensor-only or not), then one {"event":"result","side":
-// ...} per side run, then {"event":"done"}. Each result line is written and flushed before the
-// next side starts, so when a test crashes the process the driver knows which side did it.
+// stdin, one per line, "SIDES TEST_FOLDER" with SIDES "corun,ort", "ort" or "corun" (run in
+// that order), and answers each with JSON lines on its result channel: {"event":"case",...}
+// (tensor-only or not), then one {"event":"result","side":...} per side run, then
+// {"event":"done"}. Each result line is written and flushed before the next side starts, so
+// when a test crashes the process the driver knows which side did it.
+//
+// corun's side goes first: its first model creates the process's ONNX Runtime environment with
+// corun's own settings, as in an application (docs/API.md: ONNX Runtime allows one per process;
+// the reference sessions then share it).
 //
 // The result channel is the original stdout; fd 1 is pointed at stderr at start, so that
 // nothing ONNX Runtime or a model prints can break the protocol.
@@ -71,13 +76,16 @@ int main() {
               {"tensor_only", node_test.not_tensor_reason.empty()},
               {"reason", node_test.not_tensor_reason},
               {"data_sets", node_test.data_sets.size()}});
-        if (node_test.not_tensor_reason.empty()) {
-            if (sides == "both" || sides == "ort") {
-                send(result_json("ort", corun::conformance::run_on_onnx_runtime(node_test)));
-            }
-            if (sides == "both" || sides == "corun") {
+        for (size_t start = 0; node_test.not_tensor_reason.empty() && start < sides.size();) {
+            size_t end = sides.find(',', start);
+            if (end == std::string::npos) end = sides.size();
+            const std::string side = sides.substr(start, end - start);
+            start = end + 1;
+            if (side == "corun") {
                 send(result_json("corun",
                                  corun::conformance::run_on_corun(*vdevice.value(), node_test)));
+            } else if (side == "ort") {
+                send(result_json("ort", corun::conformance::run_on_onnx_runtime(node_test)));
             }
         }
         send({{"event", "done"}});

@@ -9,8 +9,8 @@
 namespace corun::conformance {
 namespace {
 
-// Created on first use, after the worker's VDevice (conformance_worker.cpp): ONNX Runtime
-// allows one environment per process, and corun's own (with its shared pool) is made first.
+// ONNX Runtime allows one environment per process: this handle is the one corun's first model
+// made (the worker runs corun's side first), or, if corun never loaded one, a new one.
 Ort::Env& environment() {
     static Ort::Env* env = new Ort::Env(ORT_LOGGING_LEVEL_ERROR, "conformance-reference");
     return *env;

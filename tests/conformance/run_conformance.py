@@ -49,6 +49,11 @@ def read_reason_list(path, what):
     return entries, errors
 
 
+# The order the worker runs the sides in: corun first, so that its first model creates the
+# process's ONNX Runtime environment with corun's settings, as in an application.
+SIDES = ("corun", "ort")
+
+
 class Worker:
     def __init__(self, executable, index, log_dir):
         self.executable = executable
@@ -106,7 +111,7 @@ def exit_text(returncode):
 
 def run_tests(options, names):
     results = {name: {"name": name} for name in names}
-    pending = collections.deque((name, "both") for name in names)
+    pending = collections.deque((name, SIDES) for name in names)
     log_dir = options.report_dir
     workers = [Worker(options.worker, i, log_dir) for i in range(options.jobs)]
     for path in (w.log_path for w in workers):
@@ -116,7 +121,7 @@ def run_tests(options, names):
     def dispatch(worker):
         if pending:
             name, sides = pending.popleft()
-            worker.send(name, sides, os.path.join(options.tests, name))
+            worker.send(name, ",".join(sides), os.path.join(options.tests, name))
             selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
         else:
             worker.test = None
@@ -147,11 +152,11 @@ def run_tests(options, names):
         if "tensor_only" not in result:
             result["tensor_only"] = None
             result["case_error"] = "reading the test " + failure["message"]
-        elif sides == "both" and "ort" not in result:
-            result["ort"] = failure
-            pending.appendleft((name, "corun"))  # corun's side still gets its run
         else:
-            result["corun"] = failure
+            remaining = [side for side in sides.split(",") if side not in result]
+            result[remaining[0]] = failure
+            if remaining[1:]:  # the other side still gets its run, in a fresh worker
+                pending.appendleft((name, tuple(remaining[1:])))
         selector.unregister(worker.process.stdout)
         worker.stop(kill=True)
         worker.start()
@@ -320,6 +325,8 @@ def main():
         json.dump({"seconds": seconds, "results": results}, file, indent=1, sort_keys=True)
 
     print("\n".join(summary))
+    print("  corun's failures by cause: " + "; ".join(
+        f"{cause} {len(members)}" for cause, members in sorted(groups.items(), key=lambda i: -len(i[1]))))
     print(f"  report: {report}")
     if regressions:
         print(f"\nFAIL: {len(regressions)} test(s) pass on bare ONNX Runtime but fail through corun:")

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """The conformance driver's own behaviour (run_conformance.py), with a stand-in worker that
 answers the worker protocol for test folders made here: a side that crashes its worker fails
-with the signal and the worker's stderr, and the other tests still run (corun's side of a test
-whose ONNX Runtime side crashed gets a fresh worker); a side that hangs is killed after the
+with the signal and the worker's stderr, and the other tests still run (ONNX Runtime's side of
+a test whose corun side crashed gets a fresh worker); a side that hangs is killed after the
 timeout; a failure that ONNX Runtime shares never fails the suite; a known difference does not
 fail it but is reported; a list entry without a reason, with a pattern, or naming no test fails.
 No model runs here: the real worker is exercised by the onnx_conformance test itself.
@@ -23,9 +23,7 @@ for command in sys.stdin:
     name = os.path.basename(folder)
     send({"event": "case", "tensor_only": name != "test_sequence", "reason": "a sequence", "data_sets": 1})
     if name != "test_sequence":
-        for side in ("ort", "corun"):
-            if sides not in ("both", side):
-                continue
+        for side in sides.split(","):
             if name == f"test_{side}_crash":
                 print(f"{side} crashing", file=sys.stderr, flush=True)
                 os.kill(os.getpid(), signal.SIGSEGV)
@@ -81,10 +79,11 @@ def main():
         expect("SIGSEGV" in results["test_ort_crash"]["ort"]["message"] and
                "ort crashing" in results["test_ort_crash"]["ort"]["message"],
                "the crash names the signal and the worker's stderr", result)
-        expect(results["test_ort_crash"]["corun"]["passed"],
-               "corun's side of a test whose ONNX Runtime side crashed runs in a fresh worker")
+        expect(results["test_ort_crash"]["corun"]["passed"], "the side before the crash kept")
         expect(results["test_corun_crash"]["corun"]["stage"] == "crash", "corun's crash recorded")
-        expect(results["test_corun_crash"]["ort"]["passed"], "the side before the crash kept")
+        expect(results["test_corun_crash"]["ort"]["passed"],
+               "ONNX Runtime's side of a test whose corun side crashed runs in a fresh worker")
+        expect(results["test_corun_hang"]["ort"]["passed"], "and after a hang")
         expect(results["test_corun_hang"]["corun"]["stage"] == "hang", "corun's hang recorded")
         expect(results["test_fine"]["corun"]["passed"] and results["test_fine_2"]["corun"]["passed"],
                "the other tests run after crashes and hangs")
