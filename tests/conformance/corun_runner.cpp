@@ -17,7 +17,10 @@ namespace {
 
 using onnx::OnnxElementType;
 
-constexpr std::chrono::milliseconds kRunTimeout{60'000};
+// corun bounds a frame itself (InferModel::set_frame_time_limit) well inside the driver's
+// per-side timeout (60 s), so a runaway frame is corun's own TIMEOUT, not a killed worker.
+constexpr std::chrono::milliseconds kFrameTimeLimit{30'000};
+constexpr std::chrono::milliseconds kRunTimeout{45'000};
 
 std::optional<FormatType> format_type_of(OnnxElementType type) {
     switch (type) {
@@ -159,6 +162,8 @@ SideResult run_on_corun(VDevice& vdevice, const NodeTestCase& test) {
     auto loaded = vdevice.create_infer_model(test.model_path);
     if (!loaded) return failure("load", loaded.status(), "");
     InferModel& model = *loaded.value();
+    Status limited = model.set_frame_time_limit(kFrameTimeLimit);
+    if (!limited.is_ok()) return failure("load", limited, "set_frame_time_limit");
     const bool outputs_dynamic =
         std::any_of(test.model.outputs.begin(), test.model.outputs.end(),
                     [](const auto& output) { return has_dynamic_dims(output.dims); });
