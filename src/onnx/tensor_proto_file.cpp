@@ -96,14 +96,6 @@ void append_le(std::vector<uint8_t>& out, uint64_t bits, size_t width) {
     for (size_t i = 0; i < width; ++i) out.push_back(static_cast<uint8_t>(bits >> (8 * i)));
 }
 
-// Values of the typed fields, appended in the type's own width as they are read: the field
-// may come before data_type (protobuf does not order fields), so they are kept as (field,
-// bits) and packed once the type is known. Their number is bounded by the file's size.
-struct TypedField {
-    uint32_t number;
-    uint64_t bits;
-};
-
 }  // namespace
 
 size_t tensor_element_size(OnnxElementType type) {
@@ -168,86 +160,22 @@ const char* onnx_element_type_name(OnnxElementType type) {
 
 Expected<TensorProtoData> read_tensor_proto(std::span<const uint8_t> bytes) {
     const MessagePath root{"TensorProto"};
-    MessageReader reader(bytes, 0, bytes.size(), root);
     TensorProtoData tensor;
+
+    // First the name and data_type: protobuf does not order fields, and the width each typed
+    // value takes depends on the type, so the values are packed as they are read in the second
+    // pass (memory stays within the size of the values, never a list of every varint).
     bool has_type = false;
-    std::optional<std::span<const uint8_t>> raw_data;
-    std::vector<TypedField> typed;
-    std::vector<std::span<const uint8_t>> strings;
-    while (!reader.done()) {
+    for (MessageReader reader(bytes, 0, bytes.size(), root); !reader.done();) {
         CORUN_TRY(const Field field, reader.next());
-        switch (field.number) {
-            case kDims:
-                CORUN_RETURN_IF_ERROR(
-                    read_repeated_varint(reader, field, "dims", [&](uint64_t value) {
-                        tensor.dims.push_back(static_cast<int64_t>(value));
-                        return Status::ok();
-                    }));
-                break;
-            case kDataType: {
-                CORUN_TRY(const int64_t type, read_int64(reader, field, "data_type"));
-                tensor.type = static_cast<OnnxElementType>(static_cast<int32_t>(type));
-                has_type = true;
-                break;
-            }
-            case kFloatData:
-                CORUN_RETURN_IF_ERROR(
-                    read_repeated_fixed(reader, field, 4, "float_data", [&](uint64_t bits) {
-                        typed.push_back({kFloatData, bits});
-                        return Status::ok();
-                    }));
-                break;
-            case kDoubleData:
-                CORUN_RETURN_IF_ERROR(
-                    read_repeated_fixed(reader, field, 8, "double_data", [&](uint64_t bits) {
-                        typed.push_back({kDoubleData, bits});
-                        return Status::ok();
-                    }));
-                break;
-            case kInt32Data:
-            case kInt64Data:
-            case kUint64Data: {
-                const uint32_t number = field.number;
-                CORUN_RETURN_IF_ERROR(
-                    read_repeated_varint(reader, field, field_name(number), [&](uint64_t bits) {
-                        typed.push_back({number, bits});
-                        return Status::ok();
-                    }));
-                break;
-            }
-            case kStringData:
-                CORUN_RETURN_IF_ERROR(
-                    expect_wire_type(reader, field, WireType::LEN, "string_data"));
-                strings.push_back(bytes.subspan(field.begin, field.end - field.begin));
-                break;
-            case kName: {
-                CORUN_TRY(tensor.name, read_string(reader, field, "name"));
-                break;
-            }
-            case kRawData:
-                CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, "raw_data"));
-                raw_data = bytes.subspan(field.begin, field.end - field.begin);
-                break;
-            case kExternalData:
-                return Status(StatusCode::NOT_SUPPORTED,
-                              "tensor '" + tensor.name +
-                                  "' keeps its values in an external file; a standalone "
-                                  "tensor file must hold them itself");
-            case kDataLocation: {
-                CORUN_TRY(const int64_t location, read_int64(reader, field, "data_location"));
-                if (location == 1) {  // TensorProto.EXTERNAL
-                    return Status(StatusCode::NOT_SUPPORTED,
-                                  "tensor '" + tensor.name +
-                                      "' keeps its values in an external file; a standalone "
-                                      "tensor file must hold them itself");
-                }
-                break;
-            }
-            default:
-                break;  // doc_string, segment, metadata: not values
+        if (field.number == kDataType) {
+            CORUN_TRY(const int64_t type, read_int64(reader, field, "data_type"));
+            tensor.type = static_cast<OnnxElementType>(static_cast<int32_t>(type));
+            has_type = true;
+        } else if (field.number == kName) {
+            CORUN_TRY(tensor.name, read_string(reader, field, "name"));
         }
     }
-
     const std::string label = "tensor '" + tensor.name + "'";
     if (!has_type || tensor.type == OnnxElementType::UNDEFINED) {
         return Status(StatusCode::INVALID_MODEL,
@@ -262,6 +190,84 @@ Expected<TensorProtoData> read_tensor_proto(std::span<const uint8_t> bytes) {
                           std::to_string(static_cast<int32_t>(tensor.type)) +
                           " (complex or newer than this reader), which has no dense layout here");
     }
+    const std::string external = label +
+                                 " keeps its values in an external file; a standalone tensor "
+                                 "file must hold them itself";
+
+    std::optional<std::span<const uint8_t>> raw_data;
+    std::vector<uint8_t> typed_bytes;  // the typed fields' values, packed
+    int64_t typed_count = 0;           // how many of them (strings included)
+    // A typed value must come in the field onnx.proto gives the type.
+    auto check_field = [&](uint32_t number) -> Status {
+        if (number == expected_field) return Status::ok();
+        return Status(StatusCode::INVALID_MODEL,
+                      label + " of type " + onnx_element_type_name(tensor.type) +
+                          " holds values in " + field_name(number) + "; onnx.proto puts them in " +
+                          field_name(expected_field));
+    };
+    auto pack = [&](uint32_t number) {
+        return [&, number](uint64_t bits) -> Status {
+            CORUN_RETURN_IF_ERROR(check_field(number));
+            // int32_data holds the narrower types one varint each; their bits are the low ones.
+            append_le(typed_bytes, bits, element_size);
+            ++typed_count;
+            return Status::ok();
+        };
+    };
+    for (MessageReader reader(bytes, 0, bytes.size(), root); !reader.done();) {
+        CORUN_TRY(const Field field, reader.next());
+        switch (field.number) {
+            case kDims:
+                CORUN_RETURN_IF_ERROR(
+                    read_repeated_varint(reader, field, "dims", [&](uint64_t value) {
+                        tensor.dims.push_back(static_cast<int64_t>(value));
+                        return Status::ok();
+                    }));
+                break;
+            case kFloatData:
+                CORUN_RETURN_IF_ERROR(
+                    read_repeated_fixed(reader, field, 4, "float_data", pack(kFloatData)));
+                break;
+            case kDoubleData:
+                CORUN_RETURN_IF_ERROR(
+                    read_repeated_fixed(reader, field, 8, "double_data", pack(kDoubleData)));
+                break;
+            case kInt32Data:
+            case kInt64Data:
+            case kUint64Data:
+                CORUN_RETURN_IF_ERROR(read_repeated_varint(reader, field, field_name(field.number),
+                                                           pack(field.number)));
+                break;
+            case kStringData: {
+                CORUN_RETURN_IF_ERROR(
+                    expect_wire_type(reader, field, WireType::LEN, "string_data"));
+                CORUN_RETURN_IF_ERROR(check_field(kStringData));
+                const size_t length = field.end - field.begin;
+                if (length > UINT32_MAX) {
+                    return Status(StatusCode::INVALID_MODEL, label + " has a string over 4 GiB");
+                }
+                append_le(typed_bytes, length, 4);
+                typed_bytes.insert(typed_bytes.end(), bytes.begin() + field.begin,
+                                   bytes.begin() + field.end);
+                ++typed_count;
+                break;
+            }
+            case kRawData:
+                CORUN_RETURN_IF_ERROR(expect_wire_type(reader, field, WireType::LEN, "raw_data"));
+                raw_data = bytes.subspan(field.begin, field.end - field.begin);
+                break;
+            case kExternalData:
+                return Status(StatusCode::NOT_SUPPORTED, external);
+            case kDataLocation: {
+                CORUN_TRY(const int64_t location, read_int64(reader, field, "data_location"));
+                if (location == 1) return Status(StatusCode::NOT_SUPPORTED, external);  // EXTERNAL
+                break;
+            }
+            default:
+                break;  // name and data_type (read above), doc_string, segment, metadata
+        }
+    }
+
     int64_t count = 1;
     for (const int64_t dim : tensor.dims) {
         if (dim < 0) {
@@ -277,23 +283,7 @@ Expected<TensorProtoData> read_tensor_proto(std::span<const uint8_t> bytes) {
                                    onnx_element_type_name(tensor.type) + " (dims " +
                                    shape_text(tensor.dims) + ")";
 
-    if (tensor.type == OnnxElementType::STRING) {
-        if (static_cast<int64_t>(strings.size()) != count) {
-            return Status(StatusCode::INVALID_MODEL,
-                          label + " declares " + count_text + " but holds " +
-                              std::to_string(strings.size()) + " string_data values");
-        }
-        for (const auto& value : strings) {
-            if (value.size() > UINT32_MAX) {
-                return Status(StatusCode::INVALID_MODEL, label + " has a string over 4 GiB");
-            }
-            append_le(tensor.bytes, value.size(), 4);
-            tensor.bytes.insert(tensor.bytes.end(), value.begin(), value.end());
-        }
-        return tensor;
-    }
-
-    if (raw_data) {
+    if (raw_data && tensor.type != OnnxElementType::STRING) {
         // count <= raw size / element size first: no overflow, and nothing sized from dims.
         if (raw_data->size() % element_size != 0 ||
             static_cast<uint64_t>(count) != raw_data->size() / element_size) {
@@ -308,23 +298,13 @@ Expected<TensorProtoData> read_tensor_proto(std::span<const uint8_t> bytes) {
         tensor.bytes.assign(raw_data->begin(), raw_data->end());
         return tensor;
     }
-
-    if (static_cast<int64_t>(typed.size()) != count) {
-        return Status(StatusCode::INVALID_MODEL, label + " declares " + count_text + " but holds " +
-                                                     std::to_string(typed.size()) +
-                                                     " typed values");
+    if (typed_count != count) {
+        return Status(
+            StatusCode::INVALID_MODEL,
+            label + " declares " + count_text + " but holds " + std::to_string(typed_count) +
+                (tensor.type == OnnxElementType::STRING ? " string_data values" : " typed values"));
     }
-    tensor.bytes.reserve(typed.size() * element_size);
-    for (const auto& value : typed) {
-        if (value.number != expected_field) {
-            return Status(StatusCode::INVALID_MODEL,
-                          label + " of type " + onnx_element_type_name(tensor.type) +
-                              " holds values in " + field_name(value.number) + "; onnx.proto " +
-                              "puts them in " + field_name(expected_field));
-        }
-        // int32_data holds the narrower types one varint each; their bits are the low ones.
-        append_le(tensor.bytes, value.bits, element_size);
-    }
+    tensor.bytes = std::move(typed_bytes);
     return tensor;
 }
 
