@@ -113,9 +113,9 @@ def run_tests(options, names):
     results = {name: {"name": name} for name in names}
     pending = collections.deque((name, SIDES) for name in names)
     log_dir = options.report_dir
+    for i in range(options.jobs):  # each run's worker logs start empty
+        open(os.path.join(log_dir, f"worker{i}.stderr"), "w").close()
     workers = [Worker(options.worker, i, log_dir) for i in range(options.jobs)]
-    for path in (w.log_path for w in workers):
-        open(path, "w").close()
     selector = selectors.DefaultSelector()
 
     def dispatch(worker):
