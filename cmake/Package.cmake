@@ -21,12 +21,20 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
 # Under /usr with DESTDIR staging, so that install-time files see the real prefix (/usr, hence
 # /etc/corun) rather than the staging folder.
-set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_SET_DESTDIR ON)
+set(CPACK_INSTALL_PREFIX /usr)
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 # Debian ships stripped binaries; the debug information stays in the build tree.
 set(CPACK_STRIP_FILES ON)
-# The `corun` system user and group that deploy/corund.service runs as and whose members may
-# connect; the service is neither enabled nor started (docs/INSTALL.md).
-set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA "${CMAKE_SOURCE_DIR}/deploy/debian/postinst")
+# postinst: the `corun` system user and group that deploy/corund.service runs as and whose
+# members may connect, and ldconfig; the service is neither enabled nor started
+# (docs/INSTALL.md). conffiles: /etc/corun/corund.conf, so an upgrade keeps the administrator's
+# edits.
+# shlibs: packages built against libcorun.so.0 depend on this version or later. Written here, not
+# by CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS, which would also claim the private ONNX Runtime.
+file(WRITE "${CMAKE_BINARY_DIR}/debian/shlibs"
+  "libcorun ${PROJECT_VERSION_MAJOR} corun (>= ${PROJECT_VERSION})\n")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA "${CMAKE_SOURCE_DIR}/deploy/debian/postinst"
+  "${CMAKE_SOURCE_DIR}/deploy/debian/conffiles" "${CMAKE_BINARY_DIR}/debian/shlibs")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 include(CPack)

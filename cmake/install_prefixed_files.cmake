@@ -12,6 +12,11 @@ else()
   set(sysconfdir "${prefix}/etc")
 endif()
 
+# A folder of its own per destination: two installs at once (tests, cpack) must not write each
+# other's files.
+string(MD5 destination "$ENV{DESTDIR}${CMAKE_INSTALL_PREFIX}")
+set(CORUN_WORK_DIR "${CORUN_WORK_DIR}/${destination}")
+
 set(CORUN_PREFIX "${prefix}")
 configure_file("${CORUN_SOURCE_DIR}/cmake/corun.pc.in" "${CORUN_WORK_DIR}/corun.pc" @ONLY)
 file(INSTALL DESTINATION "${prefix}/${CORUN_LIBDIR}/pkgconfig" TYPE FILE
