@@ -12,6 +12,7 @@ debian_packages=(
     libopencv-dev libopencv-contrib-dev fonts-dejavu-core espeak-ng
     libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
     clang libclang-rt-14-dev clang-format
+    dpkg-dev file
 )
 
 missing=()
