@@ -6,8 +6,8 @@
 #   libcorun.so          the public API and the local backend (corun_runtime_core and the layers
 #                        below it). Links ONNX Runtime and nothing else: an in-process program
 #                        loads neither gRPC nor protobuf. Exports namespace corun only
-#                        (cmake/corun_exports.map): the public API, and the internal interfaces the plug-in
-#                        is linked against; everything else it contains stays local.
+#                        (cmake/corun_exports.map): the public API, and the internal interfaces
+#                        the plug-in is linked against; everything else in it stays local.
 #   libcorun_remote.so   the remote backend (corun_runtime_remote, corun_protocol, the generated
 #                        protocol) linked to libcorun.so, gRPC and protobuf; dlopen()ed by
 #                        libcorun from lib/corun/ the first time a VDevice asks for corund
@@ -35,10 +35,11 @@ target_include_directories(corun_shared
 target_compile_features(corun_shared INTERFACE cxx_std_20)
 target_compile_definitions(corun_shared PRIVATE
   CORUN_REMOTE_PLUGIN="${CORUN_REMOTE_PLUGIN_FILE}")
-# -z defs: every symbol resolved here, so a missing piece is a link error, not a failure at a
-# user's dlopen.
-target_link_libraries(corun_shared PRIVATE onnxruntime Threads::Threads ${CMAKE_DL_LIBS}
-  -Wl,-z,defs -Wl,--version-script=${CMAKE_SOURCE_DIR}/cmake/corun_exports.map)
+target_link_libraries(corun_shared PRIVATE onnxruntime Threads::Threads ${CMAKE_DL_LIBS})
+# -z defs: every symbol resolved at link time, so an export the plug-in misses is a link error
+# here, not a failure at a user's dlopen().
+target_link_options(corun_shared PRIVATE -Wl,-z,defs
+  -Wl,--version-script=${CMAKE_SOURCE_DIR}/cmake/corun_exports.map)
 set_target_properties(corun_shared PROPERTIES
   OUTPUT_NAME corun
   EXPORT_NAME corun
@@ -53,8 +54,9 @@ add_library(corun_remote_plugin MODULE
   $<TARGET_OBJECTS:corun_protocol>
   $<TARGET_OBJECTS:corun_service_proto>)
 target_link_libraries(corun_remote_plugin PRIVATE corun_shared gRPC::grpc++ protobuf::libprotobuf
-  Threads::Threads rt
-  -Wl,-z,defs -Wl,--version-script=${CMAKE_SOURCE_DIR}/cmake/corun_exports.map)
+  Threads::Threads rt)
+target_link_options(corun_remote_plugin PRIVATE -Wl,-z,defs
+  -Wl,--version-script=${CMAKE_SOURCE_DIR}/cmake/corun_exports.map)
 set_target_properties(corun_remote_plugin PROPERTIES
   OUTPUT_NAME corun_remote
   LINK_DEPENDS ${CMAKE_SOURCE_DIR}/cmake/corun_exports.map
