@@ -4,8 +4,9 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 CORUN = $(BUILD)/tools/corun
+PREFIX ?= /usr/local
 
-.PHONY: all setup configure build demo test bench sanitize sanitize-address sanitize-thread fuzz format clean
+.PHONY: all setup configure build demo test bench install deb sanitize sanitize-address sanitize-thread fuzz format clean
 
 all: build
 
@@ -31,6 +32,21 @@ test: build
 
 bench: build
 	@$(BUILD)/bench/overhead_bench $(BUILD)/test_models/slow_matmul.onnx $(BUILD)/test_models/conv_nchw.onnx
+
+# libcorun, its plug-in, headers, the CMake package, corun.pc, corun and corund under PREFIX
+# (docs/INSTALL.md); `make install PREFIX=$HOME/.local` needs no root. As root, ldconfig
+# then makes a system prefix's libcorun.so.0 known to the loader.
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX) > $(BUILD)/install.log 2>&1 || \
+		(cat $(BUILD)/install.log; exit 1)
+	@if [ "$$(id -u)" -eq 0 ]; then ldconfig; fi
+	@echo "corun installed under $(PREFIX)"
+
+# The Debian package, $(BUILD)/package/corun_<version>_<arch>.deb (docs/INSTALL.md).
+deb: build
+	@cpack --config $(BUILD)/CPackConfig.cmake -B $(abspath $(BUILD))/package > $(BUILD)/cpack.log 2>&1 || \
+		(cat $(BUILD)/cpack.log; exit 1)
+	@ls $(abspath $(BUILD))/package/*.deb
 
 # Address + undefined-behaviour sanitizers, then the thread sanitizer, each in its own build.
 sanitize: sanitize-address sanitize-thread

@@ -13,6 +13,7 @@ debian_packages=(
     libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
     clang libclang-rt-14-dev clang-format
     libonnx-testdata  # ONNX's node tests, for the onnx_conformance test (tests/conformance)
+    dpkg-dev file
 )
 
 missing=()

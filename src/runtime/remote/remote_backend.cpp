@@ -40,7 +40,9 @@ const runtime::BackendKind remote_kind{
     [](const VDeviceParams& params) { return RemoteBackend::create(params); },
 };
 
-// Linked whole (corun_runtime): registered as the program starts.
+// Registered when this code is loaded: as the program starts when linked whole (corun_runtime),
+// or inside dlopen() when the shared libcorun loads it as its plug-in libcorun_remote.so
+// (runtime/remote_backend_plugin.cpp).
 const bool registered = runtime::register_multi_process_backend(remote_kind);
 
 }  // namespace
