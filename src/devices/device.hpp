@@ -63,6 +63,11 @@ struct ModelSource {
 struct FrameBuffers {
     std::vector<const void*> inputs;
     std::vector<void*> outputs;
+    // Each buffer's bytes, where the caller knows them: a STRING stream's size varies per
+    // frame (an input's is its content, an output's the room there is). Empty: the sizes the
+    // specs give.
+    std::vector<size_t> input_sizes;
+    std::vector<size_t> output_sizes;
 };
 
 // What bounds each frame of one execute() call.

@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "common/string_elements.hpp"
 #include "corun/configured_infer_model.hpp"
 #include "runtime/configured_pipeline.hpp"
 
@@ -51,6 +52,21 @@ Expected<Bindings::InferStream> Bindings::output(const std::string& name) {
 
 Status Bindings::InferStream::set_buffer(MemoryView view) {
     const ConfiguredStream& stream = owner_->pipeline_->streams[index_];
+    if (stream.user.type == FormatType::STRING && view.data != nullptr) {
+        // An input holds exactly its elements; an output's buffer is the room its strings
+        // may take (their size is known only once computed).
+        if (stream.is_input &&
+            !common::read_string_elements(view.data, view.size, stream.user.element_count())) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          "set_buffer: " + stream.describe() + " got " +
+                              std::to_string(view.size) + " bytes that are not " +
+                              std::to_string(stream.user.element_count()) +
+                              " strings; lay each element out as a 4-byte little-endian length "
+                              "followed by its bytes (KServe's BYTES layout)");
+        }
+        owner_->buffers_[index_] = view;
+        return Status::ok();
+    }
     if (view.data != nullptr && view.size != stream.user.byte_size()) {
         return Status(StatusCode::INVALID_ARGUMENT,
                       "set_buffer: " + stream.describe() + " got a buffer of " +

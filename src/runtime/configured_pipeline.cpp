@@ -11,9 +11,12 @@ Status shut_down_error() {
 }
 
 std::string ConfiguredStream::describe() const {
+    const std::string size = user.type == FormatType::STRING
+                                 ? std::to_string(user.element_count()) + " strings per frame"
+                                 : std::to_string(user.byte_size()) + " bytes per frame";
     return std::string(is_input ? "input '" : "output '") + name + "' (" +
            format_type_name(user.type) + " " + format_order_name(user.order) + " " +
-           shape_text(user.dims) + ", " + std::to_string(user.byte_size()) + " bytes per frame)";
+           shape_text(user.dims) + ", " + size + ")";
 }
 
 ConfiguredPipeline::~ConfiguredPipeline() {
@@ -72,7 +75,9 @@ Expected<std::shared_ptr<InferJob>> submit_job(
         for (size_t s = 0; s < state->streams.size(); ++s) {
             const auto& stream = state->streams[s];
             // A zero-size stream has no bytes to bind; an unbound optional input is omitted.
-            if (buffers[s].data != nullptr || stream.user.byte_size() == 0) continue;
+            const bool no_bytes =
+                stream.user.byte_size() == 0 && stream.user.type != FormatType::STRING;
+            if (buffers[s].data != nullptr || no_bytes) continue;
             if (stream.optional && state->execution->runs_without_optional_inputs()) continue;
             if (stream.optional) {
                 return Status(StatusCode::NOT_SUPPORTED,

@@ -107,10 +107,13 @@ int64_t LocalExecution::run_job(const std::shared_ptr<InferJob>& job, size_t dev
                 }
                 native[f * stream_count + s] = buffer.data();
             }
+            // Sizes matter only for STRING streams, which never convert: native is the user's.
             if (stream.is_input) {
                 frames[f].inputs.push_back(native[f * stream_count + s]);
+                frames[f].input_sizes.push_back(user[s].size);
             } else {
                 frames[f].outputs.push_back(native[f * stream_count + s]);
+                frames[f].output_sizes.push_back(user[s].size);
             }
         }
         status = stage_inputs(pipeline_, user, native_of(f));

@@ -152,6 +152,17 @@ def int16_max():
     )
 
 
+def string_upper():
+    # Strings in, strings out: StringNormalizer upper-cases (a locale-free case change).
+    return make_model(
+        [helper.make_node("StringNormalizer", ["words"], ["upper"], case_change_action="UPPER",
+                          locale="C")],
+        [helper.make_tensor_value_info("words", TensorProto.STRING, [3])],
+        [helper.make_tensor_value_info("upper", TensorProto.STRING, [3])],
+        "string_upper",
+    )
+
+
 def sequence_input():
     return make_model(
         [helper.make_node("SequenceLength", ["items"], ["count"])],
@@ -178,6 +189,7 @@ def main(argv):
         "concat_rows.onnx": concat_rows(),
         "int16_max.onnx": int16_max(),
         "sequence_input.onnx": sequence_input(),
+        "string_upper.onnx": string_upper(),
     }
     for filename, model in models.items():
         onnx.checker.check_model(model, full_check=True)

@@ -251,6 +251,46 @@ TEST(ElementTypesTest, ConversionCastsBetweenWideIntegersWithSaturation) {
     EXPECT_EQ(unsigned_out, (std::vector<uint32_t>{0, 70000, 3}));
 }
 
+std::vector<uint8_t> string_buffer(const std::vector<std::string>& strings) {
+    std::vector<uint8_t> bytes;
+    for (const auto& text : strings) {
+        const auto length = static_cast<uint32_t>(text.size());
+        for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<uint8_t>(length >> (8 * i)));
+        bytes.insert(bytes.end(), text.begin(), text.end());
+    }
+    return bytes;
+}
+
+TEST(ElementTypesTest, StringsInAndOutInKserveBytesLayout) {
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create());
+    auto model = load(*vdevice, "string_upper.onnx");
+    ASSERT_TRUE(model);
+    EXPECT_EQ(model->input()->native_format().type, FormatType::STRING);
+    ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
+    ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings());
+    auto words = string_buffer({"corun", "", "Edge NPU"});
+    ASSERT_OK(bindings.input()->set_buffer(MemoryView(words.data(), words.size())));
+    std::vector<uint8_t> upper(64, 0xEE);
+    ASSERT_OK(bindings.output()->set_buffer(MemoryView(upper.data(), upper.size())));
+    ASSERT_OK(configured.run(bindings, kTimeout));
+    const auto want = string_buffer({"CORUN", "", "EDGE NPU"});
+    EXPECT_EQ(std::vector<uint8_t>(upper.begin(), upper.begin() + want.size()), want);
+    EXPECT_EQ(upper[want.size()], 0xEE);  // nothing written past the strings
+
+    // Too little room for the output: the frame fails naming what it needs.
+    std::vector<uint8_t> small(10);
+    ASSERT_OK(bindings.output()->set_buffer(MemoryView(small.data(), small.size())));
+    auto status = configured.run(bindings, kTimeout);
+    EXPECT_STATUS(status, StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(contains(status.message(), "output 'upper' is 25 bytes of strings")) << status;
+
+    // An input whose lengths do not add up to three strings is refused at set_buffer.
+    auto two = string_buffer({"a", "b"});
+    auto refused = bindings.input()->set_buffer(MemoryView(two.data(), two.size()));
+    EXPECT_STATUS(refused, StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(contains(refused.message(), "not 3 strings")) << refused;
+}
+
 TEST(ElementTypesTest, StringIsNotAConversionTarget) {
     ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create());
     auto model = load(*vdevice, "bool_mask.onnx");

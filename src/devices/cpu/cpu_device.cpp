@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <exception>
 #include <fstream>
 #include <mutex>
@@ -11,6 +12,7 @@
 
 #include <onnxruntime_cxx_api.h>
 
+#include "common/string_elements.hpp"
 #include "devices/cpu/missing_kernel.hpp"
 #include "devices/cpu/onnx_element_type.hpp"
 
@@ -266,13 +268,24 @@ public:
             try {
                 for (size_t i = 0; i < inputs.size(); ++i) {
                     if (frame.inputs[i] == nullptr) continue;
-                    // ORT does not write to inputs; the const_cast only satisfies its signature.
-                    input_values.push_back(
-                        tensor_over(inputs[i], const_cast<void*>(frame.inputs[i])));
+                    if (inputs[i].type == FormatType::STRING) {
+                        CORUN_TRY(Ort::Value strings,
+                                  string_tensor(inputs[i], frame.inputs[i], input_size(frame, i)));
+                        input_values.push_back(std::move(strings));
+                    } else {
+                        // ORT does not write to inputs; the const_cast only satisfies its
+                        // signature.
+                        input_values.push_back(
+                            tensor_over(inputs[i], const_cast<void*>(frame.inputs[i])));
+                    }
                     if (omits) present_names.push_back(input_names_[i]);
                 }
                 for (size_t i = 0; i < outputs.size(); ++i) {
-                    output_values.push_back(tensor_over(outputs[i], frame.outputs[i]));
+                    // A string output's size is known only once it is computed: ORT allocates
+                    // it, and it is copied into the user's buffer after the run.
+                    output_values.push_back(outputs[i].type == FormatType::STRING
+                                                ? Ort::Value(nullptr)
+                                                : tensor_over(outputs[i], frame.outputs[i]));
                 }
             } catch (const Ort::Exception& error) {
                 return status_from_ort(error, "running model '" + name_ + "' on cpu");
@@ -281,8 +294,14 @@ public:
             CORUN_RETURN_IF_ERROR(
                 run_bounded(limits, RUNNING, [&](const Ort::RunOptions& run_options) {
                     session_.Run(run_options, names, input_values.data(), input_values.size(),
-                                 output_names_.data(), output_values.data(), output_values.size());
+                                 output_names_.data(), output_values.data(),
+                                 output_values.size());
                 }));
+            for (size_t i = 0; i < outputs.size(); ++i) {
+                if (outputs[i].type != FormatType::STRING) continue;
+                CORUN_RETURN_IF_ERROR(write_strings(outputs[i], output_values[i], frame.outputs[i],
+                                                    output_size(frame, i)));
+            }
         }
         return Status::ok();
     }
@@ -299,6 +318,14 @@ public:
         std::vector<Ort::Value> input_values;
         try {
             for (const auto& input : inputs) {
+                if (input.type == FormatType::STRING) {
+                    // Empty strings: 4 zero bytes (a length of 0) per element.
+                    zeros.emplace_back(4 * element_count(input), 0);
+                    CORUN_TRY(Ort::Value strings,
+                              string_tensor(input, zeros.back().data(), zeros.back().size()));
+                    input_values.push_back(std::move(strings));
+                    continue;
+                }
                 zeros.emplace_back(input.byte_size(), 0);
                 input_values.push_back(tensor_over(input, zeros.back().data()));
             }
@@ -372,6 +399,62 @@ private:
             return std::chrono::steady_clock::time_point::max();
         }
         return now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit);
+    }
+
+    static size_t element_count(const TensorSpec& spec) {
+        size_t count = 1;
+        for (int64_t dim : spec.dims) count *= static_cast<size_t>(dim < 0 ? 0 : dim);
+        return count;
+    }
+    static size_t input_size(const FrameBuffers& frame, size_t i) {
+        return i < frame.input_sizes.size() ? frame.input_sizes[i] : 0;
+    }
+    static size_t output_size(const FrameBuffers& frame, size_t i) {
+        return i < frame.output_sizes.size() ? frame.output_sizes[i] : 0;
+    }
+
+    // A string tensor from a STRING buffer (common/string_elements.hpp): ORT keeps its own
+    // copy of each string, so unlike other tensors it cannot be a view of the user's bytes.
+    Expected<Ort::Value> string_tensor(const TensorSpec& spec, const void* data,
+                                       size_t size) const {
+        const size_t count = element_count(spec);
+        auto elements = common::read_string_elements(data, size, count);
+        if (!elements) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          "model '" + name_ + "': input '" + spec.name + "' holds " +
+                              std::to_string(size) + " bytes, which are not " +
+                              std::to_string(count) +
+                              " strings laid out as 4-byte little-endian length + bytes");
+        }
+        Ort::AllocatorWithDefaultOptions allocator;
+        Ort::Value value = Ort::Value::CreateTensor(allocator, spec.dims.data(), spec.dims.size(),
+                                                    ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING);
+        for (size_t e = 0; e < count; ++e) {
+            const auto& element = (*elements)[e];
+            char* target = value.GetResizedStringTensorElementBuffer(e, element.size());
+            if (!element.empty()) std::memcpy(target, element.data(), element.size());
+        }
+        return value;
+    }
+
+    // Copies a string output ORT allocated into the user's buffer, in the same layout.
+    Status write_strings(const TensorSpec& spec, const Ort::Value& value, void* data,
+                         size_t capacity) const {
+        const size_t count = value.GetTensorTypeAndShapeInfo().GetElementCount();
+        std::vector<std::string> strings(count);
+        std::vector<std::string_view> views(count);
+        for (size_t e = 0; e < count; ++e) {
+            strings[e] = value.GetStringTensorElement(e);
+            views[e] = strings[e];
+        }
+        if (!common::write_string_elements(views, data, capacity)) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          "model '" + name_ + "': output '" + spec.name + "' is " +
+                              std::to_string(common::string_elements_size(views)) +
+                              " bytes of strings this frame, and its buffer has room for " +
+                              std::to_string(capacity) + "; bind a larger buffer");
+        }
+        return Status::ok();
     }
 
     Ort::Value tensor_over(const TensorSpec& spec, void* data) const {
