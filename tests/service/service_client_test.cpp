@@ -534,6 +534,64 @@ TEST_F(ServiceClientTest, SameGroupSharesTheConnectionAndDestroyingReleasesTheMo
     EXPECT_EQ(monitor(daemon_->socket()).models_size(), 0);
 }
 
+// Issue 11: the new fixed-size types travel through corund as in-process, conversions done by
+// the client; what varies per frame (strings, an unbound optional input) is refused by name.
+TEST_F(ServiceClientTest, HalfAndBoolStreamsRunThroughCorund) {
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
+    ASSERT_OK_AND_ASSIGN(auto model, vdevice->create_infer_model(test_model("bool_mask.onnx")));
+    EXPECT_EQ(model->input("mask")->native_format().type, FormatType::BOOL);
+    ASSERT_OK_AND_ASSIGN(auto configured, model->configure());
+    ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings());
+    std::vector<float> x = {1, 2, 3, 4, 5, 6};
+    std::vector<uint8_t> mask = {1, 0, 0, 1, 1, 0};
+    std::vector<float> kept(6, -1.0f);
+    std::vector<uint8_t> inverted(6, 7);
+    ASSERT_OK(bindings.input("x")->set_buffer(MemoryView(x.data(), 24)));
+    ASSERT_OK(bindings.input("mask")->set_buffer(MemoryView(mask.data(), 6)));
+    ASSERT_OK(bindings.output("kept")->set_buffer(MemoryView(kept.data(), 24)));
+    ASSERT_OK(bindings.output("inverted")->set_buffer(MemoryView(inverted.data(), 6)));
+    ASSERT_OK(configured.run(bindings, 10s));
+    EXPECT_EQ(kept, (std::vector<float>{1, 0, 0, 4, 5, 0}));
+    EXPECT_EQ(inverted, (std::vector<uint8_t>{0, 1, 1, 0, 0, 1}));
+
+    ASSERT_OK_AND_ASSIGN(auto half, vdevice->create_infer_model(test_model("half_dense.onnx")));
+    half->input()->set_format_type(FormatType::FLOAT32);
+    half->output()->set_format_type(FormatType::FLOAT32);
+    ASSERT_OK_AND_ASSIGN(auto half_configured, half->configure());
+    ASSERT_OK_AND_ASSIGN(auto half_bindings, half_configured.create_bindings());
+    std::vector<float> zeros(64, 0.0f);
+    std::vector<float> y(32, -1.0f);
+    ASSERT_OK(half_bindings.input()->set_buffer(MemoryView(zeros.data(), 256)));
+    ASSERT_OK(half_bindings.output()->set_buffer(MemoryView(y.data(), 128)));
+    ASSERT_OK(half_configured.run(half_bindings, 10s));
+    // x = 0: y is the bias, float16 values converted exactly (none is the -1 it was).
+    for (float value : y) EXPECT_NE(value, -1.0f);
+}
+
+TEST_F(ServiceClientTest, StringsAndUnboundOptionalInputsAreRefusedThroughCorund) {
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
+    ASSERT_OK_AND_ASSIGN(auto strings,
+                         vdevice->create_infer_model(test_model("string_upper.onnx")));
+    auto refused = strings->configure();
+    EXPECT_STATUS(refused, StatusCode::NOT_SUPPORTED);
+    EXPECT_TRUE(contains(refused.status().message(), "run this model in-process"))
+        << refused.status();
+
+    ASSERT_OK_AND_ASSIGN(auto optional,
+                         vdevice->create_infer_model(test_model("optional_bias.onnx")));
+    ASSERT_OK_AND_ASSIGN(auto configured, optional->configure());
+    ASSERT_OK_AND_ASSIGN(auto bindings, configured.create_bindings());
+    std::vector<float> x = {1, 2, 3}, bias = {10, 20, 30}, y(3);
+    ASSERT_OK(bindings.input("x")->set_buffer(MemoryView(x.data(), 12)));
+    ASSERT_OK(bindings.output()->set_buffer(MemoryView(y.data(), 12)));
+    auto unbound = configured.run(bindings, 10s);
+    EXPECT_STATUS(unbound, StatusCode::NOT_SUPPORTED);
+    EXPECT_TRUE(contains(unbound.message(), "optional input 'bias'")) << unbound;
+    ASSERT_OK(bindings.input("bias")->set_buffer(MemoryView(bias.data(), 12)));
+    ASSERT_OK(configured.run(bindings, 10s));
+    EXPECT_EQ(y, (std::vector<float>{11, 22, 33}));
+}
+
 class LimitedCorundTest : public CorundTest {
 protected:
     std::vector<std::string> daemon_args() const override {
