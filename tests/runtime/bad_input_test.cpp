@@ -173,11 +173,13 @@ TEST_F(BadInputTest, SetShapeChecksRankAndFixedDimensions) {
     EXPECT_EQ(fixed.code(), StatusCode::INVALID_ARGUMENT) << fixed;
     EXPECT_TRUE(contains(fixed.message(), "fixed at 3")) << fixed;
 
-    EXPECT_STATUS(x.set_shape({1, 3, 0, 8}), StatusCode::INVALID_ARGUMENT);
     EXPECT_STATUS(x.set_shape({1, 3, -5, 8}), StatusCode::INVALID_ARGUMENT);
     EXPECT_STATUS(x.set_shape({}), StatusCode::INVALID_ARGUMENT);
     // Refused calls leave the shape as it was.
     EXPECT_EQ(x.native_shape(), (std::vector<int64_t>{1, 3, -1, -1}));
+    // 0 is an empty tensor, which ONNX allows (issue 11).
+    EXPECT_OK(x.set_shape({1, 3, 0, 8}));
+    EXPECT_EQ(x.native_shape(), (std::vector<int64_t>{1, 3, 0, 8}));
 
     ASSERT_OK_AND_ASSIGN(auto y, model->output());
     // Outputs take set_shape too (to declare what the model leaves dynamic), with the same checks.
