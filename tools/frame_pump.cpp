@@ -248,14 +248,15 @@ Expected<std::unique_ptr<PreparedModel>> prepare_model(VDevice& vdevice, const M
         }
         for (const auto& stream : model.inputs()) {
             CORUN_TRY(auto bound, bindings.input(stream.name()));
-            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.get_frame_size()));
+            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), buffer_bytes(bound, true)));
             prepared->storage.push_back(std::move(buffer));
             fill_random(prepared->storage.back(), stream.format().type, random);
             CORUN_RETURN_IF_ERROR(bound.set_buffer(MemoryView::of(prepared->storage.back())));
         }
         for (const auto& stream : model.outputs()) {
             CORUN_TRY(auto bound, bindings.output(stream.name()));
-            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.get_frame_size()));
+            CORUN_TRY(auto buffer,
+                      allocate_frame_buffer(stream.name(), buffer_bytes(bound, false)));
             prepared->storage.push_back(std::move(buffer));
             CORUN_RETURN_IF_ERROR(bound.set_buffer(MemoryView::of(prepared->storage.back())));
         }
@@ -303,6 +304,13 @@ Status check_frame_memory(const FrameBytes& frame, size_t slots) {
                       " queue slot(s) need " + bytes_text(needed) +
                       " bytes, more than this machine's memory (" + std::to_string(physical) +
                       " bytes); fix its dimensions with --shape or use a smaller --batch-size");
+}
+
+uint64_t buffer_bytes(const ConfiguredInferModel::Bindings::InferStream& bound, bool is_input) {
+    if (bound.format().type != FormatType::STRING) return bound.get_frame_size();
+    uint64_t elements = 1;
+    for (int64_t dim : bound.shape()) elements *= static_cast<uint64_t>(dim < 0 ? 0 : dim);
+    return 4 * elements + (is_input ? 0 : STRING_OUTPUT_ROOM);
 }
 
 Expected<std::vector<uint8_t>> allocate_frame_buffer(const std::string& stream, uint64_t bytes) {

@@ -104,6 +104,12 @@ Status check_frame_memory(const FrameBytes& frame, size_t slots);
 // when the allocation fails (never std::bad_alloc).
 Expected<std::vector<uint8_t>> allocate_frame_buffer(const std::string& stream, uint64_t bytes);
 
+// Bytes of the buffer a tool binds to `bound`: its frame size, except for STRING streams, whose
+// size varies: an input of empty strings (a 4-byte length of 0 per element), an output with
+// room for STRING_OUTPUT_ROOM bytes of text besides the lengths.
+inline constexpr uint64_t STRING_OUTPUT_ROOM = 1 << 20;
+uint64_t buffer_bytes(const ConfiguredInferModel::Bindings::InferStream& bound, bool is_input);
+
 // One model to drive in pump_together().
 struct PumpTask {
     PreparedModel* model = nullptr;

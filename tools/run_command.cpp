@@ -78,7 +78,7 @@ Status run_one_frame_to_files(const RunOptions& options, InferModel& model,
             CORUN_TRY(auto data, input_frame(*file, stream, bound.get_frame_size()));
             inputs.push_back(std::move(data));
         } else {
-            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.get_frame_size()));
+            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), buffer_bytes(bound, true)));
             fill_random(buffer, stream.format().type, random);
             inputs.push_back(std::move(buffer));
             std::fprintf(stderr, "corun: input '%s' has no --input file: random data (seed 1234)\n",
@@ -90,7 +90,7 @@ Status run_one_frame_to_files(const RunOptions& options, InferModel& model,
     outputs.reserve(model.outputs().size());
     for (const auto& stream : model.outputs()) {
         CORUN_TRY(auto bound, bindings.output(stream.name()));
-        CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.get_frame_size()));
+        CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), buffer_bytes(bound, false)));
         outputs.push_back(std::move(buffer));
         CORUN_RETURN_IF_ERROR(bound.set_buffer(MemoryView::of(outputs.back())));
     }
@@ -198,7 +198,7 @@ Status run(const RunOptions& options) {
                 storage.push_back(std::move(data));
             } else {
                 CORUN_TRY(auto buffer,
-                          allocate_frame_buffer(stream.name(), bound.get_frame_size()));
+                          allocate_frame_buffer(stream.name(), buffer_bytes(bound, true)));
                 storage.push_back(std::move(buffer));
                 fill_random(storage.back(), stream.format().type, random);
             }
@@ -206,7 +206,8 @@ Status run(const RunOptions& options) {
         }
         for (const auto& stream : model->outputs()) {
             CORUN_TRY(auto bound, bindings.output(stream.name()));
-            CORUN_TRY(auto buffer, allocate_frame_buffer(stream.name(), bound.get_frame_size()));
+            CORUN_TRY(auto buffer,
+                      allocate_frame_buffer(stream.name(), buffer_bytes(bound, false)));
             storage.push_back(std::move(buffer));
             CORUN_RETURN_IF_ERROR(bound.set_buffer(MemoryView::of(storage.back())));
         }

@@ -193,6 +193,24 @@ TEST(CliTest, RunCountsTheFramesItWasAskedFor) {
     EXPECT_EQ(out.at("frames").get<int>(), 20) << run;
 }
 
+// Issue 11: random inputs of every element type, strings included, and parse naming the types.
+TEST(CliTest, RunAndParseKnowEveryElementType) {
+    for (const char* model : {"half_dense.onnx", "bool_mask.onnx", "double_and_wide_ints.onnx",
+                              "string_upper.onnx"}) {
+        const CliResult run = corun({"run", corun::test::test_model(model), "-c", "5", "--json"});
+        ASSERT_EQ(run.exit_code, 0) << model << ": " << run;
+        EXPECT_EQ(parse_json(run).at("frames").get<int>(), 5) << model << ": " << run;
+    }
+    const CliResult half = corun({"run", corun::test::test_model("half_dense.onnx"), "-c", "5",
+                                  "--input-format-type", "float32", "--json"});
+    ASSERT_EQ(half.exit_code, 0) << half;
+    const CliResult parse = corun({"parse", corun::test::test_model("bool_mask.onnx")});
+    ASSERT_EQ(parse.exit_code, 0) << parse;
+    EXPECT_TRUE(contains(parse.out, "element type: BOOL")) << parse;
+    EXPECT_TRUE(contains(parse.out, "frame size:   6 bytes")) << parse;
+    EXPECT_FALSE(contains(parse.out, "AUTO")) << parse;
+}
+
 TEST(CliTest, ParseOfAMissingModelIsAOneLineError) {
     const CliResult run = corun({"parse", (temp_dir() / "nonexistent.onnx").string()});
     EXPECT_EQ(run.exit_code, 1) << run;
