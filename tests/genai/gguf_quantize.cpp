@@ -11,6 +11,11 @@
 
 namespace {
 
+// llama.cpp reports every tensor it quantizes; keep warnings and errors only.
+void quiet_log(ggml_log_level level, const char* text, void*) {
+    if (level == GGML_LOG_LEVEL_WARN || level == GGML_LOG_LEVEL_ERROR) std::fputs(text, stderr);
+}
+
 struct NamedType {
     const char* name;
     llama_ftype type;
@@ -42,6 +47,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     params.nthread = static_cast<int32_t>(std::thread::hardware_concurrency());
+    llama_log_set(quiet_log, nullptr);
     llama_backend_init();
     const uint32_t failed = llama_model_quantize(argv[1], argv[2], &params);
     llama_backend_free();

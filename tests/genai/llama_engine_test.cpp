@@ -163,7 +163,7 @@ TEST_F(LlamaEngineTest, TokenizesWithTheRealQwen2Tokenizer) {
     EXPECT_EQ(tokenize(" Hello world"), (std::vector<llama_token>{21927, 1879}));
     EXPECT_STREQ(llama_vocab_get_text(vocab(), 9707), "Hello");
     EXPECT_STREQ(llama_vocab_get_text(vocab(), 1879), "\xC4\xA0world");  // "Ġworld"
-    // Special tokens are parsed only when asked to.
+    // With parse_special, a special token's text is that one token.
     std::vector<llama_token> special(8);
     const std::string text = "<|endoftext|>";
     ASSERT_EQ(
