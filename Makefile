@@ -33,6 +33,12 @@ test: build
 bench: build
 	@$(BUILD)/bench/overhead_bench $(BUILD)/test_models/slow_matmul.onnx $(BUILD)/test_models/conv_nchw.onnx
 
+# The benchmark models of issue 12 (docs/GENAI.md): a Qwen2.5-1.5B-shaped GGUF quantized to
+# Q4_K_M and a Whisper-tiny-shaped model, random weights, into .cache/models/genai/.
+.PHONY: genai-models
+genai-models: setup configure
+	@cmake --build $(BUILD) --target genai_models -- --quiet
+
 # libcorun, its plug-in, headers, the CMake package, corun.pc, corun and corund under PREFIX
 # (docs/INSTALL.md); `make install PREFIX=$HOME/.local` needs no root. As root, ldconfig
 # then makes a system prefix's libcorun.so.0 known to the loader.

@@ -40,3 +40,5 @@ fi
 
 "$repo/scripts/fetch_onnxruntime.sh"
 "$repo/scripts/fetch_models.sh"
+# The sources of llama.cpp and whisper.cpp (docs/GENAI.md), which CMake builds.
+"$repo/scripts/fetch_engines.sh"
