@@ -5,7 +5,9 @@
 // behaviour (float -> integer casts included), and accept buffers only when each is exactly
 // its layout's size as counted without overflow. Same type, no transpose: a plain copy.
 //
-// Input: [from type][to type][orders + flags][ranks][scale f32][zero point f32][dims][data].
+// Input: [from type][to type][orders + flags][ranks][scale f32][zero point f32][dims][data];
+// seeds in tests/fuzz/convert_frame_corpus (type byte b is FormatType 1 + b % 13, order bits o
+// are FormatOrder 1 + o % 5).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
