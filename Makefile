@@ -68,16 +68,28 @@ sanitize-thread: setup
 # libFuzzer (clang, ASan+UBSan) in its own build, each target for FUZZ_SECONDS: corund's
 # request validation (seeds tests/fuzz/corpus) and the model bytes corund receives (seeds
 # tests/fuzz/model_corpus); new inputs go to build-fuzz/corpus and build-fuzz/model_corpus.
+# Then the parsers of outside input of issue 11, each NAME_fuzz with seeds in
+# tests/fuzz/NAME_corpus and new inputs in build-fuzz/NAME_corpus: standalone TensorProto files,
+# .npy files, the STRING buffer layout, and convert_frame between every numeric type pair.
+# UBSan only reports by default and the fuzzer would run on; halting makes undefined behaviour
+# a finding with its input saved, like a crash.
 FUZZ_SECONDS ?= 60
+FUZZ_ENV = UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+FUZZ_PARSERS = tensor_proto npy string_elements convert_frame
 fuzz: setup
-	@mkdir -p build-fuzz/corpus build-fuzz/model_corpus
+	@mkdir -p build-fuzz/corpus build-fuzz/model_corpus $(FUZZ_PARSERS:%=build-fuzz/%_corpus)
 	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 		-DCORUN_FUZZ=ON > build-fuzz/configure.log 2>&1 || (cat build-fuzz/configure.log; exit 1)
-	@cmake --build build-fuzz -j $(JOBS) --target request_validation_fuzz model_bytes_fuzz -- --quiet
-	@build-fuzz/tests/fuzz/request_validation_fuzz -max_total_time=$(FUZZ_SECONDS) \
+	@cmake --build build-fuzz -j $(JOBS) --target request_validation_fuzz model_bytes_fuzz \
+		$(FUZZ_PARSERS:%=%_fuzz) -- --quiet
+	@$(FUZZ_ENV) build-fuzz/tests/fuzz/request_validation_fuzz -max_total_time=$(FUZZ_SECONDS) \
 		build-fuzz/corpus tests/fuzz/corpus
-	@build-fuzz/tests/fuzz/model_bytes_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	@$(FUZZ_ENV) build-fuzz/tests/fuzz/model_bytes_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		build-fuzz/model_corpus tests/fuzz/model_corpus
+	@for name in $(FUZZ_PARSERS); do \
+		$(FUZZ_ENV) build-fuzz/tests/fuzz/$${name}_fuzz -max_total_time=$(FUZZ_SECONDS) \
+			build-fuzz/$${name}_corpus tests/fuzz/$${name}_corpus || exit 1; \
+	done
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

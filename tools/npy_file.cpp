@@ -9,6 +9,10 @@ constexpr char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicSize = 6;
 // numpy itself refuses headers above 10,000 bytes unless told otherwise; a little room beyond.
 constexpr size_t kMaxHeaderSize = 1 << 16;
+// numpy's NPY_MAXDIMS (64 since numpy 2.0, 32 before). More dims than that is no array numpy
+// wrote, and npy_bytes, which writes version 1.0 (a 2-byte header length), could not write it
+// back: thousands of dims fit a compact header here but not the one npy_bytes writes.
+constexpr size_t kMaxDims = 64;
 
 // The value after 'key': in numpy's header dict, as text up to its end ("'<f4'", "False",
 // "(1, 3)"). The header is what numpy writes: one dict literal, keys quoted with '.
@@ -160,6 +164,12 @@ Expected<NpyArray> parse_npy(std::span<const uint8_t> bytes, const std::string& 
         return Status(StatusCode::INVALID_ARGUMENT,
                       what + " has a malformed .npy header (" + header.substr(0, 120) +
                           "); it needs 'descr', 'fortran_order' and 'shape' as numpy.save writes");
+    }
+    if (shape->size() > kMaxDims) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      what + " has a shape of " + std::to_string(shape->size()) +
+                          " dimensions; numpy writes at most " + std::to_string(kMaxDims) +
+                          " and corun reads no more; the file is not written by numpy");
     }
     if (*fortran != "False") {
         return Status(StatusCode::INVALID_ARGUMENT,

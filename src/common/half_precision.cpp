@@ -4,6 +4,7 @@
 #include <cstring>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -68,8 +69,17 @@ uint16_t float_to_bfloat16(float value) {
 namespace {
 
 #if defined(__x86_64__)
+// CPUID rather than __builtin_cpu_supports("f16c"): clang 14 (the fuzz build) knows no "f16c"
+// feature string there. AVX code also needs the OS to save the YMM registers (XCR0 bits 1-2).
 bool has_f16c() {
-    static const bool supported = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+    static const bool supported = [] {
+        unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+        if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
+        if (!(ecx & bit_F16C) || !(ecx & bit_AVX) || !(ecx & bit_OSXSAVE)) return false;
+        unsigned xcr0_low = 0, xcr0_high = 0;
+        __asm__("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
+        return (xcr0_low & 6u) == 6u;
+    }();
     return supported;
 }
 

@@ -6,6 +6,11 @@ namespace corun::common {
 
 std::optional<std::vector<std::string_view>> read_string_elements(const void* data, size_t size,
                                                                   size_t count) {
+    // Each element takes at least its 4-byte length, so a buffer of `size` bytes holds at most
+    // size / 4 of them. Checked before reserving: `count` comes from a stream's shape, which
+    // the caller does not bound by the buffer (a shape of 2^32 elements with a 16-byte buffer
+    // would otherwise reserve 64 GiB).
+    if (count > size / 4) return std::nullopt;
     const auto* bytes = static_cast<const uint8_t*>(data);
     std::vector<std::string_view> elements;
     elements.reserve(count);

@@ -186,6 +186,29 @@ bool convert_half_precision(const uint8_t* in, FormatType from, uint8_t* out, Fo
     return true;
 }
 
+// A layout's dims must give it a size: none negative (unresolved), and their product times the
+// element size within size_t.
+Status check_frame_dims(const FrameLayout& layout, const char* which) {
+    size_t count = 1;
+    for (const int64_t dim : layout.dims) {
+        if (dim < 0) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          std::string("format conversion ") + which + " dims " +
+                              shape_text(layout.dims) +
+                              " hold a negative (unresolved) dimension; give the stream its "
+                              "shape (set_shape) first");
+        }
+        size_t bytes = 0;
+        if (__builtin_mul_overflow(count, static_cast<size_t>(dim), &count) ||
+            __builtin_mul_overflow(count, format_type_size(layout.type), &bytes)) {
+            return Status(StatusCode::INVALID_ARGUMENT, std::string("format conversion ") + which +
+                                                            " dims " + shape_text(layout.dims) +
+                                                            " hold more bytes than memory can");
+        }
+    }
+    return Status::ok();
+}
+
 bool is_image_reorder(const FrameLayout& a, const FrameLayout& b) {
     return a.dims.size() == 4 && a.order != b.order &&
            ((a.order == FormatOrder::NHWC && b.order == FormatOrder::NCHW) ||
@@ -235,6 +258,11 @@ double quantize_value(double real, const QuantInfo& quant, FormatType type) {
 Status convert_frame(const void* source, size_t source_bytes, const FrameLayout& source_layout,
                      void* target, size_t target_bytes, const FrameLayout& target_layout,
                      const QuantInfo& quant) {
+    // Sizes from the dims, checked: FrameLayout::byte_size() takes a negative dimension as 0
+    // and wraps on overflow, and either would let a buffer of the wrong size pass the size
+    // check below while the loops run over the dims (found by tests/fuzz/convert_frame_fuzz).
+    CORUN_RETURN_IF_ERROR(check_frame_dims(source_layout, "source"));
+    CORUN_RETURN_IF_ERROR(check_frame_dims(target_layout, "target"));
     const size_t count = source_layout.element_count();
     if (count != target_layout.element_count()) {
         return Status(StatusCode::INVALID_ARGUMENT,
@@ -253,6 +281,26 @@ Status convert_frame(const void* source, size_t source_bytes, const FrameLayout&
                       "quantization scale " + std::to_string(quant.scale) +
                           " cannot convert values; the model's quant info is invalid");
     }
+    // A NaN or infinite zero point makes quantized values NaN, and casting NaN to an integer
+    // type is undefined behaviour.
+    if (!std::isfinite(quant.zero_point)) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "quantization zero point " + std::to_string(quant.zero_point) +
+                          " cannot convert values; the model's quant info is invalid");
+    }
+    // The transpose walks the target's four dims; a target of another rank has none to walk.
+    if (is_image_reorder(source_layout, target_layout) && target_layout.dims.size() != 4) {
+        return Status(
+            StatusCode::INVALID_ARGUMENT,
+            std::string("format conversion from ") + format_order_name(source_layout.order) + " " +
+                shape_text(source_layout.dims) + " to " + format_order_name(target_layout.order) +
+                " " + shape_text(target_layout.dims) +
+                ": a transpose between NHWC and NCHW needs rank-4 dims on both sides");
+    }
+    // An empty frame has nothing to convert, and its buffers may be null (memcpy's arguments
+    // must not be, whatever the size). Returning here also keeps the transpose from walking
+    // dims such as {2^30, 0, 0, 0} element by element for nothing (found by convert_frame_fuzz).
+    if (count == 0) return Status::ok();
     const auto* in = static_cast<const uint8_t*>(source);
     auto* out = static_cast<uint8_t*>(target);
     const FormatType from = source_layout.type;

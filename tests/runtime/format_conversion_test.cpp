@@ -468,5 +468,69 @@ TEST(ConvertFrameTest, RejectsAZeroScale) {
     EXPECT_EQ(target, (std::vector<uint8_t>{0, 0, 0, 0}));
 }
 
+// Found by tests/fuzz/convert_frame_fuzz: byte_size() takes a negative dimension as 0, so a
+// layout with one passed the size check with an empty buffer; with the transpose the loop then
+// ran over the dims cast to size_t (far past the buffers).
+TEST(ConvertFrameTest, RejectsANegativeDimension) {
+    std::vector<uint8_t> target(4, 7);
+    const FrameLayout from{FormatType::UINT8, FormatOrder::NHWC, {1, 1, -1, 1}};
+    const FrameLayout to{FormatType::UINT8, FormatOrder::NCHW, {1, 1, 1, -1}};
+    const Status status = convert_frame(nullptr, 0, from, target.data(), 0, to, QuantInfo{});
+    EXPECT_EQ(status.code(), StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(test::contains(status.message(), "negative")) << status;
+    EXPECT_EQ(target, (std::vector<uint8_t>{7, 7, 7, 7}));
+}
+
+// 3 x 3074457345618258603 = 2^63 + 1 elements of 2 bytes: 2^64 + 2 bytes, which wrapped to 2,
+// so a 2-byte buffer passed for a frame of 2^63 + 1 elements.
+TEST(ConvertFrameTest, RejectsDimsWhoseByteSizeOverflows) {
+    const std::vector<uint16_t> source(1, 1);
+    std::vector<float> target(1);
+    const FrameLayout from{FormatType::UINT16, FormatOrder::NC, {3, 3074457345618258603}};
+    const FrameLayout to{FormatType::FLOAT32, FormatOrder::NC, {3, 3074457345618258603}};
+    const Status status = convert_frame(source.data(), 2, from, target.data(), 4, to, QuantInfo{});
+    EXPECT_EQ(status.code(), StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(test::contains(status.message(), "more bytes than memory can")) << status;
+}
+
+// The transpose walked the target's four dims whatever the target's rank: an NHWC source of rank
+// 4 and an NCHW target of rank 1 read past the target's dims.
+TEST(ConvertFrameTest, RejectsATransposeToAnotherRank) {
+    const std::vector<uint8_t> source(6, 1);
+    std::vector<uint8_t> target(6, 0);
+    const FrameLayout from{FormatType::UINT8, FormatOrder::NHWC, {1, 2, 3, 1}};
+    const FrameLayout to{FormatType::UINT8, FormatOrder::NCHW, {6}};
+    const Status status = convert_frame(source.data(), 6, from, target.data(), 6, to, QuantInfo{});
+    EXPECT_EQ(status.code(), StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(test::contains(status.message(), "rank-4 dims on both sides")) << status;
+}
+
+// A NaN zero point made every quantized value NaN, and NaN cast to uint8 is undefined.
+TEST(ConvertFrameTest, RejectsANonFiniteZeroPoint) {
+    const std::vector<float> source(4, 1.0f);
+    std::vector<uint8_t> target(4, 0);
+    const FrameLayout from{FormatType::FLOAT32, FormatOrder::NC, {1, 4}};
+    const FrameLayout to{FormatType::UINT8, FormatOrder::NC, {1, 4}};
+    for (const float zero_point :
+         {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+        const Status status = convert_frame(source.data(), 16, from, target.data(), 4, to,
+                                            QuantInfo{0.5f, zero_point});
+        EXPECT_EQ(status.code(), StatusCode::INVALID_ARGUMENT);
+        EXPECT_TRUE(test::contains(status.message(), "zero point")) << status;
+    }
+    EXPECT_EQ(target, (std::vector<uint8_t>{0, 0, 0, 0}));
+}
+
+// An empty frame: nothing to do, null buffers allowed (memcpy with null was undefined even for
+// 0 bytes), and a transpose of dims {2^40, 0, 0, 0} returns at once instead of walking 2^40
+// empty rows (a hang found by convert_frame_fuzz; this test would not finish).
+TEST(ConvertFrameTest, AnEmptyFrameConvertsNothing) {
+    const FrameLayout nchw{FormatType::FLOAT32, FormatOrder::NCHW, {int64_t{1} << 40, 0, 0, 0}};
+    const FrameLayout nhwc{FormatType::UINT8, FormatOrder::NHWC, {int64_t{1} << 40, 0, 0, 0}};
+    EXPECT_OK(convert_frame(nullptr, 0, nchw, nullptr, 0, nhwc, QuantInfo{}));
+    const FrameLayout empty{FormatType::FLOAT32, FormatOrder::NC, {0, 4}};
+    EXPECT_OK(convert_frame(nullptr, 0, empty, nullptr, 0, empty, QuantInfo{}));
+}
+
 }  // namespace
 }  // namespace corun::runtime
