@@ -24,7 +24,7 @@ enum class FormatType {
     FLOAT16,   // IEEE 754 half
     BFLOAT16,  // the upper 16 bits of a float32
     FLOAT64,
-    BOOL,      // one byte per element, 0 or 1
+    BOOL,  // one byte per element, 0 or 1
     INT16,
     UINT32,
     UINT64,

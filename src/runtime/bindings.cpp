@@ -58,9 +58,8 @@ Status Bindings::InferStream::set_buffer(MemoryView view) {
         if (stream.is_input &&
             !common::read_string_elements(view.data, view.size, stream.user.element_count())) {
             return Status(StatusCode::INVALID_ARGUMENT,
-                          "set_buffer: " + stream.describe() + " got " +
-                              std::to_string(view.size) + " bytes that are not " +
-                              std::to_string(stream.user.element_count()) +
+                          "set_buffer: " + stream.describe() + " got " + std::to_string(view.size) +
+                              " bytes that are not " + std::to_string(stream.user.element_count()) +
                               " strings; lay each element out as a 4-byte little-endian length "
                               "followed by its bytes (KServe's BYTES layout)");
         }

@@ -195,8 +195,8 @@ TEST(CliTest, RunCountsTheFramesItWasAskedFor) {
 
 // Issue 11: random inputs of every element type, strings included, and parse naming the types.
 TEST(CliTest, RunAndParseKnowEveryElementType) {
-    for (const char* model : {"half_dense.onnx", "bool_mask.onnx", "double_and_wide_ints.onnx",
-                              "string_upper.onnx"}) {
+    for (const char* model :
+         {"half_dense.onnx", "bool_mask.onnx", "double_and_wide_ints.onnx", "string_upper.onnx"}) {
         const CliResult run = corun({"run", corun::test::test_model(model), "-c", "5", "--json"});
         ASSERT_EQ(run.exit_code, 0) << model << ": " << run;
         EXPECT_EQ(parse_json(run).at("frames").get<int>(), 5) << model << ": " << run;

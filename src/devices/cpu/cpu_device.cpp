@@ -294,8 +294,7 @@ public:
             CORUN_RETURN_IF_ERROR(
                 run_bounded(limits, RUNNING, [&](const Ort::RunOptions& run_options) {
                     session_.Run(run_options, names, input_values.data(), input_values.size(),
-                                 output_names_.data(), output_values.data(),
-                                 output_values.size());
+                                 output_names_.data(), output_values.data(), output_values.size());
                 }));
             for (size_t i = 0; i < outputs.size(); ++i) {
                 if (outputs[i].type != FormatType::STRING) continue;
