@@ -11,6 +11,7 @@
 #include "onnx/onnx_model_file.hpp"
 
 #include "common/half_precision.hpp"
+#include "onnx/tensor_proto_fields.hpp"
 
 #include <bit>
 #include <limits>
@@ -39,31 +40,6 @@ using wire::read_repeated_fixed;
 using wire::read_repeated_varint;
 using wire::read_string;
 using wire::WireType;
-
-// Bytes per element in raw_data; 0 for types whose values corun does not decode.
-size_t raw_element_size(OnnxElementType type) {
-    switch (type) {
-        case OnnxElementType::UINT8:
-        case OnnxElementType::INT8:
-        case OnnxElementType::BOOL:
-            return 1;
-        case OnnxElementType::UINT16:
-        case OnnxElementType::INT16:
-        case OnnxElementType::FLOAT16:
-        case OnnxElementType::BFLOAT16:
-            return 2;
-        case OnnxElementType::FLOAT:
-        case OnnxElementType::INT32:
-        case OnnxElementType::UINT32:
-            return 4;
-        case OnnxElementType::INT64:
-        case OnnxElementType::UINT64:
-        case OnnxElementType::DOUBLE:
-            return 8;
-        default:
-            return 0;
-    }
-}
 
 // One little-endian element of raw_data, as a double.
 double decode_raw_element(OnnxElementType type, std::span<const uint8_t> bytes, size_t pos) {
@@ -96,39 +72,6 @@ double decode_raw_element(OnnxElementType type, std::span<const uint8_t> bytes, 
             return std::bit_cast<double>(load_le64(bytes, pos));
         default:
             return 0.0;
-    }
-}
-
-// TensorProto's typed value fields.
-constexpr uint32_t kFloatData = 4;
-constexpr uint32_t kInt32Data = 5;
-constexpr uint32_t kInt64Data = 7;
-constexpr uint32_t kDoubleData = 10;
-constexpr uint32_t kUint64Data = 11;
-
-// Which typed field holds a type's values when raw_data is absent, per onnx.proto.
-uint32_t typed_field_for(OnnxElementType type) {
-    switch (type) {
-        case OnnxElementType::FLOAT:
-            return kFloatData;
-        case OnnxElementType::UINT8:
-        case OnnxElementType::INT8:
-        case OnnxElementType::UINT16:
-        case OnnxElementType::INT16:
-        case OnnxElementType::INT32:
-        case OnnxElementType::BOOL:
-        case OnnxElementType::FLOAT16:
-        case OnnxElementType::BFLOAT16:
-            return kInt32Data;
-        case OnnxElementType::INT64:
-            return kInt64Data;
-        case OnnxElementType::DOUBLE:
-            return kDoubleData;
-        case OnnxElementType::UINT32:
-        case OnnxElementType::UINT64:
-            return kUint64Data;
-        default:
-            return 0;
     }
 }
 
@@ -248,7 +191,7 @@ Expected<OnnxTensor> parse_tensor(MessageReader reader, size_t offset) {
 
     // Values that do not match the element count are left undecoded rather than guessed at.
     if (raw_data) {
-        const size_t size = raw_element_size(tensor.type);
+        const size_t size = tensor_element_size(tensor.type);
         if (size != 0 && raw_data->size() == size * static_cast<size_t>(count)) {
             for (size_t i = 0; i < static_cast<size_t>(count); ++i) {
                 tensor.values.push_back(decode_raw_element(tensor.type, *raw_data, i * size));

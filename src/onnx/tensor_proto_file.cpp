@@ -12,6 +12,7 @@
 
 #include "corun/format.hpp"
 #include "onnx/protobuf_wire_reader.hpp"
+#include "onnx/tensor_proto_fields.hpp"
 
 namespace corun::onnx {
 
@@ -30,48 +31,6 @@ using wire::read_repeated_fixed;
 using wire::read_repeated_varint;
 using wire::read_string;
 using wire::WireType;
-
-// TensorProto's field numbers (onnx.proto).
-constexpr uint32_t kDims = 1;
-constexpr uint32_t kDataType = 2;
-constexpr uint32_t kFloatData = 4;
-constexpr uint32_t kInt32Data = 5;
-constexpr uint32_t kStringData = 6;
-constexpr uint32_t kInt64Data = 7;
-constexpr uint32_t kName = 8;
-constexpr uint32_t kRawData = 9;
-constexpr uint32_t kDoubleData = 10;
-constexpr uint32_t kUint64Data = 11;
-constexpr uint32_t kExternalData = 13;
-constexpr uint32_t kDataLocation = 14;
-
-// The typed field onnx.proto puts a type's values in when raw_data is absent.
-uint32_t typed_field_for(OnnxElementType type) {
-    switch (type) {
-        case OnnxElementType::FLOAT:
-            return kFloatData;
-        case OnnxElementType::UINT8:
-        case OnnxElementType::INT8:
-        case OnnxElementType::UINT16:
-        case OnnxElementType::INT16:
-        case OnnxElementType::INT32:
-        case OnnxElementType::BOOL:
-        case OnnxElementType::FLOAT16:
-        case OnnxElementType::BFLOAT16:
-            return kInt32Data;
-        case OnnxElementType::INT64:
-            return kInt64Data;
-        case OnnxElementType::DOUBLE:
-            return kDoubleData;
-        case OnnxElementType::UINT32:
-        case OnnxElementType::UINT64:
-            return kUint64Data;
-        case OnnxElementType::STRING:
-            return kStringData;
-        default:
-            return 0;
-    }
-}
 
 const char* field_name(uint32_t number) {
     switch (number) {
@@ -98,66 +57,6 @@ void append_le(std::vector<uint8_t>& out, uint64_t bits, size_t width) {
 
 }  // namespace
 
-size_t tensor_element_size(OnnxElementType type) {
-    switch (type) {
-        case OnnxElementType::UINT8:
-        case OnnxElementType::INT8:
-        case OnnxElementType::BOOL:
-            return 1;
-        case OnnxElementType::UINT16:
-        case OnnxElementType::INT16:
-        case OnnxElementType::FLOAT16:
-        case OnnxElementType::BFLOAT16:
-            return 2;
-        case OnnxElementType::FLOAT:
-        case OnnxElementType::INT32:
-        case OnnxElementType::UINT32:
-            return 4;
-        case OnnxElementType::INT64:
-        case OnnxElementType::UINT64:
-        case OnnxElementType::DOUBLE:
-            return 8;
-        default:
-            return 0;
-    }
-}
-
-const char* onnx_element_type_name(OnnxElementType type) {
-    switch (type) {
-        case OnnxElementType::FLOAT:
-            return "float";
-        case OnnxElementType::UINT8:
-            return "uint8";
-        case OnnxElementType::INT8:
-            return "int8";
-        case OnnxElementType::UINT16:
-            return "uint16";
-        case OnnxElementType::INT16:
-            return "int16";
-        case OnnxElementType::INT32:
-            return "int32";
-        case OnnxElementType::INT64:
-            return "int64";
-        case OnnxElementType::STRING:
-            return "string";
-        case OnnxElementType::BOOL:
-            return "bool";
-        case OnnxElementType::FLOAT16:
-            return "float16";
-        case OnnxElementType::DOUBLE:
-            return "double";
-        case OnnxElementType::UINT32:
-            return "uint32";
-        case OnnxElementType::UINT64:
-            return "uint64";
-        case OnnxElementType::BFLOAT16:
-            return "bfloat16";
-        case OnnxElementType::UNDEFINED:
-            return "undefined";
-    }
-    return "unknown";
-}
-
 Expected<TensorProtoData> read_tensor_proto(std::span<const uint8_t> bytes) {
     const MessagePath root{"TensorProto"};
     TensorProtoData tensor;
@@ -168,11 +67,11 @@ Expected<TensorProtoData> read_tensor_proto(std::span<const uint8_t> bytes) {
     bool has_type = false;
     for (MessageReader reader(bytes, 0, bytes.size(), root); !reader.done();) {
         CORUN_TRY(const Field field, reader.next());
-        if (field.number == kDataType) {
+        if (field.number == kTensorDataType) {
             CORUN_TRY(const int64_t type, read_int64(reader, field, "data_type"));
             tensor.type = static_cast<OnnxElementType>(static_cast<int32_t>(type));
             has_type = true;
-        } else if (field.number == kName) {
+        } else if (field.number == kTensorName) {
             CORUN_TRY(tensor.name, read_string(reader, field, "name"));
         }
     }
@@ -217,7 +116,7 @@ Expected<TensorProtoData> read_tensor_proto(std::span<const uint8_t> bytes) {
     for (MessageReader reader(bytes, 0, bytes.size(), root); !reader.done();) {
         CORUN_TRY(const Field field, reader.next());
         switch (field.number) {
-            case kDims:
+            case kTensorDims:
                 CORUN_RETURN_IF_ERROR(
                     read_repeated_varint(reader, field, "dims", [&](uint64_t value) {
                         tensor.dims.push_back(static_cast<int64_t>(value));

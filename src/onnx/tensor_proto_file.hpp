@@ -16,6 +16,7 @@
 
 #include "corun/expected.hpp"
 #include "onnx/onnx_model_file.hpp"
+#include "onnx/tensor_proto_fields.hpp"
 
 namespace corun::onnx {
 
@@ -31,12 +32,8 @@ struct TensorProtoData {
     std::vector<uint8_t> bytes;
 };
 
-// Bytes per element of `type` in TensorProtoData::bytes; 0 for STRING (variable) and for types
-// this reader refuses (complex, undefined).
-size_t tensor_element_size(OnnxElementType type);
-
-// "float", "int64", "string", ...: ONNX's names, for messages.
-const char* onnx_element_type_name(OnnxElementType type);
+// tensor_element_size() (bytes per element in TensorProtoData::bytes) and
+// onnx_element_type_name() come from tensor_proto_fields.hpp.
 
 // Parses `bytes` as one TensorProto. Malformed input, external data, a data field that does
 // not match the element count, or an element type without a dense layout (complex) give

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "onnx/onnx_model_file.hpp"
+#include "onnx/tensor_proto_fields.hpp"
 
 namespace corun::devices::cpu {
 namespace {
@@ -34,41 +35,6 @@ bool parse_missing_kernel(const std::string& message, MissingKernel& found) {
     return true;
 }
 
-const char* element_type_name(onnx::OnnxElementType type) {
-    switch (type) {
-        case onnx::OnnxElementType::FLOAT:
-            return "float";
-        case onnx::OnnxElementType::UINT8:
-            return "uint8";
-        case onnx::OnnxElementType::INT8:
-            return "int8";
-        case onnx::OnnxElementType::UINT16:
-            return "uint16";
-        case onnx::OnnxElementType::INT16:
-            return "int16";
-        case onnx::OnnxElementType::INT32:
-            return "int32";
-        case onnx::OnnxElementType::INT64:
-            return "int64";
-        case onnx::OnnxElementType::STRING:
-            return "string";
-        case onnx::OnnxElementType::BOOL:
-            return "bool";
-        case onnx::OnnxElementType::FLOAT16:
-            return "float16";
-        case onnx::OnnxElementType::DOUBLE:
-            return "double";
-        case onnx::OnnxElementType::UINT32:
-            return "uint32";
-        case onnx::OnnxElementType::UINT64:
-            return "uint64";
-        case onnx::OnnxElementType::BFLOAT16:
-            return "bfloat16";
-        default:
-            return "";
-    }
-}
-
 // "float16, float16" for the node's inputs whose types the model declares (graph inputs,
 // initializers, Constant values); "" when none is known.
 std::string input_types(const onnx::OnnxModelFile& file, const onnx::OnnxNode& node) {
@@ -84,9 +50,9 @@ std::string input_types(const onnx::OnnxModelFile& file, const onnx::OnnxNode& n
     for (const auto& input : node.inputs) {
         auto it = known.find(input);
         if (input.empty() || it == known.end()) continue;
-        const char* name = element_type_name(it->second);
-        if (*name == '\0') continue;
-        text += (text.empty() ? "" : ", ") + input + ": " + name;
+        if (it->second == onnx::OnnxElementType::UNDEFINED) continue;
+        text +=
+            (text.empty() ? "" : ", ") + input + ": " + onnx::onnx_element_type_name(it->second);
     }
     return text;
 }
