@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_process.hpp"
 #include "corun/corun.hpp"
 #include "npy_file.hpp"
 #include "output_files.hpp"
@@ -27,10 +28,13 @@
 namespace {
 
 namespace fs = std::filesystem;
+using corun::test::CliResult;
 using corun::test::contains;
+using corun::test::corun;
+using corun::test::quoted;
+using corun::test::temp_dir;
 using Bytes = std::vector<uint8_t>;
 
-const std::string CORUN = CORUN_BINARY;
 const std::string SILERO =
     std::string(CORUN_CACHE_DIR) + "/models/silero-vad/silero_vad_v5_16k.onnx";
 const std::string EMOTION = std::string(CORUN_CACHE_DIR) + "/models/emotion/emotion.onnx";
@@ -39,22 +43,6 @@ const std::string EMOTION = std::string(CORUN_CACHE_DIR) + "/models/emotion/emot
     if (!fs::is_regular_file(path)) {                                       \
         GTEST_SKIP() << path << " is missing; run scripts/fetch_models.sh"; \
     }
-
-const fs::path& temp_dir() {
-    static const struct Dir {
-        fs::path path;
-        Dir() {
-            std::string pattern = (fs::temp_directory_path() / "corun-run-output.XXXXXX").string();
-            if (mkdtemp(pattern.data()) == nullptr) std::abort();
-            path = pattern;
-        }
-        ~Dir() {
-            std::error_code error;
-            fs::remove_all(path, error);
-        }
-    } dir;
-    return dir.path;
-}
 
 std::string write_file(const std::string& name, const Bytes& bytes) {
     const std::string path = (temp_dir() / name).string();
@@ -93,43 +81,6 @@ Bytes bytes_of(const std::vector<T>& values) {
     Bytes out(values.size() * sizeof(T));
     std::memcpy(out.data(), values.data(), out.size());
     return out;
-}
-
-std::string quoted(const std::string& arg) {
-    std::string out = "'";
-    for (const char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
-
-struct CliResult {
-    int exit_code = -1;
-    std::string out;
-    std::string err;
-};
-
-std::ostream& operator<<(std::ostream& os, const CliResult& run) {
-    return os << "exit code " << run.exit_code << "\nstdout:\n"
-              << run.out << "\nstderr:\n"
-              << run.err;
-}
-
-CliResult corun(const std::vector<std::string>& args) {
-    static int counter = 0;
-    const std::string err_path = (temp_dir() / ("stderr-" + std::to_string(counter++))).string();
-    std::string command = quoted(CORUN);
-    for (const auto& arg : args) command += " " + quoted(arg);
-    command += " 2>" + quoted(err_path) + " </dev/null";
-    CliResult run;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return run;
-    char buffer[4096];
-    size_t got = 0;
-    while ((got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.out.append(buffer, got);
-    const int status = pclose(pipe);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::ifstream err(err_path, std::ios::binary);
-    run.err.assign(std::istreambuf_iterator<char>(err), {});
-    return run;
 }
 
 // Exit code 1 and one stderr line "corun: INVALID_ARGUMENT: ..." holding every part.

@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "cli_process.hpp"
 #include "tasks/audio.hpp"
 #include "tasks/text_rendering.hpp"
 #include "test_support.hpp"
@@ -32,10 +33,13 @@
 namespace {
 
 namespace fs = std::filesystem;
+using corun::test::CliResult;
 using corun::test::contains;
+using corun::test::corun;
+using corun::test::quoted;
+using corun::test::temp_dir;
 using nlohmann::json;
 
-const std::string CORUN = CORUN_BINARY;
 const std::string CACHE = CORUN_CACHE_DIR;
 const std::string MODELS = CACHE + "/models";
 const std::string DOG = CACHE + "/data/darknet/dog.jpg";
@@ -62,71 +66,10 @@ bool exists(const std::string& path) {
         }                                                                              \
     }
 
-// A folder of this test's own, removed at exit.
-const fs::path& temp_dir() {
-    static const struct Dir {
-        fs::path path;
-        Dir() {
-            std::string pattern = (fs::temp_directory_path() / "corun-cli-test.XXXXXX").string();
-            if (mkdtemp(pattern.data()) == nullptr) std::abort();
-            path = pattern;
-        }
-        ~Dir() {
-            std::error_code error;
-            fs::remove_all(path, error);
-        }
-    } dir;
-    return dir.path;
-}
-
 std::string write_file(const std::string& name, const std::string& bytes) {
     const std::string path = (temp_dir() / name).string();
     std::ofstream(path, std::ios::binary) << bytes;
     return path;
-}
-
-std::string quoted(const std::string& arg) {
-    std::string out = "'";
-    for (const char c : arg) {
-        if (c == '\'') {
-            out += "'\\''";
-        } else {
-            out += c;
-        }
-    }
-    return out + "'";
-}
-
-struct CliResult {
-    int exit_code = -1;
-    std::string out;
-    std::string err;
-};
-
-std::ostream& operator<<(std::ostream& os, const CliResult& run) {
-    return os << "exit code " << run.exit_code << "\nstdout:\n"
-              << run.out.substr(0, 4000) << "\nstderr:\n"
-              << run.err.substr(0, 4000);
-}
-
-// Runs `corun ARGS...` and collects its exit code, stdout and stderr.
-CliResult corun(const std::vector<std::string>& args) {
-    static int counter = 0;
-    const std::string err_path = (temp_dir() / ("stderr-" + std::to_string(counter++))).string();
-    std::string command = quoted(CORUN);
-    for (const auto& arg : args) command += " " + quoted(arg);
-    command += " 2>" + quoted(err_path) + " </dev/null";
-    CliResult run;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return run;
-    char buffer[4096];
-    size_t got = 0;
-    while ((got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.out.append(buffer, got);
-    const int status = pclose(pipe);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::ifstream err(err_path, std::ios::binary);
-    run.err.assign(std::istreambuf_iterator<char>(err), {});
-    return run;
 }
 
 // The run's stdout as JSON; a test failure (and null) when it is not.
