@@ -34,6 +34,14 @@ inline std::string test_model(const std::string& name) {
     return std::string(CORUN_TEST_MODEL_DIR) + "/" + name;
 }
 
+// A generated test model loaded on `vdevice`; null (and a test failure naming the model and
+// the Status) when it does not load.
+inline std::shared_ptr<InferModel> load_test_model(VDevice& vdevice, const std::string& name) {
+    auto model = vdevice.create_infer_model(test_model(name));
+    EXPECT_TRUE(model.has_value()) << name << ": " << model.status();
+    return model.has_value() ? model.release() : nullptr;
+}
+
 inline std::vector<uint8_t> read_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});

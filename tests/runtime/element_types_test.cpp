@@ -24,9 +24,7 @@ using test::test_model;
 constexpr auto kTimeout = std::chrono::milliseconds(10000);
 
 std::shared_ptr<InferModel> load(VDevice& vdevice, const std::string& name) {
-    auto model = vdevice.create_infer_model(test_model(name));
-    EXPECT_TRUE(model.has_value()) << name << ": " << model.status();
-    return model.has_value() ? model.release() : nullptr;
+    return test::load_test_model(vdevice, name);
 }
 
 // Runs `model` configured as it is on one frame of `inputs`, each stream's bytes in the
@@ -105,20 +103,6 @@ TEST(HalfPrecisionTest, BulkConversionEqualsScalarForEveryHalf) {
         ASSERT_EQ(back[i], halves[i]) << "half " << i << " did not survive the round trip";
         ASSERT_EQ(common::float_to_half(floats[i]), halves[i]) << i;
     }
-}
-
-TEST(ElementTypesTest, EveryTypeHasANameAndSize) {
-    EXPECT_STREQ(format_type_name(FormatType::FLOAT16), "FLOAT16");
-    EXPECT_STREQ(format_type_name(FormatType::BOOL), "BOOL");
-    EXPECT_STREQ(format_type_name(FormatType::STRING), "STRING");
-    EXPECT_EQ(format_type_size(FormatType::FLOAT16), 2u);
-    EXPECT_EQ(format_type_size(FormatType::BFLOAT16), 2u);
-    EXPECT_EQ(format_type_size(FormatType::FLOAT64), 8u);
-    EXPECT_EQ(format_type_size(FormatType::BOOL), 1u);
-    EXPECT_EQ(format_type_size(FormatType::INT16), 2u);
-    EXPECT_EQ(format_type_size(FormatType::UINT32), 4u);
-    EXPECT_EQ(format_type_size(FormatType::UINT64), 8u);
-    EXPECT_EQ(format_type_size(FormatType::STRING), 0u);
 }
 
 TEST(ElementTypesTest, Float16ModelRunsWithFloat32BuffersWithinHalfTolerance) {

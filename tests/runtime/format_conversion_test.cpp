@@ -169,6 +169,18 @@ TEST(FormatTest, NamesAndSizes) {
     EXPECT_EQ(format_type_size(FormatType::FLOAT32), 4u);
     EXPECT_EQ(format_type_size(FormatType::INT32), 4u);
     EXPECT_EQ(format_type_size(FormatType::INT64), 8u);
+    // The types issue 11 added.
+    EXPECT_STREQ(format_type_name(FormatType::FLOAT16), "FLOAT16");
+    EXPECT_STREQ(format_type_name(FormatType::BOOL), "BOOL");
+    EXPECT_STREQ(format_type_name(FormatType::STRING), "STRING");
+    EXPECT_EQ(format_type_size(FormatType::FLOAT16), 2u);
+    EXPECT_EQ(format_type_size(FormatType::BFLOAT16), 2u);
+    EXPECT_EQ(format_type_size(FormatType::FLOAT64), 8u);
+    EXPECT_EQ(format_type_size(FormatType::BOOL), 1u);
+    EXPECT_EQ(format_type_size(FormatType::INT16), 2u);
+    EXPECT_EQ(format_type_size(FormatType::UINT32), 4u);
+    EXPECT_EQ(format_type_size(FormatType::UINT64), 8u);
+    EXPECT_EQ(format_type_size(FormatType::STRING), 0u);
 }
 
 TEST(FormatTest, QuantInfoIdentity) {

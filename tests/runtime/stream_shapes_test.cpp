@@ -27,9 +27,7 @@ protected:
         vdevice_ = vdevice.release();
     }
     std::shared_ptr<InferModel> load(const std::string& name) {
-        auto model = vdevice_->create_infer_model(test_model(name));
-        EXPECT_TRUE(model.has_value()) << name << ": " << model.status();
-        return model.has_value() ? model.release() : nullptr;
+        return test::load_test_model(*vdevice_, name);
     }
     std::unique_ptr<VDevice> vdevice_;
 };
