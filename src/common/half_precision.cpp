@@ -123,7 +123,8 @@ void floats_to_halves(const float* source, uint16_t* target, size_t count) {
     for (size_t i = done; i < count; ++i) target[i] = float_to_half(source[i]);
 }
 
-// Plain loops over shifts: the compiler vectorises them (no branches in the body).
+// Plain loops of shifts and adds, without branches in the body, which leaves the compiler free
+// to vectorise them.
 void bfloat16s_to_floats(const uint16_t* source, float* target, size_t count) {
     for (size_t i = 0; i < count; ++i) target[i] = bfloat16_to_float(source[i]);
 }

@@ -5,6 +5,8 @@
 namespace corun::runtime {
 namespace {
 
+constexpr size_t kMaxCachedOutputShapes = 256;
+
 bool any_dynamic(const std::vector<std::vector<int64_t>>& all_dims) {
     return std::any_of(all_dims.begin(), all_dims.end(), [](const auto& dims) {
         return std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d < 0; });
@@ -62,6 +64,11 @@ Expected<std::vector<std::vector<int64_t>>> resolve_output_dims(
     if (found.empty()) {
         CORUN_TRY(found, model.backend_model->infer_output_dims(native_inputs, limits));
         std::lock_guard lock(model.output_dims_mutex);
+        // A model configured for ever new shapes (text lines of every width) must not grow
+        // this without bound: past the cap it starts over, at the cost of one frame each.
+        if (model.output_dims_by_input_dims.size() >= kMaxCachedOutputShapes) {
+            model.output_dims_by_input_dims.clear();
+        }
         model.output_dims_by_input_dims[input_dims] = found;
     }
     for (size_t i = 0; i < found.size() && i < model.outputs.size(); ++i) {
