@@ -34,6 +34,7 @@
 #include "protocol/fast_lane.hpp"
 #include "protocol/lane_ring.hpp"
 #include "protocol/protocol_version.hpp"
+#include "test_support.hpp"
 
 namespace corun::service {
 namespace {
@@ -534,6 +535,20 @@ TEST_F(ServiceProtocolTest, InferenceThroughSharedMemory) {
     ASSERT_EQ(code_of(done.status()), StatusCode::SUCCESS) << done.status().message();
     EXPECT_FLOAT_EQ(region.floats(3 * FRAME_BYTES)[5], -4.0f);
 
+    // The scheduler counts a job's frames once its worker has charged the device time, which
+    // is after the job completed (and so after the client saw its completion): wait for it.
+    v1::SchedulerStatsReply stats;
+    const auto scheduler_stats = [&] {
+        grpc::ClientContext stats_context;
+        bound(stats_context);
+        v1::SessionRequest stats_request;
+        stats_request.set_session_id(session);
+        stats.Clear();
+        return stub_->SchedulerStats(&stats_context, stats_request, &stats).ok();
+    };
+    EXPECT_TRUE(test::wait_until([&] {
+        return scheduler_stats() && stats.models_size() == 1 && stats.models(0).frames_done() == 3u;
+    }));
     // The monitor sees the session and its model; the buffer cannot go while... it is idle now.
     const v1::MonitorSnapshot snapshot = monitor();
     EXPECT_GE(snapshot.sessions(), 1u);
@@ -549,12 +564,7 @@ TEST_F(ServiceProtocolTest, InferenceThroughSharedMemory) {
     }
     EXPECT_TRUE(listed);
 
-    grpc::ClientContext stats_context;
-    bound(stats_context);
-    v1::SessionRequest stats_request;
-    stats_request.set_session_id(session);
-    v1::SchedulerStatsReply stats;
-    ASSERT_TRUE(stub_->SchedulerStats(&stats_context, stats_request, &stats).ok());
+    ASSERT_TRUE(scheduler_stats());
     ASSERT_EQ(stats.models_size(), 1);
     EXPECT_EQ(stats.models(0).model_id(), model);
     EXPECT_EQ(stats.models(0).frames_done(), 3u);
