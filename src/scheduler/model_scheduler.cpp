@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -75,10 +76,14 @@ struct ModelScheduler::State {
     // The models with frames queued, in id order, as the policy sees them; for a latency
     // slot, only those with a priority above normal.
     const std::vector<ModelQueueState>& refresh_view(bool latency_slot = false) {
+        return refresh_view_above(latency_slot ? int{PRIORITY_NORMAL} : -1);
+    }
+    // As refresh_view, only models whose priority is above `priority` (-1: all).
+    const std::vector<ModelQueueState>& refresh_view_above(int priority) {
         view.clear();
         for (const auto& [id, model] : models) {
             if (model.frames_queued == 0) continue;
-            if (latency_slot && model.params.priority <= PRIORITY_NORMAL) continue;
+            if (int{model.params.priority} <= priority) continue;
             view.push_back({id, model.params, model.frames_queued, model.queue.front().enqueued,
                             model.ledger_ns, model.running, model.last_dispatched});
         }
@@ -87,7 +92,8 @@ struct ModelScheduler::State {
 
     // Takes the decided burst off its model's queue and counts it as running on `device_index`.
     Burst take_burst(const Decision& decision, TimePoint now, size_t device_index,
-                     uint64_t previous_model, bool latency_slot = false) {
+                     uint64_t previous_model, bool latency_slot = false,
+                     uint64_t preempted_model = 0) {
         ScheduledModel& model = models.at(decision.model_id);
         Burst burst;
         uint32_t& frames = burst.frames;
@@ -121,12 +127,14 @@ struct ModelScheduler::State {
                                   decision.reason,
                                   decision.ready,
                                   decision.effective_priority,
-                                  {}};
+                                  {},
+                                  preempted_model};
             for (const auto& queued : view) {
                 record.queue_depths.emplace_back(queued.model_id, queued.frames_queued);
             }
             sink(record);
         }
+        refresh_priorities();
         return burst;
     }
 
@@ -146,6 +154,23 @@ struct ModelScheduler::State {
             found->second.device_time_ns += device_ns;
             found->second.frames_done += frames;
         }
+        refresh_priorities();
+    }
+
+    // Which priority levels have frames queued or running, for outranked(): a request at a
+    // preemption point reads it without taking the lock. Called after every change of either.
+    void refresh_priorities() {
+        uint32_t mask = 0;
+        for (const auto& [id, model] : models) {
+            if (model.frames_queued > 0 || model.running > 0) mask |= 1u << model.params.priority;
+        }
+        active_priorities.store(mask, std::memory_order_relaxed);
+    }
+    // Whether frames of a model of a priority above `priority` are running.
+    bool outranking_running(uint8_t priority) const {
+        return std::any_of(models.begin(), models.end(), [&](const auto& entry) {
+            return entry.second.params.priority > priority && entry.second.running > 0;
+        });
     }
 
     const Clock::time_point origin = Clock::now();
@@ -161,6 +186,7 @@ struct ModelScheduler::State {
     uint64_t dispatches = 0;  // bursts dispatched, all models
     bool stopping = false;
     DecisionSink sink;
+    std::atomic<uint32_t> active_priorities{0};  // bit p: a model of priority p is busy
 };
 
 namespace {
@@ -245,6 +271,7 @@ Status ModelScheduler::set_params(uint64_t model_id, const ModelSchedulingParams
                           "model id " + std::to_string(model_id) + " is not scheduled");
         }
         found->second.params = params;
+        state_->refresh_priorities();
     }
     state_->wake.notify_all();
     return Status::ok();
@@ -254,6 +281,7 @@ void ModelScheduler::remove_model(uint64_t model_id) {
     cancel_queued(model_id, Status(StatusCode::SHUTDOWN, "the model was removed"));
     std::lock_guard lock(state_->mutex);
     state_->models.erase(model_id);
+    state_->refresh_priorities();
 }
 
 Status ModelScheduler::enqueue(InferRequest request) {
@@ -277,6 +305,7 @@ Status ModelScheduler::push_locked(InferRequest request) {
     model.frames_queued += request.frames;
     model.queue.push_back(
         {std::move(request), state_->now(), state_->dispatches, model.dispatches});
+    state_->refresh_priorities();
     return Status::ok();
 }
 
@@ -327,6 +356,7 @@ size_t ModelScheduler::cancel_queued(uint64_t model_id, const Status& reason) {
         if (found == state_->models.end()) return 0;
         cancelled.swap(found->second.queue);
         found->second.frames_queued = 0;
+        state_->refresh_priorities();
     }
     for (auto& queued : cancelled) queued.request.cancel(reason);
     return cancelled.size();
@@ -364,6 +394,57 @@ std::vector<ModelSchedulingStats> ModelScheduler::stats() const {
 void ModelScheduler::set_decision_sink(DecisionSink sink) {
     std::lock_guard lock(state_->mutex);
     state_->sink = std::move(sink);
+}
+
+bool ModelScheduler::outranked(uint8_t priority) const {
+    if (priority >= PRIORITY_MAX) return false;
+    return (state_->active_priorities.load(std::memory_order_relaxed) >> (priority + 1)) != 0;
+}
+
+int64_t ModelScheduler::yield_to_outranking(uint64_t model_id, size_t device_index) {
+    const auto started = Clock::now();
+    std::unique_lock lock(state_->mutex);
+    auto self = state_->models.find(model_id);
+    if (self == state_->models.end()) return 0;
+    const uint8_t priority = self->second.params.priority;
+    bool yielded = false;
+    uint64_t active_model = model_id;
+    while (!state_->stopping) {
+        // The paused request keeps its slot and lends it: the outranking bursts run here, on
+        // its thread, one after the other, as a worker of that slot would run them. No second
+        // thread competes for the cores meanwhile (the paused request is blocked in this call).
+        const TimePoint now = state_->now();
+        const PolicyResult result =
+            state_->policy.decide(now, state_->refresh_view_above(priority), active_model);
+        if (result.decision) {
+            const Decision decision = *result.decision;
+            Burst burst = state_->take_burst(decision, now, device_index, active_model,
+                                             /*latency_slot=*/true, model_id);
+            active_model = decision.model_id;
+            yielded = true;
+            lock.unlock();
+            int64_t device_ns = 0;
+            for (auto& request : burst.requests) device_ns += request.run(device_index);
+            burst.requests.clear();
+            lock.lock();
+            state_->finish_burst(decision.model_id, burst, device_ns, device_index,
+                                 /*latency_slot=*/true);
+            state_->wake.notify_all();
+            continue;
+        }
+        // Outranking frames still run on other slots (latency slots, other callers): stay
+        // paused so that they have the cores; wake when one finishes or another is queued. A
+        // frame that waits for its threshold or timeout does not hold the request back.
+        if (!state_->outranking_running(priority)) break;
+        yielded = true;
+        if (result.wake_at) {
+            state_->wake.wait_until(lock, state_->origin + *result.wake_at);
+        } else {
+            state_->wake.wait(lock);
+        }
+    }
+    if (!yielded) return 0;
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count();
 }
 
 void ModelScheduler::stop() {

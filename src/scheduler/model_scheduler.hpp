@@ -33,6 +33,8 @@ public:
     size_t in_flight() const override;
     std::vector<ModelSchedulingStats> stats() const override;
     void set_decision_sink(DecisionSink sink) override;
+    bool outranked(uint8_t priority) const override;
+    int64_t yield_to_outranking(uint64_t model_id, size_t device_index) override;
     void stop() override;
     void stop_within(std::chrono::nanoseconds limit) override;
 

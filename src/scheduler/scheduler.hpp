@@ -26,6 +26,9 @@ struct DecisionRecord {
     ReadyReason ready = ReadyReason::THRESHOLD;
     uint8_t effective_priority = PRIORITY_NORMAL;
     std::vector<std::pair<uint64_t, uint32_t>> queue_depths;  // model id -> frames queued
+    // The model whose running unit paused at a preemption point so that this burst could run
+    // on its slot (yield_to_outranking); 0 = dispatched on a free slot.
+    uint64_t preempted_model = 0;
 };
 using DecisionSink = std::function<void(const DecisionRecord&)>;
 
@@ -65,6 +68,17 @@ public:
     virtual std::vector<ModelSchedulingStats> stats() const = 0;
     // Called for every decision (from a worker thread; keep it short). nullptr stops tracing.
     virtual void set_decision_sink(DecisionSink sink) = 0;
+    // Preemption points, for requests that run long and can pause (a generative model's prefill
+    // chunks and decode steps; docs/GENAI.md). `outranked` is cheap (one atomic load) so that
+    // a request may ask it often: true when a model of a priority above `priority` has frames
+    // queued or running.
+    virtual bool outranked(uint8_t priority) const = 0;
+    // Called from inside a running request of `model_id` (on its thread, at a point where it
+    // can pause): runs, on this thread and this request's slot of device `device_index`, the
+    // bursts of models of a higher priority than the model's that are queued, then waits while
+    // such frames still run on other slots. Returns the nanoseconds spent so (the request must
+    // not charge them as its own device time). Returns at once when nothing outranks it.
+    virtual int64_t yield_to_outranking(uint64_t model_id, size_t device_index) = 0;
     // Cancels what is queued with SHUTDOWN, waits for what runs, stops the workers.
     virtual void stop() = 0;
     // As stop(), but waits at most `limit` for what runs; workers still busy then are detached
