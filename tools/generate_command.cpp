@@ -123,7 +123,7 @@ void add_generate_command(CLI::App& app) {
                         "Context tokens (0 = the model's, capped at 4096)");
     command->add_option("--prefill-chunk", options.chunk, "Prompt tokens per scheduled unit")
         ->check(CLI::Range(1u, 4096u));
-    command->add_option("--threads", options.threads, "Engine threads (0 = one per core)");
+    command->add_option("--threads", options.threads, "Engine threads (0 = cores less one)");
     command->add_option("--priority", options.priority, "Scheduler priority, 0..31")
         ->check(CLI::Range(0u, 31u));
     command->add_flag("--no-preemption", options.no_preemption,
