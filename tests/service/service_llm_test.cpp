@@ -302,8 +302,8 @@ TEST_F(ServiceLlmTest, AClientKilledMidGenerationFreesItsLlmAndTheVisionClientLo
     while (frames_run < 5) std::this_thread::sleep_for(1ms);
     frames_before_kill = frames_ok.load();
 
-    client.kill_now();  // kill -9 in the middle of its generation
     const auto killed = std::chrono::steady_clock::now();
+    client.kill_now();  // kill -9 in the middle of its generation (and reap it)
     // corund notices (the stream breaks) and frees the LLM within 2 s: bounded poll.
     GroupView after;
     while (std::chrono::steady_clock::now() - killed < 2s) {

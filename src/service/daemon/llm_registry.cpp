@@ -166,6 +166,12 @@ Expected<std::shared_ptr<ServedLlm>> LlmRegistry::load(
                                            params.threads, limits_.max_threads_per_client,
                                            "LLM '" + llm->name + "' computing with " +
                                                std::to_string(params.threads) + " threads"));
+    // The file stays in corund's memory (the engine maps it) while the LLM is loaded: it counts
+    // as the user's model memory, like an ONNX model's.
+    CORUN_TRY(llm->memory,
+              charge_account(account_, ClientAccount::Resource::MODEL_MEMORY, first.total_bytes(),
+                             limits_.max_model_memory_per_client,
+                             "LLM '" + llm->name + "' (its GGUF file, held in memory)"));
     {
         std::lock_guard lock(mutex_);
         CORUN_RETURN_IF_ERROR(room_for_another());

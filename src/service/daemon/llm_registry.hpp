@@ -27,6 +27,7 @@ struct ServedLlm {
     std::string name;
     std::shared_ptr<genai::detail::LlmSession> session;
     std::shared_ptr<AccountCharge> threads;  // the engine's threads, charged to the user
+    std::shared_ptr<AccountCharge> memory;   // the GGUF's bytes, held in memory while loaded
 
     // Stops the running generation, if any (it ends ABORTED), and waits for its end.
     void abort_generation();
