@@ -112,7 +112,9 @@ void print_table(const proto::MonitorSnapshot& snapshot, bool clear_screen) {
     std::printf("\n%-28s %8s %8s %8s %8s %9s %9s\n", "Model", "PID", "Priority", "FPS", "Util%",
                 "p50 ms", "p95 ms");
     for (const auto& model : snapshot.models()) {
-        std::printf("%-28.28s %8u %8u %8.1f %8.1f %9.2f %9.2f\n", model.name().c_str(), model.pid(),
+        // An LLM's frames are its units (prefill chunks, decode steps).
+        const std::string name = model.llm() ? model.name() + " [LLM]" : model.name();
+        std::printf("%-28.28s %8u %8u %8.1f %8.1f %9.2f %9.2f\n", name.c_str(), model.pid(),
                     model.priority(), model.fps(), model.utilisation_percent(),
                     model.latency_p50_ms(), model.latency_p95_ms());
     }

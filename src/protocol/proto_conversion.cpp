@@ -61,6 +61,42 @@ DeviceDescription from_proto(const v1::DeviceInfo& message) {
     return description;
 }
 
+void to_proto(const genai::LLMParams& params, v1::LlmParams& message) {
+    message.set_context_size(params.context_size);
+    message.set_prefill_chunk_tokens(params.prefill_chunk_tokens);
+    message.set_threads(params.threads);
+    message.set_preemption(params.preemption);
+}
+
+genai::LLMParams from_proto(const v1::LlmParams& message) {
+    genai::LLMParams params;
+    params.context_size = message.context_size();
+    params.prefill_chunk_tokens = message.prefill_chunk_tokens();
+    params.threads = message.threads();
+    params.preemption = message.preemption();
+    return params;
+}
+
+void to_proto(const genai::LLMGeneratorParams& params, v1::GenerateRequest& message) {
+    message.set_max_generated_tokens(params.max_generated_tokens);
+    message.set_temperature(params.temperature);
+    message.set_top_p(params.top_p);
+    message.set_top_k(params.top_k);
+    message.set_seed(params.seed);
+    for (const auto& stop : params.stop_sequences) message.add_stop_sequences(stop);
+}
+
+genai::LLMGeneratorParams generator_params_from_proto(const v1::GenerateRequest& message) {
+    genai::LLMGeneratorParams params;
+    params.max_generated_tokens = message.max_generated_tokens();
+    params.temperature = message.temperature();
+    params.top_p = message.top_p();
+    params.top_k = message.top_k();
+    params.seed = message.seed();
+    params.stop_sequences.assign(message.stop_sequences().begin(), message.stop_sequences().end());
+    return params;
+}
+
 ScheduledModelStats from_proto(const v1::ModelStats& message) {
     ScheduledModelStats stats;
     stats.model_id = message.model_id();

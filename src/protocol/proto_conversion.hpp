@@ -1,6 +1,7 @@
 // corun's own types to and from the service's messages (proto/corun_service.proto).
 #pragma once
 
+#include "corun/genai/llm.hpp"
 #include "corun/vdevice.hpp"
 #include "corun_service.pb.h"
 #include "devices/device.hpp"
@@ -28,6 +29,11 @@ devices::DeclaredTensor from_proto(const v1::DeclaredTensor& message);
 void to_proto(const DeviceDescription& device, v1::DeviceInfo& message);
 DeviceDescription from_proto(const v1::DeviceInfo& message);
 ScheduledModelStats from_proto(const v1::ModelStats& message);
+void to_proto(const genai::LLMParams& params, v1::LlmParams& message);
+genai::LLMParams from_proto(const v1::LlmParams& message);
+// The generator params of a GenerateRequest (its prompt and ids are the caller's).
+void to_proto(const genai::LLMGeneratorParams& params, v1::GenerateRequest& message);
+genai::LLMGeneratorParams generator_params_from_proto(const v1::GenerateRequest& message);
 // The proto Status of a corun Status (code as corun::StatusCode's number).
 v1::Status to_proto(const Status& status);
 // The daemon's verdict; a code this build does not know becomes INTERNAL_FAILURE (naming it),

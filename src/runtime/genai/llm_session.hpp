@@ -1,6 +1,6 @@
 // What genai::LLM drives: one loaded LLM with its context, in this process (local_llm_session)
-// or, later, in corund. The public class checks arguments and formats prompts; a session
-// schedules and runs.
+// or in corund (runtime/remote/remote_llm_session). The public class checks arguments and formats
+// prompts; a session schedules and runs.
 #pragma once
 
 #include <chrono>
@@ -42,5 +42,16 @@ public:
 Expected<std::shared_ptr<LlmSession>> open_llm_session(VDevice& vdevice,
                                                        const std::string& model_path,
                                                        const LLMParams& params);
+
+// How a group whose backend is not in this process opens a session: the remote backend's
+// library (which this layer cannot include) registers its opener when it is loaded, as it
+// registers the backend itself (runtime/backend_registry.hpp). The opener returns NOT_SUPPORTED
+// for a group that is not its own.
+using RemoteLlmOpener = Expected<std::shared_ptr<LlmSession>> (*)(VDevice& vdevice,
+                                                                  const std::string& model_path,
+                                                                  const LLMParams& params);
+bool register_remote_llm_opener(RemoteLlmOpener opener);
+// The registered opener, or nullptr when no remote backend with LLMs is linked.
+RemoteLlmOpener remote_llm_opener();
 
 }  // namespace corun::genai::detail

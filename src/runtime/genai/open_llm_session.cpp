@@ -13,9 +13,12 @@ Expected<std::shared_ptr<LlmSession>> open_llm_session(VDevice& vdevice,
     const auto& group = runtime::ApiAccess::group_of(vdevice);
     auto* local = dynamic_cast<runtime::LocalBackend*>(&group->backend());
     if (local == nullptr) {
+        if (RemoteLlmOpener remote = remote_llm_opener())
+            return remote(vdevice, model_path, params);
         return corun::Status(StatusCode::NOT_SUPPORTED,
-                             "LLMs through corund (multi_process_service) are not available in "
-                             "this build yet; use a VDevice without multi_process_service");
+                             "LLMs through corund (multi_process_service) need corun's remote "
+                             "backend with LLMs (corun_runtime links it); or use a VDevice "
+                             "without multi_process_service");
     }
     return open_local_llm_session(group, *local, model_path, params);
 }

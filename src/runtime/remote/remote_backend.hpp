@@ -28,6 +28,9 @@ public:
         const devices::ModelSource& source) override;
     void stop_at_exit() override { connection_->close(); }
 
+    // The session with corund, for what else the group hosts there (LLMs).
+    const std::shared_ptr<service::ServiceConnection>& connection() const { return connection_; }
+
 private:
     explicit RemoteBackend(std::shared_ptr<service::ServiceConnection> connection)
         : connection_(std::move(connection)) {}

@@ -117,11 +117,16 @@ Status ServiceConnection::call(const char* name, Method method, const Request& r
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + deadline);
     const grpc::Status status = (stub_.get()->*method)(&context, request, &reply);
+    return call_outcome(name, status, reply.status());
+}
+
+Status ServiceConnection::call_outcome(const char* name, const grpc::Status& status,
+                                       const v1::Status& reply) {
     if (!status.ok()) {
         if (status.error_code() == grpc::StatusCode::UNAVAILABLE) unreachable_ = true;
         return rpc_failure(status, name, socket_);
     }
-    return from_proto(reply.status());
+    return from_proto(reply);
 }
 
 Expected<uint64_t> ServiceConnection::register_buffer(const std::string& shm_name, uint64_t size) {

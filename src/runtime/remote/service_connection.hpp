@@ -86,6 +86,13 @@ public:
     // Forgets a job sent on the ring or the stream (see SessionStream::abandon).
     bool abandon(uint64_t job_id);
 
+    // For the calls of LLMs (remote_llm_session.cpp), made outside this class: the stub, what a
+    // finished call means (a gRPC failure becomes RPC_FAILED naming the socket, and marks the
+    // daemon gone when it is; else the daemon's own Status), and the error once it is gone.
+    v1::Corun::Stub& stub() { return *stub_; }
+    Status call_outcome(const char* name, const grpc::Status& status, const v1::Status& reply);
+    Status gone() const;
+
 private:
     ServiceConnection() = default;
     // Runs one unary call with `deadline`; the daemon's own Status comes from the reply.
@@ -96,7 +103,6 @@ private:
     template <typename Method>
     Status model_call(const char* name, Method method, uint64_t model_id,
                       std::chrono::seconds deadline);
-    Status gone() const;
     // Registers a page and has the daemon serve it as this session's fast lane.
     Status open_fast_lane();
 

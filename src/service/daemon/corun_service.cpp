@@ -93,6 +93,15 @@ grpc::Status CorunService::with_session(grpc::ServerContext* context, const Requ
     return reply_with(reply, serve(*session.value()));
 }
 
+template <typename Request, typename Reply, typename Serve>
+grpc::Status CorunService::with_llm(grpc::ServerContext* context, const Request& request,
+                                    Reply* reply, Serve&& serve) const {
+    return with_session(context, request, reply, [&](ClientSession& session) -> Status {
+        CORUN_TRY(auto llm, session.llms().find(request.llm_id()));
+        return serve(*llm);
+    });
+}
+
 void CorunService::release_session(uint64_t session_id, const std::string& why) {
     std::shared_ptr<ClientSession> session;
     {
@@ -104,11 +113,14 @@ void CorunService::release_session(uint64_t session_id, const std::string& why) 
     }
     const auto started = std::chrono::steady_clock::now();
     const size_t models = session->models().served().size();
+    const size_t llms = session->llms().list().size();
     session->release();
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);
-    spdlog::info("session {} of {} released ({}): {} configured model(s) shut down in {} ms",
-                 session_id, describe_owner(session->owner()), why, models, took.count());
+    spdlog::info(
+        "session {} of {} released ({}): {} configured model(s) shut down, {} LLM(s) freed in {} "
+        "ms",
+        session_id, describe_owner(session->owner()), why, models, llms, took.count());
 }
 
 void CorunService::connection_opened(int fd) {
@@ -461,6 +473,25 @@ grpc::Status CorunService::Monitor(grpc::ServerContext*, const v1::MonitorReques
             model->set_frames_done(activity.frames_done);
             model->set_fast_lane_frames(served->fast_lane_frames.load());
         }
+        std::map<uint64_t, ScheduledModelStats> scheduled;
+        for (const auto& stats : session->vdevice().get_scheduler_stats()) {
+            scheduled[stats.model_id] = stats;
+        }
+        for (const auto& llm : session->llms().list()) {
+            const ScheduledModelStats& stats = scheduled[llm->session->model_id()];
+            v1::MonitoredModel* model = reply->add_models();
+            model->set_name(llm->name);
+            model->set_pid(static_cast<uint32_t>(session->owner().credentials.pid));
+            model->set_group_id(load.vdevice->group_id());
+            model->set_model_id(llm->llm_id);
+            model->set_priority(stats.priority);
+            model->set_latency_p50_ms(stats.latency_p50_ms);
+            model->set_latency_p95_ms(stats.latency_p95_ms);
+            model->set_queue_capacity(stats.queue_capacity);
+            model->set_frames_waiting_in(stats.frames_queued);
+            model->set_frames_done(stats.frames_done);
+            model->set_llm(true);
+        }
     }
     for (const auto& [key, load] : groups) {
         const double percent =
@@ -471,6 +502,8 @@ grpc::Status CorunService::Monitor(grpc::ServerContext*, const v1::MonitorReques
             monitored->set_kind(description.kind);
             monitored->set_group_id(key);
             monitored->set_utilisation_percent(percent);
+            monitored->set_scheduled_models(
+                static_cast<uint32_t>(load.vdevice->get_scheduler_stats().size()));
         }
     }
     if (groups.empty()) {
@@ -485,6 +518,122 @@ grpc::Status CorunService::Monitor(grpc::ServerContext*, const v1::MonitorReques
         }
     }
     return grpc::Status::OK;
+}
+
+// ---- LLMs ----
+
+grpc::Status CorunService::LoadLlm(grpc::ServerContext* context,
+                                   grpc::ServerReader<v1::LoadLlmChunk>* reader,
+                                   v1::LoadLlmReply* reply) {
+    v1::LoadLlmChunk first;
+    if (!reader->Read(&first)) {
+        return reply_with(reply, Status(StatusCode::INVALID_ARGUMENT,
+                                        "LoadLlm carried no chunk; the first names the session, "
+                                        "the LLM and the file's size"));
+    }
+    return with_session(context, first, reply, [&](ClientSession& session) -> Status {
+        auto loaded = session.llms().load(
+            first, [&](v1::LoadLlmChunk& chunk) { return reader->Read(&chunk); });
+        if (!loaded) {
+            spdlog::info("session {}: loading LLM '{}' failed: {}", first.session_id(),
+                         first.name().substr(0, 256), loaded.status().to_string());
+            return loaded.status();
+        }
+        reply->set_llm_id(loaded.value()->llm_id);
+        reply->set_context_capacity(loaded.value()->session->context_capacity());
+        return Status::ok();
+    });
+}
+
+grpc::Status CorunService::Generate(grpc::ServerContext* context,
+                                    const v1::GenerateRequest* request,
+                                    grpc::ServerWriter<v1::GenerateEvent>* writer) {
+    auto llm = [&]() -> Expected<std::shared_ptr<ServedLlm>> {
+        CORUN_TRY(auto session, find_session(context, request->session_id()));
+        return session->llms().find(request->llm_id());
+    }();
+    if (!llm) {
+        v1::GenerateEvent event;
+        *event.mutable_ended()->mutable_status() = to_proto(llm.status());
+        writer->Write(event);
+        return grpc::Status::OK;
+    }
+    serve_generation(*llm.value(), *request, *context, *writer);
+    return grpc::Status::OK;
+}
+
+grpc::Status CorunService::AbortGeneration(grpc::ServerContext* context,
+                                           const v1::LlmRequest* request, v1::Reply* reply) {
+    return with_llm(context, *request, reply, [&](ServedLlm& llm) {
+        llm.abort_generation();
+        return Status::ok();
+    });
+}
+
+grpc::Status CorunService::Tokenize(grpc::ServerContext* context,
+                                    const v1::TokenizeRequest* request, v1::TokenizeReply* reply) {
+    return with_llm(context, *request, reply, [&](ServedLlm& llm) -> Status {
+        CORUN_RETURN_IF_ERROR(check_llm_text(request->text(), "the text to tokenize"));
+        CORUN_TRY(auto tokens, llm.session->tokenize(request->text()));
+        reply->mutable_tokens()->Add(tokens.begin(), tokens.end());
+        return Status::ok();
+    });
+}
+
+grpc::Status CorunService::ApplyChatTemplate(grpc::ServerContext* context,
+                                             const v1::ChatTemplateRequest* request,
+                                             v1::ChatTemplateReply* reply) {
+    return with_llm(context, *request, reply, [&](ServedLlm& llm) -> Status {
+        if (static_cast<size_t>(request->messages_size()) > MAX_CHAT_MESSAGES) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          std::to_string(request->messages_size()) +
+                              " chat messages; corund takes at most " +
+                              std::to_string(MAX_CHAT_MESSAGES));
+        }
+        std::vector<genai::ChatMessage> messages;
+        size_t bytes = 0;
+        for (const auto& message : request->messages()) {
+            bytes += message.role().size() + message.content().size();
+            messages.push_back({message.role(), message.content()});
+        }
+        if (bytes > MAX_LLM_TEXT_BYTES) {
+            return Status(StatusCode::INVALID_ARGUMENT, "the chat has " + std::to_string(bytes) +
+                                                            " bytes; corund takes at most " +
+                                                            std::to_string(MAX_LLM_TEXT_BYTES));
+        }
+        CORUN_TRY(auto prompt, llm.session->apply_chat_template(messages));
+        reply->set_prompt(prompt);
+        return Status::ok();
+    });
+}
+
+grpc::Status CorunService::ContextUsage(grpc::ServerContext* context, const v1::LlmRequest* request,
+                                        v1::ContextUsageReply* reply) {
+    return with_llm(context, *request, reply, [&](ServedLlm& llm) {
+        reply->set_used_tokens(llm.session->context_usage());
+        reply->set_capacity_tokens(llm.session->context_capacity());
+        return Status::ok();
+    });
+}
+
+grpc::Status CorunService::ClearContext(grpc::ServerContext* context, const v1::LlmRequest* request,
+                                        v1::Reply* reply) {
+    return with_llm(context, *request, reply,
+                    [&](ServedLlm& llm) { return llm.session->clear_context(); });
+}
+
+grpc::Status CorunService::SetLlmScheduling(grpc::ServerContext* context,
+                                            const v1::SetLlmSchedulingRequest* request,
+                                            v1::Reply* reply) {
+    return with_llm(context, *request, reply,
+                    [&](ServedLlm& llm) { return set_llm_scheduling(llm, *request); });
+}
+
+grpc::Status CorunService::UnloadLlm(grpc::ServerContext* context, const v1::LlmRequest* request,
+                                     v1::Reply* reply) {
+    return with_session(context, *request, reply, [&](ClientSession& session) {
+        return session.llms().unload(request->llm_id());
+    });
 }
 
 }  // namespace corun::service

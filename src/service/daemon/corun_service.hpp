@@ -53,6 +53,28 @@ public:
     grpc::Status Monitor(grpc::ServerContext* context, const v1::MonitorRequest* request,
                          v1::MonitorSnapshot* reply) override;
 
+    // LLMs (llm_registry.hpp).
+    grpc::Status LoadLlm(grpc::ServerContext* context, grpc::ServerReader<v1::LoadLlmChunk>* reader,
+                         v1::LoadLlmReply* reply) override;
+    grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
+                          grpc::ServerWriter<v1::GenerateEvent>* writer) override;
+    grpc::Status AbortGeneration(grpc::ServerContext* context, const v1::LlmRequest* request,
+                                 v1::Reply* reply) override;
+    grpc::Status Tokenize(grpc::ServerContext* context, const v1::TokenizeRequest* request,
+                          v1::TokenizeReply* reply) override;
+    grpc::Status ApplyChatTemplate(grpc::ServerContext* context,
+                                   const v1::ChatTemplateRequest* request,
+                                   v1::ChatTemplateReply* reply) override;
+    grpc::Status ContextUsage(grpc::ServerContext* context, const v1::LlmRequest* request,
+                              v1::ContextUsageReply* reply) override;
+    grpc::Status ClearContext(grpc::ServerContext* context, const v1::LlmRequest* request,
+                              v1::Reply* reply) override;
+    grpc::Status SetLlmScheduling(grpc::ServerContext* context,
+                                  const v1::SetLlmSchedulingRequest* request,
+                                  v1::Reply* reply) override;
+    grpc::Status UnloadLlm(grpc::ServerContext* context, const v1::LlmRequest* request,
+                           v1::Reply* reply) override;
+
     // A new connection got descriptor `fd`: a connection that had it before is closed, so its
     // sessions that never opened a Session stream are released (those with one end with it).
     void connection_opened(int fd);
@@ -73,6 +95,10 @@ private:
     grpc::Status with_session(grpc::ServerContext* context, const Request& request, Reply* reply,
                               Serve&& serve) const;
     void release_session(uint64_t session_id, const std::string& why);
+    // A unary call on one LLM of the session: `serve(ServedLlm&)`, as with_session.
+    template <typename Request, typename Reply, typename Serve>
+    grpc::Status with_llm(grpc::ServerContext* context, const Request& request, Reply* reply,
+                          Serve&& serve) const;
 
     const DaemonLimits limits_;
     const PeerRegistry& peers_;

@@ -100,6 +100,16 @@ const NumericSetting* numeric_setting(const std::string& key) {
          [](DaemonConfig& config, uint64_t number) {
              config.limits.max_frame_time_limit = std::chrono::milliseconds(number);
          }},
+        {"max_llms_per_client", false, 1024, "a count from 1 to 1024",
+         [](DaemonConfig& config, uint64_t number) {
+             config.limits.max_llms_per_client = static_cast<uint32_t>(number);
+         }},
+        {"max_llm_context_tokens", false, 1u << 20, "a count from 1 to 1048576",
+         [](DaemonConfig& config, uint64_t number) {
+             config.limits.max_llm_context_tokens = static_cast<uint32_t>(number);
+         }},
+        {"max_gguf_bytes", true, uint64_t{1} << 40, "a byte count such as 1073741824, 512M or 4G",
+         [](DaemonConfig& config, uint64_t number) { config.limits.max_gguf_bytes = number; }},
         {"max_connections", false, 65536, "a count from 1 to 65536",
          [](DaemonConfig& config, uint64_t number) {
              config.connections.max_connections = number;
@@ -139,6 +149,13 @@ const std::vector<DaemonSetting>& daemon_settings() {
         {"max_frame_time_limit",
          "The longest one frame may run, in milliseconds; longer frames are stopped with "
          "TIMEOUT, and a client's own limit is lowered to this (default 60000)"},
+        {"max_llms_per_client", "LLMs one client may load (default 2)"},
+        {"max_llm_context_tokens",
+         "The largest context (LLMParams::context_size) an LLM may have, in tokens "
+         "(default 8192)"},
+        {"max_gguf_bytes",
+         "Largest GGUF file a client may load as an LLM; corund keeps it in memory while the "
+         "LLM is loaded (default 4G)"},
         {"max_connections", "Connections corund keeps open at once (default 1024)"},
         {"max_connections_per_user", "Connections one user may keep open (default 128)"},
     };

@@ -27,6 +27,12 @@ struct DaemonLimits {
     // The longest one frame may run; a client's own frame time limit is lowered to it.
     std::chrono::milliseconds max_frame_time_limit{60'000};
     uint64_t max_model_memory_per_client = uint64_t{4} << 30;
+    // LLMs (LoadLlm): how many one session may hold, the context one may ask for (its KV cache
+    // grows with it), and the largest GGUF file a client may send (kept in corund's memory
+    // while the LLM is loaded).
+    uint32_t max_llms_per_client = 2;
+    uint32_t max_llm_context_tokens = 8192;
+    uint64_t max_gguf_bytes = uint64_t{4} << 30;
 };
 
 // Connections corund keeps open at once; beyond them a new one gets a refusal line naming the

@@ -10,9 +10,6 @@
 namespace corun::service {
 namespace {
 
-// Model ids are daemon-wide, so that Monitor and the logs name one model by one id.
-std::atomic<uint64_t> last_daemon_model_id{0};
-
 std::vector<std::string> names_of(const std::vector<InferModel::InferStream>& streams) {
     std::vector<std::string> names;
     names.reserve(streams.size());
@@ -38,6 +35,12 @@ Status apply_scheduling(ConfiguredInferModel& configured, const v1::SchedulingPa
 }
 
 }  // namespace
+
+uint64_t next_daemon_model_id() {
+    // Model ids are daemon-wide, so that Monitor and the logs name one model by one id.
+    static std::atomic<uint64_t> last{0};
+    return ++last;
+}
 
 Expected<std::vector<devices::TensorSpec>> ModelRegistry::output_dims(
     uint64_t loaded_model_id, const google::protobuf::RepeatedPtrField<v1::TensorSpec>& inputs) {
@@ -132,7 +135,7 @@ Expected<uint64_t> ModelRegistry::configure(const v1::ConfigureModelRequest& req
                                                vdevice_.params().scheduling_algorithm));
         served->priority = request.scheduling().priority();
     }
-    served->model_id = ++last_daemon_model_id;
+    served->model_id = next_daemon_model_id();
     served->loaded_model_id = entry->loaded_model_id;
     served->charges = entry->charges;
     served->queue_capacity = static_cast<uint32_t>(queue_size);

@@ -22,6 +22,10 @@
 
 namespace corun::service {
 
+// A new daemon-wide model id, for a configured model or an LLM (one counter: one id names one
+// model in SchedulerStats, Monitor and the logs).
+uint64_t next_daemon_model_id();
+
 // A model loaded by LoadModel: configured any number of times by ConfigureModel.
 struct LoadedModelEntry {
     uint64_t loaded_model_id = 0;

@@ -12,6 +12,21 @@ std::optional<uint32_t> region_owner(const SessionOwner& owner) {
     return std::nullopt;
 }
 
+// The scheduler's figures of one model, under the session's id and name (set by the caller).
+void fill_scheduled(const ScheduledModelStats& scheduled, uint32_t burst, v1::ModelStats& model) {
+    model.mutable_scheduling()->set_priority(scheduled.priority);
+    model.mutable_scheduling()->set_burst(burst);
+    model.set_frames_done(scheduled.frames_done);
+    model.set_device_time_ns(scheduled.device_time_ns);
+    model.set_switches_in(scheduled.switches);
+    model.set_frames_queued(scheduled.frames_queued);
+    model.set_frames_running(scheduled.frames_running);
+    model.set_queue_capacity(scheduled.queue_capacity);
+    model.set_latency_p50_ms(scheduled.latency_p50_ms);
+    model.set_latency_p95_ms(scheduled.latency_p95_ms);
+    model.set_max_overtaken_by(scheduled.max_overtaken_by);
+}
+
 }  // namespace
 
 ClientSession::ClientSession(uint64_t id, SessionOwner owner, std::unique_ptr<VDevice> vdevice,
@@ -23,7 +38,8 @@ ClientSession::ClientSession(uint64_t id, SessionOwner owner, std::unique_ptr<VD
       vdevice_(std::move(vdevice)),
       worker_threads_(std::move(worker_threads)),
       buffers_(limits.max_shm_bytes_per_client, region_owner(owner_)),
-      models_(id, *vdevice_, limits, std::move(account), load_memory),
+      models_(id, *vdevice_, limits, account, load_memory),
+      llms_(id, *vdevice_, limits, std::move(account)),
       submitter_(models_, buffers_, outbox_, limits.max_queued_frames_per_client) {}
 
 ClientSession::~ClientSession() {
@@ -36,6 +52,7 @@ Status ClientSession::open_fast_lane(uint64_t buffer_id) {
 
 std::vector<v1::ModelStats> ClientSession::scheduler_stats() {
     const auto models = models_.served();
+    const auto llms = llms_.list();
     std::vector<v1::ModelStats> stats;
     for (const auto& scheduled : vdevice_->get_scheduler_stats()) {
         for (const auto& served : models) {
@@ -43,17 +60,14 @@ std::vector<v1::ModelStats> ClientSession::scheduler_stats() {
             v1::ModelStats& model = stats.emplace_back();
             model.set_model_id(served->model_id);
             model.set_name(served->layout.name);
-            model.mutable_scheduling()->set_priority(scheduled.priority);
-            model.mutable_scheduling()->set_burst(served->layout.batch_size);
-            model.set_frames_done(scheduled.frames_done);
-            model.set_device_time_ns(scheduled.device_time_ns);
-            model.set_switches_in(scheduled.switches);
-            model.set_frames_queued(scheduled.frames_queued);
-            model.set_frames_running(scheduled.frames_running);
-            model.set_queue_capacity(scheduled.queue_capacity);
-            model.set_latency_p50_ms(scheduled.latency_p50_ms);
-            model.set_latency_p95_ms(scheduled.latency_p95_ms);
-            model.set_max_overtaken_by(scheduled.max_overtaken_by);
+            fill_scheduled(scheduled, served->layout.batch_size, model);
+        }
+        for (const auto& llm : llms) {
+            if (llm->session->model_id() != scheduled.model_id) continue;
+            v1::ModelStats& model = stats.emplace_back();
+            model.set_model_id(llm->llm_id);
+            model.set_name(llm->name);
+            fill_scheduled(scheduled, 1, model);  // an LLM runs one unit at a time
         }
     }
     return stats;
@@ -66,6 +80,9 @@ bool ClientSession::attach_stream() {
 
 void ClientSession::release() {
     if (released_.exchange(true)) return;
+    // LLMs first: each generation stops at its unit's next graph node, and its context and
+    // model are freed (the client is gone or done; nothing else will read them).
+    llms_.close();
     // Later loads, configurations and lane openings are refused; requests find no model.
     ModelRegistry::Closed models = models_.close();
     // Running frames are stopped, not waited for: a client that went away (or SIGTERM) must not

@@ -17,6 +17,7 @@
 #include "service/daemon/completion_outbox.hpp"
 #include "service/daemon/daemon_config.hpp"
 #include "service/daemon/job_submitter.hpp"
+#include "service/daemon/llm_registry.hpp"
 #include "service/daemon/load_memory_meter.hpp"
 #include "service/daemon/model_registry.hpp"
 #include "service/daemon/peer_registry.hpp"
@@ -46,6 +47,7 @@ public:
 
     BufferRegistry& buffers() { return buffers_; }
     ModelRegistry& models() { return models_; }
+    LlmRegistry& llms() { return llms_; }
     CompletionOutbox& outbox() { return *outbox_; }
 
     // JobSubmitter::submit: from the stream's reader thread, or the lane's thread with `lane`,
@@ -59,16 +61,17 @@ public:
     // lane until release(). One per session.
     Status open_fast_lane(uint64_t buffer_id);
 
-    // The scheduler's figures for this session's configured models only: other clients' model
-    // names are theirs (Monitor shows all).
+    // The scheduler's figures for this session's configured models and LLMs only: other
+    // clients' model names are theirs (Monitor shows all).
     std::vector<v1::ModelStats> scheduler_stats();
 
     // The session's one Session stream; false if it already has one.
     bool attach_stream();
     bool has_stream() const { return stream_attached_.load(); }
 
-    // Stops running frames, stops the lane, shuts every model down (queued frames complete
-    // with SHUTDOWN), then drops models and regions. Idempotent.
+    // Aborts every generation and frees every LLM, stops running frames, stops the lane, shuts
+    // every model down (queued frames complete with SHUTDOWN), then drops models and regions.
+    // Idempotent.
     void release();
 
 private:
@@ -83,6 +86,7 @@ private:
     const std::shared_ptr<CompletionOutbox> outbox_ = std::make_shared<CompletionOutbox>();
     BufferRegistry buffers_;
     ModelRegistry models_;
+    LlmRegistry llms_;
     JobSubmitter submitter_;
     SessionLane lane_;
 };

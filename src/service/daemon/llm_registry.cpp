@@ -1,0 +1,366 @@
+#include "service/daemon/llm_registry.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "protocol/proto_conversion.hpp"
+#include "runtime/genai/generation.hpp"
+#include "service/daemon/model_registry.hpp"
+
+namespace corun::service {
+namespace {
+
+using genai::LLMGeneratorCompletion;
+using GenerationStatus = LLMGeneratorCompletion::Status;
+constexpr size_t MAX_STOP_SEQUENCES = 64;
+constexpr size_t MAX_STOP_SEQUENCE_BYTES = 1024;
+// How often a generation's server thread looks whether its client is still there.
+constexpr std::chrono::milliseconds CLIENT_CHECK{100};
+
+// The engine names the file by its /proc/self/fd path; the client knows it by its name.
+Status naming_the_client_file(const Status& status, const std::string& path,
+                              const std::string& name) {
+    std::string message = status.message();
+    const std::string replacement = name + ".gguf (sent by the client)";
+    for (size_t at = message.find(path); at != std::string::npos;
+         at = message.find(path, at + replacement.size())) {
+        message.replace(at, path.size(), replacement);
+    }
+    return Status(status.code(), message);
+}
+
+// What the client may not ask for; the same checks as genai::LLM::generate makes in-process.
+Status check_generate_request(const v1::GenerateRequest& request) {
+    CORUN_RETURN_IF_ERROR(check_llm_text(request.prompt(), "the prompt"));
+    if (request.max_generated_tokens() == 0) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "max_generated_tokens is 0; ask for at least one token");
+    }
+    if (!std::isfinite(request.temperature()) || request.temperature() < 0.0f) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "temperature " + std::to_string(request.temperature()) +
+                          " is out of range; use 0 (greedy) or a positive value");
+    }
+    if (!std::isfinite(request.top_p()) || request.top_p() <= 0.0f || request.top_p() > 1.0f) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "top_p " + std::to_string(request.top_p()) + " is out of range; use (0, 1]");
+    }
+    if (static_cast<size_t>(request.stop_sequences_size()) > MAX_STOP_SEQUENCES) {
+        return Status(StatusCode::INVALID_ARGUMENT, std::to_string(request.stop_sequences_size()) +
+                                                        " stop sequences; corund takes at most " +
+                                                        std::to_string(MAX_STOP_SEQUENCES));
+    }
+    for (const auto& stop : request.stop_sequences()) {
+        if (stop.size() > MAX_STOP_SEQUENCE_BYTES) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          "a stop sequence of " + std::to_string(stop.size()) +
+                              " bytes; corund takes at most " +
+                              std::to_string(MAX_STOP_SEQUENCE_BYTES));
+        }
+    }
+    return Status::ok();
+}
+
+// Closes the memory file once the engine mapped it (or failed to).
+struct FileDescriptor {
+    int fd = -1;
+    ~FileDescriptor() {
+        if (fd >= 0) close(fd);
+    }
+};
+
+Status write_all(int fd, const std::string& data) {
+    size_t written = 0;
+    while (written < data.size()) {
+        const ssize_t count = write(fd, data.data() + written, data.size() - written);
+        if (count < 0 && errno == EINTR) continue;
+        if (count <= 0) {
+            return Status(
+                StatusCode::RESOURCE_LIMIT,
+                std::string("corund cannot keep the GGUF file in memory: ") + std::strerror(errno));
+        }
+        written += static_cast<size_t>(count);
+    }
+    return Status::ok();
+}
+
+}  // namespace
+
+Status check_llm_text(const std::string& text, const char* what) {
+    if (text.size() <= MAX_LLM_TEXT_BYTES) return Status::ok();
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  std::string(what) + " has " + std::to_string(text.size()) +
+                      " bytes; corund takes at most " + std::to_string(MAX_LLM_TEXT_BYTES) +
+                      " (an LLM's context holds far less)");
+}
+
+void ServedLlm::abort_generation() {
+    std::shared_ptr<genai::detail::Generation> active;
+    {
+        std::lock_guard lock(mutex_);
+        active = active_;
+    }
+    if (!active || active->status() != GenerationStatus::GENERATING) return;
+    active->request_abort([this] { session->cancel_queued_units(); });
+}
+
+void ServedLlm::set_active(std::shared_ptr<genai::detail::Generation> generation) {
+    std::lock_guard lock(mutex_);
+    active_ = std::move(generation);
+}
+
+void ServedLlm::clear_active(const std::shared_ptr<genai::detail::Generation>& generation) {
+    std::lock_guard lock(mutex_);
+    if (active_ == generation) active_.reset();
+}
+
+LlmRegistry::LlmRegistry(uint64_t session_id, VDevice& vdevice, DaemonLimits limits,
+                         std::shared_ptr<ClientAccount> account)
+    : session_id_(session_id), vdevice_(vdevice), limits_(limits), account_(std::move(account)) {}
+
+LlmRegistry::~LlmRegistry() {
+    close();
+}
+
+Status LlmRegistry::room_for_another() const {
+    if (closed_) return Status(StatusCode::SHUTDOWN, "the session is being released");
+    const size_t count = llms_.size() + loading_;
+    if (count < limits_.max_llms_per_client) return Status::ok();
+    return Status(StatusCode::RESOURCE_LIMIT,
+                  "this client has " + std::to_string(count) +
+                      " LLMs, corund's limit per client; unload one (destroy its genai::LLM) or " +
+                      how_to_raise("max_llms_per_client"));
+}
+
+Expected<std::shared_ptr<ServedLlm>> LlmRegistry::load(
+    const v1::LoadLlmChunk& first, const std::function<bool(v1::LoadLlmChunk&)>& next) {
+    auto llm = std::make_shared<ServedLlm>();
+    llm->name = first.name().empty() ? "llm" : first.name().substr(0, 256);
+    genai::LLMParams params = from_proto(first.params());
+    if (first.total_bytes() > limits_.max_gguf_bytes) {
+        return Status(
+            StatusCode::RESOURCE_LIMIT,
+            "LLM '" + llm->name + "' is a file of " + std::to_string(first.total_bytes()) +
+                " bytes, more than corund's max_gguf_bytes (" +
+                std::to_string(limits_.max_gguf_bytes) + "); " + how_to_raise("max_gguf_bytes"));
+    }
+    if (params.context_size > limits_.max_llm_context_tokens) {
+        return Status(StatusCode::RESOURCE_LIMIT,
+                      "LLM '" + llm->name + "' asks for a context of " +
+                          std::to_string(params.context_size) +
+                          " tokens, more than corund's max_llm_context_tokens (" +
+                          std::to_string(limits_.max_llm_context_tokens) +
+                          "); ask for less (LLMParams::context_size) or " +
+                          how_to_raise("max_llm_context_tokens"));
+    }
+    // The engine's threads are the user's: 0 (one per core) is resolved here, where they run.
+    if (params.threads == 0) params.threads = std::max(1u, std::thread::hardware_concurrency());
+    CORUN_TRY(llm->threads, charge_account(account_, ClientAccount::Resource::THREADS,
+                                           params.threads, limits_.max_threads_per_client,
+                                           "LLM '" + llm->name + "' computing with " +
+                                               std::to_string(params.threads) + " threads"));
+    // The file stays in corund's memory (the engine maps it) while the LLM is loaded: it counts
+    // as the user's model memory, like an ONNX model's.
+    CORUN_TRY(llm->memory,
+              charge_account(account_, ClientAccount::Resource::MODEL_MEMORY, first.total_bytes(),
+                             limits_.max_model_memory_per_client,
+                             "LLM '" + llm->name + "' (its GGUF file, held in memory)"));
+    {
+        std::lock_guard lock(mutex_);
+        CORUN_RETURN_IF_ERROR(room_for_another());
+        ++loading_;
+    }
+    struct LoadingSlot {
+        LlmRegistry& registry;
+        ~LoadingSlot() {
+            std::lock_guard lock(registry.mutex_);
+            --registry.loading_;
+        }
+    } slot{*this};
+
+    FileDescriptor file;
+    file.fd = memfd_create("corun-llm", MFD_CLOEXEC);
+    if (file.fd < 0) {
+        return Status(
+            StatusCode::RESOURCE_LIMIT,
+            std::string("corund cannot make a memory file for the GGUF: ") + std::strerror(errno));
+    }
+    uint64_t received = 0;
+    v1::LoadLlmChunk chunk = first;
+    do {
+        received += chunk.data().size();
+        if (received > first.total_bytes()) {
+            return Status(StatusCode::INVALID_ARGUMENT, "LoadLlm sent more bytes than the " +
+                                                            std::to_string(first.total_bytes()) +
+                                                            " its first chunk announced");
+        }
+        CORUN_RETURN_IF_ERROR(write_all(file.fd, chunk.data()));
+    } while (next(chunk));
+    if (received != first.total_bytes()) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "LoadLlm's stream ended after " + std::to_string(received) + " of the " +
+                          std::to_string(first.total_bytes()) + " bytes it announced");
+    }
+    const std::string path = "/proc/self/fd/" + std::to_string(file.fd);
+    auto opened = genai::detail::open_llm_session(vdevice_, path, params);
+    if (!opened) return naming_the_client_file(opened.status(), path, llm->name);
+    llm->session = opened.release();
+    if (llm->session->context_capacity() > limits_.max_llm_context_tokens) {
+        const size_t capacity = llm->session->context_capacity();
+        llm->session->close();
+        return Status(StatusCode::RESOURCE_LIMIT,
+                      "LLM '" + llm->name + "' would have a context of " +
+                          std::to_string(capacity) +
+                          " tokens, more than corund's max_llm_context_tokens (" +
+                          std::to_string(limits_.max_llm_context_tokens) +
+                          "); set LLMParams::context_size to at most that, or " +
+                          how_to_raise("max_llm_context_tokens"));
+    }
+    std::lock_guard lock(mutex_);
+    if (closed_) {
+        llm->session->close();
+        return Status(StatusCode::SHUTDOWN, "the session is being released");
+    }
+    llm->llm_id = next_daemon_model_id();
+    llms_[llm->llm_id] = llm;
+    spdlog::info("session {}: loaded LLM '{}' ({} bytes, context {} tokens, {} threads) as {}",
+                 session_id_, llm->name, received, llm->session->context_capacity(), params.threads,
+                 llm->llm_id);
+    return llm;
+}
+
+Expected<std::shared_ptr<ServedLlm>> LlmRegistry::find(uint64_t llm_id) const {
+    std::lock_guard lock(mutex_);
+    auto found = llms_.find(llm_id);
+    if (found == llms_.end()) {
+        return Status(StatusCode::NOT_FOUND,
+                      "llm_id " + std::to_string(llm_id) +
+                          " is not an LLM of this session; use the id LoadLlm returned");
+    }
+    return found->second;
+}
+
+Status LlmRegistry::unload(uint64_t llm_id) {
+    std::shared_ptr<ServedLlm> llm;
+    {
+        std::lock_guard lock(mutex_);
+        auto found = llms_.find(llm_id);
+        if (found == llms_.end()) {
+            return Status(StatusCode::NOT_FOUND,
+                          "llm_id " + std::to_string(llm_id) + " is not an LLM of this session");
+        }
+        llm = std::move(found->second);
+        llms_.erase(found);
+    }
+    // Aborts a running generation (its unit stops at the next graph node) and leaves the
+    // scheduler; the context goes with the last holder (a generation's server thread, briefly).
+    llm->session->close();
+    return Status::ok();
+}
+
+std::vector<std::shared_ptr<ServedLlm>> LlmRegistry::list() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::shared_ptr<ServedLlm>> all;
+    for (const auto& [id, llm] : llms_) all.push_back(llm);
+    return all;
+}
+
+void LlmRegistry::close() {
+    std::map<uint64_t, std::shared_ptr<ServedLlm>> llms;
+    {
+        std::lock_guard lock(mutex_);
+        closed_ = true;
+        llms.swap(llms_);
+    }
+    for (auto& [id, llm] : llms) llm->session->close();
+}
+
+void serve_generation(ServedLlm& llm, const v1::GenerateRequest& request,
+                      grpc::ServerContext& context, grpc::ServerWriter<v1::GenerateEvent>& writer) {
+    v1::GenerateEvent event;
+    auto send_end = [&](const Status& status, GenerationStatus how,
+                        const LLMGeneratorCompletion::Timings& timings) {
+        event.Clear();
+        v1::GenerationEnded* ended = event.mutable_ended();
+        *ended->mutable_status() = to_proto(status);
+        ended->set_generation_status(static_cast<int32_t>(how));
+        ended->set_prompt_tokens(timings.prompt_tokens);
+        ended->set_generated_tokens(timings.generated_tokens);
+        ended->set_time_to_first_token_ms(timings.time_to_first_token_ms);
+        writer.Write(event);
+    };
+    if (Status checked = check_generate_request(request); !checked.is_ok()) {
+        send_end(checked, GenerationStatus::ABORTED, {});
+        return;
+    }
+    auto started = llm.session->generate(generator_params_from_proto(request), request.prompt(),
+                                         request.parse_special());
+    if (!started) {
+        send_end(started.status(), GenerationStatus::ABORTED, {});
+        return;
+    }
+    const std::shared_ptr<genai::detail::Generation> generation = started.release();
+    llm.set_active(generation);
+    event.mutable_started()->set_prompt_tokens(generation->timings().prompt_tokens);
+    bool client_gone = !writer.Write(event);
+    uint32_t tokens_sent = 0;
+    Status ended_with;
+    for (;;) {
+        if (!client_gone && context.IsCancelled()) client_gone = true;
+        if (client_gone && !generation->abort_requested()) {
+            generation->request_abort([&] { llm.session->cancel_queued_units(); });
+        }
+        auto piece = generation->read(CLIENT_CHECK);
+        // Tokens sampled so far, those whose text is held back included.
+        const uint32_t produced = generation->timings().generated_tokens;
+        if (piece) {
+            event.Clear();
+            event.mutable_text()->set_text(*piece);
+            event.mutable_text()->set_tokens(produced - tokens_sent);
+            tokens_sent = produced;
+            if (!client_gone && !writer.Write(event)) client_gone = true;
+            continue;
+        }
+        if (generation->status() == GenerationStatus::GENERATING) continue;  // nothing yet
+        ended_with = piece.status();
+        break;
+    }
+    llm.clear_active(generation);
+    const GenerationStatus how = generation->status();
+    // read() after the end: INVALID_OPERATION for a generation that ended normally, ABORTED
+    // for an aborted one, the cause for a failed one (which also reads as ABORTED).
+    Status status = Status::ok();
+    if (how == GenerationStatus::ABORTED && ended_with.code() != StatusCode::ABORTED) {
+        status = ended_with;
+    }
+    if (!client_gone) send_end(status, how, generation->timings());
+}
+
+Status set_llm_scheduling(ServedLlm& llm, const v1::SetLlmSchedulingRequest& request) {
+    switch (request.setting_case()) {
+        case v1::SetLlmSchedulingRequest::kPriority:
+            if (request.priority() > 255) {
+                return Status(StatusCode::INVALID_ARGUMENT, "priority " +
+                                                                std::to_string(request.priority()) +
+                                                                " is out of range; use 0..31");
+            }
+            return llm.session->set_priority(static_cast<uint8_t>(request.priority()));
+        case v1::SetLlmSchedulingRequest::kTimeoutMs:
+            return llm.session->set_timeout(std::chrono::milliseconds(request.timeout_ms()));
+        case v1::SetLlmSchedulingRequest::kThreshold:
+            return llm.session->set_threshold(request.threshold());
+        case v1::SetLlmSchedulingRequest::SETTING_NOT_SET:
+            break;
+    }
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "SetLlmScheduling names no setting; set priority, timeout_ms or threshold");
+}
+
+}  // namespace corun::service
