@@ -141,6 +141,24 @@ TEST_F(ServiceLlmTest, TextStreamsWhileItIsProducedAndAbortStopsIt) {
     EXPECT_STATUS(LLM::create(*vdevice, "/nonexistent/model.gguf", llm), StatusCode::NOT_FOUND);
 }
 
+TEST_F(ServiceLlmTest, CorundDyingMidGenerationEndsTheReadsWithRpcFailed) {
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
+    LLMParams llm = llm_params();
+    llm.context_size = 4096;
+    ASSERT_OK_AND_ASSIGN(auto model, LLM::create(*vdevice, tiny_llm(), llm));
+    ASSERT_OK_AND_ASSIGN(auto completion, model->generate(greedy(1u << 20), "Once upon a time"));
+    ASSERT_OK(completion.read(30s).status());
+    daemon_->kill_now();
+    // What arrived before is still read; then the cause, never a hang (each read is bounded,
+    // and a context of 4096 tokens bounds their number).
+    Status last;
+    for (int i = 0; i < 5000 && last.is_ok(); ++i) last = completion.read(10s).status();
+    EXPECT_EQ(last.code(), StatusCode::RPC_FAILED) << last;
+    EXPECT_EQ(completion.generation_status(), LLMGeneratorCompletion::Status::ABORTED);
+    EXPECT_STATUS(model->generate(greedy(4), "again"), StatusCode::RPC_FAILED);
+    model.reset();  // returns: nothing waits for the gone daemon
+}
+
 TEST_F(ServiceLlmTest, AFileThatIsNotGgufIsRefusedNamingTheClientsFile) {
     ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
     const std::string path = ::testing::TempDir() + "/not_a_model.gguf";
