@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -18,6 +19,7 @@
 #include "corun_service.grpc.pb.h"
 #include "corund_channel.hpp"
 #include "corund_process.hpp"
+#include "protocol/protocol_version.hpp"
 #include "test_support.hpp"
 
 namespace corun::test {
@@ -27,6 +29,7 @@ using namespace std::chrono_literals;
 using genai::LLM;
 using genai::LLMGeneratorCompletion;
 using genai::LLMParams;
+namespace v1 = service::v1;
 
 std::string tiny_llm() {
     return test_model("genai/tiny_qwen2.gguf");
@@ -138,6 +141,24 @@ TEST_F(ServiceLlmTest, TextStreamsWhileItIsProducedAndAbortStopsIt) {
     EXPECT_STATUS(LLM::create(*vdevice, "/nonexistent/model.gguf", llm), StatusCode::NOT_FOUND);
 }
 
+TEST_F(ServiceLlmTest, CorundDyingMidGenerationEndsTheReadsWithRpcFailed) {
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
+    LLMParams llm = llm_params();
+    llm.context_size = 4096;
+    ASSERT_OK_AND_ASSIGN(auto model, LLM::create(*vdevice, tiny_llm(), llm));
+    ASSERT_OK_AND_ASSIGN(auto completion, model->generate(greedy(1u << 20), "Once upon a time"));
+    ASSERT_OK(completion.read(30s).status());
+    daemon_->kill_now();
+    // What arrived before is still read; then the cause, never a hang (each read is bounded,
+    // and a context of 4096 tokens bounds their number).
+    Status last;
+    for (int i = 0; i < 5000 && last.is_ok(); ++i) last = completion.read(10s).status();
+    EXPECT_EQ(last.code(), StatusCode::RPC_FAILED) << last;
+    EXPECT_EQ(completion.generation_status(), LLMGeneratorCompletion::Status::ABORTED);
+    EXPECT_STATUS(model->generate(greedy(4), "again"), StatusCode::RPC_FAILED);
+    model.reset();  // returns: nothing waits for the gone daemon
+}
+
 TEST_F(ServiceLlmTest, AFileThatIsNotGgufIsRefusedNamingTheClientsFile) {
     ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
     const std::string path = ::testing::TempDir() + "/not_a_model.gguf";
@@ -147,6 +168,167 @@ TEST_F(ServiceLlmTest, AFileThatIsNotGgufIsRefusedNamingTheClientsFile) {
     EXPECT_TRUE(contains(refused.status().message(), "not_a_model")) << refused.status();
     EXPECT_FALSE(contains(refused.status().message(), "/proc/self/fd")) << refused.status();
     std::remove(path.c_str());
+}
+
+// A client speaking the raw protocol: every malformed LLM call is refused with a reason, and
+// corund goes on serving.
+class ServiceLlmProtocolTest : public CorundTest {
+protected:
+    void SetUp() override {
+        CorundTest::SetUp();
+        channel_ = corund_channel(daemon_->socket());
+        ASSERT_NE(channel_, nullptr);
+        stub_ = v1::Corun::NewStub(channel_);
+        grpc::ClientContext context;
+        bound(context);
+        v1::HelloRequest hello;
+        hello.set_protocol_version(service::PROTOCOL_VERSION);
+        hello.set_process_name("service_llm_test");
+        hello.mutable_params()->set_group_id(unique_group("llm-protocol"));
+        v1::HelloReply reply;
+        ASSERT_TRUE(stub_->Hello(&context, hello, &reply).ok());
+        ASSERT_EQ(reply.status().code(), 0) << reply.status().message();
+        session_ = reply.session_id();
+    }
+
+    static void bound(grpc::ClientContext& context) {
+        context.set_deadline(std::chrono::system_clock::now() + 60s);
+    }
+
+    // LoadLlm with these chunks; the reply's status.
+    v1::LoadLlmReply load(const std::vector<v1::LoadLlmChunk>& chunks) {
+        grpc::ClientContext context;
+        bound(context);
+        v1::LoadLlmReply reply;
+        auto writer = stub_->LoadLlm(&context, &reply);
+        for (const auto& chunk : chunks) {
+            if (!writer->Write(chunk)) break;
+        }
+        writer->WritesDone();
+        EXPECT_TRUE(writer->Finish().ok());
+        return reply;
+    }
+    v1::LoadLlmChunk first_chunk(uint64_t total, std::string data) const {
+        v1::LoadLlmChunk chunk;
+        chunk.set_session_id(session_);
+        chunk.set_name("raw");
+        chunk.mutable_params()->set_threads(1);
+        chunk.mutable_params()->set_prefill_chunk_tokens(64);
+        chunk.mutable_params()->set_context_size(256);
+        chunk.set_total_bytes(total);
+        chunk.set_data(std::move(data));
+        return chunk;
+    }
+
+    // Generate: every event until the stream ends.
+    std::vector<v1::GenerateEvent> generate(const v1::GenerateRequest& request) {
+        grpc::ClientContext context;
+        bound(context);
+        auto reader = stub_->Generate(&context, request);
+        std::vector<v1::GenerateEvent> events;
+        v1::GenerateEvent event;
+        while (reader->Read(&event)) events.push_back(event);
+        EXPECT_TRUE(reader->Finish().ok());
+        return events;
+    }
+    v1::GenerateRequest generate_request(uint64_t llm_id) const {
+        v1::GenerateRequest request;
+        request.set_session_id(session_);
+        request.set_llm_id(llm_id);
+        request.set_prompt("Hello");
+        request.set_max_generated_tokens(4);
+        request.set_top_p(1.0f);
+        return request;
+    }
+    static StatusCode refusal(const std::vector<v1::GenerateEvent>& events) {
+        if (events.size() != 1 || !events[0].has_ended()) return StatusCode::SUCCESS;
+        return static_cast<StatusCode>(events[0].ended().status().code());
+    }
+
+    std::shared_ptr<grpc::Channel> channel_;
+    std::unique_ptr<v1::Corun::Stub> stub_;
+    uint64_t session_ = 0;
+};
+
+TEST_F(ServiceLlmProtocolTest, MalformedLlmCallsAreRefusedAndTheDaemonGoesOn) {
+    auto code = [](const v1::Status& status) { return static_cast<StatusCode>(status.code()); };
+    EXPECT_EQ(code(load({}).status()), StatusCode::INVALID_ARGUMENT);  // no chunk at all
+    EXPECT_EQ(code(load({first_chunk(10, std::string(20, 'x'))}).status()),
+              StatusCode::INVALID_ARGUMENT);  // more bytes than announced
+    EXPECT_EQ(code(load({first_chunk(100, std::string(10, 'x'))}).status()),
+              StatusCode::INVALID_ARGUMENT);  // fewer
+    v1::LoadLlmChunk stranger = first_chunk(10, std::string(10, 'x'));
+    stranger.set_session_id(session_ + 1);
+    EXPECT_EQ(code(load({stranger}).status()), StatusCode::NOT_FOUND);
+    EXPECT_EQ(refusal(generate(generate_request(999))), StatusCode::NOT_FOUND);
+
+    // The real file, in two chunks.
+    const std::vector<uint8_t> bytes = read_bytes(tiny_llm());
+    const size_t half = bytes.size() / 2;
+    v1::LoadLlmChunk second;
+    second.set_data(std::string(bytes.begin() + static_cast<std::ptrdiff_t>(half), bytes.end()));
+    const v1::LoadLlmReply loaded =
+        load({first_chunk(bytes.size(), std::string(bytes.begin(), bytes.begin() + half)), second});
+    ASSERT_EQ(code(loaded.status()), StatusCode::SUCCESS) << loaded.status().message();
+    EXPECT_EQ(loaded.context_capacity(), 256u);
+    const uint64_t llm = loaded.llm_id();
+
+    v1::GenerateRequest no_tokens = generate_request(llm);
+    no_tokens.set_max_generated_tokens(0);
+    EXPECT_EQ(refusal(generate(no_tokens)), StatusCode::INVALID_ARGUMENT);
+    v1::GenerateRequest bad_top_p = generate_request(llm);
+    bad_top_p.set_top_p(2.0f);
+    EXPECT_EQ(refusal(generate(bad_top_p)), StatusCode::INVALID_ARGUMENT);
+    v1::GenerateRequest nan_temperature = generate_request(llm);
+    nan_temperature.set_temperature(std::nanf(""));
+    EXPECT_EQ(refusal(generate(nan_temperature)), StatusCode::INVALID_ARGUMENT);
+    v1::GenerateRequest many_stops = generate_request(llm);
+    for (int i = 0; i < 65; ++i) many_stops.add_stop_sequences("stop");
+    EXPECT_EQ(refusal(generate(many_stops)), StatusCode::INVALID_ARGUMENT);
+    v1::GenerateRequest huge_prompt = generate_request(llm);
+    huge_prompt.set_prompt(std::string((size_t{4} << 20) + 1, 'a'));
+    EXPECT_EQ(refusal(generate(huge_prompt)), StatusCode::INVALID_ARGUMENT);
+
+    {
+        grpc::ClientContext context;
+        bound(context);
+        v1::SetLlmSchedulingRequest request;
+        request.set_session_id(session_);
+        request.set_llm_id(llm);
+        request.set_priority(16 + 256);  // would wrap to 16 as a byte
+        v1::Reply reply;
+        ASSERT_TRUE(stub_->SetLlmScheduling(&context, request, &reply).ok());
+        EXPECT_EQ(code(reply.status()), StatusCode::INVALID_ARGUMENT);
+    }
+    {
+        grpc::ClientContext context;
+        bound(context);
+        v1::SetLlmSchedulingRequest request;  // no setting
+        request.set_session_id(session_);
+        request.set_llm_id(llm);
+        v1::Reply reply;
+        ASSERT_TRUE(stub_->SetLlmScheduling(&context, request, &reply).ok());
+        EXPECT_EQ(code(reply.status()), StatusCode::INVALID_ARGUMENT);
+    }
+
+    // After all that, a generation runs: started, text, ended.
+    const auto events = generate(generate_request(llm));
+    ASSERT_GE(events.size(), 2u);
+    EXPECT_TRUE(events.front().has_started());
+    ASSERT_TRUE(events.back().has_ended());
+    EXPECT_EQ(code(events.back().ended().status()), StatusCode::SUCCESS);
+    EXPECT_EQ(events.back().ended().generated_tokens(), 4u);
+
+    for (StatusCode expected : {StatusCode::SUCCESS, StatusCode::NOT_FOUND}) {
+        grpc::ClientContext context;
+        bound(context);
+        v1::LlmRequest request;
+        request.set_session_id(session_);
+        request.set_llm_id(llm);
+        v1::Reply reply;
+        ASSERT_TRUE(stub_->UnloadLlm(&context, request, &reply).ok());
+        EXPECT_EQ(code(reply.status()), expected);
+    }
 }
 
 class ServiceLlmLimitsTest : public CorundTest {

@@ -36,7 +36,7 @@ constexpr std::chrono::seconds CONTROL_DEADLINE{30};
 constexpr std::chrono::seconds LOAD_DEADLINE{600};
 // AbortGeneration returns once the running unit stopped at its next graph node.
 constexpr std::chrono::seconds ABORT_DEADLINE{60};
-constexpr size_t CHUNK_BYTES = size_t{1} << 20;
+constexpr size_t CHUNK_BYTES = size_t{4} << 20;
 // A GenerationEnded cannot make the reader count more tokens than this beyond those it saw.
 constexpr uint32_t MAX_UNSEEN_TOKENS = 1u << 20;
 
