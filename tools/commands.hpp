@@ -17,5 +17,6 @@ void add_vad_command(CLI::App& app);
 void add_ocr_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 void add_monitor_command(CLI::App& app);
+void add_transcribe_command(CLI::App& app);
 
 }  // namespace corun::tools
