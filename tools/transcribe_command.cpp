@@ -12,8 +12,8 @@
 #include "cli_support.hpp"
 #include "commands.hpp"
 #include "corun/genai/speech2text.hpp"
-#include "tasks/audio.hpp"
 #include "task_timings.hpp"
+#include "tasks/audio.hpp"
 
 namespace corun::tools {
 namespace {

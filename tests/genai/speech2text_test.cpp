@@ -43,8 +43,8 @@ constexpr int kRate = 16000;
 constexpr double kWindowSec = 30.0;
 
 std::filesystem::path scratch_directory() {
-    auto directory = std::filesystem::temp_directory_path() /
-                     ("speech2text_test." + std::to_string(::getpid()));
+    auto directory =
+        std::filesystem::temp_directory_path() / ("speech2text_test." + std::to_string(::getpid()));
     std::filesystem::create_directories(directory);
     return directory;
 }
@@ -141,9 +141,11 @@ TEST_F(Speech2TextTest, TranscribesIntoSegmentsWithMonotoneTimes) {
                          speech2text->generate_all_segments(clip, {.language = "en"}));
     expect_well_formed(segments, audio_sec);
 
-    // One window: one unit of the scheduler.
-    EXPECT_EQ(stats_of(*vdevice_, speech2text->scheduler_model_id()).frames_done, 1u);
-    EXPECT_EQ(stats_of(*vdevice_, speech2text->scheduler_model_id()).name, "tiny_whisper");
+    // One window: one unit of the scheduler (which counts it just after the caller returned).
+    const uint64_t id = speech2text->scheduler_model_id();
+    EXPECT_TRUE(wait_until([&] { return stats_of(*vdevice_, id).frames_done == 1; }))
+        << stats_of(*vdevice_, id).frames_done << " units";
+    EXPECT_EQ(stats_of(*vdevice_, id).name, "tiny_whisper");
 
     // The text is the segments' texts, joined (greedy decoding: the same audio, the same text).
     ASSERT_OK_AND_ASSIGN(const std::string text,
@@ -162,7 +164,10 @@ TEST_F(Speech2TextTest, AudioLongerThanAWindowRunsAsOneUnitPerWindow) {
     ASSERT_LT(audio_sec, 2 * kWindowSec);
     ASSERT_OK_AND_ASSIGN(const auto segments, speech2text->generate_all_segments(clip));
     expect_well_formed(segments, audio_sec);
-    const auto stats = stats_of(*vdevice_, speech2text->scheduler_model_id());
+    // Two windows: two units (counted just after the caller returned).
+    const uint64_t id = speech2text->scheduler_model_id();
+    EXPECT_TRUE(wait_until([&] { return stats_of(*vdevice_, id).frames_done >= 2; }));
+    const auto stats = stats_of(*vdevice_, id);
     EXPECT_EQ(stats.frames_done, 2u);
     EXPECT_GT(stats.device_time_ns, 0);
     // A window's segments lie within it.
@@ -278,7 +283,9 @@ TEST_F(Speech2TextFileTest, TruncatedFiles) {
         const Status status = load(write("truncated.bin", whole_.substr(0, size)));
         EXPECT_EQ(status.code(), StatusCode::INVALID_MODEL) << status;
         EXPECT_TRUE(contains(status.message(), "truncated.bin")) << status;
-        if (size > 4) EXPECT_TRUE(contains(status.message(), "cut short")) << status;
+        if (size > 4) {
+            EXPECT_TRUE(contains(status.message(), "cut short")) << status;
+        }
     }
 }
 
@@ -331,8 +338,8 @@ public:
             {{"x", MemoryView::of(input_)}, {"y", MemoryView::of(output_)}});
         EXPECT_TRUE(bindings.has_value()) << bindings.status();
         if (bindings.has_value()) bindings_.emplace(std::move(bindings).value());
-        auto* local = dynamic_cast<runtime::LocalBackend*>(
-            &runtime::ApiAccess::group_of(vdevice)->backend());
+        auto* local =
+            dynamic_cast<runtime::LocalBackend*>(&runtime::ApiAccess::group_of(vdevice)->backend());
         EXPECT_NE(local, nullptr);
         if (local == nullptr) return;
         scheduler_ = &local->scheduler();
@@ -388,9 +395,8 @@ TEST_F(Speech2TextTest, OutrankingFramesPreemptAWindow) {
             transcribed = test::status_of(speech2text->generate_all_segments(sentence_clip()));
             done = true;
         });
-        EXPECT_TRUE(wait_until([&] {
-            return done || stats_of(*vdevice_, speech_id).frames_running == 1;
-        }));
+        EXPECT_TRUE(
+            wait_until([&] { return done || stats_of(*vdevice_, speech_id).frames_running == 1; }));
         while (!done) {
             const auto preempted = vision.run_one();
             if (!preempted.has_value()) {

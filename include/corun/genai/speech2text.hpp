@@ -29,7 +29,7 @@ enum class Speech2TextTask {
 
 struct Speech2TextParams {
     // The language spoken, as Whisper's code ("en", "de", ...); "" detects it (per 30 s window).
-    std::string language;
+    std::string language{};
     Speech2TextTask task = Speech2TextTask::TRANSCRIBE;
     // Threads the engine computes with. 0 = one per core the machine reports.
     uint32_t threads = 0;
@@ -41,8 +41,8 @@ struct Speech2TextParams {
 
 // HailoRT's Speech2TextGeneratorParams: per call, what differs from the Speech2TextParams.
 struct Speech2TextGeneratorParams {
-    std::optional<Speech2TextTask> task;  // unset: the Speech2Text's own
-    std::optional<std::string> language;  // unset: the Speech2Text's own; "": detect
+    std::optional<Speech2TextTask> task{};  // unset: the Speech2Text's own
+    std::optional<std::string> language{};  // unset: the Speech2Text's own; "": detect
 };
 
 // One stretch of text with its times, in seconds from the start of the audio.

@@ -70,7 +70,8 @@ public:
 
     uint64_t left() const { return size_ - at_; }
     bool read(void* out, size_t bytes) {
-        if (left() < bytes || !in_.read(static_cast<char*>(out), static_cast<std::streamsize>(bytes)))
+        if (left() < bytes ||
+            !in_.read(static_cast<char*>(out), static_cast<std::streamsize>(bytes)))
             return false;
         at_ += bytes;
         return true;
@@ -122,18 +123,16 @@ Status check_hparams(const ModelFileWalk& walk, const Hparams& h) {
         return walk.damaged(
             "its hyperparameters are implausible (n_vocab " + std::to_string(h.n_vocab) +
             ", n_audio_ctx " + std::to_string(h.n_audio_ctx) + ", n_audio_state " +
-            std::to_string(h.n_audio_state) + ", n_audio_layer " +
-            std::to_string(h.n_audio_layer) + ", n_text_ctx " + std::to_string(h.n_text_ctx) +
-            ", n_text_layer " + std::to_string(h.n_text_layer) + ", n_mels " +
-            std::to_string(h.n_mels) + ")");
+            std::to_string(h.n_audio_state) + ", n_audio_layer " + std::to_string(h.n_audio_layer) +
+            ", n_text_ctx " + std::to_string(h.n_text_ctx) + ", n_text_layer " +
+            std::to_string(h.n_text_layer) + ", n_mels " + std::to_string(h.n_mels) + ")");
     }
     if (h.n_text_state != h.n_audio_state || h.n_audio_state % h.n_audio_head != 0 ||
         h.n_text_state % h.n_text_head != 0) {
-        return walk.damaged("its widths and heads do not fit (n_audio_state " +
-                            std::to_string(h.n_audio_state) + ", n_text_state " +
-                            std::to_string(h.n_text_state) + ", heads " +
-                            std::to_string(h.n_audio_head) + "/" +
-                            std::to_string(h.n_text_head) + ")");
+        return walk.damaged(
+            "its widths and heads do not fit (n_audio_state " + std::to_string(h.n_audio_state) +
+            ", n_text_state " + std::to_string(h.n_text_state) + ", heads " +
+            std::to_string(h.n_audio_head) + "/" + std::to_string(h.n_text_head) + ")");
     }
     if (!known_ftype(h.ftype % GGML_QNT_VERSION_FACTOR)) {
         return walk.damaged("its weight type " + std::to_string(h.ftype) +
@@ -231,13 +230,13 @@ Status check_whisper_file(const std::string& path) {
     }
 
     // The tensors: a header each (dimensions, name length, type, sizes, name), then the data.
-    const int64_t expected_tensors = 11 + 15 * int64_t{h.n_audio_layer} +
-                                     24 * int64_t{h.n_text_layer};
+    const int64_t expected_tensors =
+        11 + 15 * int64_t{h.n_audio_layer} + 24 * int64_t{h.n_text_layer};
     int64_t tensors = 0;
     std::string name;
     while (walk.left() > 0) {
-        const std::string where = "tensor " + std::to_string(tensors + 1) + " of " +
-                                  std::to_string(expected_tensors);
+        const std::string where =
+            "tensor " + std::to_string(tensors + 1) + " of " + std::to_string(expected_tensors);
         int32_t header[3] = {0, 0, 0};  // n_dims, name length, type
         if (!walk.read(header, sizeof header)) return walk.cut_short("the header of " + where);
         const auto [dims, name_length, type] = header;
@@ -245,10 +244,9 @@ Status check_whisper_file(const std::string& path) {
             name_length > MAX_TENSOR_NAME || type < 0 || type >= GGML_TYPE_COUNT ||
             ggml_blck_size(static_cast<ggml_type>(type)) <= 0 ||
             ggml_type_size(static_cast<ggml_type>(type)) == 0) {
-            return walk.damaged("the header of " + where + " is invalid (" +
-                                std::to_string(dims) + " dimensions, a name of " +
-                                std::to_string(name_length) + " bytes, type " +
-                                std::to_string(type) + ")");
+            return walk.damaged("the header of " + where + " is invalid (" + std::to_string(dims) +
+                                " dimensions, a name of " + std::to_string(name_length) +
+                                " bytes, type " + std::to_string(type) + ")");
         }
         std::array<int64_t, MAX_TENSOR_DIMS> ne{1, 1, 1, 1};
         int64_t elements = 1;
@@ -266,8 +264,8 @@ Status check_whisper_file(const std::string& path) {
         if (!walk.read(name.data(), name.size())) return walk.cut_short("the name of " + where);
         CORUN_RETURN_IF_ERROR(check_sized_tensor(walk, name, ne, h));
         const auto block = ggml_blck_size(static_cast<ggml_type>(type));
-        const uint64_t bytes = static_cast<uint64_t>(elements / block) *
-                               ggml_type_size(static_cast<ggml_type>(type));
+        const uint64_t bytes =
+            static_cast<uint64_t>(elements / block) * ggml_type_size(static_cast<ggml_type>(type));
         if (!walk.skip(bytes)) return walk.cut_short("the data of tensor '" + name + "'");
         ++tensors;
     }
@@ -332,9 +330,9 @@ Expected<std::unique_ptr<WhisperModel>> WhisperModel::load(const std::string& pa
     params.use_gpu = false;
     whisper_context* context = whisper_init_from_file_with_params(path.c_str(), params);
     if (context == nullptr) {
-        return Status(StatusCode::INVALID_MODEL,
-                      "whisper.cpp cannot load '" + path + "': " + engine_error() +
-                          " (see docs/GENAI.md, \"Speech to text\")");
+        return Status(StatusCode::INVALID_MODEL, "whisper.cpp cannot load '" + path +
+                                                     "': " + engine_error() +
+                                                     " (see docs/GENAI.md, \"Speech to text\")");
     }
     return std::unique_ptr<WhisperModel>(new WhisperModel(path, context, threads));
 }

@@ -19,7 +19,7 @@ struct whisper_state;
 
 namespace corun::devices::whisper {
 
-constexpr int SAMPLE_RATE = 16000;      // what Whisper takes (WHISPER_SAMPLE_RATE)
+constexpr int SAMPLE_RATE = 16000;                   // what Whisper takes (WHISPER_SAMPLE_RATE)
 constexpr size_t WINDOW_SAMPLES = 30 * SAMPLE_RATE;  // the model's 30 s window
 // The longest audio one call of Speech2Text takes: an hour (a larger buffer is a mistake, such
 // as a sample count passed as a byte count, or audio that is not 16 kHz).
@@ -39,7 +39,7 @@ Status check_audio(std::span<const float> samples);
 Status check_language(const std::string& language);
 
 struct TranscribeOptions {
-    std::string language;  // "" or "auto": detected per window
+    std::string language;    // "" or "auto": detected per window
     bool translate = false;  // into English
     // The window continues the previous call's text (whose last tokens prompt the decoder);
     // false for the first window of a new transcription.
@@ -56,8 +56,7 @@ struct WindowSegment {
 class WhisperModel {
 public:
     // Checks the file, then loads it for the CPU with `threads` threads (0 = one per core).
-    static Expected<std::unique_ptr<WhisperModel>> load(const std::string& path,
-                                                        uint32_t threads);
+    static Expected<std::unique_ptr<WhisperModel>> load(const std::string& path, uint32_t threads);
     ~WhisperModel();
     WhisperModel(const WhisperModel&) = delete;
     WhisperModel& operator=(const WhisperModel&) = delete;

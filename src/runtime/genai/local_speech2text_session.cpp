@@ -76,9 +76,8 @@ private:
     corun::Status result_;
 };
 
-class LocalSpeech2TextSession final
-    : public Speech2TextSession,
-      public std::enable_shared_from_this<LocalSpeech2TextSession> {
+class LocalSpeech2TextSession final : public Speech2TextSession,
+                                      public std::enable_shared_from_this<LocalSpeech2TextSession> {
 public:
     LocalSpeech2TextSession(std::shared_ptr<DeviceGroup> group, runtime::LocalBackend& backend,
                             std::unique_ptr<engine::WhisperModel> model,
@@ -148,8 +147,8 @@ public:
         }
         if (active) {
             active->request_abort();  // a running unit stops at its next preemption point
-            scheduler_.cancel_queued(model_id_,
-                                     corun::Status(StatusCode::ABORTED, "the Speech2Text was closed"));
+            scheduler_.cancel_queued(
+                model_id_, corun::Status(StatusCode::ABORTED, "the Speech2Text was closed"));
             active->wait_ended();
         }
         scheduler_.remove_model(model_id_);
@@ -163,10 +162,10 @@ private:
             return self->run_unit(transcription, device_index);
         };
         request.cancel = [transcription](corun::Status reason) {
-            transcription->finish(transcription->abort_requested()
-                                      ? corun::Status(StatusCode::ABORTED,
-                                                      "the Speech2Text was closed")
-                                      : reason);
+            transcription->finish(
+                transcription->abort_requested()
+                    ? corun::Status(StatusCode::ABORTED, "the Speech2Text was closed")
+                    : reason);
         };
         if (auto queued = scheduler_.enqueue(std::move(request)); !queued.is_ok()) {
             transcription->finish(queued);
@@ -206,12 +205,12 @@ private:
             }
             return device_ns;
         }
-        const double offset_sec = static_cast<double>(index * engine::WINDOW_SAMPLES) /
-                                  engine::SAMPLE_RATE;
+        const double offset_sec =
+            static_cast<double>(index * engine::WINDOW_SAMPLES) / engine::SAMPLE_RATE;
         for (auto& segment : *window) {
-            transcription.segments.push_back(
-                {offset_sec + segment.start_sec, offset_sec + segment.end_sec,
-                 std::move(segment.text)});
+            transcription.segments.push_back({offset_sec + segment.start_sec,
+                                              offset_sec + segment.end_sec,
+                                              std::move(segment.text)});
         }
         transcription.next_window = index + 1;
         if (transcription.next_window < transcription.windows()) {

@@ -19,8 +19,8 @@ Expected<std::unique_ptr<Speech2Text>> Speech2Text::create(VDevice& vdevice,
     CORUN_TRY(auto session, detail::open_speech2text_session(vdevice, model_path, params));
     // The model's own defaults are checked once here, so that a wrong language is reported by
     // create(), not by every call.
-    CORUN_RETURN_IF_ERROR(session->check(
-        {params.language, params.task == Speech2TextTask::TRANSLATE}));
+    CORUN_RETURN_IF_ERROR(
+        session->check({params.language, params.task == Speech2TextTask::TRANSLATE}));
     return std::unique_ptr<Speech2Text>(new Speech2Text(std::move(session), params));
 }
 
