@@ -41,7 +41,9 @@ Status run_transcribe(const TranscribeOptions& options) {
     CORUN_TRY(const tasks::AudioClip clip, tasks::read_wav(options.audio));
     const bool resampled = clip.sample_rate != MODEL_RATE;
     tasks::AudioClip model_clip;
-    if (resampled) CORUN_TRY(model_clip, tasks::resample(clip, MODEL_RATE));
+    if (resampled) {
+        CORUN_TRY(model_clip, tasks::resample(clip, MODEL_RATE));
+    }
     const tasks::AudioClip& input = resampled ? model_clip : clip;
 
     VDeviceParams params;
