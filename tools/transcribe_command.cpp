@@ -106,11 +106,13 @@ Status run_transcribe(const TranscribeOptions& options) {
     } else {
         std::cout << text << "\n";
     }
-    std::snprintf(line, sizeof line,
-                  "%s, %s in %.2f s: real-time factor %.3f (%.1fx faster than real time)\n",
+    // The real-time factor: transcription time / audio duration (below 1: faster than real time).
+    const bool faster = real_time_factor > 0 && real_time_factor < 1;
+    std::snprintf(line, sizeof line, "%s, %s in %.2f s: real-time factor %.3f (%.1fx %s)\n",
                   counted(windows, "30 s window", "30 s windows").c_str(),
                   counted(segments.size(), "segment", "segments").c_str(), seconds,
-                  real_time_factor, real_time_factor > 0 ? 1.0 / real_time_factor : 0.0);
+                  real_time_factor, faster ? 1.0 / real_time_factor : real_time_factor,
+                  faster ? "faster than real time" : "slower than real time");
     std::cout << line;
     return Status::ok();
 }
