@@ -377,34 +377,39 @@ private:
 
 // A frame of a priority-24 model that arrives while a window (priority 16) runs on the device's
 // one slot is dispatched at the window's next preemption point, on its slot: its decision names
-// the speech model as preempted. Whether a frame arrived while the window ran is known exactly:
-// the audio is one window, so a transcription still unfinished after the frame completed was
-// running all along.
+// the speech model as preempted. Whether the window still held the slot when the frame was
+// dispatched is known exactly: the audio is one window (one unit), and the scheduler counts the
+// unit done before it dispatches anything else on the slot it frees, so a unit not yet counted
+// after the frame completed held the slot all along. (The caller's return is no such sign: it
+// wakes when the unit finished, before the scheduler counted it.)
 TEST_F(Speech2TextTest, OutrankingFramesPreemptAWindow) {
     auto speech2text = create({.language = "en"});
     ASSERT_NE(speech2text, nullptr);
     VisionFrames vision(*vdevice_);
     ASSERT_TRUE(vision.ready());
     const uint64_t speech_id = speech2text->scheduler_model_id();
+    constexpr int kFrames = 20;  // per transcription, one after another
 
     int preempted_while_running = 0;
     for (int attempt = 0; attempt < 3 && preempted_while_running == 0; ++attempt) {
-        std::atomic<bool> done{false};
+        const uint64_t units_before = stats_of(*vdevice_, speech_id).frames_done;
+        auto unit_counted = [&] {
+            return stats_of(*vdevice_, speech_id).frames_done > units_before;
+        };
         Status transcribed;
         std::thread transcription([&] {
             transcribed = test::status_of(speech2text->generate_all_segments(sentence_clip()));
-            done = true;
         });
-        EXPECT_TRUE(
-            wait_until([&] { return done || stats_of(*vdevice_, speech_id).frames_running == 1; }));
-        while (!done) {
+        EXPECT_TRUE(wait_until(
+            [&] { return unit_counted() || stats_of(*vdevice_, speech_id).frames_running == 1; }));
+        for (int frame = 0; frame < kFrames && !unit_counted(); ++frame) {
             const auto preempted = vision.run_one();
             if (!preempted.has_value()) {
                 ADD_FAILURE() << preempted.status();
                 break;
             }
-            if (done) break;  // the window may have ended before this frame was dispatched
-            EXPECT_EQ(*preempted, speech_id);
+            if (unit_counted()) break;  // the window may have ended before this frame ran
+            EXPECT_EQ(*preempted, speech_id) << "frame " << frame;
             ++preempted_while_running;
         }
         transcription.join();
@@ -414,7 +419,8 @@ TEST_F(Speech2TextTest, OutrankingFramesPreemptAWindow) {
         << "no vision frame completed while a window was still running";
 }
 
-// Without preemption the frame waits for the end of the window, and is dispatched on a free slot.
+// Without preemption the frame waits for the end of the window, and is dispatched on the slot the
+// window freed.
 TEST_F(Speech2TextTest, WithoutPreemptionFramesWaitForTheWindow) {
     auto speech2text = create({.language = "en", .preemption = false});
     ASSERT_NE(speech2text, nullptr);
@@ -429,9 +435,13 @@ TEST_F(Speech2TextTest, WithoutPreemptionFramesWaitForTheWindow) {
     EXPECT_TRUE(
         wait_until([&] { return done || stats_of(*vdevice_, speech_id).frames_running == 1; }));
     const auto preempted = vision.run_one();
+    // The slot was free only once the window ended, and the scheduler counted it before it
+    // dispatched the frame there.
+    const uint64_t units_when_frame_done = stats_of(*vdevice_, speech_id).frames_done;
     transcription.join();
     ASSERT_TRUE(preempted.has_value()) << preempted.status();
     EXPECT_EQ(*preempted, 0u);
+    EXPECT_EQ(units_when_frame_done, 1u);
 }
 
 // ---- a real model ----
