@@ -177,6 +177,22 @@ TEST_F(Speech2TextTest, AudioLongerThanAWindowRunsAsOneUnitPerWindow) {
     }
 }
 
+// Calls from two threads take turns on the one engine context: both complete, with the same
+// text (greedy decoding, and each call starts without the other's text as its prompt).
+TEST_F(Speech2TextTest, CallsFromSeveralThreadsTakeTurns) {
+    auto speech2text = create({.language = "en"});
+    ASSERT_NE(speech2text, nullptr);
+    Expected<std::string> first = Status(StatusCode::UNINITIALIZED, "not run");
+    std::thread other([&] { first = speech2text->generate_all_text(sentence_clip()); });
+    const auto second = speech2text->generate_all_text(sentence_clip());
+    other.join();
+    ASSERT_OK(first);
+    ASSERT_OK(second);
+    EXPECT_EQ(*first, *second);
+    const uint64_t id = speech2text->scheduler_model_id();
+    EXPECT_TRUE(wait_until([&] { return stats_of(*vdevice_, id).frames_done == 2; }));
+}
+
 TEST_F(Speech2TextTest, GeneratorParamsDefaultToTheModelsOwn) {
     auto speech2text = create({.language = "de", .task = Speech2TextTask::TRANSLATE});
     ASSERT_NE(speech2text, nullptr);
