@@ -329,6 +329,15 @@ TEST_F(Speech2TextFileTest, DamagedHeader) {
     EXPECT_EQ(status.code(), StatusCode::INVALID_MODEL) << status;
     EXPECT_TRUE(contains(status.message(), "implausible")) << status;
 
+    // A plausible vocabulary size that the token embedding in the file does not have: whisper.cpp
+    // would allocate the embedding from it before reading the tensors.
+    damaged = whole_;
+    const int32_t vocabulary = 900000;  // n_vocab, the first hyperparameter
+    std::memcpy(damaged.data() + 4, &vocabulary, sizeof vocabulary);
+    const Status embedding = load(write("vocabulary.bin", damaged));
+    EXPECT_EQ(embedding.code(), StatusCode::INVALID_MODEL) << embedding;
+    EXPECT_TRUE(contains(embedding.message(), "decoder.token_embedding.weight")) << embedding;
+
     // A weight type ggml does not know would abort the process inside whisper.cpp.
     damaged = whole_;
     const int32_t ftype = 5;  // the eleventh hyperparameter

@@ -142,27 +142,33 @@ Status check_hparams(const ModelFileWalk& walk, const Hparams& h) {
 }
 
 // The tensors whisper.cpp allocates from the hyperparameters alone (before it reads them): their
-// shapes in the file must agree, or a damaged header would make it allocate for nothing.
-Status check_sized_tensor(const ModelFileWalk& walk, const std::string& name,
-                          const std::array<int64_t, MAX_TENSOR_DIMS>& ne, const Hparams& h) {
-    std::array<int64_t, 2> expected{};
-    if (name == "decoder.token_embedding.weight") {
-        expected = {h.n_text_state, h.n_vocab};
-    } else if (name == "encoder.positional_embedding") {
-        expected = {h.n_audio_state, h.n_audio_ctx};
-    } else if (name == "decoder.positional_embedding") {
-        expected = {h.n_text_state, h.n_text_ctx};
-    } else if (name == "encoder.conv1.weight") {
-        expected = {3, h.n_mels};
-    } else {
-        return Status::ok();
-    }
+// shapes in the file must agree, or a damaged header would make it allocate for nothing. Each
+// must be there too: it ties a hyperparameter to bytes the file holds.
+constexpr std::array<const char*, 4> SIZED_TENSORS = {
+    "decoder.token_embedding.weight", "encoder.positional_embedding",
+    "decoder.positional_embedding", "encoder.conv1.weight"};
+
+// Which of SIZED_TENSORS `name` is (SIZED_TENSORS.size() for another tensor); INVALID_MODEL when
+// its shape disagrees with the hyperparameters.
+Expected<size_t> check_sized_tensor(const ModelFileWalk& walk, const std::string& name,
+                                    const std::array<int64_t, MAX_TENSOR_DIMS>& ne,
+                                    const Hparams& h) {
+    const std::array<std::array<int64_t, 2>, SIZED_TENSORS.size()> shapes = {{
+        {h.n_text_state, h.n_vocab},
+        {h.n_audio_state, h.n_audio_ctx},
+        {h.n_text_state, h.n_text_ctx},
+        {3, h.n_mels},
+    }};
+    size_t index = 0;
+    while (index < SIZED_TENSORS.size() && name != SIZED_TENSORS[index]) ++index;
+    if (index == SIZED_TENSORS.size()) return index;
+    const auto& expected = shapes[index];
     if (ne[0] != expected[0] || ne[1] != expected[1]) {
         return walk.damaged("tensor '" + name + "' is " + std::to_string(ne[0]) + " x " +
                             std::to_string(ne[1]) + ", but the hyperparameters say " +
                             std::to_string(expected[0]) + " x " + std::to_string(expected[1]));
     }
-    return Status::ok();
+    return index;
 }
 
 }  // namespace
@@ -233,6 +239,7 @@ Status check_whisper_file(const std::string& path) {
     const int64_t expected_tensors =
         11 + 15 * int64_t{h.n_audio_layer} + 24 * int64_t{h.n_text_layer};
     int64_t tensors = 0;
+    std::array<bool, SIZED_TENSORS.size()> sized_found{};
     std::string name;
     while (walk.left() > 0) {
         const std::string where =
@@ -262,7 +269,8 @@ Status check_whisper_file(const std::string& path) {
         }
         name.resize(static_cast<size_t>(name_length));
         if (!walk.read(name.data(), name.size())) return walk.cut_short("the name of " + where);
-        CORUN_RETURN_IF_ERROR(check_sized_tensor(walk, name, ne, h));
+        CORUN_TRY(const size_t sized, check_sized_tensor(walk, name, ne, h));
+        if (sized < sized_found.size()) sized_found[sized] = true;
         const auto block = ggml_blck_size(static_cast<ggml_type>(type));
         const uint64_t bytes =
             static_cast<uint64_t>(elements / block) * ggml_type_size(static_cast<ggml_type>(type));
@@ -280,6 +288,11 @@ Status check_whisper_file(const std::string& path) {
                             std::to_string(h.n_audio_layer) + " + " +
                             std::to_string(h.n_text_layer) + " layers has " +
                             std::to_string(expected_tensors));
+    }
+    for (size_t i = 0; i < sized_found.size(); ++i) {
+        if (!sized_found[i]) {
+            return walk.damaged("it has no tensor '" + std::string(SIZED_TENSORS[i]) + "'");
+        }
     }
     return Status::ok();
 }
