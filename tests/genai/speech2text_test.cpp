@@ -27,6 +27,7 @@
 #include "runtime/device_group.hpp"
 #include "runtime/local_backend.hpp"
 #include "scheduler/scheduler.hpp"
+#include "service/corund_process.hpp"
 #include "tasks/audio.hpp"
 #include "test_support.hpp"
 
@@ -467,6 +468,20 @@ TEST_F(Speech2TextTest, WithoutPreemptionFramesWaitForTheWindow) {
     ASSERT_TRUE(preempted.has_value()) << preempted.status();
     EXPECT_EQ(*preempted, 0u);
     EXPECT_EQ(units_when_frame_done, 1u);
+}
+
+// ---- through corund ----
+
+TEST(Speech2TextServiceTest, ThroughCorundIsNotSupportedYet) {
+    test::CorundProcess corund;
+    ASSERT_TRUE(corund.start());
+    VDeviceParams params;
+    params.multi_process_service = true;
+    params.service_socket = corund.socket();
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params));
+    const auto created = Speech2Text::create(*vdevice, kTinyWhisper);
+    EXPECT_STATUS(created, StatusCode::NOT_SUPPORTED);
+    EXPECT_TRUE(contains(created.status().message(), "multi_process_service")) << created.status();
 }
 
 // ---- a real model ----
