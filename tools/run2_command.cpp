@@ -10,8 +10,12 @@
 #include <map>
 #include <sstream>
 
+#include <atomic>
+#include <thread>
+
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "corun/genai/llm.hpp"
 #include "frame_pump.hpp"
 
 namespace corun::tools {
@@ -31,6 +35,17 @@ struct NetOptions {
     std::vector<std::string> shapes;
 };
 
+// set-llm: an LLM generating continuously beside the models (issue 12).
+struct LlmOptions {
+    std::string path;
+    uint32_t prompt_tokens = 64;
+    uint32_t max_tokens = 64;
+    uint32_t priority = PRIORITY_NORMAL;
+    uint32_t threads = 0;
+    uint32_t prefill_chunk = 64;
+    bool no_preemption = false;
+};
+
 struct Run2Options {
     std::string device = "cpu";
     std::string profile;
@@ -42,6 +57,7 @@ struct Run2Options {
     bool json = false;
     ServiceOptions service;
     std::vector<NetOptions> nets;
+    std::vector<LlmOptions> llms;
 };
 
 // The options that apply to the whole run. They may also follow the set-net groups.
@@ -88,27 +104,65 @@ const char* SET_NET_HELP =
     "        [--scheduler-timeout MS] [--framerate FPS] [--shape NAME=dims]\n"
     "  one set-net per model (the same file may appear twice); run2 options may come before\n"
     "  the first set-net or after the last.\n"
+    "LLMs:   set-llm MODEL.gguf [--prompt-tokens N] [--max-tokens M] [--priority P]\n"
+    "        [--threads T] [--prefill-chunk C] [--no-preemption]\n"
+    "  generates continuously (prompts of N tokens, M tokens each) beside the models.\n"
     "Example: corun run2 -t 5 set-net det.onnx --priority 24 --framerate 10 set-net "
-    "cls.onnx\n";
+    "cls.onnx\n"
+    "         corun run2 -t 20 set-net face.onnx --priority 24 --framerate 10 set-llm "
+    "qwen.gguf\n";
 
 // Splits the words after run2's own options into set-net groups and parses each.
 Status parse_nets(const std::vector<std::string>& words, Run2Options& options) {
-    if (words.empty() || words.front() != "set-net") {
+    if (words.empty() || (words.front() != "set-net" && words.front() != "set-llm")) {
         return Status(StatusCode::INVALID_ARGUMENT,
                       words.empty() ? "run2 needs at least one `set-net MODEL`"
                                     : "run2: expected `set-net MODEL ...`, got '" + words.front() +
                                           "' (run2 options go before the first set-net)");
     }
     std::vector<std::vector<std::string>> groups;
+    std::vector<bool> is_llm;
     for (const auto& word : words) {
-        if (word == "set-net") {
+        if (word == "set-net" || word == "set-llm") {
             groups.emplace_back();
+            is_llm.push_back(word == "set-llm");
         } else {
             groups.back().push_back(word);
         }
     }
     std::vector<std::string> leftovers;
     for (size_t g = 0; g < groups.size(); ++g) {
+        if (is_llm[g]) {
+            LlmOptions llm;
+            CLI::App parser("set-llm MODEL.gguf [options]", "set-llm");
+            parser.add_option("model", llm.path, "GGUF model")->required();
+            parser.add_option("--prompt-tokens", llm.prompt_tokens, "Prompt tokens per generation")
+                ->check(CLI::Range(1u, 4000u));
+            parser.add_option("--max-tokens", llm.max_tokens, "Tokens per generation")
+                ->check(CLI::Range(1u, 4000u));
+            parser.add_option("--priority", llm.priority, "Scheduler priority, 0..31")
+                ->check(CLI::Range(0u, 31u));
+            parser.add_option("--threads", llm.threads, "Engine threads (0 = its default)");
+            parser.add_option("--prefill-chunk", llm.prefill_chunk, "Prompt tokens per unit")
+                ->check(CLI::Range(1u, 4096u));
+            parser.add_flag("--no-preemption", llm.no_preemption,
+                            "Do not pause units for frames of a higher priority");
+            parser.allow_extras();
+            std::vector<std::string> reversed(groups[g].rbegin(), groups[g].rend());
+            try {
+                parser.parse(reversed);
+            } catch (const CLI::CallForHelp&) {
+                std::cout << parser.help();
+                throw CLI::Success();
+            } catch (const CLI::ParseError& error) {
+                return Status(
+                    StatusCode::INVALID_ARGUMENT,
+                    "set-llm #" + std::to_string(options.llms.size() + 1) + ": " + error.what());
+            }
+            for (auto& word : parser.remaining()) leftovers.push_back(word);
+            options.llms.push_back(std::move(llm));
+            continue;
+        }
         NetOptions net;
         CLI::App parser("set-net MODEL [options]", "set-net");
         add_net_options(parser, net);
@@ -203,6 +257,62 @@ void print_live(const std::vector<NetRun>& nets, const std::vector<PumpProgress>
     }
 }
 
+// One set-llm: its LLM and what its generations measured.
+struct LlmRun {
+    std::unique_ptr<genai::LLM> llm;
+    std::string label;
+    std::string prompt;
+    uint64_t generations = 0;
+    uint64_t tokens = 0;
+    std::vector<double> ttft_ms;
+    std::vector<double> inter_token_ms;
+    double seconds = 0;
+    Status failure;
+};
+
+// A prompt of at least `tokens` tokens for this LLM's tokenizer.
+std::string prompt_of(genai::LLM& llm, uint32_t tokens) {
+    static const char* words[] = {"the ", "lighthouse ", "keeper ",  "wrote ", "a ",   "letter ",
+                                  "to ",  "the ",        "village ", "about ", "the ", "storm "};
+    std::string prompt;
+    for (size_t i = 0; i < 100000; ++i) {
+        prompt += words[i % std::size(words)];
+        if (i % 8 == 7) {
+            auto counted = llm.tokenize(prompt);
+            if (!counted || counted->size() >= tokens) break;
+        }
+    }
+    return prompt;
+}
+
+// Generates until `stop`: each generation starts from an empty context.
+void generate_continuously(LlmRun& run, const LlmOptions& options, const std::atomic<bool>& stop) {
+    genai::LLMGeneratorParams params;
+    params.max_generated_tokens = options.max_tokens;
+    const auto started = std::chrono::steady_clock::now();
+    while (!stop) {
+        run.llm->clear_context().ignore();
+        auto completion = run.llm->generate(params, run.prompt);
+        if (!completion) {
+            run.failure = completion.status();
+            break;
+        }
+        while (completion->read(std::chrono::minutes(10)).has_value()) {
+            if (stop) {
+                completion->abort().ignore();
+                break;
+            }
+        }
+        const auto timings = completion->timings();
+        run.tokens += timings.generated_tokens;
+        if (timings.generated_tokens > 0) run.ttft_ms.push_back(timings.time_to_first_token_ms);
+        run.inter_token_ms.insert(run.inter_token_ms.end(), timings.inter_token_ms.begin(),
+                                  timings.inter_token_ms.end());
+        ++run.generations;
+    }
+    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+
 Status run(Run2Options& options, const std::vector<std::string>& words) {
     CORUN_RETURN_IF_ERROR(parse_nets(words, options));
     CORUN_RETURN_IF_ERROR(validate(options));
@@ -246,6 +356,27 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
             {prepared.release(), "#" + std::to_string(i + 1) + " " + model_stem(net.path)});
     }
 
+    std::vector<LlmRun> llms(options.llms.size());
+    for (size_t i = 0; i < options.llms.size(); ++i) {
+        const LlmOptions& llm = options.llms[i];
+        const std::string where = "set-llm #" + std::to_string(i + 1) + " (" + llm.path + ")";
+        genai::LLMParams params;
+        params.threads = llm.threads;
+        params.prefill_chunk_tokens = llm.prefill_chunk;
+        params.preemption = !llm.no_preemption;
+        params.context_size = llm.prompt_tokens + llm.max_tokens + 64;
+        auto loaded = genai::LLM::create(*vdevice, llm.path, params);
+        if (!loaded) return loaded.status().with_context(where);
+        llms[i].llm = loaded.release();
+        if (auto set = llms[i].llm->set_scheduler_priority(static_cast<uint8_t>(llm.priority));
+            !set) {
+            return set.with_context(where);
+        }
+        llms[i].label = "#" + std::to_string(options.nets.size() + i + 1) + " " +
+                        model_stem(llm.path) + " (LLM)";
+        llms[i].prompt = prompt_of(*llms[i].llm, llm.prompt_tokens);
+    }
+
     auto stats_by_id = [&] {
         std::map<uint64_t, ScheduledModelStats> by_id;
         for (auto& stats : vdevice->get_scheduler_stats()) by_id[stats.model_id] = stats;
@@ -260,15 +391,29 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
         task.options.framerate = options.nets[i].framerate;
         tasks.push_back(std::move(task));
     }
-    const bool live = !options.json && isatty(STDERR_FILENO);
+    const bool live = !options.json && isatty(STDERR_FILENO) && !nets.empty();
     bool first_tick = true;
+    std::atomic<bool> stop_llms{false};
+    std::vector<std::thread> generators;
+    for (size_t i = 0; i < llms.size(); ++i) {
+        generators.emplace_back(
+            [&, i] { generate_continuously(llms[i], options.llms[i], stop_llms); });
+    }
     auto results = pump_together(tasks, [&](const std::vector<PumpProgress>& progress) {
         if (!live) return;
         print_live(nets, progress, first_tick);
         first_tick = false;
     });
+    if (nets.empty()) {
+        std::this_thread::sleep_for(std::chrono::duration<double>(options.time_to_run));
+    }
+    stop_llms = true;
+    for (auto& generator : generators) generator.join();
     if (live && !first_tick) std::fprintf(stderr, "\033[%zuA\033[J", nets.size());
     const auto after = stats_by_id();
+    for (size_t i = 0; i < llms.size(); ++i) {
+        if (!llms[i].failure.is_ok()) return llms[i].failure.with_context(llms[i].label);
+    }
 
     for (size_t i = 0; i < results.size(); ++i) {
         if (!results[i]) return results[i].status().with_context(nets[i].label);
@@ -289,6 +434,16 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
             max_overtaken_by[i] = end->second.max_overtaken_by;
         }
         device_total_ns += device_ns[i];
+    }
+    std::vector<int64_t> llm_device_ns(llms.size(), 0);
+    for (size_t i = 0; i < llms.size(); ++i) {
+        const uint64_t id = llms[i].llm->scheduler_model_id();
+        if (auto end = after.find(id); end != after.end()) {
+            const auto start = before.find(id);
+            llm_device_ns[i] = end->second.device_time_ns -
+                               (start != before.end() ? start->second.device_time_ns : 0);
+        }
+        device_total_ns += llm_device_ns[i];
     }
 
     const auto description = vdevice->physical_devices().front();
@@ -325,6 +480,34 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
              {"switches", switches[i]},
              {"max_overtaken_by", max_overtaken_by[i]}});
     }
+    summary["llms"] = nlohmann::json::array();
+    for (size_t i = 0; i < llms.size(); ++i) {
+        const LlmRun& llm = llms[i];
+        const auto percentile_or_zero = [](const std::vector<double>& values, double p) {
+            return values.empty() ? 0.0 : percentile(values, p);
+        };
+        summary["llms"].push_back(
+            {{"index", nets.size() + i + 1},
+             {"model", options.llms[i].path},
+             {"priority", options.llms[i].priority},
+             {"prompt_tokens", options.llms[i].prompt_tokens},
+             {"max_tokens", options.llms[i].max_tokens},
+             {"generations", llm.generations},
+             {"tokens", llm.tokens},
+             {"seconds", llm.seconds},
+             {"tokens_per_second", llm.seconds > 0 ? llm.tokens / llm.seconds : 0},
+             {"ttft_p50_ms", percentile_or_zero(llm.ttft_ms, 50)},
+             {"inter_token_p50_ms", percentile_or_zero(llm.inter_token_ms, 50)},
+             {"inter_token_p95_ms", percentile_or_zero(llm.inter_token_ms, 95)},
+             {"device_time_ms", static_cast<double>(llm_device_ns[i]) / 1e6},
+             {"device_share",
+              device_total_ns > 0 ? static_cast<double>(llm_device_ns[i]) / device_total_ns : 0}});
+    }
+    // The models' shares counted the LLMs' device time too.
+    for (size_t i = 0; i < nets.size(); ++i) {
+        summary["models"][i]["device_share"] =
+            device_total_ns > 0 ? static_cast<double>(device_ns[i]) / device_total_ns : 0;
+    }
     if (options.json) {
         std::cout << summary.dump(2) << "\n";
         return Status::ok();
@@ -334,7 +517,7 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
                                            std::to_string(options.cpu.execution_slots) + " slot(s)")
                                               .c_str()
                                         : "single context",
-                options.time_to_run, nets.size());
+                options.time_to_run, nets.size() + llms.size());
     std::printf("  %-24s %4s %5s %8s %8s %9s %9s %9s %7s %8s\n", "model", "prio", "batch", "frames",
                 "FPS", "p50 ms", "p95 ms", "p99 ms", "device", "switches");
     for (size_t i = 0; i < nets.size(); ++i) {
@@ -347,9 +530,23 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
             latency.p50, latency.p95, latency.p99, 100.0 * entry["device_share"].get<double>(),
             static_cast<unsigned long long>(switches[i]));
     }
+    if (!llms.empty()) {
+        std::printf("  %-24s %4s %11s %9s %9s %12s %12s %7s\n", "LLM", "prio", "generations",
+                    "tokens", "tok/s", "TTFT p50 ms", "ITL p95 ms", "device");
+        for (size_t i = 0; i < llms.size(); ++i) {
+            const auto& entry = summary["llms"][i];
+            std::printf(
+                "  %-24s %4u %11llu %9llu %9.2f %12.1f %12.1f %6.1f%%\n", llms[i].label.c_str(),
+                options.llms[i].priority, static_cast<unsigned long long>(llms[i].generations),
+                static_cast<unsigned long long>(llms[i].tokens),
+                entry["tokens_per_second"].get<double>(), entry["ttft_p50_ms"].get<double>(),
+                entry["inter_token_p95_ms"].get<double>(),
+                100.0 * entry["device_share"].get<double>());
+        }
+    }
     std::printf(
         "  (latency: run_async() to completion; device: share of the device time all "
-        "models used)\n");
+        "models used; ITL: inter-token latency)\n");
     return Status::ok();
 }
 

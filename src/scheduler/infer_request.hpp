@@ -12,6 +12,10 @@ namespace corun::scheduler {
 struct InferRequest {
     uint64_t model_id = 0;  // the configured model the frames belong to
     uint32_t frames = 1;
+    // A long request that has preemption points (a generative model's prefill chunk or decode
+    // step): while it runs, frames of models of a higher priority do not wait for its slot but
+    // run beside it, on the device's lent-slot worker (docs/GENAI.md).
+    bool preemptible = false;
     // Executes the job on device `device_index` of the group and completes it; returns the
     // nanoseconds the device itself was busy (the scheduler charges them to the model).
     std::function<int64_t(size_t device_index)> run;

@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 
 namespace corun::scheduler {
 namespace {
@@ -36,6 +37,7 @@ struct ScheduledModel {
     // The most bursts of other models dispatched while one of its frames waited: 0 means no
     // frame of this model was ever overtaken (what priority promises a top-priority model).
     uint64_t max_overtaken_by = 0;
+    uint64_t preemptions = 0;
     TimePoint last_dispatched{0};
     // Queue + execution time of the latest requests, for the monitor.
     std::array<int64_t, 128> recent_latency_ns{};
@@ -51,6 +53,7 @@ struct Burst {
     std::vector<InferRequest> requests;
     std::vector<TimePoint> enqueued;
     uint32_t frames = 0;
+    bool lends_slot = false;  // preemptible: outranking frames run beside it while it runs
 };
 
 }  // namespace
@@ -119,6 +122,12 @@ struct ModelScheduler::State {
         policy.record_dispatch(decision.model_id);
         ++running;
         if (!latency_slot) ++busy_slots[device_index];
+        if (!latency_slot && !burst.requests.empty() &&
+            std::all_of(burst.requests.begin(), burst.requests.end(),
+                        [](const InferRequest& request) { return request.preemptible; })) {
+            burst.lends_slot = true;
+            lending[device_index].emplace_back(decision.model_id, model.params.priority);
+        }
         if (sink) {
             DecisionRecord record{now,
                                   device_index,
@@ -143,6 +152,12 @@ struct ModelScheduler::State {
                       bool latency_slot = false) {
         --running;
         if (!latency_slot) --busy_slots[device_index];
+        if (burst.lends_slot) {
+            auto& lenders = lending[device_index];
+            auto found = std::find_if(lenders.begin(), lenders.end(),
+                                      [&](const auto& lender) { return lender.first == model_id; });
+            if (found != lenders.end()) lenders.erase(found);
+        }
         if (auto found = models.find(model_id); found != models.end()) {
             const uint32_t frames = burst.frames;
             const TimePoint finished = now();
@@ -166,6 +181,16 @@ struct ModelScheduler::State {
         }
         active_priorities.store(mask, std::memory_order_relaxed);
     }
+    // The running preemptible request of `device_index` with the highest priority, whose slot
+    // outranking frames may use; nullopt when none runs.
+    std::optional<std::pair<uint64_t, uint8_t>> lender(size_t device_index) const {
+        std::optional<std::pair<uint64_t, uint8_t>> found;
+        for (const auto& unit : lending[device_index]) {
+            if (!found || unit.second > found->second) found = unit;
+        }
+        return found;
+    }
+
     // Whether frames of a model of a priority above `priority` are running.
     bool outranking_running(uint8_t priority) const {
         return std::any_of(models.begin(), models.end(), [&](const auto& entry) {
@@ -177,6 +202,8 @@ struct ModelScheduler::State {
     std::vector<uint32_t> slots;       // per device: shared slots (bursts of any model at once)
     std::vector<uint32_t> busy_slots;  // per device: shared slots busy (workers and callers)
     std::vector<uint64_t> last_model;  // per device: the model dispatched last
+    // Per device: the preemptible requests running on its shared slots (model id, priority).
+    std::vector<std::vector<std::pair<uint64_t, uint8_t>>> lending;
     mutable std::mutex mutex;
     std::condition_variable wake;
     SchedulingPolicy policy;
@@ -190,6 +217,45 @@ struct ModelScheduler::State {
 };
 
 namespace {
+
+// The lent-slot worker of a device: while a preemptible request runs on one of its shared slots,
+// runs the bursts of models that outrank it, beside it (the request pauses at its next
+// preemption point if it was asked to, Scheduler::yield_to_outranking). A frame of a higher
+// priority so never waits for a generative model's chunk or step to end.
+void lend(const std::shared_ptr<ModelScheduler::State>& state, size_t device_index) {
+    uint64_t active_model = 0;
+    std::unique_lock lock(state->mutex);
+    while (!state->stopping) {
+        const auto lender = state->lender(device_index);
+        if (!lender) {
+            state->wake.wait(lock);
+            continue;
+        }
+        const TimePoint now = state->now();
+        const PolicyResult result =
+            state->policy.decide(now, state->refresh_view_above(lender->second), active_model);
+        if (!result.decision) {
+            if (result.wake_at) {
+                state->wake.wait_until(lock, state->origin + *result.wake_at);
+            } else {
+                state->wake.wait(lock);
+            }
+            continue;
+        }
+        const Decision decision = *result.decision;
+        Burst burst = state->take_burst(decision, now, device_index, active_model,
+                                        /*latency_slot=*/true, lender->first);
+        active_model = decision.model_id;
+        lock.unlock();
+        int64_t device_ns = 0;
+        for (auto& request : burst.requests) device_ns += request.run(device_index);
+        burst.requests.clear();
+        lock.lock();
+        state->finish_burst(decision.model_id, burst, device_ns, device_index,
+                            /*latency_slot=*/true);
+        state->wake.notify_all();
+    }
+}
 
 void work(const std::shared_ptr<ModelScheduler::State>& state, size_t device_index,
           bool latency_slot) {
@@ -232,6 +298,7 @@ ModelScheduler::ModelScheduler(const std::vector<DeviceSlots>& slots_per_device,
     : state_(std::make_shared<State>(options)) {
     state_->busy_slots.assign(slots_per_device.size(), 0);
     state_->last_model.assign(slots_per_device.size(), 0);
+    state_->lending.resize(slots_per_device.size());
     for (size_t device = 0; device < slots_per_device.size(); ++device) {
         const DeviceSlots& slots = slots_per_device[device];
         state_->slots.push_back(slots.shared);
@@ -240,6 +307,7 @@ ModelScheduler::ModelScheduler(const std::vector<DeviceSlots>& slots_per_device,
             workers_.emplace_back(
                 [state = state_, device, latency_slot] { work(state, device, latency_slot); });
         }
+        workers_.emplace_back([state = state_, device] { lend(state, device); });
     }
 }
 
@@ -382,6 +450,7 @@ std::vector<ModelSchedulingStats> ModelScheduler::stats() const {
                                    model.frames_queued,
                                    model.running,
                                    model.max_overtaken_by,
+                                   model.preemptions,
                                    {}};
         const size_t kept = std::min(model.recent_latency_count, model.recent_latency_ns.size());
         stats.recent_latency_ns.assign(model.recent_latency_ns.begin(),
@@ -444,6 +513,9 @@ int64_t ModelScheduler::yield_to_outranking(uint64_t model_id, size_t device_ind
         }
     }
     if (!yielded) return 0;
+    if (auto found = state_->models.find(model_id); found != state_->models.end()) {
+        ++found->second.preemptions;
+    }
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count();
 }
 

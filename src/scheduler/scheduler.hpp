@@ -26,8 +26,8 @@ struct DecisionRecord {
     ReadyReason ready = ReadyReason::THRESHOLD;
     uint8_t effective_priority = PRIORITY_NORMAL;
     std::vector<std::pair<uint64_t, uint32_t>> queue_depths;  // model id -> frames queued
-    // The model whose running unit paused at a preemption point so that this burst could run
-    // on its slot (yield_to_outranking); 0 = dispatched on a free slot.
+    // The model whose running preemptible request lent its slot to this burst (it runs beside
+    // that request, or inside it at a preemption point); 0 = dispatched on a free slot.
     uint64_t preempted_model = 0;
 };
 using DecisionSink = std::function<void(const DecisionRecord&)>;
@@ -45,6 +45,9 @@ struct ModelSchedulingStats {
     // The most bursts of other models dispatched while one of its frames waited (0 = never
     // overtaken).
     uint64_t max_overtaken_by = 0;
+    // Times a preemptible request of this model paused at a preemption point for outranking
+    // frames (yield_to_outranking).
+    uint64_t preemptions = 0;
     std::vector<int64_t> recent_latency_ns;  // queue + execution of up to the last 128 requests
 };
 

@@ -408,3 +408,117 @@ TEST(ModelSchedulerTest, StatsKeepTheLatencyOfRecentRequests) {
 
 }  // namespace
 }  // namespace corun::scheduler
+
+namespace corun::scheduler {
+namespace {
+
+// ---- preemptible requests (generative models' units) ----
+
+TEST(ModelSchedulerTest, OutrankingFramesRunBesideARunningPreemptibleRequest) {
+    ModelScheduler scheduler({DeviceSlots{1}}, strict());
+    ASSERT_TRUE(scheduler.add_model(1, "llm", with_priority(16)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(2, "equal", with_priority(16)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(3, "vision", with_priority(24)).is_ok());
+    std::mutex trace_mutex;
+    std::vector<DecisionRecord> trace;
+    scheduler.set_decision_sink([&](const DecisionRecord& record) {
+        std::lock_guard lock(trace_mutex);
+        trace.push_back(record);
+    });
+    Blocker unit;
+    InferRequest request = unit.request(1);
+    request.preemptible = true;
+    ASSERT_TRUE(scheduler.enqueue(std::move(request)).is_ok());
+    ASSERT_TRUE(unit.wait_until_entered());
+    Recorder recorder;
+    ASSERT_TRUE(scheduler.enqueue(recorder.request(2)).is_ok());
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(scheduler.enqueue(recorder.request(3)).is_ok());
+    // The three vision frames complete while the unit still holds the only slot; the frame of
+    // equal priority waits for it.
+    ASSERT_TRUE(recorder.finished.wait_for(3));
+    EXPECT_EQ(recorder.order, (std::vector<uint64_t>{3, 3, 3}));
+    // Once their bursts are accounted for, nothing above 16 is queued or running.
+    EXPECT_TRUE(test::wait_until([&] { return !scheduler.outranked(16); }));
+    unit.release();
+    recorder.wait_for(4);
+    EXPECT_EQ(recorder.order, (std::vector<uint64_t>{3, 3, 3, 2}));
+    scheduler.set_decision_sink(nullptr);
+    std::lock_guard lock(trace_mutex);
+    ASSERT_EQ(trace.size(), 5u);
+    for (size_t i = 1; i < 4; ++i) {
+        EXPECT_EQ(trace[i].model_id, 3u);
+        EXPECT_EQ(trace[i].preempted_model, 1u) << "decision " << i;
+    }
+    EXPECT_EQ(trace[4].model_id, 2u);
+    EXPECT_EQ(trace[4].preempted_model, 0u);
+}
+
+TEST(ModelSchedulerTest, AnOrdinaryRequestLendsNothing) {
+    ModelScheduler scheduler({DeviceSlots{1}}, strict());
+    ASSERT_TRUE(scheduler.add_model(1, "ordinary", with_priority(16)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(3, "vision", with_priority(24)).is_ok());
+    Blocker blocker;
+    ASSERT_TRUE(scheduler.enqueue(blocker.request(1)).is_ok());
+    ASSERT_TRUE(blocker.wait_until_entered());
+    Recorder recorder;
+    ASSERT_TRUE(scheduler.enqueue(recorder.request(3)).is_ok());
+    EXPECT_TRUE(scheduler.outranked(16));
+    EXPECT_FALSE(scheduler.outranked(24));
+    EXPECT_EQ(recorder.finished.count(), 0);
+    blocker.release();
+    recorder.wait_for(1);
+}
+
+TEST(ModelSchedulerTest, APreemptibleRequestPausesWhileOutrankingFramesRun) {
+    ModelScheduler scheduler({DeviceSlots{1}}, strict());
+    ASSERT_TRUE(scheduler.add_model(1, "llm", with_priority(16)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(3, "vision", with_priority(24)).is_ok());
+    Gate unit_entered, vision_running, vision_release, about_to_yield;
+    std::atomic<pid_t> unit_thread{0};
+    std::atomic<int64_t> lent_ns{-1};
+    std::atomic<bool> vision_done_before_resume{false};
+    std::atomic<bool> vision_done{false};
+    InferRequest unit;
+    unit.model_id = 1;
+    unit.preemptible = true;
+    unit.run = [&](size_t device) {
+        unit_entered.open();
+        // A preemption point, reached while the vision frame runs beside the unit.
+        vision_running.wait();
+        EXPECT_TRUE(scheduler.outranked(16));
+        unit_thread = test::this_thread_id();
+        about_to_yield.open();
+        lent_ns = scheduler.yield_to_outranking(1, device);
+        vision_done_before_resume = vision_done.load();
+        return int64_t{1000};
+    };
+    unit.cancel = [](Status) {};
+    ASSERT_TRUE(scheduler.enqueue(std::move(unit)).is_ok());
+    ASSERT_TRUE(unit_entered.wait());
+    InferRequest vision;
+    vision.model_id = 3;
+    vision.run = [&](size_t) {
+        vision_running.open();
+        vision_release.wait();
+        vision_done = true;
+        return int64_t{500};
+    };
+    vision.cancel = [](Status) {};
+    ASSERT_TRUE(scheduler.enqueue(std::move(vision)).is_ok());
+    ASSERT_TRUE(vision_running.wait());
+    // The unit pauses in yield_to_outranking until the vision frame is done.
+    ASSERT_TRUE(about_to_yield.wait());
+    ASSERT_TRUE(test::wait_until_blocked(unit_thread));
+    vision_release.open();
+    ASSERT_TRUE(test::wait_until([&] { return lent_ns.load() >= 0; }));
+    EXPECT_TRUE(vision_done_before_resume) << "the unit went on while the vision frame ran";
+    EXPECT_GT(lent_ns.load(), 0);
+    for (const auto& stats : scheduler.stats()) {
+        if (stats.model_id == 1) {
+            EXPECT_EQ(stats.preemptions, 1u);
+        }
+    }
+}
+
+}  // namespace
+}  // namespace corun::scheduler

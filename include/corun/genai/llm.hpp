@@ -30,7 +30,8 @@ struct LLMParams {
     // of another model never waits for more than one chunk (or, with preemption, for more than
     // one graph node). 1..4096.
     uint32_t prefill_chunk_tokens = 64;
-    // Threads the engine computes with. 0 = one per core the machine reports.
+    // Threads the engine computes with. 0 = one per core the machine reports, less one (at
+    // least one), so that frames of other models have a core beside a running unit.
     uint32_t threads = 0;
     // Pause a running chunk or step at the engine's next graph node while a model of a higher
     // priority has frames queued or running, and run them first (docs/GENAI.md). Off: such

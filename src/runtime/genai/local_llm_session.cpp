@@ -174,6 +174,7 @@ private:
     corun::Status queue_unit(const std::shared_ptr<GenerationState>& state) {
         scheduler::InferRequest request;
         request.model_id = model_id_;
+        request.preemptible = true;
         request.run = [self = shared_from_this(), state](size_t device_index) {
             return self->run_unit(state, device_index);
         };
