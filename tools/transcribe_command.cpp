@@ -134,7 +134,7 @@ void add_transcribe_command(CLI::App& app) {
     command->add_flag("--translate", options->translate, "Translate into English");
     command->add_flag("--segments", options->segments, "Print each segment with its times");
     command->add_option("--threads", options->threads,
-                        "Threads the engine computes with (default: one per core)");
+                        "Threads the engine computes with (default: one per core, less one)");
     command->add_flag("--json", options->json, "Print JSON for scripts");
     add_service_options(*command, options->service);
     command->callback([options] {

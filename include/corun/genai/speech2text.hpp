@@ -31,11 +31,13 @@ struct Speech2TextParams {
     // The language spoken, as Whisper's code ("en", "de", ...); "" detects it (per 30 s window).
     std::string language{};
     Speech2TextTask task = Speech2TextTask::TRANSCRIBE;
-    // Threads the engine computes with. 0 = one per core the machine reports.
+    // Threads the engine computes with. 0 = one per core the machine reports, less one (at
+    // least one), so that frames of other models have a core beside a running window.
     uint32_t threads = 0;
-    // Pause a running window at the engine's next preemption point (before and after the
-    // encoder, after every decoder pass) while a model of a higher priority has frames queued or
-    // running, and run them first. Off: such frames wait for the end of the window.
+    // Frames of a model of a higher priority never wait for a running window: they run beside
+    // it at once (the lent slot). With preemption the window also pauses at the engine's next
+    // preemption point (before and after each encoder pass, after every decoder pass) until
+    // they are done, so that they have the cores to themselves; off, it goes on beside them.
     bool preemption = true;
 };
 

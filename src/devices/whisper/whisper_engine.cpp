@@ -338,7 +338,10 @@ Expected<std::unique_ptr<WhisperModel>> WhisperModel::load(const std::string& pa
     CORUN_RETURN_IF_ERROR(check_whisper_file(path));
     init_engine_once();
     last_engine_error.clear();
-    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    // By default one core is left to the other models, as for the LLM: ggml's threads meet at a
+    // spinning barrier after every graph node, so a frame that runs beside a window (the lent
+    // slot) would stall them all by taking one of their cores.
+    if (threads == 0) threads = std::max(2u, std::thread::hardware_concurrency()) - 1;
     whisper_context_params params = whisper_context_default_params();
     params.use_gpu = false;
     whisper_context* context = whisper_init_from_file_with_params(path.c_str(), params);

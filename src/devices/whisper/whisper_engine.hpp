@@ -55,7 +55,8 @@ struct WindowSegment {
 
 class WhisperModel {
 public:
-    // Checks the file, then loads it for the CPU with `threads` threads (0 = one per core).
+    // Checks the file, then loads it for the CPU with `threads` threads (0 = one per core, less
+    // one, at least one).
     static Expected<std::unique_ptr<WhisperModel>> load(const std::string& path, uint32_t threads);
     ~WhisperModel();
     WhisperModel(const WhisperModel&) = delete;

@@ -158,6 +158,7 @@ private:
     void queue_next(const std::shared_ptr<Transcription>& transcription) {
         scheduler::InferRequest request;
         request.model_id = model_id_;
+        request.preemptible = true;  // outranking frames run beside it on the lent slot
         request.run = [self = shared_from_this(), transcription](size_t device_index) {
             return self->run_unit(transcription, device_index);
         };
