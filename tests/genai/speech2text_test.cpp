@@ -346,6 +346,20 @@ TEST_F(Speech2TextFileTest, DamagedHeader) {
     EXPECT_EQ(load(write("ftype.bin", damaged)).code(), StatusCode::INVALID_MODEL);
 }
 
+// A file corun's checks pass but whisper.cpp refuses (a tensor it does not know): whisper.cpp's
+// own error line, from its log, is in the message.
+TEST_F(Speech2TextFileTest, EngineErrorsAreInTheMessage) {
+    std::string renamed = whole_;
+    const size_t at = renamed.rfind("decoder.ln.bias");
+    ASSERT_NE(at, std::string::npos);
+    renamed.replace(at, 15, "decoder.ln.biaz");
+    const Status status = load(write("renamed.bin", renamed));
+    EXPECT_EQ(status.code(), StatusCode::INVALID_MODEL) << status;
+    EXPECT_TRUE(contains(status.message(), "whisper.cpp cannot load")) << status;
+    EXPECT_TRUE(contains(status.message(), "unknown tensor 'decoder.ln.biaz'")) << status;
+    EXPECT_EQ(status.message().find('\n'), std::string::npos) << status;
+}
+
 // ---- preemption ----
 
 // The vision model's frames, and the scheduler's decisions about them.
