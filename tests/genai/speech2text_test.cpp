@@ -2,7 +2,8 @@
 // tests/models/make_tiny_whisper.py writes at build time (random weights: the text is gibberish
 // by design, so only the structure is asserted) and speech espeak-ng renders at test time: the
 // segments and their times, one scheduled unit per 30 s window, every bad file and bad audio with
-// its exact code, and preemption by a model of a higher priority. A real Whisper model, when
+// its exact code, frames of a model of a higher priority beside a window (the lent slot, with and
+// without preemption), and NOT_SUPPORTED through corund. A real Whisper model, when
 // CORUN_WHISPER_MODEL names one, must hear the words spoken.
 #include <gtest/gtest.h>
 #include <unistd.h>
