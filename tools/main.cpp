@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
     corun::tools::add_vad_command(app);
     corun::tools::add_ocr_command(app);
     corun::tools::add_generate_command(app);
+    corun::tools::add_transcribe_command(app);
     corun::tools::add_serve_command(app);
     corun::tools::add_monitor_command(app);
     try {

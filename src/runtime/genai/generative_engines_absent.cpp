@@ -5,6 +5,7 @@
 #include "runtime/device_group.hpp"
 #include "runtime/genai/llm_session.hpp"
 #include "runtime/local_backend.hpp"
+#include "runtime/genai/speech2text_session.hpp"
 
 namespace corun::genai::detail {
 
@@ -17,6 +18,14 @@ Expected<std::shared_ptr<LlmSession>> open_llm_session(VDevice& vdevice,
         if (RemoteLlmOpener remote = remote_llm_opener())
             return remote(vdevice, model_path, params);
     }
+    return corun::Status(StatusCode::NOT_SUPPORTED,
+                         "cannot load '" + model_path +
+                             "': this corun was built without its generative engines "
+                             "(-DCORUN_GENAI=OFF); rebuild with -DCORUN_GENAI=ON");
+}
+
+Expected<std::shared_ptr<Speech2TextSession>> open_speech2text_session(
+    VDevice&, const std::string& model_path, const Speech2TextParams&) {
     return corun::Status(StatusCode::NOT_SUPPORTED,
                          "cannot load '" + model_path +
                              "': this corun was built without its generative engines "

@@ -1,0 +1,45 @@
+// What genai::Speech2Text drives: one loaded Whisper model, in this process
+// (local_speech2text_session) or, later, in corund. The public class checks arguments and
+// resolves the per-call params; a session schedules and runs.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "corun/genai/speech2text.hpp"
+
+namespace corun::genai::detail {
+
+// One call's settings, resolved against the Speech2Text's own.
+struct TranscriptionRequest {
+    std::string language;  // "" = detect
+    bool translate = false;
+};
+
+class Speech2TextSession {
+public:
+    virtual ~Speech2TextSession() = default;
+
+    // Checks `request` against the model (an English-only model neither translates nor takes
+    // another language).
+    virtual corun::Status check(const TranscriptionRequest& request) const = 0;
+    // Checks the audio and `request`, then runs the audio as one scheduled unit per 30 s window
+    // and waits for them.
+    virtual Expected<std::vector<Speech2TextSegment>> transcribe(
+        std::span<const float> audio, const TranscriptionRequest& request) = 0;
+    virtual corun::Status set_priority(uint8_t priority) = 0;
+    virtual corun::Status set_timeout(std::chrono::milliseconds timeout) = 0;
+    virtual uint64_t model_id() const = 0;
+    // Stops a running transcription (ABORTED) and waits for it; then nothing runs for this
+    // session.
+    virtual void close() = 0;
+};
+
+// A session on the VDevice's group; NOT_SUPPORTED where the group cannot host one.
+Expected<std::shared_ptr<Speech2TextSession>> open_speech2text_session(
+    VDevice& vdevice, const std::string& model_path, const Speech2TextParams& params);
+
+}  // namespace corun::genai::detail
