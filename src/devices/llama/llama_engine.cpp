@@ -39,6 +39,10 @@ std::string engine_error() {
 
 }  // namespace
 
+uint32_t default_thread_count() {
+    return std::max(2u, std::thread::hardware_concurrency()) - 1;
+}
+
 Status check_gguf_file(const std::string& path) {
     std::error_code error;
     if (!std::filesystem::is_regular_file(path, error)) {
@@ -185,10 +189,7 @@ Expected<std::unique_ptr<LlamaContext>> LlamaContext::create(std::shared_ptr<Lla
                                                              uint32_t threads) {
     init_engine_once();
     last_engine_error.clear();
-    // By default one core is left to the other models: a unit's threads meet at a spinning
-    // barrier after every graph node, so a single descheduled thread stalls them all, and a
-    // frame that runs beside the unit (the lent slot) would take that core from them.
-    if (threads == 0) threads = std::max(2u, std::thread::hardware_concurrency()) - 1;
+    if (threads == 0) threads = default_thread_count();
     llama_context_params params = llama_context_default_params();
     params.n_ctx = context_size;
     params.n_batch = max_tokens_per_call;

@@ -20,6 +20,11 @@ struct llama_vocab;
 
 namespace corun::devices::llama {
 
+// The engine's threads when a caller asks for 0: the cores less one (at least one). A unit's
+// threads meet at a spinning barrier after every graph node, so one descheduled thread stalls
+// them all; the core left over runs the frames of other models beside a unit.
+uint32_t default_thread_count();
+
 // NOT_FOUND for a missing file, INVALID_MODEL for one that is not GGUF, is cut short or whose
 // header is implausible; what the message says names the file and the fix.
 Status check_gguf_file(const std::string& path);

@@ -1,5 +1,7 @@
 #include "service/daemon/llm_registry.hpp"
 
+#include "devices/llama/llama_engine.hpp"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -160,8 +162,10 @@ Expected<std::shared_ptr<ServedLlm>> LlmRegistry::load(
                           "); ask for less (LLMParams::context_size) or " +
                           how_to_raise("max_llm_context_tokens"));
     }
-    // The engine's threads are the user's: 0 (one per core) is resolved here, where they run.
-    if (params.threads == 0) params.threads = std::max(1u, std::thread::hardware_concurrency());
+    // The engine's threads are the user's: 0 (the engine's default) is resolved here, where
+    // they run.
+    // (devices::llama::default_thread_count(), which corund does not link without the engines).
+    if (params.threads == 0) params.threads = std::max(2u, std::thread::hardware_concurrency()) - 1;
     CORUN_TRY(llm->threads, charge_account(account_, ClientAccount::Resource::THREADS,
                                            params.threads, limits_.max_threads_per_client,
                                            "LLM '" + llm->name + "' computing with " +
