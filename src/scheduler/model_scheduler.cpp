@@ -411,31 +411,6 @@ Status ModelScheduler::run_or_enqueue(InferRequest request) {
         if (frames_wait) state_->wake.notify_all();
         return Status::ok();
     }
-    // The device's slots are busy, but one may be held by a preemptible request (a generative
-    // unit) that this model outranks: then the caller runs its frame itself, on the lent slot,
-    // beside the unit, rather than handing it to the lent-slot worker (each hand-off is a
-    // wake-up, which on a machine whose cores the unit keeps busy can wait a time slice).
-    for (size_t device = 0; device < state_->slots.size(); ++device) {
-        const auto lender = state_->lender(device);
-        if (!lender) continue;
-        const TimePoint now = state_->now();
-        const PolicyResult result =
-            state_->policy.decide(now, state_->refresh_view_above(lender->second), lender->first);
-        if (!result.decision || result.decision->model_id != model_id || model.queue.size() != 1) {
-            continue;
-        }
-        const Decision decision = *result.decision;
-        Burst burst = state_->take_burst(decision, now, device, lender->first,
-                                         /*latency_slot=*/true, lender->first);
-        lock.unlock();
-        const int64_t device_ns = burst.requests.front().run(device);
-        burst.requests.clear();
-        lock.lock();
-        state_->finish_burst(model_id, burst, device_ns, device, /*latency_slot=*/true);
-        lock.unlock();
-        state_->wake.notify_all();  // a paused unit waits for this frame to end
-        return Status::ok();
-    }
     lock.unlock();
     state_->wake.notify_all();
     return Status::ok();
