@@ -16,11 +16,13 @@ std::string one_decimal(double value) {
 
 void TaskTimings::add(double run_ms, const StageTimes& stages) {
     run_ms_.push_back(run_ms);
-    for (const auto& [name, ms] : stages) {
+    for (const auto& stage : stages) {
+        // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+        const auto& name = stage.first;
         auto known = std::find_if(stage_ms_.begin(), stage_ms_.end(),
                                   [&](const auto& entry) { return entry.first == name; });
         if (known == stage_ms_.end()) known = stage_ms_.insert(stage_ms_.end(), {name, {}});
-        known->second.push_back(ms);
+        known->second.push_back(stage.second);
     }
 }
 
