@@ -4,8 +4,8 @@
 #include "runtime/api_access.hpp"
 #include "runtime/device_group.hpp"
 #include "runtime/genai/llm_session.hpp"
-#include "runtime/local_backend.hpp"
 #include "runtime/genai/speech2text_session.hpp"
+#include "runtime/local_backend.hpp"
 
 namespace corun::genai::detail {
 
