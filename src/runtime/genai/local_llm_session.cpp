@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <filesystem>
 #include <mutex>
 
 #include "devices/llama/llama_engine.hpp"
 #include "runtime/device_group.hpp"
+#include "runtime/genai/scheduled_generative_model.hpp"
 #include "runtime/genai/text_stream.hpp"
 #include "runtime/local_backend.hpp"
 #include "scheduler/scheduler.hpp"
@@ -14,14 +14,9 @@
 namespace corun::genai::detail {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using GenerationStatus = LLMGeneratorCompletion::Status;
 constexpr uint32_t MAX_PREFILL_CHUNK = 4096;
 constexpr uint32_t DEFAULT_CONTEXT_CAP = 4096;
-
-int64_t nanoseconds_since(Clock::time_point start) {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
-}
 
 // What one generation needs between its units.
 struct GenerationState {
@@ -46,14 +41,13 @@ struct GenerationState {
 class LocalLlmSession final : public LlmSession,
                               public std::enable_shared_from_this<LocalLlmSession> {
 public:
-    LocalLlmSession(std::shared_ptr<DeviceGroup> group, runtime::LocalBackend& backend,
+    LocalLlmSession(std::shared_ptr<DeviceGroup> group,
                     std::unique_ptr<devices::llama::LlamaContext> context, const LLMParams& params,
-                    uint64_t model_id)
+                    ScheduledGenerativeModel scheduled)
         : group_(std::move(group)),
-          scheduler_(backend.scheduler()),
           context_(std::move(context)),
           params_(params),
-          model_id_(model_id) {}
+          scheduled_(std::move(scheduled)) {}
 
     ~LocalLlmSession() override { close(); }
 
@@ -122,25 +116,10 @@ public:
     }
 
     corun::Status set_priority(uint8_t priority) override {
-        CORUN_RETURN_IF_ERROR(scheduler::check_priority(priority));
-        std::lock_guard lock(mutex_);
-        auto params = scheduling_;
-        params.priority = priority;
-        CORUN_RETURN_IF_ERROR(scheduler_.set_params(model_id_, params));
-        scheduling_ = params;
-        priority_ = priority;
-        return corun::Status::ok();
+        return scheduled_.set_priority(priority);
     }
     corun::Status set_timeout(std::chrono::milliseconds timeout) override {
-        if (timeout.count() < 0) {
-            return corun::Status(StatusCode::INVALID_ARGUMENT, "the timeout must not be negative");
-        }
-        std::lock_guard lock(mutex_);
-        auto params = scheduling_;
-        params.timeout = timeout;
-        CORUN_RETURN_IF_ERROR(scheduler_.set_params(model_id_, params));
-        scheduling_ = params;
-        return corun::Status::ok();
+        return scheduled_.set_timeout(timeout);
     }
     corun::Status set_threshold(uint32_t threshold) override {
         // One unit of a generation is queued at a time: a threshold above 1 would never be met.
@@ -148,7 +127,7 @@ public:
                                   .with_context("an LLM queues one unit at a time"));
         return corun::Status::ok();
     }
-    uint64_t model_id() const override { return model_id_; }
+    uint64_t model_id() const override { return scheduled_.model_id(); }
 
     void close() override {
         std::shared_ptr<Generation> active;
@@ -159,11 +138,11 @@ public:
             active = active_;
         }
         if (active) abort_generation(*active);
-        scheduler_.remove_model(model_id_);
+        scheduled_.remove();
     }
 
     void cancel_queued_units() override {
-        scheduler_.cancel_queued(model_id_, corun::Status(StatusCode::ABORTED, "aborted"));
+        scheduled_.cancel_queued(corun::Status(StatusCode::ABORTED, "aborted"));
     }
 
     void abort_generation(Generation& generation) {
@@ -173,8 +152,6 @@ public:
 private:
     corun::Status queue_unit(const std::shared_ptr<GenerationState>& state) {
         scheduler::InferRequest request;
-        request.model_id = model_id_;
-        request.preemptible = true;
         request.run = [self = shared_from_this(), state](size_t device_index) {
             return self->run_unit(state, device_index);
         };
@@ -185,20 +162,17 @@ private:
                 self->end_with_error(*state, reason);
             }
         };
-        return scheduler_.enqueue(std::move(request));
+        return scheduled_.enqueue(std::move(request));
     }
 
     // One prefill chunk, or one decode step; queues the next unit or ends the generation.
     int64_t run_unit(const std::shared_ptr<GenerationState>& shared, size_t device_index) {
         GenerationState& state = *shared;
-        const auto started = Clock::now();
-        int64_t lent_ns = 0;
+        ScheduledGenerativeModel::UnitClock clock(scheduled_, device_index);
         Generation& generation = *state.generation;
         const devices::llama::LlamaContext::NodeCallback after_node = [&] {
             if (generation.abort_requested()) return true;
-            if (params_.preemption && scheduler_.outranked(priority_.load())) {
-                lent_ns += scheduler_.yield_to_outranking(model_id_, device_index);
-            }
+            clock.preemption_point();
             return generation.abort_requested();
         };
         if (generation.abort_requested()) {
@@ -218,7 +192,7 @@ private:
             fed = context_->decode(std::span<const int32_t>(&state.last_token, 1), after_node);
         }
         record_usage();
-        const int64_t device_ns = std::max<int64_t>(0, nanoseconds_since(started) - lent_ns);
+        const int64_t device_ns = clock.device_ns();
         if (fed.code() == StatusCode::ABORTED) {
             end(state, GenerationStatus::ABORTED);
         } else if (fed.code() == StatusCode::RESOURCE_LIMIT && !prefill) {
@@ -280,14 +254,11 @@ private:
         if (active_ == state.generation) active_.reset();
     }
 
-    std::shared_ptr<DeviceGroup> group_;  // keeps the scheduler alive
-    scheduler::Scheduler& scheduler_;
+    std::shared_ptr<DeviceGroup> group_;                     // keeps the scheduler alive
     std::unique_ptr<devices::llama::LlamaContext> context_;  // used by one unit at a time
     const LLMParams params_;
-    const uint64_t model_id_;
-    std::atomic<uint8_t> priority_{scheduler::PRIORITY_NORMAL};
+    ScheduledGenerativeModel scheduled_;
     mutable std::mutex mutex_;
-    scheduler::ModelSchedulingParams scheduling_;
     std::shared_ptr<Generation> active_;
     size_t used_tokens_ = 0;
     bool closed_ = false;
@@ -312,11 +283,10 @@ Expected<std::shared_ptr<LlmSession>> open_local_llm_session(std::shared_ptr<Dev
     }
     CORUN_TRY(auto context, devices::llama::LlamaContext::create(
                                 model, context_size, params.prefill_chunk_tokens, params.threads));
-    const uint64_t model_id = backend.next_model_id();
-    const std::string name = std::filesystem::path(model_path).stem().string();
-    CORUN_RETURN_IF_ERROR(backend.scheduler().add_model(model_id, name, {}));
+    CORUN_TRY(auto scheduled,
+              ScheduledGenerativeModel::add(backend, model_path, params.preemption));
     return std::shared_ptr<LlmSession>(std::make_shared<LocalLlmSession>(
-        std::move(group), backend, std::move(context), params, model_id));
+        std::move(group), std::move(context), params, std::move(scheduled)));
 }
 
 }  // namespace corun::genai::detail

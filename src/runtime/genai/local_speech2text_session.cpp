@@ -3,23 +3,18 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <filesystem>
 #include <mutex>
 
 #include "devices/whisper/whisper_engine.hpp"
 #include "runtime/device_group.hpp"
+#include "runtime/genai/scheduled_generative_model.hpp"
 #include "runtime/local_backend.hpp"
 #include "scheduler/scheduler.hpp"
 
 namespace corun::genai::detail {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 namespace engine = devices::whisper;
-
-int64_t nanoseconds_since(Clock::time_point start) {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
-}
 
 // One transcription: the caller's audio (alive while the caller waits), the windows run so far
 // and how it ended. The units fill it in; the caller waits for ended.
@@ -79,14 +74,10 @@ private:
 class LocalSpeech2TextSession final : public Speech2TextSession,
                                       public std::enable_shared_from_this<LocalSpeech2TextSession> {
 public:
-    LocalSpeech2TextSession(std::shared_ptr<DeviceGroup> group, runtime::LocalBackend& backend,
+    LocalSpeech2TextSession(std::shared_ptr<DeviceGroup> group,
                             std::unique_ptr<engine::WhisperModel> model,
-                            const Speech2TextParams& params, uint64_t model_id)
-        : group_(std::move(group)),
-          scheduler_(backend.scheduler()),
-          model_(std::move(model)),
-          params_(params),
-          model_id_(model_id) {}
+                            ScheduledGenerativeModel scheduled)
+        : group_(std::move(group)), model_(std::move(model)), scheduled_(std::move(scheduled)) {}
 
     ~LocalSpeech2TextSession() override { close(); }
 
@@ -115,27 +106,12 @@ public:
     }
 
     corun::Status set_priority(uint8_t priority) override {
-        CORUN_RETURN_IF_ERROR(scheduler::check_priority(priority));
-        std::lock_guard lock(mutex_);
-        auto params = scheduling_;
-        params.priority = priority;
-        CORUN_RETURN_IF_ERROR(scheduler_.set_params(model_id_, params));
-        scheduling_ = params;
-        priority_ = priority;
-        return corun::Status::ok();
+        return scheduled_.set_priority(priority);
     }
     corun::Status set_timeout(std::chrono::milliseconds timeout) override {
-        if (timeout.count() < 0) {
-            return corun::Status(StatusCode::INVALID_ARGUMENT, "the timeout must not be negative");
-        }
-        std::lock_guard lock(mutex_);
-        auto params = scheduling_;
-        params.timeout = timeout;
-        CORUN_RETURN_IF_ERROR(scheduler_.set_params(model_id_, params));
-        scheduling_ = params;
-        return corun::Status::ok();
+        return scheduled_.set_timeout(timeout);
     }
-    uint64_t model_id() const override { return model_id_; }
+    uint64_t model_id() const override { return scheduled_.model_id(); }
 
     void close() override {
         std::shared_ptr<Transcription> active;
@@ -147,18 +123,16 @@ public:
         }
         if (active) {
             active->request_abort();  // a running unit stops at its next preemption point
-            scheduler_.cancel_queued(
-                model_id_, corun::Status(StatusCode::ABORTED, "the Speech2Text was closed"));
+            scheduled_.cancel_queued(
+                corun::Status(StatusCode::ABORTED, "the Speech2Text was closed"));
             active->wait_ended();
         }
-        scheduler_.remove_model(model_id_);
+        scheduled_.remove();
     }
 
 private:
     void queue_next(const std::shared_ptr<Transcription>& transcription) {
         scheduler::InferRequest request;
-        request.model_id = model_id_;
-        request.preemptible = true;  // outranking frames run beside it on the lent slot
         request.run = [self = shared_from_this(), transcription](size_t device_index) {
             return self->run_unit(transcription, device_index);
         };
@@ -168,7 +142,7 @@ private:
                     ? corun::Status(StatusCode::ABORTED, "the Speech2Text was closed")
                     : reason);
         };
-        if (auto queued = scheduler_.enqueue(std::move(request)); !queued.is_ok()) {
+        if (auto queued = scheduled_.enqueue(std::move(request)); !queued.is_ok()) {
             transcription->finish(queued);
         }
     }
@@ -176,13 +150,10 @@ private:
     // One 30 s window; queues the next one or ends the transcription.
     int64_t run_unit(const std::shared_ptr<Transcription>& shared, size_t device_index) {
         Transcription& transcription = *shared;
-        const auto started = Clock::now();
-        int64_t lent_ns = 0;
+        ScheduledGenerativeModel::UnitClock clock(scheduled_, device_index);
         const engine::WhisperModel::StopPoint stop_point = [&] {
             if (transcription.abort_requested()) return true;
-            if (params_.preemption && scheduler_.outranked(priority_.load())) {
-                lent_ns += scheduler_.yield_to_outranking(model_id_, device_index);
-            }
+            clock.preemption_point();
             return transcription.abort_requested();
         };
         if (transcription.abort_requested()) {
@@ -194,7 +165,7 @@ private:
                                                 transcription.request().translate,
                                                 /*continues=*/index > 0};
         auto window = model_->transcribe(transcription.window(index), options, stop_point);
-        const int64_t device_ns = std::max<int64_t>(0, nanoseconds_since(started) - lent_ns);
+        const int64_t device_ns = clock.device_ns();
         if (!window.has_value()) {
             if (window.status().code() == StatusCode::ABORTED) {
                 transcription.finish(
@@ -222,15 +193,11 @@ private:
         return device_ns;
     }
 
-    std::shared_ptr<DeviceGroup> group_;  // keeps the scheduler alive
-    scheduler::Scheduler& scheduler_;
+    std::shared_ptr<DeviceGroup> group_;           // keeps the scheduler alive
     std::unique_ptr<engine::WhisperModel> model_;  // used by one unit at a time
-    const Speech2TextParams params_;
-    const uint64_t model_id_;
-    std::atomic<uint8_t> priority_{scheduler::PRIORITY_NORMAL};
+    ScheduledGenerativeModel scheduled_;
     std::mutex call_mutex_;  // held for a whole transcribe()
     std::mutex mutex_;
-    scheduler::ModelSchedulingParams scheduling_;
     std::shared_ptr<Transcription> active_;
     bool closed_ = false;
 };
@@ -241,11 +208,10 @@ Expected<std::shared_ptr<Speech2TextSession>> open_local_speech2text_session(
     std::shared_ptr<DeviceGroup> group, runtime::LocalBackend& backend,
     const std::string& model_path, const Speech2TextParams& params) {
     CORUN_TRY(auto model, engine::WhisperModel::load(model_path, params.threads));
-    const uint64_t model_id = backend.next_model_id();
-    const std::string name = std::filesystem::path(model_path).stem().string();
-    CORUN_RETURN_IF_ERROR(backend.scheduler().add_model(model_id, name, {}));
+    CORUN_TRY(auto scheduled,
+              ScheduledGenerativeModel::add(backend, model_path, params.preemption));
     return std::shared_ptr<Speech2TextSession>(std::make_shared<LocalSpeech2TextSession>(
-        std::move(group), backend, std::move(model), params, model_id));
+        std::move(group), std::move(model), std::move(scheduled)));
 }
 
 }  // namespace corun::genai::detail
