@@ -172,6 +172,28 @@ struct ModelScheduler::State {
         refresh_priorities();
     }
 
+    // Runs a taken burst on this thread, outside the lock, then charges it and frees its slot.
+    // `lock` holds `mutex` before and after.
+    void run_burst(std::unique_lock<std::mutex>& lock, uint64_t model_id, Burst& burst,
+                   size_t device_index, bool latency_slot) {
+        lock.unlock();
+        int64_t device_ns = 0;
+        for (auto& request : burst.requests) device_ns += request.run(device_index);
+        burst.requests.clear();  // release the jobs' references outside the lock
+        lock.lock();
+        finish_burst(model_id, burst, device_ns, device_index, latency_slot);
+        wake.notify_all();  // stop() and paused requests may wait for running work to end
+    }
+
+    // Nothing to dispatch: sleeps until the policy's next timeout, or until woken.
+    void wait_for(std::unique_lock<std::mutex>& lock, const PolicyResult& result) {
+        if (result.wake_at) {
+            wake.wait_until(lock, origin + *result.wake_at);
+        } else {
+            wake.wait(lock);
+        }
+    }
+
     // Which priority levels have frames queued or running, for outranked(): a request at a
     // preemption point reads it without taking the lock. Called after every change of either.
     void refresh_priorities() {
@@ -235,25 +257,14 @@ void lend(const std::shared_ptr<ModelScheduler::State>& state, size_t device_ind
         const PolicyResult result =
             state->policy.decide(now, state->refresh_view_above(lender->second), active_model);
         if (!result.decision) {
-            if (result.wake_at) {
-                state->wake.wait_until(lock, state->origin + *result.wake_at);
-            } else {
-                state->wake.wait(lock);
-            }
+            state->wait_for(lock, result);
             continue;
         }
         const Decision decision = *result.decision;
         Burst burst = state->take_burst(decision, now, device_index, active_model,
                                         /*latency_slot=*/true, lender->first);
         active_model = decision.model_id;
-        lock.unlock();
-        int64_t device_ns = 0;
-        for (auto& request : burst.requests) device_ns += request.run(device_index);
-        burst.requests.clear();
-        lock.lock();
-        state->finish_burst(decision.model_id, burst, device_ns, device_index,
-                            /*latency_slot=*/true);
-        state->wake.notify_all();
+        state->run_burst(lock, decision.model_id, burst, device_index, /*latency_slot=*/true);
     }
 }
 
@@ -271,23 +282,13 @@ void work(const std::shared_ptr<ModelScheduler::State>& state, size_t device_ind
         const PolicyResult result =
             state->policy.decide(now, state->refresh_view(latency_slot), active_model);
         if (!result.decision) {
-            if (result.wake_at) {
-                state->wake.wait_until(lock, state->origin + *result.wake_at);
-            } else {
-                state->wake.wait(lock);
-            }
+            state->wait_for(lock, result);
             continue;
         }
         const Decision decision = *result.decision;
         Burst burst = state->take_burst(decision, now, device_index, active_model, latency_slot);
         active_model = decision.model_id;
-        lock.unlock();
-        int64_t device_ns = 0;
-        for (auto& request : burst.requests) device_ns += request.run(device_index);
-        burst.requests.clear();  // release the jobs' references outside the lock
-        lock.lock();
-        state->finish_burst(decision.model_id, burst, device_ns, device_index, latency_slot);
-        state->wake.notify_all();  // stop() may be waiting for running work to end
+        state->run_burst(lock, decision.model_id, burst, device_index, latency_slot);
     }
 }
 
@@ -491,14 +492,8 @@ int64_t ModelScheduler::yield_to_outranking(uint64_t model_id, size_t device_ind
                                              /*latency_slot=*/true, model_id);
             active_model = decision.model_id;
             yielded = true;
-            lock.unlock();
-            int64_t device_ns = 0;
-            for (auto& request : burst.requests) device_ns += request.run(device_index);
-            burst.requests.clear();
-            lock.lock();
-            state_->finish_burst(decision.model_id, burst, device_ns, device_index,
-                                 /*latency_slot=*/true);
-            state_->wake.notify_all();
+            state_->run_burst(lock, decision.model_id, burst, device_index,
+                              /*latency_slot=*/true);
             continue;
         }
         // Outranking frames still run on other slots (latency slots, other callers): stay
@@ -506,11 +501,7 @@ int64_t ModelScheduler::yield_to_outranking(uint64_t model_id, size_t device_ind
         // frame that waits for its threshold or timeout does not hold the request back.
         if (!state_->outranking_running(priority)) break;
         yielded = true;
-        if (result.wake_at) {
-            state_->wake.wait_until(lock, state_->origin + *result.wake_at);
-        } else {
-            state_->wake.wait(lock);
-        }
+        state_->wait_for(lock, result);
     }
     if (!yielded) return 0;
     if (auto found = state_->models.find(model_id); found != state_->models.end()) {
