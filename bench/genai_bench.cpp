@@ -33,6 +33,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "child_process.hpp"
+
 #include "corun/corun.hpp"
 #include "corun/genai/llm.hpp"
 #include "corun/genai/speech2text.hpp"
@@ -324,29 +326,8 @@ SpeechFigures run_speech(corun::VDevice& vdevice, const Options& options,
 
 // ---- child processes ----
 
-pid_t spawn(const std::vector<std::string>& args, const std::string& stdout_path) {
-    std::fflush(nullptr);
-    const pid_t pid = fork();
-    if (pid < 0) {
-        std::perror("genai_bench: fork");
-        std::exit(1);
-    }
-    if (pid == 0) {
-        if (!stdout_path.empty() && !std::freopen(stdout_path.c_str(), "w", stdout)) _exit(127);
-        std::vector<char*> argv;
-        for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-        argv.push_back(nullptr);
-        execv(argv[0], argv.data());
-        _exit(127);
-    }
-    return pid;
-}
-
-int wait_for(pid_t pid) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using corun::bench::spawn;
+using corun::bench::wait_for;
 
 Json read_json(const std::string& path) {
     std::ifstream file(path);

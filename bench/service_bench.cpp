@@ -30,6 +30,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "child_process.hpp"
+
 #include "corun/corun.hpp"
 
 namespace {
@@ -47,32 +49,8 @@ double microseconds_since(Clock::time_point start) {
     return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
 }
 
-pid_t spawn(const std::vector<std::string>& args, const std::string& stdout_path = "") {
-    std::fflush(nullptr);  // or the child would print what this process has buffered
-    const pid_t pid = fork();
-    if (pid < 0) {
-        // Never hand -1 on: kill(-1, ...) would signal every process of the user.
-        std::perror("service_bench: fork");
-        std::exit(1);
-    }
-    if (pid == 0) {
-        if (!stdout_path.empty()) {
-            if (!std::freopen(stdout_path.c_str(), "w", stdout)) _exit(127);
-        }
-        std::vector<char*> argv;
-        for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-        argv.push_back(nullptr);
-        execv(argv[0], argv.data());
-        _exit(127);
-    }
-    return pid;
-}
-
-int wait_for(pid_t pid) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using corun::bench::spawn;
+using corun::bench::wait_for;
 
 // A configured model with one set of zero-filled buffers, run synchronously.
 struct Runner {
