@@ -127,6 +127,7 @@ struct ModelScheduler::State {
                         [](const InferRequest& request) { return request.preemptible; })) {
             burst.lends_slot = true;
             lending[device_index].emplace_back(decision.model_id, model.params.priority);
+            lend_wake.notify_all();
         }
         if (sink) {
             DecisionRecord record{now,
@@ -185,12 +186,26 @@ struct ModelScheduler::State {
         wake.notify_all();  // stop() and paused requests may wait for running work to end
     }
 
+    // A frame was queued: the lent-slot workers look at it if a preemptible request runs.
+    void notify_lent_slots() {
+        for (const auto& lenders : lending) {
+            if (!lenders.empty()) {
+                lend_wake.notify_all();
+                return;
+            }
+        }
+    }
+
     // Nothing to dispatch: sleeps until the policy's next timeout, or until woken.
     void wait_for(std::unique_lock<std::mutex>& lock, const PolicyResult& result) {
+        wait_for(lock, result, wake);
+    }
+    void wait_for(std::unique_lock<std::mutex>& lock, const PolicyResult& result,
+                  std::condition_variable& on) {
         if (result.wake_at) {
-            wake.wait_until(lock, origin + *result.wake_at);
+            on.wait_until(lock, origin + *result.wake_at);
         } else {
-            wake.wait(lock);
+            on.wait(lock);
         }
     }
 
@@ -236,6 +251,9 @@ struct ModelScheduler::State {
     bool stopping = false;
     DecisionSink sink;
     std::atomic<uint32_t> active_priorities{0};  // bit p: a model of priority p is busy
+    // Wakes the lent-slot workers only: they have work only while a preemptible request runs,
+    // and waking them at every frame of every model would cost a context switch per frame.
+    std::condition_variable lend_wake;
 };
 
 namespace {
@@ -250,14 +268,14 @@ void lend(const std::shared_ptr<ModelScheduler::State>& state, size_t device_ind
     while (!state->stopping) {
         const auto lender = state->lender(device_index);
         if (!lender) {
-            state->wake.wait(lock);
+            state->lend_wake.wait(lock);
             continue;
         }
         const TimePoint now = state->now();
         const PolicyResult result =
             state->policy.decide(now, state->refresh_view_above(lender->second), active_model);
         if (!result.decision) {
-            state->wait_for(lock, result);
+            state->wait_for(lock, result, state->lend_wake);
             continue;
         }
         const Decision decision = *result.decision;
@@ -343,6 +361,7 @@ Status ModelScheduler::set_params(uint64_t model_id, const ModelSchedulingParams
         state_->refresh_priorities();
     }
     state_->wake.notify_all();
+    state_->lend_wake.notify_all();  // a new priority may outrank a running unit
     return Status::ok();
 }
 
@@ -375,6 +394,7 @@ Status ModelScheduler::push_locked(InferRequest request) {
     model.queue.push_back(
         {std::move(request), state_->now(), state_->dispatches, model.dispatches});
     state_->refresh_priorities();
+    state_->notify_lent_slots();
     return Status::ok();
 }
 
@@ -528,6 +548,7 @@ void ModelScheduler::stop_within(std::chrono::nanoseconds limit) {
         }
     }
     state_->wake.notify_all();
+    state_->lend_wake.notify_all();
     for (auto& queued : cancelled) {
         queued.request.cancel(Status(StatusCode::SHUTDOWN, "the device group was shut down"));
     }
