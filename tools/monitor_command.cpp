@@ -118,6 +118,25 @@ void print_table(const proto::MonitorSnapshot& snapshot, bool clear_screen) {
                     model.priority(), model.fps(), model.utilisation_percent(),
                     model.latency_p50_ms(), model.latency_p95_ms());
     }
+    // Deadlines, for the models that have an SLO or had frames with a deadline of their own.
+    bool deadlines = false;
+    for (const auto& model : snapshot.models()) {
+        deadlines = deadlines || model.latency_slo_ms() > 0 || model.deadline_met() > 0 ||
+                    model.deadline_refused() > 0 || model.deadline_dropped() > 0 ||
+                    model.deadline_finished_late() > 0;
+    }
+    if (deadlines) {
+        std::printf("\n%-28s %8s %8s %12s %9s %9s %9s %9s\n", "Deadlines", "PID", "SLO ms",
+                    "predicted ms", "met", "refused", "dropped", "late");
+        for (const auto& model : snapshot.models()) {
+            std::printf("%-28.28s %8u %8.1f %12.2f %9llu %9llu %9llu %9llu\n", model.name().c_str(),
+                        model.pid(), model.latency_slo_ms(), model.predicted_latency_ms(),
+                        static_cast<unsigned long long>(model.deadline_met()),
+                        static_cast<unsigned long long>(model.deadline_refused()),
+                        static_cast<unsigned long long>(model.deadline_dropped()),
+                        static_cast<unsigned long long>(model.deadline_finished_late()));
+        }
+    }
     std::printf("\n%-28s %8s %10s %12s %12s\n", "Queue", "PID", "Capacity", "Waiting in",
                 "Results out");
     for (const auto& model : snapshot.models()) {

@@ -67,6 +67,12 @@ public:
                     {"results_waiting_out", 0},  // in-process results go straight to callbacks
                     {"frames_done", model.frames_done},
                     {"fast_lane_frames", 0},
+                    {"latency_slo_ms", model.latency_slo_ms},
+                    {"deadline_refused", model.deadline_refused},
+                    {"deadline_dropped", model.deadline_dropped},
+                    {"deadline_finished_late", model.deadline_finished_late},
+                    {"deadline_met", model.deadline_met},
+                    {"predicted_latency_ms", model.predicted_latency_ms},
                 });
             }
             for (const auto& device : group.devices) {

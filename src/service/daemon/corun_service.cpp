@@ -21,6 +21,16 @@ namespace {
 
 constexpr size_t MAX_SESSIONS_PER_CONNECTION = 256;
 
+// What the scheduler says of a model's deadlines, for the monitor.
+void set_deadline_figures(const ScheduledModelStats& stats, v1::MonitoredModel& model) {
+    model.set_latency_slo_ms(stats.latency_slo_ms);
+    model.set_deadline_refused(stats.deadline_refused);
+    model.set_deadline_dropped(stats.deadline_dropped);
+    model.set_deadline_finished_late(stats.deadline_finished_late);
+    model.set_deadline_met(stats.deadline_met);
+    model.set_predicted_latency_ms(stats.predicted_latency_ms);
+}
+
 template <typename Reply>
 grpc::Status reply_with(Reply* reply, const Status& status) {
     *reply->mutable_status() = to_proto(status);
@@ -449,9 +459,9 @@ grpc::Status CorunService::Monitor(grpc::ServerContext*, const v1::MonitorReques
             const uint32_t slots = runtime::execution_slots(*load.vdevice);
             load.capacity_ns = 1e9 * std::max<uint32_t>(1, slots);
         }
-        std::map<uint64_t, uint32_t> queued;  // scheduler model id -> frames waiting
+        std::map<uint64_t, ScheduledModelStats> scheduled;  // by scheduler model id
         for (const auto& stats : session->vdevice().get_scheduler_stats()) {
-            queued[stats.model_id] = stats.frames_queued;
+            scheduled[stats.model_id] = stats;
         }
         for (const auto& served : session->models().served()) {
             const ActivitySnapshot activity = served->activity->snapshot(now);
@@ -468,14 +478,12 @@ grpc::Status CorunService::Monitor(grpc::ServerContext*, const v1::MonitorReques
             model->set_latency_p50_ms(activity.latency_p50_ms);
             model->set_latency_p95_ms(activity.latency_p95_ms);
             model->set_queue_capacity(served->queue_capacity);
-            model->set_frames_waiting_in(queued[served->configured.scheduler_model_id()]);
+            const ScheduledModelStats& stats = scheduled[served->configured.scheduler_model_id()];
+            model->set_frames_waiting_in(stats.frames_queued);
+            set_deadline_figures(stats, *model);
             model->set_results_waiting_out(served->activity->results_waiting_out.load());
             model->set_frames_done(activity.frames_done);
             model->set_fast_lane_frames(served->fast_lane_frames.load());
-        }
-        std::map<uint64_t, ScheduledModelStats> scheduled;
-        for (const auto& stats : session->vdevice().get_scheduler_stats()) {
-            scheduled[stats.model_id] = stats;
         }
         for (const auto& llm : session->llms().list()) {
             const ScheduledModelStats& stats = scheduled[llm->session->model_id()];
