@@ -1,0 +1,52 @@
+// One routed frame on its way through the placements: its buffers, the placements tried so far,
+// and its completion, which happens exactly once (the callback, then every waiter). Only one
+// attempt of a request is in flight at a time, so the trail needs no lock of its own; the
+// completion does, as waiters read it from other threads.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "corun/routed_model.hpp"
+
+namespace corun::router {
+
+struct RoutedRequest {
+    using Clock = std::chrono::steady_clock;
+
+    std::map<std::string, MemoryView> buffers;
+    RoutedCallback callback;
+    Clock::time_point submitted;
+
+    // The trail, touched only by the thread that routes the current attempt.
+    size_t next_placement = 0;  // placements before it were tried or skipped already
+    uint32_t attempts = 0;
+    std::vector<RoutingAttempt> refused;
+    // The placement that refused the frame last, until the frame is sent to the next one.
+    std::optional<size_t> left_placement;
+    // The latency the placement of the attempt in flight predicted for it, if it could.
+    std::optional<std::chrono::nanoseconds> predicted;
+
+    // Set by a synchronous run() that gave up waiting: no further placement is tried.
+    std::atomic<bool> abandoned{false};
+
+    // Runs the callback and wakes the waiters; a second call is a bug, reported and ignored.
+    void complete(RoutedCompletionInfo info);
+    Status wait(std::chrono::milliseconds timeout);
+    bool is_done() const;
+    // The completion once done; INVALID_OPERATION before.
+    Expected<RoutedCompletionInfo> completion() const;
+
+private:
+    mutable std::mutex mutex_;
+    std::condition_variable finished_;
+    bool done_ = false;
+    std::optional<RoutedCompletionInfo> completion_;
+};
+
+}  // namespace corun::router
