@@ -107,15 +107,7 @@ Expected<RoutedModel::Bindings> RoutedModel::create_bindings(
 
 Expected<RoutedCompletionInfo> RoutedModel::run(const Bindings& bindings,
                                                 std::chrono::milliseconds timeout) {
-    CORUN_TRY(auto request, router_->submit(bindings, nullptr));
-    Status status = request->wait(timeout);
-    if (status.code() == StatusCode::TIMEOUT && !request->is_done()) {
-        // Buffers stay the caller's once run() returns: no further placement is tried, and the
-        // one holding the frame is waited for.
-        request->abandoned = true;
-        request->wait(INFINITE_TIMEOUT).ignore();
-        return status;
-    }
+    CORUN_TRY(auto request, router_->run(bindings, timeout));
     CORUN_TRY(auto completion, request->completion());
     if (!completion.status.is_ok()) return completion.status;
     return completion;

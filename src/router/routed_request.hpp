@@ -4,7 +4,6 @@
 // completion does, as waiters read it from other threads.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -32,8 +31,10 @@ struct RoutedRequest {
     // The latency the placement of the attempt in flight predicted for it, if it could.
     std::optional<std::chrono::nanoseconds> predicted;
 
-    // Set by a synchronous run() that gave up waiting: no further placement is tried.
-    std::atomic<bool> abandoned{false};
+    // A synchronous run(): each placement is tried with its own run() on the caller's thread
+    // (which keeps the runtime's caller-thread path), until `run_deadline`.
+    bool synchronous = false;
+    Clock::time_point run_deadline = Clock::time_point::max();
 
     // Runs the callback and wakes the waiters; a second call is a bug, reported and ignored.
     void complete(RoutedCompletionInfo info);

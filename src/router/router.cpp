@@ -147,8 +147,7 @@ Status Router::check_buffer(const std::string& stream, MemoryView view) const {
     return Status::ok();
 }
 
-Expected<std::shared_ptr<RoutedRequest>> Router::submit(const RoutedModel::Bindings& bindings,
-                                                        RoutedCallback callback) {
+Expected<std::shared_ptr<RoutedRequest>> Router::accept(const RoutedModel::Bindings& bindings) {
     CORUN_CHECK(bindings.router_.get() == this, StatusCode::INVALID_ARGUMENT,
                 "these bindings were made by another routed model; create them with this model's "
                 "create_bindings() ('" +
@@ -161,8 +160,23 @@ Expected<std::shared_ptr<RoutedRequest>> Router::submit(const RoutedModel::Bindi
     }
     auto request = std::make_shared<RoutedRequest>();
     request->buffers = bindings.buffers_;
-    request->callback = std::move(callback);
     request->submitted = Clock::now();
+    return request;
+}
+
+Expected<std::shared_ptr<RoutedRequest>> Router::submit(const RoutedModel::Bindings& bindings,
+                                                        RoutedCallback callback) {
+    CORUN_TRY(auto request, accept(bindings));
+    request->callback = std::move(callback);
+    route(request);
+    return request;
+}
+
+Expected<std::shared_ptr<RoutedRequest>> Router::run(const RoutedModel::Bindings& bindings,
+                                                     std::chrono::milliseconds timeout) {
+    CORUN_TRY(auto request, accept(bindings));
+    request->synchronous = true;
+    if (!waits_forever(timeout)) request->run_deadline = request->submitted + timeout;
     route(request);
     return request;
 }
@@ -176,9 +190,6 @@ void Router::route(const std::shared_ptr<RoutedRequest>& request) {
             if (closed_) {
                 stop = Status(StatusCode::SHUTDOWN, "routed model '" + model_name_ +
                                                         "' was shut down before the frame ran");
-            } else if (request->abandoned) {
-                stop = Status(StatusCode::TIMEOUT,
-                              "run() stopped waiting; no further placement was tried");
             } else {
                 dispatch = next_dispatch(*request);
                 if (!dispatch) stop = no_placement_left(*request);
@@ -195,27 +206,92 @@ void Router::route(const std::shared_ptr<RoutedRequest>& request) {
         }
         ++request->attempts;
         request->predicted = predicted_latency(dispatch->configured);
-        Status refused;
+        InferTiming timing;
+        std::optional<Status> outcome;
         auto bindings = dispatch->configured.create_bindings(request->buffers);
         if (bindings.has_value()) {
-            auto job = dispatch->configured.run_async(
-                *bindings, [self = shared_from_this(), request, index = dispatch->index,
-                            probe = dispatch->probe](const AsyncInferCompletionInfo& info) {
-                    self->attempt_finished(request, index, probe, info);
-                });
-            if (job.has_value()) {
-                job->detach();
-                return;  // the attempt's callback goes on from here
-            }
-            refused = job.status();
+            outcome = attempt(request, *dispatch, *bindings, timing);
+            if (!outcome) return;  // the attempt's callback goes on from here
         } else {
-            refused = bindings.status();
+            outcome = bindings.status();
         }
-        if (!attempt_refused(*request, dispatch->index, dispatch->probe, refused)) {
-            finish(request, refused, std::nullopt, InferTiming{});
+        if (outcome->is_ok()) {
+            attempt_ran(request, dispatch->index, dispatch->probe, timing);
+            return;
+        }
+        if (request->synchronous && outcome->code() == StatusCode::TIMEOUT &&
+            Clock::now() >= request->run_deadline) {
+            // The caller's timeout, not the placement's failure: no further placement is tried.
+            if (dispatch->probe) {
+                std::lock_guard lock(mutex_);
+                placements_[dispatch->index].abandon_probe();
+            }
+            request->refused.push_back({placements_[dispatch->index].label(), *outcome});
+            finish(request, *outcome, std::nullopt, InferTiming{});
+            return;
+        }
+        if (!attempt_refused(*request, dispatch->index, dispatch->probe, *outcome)) {
+            finish(request, *outcome, std::nullopt, InferTiming{});
             return;
         }
     }
+}
+
+std::optional<Status> Router::attempt(const std::shared_ptr<RoutedRequest>& request,
+                                      const Dispatch& dispatch,
+                                      const ConfiguredInferModel::Bindings& bindings,
+                                      InferTiming& timing) {
+    ConfiguredInferModel configured = dispatch.configured;
+    if (!request->synchronous) {
+        auto job = configured.run_async(
+            bindings, [self = shared_from_this(), request, index = dispatch.index,
+                       probe = dispatch.probe](const AsyncInferCompletionInfo& info) {
+                self->attempt_finished(request, index, probe, info);
+            });
+        if (!job.has_value()) return job.status();
+        job->detach();
+        return std::nullopt;
+    }
+    // run() would wait for queue space; a full placement is passed over as run_async's would be.
+    const size_t queue_size = configured.get_async_queue_size().value();
+    const size_t in_flight = configured.get_frames_in_flight().value();
+    if (in_flight >= queue_size) {
+        return Status(StatusCode::QUEUE_IS_FULL, "run: " + std::to_string(in_flight) + " of " +
+                                                     std::to_string(queue_size) +
+                                                     " queue slots are busy");
+    }
+    const auto started = Clock::now();
+    if (started >= request->run_deadline) {
+        return Status(StatusCode::TIMEOUT, "run: the timeout passed before placement '" +
+                                               placements_[dispatch.index].label() + "' was tried");
+    }
+    const auto remaining =
+        request->run_deadline == Clock::time_point::max()
+            ? INFINITE_TIMEOUT
+            : std::chrono::ceil<std::chrono::milliseconds>(request->run_deadline - started);
+    Status status = configured.run(bindings, remaining);
+    timing.total_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count();
+    return status;
+}
+
+void Router::attempt_ran(const std::shared_ptr<RoutedRequest>& request, size_t index, bool probe,
+                         const InferTiming& timing) {
+    std::string back_in_service;
+    {
+        std::lock_guard lock(mutex_);
+        RoutedPlacement& placement = placements_[index];
+        const bool was_out = placement.condition() == PlacementCondition::TAKEN_OUT;
+        placement.count_ran(probe, std::chrono::nanoseconds(timing.total_ns), request->predicted);
+        if (was_out && placement.condition() == PlacementCondition::IN_SERVICE) {
+            back_in_service = placement.label();
+        }
+    }
+    if (!back_in_service.empty()) {
+        spdlog::info("routed model '{}': placement '{}' ran its probe frame; back in service",
+                     model_name_, back_in_service);
+    }
+    finish(request, Status::ok(), index, timing);
 }
 
 std::optional<Router::Dispatch> Router::next_dispatch(RoutedRequest& request) {
@@ -256,25 +332,8 @@ Status Router::no_placement_left(const RoutedRequest& request) const {
 void Router::attempt_finished(const std::shared_ptr<RoutedRequest>& request, size_t index,
                               bool probe, const AsyncInferCompletionInfo& info) {
     if (info.status.is_ok()) {
-        std::string back_in_service;
-        {
-            std::lock_guard lock(mutex_);
-            RoutedPlacement& placement = placements_[index];
-            const bool was_out = placement.condition() == PlacementCondition::TAKEN_OUT;
-            placement.count_ran(probe, std::chrono::nanoseconds(info.timing.total_ns),
-                                request->predicted);
-            if (was_out && placement.condition() == PlacementCondition::IN_SERVICE) {
-                back_in_service = placement.label();
-            }
-        }
-        if (!back_in_service.empty()) {
-            spdlog::info("routed model '{}': placement '{}' ran its probe frame; back in service",
-                         model_name_, back_in_service);
-        }
-        finish(request, Status::ok(), index, info.timing);
-        return;
-    }
-    if (attempt_refused(*request, index, probe, info.status)) {
+        attempt_ran(request, index, probe, info.timing);
+    } else if (attempt_refused(*request, index, probe, info.status)) {
         route(request);
     } else {
         finish(request, info.status, std::nullopt, InferTiming{});

@@ -45,9 +45,13 @@ public:
     Status check_buffer(const std::string& stream, MemoryView view) const;
     Expected<size_t> frame_size(const std::string& stream) const;
 
-    // Accepts one frame and sends it to its first placement.
+    // Accepts one frame and sends it to its first placement (run_async).
     Expected<std::shared_ptr<RoutedRequest>> submit(const RoutedModel::Bindings& bindings,
                                                     RoutedCallback callback);
+    // Runs one frame on the caller's thread, placement after placement (run); the request is
+    // done when it returns.
+    Expected<std::shared_ptr<RoutedRequest>> run(const RoutedModel::Bindings& bindings,
+                                                 std::chrono::milliseconds timeout);
 
     Status remove_placement(const std::string& label);
     Status restore_placement(const std::string& label);
@@ -75,7 +79,17 @@ private:
     // Records the streams of the first placement configured, or checks another against them.
     Status check_streams(size_t index, ConfiguredInferModel& configured);
 
+    Expected<std::shared_ptr<RoutedRequest>> accept(const RoutedModel::Bindings& bindings);
     void route(const std::shared_ptr<RoutedRequest>& request);
+    // One attempt: the frame queued on the placement (nullopt: its callback goes on from
+    // there), or what the placement said at once; for a synchronous request, what its run()
+    // returned, with the time it took in `timing`.
+    std::optional<Status> attempt(const std::shared_ptr<RoutedRequest>& request,
+                                  const Dispatch& dispatch,
+                                  const ConfiguredInferModel::Bindings& bindings,
+                                  InferTiming& timing);
+    void attempt_ran(const std::shared_ptr<RoutedRequest>& request, size_t index, bool probe,
+                     const InferTiming& timing);
     // Under the lock: the first placement from request.next_placement that takes frames now.
     std::optional<Dispatch> next_dispatch(RoutedRequest& request);
     // Under the lock: why no placement is left for the frame.

@@ -612,6 +612,29 @@ TEST_F(RoutedModelTest, NoPlacementTakesAFrameWhenEveryQueueIsFull) {
     EXPECT_TRUE(test::contains(log(), "and no placement after it could")) << log();
 }
 
+// A synchronous run() whose timeout passes while its frame waits on a placement: TIMEOUT, the
+// frame is cancelled there, and no further placement is tried (the caller's timeout is not the
+// placement's failure).
+TEST_F(RoutedModelTest, ARunWhoseTimeoutPassesTriesNoFurtherPlacement) {
+    auto routed = create_routed(BLAZEFACE, npu_then_cpu());
+    ASSERT_NE(routed, nullptr);
+    auto frames = make_frames(*routed, 2);
+    FrameLedger ledger(frames.size());
+    NpuSimFaultInjection::stall_bursts(npu_group_);
+    ledger.send_async(*routed, frames[0], 0);
+    ASSERT_TRUE(
+        test::wait_until([&] { return NpuSimFaultInjection::stalled_bursts(npu_group_) == 1; }));
+    const Status status = routed->run(bind(*routed, frames[1]), milliseconds(20)).status();
+    EXPECT_EQ(status.code(), StatusCode::TIMEOUT) << status;
+    NpuSimFaultInjection::clear(npu_group_);
+    ASSERT_TRUE(ledger.wait_for(1));
+    const auto stats = routed->get_stats();
+    EXPECT_EQ(stats.failed, 1u);
+    EXPECT_EQ(stats_of(stats, "npu").failures, 0u);
+    EXPECT_EQ(stats_of(stats, "npu").fallbacks_away, 0u);
+    EXPECT_EQ(stats_of(stats, "cpu").frames_run, 0u);
+}
+
 // Every placement removed: the frame fails at once, saying which placements there are and why
 // none took it.
 TEST_F(RoutedModelTest, NoPlacementInServiceFailsTheFrameNamingEachPlacement) {
