@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <set>
 
 #include "router/routing_outcome.hpp"
@@ -42,6 +43,7 @@ Expected<std::shared_ptr<Router>> Router::create(const std::string& onnx_path,
                     std::to_string(params.health.probe_interval.count()) +
                     " ms; it must be 0 or more");
     std::shared_ptr<Router> router(new Router(onnx_path, params));
+    router->model_name_ = std::filesystem::path(onnx_path).stem().string();  // InferModel's name
     std::set<std::string> labels;
     for (size_t i = 0; i < params.placements.size(); ++i) {
         const Placement& placement = params.placements[i];
@@ -57,6 +59,7 @@ Expected<std::shared_ptr<Router>> Router::create(const std::string& onnx_path,
     }
 
     Status last_failure;
+    bool any_loaded = false;
     for (size_t i = 0; i < router->placements_.size(); ++i) {
         std::shared_ptr<InferModel> model;
         auto configured = router->configure_placement(i, model);
@@ -65,7 +68,8 @@ Expected<std::shared_ptr<Router>> Router::create(const std::string& onnx_path,
             return configured.status();  // the caller's settings, wrong on every placement
         }
         if (configured.has_value()) {
-            if (router->model_name_.empty()) {
+            if (!any_loaded) {
+                any_loaded = true;
                 router->model_name_ = model->info().name;
                 router->input_names_ = configured->get_input_names();
                 router->output_names_ = configured->get_output_names();
@@ -79,9 +83,9 @@ Expected<std::shared_ptr<Router>> Router::create(const std::string& onnx_path,
         spdlog::warn(
             "routed model '{}': placement '{}' cannot run it ({}); its frames go to the "
             "next placement",
-            onnx_path, router->placements_[i].label(), last_failure.to_string());
+            router->model_name_, router->placements_[i].label(), last_failure.to_string());
     }
-    if (router->model_name_.empty()) {
+    if (!any_loaded) {
         return last_failure.with_context("routed model '" + onnx_path +
                                          "': no placement could load it; the last");
     }

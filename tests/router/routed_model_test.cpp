@@ -450,7 +450,8 @@ TEST_F(RoutedModelTest, AModelNpuSimCannotLoadRunsOnCpuAndTheLogSaysWhy) {
     const auto npu = stats_of(routed->get_stats(), "npu");
     EXPECT_EQ(npu.condition, PlacementCondition::NOT_LOADED);
     EXPECT_TRUE(test::contains(npu.condition_reason, "emotion")) << npu.condition_reason;
-    EXPECT_TRUE(test::contains(log(), "placement 'npu' cannot run it")) << log();
+    EXPECT_TRUE(test::contains(log(), "routed model 'emotion': placement 'npu' cannot run it"))
+        << log();
     EXPECT_TRUE(test::contains(log(), npu.condition_reason)) << log();
 
     auto frames = make_frames(*routed, 4);
