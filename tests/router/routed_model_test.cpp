@@ -228,16 +228,32 @@ protected:
 
     void advance_clock(milliseconds by) { virtual_ns_ += std::chrono::nanoseconds(by).count(); }
 
+    // npu-sim stalled with frame `frame` taken off its queue and held on the device.
+    void stall_npu_running(RoutedModel& routed, std::vector<Frame>& frames, FrameLedger& ledger,
+                           size_t frame) {
+        NpuSimFaultInjection::stall_bursts(npu_group_);
+        ledger.send_async(routed, frames[frame], frame);
+        ASSERT_TRUE(test::wait_until(
+            [&] { return NpuSimFaultInjection::stalled_bursts(npu_group_) == 1; }));
+    }
+
+    // What every test of frames ends with: each completed once, the counters say exactly where
+    // they ran, and their outputs are a cpu-only run's.
+    void expect_every_frame_accounted(RoutedModel& routed, std::vector<Frame>& frames,
+                                      FrameLedger& ledger, const ExpectedCounters& expected) {
+        ledger.expect_each_completed_once();
+        expected.expect_in(routed.get_stats());
+        EXPECT_EQ(expected.npu_run + expected.cpu_run, frames.size());
+        expect_outputs_equal_a_cpu_only_run(BLAZEFACE, frames);
+    }
+
     // Phase: npu-sim stalled with one frame running and one queued has its async queue full
     // (2 frames at batch 1), so the next `to_cpu` frames are refused with QUEUE_IS_FULL and run
     // on cpu; then it goes on and runs the two. Uses 2 + to_cpu frames from `first`.
     void saturate_npu(RoutedModel& routed, std::vector<Frame>& frames, FrameLedger& ledger,
                       size_t first, size_t to_cpu, ExpectedCounters& expected) {
         const int before = ledger.completions();
-        NpuSimFaultInjection::stall_bursts(npu_group_);
-        ledger.send_async(routed, frames[first], first);
-        ASSERT_TRUE(test::wait_until(
-            [&] { return NpuSimFaultInjection::stalled_bursts(npu_group_) == 1; }));
+        stall_npu_running(routed, frames, ledger, first);
         ledger.send_async(routed, frames[first + 1], first + 1);
         // One at a time: the cpu placement's queue holds 2 frames too, and a frame that finds
         // every queue full fails (QUEUE_IS_FULL, test NoPlacementTakesAFrameWhenEveryQueueIsFull).
@@ -311,10 +327,7 @@ protected:
     void remove_and_restore_npu(RoutedModel& routed, std::vector<Frame>& frames,
                                 FrameLedger& ledger, size_t first, ExpectedCounters& expected) {
         const int before = ledger.completions();
-        NpuSimFaultInjection::stall_bursts(npu_group_);
-        ledger.send_async(routed, frames[first], first);
-        ASSERT_TRUE(test::wait_until(
-            [&] { return NpuSimFaultInjection::stalled_bursts(npu_group_) == 1; }));
+        stall_npu_running(routed, frames, ledger, first);
         ledger.send_async(routed, frames[first + 1], first + 1);
         // remove_placement returns once the frame running there has finished: another thread.
         std::thread remover([&] { EXPECT_OK(routed.remove_placement("npu")); });
@@ -382,9 +395,7 @@ TEST_F(RoutedModelTest, ASaturatedNpuSendsWhatItsQueueCannotTakeToCpu) {
     FrameLedger ledger(frames.size());
     ExpectedCounters expected;
     saturate_npu(*routed, frames, ledger, 0, 8, expected);
-    ledger.expect_each_completed_once();
-    expected.expect_in(routed->get_stats());
-    expect_outputs_equal_a_cpu_only_run(BLAZEFACE, frames);
+    expect_every_frame_accounted(*routed, frames, ledger, expected);
     // One line says why; the seven like it in the same second are held back.
     EXPECT_EQ(count_lines_with(log(), "placement 'npu' did not run a frame (QUEUE_IS_FULL"), 1u)
         << log();
@@ -398,9 +409,7 @@ TEST_F(RoutedModelTest, AFailingNpuIsTakenOutAfterThreeFailuresAndProbedBackInWh
     FrameLedger ledger(frames.size());
     ExpectedCounters expected;
     fail_npu_and_bring_it_back(*routed, frames, ledger, 0, expected);
-    ledger.expect_each_completed_once();
-    expected.expect_in(routed->get_stats());
-    expect_outputs_equal_a_cpu_only_run(BLAZEFACE, frames);
+    expect_every_frame_accounted(*routed, frames, ledger, expected);
     const std::string text = log();
     EXPECT_EQ(count_lines_with(text,
                                "placement 'npu' taken out of service after 3 consecutive "
@@ -418,9 +427,7 @@ TEST_F(RoutedModelTest, ARemovedNpuPassesItsQueuedFrameToCpuAndRunsAgainOnceRest
     FrameLedger ledger(frames.size());
     ExpectedCounters expected;
     remove_and_restore_npu(*routed, frames, ledger, 0, expected);
-    ledger.expect_each_completed_once();
-    expected.expect_in(routed->get_stats());
-    expect_outputs_equal_a_cpu_only_run(BLAZEFACE, frames);
+    expect_every_frame_accounted(*routed, frames, ledger, expected);
     EXPECT_TRUE(test::contains(log(), "placement 'npu' did not run a frame (SHUTDOWN")) << log();
 }
 
@@ -435,10 +442,7 @@ TEST_F(RoutedModelTest, FallbackAcceptanceRun) {
     saturate_npu(*routed, frames, ledger, 0, 8, expected);
     fail_npu_and_bring_it_back(*routed, frames, ledger, 10, expected);
     remove_and_restore_npu(*routed, frames, ledger, 20, expected);
-    ledger.expect_each_completed_once();
-    expected.expect_in(routed->get_stats());
-    EXPECT_EQ(expected.npu_run + expected.cpu_run, frames.size());
-    expect_outputs_equal_a_cpu_only_run(BLAZEFACE, frames);
+    expect_every_frame_accounted(*routed, frames, ledger, expected);
     EXPECT_FALSE(test::contains(log(), "second time")) << log();
 }
 
@@ -486,10 +490,7 @@ TEST_F(RoutedModelTest, ShutdownCompletesEveryFrameOnce) {
     ASSERT_NE(routed, nullptr);
     auto frames = make_frames(*routed, 2);
     FrameLedger ledger(frames.size());
-    NpuSimFaultInjection::stall_bursts(npu_group_);
-    ledger.send_async(*routed, frames[0], 0);
-    ASSERT_TRUE(
-        test::wait_until([&] { return NpuSimFaultInjection::stalled_bursts(npu_group_) == 1; }));
+    stall_npu_running(*routed, frames, ledger, 0);
     ledger.send_async(*routed, frames[1], 1);
     std::thread stopper([&] { EXPECT_OK(routed->shutdown()); });
     ASSERT_TRUE(ledger.wait_for(1));
@@ -589,10 +590,7 @@ TEST_F(RoutedModelTest, NoPlacementTakesAFrameWhenEveryQueueIsFull) {
     ASSERT_NE(routed, nullptr);
     auto frames = make_frames(*routed, 3);
     FrameLedger ledger(frames.size());
-    NpuSimFaultInjection::stall_bursts(npu_group_);
-    ledger.send_async(*routed, frames[0], 0);
-    ASSERT_TRUE(
-        test::wait_until([&] { return NpuSimFaultInjection::stalled_bursts(npu_group_) == 1; }));
+    stall_npu_running(*routed, frames, ledger, 0);
     ledger.send_async(*routed, frames[1], 1);
     ledger.send_async(*routed, frames[2], 2);
     ASSERT_EQ(ledger.completions(), 1);  // already, inside run_async
@@ -621,10 +619,7 @@ TEST_F(RoutedModelTest, ARunWhoseTimeoutPassesTriesNoFurtherPlacement) {
     ASSERT_NE(routed, nullptr);
     auto frames = make_frames(*routed, 2);
     FrameLedger ledger(frames.size());
-    NpuSimFaultInjection::stall_bursts(npu_group_);
-    ledger.send_async(*routed, frames[0], 0);
-    ASSERT_TRUE(
-        test::wait_until([&] { return NpuSimFaultInjection::stalled_bursts(npu_group_) == 1; }));
+    stall_npu_running(*routed, frames, ledger, 0);
     const Status status = routed->run(bind(*routed, frames[1]), milliseconds(20)).status();
     EXPECT_EQ(status.code(), StatusCode::TIMEOUT) << status;
     NpuSimFaultInjection::clear(npu_group_);
