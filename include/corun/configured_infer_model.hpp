@@ -149,6 +149,17 @@ public:
                                       AsyncInferCallback callback = nullptr);
     Expected<AsyncInferJob> run_async(const std::vector<Bindings>& bindings,
                                       AsyncInferCallback callback = nullptr);
+    // As run_async, for a job that must be complete by `deadline` (corun; the earlier of it and
+    // the latency SLO holds). A job predicted to finish later completes at once with
+    // DEADLINE_EXCEEDED, naming the predicted finish, instead of running late (docs/SCHEDULER.md,
+    // "Deadlines"). The steady clock is the machine's monotonic clock, so through corund the
+    // deadline means the same instant in the service.
+    Expected<AsyncInferJob> run_async(const Bindings& bindings,
+                                      std::chrono::steady_clock::time_point deadline,
+                                      AsyncInferCallback callback = nullptr);
+    Expected<AsyncInferJob> run_async(const std::vector<Bindings>& bindings,
+                                      std::chrono::steady_clock::time_point deadline,
+                                      AsyncInferCallback callback = nullptr);
 
     // Frames that can be queued at once (2 x batch size, at least 2).
     Expected<size_t> get_async_queue_size() const;
@@ -164,6 +175,16 @@ public:
     Status set_scheduler_priority(uint32_t priority);
     Status set_scheduler_threshold(uint32_t threshold);
     Status set_scheduler_timeout(const std::chrono::milliseconds& timeout);
+    // corun: a latency SLO. Every frame must complete within `slo` of being queued; within a
+    // priority level frames with a deadline run earliest deadline first, and a frame predicted
+    // to miss its deadline completes at once with DEADLINE_EXCEEDED (run() returns it), so the
+    // caller can skip the frame or send it elsewhere. 0 = no SLO (default). INVALID_ARGUMENT
+    // for a negative SLO; INVALID_OPERATION under SchedulingAlgorithm::NONE.
+    Status set_latency_slo(std::chrono::milliseconds slo);
+    // corun: the latency the scheduler predicts for a frame queued now: what runs and waits
+    // ahead of it, plus its own execution planned from its model's last 10 bursts (the SLO's
+    // deadline decides what goes ahead). UNINITIALIZED until a frame of this model has run.
+    Expected<std::chrono::nanoseconds> predicted_latency() const;
 
     // Jobs not yet started complete with SHUTDOWN; running ones finish; later calls fail
     // with SHUTDOWN. Returns once every callback has returned, except when called from a

@@ -31,6 +31,10 @@ enum class StatusCode {
     RPC_FAILED,         // the multi-process service could not be reached or went away
     PROTOCOL_MISMATCH,  // client and service speak different protocol versions
     RESOURCE_LIMIT,     // a per-client limit of the service (models, frames, memory)
+    // A frame with a deadline (a latency SLO or a job's deadline) that was refused at admission,
+    // or dropped before it ran, because it was predicted to finish after its deadline; the
+    // message names the reason and the predicted finish (docs/SCHEDULER.md, "Deadlines").
+    DEADLINE_EXCEEDED,
 };
 
 // "SUCCESS", "INVALID_ARGUMENT", ... for logs and messages.

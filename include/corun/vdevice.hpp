@@ -116,6 +116,17 @@ struct ScheduledModelStats {
     // queueing, threshold waits included): 0 means none of its frames was ever overtaken, what
     // a top priority with threshold 1 promises (docs/SCHEDULER.md).
     uint64_t max_overtaken_by = 0;
+    // Deadlines (corun; docs/SCHEDULER.md, "Deadlines"): the SLO, and what became of frames
+    // that had a deadline (the SLO's or their job's own).
+    double latency_slo_ms = 0;            // 0 = none
+    uint64_t deadline_admitted = 0;       // admitted to the queue
+    uint64_t deadline_refused = 0;        // refused at admission: predicted to finish late
+    uint64_t deadline_dropped = 0;        // admitted, then dropped before running: late in queue
+    uint64_t deadline_finished_late = 0;  // ran, and completed after their deadline
+    uint64_t deadline_met = 0;            // ran, and completed by their deadline
+    // The latency predicted now for a frame of this model (ConfiguredInferModel::
+    // predicted_latency); -1 before a frame of it has run.
+    double predicted_latency_ms = -1;
 };
 
 // One physical device as `corun scan` lists it.

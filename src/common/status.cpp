@@ -44,6 +44,8 @@ const char* status_code_name(StatusCode code) {
             return "PROTOCOL_MISMATCH";
         case StatusCode::RESOURCE_LIMIT:
             return "RESOURCE_LIMIT";
+        case StatusCode::DEADLINE_EXCEEDED:
+            return "DEADLINE_EXCEEDED";
     }
     return "UNKNOWN_STATUS";
 }

@@ -30,6 +30,7 @@ void to_proto(const SchedulingSettings& settings, v1::SchedulingParams& message)
     message.set_threshold(settings.threshold);
     message.set_timeout_ms(settings.timeout_ms);
     message.set_burst(settings.burst);
+    message.set_latency_slo_ms(settings.latency_slo_ms);
 }
 
 devices::DeclaredTensor from_proto(const v1::DeclaredTensor& message) {
@@ -111,6 +112,13 @@ ScheduledModelStats from_proto(const v1::ModelStats& message) {
     stats.latency_p50_ms = message.latency_p50_ms();
     stats.latency_p95_ms = message.latency_p95_ms();
     stats.max_overtaken_by = message.max_overtaken_by();
+    stats.latency_slo_ms = message.scheduling().latency_slo_ms();
+    stats.deadline_admitted = message.deadline_admitted();
+    stats.deadline_refused = message.deadline_refused();
+    stats.deadline_dropped = message.deadline_dropped();
+    stats.deadline_finished_late = message.deadline_finished_late();
+    stats.deadline_met = message.deadline_met();
+    stats.predicted_latency_ms = message.predicted_latency_ms();
     return stats;
 }
 
@@ -161,7 +169,7 @@ v1::Status to_proto(const Status& status) {
 }
 
 Status from_proto(const v1::Status& status) {
-    constexpr int last_known = static_cast<int>(StatusCode::RESOURCE_LIMIT);
+    constexpr int last_known = static_cast<int>(StatusCode::DEADLINE_EXCEEDED);
     if (status.code() == 0) return Status::ok();
     if (status.code() < 0 || status.code() > last_known) {
         return Status(StatusCode::INTERNAL_FAILURE,

@@ -14,6 +14,7 @@ struct SchedulingSettings {
     uint32_t threshold = 1;
     uint32_t timeout_ms = 0;
     uint32_t burst = 1;
+    uint32_t latency_slo_ms = 0;
 };
 
 // Both directions of each type, here and nowhere else (client: runtime/remote; daemon:

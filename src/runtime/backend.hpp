@@ -46,6 +46,10 @@ public:
     // Takes effect from the next scheduling decision.
     virtual Status set_scheduling(const scheduler::ModelSchedulingParams& params) = 0;
 
+    // The latency its scheduler predicts for a frame queued now (ConfiguredInferModel::
+    // predicted_latency); UNINITIALIZED before a frame of the model has run.
+    virtual Expected<std::chrono::nanoseconds> predicted_latency() const = 0;
+
     // The model's jobs not yet started complete with SHUTDOWN; running ones finish. Returns
     // without waiting for them (the pipeline waits for its own jobs), except that a backend
     // whose jobs complete elsewhere may wait, bounded, for their answers and then complete the

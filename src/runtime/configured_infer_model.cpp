@@ -114,6 +114,36 @@ Expected<AsyncInferJob> ConfiguredInferModel::run_async(const std::vector<Bindin
     return AsyncInferJob(std::move(job));
 }
 
+Expected<AsyncInferJob> ConfiguredInferModel::run_async(
+    const Bindings& bindings, std::chrono::steady_clock::time_point deadline,
+    AsyncInferCallback callback) {
+    return run_async(std::vector<Bindings>{bindings}, deadline, std::move(callback));
+}
+
+Expected<AsyncInferJob> ConfiguredInferModel::run_async(
+    const std::vector<Bindings>& bindings, std::chrono::steady_clock::time_point deadline,
+    AsyncInferCallback callback) {
+    if (deadline == std::chrono::steady_clock::time_point{}) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "run_async: the deadline is the steady clock's epoch, which means none; "
+                      "pass std::chrono::steady_clock::now() + budget, or call run_async "
+                      "without a deadline");
+    }
+    CORUN_TRY(auto job,
+              submit_job(pipeline_, "run_async", bindings, std::move(callback), false, deadline));
+    return AsyncInferJob(std::move(job));
+}
+
+Expected<std::chrono::nanoseconds> ConfiguredInferModel::predicted_latency() const {
+    {
+        std::lock_guard lock(pipeline_->mutex);
+        if (pipeline_->shut_down) return shut_down_error();
+    }
+    // Outside the lock: through corund this is a call to the service. The execution lives as
+    // long as the pipeline (set_scheduling relies on the same).
+    return pipeline_->execution->predicted_latency();
+}
+
 Expected<size_t> ConfiguredInferModel::get_async_queue_size() const {
     return pipeline_->queue_size;
 }
@@ -175,6 +205,18 @@ Status ConfiguredInferModel::set_scheduler_timeout(const std::chrono::millisecon
                               " ms is negative; use 0 (no timeout) or more");
         }
         params.timeout = timeout;
+        return Status::ok();
+    });
+}
+
+Status ConfiguredInferModel::set_latency_slo(std::chrono::milliseconds slo) {
+    return update_scheduling(*pipeline_, [&](scheduler::ModelSchedulingParams& params) {
+        if (slo.count() < 0) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          "latency SLO " + std::to_string(slo.count()) +
+                              " ms is negative; use 0 (no SLO) or more");
+        }
+        params.latency_slo = slo;
         return Status::ok();
     });
 }

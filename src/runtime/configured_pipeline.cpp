@@ -57,11 +57,17 @@ void ConfiguredPipeline::finish_job() {
     changed.notify_all();
 }
 
+Status no_latency_prediction_yet() {
+    return Status(StatusCode::UNINITIALIZED,
+                  "no frame of this model has run yet, so the scheduler has no execution time "
+                  "to plan with; run a frame first");
+}
+
 // `call` names the public call in messages: "run" or "run_async".
 Expected<std::shared_ptr<InferJob>> submit_job(
     const std::shared_ptr<ConfiguredPipeline>& state, const std::string& call,
     const std::vector<ConfiguredInferModel::Bindings>& bindings, AsyncInferCallback callback,
-    bool may_run_on_caller) {
+    bool may_run_on_caller, std::chrono::steady_clock::time_point deadline) {
     if (bindings.empty()) {
         return Status(StatusCode::INVALID_ARGUMENT, call + ": no bindings given");
     }
@@ -97,6 +103,7 @@ Expected<std::shared_ptr<InferJob>> submit_job(
     job->pipeline = state;
     job->bindings = bindings;
     job->callback = std::move(callback);
+    job->deadline = deadline;
     {
         std::lock_guard lock(state->mutex);
         if (state->shut_down) return shut_down_error();

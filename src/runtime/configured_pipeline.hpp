@@ -65,13 +65,15 @@ struct ConfiguredPipeline {
 
 // SHUTDOWN for a call on a configured model that was shut down, saying what to do instead.
 Status shut_down_error();
+// UNINITIALIZED from predicted_latency() before a frame of the model has run.
+Status no_latency_prediction_yet();
 
 // Checks the bindings, takes queue space and hands a job to the pipeline's execution. `call`
 // names the public call in messages ("run", "run_async"); `may_run_on_caller` as in
-// ModelExecution::submit.
+// ModelExecution::submit; `deadline` is the job's own (the epoch = none).
 Expected<std::shared_ptr<InferJob>> submit_job(
     const std::shared_ptr<ConfiguredPipeline>& pipeline, const std::string& call,
     const std::vector<ConfiguredInferModel::Bindings>& bindings, AsyncInferCallback callback,
-    bool may_run_on_caller);
+    bool may_run_on_caller, std::chrono::steady_clock::time_point deadline = {});
 
 }  // namespace corun

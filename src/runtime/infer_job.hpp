@@ -21,6 +21,7 @@ struct InferJob {
     std::vector<ConfiguredInferModel::Bindings> bindings;
     AsyncInferCallback callback;
     std::chrono::steady_clock::time_point submitted;
+    std::chrono::steady_clock::time_point deadline{};  // the job's own; the epoch = none
     std::atomic<int> phase{QUEUED};
 
     std::mutex mutex;

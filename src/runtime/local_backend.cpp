@@ -31,6 +31,18 @@ double percentile_ms(std::vector<int64_t>& samples, int percent) {
     return static_cast<double>(samples[index]) / 1e6;
 }
 
+// The scheduler's deadline figures of one model, in the API's units.
+void fill_deadline_stats(const scheduler::ModelSchedulingStats& model, ScheduledModelStats& stats) {
+    stats.latency_slo_ms = static_cast<double>(model.params.latency_slo.count()) / 1e6;
+    stats.deadline_admitted = model.deadlines.admitted;
+    stats.deadline_refused = model.deadlines.refused_predicted_late;
+    stats.deadline_dropped = model.deadlines.dropped_late_in_queue;
+    stats.deadline_finished_late = model.deadlines.finished_late;
+    stats.deadline_met = model.deadlines.finished_in_time;
+    stats.predicted_latency_ms =
+        model.predicted_latency_ns < 0 ? -1 : static_cast<double>(model.predicted_latency_ns) / 1e6;
+}
+
 // What the in-process monitor shows: every local group of this process.
 std::vector<monitor::GroupSample> sample_live_backends() {
     std::lock_guard lock(backends_mutex);
@@ -115,6 +127,7 @@ std::vector<ScheduledModelStats> LocalBackend::scheduler_stats() const {
         stats.latency_p50_ms = percentile_ms(model.recent_latency_ns, 50);
         stats.latency_p95_ms = percentile_ms(model.recent_latency_ns, 95);
         stats.max_overtaken_by = model.max_overtaken_by;
+        fill_deadline_stats(model, stats);
         all.push_back(std::move(stats));
     }
     return all;

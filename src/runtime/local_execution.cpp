@@ -39,6 +39,7 @@ Status LocalExecution::submit(const std::shared_ptr<InferJob>& job, bool may_run
     scheduler::InferRequest request;
     request.model_id = model_id_;
     request.frames = static_cast<uint32_t>(job->bindings.size());
+    request.deadline = job->deadline;
     request.run = [this, job](size_t device_index) { return run_job(job, device_index); };
     request.cancel = [job](Status reason) {
         if (job->try_cancel()) job->complete(std::move(reason), InferTiming{});
@@ -50,6 +51,12 @@ Status LocalExecution::submit(const std::shared_ptr<InferJob>& job, bool may_run
 
 Status LocalExecution::set_scheduling(const scheduler::ModelSchedulingParams& params) {
     return backend_.scheduler().set_params(model_id_, params);
+}
+
+Expected<std::chrono::nanoseconds> LocalExecution::predicted_latency() const {
+    auto predicted = backend_.scheduler().predicted_latency(model_id_);
+    if (!predicted) return no_latency_prediction_yet();
+    return *predicted;
 }
 
 void LocalExecution::stop_jobs(ConfiguredPipeline&) {

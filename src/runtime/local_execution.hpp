@@ -21,6 +21,7 @@ public:
     uint64_t model_id() const override { return model_id_; }
     Status submit(const std::shared_ptr<InferJob>& job, bool may_run_on_caller) override;
     Status set_scheduling(const scheduler::ModelSchedulingParams& params) override;
+    Expected<std::chrono::nanoseconds> predicted_latency() const override;
     void stop_jobs(ConfiguredPipeline& pipeline) override;
     void terminate_running_frames() override;
 

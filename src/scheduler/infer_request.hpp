@@ -2,6 +2,7 @@
 // identity and size. The runtime fills in how to run it and how to cancel it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 
@@ -16,6 +17,10 @@ struct InferRequest {
     // step): while it runs, frames of models of a higher priority do not wait for its slot but
     // run beside it, on the device's lent-slot worker (docs/GENAI.md).
     bool preemptible = false;
+    // When the request must be complete (a job's own deadline, on the monotonic clock that every
+    // process of the machine shares); the epoch = none. A model's latency SLO gives one too; the
+    // earlier of the two holds.
+    std::chrono::steady_clock::time_point deadline{};
     // Executes the job on device `device_index` of the group and completes it; returns the
     // nanoseconds the device itself was busy (the scheduler charges them to the model).
     std::function<int64_t(size_t device_index)> run;

@@ -10,14 +10,22 @@
 #include <mutex>
 #include <optional>
 
+#include "scheduler/admission.hpp"
+#include "scheduler/execution_time_window.hpp"
+
 namespace corun::scheduler {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
+int64_t nanoseconds_since(Clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+}
+
 struct QueuedRequest {
     InferRequest request;
     TimePoint enqueued{0};
+    TimePoint deadline = NO_DEADLINE;  // the job's own or the model's SLO, the earlier
     // Bursts dispatched so far, in all and of this request's model, when it was queued.
     uint64_t dispatches_at_enqueue = 0;
     uint64_t own_dispatches_at_enqueue = 0;
@@ -38,6 +46,8 @@ struct ScheduledModel {
     // frame of this model was ever overtaken (what priority promises a top-priority model).
     uint64_t max_overtaken_by = 0;
     uint64_t preemptions = 0;
+    DeadlineCounters deadlines;
+    ExecutionTimeWindow execution;  // wall time of its recent bursts, for admission
     TimePoint last_dispatched{0};
     // Queue + execution time of the latest requests, for the monitor.
     std::array<int64_t, 128> recent_latency_ns{};
@@ -52,6 +62,8 @@ struct ScheduledModel {
 struct Burst {
     std::vector<InferRequest> requests;
     std::vector<TimePoint> enqueued;
+    std::vector<TimePoint> deadlines;
+    uint64_t id = 0;  // in State::running_bursts while it runs
     uint32_t frames = 0;
     bool lends_slot = false;  // preemptible: outranking frames run beside it while it runs
 };
@@ -81,16 +93,109 @@ struct ModelScheduler::State {
     const std::vector<ModelQueueState>& refresh_view(bool latency_slot = false) {
         return refresh_view_above(latency_slot ? int{PRIORITY_NORMAL} : -1);
     }
-    // As refresh_view, only models whose priority is above `priority` (-1: all).
+    // As refresh_view, only models whose priority is above `priority` (-1: all). Frames at the
+    // front of a queue that can no longer meet their deadline are dropped first (flush_late).
     const std::vector<ModelQueueState>& refresh_view_above(int priority) {
+        drop_late_fronts(now());
         view.clear();
         for (const auto& [id, model] : models) {
             if (model.frames_queued == 0) continue;
             if (int{model.params.priority} <= priority) continue;
-            view.push_back({id, model.params, model.frames_queued, model.queue.front().enqueued,
-                            model.ledger_ns, model.running, model.last_dispatched});
+            const QueuedRequest& front = model.queue.front();
+            view.push_back({id, model.params, model.frames_queued, front.enqueued, model.ledger_ns,
+                            model.running, model.last_dispatched, front.deadline});
         }
         return view;
+    }
+
+    // The deadline a request queued at `enqueued` must meet: its own or its model's SLO, the
+    // earlier; NO_DEADLINE for neither.
+    TimePoint deadline_of(const InferRequest& request, const ModelSchedulingParams& params,
+                          TimePoint enqueued) const {
+        TimePoint deadline = NO_DEADLINE;
+        if (request.deadline != Clock::time_point{}) {
+            deadline = std::chrono::duration_cast<TimePoint>(request.deadline - origin);
+        }
+        if (params.latency_slo.count() > 0) {
+            deadline = std::min(deadline, enqueued + params.latency_slo);
+        }
+        return deadline;
+    }
+
+    // When a frame of `model_id` queued now would finish: what runs and what waits ahead of
+    // it on the slots it may use, then its own execution.
+    FramePrediction predict(uint64_t model_id, const ScheduledModel& model, TimePoint now,
+                            TimePoint deadline, uint32_t frames) const {
+        AdmissionView admission;
+        admission.now = now;
+        // A model above normal priority runs on a latency slot when the device has one: only
+        // other such models' frames are ahead of it there.
+        const bool on_latency_slot = latency_slots > 0 && model.params.priority > PRIORITY_NORMAL;
+        const int lowest_ahead = on_latency_slot ? int{PRIORITY_NORMAL} : -1;
+        admission.slots = on_latency_slot ? latency_slots : shared_slots;
+        if (!on_latency_slot) {
+            for (const auto& [id, running_burst] : running_bursts) {
+                const TimePoint ends =
+                    running_burst.started + TimePoint(running_burst.predicted_ns);
+                admission.running_left_ns.push_back(std::max<int64_t>(0, (ends - now).count()));
+            }
+        }
+        for (const auto& [id, other] : models) {
+            if (int{other.params.priority} <= lowest_ahead) continue;
+            for (const QueuedRequest& queued : other.queue) {
+                admission.queued.push_back(
+                    {id, other.params.priority, queued.deadline,
+                     other.execution.predict(queued.request.frames).value_or(0)});
+            }
+        }
+        return predict_frame(admission, model_id, model.params.priority, deadline,
+                             model.execution.predict(frames).value_or(0));
+    }
+
+    // The latency of a frame of `model_id` queued now, with its SLO's deadline; nullopt before
+    // a burst of it was measured.
+    std::optional<std::chrono::nanoseconds> predicted_latency(uint64_t model_id,
+                                                              const ScheduledModel& model) const {
+        if (model.execution.empty()) return std::nullopt;
+        const TimePoint at = now();
+        const TimePoint deadline =
+            model.params.latency_slo.count() > 0 ? at + model.params.latency_slo : NO_DEADLINE;
+        return predict(model_id, model, at, deadline, 1).finish - at;
+    }
+
+    // Drops the front frames whose own execution, started now, would end after their deadline
+    // (what is ahead of them changed since admission). They are cancelled by flush_late.
+    void drop_late_fronts(TimePoint now) {
+        bool dropped = false;
+        for (auto& [id, model] : models) {
+            while (!model.queue.empty() && model.queue.front().deadline != NO_DEADLINE) {
+                QueuedRequest& front = model.queue.front();
+                const TimePoint finish =
+                    now + TimePoint(model.execution.predict(front.request.frames).value_or(0));
+                if (finish <= front.deadline) break;
+                model.frames_queued -= front.request.frames;
+                ++model.deadlines.dropped_late_in_queue;
+                late.emplace_back(std::move(front.request),
+                                  deadline_exceeded(model.name, DeadlineRefusal::LATE_IN_QUEUE,
+                                                    front.enqueued, front.deadline, finish));
+                model.queue.pop_front();
+                dropped = true;
+            }
+        }
+        if (dropped) refresh_priorities();
+    }
+
+    // Completes the requests drop_late_fronts took off their queues, outside the lock (their
+    // completions run user callbacks). Returns whether there were any: the caller decides again.
+    bool flush_late(std::unique_lock<std::mutex>& lock) {
+        if (late.empty()) return false;
+        std::vector<std::pair<InferRequest, Status>> dropped;
+        dropped.swap(late);
+        lock.unlock();
+        for (auto& [request, reason] : dropped) request.cancel(reason);
+        dropped.clear();
+        lock.lock();
+        return true;
     }
 
     // Takes the decided burst off its model's queue and counts it as running on `device_index`.
@@ -110,6 +215,7 @@ struct ModelScheduler::State {
             frames += front.request.frames;
             burst.requests.push_back(std::move(model.queue.front().request));
             burst.enqueued.push_back(model.queue.front().enqueued);
+            burst.deadlines.push_back(model.queue.front().deadline);
             model.queue.pop_front();
         }
         model.frames_queued -= frames;
@@ -121,7 +227,11 @@ struct ModelScheduler::State {
         if (!latency_slot) last_model[device_index] = decision.model_id;
         policy.record_dispatch(decision.model_id);
         ++running;
-        if (!latency_slot) ++busy_slots[device_index];
+        if (!latency_slot) {
+            ++busy_slots[device_index];
+            burst.id = next_burst_id++;
+            running_bursts[burst.id] = {now, model.execution.predict(frames).value_or(0)};
+        }
         if (!latency_slot && !burst.requests.empty() &&
             std::all_of(burst.requests.begin(), burst.requests.end(),
                         [](const InferRequest& request) { return request.preemptible; })) {
@@ -148,10 +258,11 @@ struct ModelScheduler::State {
         return burst;
     }
 
-    // Charges a finished burst to its model and frees its slot.
-    void finish_burst(uint64_t model_id, const Burst& burst, int64_t device_ns, size_t device_index,
-                      bool latency_slot = false) {
+    // Charges a finished burst to its model and frees its slot. `wall_ns`: how long it ran.
+    void finish_burst(uint64_t model_id, const Burst& burst, int64_t device_ns, int64_t wall_ns,
+                      size_t device_index, bool latency_slot = false) {
         --running;
+        running_bursts.erase(burst.id);
         if (!latency_slot) --busy_slots[device_index];
         if (burst.lends_slot) {
             auto& lenders = lending[device_index];
@@ -165,6 +276,12 @@ struct ModelScheduler::State {
             for (TimePoint enqueued : burst.enqueued) {
                 found->second.record_latency((finished - enqueued).count());
             }
+            DeadlineCounters& deadlines = found->second.deadlines;
+            for (TimePoint deadline : burst.deadlines) {
+                if (deadline == NO_DEADLINE) continue;
+                ++(finished > deadline ? deadlines.finished_late : deadlines.finished_in_time);
+            }
+            found->second.execution.record(frames, wall_ns);
             found->second.running -= frames;
             found->second.ledger_ns += device_ns;
             found->second.device_time_ns += device_ns;
@@ -178,11 +295,13 @@ struct ModelScheduler::State {
     void run_burst(std::unique_lock<std::mutex>& lock, uint64_t model_id, Burst& burst,
                    size_t device_index, bool latency_slot) {
         lock.unlock();
+        const auto started = Clock::now();
         int64_t device_ns = 0;
         for (auto& request : burst.requests) device_ns += request.run(device_index);
+        const int64_t wall_ns = nanoseconds_since(started);
         burst.requests.clear();  // release the jobs' references outside the lock
         lock.lock();
-        finish_burst(model_id, burst, device_ns, device_index, latency_slot);
+        finish_burst(model_id, burst, device_ns, wall_ns, device_index, latency_slot);
         wake.notify_all();  // stop() and paused requests may wait for running work to end
     }
 
@@ -236,7 +355,18 @@ struct ModelScheduler::State {
     }
 
     const Clock::time_point origin = Clock::now();
-    std::vector<uint32_t> slots;       // per device: shared slots (bursts of any model at once)
+    std::vector<uint32_t> slots;  // per device: shared slots (bursts of any model at once)
+    uint32_t shared_slots = 0;    // all devices'
+    uint32_t latency_slots = 0;   // all devices'
+    // Bursts running on shared slots, for admission: when each started and its prediction.
+    struct RunningBurst {
+        TimePoint started{0};
+        int64_t predicted_ns = 0;
+    };
+    std::map<uint64_t, RunningBurst> running_bursts;
+    uint64_t next_burst_id = 1;
+    // Requests dropped under the lock (late in the queue), completed by flush_late.
+    std::vector<std::pair<InferRequest, Status>> late;
     std::vector<uint32_t> busy_slots;  // per device: shared slots busy (workers and callers)
     std::vector<uint64_t> last_model;  // per device: the model dispatched last
     // Per device: the preemptible requests running on its shared slots (model id, priority).
@@ -274,6 +404,7 @@ void lend(const std::shared_ptr<ModelScheduler::State>& state, size_t device_ind
         const TimePoint now = state->now();
         const PolicyResult result =
             state->policy.decide(now, state->refresh_view_above(lender->second), active_model);
+        if (state->flush_late(lock)) continue;
         if (!result.decision) {
             state->wait_for(lock, result, state->lend_wake);
             continue;
@@ -299,6 +430,7 @@ void work(const std::shared_ptr<ModelScheduler::State>& state, size_t device_ind
         const TimePoint now = state->now();
         const PolicyResult result =
             state->policy.decide(now, state->refresh_view(latency_slot), active_model);
+        if (state->flush_late(lock)) continue;
         if (!result.decision) {
             state->wait_for(lock, result);
             continue;
@@ -321,6 +453,8 @@ ModelScheduler::ModelScheduler(const std::vector<DeviceSlots>& slots_per_device,
     for (size_t device = 0; device < slots_per_device.size(); ++device) {
         const DeviceSlots& slots = slots_per_device[device];
         state_->slots.push_back(slots.shared);
+        state_->shared_slots += slots.shared;
+        state_->latency_slots += slots.latency;
         for (uint32_t slot = 0; slot < slots.shared + slots.latency; ++slot) {
             const bool latency_slot = slot >= slots.shared;
             workers_.emplace_back(
@@ -373,15 +507,20 @@ void ModelScheduler::remove_model(uint64_t model_id) {
 }
 
 Status ModelScheduler::enqueue(InferRequest request) {
+    std::optional<Refusal> refused;
     {
         std::lock_guard lock(state_->mutex);
-        CORUN_RETURN_IF_ERROR(push_locked(std::move(request)));
+        CORUN_RETURN_IF_ERROR(push_locked(std::move(request), refused));
+    }
+    if (refused) {
+        refused->request.cancel(refused->reason);
+        return Status::ok();
     }
     state_->wake.notify_all();
     return Status::ok();
 }
 
-Status ModelScheduler::push_locked(InferRequest request) {
+Status ModelScheduler::push_locked(InferRequest request, std::optional<Refusal>& refused) {
     if (state_->stopping) return Status(StatusCode::SHUTDOWN, "the device group is shutting down");
     auto found = state_->models.find(request.model_id);
     if (found == state_->models.end()) {
@@ -389,10 +528,24 @@ Status ModelScheduler::push_locked(InferRequest request) {
                       "model id " + std::to_string(request.model_id) + " is not scheduled");
     }
     ScheduledModel& model = found->second;
+    const TimePoint now = state_->now();
+    const TimePoint deadline = state_->deadline_of(request, model.params, now);
+    if (deadline != NO_DEADLINE) {
+        const FramePrediction prediction =
+            state_->predict(request.model_id, model, now, deadline, request.frames);
+        if (prediction.finish > deadline) {
+            ++model.deadlines.refused_predicted_late;
+            refused.emplace(Refusal{std::move(request),
+                                    deadline_exceeded(model.name, DeadlineRefusal::PREDICTED_LATE,
+                                                      now, deadline, prediction.finish)});
+            return Status::ok();
+        }
+        ++model.deadlines.admitted;
+    }
     if (model.frames_queued == 0 && model.running == 0) state_->catch_up(request.model_id, model);
     model.frames_queued += request.frames;
     model.queue.push_back(
-        {std::move(request), state_->now(), state_->dispatches, model.dispatches});
+        {std::move(request), now, deadline, state_->dispatches, model.dispatches});
     state_->refresh_priorities();
     state_->notify_lent_slots();
     return Status::ok();
@@ -401,7 +554,13 @@ Status ModelScheduler::push_locked(InferRequest request) {
 Status ModelScheduler::run_or_enqueue(InferRequest request) {
     const uint64_t model_id = request.model_id;
     std::unique_lock lock(state_->mutex);
-    CORUN_RETURN_IF_ERROR(push_locked(std::move(request)));
+    std::optional<Refusal> refused;
+    CORUN_RETURN_IF_ERROR(push_locked(std::move(request), refused));
+    if (refused) {
+        lock.unlock();
+        refused->request.cancel(refused->reason);
+        return Status::ok();
+    }
     // Run on the caller's thread when a slot is free and the policy picks this request now:
     // the frame then skips a hand-off to a worker (a wake-up and a cold core; see
     // docs/PERFORMANCE.md). Otherwise it waits in the queue like any other.
@@ -411,16 +570,19 @@ Status ModelScheduler::run_or_enqueue(InferRequest request) {
         const TimePoint now = state_->now();
         const PolicyResult result =
             state_->policy.decide(now, state_->refresh_view(), state_->last_model[device]);
-        if (!result.decision || result.decision->model_id != model_id || model.queue.size() != 1) {
+        if (!state_->late.empty() || !result.decision || result.decision->model_id != model_id ||
+            model.queue.size() != 1) {
             break;
         }
         const Decision decision = *result.decision;
         Burst burst = state_->take_burst(decision, now, device, state_->last_model[device]);
         lock.unlock();
+        const auto started = Clock::now();
         const int64_t device_ns = burst.requests.front().run(device);
+        const int64_t wall_ns = nanoseconds_since(started);
         burst.requests.clear();
         lock.lock();
-        state_->finish_burst(model_id, burst, device_ns, device);
+        state_->finish_burst(model_id, burst, device_ns, wall_ns, device);
         // The freed slot matters to a worker only if frames wait (or to stop_within(), waiting
         // for running work to end); waking the workers for nothing would cost a context switch
         // per frame.
@@ -428,10 +590,12 @@ Status ModelScheduler::run_or_enqueue(InferRequest request) {
             state_->stopping ||
             std::any_of(state_->models.begin(), state_->models.end(),
                         [](const auto& entry) { return entry.second.frames_queued > 0; });
+        state_->flush_late(lock);
         lock.unlock();
         if (frames_wait) state_->wake.notify_all();
         return Status::ok();
     }
+    state_->flush_late(lock);
     lock.unlock();
     state_->wake.notify_all();
     return Status::ok();
@@ -472,13 +636,25 @@ std::vector<ModelSchedulingStats> ModelScheduler::stats() const {
                                    model.running,
                                    model.max_overtaken_by,
                                    model.preemptions,
-                                   {}};
+                                   {},
+                                   model.deadlines,
+                                   -1};
         const size_t kept = std::min(model.recent_latency_count, model.recent_latency_ns.size());
         stats.recent_latency_ns.assign(model.recent_latency_ns.begin(),
                                        model.recent_latency_ns.begin() + kept);
+        if (const auto predicted = state_->predicted_latency(id, model)) {
+            stats.predicted_latency_ns = predicted->count();
+        }
         all.push_back(std::move(stats));
     }
     return all;
+}
+
+std::optional<std::chrono::nanoseconds> ModelScheduler::predicted_latency(uint64_t model_id) const {
+    std::lock_guard lock(state_->mutex);
+    auto found = state_->models.find(model_id);
+    if (found == state_->models.end()) return std::nullopt;
+    return state_->predicted_latency(model_id, found->second);
 }
 
 void ModelScheduler::set_decision_sink(DecisionSink sink) {
@@ -506,6 +682,7 @@ int64_t ModelScheduler::yield_to_outranking(uint64_t model_id, size_t device_ind
         const TimePoint now = state_->now();
         const PolicyResult result =
             state_->policy.decide(now, state_->refresh_view_above(priority), active_model);
+        if (state_->flush_late(lock)) continue;
         if (result.decision) {
             const Decision decision = *result.decision;
             Burst burst = state_->take_burst(decision, now, device_index, active_model,

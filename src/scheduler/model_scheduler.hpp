@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -31,6 +32,7 @@ public:
     Status run_or_enqueue(InferRequest request) override;
     size_t cancel_queued(uint64_t model_id, const Status& reason) override;
     size_t in_flight() const override;
+    std::optional<std::chrono::nanoseconds> predicted_latency(uint64_t model_id) const override;
     std::vector<ModelSchedulingStats> stats() const override;
     void set_decision_sink(DecisionSink sink) override;
     bool outranked(uint8_t priority) const override;
@@ -42,7 +44,13 @@ public:
                    // the group (and so to this scheduler) still has its state to return to
 
 private:
-    Status push_locked(InferRequest request);  // state_->mutex held
+    // A request that admission control refused: cancelled with `reason` outside the lock.
+    struct Refusal {
+        InferRequest request;
+        Status reason;
+    };
+    // state_->mutex held. On a refusal, returns SUCCESS and fills `refused`.
+    Status push_locked(InferRequest request, std::optional<Refusal>& refused);
 
     std::shared_ptr<State> state_;
     std::vector<std::thread> workers_;

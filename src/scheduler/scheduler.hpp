@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,15 @@ struct DecisionRecord {
 };
 using DecisionSink = std::function<void(const DecisionRecord&)>;
 
+// What became of a model's frames that had a deadline (docs/SCHEDULER.md, "Deadlines").
+struct DeadlineCounters {
+    uint64_t admitted = 0;
+    uint64_t refused_predicted_late = 0;  // refused at admission
+    uint64_t dropped_late_in_queue = 0;   // dropped before they ran: their prediction changed
+    uint64_t finished_late = 0;           // admitted and ran, but completed after the deadline
+    uint64_t finished_in_time = 0;
+};
+
 // Per-model counters, for run2, benchmark and the monitor.
 struct ModelSchedulingStats {
     uint64_t model_id = 0;
@@ -49,6 +59,10 @@ struct ModelSchedulingStats {
     // frames (yield_to_outranking).
     uint64_t preemptions = 0;
     std::vector<int64_t> recent_latency_ns;  // queue + execution of up to the last 128 requests
+    DeadlineCounters deadlines;
+    // The latency admission control predicts now for a frame of this model (queue ahead plus
+    // its own execution, planned from the last 10 bursts); -1 before a burst was measured.
+    int64_t predicted_latency_ns = -1;
 };
 
 class Scheduler {
@@ -59,7 +73,10 @@ public:
     // Takes effect on the next decision.
     virtual Status set_params(uint64_t model_id, const ModelSchedulingParams& params) = 0;
     virtual void remove_model(uint64_t model_id) = 0;
-    // Takes the request; it will be run or cancelled exactly once. SHUTDOWN after stop().
+    // Takes the request; it will be run or cancelled exactly once. SHUTDOWN after stop(). A
+    // request with a deadline (its own, or its model's latency SLO) that is predicted to finish
+    // after it is cancelled at once with DEADLINE_EXCEEDED, and the call returns SUCCESS: the
+    // request itself carries the answer, as every other way it can end.
     virtual Status enqueue(InferRequest request) = 0;
     // As enqueue, but when a device slot is free and the policy would pick this request now,
     // runs it on the calling thread and returns after it completed (for synchronous run()).
@@ -68,6 +85,9 @@ public:
     virtual size_t cancel_queued(uint64_t model_id, const Status& reason) = 0;
     // Requests queued or running.
     virtual size_t in_flight() const = 0;
+    // The latency predicted for a frame of `model_id` queued now (what waits ahead of it under
+    // the policy's order, plus its own execution); nullopt before a burst of it was measured.
+    virtual std::optional<std::chrono::nanoseconds> predicted_latency(uint64_t model_id) const = 0;
     virtual std::vector<ModelSchedulingStats> stats() const = 0;
     // Called for every decision (from a worker thread; keep it short). nullptr stops tracing.
     virtual void set_decision_sink(DecisionSink sink) = 0;

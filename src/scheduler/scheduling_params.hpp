@@ -21,6 +21,10 @@ struct ModelSchedulingParams {
     // 0 = no timeout: the model waits for its threshold.
     std::chrono::nanoseconds timeout{0};
     uint32_t burst = 1;  // frames run before the scheduler may switch to another model
+    // Each frame's deadline is its queueing time plus this (0 = no SLO). Within a priority
+    // level, frames with a deadline run earliest deadline first, and a frame predicted to
+    // finish after its deadline is refused (docs/SCHEDULER.md, "Deadlines").
+    std::chrono::nanoseconds latency_slo{0};
 };
 
 // INVALID_ARGUMENT naming the range for a priority outside 0..31.

@@ -17,6 +17,8 @@ const char* decision_reason_name(DecisionReason reason) {
             return "fair-device-time";
         case DecisionReason::ARRIVAL_ORDER:
             return "arrival-order";
+        case DecisionReason::EARLIEST_DEADLINE:
+            return "earliest-deadline";
     }
     return "unknown";
 }
@@ -137,6 +139,24 @@ PolicyResult SchedulingPolicy::decide(TimePoint now, const std::vector<ModelQueu
     if (level.size() == 1) {
         result.decision = decision_for(level.front(), DecisionReason::HIGHER_PRIORITY);
         return result;
+    }
+    // Earliest deadline first within the level: a frame that has a deadline goes before one
+    // that has none (aging still lifts those to a higher level in time), and the nearer
+    // deadline first. Ties fall through to fairness or turns.
+    const auto earliest =
+        std::min_element(level.begin(), level.end(), [](const Candidate& a, const Candidate& b) {
+            return a.model->deadline < b.model->deadline;
+        });
+    if (earliest->model->deadline != NO_DEADLINE) {
+        const TimePoint deadline = earliest->model->deadline;
+        const auto tied = std::count_if(level.begin(), level.end(), [&](const Candidate& c) {
+            return c.model->deadline == deadline;
+        });
+        if (tied == 1) {
+            result.decision = decision_for(*earliest, DecisionReason::EARLIEST_DEADLINE);
+            return result;
+        }
+        std::erase_if(level, [&](const Candidate& c) { return c.model->deadline != deadline; });
     }
     if (options_.fair_device_time) {
         // Least device time first; ties go round robin from the last dispatched model.

@@ -14,25 +14,28 @@
 namespace corun::scheduler {
 
 using TimePoint = std::chrono::nanoseconds;  // time since the clock's origin
+constexpr TimePoint NO_DEADLINE = TimePoint::max();
 
 // What the policy sees of one configured model.
 struct ModelQueueState {
     uint64_t model_id = 0;
     ModelSchedulingParams params;
     uint32_t frames_queued = 0;
-    TimePoint oldest_enqueued{0};  // enqueue time of the oldest queued frame
-    int64_t device_time_ns = 0;    // device time this model has used (fairness)
-    uint32_t running = 0;          // frames of it executing now (on any slot)
-    TimePoint last_dispatched{0};  // when it last got a slot (aging counts from here or from
-                                   // its oldest frame, whichever is later)
+    TimePoint oldest_enqueued{0};      // enqueue time of the oldest queued frame
+    int64_t device_time_ns = 0;        // device time this model has used (fairness)
+    uint32_t running = 0;              // frames of it executing now (on any slot)
+    TimePoint last_dispatched{0};      // when it last got a slot (aging counts from here or from
+                                       // its oldest frame, whichever is later)
+    TimePoint deadline = NO_DEADLINE;  // the oldest queued frame's deadline
 };
 
 enum class DecisionReason {
-    KEEP_ACTIVE,       // the active model goes on: nothing of equal or higher priority waits
-    HIGHER_PRIORITY,   // the chosen model is alone at the top priority level
-    ROUND_ROBIN,       // turn-taking among ready models of the top level
-    FAIR_DEVICE_TIME,  // least device time among ready models of the top level
-    ARRIVAL_ORDER,     // no scheduler: the oldest frame first
+    KEEP_ACTIVE,        // the active model goes on: nothing of equal or higher priority waits
+    HIGHER_PRIORITY,    // the chosen model is alone at the top priority level
+    ROUND_ROBIN,        // turn-taking among ready models of the top level
+    FAIR_DEVICE_TIME,   // least device time among ready models of the top level
+    EARLIEST_DEADLINE,  // the earliest deadline among ready models of the top level (EDF)
+    ARRIVAL_ORDER,      // no scheduler: the oldest frame first
 };
 const char* decision_reason_name(DecisionReason reason);
 

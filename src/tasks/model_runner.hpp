@@ -36,6 +36,8 @@ public:
     Status run(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
     const std::string& path() const { return path_; }
+    // The configured model, for its scheduler knobs (priority, latency SLO).
+    ConfiguredInferModel& configured() { return *configured_; }
     const std::vector<std::string>& input_names() const { return model_->get_input_names(); }
     const std::vector<std::string>& output_names() const { return model_->get_output_names(); }
 

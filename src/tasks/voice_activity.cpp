@@ -139,6 +139,48 @@ Expected<std::vector<float>> VoiceActivityDetector::speech_probabilities(const A
     return probabilities;
 }
 
+Status VoiceActivityDetector::set_live_deadline(std::chrono::milliseconds budget,
+                                                uint32_t priority) {
+    std::lock_guard lock(mutex_);
+    CORUN_RETURN_IF_ERROR(runner_->configured().set_scheduler_priority(priority));
+    return runner_->configured().set_latency_slo(budget);
+}
+
+void VoiceActivityDetector::reset_live() {
+    std::lock_guard lock(mutex_);
+    live_state_.assign(STATE_SIZE, 0.0f);
+    live_context_.assign(CONTEXT, 0.0f);
+}
+
+Expected<float> VoiceActivityDetector::push_live_window(std::span<const float> samples) {
+    if (samples.size() > WINDOW) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "a live VAD window holds at most " + std::to_string(WINDOW) +
+                          " samples at 16 kHz (32 ms); got " + std::to_string(samples.size()));
+    }
+    std::lock_guard lock(mutex_);
+    if (live_state_.empty()) {
+        live_state_.assign(STATE_SIZE, 0.0f);
+        live_context_.assign(CONTEXT, 0.0f);  // the first window's context is silence
+    }
+    CORUN_TRY(auto input, runner_->floats("input"));
+    CORUN_TRY(auto state, runner_->floats("state"));
+    CORUN_TRY(auto state_out, runner_->floats("stateN"));
+    CORUN_TRY(auto output, runner_->floats("output"));
+    CORUN_TRY(auto rate, runner_->int64s("sr"));
+    rate[0] = SAMPLE_RATE;
+    std::copy(live_state_.begin(), live_state_.end(), state.begin());
+    std::copy(live_context_.begin(), live_context_.end(), input.begin());
+    std::copy(samples.begin(), samples.end(), input.begin() + CONTEXT);
+    std::fill(input.begin() + static_cast<std::ptrdiff_t>(CONTEXT + samples.size()), input.end(),
+              0.0f);
+    // Refused (DEADLINE_EXCEEDED): the state stays as it was before this window.
+    CORUN_RETURN_IF_ERROR(runner_->run());
+    std::copy(state_out.begin(), state_out.end(), live_state_.begin());
+    std::copy(input.end() - CONTEXT, input.end(), live_context_.begin());
+    return output[0];
+}
+
 Expected<std::vector<SpeechSegment>> VoiceActivityDetector::detect(const AudioClip& clip) {
     CORUN_TRY(const auto probabilities, speech_probabilities(clip));
     return speech_segments(probabilities, static_cast<double>(WINDOW) / SAMPLE_RATE,

@@ -5,6 +5,7 @@
 // get_speech_timestamps does.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -64,6 +65,20 @@ public:
     // Speech segments of the clip, in seconds of the clip.
     Expected<std::vector<SpeechSegment>> detect(const AudioClip& clip);
 
+    // Live audio (a microphone): windows of WINDOW samples at 16 kHz as they arrive, the
+    // recurrent state carried from one to the next (its own, apart from the calls above). Audio
+    // is real time: a window must be done before the next one arrives, so
+    // `set_live_deadline(budget, priority)` gives every window a latency SLO (and a scheduler
+    // priority): a window that cannot be done in time is refused at once with
+    // DEADLINE_EXCEEDED rather than late, and the stream goes on from the state before it
+    // (the caller counts it as missed). 0 = no SLO (default).
+    Status set_live_deadline(std::chrono::milliseconds budget, uint32_t priority);
+    // The speech probability of the next window (fewer samples are zero-padded; more are
+    // INVALID_ARGUMENT).
+    Expected<float> push_live_window(std::span<const float> samples);
+    // Starts the live stream over from silence.
+    void reset_live();
+
     const VadOptions& options() const { return options_; }
 
 private:
@@ -71,6 +86,8 @@ private:
 
     std::unique_ptr<ModelRunner> runner_;
     VadOptions options_;
+    std::vector<float> live_state_;    // the live stream's recurrent state
+    std::vector<float> live_context_;  // and the last CONTEXT samples it was given
     std::mutex mutex_;
 };
 

@@ -387,6 +387,30 @@ TEST_F(VoiceActivityTest, SilenceAndNoiseHaveNoSpeech) {
     EXPECT_TRUE(nothing.empty());
 }
 
+TEST_F(VoiceActivityTest, ALiveStreamGivesTheProbabilitiesOfTheWholeClip) {
+    // Window by window, as a microphone delivers them: the same probabilities as the whole clip
+    // at once, exactly (same state, same context).
+    ASSERT_OK_AND_ASSIGN(const AudioClip audio, resample(clip_, 16000));
+    ASSERT_OK_AND_ASSIGN(const auto whole, detector_->speech_probabilities(clip_));
+    ASSERT_OK(detector_->set_live_deadline(std::chrono::hours(1), 24));
+    std::vector<float> live;
+    for (size_t begin = 0; begin < audio.samples.size(); begin += VoiceActivityDetector::WINDOW) {
+        const size_t count = std::min(VoiceActivityDetector::WINDOW, audio.samples.size() - begin);
+        ASSERT_OK_AND_ASSIGN(const float probability,
+                             detector_->push_live_window(
+                                 std::span<const float>(audio.samples.data() + begin, count)));
+        live.push_back(probability);
+    }
+    EXPECT_EQ(live, whole);
+    // reset_live starts over from silence.
+    detector_->reset_live();
+    ASSERT_OK_AND_ASSIGN(const float first, detector_->push_live_window(
+                                                std::span<const float>(audio.samples.data(), 512)));
+    EXPECT_EQ(first, whole[0]);
+    EXPECT_STATUS(detector_->push_live_window(std::vector<float>(513, 0.0f)),
+                  StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(VoiceActivityTest, RejectsOtherModelsAndBadOptions) {
     const std::string blazeface =
         std::string(CORUN_CACHE_DIR) +

@@ -230,6 +230,27 @@ TEST(CliTest, FacesRepeatReportsTheRuns) {
     EXPECT_TRUE(contains(text.out, "1 face with score")) << text;
 }
 
+TEST(CliTest, DemoStreamsItsSpeechLiveWindowByWindowBesideTheVisionTasks) {
+    SKIP_UNLESS_FETCHED(SILERO, NANODET, BLAZEFACE, DOG);
+    if (espeak_wav().empty()) GTEST_SKIP() << "espeak-ng is not installed";
+    const CliResult run = corun({"demo", "-t", "1", "--json", "--models", CACHE});
+    ASSERT_EQ(run.exit_code, 0) << run;
+    const json out = parse_json(run);
+    const json* speech = nullptr;
+    for (const auto& task : out.at("tasks")) {
+        if (task.at("task") == "Speech (Silero VAD, live)") speech = &task;
+    }
+    ASSERT_NE(speech, nullptr) << run;
+    EXPECT_EQ(speech->at("latency_per"), "window") << run;
+    EXPECT_EQ(speech->at("error"), "") << run;
+    // One call streams the whole clip: its latency samples are its windows (> 60 of 32 ms).
+    EXPECT_GT(speech->at("calls").get<int>(), 60) << run;
+    const std::string finding = speech->at("findings").at(0).get<std::string>();
+    EXPECT_TRUE(contains(finding, "windows live")) << finding;
+    EXPECT_TRUE(contains(finding, "speech 1."))
+        << "speech starts after 1 s of silence: " << finding;
+}
+
 TEST(CliTest, VadFindsTheSpeechInAnEspeakRecordingAndSaysItResampled) {
     SKIP_UNLESS_FETCHED(SILERO);
     const std::string wav = espeak_wav();

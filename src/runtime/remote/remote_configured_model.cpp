@@ -1,6 +1,7 @@
 #include "runtime/remote/remote_configured_model.hpp"
 
 #include <chrono>
+#include <cmath>
 
 #include "runtime/api_access.hpp"
 #include "runtime/configured_pipeline.hpp"
@@ -33,6 +34,8 @@ service::SchedulingSettings settings_of(const scheduler::ModelSchedulingParams& 
     settings.timeout_ms =
         static_cast<uint32_t>(std::chrono::ceil<std::chrono::milliseconds>(params.timeout).count());
     settings.burst = params.burst;
+    settings.latency_slo_ms = static_cast<uint32_t>(
+        std::chrono::ceil<std::chrono::milliseconds>(params.latency_slo).count());
     return settings;
 }
 
@@ -154,8 +157,11 @@ Status RemoteConfiguredModel::submit(const std::shared_ptr<InferJob>& job, bool 
         std::lock_guard lock(mutex_);
         sent_.emplace(job_id, sent);
     }
+    // A job with its own deadline goes by the stream: the lanes' pages carry no deadline (a
+    // model's SLO needs none, corund applies it).
+    const bool has_deadline = job->deadline != Clock::time_point{};
     if (auto* lane = connection_->fast_lane();
-        lane != nullptr && may_run_on_caller && frame_count == 1) {
+        lane != nullptr && may_run_on_caller && frame_count == 1 && !has_deadline) {
         auto completion = lane->run(
             // The stream, not a failed control call, says the daemon is gone: while it may still
             // run the frame, its slots must not go back to the free list.
@@ -171,10 +177,10 @@ Status RemoteConfiguredModel::submit(const std::shared_ptr<InferJob>& job, bool 
     };
     // Every other job takes the lane ring while it has room, else the stream.
     if (auto* ring = connection_->lane_ring();
-        ring != nullptr && ring->submit(job_id, model_id_, frames, handler)) {
+        ring != nullptr && !has_deadline && ring->submit(job_id, model_id_, frames, handler)) {
         return Status::ok();
     }
-    status = session.submit(job_id, model_id_, frames, std::move(handler));
+    status = session.submit(job_id, model_id_, frames, std::move(handler), job->deadline);
     if (!status.is_ok()) {
         {
             std::lock_guard lock(mutex_);
@@ -215,6 +221,18 @@ void RemoteConfiguredModel::on_completion(uint64_t job_id, service::JobCompletio
     job->complete(std::move(status), timing);
     // `job` may hold the last reference to the configured model, and so to this object:
     // nothing touches `this` after it is released here.
+}
+
+Expected<std::chrono::nanoseconds> RemoteConfiguredModel::predicted_latency() const {
+    CORUN_TRY(auto all, connection_->scheduler_stats());
+    for (const auto& stats : all) {
+        if (stats.model_id != model_id_) continue;
+        if (stats.predicted_latency_ms < 0) return no_latency_prediction_yet();
+        return std::chrono::nanoseconds(std::llround(stats.predicted_latency_ms * 1e6));
+    }
+    return Status(StatusCode::NOT_FOUND, "corund does not list this configured model (id " +
+                                             std::to_string(model_id_) +
+                                             "); it was released or the service restarted");
 }
 
 Status RemoteConfiguredModel::set_scheduling(const scheduler::ModelSchedulingParams& params) {

@@ -52,6 +52,7 @@ public:
 
     bool runs_without_optional_inputs() const override { return false; }
     Status set_scheduling(const scheduler::ModelSchedulingParams& params) override;
+    Expected<std::chrono::nanoseconds> predicted_latency() const override;
 
     // ShutdownModel (once): the daemon completes the queued frames with SHUTDOWN and waits for
     // running ones. Then waits, bounded, for their completions; jobs still missing after that

@@ -72,11 +72,14 @@ void SessionStream::fail_pending(const Status& reason) {
 
 Status SessionStream::submit(uint64_t job_id, uint64_t model_id,
                              const std::vector<FrameSlices>& frames,
-                             CompletionHandler on_completion) {
+                             CompletionHandler on_completion,
+                             std::chrono::steady_clock::time_point deadline) {
     v1::ClientMessage message;
     auto* request = message.mutable_infer();
     request->set_job_id(job_id);
     request->set_model_id(model_id);
+    request->set_deadline_ns(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count());
     for (const auto& frame : frames) {
         auto* refs = request->add_frames();
         for (const auto& slice : frame.inputs) {

@@ -49,9 +49,11 @@ public:
     uint64_t next_job_id() { return last_job_id_.fetch_add(1) + 1; }
 
     // Sends one job. SUCCESS: `on_completion` runs exactly once, on the reader thread (or on
-    // the thread that finds the stream broken). An error: it never runs.
+    // the thread that finds the stream broken). An error: it never runs. `deadline`: the job's
+    // own (the epoch = none).
     Status submit(uint64_t job_id, uint64_t model_id, const std::vector<FrameSlices>& frames,
-                  CompletionHandler on_completion);
+                  CompletionHandler on_completion,
+                  std::chrono::steady_clock::time_point deadline = {});
 
     // Forgets a pending job, so that its completion, should it still come, is dropped. True
     // when it was pending (its handler will not run).

@@ -114,7 +114,12 @@ std::optional<v1::ServerMessage> JobSubmitter::submit(const v1::InferRequest& re
     // ring's jobs are queued for the same reason: its thread must go on taking entries.
     CompletionOnThisThread here{request.job_id(), std::nullopt};
     completion_on_this_thread = &here;
-    auto job = lane && may_run_here && before == 0
+    // A job's own deadline is an instant on the monotonic clock that client and daemon share.
+    const std::chrono::steady_clock::time_point deadline{
+        std::chrono::nanoseconds(request.deadline_ns())};
+    auto job = request.deadline_ns() != 0
+                   ? served->configured.run_async(bindings, deadline, std::move(callback))
+               : lane && may_run_here && before == 0
                    ? runtime::run_async_on_caller(served->configured, bindings, std::move(callback))
                    : served->configured.run_async(bindings, std::move(callback));
     completion_on_this_thread = nullptr;

@@ -26,12 +26,14 @@ Status apply_scheduling(ConfiguredInferModel& configured, const v1::SchedulingPa
     // Under SchedulingAlgorithm::NONE the runtime refuses every knob; defaults need no call.
     const uint32_t threshold = std::max<uint32_t>(1, scheduling.threshold());
     if (algorithm == SchedulingAlgorithm::NONE && scheduling.priority() == 16 && threshold == 1 &&
-        scheduling.timeout_ms() == 0) {
+        scheduling.timeout_ms() == 0 && scheduling.latency_slo_ms() == 0) {
         return Status::ok();
     }
     CORUN_RETURN_IF_ERROR(configured.set_scheduler_priority(scheduling.priority()));
     CORUN_RETURN_IF_ERROR(configured.set_scheduler_threshold(threshold));
-    return configured.set_scheduler_timeout(std::chrono::milliseconds(scheduling.timeout_ms()));
+    CORUN_RETURN_IF_ERROR(
+        configured.set_scheduler_timeout(std::chrono::milliseconds(scheduling.timeout_ms())));
+    return configured.set_latency_slo(std::chrono::milliseconds(scheduling.latency_slo_ms()));
 }
 
 }  // namespace
