@@ -63,6 +63,9 @@ struct RoutedModelParams {
     std::vector<RoutedStreamFormat> formats;
     uint16_t batch_size = 0;  // InferModel::set_batch_size on every placement (0 = corun picks)
     std::optional<uint32_t> scheduler_priority;  // set_scheduler_priority on every placement
+    // set_latency_slo on every placement (0 = none): every frame must complete within it, so a
+    // placement predicted to take longer is passed over (docs/ROUTER.md, "Deadlines").
+    std::chrono::milliseconds latency_slo{0};
     PlacementHealthParams health;
 };
 
@@ -97,8 +100,9 @@ struct PlacementStats {
     PlacementCondition condition = PlacementCondition::IN_SERVICE;
     std::string condition_reason;  // why it is not in service; "" when it is
     uint64_t frames_run = 0;       // frames that ran here successfully
-    // Frames this placement refused, by reason: QUEUE_IS_FULL, SHUTDOWN (removed while queued),
-    // RESOURCE_LIMIT (a corund limit).
+    // Frames this placement refused, by reason: QUEUE_IS_FULL, DEADLINE_EXCEEDED (predicted to
+    // finish after the frame's deadline: by the router, or by the placement's admission),
+    // SHUTDOWN (removed while queued), RESOURCE_LIMIT (a corund limit).
     std::map<StatusCode, uint64_t> rejections;
     uint64_t failures = 0;        // frames that failed here (DEVICE_FAILURE, TIMEOUT, ...)
     uint64_t fallbacks_away = 0;  // of those rejected or failed, the ones passed to a next one
@@ -107,8 +111,9 @@ struct PlacementStats {
     uint64_t probes = 0;  // frames sent while taken out, to see whether it is back
     // Mean latency of its frames, from the placement's run_async to their completion.
     double measured_latency_mean_ms = 0;
-    // Frames for which the placement predicted a latency, the mean prediction and the mean
-    // absolute difference from what was measured for those frames.
+    // Frames for which the placement predicted a latency when they were sent
+    // (ConfiguredInferModel::predicted_latency), the mean prediction, and the mean absolute
+    // difference from what was measured for those frames.
     uint64_t predicted_frames = 0;
     double predicted_latency_mean_ms = 0;
     double prediction_error_mean_ms = 0;
@@ -189,6 +194,13 @@ public:
     // thread before run_async returns when every placement refused it at once. Fails only for
     // bindings of another routed model and after shutdown().
     Expected<RoutedInferJob> run_async(const Bindings& bindings, RoutedCallback callback = nullptr);
+    // As run_async, for a frame that must be complete by `deadline` (the earlier of it and the
+    // latency SLO holds): it goes to the first placement in service predicted to finish by then
+    // (one that cannot predict yet is tried; its own admission decides), and completes with
+    // DEADLINE_EXCEEDED, naming each placement's predicted finish, when none is.
+    Expected<RoutedInferJob> run_async(const Bindings& bindings,
+                                       std::chrono::steady_clock::time_point deadline,
+                                       RoutedCallback callback = nullptr);
 
     // Takes a placement out of service at run time: new frames skip it, frames queued on it fall
     // back to the next placement (SHUTDOWN), running ones finish there. NOT_FOUND for an unknown

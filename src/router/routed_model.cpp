@@ -118,6 +118,13 @@ Expected<RoutedInferJob> RoutedModel::run_async(const Bindings& bindings, Routed
     return RoutedInferJob(std::move(request));
 }
 
+Expected<RoutedInferJob> RoutedModel::run_async(const Bindings& bindings,
+                                                std::chrono::steady_clock::time_point deadline,
+                                                RoutedCallback callback) {
+    CORUN_TRY(auto request, router_->submit(bindings, std::move(callback), deadline));
+    return RoutedInferJob(std::move(request));
+}
+
 Status RoutedModel::remove_placement(const std::string& label) {
     return router_->remove_placement(label);
 }

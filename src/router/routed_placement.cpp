@@ -42,6 +42,9 @@ Expected<ConfiguredInferModel> configure_routed(InferModel& model,
     if (params.scheduler_priority) {
         CORUN_RETURN_IF_ERROR(configured.set_scheduler_priority(*params.scheduler_priority));
     }
+    if (params.latency_slo.count() != 0) {
+        CORUN_RETURN_IF_ERROR(configured.set_latency_slo(params.latency_slo));
+    }
     return configured;
 }
 

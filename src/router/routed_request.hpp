@@ -21,6 +21,8 @@ struct RoutedRequest {
     std::map<std::string, MemoryView> buffers;
     RoutedCallback callback;
     Clock::time_point submitted;
+    // When the frame must be complete: run_async's deadline, or the latency SLO's (the earlier).
+    std::optional<Clock::time_point> deadline;
 
     // The trail, touched only by the thread that routes the current attempt.
     size_t next_placement = 0;  // placements before it were tried or skipped already
@@ -28,6 +30,8 @@ struct RoutedRequest {
     std::vector<RoutingAttempt> refused;
     // The placement that refused the frame last, until the frame is sent to the next one.
     std::optional<size_t> left_placement;
+    // Entries of `refused` already written to the log.
+    size_t refusals_logged = 0;
     // The latency the placement of the attempt in flight predicted for it, if it could.
     std::optional<std::chrono::nanoseconds> predicted;
 

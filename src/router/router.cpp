@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -23,9 +24,11 @@ std::string quoted_list(const std::vector<std::string>& names) {
     return text;
 }
 
-// The latency the placement predicts for a frame queued now, when it can say.
-std::optional<std::chrono::nanoseconds> predicted_latency(const ConfiguredInferModel&) {
-    return std::nullopt;
+std::string milliseconds_text(std::chrono::nanoseconds duration) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.1f",
+                  std::chrono::duration<double, std::milli>(duration).count());
+    return text;
 }
 
 }  // namespace
@@ -165,13 +168,19 @@ Expected<std::shared_ptr<RoutedRequest>> Router::accept(const RoutedModel::Bindi
     auto request = std::make_shared<RoutedRequest>();
     request->buffers = bindings.buffers_;
     request->submitted = Clock::now();
+    if (params_.latency_slo.count() > 0)
+        request->deadline = request->submitted + params_.latency_slo;
     return request;
 }
 
 Expected<std::shared_ptr<RoutedRequest>> Router::submit(const RoutedModel::Bindings& bindings,
-                                                        RoutedCallback callback) {
+                                                        RoutedCallback callback,
+                                                        std::optional<Clock::time_point> deadline) {
     CORUN_TRY(auto request, accept(bindings));
     request->callback = std::move(callback);
+    if (deadline && (!request->deadline || *deadline < *request->deadline)) {
+        request->deadline = deadline;
+    }
     route(request);
     return request;
 }
@@ -203,13 +212,10 @@ void Router::route(const std::shared_ptr<RoutedRequest>& request) {
             finish(request, std::move(*stop), std::nullopt, InferTiming{});
             return;
         }
-        if (request->left_placement) {
-            log_fallback(placements_[*request->left_placement].label(),
-                         request->refused.back().status, placements_[dispatch->index].label());
-            request->left_placement.reset();
-        }
+        log_refusals(*request, placements_[dispatch->index].label());
+        request->left_placement.reset();
         ++request->attempts;
-        request->predicted = predicted_latency(dispatch->configured);
+        request->predicted = dispatch->predicted;
         InferTiming timing;
         std::optional<Status> outcome;
         auto bindings = dispatch->configured.create_bindings(request->buffers);
@@ -231,6 +237,7 @@ void Router::route(const std::shared_ptr<RoutedRequest>& request) {
                 placements_[dispatch->index].abandon_probe();
             }
             request->refused.push_back({placements_[dispatch->index].label(), *outcome});
+            request->refusals_logged = request->refused.size();  // the caller's own doing
             finish(request, *outcome, std::nullopt, InferTiming{});
             return;
         }
@@ -247,11 +254,14 @@ std::optional<Status> Router::attempt(const std::shared_ptr<RoutedRequest>& requ
                                       InferTiming& timing) {
     ConfiguredInferModel configured = dispatch.configured;
     if (!request->synchronous) {
-        auto job = configured.run_async(
-            bindings, [self = shared_from_this(), request, index = dispatch.index,
-                       probe = dispatch.probe](const AsyncInferCompletionInfo& info) {
-                self->attempt_finished(request, index, probe, info);
-            });
+        AsyncInferCallback callback = [self = shared_from_this(), request, index = dispatch.index,
+                                       probe =
+                                           dispatch.probe](const AsyncInferCompletionInfo& info) {
+            self->attempt_finished(request, index, probe, info);
+        };
+        auto job = request->deadline
+                       ? configured.run_async(bindings, *request->deadline, std::move(callback))
+                       : configured.run_async(bindings, std::move(callback));
         if (!job.has_value()) return job.status();
         job->detach();
         return std::nullopt;
@@ -304,12 +314,41 @@ std::optional<Router::Dispatch> Router::next_dispatch(RoutedRequest& request) {
         const auto admission = placements_[i].admit(time);
         if (admission == PlacementHealth::Admission::SKIP) continue;
         request.next_placement = i + 1;
+        const bool probe = admission == PlacementHealth::Admission::PROBE;
+        const ConfiguredInferModel& configured = *placements_[i].configured();
+        // In process a prediction is a look at the scheduler; through corund it is a call to
+        // the service, made only for a frame whose deadline needs it.
+        std::optional<std::chrono::nanoseconds> predicted;
+        if (request.deadline || !placements_[i].vdevice().params().multi_process_service) {
+            if (auto prediction = configured.predicted_latency(); prediction.has_value()) {
+                predicted = *prediction;
+            }
+        }
+        if (request.deadline && predicted && Clock::now() + *predicted > *request.deadline) {
+            pass_over_predicted_late(request, i, probe, *predicted);
+            continue;
+        }
         if (request.left_placement) placements_[*request.left_placement].count_fallback_away();
-        return Dispatch{i, *placements_[i].configured(),
-                        admission == PlacementHealth::Admission::PROBE};
+        return Dispatch{i, configured, probe, predicted};
     }
     request.next_placement = placements_.size();
     return std::nullopt;
+}
+
+void Router::pass_over_predicted_late(RoutedRequest& request, size_t index, bool probe,
+                                      std::chrono::nanoseconds predicted) {
+    RoutedPlacement& placement = placements_[index];
+    const auto late_by = Clock::now() + predicted - *request.deadline;
+    if (probe) placement.abandon_probe();
+    placement.count_rejected(false, StatusCode::DEADLINE_EXCEEDED);
+    if (request.left_placement) placements_[*request.left_placement].count_fallback_away();
+    request.refused.push_back(
+        {placement.label(),
+         Status(StatusCode::DEADLINE_EXCEEDED,
+                "predicted to take " + milliseconds_text(predicted) + " ms, finishing " +
+                    milliseconds_text(late_by) +
+                    " ms after the frame's deadline; the router passed it over")});
+    request.left_placement = index;
 }
 
 Status Router::no_placement_left(const RoutedRequest& request) const {
@@ -394,16 +433,22 @@ void Router::finish(const std::shared_ptr<RoutedRequest>& request, Status status
             ++failed_;
         }
     }
-    if (!status.is_ok() && request->left_placement) {
-        log_fallback(placements_[*request->left_placement].label(), request->refused.back().status,
-                     "");
-    }
+    if (!status.is_ok()) log_refusals(*request, "");
     info.status = std::move(status);
     info.timing = timing;
     info.timing.total_ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - request->submitted)
             .count();
     request->complete(std::move(info));
+}
+
+void Router::log_refusals(RoutedRequest& request, const std::string& to) {
+    for (; request.refusals_logged < request.refused.size(); ++request.refusals_logged) {
+        const RoutingAttempt& refusal = request.refused[request.refusals_logged];
+        // A frame wrong in itself is the caller's to hear of (its status), not the log's.
+        if (!falls_back(classify_attempt(refusal.status.code()))) continue;
+        log_fallback(refusal.placement, refusal.status, to);
+    }
 }
 
 void Router::log_fallback(const std::string& from, const Status& why, const std::string& to) {

@@ -46,8 +46,9 @@ public:
     Expected<size_t> frame_size(const std::string& stream) const;
 
     // Accepts one frame and sends it to its first placement (run_async).
-    Expected<std::shared_ptr<RoutedRequest>> submit(const RoutedModel::Bindings& bindings,
-                                                    RoutedCallback callback);
+    Expected<std::shared_ptr<RoutedRequest>> submit(
+        const RoutedModel::Bindings& bindings, RoutedCallback callback,
+        std::optional<Clock::time_point> deadline = std::nullopt);
     // Runs one frame on the caller's thread, placement after placement (run); the request is
     // done when it returns.
     Expected<std::shared_ptr<RoutedRequest>> run(const RoutedModel::Bindings& bindings,
@@ -71,6 +72,7 @@ private:
         size_t index = 0;
         ConfiguredInferModel configured;
         bool probe = false;
+        std::optional<std::chrono::nanoseconds> predicted;  // its prediction, if it has one
     };
 
     // Loads and configures the model on placement `index`; not under the lock.
@@ -90,8 +92,13 @@ private:
                                   InferTiming& timing);
     void attempt_ran(const std::shared_ptr<RoutedRequest>& request, size_t index, bool probe,
                      const InferTiming& timing);
-    // Under the lock: the first placement from request.next_placement that takes frames now.
+    // Under the lock: the first placement from request.next_placement that takes frames now
+    // and, for a frame with a deadline, is not predicted to finish after it.
     std::optional<Dispatch> next_dispatch(RoutedRequest& request);
+    // Under the lock: passes the frame over placement `index` (predicted to finish after its
+    // deadline), as a rejection of that placement.
+    void pass_over_predicted_late(RoutedRequest& request, size_t index, bool probe,
+                                  std::chrono::nanoseconds predicted);
     // Under the lock: why no placement is left for the frame.
     Status no_placement_left(const RoutedRequest& request) const;
     void attempt_finished(const std::shared_ptr<RoutedRequest>& request, size_t index, bool probe,
@@ -100,6 +107,8 @@ private:
     bool attempt_refused(RoutedRequest& request, size_t index, bool probe, const Status& status);
     void finish(const std::shared_ptr<RoutedRequest>& request, Status status,
                 std::optional<size_t> ran_on, InferTiming timing);
+    // Logs each refusal of the frame not logged yet; `to`: where it went ("" when nowhere).
+    void log_refusals(RoutedRequest& request, const std::string& to);
     void log_fallback(const std::string& from, const Status& why, const std::string& to);
     Clock::time_point now() const { return now_ ? now_() : Clock::now(); }
     // Under the lock; NOT_FOUND naming the labels.

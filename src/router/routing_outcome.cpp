@@ -6,9 +6,11 @@ AttemptOutcome classify_attempt(StatusCode code) {
     switch (code) {
         case StatusCode::SUCCESS:
             return AttemptOutcome::RAN;
-        // The placement works but will not take this frame now: a full queue, a configured model
-        // shut down under the frame (remove_placement), a corund per-client limit.
+        // The placement works but will not take this frame now: a full queue, a finish predicted
+        // after the frame's deadline, a configured model shut down under the frame
+        // (remove_placement), a corund per-client limit.
         case StatusCode::QUEUE_IS_FULL:
+        case StatusCode::DEADLINE_EXCEEDED:
         case StatusCode::SHUTDOWN:
         case StatusCode::RESOURCE_LIMIT:
             return AttemptOutcome::REJECTED;

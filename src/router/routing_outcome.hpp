@@ -9,7 +9,8 @@ namespace corun::router {
 
 enum class AttemptOutcome {
     RAN,           // SUCCESS
-    REJECTED,      // QUEUE_IS_FULL, SHUTDOWN (removed), RESOURCE_LIMIT: try the next placement
+    REJECTED,      // QUEUE_IS_FULL, DEADLINE_EXCEEDED, SHUTDOWN (removed), RESOURCE_LIMIT: try
+                   // the next placement
     FAILED,        // DEVICE_FAILURE, TIMEOUT, RPC_FAILED, ...: try the next; counts for health
     CALLER_ERROR,  // INVALID_ARGUMENT and the like: the frame itself is wrong; no fallback
 };

@@ -93,8 +93,8 @@ TEST(PlacementHealthTest, RestorePutsItBackWithACleanRecord) {
 
 TEST(RoutingOutcomeTest, RejectionsAndFailuresFallBackAndTheCallersErrorsDoNot) {
     EXPECT_EQ(classify_attempt(StatusCode::SUCCESS), AttemptOutcome::RAN);
-    for (StatusCode code :
-         {StatusCode::QUEUE_IS_FULL, StatusCode::SHUTDOWN, StatusCode::RESOURCE_LIMIT}) {
+    for (StatusCode code : {StatusCode::QUEUE_IS_FULL, StatusCode::DEADLINE_EXCEEDED,
+                            StatusCode::SHUTDOWN, StatusCode::RESOURCE_LIMIT}) {
         EXPECT_EQ(classify_attempt(code), AttemptOutcome::REJECTED) << code;
     }
     for (StatusCode code : {StatusCode::DEVICE_FAILURE, StatusCode::TIMEOUT, StatusCode::RPC_FAILED,

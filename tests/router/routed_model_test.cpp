@@ -82,6 +82,15 @@ public:
         ASSERT_TRUE(job.has_value()) << job.status();
         job->detach();
     }
+    // With a deadline.
+    void send_async_by(RoutedModel& routed, Frame& frame_buffers, size_t frame,
+                       std::chrono::steady_clock::time_point deadline) {
+        auto job = routed.run_async(
+            bind(routed, frame_buffers), deadline,
+            [this, frame](const RoutedCompletionInfo& info) { record(frame, info); });
+        ASSERT_TRUE(job.has_value()) << job.status();
+        job->detach();
+    }
     void run_sync(RoutedModel& routed, Frame& frame_buffers, size_t frame) {
         auto info = routed.run(bind(routed, frame_buffers), WAIT_LIMIT);
         ASSERT_TRUE(info.has_value()) << info.status();
@@ -110,7 +119,11 @@ private:
 void expect_ran_on(const RoutedCompletionInfo& info, const std::string& placement,
                    uint32_t attempts, std::optional<StatusCode> refused_by_npu = std::nullopt) {
     EXPECT_OK(info.status);
-    EXPECT_EQ(info.placement, placement);
+    std::string trail;
+    for (const auto& refusal : info.refused) {
+        trail += " refused by " + refusal.placement + ": " + refusal.status.to_string() + ";";
+    }
+    EXPECT_EQ(info.placement, placement) << trail;
     EXPECT_EQ(info.attempts, attempts);
     if (refused_by_npu) {
         ASSERT_EQ(info.refused.size(), 1u);
@@ -629,6 +642,146 @@ TEST_F(RoutedModelTest, ARunWhoseTimeoutPassesTriesNoFurtherPlacement) {
     EXPECT_EQ(stats_of(stats, "npu").failures, 0u);
     EXPECT_EQ(stats_of(stats, "npu").fallbacks_away, 0u);
     EXPECT_EQ(stats_of(stats, "cpu").frames_run, 0u);
+}
+
+// Deadlines. The npu-sim here takes 250 ms a frame; the cpu placement has run no frame (so it
+// cannot predict, and is tried) unless a test runs one there first.
+class RoutedModelDeadlineTest : public RoutedModelTest {
+protected:
+    void SetUp() override {
+        RoutedModelTest::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
+        slow_profile_ = profile_ + ".slow";
+        std::ofstream(slow_profile_) << R"({"device": {"context_switch_us": 0},
+            "models": {"face_detection_front_128x128_barracuda": {"frame_us": 250000}}})";
+        VDeviceParams params;
+        params.device_ids = {"npu-sim:0"};
+        params.group_id = test::unique_group("router-slow-npu");
+        params.npu_sim.profile_path = slow_profile_;
+        ASSERT_OK_AND_ASSIGN(npu_, VDevice::create_shared(params));  // replaces the fast one
+    }
+    void TearDown() override {
+        if (!slow_profile_.empty()) unlink(slow_profile_.c_str());
+        RoutedModelTest::TearDown();
+    }
+    // One frame on the npu, so that it predicts from then on.
+    void measure_npu(RoutedModel& routed, Frame& frame, FrameLedger& ledger, size_t index) {
+        ledger.run_sync(routed, frame, index);
+        expect_ran_on(ledger.info(index), "npu", 1);
+        ASSERT_TRUE(predicts(*npu_));
+    }
+    // A frame completes (its callback, run() returning) just before the scheduler records how
+    // long it took: wait for that, on the group of one placement.
+    static bool predicts(VDevice& vdevice) {
+        return test::wait_until([&] {
+            const auto stats = vdevice.get_scheduler_stats();
+            return !stats.empty() && stats.front().predicted_latency_ms >= 0;
+        });
+    }
+    std::string slow_profile_;
+};
+
+TEST_F(RoutedModelDeadlineTest, APlacementPredictedToMissTheDeadlineIsPassedOver) {
+    auto routed = create_routed(BLAZEFACE, npu_then_cpu());
+    ASSERT_NE(routed, nullptr);
+    auto frames = make_frames(*routed, 3);
+    FrameLedger ledger(frames.size());
+    measure_npu(*routed, frames[0], ledger, 0);
+    // 200 ms away: the npu predicts at least its 250 ms device time; the cpu cannot predict yet,
+    // and its own admission, which refuses a frame whose deadline has passed, has 200 ms to take
+    // it (far more than a loaded machine needs).
+    const auto soon = std::chrono::steady_clock::now() + milliseconds(200);
+    auto job = routed->run_async(bind(*routed, frames[1]), soon,
+                                 [&](const RoutedCompletionInfo& info) { ledger.record(1, info); });
+    ASSERT_TRUE(job.has_value()) << job.status();
+    ASSERT_TRUE(ledger.wait_for(2));
+    const auto passed_over = ledger.info(1);
+    EXPECT_EQ(passed_over.placement, "cpu");
+    EXPECT_EQ(passed_over.attempts, 1u);  // sent to the cpu only
+    ASSERT_EQ(passed_over.refused.size(), 1u);
+    EXPECT_EQ(passed_over.refused[0].placement, "npu");
+    EXPECT_EQ(passed_over.refused[0].status.code(), StatusCode::DEADLINE_EXCEEDED);
+    EXPECT_TRUE(
+        test::contains(passed_over.refused[0].status.message(), "the router passed it over"))
+        << passed_over.refused[0].status;
+    // A deadline an hour away: the npu, first in order, is predicted to meet it.
+    const auto later = std::chrono::steady_clock::now() + std::chrono::hours(1);
+    auto far = routed->run_async(bind(*routed, frames[2]), later,
+                                 [&](const RoutedCompletionInfo& info) { ledger.record(2, info); });
+    ASSERT_TRUE(far.has_value()) << far.status();
+    ASSERT_TRUE(ledger.wait_for(3));
+    expect_ran_on(ledger.info(2), "npu", 1);
+    ledger.expect_each_completed_once();
+    const auto stats = routed->get_stats();
+    EXPECT_EQ(stats_of(stats, "npu").frames_run, 2u);
+    EXPECT_EQ(stats_of(stats, "npu").rejections,
+              (std::map<StatusCode, uint64_t>{{StatusCode::DEADLINE_EXCEEDED, 1}}));
+    EXPECT_EQ(stats_of(stats, "npu").fallbacks_away, 1u);
+    EXPECT_EQ(stats_of(stats, "cpu").frames_run, 1u);
+    expect_outputs_equal_a_cpu_only_run(BLAZEFACE, frames);
+}
+
+// No placement predicted to make it: DEADLINE_EXCEEDED at once, naming each prediction, so the
+// caller can skip the frame instead of learning it too late.
+TEST_F(RoutedModelDeadlineTest, AFrameNoPlacementCanMakeInTimeFailsAtOnce) {
+    auto routed = create_routed(BLAZEFACE, npu_then_cpu());
+    ASSERT_NE(routed, nullptr);
+    auto frames = make_frames(*routed, 3);
+    FrameLedger ledger(frames.size());
+    measure_npu(*routed, frames[0], ledger, 0);
+    // One frame on the cpu too, so that it predicts: one the npu cannot make in time.
+    ledger.send_async_by(*routed, frames[1], 1,
+                         std::chrono::steady_clock::now() + milliseconds(200));
+    ASSERT_TRUE(ledger.wait_for(2));
+    expect_ran_on(ledger.info(1), "cpu", 1, StatusCode::DEADLINE_EXCEEDED);
+    ASSERT_TRUE(predicts(*cpu_));
+    ledger.send_async_by(*routed, frames[2], 2, std::chrono::steady_clock::now());
+    ASSERT_EQ(ledger.completions(), 3);  // before run_async returned
+    const auto late = ledger.info(2);
+    EXPECT_EQ(late.status.code(), StatusCode::DEADLINE_EXCEEDED) << late.status;
+    EXPECT_EQ(late.attempts, 0u);
+    ASSERT_EQ(late.refused.size(), 2u);
+    EXPECT_TRUE(test::contains(late.status.message(), "'npu' DEADLINE_EXCEEDED: predicted to take"))
+        << late.status;
+    EXPECT_TRUE(test::contains(late.status.message(), "'cpu' DEADLINE_EXCEEDED: predicted to take"))
+        << late.status;
+    const auto stats = routed->get_stats();
+    EXPECT_EQ(stats.failed, 1u);
+    EXPECT_EQ(stats_of(stats, "npu").rejections.at(StatusCode::DEADLINE_EXCEEDED), 2u);
+    EXPECT_EQ(stats_of(stats, "cpu").rejections.at(StatusCode::DEADLINE_EXCEEDED), 1u);
+    EXPECT_EQ(stats_of(stats, "npu").fallbacks_away, 2u);
+    EXPECT_EQ(stats_of(stats, "cpu").fallbacks_away, 0u);
+    EXPECT_EQ(stats_of(stats, "cpu").frames_run, 1u);
+}
+
+// A latency SLO on the routed model holds for run() too: once the npu has shown it takes 250 ms,
+// a frame with a 200 ms SLO goes to the cpu.
+TEST_F(RoutedModelDeadlineTest, ALatencySloPassesOverAPlacementPredictedToTakeLonger) {
+    RoutedModelParams params = npu_then_cpu();
+    params.latency_slo = milliseconds(200);
+    auto routed = create_routed(BLAZEFACE, params);
+    ASSERT_NE(routed, nullptr);
+    auto frames = make_frames(*routed, 2);
+    FrameLedger ledger(frames.size());
+    measure_npu(*routed, frames[0], ledger, 0);  // no prediction yet: it runs there (late)
+    ledger.run_sync(*routed, frames[1], 1);
+    expect_ran_on(ledger.info(1), "cpu", 1, StatusCode::DEADLINE_EXCEEDED);
+    expect_outputs_equal_a_cpu_only_run(BLAZEFACE, frames);
+}
+
+// What each placement predicted for the frames sent to it, beside what they took.
+TEST_F(RoutedModelDeadlineTest, PredictedAndMeasuredLatencyAreCountedPerPlacement) {
+    auto routed = create_routed(BLAZEFACE, npu_then_cpu());
+    ASSERT_NE(routed, nullptr);
+    auto frames = make_frames(*routed, 3);
+    FrameLedger ledger(frames.size());
+    for (size_t f = 0; f < frames.size(); ++f) measure_npu(*routed, frames[f], ledger, f);
+    const auto npu = stats_of(routed->get_stats(), "npu");
+    EXPECT_EQ(npu.frames_run, 3u);
+    EXPECT_EQ(npu.predicted_frames, 2u);  // the first frame had nothing to predict from
+    EXPECT_GE(npu.predicted_latency_mean_ms, 250.0);
+    EXPECT_GE(npu.measured_latency_mean_ms, 250.0);
+    EXPECT_GE(npu.prediction_error_mean_ms, 0.0);
 }
 
 // Every placement removed: the frame fails at once, saying which placements there are and why
