@@ -85,12 +85,16 @@ struct RoutingAttempt {
 
 // Where one frame ran.
 struct RoutedCompletionInfo {
-    Status status;                        // SUCCESS, or why no placement ran the frame
-    std::string placement;                // the label of the placement that ran it; "" if none
-    size_t placement_index = 0;           // its position in RoutedModelParams::placements
-    uint32_t attempts = 0;                // placements tried, the one that ran it included
-    std::vector<RoutingAttempt> refused;  // the placements tried before, in order, with why
-    InferTiming timing;  // the successful run's, total_ns from the routed run_async/run
+    Status status;               // SUCCESS, or why no placement ran the frame
+    std::string placement;       // the label of the placement that ran it; "" if none
+    size_t placement_index = 0;  // its position in RoutedModelParams::placements
+    uint32_t attempts = 0;       // placements tried, the one that ran it included
+    // The placements that did not run it, in order, with why: tried, or passed over as
+    // predicted to miss the frame's deadline.
+    std::vector<RoutingAttempt> refused;
+    // The successful run's (from run_async: queue, conversion, device), total_ns counted from
+    // the routed run_async/run; run() fills in total_ns only.
+    InferTiming timing;
 };
 using RoutedCallback = std::function<void(const RoutedCompletionInfo&)>;
 
