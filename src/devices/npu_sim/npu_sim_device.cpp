@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "devices/cpu/cpu_device.hpp"
+#include "devices/npu_sim/npu_sim_fault_injection.hpp"
 #include "devices/npu_sim/npu_timing_model.hpp"
 
 namespace corun::devices::npu_sim {
@@ -19,6 +20,7 @@ struct NpuContext {
     const void* active_model = nullptr;
     NpuTimingModel profile;
     bool compute_outputs = true;
+    std::string group_id;  // where a test's injected faults find this device
 };
 
 class NpuSimLoadedModel final : public LoadedModel {
@@ -44,6 +46,7 @@ public:
     Status execute(const std::vector<TensorSpec>& inputs, const std::vector<TensorSpec>& outputs,
                    std::span<const FrameBuffers> frames, const FrameLimits& limits) override {
         std::lock_guard lock(context_->mutex);
+        CORUN_RETURN_IF_ERROR(test_double::NpuSimFaultInjection::before_burst(context_->group_id));
         const auto start = Clock::now();
         std::chrono::nanoseconds busy = timing_.burst(static_cast<uint32_t>(frames.size()));
         if (context_->active_model != this) {
@@ -144,6 +147,7 @@ DeviceKind npu_sim_device_kind() {
             CORUN_TRY(context->profile, load_npu_profile(path));
         }
         context->compute_outputs = params.npu_sim.compute_outputs;
+        context->group_id = params.group_id;
         // Outputs are computed with one CPU thread: the simulated device, not the CPU, sets
         // the pace.
         VDeviceParams cpu_params = params;

@@ -1,0 +1,104 @@
+// A routed model whose first placement is an npu-sim in corund (the remote backend) and whose
+// second is the cpu in this process. corund killed mid-run (kill -9, a real fault: no test
+// double) fails the frames sent there with RPC_FAILED; each falls back to the cpu, and after
+// three the corund placement is taken out. Every frame completes once, outputs equal a cpu-only
+// run byte for byte, and the counters match the frames.
+#include <filesystem>
+
+#include "corun/routed_model.hpp"
+#include "service/corund_process.hpp"
+#include "test_support.hpp"
+
+namespace corun {
+namespace {
+
+const std::string BLAZEFACE = std::string(CORUN_CACHE_DIR) +
+                              "/models/blazeface-128/face_detection_front_128x128_barracuda.onnx";
+
+class RoutedOverCorundTest : public test::CorundTest {
+protected:
+    void SetUp() override {
+        if (!std::filesystem::exists(BLAZEFACE)) {
+            GTEST_SKIP() << BLAZEFACE << " is missing; run scripts/fetch_models.sh";
+        }
+        test::CorundTest::SetUp();
+    }
+};
+
+TEST_F(RoutedOverCorundTest, FramesFallBackToTheCpuInProcessWhenCorundDies) {
+    VDeviceParams service = params();
+    service.device_ids = {"npu-sim:0"};
+    service.npu_sim.profile_json = R"({"device": {"context_switch_us": 0}, "models":
+        {"face_detection_front_128x128_barracuda": {"frame_us": 1000}}})";
+    ASSERT_OK_AND_ASSIGN(auto in_corund, VDevice::create_shared(service));
+    VDeviceParams local;
+    local.device_ids = {"cpu:0"};
+    local.group_id = test::unique_group("router-local-cpu");
+    ASSERT_OK_AND_ASSIGN(auto in_process, VDevice::create_shared(local));
+
+    RoutedModelParams params;
+    params.placements = {{"corund", in_corund}, {"cpu", in_process}};
+    params.formats = {{"input:0", FormatType::UINT8, std::nullopt, {}}};
+    params.health.failures_to_take_out = 3;
+    params.health.probe_interval = std::chrono::hours(1);  // no probe in this test
+    ASSERT_OK_AND_ASSIGN(auto routed, RoutedModel::create(BLAZEFACE, params));
+
+    // The cpu-only reference, with the same user format.
+    ASSERT_OK_AND_ASSIGN(auto reference_model, in_process->create_infer_model(BLAZEFACE));
+    reference_model->inputs()[0].set_format_type(FormatType::UINT8);
+    ASSERT_OK_AND_ASSIGN(auto reference, reference_model->configure());
+
+    constexpr size_t FRAMES = 9;
+    std::vector<uint8_t> pixels(routed->get_frame_size("input:0").value());
+    for (size_t f = 0; f < FRAMES; ++f) {
+        if (f == 3) daemon_->kill_now();  // kill -9
+        for (size_t i = 0; i < pixels.size(); ++i) {
+            pixels[i] = static_cast<uint8_t>((i * 5 + f * 29) & 0xff);
+        }
+        std::map<std::string, std::vector<uint8_t>> outputs, expected;
+        std::map<std::string, MemoryView> routed_buffers, reference_buffers;
+        routed_buffers["input:0"] = reference_buffers["input:0"] = MemoryView::of(pixels);
+        for (const auto& name : routed->get_output_names()) {
+            outputs[name].assign(routed->get_frame_size(name).value(), 0xee);
+            expected[name].assign(outputs[name].size(), 0);
+            routed_buffers[name] = MemoryView::of(outputs[name]);
+            reference_buffers[name] = MemoryView::of(expected[name]);
+        }
+        ASSERT_OK_AND_ASSIGN(auto bindings, routed->create_bindings(routed_buffers));
+        ASSERT_OK_AND_ASSIGN(auto info, routed->run(bindings, test::WAIT_LIMIT));
+        if (f < 3) {
+            EXPECT_EQ(info.placement, "corund") << "frame " << f;
+            EXPECT_EQ(info.attempts, 1u);
+        } else if (f < 6) {  // sent to corund, failed there, ran here
+            EXPECT_EQ(info.placement, "cpu") << "frame " << f;
+            EXPECT_EQ(info.attempts, 2u);
+            ASSERT_EQ(info.refused.size(), 1u);
+            EXPECT_EQ(info.refused[0].status.code(), StatusCode::RPC_FAILED)
+                << info.refused[0].status;
+        } else {  // taken out: not tried
+            EXPECT_EQ(info.placement, "cpu") << "frame " << f;
+            EXPECT_EQ(info.attempts, 1u);
+        }
+        ASSERT_OK_AND_ASSIGN(auto reference_bindings, reference.create_bindings(reference_buffers));
+        ASSERT_OK(reference.run(reference_bindings, test::WAIT_LIMIT));
+        for (const auto& [name, bytes] : outputs) {
+            EXPECT_TRUE(bytes == expected[name]) << "frame " << f << ", output " << name;
+        }
+    }
+
+    const auto stats = routed->get_stats();
+    EXPECT_EQ(stats.requests, FRAMES);
+    EXPECT_EQ(stats.completed, FRAMES);
+    const PlacementStats& corund = stats.placements[0];
+    const PlacementStats& cpu = stats.placements[1];
+    EXPECT_EQ(corund.frames_run, 3u);
+    EXPECT_EQ(corund.failures, 3u);
+    EXPECT_EQ(corund.fallbacks_away, 3u);
+    EXPECT_EQ(corund.times_taken_out, 1u);
+    EXPECT_EQ(corund.condition, PlacementCondition::TAKEN_OUT);
+    EXPECT_TRUE(test::contains(corund.condition_reason, "RPC_FAILED")) << corund.condition_reason;
+    EXPECT_EQ(cpu.frames_run, 6u);
+}
+
+}  // namespace
+}  // namespace corun
