@@ -90,7 +90,7 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
     if (section.contains("device") && section["device"].is_object()) {
         const Json& device = section["device"];
         const std::string at = where + "device";
-        CORUN_TRY(profile.threads, count_field(device, "threads", at, 0, 4096));
+        CORUN_TRY(profile.cores, count_field(device, "cores", at, 0, 4096));
         CORUN_TRY(profile.execution_slots, count_field(device, "execution_slots", at, 1, 256));
         CORUN_TRY(profile.intra_op_threads, count_field(device, "intra_op_threads", at, 0, 4096));
         CORUN_TRY(profile.interference, interference_field(device, at));
@@ -120,7 +120,7 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
     timing.models = profile.models;
     Json section = Json::parse(npu_sim::npu_profile_to_json(timing));
     if (with_configuration) {
-        section["device"]["threads"] = profile.threads;
+        section["device"]["cores"] = profile.cores;
         section["device"]["execution_slots"] = profile.execution_slots;
         section["device"]["intra_op_threads"] = profile.intra_op_threads;
         section["device"]["interference"] = profile.interference;

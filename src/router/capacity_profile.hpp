@@ -6,7 +6,7 @@
 //
 //   {"device": {"context_switch_us": 0},
 //    "models": {"nanodet": {"frame_us": 21000, "host_pre_us": 40, ...}},
-//    "cpu": {"device": {"context_switch_us": 0, "threads": 2, "execution_slots": 2,
+//    "cpu": {"device": {"context_switch_us": 0, "cores": 2, "execution_slots": 2,
 //                       "intra_op_threads": 1, "interference": [1.0, 1.31]},
 //            "models": {"nanodet": {"frame_us": 33000, "host_pre_us": 60, "host_post_us": 25}},
 //            "generative": {"qwen": {"prefill_chunk_tokens": 64, "prefill_chunk_us": 3.7e6,
@@ -37,7 +37,7 @@ struct GenerativeTiming {
 struct DeviceProfile {
     std::chrono::nanoseconds context_switch{0};
     // The cpu configuration the figures were measured with (0 = not recorded).
-    uint32_t threads = 0;  // the machine's
+    uint32_t cores = 0;  // the machine's
     uint32_t execution_slots = 1;
     uint32_t intra_op_threads = 0;
     // interference[k - 1]: how much longer a burst takes while k slots run at once, measured

@@ -17,7 +17,7 @@ using std::chrono::milliseconds;
 const char* PROFILE = R"({"device": {"context_switch_us": 0},
   "models": {"cam": {"frame_us": 4000}, "small": {"frame_us": 2000},
              "large": {"frame_us": 6000}},
-  "cpu": {"device": {"threads": 2, "execution_slots": 2, "intra_op_threads": 1,
+  "cpu": {"device": {"cores": 2, "execution_slots": 2, "intra_op_threads": 1,
                      "interference": [1.0, 1.5]},
           "models": {"cam": {"frame_us": 4000, "host_pre_us": 1000, "host_post_us": 500},
                      "small": {"frame_us": 2000}, "large": {"frame_us": 6000}},

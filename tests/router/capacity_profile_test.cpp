@@ -19,7 +19,7 @@ const char* OLD_PROFILE = R"({"device": {"context_switch_us": 400},
 
 const char* EXTENDED_PROFILE = R"({"device": {"context_switch_us": 0},
   "models": {"nanodet": {"frame_us": 21000}},
-  "cpu": {"device": {"context_switch_us": 50, "threads": 2, "execution_slots": 2,
+  "cpu": {"device": {"context_switch_us": 50, "cores": 2, "execution_slots": 2,
                      "intra_op_threads": 1, "interference": [1.0, 1.31]},
           "models": {"nanodet": {"frame_us": 33000, "host_pre_us": 60, "host_post_us": 25,
                                  "max_in_flight": 2}},
@@ -52,7 +52,7 @@ TEST(CapacityProfileTest, TheCpuSectionCarriesItsConfigurationInterferenceAndLlm
     auto cpu = profile->device(CPU_SECTION);
     ASSERT_TRUE(cpu) << cpu.status();
     EXPECT_EQ((*cpu)->context_switch, microseconds(50));
-    EXPECT_EQ((*cpu)->threads, 2u);
+    EXPECT_EQ((*cpu)->cores, 2u);
     EXPECT_EQ((*cpu)->execution_slots, 2u);
     EXPECT_EQ((*cpu)->intra_op_threads, 1u);
     EXPECT_EQ((*cpu)->interference, (std::vector<double>{1.0, 1.31}));
@@ -111,8 +111,8 @@ TEST(CapacityProfileTest, EachBadFieldIsNamed) {
     expect_invalid(R"({"cpu": {"device": {"interference": [1.0, 0]}, "models": {}}})", "0.1..100");
     expect_invalid(R"({"cpu": {"device": {"execution_slots": 0}, "models": {}}})",
                    "execution_slots must be >= 1");
-    expect_invalid(R"({"cpu": {"device": {"threads": -2}, "models": {}}})",
-                   "cpu.device.threads must be an integer");
+    expect_invalid(R"({"cpu": {"device": {"cores": -2}, "models": {}}})",
+                   "cpu.device.cores must be an integer");
     expect_invalid(R"({"cpu": {"generative": {"q": {"prefill_chunk_us": 10}}}})",
                    "cpu.generative.q has no \"decode_step_us\"");
     expect_invalid(R"({"cpu": {"generative": {"q": {"prefill_chunk_us": 10,

@@ -1,0 +1,133 @@
+#include "profile_measurement.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "cli_support.hpp"
+#include "corun/genai/llm.hpp"
+
+namespace corun::tools {
+namespace {
+
+std::chrono::nanoseconds from_milliseconds(double milliseconds) {
+    return std::chrono::nanoseconds(static_cast<int64_t>(std::max(0.0, milliseconds) * 1e6));
+}
+
+// About `tokens` tokens of plain prose for this LLM's tokenizer (at least that many).
+Expected<std::string> prompt_of_about(genai::LLM& llm, uint32_t tokens) {
+    static const char* words[] = {"a ",     "ship ",  "sailed ", "past ", "the ", "harbour ",
+                                  "light ", "while ", "gulls ",  "rode ", "the ", "wind "};
+    std::string prompt;
+    for (size_t i = 0; i < 4 * tokens; ++i) {
+        prompt += words[i % std::size(words)];
+        if (i % 4 != 3) continue;
+        CORUN_TRY(const auto counted, llm.tokenize(prompt));
+        if (counted.size() >= tokens) break;
+    }
+    return prompt;
+}
+
+}  // namespace
+
+Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedModel*>& models,
+                                                    const CpuDeviceParams& cpu,
+                                                    uint32_t machine_cores, double seconds) {
+    router::DeviceProfile section;
+    section.cores = machine_cores;
+    section.execution_slots = std::max<uint32_t>(1, cpu.execution_slots);
+    section.intra_op_threads = cpu.intra_op_threads;
+    section.interference = {1.0};
+    // 1. Alone, one frame in flight: what a frame holds the slot for, and what it spends
+    // outside it.
+    std::vector<double> alone_device_ms;
+    uint32_t most_clients = 0;
+    for (PreparedModel* model : models) {
+        PumpOptions warmup;
+        warmup.frames = 4;
+        warmup.in_flight = 1;
+        CORUN_TRY(auto ignored, pump_frames(*model->configured, model->slots, warmup), model->path);
+        (void)ignored;
+        PumpOptions alone;
+        alone.seconds = seconds;
+        alone.in_flight = 1;
+        CORUN_TRY(const PumpResult result, pump_frames(*model->configured, model->slots, alone),
+                  model->path);
+        const double device = LatencySummary::of(result.device).p50;
+        const double conversion = LatencySummary::of(result.conversion).p50;
+        const double total = LatencySummary::of(result.total).p50;
+        devices::npu_sim::ModelTiming timing;
+        timing.frame = from_milliseconds(device + conversion);
+        if (timing.frame.count() <= 0) timing.frame = std::chrono::microseconds(1);
+        timing.host_pre = from_milliseconds(total - device - conversion);
+        timing.max_in_flight = static_cast<uint32_t>(model->queue_size);
+        section.models[model->name()] = timing;
+        alone_device_ms.push_back(device);
+        most_clients += static_cast<uint32_t>(model->queue_size);
+    }
+    // 2. k clients at once, client c on model c % M: how much longer a frame takes while k
+    // slots run.
+    const uint32_t most = std::min(section.execution_slots, most_clients);
+    for (uint32_t k = 2; k <= most; ++k) {
+        std::vector<uint32_t> clients(models.size(), 0);
+        for (uint32_t c = 0; c < k; ++c) ++clients[c % models.size()];
+        std::vector<PumpTask> tasks;
+        std::vector<size_t> task_model;
+        for (size_t m = 0; m < models.size(); ++m) {
+            if (clients[m] == 0) continue;
+            PumpTask task;
+            task.model = models[m];
+            task.options.seconds = seconds;
+            task.options.in_flight = clients[m];
+            tasks.push_back(std::move(task));
+            task_model.push_back(m);
+        }
+        auto results = pump_together(tasks);
+        double slowed = 0, alone = 0;
+        for (size_t t = 0; t < tasks.size(); ++t) {
+            if (!results[t]) return results[t].status().with_context(models[task_model[t]]->path);
+            const double weight = clients[task_model[t]];
+            slowed += weight * LatencySummary::of(results[t]->device).p50;
+            alone += weight * alone_device_ms[task_model[t]];
+        }
+        section.interference.push_back(alone > 0 ? std::max(0.1, slowed / alone) : 1.0);
+    }
+    return section;
+}
+
+Expected<router::GenerativeTiming> measure_llm(VDevice& vdevice, const std::string& path,
+                                               uint32_t max_tokens, double seconds) {
+    genai::LLMParams params;
+    CORUN_TRY(auto llm, genai::LLM::create(vdevice, path, params));
+    router::GenerativeTiming timing;
+    timing.prefill_chunk_tokens = params.prefill_chunk_tokens;
+    CORUN_TRY(const std::string prompt, prompt_of_about(*llm, timing.prefill_chunk_tokens));
+    CORUN_TRY(const auto prompt_tokens, llm->tokenize(prompt));
+    genai::LLMGeneratorParams generation;
+    generation.max_generated_tokens = std::max<uint32_t>(2, max_tokens);
+    std::vector<double> ttft_ms, inter_token_ms;
+    const auto started = std::chrono::steady_clock::now();
+    for (int round = 0; round < 1000; ++round) {
+        const double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        if (round >= 2 && elapsed >= seconds) break;
+        CORUN_RETURN_IF_ERROR(llm->clear_context());
+        CORUN_TRY(auto completion, llm->generate(generation, prompt));
+        while (completion.read(std::chrono::minutes(10)).has_value()) {
+        }
+        const auto timings = completion.timings();
+        if (timings.generated_tokens > 0) ttft_ms.push_back(timings.time_to_first_token_ms);
+        inter_token_ms.insert(inter_token_ms.end(), timings.inter_token_ms.begin(),
+                              timings.inter_token_ms.end());
+    }
+    if (ttft_ms.empty() || inter_token_ms.empty()) {
+        return Status(StatusCode::INTERNAL_FAILURE,
+                      path + " generated fewer than two tokens; cannot time its decode steps");
+    }
+    // The prompt took ceil(tokens / chunk) chunks; the time scales with its tokens.
+    timing.prefill_chunk = from_milliseconds(percentile(ttft_ms, 50) * timing.prefill_chunk_tokens /
+                                             static_cast<double>(prompt_tokens.size()));
+    timing.decode_step = from_milliseconds(percentile(inter_token_ms, 50));
+    return timing;
+}
+
+}  // namespace corun::tools
