@@ -33,6 +33,9 @@ void add_net_options(CLI::App& app, NetOptions& net, NetSyntax syntax) {
     }
     app.add_flag("--poisson", net.poisson,
                  "--framerate is the mean of independent arrivals, not a fixed period");
+    app.add_option("--phase-ms", net.phase_ms,
+                   "--framerate: milliseconds until the first frame (default: a phase of its "
+                   "own; cameras started together have 0)");
     app.add_option("--clients", net.clients,
                    "Closed loop: clients, each sending its next frame after its last completed");
     app.add_option("--think-ms", net.think_ms,
@@ -138,10 +141,11 @@ Status parse_net_groups(const std::vector<std::string>& words, const std::string
     } catch (const CLI::ExtrasError&) {
         std::string words_text;
         for (const auto& word : leftovers) words_text += (words_text.empty() ? "" : " ") + word;
-        const std::string plan_options = syntax == NetSyntax::PLAN
-                                             ? ", --poisson, --clients, --think-ms, --slo-ms and "
-                                               "--slo-percentile"
-                                             : " and --shape";
+        const std::string plan_options =
+            syntax == NetSyntax::PLAN
+                ? ", --poisson, --phase-ms, --clients, --think-ms, --slo-ms and "
+                  "--slo-percentile"
+                : " and --shape";
         return Status(StatusCode::INVALID_ARGUMENT,
                       command + ": '" + words_text + "' is neither a set-net nor a " + command +
                           " option; set-net takes --batch-size, --priority, "
@@ -178,8 +182,9 @@ Status check_net_options(const std::vector<NetOptions>& nets) {
 
 std::string set_net_help(const std::string& command, NetSyntax syntax) {
     if (syntax == NetSyntax::PLAN) {
-        return "\nModels: set-net MODEL [--framerate FPS [--poisson] | --clients N [--think-ms "
-               "MS]]\n"
+        return "\nModels: set-net MODEL [--framerate FPS [--poisson] [--phase-ms MS] | --clients "
+               "N\n"
+               "        [--think-ms MS]]\n"
                "        [--slo-ms MS] [--slo-percentile P] [--priority P] [--batch-size N]\n"
                "        [--scheduler-threshold T] [--scheduler-timeout MS]\n"
                "  MODEL is a model file or its name in the profile (the file's stem); without\n"

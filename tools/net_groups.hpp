@@ -35,6 +35,7 @@ struct NetOptions {
     uint32_t clients = 0;  // closed loop; 0 = one per queue entry
     double think_ms = 0;
     bool poisson = false;  // --framerate is a Poisson rate, not a fixed one
+    double phase_ms = -1;  // --framerate: when the first frame comes (-1 = a phase of its own)
 };
 
 // set-llm: an LLM generating beside the models (issue 12).

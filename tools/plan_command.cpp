@@ -118,6 +118,7 @@ CapacityWorkload workload_of(const PlanOptions& options) {
         if (net.framerate_given) {
             model.arrivals = net.poisson ? ArrivalKind::POISSON : ArrivalKind::FIXED_RATE;
             model.rate = net.framerate;
+            if (net.phase_ms >= 0) model.phase = from_milliseconds(net.phase_ms);
         } else {
             model.arrivals = ArrivalKind::CLOSED_LOOP;
             model.clients = net.clients;

@@ -58,9 +58,9 @@ Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedMo
         devices::npu_sim::ModelTiming timing;
         timing.frame = from_milliseconds(device + conversion);
         if (timing.frame.count() <= 0) timing.frame = std::chrono::microseconds(1);
-        timing.host_pre = from_milliseconds(total - device - conversion);
         timing.max_in_flight = static_cast<uint32_t>(model->queue_size);
         section.models[model->name()] = timing;
+        section.overhead[model->name()] = from_milliseconds(total - device - conversion);
         alone_device_ms.push_back(device);
         most_clients += static_cast<uint32_t>(model->queue_size);
     }

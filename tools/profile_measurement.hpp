@@ -14,8 +14,8 @@ namespace corun::tools {
 
 // The cpu section, measured on `models` (configured on one cpu VDevice with params `cpu`):
 //   1. each model alone with one frame in flight: its slot time per frame (device + format
-//      conversion, medians) and the time outside the slot (run_async() to the device and back
-//      to the completion, less both: hand-off and callback), as host_pre_us;
+//      conversion, medians) and the runtime's time outside the slot (run_async() to the device
+//      and back to the completion, less both: hand-off and callback), as overhead_us;
 //   2. for k = 2 .. execution_slots: k one-frame clients at once, spread over the models in
 //      turn: interference[k - 1] = the device time of their frames / the same models' alone.
 // Each phase runs `seconds`. The slots measured are at most 2 x the models' queue sizes.

@@ -86,6 +86,17 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
                   name.empty() ? "capacity profile" : "capacity profile, \"" + name + "\" section");
         profile.context_switch = timing.context_switch;
         profile.models = timing.models;
+        for (const auto& [model, entry] : section["models"].items()) {
+            if (!entry.contains("overhead_us")) continue;
+            const Json& value = entry["overhead_us"];
+            if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 3.6e9) {
+                return invalid(where + "models." + model +
+                               ".overhead_us must be a number of microseconds in 0..3.6e9, got " +
+                               value.dump());
+            }
+            profile.overhead[model] =
+                std::chrono::nanoseconds(static_cast<int64_t>(value.get<double>() * 1000.0));
+        }
     }
     if (section.contains("device") && section["device"].is_object()) {
         const Json& device = section["device"];
@@ -119,6 +130,11 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
     timing.context_switch = profile.context_switch;
     timing.models = profile.models;
     Json section = Json::parse(npu_sim::npu_profile_to_json(timing));
+    for (const auto& [name, overhead] : profile.overhead) {
+        if (section["models"].contains(name)) {
+            section["models"][name]["overhead_us"] = overhead.count() / 1000.0;
+        }
+    }
     if (with_configuration) {
         section["device"]["cores"] = profile.cores;
         section["device"]["execution_slots"] = profile.execution_slots;

@@ -8,7 +8,7 @@
 //    "models": {"nanodet": {"frame_us": 21000, "host_pre_us": 40, ...}},
 //    "cpu": {"device": {"context_switch_us": 0, "cores": 2, "execution_slots": 2,
 //                       "intra_op_threads": 1, "interference": [1.0, 1.31]},
-//            "models": {"nanodet": {"frame_us": 33000, "host_pre_us": 60, "host_post_us": 25}},
+//            "models": {"nanodet": {"frame_us": 33000, "overhead_us": 85}},
 //            "generative": {"qwen": {"prefill_chunk_tokens": 64, "prefill_chunk_us": 3.7e6,
 //                                    "decode_step_us": 104000}}}}
 //
@@ -44,6 +44,9 @@ struct DeviceProfile {
     // for k = 1 .. its size.
     std::vector<double> interference{1.0};
     std::map<std::string, devices::npu_sim::ModelTiming> models;  // frame_us is slot time
+    // A model's "overhead_us": the runtime's time per frame outside the slot (hand-off to a
+    // worker, completion), added to its latency only (scheduler::SimulatedModel).
+    std::map<std::string, std::chrono::nanoseconds> overhead;
     std::map<std::string, GenerativeTiming> generative;
 
     bool has_model(const std::string& name) const {

@@ -144,6 +144,9 @@ std::vector<scheduler::SimulatedModel> simulated_models(const CapacityWorkload& 
         model.params.threshold = planned.threshold;
         model.params.timeout = planned.timeout;
         model.queue_capacity = 2 * planned.batch_size;  // the async queue
+        if (auto overhead = device.overhead.find(planned.name); overhead != device.overhead.end()) {
+            model.latency_overhead = overhead->second;
+        }
         if (auto timing = device.models.find(planned.name); timing != device.models.end()) {
             model.timing = timing->second;
         } else {

@@ -11,7 +11,7 @@
 //     and a slowdown of concurrent slots: a burst's device time is multiplied by
 //     interference[k - 1] while k bursts run at once, re-timed whenever k changes;
 //   - host pre/post time per frame, overlapped with the device (it adds to the frame's latency
-//     but holds no slot);
+//     but holds no slot), and the runtime's overhead per frame (latency only);
 //   - generative models: a job is a chain of units (prefill chunks, then decode steps), one
 //     queued at a time, each a preemptible request: bursts of models of a higher priority run
 //     at once beside a unit on the device's lent slot, and with preemption on the unit pauses
@@ -95,6 +95,11 @@ struct SimulatedModel {
     uint32_t queue_capacity = 2;  // frames queued or running at once (the async queue); for a
                                   // generative model, jobs waiting for the one that runs
     GenerationShape generation;   // a generative model when generation.generative()
+    // Added to every latency but to no schedule: the runtime's own time per frame outside the
+    // slot (handing the frame to a worker, delivering its completion). A client that sends its
+    // next frame on completion has it queued before the slot decides again (it runs on another
+    // core while the worker finishes), so it does not delay the next frame as host time does.
+    std::chrono::nanoseconds latency_overhead{0};
 };
 
 // The device the models share.

@@ -288,6 +288,28 @@ TEST(VirtualTimeScheduleTest, ClosedLoopClientsSendAfterTheirThinkTime) {
     EXPECT_EQ(two.models[0].latency_ms, (std::vector<double>{2.0, 4.0, 3.0, 3.0, 3.0, 3.0}));
 }
 
+TEST(VirtualTimeScheduleTest, AClientSendingAtOnceKeepsItsShareAndOneThatThinksCatchesUp) {
+    // One client each, 1 ms and 4 ms frames, fairness by device time. Sending the next frame the
+    // moment the last completed is not waking from idle: the ledgers stay as they are and the
+    // device splits half and half (four short frames per long one).
+    auto at_once = simulate(
+        {model("short", 16, milliseconds(1), ArrivalPattern::closed_loop(1, nanoseconds(0))),
+         model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)))},
+        nanoseconds(0), PolicyOptions{}, seconds(1));
+    const double short_time = at_once.models[0].device_time.count();
+    const double long_time = at_once.models[1].device_time.count();
+    EXPECT_NEAR(short_time / (short_time + long_time), 0.5, 0.01);
+    // After a think time the model was idle: it catches up with the busy one, and the two
+    // alternate frame by frame (one short frame per long one, 1 ms of every 5).
+    auto thinking = simulate(
+        {model("short", 16, milliseconds(1), ArrivalPattern::closed_loop(1, microseconds(1))),
+         model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)))},
+        nanoseconds(0), PolicyOptions{}, seconds(1));
+    const double short_thinking = thinking.models[0].device_time.count();
+    const double long_thinking = thinking.models[1].device_time.count();
+    EXPECT_NEAR(short_thinking / (short_thinking + long_thinking), 0.2, 0.01);
+}
+
 TEST(VirtualTimeScheduleTest, ClosedLoopClientsBeyondTheQueueWaitInsteadOfDropping) {
     // Four clients, a queue of two: two frames are admitted, two wait; none is dropped, and a
     // waiting frame's latency counts from when it was admitted (as run_async's does).
