@@ -9,6 +9,10 @@
 namespace corun::tools {
 namespace {
 
+// The idle gap after which a frame counts as cold: well past ONNX Runtime's spinning threads
+// going to sleep.
+constexpr std::chrono::milliseconds COLD_GAP{100};
+
 std::chrono::nanoseconds from_milliseconds(double milliseconds) {
     return std::chrono::nanoseconds(static_cast<int64_t>(std::max(0.0, milliseconds) * 1e6));
 }
@@ -64,7 +68,53 @@ Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedMo
         alone_device_ms.push_back(device);
         most_clients += static_cast<uint32_t>(model->queue_size);
     }
-    // 2. k clients at once, client c on model c % M: how much longer a frame takes while k
+    // 2. After the device idled: each model alone, one frame every COLD_GAP plus its frame
+    // time. On the cpu the frame takes longer than back to back (the thread pool asleep, the
+    // caches cold); the simulation scales the difference by the idle gap.
+    section.cold_after = COLD_GAP;
+    for (size_t m = 0; m < models.size(); ++m) {
+        PreparedModel* model = models[m];
+        const double period = std::chrono::duration<double>(COLD_GAP).count() +
+                              section.models[model->name()].frame.count() / 1e9;
+        PumpOptions cold;
+        cold.seconds = std::max(seconds, 8 * period);
+        cold.framerate = 1.0 / period;
+        cold.in_flight = 1;
+        CORUN_TRY(const PumpResult result, pump_frames(*model->configured, model->slots, cold),
+                  model->path);
+        section.cold_frame[model->name()] = from_milliseconds(
+            LatencySummary::of(result.device).p50 + LatencySummary::of(result.conversion).p50);
+    }
+    // 3. Models taking turns: one client sending each model's frame in turn, so that every
+    // frame follows another model's. The context switch is what a frame takes more than back
+    // to back after its own (caches holding another model's weights), averaged over the models.
+    if (models.size() >= 2) {
+        std::vector<std::vector<double>> device_ms(models.size());
+        const auto begin = std::chrono::steady_clock::now();
+        for (uint64_t turn = 0; turn < 1000000; ++turn) {
+            if (turn >= 2 * models.size() &&
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count() >=
+                    seconds) {
+                break;
+            }
+            PreparedModel& model = *models[turn % models.size()];
+            InferTiming timing;
+            auto job = model.configured->run_async(
+                model.slots[0],
+                [&timing](const AsyncInferCompletionInfo& info) { timing = info.timing; });
+            if (!job) return job.status().with_context(model.path);
+            CORUN_RETURN_IF_ERROR(job->wait(std::chrono::seconds(60)), model.path);
+            if (turn >= models.size()) {  // the first round follows nothing
+                device_ms[turn % models.size()].push_back(timing.device_ns / 1e6);
+            }
+        }
+        double extra_ms = 0;
+        for (size_t m = 0; m < models.size(); ++m) {
+            extra_ms += std::max(0.0, percentile(device_ms[m], 50) - alone_device_ms[m]);
+        }
+        section.context_switch = from_milliseconds(extra_ms / static_cast<double>(models.size()));
+    }
+    // 4. k clients at once, client c on model c % M: how much longer a frame takes while k
     // slots run.
     const uint32_t most = std::min(section.execution_slots, most_clients);
     for (uint32_t k = 2; k <= most; ++k) {

@@ -1,5 +1,7 @@
 #include "router/capacity_profile.hpp"
 
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 namespace corun::router {
@@ -27,6 +29,20 @@ Expected<std::chrono::nanoseconds> duration_field(const Json& object, const char
                        value.dump());
     }
     return std::chrono::nanoseconds(static_cast<int64_t>(value.get<double>() * 1000.0));
+}
+
+// A duration in microseconds that may be absent (nullopt) or 0.
+Expected<std::optional<std::chrono::nanoseconds>> optional_duration(const Json& object,
+                                                                    const char* key,
+                                                                    const std::string& where) {
+    if (!object.contains(key)) return std::optional<std::chrono::nanoseconds>();
+    const Json& value = object.at(key);
+    if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 3.6e9) {
+        return invalid(where + "." + key + " must be a number of microseconds in 0..3.6e9, got " +
+                       value.dump());
+    }
+    return std::optional<std::chrono::nanoseconds>(
+        std::chrono::nanoseconds(static_cast<int64_t>(value.get<double>() * 1000.0)));
 }
 
 Expected<uint32_t> count_field(const Json& object, const char* key, const std::string& where,
@@ -87,15 +103,11 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
         profile.context_switch = timing.context_switch;
         profile.models = timing.models;
         for (const auto& [model, entry] : section["models"].items()) {
-            if (!entry.contains("overhead_us")) continue;
-            const Json& value = entry["overhead_us"];
-            if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 3.6e9) {
-                return invalid(where + "models." + model +
-                               ".overhead_us must be a number of microseconds in 0..3.6e9, got " +
-                               value.dump());
-            }
-            profile.overhead[model] =
-                std::chrono::nanoseconds(static_cast<int64_t>(value.get<double>() * 1000.0));
+            const std::string at = where + "models." + model;
+            CORUN_TRY(const auto overhead, optional_duration(entry, "overhead_us", at));
+            if (overhead) profile.overhead[model] = *overhead;
+            CORUN_TRY(const auto cold, optional_duration(entry, "cold_frame_us", at));
+            if (cold) profile.cold_frame[model] = *cold;
         }
     }
     if (section.contains("device") && section["device"].is_object()) {
@@ -105,6 +117,8 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
         CORUN_TRY(profile.execution_slots, count_field(device, "execution_slots", at, 1, 256));
         CORUN_TRY(profile.intra_op_threads, count_field(device, "intra_op_threads", at, 0, 4096));
         CORUN_TRY(profile.interference, interference_field(device, at));
+        CORUN_TRY(const auto cold_after, optional_duration(device, "cold_after_us", at));
+        profile.cold_after = cold_after.value_or(std::chrono::nanoseconds(0));
         if (profile.execution_slots == 0) return invalid(at + ".execution_slots must be >= 1");
     }
     if (section.contains("generative")) {
@@ -135,11 +149,17 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
             section["models"][name]["overhead_us"] = overhead.count() / 1000.0;
         }
     }
+    for (const auto& [name, cold] : profile.cold_frame) {
+        if (section["models"].contains(name)) {
+            section["models"][name]["cold_frame_us"] = cold.count() / 1000.0;
+        }
+    }
     if (with_configuration) {
         section["device"]["cores"] = profile.cores;
         section["device"]["execution_slots"] = profile.execution_slots;
         section["device"]["intra_op_threads"] = profile.intra_op_threads;
         section["device"]["interference"] = profile.interference;
+        section["device"]["cold_after_us"] = profile.cold_after.count() / 1000.0;
     }
     if (!profile.generative.empty()) {
         Json generative = Json::object();

@@ -47,6 +47,10 @@ struct DeviceProfile {
     // A model's "overhead_us": the runtime's time per frame outside the slot (hand-off to a
     // worker, completion), added to its latency only (scheduler::SimulatedModel).
     std::map<std::string, std::chrono::nanoseconds> overhead;
+    // A model's "cold_frame_us": its slot time after the device idled "cold_after_us" (the
+    // section's device) or longer; less idling, that share of the difference.
+    std::map<std::string, std::chrono::nanoseconds> cold_frame;
+    std::chrono::nanoseconds cold_after{0};
     std::map<std::string, GenerativeTiming> generative;
 
     bool has_model(const std::string& name) const {

@@ -147,6 +147,9 @@ std::vector<scheduler::SimulatedModel> simulated_models(const CapacityWorkload& 
         if (auto overhead = device.overhead.find(planned.name); overhead != device.overhead.end()) {
             model.latency_overhead = overhead->second;
         }
+        if (auto cold = device.cold_frame.find(planned.name); cold != device.cold_frame.end()) {
+            model.cold_frame = cold->second;
+        }
         if (auto timing = device.models.find(planned.name); timing != device.models.end()) {
             model.timing = timing->second;
         } else {
@@ -186,6 +189,7 @@ scheduler::SimulatedDevice simulated_device(const CapacityWorkload& workload,
     simulated.slots = planned_slots(workload, device);
     simulated.latency_slots = workload.latency_slots;
     simulated.interference = device.interference;
+    simulated.cold_after = device.cold_after;
     return simulated;
 }
 

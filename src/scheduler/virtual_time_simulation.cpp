@@ -1,5 +1,6 @@
 #include "scheduler/virtual_time_simulation.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <deque>
 #include <functional>
@@ -203,8 +204,10 @@ private:
         // least-served busy model. A client that sends its next frame the moment the last one
         // completed is not waking: in real time its frame is queued while the worker is still
         // finishing the last burst (its model still counts as running), measured so in
-        // bench/capacity_bench (docs/ROUTER.md).
-        if (client.queued.empty() && client.running == 0 && client.last_left != now) catch_up(i);
+        // bench/capacity_bench (docs/ROUTER.md). A generation's end is known only after its last
+        // unit was charged, so the next generation's first unit always catches up.
+        const bool sent_at_once = client.last_left == now && !generative(i);
+        if (client.queued.empty() && client.running == 0 && !sent_at_once) catch_up(i);
         ++client.admitted;
         client.queued.push_back({job, now});
     }
@@ -352,6 +355,10 @@ private:
         slot.end = NEVER;
         slot.paused = false;
         slot.paused_for = Nanoseconds(0);
+        if (std::none_of(slots_.begin(), slots_.end(),
+                         [](const Slot& other) { return other.busy(); })) {
+            idle_since_ = now;
+        }
         for (size_t job : jobs) unit_done(i, job, now);
     }
 
@@ -420,7 +427,7 @@ private:
             if (generative(i)) device += models_[i].generation.unit_time(jobs_[job].next_unit);
         }
         const uint32_t frames = static_cast<uint32_t>(slot.jobs.size());
-        if (!generative(i)) device = models_[i].timing.burst(frames);
+        if (!generative(i)) device = models_[i].timing.burst(frames) + cold_extra(i, now);
         client.running += frames;
         client.last_dispatched = now;
         slot.model = i;
@@ -434,6 +441,23 @@ private:
         result_.switch_time += slot.switching;
         result_.dispatches.push_back(
             {now, NEVER, i, frames, switched, decision.reason, decision.ready, slot_index});
+    }
+
+    // The extra time of a burst that starts on a device idle since idle_since_ (none while
+    // another slot runs): its model's cold share for the gap.
+    Nanoseconds cold_extra(size_t i, Nanoseconds now) const {
+        const SimulatedModel& model = models_[i];
+        if (device_.cold_after.count() <= 0 || model.cold_frame <= model.timing.frame) {
+            return Nanoseconds(0);
+        }
+        for (const Slot& slot : slots_) {
+            if (slot.busy()) return Nanoseconds(0);
+        }
+        const Nanoseconds extra = model.cold_frame - model.timing.frame;
+        if (idle_since_ == NEVER || now - idle_since_ >= device_.cold_after) return extra;
+        return Nanoseconds(static_cast<int64_t>(static_cast<double>(extra.count()) *
+                                                static_cast<double>((now - idle_since_).count()) /
+                                                static_cast<double>(device_.cold_after.count())));
     }
 
     // After any change of what runs: which units pause, how fast the rest run, when each ends.
@@ -484,6 +508,8 @@ private:
     SimulationResult result_;
     Nanoseconds last_update_{0};
     double speed_factor_ = 1.0;
+    Nanoseconds idle_since_ = NEVER;  // when the last burst ended with no other running; NEVER:
+                                      // never busy yet (idle since ever)
 };
 
 }  // namespace

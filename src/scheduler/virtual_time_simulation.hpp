@@ -12,6 +12,7 @@
 //     interference[k - 1] while k bursts run at once, re-timed whenever k changes;
 //   - host pre/post time per frame, overlapped with the device (it adds to the frame's latency
 //     but holds no slot), and the runtime's overhead per frame (latency only);
+//   - frames that start on an idle device taking longer (cold_frame), as measured on the cpu;
 //   - generative models: a job is a chain of units (prefill chunks, then decode steps), one
 //     queued at a time, each a preemptible request: bursts of models of a higher priority run
 //     at once beside a unit on the device's lent slot, and with preemption on the unit pauses
@@ -100,6 +101,10 @@ struct SimulatedModel {
     // next frame on completion has it queued before the slot decides again (it runs on another
     // core while the worker finishes), so it does not delay the next frame as host time does.
     std::chrono::nanoseconds latency_overhead{0};
+    // A frame's device time when the device had been idle for SimulatedDevice::cold_after or
+    // longer (its threads asleep, its caches cold); after a shorter idle gap the extra time is
+    // that share of (cold_frame - frame), once per burst. 0: every frame takes timing.frame.
+    std::chrono::nanoseconds cold_frame{0};
 };
 
 // The device the models share.
@@ -110,6 +115,8 @@ struct SimulatedDevice {
     // interference[k - 1]: how much longer a burst takes while k bursts run at once (beyond
     // the end, the last factor holds). Empty: 1 for any k.
     std::vector<double> interference;
+    // The idle gap after which a frame takes its model's cold_frame time (0: no cold frames).
+    std::chrono::nanoseconds cold_after{0};
 
     double slowdown(size_t running) const;
 };

@@ -20,9 +20,11 @@ const char* OLD_PROFILE = R"({"device": {"context_switch_us": 400},
 const char* EXTENDED_PROFILE = R"({"device": {"context_switch_us": 0},
   "models": {"nanodet": {"frame_us": 21000}},
   "cpu": {"device": {"context_switch_us": 50, "cores": 2, "execution_slots": 2,
-                     "intra_op_threads": 1, "interference": [1.0, 1.31]},
+                     "intra_op_threads": 1, "interference": [1.0, 1.31],
+                     "cold_after_us": 100000},
           "models": {"nanodet": {"frame_us": 33000, "host_pre_us": 60, "host_post_us": 25,
-                                 "max_in_flight": 2}},
+                                 "max_in_flight": 2, "overhead_us": 85,
+                                 "cold_frame_us": 41000}},
           "generative": {"qwen": {"prefill_chunk_tokens": 32, "prefill_chunk_us": 3700000,
                                   "decode_step_us": 104000}}}})";
 
@@ -57,6 +59,9 @@ TEST(CapacityProfileTest, TheCpuSectionCarriesItsConfigurationInterferenceAndLlm
     EXPECT_EQ((*cpu)->intra_op_threads, 1u);
     EXPECT_EQ((*cpu)->interference, (std::vector<double>{1.0, 1.31}));
     EXPECT_EQ((*cpu)->models.at("nanodet").frame, microseconds(33000));
+    EXPECT_EQ((*cpu)->overhead.at("nanodet"), microseconds(85));
+    EXPECT_EQ((*cpu)->cold_frame.at("nanodet"), microseconds(41000));
+    EXPECT_EQ((*cpu)->cold_after, microseconds(100000));
     const GenerativeTiming& qwen = (*cpu)->generative.at("qwen");
     EXPECT_EQ(qwen.prefill_chunk_tokens, 32u);
     EXPECT_EQ(qwen.prefill_chunk, microseconds(3700000));
@@ -90,6 +95,9 @@ TEST(CapacityProfileTest, WritingAndReadingGivesTheSameProfile) {
     EXPECT_EQ(again->devices.at(CPU_SECTION).generative.at("qwen").decode_step,
               microseconds(104000));
     EXPECT_EQ(again->devices.at(CPU_SECTION).execution_slots, 2u);
+    EXPECT_EQ(again->devices.at(CPU_SECTION).overhead.at("nanodet"), microseconds(85));
+    EXPECT_EQ(again->devices.at(CPU_SECTION).cold_frame.at("nanodet"), microseconds(41000));
+    EXPECT_EQ(again->devices.at(CPU_SECTION).cold_after, microseconds(100000));
 }
 
 void expect_invalid(const std::string& json, const std::string& expected) {
@@ -111,6 +119,10 @@ TEST(CapacityProfileTest, EachBadFieldIsNamed) {
     expect_invalid(R"({"cpu": {"device": {"interference": [1.0, 0]}, "models": {}}})", "0.1..100");
     expect_invalid(R"({"cpu": {"device": {"execution_slots": 0}, "models": {}}})",
                    "execution_slots must be >= 1");
+    expect_invalid(R"({"cpu": {"models": {"a": {"frame_us": 5, "cold_frame_us": -1}}}})",
+                   "cpu.models.a.cold_frame_us must be a number");
+    expect_invalid(R"({"cpu": {"device": {"cold_after_us": "x"}, "models": {}}})",
+                   "cpu.device.cold_after_us must be a number");
     expect_invalid(R"({"cpu": {"device": {"cores": -2}, "models": {}}})",
                    "cpu.device.cores must be an integer");
     expect_invalid(R"({"cpu": {"generative": {"q": {"prefill_chunk_us": 10}}}})",

@@ -406,6 +406,25 @@ TEST(VirtualTimeScheduleTest, HostPreAndPostTimeAddToLatencyButHoldNoSlot) {
               (std::vector<double>{3.0, 4.0, 5.0, 3.0, 3.0, 3.0, 3.0, 3.0}));
 }
 
+TEST(VirtualTimeScheduleTest, AFrameOnAnIdleDeviceTakesItsColdTime) {
+    // 2 ms warm, 4 ms after 10 ms or more of idling, in between by the share of the gap.
+    SimulatedDevice device;
+    device.cold_after = milliseconds(10);
+    auto every = [&](nanoseconds period) {
+        auto camera = model("camera", 16, milliseconds(2), ArrivalPattern::periodic(period));
+        camera.cold_frame = milliseconds(4);
+        return simulate({camera}, device, strict(), milliseconds(60));
+    };
+    // Every 20 ms: 16 ms idle before each frame (the first: idle since ever).
+    EXPECT_EQ(every(milliseconds(20)).models[0].latency_ms, (std::vector<double>{4.0, 4.0, 4.0}));
+    // Every 8 ms: the first frame is cold (4 ms), then 4 ms of idling: 2 + 2 x 0.4 = 2.8 ms.
+    const auto frequent = every(milliseconds(8)).models[0].latency_ms;
+    ASSERT_GE(frequent.size(), 3u);
+    EXPECT_DOUBLE_EQ(frequent[0], 4.0);
+    EXPECT_DOUBLE_EQ(frequent[1], 2.8);
+    EXPECT_DOUBLE_EQ(frequent[2], 3.04);  // 5.2 ms of idling: 2 + 2 x 0.52
+}
+
 // --- Generative models -------------------------------------------------------------------------
 
 SimulatedModel llm(uint8_t priority, uint32_t prompt_tokens, uint32_t max_tokens, nanoseconds chunk,
