@@ -38,6 +38,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_support.hpp"
 #include "cli_support.hpp"
 #include "corun/capacity_plan.hpp"
 #include "corun/corun.hpp"
@@ -48,6 +49,9 @@
 
 namespace {
 
+using corun::bench::load_average;
+using corun::bench::median;
+using corun::bench::split;
 using Json = nlohmann::json;
 using corun::tools::percentile;
 
@@ -66,30 +70,6 @@ struct Options {
 };
 
 FILE* text_out = stdout;
-
-double load_average() {
-    std::ifstream file("/proc/loadavg");
-    double load = -1;
-    file >> load;
-    return load;
-}
-
-double median(std::vector<double> values) {
-    if (values.empty()) return 0;
-    std::sort(values.begin(), values.end());
-    const size_t middle = values.size() / 2;
-    return values.size() % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
-}
-
-std::vector<std::string> split(const std::string& text, char separator) {
-    std::vector<std::string> items;
-    std::stringstream stream(text);
-    std::string item;
-    while (std::getline(stream, item, separator)) {
-        if (!item.empty()) items.push_back(item);
-    }
-    return items;
-}
 
 std::vector<std::string> default_models() {
     const std::string cache = corun::tools::model_cache_dir();

@@ -9,12 +9,18 @@ usage: cli_plan_test.py CORUN_BINARY TEST_MODEL_DIR
 """
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_checks import check, finish, run  # noqa: E402
+
 CORUN, MODELS = sys.argv[1], sys.argv[2]
-failures = []
+
+
+def corun(*args):
+    return run(CORUN, *args)
+
 
 PROFILE = {
     "device": {"context_switch_us": 0},
@@ -28,22 +34,6 @@ PROFILE = {
                                 "decode_step_us": 20000}},
     },
 }
-
-
-def corun(*args):
-    return subprocess.run([CORUN, *args], capture_output=True, text=True, timeout=120)
-
-
-def check(condition, what, result=None):
-    if not condition:
-        detail = ""
-        if result is not None:
-            detail = (f"\n  rc {result.returncode}\n  stdout {result.stdout[-2000:]}"
-                      f"\n  stderr {result.stderr[-2000:]}")
-        failures.append(what + detail)
-        print("FAIL:", what + detail)
-    else:
-        print("ok:", what)
 
 
 with tempfile.TemporaryDirectory() as folder:
@@ -158,7 +148,4 @@ with tempfile.TemporaryDirectory() as folder:
             check(plan["slots"] == 2 and plan["models"][0]["throughput"] > 19,
                   "plans on the measured slots; the 20 FPS model keeps up")
 
-if failures:
-    print(f"{len(failures)} check(s) failed")
-    sys.exit(1)
-print("all checks passed")
+finish()
