@@ -119,7 +119,7 @@ Status parse_net_groups(const std::vector<std::string>& words, const std::string
             add_llm_options(parser, llm, syntax);
             CORUN_RETURN_IF_ERROR(parse_group(
                 parser, split[g], "set-llm #" + std::to_string(groups.llms.size() + 1), leftovers));
-            llm.framerate_given = parser.count("--framerate") > 0;
+            llm.framerate_given = syntax == NetSyntax::PLAN && parser.count("--framerate") > 0;
             groups.llms.push_back(std::move(llm));
             continue;
         }
