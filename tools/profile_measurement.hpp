@@ -16,8 +16,8 @@ namespace corun::tools {
 //   1. each model alone with one frame in flight: its slot time per frame (device + format
 //      conversion, medians) and the runtime's time outside the slot (run_async() to the device
 //      and back to the completion, less both: hand-off and callback), as overhead_us;
-//   2. each model alone, one frame every 100 ms: its slot time on a device that had idled
-//      (cold_frame_us; cold_after_us = 100 ms);
+//   2. each model alone, one frame every 20 ms plus its frame time: its slot time on a device
+//      that had idled (cold_frame_us; cold_after_us = 20 ms);
 //   3. with two or more models, one client sending each model's frame in turn: the context
 //      switch is the mean of what a frame takes more than after its own;
 //   4. for k = 2 .. execution_slots: k one-frame clients at once, spread over the models in
