@@ -7,8 +7,10 @@
 //   {"device": {"context_switch_us": 0},
 //    "models": {"nanodet": {"frame_us": 21000, "host_pre_us": 40, ...}},
 //    "cpu": {"device": {"context_switch_us": 0, "cores": 2, "execution_slots": 2,
-//                       "intra_op_threads": 1, "interference": [1.0, 1.31]},
-//            "models": {"nanodet": {"frame_us": 33000, "overhead_us": 85}},
+//                       "intra_op_threads": 1, "interference": [1.0, 1.31],
+//                       "cold_after_us": 20000},
+//            "models": {"nanodet": {"frame_us": 33000, "overhead_us": 85,
+//                                   "cold_frame_us": 41000}},
 //            "generative": {"qwen": {"prefill_chunk_tokens": 64, "prefill_chunk_us": 3.7e6,
 //                                    "decode_step_us": 104000}}}}
 //
