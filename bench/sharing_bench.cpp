@@ -38,6 +38,7 @@
 #include <onnxruntime_cxx_api.h>
 #include <nlohmann/json.hpp>
 
+#include "bench_support.hpp"
 #include "cli_support.hpp"
 #include "corun/corun.hpp"
 #include "devices/cpu/onnx_element_type.hpp"
@@ -47,27 +48,15 @@
 
 namespace {
 
+using corun::bench::load_average;
+using corun::bench::median;
+using corun::bench::split;
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 using corun::tools::LatencySummary;
 using corun::tools::percentile;
 
 FILE* text_out = stdout;  // the human-readable report (stderr with --json)
-
-// The 1-minute load average: how busy the machine was besides this benchmark.
-double load_average() {
-    std::ifstream file("/proc/loadavg");
-    double load = -1;
-    file >> load;
-    return load;
-}
-
-double median(std::vector<double> values) {
-    if (values.empty()) return 0;
-    std::sort(values.begin(), values.end());
-    const size_t middle = values.size() / 2;
-    return values.size() % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
-}
 
 struct InputTensor {
     std::string name;
@@ -364,16 +353,6 @@ std::vector<std::string> default_models() {
 #else
     return found;
 #endif
-}
-
-std::vector<std::string> split(const std::string& text, char separator) {
-    std::vector<std::string> items;
-    std::stringstream stream(text);
-    std::string item;
-    while (std::getline(stream, item, separator)) {
-        if (!item.empty()) items.push_back(item);
-    }
-    return items;
 }
 
 int usage() {

@@ -4,7 +4,7 @@
 # targets that the tests, tools and benchmarks link stay as they are.
 #
 #   libcorun.so          the public API and the local backend (corun_runtime_core and the layers
-#                        below it). Links ONNX Runtime and nothing else: an in-process program
+#                        below it, and corun_router: corun::CapacityPlanner). Links ONNX Runtime and nothing else: an in-process program
 #                        loads neither gRPC nor protobuf. Exports namespace corun only
 #                        (cmake/corun_exports.map): the public API, and the internal interfaces
 #                        the plug-in is linked against; everything else in it stays local.
@@ -25,6 +25,7 @@ set(CORUN_REMOTE_PLUGIN_FILE "${CORUN_REMOTE_PLUGIN_FOLDER}/libcorun_remote.so")
 add_library(corun_shared SHARED
   ${CMAKE_SOURCE_DIR}/src/runtime/remote_backend_plugin.cpp
   $<TARGET_OBJECTS:corun_runtime_core>
+  $<TARGET_OBJECTS:corun_router>
   $<TARGET_OBJECTS:corun_scheduler>
   $<TARGET_OBJECTS:corun_devices>
   $<TARGET_OBJECTS:corun_onnx>

@@ -1,6 +1,9 @@
 // `corun benchmark MODEL...`: each model alone, then all together on one device group, with
-// device-only FPS, full-pipeline FPS and latency percentiles (hailortcli benchmark), and an
-// npu-sim timing profile written from the solo figures (--profile OUT.json).
+// device-only FPS, full-pipeline FPS and latency percentiles (hailortcli benchmark), and a
+// profile written from the figures (--profile OUT.json): its top level is the npu-sim timing
+// profile from the solo figures; on the cpu device it adds the capacity model's "cpu" section
+// (each model's slot time and time outside the slot, one frame in flight; the slowdown of
+// concurrent slots; LLMs given as .gguf files: their prefill chunk and decode step).
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,6 +15,8 @@
 #include "commands.hpp"
 #include "devices/npu_sim/npu_timing_model.hpp"
 #include "frame_pump.hpp"
+#include "profile_measurement.hpp"
+#include "router/capacity_profile.hpp"
 
 namespace corun::tools {
 namespace {
@@ -90,8 +95,20 @@ Status run(const BenchmarkOptions& options) {
     CORUN_TRY(auto vdevice, VDevice::create(params));
     const auto description = vdevice->physical_devices().front();
 
+    // LLMs (.gguf) are measured for the profile only: they have no frames to pump.
+    std::vector<std::string> llm_paths;
     std::vector<std::unique_ptr<PreparedModel>> models;
     for (const auto& path : options.models) {
+        if (path.size() > 5 && path.compare(path.size() - 5, 5, ".gguf") == 0) {
+            if (options.device != "cpu" || options.profile_out.empty()) {
+                return Status(StatusCode::INVALID_ARGUMENT,
+                              path +
+                                  ": an LLM is measured for a profile on the cpu device only "
+                                  "(--device cpu --profile FILE)");
+            }
+            llm_paths.push_back(path);
+            continue;
+        }
         ModelSetup setup;
         setup.path = path;
         setup.batch_size = options.batch_size;
@@ -163,11 +180,26 @@ Status run(const BenchmarkOptions& options) {
     }
     if (live) std::fprintf(stderr, "\r\033[K");
 
-    // The npu-sim profile: the solo figures, keyed by file stem (how npu-sim finds a model).
-    if (!options.profile_out.empty()) {
+    // The profile: the npu-sim section from the solo figures, keyed by file stem (how npu-sim
+    // finds a model); on the cpu device also the capacity model's cpu section.
+    router::CapacityProfile capacity;
+    if (!options.profile_out.empty() && options.device == "cpu") {
+        if (live) std::fprintf(stderr, "\r\033[K[benchmark] measuring the cpu profile...");
+        std::vector<PreparedModel*> measured;
+        for (auto& model : models) measured.push_back(model.get());
+        CORUN_TRY(
+            capacity.devices[router::CPU_SECTION],
+            measure_cpu_section(measured, options.cpu, description.cores, options.time_to_run));
+        for (const auto& path : llm_paths) {
+            if (live) std::fprintf(stderr, "\r\033[K[benchmark] %s...", path.c_str());
+            CORUN_TRY(capacity.devices[router::CPU_SECTION].generative[model_stem(path)],
+                      measure_llm(*vdevice, path, 16, options.time_to_run), path);
+        }
+        if (live) std::fprintf(stderr, "\r\033[K");
+    }
+    if (!options.profile_out.empty() && !models.empty()) {
         devices::npu_sim::NpuTimingModel profile;
-        // On the cpu device every model stays loaded: changing models costs no context switch
-        // that can be told apart from cache effects, so the profile says 0.
+        // The npu-sim section simulates an NPU as fast as this device, with no switch cost.
         profile.context_switch = std::chrono::nanoseconds(0);
         for (size_t i = 0; i < models.size(); ++i) {
             devices::npu_sim::ModelTiming timing;
@@ -183,8 +215,13 @@ Status run(const BenchmarkOptions& options) {
             timing.max_in_flight = static_cast<uint32_t>(models[i]->queue_size);
             profile.models[models[i]->name()] = timing;
         }
+        router::DeviceProfile& npu = capacity.devices[router::NPU_SIM_SECTION];
+        npu.context_switch = profile.context_switch;
+        npu.models = profile.models;
+    }
+    if (!options.profile_out.empty()) {
         std::ofstream file(options.profile_out);
-        file << devices::npu_sim::npu_profile_to_json(profile) << "\n";
+        file << router::capacity_profile_to_json(capacity) << "\n";
         if (!file) {
             return Status(StatusCode::FILE_OPERATION_FAILURE,
                           "cannot write the profile to '" + options.profile_out + "'");
@@ -210,6 +247,16 @@ Status run(const BenchmarkOptions& options) {
         }
         if (!together.empty()) summary["normalised_throughput"] = normalised;
         if (!options.profile_out.empty()) summary["profile"] = options.profile_out;
+        if (auto cpu = capacity.devices.find(router::CPU_SECTION); cpu != capacity.devices.end()) {
+            summary["interference"] = cpu->second.interference;
+            summary["llms"] = nlohmann::json::array();
+            for (const auto& [name, llm] : cpu->second.generative) {
+                summary["llms"].push_back({{"name", name},
+                                           {"prefill_chunk_tokens", llm.prefill_chunk_tokens},
+                                           {"prefill_chunk_ms", llm.prefill_chunk.count() / 1e6},
+                                           {"decode_step_ms", llm.decode_step.count() / 1e6}});
+            }
+        }
         std::cout << summary.dump(2) << "\n";
         return Status::ok();
     }
@@ -232,8 +279,22 @@ Status run(const BenchmarkOptions& options) {
     std::printf(
         "  (HW FPS: the device alone, from its median latency; FPS: the full pipeline; "
         "latency: run_async() to completion)\n");
+    if (auto cpu = capacity.devices.find(router::CPU_SECTION); cpu != capacity.devices.end()) {
+        std::printf("  cpu profile: slowdown with 1..%zu slots busy:",
+                    cpu->second.interference.size());
+        for (double factor : cpu->second.interference) std::printf(" %.2f", factor);
+        std::printf("\n");
+        for (const auto& [name, llm] : cpu->second.generative) {
+            std::printf("  %s (LLM): prefill chunk of %u tokens %.1f ms, decode step %.1f ms\n",
+                        name.c_str(), llm.prefill_chunk_tokens, llm.prefill_chunk.count() / 1e6,
+                        llm.decode_step.count() / 1e6);
+        }
+    }
     if (!options.profile_out.empty()) {
-        std::printf("  npu-sim profile written to %s\n", options.profile_out.c_str());
+        std::printf("  profile written to %s (%s)\n", options.profile_out.c_str(),
+                    options.device == "cpu" ? "npu-sim timing at the top, capacity model's cpu "
+                                              "section; `corun plan --profile` reads it"
+                                            : "npu-sim timing");
     }
     return Status::ok();
 }
@@ -245,8 +306,11 @@ void add_benchmark_command(CLI::App& app) {
     auto* command = app.add_subcommand(
         "benchmark",
         "Measure models alone and together (device-only and full-pipeline FPS, latency) and "
-        "write an npu-sim profile");
-    command->add_option("models", options.models, "ONNX model files")->required();
+        "write a profile for npu-sim and corun plan");
+    command
+        ->add_option("models", options.models,
+                     "ONNX model files (and, for a cpu --profile, LLMs as .gguf files)")
+        ->required();
     command->add_option("-t,--time-to-run", options.time_to_run,
                         "Seconds per phase (each model alone, then all together; default 3)");
     add_cpu_options(*command, options.cpu);
@@ -260,7 +324,8 @@ void add_benchmark_command(CLI::App& app) {
     command->add_flag("--timing-only", options.timing_only,
                       "npu-sim: zero-filled outputs instead of computing them on the CPU");
     command->add_option("--profile", options.profile_out,
-                        "Write an npu-sim timing profile (JSON) from the solo figures");
+                        "Write a profile (JSON): npu-sim timing from the solo figures, and on "
+                        "the cpu device the capacity model's cpu section (corun plan)");
     command->add_flag("--json", options.json, "Print the results as JSON");
     command->callback([] {
         Status status = run(options);

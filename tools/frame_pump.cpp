@@ -111,7 +111,13 @@ Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
     PumpResult result;
     std::mutex result_mutex;
     Status first_error;
-    std::vector<std::optional<AsyncInferJob>> jobs(slots.size());
+    // Closed-loop clients: one binding slot each.
+    const size_t clients =
+        options.in_flight > 0 ? std::min<size_t>(options.in_flight, slots.size()) : slots.size();
+    std::vector<std::optional<AsyncInferJob>> jobs(clients);
+    std::vector<Clock::time_point> completed(clients);  // each client's last completion
+    const auto think = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(std::max(0.0, options.think_seconds)));
     const auto start = Clock::now();
     auto last_progress = start;
     LatencyHistogram recent;  // frames completed since the last progress report
@@ -139,10 +145,23 @@ Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
             }
             if (Clock::now() >= end || stopped()) break;
         }
-        const size_t slot = submitted % slots.size();
+        const size_t slot = submitted % clients;
         if (jobs[slot]) {
             jobs[slot]->wait(std::chrono::milliseconds::max()).ignore();
             jobs[slot].reset();
+            if (think > Clock::duration::zero()) {
+                Clock::time_point resume;
+                {
+                    std::lock_guard lock(result_mutex);
+                    resume = completed[slot] + think;
+                }
+                while (Clock::now() < resume && !stopped() &&
+                       (options.seconds <= 0 || elapsed() < options.seconds)) {
+                    std::this_thread::sleep_until(
+                        std::min(resume, Clock::now() + std::chrono::milliseconds(100)));
+                }
+                if (stopped() || (options.seconds > 0 && elapsed() >= options.seconds)) break;
+            }
         }
         {
             std::lock_guard lock(result_mutex);
@@ -154,8 +173,9 @@ Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
             const auto now = Clock::now();
             next_due = now - next_due > period ? now + period : next_due + period;
         }
-        auto job = model.run_async(slots[slot], [&](const AsyncInferCompletionInfo& info) {
+        auto job = model.run_async(slots[slot], [&, slot](const AsyncInferCompletionInfo& info) {
             std::lock_guard lock(result_mutex);
+            completed[slot] = Clock::now();
             // A frame refused for its deadline (the model has an SLO) is an answer, not a
             // failure: the run goes on and counts it.
             if (info.status.code() == StatusCode::DEADLINE_EXCEEDED) {

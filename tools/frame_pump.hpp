@@ -34,6 +34,11 @@ struct PumpOptions {
     // more than one period behind (the queue was full) restarts its schedule instead of sending
     // a burst to catch up.
     double framerate = 0;
+    // Frames in flight at most (0 = one per binding slot): closed-loop clients, each sending
+    // its next frame only after its last one completed (and, with think_seconds, that long
+    // after).
+    uint32_t in_flight = 0;
+    double think_seconds = 0;
     // Stops the pump early once set (another pump failed, the user pressed Ctrl-C, ...).
     const std::atomic<bool>* stop = nullptr;
     std::function<void(const PumpProgress&)> on_progress;  // about once a second

@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
     corun::tools::add_demo_command(app);
     corun::tools::add_run2_command(app);
     corun::tools::add_benchmark_command(app);
+    corun::tools::add_plan_command(app);
     corun::tools::add_faces_command(app);
     corun::tools::add_vad_command(app);
     corun::tools::add_ocr_command(app);

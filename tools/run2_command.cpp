@@ -17,34 +17,10 @@
 #include "commands.hpp"
 #include "corun/genai/llm.hpp"
 #include "frame_pump.hpp"
+#include "net_groups.hpp"
 
 namespace corun::tools {
 namespace {
-
-constexpr uint32_t PRIORITY_MAX = 31;
-constexpr uint32_t PRIORITY_NORMAL = 16;
-
-struct NetOptions {
-    std::string path;
-    uint16_t batch_size = 0;
-    uint32_t priority = PRIORITY_NORMAL;
-    uint32_t threshold = 0;  // 0 = the default (1)
-    double timeout_ms = 0;
-    double framerate = 0;  // 0 = keep the queue full
-    bool framerate_given = false;
-    std::vector<std::string> shapes;
-};
-
-// set-llm: an LLM generating continuously beside the models (issue 12).
-struct LlmOptions {
-    std::string path;
-    uint32_t prompt_tokens = 64;
-    uint32_t max_tokens = 64;
-    uint32_t priority = PRIORITY_NORMAL;
-    uint32_t threads = 0;
-    uint32_t prefill_chunk = 64;
-    bool no_preemption = false;
-};
 
 struct Run2Options {
     std::string device = "cpu";
@@ -83,123 +59,13 @@ void add_run2_options(CLI::App& app, Run2Options& options) {
     add_service_options(app, options.service);
 }
 
-void add_net_options(CLI::App& app, NetOptions& net) {
-    app.add_option("model", net.path, "ONNX model file")->required();
-    app.add_option("--batch-size", net.batch_size, "Burst size (1..256; 0 = auto)");
-    app.add_option("--priority", net.priority,
-                   "Scheduler priority 0..31 (default 16, higher wins)");
-    app.add_option("--scheduler-threshold", net.threshold,
-                   "Frames queued before the model is ready (default 1)");
-    app.add_option("--scheduler-timeout", net.timeout_ms,
-                   "Milliseconds after which a model with a frame queued is ready even below "
-                   "its threshold (default 0 = none)");
-    app.add_option("--framerate", net.framerate,
-                   "Frames per second to send (default: keep the queue full)");
-    app.add_option("--shape", net.shapes, "Fix dynamic input dims: NAME=D0,D1,... (native order)")
-        ->allow_extra_args(false);  // one value per --shape, so a model after it stays the model
-}
-
-const char* SET_NET_HELP =
-    "\nModels: set-net MODEL [--batch-size N] [--priority P] [--scheduler-threshold T]\n"
-    "        [--scheduler-timeout MS] [--framerate FPS] [--shape NAME=dims]\n"
-    "  one set-net per model (the same file may appear twice); run2 options may come before\n"
-    "  the first set-net or after the last.\n"
-    "LLMs:   set-llm MODEL.gguf [--prompt-tokens N] [--max-tokens M] [--priority P]\n"
-    "        [--threads T] [--prefill-chunk C] [--no-preemption]\n"
-    "  generates continuously (prompts of N tokens, M tokens each) beside the models.\n"
-    "Example: corun run2 -t 5 set-net det.onnx --priority 24 --framerate 10 set-net "
-    "cls.onnx\n"
-    "         corun run2 -t 20 set-net face.onnx --priority 24 --framerate 10 set-llm "
-    "qwen.gguf\n";
-
-// Splits the words after run2's own options into set-net groups and parses each.
+// Splits the words after run2's own options into set-net and set-llm groups and parses each.
 Status parse_nets(const std::vector<std::string>& words, Run2Options& options) {
-    if (words.empty() || (words.front() != "set-net" && words.front() != "set-llm")) {
-        return Status(StatusCode::INVALID_ARGUMENT,
-                      words.empty() ? "run2 needs at least one `set-net MODEL`"
-                                    : "run2: expected `set-net MODEL ...`, got '" + words.front() +
-                                          "' (run2 options go before the first set-net)");
-    }
-    std::vector<std::vector<std::string>> groups;
-    std::vector<bool> is_llm;
-    for (const auto& word : words) {
-        if (word == "set-net" || word == "set-llm") {
-            groups.emplace_back();
-            is_llm.push_back(word == "set-llm");
-        } else {
-            groups.back().push_back(word);
-        }
-    }
-    std::vector<std::string> leftovers;
-    for (size_t g = 0; g < groups.size(); ++g) {
-        if (is_llm[g]) {
-            LlmOptions llm;
-            CLI::App parser("set-llm MODEL.gguf [options]", "set-llm");
-            parser.add_option("model", llm.path, "GGUF model")->required();
-            parser.add_option("--prompt-tokens", llm.prompt_tokens, "Prompt tokens per generation")
-                ->check(CLI::Range(1u, 4000u));
-            parser.add_option("--max-tokens", llm.max_tokens, "Tokens per generation")
-                ->check(CLI::Range(1u, 4000u));
-            parser.add_option("--priority", llm.priority, "Scheduler priority, 0..31")
-                ->check(CLI::Range(0u, 31u));
-            parser.add_option("--threads", llm.threads, "Engine threads (0 = its default)");
-            parser.add_option("--prefill-chunk", llm.prefill_chunk, "Prompt tokens per unit")
-                ->check(CLI::Range(1u, 4096u));
-            parser.add_flag("--no-preemption", llm.no_preemption,
-                            "Do not pause units for frames of a higher priority");
-            parser.allow_extras();
-            std::vector<std::string> reversed(groups[g].rbegin(), groups[g].rend());
-            try {
-                parser.parse(reversed);
-            } catch (const CLI::CallForHelp&) {
-                std::cout << parser.help();
-                throw CLI::Success();
-            } catch (const CLI::ParseError& error) {
-                return Status(
-                    StatusCode::INVALID_ARGUMENT,
-                    "set-llm #" + std::to_string(options.llms.size() + 1) + ": " + error.what());
-            }
-            for (auto& word : parser.remaining()) leftovers.push_back(word);
-            options.llms.push_back(std::move(llm));
-            continue;
-        }
-        NetOptions net;
-        CLI::App parser("set-net MODEL [options]", "set-net");
-        add_net_options(parser, net);
-        parser.allow_extras();
-        std::vector<std::string> reversed(groups[g].rbegin(), groups[g].rend());
-        try {
-            parser.parse(reversed);
-        } catch (const CLI::CallForHelp&) {
-            std::cout << parser.help();
-            throw CLI::Success();
-        } catch (const CLI::ParseError& error) {
-            return Status(StatusCode::INVALID_ARGUMENT,
-                          "set-net #" + std::to_string(g + 1) + ": " + error.what());
-        }
-        net.framerate_given = parser.count("--framerate") > 0;
-        for (auto& word : parser.remaining()) leftovers.push_back(word);
-        options.nets.push_back(std::move(net));
-    }
-    if (!leftovers.empty()) {
-        // run2 options after the set-net groups.
-        CLI::App parser("run2 options", "run2");
-        add_run2_options(parser, options);
-        std::vector<std::string> reversed(leftovers.rbegin(), leftovers.rend());
-        try {
-            parser.parse(reversed);
-        } catch (const CLI::ExtrasError&) {
-            std::string words_text;
-            for (const auto& word : leftovers) words_text += (words_text.empty() ? "" : " ") + word;
-            return Status(StatusCode::INVALID_ARGUMENT,
-                          "run2: '" + words_text +
-                              "' is neither a set-net nor a run2 option; set-net takes "
-                              "--batch-size, --priority, --scheduler-threshold, "
-                              "--scheduler-timeout, --framerate and --shape (corun run2 --help)");
-        } catch (const CLI::ParseError& error) {
-            return Status(StatusCode::INVALID_ARGUMENT, std::string("run2: ") + error.what());
-        }
-    }
+    NetGroups groups;
+    CORUN_RETURN_IF_ERROR(parse_net_groups(words, "run2", NetSyntax::RUN, groups,
+                                           [&](CLI::App& app) { add_run2_options(app, options); }));
+    options.nets = std::move(groups.nets);
+    options.llms = std::move(groups.llms);
     return Status::ok();
 }
 
@@ -219,26 +85,7 @@ Status validate(const Run2Options& options) {
         return Status(StatusCode::INVALID_ARGUMENT,
                       "--profile and --timing-only are for --device npu-sim");
     }
-    for (size_t i = 0; i < options.nets.size(); ++i) {
-        const NetOptions& net = options.nets[i];
-        const std::string where = "set-net #" + std::to_string(i + 1) + " (" + net.path + "): ";
-        if (net.priority > PRIORITY_MAX) {
-            return Status(StatusCode::INVALID_ARGUMENT,
-                          where + "--priority " + std::to_string(net.priority) +
-                              " is out of range; use 0..31 (normal 16, higher wins)");
-        }
-        if (net.framerate_given && !(net.framerate > 0)) {
-            return Status(StatusCode::INVALID_ARGUMENT,
-                          where + "--framerate must be more than 0 frames per second, got " +
-                              number_text(net.framerate) +
-                              " (leave it out to keep the queue full)");
-        }
-        if (net.timeout_ms < 0) {
-            return Status(StatusCode::INVALID_ARGUMENT,
-                          where + "--scheduler-timeout must be 0 or more milliseconds");
-        }
-    }
-    return Status::ok();
+    return check_net_options(options.nets);
 }
 
 struct NetRun {
@@ -559,7 +406,7 @@ void add_run2_command(CLI::App& app) {
     add_run2_options(*command, options);
     // Everything from the first `set-net` on is parsed per model by parse_nets().
     command->prefix_command();
-    command->footer(SET_NET_HELP);
+    command->footer(set_net_help("run2", NetSyntax::RUN));
     command->callback([command] {
         Status status = run(options, command->remaining());
         if (!status.is_ok()) throw CLI::RuntimeError(report_error(status));

@@ -1,9 +1,13 @@
 #include "scheduler/virtual_time_simulation.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <optional>
+#include <queue>
+#include <random>
 
 namespace corun::scheduler {
 namespace {
@@ -12,150 +16,528 @@ using Nanoseconds = std::chrono::nanoseconds;
 constexpr Nanoseconds NEVER{std::numeric_limits<int64_t>::max()};
 constexpr size_t NO_MODEL = std::numeric_limits<size_t>::max();
 
+double milliseconds(Nanoseconds value) {
+    return std::chrono::duration<double, std::milli>(value).count();
+}
+
+// One frame of a vision model, or one job (a whole generation) of a generative model.
+struct Job {
+    Nanoseconds created{0};  // its arrival: latency counts from here
+    uint32_t next_unit = 0;  // generative: the unit to queue next
+};
+
+struct QueuedUnit {
+    size_t job = 0;
+    Nanoseconds enqueued{0};
+};
+
+// A (time, job) pair waiting for host work to end. Host times are constant per model and
+// events arrive in time order, so a FIFO stays sorted.
+using HostQueue = std::deque<std::pair<Nanoseconds, size_t>>;
+
 struct ClientState {
-    std::deque<Nanoseconds> queued;  // arrival times of frames waiting for the device
-    uint32_t running = 0;
-    size_t next_listed = 0;        // LIST: the next arrival to deliver
-    Nanoseconds next_periodic{0};  // PERIODIC: the next arrival time
+    std::deque<QueuedUnit> queued;  // units waiting for the device
+    uint32_t running = 0;           // units running
+    uint32_t admitted = 0;          // jobs queued or running on the device
+    std::deque<size_t> backlog;     // jobs waiting to be admitted
+    HostQueue host_pre;             // jobs in pre-processing, with when it ends
+    HostQueue host_post;            // jobs in post-processing, with when it ends
+    // Closed-loop clients: when each sends its next frame.
+    std::priority_queue<Nanoseconds, std::vector<Nanoseconds>, std::greater<>> sends;
+    Nanoseconds next_arrival = NEVER;  // periodic, Poisson and listed arrivals
+    size_t next_listed = 0;
+    std::mt19937_64 random;
     int64_t ledger_ns = 0;
     Nanoseconds last_dispatched{0};
+    Nanoseconds last_left = NEVER;  // when a job of it last left the device
+};
+
+enum class SlotKind { SHARED, LATENCY, LENT };
+
+struct Slot {
+    SlotKind kind = SlotKind::SHARED;
+    size_t last_model = NO_MODEL;
+    // The burst running, if model != NO_MODEL.
+    size_t model = NO_MODEL;
+    std::vector<size_t> jobs;
+    Nanoseconds started{0};
+    Nanoseconds switching{0};
+    double remaining_ns = 0;  // work left, at the speed of a burst running alone
+    Nanoseconds end = NEVER;
+    bool paused = false;
+    Nanoseconds paused_for{0};  // lent to outranking bursts: not charged to its model
+    size_t dispatch = 0;        // index into the result's dispatches
+    bool busy() const { return model != NO_MODEL; }
+};
+
+// An exponential gap of mean `mean` from a uniform draw: the same on every platform (the
+// standard distributions are not).
+Nanoseconds exponential_gap(std::mt19937_64& random, Nanoseconds mean) {
+    const double uniform = static_cast<double>(random() >> 11) * 0x1.0p-53;  // [0, 1)
+    const double gap = -std::log1p(-uniform) * static_cast<double>(mean.count());
+    return Nanoseconds(std::max<int64_t>(1, std::llround(gap)));
+}
+
+class Simulation {
+public:
+    Simulation(const std::vector<SimulatedModel>& models, const SimulatedDevice& device,
+               PolicyOptions options)
+        : models_(models), device_(device), policy_(options), clients_(models.size()) {
+        result_.models.resize(models.size());
+        const uint32_t shared = std::max<uint32_t>(1, device.slots);
+        slots_.resize(shared + device.latency_slots + 1);
+        for (uint32_t s = shared; s < shared + device.latency_slots; ++s) {
+            slots_[s].kind = SlotKind::LATENCY;
+        }
+        slots_.back().kind = SlotKind::LENT;
+        for (size_t i = 0; i < models.size(); ++i) start_client(i);
+    }
+
+    SimulationResult run(Nanoseconds duration) {
+        Nanoseconds now{0};
+        while (true) {
+            advance(now);
+            process_events(now);
+            if (now >= duration) break;  // frames completing exactly at the end still count
+            const std::optional<Nanoseconds> wake_at = decide(now);
+            retime(now);
+            Nanoseconds next = next_event();
+            if (wake_at) next = std::min(next, *wake_at);
+            if (next == NEVER) break;  // nothing will ever happen again
+            // Aging changes the order only at a decision, and decisions happen at these events.
+            now = std::min(std::max(now, next), duration);
+        }
+        result_.duration = std::min(now, duration);
+        return std::move(result_);
+    }
+
+private:
+    bool generative(size_t i) const { return models_[i].generation.generative(); }
+    bool closed_loop(size_t i) const {
+        const auto kind = models_[i].arrivals.kind;
+        return kind == ArrivalPattern::Kind::SATURATE || kind == ArrivalPattern::Kind::CLOSED_LOOP;
+    }
+    // Jobs on the device at once: a generative model runs one generation at a time.
+    uint32_t admit_limit(size_t i) const {
+        return generative(i) ? 1u : std::max<uint32_t>(1, models_[i].queue_capacity);
+    }
+
+    void start_client(size_t i) {
+        const ArrivalPattern& arrivals = models_[i].arrivals;
+        ClientState& client = clients_[i];
+        client.random.seed(arrivals.seed);
+        switch (arrivals.kind) {
+            case ArrivalPattern::Kind::SATURATE:
+                // A client per queue entry, none thinking: the queue stays full.
+                for (uint32_t c = 0; c < models_[i].queue_capacity; ++c) client.sends.push({});
+                break;
+            case ArrivalPattern::Kind::CLOSED_LOOP:
+                for (uint32_t c = 0; c < arrivals.clients; ++c) client.sends.push(arrivals.start);
+                break;
+            case ArrivalPattern::Kind::PERIODIC:
+                if (arrivals.period.count() > 0) client.next_arrival = arrivals.start;
+                break;
+            case ArrivalPattern::Kind::POISSON:
+                if (arrivals.period.count() > 0) {
+                    client.next_arrival =
+                        arrivals.start + exponential_gap(client.random, arrivals.period);
+                }
+                break;
+            case ArrivalPattern::Kind::LIST:
+                if (!arrivals.times.empty()) client.next_arrival = arrivals.times.front();
+                break;
+        }
+    }
+
+    // The arrival after the one just delivered.
+    void schedule_next_arrival(size_t i) {
+        const ArrivalPattern& arrivals = models_[i].arrivals;
+        ClientState& client = clients_[i];
+        switch (arrivals.kind) {
+            case ArrivalPattern::Kind::PERIODIC:
+                client.next_arrival += arrivals.period;
+                break;
+            case ArrivalPattern::Kind::POISSON:
+                client.next_arrival += exponential_gap(client.random, arrivals.period);
+                break;
+            case ArrivalPattern::Kind::LIST:
+                ++client.next_listed;
+                client.next_arrival = client.next_listed < arrivals.times.size()
+                                          ? arrivals.times[client.next_listed]
+                                          : NEVER;
+                break;
+            default:
+                client.next_arrival = NEVER;
+        }
+    }
+
+    // A new frame (or job) of model i, created at `when`: pre-processing first, if any.
+    void create(size_t i, Nanoseconds when) {
+        jobs_.push_back({when, 0});
+        const size_t job = jobs_.size() - 1;
+        const Nanoseconds pre = models_[i].timing.host_pre;
+        if (pre.count() > 0) {
+            clients_[i].host_pre.emplace_back(when + pre, job);
+        } else {
+            offer(i, job, when);
+        }
+    }
+
+    // A job ready for the device: admitted if the model has room, else it waits (closed-loop
+    // clients block on the full queue; a generative model's jobs wait for the running one, up
+    // to queue_capacity of them) or is dropped.
+    void offer(size_t i, size_t job, Nanoseconds now) {
+        ClientState& client = clients_[i];
+        if (client.admitted < admit_limit(i)) {
+            admit(i, job, now);
+        } else if (closed_loop(i) ||
+                   (generative(i) && client.backlog.size() < models_[i].queue_capacity)) {
+            client.backlog.push_back(job);
+        } else {
+            ++result_.models[i].frames_dropped;
+        }
+    }
+
+    void admit(size_t i, size_t job, Nanoseconds now) {
+        ClientState& client = clients_[i];
+        // Same rule as the threaded scheduler: a waking model starts level with the
+        // least-served busy model. A client that sends its next frame the moment the last one
+        // completed is not waking: in real time its frame is queued while the worker is still
+        // finishing the last burst (its model still counts as running), measured so in
+        // bench/capacity_bench (docs/ROUTER.md). A generation's end is known only after its last
+        // unit was charged, so the next generation's first unit always catches up.
+        const bool sent_at_once = client.last_left == now && !generative(i);
+        if (client.queued.empty() && client.running == 0 && !sent_at_once) catch_up(i);
+        ++client.admitted;
+        client.queued.push_back({job, now});
+    }
+
+    void catch_up(size_t i) {
+        std::optional<int64_t> least;
+        for (size_t j = 0; j < models_.size(); ++j) {
+            if (j == i || (clients_[j].queued.empty() && clients_[j].running == 0)) continue;
+            least = least ? std::min(*least, clients_[j].ledger_ns) : clients_[j].ledger_ns;
+        }
+        if (least) clients_[i].ledger_ns = std::max(clients_[i].ledger_ns, *least);
+    }
+
+    // The job left the device: post-processing, then it is complete.
+    void leave_device(size_t i, size_t job, Nanoseconds now) {
+        ClientState& client = clients_[i];
+        --client.admitted;
+        client.last_left = now;
+        const Nanoseconds post = models_[i].timing.host_post;
+        if (post.count() > 0) {
+            client.host_post.emplace_back(now + post, job);
+        } else {
+            complete(i, job, now);
+        }
+        while (client.admitted < admit_limit(i) && !client.backlog.empty()) {
+            const size_t next = client.backlog.front();
+            client.backlog.pop_front();
+            admit(i, next, now);
+        }
+    }
+
+    void complete(size_t i, size_t job, Nanoseconds now) {
+        result_.models[i].latency_ms.push_back(
+            milliseconds(now - jobs_[job].created + models_[i].latency_overhead));
+        const ArrivalPattern& arrivals = models_[i].arrivals;
+        if (closed_loop(i)) {
+            const Nanoseconds think = arrivals.kind == ArrivalPattern::Kind::CLOSED_LOOP
+                                          ? arrivals.think
+                                          : Nanoseconds(0);
+            clients_[i].sends.push(now + think);
+        }
+    }
+
+    // A unit of model i ended: a frame leaves the device; a generative job counts its token
+    // and queues its next unit, or leaves the device after its last.
+    void unit_done(size_t i, size_t job, Nanoseconds now) {
+        SimulatedModelResult& counts = result_.models[i];
+        ++counts.frames_done;
+        if (!generative(i)) {
+            leave_device(i, job, now);
+            return;
+        }
+        const GenerationShape& shape = models_[i].generation;
+        const uint32_t unit = jobs_[job].next_unit++;
+        const uint32_t first_token_unit = std::max<uint32_t>(shape.prefill_units(), 1) - 1;
+        if (unit >= first_token_unit && shape.max_tokens > 0) {
+            ++counts.tokens;
+            if (unit == first_token_unit) {
+                counts.ttft_ms.push_back(
+                    milliseconds(now - jobs_[job].created + models_[i].latency_overhead));
+            }
+        }
+        if (jobs_[job].next_unit < shape.units()) {
+            clients_[i].queued.push_back({job, now});
+        } else {
+            leave_device(i, job, now);
+        }
+    }
+
+    // Brings every running burst's work up to `now` at the speed it ran since the last change.
+    void advance(Nanoseconds now) {
+        const double elapsed = static_cast<double>((now - last_update_).count());
+        if (elapsed > 0) {
+            for (Slot& slot : slots_) {
+                if (!slot.busy()) continue;
+                if (slot.paused) {
+                    slot.paused_for += now - last_update_;
+                } else {
+                    slot.remaining_ns = std::max(0.0, slot.remaining_ns - elapsed / speed_factor_);
+                }
+            }
+        }
+        last_update_ = now;
+    }
+
+    // Everything due at `now`, until nothing more is (a completion may free a client whose
+    // next frame is due at once).
+    void process_events(Nanoseconds now) {
+        bool progress = true;
+        while (progress) {
+            progress = false;
+            for (size_t i = 0; i < models_.size(); ++i) {
+                ClientState& client = clients_[i];
+                while (client.next_arrival <= now) {
+                    const Nanoseconds when = client.next_arrival;
+                    schedule_next_arrival(i);
+                    create(i, when);
+                    progress = true;
+                }
+                while (!client.sends.empty() && client.sends.top() <= now) {
+                    const Nanoseconds when = client.sends.top();
+                    client.sends.pop();
+                    create(i, when);
+                    progress = true;
+                }
+                while (!client.host_pre.empty() && client.host_pre.front().first <= now) {
+                    const auto [when, job] = client.host_pre.front();
+                    client.host_pre.pop_front();
+                    offer(i, job, when);
+                    progress = true;
+                }
+            }
+            for (Slot& slot : slots_) {
+                if (!slot.busy() || slot.end > now) continue;
+                finish(slot, now);
+                progress = true;
+            }
+            for (size_t i = 0; i < models_.size(); ++i) {
+                ClientState& client = clients_[i];
+                while (!client.host_post.empty() && client.host_post.front().first <= now) {
+                    const auto [when, job] = client.host_post.front();
+                    client.host_post.pop_front();
+                    complete(i, job, when);
+                    progress = true;
+                }
+            }
+        }
+    }
+
+    void finish(Slot& slot, Nanoseconds now) {
+        const size_t i = slot.model;
+        ClientState& client = clients_[i];
+        // Charged as the threaded scheduler charges it: the time the burst took, less what a
+        // paused unit lent to outranking bursts.
+        const Nanoseconds slot_time = now - slot.started - slot.paused_for;
+        const Nanoseconds device = slot_time - slot.switching;
+        client.ledger_ns += device.count();
+        result_.models[i].device_time += device;
+        result_.busy_time += slot_time;
+        result_.dispatches[slot.dispatch].end = now;
+        client.running -= static_cast<uint32_t>(slot.jobs.size());
+        const std::vector<size_t> jobs = std::move(slot.jobs);
+        slot.jobs.clear();
+        slot.model = NO_MODEL;
+        slot.end = NEVER;
+        slot.paused = false;
+        slot.paused_for = Nanoseconds(0);
+        if (std::none_of(slots_.begin(), slots_.end(),
+                         [](const Slot& other) { return other.busy(); })) {
+            idle_since_ = now;
+        }
+        for (size_t job : jobs) unit_done(i, job, now);
+    }
+
+    // The highest priority of a preemptible unit running on a shared slot: the lent slot runs
+    // only bursts of models above it. Nullopt when no unit runs.
+    std::optional<uint8_t> lender_priority() const {
+        std::optional<uint8_t> lender;
+        for (const Slot& slot : slots_) {
+            if (slot.kind != SlotKind::SHARED || !slot.busy() || !generative(slot.model)) continue;
+            const uint8_t priority = models_[slot.model].params.priority;
+            lender = lender ? std::max(*lender, priority) : priority;
+        }
+        return lender;
+    }
+
+    // Every free slot decides, in order (shared, latency, lent), until none dispatches.
+    // Returns the earliest timeout a waiting model's readiness depends on.
+    std::optional<Nanoseconds> decide(Nanoseconds now) {
+        std::optional<Nanoseconds> wake_at;
+        bool dispatched = true;
+        while (dispatched) {
+            dispatched = false;
+            for (size_t s = 0; s < slots_.size(); ++s) {
+                Slot& slot = slots_[s];
+                if (slot.busy()) continue;
+                int above = -1;  // only models whose priority is above this one (-1: all)
+                if (slot.kind == SlotKind::LATENCY) above = PRIORITY_NORMAL;
+                if (slot.kind == SlotKind::LENT) {
+                    const auto lender = lender_priority();
+                    if (!lender) continue;
+                    above = *lender;
+                }
+                std::vector<ModelQueueState> view;
+                for (size_t i = 0; i < models_.size(); ++i) {
+                    const ClientState& client = clients_[i];
+                    if (client.queued.empty() || int{models_[i].params.priority} <= above) continue;
+                    view.push_back({i + 1, models_[i].params,
+                                    static_cast<uint32_t>(client.queued.size()),
+                                    client.queued.front().enqueued, client.ledger_ns,
+                                    client.running, client.last_dispatched});
+                }
+                const PolicyResult decided = policy_.decide(
+                    now, view, slot.last_model == NO_MODEL ? 0 : slot.last_model + 1);
+                if (decided.wake_at && (!wake_at || *decided.wake_at < *wake_at)) {
+                    wake_at = decided.wake_at;
+                }
+                if (!decided.decision) continue;
+                dispatch(slot, s, *decided.decision, now);
+                dispatched = true;
+            }
+        }
+        return wake_at;
+    }
+
+    void dispatch(Slot& slot, size_t slot_index, const Decision& decision, Nanoseconds now) {
+        const size_t i = decision.model_id - 1;
+        ClientState& client = clients_[i];
+        policy_.record_dispatch(decision.model_id);
+        const bool switched = slot.last_model != NO_MODEL && slot.last_model != i;
+        if (slot.last_model != i) ++result_.models[i].switches_in;
+        Nanoseconds device{0};
+        for (uint32_t f = 0; f < decision.frames && !client.queued.empty(); ++f) {
+            const size_t job = client.queued.front().job;
+            client.queued.pop_front();
+            slot.jobs.push_back(job);
+            if (generative(i)) device += models_[i].generation.unit_time(jobs_[job].next_unit);
+        }
+        const uint32_t frames = static_cast<uint32_t>(slot.jobs.size());
+        if (!generative(i)) device = models_[i].timing.burst(frames) + cold_extra(i, now);
+        client.running += frames;
+        client.last_dispatched = now;
+        slot.model = i;
+        slot.last_model = i;
+        slot.started = now;
+        slot.switching = switched ? device_.context_switch : Nanoseconds(0);
+        // At least a nanosecond, so that a model that takes no time cannot stall the clock.
+        slot.remaining_ns =
+            static_cast<double>(std::max<int64_t>(1, (slot.switching + device).count()));
+        slot.dispatch = result_.dispatches.size();
+        result_.switch_time += slot.switching;
+        result_.dispatches.push_back(
+            {now, NEVER, i, frames, switched, decision.reason, decision.ready, slot_index});
+    }
+
+    // The extra time of a burst that starts on a device idle since idle_since_ (none while
+    // another slot runs): its model's cold share for the gap.
+    Nanoseconds cold_extra(size_t i, Nanoseconds now) const {
+        const SimulatedModel& model = models_[i];
+        if (device_.cold_after.count() <= 0 || model.cold_frame <= model.timing.frame) {
+            return Nanoseconds(0);
+        }
+        for (const Slot& slot : slots_) {
+            if (slot.busy()) return Nanoseconds(0);
+        }
+        const Nanoseconds extra = model.cold_frame - model.timing.frame;
+        if (idle_since_ == NEVER || now - idle_since_ >= device_.cold_after) return extra;
+        return Nanoseconds(static_cast<int64_t>(static_cast<double>(extra.count()) *
+                                                static_cast<double>((now - idle_since_).count()) /
+                                                static_cast<double>(device_.cold_after.count())));
+    }
+
+    // After any change of what runs: which units pause, how fast the rest run, when each ends.
+    void retime(Nanoseconds now) {
+        size_t running = 0;
+        for (Slot& slot : slots_) {
+            if (!slot.busy()) continue;
+            slot.paused = false;
+            if (generative(slot.model) && models_[slot.model].generation.preemption) {
+                const uint8_t own = models_[slot.model].params.priority;
+                for (const Slot& other : slots_) {
+                    if (other.busy() && models_[other.model].params.priority > own) {
+                        slot.paused = true;
+                    }
+                }
+            }
+            if (!slot.paused) ++running;
+        }
+        speed_factor_ = device_.slowdown(running);
+        for (Slot& slot : slots_) {
+            if (!slot.busy()) continue;
+            slot.end = slot.paused
+                           ? NEVER
+                           : now + Nanoseconds(std::llround(slot.remaining_ns * speed_factor_));
+            result_.dispatches[slot.dispatch].end = slot.end;
+        }
+        last_update_ = now;
+    }
+
+    Nanoseconds next_event() const {
+        Nanoseconds next = NEVER;
+        for (const Slot& slot : slots_) next = std::min(next, slot.end);
+        for (const ClientState& client : clients_) {
+            next = std::min(next, client.next_arrival);
+            if (!client.sends.empty()) next = std::min(next, client.sends.top());
+            if (!client.host_pre.empty()) next = std::min(next, client.host_pre.front().first);
+            if (!client.host_post.empty()) next = std::min(next, client.host_post.front().first);
+        }
+        return next;
+    }
+
+    const std::vector<SimulatedModel>& models_;
+    const SimulatedDevice& device_;
+    SchedulingPolicy policy_;
+    std::vector<ClientState> clients_;
+    std::vector<Slot> slots_;
+    std::vector<Job> jobs_;
+    SimulationResult result_;
+    Nanoseconds last_update_{0};
+    double speed_factor_ = 1.0;
+    Nanoseconds idle_since_ = NEVER;  // when the last burst ended with no other running; NEVER:
+                                      // never busy yet (idle since ever)
 };
 
 }  // namespace
 
+Nanoseconds GenerationShape::unit_time(uint32_t unit) const {
+    if (unit < prefill_units()) {
+        const uint32_t chunk = std::max<uint32_t>(1, prefill_chunk_tokens);
+        const uint32_t tokens = std::min(chunk, prompt_tokens - unit * chunk);
+        return prefill_chunk * tokens / chunk;
+    }
+    return decode_step;
+}
+
+double SimulatedDevice::slowdown(size_t running) const {
+    if (interference.empty() || running == 0) return 1.0;
+    return interference[std::min(running, interference.size()) - 1];
+}
+
 SimulationResult simulate(const std::vector<SimulatedModel>& models, Nanoseconds context_switch,
                           PolicyOptions options, Nanoseconds duration) {
-    SchedulingPolicy policy(options);
-    SimulationResult result;
-    result.models.resize(models.size());
-    std::vector<ClientState> clients(models.size());
-    for (size_t i = 0; i < models.size(); ++i) clients[i].next_periodic = models[i].arrivals.start;
+    SimulatedDevice device;
+    device.context_switch = context_switch;
+    return simulate(models, device, options, duration);
+}
 
-    auto in_system = [&](size_t i) {
-        return static_cast<uint32_t>(clients[i].queued.size()) + clients[i].running;
-    };
-    // Same rule as the threaded scheduler: a waking model starts level with the least-served
-    // busy model.
-    auto catch_up = [&](size_t i) {
-        std::optional<int64_t> least;
-        for (size_t j = 0; j < models.size(); ++j) {
-            if (j == i || in_system(j) == 0) continue;
-            least = least ? std::min(*least, clients[j].ledger_ns) : clients[j].ledger_ns;
-        }
-        if (least) clients[i].ledger_ns = std::max(clients[i].ledger_ns, *least);
-    };
-    auto arrive = [&](size_t i, Nanoseconds when) {
-        if (in_system(i) >= models[i].queue_capacity) {
-            ++result.models[i].frames_dropped;
-            return;
-        }
-        if (in_system(i) == 0) catch_up(i);
-        clients[i].queued.push_back(when);
-    };
-
-    Nanoseconds now{0};
-    size_t active = NO_MODEL;
-    // The burst on the device: which model, its frames' arrival times, and when it ends.
-    size_t busy_model = NO_MODEL;
-    std::vector<Nanoseconds> busy_frames;
-    Nanoseconds busy_until = NEVER;
-
-    for (size_t i = 0; i < models.size(); ++i) {
-        if (models[i].arrivals.kind == ArrivalPattern::Kind::SATURATE) {
-            while (in_system(i) < models[i].queue_capacity) arrive(i, now);
-        }
-    }
-    while (true) {
-        // Deliver arrivals due now.
-        for (size_t i = 0; i < models.size(); ++i) {
-            const ArrivalPattern& pattern = models[i].arrivals;
-            if (pattern.kind == ArrivalPattern::Kind::PERIODIC && pattern.period.count() > 0) {
-                while (clients[i].next_periodic <= now) {
-                    arrive(i, clients[i].next_periodic);
-                    clients[i].next_periodic += pattern.period;
-                }
-            } else if (pattern.kind == ArrivalPattern::Kind::LIST) {
-                while (clients[i].next_listed < pattern.times.size() &&
-                       pattern.times[clients[i].next_listed] <= now) {
-                    arrive(i, pattern.times[clients[i].next_listed++]);
-                }
-            }
-        }
-        // Complete the burst that ends now.
-        if (busy_model != NO_MODEL && busy_until <= now) {
-            const size_t i = busy_model;
-            for (Nanoseconds arrived : busy_frames) {
-                result.models[i].latency_ms.push_back(
-                    std::chrono::duration<double, std::milli>(now - arrived).count());
-            }
-            result.models[i].frames_done += busy_frames.size();
-            clients[i].running = 0;
-            busy_model = NO_MODEL;
-            busy_frames.clear();
-            busy_until = NEVER;
-            if (models[i].arrivals.kind == ArrivalPattern::Kind::SATURATE) {
-                while (in_system(i) < models[i].queue_capacity) arrive(i, now);
-            }
-        }
-        if (now >= duration) break;  // frames completing exactly at the end still count
-        // Decide when the device is free.
-        std::optional<Nanoseconds> wake_at;
-        if (busy_model == NO_MODEL) {
-            std::vector<ModelQueueState> view;
-            for (size_t i = 0; i < models.size(); ++i) {
-                if (clients[i].queued.empty()) continue;
-                view.push_back({i + 1, models[i].params,
-                                static_cast<uint32_t>(clients[i].queued.size()),
-                                clients[i].queued.front(), clients[i].ledger_ns, 0,
-                                clients[i].last_dispatched});
-            }
-            const PolicyResult decided =
-                policy.decide(now, view, active == NO_MODEL ? 0 : active + 1);
-            wake_at = decided.wake_at;
-            if (decided.decision) {
-                const Decision& decision = *decided.decision;
-                const size_t i = decision.model_id - 1;
-                policy.record_dispatch(decision.model_id);
-                const bool switched = active != NO_MODEL && active != i;
-                if (active != i) ++result.models[i].switches_in;
-                for (uint32_t f = 0; f < decision.frames; ++f) {
-                    busy_frames.push_back(clients[i].queued.front());
-                    clients[i].queued.pop_front();
-                }
-                clients[i].running = decision.frames;
-                clients[i].last_dispatched = now;
-                const Nanoseconds device = models[i].timing.burst(decision.frames);
-                const Nanoseconds switching = switched ? context_switch : Nanoseconds(0);
-                busy_model = i;
-                busy_until = now + switching + device;
-                clients[i].ledger_ns += device.count();
-                result.models[i].device_time += device;
-                result.switch_time += switching;
-                result.busy_time += switching + device;
-                result.dispatches.push_back({now, busy_until, i, decision.frames, switched,
-                                             decision.reason, decision.ready});
-                active = i;
-                continue;  // a zero-length burst may end at once
-            }
-        }
-        // Advance to the next event.
-        Nanoseconds next = busy_until;
-        if (wake_at) next = std::min(next, *wake_at);
-        for (size_t i = 0; i < models.size(); ++i) {
-            const ArrivalPattern& pattern = models[i].arrivals;
-            if (pattern.kind == ArrivalPattern::Kind::PERIODIC && pattern.period.count() > 0) {
-                next = std::min(next, clients[i].next_periodic);
-            } else if (pattern.kind == ArrivalPattern::Kind::LIST &&
-                       clients[i].next_listed < pattern.times.size()) {
-                next = std::min(next, pattern.times[clients[i].next_listed]);
-            }
-        }
-        if (next == NEVER) break;  // nothing will ever happen again
-        // Aging changes the order only at a decision, and decisions happen at these events.
-        now = std::min(std::max(now, next), duration);
-    }
-    result.duration = std::min(now, duration);
-    return result;
+SimulationResult simulate(const std::vector<SimulatedModel>& models, const SimulatedDevice& device,
+                          PolicyOptions options, Nanoseconds duration) {
+    return Simulation(models, device, options).run(duration);
 }
 
 }  // namespace corun::scheduler

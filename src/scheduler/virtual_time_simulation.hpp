@@ -1,9 +1,25 @@
 // The model scheduler in virtual time: the same SchedulingPolicy as the threaded scheduler,
 // driven by a discrete-event clock over an npu-sim timing model. No sleeping, exact and
 // repeatable: thousands of simulated seconds per real second. Tests assert exact schedules
-// with it, and capacity planning asks it "what if".
+// with it, and capacity planning (src/router/capacity_model.*) asks it "what if".
+//
+// What it models, as the threaded scheduler and the devices do it:
+//   - arrivals: saturating, periodic, a list of times, Poisson (seeded), and closed-loop clients
+//     with a think time;
+//   - a device with several slots (the cpu device runs `execution_slots` inferences at once,
+//     each slot deciding with the same policy), latency slots for models above normal priority,
+//     and a slowdown of concurrent slots: a burst's device time is multiplied by
+//     interference[k - 1] while k bursts run at once, re-timed whenever k changes;
+//   - host pre/post time per frame, overlapped with the device (it adds to the frame's latency
+//     but holds no slot), and the runtime's overhead per frame (latency only);
+//   - frames that start on an idle device taking longer (cold_frame), as measured on the cpu;
+//   - generative models: a job is a chain of units (prefill chunks, then decode steps), one
+//     queued at a time, each a preemptible request: bursts of models of a higher priority run
+//     at once beside a unit on the device's lent slot, and with preemption on the unit pauses
+//     while they run (docs/GENAI.md).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -14,17 +30,23 @@
 
 namespace corun::scheduler {
 
-// How a simulated client sends frames.
+// How a simulated client sends frames (or, for a generative model, jobs).
 struct ArrivalPattern {
     enum class Kind {
-        SATURATE,  // keeps its queue full: a new frame the moment one completes
-        PERIODIC,  // one frame every `period`, starting at `start`; dropped if the queue is full
-        LIST,      // frames at the given times
+        SATURATE,     // keeps its queue full: a new frame the moment one completes
+        PERIODIC,     // one frame every `period`, starting at `start`; dropped if the queue is full
+        LIST,         // frames at the given times
+        POISSON,      // exponential gaps of mean `period` from `start`, drawn from `seed`
+        CLOSED_LOOP,  // `clients` clients, each sending its next frame `think` after its
+                      // previous one completed (all send their first at `start`)
     };
     Kind kind = Kind::SATURATE;
     std::chrono::nanoseconds period{0};
     std::chrono::nanoseconds start{0};
     std::vector<std::chrono::nanoseconds> times;
+    uint64_t seed = 0;
+    uint32_t clients = 0;
+    std::chrono::nanoseconds think{0};
 
     static ArrivalPattern saturate() { return {}; }
     static ArrivalPattern periodic(std::chrono::nanoseconds period,
@@ -34,14 +56,69 @@ struct ArrivalPattern {
     static ArrivalPattern at(std::vector<std::chrono::nanoseconds> times) {
         return {Kind::LIST, {}, {}, std::move(times)};
     }
+    static ArrivalPattern poisson(std::chrono::nanoseconds mean_gap, uint64_t seed,
+                                  std::chrono::nanoseconds start = std::chrono::nanoseconds(0)) {
+        return {Kind::POISSON, mean_gap, start, {}, seed};
+    }
+    static ArrivalPattern closed_loop(
+        uint32_t clients, std::chrono::nanoseconds think,
+        std::chrono::nanoseconds start = std::chrono::nanoseconds(0)) {
+        return {Kind::CLOSED_LOOP, {}, start, {}, 0, clients, think};
+    }
+};
+
+// A generative model's job: the prompt in chunks, then one decode step per further token. The
+// first token is sampled when the last prefill chunk ends; each decode step ends with one more.
+struct GenerationShape {
+    uint32_t prompt_tokens = 0;  // 0 with max_tokens 0: not a generative model
+    uint32_t prefill_chunk_tokens = 64;
+    std::chrono::nanoseconds prefill_chunk{0};  // device time of a full chunk (a shorter last
+                                                // chunk takes its share)
+    uint32_t max_tokens = 0;
+    std::chrono::nanoseconds decode_step{0};
+    bool preemption = true;  // units pause while bursts of a higher priority run
+
+    bool generative() const { return prompt_tokens > 0 || max_tokens > 0; }
+    uint32_t prefill_units() const {
+        return (prompt_tokens + prefill_chunk_tokens - 1) /
+               std::max<uint32_t>(1, prefill_chunk_tokens);
+    }
+    // Prefill chunks, then max_tokens - 1 decode steps.
+    uint32_t units() const { return prefill_units() + (max_tokens > 0 ? max_tokens - 1 : 0); }
+    std::chrono::nanoseconds unit_time(uint32_t unit) const;
 };
 
 struct SimulatedModel {
     std::string name;
     ModelSchedulingParams params;
-    devices::npu_sim::ModelTiming timing;
+    devices::npu_sim::ModelTiming timing;  // host_pre and host_post are used too
     ArrivalPattern arrivals;
-    uint32_t queue_capacity = 2;  // frames queued or running at once (the async queue)
+    uint32_t queue_capacity = 2;  // frames queued or running at once (the async queue); for a
+                                  // generative model, jobs waiting for the one that runs
+    GenerationShape generation;   // a generative model when generation.generative()
+    // Added to every latency but to no schedule: the runtime's own time per frame outside the
+    // slot (handing the frame to a worker, delivering its completion). A client that sends its
+    // next frame on completion has it queued before the slot decides again (it runs on another
+    // core while the worker finishes), so it does not delay the next frame as host time does.
+    std::chrono::nanoseconds latency_overhead{0};
+    // A frame's device time when the device had been idle for SimulatedDevice::cold_after or
+    // longer (its threads asleep, its caches cold); after a shorter idle gap the extra time is
+    // that share of (cold_frame - frame), once per burst. 0: every frame takes timing.frame.
+    std::chrono::nanoseconds cold_frame{0};
+};
+
+// The device the models share.
+struct SimulatedDevice {
+    std::chrono::nanoseconds context_switch{0};  // charged when a slot changes model
+    uint32_t slots = 1;                          // bursts of any model at once
+    uint32_t latency_slots = 0;  // further slots for models above normal priority only
+    // interference[k - 1]: how much longer a burst takes while k bursts run at once (beyond
+    // the end, the last factor holds). Empty: 1 for any k.
+    std::vector<double> interference;
+    // The idle gap after which a frame takes its model's cold_frame time (0: no cold frames).
+    std::chrono::nanoseconds cold_after{0};
+
+    double slowdown(size_t running) const;
 };
 
 // One burst on the device.
@@ -53,21 +130,28 @@ struct SimulatedDispatch {
     bool switched = false;  // a context switch preceded it
     DecisionReason reason = DecisionReason::ROUND_ROBIN;
     ReadyReason ready = ReadyReason::THRESHOLD;
+    size_t slot = 0;  // shared slots first, then latency slots, then the lent slot
 };
 
 struct SimulatedModelResult {
-    uint64_t frames_done = 0;
-    uint64_t frames_dropped = 0;  // periodic arrivals that found the queue full
+    uint64_t frames_done = 0;     // frames (for a generative model: units) completed
+    uint64_t frames_dropped = 0;  // arrivals that found the queue full
+    // Slot time of its bursts, slowdown included; a paused unit's pause excluded.
     std::chrono::nanoseconds device_time{0};
-    std::vector<double> latency_ms;  // arrival to completion, per frame
+    std::vector<double> latency_ms;  // arrival to completion (host time included), per frame;
+                                     // for a generative model per job
     uint64_t switches_in = 0;
+    // Generative models: per job, arrival to its first token; tokens produced in all.
+    std::vector<double> ttft_ms;
+    uint64_t tokens = 0;
 };
 
 struct SimulationResult {
     std::vector<SimulatedDispatch> dispatches;
     std::vector<SimulatedModelResult> models;
     std::chrono::nanoseconds switch_time{0};
-    std::chrono::nanoseconds busy_time{0};  // device time + switch time
+    std::chrono::nanoseconds busy_time{0};  // slot time of all bursts (switches included,
+                                            // pauses not)
     std::chrono::nanoseconds duration{0};
 };
 
@@ -75,5 +159,8 @@ struct SimulationResult {
 SimulationResult simulate(const std::vector<SimulatedModel>& models,
                           std::chrono::nanoseconds context_switch, PolicyOptions policy,
                           std::chrono::nanoseconds duration);
+// As above on a device with several slots.
+SimulationResult simulate(const std::vector<SimulatedModel>& models, const SimulatedDevice& device,
+                          PolicyOptions policy, std::chrono::nanoseconds duration);
 
 }  // namespace corun::scheduler

@@ -1,6 +1,8 @@
 // Exact schedules of the model scheduler's policy in virtual time on the npu-sim timing model.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "scheduler/virtual_time_simulation.hpp"
 
 namespace corun::scheduler {
@@ -215,6 +217,292 @@ TEST(VirtualTimeScheduleTest, IsExactlyRepeatable) {
     }
     // Aging keeps the lowest level alive beside a saturating higher one.
     EXPECT_GT(first.models[2].frames_done, 0u);
+}
+
+// --- Arrival processes beyond saturating, periodic and listed ----------------------------------
+
+std::vector<nanoseconds> dispatch_starts(const SimulationResult& result, size_t model_index) {
+    std::vector<nanoseconds> starts;
+    for (const auto& dispatch : result.dispatches) {
+        if (dispatch.model == model_index) starts.push_back(dispatch.start);
+    }
+    return starts;
+}
+
+double mean(const std::vector<double>& values) {
+    double sum = 0;
+    for (double value : values) sum += value;
+    return values.empty() ? 0 : sum / static_cast<double>(values.size());
+}
+
+TEST(VirtualTimeScheduleTest, PoissonArrivalsAreSeededAndRepeatable) {
+    auto poisson = [](uint64_t seed) {
+        return model("p", 16, microseconds(100), ArrivalPattern::poisson(milliseconds(1), seed), 1,
+                     64);
+    };
+    auto first = simulate({poisson(7)}, nanoseconds(0), strict(), seconds(10));
+    auto again = simulate({poisson(7)}, nanoseconds(0), strict(), seconds(10));
+    auto other = simulate({poisson(8)}, nanoseconds(0), strict(), seconds(10));
+    EXPECT_EQ(dispatch_starts(first, 0), dispatch_starts(again, 0));
+    EXPECT_NE(dispatch_starts(first, 0), dispatch_starts(other, 0));
+    // Gaps are not periodic: the first ten starts are not evenly spaced.
+    const auto starts = dispatch_starts(first, 0);
+    ASSERT_GT(starts.size(), 10u);
+    std::set<int64_t> gaps;
+    for (size_t i = 1; i < 10; ++i) gaps.insert((starts[i] - starts[i - 1]).count());
+    EXPECT_GT(gaps.size(), 5u);
+    // A mean gap of 1 ms over 10 s: about 10,000 frames (the seed fixes the count).
+    EXPECT_NEAR(static_cast<double>(first.models[0].frames_done), 10000.0, 300.0);
+    EXPECT_EQ(first.models[0].frames_dropped, 0u);
+}
+
+TEST(VirtualTimeScheduleTest, PoissonArrivalsOnOneSlotWaitAsQueueingTheorySays) {
+    // M/D/1 at 50% load (Pollaczek-Khinchine): a 1 ms frame waits 0.5 ms on average, so the mean
+    // latency is 1.5 ms.
+    auto result = simulate(
+        {model("md1", 16, milliseconds(1), ArrivalPattern::poisson(milliseconds(2), 3), 1, 1000)},
+        nanoseconds(0), strict(), seconds(500));
+    EXPECT_NEAR(mean(result.models[0].latency_ms), 1.5, 0.03);
+    EXPECT_EQ(result.models[0].frames_dropped, 0u);
+}
+
+TEST(VirtualTimeScheduleTest, ClosedLoopClientsSendAfterTheirThinkTime) {
+    // One client: 2 ms on the device, then 3 ms of thinking.
+    auto one = simulate(
+        {model("solo", 16, milliseconds(2), ArrivalPattern::closed_loop(1, milliseconds(3)))},
+        nanoseconds(0), strict(), milliseconds(20));
+    EXPECT_EQ(dispatch_starts(one, 0),
+              (std::vector<nanoseconds>{milliseconds(0), milliseconds(5), milliseconds(10),
+                                        milliseconds(15)}));
+    EXPECT_EQ(one.models[0].latency_ms, (std::vector<double>{2.0, 2.0, 2.0, 2.0}));
+
+    // Two clients, 1 ms of thinking: the second waits for the first at the start, then the
+    // clients take turns and each frame waits 1 ms for the other's.
+    auto two = simulate(
+        {model("pair", 16, milliseconds(2), ArrivalPattern::closed_loop(2, milliseconds(1)))},
+        nanoseconds(0), strict(), milliseconds(12));
+    EXPECT_EQ(dispatch_starts(two, 0),
+              (std::vector<nanoseconds>{milliseconds(0), milliseconds(2), milliseconds(4),
+                                        milliseconds(6), milliseconds(8), milliseconds(10)}));
+    // Sent at 0, 0, 3, 5, 7, 9; done at 2, 4, 6, 8, 10, 12.
+    EXPECT_EQ(two.models[0].latency_ms, (std::vector<double>{2.0, 4.0, 3.0, 3.0, 3.0, 3.0}));
+}
+
+TEST(VirtualTimeScheduleTest, AClientSendingAtOnceKeepsItsShareAndOneThatThinksCatchesUp) {
+    // One client each, 1 ms and 4 ms frames, fairness by device time. Sending the next frame the
+    // moment the last completed is not waking from idle: the ledgers stay as they are and the
+    // device splits half and half (four short frames per long one).
+    auto at_once = simulate(
+        {model("short", 16, milliseconds(1), ArrivalPattern::closed_loop(1, nanoseconds(0))),
+         model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)))},
+        nanoseconds(0), PolicyOptions{}, seconds(1));
+    const double short_time = at_once.models[0].device_time.count();
+    const double long_time = at_once.models[1].device_time.count();
+    EXPECT_NEAR(short_time / (short_time + long_time), 0.5, 0.01);
+    // After a think time the model was idle: it catches up with the busy one, and the two
+    // alternate frame by frame (one short frame per long one, 1 ms of every 5).
+    auto thinking = simulate(
+        {model("short", 16, milliseconds(1), ArrivalPattern::closed_loop(1, microseconds(1))),
+         model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)))},
+        nanoseconds(0), PolicyOptions{}, seconds(1));
+    const double short_thinking = thinking.models[0].device_time.count();
+    const double long_thinking = thinking.models[1].device_time.count();
+    EXPECT_NEAR(short_thinking / (short_thinking + long_thinking), 0.2, 0.01);
+}
+
+TEST(VirtualTimeScheduleTest, ClosedLoopClientsBeyondTheQueueWaitInsteadOfDropping) {
+    // Four clients, a queue of two: two frames are admitted, two wait; none is dropped, and a
+    // waiting frame's latency counts from when it was admitted (as run_async's does).
+    auto result = simulate(
+        {model("many", 16, milliseconds(1), ArrivalPattern::closed_loop(4, nanoseconds(0)), 1, 2)},
+        nanoseconds(0), strict(), milliseconds(10));
+    EXPECT_EQ(result.models[0].frames_dropped, 0u);
+    EXPECT_EQ(result.models[0].frames_done, 10u);
+}
+
+// --- Several slots, interference, latency slots ------------------------------------------------
+
+SimulatedDevice slots(uint32_t shared, std::vector<double> interference = {},
+                      uint32_t latency = 0) {
+    SimulatedDevice device;
+    device.slots = shared;
+    device.latency_slots = latency;
+    device.interference = std::move(interference);
+    return device;
+}
+
+TEST(VirtualTimeScheduleTest, SlotsRunBurstsAtOnceEachSlowedByTheOthers) {
+    // Two slots, a burst takes 1.5x as long while both run.
+    auto result = simulate({model("a", 16, milliseconds(2), ArrivalPattern::saturate()),
+                            model("b", 16, milliseconds(2), ArrivalPattern::saturate())},
+                           slots(2, {1.0, 1.5}), strict(), milliseconds(9));
+    ASSERT_GE(result.dispatches.size(), 4u);
+    EXPECT_EQ(result.dispatches[0].slot, 0u);
+    EXPECT_EQ(result.dispatches[1].slot, 1u);
+    EXPECT_EQ(result.dispatches[0].start, milliseconds(0));
+    EXPECT_EQ(result.dispatches[1].start, milliseconds(0));
+    EXPECT_EQ(result.dispatches[0].end, milliseconds(3));
+    EXPECT_EQ(result.dispatches[2].start, milliseconds(3));
+    EXPECT_EQ(result.models[0].frames_done, 3u);
+    EXPECT_EQ(result.models[0].device_time, milliseconds(9));  // 3 ms a frame, slowed
+    EXPECT_EQ(result.busy_time, milliseconds(18));             // both slots all the time
+}
+
+TEST(VirtualTimeScheduleTest, ABurstIsRetimedWhenTheNumberOfRunningSlotsChanges) {
+    // "long" (4 ms alone) starts at 0; "short" (1 ms alone) joins at 1 ms. Both run at 1.5x:
+    // short needs 1.5 ms and ends at 2.5 ms; long did 1 ms of work alone and 1 ms beside short,
+    // so 2 ms remain, run alone: it ends at 4.5 ms.
+    auto result =
+        simulate({model("long", 16, milliseconds(4), ArrivalPattern::at({nanoseconds(0)})),
+                  model("short", 16, milliseconds(1), ArrivalPattern::at({milliseconds(1)}))},
+                 slots(2, {1.0, 1.5}), strict(), milliseconds(10));
+    ASSERT_EQ(result.dispatches.size(), 2u);
+    EXPECT_EQ(result.dispatches[0].end, microseconds(4500));
+    EXPECT_EQ(result.dispatches[1].end, microseconds(2500));
+    EXPECT_DOUBLE_EQ(result.models[0].latency_ms.front(), 4.5);
+    EXPECT_DOUBLE_EQ(result.models[1].latency_ms.front(), 1.5);
+}
+
+TEST(VirtualTimeScheduleTest, ALatencySlotServesOnlyModelsAboveNormalPriority) {
+    // One shared slot busy with 10 ms frames; at 5 ms an urgent (24) and a peer (16) frame
+    // arrive. The urgent one runs at once on the latency slot; the peer waits for the slot.
+    auto result =
+        simulate({model("busy", 16, milliseconds(10), ArrivalPattern::at({nanoseconds(0)})),
+                  model("urgent", 24, milliseconds(1), ArrivalPattern::at({milliseconds(5)})),
+                  model("peer", 16, milliseconds(1), ArrivalPattern::at({milliseconds(5)}))},
+                 slots(1, {}, 1), strict(), milliseconds(20));
+    ASSERT_EQ(result.dispatches.size(), 3u);
+    EXPECT_EQ(result.dispatches[1].model, 1u);
+    EXPECT_EQ(result.dispatches[1].slot, 1u);  // the latency slot
+    EXPECT_EQ(result.dispatches[1].start, milliseconds(5));
+    EXPECT_EQ(result.dispatches[2].model, 2u);
+    EXPECT_EQ(result.dispatches[2].start, milliseconds(10));
+    EXPECT_DOUBLE_EQ(result.models[1].latency_ms.front(), 1.0);
+    EXPECT_DOUBLE_EQ(result.models[2].latency_ms.front(), 6.0);
+}
+
+// --- Host time ---------------------------------------------------------------------------------
+
+TEST(VirtualTimeScheduleTest, HostPreAndPostTimeAddToLatencyButHoldNoSlot) {
+    auto hosted = model("hosted", 16, milliseconds(1), ArrivalPattern::periodic(milliseconds(10)));
+    hosted.timing.host_pre = milliseconds(2);
+    hosted.timing.host_post = milliseconds(3);
+    auto periodic = simulate({hosted}, nanoseconds(0), strict(), milliseconds(30));
+    EXPECT_EQ(dispatch_starts(periodic, 0),
+              (std::vector<nanoseconds>{milliseconds(2), milliseconds(12), milliseconds(22)}));
+    EXPECT_EQ(periodic.models[0].latency_ms, (std::vector<double>{6.0, 6.0, 6.0}));
+
+    // Three clients with 2 ms of pre-processing each: while one frame is on the device the
+    // others are pre-processed, so from 5 ms on the device never idles.
+    auto pipelined = model("pipelined", 16, milliseconds(1),
+                           ArrivalPattern::closed_loop(3, nanoseconds(0)), 1, 3);
+    pipelined.timing.host_pre = milliseconds(2);
+    auto closed = simulate({pipelined}, nanoseconds(0), strict(), milliseconds(10));
+    EXPECT_EQ(dispatch_starts(closed, 0),
+              (std::vector<nanoseconds>{milliseconds(2), milliseconds(3), milliseconds(4),
+                                        milliseconds(5), milliseconds(6), milliseconds(7),
+                                        milliseconds(8), milliseconds(9)}));
+    EXPECT_EQ(closed.models[0].latency_ms,
+              (std::vector<double>{3.0, 4.0, 5.0, 3.0, 3.0, 3.0, 3.0, 3.0}));
+}
+
+TEST(VirtualTimeScheduleTest, AFrameOnAnIdleDeviceTakesItsColdTime) {
+    // 2 ms warm, 4 ms after 10 ms or more of idling, in between by the share of the gap.
+    SimulatedDevice device;
+    device.cold_after = milliseconds(10);
+    auto every = [&](nanoseconds period) {
+        auto camera = model("camera", 16, milliseconds(2), ArrivalPattern::periodic(period));
+        camera.cold_frame = milliseconds(4);
+        return simulate({camera}, device, strict(), milliseconds(60));
+    };
+    // Every 20 ms: 16 ms idle before each frame (the first: idle since ever).
+    EXPECT_EQ(every(milliseconds(20)).models[0].latency_ms, (std::vector<double>{4.0, 4.0, 4.0}));
+    // Every 8 ms: the first frame is cold (4 ms), then 4 ms of idling: 2 + 2 x 0.4 = 2.8 ms.
+    const auto frequent = every(milliseconds(8)).models[0].latency_ms;
+    ASSERT_GE(frequent.size(), 3u);
+    EXPECT_DOUBLE_EQ(frequent[0], 4.0);
+    EXPECT_DOUBLE_EQ(frequent[1], 2.8);
+    EXPECT_DOUBLE_EQ(frequent[2], 3.04);  // 5.2 ms of idling: 2 + 2 x 0.52
+}
+
+// --- Generative models -------------------------------------------------------------------------
+
+SimulatedModel llm(uint8_t priority, uint32_t prompt_tokens, uint32_t max_tokens, nanoseconds chunk,
+                   nanoseconds step, ArrivalPattern arrivals) {
+    SimulatedModel simulated = model("llm", priority, nanoseconds(0), std::move(arrivals));
+    simulated.generation.prompt_tokens = prompt_tokens;
+    simulated.generation.prefill_chunk_tokens = 64;
+    simulated.generation.prefill_chunk = chunk;
+    simulated.generation.max_tokens = max_tokens;
+    simulated.generation.decode_step = step;
+    return simulated;
+}
+
+TEST(VirtualTimeScheduleTest, AGenerationIsAChainOfPrefillChunksAndDecodeSteps) {
+    // 100 prompt tokens in chunks of 64 (64 ms a full chunk: 64 ms, then 36 ms), the first
+    // token when the prompt is in, then three decode steps of 10 ms for tokens 2..4.
+    auto result = simulate({llm(16, 100, 4, milliseconds(64), milliseconds(10),
+                                ArrivalPattern::closed_loop(1, nanoseconds(0)))},
+                           nanoseconds(0), strict(), milliseconds(260));
+    EXPECT_EQ(dispatch_starts(result, 0),
+              (std::vector<nanoseconds>{milliseconds(0), milliseconds(64), milliseconds(100),
+                                        milliseconds(110), milliseconds(120), milliseconds(130),
+                                        milliseconds(194), milliseconds(230), milliseconds(240),
+                                        milliseconds(250)}));
+    EXPECT_EQ(result.models[0].ttft_ms, (std::vector<double>{100.0, 100.0}));
+    EXPECT_EQ(result.models[0].latency_ms, (std::vector<double>{130.0, 130.0}));
+    EXPECT_EQ(result.models[0].tokens, 8u);
+    EXPECT_EQ(result.models[0].frames_done, 10u);  // units
+}
+
+TEST(VirtualTimeScheduleTest, AFrameOfAHigherPriorityRunsBesideAUnitThatPausesForIt) {
+    // One 50 ms unit (the whole prompt in one chunk, one token). A priority-24 frame at 10 ms
+    // runs at once on the lent slot, and the unit pauses for its 5 ms; a priority-16 frame at
+    // 10 ms waits for the unit to end.
+    auto with = simulate(
+        {llm(16, 64, 1, milliseconds(50), milliseconds(0), ArrivalPattern::at({nanoseconds(0)})),
+         model("urgent", 24, milliseconds(5), ArrivalPattern::at({milliseconds(10)})),
+         model("peer", 16, milliseconds(5), ArrivalPattern::at({milliseconds(10)}))},
+        slots(1, {1.0, 2.0}), strict(), milliseconds(100));
+    ASSERT_EQ(with.dispatches.size(), 3u);
+    EXPECT_EQ(with.dispatches[1].model, 1u);
+    EXPECT_EQ(with.dispatches[1].slot, 1u);  // the lent slot
+    EXPECT_EQ(with.dispatches[1].start, milliseconds(10));
+    EXPECT_DOUBLE_EQ(with.models[1].latency_ms.front(), 5.0);  // alone: the unit paused
+    EXPECT_DOUBLE_EQ(with.models[0].latency_ms.front(), 55.0);
+    EXPECT_EQ(with.dispatches[2].model, 2u);
+    EXPECT_EQ(with.dispatches[2].start, milliseconds(55));
+
+    // Without preemption both run, each at half speed: the frame takes 10 ms, and the unit
+    // does 5 ms of work meanwhile.
+    auto no_preemption =
+        llm(16, 64, 1, milliseconds(50), milliseconds(0), ArrivalPattern::at({nanoseconds(0)}));
+    no_preemption.generation.preemption = false;
+    auto without = simulate({no_preemption, model("urgent", 24, milliseconds(5),
+                                                  ArrivalPattern::at({milliseconds(10)}))},
+                            slots(1, {1.0, 2.0}), strict(), milliseconds(100));
+    EXPECT_DOUBLE_EQ(without.models[1].latency_ms.front(), 10.0);
+    EXPECT_DOUBLE_EQ(without.models[0].latency_ms.front(), 55.0);
+}
+
+TEST(VirtualTimeScheduleTest, NewArrivalProcessesAreExactlyRepeatable) {
+    auto hosted =
+        model("hosted", 16, microseconds(900), ArrivalPattern::poisson(milliseconds(3), 5));
+    hosted.timing.host_pre = microseconds(300);
+    const std::vector<SimulatedModel> models = {
+        hosted,
+        model("loop", 16, microseconds(1700), ArrivalPattern::closed_loop(3, microseconds(400))),
+        llm(16, 200, 20, milliseconds(20), milliseconds(4),
+            ArrivalPattern::closed_loop(1, milliseconds(50)))};
+    auto first = simulate(models, slots(2, {1.0, 1.3}), PolicyOptions{}, seconds(5));
+    auto second = simulate(models, slots(2, {1.0, 1.3}), PolicyOptions{}, seconds(5));
+    ASSERT_EQ(first.dispatches.size(), second.dispatches.size());
+    for (size_t i = 0; i < first.dispatches.size(); ++i) {
+        EXPECT_EQ(first.dispatches[i].start, second.dispatches[i].start);
+        EXPECT_EQ(first.dispatches[i].end, second.dispatches[i].end);
+        EXPECT_EQ(first.dispatches[i].model, second.dispatches[i].model);
+    }
+    EXPECT_GT(first.models[2].tokens, 0u);
 }
 
 }  // namespace

@@ -8,31 +8,21 @@ usage: cli_run2_test.py CORUN_BINARY TEST_MODEL_DIR
 """
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_checks import check, finish, run  # noqa: E402
+
 CORUN, MODELS = sys.argv[1], sys.argv[2]
-failures = []
+
+
+def corun(*args):
+    return run(CORUN, *args)
 
 
 def model(name):
     return os.path.join(MODELS, name + ".onnx")
-
-
-def corun(*args):
-    return subprocess.run([CORUN, *args], capture_output=True, text=True, timeout=120)
-
-
-def check(condition, what, result=None):
-    if not condition:
-        detail = ""
-        if result is not None:
-            detail = f"\n  rc {result.returncode}\n  stdout {result.stdout[-2000:]}\n  stderr {result.stderr[-2000:]}"
-        failures.append(what + detail)
-        print("FAIL:", what + detail)
-    else:
-        print("ok:", what)
 
 
 def run2_json(*args):
@@ -126,7 +116,4 @@ with tempfile.TemporaryDirectory() as folder:
                   all(m["frames"] > 0 for m in summary["models"]),
                   "npu-sim loads the written profile and runs both models")
 
-if failures:
-    print(f"{len(failures)} check(s) failed")
-    sys.exit(1)
-print("all checks passed")
+finish()

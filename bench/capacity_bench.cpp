@@ -1,0 +1,632 @@
+// Issue 13's prediction accuracy (P5): the capacity model against measurement, side by side in
+// one run. For mixes of 2, 3 and 4 zoo models, on the cpu device and on npu-sim (timing only),
+// with closed-loop clients (one each, sending the next frame as the last completes) and with
+// fixed rates (together about 60% of the device):
+//   1. the profile is measured in this run, as `corun benchmark --profile` measures it
+//      (tools/profile_measurement: each model alone with one frame in flight, the slowdown of
+//      concurrent slots);
+//   2. each model runs alone with its client pattern, for the "N x solo latency" rule;
+//   3. each mix runs on a fresh device group, and the capacity model (corun::CapacityPlanner)
+//      predicts it from the profile (closed-loop clients call run(): see docs/ROUTER.md);
+//   4. per model: measured p50 and p95 against the prediction and against N x solo; the median
+//      and worst absolute error of both, per device and over all.
+// With an LLM (--llm, default the tiny test LLM if built) one more mix on the cpu device: a
+// camera model at 10 frames/s with priority 24, another model in a closed loop, and the LLM
+// generating continuously; its time to first token is compared too.
+// Every run is bounded by --seconds; the whole bench takes about
+// (models x 3 + 24) x seconds. Run it on a quiet machine: it prints the load average.
+//
+//   capacity_bench [--models A.onnx,B.onnx,C.onnx,D.onnx] [--shape NAME=dims] [--seconds 4]
+//                  [--profile-seconds 2] [--slots N --threads T] [--llm PATH | --no-llm]
+//                  [--skip-cpu] [--skip-npu] [--json]
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <latch>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench_support.hpp"
+#include "cli_support.hpp"
+#include "corun/capacity_plan.hpp"
+#include "corun/corun.hpp"
+#include "corun/genai/llm.hpp"
+#include "frame_pump.hpp"
+#include "profile_measurement.hpp"
+#include "router/capacity_profile.hpp"
+
+namespace {
+
+using corun::bench::load_average;
+using corun::bench::median;
+using corun::bench::split;
+using Json = nlohmann::json;
+using corun::tools::percentile;
+
+struct Options {
+    std::vector<std::string> models;
+    std::vector<std::string> shapes;
+    double seconds = 4;
+    double profile_seconds = 2;
+    uint32_t slots = 1;
+    uint32_t threads = 0;
+    std::string llm;
+    bool no_llm = false;
+    bool skip_cpu = false;
+    bool skip_npu = false;
+    bool json = false;
+};
+
+FILE* text_out = stdout;
+
+std::vector<std::string> default_models() {
+    const std::string cache = corun::tools::model_cache_dir();
+    const std::vector<std::string> zoo = {
+        cache + "/models/mobilefacenet/mobilefacenet.onnx",
+        cache + "/models/nanodet/nanodet.onnx",
+        cache + "/models/blazeface-256/face_detection_back_256x256_barracuda.onnx",
+        cache + "/models/emotion/emotion.onnx",
+    };
+    if (std::all_of(zoo.begin(), zoo.end(),
+                    [](const std::string& path) { return std::filesystem::exists(path); })) {
+        return zoo;
+    }
+    const std::string built = CORUN_TEST_MODEL_DIR;
+    return {built + "/slow_matmul.onnx", built + "/conv_nchw.onnx", built + "/slow_matmul.onnx",
+            built + "/add_one.onnx"};
+}
+
+// How the clients of one model send frames in a mix.
+struct ClientPattern {
+    double rate = 0;  // frames per second; 0 = a closed loop of one client
+};
+
+// What one model measured in one run.
+struct Measured {
+    double p50 = 0, p95 = 0;
+    uint64_t frames = 0;
+};
+
+// A device to run on: its params and the planner's name for it.
+struct Target {
+    std::string kind;  // "cpu", "npu-sim"
+    corun::VDeviceParams params;
+};
+
+int group_counter = 0;
+
+corun::VDeviceParams fresh_group(const Target& target) {
+    corun::VDeviceParams params = target.params;
+    // A group of its own per run: no scheduler history (device-time ledgers) carries over.
+    params.group_id = "capacity-bench-" + target.kind + "-" + std::to_string(++group_counter);
+    return params;
+}
+
+struct Loaded {
+    std::unique_ptr<corun::VDevice> vdevice;
+    std::vector<std::unique_ptr<corun::tools::PreparedModel>> models;
+    std::vector<corun::tools::PreparedModel*> pointers() const {
+        std::vector<corun::tools::PreparedModel*> all;
+        for (const auto& model : models) all.push_back(model.get());
+        return all;
+    }
+};
+
+corun::Expected<Loaded> load(const Target& target, const std::vector<std::string>& paths,
+                             const std::vector<uint8_t>& priorities,
+                             const std::vector<std::string>& shapes) {
+    Loaded loaded;
+    CORUN_TRY(loaded.vdevice, corun::VDevice::create(fresh_group(target)));
+    for (size_t i = 0; i < paths.size(); ++i) {
+        corun::tools::ModelSetup setup;
+        setup.path = paths[i];
+        setup.shapes = shapes;
+        setup.skip_missing_inputs = true;
+        CORUN_TRY(auto prepared, corun::tools::prepare_model(*loaded.vdevice, setup), paths[i]);
+        if (i < priorities.size()) {
+            CORUN_RETURN_IF_ERROR(prepared->configured->set_scheduler_priority(priorities[i]));
+        }
+        corun::tools::PumpOptions warmup;
+        warmup.frames = 4;
+        warmup.in_flight = 1;
+        CORUN_TRY(auto ignored,
+                  corun::tools::pump_frames(*prepared->configured, prepared->slots, warmup));
+        (void)ignored;
+        loaded.models.push_back(std::move(prepared));
+    }
+    return loaded;
+}
+
+// Runs the models at once with their patterns (and an LLM generating beside them, if given);
+// every model's latencies (for the LLM: its times to first token, last).
+corun::Expected<std::vector<Measured>> run_mix(const Target& target,
+                                               const std::vector<std::string>& paths,
+                                               const std::vector<ClientPattern>& patterns,
+                                               const std::vector<uint8_t>& priorities,
+                                               const Options& options,
+                                               const std::string& llm_path = "",
+                                               const corun::PlannedModel* llm_plan = nullptr) {
+    CORUN_TRY(Loaded loaded, load(target, paths, priorities, options.shapes));
+    std::unique_ptr<corun::genai::LLM> llm;
+    std::string prompt;
+    if (!llm_path.empty()) {
+        CORUN_TRY(llm, corun::genai::LLM::create(*loaded.vdevice, llm_path));
+        CORUN_RETURN_IF_ERROR(llm->set_scheduler_priority(llm_plan->priority));
+        // A prompt of the planned length: words until the tokenizer counts enough.
+        for (int i = 0; i < 4000; ++i) {
+            prompt += (i % 2 ? "harbour " : "light ");
+            CORUN_TRY(const auto tokens, llm->tokenize(prompt));
+            if (tokens.size() >= llm_plan->prompt_tokens) break;
+        }
+    }
+    std::vector<double> ttft_ms;
+    std::atomic<bool> stop{false};
+    corun::Status llm_failure;
+    std::thread generator;
+    if (llm) {
+        generator = std::thread([&] {
+            corun::genai::LLMGeneratorParams params;
+            params.max_generated_tokens = llm_plan->max_tokens;
+            for (int round = 0; round < 100000 && !stop; ++round) {
+                llm->clear_context().ignore();
+                auto completion = llm->generate(params, prompt);
+                if (!completion) {
+                    llm_failure = completion.status();
+                    return;
+                }
+                while (completion->read(std::chrono::minutes(10)).has_value()) {
+                    if (stop) {
+                        completion->abort().ignore();
+                        break;
+                    }
+                }
+                const auto timings = completion->timings();
+                if (!stop && timings.generated_tokens > 0) {
+                    ttft_ms.push_back(timings.time_to_first_token_ms);
+                }
+            }
+        });
+    }
+    // Every client on its own thread, all starting together: a camera sends at its rate
+    // (run_async(), as pump_frames does); a closed-loop client calls run() and sends its next
+    // frame when it returns (see docs/ROUTER.md on why not run_async() and wait()).
+    std::vector<std::vector<double>> latency_ms(paths.size());
+    std::vector<corun::Status> failures(paths.size());
+    std::latch start(static_cast<std::ptrdiff_t>(paths.size()));
+    std::vector<std::thread> clients;
+    for (size_t i = 0; i < paths.size(); ++i) {
+        clients.emplace_back([&, i] {
+            corun::tools::PreparedModel& model = *loaded.models[i];
+            start.arrive_and_wait();
+            if (patterns[i].rate > 0) {
+                corun::tools::PumpOptions pump;
+                pump.seconds = options.seconds;
+                pump.framerate = patterns[i].rate;
+                pump.keep_every_frame = true;
+                auto result = corun::tools::pump_frames(*model.configured, model.slots, pump);
+                if (!result) {
+                    failures[i] = result.status();
+                    return;
+                }
+                latency_ms[i] = std::move(result->total_ms);
+                return;
+            }
+            const auto begin = std::chrono::steady_clock::now();
+            const auto end =
+                begin + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(options.seconds));
+            for (uint64_t frame = 0; frame < 10000000; ++frame) {
+                const auto sent = std::chrono::steady_clock::now();
+                if (sent >= end) break;
+                failures[i] = model.configured->run(model.slots[0], std::chrono::seconds(60));
+                if (!failures[i].is_ok()) return;
+                latency_ms[i].push_back(std::chrono::duration<double, std::milli>(
+                                            std::chrono::steady_clock::now() - sent)
+                                            .count());
+            }
+        });
+    }
+    for (auto& client : clients) client.join();
+    stop = true;
+    if (generator.joinable()) generator.join();
+    if (!llm_failure.is_ok()) return llm_failure;
+    std::vector<Measured> measured;
+    for (size_t i = 0; i < paths.size(); ++i) {
+        if (!failures[i].is_ok()) return failures[i].with_context(paths[i]);
+        measured.push_back(
+            {percentile(latency_ms[i], 50), percentile(latency_ms[i], 95), latency_ms[i].size()});
+    }
+    if (llm) {
+        measured.push_back({percentile(ttft_ms, 50), percentile(ttft_ms, 95), ttft_ms.size()});
+    }
+    return measured;
+}
+
+// One comparison: a model's measured percentile against the prediction and the rule.
+struct Comparison {
+    std::string target, mix, workload, model, percentile;
+    double measured = 0, predicted = 0, rule = 0;
+    double error() const { return measured > 0 ? std::fabs(predicted - measured) / measured : 0; }
+    double rule_error() const { return measured > 0 ? std::fabs(rule - measured) / measured : 0; }
+};
+
+struct Summary {
+    double median = 0, worst = 0, rule_median = 0, rule_worst = 0;
+    size_t count = 0;
+};
+
+Summary summarise(const std::vector<Comparison>& all, const std::string& target) {
+    std::vector<double> errors, rule_errors;
+    for (const auto& comparison : all) {
+        if (!target.empty() && comparison.target != target) continue;
+        errors.push_back(comparison.error());
+        if (comparison.rule > 0) rule_errors.push_back(comparison.rule_error());
+    }
+    Summary summary;
+    summary.count = errors.size();
+    if (errors.empty()) return summary;
+    summary.median = median(errors);
+    summary.worst = *std::max_element(errors.begin(), errors.end());
+    if (!rule_errors.empty()) {
+        summary.rule_median = median(rule_errors);
+        summary.rule_worst = *std::max_element(rule_errors.begin(), rule_errors.end());
+    }
+    return summary;
+}
+
+std::string stem(const std::string& path) {
+    return std::filesystem::path(path).stem().string();
+}
+
+int usage() {
+    std::cerr << "usage: capacity_bench [--models A.onnx,B.onnx,C.onnx,D.onnx] [--shape "
+                 "NAME=dims]... [--seconds 4] [--profile-seconds 2] [--slots N] [--threads T] "
+                 "[--llm PATH | --no-llm] [--skip-cpu] [--skip-npu] [--json]\n";
+    return 2;
+}
+
+// The bench on one device: profile, solo runs, mixes, predictions.
+corun::Status bench_target(const Target& target, const Options& options,
+                           std::vector<Comparison>& comparisons, Json& report) {
+    const std::vector<std::string>& paths = options.models;
+    // 1. The profile, measured as `corun benchmark --profile` measures it.
+    corun::CpuDeviceParams measured_as = target.params.cpu;
+    if (target.kind == "npu-sim") measured_as.execution_slots = 1;
+    CORUN_TRY(Loaded loaded, load(target, paths, {}, options.shapes));
+    const auto description = loaded.vdevice->physical_devices().front();
+    CORUN_TRY(corun::router::DeviceProfile section,
+              corun::tools::measure_cpu_section(loaded.pointers(), measured_as, description.cores,
+                                                options.profile_seconds));
+    std::string llm_path = options.no_llm || target.kind != "cpu" ? "" : options.llm;
+    if (!llm_path.empty()) {
+        auto timing =
+            corun::tools::measure_llm(*loaded.vdevice, llm_path, 16, options.profile_seconds);
+        if (!timing) return timing.status().with_context(llm_path);
+        section.generative[stem(llm_path)] = *timing;
+    }
+    loaded.models.clear();
+    loaded.vdevice.reset();
+    corun::router::CapacityProfile capacity;
+    capacity.devices[target.kind] = section;
+    CORUN_TRY(auto planner,
+              corun::CapacityPlanner::from_json(corun::router::capacity_profile_to_json(capacity)));
+    std::fprintf(text_out, "\n%s: profile measured (slot time per frame:", target.kind.c_str());
+    std::vector<double> slot_ms;
+    for (const auto& path : paths) {
+        slot_ms.push_back(section.models.at(stem(path)).frame.count() / 1e6);
+        std::fprintf(text_out, " %s %.2f ms", stem(path).c_str(), slot_ms.back());
+    }
+    std::fprintf(text_out, "; slowdown with 1..%zu slots busy:", section.interference.size());
+    for (double factor : section.interference) std::fprintf(text_out, " %.2f", factor);
+    std::fprintf(text_out, ")\n");
+    Json target_report = {{"device", target.kind},
+                          {"interference", section.interference},
+                          {"slot_ms", slot_ms},
+                          {"runs", Json::array()}};
+
+    // 2..4. Per workload: solo runs, then the mixes of 2, 3 and 4.
+    for (const std::string workload : {"closed-loop", "fixed-rate"}) {
+        // Fixed rates: together 60% of the device in the largest mix, the models' shares
+        // unequal (weights 1, 0.8, 0.6, ...), so that no two cameras come in step.
+        std::vector<ClientPattern> patterns(paths.size());
+        double weights = 0;
+        for (size_t i = 0; i < paths.size(); ++i) weights += 1.0 - 0.2 * static_cast<double>(i % 4);
+        for (size_t i = 0; i < paths.size(); ++i) {
+            if (workload != "fixed-rate") continue;
+            const double share = 0.6 * (1.0 - 0.2 * static_cast<double>(i % 4)) / weights;
+            patterns[i].rate = share * target.params.cpu.execution_slots / (slot_ms[i] / 1000.0);
+        }
+        std::vector<Measured> solo;
+        for (size_t i = 0; i < paths.size(); ++i) {
+            CORUN_TRY(auto alone, run_mix(target, {paths[i]}, {patterns[i]}, {}, options));
+            solo.push_back(alone[0]);
+        }
+        for (size_t count = 2; count <= paths.size(); ++count) {
+            const std::vector<std::string> mix(paths.begin(), paths.begin() + count);
+            const std::vector<ClientPattern> mix_patterns(patterns.begin(),
+                                                          patterns.begin() + count);
+            CORUN_TRY(auto measured, run_mix(target, mix, mix_patterns, {}, options));
+            corun::CapacityWorkload plan;
+            plan.device = target.kind;
+            plan.headroom = false;
+            for (size_t i = 0; i < count; ++i) {
+                corun::PlannedModel model =
+                    mix_patterns[i].rate > 0
+                        ? corun::PlannedModel::at_rate(stem(mix[i]), mix_patterns[i].rate)
+                        : corun::PlannedModel::closed_loop(stem(mix[i]), 1);
+                // The pumps start together: every camera's first frame at 0.
+                model.phase = std::chrono::nanoseconds(0);
+                plan.models.push_back(model);
+            }
+            CORUN_TRY(const auto predicted, planner.predict(plan));
+            std::string mix_name;
+            for (const auto& path : mix) mix_name += (mix_name.empty() ? "" : "+") + stem(path);
+            std::fprintf(text_out, "  %s, %zu models (%s):\n", workload.c_str(), count,
+                         mix_name.c_str());
+            Json run = {{"workload", workload}, {"mix", mix_name}, {"models", Json::array()}};
+            for (size_t i = 0; i < count; ++i) {
+                const auto& prediction = predicted.models[i];
+                const double n = static_cast<double>(count);
+                Comparison p50{target.kind,
+                               mix_name,
+                               workload,
+                               stem(mix[i]),
+                               "p50",
+                               measured[i].p50,
+                               prediction.latency_p50_ms,
+                               n * solo[i].p50};
+                Comparison p95{target.kind,
+                               mix_name,
+                               workload,
+                               stem(mix[i]),
+                               "p95",
+                               measured[i].p95,
+                               prediction.latency_p95_ms,
+                               n * solo[i].p95};
+                std::fprintf(text_out,
+                             "    %-24.24s %6.1f/s p50 %7.2f meas %7.2f pred (%5.1f%%) %7.2f rule "
+                             "(%5.1f%%) | p95 %7.2f meas %7.2f pred (%5.1f%%) %7.2f rule "
+                             "(%5.1f%%)\n",
+                             stem(mix[i]).c_str(), measured[i].frames / options.seconds,
+                             p50.measured, p50.predicted, 100 * p50.error(), p50.rule,
+                             100 * p50.rule_error(), p95.measured, p95.predicted, 100 * p95.error(),
+                             p95.rule, 100 * p95.rule_error());
+                run["models"].push_back({{"name", stem(mix[i])},
+                                         {"rate", mix_patterns[i].rate},
+                                         {"frames", measured[i].frames},
+                                         {"measured_p50_ms", p50.measured},
+                                         {"predicted_p50_ms", p50.predicted},
+                                         {"rule_p50_ms", p50.rule},
+                                         {"measured_p95_ms", p95.measured},
+                                         {"predicted_p95_ms", p95.predicted},
+                                         {"rule_p95_ms", p95.rule}});
+                comparisons.push_back(p50);
+                comparisons.push_back(p95);
+            }
+            std::fflush(text_out);
+            target_report["runs"].push_back(run);
+        }
+    }
+
+    // The generative mix: a camera at 10 frames/s above normal priority, a model in a closed
+    // loop, an LLM generating continuously.
+    if (!llm_path.empty() && paths.size() >= 2) {
+        const std::vector<std::string> mix = {paths[0], paths[1]};
+        const std::vector<ClientPattern> mix_patterns = {{10.0}, {0.0}};
+        const std::vector<uint8_t> priorities = {24, 16};
+        corun::PlannedModel llm = corun::PlannedModel::closed_loop(stem(llm_path), 1);
+        llm.prompt_tokens = 64;
+        llm.max_tokens = 32;
+        CORUN_TRY(auto measured,
+                  run_mix(target, mix, mix_patterns, priorities, options, llm_path, &llm));
+        corun::CapacityWorkload plan;
+        plan.device = target.kind;
+        plan.headroom = false;
+        corun::PlannedModel camera = corun::PlannedModel::at_rate(stem(mix[0]), 10.0);
+        camera.priority = 24;
+        camera.phase = std::chrono::nanoseconds(0);
+        plan.models = {camera, corun::PlannedModel::closed_loop(stem(mix[1]), 1), llm};
+        CORUN_TRY(const auto predicted, planner.predict(plan));
+        const std::string mix_name = stem(mix[0]) + "+" + stem(mix[1]) + "+" + stem(llm_path);
+        std::fprintf(text_out, "  with an LLM (%s; camera 10 FPS at priority 24):\n",
+                     mix_name.c_str());
+        Json run = {{"workload", "llm"}, {"mix", mix_name}, {"models", Json::array()}};
+        for (size_t i = 0; i < 3; ++i) {
+            const auto& prediction = predicted.models[i];
+            const bool generative = i == 2;
+            const std::string name = generative ? stem(llm_path) + " TTFT" : stem(mix[i]);
+            Comparison p50{target.kind,
+                           mix_name,
+                           "llm",
+                           name,
+                           "p50",
+                           measured[i].p50,
+                           generative ? prediction.ttft_p50_ms : prediction.latency_p50_ms,
+                           0};
+            Comparison p95{target.kind,
+                           mix_name,
+                           "llm",
+                           name,
+                           "p95",
+                           measured[i].p95,
+                           generative ? prediction.ttft_p95_ms : prediction.latency_p95_ms,
+                           0};
+            std::fprintf(text_out,
+                         "    %-24.24s p50 %7.2f meas %7.2f pred (%5.1f%%) | p95 %7.2f meas "
+                         "%7.2f pred (%5.1f%%)  (%llu measured)\n",
+                         name.c_str(), p50.measured, p50.predicted, 100 * p50.error(), p95.measured,
+                         p95.predicted, 100 * p95.error(),
+                         static_cast<unsigned long long>(measured[i].frames));
+            run["models"].push_back({{"name", name},
+                                     {"measured_p50_ms", p50.measured},
+                                     {"predicted_p50_ms", p50.predicted},
+                                     {"measured_p95_ms", p95.measured},
+                                     {"predicted_p95_ms", p95.predicted}});
+            comparisons.push_back(p50);
+            comparisons.push_back(p95);
+        }
+        target_report["runs"].push_back(run);
+    }
+    report["targets"].push_back(target_report);
+    return corun::Status::ok();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+        if (arg == "--models") {
+            options.models = split(next(), ',');
+        } else if (arg == "--shape") {
+            options.shapes.push_back(next());
+        } else if (arg == "--seconds") {
+            options.seconds = std::atof(next().c_str());
+        } else if (arg == "--profile-seconds") {
+            options.profile_seconds = std::atof(next().c_str());
+        } else if (arg == "--slots") {
+            options.slots = static_cast<uint32_t>(std::max(1, std::atoi(next().c_str())));
+        } else if (arg == "--threads") {
+            options.threads = static_cast<uint32_t>(std::max(0, std::atoi(next().c_str())));
+        } else if (arg == "--llm") {
+            options.llm = next();
+        } else if (arg == "--no-llm") {
+            options.no_llm = true;
+        } else if (arg == "--skip-cpu") {
+            options.skip_cpu = true;
+        } else if (arg == "--skip-npu") {
+            options.skip_npu = true;
+        } else if (arg == "--json") {
+            options.json = true;
+        } else {
+            return usage();
+        }
+    }
+    if (!(options.seconds > 0 && options.seconds <= 600) ||
+        !(options.profile_seconds > 0 && options.profile_seconds <= 600)) {
+        return usage();
+    }
+    if (options.models.empty()) options.models = default_models();
+    if (options.models.size() < 2 || options.models.size() > 8) {
+        std::cerr << "capacity_bench needs 2..8 models (--models A,B[,C,D]); run "
+                     "scripts/fetch_models.sh for the default ones\n";
+        return 2;
+    }
+    if (options.llm.empty()) {
+        const std::string tiny = std::string(CORUN_TEST_MODEL_DIR) + "/genai/tiny_qwen2.gguf";
+        if (std::filesystem::exists(tiny)) options.llm = tiny;
+    }
+    if (options.json) text_out = stderr;
+    const double load_at_start = load_average();
+    std::fprintf(text_out,
+                 "capacity_bench: %u cores, %.1f s per run, profile %.1f s per phase, cpu %u "
+                 "slot(s) x %u thread(s); load average %.2f before it started (above 0.5, "
+                 "other work skews the figures)\n",
+                 std::thread::hardware_concurrency(), options.seconds, options.profile_seconds,
+                 options.slots, options.threads, load_at_start);
+    Json report = {{"seconds", options.seconds},
+                   {"profile_seconds", options.profile_seconds},
+                   {"load_average_at_start", load_at_start},
+                   {"cpu_slots", options.slots},
+                   {"cpu_threads", options.threads},
+                   {"targets", Json::array()}};
+    std::vector<Target> targets;
+    if (!options.skip_cpu) {
+        Target cpu{"cpu", {}};
+        cpu.params.device_ids = {"cpu:0"};
+        cpu.params.cpu.execution_slots = options.slots;
+        cpu.params.cpu.intra_op_threads = options.threads;
+        targets.push_back(cpu);
+    }
+    std::string npu_profile;
+    if (!options.skip_npu) {
+        // npu-sim with the models' cpu frame times, measured here alone (the npu-sim device
+        // needs a timing profile to run at all; the capacity model then uses the profile
+        // measured on npu-sim itself).
+        corun::devices::npu_sim::NpuTimingModel timing;
+        Target probe{"cpu", {}};
+        probe.params.device_ids = {"cpu:0"};
+        auto loaded = load(probe, options.models, {}, options.shapes);
+        if (!loaded) {
+            std::cerr << "capacity_bench: " << loaded.status() << "\n";
+            return 1;
+        }
+        for (auto* model : loaded->pointers()) {
+            corun::tools::PumpOptions pump;
+            pump.seconds = options.profile_seconds / 2;
+            pump.in_flight = 1;
+            auto result = corun::tools::pump_frames(*model->configured, model->slots, pump);
+            if (!result) {
+                std::cerr << "capacity_bench: " << result.status() << "\n";
+                return 1;
+            }
+            corun::devices::npu_sim::ModelTiming model_timing;
+            model_timing.frame = std::chrono::nanoseconds(static_cast<int64_t>(
+                std::max(0.05, corun::tools::LatencySummary::of(result->device).p50) * 1e6));
+            timing.models[model->name()] = model_timing;
+        }
+        npu_profile = (std::filesystem::temp_directory_path() /
+                       ("capacity_bench_npu_" + std::to_string(getpid()) + ".json"))
+                          .string();
+        std::ofstream(npu_profile) << corun::devices::npu_sim::npu_profile_to_json(timing);
+        Target npu{"npu-sim", {}};
+        npu.params.device_ids = {"npu-sim:0"};
+        npu.params.npu_sim.profile_path = npu_profile;
+        npu.params.npu_sim.compute_outputs = false;
+        targets.push_back(npu);
+    }
+    std::vector<Comparison> comparisons;
+    for (const auto& target : targets) {
+        corun::Status status = bench_target(target, options, comparisons, report);
+        if (!status.is_ok()) {
+            std::cerr << "capacity_bench: " << target.kind << ": " << status << "\n";
+            if (!npu_profile.empty()) std::filesystem::remove(npu_profile);
+            return 1;
+        }
+    }
+    if (!npu_profile.empty()) std::filesystem::remove(npu_profile);
+
+    std::fprintf(text_out,
+                 "\nAbsolute error of p50 and p95 per model (target: median <= 10%%, worst <= "
+                 "20%%), against the \"N x solo latency\" rule on the same runs:\n");
+    report["summary"] = Json::array();
+    std::vector<std::string> scopes;
+    for (const auto& target : targets) scopes.push_back(target.kind);
+    scopes.push_back("");
+    for (const auto& scope : scopes) {
+        const Summary summary = summarise(comparisons, scope);
+        const std::string label = scope.empty() ? "all" : scope;
+        std::fprintf(text_out,
+                     "  %-8s %3zu figures: capacity model median %5.1f%% worst %6.1f%% (%s); "
+                     "N x solo median %5.1f%% worst %6.1f%%\n",
+                     label.c_str(), summary.count, 100 * summary.median, 100 * summary.worst,
+                     summary.median <= 0.10 && summary.worst <= 0.20 ? "target met" : "MISSED",
+                     100 * summary.rule_median, 100 * summary.rule_worst);
+        report["summary"].push_back(
+            {{"scope", label},
+             {"figures", summary.count},
+             {"median_error", summary.median},
+             {"worst_error", summary.worst},
+             {"rule_median_error", summary.rule_median},
+             {"rule_worst_error", summary.rule_worst},
+             {"target_met", summary.median <= 0.10 && summary.worst <= 0.20}});
+    }
+    report["load_average_at_end"] = load_average();
+    std::fprintf(text_out, "load average at the end: %.2f\n", load_average());
+    if (options.json) std::cout << report.dump(2) << "\n";
+    return 0;
+}

@@ -1,0 +1,17 @@
+// The capacity model: predicts what a workload gets from a device by running corun's
+// scheduling policy in virtual time (scheduler::simulate) over the measured profile, and
+// searches the headroom (how much more rate fits) by bisection on a rate multiplier.
+#pragma once
+
+#include "corun/capacity_plan.hpp"
+#include "router/capacity_profile.hpp"
+
+namespace corun::router {
+
+Expected<CapacityPrediction> predict(const CapacityProfile& profile,
+                                     const CapacityWorkload& workload);
+
+// Nearest-rank percentile (0..100) of `values`; 0 when empty.
+double percentile_of(std::vector<double> values, double percent);
+
+}  // namespace corun::router

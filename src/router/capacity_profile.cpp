@@ -1,0 +1,244 @@
+#include "router/capacity_profile.hpp"
+
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+namespace corun::router {
+namespace {
+
+using Json = nlohmann::json;
+namespace npu_sim = devices::npu_sim;
+
+constexpr const char* WRITE_ONE =
+    "`corun benchmark MODEL.onnx... --profile FILE` measures the models and writes one";
+
+Status invalid(const std::string& message) {
+    return Status(StatusCode::INVALID_ARGUMENT, "capacity profile: " + message);
+}
+
+// A duration in microseconds, > 0, at most an hour.
+Expected<std::chrono::nanoseconds> duration_field(const Json& object, const char* key,
+                                                  const std::string& where) {
+    if (!object.contains(key)) {
+        return invalid(where + " has no \"" + key + "\" (microseconds)");
+    }
+    const Json& value = object.at(key);
+    if (!value.is_number() || value.get<double>() <= 0 || value.get<double>() > 3.6e9) {
+        return invalid(where + "." + key + " must be a number of microseconds in (0, 3.6e9], got " +
+                       value.dump());
+    }
+    return std::chrono::nanoseconds(static_cast<int64_t>(value.get<double>() * 1000.0));
+}
+
+// A duration in microseconds that may be absent (nullopt) or 0.
+Expected<std::optional<std::chrono::nanoseconds>> optional_duration(const Json& object,
+                                                                    const char* key,
+                                                                    const std::string& where) {
+    if (!object.contains(key)) return std::optional<std::chrono::nanoseconds>();
+    const Json& value = object.at(key);
+    if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 3.6e9) {
+        return invalid(where + "." + key + " must be a number of microseconds in 0..3.6e9, got " +
+                       value.dump());
+    }
+    return std::optional<std::chrono::nanoseconds>(
+        std::chrono::nanoseconds(static_cast<int64_t>(value.get<double>() * 1000.0)));
+}
+
+Expected<uint32_t> count_field(const Json& object, const char* key, const std::string& where,
+                               uint32_t fallback, uint32_t most) {
+    if (!object.contains(key)) return fallback;
+    const Json& value = object.at(key);
+    if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > most) {
+        return invalid(where + "." + key + " must be an integer in 0.." + std::to_string(most) +
+                       ", got " + value.dump());
+    }
+    return value.get<uint32_t>();
+}
+
+Expected<std::vector<double>> interference_field(const Json& device, const std::string& where) {
+    if (!device.contains("interference")) return std::vector<double>{1.0};
+    const Json& value = device.at("interference");
+    const std::string field = where + ".interference";
+    if (!value.is_array() || value.empty() || value.size() > 256) {
+        return invalid(field +
+                       " must be a list of 1..256 slowdown factors (the first for one "
+                       "slot busy, usually 1.0), got " +
+                       value.dump());
+    }
+    std::vector<double> factors;
+    for (const Json& factor : value) {
+        if (!factor.is_number() || factor.get<double>() < 0.1 || factor.get<double>() > 100) {
+            return invalid(field + " holds " + factor.dump() +
+                           "; each factor is how much longer a frame takes with that many slots "
+                           "busy, 0.1..100");
+        }
+        factors.push_back(factor.get<double>());
+    }
+    return factors;
+}
+
+Expected<GenerativeTiming> generative_entry(const Json& entry, const std::string& where) {
+    if (!entry.is_object()) return invalid(where + " must be an object");
+    GenerativeTiming timing;
+    CORUN_TRY(timing.prefill_chunk_tokens,
+              count_field(entry, "prefill_chunk_tokens", where, 64, 1u << 20));
+    if (timing.prefill_chunk_tokens == 0) {
+        return invalid(where + ".prefill_chunk_tokens must be at least 1");
+    }
+    CORUN_TRY(timing.prefill_chunk, duration_field(entry, "prefill_chunk_us", where));
+    CORUN_TRY(timing.decode_step, duration_field(entry, "decode_step_us", where));
+    return timing;
+}
+
+// One section: the npu-sim format ("device", "models"), plus the cpu configuration in "device"
+// and the generative models.
+Expected<DeviceProfile> parse_section(const Json& section, const std::string& name) {
+    const std::string where = name.empty() ? "" : name + ".";
+    DeviceProfile profile;
+    if (section.contains("models")) {
+        // The npu-sim parser checks the models exactly as npu-sim will read them.
+        CORUN_TRY(const npu_sim::NpuTimingModel timing, npu_sim::parse_npu_profile(section.dump()),
+                  name.empty() ? "capacity profile" : "capacity profile, \"" + name + "\" section");
+        profile.context_switch = timing.context_switch;
+        profile.models = timing.models;
+        for (const auto& [model, entry] : section["models"].items()) {
+            const std::string at = where + "models." + model;
+            CORUN_TRY(const auto overhead, optional_duration(entry, "overhead_us", at));
+            if (overhead) profile.overhead[model] = *overhead;
+            CORUN_TRY(const auto cold, optional_duration(entry, "cold_frame_us", at));
+            if (cold) profile.cold_frame[model] = *cold;
+        }
+    }
+    if (section.contains("device") && section["device"].is_object()) {
+        const Json& device = section["device"];
+        const std::string at = where + "device";
+        CORUN_TRY(profile.cores, count_field(device, "cores", at, 0, 4096));
+        CORUN_TRY(profile.execution_slots, count_field(device, "execution_slots", at, 1, 256));
+        CORUN_TRY(profile.intra_op_threads, count_field(device, "intra_op_threads", at, 0, 4096));
+        CORUN_TRY(profile.interference, interference_field(device, at));
+        CORUN_TRY(const auto cold_after, optional_duration(device, "cold_after_us", at));
+        profile.cold_after = cold_after.value_or(std::chrono::nanoseconds(0));
+        if (profile.execution_slots == 0) return invalid(at + ".execution_slots must be >= 1");
+    }
+    if (section.contains("generative")) {
+        if (!section["generative"].is_object()) {
+            return invalid(where +
+                           "generative must be an object (name -> {\"decode_step_us\": "
+                           "...})");
+        }
+        for (const auto& [model, entry] : section["generative"].items()) {
+            if (profile.models.count(model) > 0) {
+                return invalid("'" + model + "' is under both " + where + "models and " + where +
+                               "generative; keep one");
+            }
+            CORUN_TRY(profile.generative[model],
+                      generative_entry(entry, where + "generative." + model));
+        }
+    }
+    return profile;
+}
+
+Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
+    npu_sim::NpuTimingModel timing;
+    timing.context_switch = profile.context_switch;
+    timing.models = profile.models;
+    Json section = Json::parse(npu_sim::npu_profile_to_json(timing));
+    for (const auto& [name, overhead] : profile.overhead) {
+        if (section["models"].contains(name)) {
+            section["models"][name]["overhead_us"] = overhead.count() / 1000.0;
+        }
+    }
+    for (const auto& [name, cold] : profile.cold_frame) {
+        if (section["models"].contains(name)) {
+            section["models"][name]["cold_frame_us"] = cold.count() / 1000.0;
+        }
+    }
+    if (with_configuration) {
+        section["device"]["cores"] = profile.cores;
+        section["device"]["execution_slots"] = profile.execution_slots;
+        section["device"]["intra_op_threads"] = profile.intra_op_threads;
+        section["device"]["interference"] = profile.interference;
+        section["device"]["cold_after_us"] = profile.cold_after.count() / 1000.0;
+    }
+    if (!profile.generative.empty()) {
+        Json generative = Json::object();
+        for (const auto& [name, model] : profile.generative) {
+            generative[name] = {{"prefill_chunk_tokens", model.prefill_chunk_tokens},
+                                {"prefill_chunk_us", model.prefill_chunk.count() / 1000.0},
+                                {"decode_step_us", model.decode_step.count() / 1000.0}};
+        }
+        section["generative"] = generative;
+    }
+    return section;
+}
+
+}  // namespace
+
+std::vector<std::string> DeviceProfile::model_names() const {
+    std::vector<std::string> names;
+    for (const auto& [name, timing] : models) names.push_back(name);
+    for (const auto& [name, timing] : generative) names.push_back(name);
+    return names;
+}
+
+Expected<const DeviceProfile*> CapacityProfile::device(const std::string& kind) const {
+    if (auto found = devices.find(kind); found != devices.end()) return &found->second;
+    std::string sections;
+    for (const auto& [name, section] : devices) {
+        sections += (sections.empty() ? "" : ", ") + name;
+    }
+    const std::string command = kind == CPU_SECTION
+                                    ? "`corun benchmark MODEL.onnx... --profile FILE` (on the cpu "
+                                      "device) writes one"
+                                    : "`corun benchmark MODEL.onnx... --profile FILE` writes its "
+                                      "top level, which npu-sim uses";
+    return Status(StatusCode::NOT_FOUND, "the profile has no " + kind + " section (it has: " +
+                                             (sections.empty() ? std::string("none") : sections) +
+                                             "); " + command);
+}
+
+Expected<CapacityProfile> parse_capacity_profile(const std::string& json_text) {
+    Json root = Json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+    if (root.is_discarded() || !root.is_object()) {
+        return invalid(std::string("not a JSON object; ") + WRITE_ONE);
+    }
+    CapacityProfile profile;
+    if (root.contains("models")) {
+        CORUN_TRY(profile.devices[NPU_SIM_SECTION], parse_section(root, ""));
+    }
+    if (root.contains(CPU_SECTION)) {
+        if (!root[CPU_SECTION].is_object()) return invalid("\"cpu\" must be an object");
+        CORUN_TRY(profile.devices[CPU_SECTION], parse_section(root[CPU_SECTION], CPU_SECTION));
+    }
+    if (profile.devices.empty()) {
+        return invalid(std::string("has neither \"models\" (npu-sim) nor a \"cpu\" section; ") +
+                       WRITE_ONE);
+    }
+    return profile;
+}
+
+Expected<CapacityProfile> load_capacity_profile(const std::string& path) {
+    // The npu-sim reader: a regular file of bounded size, a FIFO refused instead of waited on.
+    auto text = npu_sim::read_npu_profile_text(path);
+    if (!text && text.status().code() == StatusCode::NOT_FOUND) {
+        return Status(StatusCode::NOT_FOUND,
+                      "the capacity profile '" + path + "' cannot be opened; " + WRITE_ONE);
+    }
+    if (!text) return text.status();
+    CORUN_TRY(auto profile, parse_capacity_profile(*text), "reading '" + path + "'");
+    return profile;
+}
+
+std::string capacity_profile_to_json(const CapacityProfile& profile) {
+    Json root = Json::object();
+    if (auto npu = profile.devices.find(NPU_SIM_SECTION); npu != profile.devices.end()) {
+        root = section_to_json(npu->second, false);
+    }
+    if (auto cpu = profile.devices.find(CPU_SECTION); cpu != profile.devices.end()) {
+        root[CPU_SECTION] = section_to_json(cpu->second, true);
+    }
+    return root.dump(2);
+}
+
+}  // namespace corun::router

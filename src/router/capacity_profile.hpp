@@ -1,0 +1,80 @@
+// What the capacity model knows of each model on each device kind: the npu-sim timing profile,
+// extended. The file's top level is the npu-sim profile as it always was ("device", "models"),
+// so every old profile still loads; `corun benchmark --profile` adds a "cpu" section measured
+// on the cpu device with the configuration it ran (slots, threads) and the slowdown of
+// concurrent slots, and either section may name generative models:
+//
+//   {"device": {"context_switch_us": 0},
+//    "models": {"nanodet": {"frame_us": 21000, "host_pre_us": 40, ...}},
+//    "cpu": {"device": {"context_switch_us": 0, "cores": 2, "execution_slots": 2,
+//                       "intra_op_threads": 1, "interference": [1.0, 1.31],
+//                       "cold_after_us": 20000},
+//            "models": {"nanodet": {"frame_us": 33000, "overhead_us": 85,
+//                                   "cold_frame_us": 41000}},
+//            "generative": {"qwen": {"prefill_chunk_tokens": 64, "prefill_chunk_us": 3.7e6,
+//                                    "decode_step_us": 104000}}}}
+//
+// docs/ROUTER.md describes every field.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "corun/expected.hpp"
+#include "devices/npu_sim/npu_timing_model.hpp"
+
+namespace corun::router {
+
+// A generative model's units: prefill chunks of up to prefill_chunk_tokens, then decode steps.
+struct GenerativeTiming {
+    uint32_t prefill_chunk_tokens = 64;
+    std::chrono::nanoseconds prefill_chunk{0};  // device time of a full chunk
+    std::chrono::nanoseconds decode_step{0};
+};
+
+// One device kind's section.
+struct DeviceProfile {
+    std::chrono::nanoseconds context_switch{0};
+    // The cpu configuration the figures were measured with (0 = not recorded).
+    uint32_t cores = 0;  // the machine's
+    uint32_t execution_slots = 1;
+    uint32_t intra_op_threads = 0;
+    // interference[k - 1]: how much longer a burst takes while k slots run at once, measured
+    // for k = 1 .. its size.
+    std::vector<double> interference{1.0};
+    std::map<std::string, devices::npu_sim::ModelTiming> models;  // frame_us is slot time
+    // A model's "overhead_us": the runtime's time per frame outside the slot (hand-off to a
+    // worker, completion), added to its latency only (scheduler::SimulatedModel).
+    std::map<std::string, std::chrono::nanoseconds> overhead;
+    // A model's "cold_frame_us": its slot time after the device idled "cold_after_us" (the
+    // section's device) or longer; less idling, that share of the difference.
+    std::map<std::string, std::chrono::nanoseconds> cold_frame;
+    std::chrono::nanoseconds cold_after{0};
+    std::map<std::string, GenerativeTiming> generative;
+
+    bool has_model(const std::string& name) const {
+        return models.count(name) > 0 || generative.count(name) > 0;
+    }
+    std::vector<std::string> model_names() const;
+};
+
+struct CapacityProfile {
+    // "npu-sim": the file's top level; "cpu": its "cpu" section.
+    std::map<std::string, DeviceProfile> devices;
+
+    // NOT_FOUND naming the sections the profile has and the command that writes the missing one.
+    Expected<const DeviceProfile*> device(const std::string& kind) const;
+};
+
+inline constexpr const char* NPU_SIM_SECTION = "npu-sim";
+inline constexpr const char* CPU_SECTION = "cpu";
+
+Expected<CapacityProfile> parse_capacity_profile(const std::string& json_text);
+// NOT_FOUND for a file that cannot be opened, naming `corun benchmark ... --profile`.
+Expected<CapacityProfile> load_capacity_profile(const std::string& path);
+std::string capacity_profile_to_json(const CapacityProfile& profile);
+
+}  // namespace corun::router

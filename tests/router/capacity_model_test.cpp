@@ -1,0 +1,184 @@
+// The capacity model on cases that can be checked by hand, through the public API
+// (corun::CapacityPlanner): a periodic model on an idle device has exactly its frame time as
+// latency and rate x frame time as utilisation; saturating models split the device as fairness
+// says; the headroom is where the SLO or the device gives out; bad workloads are refused with
+// the fix.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "corun/capacity_plan.hpp"
+
+namespace corun {
+namespace {
+
+using std::chrono::milliseconds;
+
+const char* PROFILE = R"({"device": {"context_switch_us": 0},
+  "models": {"cam": {"frame_us": 4000}, "small": {"frame_us": 2000},
+             "large": {"frame_us": 6000}},
+  "cpu": {"device": {"cores": 2, "execution_slots": 2, "intra_op_threads": 1,
+                     "interference": [1.0, 1.5]},
+          "models": {"cam": {"frame_us": 4000, "host_pre_us": 1000, "host_post_us": 500},
+                     "small": {"frame_us": 2000}, "large": {"frame_us": 6000}},
+          "generative": {"llm": {"prefill_chunk_tokens": 64, "prefill_chunk_us": 100000,
+                                 "decode_step_us": 20000}}}})";
+
+CapacityPlanner planner() {
+    auto made = CapacityPlanner::from_json(PROFILE);
+    EXPECT_TRUE(made) << made.status();
+    return made.release();
+}
+
+CapacityWorkload on(const std::string& device, std::vector<PlannedModel> models,
+                    uint32_t slots = 0) {
+    CapacityWorkload workload;
+    workload.device = device;
+    workload.slots = slots;
+    workload.horizon = std::chrono::seconds(20);
+    workload.models = std::move(models);
+    return workload;
+}
+
+TEST(CapacityModelTest, APeriodicModelOnAnIdleDeviceTakesExactlyItsFrameTime) {
+    PlannedModel cam = PlannedModel::at_rate("cam", 50);
+    cam.slo = milliseconds(5);
+    auto prediction = planner().predict(on("npu-sim", {cam}));
+    ASSERT_TRUE(prediction) << prediction.status();
+    const ModelPrediction& model = prediction->models.at(0);
+    EXPECT_DOUBLE_EQ(model.latency_p50_ms, 4.0);
+    EXPECT_DOUBLE_EQ(model.latency_p95_ms, 4.0);
+    EXPECT_DOUBLE_EQ(model.latency_p99_ms, 4.0);
+    EXPECT_NEAR(model.utilisation, 50 * 0.004, 1e-3);  // rate x frame time
+    EXPECT_NEAR(prediction->utilisation, 0.2, 1e-3);
+    EXPECT_NEAR(model.throughput, 50.0, 0.1);
+    EXPECT_DOUBLE_EQ(model.offered_rate, 50.0);
+    EXPECT_TRUE(model.has_slo);
+    EXPECT_TRUE(model.slo_holds);
+    EXPECT_TRUE(prediction->all_slos_hold);
+    // Frames keep their 4 ms until they come every 4 ms (250 a second): five times the rate.
+    ASSERT_TRUE(model.headroom);
+    EXPECT_DOUBLE_EQ(*model.headroom, 5.0);
+    ASSERT_TRUE(prediction->headroom);
+    EXPECT_DOUBLE_EQ(*prediction->headroom, 5.0);
+
+    cam.slo = milliseconds(3);  // shorter than a frame: never holds
+    auto missed = planner().predict(on("npu-sim", {cam}));
+    ASSERT_TRUE(missed) << missed.status();
+    EXPECT_FALSE(missed->models[0].slo_holds);
+    EXPECT_FALSE(missed->all_slos_hold);
+    EXPECT_DOUBLE_EQ(*missed->models[0].headroom, 0.0);
+}
+
+TEST(CapacityModelTest, HostTimeAddsToLatencyButNotToTheDevice) {
+    auto prediction = planner().predict(on("cpu", {PlannedModel::at_rate("cam", 50)}, 1));
+    ASSERT_TRUE(prediction) << prediction.status();
+    EXPECT_DOUBLE_EQ(prediction->models[0].latency_p50_ms, 5.5);  // 1 + 4 + 0.5
+    EXPECT_NEAR(prediction->models[0].utilisation, 0.2, 1e-3);
+}
+
+TEST(CapacityModelTest, SaturatingModelsSplitTheDeviceByDeviceTime) {
+    // Two clients keeping their queues full on one slot: fairness by device time gives each
+    // half the device, so the 2 ms model runs three times the frames of the 6 ms one.
+    CapacityWorkload workload = on(
+        "npu-sim", {PlannedModel::closed_loop("small", 0), PlannedModel::closed_loop("large", 0)});
+    workload.headroom = false;
+    auto prediction = planner().predict(workload);
+    ASSERT_TRUE(prediction) << prediction.status();
+    EXPECT_NEAR(prediction->utilisation, 1.0, 1e-3);
+    EXPECT_NEAR(prediction->models[0].utilisation, 0.5, 0.01);
+    EXPECT_NEAR(prediction->models[1].utilisation, 0.5, 0.01);
+    EXPECT_NEAR(prediction->models[0].throughput, 250.0, 3.0);
+    EXPECT_NEAR(prediction->models[1].throughput, 83.3, 1.0);
+    EXPECT_FALSE(prediction->models[0].headroom);  // closed loop: its rate follows the device
+    EXPECT_FALSE(prediction->headroom);
+}
+
+TEST(CapacityModelTest, ConcurrentSlotsSlowEachOtherByTheMeasuredInterference) {
+    // One client each, two slots, 1.5x while both run: every 6 ms frame takes 9 ms.
+    CapacityWorkload workload =
+        on("cpu", {PlannedModel::closed_loop("small", 1), PlannedModel::closed_loop("small", 1)});
+    workload.models[0].name = "large";
+    workload.models[1].name = "large";
+    auto prediction = planner().predict(workload);
+    ASSERT_TRUE(prediction) << prediction.status();
+    EXPECT_EQ(prediction->slots, 2u);  // as the profile was measured
+    for (const auto& model : prediction->models) {
+        EXPECT_DOUBLE_EQ(model.latency_p50_ms, 9.0);
+        EXPECT_NEAR(model.throughput, 1000.0 / 9.0, 0.1);
+    }
+    EXPECT_NEAR(prediction->utilisation, 1.0, 1e-3);
+}
+
+TEST(CapacityModelTest, AnLlmIsPlannedByItsPrefillChunksAndDecodeSteps) {
+    PlannedModel llm = PlannedModel::closed_loop("llm", 1);
+    llm.prompt_tokens = 64;  // one 100 ms chunk
+    llm.max_tokens = 4;      // the first token, then three 20 ms steps
+    llm.slo = milliseconds(150);
+    auto prediction = planner().predict(on("cpu", {llm}, 1));
+    ASSERT_TRUE(prediction) << prediction.status();
+    const ModelPrediction& model = prediction->models[0];
+    EXPECT_TRUE(model.generative);
+    EXPECT_DOUBLE_EQ(model.ttft_p50_ms, 100.0);
+    EXPECT_DOUBLE_EQ(model.latency_p50_ms, 160.0);
+    EXPECT_NEAR(model.throughput, 6.25, 0.01);
+    EXPECT_NEAR(model.tokens_per_second, 25.0, 0.05);
+    EXPECT_TRUE(model.slo_holds);  // checked against the time to first token
+}
+
+TEST(CapacityModelTest, AFrameAboveTheLlmsPriorityRunsBesideItsUnit) {
+    PlannedModel llm = PlannedModel::closed_loop("llm", 1);
+    PlannedModel cam = PlannedModel::at_rate("cam", 10);
+    cam.priority = 24;
+    CapacityWorkload workload = on("cpu", {llm, cam}, 1);
+    workload.headroom = false;
+    auto prediction = planner().predict(workload);
+    ASSERT_TRUE(prediction) << prediction.status();
+    // The unit pauses while the frame runs: the frame sees an idle device.
+    EXPECT_DOUBLE_EQ(prediction->models[1].latency_p95_ms, 5.5);
+}
+
+void expect_refused(const CapacityWorkload& workload, StatusCode code,
+                    const std::string& expected) {
+    auto prediction = planner().predict(workload);
+    ASSERT_FALSE(prediction);
+    EXPECT_EQ(prediction.status().code(), code);
+    EXPECT_NE(prediction.status().message().find(expected), std::string::npos)
+        << prediction.status().message();
+}
+
+TEST(CapacityModelTest, AWorkloadThatCannotBePlannedIsRefusedWithTheFix) {
+    expect_refused(on("cpu", {PlannedModel::at_rate("yolo", 10)}), StatusCode::NOT_FOUND,
+                   "model 'yolo' is not in the profile's cpu section (it has: cam, large, "
+                   "small, llm); measure it with `corun benchmark yolo.onnx... --profile FILE`");
+    expect_refused(on("cpu", {PlannedModel::at_rate("cam", 0)}), StatusCode::INVALID_ARGUMENT,
+                   "model #1 (cam): the rate must be more than 0");
+    expect_refused(on("cpu", {PlannedModel::at_rate("cam", NAN)}), StatusCode::INVALID_ARGUMENT,
+                   "the rate must be more than 0");
+    expect_refused(on("cpu", {PlannedModel::at_rate("cam", 10)}, 4), StatusCode::INVALID_ARGUMENT,
+                   "with 2 slot(s) busy at most, not 4; measure it with `corun benchmark "
+                   "MODEL.onnx... --slots 4 --profile FILE`");
+    expect_refused(on("npu-sim", {PlannedModel::at_rate("cam", 10)}, 2),
+                   StatusCode::INVALID_ARGUMENT, "single-context");
+    expect_refused(on("npu-sim", {PlannedModel::closed_loop("llm", 1)}), StatusCode::NOT_FOUND,
+                   "model 'llm' is not in the profile's npu-sim section");
+    expect_refused(on("cpu", {}), StatusCode::INVALID_ARGUMENT, "no models");
+    PlannedModel high = PlannedModel::at_rate("cam", 10);
+    high.priority = 40;
+    expect_refused(on("cpu", {high}), StatusCode::INVALID_ARGUMENT, "priority 40 is out of range");
+    PlannedModel held = PlannedModel::at_rate("cam", 10);
+    held.threshold = 5;
+    expect_refused(on("cpu", {held}), StatusCode::INVALID_ARGUMENT, "threshold 5 is out of range");
+
+    auto old = CapacityPlanner::from_json(R"({"models": {"cam": {"frame_us": 4000}}})");
+    ASSERT_TRUE(old) << old.status();
+    auto prediction = old->predict(on("cpu", {PlannedModel::at_rate("cam", 10)}));
+    ASSERT_FALSE(prediction);
+    EXPECT_EQ(prediction.status().code(), StatusCode::NOT_FOUND);
+    EXPECT_NE(prediction.status().message().find("no cpu section"), std::string::npos);
+    EXPECT_EQ(old->model_names("npu-sim"), std::vector<std::string>{"cam"});
+    EXPECT_TRUE(old->model_names("cpu").empty());
+}
+
+}  // namespace
+}  // namespace corun

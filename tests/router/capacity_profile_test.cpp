@@ -1,0 +1,155 @@
+// The capacity profile: the npu-sim profile extended additively (an old profile still loads,
+// npu-sim still loads a new one), its round trip, and a clear error for each bad field.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include "router/capacity_profile.hpp"
+
+namespace corun::router {
+namespace {
+
+using std::chrono::microseconds;
+
+const char* OLD_PROFILE = R"({"device": {"context_switch_us": 400},
+  "models": {"nanodet": {"frame_us": 8000, "host_pre_us": 900, "host_post_us": 300,
+                         "max_in_flight": 4}}})";
+
+const char* EXTENDED_PROFILE = R"({"device": {"context_switch_us": 0},
+  "models": {"nanodet": {"frame_us": 21000}},
+  "cpu": {"device": {"context_switch_us": 50, "cores": 2, "execution_slots": 2,
+                     "intra_op_threads": 1, "interference": [1.0, 1.31],
+                     "cold_after_us": 100000},
+          "models": {"nanodet": {"frame_us": 33000, "host_pre_us": 60, "host_post_us": 25,
+                                 "max_in_flight": 2, "overhead_us": 85,
+                                 "cold_frame_us": 41000}},
+          "generative": {"qwen": {"prefill_chunk_tokens": 32, "prefill_chunk_us": 3700000,
+                                  "decode_step_us": 104000}}}})";
+
+TEST(CapacityProfileTest, AnOldNpuSimProfileLoadsAsTheNpuSimSection) {
+    auto profile = parse_capacity_profile(OLD_PROFILE);
+    ASSERT_TRUE(profile) << profile.status();
+    ASSERT_EQ(profile->devices.size(), 1u);
+    auto npu = profile->device(NPU_SIM_SECTION);
+    ASSERT_TRUE(npu) << npu.status();
+    EXPECT_EQ((*npu)->context_switch, microseconds(400));
+    const auto& nanodet = (*npu)->models.at("nanodet");
+    EXPECT_EQ(nanodet.frame, microseconds(8000));
+    EXPECT_EQ(nanodet.host_pre, microseconds(900));
+    EXPECT_EQ(nanodet.host_post, microseconds(300));
+    EXPECT_EQ((*npu)->interference, std::vector<double>{1.0});
+    // No cpu section: asking for it names the sections there are and the command.
+    auto cpu = profile->device(CPU_SECTION);
+    ASSERT_FALSE(cpu);
+    EXPECT_EQ(cpu.status().code(), StatusCode::NOT_FOUND);
+    EXPECT_NE(cpu.status().message().find("it has: npu-sim"), std::string::npos);
+    EXPECT_NE(cpu.status().message().find("corun benchmark"), std::string::npos);
+}
+
+TEST(CapacityProfileTest, TheCpuSectionCarriesItsConfigurationInterferenceAndLlms) {
+    auto profile = parse_capacity_profile(EXTENDED_PROFILE);
+    ASSERT_TRUE(profile) << profile.status();
+    auto cpu = profile->device(CPU_SECTION);
+    ASSERT_TRUE(cpu) << cpu.status();
+    EXPECT_EQ((*cpu)->context_switch, microseconds(50));
+    EXPECT_EQ((*cpu)->cores, 2u);
+    EXPECT_EQ((*cpu)->execution_slots, 2u);
+    EXPECT_EQ((*cpu)->intra_op_threads, 1u);
+    EXPECT_EQ((*cpu)->interference, (std::vector<double>{1.0, 1.31}));
+    EXPECT_EQ((*cpu)->models.at("nanodet").frame, microseconds(33000));
+    EXPECT_EQ((*cpu)->overhead.at("nanodet"), microseconds(85));
+    EXPECT_EQ((*cpu)->cold_frame.at("nanodet"), microseconds(41000));
+    EXPECT_EQ((*cpu)->cold_after, microseconds(100000));
+    const GenerativeTiming& qwen = (*cpu)->generative.at("qwen");
+    EXPECT_EQ(qwen.prefill_chunk_tokens, 32u);
+    EXPECT_EQ(qwen.prefill_chunk, microseconds(3700000));
+    EXPECT_EQ(qwen.decode_step, microseconds(104000));
+    EXPECT_EQ((*cpu)->model_names(), (std::vector<std::string>{"nanodet", "qwen"}));
+    // The top level is still what npu-sim reads, and npu-sim reads the extended file.
+    EXPECT_EQ(profile->devices.at(NPU_SIM_SECTION).models.at("nanodet").frame, microseconds(21000));
+    auto npu = devices::npu_sim::parse_npu_profile(EXTENDED_PROFILE);
+    ASSERT_TRUE(npu) << npu.status();
+    EXPECT_EQ(npu->models.at("nanodet").frame, microseconds(21000));
+}
+
+TEST(CapacityProfileTest, WritingAndReadingGivesTheSameProfile) {
+    auto profile = parse_capacity_profile(EXTENDED_PROFILE);
+    ASSERT_TRUE(profile) << profile.status();
+    auto again = parse_capacity_profile(capacity_profile_to_json(*profile));
+    ASSERT_TRUE(again) << again.status();
+    for (const char* section : {NPU_SIM_SECTION, CPU_SECTION}) {
+        const DeviceProfile& before = profile->devices.at(section);
+        const DeviceProfile& after = again->devices.at(section);
+        EXPECT_EQ(after.context_switch, before.context_switch) << section;
+        EXPECT_EQ(after.interference, before.interference) << section;
+        EXPECT_EQ(after.model_names(), before.model_names()) << section;
+        for (const auto& [name, timing] : before.models) {
+            EXPECT_EQ(after.models.at(name).frame, timing.frame);
+            EXPECT_EQ(after.models.at(name).host_pre, timing.host_pre);
+            EXPECT_EQ(after.models.at(name).host_post, timing.host_post);
+            EXPECT_EQ(after.models.at(name).max_in_flight, timing.max_in_flight);
+        }
+    }
+    EXPECT_EQ(again->devices.at(CPU_SECTION).generative.at("qwen").decode_step,
+              microseconds(104000));
+    EXPECT_EQ(again->devices.at(CPU_SECTION).execution_slots, 2u);
+    EXPECT_EQ(again->devices.at(CPU_SECTION).overhead.at("nanodet"), microseconds(85));
+    EXPECT_EQ(again->devices.at(CPU_SECTION).cold_frame.at("nanodet"), microseconds(41000));
+    EXPECT_EQ(again->devices.at(CPU_SECTION).cold_after, microseconds(100000));
+}
+
+void expect_invalid(const std::string& json, const std::string& expected) {
+    auto profile = parse_capacity_profile(json);
+    ASSERT_FALSE(profile) << json;
+    EXPECT_EQ(profile.status().code(), StatusCode::INVALID_ARGUMENT) << json;
+    EXPECT_NE(profile.status().message().find(expected), std::string::npos)
+        << profile.status().message();
+}
+
+TEST(CapacityProfileTest, EachBadFieldIsNamed) {
+    expect_invalid("[1, 2]", "not a JSON object");
+    expect_invalid("{\"cpu\": ", "not a JSON object");
+    expect_invalid("{}", "neither \"models\" (npu-sim) nor a \"cpu\" section");
+    expect_invalid(R"({"cpu": 3})", "\"cpu\" must be an object");
+    expect_invalid(R"({"cpu": {"models": {"a": {"frame_us": -1}}}})", "\"cpu\" section");
+    expect_invalid(R"({"cpu": {"device": {"interference": []}, "models": {}}})",
+                   "cpu.device.interference must be a list");
+    expect_invalid(R"({"cpu": {"device": {"interference": [1.0, 0]}, "models": {}}})", "0.1..100");
+    expect_invalid(R"({"cpu": {"device": {"execution_slots": 0}, "models": {}}})",
+                   "execution_slots must be >= 1");
+    expect_invalid(R"({"cpu": {"models": {"a": {"frame_us": 5, "cold_frame_us": -1}}}})",
+                   "cpu.models.a.cold_frame_us must be a number");
+    expect_invalid(R"({"cpu": {"device": {"cold_after_us": "x"}, "models": {}}})",
+                   "cpu.device.cold_after_us must be a number");
+    expect_invalid(R"({"cpu": {"device": {"cores": -2}, "models": {}}})",
+                   "cpu.device.cores must be an integer");
+    expect_invalid(R"({"cpu": {"generative": {"q": {"prefill_chunk_us": 10}}}})",
+                   "cpu.generative.q has no \"decode_step_us\"");
+    expect_invalid(R"({"cpu": {"generative": {"q": {"prefill_chunk_us": 10,
+                    "decode_step_us": 0}}}})",
+                   "cpu.generative.q.decode_step_us must be a number");
+    expect_invalid(R"({"cpu": {"models": {"q": {"frame_us": 5}},
+                    "generative": {"q": {"prefill_chunk_us": 10, "decode_step_us": 1}}}})",
+                   "'q' is under both cpu.models and cpu.generative");
+}
+
+TEST(CapacityProfileTest, AMissingFileNamesTheCommandThatWritesOne) {
+    auto profile = load_capacity_profile("/nonexistent/profile.json");
+    ASSERT_FALSE(profile);
+    EXPECT_EQ(profile.status().code(), StatusCode::NOT_FOUND);
+    EXPECT_NE(profile.status().message().find("/nonexistent/profile.json"), std::string::npos);
+    EXPECT_NE(profile.status().message().find("corun benchmark"), std::string::npos);
+
+    const std::string path =
+        testing::TempDir() + "capacity_profile_" + std::to_string(getpid()) + ".json";
+    std::ofstream(path) << EXTENDED_PROFILE;
+    auto loaded = load_capacity_profile(path);
+    std::remove(path.c_str());
+    ASSERT_TRUE(loaded) << loaded.status();
+    EXPECT_EQ(loaded->devices.size(), 2u);
+}
+
+}  // namespace
+}  // namespace corun::router

@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""`corun plan` from the command line (issue 13): on a profile written here its predictions are
+exact (a periodic model on an idle device takes its frame time; its share of the device is rate
+x frame time), text and --json agree, bad input fails with a message naming the fix, and a
+profile that `corun benchmark --profile` writes on the generated test models plans. No timing
+assertions on the measured profile: timing targets live in bench/.
+
+usage: cli_plan_test.py CORUN_BINARY TEST_MODEL_DIR
+"""
+import json
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_checks import check, finish, run  # noqa: E402
+
+CORUN, MODELS = sys.argv[1], sys.argv[2]
+
+
+def corun(*args):
+    return run(CORUN, *args)
+
+
+PROFILE = {
+    "device": {"context_switch_us": 0},
+    "models": {"cam": {"frame_us": 4000}, "ocr": {"frame_us": 12000}},
+    "cpu": {
+        "device": {"cores": 2, "execution_slots": 1, "intra_op_threads": 0,
+                   "interference": [1.0]},
+        "models": {"cam": {"frame_us": 4000, "host_pre_us": 1000},
+                   "ocr": {"frame_us": 12000}},
+        "generative": {"qwen": {"prefill_chunk_tokens": 64, "prefill_chunk_us": 100000,
+                                "decode_step_us": 20000}},
+    },
+}
+
+
+with tempfile.TemporaryDirectory() as folder:
+    profile = os.path.join(folder, "profile.json")
+    with open(profile, "w") as file:
+        json.dump(PROFILE, file)
+
+    # One camera at 50 frames/s on an idle npu-sim: 4 ms each, 20% of the device, and the
+    # SLO of 5 ms holds until frames come every 4 ms: five times the rate.
+    result = corun("plan", "--profile", profile, "--device", "npu-sim", "--horizon", "20",
+                   "--json", "set-net", "models/cam.onnx", "--framerate", "50", "--slo-ms", "5")
+    check(result.returncode == 0, "plan --json exits 0", result)
+    if result.returncode == 0:
+        plan = json.loads(result.stdout)
+        cam = plan["models"][0]
+        check(cam["name"] == "cam", "a model file names its profile entry by its stem")
+        check(cam["latency"] == {"p50": 4.0, "p95": 4.0, "p99": 4.0},
+              "a periodic model on an idle device takes exactly its frame time", result)
+        check(abs(cam["utilisation"] - 0.2) < 0.001, "utilisation = rate x frame time", result)
+        check(cam["slo_holds"] and plan["all_slos_hold"], "the SLO holds")
+        check(cam["headroom"] == 5.0 and plan["headroom"] == 5.0,
+              "headroom: the rate fits five times", result)
+        check(plan["device"] == "npu-sim" and plan["slots"] == 1, "plans for npu-sim's one slot")
+
+    # Text: one line per model, the LLM in its own table; the cpu section's host time counts.
+    result = corun("plan", "--profile", profile, "--horizon", "20",
+                   "set-net", "cam", "--framerate", "10", "--priority", "24", "--slo-ms", "20",
+                   "set-net", "ocr", "--clients", "1", "--think-ms", "50",
+                   "set-llm", "qwen.gguf", "--prompt-tokens", "64", "--max-tokens", "4",
+                   "--slo-ms", "500")
+    check(result.returncode == 0, "plan with a camera, a closed loop and an LLM exits 0", result)
+    out = result.stdout
+    check("plan for cpu (1 slot)" in out, "names the device and its slots", result)
+    check(any(line.split()[:2] == ["#1", "cam"] and "p95<=20: yes" in line
+              for line in out.splitlines()), "the camera's line says its SLO holds", result)
+    check(any(line.split()[:2] == ["#2", "ocr"] and " loop " in line
+              for line in out.splitlines()), "the closed loop has no offered rate", result)
+    check(any(line.split()[:2] == ["#3", "qwen"] and "TTFT p95<=500: yes" in line
+              for line in out.splitlines()), "the LLM's SLO is on its time to first token",
+          result)
+
+    result = corun("plan", "--profile", profile, "--horizon", "20", "--json", "--no-headroom",
+                   "set-net", "cam", "--framerate", "10", "--priority", "24",
+                   "set-llm", "qwen", "--max-tokens", "4")
+    if result.returncode == 0:
+        plan = json.loads(result.stdout)
+        check(plan["models"][0]["latency"]["p95"] == 5.0,
+              "a frame above the LLM's priority runs beside its unit: 1 + 4 ms", result)
+        check(plan["models"][0]["headroom"] is None and plan["headroom"] is None,
+              "--no-headroom searches none")
+        llm = plan["llms"][0]
+        # One 100 ms chunk and three 20 ms steps; a camera frame (4 ms on the device) comes
+        # during most chunks, and the unit pauses for it.
+        check(llm["ttft_p50_ms"] == 104.0 and llm["prompt_tokens"] == 64,
+              "the LLM: its prefill chunk, paused once for a camera frame", result)
+    else:
+        check(False, "plan with an LLM --json exits 0", result)
+
+    # Errors name the cause and the fix.
+    bad_profile = os.path.join(folder, "bad.json")
+    with open(bad_profile, "w") as file:
+        file.write('{"models": {"cam": {"frame_us": -4}}}')
+    for args, expected in [
+        (["set-net", "yolo", "--framerate", "5"],
+         "model 'yolo' is not in the profile's cpu section (it has: cam, ocr, qwen)"),
+        (["set-net", "yolo", "--framerate", "5"], "corun benchmark yolo.onnx"),
+        (["set-net", "cam", "--framerate", "0"], "--framerate must be more than 0"),
+        (["set-net", "cam", "--framerate", "-3"], "--framerate must be more than 0"),
+        (["set-net", "cam", "--framerate", "5", "--clients", "2"], "exclude each other"),
+        (["set-net", "cam", "--poisson"], "--poisson needs --framerate"),
+        (["set-net", "cam", "--priority", "40"], "0..31"),
+        (["set-net", "cam", "--slots", "2"], "measure it with `corun benchmark"),
+        (["--device", "npu-sim", "set-net", "qwen"], "not in the profile's npu-sim section"),
+        (["set-net", "cam", "--bogus"], "neither a set-net nor a plan option"),
+        ([], "plan needs at least one `set-net MODEL`"),
+    ]:
+        result = corun("plan", "--profile", profile, *args)
+        check(result.returncode != 0 and expected in result.stderr,
+              f"plan {' '.join(args)} fails with '{expected}'", result)
+    for args, expected in [
+        (["--profile", os.path.join(folder, "missing.json")], "cannot be opened"),
+        (["--profile", os.path.join(folder, "missing.json")], "corun benchmark"),
+        (["--profile", folder], "not a regular file"),
+        (["--profile", bad_profile], "frame_us must be a number"),
+        ([], "plan needs --profile FILE"),
+    ]:
+        result = corun("plan", *args, "set-net", "cam", "--framerate", "5")
+        check(result.returncode != 0 and expected in result.stderr,
+              f"plan {' '.join(os.path.basename(a) for a in args)} fails with '{expected}'",
+              result)
+
+    # A profile measured by `corun benchmark --profile` on the test models plans.
+    measured = os.path.join(folder, "measured.json")
+    result = corun("benchmark", os.path.join(MODELS, "slow_matmul.onnx"),
+                   os.path.join(MODELS, "add_one.onnx"), "-t", "0.3", "--slots", "2",
+                   "--threads", "1", "--profile", measured)
+    check(result.returncode == 0, "benchmark --slots 2 --profile exits 0", result)
+    if result.returncode == 0:
+        written = json.load(open(measured))
+        check(set(written["cpu"]["models"]) == {"slow_matmul", "add_one"},
+              "the cpu section has every model")
+        check(written["cpu"]["device"]["execution_slots"] == 2 and
+              len(written["cpu"]["device"]["interference"]) == 2 and
+              written["cpu"]["device"]["interference"][0] == 1.0,
+              "the cpu section records its slots and the slowdown for 1 and 2 slots busy")
+        result = corun("plan", "--profile", measured, "--json", "--no-headroom",
+                       "set-net", os.path.join(MODELS, "slow_matmul.onnx"), "--framerate", "20",
+                       "set-net", "add_one")
+        check(result.returncode == 0, "plan reads the measured profile", result)
+        if result.returncode == 0:
+            plan = json.loads(result.stdout)
+            check(plan["slots"] == 2 and plan["models"][0]["throughput"] > 19,
+                  "plans on the measured slots; the 20 FPS model keeps up")
+
+finish()

@@ -1,0 +1,37 @@
+// What `corun benchmark --profile` measures for the capacity model (docs/ROUTER.md), and
+// bench/capacity_bench with it: the cpu section of a capacity profile, measured with the
+// device's configuration (slots x threads), and an LLM's prefill chunk and decode step.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "corun/corun.hpp"
+#include "frame_pump.hpp"
+#include "router/capacity_profile.hpp"
+
+namespace corun::tools {
+
+// The cpu section, measured on `models` (configured on one cpu VDevice with params `cpu`):
+//   1. each model alone with one frame in flight: its slot time per frame (device + format
+//      conversion, medians) and the runtime's time outside the slot (run_async() to the device
+//      and back to the completion, less both: hand-off and callback), as overhead_us;
+//   2. each model alone, one frame every 20 ms plus its frame time: its slot time on a device
+//      that had idled (cold_frame_us; cold_after_us = 20 ms);
+//   3. with two or more models, one client sending each model's frame in turn: the context
+//      switch is the mean of what a frame takes more than after its own;
+//   4. for k = 2 .. execution_slots: k one-frame clients at once, spread over the models in
+//      turn: interference[k - 1] = the device time of their frames / the same models' alone.
+// Each phase runs `seconds` (the cold one at least 8 frames). The slots measured are at most
+// 2 x the models' queue sizes.
+Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedModel*>& models,
+                                                    const CpuDeviceParams& cpu,
+                                                    uint32_t machine_cores, double seconds);
+
+// An LLM on `vdevice` (default parameters): the time to first token of a prompt of about one
+// chunk, scaled to a full chunk, and the median gap between tokens, over generations of
+// `max_tokens` tokens for about `seconds` (at least two).
+Expected<router::GenerativeTiming> measure_llm(VDevice& vdevice, const std::string& path,
+                                               uint32_t max_tokens, double seconds);
+
+}  // namespace corun::tools
