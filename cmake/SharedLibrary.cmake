@@ -4,7 +4,7 @@
 # targets that the tests, tools and benchmarks link stay as they are.
 #
 #   libcorun.so          the public API and the local backend (corun_runtime_core and the layers
-#                        below it, and corun_router: corun::CapacityPlanner). Links ONNX Runtime and nothing else: an in-process program
+#                        below it, and corun_router: corun::CapacityPlanner, RoutedModel). Links ONNX Runtime and nothing else: an in-process program
 #                        loads neither gRPC nor protobuf. Exports namespace corun only
 #                        (cmake/corun_exports.map): the public API, and the internal interfaces
 #                        the plug-in is linked against; everything else in it stays local.
@@ -36,7 +36,8 @@ target_include_directories(corun_shared
 target_compile_features(corun_shared INTERFACE cxx_std_20)
 target_compile_definitions(corun_shared PRIVATE
   CORUN_REMOTE_PLUGIN="${CORUN_REMOTE_PLUGIN_FILE}")
-target_link_libraries(corun_shared PRIVATE onnxruntime Threads::Threads ${CMAKE_DL_LIBS})
+# spdlog: the router logs why a frame fell back (docs/ROUTER.md, "Logs").
+target_link_libraries(corun_shared PRIVATE onnxruntime spdlog::spdlog Threads::Threads ${CMAKE_DL_LIBS})
 # -z defs: every symbol resolved at link time, so an export the plug-in misses is a link error
 # here, not a failure at a user's dlopen().
 target_link_options(corun_shared PRIVATE -Wl,-z,defs
