@@ -90,13 +90,13 @@ struct ModelScheduler::State {
 
     // The models with frames queued, in id order, as the policy sees them; for a latency
     // slot, only those with a priority above normal.
-    const std::vector<ModelQueueState>& refresh_view(bool latency_slot = false) {
-        return refresh_view_above(latency_slot ? int{PRIORITY_NORMAL} : -1);
+    const std::vector<ModelQueueState>& refresh_view(TimePoint now, bool latency_slot = false) {
+        return refresh_view_above(now, latency_slot ? int{PRIORITY_NORMAL} : -1);
     }
     // As refresh_view, only models whose priority is above `priority` (-1: all). Frames at the
     // front of a queue that can no longer meet their deadline are dropped first (flush_late).
-    const std::vector<ModelQueueState>& refresh_view_above(int priority) {
-        drop_late_fronts(now());
+    const std::vector<ModelQueueState>& refresh_view_above(TimePoint now, int priority) {
+        drop_late_fronts(now);
         view.clear();
         for (const auto& [id, model] : models) {
             if (model.frames_queued == 0) continue;
@@ -403,7 +403,7 @@ void lend(const std::shared_ptr<ModelScheduler::State>& state, size_t device_ind
         }
         const TimePoint now = state->now();
         const PolicyResult result =
-            state->policy.decide(now, state->refresh_view_above(lender->second), active_model);
+            state->policy.decide(now, state->refresh_view_above(now, lender->second), active_model);
         if (state->flush_late(lock)) continue;
         if (!result.decision) {
             state->wait_for(lock, result, state->lend_wake);
@@ -429,7 +429,7 @@ void work(const std::shared_ptr<ModelScheduler::State>& state, size_t device_ind
         }
         const TimePoint now = state->now();
         const PolicyResult result =
-            state->policy.decide(now, state->refresh_view(latency_slot), active_model);
+            state->policy.decide(now, state->refresh_view(now, latency_slot), active_model);
         if (state->flush_late(lock)) continue;
         if (!result.decision) {
             state->wait_for(lock, result);
@@ -569,7 +569,7 @@ Status ModelScheduler::run_or_enqueue(InferRequest request) {
         if (state_->busy_slots[device] >= state_->slots[device]) continue;
         const TimePoint now = state_->now();
         const PolicyResult result =
-            state_->policy.decide(now, state_->refresh_view(), state_->last_model[device]);
+            state_->policy.decide(now, state_->refresh_view(now), state_->last_model[device]);
         if (!state_->late.empty() || !result.decision || result.decision->model_id != model_id ||
             model.queue.size() != 1) {
             break;
@@ -681,7 +681,7 @@ int64_t ModelScheduler::yield_to_outranking(uint64_t model_id, size_t device_ind
         // thread competes for the cores meanwhile (the paused request is blocked in this call).
         const TimePoint now = state_->now();
         const PolicyResult result =
-            state_->policy.decide(now, state_->refresh_view_above(priority), active_model);
+            state_->policy.decide(now, state_->refresh_view_above(now, priority), active_model);
         if (state_->flush_late(lock)) continue;
         if (result.decision) {
             const Decision decision = *result.decision;
