@@ -176,12 +176,6 @@ Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
         auto job = model.run_async(slots[slot], [&, slot](const AsyncInferCompletionInfo& info) {
             std::lock_guard lock(result_mutex);
             completed[slot] = Clock::now();
-            // A frame refused for its deadline (the model has an SLO) is an answer, not a
-            // failure: the run goes on and counts it.
-            if (info.status.code() == StatusCode::DEADLINE_EXCEEDED) {
-                ++result.deadline_refused;
-                return;
-            }
             if (!info.status.is_ok()) {
                 if (first_error.is_ok()) first_error = info.status;
                 return;

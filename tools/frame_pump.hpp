@@ -46,8 +46,7 @@ struct PumpOptions {
 };
 
 struct PumpResult {
-    uint64_t frames = 0;            // frames that ran
-    uint64_t deadline_refused = 0;  // frames answered DEADLINE_EXCEEDED (the model's SLO)
+    uint64_t frames = 0;
     double seconds = 0;
     // Fixed memory, however long the run.
     LatencyHistogram total;       // run_async() to completion
