@@ -30,6 +30,17 @@ devices::DeclaredTensor from_proto(const v1::DeclaredTensor& message);
 void to_proto(const DeviceDescription& device, v1::DeviceInfo& message);
 DeviceDescription from_proto(const v1::DeviceInfo& message);
 ScheduledModelStats from_proto(const v1::ModelStats& message);
+// What the scheduler says of a model's deadlines, into a ModelStats or a MonitoredModel (their
+// fields carry the same names).
+template <typename Message>
+void set_deadline_figures(const ScheduledModelStats& stats, Message& message) {
+    message.set_deadline_admitted(stats.deadline_admitted);
+    message.set_deadline_refused(stats.deadline_refused);
+    message.set_deadline_dropped(stats.deadline_dropped);
+    message.set_deadline_finished_late(stats.deadline_finished_late);
+    message.set_deadline_met(stats.deadline_met);
+    message.set_predicted_latency_ms(stats.predicted_latency_ms);
+}
 void to_proto(const genai::LLMParams& params, v1::LlmParams& message);
 genai::LLMParams from_proto(const v1::LlmParams& message);
 // The generator params of a GenerateRequest (its prompt and ids are the caller's).

@@ -68,6 +68,7 @@ public:
                     {"frames_done", model.frames_done},
                     {"fast_lane_frames", 0},
                     {"latency_slo_ms", model.latency_slo_ms},
+                    {"deadline_admitted", model.deadline_admitted},
                     {"deadline_refused", model.deadline_refused},
                     {"deadline_dropped", model.deadline_dropped},
                     {"deadline_finished_late", model.deadline_finished_late},

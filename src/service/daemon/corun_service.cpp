@@ -21,16 +21,6 @@ namespace {
 
 constexpr size_t MAX_SESSIONS_PER_CONNECTION = 256;
 
-// What the scheduler says of a model's deadlines, for the monitor.
-void set_deadline_figures(const ScheduledModelStats& stats, v1::MonitoredModel& model) {
-    model.set_latency_slo_ms(stats.latency_slo_ms);
-    model.set_deadline_refused(stats.deadline_refused);
-    model.set_deadline_dropped(stats.deadline_dropped);
-    model.set_deadline_finished_late(stats.deadline_finished_late);
-    model.set_deadline_met(stats.deadline_met);
-    model.set_predicted_latency_ms(stats.predicted_latency_ms);
-}
-
 template <typename Reply>
 grpc::Status reply_with(Reply* reply, const Status& status) {
     *reply->mutable_status() = to_proto(status);
@@ -480,6 +470,7 @@ grpc::Status CorunService::Monitor(grpc::ServerContext*, const v1::MonitorReques
             model->set_queue_capacity(served->queue_capacity);
             const ScheduledModelStats& stats = scheduled[served->configured.scheduler_model_id()];
             model->set_frames_waiting_in(stats.frames_queued);
+            model->set_latency_slo_ms(stats.latency_slo_ms);
             set_deadline_figures(stats, *model);
             model->set_results_waiting_out(served->activity->results_waiting_out.load());
             model->set_frames_done(activity.frames_done);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "protocol/proto_conversion.hpp"
 #include "runtime/api_access.hpp"
 
 namespace corun::service {
@@ -29,12 +30,7 @@ void fill_scheduled(const ScheduledModelStats& scheduled, uint32_t burst, v1::Mo
     model.set_max_overtaken_by(scheduled.max_overtaken_by);
     model.mutable_scheduling()->set_latency_slo_ms(
         static_cast<uint32_t>(std::lround(scheduled.latency_slo_ms)));
-    model.set_deadline_admitted(scheduled.deadline_admitted);
-    model.set_deadline_refused(scheduled.deadline_refused);
-    model.set_deadline_dropped(scheduled.deadline_dropped);
-    model.set_deadline_finished_late(scheduled.deadline_finished_late);
-    model.set_deadline_met(scheduled.deadline_met);
-    model.set_predicted_latency_ms(scheduled.predicted_latency_ms);
+    set_deadline_figures(scheduled, model);
 }
 
 }  // namespace
