@@ -379,22 +379,15 @@ corun::Status bench_target(const Target& target, const Options& options,
             for (size_t i = 0; i < count; ++i) {
                 const auto& prediction = predicted.models[i];
                 const double n = static_cast<double>(count);
-                Comparison p50{target.kind,
-                               mix_name,
-                               workload,
-                               stem(mix[i]),
-                               "p50",
-                               measured[i].p50,
-                               prediction.latency_p50_ms,
-                               n * solo[i].p50};
-                Comparison p95{target.kind,
-                               mix_name,
-                               workload,
-                               stem(mix[i]),
-                               "p95",
-                               measured[i].p95,
-                               prediction.latency_p95_ms,
-                               n * solo[i].p95};
+                auto compare = [&](const char* percentile, double measured_ms, double predicted_ms,
+                                   double solo_ms) {
+                    return Comparison{target.kind, mix_name,    workload,     stem(mix[i]),
+                                      percentile,  measured_ms, predicted_ms, n * solo_ms};
+                };
+                const Comparison p50 =
+                    compare("p50", measured[i].p50, prediction.latency_p50_ms, solo[i].p50);
+                const Comparison p95 =
+                    compare("p95", measured[i].p95, prediction.latency_p95_ms, solo[i].p95);
                 std::fprintf(text_out,
                              "    %-24.24s %6.1f/s p50 %7.2f meas %7.2f pred (%5.1f%%) %7.2f rule "
                              "(%5.1f%%) | p95 %7.2f meas %7.2f pred (%5.1f%%) %7.2f rule "

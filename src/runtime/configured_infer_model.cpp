@@ -159,6 +159,15 @@ Status ConfiguredInferModel::shutdown() {
 
 namespace {
 
+// INVALID_ARGUMENT for a negative duration knob, naming what 0 means.
+Status check_not_negative(const std::string& knob, std::chrono::milliseconds value,
+                          const std::string& zero_means) {
+    if (value.count() >= 0) return Status::ok();
+    return Status(StatusCode::INVALID_ARGUMENT, knob + " " + std::to_string(value.count()) +
+                                                    " ms is negative; use 0 (" + zero_means +
+                                                    ") or more");
+}
+
 // Applies `change` to the model's scheduling params and hands them to the scheduler.
 template <typename Change>
 Status update_scheduling(ConfiguredPipeline& state, Change change) {
@@ -199,11 +208,7 @@ Status ConfiguredInferModel::set_scheduler_threshold(uint32_t threshold) {
 
 Status ConfiguredInferModel::set_scheduler_timeout(const std::chrono::milliseconds& timeout) {
     return update_scheduling(*pipeline_, [&](scheduler::ModelSchedulingParams& params) {
-        if (timeout.count() < 0) {
-            return Status(StatusCode::INVALID_ARGUMENT,
-                          "scheduler timeout " + std::to_string(timeout.count()) +
-                              " ms is negative; use 0 (no timeout) or more");
-        }
+        CORUN_RETURN_IF_ERROR(check_not_negative("scheduler timeout", timeout, "no timeout"));
         params.timeout = timeout;
         return Status::ok();
     });
@@ -211,11 +216,7 @@ Status ConfiguredInferModel::set_scheduler_timeout(const std::chrono::millisecon
 
 Status ConfiguredInferModel::set_latency_slo(std::chrono::milliseconds slo) {
     return update_scheduling(*pipeline_, [&](scheduler::ModelSchedulingParams& params) {
-        if (slo.count() < 0) {
-            return Status(StatusCode::INVALID_ARGUMENT,
-                          "latency SLO " + std::to_string(slo.count()) +
-                              " ms is negative; use 0 (no SLO) or more");
-        }
+        CORUN_RETURN_IF_ERROR(check_not_negative("latency SLO", slo, "no SLO"));
         params.latency_slo = slo;
         return Status::ok();
     });

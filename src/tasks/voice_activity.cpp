@@ -109,15 +109,22 @@ Expected<std::unique_ptr<VoiceActivityDetector>> VoiceActivityDetector::create(
     return detector;
 }
 
+Expected<VoiceActivityDetector::WindowBuffers> VoiceActivityDetector::window_buffers() {
+    CORUN_TRY(auto rate, runner_->int64s("sr"));
+    rate[0] = SAMPLE_RATE;
+    WindowBuffers buffers;
+    CORUN_TRY(buffers.input, runner_->floats("input"));
+    CORUN_TRY(buffers.state, runner_->floats("state"));
+    CORUN_TRY(buffers.state_out, runner_->floats("stateN"));
+    CORUN_TRY(buffers.output, runner_->floats("output"));
+    return buffers;
+}
+
 Expected<std::vector<float>> VoiceActivityDetector::speech_probabilities(const AudioClip& clip) {
     CORUN_TRY(const AudioClip audio, resample(clip, SAMPLE_RATE));
     std::lock_guard lock(mutex_);
-    CORUN_TRY(auto input, runner_->floats("input"));
-    CORUN_TRY(auto state, runner_->floats("state"));
-    CORUN_TRY(auto state_out, runner_->floats("stateN"));
-    CORUN_TRY(auto output, runner_->floats("output"));
-    CORUN_TRY(auto rate, runner_->int64s("sr"));
-    rate[0] = SAMPLE_RATE;
+    CORUN_TRY(auto buffers, window_buffers());
+    auto [input, state, state_out, output] = buffers;
     std::fill(state.begin(), state.end(), 0.0f);
     std::fill(input.begin(), input.end(), 0.0f);  // the first window's context is silence
 
@@ -163,12 +170,8 @@ Expected<float> VoiceActivityDetector::push_live_window(std::span<const float> s
         live_state_.assign(STATE_SIZE, 0.0f);
         live_context_.assign(CONTEXT, 0.0f);  // the first window's context is silence
     }
-    CORUN_TRY(auto input, runner_->floats("input"));
-    CORUN_TRY(auto state, runner_->floats("state"));
-    CORUN_TRY(auto state_out, runner_->floats("stateN"));
-    CORUN_TRY(auto output, runner_->floats("output"));
-    CORUN_TRY(auto rate, runner_->int64s("sr"));
-    rate[0] = SAMPLE_RATE;
+    CORUN_TRY(auto buffers, window_buffers());
+    auto [input, state, state_out, output] = buffers;
     std::copy(live_state_.begin(), live_state_.end(), state.begin());
     std::copy(live_context_.begin(), live_context_.end(), input.begin());
     std::copy(samples.begin(), samples.end(), input.begin() + CONTEXT);

@@ -84,6 +84,15 @@ public:
 private:
     VoiceActivityDetector() = default;
 
+    // The runner's buffers of one window (the rate input set to 16 kHz); mutex_ held.
+    struct WindowBuffers {
+        std::span<float> input;      // CONTEXT + WINDOW samples
+        std::span<float> state;      // the recurrent state going in
+        std::span<float> state_out;  // and coming out
+        std::span<float> output;     // the speech probability
+    };
+    Expected<WindowBuffers> window_buffers();
+
     std::unique_ptr<ModelRunner> runner_;
     VadOptions options_;
     std::vector<float> live_state_;    // the live stream's recurrent state

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "blocker.hpp"
 #include "scheduler/admission.hpp"
 #include "scheduler/execution_time_window.hpp"
 #include "scheduler/model_scheduler.hpp"
@@ -21,7 +22,6 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using test::Counter;
-using test::Gate;
 
 ModelQueueState queued(uint64_t id, uint8_t priority, TimePoint deadline) {
     ModelQueueState state;
@@ -114,28 +114,6 @@ TEST(ExecutionTimeWindowTest, PlansWithTheLargestOfTheLastTenAndFollowsAChange) 
     EXPECT_EQ(window.predict(2), 6000);
     EXPECT_EQ(window.predict(4), 12000);
 }
-
-// A request that holds its slot until the test releases it.
-class Blocker {
-public:
-    InferRequest request(uint64_t model_id) {
-        InferRequest request;
-        request.model_id = model_id;
-        request.run = [this](size_t) {
-            entered_.open();
-            released_.wait();
-            return int64_t{0};
-        };
-        request.cancel = [](Status) {};
-        return request;
-    }
-    bool wait_until_entered() { return entered_.wait(); }
-    void release() { released_.open(); }
-
-private:
-    Gate entered_;
-    Gate released_;
-};
 
 struct Outcomes {
     std::mutex mutex;

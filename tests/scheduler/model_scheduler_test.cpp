@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "blocker.hpp"
 #include "scheduler/model_scheduler.hpp"
 #include "test_support.hpp"
 
@@ -17,29 +18,6 @@ namespace {
 
 using test::Counter;
 using test::Gate;
-
-// A request that holds its slot until the test releases it.
-class Blocker {
-public:
-    InferRequest request(uint64_t model_id) {
-        InferRequest request;
-        request.model_id = model_id;
-        request.run = [this](size_t) {
-            entered_.open();
-            released_.wait();
-            return int64_t{0};
-        };
-        request.cancel = [](Status) {};
-        return request;
-    }
-    // Whether the request started running (so the slot is taken).
-    bool wait_until_entered() { return entered_.wait(); }
-    void release() { released_.open(); }
-
-private:
-    Gate entered_;
-    Gate released_;
-};
 
 struct Recorder {
     std::mutex mutex;
