@@ -17,6 +17,7 @@
 #include "frame_pump.hpp"
 #include "profile_measurement.hpp"
 #include "router/capacity_profile.hpp"
+#include "runtime/api_access.hpp"
 
 namespace corun::tools {
 namespace {
@@ -74,7 +75,7 @@ void print_row(const std::string& label, const char* phase, const PhaseFigures& 
                 figures.latency.p99, figures.device_latency.p50);
 }
 
-Status run(const BenchmarkOptions& options) {
+Status run(BenchmarkOptions options) {
     if (options.time_to_run <= 0) {
         return Status(StatusCode::INVALID_ARGUMENT, "--time-to-run must be more than 0 seconds");
     }
@@ -94,6 +95,10 @@ Status run(const BenchmarkOptions& options) {
     params.cpu = options.cpu;
     CORUN_TRY(auto vdevice, VDevice::create(params));
     const auto description = vdevice->physical_devices().front();
+    // 0 slots: the cpu device picked them; the figures below name what it picked.
+    if (options.cpu.execution_slots == 0) {
+        options.cpu.execution_slots = runtime::execution_slots(*vdevice);
+    }
 
     // LLMs (.gguf) are measured for the profile only: they have no frames to pump.
     std::vector<std::string> llm_paths;

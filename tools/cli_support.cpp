@@ -166,8 +166,11 @@ void add_cpu_options(CLI::App& command, CpuDeviceParams& params) {
     command.add_option("--threads", params.intra_op_threads,
                        "cpu: ONNX Runtime intra-op threads per inference (0 = ONNX Runtime's "
                        "default, one per physical core it detects, on one pool all models share)");
-    command.add_option("--slots", params.execution_slots, "cpu: inferences run at once")
-        ->check(CLI::Range(1, 64));
+    command
+        .add_option("--slots", params.execution_slots,
+                    "cpu: inferences run at once (0 = the device shares its cores by itself: "
+                    "one slot per core, one latency slot, every core for a frame alone or urgent)")
+        ->check(CLI::Range(0, 64));
     command
         .add_option("--latency-slots", params.latency_slots,
                     "cpu: extra slots only models above normal priority (> 16) may use, so "

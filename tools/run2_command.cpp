@@ -18,6 +18,7 @@
 #include "corun/genai/llm.hpp"
 #include "frame_pump.hpp"
 #include "net_groups.hpp"
+#include "runtime/api_access.hpp"
 
 namespace corun::tools {
 namespace {
@@ -178,6 +179,10 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
     params.scheduler.aging_step = std::chrono::milliseconds(options.aging_step_ms);
     apply_service_options(options.service, params);
     CORUN_TRY(auto vdevice, VDevice::create(params));
+    // 0 slots: the cpu device picked them; the figures below name what it picked.
+    if (options.cpu.execution_slots == 0) {
+        options.cpu.execution_slots = runtime::execution_slots(*vdevice);
+    }
 
     std::vector<NetRun> nets;
     for (size_t i = 0; i < options.nets.size(); ++i) {

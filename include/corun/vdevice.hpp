@@ -35,7 +35,12 @@ struct CpuDeviceParams {
     // ONNX Runtime intra-op threads per inference; 0 = ORT's default (as a bare session's).
     uint32_t intra_op_threads = 0;
     // How many inferences may run on the CPU at once (each with intra_op_threads threads).
-    uint32_t execution_slots = 1;
+    // 0 (the default) with intra_op_threads 0: the device shares its cores by itself. A frame
+    // alone runs on every core; frames that run at the same time run on one core each (one
+    // slot per core); a model above normal priority gets every core at once, on a latency slot
+    // of its own, by stopping the others' frames and running them again after it
+    // (docs/SCHEDULER.md, "Sharing the CPU"). 0 with an explicit thread count: one slot per core.
+    uint32_t execution_slots = 0;
     // With intra_op_threads 0, every model runs on one process-wide ONNX Runtime pool (of that
     // default size) whose threads spin briefly between inferences. With an explicit count >= 2,
     // each model gets its own pool, and spin_wait says whether its threads spin: it saves a
@@ -44,7 +49,8 @@ struct CpuDeviceParams {
     bool spin_wait = true;
     // Slots beyond execution_slots that only models with a priority above normal (> 16) may
     // use: such a model then never waits for a busy slot, at the cost of sharing cores with
-    // the running inferences while it runs (docs/SCHEDULER.md, "Sharing the CPU").
+    // the running inferences while it runs (docs/SCHEDULER.md, "Sharing the CPU"). With
+    // automatic sharing, 0 means one.
     uint32_t latency_slots = 0;
 };
 

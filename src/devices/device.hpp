@@ -77,6 +77,10 @@ struct FrameLimits {
     std::chrono::nanoseconds time_limit{std::chrono::minutes(10)};  // DEFAULT_FRAME_TIME_LIMIT
     // Frames of a terminated owner are stopped and execute() returns ABORTED. Null: none.
     const FrameTermination* termination = nullptr;
+    // A frame of a model above normal priority. A device that shares its cores by itself (the
+    // cpu device with execution_slots 0) gives it every core at once: it stops the frames
+    // running beside it and runs them again once it is done (docs/SCHEDULER.md).
+    bool urgent = false;
 };
 
 // A model loaded on one device. Execution must be safe from several threads at once.
@@ -116,6 +120,8 @@ public:
     virtual uint32_t execution_slots() const = 0;
     // Further slots kept for latency-critical models (priority above normal) only.
     virtual uint32_t latency_slots() const { return 0; }
+    // Frames stopped part-way for an urgent frame and run again (FrameLimits::urgent).
+    virtual uint64_t frames_preempted() const { return 0; }
     virtual Expected<std::shared_ptr<LoadedModel>> load_model(const ModelSource& source) = 0;
 };
 

@@ -131,7 +131,7 @@ VDeviceParams from_proto(const v1::VDeviceParams& proto) {
     params.group_id = proto.group_id().empty() ? DEFAULT_GROUP_ID : proto.group_id();
     params.multi_process_service = false;  // inside the daemon the group is in-process
     params.cpu.intra_op_threads = proto.cpu_intra_op_threads();
-    params.cpu.execution_slots = proto.cpu_execution_slots() == 0 ? 1 : proto.cpu_execution_slots();
+    params.cpu.execution_slots = proto.cpu_execution_slots();  // 0: the device picks
     params.cpu.latency_slots = proto.cpu_latency_slots();
     params.cpu.spin_wait = proto.cpu_spin_wait();
     // The profile's text only: corund opens no path a client names.

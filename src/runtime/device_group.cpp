@@ -28,8 +28,9 @@ std::string describe_params(const VDeviceParams& params, const runtime::BackendK
     return "devices [" + ids + "], scheduling " +
            (params.scheduling_algorithm == SchedulingAlgorithm::NONE ? "NONE" : "ROUND_ROBIN") +
            ", cpu threads " + std::to_string(params.cpu.intra_op_threads) + ", cpu slots " +
-           std::to_string(params.cpu.execution_slots) + " (+" +
-           std::to_string(params.cpu.latency_slots) + " for latency)" + ", cpu spin wait " +
+           (params.cpu.execution_slots == 0 ? std::string("auto")
+                                            : std::to_string(params.cpu.execution_slots)) +
+           " (+" + std::to_string(params.cpu.latency_slots) + " for latency)" + ", cpu spin wait " +
            (params.cpu.spin_wait ? "on" : "off") + ", fair device time " +
            (params.scheduler.fair_device_time ? "on" : "off") + ", aging step " +
            std::to_string(params.scheduler.aging_step.count()) + " ms" + kind.describe(params);

@@ -72,10 +72,14 @@ void LocalExecution::terminate_running_frames() {
 int64_t LocalExecution::run_job(const std::shared_ptr<InferJob>& job, size_t device_index) {
     int expected = InferJob::QUEUED;
     if (!job->phase.compare_exchange_strong(expected, InferJob::RUNNING)) return 0;  // cancelled
+    // A frame above normal priority is urgent: a device that shares its cores by itself gives
+    // it all of them (devices::FrameLimits::urgent).
+    devices::FrameLimits limits = pipeline_.frame_limits;
     {
         // Shut down after the scheduler took this job but before it started (shutdown() from
         // the callback of an earlier job of the same burst): it does not start.
         std::unique_lock lock(pipeline_.mutex);
+        limits.urgent = pipeline_.scheduling.priority > scheduler::PRIORITY_NORMAL;
         if (pipeline_.shut_down) {
             lock.unlock();
             job->complete(Status(StatusCode::SHUTDOWN,
@@ -128,8 +132,7 @@ int64_t LocalExecution::run_job(const std::shared_ptr<InferJob>& job, size_t dev
     const auto device_started = Clock::now();
     if (status.is_ok()) {
         status = model_.on_device(device_index)
-                     .execute(pipeline_.native_inputs, pipeline_.native_outputs, frames,
-                              pipeline_.frame_limits);
+                     .execute(pipeline_.native_inputs, pipeline_.native_outputs, frames, limits);
     }
     const auto device_finished = Clock::now();
     for (size_t f = 0; f < frame_count && status.is_ok(); ++f) {

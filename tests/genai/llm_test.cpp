@@ -77,6 +77,7 @@ protected:
     void SetUp() override {
         VDeviceParams params;
         params.group_id = unique_group("llm");
+        params.cpu.execution_slots = 1;  // one slot: frames beside a unit run on lent slots
         auto created = VDevice::create(params);
         ASSERT_TRUE(created.has_value()) << created.status();
         vdevice_ = created.release();

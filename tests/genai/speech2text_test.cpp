@@ -94,6 +94,7 @@ std::vector<float> long_clip() {
 std::unique_ptr<VDevice> make_vdevice(const std::string& prefix) {
     VDeviceParams params;
     params.group_id = unique_group(prefix);
+    params.cpu.execution_slots = 1;  // one slot, as the tests beside vision assume (lent slots)
     auto vdevice = VDevice::create(params);
     EXPECT_TRUE(vdevice.has_value()) << vdevice.status();
     return vdevice.has_value() ? vdevice.release() : nullptr;

@@ -75,10 +75,12 @@ TEST_F(ServiceLimitsTest, ThreadsAreCountedOverEverySessionOfAUser) {
     // make 9 of the 8 allowed, across two sessions (two group ids) of the same user.
     VDeviceParams first = params();
     first.cpu.intra_op_threads = 4;
+    first.cpu.execution_slots = 1;
     ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(first));
     ASSERT_OK_AND_ASSIGN(auto model, vdevice->create_infer_model(test_model("add_one.onnx")));
     VDeviceParams second = params();
     second.cpu.intra_op_threads = 4;
+    second.cpu.execution_slots = 1;
     ASSERT_OK_AND_ASSIGN(auto other, VDevice::create(second));
     auto refused = other->create_infer_model(test_model("add_one.onnx"));
     EXPECT_STATUS(refused, StatusCode::RESOURCE_LIMIT);

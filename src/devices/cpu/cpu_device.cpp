@@ -8,11 +8,14 @@
 #include <exception>
 #include <fstream>
 #include <mutex>
+#include <optional>
+#include <system_error>
 #include <thread>
 
 #include <onnxruntime_cxx_api.h>
 
 #include "common/string_elements.hpp"
+#include "devices/cpu/core_arbiter.hpp"
 #include "devices/cpu/missing_kernel.hpp"
 #include "devices/cpu/onnx_element_type.hpp"
 
@@ -225,10 +228,95 @@ DeclaredTensor declared_tensor(const std::string& name, const Ort::TypeInfo& typ
     return tensor;
 }
 
+// A session for `source`: with `threads` 0 on the process-wide pool, else with a pool of its own
+// of that many threads (1: none, it runs on the caller's thread).
+Ort::Session create_session(const ModelSource& source, uint32_t threads, bool spin_wait) {
+    // ORT keeps one environment per process: if the application created its own first,
+    // ours is that one, without the shared pool, and models get a pool of their own.
+    static std::atomic<bool> shared_pool_missing{false};
+    const bool shared_pool = threads == 0 && !shared_pool_missing;
+    Ort::SessionOptions options;
+    if (shared_pool) {
+        options.DisablePerSessionThreads();
+    } else {
+        options.SetIntraOpNumThreads(static_cast<int>(threads));
+        options.SetInterOpNumThreads(1);
+        options.AddConfigEntry("session.intra_op.allow_spinning", spin_wait ? "1" : "0");
+    }
+    options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+    if (source.constant_folding_max_bytes != 0) {
+        options.AddConfigEntry("optimization.constant_folding_max_output_size_in_bytes",
+                               std::to_string(source.constant_folding_max_bytes).c_str());
+    }
+    // ONNX Runtime would resolve a relative external-data location against the process's
+    // working directory (`/` under systemd): a model's bytes could name any file there.
+    // Every file the model names is handed over in memory instead, and the folder it
+    // would fall back to cannot exist (nothing can be under /dev/null).
+    options.AddConfigEntry("session.model_external_initializers_file_folder_path",
+                           NO_EXTERNAL_DATA_FOLDER);
+    std::vector<const char*> external_names;
+    std::vector<char*> external_contents;
+    std::vector<size_t> external_sizes;
+    for (const auto& file : source.external_data) {
+        external_names.push_back(file.location.c_str());
+        // ORT copies what it needs during session creation and never writes to these.
+        external_contents.push_back(
+            reinterpret_cast<char*>(const_cast<uint8_t*>(file.content.data())));
+        external_sizes.push_back(file.content.size());
+    }
+    if (!external_names.empty()) {
+        Ort::ThrowOnError(Ort::GetApi().AddExternalInitializersFromFilesInMemory(
+            options, external_names.data(), external_contents.data(), external_sizes.data(),
+            external_names.size()));
+    }
+    try {
+        return Ort::Session(ort_env(), source.onnx.data(), source.onnx.size(), options);
+    } catch (const Ort::Exception& error) {
+        if (!shared_pool || std::string(error.what()).find("EnvCreatedWithGlobalThreadPools") ==
+                                std::string::npos) {
+            throw;
+        }
+        shared_pool_missing = true;
+        return create_session(source, threads, spin_wait);
+    }
+}
+
+// A model's bytes, kept to build its one-core session later: the automatic sharing mode builds
+// it only once the model first runs beside another (most models never do, and a session costs
+// its load time and its weights again).
+struct KeptModelSource {
+    std::vector<uint8_t> onnx;
+    std::string name;
+    std::vector<ExternalDataFile> external_data;
+    uint64_t constant_folding_max_bytes = 0;
+
+    explicit KeptModelSource(const ModelSource& source)
+        : onnx(source.onnx.begin(), source.onnx.end()),
+          name(source.name),
+          external_data(source.external_data),
+          constant_folding_max_bytes(source.constant_folding_max_bytes) {}
+    ModelSource view() const {
+        return ModelSource{onnx, name, external_data, constant_folding_max_bytes};
+    }
+};
+
+// The thread's run options, reused by every run on it: a run allocates nothing for them.
+Ort::RunOptions& thread_run_options() {
+    thread_local Ort::RunOptions run_options;
+    return run_options;
+}
+
 class CpuLoadedModel final : public LoadedModel {
 public:
-    CpuLoadedModel(Ort::Session session, std::string name)
-        : session_(std::move(session)), name_(std::move(name)) {
+    // With `arbiter` (the automatic sharing mode), frames share the cores through it, and
+    // `kept` builds the one-core session for frames that run beside others.
+    CpuLoadedModel(Ort::Session session, std::string name,
+                   std::shared_ptr<CoreArbiter> arbiter = nullptr,
+                   std::unique_ptr<KeptModelSource> kept = nullptr)
+        : session_(std::move(session)),
+          name_(std::move(name)),
+          arbiter_(std::move(arbiter)),
+          kept_(std::move(kept)) {
         Ort::AllocatorWithDefaultOptions allocator;
         for (size_t i = 0; i < session_.GetInputCount(); ++i) {
             auto input_name = session_.GetInputNameAllocated(i, allocator);
@@ -240,6 +328,10 @@ public:
         }
         for (const auto& input : inputs_) input_names_.push_back(input.name.c_str());
         for (const auto& output : outputs_) output_names_.push_back(output.name.c_str());
+    }
+
+    ~CpuLoadedModel() override {
+        if (one_core_builder_.joinable()) one_core_builder_.join();
     }
 
     const std::vector<DeclaredTensor>& declared_inputs() const override { return inputs_; }
@@ -292,9 +384,9 @@ public:
             }
             const char* const* names = omits ? present_names.data() : input_names_.data();
             CORUN_RETURN_IF_ERROR(
-                run_bounded(limits, RUNNING, [&](const Ort::RunOptions& run_options) {
-                    session_.Run(run_options, names, input_values.data(), input_values.size(),
-                                 output_names_.data(), output_values.data(), output_values.size());
+                run_on_cores(limits, [&](Ort::Session& session, const Ort::RunOptions& options) {
+                    session.Run(options, names, input_values.data(), input_values.size(),
+                                output_names_.data(), output_values.data(), output_values.size());
                 }));
             for (size_t i = 0; i < outputs.size(); ++i) {
                 if (outputs[i].type != FormatType::STRING) continue;
@@ -355,9 +447,62 @@ private:
     // Runs `run` (one Session::Run) under the watchdog: past limits.time_limit, or once the
     // owner is terminated, ORT's terminate flag stops it between two nodes (inside a Loop's
     // body too). The run options are the thread's own, reused: a run allocates nothing for it.
+    // Runs one frame (`run(session, options)`): as it is without an arbiter; with one, on every
+    // core when it runs alone or is urgent, on one core (its one-core session, once built)
+    // beside others, and again from the start if an urgent frame stopped it.
+    template <typename Run>
+    Status run_on_cores(const FrameLimits& limits, Run run) {
+        if (!arbiter_) {
+            return run_bounded(limits, RUNNING,
+                               [&](const Ort::RunOptions& options) { run(session_, options); });
+        }
+        CoreArbiter::Frame frame;
+        frame.urgent = limits.urgent;
+        frame.stop = [](void* options) { static_cast<Ort::RunOptions*>(options)->SetTerminate(); };
+        frame.context = &thread_run_options();
+        for (;;) {
+            const bool beside_others = arbiter_->begin(frame);
+            Ort::Session* one_core = beside_others && !frame.urgent ? one_core_session() : nullptr;
+            Ort::Session& session = one_core != nullptr ? *one_core : session_;
+            Status status = run_bounded(
+                limits, RUNNING, [&](const Ort::RunOptions& options) { run(session, options); });
+            if (!arbiter_->end(frame)) return status;
+            thread_run_options().UnsetTerminate();
+            // Finished before it saw the flag, or stopped for another reason (its time limit,
+            // its owner's termination): that is its result.
+            if (status.is_ok() || status.code() == StatusCode::ABORTED ||
+                status.code() == StatusCode::TIMEOUT) {
+                return status;
+            }
+        }
+    }
+
+    // The one-core session once it is built; until then null (the first call starts building
+    // it on a thread of its own, and frames meanwhile run on the shared pool).
+    Ort::Session* one_core_session() {
+        if (one_core_ready_.load(std::memory_order_acquire)) return &*one_core_;
+        std::call_once(one_core_started_, [this] {
+            try {
+                one_core_builder_ = std::thread([this] {
+                    try {
+                        one_core_.emplace(create_session(kept_->view(), 1, false));
+                        one_core_ready_.store(true, std::memory_order_release);
+                    } catch (const Ort::Exception&) {
+                        // It loaded once with the same bytes; should a second session fail
+                        // (memory), the model keeps running on the shared pool.
+                    }
+                    kept_.reset();
+                });
+            } catch (const std::system_error&) {
+                // No thread to build it: the model keeps running on the shared pool.
+            }
+        });
+        return nullptr;
+    }
+
     template <typename Run>
     Status run_bounded(const FrameLimits& limits, RunPurpose purpose, Run run) {
-        thread_local Ort::RunOptions run_options;
+        Ort::RunOptions& run_options = thread_run_options();
         WatchedFrame frame;
         frame.deadline = deadline_after(limits.time_limit);
         frame.termination = limits.termination;
@@ -464,8 +609,14 @@ private:
                                         onnx_type_of(spec.type));
     }
 
-    Ort::Session session_;
+    Ort::Session session_;  // on the shared pool (or the explicit thread count)
     std::string name_;
+    std::shared_ptr<CoreArbiter> arbiter_;   // null: the device's slots and threads are fixed
+    std::unique_ptr<KeptModelSource> kept_;  // until the one-core session is built
+    std::optional<Ort::Session> one_core_;
+    std::atomic<bool> one_core_ready_{false};
+    std::once_flag one_core_started_;
+    std::thread one_core_builder_;
     Ort::MemoryInfo memory_info_ = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
     std::vector<DeclaredTensor> inputs_;
     std::vector<DeclaredTensor> outputs_;
@@ -502,19 +653,26 @@ DeviceDescription describe_cpu(const std::string& id, uint32_t threads) {
 
 class CpuDevice final : public Device {
 public:
-    CpuDevice(std::string id, CpuDeviceParams params) : id_(std::move(id)), params_(params) {}
+    CpuDevice(std::string id, CpuDeviceParams params)
+        : id_(std::move(id)), params_(params), slots_(cpu_slots(params)) {
+        if (slots_.automatic) arbiter_ = std::make_shared<CoreArbiter>();
+    }
 
     DeviceDescription describe() const override {
         return describe_cpu(id_, params_.intra_op_threads);
     }
-    uint32_t execution_slots() const override { return std::max(1u, params_.execution_slots); }
-    uint32_t latency_slots() const override { return params_.latency_slots; }
+    uint32_t execution_slots() const override { return slots_.shared; }
+    uint32_t latency_slots() const override { return slots_.latency; }
+    uint64_t frames_preempted() const override { return arbiter_ ? arbiter_->frames_stopped() : 0; }
 
     Expected<std::shared_ptr<LoadedModel>> load_model(const ModelSource& source) override {
         try {
-            Ort::Session session = create_session(source);
-            return std::shared_ptr<LoadedModel>(
-                std::make_shared<CpuLoadedModel>(std::move(session), source.name));
+            Ort::Session session =
+                create_session(source, params_.intra_op_threads, params_.spin_wait);
+            std::unique_ptr<KeptModelSource> kept;
+            if (arbiter_) kept = std::make_unique<KeptModelSource>(source);
+            return std::shared_ptr<LoadedModel>(std::make_shared<CpuLoadedModel>(
+                std::move(session), source.name, arbiter_, std::move(kept)));
         } catch (const Ort::Exception& error) {
             return status_from_ort(error, "loading model '" + source.name + "' on " + id_,
                                    source.onnx);
@@ -522,63 +680,22 @@ public:
     }
 
 private:
-    Ort::Session create_session(const ModelSource& source) const {
-        // ORT keeps one environment per process: if the application created its own first,
-        // ours is that one, without the shared pool, and models get a pool of their own.
-        static std::atomic<bool> shared_pool_missing{false};
-        const bool shared_pool = params_.intra_op_threads == 0 && !shared_pool_missing;
-        Ort::SessionOptions options;
-        if (shared_pool) {
-            options.DisablePerSessionThreads();
-        } else {
-            options.SetIntraOpNumThreads(static_cast<int>(params_.intra_op_threads));
-            options.SetInterOpNumThreads(1);
-            options.AddConfigEntry("session.intra_op.allow_spinning",
-                                   params_.spin_wait ? "1" : "0");
-        }
-        options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
-        if (source.constant_folding_max_bytes != 0) {
-            options.AddConfigEntry("optimization.constant_folding_max_output_size_in_bytes",
-                                   std::to_string(source.constant_folding_max_bytes).c_str());
-        }
-        // ONNX Runtime would resolve a relative external-data location against the process's
-        // working directory (`/` under systemd): a model's bytes could name any file there.
-        // Every file the model names is handed over in memory instead, and the folder it
-        // would fall back to cannot exist (nothing can be under /dev/null).
-        options.AddConfigEntry("session.model_external_initializers_file_folder_path",
-                               NO_EXTERNAL_DATA_FOLDER);
-        std::vector<const char*> external_names;
-        std::vector<char*> external_contents;
-        std::vector<size_t> external_sizes;
-        for (const auto& file : source.external_data) {
-            external_names.push_back(file.location.c_str());
-            // ORT copies what it needs during session creation and never writes to these.
-            external_contents.push_back(
-                reinterpret_cast<char*>(const_cast<uint8_t*>(file.content.data())));
-            external_sizes.push_back(file.content.size());
-        }
-        if (!external_names.empty()) {
-            Ort::ThrowOnError(Ort::GetApi().AddExternalInitializersFromFilesInMemory(
-                options, external_names.data(), external_contents.data(), external_sizes.data(),
-                external_names.size()));
-        }
-        try {
-            return Ort::Session(ort_env(), source.onnx.data(), source.onnx.size(), options);
-        } catch (const Ort::Exception& error) {
-            if (!shared_pool || std::string(error.what()).find("EnvCreatedWithGlobalThreadPools") ==
-                                    std::string::npos) {
-                throw;
-            }
-            shared_pool_missing = true;
-            return create_session(source);
-        }
-    }
-
     std::string id_;
     CpuDeviceParams params_;
+    CpuSlots slots_;
+    std::shared_ptr<CoreArbiter> arbiter_;  // automatic sharing only
 };
 
 }  // namespace
+
+CpuSlots cpu_slots(const CpuDeviceParams& params) {
+    CpuSlots slots;
+    slots.automatic = params.execution_slots == 0 && params.intra_op_threads == 0;
+    slots.shared = params.execution_slots != 0 ? params.execution_slots
+                                               : std::max(1u, std::thread::hardware_concurrency());
+    slots.latency = slots.automatic && params.latency_slots == 0 ? 1 : params.latency_slots;
+    return slots;
+}
 
 DeviceKind cpu_device_kind() {
     DeviceKind kind;
@@ -590,10 +707,10 @@ DeviceKind cpu_device_kind() {
             return Status(StatusCode::NOT_FOUND,
                           "no device '" + id + "': the cpu kind has one device, 'cpu:0'");
         }
-        if (params.cpu.execution_slots == 0 || params.cpu.execution_slots > 64) {
+        if (params.cpu.execution_slots > 64) {
             return Status(StatusCode::INVALID_ARGUMENT,
                           "cpu.execution_slots is " + std::to_string(params.cpu.execution_slots) +
-                              "; it must be 1..64");
+                              "; it must be 0 (the device picks) .. 64");
         }
         if (params.cpu.latency_slots > 16) {
             return Status(StatusCode::INVALID_ARGUMENT,

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "devices/cpu/cpu_device.hpp"
 #include "protocol/proto_conversion.hpp"
 #include "protocol/protocol_version.hpp"
 #include "service/daemon/request_validation.hpp"
@@ -182,7 +183,8 @@ grpc::Status CorunService::Hello(grpc::ServerContext* context, const v1::HelloRe
     // must fit).
     auto worker_threads =
         charge_account(account, ClientAccount::Resource::THREADS,
-                       uint64_t{params.cpu.execution_slots} + params.cpu.latency_slots,
+                       uint64_t{devices::cpu::cpu_slots(params.cpu).shared} +
+                           devices::cpu::cpu_slots(params.cpu).latency,
                        limits_.max_threads_per_client,
                        "a session's scheduler workers (execution + latency slots)");
     if (!worker_threads) return reply_with(reply, worker_threads.status());

@@ -1,0 +1,199 @@
+// The cpu device's automatic sharing (CpuDeviceParams::execution_slots 0): slots per core, a
+// latency slot, and urgent frames that stop the frames beside them, which then run again.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "corun/corun.hpp"
+#include "devices/cpu/core_arbiter.hpp"
+#include "devices/cpu/cpu_device.hpp"
+#include "devices/device_registry.hpp"
+#include "test_support.hpp"
+
+namespace corun {
+namespace {
+
+using devices::cpu::CoreArbiter;
+
+// Counts the stops the arbiter asks for (a test double for ONNX Runtime's terminate flag:
+// the arbiter's own bookkeeping is what is tested here).
+struct StopCounter {
+    int stops = 0;
+    static void stop(void* context) { ++static_cast<StopCounter*>(context)->stops; }
+};
+
+CoreArbiter::Frame frame_of(StopCounter& counter, bool urgent = false) {
+    CoreArbiter::Frame frame;
+    frame.urgent = urgent;
+    frame.stop = &StopCounter::stop;
+    frame.context = &counter;
+    return frame;
+}
+
+TEST(CoreArbiterTest, AFrameAloneTakesEveryCoreAndFramesBesideOthersOne) {
+    CoreArbiter arbiter;
+    StopCounter a_stops, b_stops;
+    auto a = frame_of(a_stops), b = frame_of(b_stops);
+    EXPECT_FALSE(arbiter.begin(a));  // alone
+    EXPECT_TRUE(arbiter.begin(b));   // beside a
+    EXPECT_EQ(arbiter.frames_running(), 2u);
+    EXPECT_FALSE(arbiter.end(a));
+    EXPECT_FALSE(arbiter.end(b));
+    EXPECT_EQ(arbiter.frames_running(), 0u);
+    EXPECT_EQ(a_stops.stops + b_stops.stops, 0);
+}
+
+TEST(CoreArbiterTest, AnUrgentFrameStopsTheOthersOnceAndTheyWaitForIt) {
+    CoreArbiter arbiter;
+    StopCounter a_stops, b_stops, u_stops, v_stops;
+    auto a = frame_of(a_stops), b = frame_of(b_stops);
+    auto urgent = frame_of(u_stops, true);
+    ASSERT_FALSE(arbiter.begin(a));
+    ASSERT_TRUE(arbiter.begin(b));
+    arbiter.begin(urgent);
+    EXPECT_EQ(a_stops.stops, 1);
+    EXPECT_EQ(b_stops.stops, 1);
+    EXPECT_EQ(arbiter.frames_stopped(), 2u);
+    EXPECT_TRUE(arbiter.end(a));  // stopped: its result is void
+    EXPECT_TRUE(arbiter.end(b));
+
+    // a runs again only once the urgent frame is done.
+    std::mutex order_mutex;
+    std::vector<std::string> order;
+    std::atomic<bool> asking{false};
+    std::thread again([&] {
+        asking = true;
+        arbiter.begin(a);
+        std::lock_guard lock(order_mutex);
+        order.push_back("a began again");
+    });
+    while (!asking) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a chance to begin too early
+    {
+        std::lock_guard lock(order_mutex);
+        order.push_back("urgent ended");
+    }
+    EXPECT_FALSE(arbiter.end(urgent));
+    again.join();
+    EXPECT_EQ(order, (std::vector<std::string>{"urgent ended", "a began again"}));
+
+    // A frame that yielded once is not stopped again: the next urgent frame runs beside it.
+    auto second_urgent = frame_of(v_stops, true);
+    arbiter.begin(second_urgent);
+    EXPECT_EQ(a_stops.stops, 1);
+    EXPECT_EQ(arbiter.frames_stopped(), 2u);
+    EXPECT_FALSE(arbiter.end(second_urgent));
+    EXPECT_FALSE(arbiter.end(a));
+    EXPECT_EQ(u_stops.stops + v_stops.stops, 0);  // urgent frames never stop each other
+}
+
+TEST(CoreArbiterTest, AFrameWaitsOnlyForTheUrgentFramesThatStartedBeforeIt) {
+    CoreArbiter arbiter;
+    StopCounter stops;
+    auto first = frame_of(stops, true);
+    arbiter.begin(first);
+    EXPECT_FALSE(arbiter.end(first));
+    // Every urgent frame that started is done: a normal frame begins at once, and an urgent
+    // frame that starts after it stops it once.
+    auto normal = frame_of(stops);
+    EXPECT_FALSE(arbiter.begin(normal));
+    auto later = frame_of(stops, true);
+    arbiter.begin(later);
+    EXPECT_EQ(stops.stops, 1);
+    EXPECT_FALSE(arbiter.end(later));
+    EXPECT_TRUE(arbiter.end(normal));
+}
+
+TEST(CpuSlotsTest, TheDefaultSharesByItselfAndExplicitParamsWin) {
+    const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
+    const auto automatic = devices::cpu::cpu_slots(CpuDeviceParams{});
+    EXPECT_TRUE(automatic.automatic);
+    EXPECT_EQ(automatic.shared, cores);
+    EXPECT_EQ(automatic.latency, 1u);
+
+    CpuDeviceParams fixed;
+    fixed.execution_slots = 1;
+    const auto one = devices::cpu::cpu_slots(fixed);
+    EXPECT_FALSE(one.automatic);
+    EXPECT_EQ(one.shared, 1u);
+    EXPECT_EQ(one.latency, 0u);
+
+    CpuDeviceParams per_core;
+    per_core.intra_op_threads = 1;  // slots 0 with a thread count: one slot per core, fixed
+    const auto threads = devices::cpu::cpu_slots(per_core);
+    EXPECT_FALSE(threads.automatic);
+    EXPECT_EQ(threads.shared, cores);
+    EXPECT_EQ(threads.latency, 0u);
+
+    CpuDeviceParams two_latency;
+    two_latency.latency_slots = 2;
+    EXPECT_EQ(devices::cpu::cpu_slots(two_latency).latency, 2u);
+
+    // The device reports them to the scheduler.
+    ASSERT_OK_AND_ASSIGN(auto device,
+                         devices::DeviceRegistry::instance().create("cpu:0", VDeviceParams{}));
+    EXPECT_EQ(device->execution_slots(), cores);
+    EXPECT_EQ(device->latency_slots(), 1u);
+}
+
+std::vector<uint8_t> file_bytes(const std::string& path) {
+    std::ifstream file(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+// Real ONNX Runtime: a long burst of slow_matmul frames runs while urgent frames of the same
+// model arrive one after another; the urgent frames stop frames of the burst, which run again,
+// and every output of the burst equals the output of the same input run alone.
+TEST(CpuCoreSharingTest, UrgentFramesStopFramesBesideThemWhichRunAgainWithTheSameOutputs) {
+    VDeviceParams params;  // automatic sharing
+    ASSERT_OK_AND_ASSIGN(auto device, devices::DeviceRegistry::instance().create("cpu:0", params));
+    const auto onnx = file_bytes(test::test_model("slow_matmul.onnx"));
+    ASSERT_FALSE(onnx.empty());
+    devices::ModelSource source;
+    source.onnx = onnx;
+    source.name = "slow_matmul";
+    ASSERT_OK_AND_ASSIGN(auto model, device->load_model(source));
+    const std::vector<devices::TensorSpec> inputs = {{"x", FormatType::FLOAT32, {1, 512}}};
+    const std::vector<devices::TensorSpec> outputs = {{"y", FormatType::FLOAT32, {1, 512}}};
+
+    constexpr size_t kFrames = 400;
+    std::vector<std::vector<float>> x(kFrames, std::vector<float>(512));
+    std::vector<std::vector<float>> y(kFrames, std::vector<float>(512, 0.f));
+    std::vector<devices::FrameBuffers> burst(kFrames);
+    for (size_t f = 0; f < kFrames; ++f) {
+        for (size_t i = 0; i < 512; ++i) x[f][i] = static_cast<float>((f * 7 + i) % 13) / 13.f;
+        burst[f].inputs = {x[f].data()};
+        burst[f].outputs = {y[f].data()};
+    }
+    std::atomic<bool> burst_done{false};
+    std::thread normal([&] {
+        EXPECT_OK(model->execute(inputs, outputs, burst, devices::FrameLimits{}));
+        burst_done = true;
+    });
+    devices::FrameLimits urgent;
+    urgent.urgent = true;
+    std::vector<float> ux(512, 0.5f), uy(512);
+    devices::FrameBuffers urgent_frame{{ux.data()}, {uy.data()}, {}, {}};
+    // Bounded: at most 2000 urgent frames, and only while the burst runs.
+    for (int i = 0; i < 2000 && !burst_done; ++i) {
+        EXPECT_OK(model->execute(inputs, outputs, {&urgent_frame, 1}, urgent));
+    }
+    normal.join();
+    EXPECT_GT(device->frames_preempted(), 0u) << "no frame of the burst was stopped";
+
+    for (size_t f = 0; f < kFrames; ++f) {
+        std::vector<float> alone(512);
+        devices::FrameBuffers single{{x[f].data()}, {alone.data()}, {}, {}};
+        ASSERT_OK(model->execute(inputs, outputs, {&single, 1}, devices::FrameLimits{}));
+        ASSERT_EQ(y[f], alone) << "frame " << f;
+    }
+}
+
+}  // namespace
+}  // namespace corun
