@@ -1,0 +1,141 @@
+#include "runtime/pix_conversion.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace corun {
+
+const char* pixel_layout_name(PixelLayout layout) {
+    switch (layout) {
+        case PixelLayout::NV12:
+            return "NV12";
+        case PixelLayout::NV21:
+            return "NV21";
+        case PixelLayout::I420:
+            return "I420";
+    }
+    return "?";
+}
+
+}  // namespace corun
+
+namespace corun::runtime {
+namespace {
+
+// ITU-R BT.601 YUV -> RGB in 20-bit fixed point: the coefficients OpenCV uses
+// (color_yuv.simd.hpp, ITUR_BT_601_*), 1.164 for Y and 1.596, -0.813, -0.391, 2.018 for V and U.
+constexpr int SHIFT = 20;
+constexpr int HALF = 1 << (SHIFT - 1);
+constexpr int COEFF_Y = 1220542;
+constexpr int COEFF_V_TO_R = 1673527;
+constexpr int COEFF_V_TO_G = -852492;
+constexpr int COEFF_U_TO_G = -409993;
+constexpr int COEFF_U_TO_B = 2116026;
+
+uint8_t saturate(int value) {
+    return static_cast<uint8_t>(std::clamp(value, 0, 255));
+}
+
+// Where the samples of each plane start, whether the planes came one by one or in one piece.
+struct PlaneStarts {
+    const uint8_t* y;
+    const uint8_t* first_chroma;   // UV pairs (NV12), VU pairs (NV21), or U (I420)
+    const uint8_t* second_chroma;  // V (I420); unused otherwise
+};
+
+PlaneStarts plane_starts(const PixBuffer& pix_buffer, size_t height, size_t width) {
+    const size_t luma = height * width;
+    const size_t chroma = luma / 4;
+    auto at = [&](size_t plane) {
+        return static_cast<const uint8_t*>(pix_buffer.planes[plane].data);
+    };
+    if (pix_buffer.planes.size() == 1) {
+        return {at(0), at(0) + luma, at(0) + luma + chroma};
+    }
+    return {at(0), at(1), pix_buffer.planes.size() > 2 ? at(2) : nullptr};
+}
+
+std::vector<size_t> plane_sizes(PixelLayout layout, size_t height, size_t width) {
+    const size_t luma = height * width;
+    if (layout == PixelLayout::I420) return {luma, luma / 4, luma / 4};
+    return {luma, luma / 2};
+}
+
+std::string sizes_text(const std::vector<size_t>& sizes) {
+    std::string text;
+    for (size_t size : sizes) text += (text.empty() ? "" : " + ") + std::to_string(size);
+    return text;
+}
+
+}  // namespace
+
+Status check_pix_buffer(const PixBuffer& pix_buffer, size_t height, size_t width) {
+    const std::string what = std::string("set_pix_buffer: a ") +
+                             pixel_layout_name(pix_buffer.layout) + " frame of " +
+                             std::to_string(width) + "x" + std::to_string(height);
+    if (height % 2 != 0 || width % 2 != 0) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      what +
+                          " cannot be 4:2:0 (its height and width must be even); bind the "
+                          "frame as RGB with set_buffer instead");
+    }
+    const std::vector<size_t> expected = plane_sizes(pix_buffer.layout, height, width);
+    size_t total = 0;
+    for (size_t size : expected) total += size;
+    const auto& planes = pix_buffer.planes;
+    const bool one_by_one = planes.size() == expected.size();
+    if (!one_by_one && planes.size() != 1) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      what + " has " + std::to_string(expected.size()) + " planes (" +
+                          sizes_text(expected) + " bytes), or one of " + std::to_string(total) +
+                          " bytes holding them in order; got " + std::to_string(planes.size()) +
+                          " planes");
+    }
+    for (size_t p = 0; p < planes.size(); ++p) {
+        const size_t wanted = one_by_one ? expected[p] : total;
+        if (planes[p].data == nullptr || planes[p].size != wanted) {
+            return Status(
+                StatusCode::INVALID_ARGUMENT,
+                what + " needs plane " + std::to_string(p) + " of " + std::to_string(wanted) +
+                    " bytes (planes: " + sizes_text(expected) + "); got " +
+                    (planes[p].data == nullptr ? std::string("a null plane")
+                                               : std::to_string(planes[p].size) + " bytes"));
+        }
+    }
+    return Status::ok();
+}
+
+void pix_buffer_to_rgb(const PixBuffer& pix_buffer, size_t height, size_t width, uint8_t* rgb) {
+    const PlaneStarts starts = plane_starts(pix_buffer, height, width);
+    const size_t chroma_width = width / 2;
+    for (size_t row = 0; row < height; ++row) {
+        for (size_t column = 0; column < width; ++column) {
+            const size_t chroma_index = (row / 2) * chroma_width + column / 2;
+            int u = 0, v = 0;
+            switch (pix_buffer.layout) {
+                case PixelLayout::NV12:
+                    u = starts.first_chroma[2 * chroma_index];
+                    v = starts.first_chroma[2 * chroma_index + 1];
+                    break;
+                case PixelLayout::NV21:
+                    v = starts.first_chroma[2 * chroma_index];
+                    u = starts.first_chroma[2 * chroma_index + 1];
+                    break;
+                case PixelLayout::I420:
+                    u = starts.first_chroma[chroma_index];
+                    v = starts.second_chroma[chroma_index];
+                    break;
+            }
+            u -= 128;
+            v -= 128;
+            const int y = std::max(0, int(starts.y[row * width + column]) - 16) * COEFF_Y;
+            uint8_t* pixel = rgb + (row * width + column) * 3;
+            pixel[0] = saturate((y + HALF + COEFF_V_TO_R * v) >> SHIFT);
+            pixel[1] = saturate((y + HALF + COEFF_V_TO_G * v + COEFF_U_TO_G * u) >> SHIFT);
+            pixel[2] = saturate((y + HALF + COEFF_U_TO_B * u) >> SHIFT);
+        }
+    }
+}
+
+}  // namespace corun::runtime
