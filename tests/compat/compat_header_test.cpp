@@ -295,6 +295,22 @@ TEST_F(CompatModelTest, SchedulerSettersQueueSizeAndShutdown) {
               HAILO_INVALID_OPERATION);
 }
 
+TEST_F(CompatModelTest, DefaultConstructedObjectsSayTheyHoldNothingInsteadOfCrashing) {
+    hailort::ConfiguredInferModel unconfigured;
+    EXPECT_EQ(unconfigured.create_bindings().status(), HAILO_INVALID_OPERATION);
+    EXPECT_EQ(unconfigured.wait_for_async_ready(std::chrono::milliseconds(1)),
+              HAILO_INVALID_OPERATION);
+    EXPECT_EQ(unconfigured.get_async_queue_size().status(), HAILO_INVALID_OPERATION);
+    EXPECT_EQ(unconfigured.shutdown(), HAILO_INVALID_OPERATION);
+    hailort::ConfiguredInferModel::Bindings unbound;
+    EXPECT_EQ(unbound.input().status(), HAILO_INVALID_OPERATION);
+    auto configured = model("add_one.onnx")->configure().expect("configure");
+    EXPECT_EQ(configured.run(unbound, std::chrono::seconds(1)), HAILO_INVALID_OPERATION);
+    EXPECT_EQ(configured.run_async(unbound).status(), HAILO_INVALID_OPERATION);
+    hailort::AsyncInferJob no_job;
+    EXPECT_EQ(no_job.wait(std::chrono::milliseconds(1)), HAILO_INVALID_OPERATION);
+}
+
 TEST_F(CompatModelTest, AModelFromBytesRunsAsFromItsFile) {
     auto bytes = read_bytes(test_model("add_one.onnx"));
     auto from_bytes =

@@ -57,6 +57,19 @@ inline hailo_status status_of(const corun::Status& status) {
     return to_hailo_status(status);
 }
 
+// HailoRT lets ConfiguredInferModel and Bindings be default-constructed; such an object has
+// nothing to run, and says so instead of crashing.
+inline corun::Status unconfigured_model() {
+    return corun::Status(corun::StatusCode::INVALID_OPERATION,
+                         "this ConfiguredInferModel is default-constructed; assign it the result "
+                         "of InferModel::configure() first");
+}
+inline corun::Status unbound_bindings() {
+    return corun::Status(corun::StatusCode::INVALID_OPERATION,
+                         "these Bindings are default-constructed; assign them the result of "
+                         "ConfiguredInferModel::create_bindings() first");
+}
+
 // Bytes of a YUV 4:2:0 frame of an image stream of this user shape and order.
 inline size_t yuv420_frame_size(const std::vector<int64_t>& shape, corun::FormatOrder order) {
     if (shape.size() != 4) return 0;
@@ -247,10 +260,12 @@ public:
             return InferStream(shared_, stream->name(), is_input, layout, yuv_size);
         }
         Expected<InferStream> single(bool is_input) {
+            if (!shared_) return Unexpected(to_hailo_status(detail::unbound_bindings()));
             return make(is_input ? shared_->bindings.input() : shared_->bindings.output(),
                         is_input);
         }
         Expected<InferStream> find(const std::string& name, bool is_input) {
+            if (!shared_) return Unexpected(to_hailo_status(detail::unbound_bindings()));
             return make(is_input ? shared_->bindings.input(name) : shared_->bindings.output(name),
                         is_input);
         }
@@ -260,6 +275,7 @@ public:
     };
 
     Expected<Bindings> create_bindings() {
+        if (!model_) return Unexpected(to_hailo_status(detail::unconfigured_model()));
         auto bindings = model_->create_bindings();
         if (!bindings)
             return Unexpected(to_hailo_status(bindings.status()), bindings.status().to_string());
@@ -268,13 +284,18 @@ public:
 
     hailo_status wait_for_async_ready(std::chrono::milliseconds timeout,
                                       uint32_t frames_count = 1) {
-        return detail::status_of(model_->wait_for_async_ready(timeout, frames_count));
+        return detail::status_of(model_ ? model_->wait_for_async_ready(timeout, frames_count)
+                                        : detail::unconfigured_model());
     }
     // Nothing to activate: a configured model is ready, and the scheduler shares the device.
     hailo_status activate() { return HAILO_SUCCESS; }
     hailo_status deactivate() { return HAILO_SUCCESS; }
 
     hailo_status run(Bindings bindings, std::chrono::milliseconds timeout) {
+        if (!model_ || !bindings.shared_) {
+            return detail::status_of(model_ ? detail::unbound_bindings()
+                                            : detail::unconfigured_model());
+        }
         return detail::status_of(model_->run(bindings.corun_bindings(), timeout));
     }
     Expected<AsyncInferJob> run_async(Bindings bindings, AsyncInferCallback callback = nullptr) {
@@ -282,8 +303,12 @@ public:
     }
     Expected<AsyncInferJob> run_async(const std::vector<Bindings>& bindings,
                                       AsyncInferCallback callback = nullptr) {
+        if (!model_) return Unexpected(to_hailo_status(detail::unconfigured_model()));
         std::vector<corun::ConfiguredInferModel::Bindings> frames;
-        for (const auto& frame : bindings) frames.push_back(frame.corun_bindings());
+        for (const auto& frame : bindings) {
+            if (!frame.shared_) return Unexpected(to_hailo_status(detail::unbound_bindings()));
+            frames.push_back(frame.corun_bindings());
+        }
         corun::AsyncInferCallback on_done = nullptr;
         if (callback) {
             on_done = [callback =
@@ -297,18 +322,24 @@ public:
     }
 
     hailo_status set_scheduler_timeout(const std::chrono::milliseconds& timeout) {
-        return detail::status_of(model_->set_scheduler_timeout(timeout));
+        return detail::status_of(model_ ? model_->set_scheduler_timeout(timeout)
+                                        : detail::unconfigured_model());
     }
     hailo_status set_scheduler_threshold(uint32_t threshold) {
-        return detail::status_of(model_->set_scheduler_threshold(threshold));
+        return detail::status_of(model_ ? model_->set_scheduler_threshold(threshold)
+                                        : detail::unconfigured_model());
     }
     hailo_status set_scheduler_priority(uint8_t priority) {
-        return detail::status_of(model_->set_scheduler_priority(priority));
+        return detail::status_of(model_ ? model_->set_scheduler_priority(priority)
+                                        : detail::unconfigured_model());
     }
     Expected<size_t> get_async_queue_size() {
+        if (!model_) return Unexpected(to_hailo_status(detail::unconfigured_model()));
         return Expected<size_t>::from(model_->get_async_queue_size());
     }
-    hailo_status shutdown() { return detail::status_of(model_->shutdown()); }
+    hailo_status shutdown() {
+        return detail::status_of(model_ ? model_->shutdown() : detail::unconfigured_model());
+    }
 
     // corun's configured model (a handle: copies share it), for what only corun's API has.
     corun::ConfiguredInferModel& corun_model() { return *model_; }
