@@ -106,6 +106,9 @@ Status Bindings::InferStream::set_pix_buffer(const PixBuffer& pix_buffer) {
     auto frame = std::make_shared<std::vector<uint8_t>>(stream.user.byte_size());
     if (runtime::is_same_layout(rgb_layout, stream.user)) {
         *frame = std::move(rgb);
+    } else if (stream.user.type == FormatType::FLOAT32) {
+        runtime::rgb_to_float32(rgb.data(), height, width, !nhwc,
+                                reinterpret_cast<float*>(frame->data()));
     } else {
         // Pixel values stay 0..255 in any type: an identity mapping, not the stream's quant.
         CORUN_RETURN_IF_ERROR(

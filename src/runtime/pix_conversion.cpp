@@ -138,4 +138,17 @@ void pix_buffer_to_rgb(const PixBuffer& pix_buffer, size_t height, size_t width,
     }
 }
 
+void rgb_to_float32(const uint8_t* rgb, size_t height, size_t width, bool planar, float* values) {
+    const size_t pixels = height * width;
+    if (!planar) {
+        for (size_t i = 0; i < pixels * 3; ++i) values[i] = rgb[i];
+        return;
+    }
+    for (size_t pixel = 0; pixel < pixels; ++pixel) {
+        values[pixel] = rgb[pixel * 3];
+        values[pixels + pixel] = rgb[pixel * 3 + 1];
+        values[2 * pixels + pixel] = rgb[pixel * 3 + 2];
+    }
+}
+
 }  // namespace corun::runtime

@@ -20,4 +20,9 @@ Status check_pix_buffer(const PixBuffer& pix_buffer, size_t height, size_t width
 // cv::cvtColor's. The buffer must have passed check_pix_buffer.
 void pix_buffer_to_rgb(const PixBuffer& pix_buffer, size_t height, size_t width, uint8_t* rgb);
 
+// Those RGB bytes as FLOAT32 values 0..255, interleaved (NHWC) or planar (NCHW): a float image
+// input is the common case, and the general conversion (format_conversion.hpp) costs about ten
+// times more per element (docs/PERFORMANCE.md, "Pix buffers").
+void rgb_to_float32(const uint8_t* rgb, size_t height, size_t width, bool planar, float* values);
+
 }  // namespace corun::runtime

@@ -217,6 +217,14 @@ TEST_F(SetPixBufferTest, AnNchwInputGetsThePlanarFrameSetBufferWouldTake) {
     ASSERT_OK(configured.run(*pix_bindings, std::chrono::seconds(30)));
     ASSERT_OK(configured.run(*buffer_bindings, std::chrono::seconds(30)));
     EXPECT_EQ(from_pix, from_buffer);
+    // UINT8 NCHW takes the general conversion (FLOAT32 has a path of its own): same frame.
+    auto as_bytes = configure("conv_nchw.onnx", FormatType::UINT8);
+    auto byte_bindings = as_bytes.create_bindings();
+    std::vector<float> from_bytes(8 * 32 * 32);
+    ASSERT_OK(byte_bindings->input()->set_pix_buffer(pix));
+    ASSERT_OK(byte_bindings->output()->set_buffer(MemoryView::of(from_bytes)));
+    ASSERT_OK(as_bytes.run(*byte_bindings, std::chrono::seconds(30)));
+    EXPECT_EQ(from_bytes, from_buffer);
     // get_buffer shows the converted frame.
     auto bound = pix_bindings->input()->get_buffer();
     ASSERT_OK(bound);
