@@ -112,7 +112,12 @@ TEST_F(CompatModelTest, StreamsReportShapeFormatAndFrameSizeAsHailoRtDoes) {
     EXPECT_EQ(input->format().order, HAILO_FORMAT_ORDER_NHWC);
     EXPECT_EQ(input->get_frame_size(), 8u * 8 * 3 * 4);
     input->set_format_type(HAILO_FORMAT_TYPE_UINT8);
-    EXPECT_EQ(nhwc->input()->get_frame_size(), 8u * 8 * 3);  // copies are one stream
+    EXPECT_EQ(nhwc->input()->get_frame_size(), 8u * 8 * 3);             // copies are one stream
+    input->set_format_order(static_cast<hailo_format_order_t>(3));      // FCR, a device-side order
+    EXPECT_EQ(nhwc->input()->format().order, HAILO_FORMAT_ORDER_NHWC);  // logged, left as it was
+    input->set_format_order(HAILO_FORMAT_ORDER_NCHW);
+    EXPECT_EQ(nhwc->input()->format().order, HAILO_FORMAT_ORDER_NCHW);
+    EXPECT_EQ(nhwc->input()->shape().features, 3u);
     EXPECT_EQ(nhwc->inputs().size(), 1u);
     EXPECT_FALSE(nhwc->input()->is_nms());
 

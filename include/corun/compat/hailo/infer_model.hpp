@@ -57,6 +57,21 @@ inline hailo_status status_of(const corun::Status& status) {
     return to_hailo_status(status);
 }
 
+// The user formats both APIs name, each way round.
+inline constexpr std::pair<hailo_format_type_t, corun::FormatType> FORMAT_TYPES[] = {
+    {HAILO_FORMAT_TYPE_AUTO, corun::FormatType::AUTO},
+    {HAILO_FORMAT_TYPE_UINT8, corun::FormatType::UINT8},
+    {HAILO_FORMAT_TYPE_UINT16, corun::FormatType::UINT16},
+    {HAILO_FORMAT_TYPE_FLOAT32, corun::FormatType::FLOAT32},
+};
+inline constexpr std::pair<hailo_format_order_t, corun::FormatOrder> FORMAT_ORDERS[] = {
+    {HAILO_FORMAT_ORDER_AUTO, corun::FormatOrder::AUTO},
+    {HAILO_FORMAT_ORDER_NHWC, corun::FormatOrder::NHWC},
+    {HAILO_FORMAT_ORDER_NCHW, corun::FormatOrder::NCHW},
+    {HAILO_FORMAT_ORDER_NC, corun::FormatOrder::NC},
+    {HAILO_FORMAT_ORDER_NHW, corun::FormatOrder::NHW},
+};
+
 // HailoRT lets ConfiguredInferModel and Bindings be default-constructed; such an object has
 // nothing to run, and says so instead of crashing.
 inline corun::Status unconfigured_model() {
@@ -378,36 +393,15 @@ public:
         }
         hailo_format_t format() const {
             const corun::Format format = stream_.format();
+            // A type or order with no HailoRT name (INT64 tokens ...) reads AUTO; corun's
+            // format() has it.
             hailo_format_t result{HAILO_FORMAT_TYPE_AUTO, HAILO_FORMAT_ORDER_AUTO,
                                   HAILO_FORMAT_FLAGS_NONE};
-            switch (format.type) {
-                case corun::FormatType::UINT8:
-                    result.type = HAILO_FORMAT_TYPE_UINT8;
-                    break;
-                case corun::FormatType::UINT16:
-                    result.type = HAILO_FORMAT_TYPE_UINT16;
-                    break;
-                case corun::FormatType::FLOAT32:
-                    result.type = HAILO_FORMAT_TYPE_FLOAT32;
-                    break;
-                default:  // INT64 tokens and the like: no HailoRT name (corun's format() has it)
-                    break;
+            for (const auto& [hailo, corun_type] : detail::FORMAT_TYPES) {
+                if (corun_type == format.type) result.type = hailo;
             }
-            switch (format.order) {
-                case corun::FormatOrder::NHWC:
-                    result.order = HAILO_FORMAT_ORDER_NHWC;
-                    break;
-                case corun::FormatOrder::NCHW:
-                    result.order = HAILO_FORMAT_ORDER_NCHW;
-                    break;
-                case corun::FormatOrder::NC:
-                    result.order = HAILO_FORMAT_ORDER_NC;
-                    break;
-                case corun::FormatOrder::NHW:
-                    result.order = HAILO_FORMAT_ORDER_NHW;
-                    break;
-                default:
-                    break;
+            for (const auto& [hailo, corun_order] : detail::FORMAT_ORDERS) {
+                if (corun_order == format.order) result.order = hailo;
             }
             if (auto layout = pixel_layout()) result.order = detail::format_order_of(*layout);
             return result;
@@ -422,19 +416,8 @@ public:
         }
 
         void set_format_type(hailo_format_type_t type) {
-            switch (type) {
-                case HAILO_FORMAT_TYPE_AUTO:
-                    stream_.set_format_type(corun::FormatType::AUTO);
-                    break;
-                case HAILO_FORMAT_TYPE_UINT8:
-                    stream_.set_format_type(corun::FormatType::UINT8);
-                    break;
-                case HAILO_FORMAT_TYPE_UINT16:
-                    stream_.set_format_type(corun::FormatType::UINT16);
-                    break;
-                case HAILO_FORMAT_TYPE_FLOAT32:
-                    stream_.set_format_type(corun::FormatType::FLOAT32);
-                    break;
+            for (const auto& [hailo, corun_type] : detail::FORMAT_TYPES) {
+                if (hailo == type) stream_.set_format_type(corun_type);
             }
         }
         // NHWC, NCHW, NC, NHW and AUTO are the buffer's order; NV12, NV21 and I420 (inputs
@@ -449,30 +432,15 @@ public:
             } else {
                 layouts_->erase(stream_.name());
             }
-            switch (order) {
-                case HAILO_FORMAT_ORDER_AUTO:
-                    stream_.set_format_order(corun::FormatOrder::AUTO);
-                    return;
-                case HAILO_FORMAT_ORDER_NHWC:
-                    stream_.set_format_order(corun::FormatOrder::NHWC);
-                    return;
-                case HAILO_FORMAT_ORDER_NCHW:
-                    stream_.set_format_order(corun::FormatOrder::NCHW);
-                    return;
-                case HAILO_FORMAT_ORDER_NC:
-                    stream_.set_format_order(corun::FormatOrder::NC);
-                    return;
-                case HAILO_FORMAT_ORDER_NHW:
-                    stream_.set_format_order(corun::FormatOrder::NHW);
-                    return;
-                default:
-                    to_hailo_status(corun::Status(
-                        corun::StatusCode::NOT_SUPPORTED,
-                        "set_format_order: '" + stream_.name() +
-                            "' takes NHWC, NCHW, NC, NHW or "
-                            "AUTO (and, for an input, NV12, NV21 or I420 for pix buffers); order " +
-                            std::to_string(static_cast<int>(order)) + " is left as it was"));
+            for (const auto& [hailo, corun_order] : detail::FORMAT_ORDERS) {
+                if (hailo == order) return stream_.set_format_order(corun_order);
             }
+            to_hailo_status(corun::Status(
+                corun::StatusCode::NOT_SUPPORTED,
+                "set_format_order: '" + stream_.name() +
+                    "' takes NHWC, NCHW, NC, NHW or AUTO (and, for an input, NV12, NV21 or I420 "
+                    "for pix buffers); order " +
+                    std::to_string(static_cast<int>(order)) + " is left as it was"));
         }
         std::vector<hailo_quant_info_t> get_quant_infos() const {
             std::vector<hailo_quant_info_t> infos;
