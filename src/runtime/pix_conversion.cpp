@@ -109,31 +109,31 @@ Status check_pix_buffer(const PixBuffer& pix_buffer, size_t height, size_t width
 void pix_buffer_to_rgb(const PixBuffer& pix_buffer, size_t height, size_t width, uint8_t* rgb) {
     const PlaneStarts starts = plane_starts(pix_buffer, height, width);
     const size_t chroma_width = width / 2;
+    // Per chroma row: where its U and V samples are, and how far apart consecutive ones are.
+    const bool interleaved = pix_buffer.layout != PixelLayout::I420;
+    const size_t step = interleaved ? 2 : 1;
+    const size_t u_offset = pix_buffer.layout == PixelLayout::NV21 ? 1 : 0;
+    const size_t v_offset = pix_buffer.layout == PixelLayout::NV12 ? 1 : 0;
     for (size_t row = 0; row < height; ++row) {
-        for (size_t column = 0; column < width; ++column) {
-            const size_t chroma_index = (row / 2) * chroma_width + column / 2;
-            int u = 0, v = 0;
-            switch (pix_buffer.layout) {
-                case PixelLayout::NV12:
-                    u = starts.first_chroma[2 * chroma_index];
-                    v = starts.first_chroma[2 * chroma_index + 1];
-                    break;
-                case PixelLayout::NV21:
-                    v = starts.first_chroma[2 * chroma_index];
-                    u = starts.first_chroma[2 * chroma_index + 1];
-                    break;
-                case PixelLayout::I420:
-                    u = starts.first_chroma[chroma_index];
-                    v = starts.second_chroma[chroma_index];
-                    break;
+        const size_t chroma_row = (row / 2) * chroma_width * step;
+        const uint8_t* u_samples = starts.first_chroma + chroma_row + u_offset;
+        const uint8_t* v_samples =
+            (interleaved ? starts.first_chroma : starts.second_chroma) + chroma_row + v_offset;
+        const uint8_t* luma = starts.y + row * width;
+        uint8_t* pixel = rgb + row * width * 3;
+        // Two pixels share one U,V pair: its three chroma terms are computed once for both.
+        for (size_t pair = 0; pair < chroma_width; ++pair) {
+            const int u = int(u_samples[pair * step]) - 128;
+            const int v = int(v_samples[pair * step]) - 128;
+            const int red = HALF + COEFF_V_TO_R * v;
+            const int green = HALF + COEFF_V_TO_G * v + COEFF_U_TO_G * u;
+            const int blue = HALF + COEFF_U_TO_B * u;
+            for (size_t half = 0; half < 2; ++half, pixel += 3) {
+                const int y = std::max(0, int(luma[2 * pair + half]) - 16) * COEFF_Y;
+                pixel[0] = saturate((y + red) >> SHIFT);
+                pixel[1] = saturate((y + green) >> SHIFT);
+                pixel[2] = saturate((y + blue) >> SHIFT);
             }
-            u -= 128;
-            v -= 128;
-            const int y = std::max(0, int(starts.y[row * width + column]) - 16) * COEFF_Y;
-            uint8_t* pixel = rgb + (row * width + column) * 3;
-            pixel[0] = saturate((y + HALF + COEFF_V_TO_R * v) >> SHIFT);
-            pixel[1] = saturate((y + HALF + COEFF_V_TO_G * v + COEFF_U_TO_G * u) >> SHIFT);
-            pixel[2] = saturate((y + HALF + COEFF_U_TO_B * u) >> SHIFT);
         }
     }
 }
