@@ -13,6 +13,7 @@
 
 #include "corun/expected.hpp"
 #include "corun/format.hpp"
+#include "corun/pix_buffer.hpp"
 
 namespace corun {
 
@@ -95,6 +96,13 @@ public:
             // A zero-size stream (a dimension is 0) takes MemoryView(nullptr, 0), or nothing.
             // An optional input left unbound is omitted: the model runs without it.
             Status set_buffer(MemoryView view);
+            // Converts a YUV 4:2:0 camera frame (pix_buffer.hpp) into a frame of this input,
+            // held by these bindings (and their copies, and the jobs that run them): the planes
+            // are read now, so they may be reused once this returns. The input must be an image
+            // of 3 channels (NHWC or NCHW, any numeric type: pixel values 0..255 as they are)
+            // with an even height and width; INVALID_OPERATION otherwise, INVALID_ARGUMENT
+            // (naming the expected sizes) for planes that do not match that height and width.
+            Status set_pix_buffer(const PixBuffer& pix_buffer);
             Expected<MemoryView> get_buffer() const;
             const std::string& name() const;
             // Bytes of one frame in the configured (user) format: what set_buffer expects.
@@ -126,6 +134,8 @@ public:
         Expected<InferStream> single(bool is_input);
         std::shared_ptr<const ConfiguredPipeline> pipeline_;
         std::vector<MemoryView> buffers_;  // in stream order: inputs, then outputs
+        // Frames converted by set_pix_buffer, by stream; shared with copies and running jobs.
+        std::vector<std::shared_ptr<const std::vector<uint8_t>>> converted_frames_;
     };
 
     Expected<Bindings> create_bindings();

@@ -3,13 +3,17 @@
 #include "common/string_elements.hpp"
 #include "corun/configured_infer_model.hpp"
 #include "runtime/configured_pipeline.hpp"
+#include "runtime/format_conversion.hpp"
+#include "runtime/pix_conversion.hpp"
 
 namespace corun {
 
 using Bindings = ConfiguredInferModel::Bindings;
 
 Bindings::Bindings(std::shared_ptr<const ConfiguredPipeline> pipeline)
-    : pipeline_(std::move(pipeline)), buffers_(pipeline_->streams.size()) {}
+    : pipeline_(std::move(pipeline)),
+      buffers_(pipeline_->streams.size()),
+      converted_frames_(pipeline_->streams.size()) {}
 
 Expected<Bindings::InferStream> Bindings::find(const std::string& name, bool is_input) {
     const auto& streams = pipeline_->streams;
@@ -64,6 +68,7 @@ Status Bindings::InferStream::set_buffer(MemoryView view) {
                               "followed by its bytes (KServe's BYTES layout)");
         }
         owner_->buffers_[index_] = view;
+        owner_->converted_frames_[index_].reset();
         return Status::ok();
     }
     if (view.data != nullptr && view.size != stream.user.byte_size()) {
@@ -74,6 +79,45 @@ Status Bindings::InferStream::set_buffer(MemoryView view) {
                           "format before configure()");
     }
     owner_->buffers_[index_] = view;
+    owner_->converted_frames_[index_].reset();
+    return Status::ok();
+}
+
+Status Bindings::InferStream::set_pix_buffer(const PixBuffer& pix_buffer) {
+    const ConfiguredStream& stream = owner_->pipeline_->streams[index_];
+    const auto& dims = stream.user.dims;
+    const bool nhwc = stream.user.order == FormatOrder::NHWC;
+    const bool image = dims.size() == 4 && (nhwc || stream.user.order == FormatOrder::NCHW) &&
+                       dims[0] == 1 && dims[nhwc ? 3 : 1] == 3;
+    if (!stream.is_input || !image || format_type_size(stream.user.type) == 0) {
+        return Status(StatusCode::INVALID_OPERATION,
+                      "set_pix_buffer: " + stream.describe() +
+                          " is not an image input of one frame with 3 channels (NHWC or NCHW, "
+                          "numeric); bind it with set_buffer");
+    }
+    const size_t height = static_cast<size_t>(dims[nhwc ? 1 : 2]);
+    const size_t width = static_cast<size_t>(dims[nhwc ? 2 : 3]);
+    CORUN_RETURN_IF_ERROR(runtime::check_pix_buffer(pix_buffer, height, width),
+                          "input '" + stream.name + "'");
+    const runtime::FrameLayout rgb_layout{
+        FormatType::UINT8, FormatOrder::NHWC, {1, int64_t(height), int64_t(width), 3}};
+    std::vector<uint8_t> rgb(rgb_layout.byte_size());
+    runtime::pix_buffer_to_rgb(pix_buffer, height, width, rgb.data());
+    auto frame = std::make_shared<std::vector<uint8_t>>(stream.user.byte_size());
+    if (runtime::is_same_layout(rgb_layout, stream.user)) {
+        *frame = std::move(rgb);
+    } else if (stream.user.type == FormatType::FLOAT32) {
+        runtime::rgb_to_float32(rgb.data(), height, width, !nhwc,
+                                reinterpret_cast<float*>(frame->data()));
+    } else {
+        // Pixel values stay 0..255 in any type: an identity mapping, not the stream's quant.
+        CORUN_RETURN_IF_ERROR(
+            runtime::convert_frame(rgb.data(), rgb.size(), rgb_layout, frame->data(), frame->size(),
+                                   stream.user, QuantInfo{}),
+            "set_pix_buffer: input '" + stream.name + "'");
+    }
+    owner_->buffers_[index_] = MemoryView(frame->data(), frame->size());
+    owner_->converted_frames_[index_] = std::move(frame);
     return Status::ok();
 }
 

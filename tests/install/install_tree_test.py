@@ -11,6 +11,8 @@ built against that prefix alone, with CMake and with pkg-config.
   - the program runs add_one.onnx in-process: every output is its input + 1, exactly; the
     pkg-config build prints the same; `ldd` of both shows libcorun from the prefix and no
     libgrpc*/libprotobuf*;
+  - a program written for HailoRT's hailo/hailort.hpp, built with corun::hailort, runs add_one.onnx
+    with the same result;
   - a zoo model (emotion, when scripts/fetch_models.sh fetched it): 7 probabilities summing to 1;
   - the installed `corun scan` runs from the prefix.
 
@@ -18,6 +20,7 @@ usage: install_tree_test.py BUILD_DIR CXX TEST_MODEL_DIR MODEL_CACHE_DIR VERSION
 (LIBDIR: CMAKE_INSTALL_LIBDIR, relative to the prefix)
 """
 import os
+import struct
 import sys
 import tempfile
 
@@ -104,6 +107,21 @@ def check_links(binary, prefix, label):
     check(not found, "%s: ldd shows no libgrpc*/libprotobuf*" % label, found)
 
 
+def check_hailort_app(binary, work):
+    """tests/compat/async_infer_basic_example against the installed compatibility header."""
+    values = app_input(48)
+    input_path, output_path = os.path.join(work, "hailort_in.bin"), os.path.join(work, "hailort_out.bin")
+    with open(input_path, "wb") as frame:
+        frame.write(struct.pack("<48f", *values))
+    code, out, err = run([binary, ADD_ONE, input_path, output_path])
+    outputs = []
+    if code == 0 and os.path.exists(output_path):
+        with open(output_path, "rb") as frame:
+            outputs = list(struct.unpack("<48f", frame.read()))
+    check(outputs == [value + 1.0 for value in values],
+          "corun::hailort: a HailoRT-style program runs add_one, outputs = inputs + 1", out + err)
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="corun-install-") as work:
         prefix = os.path.join(work, "prefix")
@@ -114,6 +132,8 @@ def main():
         with_cmake = build_with_cmake(prefix, work, CXX)
         cmake_output = check_add_one(with_cmake, "find_package build")
         check_links(with_cmake, prefix, "find_package build")
+
+        check_hailort_app(os.path.join(os.path.dirname(with_cmake), "hailort_app"), work)
 
         with_pkg_config = build_with_pkg_config(prefix, LIBDIR, work, CXX)
         pkg_config_output = check_add_one(with_pkg_config, "pkg-config build")
