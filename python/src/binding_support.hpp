@@ -8,6 +8,9 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -40,6 +43,28 @@ T take(Expected<T>&& expected) {
     return std::move(expected).value();
 }
 
+// Runs `call` (a call into corun) with the GIL released, then, holding it again, raises its
+// error: returns the value of an Expected, nothing for a Status. The one way bindings call
+// anything that may block or take long.
+template <typename Call>
+auto without_gil(Call&& call) {
+    auto result = [&] {
+        py::gil_scoped_release released;
+        return call();
+    }();
+    if constexpr (std::is_same_v<decltype(result), Status>) {
+        check(result);
+    } else {
+        return take(std::move(result));
+    }
+}
+
+// The path a str or os.PathLike names; INVALID_ARGUMENT with `expected` (what the call takes)
+// and the type given for anything else.
+std::string path_of(const py::object& path, const std::string& expected);
+// The bytes of a bytes or bytearray object, valid while the object lives.
+std::span<const uint8_t> bytes_of(const py::object& bytes);
+
 // A timeout given in milliseconds, as hailo_platform takes them. Negative: INVALID_ARGUMENT;
 // at or above HAILO_INFINITE (2^32 - 1) it waits forever.
 std::chrono::milliseconds timeout_from(int64_t milliseconds, const char* what);
@@ -67,6 +92,45 @@ void reset_without_gil(std::shared_ptr<T>& handle) {
     } else {
         handle.reset();
     }
+}
+
+// A corun object that Python may release before it is collected (release(), the end of a `with`
+// block): later calls raise INVALID_OPERATION naming it. Dropped without the GIL.
+template <typename T>
+class Releasable {
+public:
+    Releasable(std::shared_ptr<T> object, const char* what)
+        : object_(std::move(object)), what_(what) {}
+    ~Releasable() { reset_without_gil(object_); }
+    Releasable(Releasable&&) noexcept = default;
+    Releasable& operator=(Releasable&&) noexcept = default;
+
+    const std::shared_ptr<T>& get() const {
+        if (!object_) {
+            raise_status(Status(StatusCode::INVALID_OPERATION,
+                                std::string("this ") + what_ +
+                                    " was released (release() or the end of its `with` block); "
+                                    "create a new one"));
+        }
+        return object_;
+    }
+    void release() { reset_without_gil(object_); }
+
+private:
+    std::shared_ptr<T> object_;
+    const char* what_;
+};
+
+// Makes a bound class a context manager whose `with` block ends with `end(self)` (release,
+// shutdown, abort), as hailo_platform's VDevice, ConfiguredInferModel and LLM are.
+template <typename Class, typename End>
+Class& with_block(Class& bound, End end) {
+    bound.def("__enter__", [](py::object self) { return self; })
+        .def("__exit__", [end](typename Class::type& self, const py::args&) {
+            end(self);
+            return false;
+        });
+    return bound;
 }
 
 void bind_vdevice(py::module_& module);

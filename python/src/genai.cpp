@@ -33,11 +33,7 @@ public:
 
     std::string read(int64_t timeout_ms) {
         const auto timeout = timeout_from(timeout_ms, "the timeout");
-        Expected<std::string> piece = [&] {
-            py::gil_scoped_release released;
-            return completion_->read(timeout);
-        }();
-        return take(std::move(piece));
+        return without_gil([&] { return completion_->read(timeout); });
     }
 
     // The next piece, or StopIteration once the generation has ended and everything was read.
@@ -55,11 +51,7 @@ public:
 
     std::string read_all(int64_t timeout_ms) {
         const auto timeout = timeout_from(timeout_ms, "the timeout");
-        Expected<std::string> text = [&] {
-            py::gil_scoped_release released;
-            return completion_->read_all(timeout);
-        }();
-        return take(std::move(text));
+        return without_gil([&] { return completion_->read_all(timeout); });
     }
 
     std::string status_name() const {
@@ -67,12 +59,7 @@ public:
     }
 
     void abort() {
-        Status status;
-        {
-            py::gil_scoped_release released;
-            status = completion_->abort();
-        }
-        check(status);
+        without_gil([&] { return completion_->abort(); });
     }
 
     void end() {
@@ -117,7 +104,11 @@ std::vector<genai::ChatMessage> chat_messages(const py::list& messages) {
 class PyLLM {
 public:
     PyLLM(const py::object& vdevice, const std::string& model_path, const std::string& lora_name,
-          uint32_t context_size) {
+          uint32_t context_size)
+        : llm_(create(vdevice, model_path, lora_name, context_size), "LLM") {}
+
+    static std::shared_ptr<LLM> create(const py::object& vdevice, const std::string& model_path,
+                                       const std::string& lora_name, uint32_t context_size) {
         if (!lora_name.empty()) {
             raise_status(Status(StatusCode::NOT_SUPPORTED, "corun's LLM takes no LoRA adapter ('" +
                                                                lora_name +
@@ -126,43 +117,28 @@ public:
         std::shared_ptr<VDevice> device = vdevice_of(vdevice);
         genai::LLMParams params;
         params.context_size = context_size;
-        Expected<std::unique_ptr<LLM>> created = [&] {
-            py::gil_scoped_release released;
-            return LLM::create(*device, model_path, params);
-        }();
-        llm_ = take(std::move(created));
+        return without_gil([&] { return LLM::create(*device, model_path, params); });
     }
-    ~PyLLM() { reset_without_gil(llm_); }
 
-    LLM& get() {
-        if (!llm_) {
-            raise_status(
-                Status(StatusCode::INVALID_OPERATION, "this LLM was released; create a new one"));
-        }
-        return *llm_;
-    }
-    void release() { reset_without_gil(llm_); }
+    LLM& get() { return *llm_.get(); }
+    void release() { llm_.release(); }
 
     PyCompletion generate(const py::object& prompt, const genai::LLMGeneratorParams& params) {
         LLM& llm = get();
-        Expected<LLMGeneratorCompletion> completion = Status(StatusCode::INTERNAL_FAILURE, "");
         if (py::isinstance<py::str>(prompt)) {
             const std::string text = prompt.cast<std::string>();
-            py::gil_scoped_release released;
-            completion = llm.generate(params, text);
-        } else if (py::isinstance<py::list>(prompt)) {
-            const auto messages = chat_messages(prompt.cast<py::list>());
-            py::gil_scoped_release released;
-            completion = llm.generate(params, messages);
-        } else {
-            raise_status(Status(StatusCode::INVALID_ARGUMENT,
-                                "prompt must be a string or a list of chat messages"));
+            return PyCompletion(without_gil([&] { return llm.generate(params, text); }));
         }
-        return PyCompletion(take(std::move(completion)));
+        if (py::isinstance<py::list>(prompt)) {
+            const auto messages = chat_messages(prompt.cast<py::list>());
+            return PyCompletion(without_gil([&] { return llm.generate(params, messages); }));
+        }
+        raise_status(Status(StatusCode::INVALID_ARGUMENT,
+                            "prompt must be a string or a list of chat messages"));
     }
 
 private:
-    std::shared_ptr<LLM> llm_;
+    Releasable<LLM> llm_;
 };
 
 genai::LLMGeneratorParams generator_params(
@@ -184,27 +160,22 @@ genai::LLMGeneratorParams generator_params(
 class PySpeech2Text {
 public:
     PySpeech2Text(const py::object& vdevice, const std::string& model_path,
-                  const std::string& language, genai::Speech2TextTask task) {
+                  const std::string& language, genai::Speech2TextTask task)
+        : model_(create(vdevice, model_path, language, task), "Speech2Text") {}
+
+    static std::shared_ptr<Speech2Text> create(const py::object& vdevice,
+                                               const std::string& model_path,
+                                               const std::string& language,
+                                               genai::Speech2TextTask task) {
         std::shared_ptr<VDevice> device = vdevice_of(vdevice);
         genai::Speech2TextParams params;
         params.language = language;
         params.task = task;
-        Expected<std::unique_ptr<Speech2Text>> created = [&] {
-            py::gil_scoped_release released;
-            return Speech2Text::create(*device, model_path, params);
-        }();
-        model_ = take(std::move(created));
+        return without_gil([&] { return Speech2Text::create(*device, model_path, params); });
     }
-    ~PySpeech2Text() { reset_without_gil(model_); }
 
-    Speech2Text& get() {
-        if (!model_) {
-            raise_status(Status(StatusCode::INVALID_OPERATION,
-                                "this Speech2Text was released; create a new one"));
-        }
-        return *model_;
-    }
-    void release() { reset_without_gil(model_); }
+    Speech2Text& get() { return *model_.get(); }
+    void release() { model_.release(); }
 
     std::vector<genai::Speech2TextSegment> segments(
         const py::array_t<float, py::array::c_style | py::array::forcecast>& audio,
@@ -214,15 +185,11 @@ public:
         params.task = task;
         params.language = language;
         const std::span<const float> samples(audio.data(), static_cast<size_t>(audio.size()));
-        Expected<std::vector<genai::Speech2TextSegment>> result = [&] {
-            py::gil_scoped_release released;
-            return model.generate_all_segments(samples, params);
-        }();
-        return take(std::move(result));
+        return without_gil([&] { return model.generate_all_segments(samples, params); });
     }
 
 private:
-    std::shared_ptr<Speech2Text> model_;
+    Releasable<Speech2Text> model_;
 };
 
 }  // namespace
@@ -231,14 +198,11 @@ void bind_genai(py::module_& parent) {
     py::module_ module =
         parent.def_submodule("genai", "LLM and Speech2Text (hailo_platform.genai)");
 
-    py::class_<PyCompletion>(module, "LLMGeneratorCompletion",
-                             "A running generation: iterate it, or read() piece by piece.")
-        .def("__enter__", [](py::object self) { return self; })
-        .def("__exit__",
-             [](PyCompletion& self, const py::args&) {
-                 self.end();
-                 return false;
-             })
+    py::class_<PyCompletion> completion(
+        module, "LLMGeneratorCompletion",
+        "A running generation: iterate it, or read() piece by piece; its `with` block's end "
+        "aborts it if it still runs.");
+    with_block(completion, [](PyCompletion& self) { self.end(); })
         .def("__iter__", [](py::object self) { return self; })
         .def("__next__", &PyCompletion::next)
         .def("read", &PyCompletion::read, py::arg("timeout_ms") = 10000,
@@ -252,7 +216,8 @@ void bind_genai(py::module_& parent) {
             return self.completion().timings().generated_tokens;
         });
 
-    py::class_<PyLLM>(module, "LLM", "A GGUF language model on a VDevice's scheduler.")
+    py::class_<PyLLM> llm(module, "LLM", "A GGUF language model on a VDevice's scheduler.");
+    with_block(llm, [](PyLLM& self) { self.release(); })
         .def(py::init<const py::object&, const std::string&, const std::string&, uint32_t>(),
              py::arg("vdevice"), py::arg("model_path"), py::arg("lora_name") = "", py::kw_only(),
              py::arg("context_size") = 0)
@@ -303,12 +268,7 @@ void bind_genai(py::module_& parent) {
             py::arg("priority"))
         .def_property_readonly("scheduler_model_id",
                                [](PyLLM& self) { return self.get().scheduler_model_id(); })
-        .def("release", &PyLLM::release)
-        .def("__enter__", [](py::object self) { return self; })
-        .def("__exit__", [](PyLLM& self, const py::args&) {
-            self.release();
-            return false;
-        });
+        .def("release", &PyLLM::release);
 
     py::enum_<genai::Speech2TextTask>(module, "Speech2TextTask")
         .value("TRANSCRIBE", genai::Speech2TextTask::TRANSCRIBE)
@@ -323,7 +283,9 @@ void bind_genai(py::module_& parent) {
                    std::to_string(segment.end_sec) + ", '" + segment.text + "')";
         });
 
-    py::class_<PySpeech2Text>(module, "Speech2Text", "A whisper.cpp model on a VDevice.")
+    py::class_<PySpeech2Text> speech2text(module, "Speech2Text",
+                                          "A whisper.cpp model on a VDevice.");
+    with_block(speech2text, [](PySpeech2Text& self) { self.release(); })
         .def(py::init<const py::object&, const std::string&, const std::string&,
                       genai::Speech2TextTask>(),
              py::arg("vdevice"), py::arg("model_path"), py::kw_only(), py::arg("language") = "",
@@ -344,12 +306,7 @@ void bind_genai(py::module_& parent) {
             },
             py::arg("audio_data"), py::kw_only(), py::arg("task") = py::none(),
             py::arg("language") = py::none(), "The segments' texts, concatenated.")
-        .def("release", &PySpeech2Text::release)
-        .def("__enter__", [](py::object self) { return self; })
-        .def("__exit__", [](PySpeech2Text& self, const py::args&) {
-            self.release();
-            return false;
-        });
+        .def("release", &PySpeech2Text::release);
 }
 
 }  // namespace corun::python

@@ -230,12 +230,7 @@ public:
     }
     void wait(int64_t timeout_ms) {
         const auto timeout = timeout_from(timeout_ms, "the timeout");
-        Status status;
-        {
-            py::gil_scoped_release released;
-            status = job_->wait(timeout);
-        }
-        check(status);
+        without_gil([&] { return job_->wait(timeout); });
     }
     bool is_done() const { return job_->is_done(); }
 
@@ -308,12 +303,7 @@ public:
         const auto timeout = timeout_from(timeout_ms, "the timeout");
         std::vector<PyBindings*> list = bindings_list(bindings);
         if (list.size() == 1) {
-            Status status;
-            {
-                py::gil_scoped_release released;
-                status = model_->run(list.front()->bindings(), timeout);
-            }
-            return check(status);
+            return without_gil([&] { return model_->run(list.front()->bindings(), timeout); });
         }
         // Several frames: one job, as hailo_platform runs them (run_async, then wait).
         start(list, py::none()).wait(timeout_ms);
@@ -330,24 +320,14 @@ public:
 
     void wait_for_async_ready(int64_t timeout_ms, uint32_t frames_count) {
         const auto timeout = timeout_from(timeout_ms, "the timeout");
-        Status status;
-        {
-            py::gil_scoped_release released;
-            status = model_->wait_for_async_ready(timeout, frames_count);
-        }
-        check(status);
+        without_gil([&] { return model_->wait_for_async_ready(timeout, frames_count); });
     }
 
     ConfiguredInferModel& model() { return *model_; }
     const StreamTable& table() const { return *table_; }
 
     void shutdown() {
-        Status status;
-        {
-            py::gil_scoped_release released;
-            status = model_->shutdown();
-        }
-        check(status);
+        without_gil([&] { return model_->shutdown(); });
     }
 
 private:
@@ -381,19 +361,16 @@ private:
         AsyncInferCallback on_done = [context](const AsyncInferCompletionInfo& info) {
             context->complete(info);
         };
-        Expected<AsyncInferJob> job = Status(StatusCode::INTERNAL_FAILURE, "");
         if (list.size() == 1) {
             const ConfiguredInferModel::Bindings& bindings = list.front()->bindings();
-            py::gil_scoped_release released;
-            job = model_->run_async(bindings, std::move(on_done));
-        } else {
-            std::vector<ConfiguredInferModel::Bindings> frames;
-            frames.reserve(list.size());
-            for (const PyBindings* bindings : list) frames.push_back(bindings->bindings());
-            py::gil_scoped_release released;
-            job = model_->run_async(frames, std::move(on_done));
+            return PyAsyncInferJob(
+                without_gil([&] { return model_->run_async(bindings, std::move(on_done)); }));
         }
-        return PyAsyncInferJob(take(std::move(job)));
+        std::vector<ConfiguredInferModel::Bindings> frames;
+        frames.reserve(list.size());
+        for (const PyBindings* bindings : list) frames.push_back(bindings->bindings());
+        return PyAsyncInferJob(
+            without_gil([&] { return model_->run_async(frames, std::move(on_done)); }));
     }
 
     std::shared_ptr<ConfiguredInferModel> model_;
@@ -501,11 +478,8 @@ void bind_infer_model(py::module_& module) {
         .def(
             "configure",
             [](InferModel& model) {
-                Expected<ConfiguredInferModel> configured = [&] {
-                    py::gil_scoped_release released;
-                    return model.configure();
-                }();
-                return std::make_unique<PyConfiguredInferModel>(take(std::move(configured)));
+                return std::make_unique<PyConfiguredInferModel>(
+                    without_gil([&] { return model.configure(); }));
             },
             "Checks formats and shapes and prepares the model; use it as a context manager.");
 }
@@ -569,12 +543,7 @@ void bind_configured(py::module_& module) {
             },
             py::arg("name") = "", py::keep_alive<0, 1>());
 
-    configured.def("__enter__", [](py::object self) { return self; })
-        .def("__exit__",
-             [](PyConfiguredInferModel& self, const py::args&) {
-                 self.shutdown();
-                 return false;
-             })
+    with_block(configured, [](PyConfiguredInferModel& self) { self.shutdown(); })
         .def("create_bindings", &PyConfiguredInferModel::create_bindings,
              py::arg("input_buffers") = py::none(), py::arg("output_buffers") = py::none(),
              "Bindings for one frame: the arrays given by stream name; outputs not given get "

@@ -25,6 +25,25 @@ void raise_status(const Status& status) {
     throw py::error_already_set();
 }
 
+std::string path_of(const py::object& path, const std::string& expected) {
+    try {
+        return py::module_::import("os").attr("fspath")(path).cast<std::string>();
+    } catch (py::error_already_set&) {
+        raise_status(Status(StatusCode::INVALID_ARGUMENT,
+                            expected + " (a str or os.PathLike); got " +
+                                std::string(py::str(py::type::of(path).attr("__name__")))));
+    }
+}
+
+std::span<const uint8_t> bytes_of(const py::object& bytes) {
+    const bool is_bytes = py::isinstance<py::bytes>(bytes);
+    const char* data =
+        is_bytes ? PyBytes_AS_STRING(bytes.ptr()) : PyByteArray_AS_STRING(bytes.ptr());
+    const Py_ssize_t size =
+        is_bytes ? PyBytes_GET_SIZE(bytes.ptr()) : PyByteArray_GET_SIZE(bytes.ptr());
+    return {reinterpret_cast<const uint8_t*>(data), static_cast<size_t>(size)};
+}
+
 std::chrono::milliseconds timeout_from(int64_t milliseconds, const char* what) {
     if (milliseconds < 0) {
         raise_status(Status(StatusCode::INVALID_ARGUMENT, std::string(what) + " is negative (" +

@@ -30,17 +30,13 @@ struct TaskImage {
 };
 
 TaskImage task_image(const py::object& image) {
-    if (py::isinstance<py::bytes>(image)) {
-        const std::string_view bytes(PyBytes_AS_STRING(image.ptr()),
-                                     static_cast<size_t>(PyBytes_GET_SIZE(image.ptr())));
-        return {take(tasks::decode_image(std::span<const uint8_t>(
-                    reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()))),
-                py::none()};
+    if (py::isinstance<py::bytes>(image) || py::isinstance<py::bytearray>(image)) {
+        const std::span<const uint8_t> bytes = bytes_of(image);
+        return {without_gil([&] { return tasks::decode_image(bytes); }), py::none()};
     }
     if (!py::isinstance<py::array>(image)) {
-        const std::string path =
-            py::module_::import("os").attr("fspath")(image).cast<std::string>();
-        return {take(tasks::read_image(path)), py::none()};
+        const std::string path = path_of(image, "an image is a numpy array, bytes or a path");
+        return {without_gil([&] { return tasks::read_image(path); }), py::none()};
     }
     py::array array = py::reinterpret_borrow<py::array>(image);
     if (array.dtype().kind() != 'u' || array.dtype().itemsize() != 1) {
@@ -69,9 +65,8 @@ py::tuple box_tuple(const tasks::Box& box) {
 // Audio as the voice-activity detector takes it: float samples with their rate, or a WAV path.
 tasks::AudioClip task_audio(const py::object& audio, int sample_rate) {
     if (!py::isinstance<py::array>(audio) && !py::isinstance<py::list>(audio)) {
-        const std::string path =
-            py::module_::import("os").attr("fspath")(audio).cast<std::string>();
-        return take(tasks::read_wav(path));
+        const std::string path = path_of(audio, "audio is a float array or a WAV path");
+        return without_gil([&] { return tasks::read_wav(path); });
     }
     auto samples = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(audio);
     if (!samples || samples.ndim() != 1) {
@@ -88,12 +83,15 @@ tasks::AudioClip task_audio(const py::object& audio, int sample_rate) {
 // error, if any, with the GIL.
 template <typename Create>
 auto created(Create&& create) {
-    auto result = [&] {
-        py::gil_scoped_release released;
-        return create();
-    }();
-    using Task = typename decltype(take(std::move(result)))::element_type;
-    return std::shared_ptr<Task>(take(std::move(result)));
+    auto task = without_gil(std::forward<Create>(create));
+    return std::shared_ptr<typename decltype(task)::element_type>(std::move(task));
+}
+
+// Runs a task on an image without the GIL; the image's pixels stay referenced meanwhile.
+template <typename Run>
+auto on_image(const py::object& image, Run&& run) {
+    const TaskImage input = task_image(image);
+    return without_gil([&] { return run(input.mat); });
 }
 
 }  // namespace
@@ -141,13 +139,9 @@ void bind_tasks(py::module_& parent) {
              py::arg("score_threshold") = 0.35f, py::arg("iou_threshold") = 0.6f,
              py::arg("letterbox") = false)
         .def("detect", [](tasks::ObjectDetector& detector, const py::object& image) {
-            const TaskImage input = task_image(image);
-            Expected<std::vector<tasks::Detection>> found = [&] {
-                py::gil_scoped_release released;
-                return detector.detect(input.mat);
-            }();
             py::list result;
-            for (const auto& detection : take(std::move(found))) {
+            for (const auto& detection :
+                 on_image(image, [&](const cv::Mat& mat) { return detector.detect(mat); })) {
                 py::dict item;
                 item["label"] = detection.label;
                 item["label_id"] = detection.label_id;
@@ -169,13 +163,9 @@ void bind_tasks(py::module_& parent) {
             }),
             py::arg("vdevice"), py::arg("model_path"), py::arg("score_threshold") = 0.75f)
         .def("detect", [](tasks::FaceDetector& detector, const py::object& image) {
-            const TaskImage input = task_image(image);
-            Expected<std::vector<tasks::Face>> found = [&] {
-                py::gil_scoped_release released;
-                return detector.detect(input.mat);
-            }();
             py::list result;
-            for (const auto& face : take(std::move(found))) {
+            for (const auto& face :
+                 on_image(image, [&](const cv::Mat& mat) { return detector.detect(mat); })) {
                 py::dict item;
                 item["score"] = face.score;
                 item["box"] = box_tuple(face.box);
@@ -201,13 +191,9 @@ void bind_tasks(py::module_& parent) {
              py::arg("vdevice"), py::arg("detector"), py::arg("recognizer"), py::arg("classifier"),
              py::arg("keys"))
         .def("read", [](tasks::OcrPipeline& pipeline, const py::object& image) {
-            const TaskImage input = task_image(image);
-            Expected<std::vector<tasks::TextLine>> lines = [&] {
-                py::gil_scoped_release released;
-                return pipeline.read(input.mat);
-            }();
             py::list result;
-            for (const auto& line : take(std::move(lines))) {
+            for (const auto& line :
+                 on_image(image, [&](const cv::Mat& mat) { return pipeline.read(mat); })) {
                 py::dict item;
                 item["text"] = line.text;
                 item["confidence"] = line.confidence;
@@ -237,12 +223,8 @@ void bind_tasks(py::module_& parent) {
             "detect",
             [](tasks::VoiceActivityDetector& detector, const py::object& audio, int sample_rate) {
                 const tasks::AudioClip clip = task_audio(audio, sample_rate);
-                Expected<std::vector<tasks::SpeechSegment>> segments = [&] {
-                    py::gil_scoped_release released;
-                    return detector.detect(clip);
-                }();
                 py::list result;
-                for (const auto& segment : take(std::move(segments))) {
+                for (const auto& segment : without_gil([&] { return detector.detect(clip); })) {
                     py::dict item;
                     item["start_s"] = segment.start_s;
                     item["end_s"] = segment.end_s;

@@ -17,64 +17,34 @@ namespace {
 // configured models keep the device group alive on their own, as in HailoRT.
 class PyVDevice {
 public:
-    PyVDevice(std::optional<VDeviceParams> params, std::optional<std::vector<std::string>> ids) {
-        params_ = params.value_or(VDeviceParams{});
-        if (ids) params_.device_ids = *ids;
-        Expected<std::unique_ptr<VDevice>> created = [&] {
-            py::gil_scoped_release released;
-            return VDevice::create(params_);
-        }();
-        vdevice_ = take(std::move(created));
-    }
-    ~PyVDevice() { reset_without_gil(vdevice_); }
+    PyVDevice(std::optional<VDeviceParams> params, std::optional<std::vector<std::string>> ids)
+        : vdevice_(create(params.value_or(VDeviceParams{}), ids), "VDevice") {}
 
-    const std::shared_ptr<VDevice>& get() const {
-        if (!vdevice_) {
-            raise_status(Status(StatusCode::INVALID_OPERATION,
-                                "this VDevice was released (release() or the end of its `with` "
-                                "block); create a new VDevice"));
-        }
-        return vdevice_;
-    }
-    void release() { reset_without_gil(vdevice_); }
+    const std::shared_ptr<VDevice>& get() const { return vdevice_.get(); }
+    void release() { vdevice_.release(); }
 
     std::shared_ptr<InferModel> create_infer_model(const py::object& source,
                                                    const std::string& name) {
         const std::shared_ptr<VDevice>& vdevice = get();
-        Expected<std::shared_ptr<InferModel>> model = Status(StatusCode::INTERNAL_FAILURE, "");
         if (py::isinstance<py::bytes>(source) || py::isinstance<py::bytearray>(source)) {
-            // The bytes stay referenced by `source` for the call; they are read without the GIL.
-            const std::string_view bytes =
-                py::isinstance<py::bytes>(source)
-                    ? std::string_view(PyBytes_AS_STRING(source.ptr()),
-                                       static_cast<size_t>(PyBytes_GET_SIZE(source.ptr())))
-                    : std::string_view(PyByteArray_AS_STRING(source.ptr()),
-                                       static_cast<size_t>(PyByteArray_GET_SIZE(source.ptr())));
-            const std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                                bytes.size());
-            py::gil_scoped_release released;
-            model = vdevice->create_infer_model(span, name.empty() ? "model" : name);
-        } else {
-            py::object path_object;
-            try {
-                path_object = py::module_::import("os").attr("fspath")(source);
-            } catch (py::error_already_set&) {
-                raise_status(Status(
-                    StatusCode::INVALID_ARGUMENT,
-                    "create_infer_model takes the path of an ONNX file (str or os.PathLike) or "
-                    "its bytes; got " +
-                        std::string(py::str(py::type::of(source).attr("__name__")))));
-            }
-            const std::string path = path_object.cast<std::string>();
-            py::gil_scoped_release released;
-            model = vdevice->create_infer_model(path);
+            // `source` keeps the bytes alive for the call; they are read without the GIL.
+            const std::span<const uint8_t> bytes = bytes_of(source);
+            return without_gil(
+                [&] { return vdevice->create_infer_model(bytes, name.empty() ? "model" : name); });
         }
-        return take(std::move(model));
+        const std::string path =
+            path_of(source, "create_infer_model takes the path of an ONNX file or its bytes");
+        return without_gil([&] { return vdevice->create_infer_model(path); });
     }
 
 private:
-    VDeviceParams params_;
-    std::shared_ptr<VDevice> vdevice_;
+    static std::shared_ptr<VDevice> create(VDeviceParams params,
+                                           const std::optional<std::vector<std::string>>& ids) {
+        if (ids) params.device_ids = *ids;
+        return without_gil([&] { return VDevice::create(params); });
+    }
+
+    Releasable<VDevice> vdevice_;
 };
 
 void bind_params(py::module_& module) {
@@ -159,9 +129,11 @@ void bind_vdevice(py::module_& module) {
     bind_params(module);
     bind_stats(module);
 
-    py::class_<PyVDevice>(module, "VDevice",
-                          "A virtual device: every model configured on it shares its devices and "
-                          "scheduler. Use it as a context manager, or call release().")
+    py::class_<PyVDevice> vdevice(module, "VDevice",
+                                  "A virtual device: every model configured on it shares its "
+                                  "devices and scheduler. Use it as a context manager, or call "
+                                  "release().");
+    with_block(vdevice, [](PyVDevice& self) { self.release(); })
         .def(py::init<std::optional<VDeviceParams>, std::optional<std::vector<std::string>>>(),
              py::arg("params") = py::none(), py::kw_only(), py::arg("device_ids") = py::none())
         .def_static(
@@ -170,12 +142,6 @@ void bind_vdevice(py::module_& module) {
         .def_static(
             "scan", [] { return take(VDevice::scan()); },
             "corun: every physical device the registered device kinds see.")
-        .def("__enter__", [](py::object self) { return self; })
-        .def("__exit__",
-             [](PyVDevice& self, const py::args&) {
-                 self.release();
-                 return false;
-             })
         .def("release", &PyVDevice::release,
              "Releases the VDevice; models created from it stay usable (they hold its group).")
         .def("create_infer_model", &PyVDevice::create_infer_model, py::arg("hef_source"),
@@ -194,8 +160,10 @@ void bind_vdevice(py::module_& module) {
             "get_scheduler_stats",
             [](const PyVDevice& self) {
                 const std::shared_ptr<VDevice>& vdevice = self.get();
-                py::gil_scoped_release released;
-                return vdevice->get_scheduler_stats();
+                return without_gil([&] {
+                    return Expected<std::vector<ScheduledModelStats>>(
+                        vdevice->get_scheduler_stats());
+                });
             },
             "corun: per configured model, what the group's scheduler has run so far.")
         .def_property_readonly("group_id",
