@@ -17,8 +17,12 @@ See docs/PYTHON.md for every name and how corun differs.
 """
 
 from ._corun import (  # noqa: F401
+    ArrivalKind,
     AsyncInferCompletionInfo,
     AsyncInferJob,
+    CapacityPlanner,
+    CapacityPrediction,
+    CapacityWorkload,
     ConfiguredInferModel,
     CpuDeviceParams,
     DeviceDescription,
@@ -27,6 +31,8 @@ from ._corun import (  # noqa: F401
     FormatType,
     HailoSchedulingAlgorithm,
     InferModel,
+    ModelPrediction,
+    PlannedModel,
     QuantInfo,
     ScheduledModelStats,
     VDevice,
@@ -41,6 +47,12 @@ HAILO_DEFAULT_VDEVICE_GROUP_ID = "SHARED"
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArrivalKind",
+    "CapacityPlanner",
+    "CapacityPrediction",
+    "CapacityWorkload",
+    "ModelPrediction",
+    "PlannedModel",
     "AsyncInferCompletionInfo",
     "AsyncInferJob",
     "ConfiguredInferModel",

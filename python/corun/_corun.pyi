@@ -191,3 +191,65 @@ class VDevice:
     @property
     def group_id(self) -> str: ...
     def shares_devices_with(self, other: VDevice) -> bool: ...
+
+class ArrivalKind(Enum):
+    FIXED_RATE = ...
+    POISSON = ...
+    CLOSED_LOOP = ...
+
+class PlannedModel:
+    name: str
+    arrivals: ArrivalKind
+    rate: float
+    clients: int
+    priority: int
+    batch_size: int
+    threshold: int
+    slo_percentile: float
+    prompt_tokens: int
+    max_tokens: int
+    think_ms: float
+    timeout_ms: float
+    slo_ms: float
+    def __init__(self, name: str, rate: float = 0.0) -> None: ...
+
+class CapacityWorkload:
+    device: str
+    slots: int
+    latency_slots: int
+    headroom: bool
+    models: List[PlannedModel]
+    def __init__(self, device: str = "cpu", models: List[PlannedModel] = ...,
+                 horizon_s: float = 60.0, headroom: bool = True) -> None: ...
+
+class ModelPrediction:
+    name: str
+    offered_rate: float
+    throughput: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    latency_p99_ms: float
+    utilisation: float
+    dropped_share: float
+    slo_holds: bool
+    headroom: Optional[float]
+    generative: bool
+    ttft_p50_ms: float
+    ttft_p95_ms: float
+    tokens_per_second: float
+
+class CapacityPrediction:
+    device: str
+    slots: int
+    utilisation: float
+    all_slos_hold: bool
+    headroom: Optional[float]
+    models: List[ModelPrediction]
+
+class CapacityPlanner:
+    @staticmethod
+    def from_file(profile_path: str) -> CapacityPlanner: ...
+    @staticmethod
+    def from_json(profile_json: str) -> CapacityPlanner: ...
+    def model_names(self, device: str = "cpu") -> List[str]: ...
+    def predict(self, workload: CapacityWorkload) -> CapacityPrediction: ...

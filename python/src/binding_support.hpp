@@ -137,5 +137,6 @@ void bind_vdevice(py::module_& module);
 void bind_inference(py::module_& module);
 void bind_genai(py::module_& module);
 void bind_tasks(py::module_& module);
+void bind_capacity_plan(py::module_& module);
 
 }  // namespace corun::python

@@ -110,4 +110,5 @@ PYBIND11_MODULE(_corun, module) {
     corun::python::bind_inference(module);
     corun::python::bind_genai(module);
     corun::python::bind_tasks(module);
+    corun::python::bind_capacity_plan(module);
 }
