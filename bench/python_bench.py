@@ -79,9 +79,10 @@ def _zeros_like_stream(stream):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="build/test_models/slow_matmul.onnx")
+    parser.add_argument(
+        "--model", default=".cache/models/blazeface-256/face_detection_back_256x256_barracuda.onnx")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--frames", type=int, default=400)
+    parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cpp", default="build/bench/async_throughput_bench")
     args = parser.parse_args()
