@@ -1,7 +1,8 @@
 // The C++ side of bench/python_bench.py (issue 14): the same work as the Python side, through the
-// C++ API. THREADS threads, each with its own configured copy of MODEL on one VDevice, queue
-// FRAMES frames each with run_async (wait_for_async_ready first, a callback that counts); then
-// one thread times FRAMES synchronous run() calls. Prints one JSON line:
+// C++ API. One thread times FRAMES synchronous run() calls on the otherwise idle device; then
+// THREADS threads, each with its own configured copy of MODEL on one VDevice, queue FRAMES
+// frames each with run_async (wait_for_async_ready first, a callback that counts). Prints one
+// JSON line:
 //   {"async_fps": ..., "sync_median_ms": ...}
 // Usage: async_throughput_bench MODEL THREADS FRAMES
 #include <atomic>
@@ -69,6 +70,16 @@ int main(int argc, char** argv) {
         models.push_back(configured.release());
     }
 
+    // Synchronous latency first, on an otherwise idle device (as the Python side).
+    Frame frame = make_frame(models[0]);
+    std::vector<double> latencies;
+    for (int i = 0; i < frames; ++i) {
+        const auto begin = Clock::now();
+        auto status = models[0].run(frame.bindings, corun::INFINITE_TIMEOUT);
+        if (!status.is_ok()) fail(status);
+        latencies.push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - begin).count());
+    }
     std::atomic<int> done{0};
     const auto start = Clock::now();
     std::vector<std::thread> workers;
@@ -98,15 +109,6 @@ int main(int argc, char** argv) {
     for (auto& worker : workers) worker.join();
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
-    Frame frame = make_frame(models[0]);
-    std::vector<double> latencies;
-    for (int i = 0; i < frames; ++i) {
-        const auto begin = Clock::now();
-        auto status = models[0].run(frame.bindings, corun::INFINITE_TIMEOUT);
-        if (!status.is_ok()) fail(status);
-        latencies.push_back(
-            std::chrono::duration<double, std::milli>(Clock::now() - begin).count());
-    }
     std::printf("{\"async_fps\": %.3f, \"sync_median_ms\": %.4f, \"frames\": %d}\n",
                 done.load() / seconds, corun::bench::median(latencies), done.load());
     return 0;

@@ -3,7 +3,8 @@
 
 Both sides do the same work on the same model: THREADS threads, each with its own configured
 copy of MODEL on one VDevice, queue FRAMES frames each with run_async (wait_for_async_ready
-first, a callback that counts), then one thread times FRAMES synchronous run() calls. The C++
+first, a callback that counts), after one thread timed FRAMES synchronous run() calls on the
+otherwise idle device. The C++
 side is build/bench/async_throughput_bench; the sides alternate for ROUNDS rounds and the
 medians are compared: the throughput ratio (Python / C++) and the latency Python adds per call.
 
@@ -47,14 +48,6 @@ def python_side(model_path, threads, frames):
                 job = configured.run_async([in_flight[i % 2]], count)
             job.wait(corun.HAILO_INFINITE)
 
-        pool = [threading.Thread(target=worker, args=(m,)) for m in models]
-        start = time.perf_counter()
-        for thread in pool:
-            thread.start()
-        for thread in pool:
-            thread.join()
-        seconds = time.perf_counter() - start
-
         configured = models[0]
         bindings = configured.create_bindings()
         for name in configured.input_names:
@@ -64,6 +57,15 @@ def python_side(model_path, threads, frames):
             begin = time.perf_counter()
             configured.run([bindings], corun.HAILO_INFINITE)
             latencies.append((time.perf_counter() - begin) * 1000)
+
+        pool = [threading.Thread(target=worker, args=(m,)) for m in models]
+        start = time.perf_counter()
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        seconds = time.perf_counter() - start
+
         for model in models:
             model.shutdown()
         return {"async_fps": threads * frames / seconds,
