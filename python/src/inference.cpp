@@ -5,6 +5,7 @@
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -173,17 +174,55 @@ struct PyCompletionInfo {
     uint32_t frames = 0;
 };
 
+// Jobs whose callback has not run yet, counted so that atexit can wait for them: a job of a
+// model Python dropped still completes on a corun thread, and a callback that takes the GIL
+// while Python finalizes never returns.
+class JobsInFlight {
+public:
+    void started() {
+        std::lock_guard lock(mutex_);
+        ++count_;
+    }
+    void finished() {
+        std::lock_guard lock(mutex_);
+        if (--count_ == 0) none_.notify_all();
+    }
+    void wait_until_none(std::chrono::seconds limit) {
+        std::unique_lock lock(mutex_);
+        none_.wait_for(lock, limit, [&] { return count_ == 0; });
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable none_;
+    int64_t count_ = 0;
+};
+
+JobsInFlight& jobs_in_flight() {
+    static auto* jobs = new JobsInFlight;  // never destroyed: corun threads may outlive main()
+    return *jobs;
+}
+
 // What a job needs from Python until it completes: the arrays it reads and writes, and the
 // user's callback. Released under the GIL, on whichever thread finishes with them.
 class JobContext {
 public:
     JobContext(std::vector<py::object> arrays, py::object callback)
-        : arrays_(std::move(arrays)), callback_(std::move(callback)) {}
-    ~JobContext() { release(); }
+        : arrays_(std::move(arrays)), callback_(std::move(callback)) {
+        jobs_in_flight().started();
+    }
+    ~JobContext() {
+        release();
+        if (!finished_) jobs_in_flight().finished();
+    }
 
     // On a corun thread: the callback with completion_info=..., then the arrays go. An
     // exception in the callback is reported (sys.unraisablehook), never raised into corun.
     void complete(const AsyncInferCompletionInfo& info) {
+        finished_ = true;
+        struct Finish {
+            ~Finish() { jobs_in_flight().finished(); }
+        } finish;  // after the callback returned, whichever way
         if (!python_is_running()) return abandon();
         py::gil_scoped_acquire gil;
         if (!callback_.is_none()) {
@@ -220,6 +259,7 @@ private:
 
     std::vector<py::object> arrays_;
     py::object callback_;
+    bool finished_ = false;  // counted out of jobs_in_flight()
 };
 
 class PyAsyncInferJob {
@@ -263,6 +303,8 @@ void shut_down_live_models() {
     py::gil_scoped_release released;
     for (auto& model : models) model->shutdown().ignore();
     models.clear();
+    // Jobs of models Python already dropped finish on their own (within their frame time).
+    jobs_in_flight().wait_until_none(std::chrono::seconds(60));
 }
 
 // ---- ConfiguredInferModel ----

@@ -259,3 +259,39 @@ def test_async_job_wait_releases_the_gil(vdevice):
         job.wait(60000)
         helper.join()
         assert count[0] == 1000
+
+
+# A program that ends with jobs in flight, one configured model dropped while its frames run, and
+# callbacks still to come: atexit shuts the models down and waits for the callbacks while Python
+# can still run them.
+EXIT_WITH_JOBS = r"""
+import sys
+import numpy as np
+import corun
+vdevice = corun.VDevice()
+model = vdevice.create_infer_model(sys.argv[1])
+model.set_batch_size(4)
+configured = model.configure()
+calls = []
+for _ in range(8):
+    bindings = configured.create_bindings(input_buffers={"x": np.ones(512, np.float32)})
+    configured.wait_for_async_ready(10000)
+    configured.run_async([bindings], lambda completion_info: calls.append(1))
+dropped = vdevice.create_infer_model(sys.argv[1]).configure()
+for _ in range(2):
+    dropped.run_async(dropped.create_bindings(input_buffers={"x": np.ones(512, np.float32)}),
+                      lambda completion_info: print("dropped model's callback", flush=True))
+del dropped  # its frames still run, and call back, after the last handle is gone
+vdevice.release()
+print("exiting", flush=True)
+"""
+
+
+def test_a_program_may_exit_with_jobs_in_flight():
+    result = subprocess.run([sys.executable, "-c", EXIT_WITH_JOBS, model_file("slow_matmul.onnx")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    # The dropped model's callbacks ran, at the latest at exit, before Python finalized.
+    # (Counted, not split in lines: a callback's print may interleave with the main thread's.)
+    assert result.stdout.count("dropped model's callback") == 2
+    assert result.stdout.count("exiting") == 1
