@@ -138,5 +138,6 @@ void bind_inference(py::module_& module);
 void bind_genai(py::module_& module);
 void bind_tasks(py::module_& module);
 void bind_capacity_plan(py::module_& module);
+void bind_routed_model(py::module_& module);
 
 }  // namespace corun::python

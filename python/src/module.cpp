@@ -111,4 +111,5 @@ PYBIND11_MODULE(_corun, module) {
     corun::python::bind_genai(module);
     corun::python::bind_tasks(module);
     corun::python::bind_capacity_plan(module);
+    corun::python::bind_routed_model(module);
 }
