@@ -23,6 +23,7 @@ configure: $(BUILD)/build.ninja
 
 build: setup configure
 	@cmake --build $(BUILD) -j $(JOBS) -- --quiet
+	@bash scripts/python_path.sh $(abspath $(BUILD))/python
 
 demo: build
 	@$(CORUN) demo

@@ -26,6 +26,8 @@ LAYERS = [
     ("service", ["src/service/"]),
     ("serving", ["src/serving/"]),
     ("cluster", ["src/cluster/", "src/library/"]),
+    # The Python bindings: the public API and the tasks, nothing of the layers' insides.
+    ("python", ["python/"]),
     ("tools", ["tools/", "bench/", "tests/"]),
 ]
 # Headers generated at build time, and the layer that owns them.
@@ -56,7 +58,7 @@ def included_path(root, including, target):
 
 def violations(root):
     found = []
-    for top in ("include", "src", "tools", "bench", "tests"):
+    for top in ("include", "src", "python", "tools", "bench", "tests"):
         for folder, _, files in os.walk(os.path.join(root, top)):
             for name in sorted(files):
                 if not name.endswith(SOURCE_SUFFIXES):

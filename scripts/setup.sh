@@ -14,6 +14,7 @@ debian_packages=(
     clang libclang-rt-14-dev clang-format
     libonnx-testdata  # ONNX's node tests, for the onnx_conformance test (tests/conformance)
     dpkg-dev file
+    pybind11-dev python3-dev python3-pytest  # the Python package corun (python/, docs/PYTHON.md)
 )
 
 missing=()
