@@ -120,6 +120,9 @@ public:
     virtual uint32_t execution_slots() const = 0;
     // Further slots kept for latency-critical models (priority above normal) only.
     virtual uint32_t latency_slots() const { return 0; }
+    // Whether the scheduler runs at most one burst of a model at a time, so that its jobs
+    // complete in order even with several slots.
+    virtual bool one_burst_per_model() const { return false; }
     // Frames stopped part-way for an urgent frame and run again (FrameLimits::urgent).
     virtual uint64_t frames_preempted() const { return 0; }
     virtual Expected<std::shared_ptr<LoadedModel>> load_model(const ModelSource& source) = 0;

@@ -86,7 +86,8 @@ LocalBackend::LocalBackend(VDeviceParams params,
         if (params_.scheduling_algorithm == SchedulingAlgorithm::NONE) {
             slots.push_back({1, 0});
         } else {
-            slots.push_back({device->execution_slots(), device->latency_slots()});
+            slots.push_back({device->execution_slots(), device->latency_slots(),
+                             device->one_burst_per_model()});
         }
     }
     scheduler::PolicyOptions options;

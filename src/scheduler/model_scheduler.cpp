@@ -101,6 +101,7 @@ struct ModelScheduler::State {
         for (const auto& [id, model] : models) {
             if (model.frames_queued == 0) continue;
             if (int{model.params.priority} <= priority) continue;
+            if (one_burst_per_model && model.running > 0) continue;
             const QueuedRequest& front = model.queue.front();
             view.push_back({id, model.params, model.frames_queued, front.enqueued, model.ledger_ns,
                             model.running, model.last_dispatched, front.deadline});
@@ -355,9 +356,10 @@ struct ModelScheduler::State {
     }
 
     const Clock::time_point origin = Clock::now();
-    std::vector<uint32_t> slots;  // per device: shared slots (bursts of any model at once)
-    uint32_t shared_slots = 0;    // all devices'
-    uint32_t latency_slots = 0;   // all devices'
+    std::vector<uint32_t> slots;       // per device: shared slots (bursts of any model at once)
+    uint32_t shared_slots = 0;         // all devices'
+    uint32_t latency_slots = 0;        // all devices'
+    bool one_burst_per_model = false;  // any device's DeviceSlots::one_burst_per_model
     // Bursts running on shared slots, for admission: when each started and its prediction.
     struct RunningBurst {
         TimePoint started{0};
@@ -455,6 +457,7 @@ ModelScheduler::ModelScheduler(const std::vector<DeviceSlots>& slots_per_device,
         state_->slots.push_back(slots.shared);
         state_->shared_slots += slots.shared;
         state_->latency_slots += slots.latency;
+        state_->one_burst_per_model = state_->one_burst_per_model || slots.one_burst_per_model;
         for (uint32_t slot = 0; slot < slots.shared + slots.latency; ++slot) {
             const bool latency_slot = slot >= slots.shared;
             workers_.emplace_back(

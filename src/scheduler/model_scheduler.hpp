@@ -16,6 +16,10 @@ namespace corun::scheduler {
 struct DeviceSlots {
     uint32_t shared = 1;
     uint32_t latency = 0;
+    // At most one burst of a model runs at a time (in the group), so that its jobs complete in
+    // order: the cpu device sharing its cores by itself gives a model alone every core rather
+    // than a second slot (devices::Device::one_burst_per_model).
+    bool one_burst_per_model = false;
 };
 
 class ModelScheduler final : public Scheduler {

@@ -83,12 +83,20 @@ TEST(CoreArbiterTest, AnUrgentFrameStopsTheOthersOnceAndTheyWaitForIt) {
     again.join();
     EXPECT_EQ(order, (std::vector<std::string>{"urgent ended", "a began again"}));
 
-    // A frame that yielded once is not stopped again: the next urgent frame runs beside it.
-    auto second_urgent = frame_of(v_stops, true);
-    arbiter.begin(second_urgent);
-    EXPECT_EQ(a_stops.stops, 1);
-    EXPECT_EQ(arbiter.frames_stopped(), 2u);
-    EXPECT_FALSE(arbiter.end(second_urgent));
+    // A frame is stopped at most MAX_STOPS times: after that, urgent frames run beside it.
+    for (uint32_t times = 1; times < CoreArbiter::MAX_STOPS; ++times) {
+        auto next_urgent = frame_of(v_stops, true);
+        arbiter.begin(next_urgent);
+        EXPECT_EQ(a_stops.stops, static_cast<int>(times) + 1);
+        EXPECT_FALSE(arbiter.end(next_urgent));
+        EXPECT_TRUE(arbiter.end(a));
+        EXPECT_FALSE(arbiter.begin(a));
+    }
+    auto last_urgent = frame_of(v_stops, true);
+    arbiter.begin(last_urgent);
+    EXPECT_EQ(a_stops.stops, static_cast<int>(CoreArbiter::MAX_STOPS));
+    EXPECT_EQ(arbiter.frames_stopped(), 1u + CoreArbiter::MAX_STOPS);
+    EXPECT_FALSE(arbiter.end(last_urgent));
     EXPECT_FALSE(arbiter.end(a));
     EXPECT_EQ(u_stops.stops + v_stops.stops, 0);  // urgent frames never stop each other
 }

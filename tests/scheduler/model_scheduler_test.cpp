@@ -80,6 +80,26 @@ TEST(ModelSchedulerTest, HigherPriorityQueuedLaterRunsFirst) {
     EXPECT_EQ(recorder.order, (std::vector<uint64_t>{3, 3, 3, 2, 2, 2}));
 }
 
+// The cpu device sharing its cores by itself: two slots, but one burst of a model at a time, so
+// that a model's jobs complete in order. Model 1's second frame, queued first, waits for its
+// first; model 2's frame takes the free slot meanwhile.
+TEST(ModelSchedulerTest, OneBurstPerModelKeepsAModelsFramesInOrder) {
+    ModelScheduler scheduler({DeviceSlots{2, 0, true}}, strict());
+    ASSERT_TRUE(scheduler.add_model(1, "m1", with_priority(16)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(2, "m2", with_priority(16)).is_ok());
+    Blocker blocker;
+    Recorder recorder;
+    ASSERT_TRUE(scheduler.enqueue(blocker.request(1)).is_ok());
+    ASSERT_TRUE(blocker.wait_until_entered());
+    ASSERT_TRUE(scheduler.enqueue(recorder.request(1)).is_ok());
+    ASSERT_TRUE(scheduler.enqueue(recorder.request(2)).is_ok());
+    recorder.wait_for(1);
+    EXPECT_EQ(recorder.order, (std::vector<uint64_t>{2}));
+    blocker.release();
+    recorder.wait_for(2);
+    EXPECT_EQ(recorder.order, (std::vector<uint64_t>{2, 1}));
+}
+
 TEST(ModelSchedulerTest, EqualPrioritiesTakeTurns) {
     ModelScheduler scheduler({DeviceSlots{1}}, strict());
     for (uint64_t id = 1; id <= 3; ++id) {

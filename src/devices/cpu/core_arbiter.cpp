@@ -10,7 +10,7 @@ bool CoreArbiter::begin(Frame& frame) {
     if (frame.urgent) {
         ++urgent_started_;
         for (Frame* other : running_) {
-            if (other->urgent || other->was_stopped || other->stopped) continue;
+            if (other->urgent || other->stopped || other->times_stopped >= MAX_STOPS) continue;
             other->stopped = true;
             ++frames_stopped_;
             other->stop(other->context);
@@ -33,7 +33,7 @@ bool CoreArbiter::end(Frame& frame) {
         ++urgent_done_;
         urgent_finished_.notify_all();
     }
-    if (frame.stopped) frame.was_stopped = true;
+    if (frame.stopped) ++frame.times_stopped;
     return frame.stopped;
 }
 

@@ -663,6 +663,9 @@ public:
     }
     uint32_t execution_slots() const override { return slots_.shared; }
     uint32_t latency_slots() const override { return slots_.latency; }
+    // Automatic sharing gives a model alone every core, not a second slot: its jobs then
+    // complete in order, as on an NPU (HailoRT's callbacks of one model come in order).
+    bool one_burst_per_model() const override { return slots_.automatic; }
     uint64_t frames_preempted() const override { return arbiter_ ? arbiter_->frames_stopped() : 0; }
 
     Expected<std::shared_ptr<LoadedModel>> load_model(const ModelSource& source) override {
