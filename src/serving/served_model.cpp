@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <condition_variable>
 
+#include "runtime/api_access.hpp"
+#include "runtime/loaded_infer_model.hpp"
 #include "serving/tensor_datatype.hpp"
 
 namespace corun::serving {
@@ -46,8 +48,20 @@ Expected<std::shared_ptr<ServedModel>> ServedModel::load(VDevice& vdevice, const
     served->name_ = name;
     served->version_ = file.version;
     served->config_ = config;
-    CORUN_TRY(served->model_, vdevice.create_infer_model(file.path),
-              "model '" + name + "' version " + file.version);
+    // Loaded as corund loads a client's model, so that the scheduler, `corun monitor` and the
+    // logs know it by the repository's name rather than the file's ("model"); external data
+    // files are read from the version folder, as VDevice::create_infer_model(path) would.
+    const std::string label = "model '" + name + "' version " + file.version;
+    CORUN_TRY(auto bytes, read_model_file(file.path), label);
+    ModelInfo info;
+    info.name = name;
+    info.path = file.path;
+    ModelLoadExtras extras;
+    const size_t slash = file.path.find_last_of('/');
+    extras.external_data_folder =
+        slash == std::string::npos ? "./" : file.path.substr(0, slash + 1);
+    CORUN_TRY(served->model_,
+              runtime::load_infer_model(vdevice, bytes, std::move(info), std::move(extras)), label);
     if (config.batch_size != 0) {
         CORUN_RETURN_IF_ERROR(served->model_->set_batch_size(config.batch_size),
                               "model '" + name + "' config batch_size");
@@ -304,8 +318,11 @@ Status ServedModel::run_frames(Instance& instance, PreparedRequest& prepared,
         };
         Expected<AsyncInferJob> job = Status(StatusCode::QUEUE_IS_FULL, "");
         while (true) {
+            // Without a deadline the frames run on this thread when a slot is free and the
+            // policy picks them at once (as corund runs its clients' frames), saving a hand-off
+            // to a scheduler worker; otherwise they are queued as by run_async.
             job = deadline ? instance.configured.run_async(bindings, *deadline, callback)
-                           : instance.configured.run_async(bindings, callback);
+                           : runtime::run_async_on_caller(instance.configured, bindings, callback);
             if (job || job.status().code() != StatusCode::QUEUE_IS_FULL) break;
             const auto now = Clock::now();
             if (deadline && now >= *deadline) {
