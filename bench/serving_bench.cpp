@@ -4,11 +4,12 @@
 //     binary-data extension, against a synchronous run() of the same model in this process;
 //     rotating rounds, added = median over rounds of the difference of the round medians;
 //   - throughput: 16 concurrent HTTP clients (binary data, kept-alive connections) spread over
-//     the models, against `corun run2` running the same models in-process (its total FPS).
+//     the models, against `corun run2` running the same models in-process (its total FPS), in
+//     alternating rounds; the ratio is the median of the rounds' ratios.
 // It starts its own `corun serve --http 0` on a temporary socket and repository and stops it.
 //
 //   serving_bench CORUN SMALL_MODEL MODEL... [--rounds 7] [--iterations 300] [--seconds 5]
-//                 [--clients 16]
+//                 [--clients 16] [--throughput-rounds 3]
 #include <httplib.h>
 #include <signal.h>
 #include <unistd.h>
@@ -88,12 +89,12 @@ int main(int argc, char** argv) {
     if (argc < 4) {
         std::fprintf(stderr,
                      "usage: serving_bench CORUN SMALL_MODEL MODEL... [--rounds N] "
-                     "[--iterations N] [--seconds S] [--clients N]\n");
+                     "[--iterations N] [--seconds S] [--clients N] [--throughput-rounds N]\n");
         return 2;
     }
     const std::string corun = argv[1];
     std::vector<std::string> models;
-    int rounds = 7, iterations = 300, seconds = 5, clients = 16;
+    int rounds = 7, iterations = 300, seconds = 5, clients = 16, throughput_rounds = 3;
     for (int i = 2; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--rounds" && i + 1 < argc)
@@ -104,6 +105,8 @@ int main(int argc, char** argv) {
             seconds = std::stoi(argv[++i]);
         else if (arg == "--clients" && i + 1 < argc)
             clients = std::stoi(argv[++i]);
+        else if (arg == "--throughput-rounds" && i + 1 < argc)
+            throughput_rounds = std::stoi(argv[++i]);
         else
             models.push_back(arg);
     }
@@ -219,56 +222,71 @@ int main(int argc, char** argv) {
         small.model.c_str(), rounds, iterations, median(in_process_p50), median(json_p50),
         median(json_added), median(binary_p50), median(binary_added));
 
-    // Throughput: `clients` HTTP clients over the models after the first, binary data.
+    // Throughput, in alternating rounds (the machine's other load changes between phases): in
+    // each, `clients` HTTP clients over the models after the first (binary data) for `seconds`,
+    // then `corun run2` with the same models in-process for as long (the server idle meanwhile).
     std::vector<const ModelInput*> loaded;
     for (size_t i = inputs.size() > 1 ? 1 : 0; i < inputs.size(); ++i) loaded.push_back(&inputs[i]);
-    std::atomic<bool> stop{false};
-    std::atomic<uint64_t> done{0}, failed{0};
-    std::vector<std::thread> threads;
-    for (int c = 0; c < clients; ++c) {
-        threads.emplace_back([&, c] {
-            const ModelInput& m = *loaded[static_cast<size_t>(c) % loaded.size()];
-            const auto [body, length] = binary_body(m);
-            httplib::Client http("127.0.0.1", port);
-            http.set_keep_alive(true);
-            http.set_tcp_nodelay(true);
-            const std::string infer = "/v2/models/" + m.model + "/infer";
-            while (!stop.load()) {
-                auto reply = http.Post(infer, {{"Inference-Header-Content-Length", length}}, body,
-                                       "application/octet-stream");
-                (reply && reply->status == 200 ? done : failed).fetch_add(1);
-            }
-        });
-    }
-    std::this_thread::sleep_for(std::chrono::seconds(1));  // warm-up
-    const uint64_t before = done.load();
-    const auto measured_from = Clock::now();
-    std::this_thread::sleep_for(std::chrono::seconds(seconds));
-    const double http_fps = static_cast<double>(done.load() - before) /
-                            std::chrono::duration<double>(Clock::now() - measured_from).count();
-    stop = true;
-    for (auto& thread : threads) thread.join();
-    const int server_code = finish(0);
-
-    // The same models in-process with `corun run2`, after the server is gone.
     std::string command = corun + " run2 --json -t " + std::to_string(seconds);
-    for (size_t i = inputs.size() > 1 ? 1 : 0; i < models.size(); ++i)
+    for (size_t i = inputs.size() > 1 ? 1 : 0; i < models.size(); ++i) {
         command += " set-net " + models[i];
-    FILE* pipe = popen(command.c_str(), "r");
-    std::string output;
-    char chunk[4096];
-    while (pipe && fgets(chunk, sizeof(chunk), pipe)) output += chunk;
-    if (pipe) pclose(pipe);
-    double run2_fps = 0;
-    try {
-        for (const auto& m : Json::parse(output)["models"]) run2_fps += m["fps"].get<double>();
-    } catch (const Json::exception&) {
-        std::fprintf(stderr, "run2 printed no JSON:\n%s\n", output.c_str());
+    }
+    std::vector<double> http_rates, run2_rates, ratios;
+    uint64_t failed_total = 0;
+    for (int round = 0; round < throughput_rounds; ++round) {
+        std::atomic<bool> stop{false};
+        std::atomic<uint64_t> done{0}, failed{0};
+        std::vector<std::thread> threads;
+        for (int c = 0; c < clients; ++c) {
+            threads.emplace_back([&, c] {
+                const ModelInput& m = *loaded[static_cast<size_t>(c) % loaded.size()];
+                const auto [body, length] = binary_body(m);
+                httplib::Client http("127.0.0.1", port);
+                http.set_keep_alive(true);
+                http.set_tcp_nodelay(true);
+                const std::string infer = "/v2/models/" + m.model + "/infer";
+                while (!stop.load()) {
+                    auto reply = http.Post(infer, {{"Inference-Header-Content-Length", length}},
+                                           body, "application/octet-stream");
+                    (reply && reply->status == 200 ? done : failed).fetch_add(1);
+                }
+            });
+        }
+        std::this_thread::sleep_for(std::chrono::seconds(1));  // warm-up
+        const uint64_t before = done.load();
+        const auto measured_from = Clock::now();
+        std::this_thread::sleep_for(std::chrono::seconds(seconds));
+        const double http_fps = static_cast<double>(done.load() - before) /
+                                std::chrono::duration<double>(Clock::now() - measured_from).count();
+        stop = true;
+        for (auto& thread : threads) thread.join();
+        failed_total += failed.load();
+
+        FILE* pipe = popen(command.c_str(), "r");
+        std::string output;
+        char chunk[4096];
+        while (pipe && fgets(chunk, sizeof(chunk), pipe)) output += chunk;
+        if (pipe) pclose(pipe);
+        double run2_fps = 0;
+        try {
+            const Json summary = Json::parse(output);
+            for (const auto& m : summary["models"]) run2_fps += m["fps"].get<double>();
+        } catch (const Json::exception&) {
+        }
+        if (run2_fps <= 0) {
+            std::fprintf(stderr, "`%s` printed no FPS:\n%s\n", command.c_str(), output.c_str());
+            return finish(1);
+        }
+        http_rates.push_back(http_fps);
+        run2_rates.push_back(run2_fps);
+        ratios.push_back(http_fps / run2_fps);
+        std::printf("  round %d: HTTP %.1f FPS, run2 %.1f FPS, ratio %.3f\n", round + 1, http_fps,
+                    run2_fps, http_fps / run2_fps);
     }
     std::printf(
-        "throughput, %d HTTP clients on %zu models: %.1f FPS (%lu failed); in-process "
-        "run2: %.1f FPS; ratio %.3f\n",
-        clients, loaded.size(), http_fps, static_cast<unsigned long>(failed.load()), run2_fps,
-        run2_fps > 0 ? http_fps / run2_fps : 0.0);
-    return server_code;
+        "throughput, %d HTTP clients on %zu models (median of %d rounds): %.1f FPS (%lu "
+        "failed); in-process run2: %.1f FPS; ratio %.3f\n",
+        clients, loaded.size(), throughput_rounds, median(http_rates),
+        static_cast<unsigned long>(failed_total), median(run2_rates), median(ratios));
+    return finish(0);
 }
