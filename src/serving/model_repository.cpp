@@ -70,6 +70,8 @@ Expected<ModelConfig> parse_model_config(std::string_view json_text, const std::
             CORUN_TRY(config.instance_count, unsigned_value(value, key, 1, 16, label));
         } else if (key == "max_queued_requests") {
             CORUN_TRY(config.max_queued_requests, unsigned_value(value, key, 1, 65536, label));
+        } else if (key == "frame_time_limit_ms") {
+            CORUN_TRY(config.frame_time_limit_ms, unsigned_value(value, key, 1, 86'400'000, label));
         } else if (key == "versions") {
             if (!value.is_array() || value.empty()) {
                 return invalid(label +
@@ -91,7 +93,7 @@ Expected<ModelConfig> parse_model_config(std::string_view json_text, const std::
         } else {
             return invalid(label + ": unknown key '" + key +
                            "' (known: file, priority, batch_size, latency_slo_ms, "
-                           "instance_count, max_queued_requests, versions)");
+                           "instance_count, max_queued_requests, frame_time_limit_ms, versions)");
         }
     }
     return config;

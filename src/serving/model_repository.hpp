@@ -28,6 +28,7 @@ struct ModelConfig {
     uint32_t latency_slo_ms = 0;        // every frame's deadline from being queued; 0 = none
     uint32_t instance_count = 1;        // configured copies per priority level (1..16)
     uint32_t max_queued_requests = 64;  // requests waiting or running; beyond: 429
+    uint32_t frame_time_limit_ms = 0;   // a frame running longer is stopped (504); 0 = corun's
     std::vector<std::string> versions;  // versions to serve; empty = the highest only
 };
 

@@ -21,7 +21,6 @@ FailureReason failure_reason_of(StatusCode code) {
         case StatusCode::QUEUE_IS_FULL:
         case StatusCode::DEADLINE_EXCEEDED:
         case StatusCode::RESOURCE_LIMIT:
-        case StatusCode::TIMEOUT:
             return FailureReason::REJECTED;
         case StatusCode::SHUTDOWN:
         case StatusCode::ABORTED:

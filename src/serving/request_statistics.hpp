@@ -18,7 +18,7 @@ namespace corun::serving {
 enum class FailureReason { REJECTED, CANCELED, BACKEND, OTHER };
 const char* failure_reason_name(FailureReason reason);
 // REJECTED: queue full, deadline, limits; CANCELED: shut down or aborted; OTHER: the request
-// itself was wrong; BACKEND: the model failed to run.
+// itself was wrong; BACKEND: the model failed to run (a frame stopped at its time limit too).
 FailureReason failure_reason_of(StatusCode code);
 
 // Upper bounds (microseconds) of the request duration histogram's buckets, +Inf beyond.

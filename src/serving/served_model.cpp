@@ -62,6 +62,11 @@ Expected<std::shared_ptr<ServedModel>> ServedModel::load(VDevice& vdevice, const
         slash == std::string::npos ? "./" : file.path.substr(0, slash + 1);
     CORUN_TRY(served->model_,
               runtime::load_infer_model(vdevice, bytes, std::move(info), std::move(extras)), label);
+    if (config.frame_time_limit_ms != 0) {
+        CORUN_RETURN_IF_ERROR(served->model_->set_frame_time_limit(
+                                  std::chrono::milliseconds(config.frame_time_limit_ms)),
+                              "model '" + name + "' config frame_time_limit_ms");
+    }
     if (config.batch_size != 0) {
         CORUN_RETURN_IF_ERROR(served->model_->set_batch_size(config.batch_size),
                               "model '" + name + "' config batch_size");

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "serving/inference_service.hpp"
 #include "test_support.hpp"
@@ -278,11 +279,48 @@ TEST_F(InferenceServiceTest, UnloadsReloadsAndReadsConfig) {
     EXPECT_OK(service_->infer(request));
 }
 
+TEST_F(InferenceServiceTest, RefusesRequestsBeyondMaxQueuedAndStopsRunawayFrames) {
+    // A frame of endless_loop runs until its time limit: the first request stays inside the
+    // service while the second arrives, so the second is refused exactly.
+    add_model("endless", "1", "endless_loop.onnx");
+    write_config("endless", R"({"max_queued_requests": 1, "frame_time_limit_ms": 500})");
+    ASSERT_OK(service_->load_repository());
+    ASSERT_OK_AND_ASSIGN(auto metadata, service_->model_metadata("endless", ""));
+    InferRequest request;
+    request.model_name = "endless";
+    for (const auto& input : metadata.inputs) {
+        size_t bytes = format_type_size(input.type);
+        for (int64_t dim : input.shape) bytes *= static_cast<size_t>(dim);
+        request.inputs.push_back(
+            InferTensor{input.name, input.type, input.shape, std::vector<uint8_t>(bytes)});
+    }
+    std::shared_ptr<ServedModel> served;
+    for (const auto& model : service_->served_models()) {
+        if (model->name() == "endless") served = model;
+    }
+    ASSERT_NE(served, nullptr);
+    Status first_status;
+    std::thread first([&] { first_status = service_->infer(request).status(); });
+    ASSERT_TRUE(test::wait_until([&] { return served->statistics().snapshot().pending == 1; }));
+    auto second = service_->infer(request);
+    EXPECT_STATUS(second, StatusCode::QUEUE_IS_FULL);
+    EXPECT_NE(second.status().message().find("already has 1 requests waiting or running"),
+              std::string::npos)
+        << second.status();
+    first.join();
+    EXPECT_EQ(first_status.code(), StatusCode::TIMEOUT) << first_status;
+    const auto snapshot = served->statistics().snapshot();
+    EXPECT_EQ(snapshot.failures.at(FailureReason::REJECTED), 1u);
+    EXPECT_EQ(snapshot.failures.at(FailureReason::BACKEND), 1u);
+    EXPECT_EQ(snapshot.pending, 0u);
+}
+
 TEST(ModelConfigTest, ParsesEveryKeyAndRefusesBadValues) {
     ASSERT_OK_AND_ASSIGN(
         auto config,
         parse_model_config(R"({"file":"m.onnx","priority":31,"batch_size":4,"latency_slo_ms":20,
-                              "instance_count":3,"max_queued_requests":8,"versions":["2",5]})",
+                              "instance_count":3,"max_queued_requests":8,"frame_time_limit_ms":250,
+                              "versions":["2",5]})",
                            "c"));
     EXPECT_EQ(config.file, "m.onnx");
     EXPECT_EQ(config.priority, 31u);
@@ -290,6 +328,7 @@ TEST(ModelConfigTest, ParsesEveryKeyAndRefusesBadValues) {
     EXPECT_EQ(config.latency_slo_ms, 20u);
     EXPECT_EQ(config.instance_count, 3u);
     EXPECT_EQ(config.max_queued_requests, 8u);
+    EXPECT_EQ(config.frame_time_limit_ms, 250u);
     EXPECT_EQ(config.versions, (std::vector<std::string>{"2", "5"}));
     for (const char* bad : {R"({"priority":32})", R"({"file":"../x.onnx"})", R"({"file":"a/b"})",
                             R"({"versions":[]})", R"({"instance_count":0})", "[1]", "{"}) {
