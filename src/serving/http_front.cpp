@@ -65,6 +65,13 @@ void set_up_common(httplib::Server& server, const HttpFrontOptions& options) {
     server.set_payload_max_length(static_cast<size_t>(options.max_request_bytes));
     server.set_keep_alive_max_count(1000);
     server.set_tcp_nodelay(true);
+    // SO_REUSEADDR only: cpp-httplib's default sets SO_REUSEPORT, with which a second server of
+    // the same user binds the same port without an error and the kernel splits the connections
+    // between the two.
+    server.set_socket_options([](socket_t sock) {
+        int yes = 1;
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     server.set_pre_routing_handler(
         [token = options.token](const httplib::Request& request, httplib::Response& response) {
             if (token.empty() || request.path.starts_with("/v2/health/")) {

@@ -171,6 +171,7 @@ def main():
     try:
         run_checks(server, work)
         run_hostile_checks(server)
+        check_start_errors(server, work, repository)
     finally:
         code = server.stop()
     check(code == 0, "SIGTERM ends corun serve with exit code 0")
@@ -368,6 +369,21 @@ def run_hostile_checks(server):
         raw.close()
     status, _, _ = server.request("GET", "/v2/health/live")
     check(status == 200 and server.process.poll() is None, "the server is up after all of it")
+
+
+def check_start_errors(server, work, repository):
+    """A port in use, and flags that need each other, stop `corun serve` with the reason."""
+    result = subprocess.run([CORUN, "serve", "--socket", os.path.join(work, "second.sock"),
+                             "--http", str(server.port), "--model-repository", repository],
+                            capture_output=True, text=True, timeout=WAIT_LIMIT)
+    check(result.returncode == 1 and f"cannot listen on 127.0.0.1:{server.port}" in result.stderr,
+          "a second server on the same port exits 1 naming the port", result)
+    result = subprocess.run([CORUN, "serve", "--socket", os.path.join(work, "third.sock"),
+                             "--http", "0"], capture_output=True, text=True, timeout=WAIT_LIMIT)
+    check(result.returncode == 2 and "--model-repository" in result.stderr,
+          "--http without --model-repository is refused", result)
+    status, _, _ = server.request("GET", "/v2/health/live")
+    check(status == 200, "the first server is unaffected")
 
 
 def run_token_checks(work):
