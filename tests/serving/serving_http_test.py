@@ -4,8 +4,9 @@ on a free loopback port, real zoo models (mobilefacenet, blazeface) and a genera
 model beside them, and clients speaking KServe v2 REST with urllib.
 
 Checks: health and metadata; infer with JSON tensors and with the binary-data extension, outputs
-equal (bit for bit) to what the C++ API computes for the same input on the same device (`corun run
---multi-process-service` against this server's socket); N frames in one request; the repository
+equal (bit for bit) to what the C++ API computes for the same input (`corun run
+--multi-process-service` against this server's socket, in corund's process); a corund client of
+the default group sharing the served models' scheduler; N frames in one request; the repository
 extension (index with the broken model's reason, unload, load); the wire's priority reaching the
 scheduler (max_overtaken_by 0 at priority 31 while another model floods the device); timeouts as
 deadlines (504); malformed, oversized and hostile requests get 4xx with a reason and the server
@@ -13,7 +14,7 @@ stays up; bearer-token auth; SIGTERM ends the server cleanly.
 
 Exits 77 (skipped) when scripts/fetch_models.sh has not filled the cache. Every wait is bounded.
 
-usage: serving_http_test.py CORUN MODEL_CACHE_DIR TEST_MODEL_DIR
+usage: serving_http_test.py CORUN MODEL_CACHE_DIR TEST_MODEL_DIR SHARED_GROUP_CLIENT
 """
 import http.client
 import json
@@ -35,7 +36,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from cli_checks import check, finish  # noqa: E402
 
-CORUN, CACHE, TEST_MODELS = sys.argv[1], sys.argv[2], sys.argv[3]
+CORUN, CACHE, TEST_MODELS, SHARED_GROUP_CLIENT = sys.argv[1:5]
 WAIT_LIMIT = 120  # seconds; far beyond what a passing run needs
 
 ZOO = {
@@ -279,6 +280,7 @@ def run_checks(server, work):
     check(status == 504 and "deadline" in error["error"], f"timeout 0 is 504: {error}")
 
     check_priority(server, shape, model_input["name"])
+    check_shared_scheduler(server)
 
 
 def check_priority(server, shape, input_name):
@@ -318,6 +320,31 @@ def check_priority(server, shape, input_name):
     check(len(urgent) == 1 and urgent[0] == "0",
           f"priority 1 on the wire: scheduled at 31, never overtaken ({urgent})")
     check(frames == ["20"], f"the scheduler ran the 20 urgent frames at priority 31 ({frames})")
+
+
+def scheduled_models(server):
+    _, _, page = server.request("GET", "/metrics")
+    found = re.search(r"^corun_scheduled_models (\d+)$", page.decode(), re.M)
+    return int(found.group(1)) if found else None
+
+
+def check_shared_scheduler(server):
+    """A corund client of the default group (tests/serving/shared_group_client.cpp, through the
+    server's Unix socket) lands in the scheduler the HTTP front's models are in: the metrics
+    count its model while it holds it."""
+    before = scheduled_models(server)
+    client = subprocess.Popen(
+        [SHARED_GROUP_CLIENT, server.socket, os.path.join(TEST_MODELS, "add_one.onnx")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = client.stdout.readline().strip()
+        check(line == "configured", f"the corund client configured its model ({line!r})")
+        during = scheduled_models(server)
+        check(before is not None and during == before + 1,
+              f"a corund client's model joins the served models' scheduler ({before} -> {during})")
+    finally:
+        client.stdin.close()
+        client.wait(timeout=WAIT_LIMIT)
 
 
 def run_hostile_checks(server):
