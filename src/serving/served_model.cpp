@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstring>
 
 #include "runtime/api_access.hpp"
 #include "runtime/loaded_infer_model.hpp"
@@ -18,6 +19,19 @@ constexpr std::chrono::milliseconds QUEUE_POLL{50};
 std::string datatype_text(FormatType type) {
     const char* name = datatype_name(type);
     return name ? name : format_type_name(type);
+}
+
+// Cuts a BYTES output's room down to the elements the model wrote at its start.
+void trim_to_elements(InferTensor& tensor) {
+    uint64_t count = 1;
+    for (int64_t dim : tensor.shape) count *= static_cast<uint64_t>(std::max<int64_t>(dim, 0));
+    size_t offset = 0;
+    for (uint64_t i = 0; i < count && offset + 4 <= tensor.data.size(); ++i) {
+        uint32_t length = 0;
+        std::memcpy(&length, tensor.data.data() + offset, 4);
+        offset += 4 + std::min<size_t>(length, tensor.data.size() - offset - 4);
+    }
+    tensor.data.resize(offset);
 }
 
 uint64_t microseconds_between(Clock::time_point from, Clock::time_point to) {
@@ -92,6 +106,13 @@ Expected<std::shared_ptr<ServedModel>> ServedModel::load(VDevice& vdevice, const
         // What configure() fixed (dimensions a frame revealed included).
         auto stream = bindings.value().output(served->outputs_[i].name);
         if (stream) served->outputs_[i].shape = stream.value().shape();
+        // A BYTES output's size is known only once computed: the model writes its strings into
+        // this much room, and the response keeps what they took.
+        const auto& shape = served->outputs_[i].shape;
+        if (served->outputs_[i].type == FormatType::STRING &&
+            std::none_of(shape.begin(), shape.end(), [](int64_t d) { return d < 0; })) {
+            served->output_frame_bytes_[i] = BYTES_OUTPUT_ROOM;
+        }
     }
     return served;
 }
@@ -250,12 +271,16 @@ Expected<ServedModel::PreparedRequest> ServedModel::prepare(const InferRequest& 
         prepared.binary_outputs.push_back(requested.binary_data);
     }
     for (size_t i = 0; i < outputs_.size(); ++i) {
-        if (outputs_[i].type == FormatType::STRING || output_frame_bytes_[i] == 0) {
+        if (output_frame_bytes_[i] == 0) {
             return Status(
                 StatusCode::NOT_SUPPORTED,
                 model_label + " output '" + outputs_[i].name + "' (" +
                     datatype_text(outputs_[i].type) + " " + shape_text(outputs_[i].shape) +
                     ") has no fixed size; the serving front returns fixed-size outputs only");
+        }
+        if (outputs_[i].type == FormatType::STRING && prepared.frames != 1) {
+            return Status(StatusCode::NOT_SUPPORTED, model_label + " output '" + outputs_[i].name +
+                                                         "' is BYTES: send one frame per request");
         }
     }
     InferResponse& response = prepared.response;
@@ -349,6 +374,9 @@ Status ServedModel::run_frames(Instance& instance, PreparedRequest& prepared,
         }
         if (!job) return job.status();
         CORUN_RETURN_IF_ERROR(job.value().wait(INFINITE_TIMEOUT));
+        for (auto& tensor : prepared.response.outputs) {
+            if (tensor.type == FormatType::STRING) trim_to_elements(tensor);
+        }
         timing.queue_ns += job_timing.queue_ns;
         timing.device_ns += job_timing.device_ns;
         ++jobs;

@@ -38,6 +38,10 @@ uint32_t scheduler_priority_for(std::optional<uint64_t> wire_priority, uint32_t 
 // with QUEUE_IS_FULL (429): a model that never drains must not hold HTTP threads forever.
 constexpr std::chrono::seconds MAX_QUEUE_WAIT{30};
 
+// Room a BYTES output gets for one frame (its size is known only once computed); a frame whose
+// strings need more fails with INVALID_ARGUMENT naming the bytes needed.
+constexpr size_t BYTES_OUTPUT_ROOM = size_t{1} << 20;
+
 // One configured instance and the scheduler's id for it (for the metrics).
 struct ServedInstance {
     uint32_t priority = 16;

@@ -153,6 +153,26 @@ TEST_F(InferenceServiceTest, RunsNFramesAndTheOutputsAskedFor) {
     EXPECT_EQ(jobs, 2u);  // a queue of 2 frames: a burst of 2, then 1
 }
 
+TEST_F(InferenceServiceTest, ServesBytesTensors) {
+    add_model("words", "1", "string_upper.onnx");
+    ASSERT_OK(service_->load_repository());
+    ASSERT_OK_AND_ASSIGN(auto metadata, service_->model_metadata("words", ""));
+    EXPECT_EQ(metadata.inputs[0].type, FormatType::STRING);
+    EXPECT_EQ(metadata.outputs[0].type, FormatType::STRING);
+    InferRequest request;
+    request.model_name = "words";
+    // "ab", "Cd", "" in the BYTES layout: a 4-byte little-endian length, then the bytes.
+    request.inputs.push_back(InferTensor{"words",
+                                         FormatType::STRING,
+                                         {3},
+                                         {2, 0, 0, 0, 'a', 'b', 2, 0, 0, 0, 'C', 'd', 0, 0, 0, 0}});
+    ASSERT_OK_AND_ASSIGN(auto response, service_->infer(request));
+    ASSERT_EQ(response.outputs.size(), 1u);
+    EXPECT_EQ(response.outputs[0].type, FormatType::STRING);
+    EXPECT_EQ(response.outputs[0].data,
+              (std::vector<uint8_t>{2, 0, 0, 0, 'A', 'B', 2, 0, 0, 0, 'C', 'D', 0, 0, 0, 0}));
+}
+
 TEST_F(InferenceServiceTest, RefusesWhatTheModelDoesNotTakeNamingIt) {
     ASSERT_OK(service_->load_repository());
     auto refused = [&](InferRequest request, const std::string& expected) {
