@@ -38,6 +38,8 @@ public:
     }
 
     void stop() override {
+        // Queued frames end first, so that no HTTP thread waits on one while the listener stops.
+        if (service_) service_->stop();
         if (http_) http_->stop();
         http_.reset();
         service_.reset();  // queued frames complete with SHUTDOWN; the VDevice handle goes

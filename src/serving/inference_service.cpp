@@ -18,6 +18,10 @@ InferenceService::~InferenceService() {
     }
 }
 
+void InferenceService::stop() {
+    for (const auto& served : served_models()) served->shutdown();
+}
+
 Status InferenceService::load_repository() {
     CORUN_TRY(auto names, repository_.model_names());
     size_t loaded = 0;
@@ -70,7 +74,9 @@ Status InferenceService::load_model(const std::string& name) {
             if (slot.versions.empty()) slot.state = "UNAVAILABLE";
         }
     }
-    for (auto& [version, served] : replaced) served->shutdown();
+    // The replaced versions are not shut down: requests already inside finish on them, and the
+    // last of those frees them.
+    replaced.clear();
     if (status.is_ok()) {
         spdlog::info("model '{}' serves (version {})", name, entry.default_version);
     } else {
@@ -92,7 +98,8 @@ Status InferenceService::unload_model(const std::string& name) {
         found->second.state = "UNAVAILABLE";
         found->second.reason = "unloaded";
     }
-    for (auto& [version, served] : unloaded) served->shutdown();
+    // Requests already inside finish (the last frees the model); new ones get SHUTDOWN.
+    unloaded.clear();
     spdlog::info("model '{}' unloaded", name);
     return Status::ok();
 }

@@ -64,12 +64,16 @@ public:
     // The repository extension: every model of the repository folder and every model known to
     // the service, with its state.
     std::vector<ModelIndexEntry> repository_index() const;
-    // Loads (or reloads: the new version replaces the old once loaded) a model of the
-    // repository. Fails with the reason, which the index then shows too.
+    // Loads (or reloads: the new version replaces the old once loaded; requests inside the old
+    // finish on it) a model of the repository. Fails with the reason, which the index then
+    // shows too.
     Status load_model(const std::string& name);
-    // Stops serving the model: new requests get NOT_FOUND/UNAVAILABLE, queued frames complete
-    // with SHUTDOWN. NOT_FOUND when it is not loaded.
+    // Stops serving the model: new requests fail with SHUTDOWN (503), requests already inside
+    // finish. NOT_FOUND when it is not loaded.
     Status unload_model(const std::string& name);
+    // For the process's end: every served model's queued frames complete with SHUTDOWN, and
+    // later requests fail with SHUTDOWN at once, so that the fronts' threads return.
+    void stop();
 
     // Every version that serves now (for the metrics page).
     std::vector<std::shared_ptr<ServedModel>> served_models() const;

@@ -409,6 +409,11 @@ def check_start_errors(server, work, repository):
                              "--http", "0"], capture_output=True, text=True, timeout=WAIT_LIMIT)
     check(result.returncode == 2 and "--model-repository" in result.stderr,
           "--http without --model-repository is refused", result)
+    result = subprocess.run([CORUN, "serve", "--socket", os.path.join(work, "fourth.sock"),
+                             "--http", "0", "--model-repository", os.path.join(work, "none")],
+                            capture_output=True, text=True, timeout=WAIT_LIMIT)
+    check(result.returncode == 1 and "cannot read the model repository" in result.stderr,
+          "a repository folder that does not exist stops the server with the reason", result)
     status, _, _ = server.request("GET", "/v2/health/live")
     check(status == 200, "the first server is unaffected")
 
