@@ -404,6 +404,12 @@ Expected<InferRequest> decode_rest_infer_request(std::string_view body,
     if (header_length) {
         CORUN_TRY(json_length, parse_header_length(*header_length, body.size()));
     }
+    if (json_length > MAX_REST_JSON_BYTES) {
+        return invalid("the request's JSON is " + std::to_string(json_length) + " bytes; at most " +
+                       std::to_string(MAX_REST_JSON_BYTES) +
+                       " are accepted: send large tensors as binary data (parameters."
+                       "binary_data_size, Inference-Header-Content-Length)");
+    }
     const std::string_view json_text = body.substr(0, json_length);
     const std::string_view binary = body.substr(json_length);
     Json header;

@@ -22,6 +22,10 @@ namespace corun::serving {
 // Bounds on what one request may declare (beyond the body size the front limits).
 constexpr size_t MAX_REST_TENSORS = 256;  // inputs, and outputs asked for
 constexpr size_t MAX_TENSOR_RANK = 16;
+// The JSON part of a request: parsed JSON takes about 12 times its text in memory (a number of
+// two characters becomes a 16-byte value and its 8-byte place in the tensor), so large tensors
+// travel as binary data, which is copied once as it is.
+constexpr size_t MAX_REST_JSON_BYTES = size_t{16} << 20;
 
 // `header_length` is the Inference-Header-Content-Length value as sent (nullopt when absent:
 // then the whole body is JSON). Model name and version come from the URL, not from here.

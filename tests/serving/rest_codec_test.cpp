@@ -133,6 +133,21 @@ TEST(RestCodecTest, RefusesBinarySizesThatDisagree) {
     }
 }
 
+TEST(RestCodecTest, RefusesJsonLargerThanItsLimitPointingToBinaryData) {
+    std::string body = R"({"inputs":[{"name":"x","datatype":"UINT8","shape":[1],"data":[1]}]})";
+    body.append(MAX_REST_JSON_BYTES, ' ');  // whitespace: valid JSON, just too much of it
+    auto request = decode_rest_infer_request(body, std::nullopt);
+    ASSERT_FALSE(request.has_value());
+    EXPECT_NE(request.status().message().find("send large tensors as binary data"),
+              std::string::npos)
+        << request.status();
+    // The same bytes as binary data after a small JSON header are fine.
+    const std::string json =
+        R"({"inputs":[{"name":"x","datatype":"UINT8","shape":[16777217],"parameters":{"binary_data_size":16777217}}]})";
+    EXPECT_OK(decode_rest_infer_request(json + std::string(16777217, '\x01'),
+                                        std::to_string(json.size())));
+}
+
 TEST(RestCodecTest, EncodesJsonAndBinaryOutputs) {
     InferResponse response;
     response.model_name = "m";
