@@ -15,6 +15,7 @@ debian_packages=(
     libonnx-testdata  # ONNX's node tests, for the onnx_conformance test (tests/conformance)
     dpkg-dev file
     pybind11-dev python3-dev python3-pytest  # the Python package corun (python/, docs/PYTHON.md)
+    libcpp-httplib-dev prometheus  # `corun serve --http` (docs/SERVING.md) and its metrics test
 )
 
 missing=()
