@@ -1,11 +1,14 @@
-// `corun serve`: runs corund in the foreground, with corund's flags; with --http and
-// --model-repository (Triton's flag names) it also serves the repository's models over KServe v2
-// REST, on the same device and scheduler as corund's Unix-socket clients (docs/SERVING.md).
+// `corun serve`: runs corund in the foreground, with corund's flags; with --http and/or --grpc
+// and --model-repository (Triton's flag names) it also serves the repository's models over
+// KServe v2 REST and gRPC, on the same device and scheduler as corund's Unix-socket clients
+// (docs/SERVING.md).
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "commands.hpp"
 #include "service/daemon/daemon_main.hpp"
+#include "serving/grpc_front.hpp"
 #include "serving/http_front.hpp"
 #include "serving/inference_service.hpp"
 
@@ -15,6 +18,8 @@ namespace {
 struct ServeOptions {
     int http_port = -1;  // -1 = no REST front
     std::string http_address = "127.0.0.1";
+    int grpc_port = -1;  // -1 = no gRPC front
+    std::string grpc_address = "127.0.0.1";
     std::string model_repository;
     int metrics_port = -1;
     std::string http_token_file;
@@ -22,18 +27,22 @@ struct ServeOptions {
     uint32_t http_thread_count = 32;
 };
 
-// The KServe front inside corund: the InferenceService over the daemon's VDevice and the REST
-// listener on it.
+// The KServe fronts inside corund: the InferenceService over the daemon's VDevice and the REST
+// and gRPC listeners on it (either or both).
 class KServeFront : public service::DaemonFront {
 public:
-    explicit KServeFront(serving::HttpFrontOptions options, std::string repository)
-        : options_(std::move(options)), repository_(std::move(repository)) {}
+    KServeFront(std::optional<serving::HttpFrontOptions> options,
+                std::optional<serving::GrpcFrontOptions> grpc_options, std::string repository)
+        : options_(std::move(options)),
+          grpc_options_(std::move(grpc_options)),
+          repository_(std::move(repository)) {}
 
     Status start(std::shared_ptr<VDevice> vdevice) override {
         service_ = std::make_unique<serving::InferenceService>(
             std::move(vdevice), serving::ModelRepository(repository_));
         // Listening first: health/live answers while the models load, ready once they did.
-        CORUN_TRY(http_, serving::HttpFront::start(*service_, options_));
+        if (options_) CORUN_TRY(http_, serving::HttpFront::start(*service_, *options_));
+        if (grpc_options_) CORUN_TRY(grpc_, serving::GrpcFront::start(*service_, *grpc_options_));
         return service_->load_repository();
     }
 
@@ -41,15 +50,19 @@ public:
         // Queued frames end first, so that no HTTP thread waits on one while the listener stops.
         if (service_) service_->stop();
         if (http_) http_->stop();
+        if (grpc_) grpc_->stop();
         http_.reset();
+        grpc_.reset();
         service_.reset();  // queued frames complete with SHUTDOWN; the VDevice handle goes
     }
 
 private:
-    serving::HttpFrontOptions options_;
+    std::optional<serving::HttpFrontOptions> options_;
+    std::optional<serving::GrpcFrontOptions> grpc_options_;
     std::string repository_;
     std::unique_ptr<serving::InferenceService> service_;
     std::unique_ptr<serving::HttpFront> http_;
+    std::unique_ptr<serving::GrpcFront> grpc_;
 };
 
 Expected<std::string> read_token(const std::string& path) {
@@ -75,8 +88,8 @@ void add_serve_command(CLI::App& app) {
     auto* command = app.add_subcommand(
         "serve",
         "Run the corund service: processes with multi_process_service share its devices; with "
-        "--http and --model-repository, also a KServe v2 REST endpoint for the repository's "
-        "models (docs/SERVING.md)");
+        "--http/--grpc and --model-repository, also KServe v2 REST/gRPC endpoints for the "
+        "repository's models (docs/SERVING.md)");
     static service::DaemonCommandLine command_line;
     static ServeOptions serve;
     service::add_daemon_options(*command, command_line);
@@ -88,6 +101,13 @@ void add_serve_command(CLI::App& app) {
     command->add_option("--http-address", serve.http_address,
                         "Address the REST endpoint listens on (default 127.0.0.1: this machine "
                         "only; 0.0.0.0 for every interface)");
+    command
+        ->add_option("--grpc", serve.grpc_port,
+                     "Serve KServe v2 gRPC (inference.GRPCInferenceService) on this TCP port "
+                     "(0 = any free port); needs --model-repository")
+        ->check(CLI::Range(0, 65535));
+    command->add_option("--grpc-address", serve.grpc_address,
+                        "Address the gRPC endpoint listens on (default 127.0.0.1)");
     command->add_option("--model-repository", serve.model_repository,
                         "Folder of models in Triton's layout: NAME/VERSION/model.onnx, optional "
                         "NAME/config.json");
@@ -98,23 +118,26 @@ void add_serve_command(CLI::App& app) {
         ->check(CLI::Range(0, 65535));
     command->add_option("--http-token-file", serve.http_token_file,
                         "File whose first line is a bearer token every request must carry "
-                        "(Authorization: Bearer TOKEN); health endpoints excepted");
+                        "(Authorization: Bearer TOKEN; gRPC metadata authorization), REST and gRPC "
+                        "alike; health endpoints excepted");
     command
         ->add_option("--http-max-request-bytes", serve.http_max_request_bytes,
-                     "Largest request body accepted (larger: 413); default 64 MiB")
+                     "Largest request body (REST, larger: 413) or message (gRPC, larger: "
+                     "RESOURCE_EXHAUSTED) accepted; default 64 MiB")
         ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 34));
     command
         ->add_option("--http-thread-count", serve.http_thread_count,
                      "Threads serving HTTP connections (default 32)")
         ->check(CLI::Range(1u, 1024u));
     command->callback([] {
-        if ((serve.http_port >= 0) != !serve.model_repository.empty()) {
-            std::cerr << "corun serve: --http PORT and --model-repository DIR go together "
-                         "(the REST endpoint serves the repository's models)\n";
+        const bool serving = serve.http_port >= 0 || serve.grpc_port >= 0;
+        if (serving != !serve.model_repository.empty()) {
+            std::cerr << "corun serve: --http PORT and/or --grpc PORT go with --model-repository "
+                         "DIR (the endpoints serve the repository's models)\n";
             throw CLI::RuntimeError(2);
         }
         std::unique_ptr<KServeFront> front;
-        if (serve.http_port >= 0) {
+        if (serving) {
             serving::HttpFrontOptions options;
             options.address = serve.http_address;
             options.port = serve.http_port;
@@ -129,9 +152,24 @@ void add_serve_command(CLI::App& app) {
                 }
                 options.token = token.value();
             }
-            front = std::make_unique<KServeFront>(options, serve.model_repository);
+            std::optional<serving::GrpcFrontOptions> grpc_options;
+            if (serve.grpc_port >= 0) {
+                grpc_options.emplace();
+                grpc_options->address = serve.grpc_address;
+                grpc_options->port = serve.grpc_port;
+                grpc_options->token = options.token;  // the same token guards both fronts
+                grpc_options->max_request_bytes = serve.http_max_request_bytes;
+            }
+            if (serve.http_port < 0 && serve.metrics_port >= 0) {
+                std::cerr << "corun serve: --metrics-port needs --http\n";
+                throw CLI::RuntimeError(2);
+            }
+            front = std::make_unique<KServeFront>(
+                serve.http_port >= 0 ? std::optional(options) : std::nullopt,
+                std::move(grpc_options), serve.model_repository);
         } else if (serve.metrics_port >= 0 || !serve.http_token_file.empty()) {
-            std::cerr << "corun serve: --metrics-port and --http-token-file need --http\n";
+            std::cerr << "corun serve: --metrics-port and --http-token-file need --http or "
+                         "--grpc\n";
             throw CLI::RuntimeError(2);
         }
         const int code = service::run_daemon(command_line, front.get());
