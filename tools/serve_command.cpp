@@ -41,8 +41,12 @@ public:
         service_ = std::make_unique<serving::InferenceService>(
             std::move(vdevice), serving::ModelRepository(repository_));
         // Listening first: health/live answers while the models load, ready once they did.
-        if (options_) CORUN_TRY(http_, serving::HttpFront::start(*service_, *options_));
-        if (grpc_options_) CORUN_TRY(grpc_, serving::GrpcFront::start(*service_, *grpc_options_));
+        if (options_) {
+            CORUN_TRY(http_, serving::HttpFront::start(*service_, *options_));
+        }
+        if (grpc_options_) {
+            CORUN_TRY(grpc_, serving::GrpcFront::start(*service_, *grpc_options_));
+        }
         return service_->load_repository();
     }
 

@@ -20,8 +20,8 @@ Status invalid(std::string message) {
 }
 
 // A non-negative integer parameter (Triton's clients send int64_param; uint64_param too).
-Expected<std::optional<uint64_t>> unsigned_parameter(const Parameters& parameters,
-                                                     const char* key, const std::string& label) {
+Expected<std::optional<uint64_t>> unsigned_parameter(const Parameters& parameters, const char* key,
+                                                     const std::string& label) {
     auto found = parameters.find(key);
     if (found == parameters.end()) return std::optional<uint64_t>{};
     const auto& parameter = found->second;
@@ -36,8 +36,8 @@ Expected<std::optional<uint64_t>> unsigned_parameter(const Parameters& parameter
                    "' must be a non-negative int64_param or uint64_param");
 }
 
-Expected<std::optional<std::string>> string_parameter(const Parameters& parameters,
-                                                      const char* key, const std::string& label) {
+Expected<std::optional<std::string>> string_parameter(const Parameters& parameters, const char* key,
+                                                      const std::string& label) {
     auto found = parameters.find(key);
     if (found == parameters.end()) return std::optional<std::string>{};
     if (found->second.parameter_choice_case() != inference::InferParameter::kStringParam) {
@@ -60,8 +60,9 @@ Expected<std::optional<SharedMemoryPlace>> shared_memory_place(const Parameters&
     if (!region_name) {
         if (parameters.contains("shared_memory_byte_size") ||
             parameters.contains("shared_memory_offset")) {
-            return invalid(label + ": shared_memory_byte_size/offset without "
-                                   "shared_memory_region");
+            return invalid(label +
+                           ": shared_memory_byte_size/offset without "
+                           "shared_memory_region");
         }
         return std::optional<SharedMemoryPlace>{};
     }
@@ -133,16 +134,13 @@ Status append_elements(const Field& values, uint64_t count, std::vector<uint8_t>
 Status decode_contents(const inference::InferTensorContents& contents, FormatType type,
                        uint64_t count, std::vector<uint8_t>& data, const std::string& label) {
     const int given = (contents.bool_contents_size() > 0) + (contents.int_contents_size() > 0) +
-                      (contents.int64_contents_size() > 0) +
-                      (contents.uint_contents_size() > 0) +
-                      (contents.uint64_contents_size() > 0) +
-                      (contents.fp32_contents_size() > 0) +
-                      (contents.fp64_contents_size() > 0) +
-                      (contents.bytes_contents_size() > 0);
+                      (contents.int64_contents_size() > 0) + (contents.uint_contents_size() > 0) +
+                      (contents.uint64_contents_size() > 0) + (contents.fp32_contents_size() > 0) +
+                      (contents.fp64_contents_size() > 0) + (contents.bytes_contents_size() > 0);
     auto only = [&](int field_size, const char* field) -> Status {
         if (given > (field_size > 0 ? 1 : 0)) {
-            return invalid(label + ": 'contents' of " + datatype_name(type) +
-                           " go in " + field + " alone");
+            return invalid(label + ": 'contents' of " + datatype_name(type) + " go in " + field +
+                           " alone");
         }
         return Status::ok();
     };
@@ -206,8 +204,7 @@ Status decode_contents(const inference::InferTensorContents& contents, FormatTyp
         }
         default:
             return invalid(label + ": the protocol has no 'contents' field for " +
-                           std::string(datatype_name(type)) +
-                           "; send it in raw_input_contents");
+                           std::string(datatype_name(type)) + "; send it in raw_input_contents");
     }
 }
 
@@ -279,15 +276,17 @@ Expected<GrpcInferRequest> decode_grpc_infer_request(const inference::ModelInfer
             CORUN_RETURN_IF_ERROR(check_raw_size(tensor, count, input.datatype(), label));
         } else if (input.has_contents()) {
             if (message.raw_input_contents_size() > 0) {
-                return invalid(label + " has 'contents' while the request uses "
-                                       "raw_input_contents; use one of them for every input");
+                return invalid(label +
+                               " has 'contents' while the request uses "
+                               "raw_input_contents; use one of them for every input");
             }
             CORUN_RETURN_IF_ERROR(
                 decode_contents(input.contents(), tensor.type, count, tensor.data, label));
         } else {
             if (raw_index >= message.raw_input_contents_size()) {
-                return invalid(label + " has no data: neither 'contents', nor a "
-                                       "raw_input_contents entry (there are " +
+                return invalid(label +
+                               " has no data: neither 'contents', nor a "
+                               "raw_input_contents entry (there are " +
                                std::to_string(message.raw_input_contents_size()) +
                                "), nor shared memory");
             }
@@ -342,10 +341,9 @@ Status encode_grpc_infer_response(const InferResponse& response,
             continue;
         }
         if (tensor.data.size() > place->byte_size) {
-            return invalid("output '" + tensor.name + "' has " +
-                           std::to_string(tensor.data.size()) +
-                           " bytes; its shared_memory_byte_size is " +
-                           std::to_string(place->byte_size));
+            return invalid(
+                "output '" + tensor.name + "' has " + std::to_string(tensor.data.size()) +
+                " bytes; its shared_memory_byte_size is " + std::to_string(place->byte_size));
         }
         CORUN_TRY(auto bytes, place->region->bytes(place->offset, tensor.data.size()));
         std::memcpy(bytes.data(), tensor.data.data(), tensor.data.size());
@@ -354,8 +352,7 @@ Status encode_grpc_infer_response(const InferResponse& response,
         parameters["shared_memory_byte_size"].set_int64_param(
             static_cast<int64_t>(tensor.data.size()));
         if (place->offset > 0) {
-            parameters["shared_memory_offset"].set_int64_param(
-                static_cast<int64_t>(place->offset));
+            parameters["shared_memory_offset"].set_int64_param(static_cast<int64_t>(place->offset));
         }
     }
     return Status::ok();

@@ -29,21 +29,36 @@ bool same_token(std::string_view given, std::string_view expected) {
 
 inference::DataType config_data_type(FormatType type) {
     switch (type) {
-        case FormatType::BOOL: return inference::TYPE_BOOL;
-        case FormatType::UINT8: return inference::TYPE_UINT8;
-        case FormatType::UINT16: return inference::TYPE_UINT16;
-        case FormatType::UINT32: return inference::TYPE_UINT32;
-        case FormatType::UINT64: return inference::TYPE_UINT64;
-        case FormatType::INT8: return inference::TYPE_INT8;
-        case FormatType::INT16: return inference::TYPE_INT16;
-        case FormatType::INT32: return inference::TYPE_INT32;
-        case FormatType::INT64: return inference::TYPE_INT64;
-        case FormatType::FLOAT16: return inference::TYPE_FP16;
-        case FormatType::FLOAT32: return inference::TYPE_FP32;
-        case FormatType::FLOAT64: return inference::TYPE_FP64;
-        case FormatType::BFLOAT16: return inference::TYPE_BF16;
-        case FormatType::STRING: return inference::TYPE_STRING;
-        default: return inference::TYPE_INVALID;
+        case FormatType::BOOL:
+            return inference::TYPE_BOOL;
+        case FormatType::UINT8:
+            return inference::TYPE_UINT8;
+        case FormatType::UINT16:
+            return inference::TYPE_UINT16;
+        case FormatType::UINT32:
+            return inference::TYPE_UINT32;
+        case FormatType::UINT64:
+            return inference::TYPE_UINT64;
+        case FormatType::INT8:
+            return inference::TYPE_INT8;
+        case FormatType::INT16:
+            return inference::TYPE_INT16;
+        case FormatType::INT32:
+            return inference::TYPE_INT32;
+        case FormatType::INT64:
+            return inference::TYPE_INT64;
+        case FormatType::FLOAT16:
+            return inference::TYPE_FP16;
+        case FormatType::FLOAT32:
+            return inference::TYPE_FP32;
+        case FormatType::FLOAT64:
+            return inference::TYPE_FP64;
+        case FormatType::BFLOAT16:
+            return inference::TYPE_BF16;
+        case FormatType::STRING:
+            return inference::TYPE_STRING;
+        default:
+            return inference::TYPE_INVALID;
     }
 }
 
@@ -236,8 +251,7 @@ public:
             {request->name(), request->key(), request->offset(), request->byte_size()}));
     }
     grpc::Status SystemSharedMemoryUnregister(
-        grpc::ServerContext* context,
-        const inference::SystemSharedMemoryUnregisterRequest* request,
+        grpc::ServerContext* context, const inference::SystemSharedMemoryUnregisterRequest* request,
         inference::SystemSharedMemoryUnregisterResponse*) override {
         if (auto denied = check_token(*context); !denied.ok()) return denied;
         return to_grpc(regions_.unregister_region(request->name()));

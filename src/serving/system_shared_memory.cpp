@@ -71,8 +71,8 @@ Status SharedMemoryRegions::register_region(const SharedMemoryRegionStatus& regi
         const uint64_t object_size = static_cast<uint64_t>(info.st_size);
         close(fd);
         return invalid(label + ": bytes " + range_text(region.offset, region.byte_size) +
-                       " run past the end of '" + region.key + "' (" +
-                       std::to_string(object_size) + " bytes)");
+                       " run past the end of '" + region.key + "' (" + std::to_string(object_size) +
+                       " bytes)");
     }
     const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
     const uint64_t map_offset = region.offset - region.offset % page;

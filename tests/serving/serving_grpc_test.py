@@ -160,7 +160,8 @@ def rest_binary_outputs(server, input_name, array):
     request = urllib.request.Request(
         f"http://127.0.0.1:{server.port}/v2/models/mobilefacenet/infer",
         data=header + array.tobytes(),
-        headers={"Inference-Header-Content-Length": str(len(header))}, method="POST")
+        headers={"Inference-Header-Content-Length": str(len(header)),
+                 "Content-Type": "application/octet-stream"}, method="POST")
     with urllib.request.urlopen(request, timeout=WAIT_LIMIT) as response:
         length = int(response.headers["Inference-Header-Content-Length"])
         body = response.read()
