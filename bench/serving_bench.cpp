@@ -1,15 +1,18 @@
 // Issue 15's serving benchmark, side by side in one run:
 //   - added latency (p50) of KServe v2 REST over the in-process API on a small model: one
 //     synchronous request at a time over a kept-alive connection, with JSON tensors and with the
-//     binary-data extension, against a synchronous run() of the same model in this process;
+//     binary-data extension, and of KServe v2 gRPC (ModelInfer with raw_input_contents over one
+//     channel), against a synchronous run() of the same model in this process;
 //     rotating rounds, added = median over rounds of the difference of the round medians;
 //   - throughput: 16 concurrent HTTP clients (binary data, kept-alive connections) spread over
 //     the models, against `corun run2` running the same models in-process (its total FPS), in
 //     alternating rounds; the ratio is the median of the rounds' ratios.
-// It starts its own `corun serve --http 0` on a temporary socket and repository and stops it.
+// It starts its own `corun serve --http 0 --grpc 0` on a temporary socket and repository and
+// stops it.
 //
 //   serving_bench CORUN SMALL_MODEL MODEL... [--rounds 7] [--iterations 300] [--seconds 5]
 //                 [--clients 16] [--throughput-rounds 3]
+#include <grpcpp/grpcpp.h>
 #include <httplib.h>
 #include <signal.h>
 #include <unistd.h>
@@ -31,6 +34,7 @@
 
 #include "child_process.hpp"
 #include "corun/corun.hpp"
+#include "grpc_service.grpc.pb.h"
 
 namespace {
 
@@ -122,18 +126,20 @@ int main(int argc, char** argv) {
         fs::copy_file(model, work / "repository" / name / "1" / "model.onnx");
     }
     const std::string log = (work / "serve.log").string();
-    const pid_t server =
-        corun::bench::spawn({"/bin/sh", "-c",
-                             "exec " + corun + " serve --socket " +
-                                 (work / "corund.sock").string() + " --http 0 --model-repository " +
-                                 (work / "repository").string() + " > " + log + " 2>&1"});
-    int port = 0;
+    const pid_t server = corun::bench::spawn(
+        {"/bin/sh", "-c",
+         "exec " + corun + " serve --socket " + (work / "corund.sock").string() +
+             " --http 0 --grpc 0 --model-repository " + (work / "repository").string() + " > " +
+             log + " 2>&1"});
+    int port = 0, grpc_port = 0;
     const auto start_deadline = Clock::now() + std::chrono::seconds(120);
-    while (port == 0 && Clock::now() < start_deadline) {
-        std::smatch found;
+    while ((port == 0 || grpc_port == 0) && Clock::now() < start_deadline) {
+        std::smatch found, grpc_found;
         const std::string text = read_file(log);
-        if (std::regex_search(text, found, std::regex(R"(REST on http://127\.0\.0\.1:(\d+)/v2)"))) {
+        if (std::regex_search(text, found, std::regex(R"(REST on http://127\.0\.0\.1:(\d+)/v2)")) &&
+            std::regex_search(text, grpc_found, std::regex(R"(gRPC on 127\.0\.0\.1:(\d+))"))) {
             port = std::stoi(found[1].str());
+            grpc_port = std::stoi(grpc_found[1].str());
         } else {
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
@@ -144,7 +150,7 @@ int main(int argc, char** argv) {
         fs::remove_all(work);
         return code;
     };
-    if (port == 0) {
+    if (port == 0 || grpc_port == 0) {
         std::fprintf(stderr, "corun serve did not start:\n%s\n", read_file(log).c_str());
         return finish(1);
     }
@@ -192,9 +198,21 @@ int main(int argc, char** argv) {
     const std::string json = json_body(small);
     const auto [binary, binary_length] = binary_body(small);
     const std::string path = "/v2/models/" + small.model + "/infer";
+    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port),
+                                       grpc::InsecureChannelCredentials());
+    auto stub = inference::GRPCInferenceService::NewStub(channel);
+    inference::ModelInferRequest grpc_request;
+    grpc_request.set_model_name(small.model);
+    auto* grpc_input = grpc_request.add_inputs();
+    grpc_input->set_name(small.input);
+    grpc_input->set_datatype("FP32");
+    for (int64_t dim : small.shape) grpc_input->add_shape(dim);
+    grpc_request.add_raw_input_contents(reinterpret_cast<const char*>(small.frame.data()),
+                                        small.frame.size() * 4);
     std::vector<double> in_process_p50, json_added, binary_added, json_p50, binary_p50;
+    std::vector<double> grpc_added, grpc_p50;
     for (int round = 0; round < rounds; ++round) {
-        std::vector<double> local, over_json, over_binary;
+        std::vector<double> local, over_json, over_binary, over_grpc;
         for (int i = 0; i < iterations; ++i) {
             auto start = Clock::now();
             if (!configured.run(bindings, std::chrono::seconds(10)).is_ok()) return finish(1);
@@ -208,19 +226,27 @@ int main(int argc, char** argv) {
                                 "application/octet-stream");
             if (!reply || reply->status != 200) return finish(1);
             over_binary.push_back(microseconds_since(start));
+            start = Clock::now();
+            grpc::ClientContext context;
+            inference::ModelInferResponse grpc_reply;
+            if (!stub->ModelInfer(&context, grpc_request, &grpc_reply).ok()) return finish(1);
+            over_grpc.push_back(microseconds_since(start));
         }
         in_process_p50.push_back(median(local));
         json_p50.push_back(median(over_json));
         binary_p50.push_back(median(over_binary));
         json_added.push_back(median(over_json) - median(local));
         binary_added.push_back(median(over_binary) - median(local));
+        grpc_p50.push_back(median(over_grpc));
+        grpc_added.push_back(median(over_grpc) - median(local));
     }
     configured.shutdown().ignore();
     std::printf(
         "latency on %s (p50 over %d rounds of %d): in-process %.1f us, REST JSON %.1f us "
-        "(added %.1f us), REST binary %.1f us (added %.1f us)\n",
+        "(added %.1f us), REST binary %.1f us (added %.1f us), gRPC %.1f us (added %.1f us)\n",
         small.model.c_str(), rounds, iterations, median(in_process_p50), median(json_p50),
-        median(json_added), median(binary_p50), median(binary_added));
+        median(json_added), median(binary_p50), median(binary_added), median(grpc_p50),
+        median(grpc_added));
 
     // Throughput, in alternating rounds (the machine's other load changes between phases): in
     // each, `clients` HTTP clients over the models after the first (binary data) for `seconds`,
