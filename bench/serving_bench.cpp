@@ -241,6 +241,18 @@ int main(int argc, char** argv) {
         grpc_added.push_back(median(over_grpc) - median(local));
     }
     configured.shutdown().ignore();
+    // The transport's floor: an empty gRPC call (ServerLive) on the same channel, p50.
+    std::vector<double> empty_calls;
+    for (int i = 0; i < iterations; ++i) {
+        const auto start = Clock::now();
+        grpc::ClientContext context;
+        inference::ServerLiveResponse live;
+        if (!stub->ServerLive(&context, inference::ServerLiveRequest(), &live).ok()) {
+            return finish(1);
+        }
+        empty_calls.push_back(microseconds_since(start));
+    }
+    std::printf("gRPC empty call (ServerLive) p50: %.1f us\n", median(empty_calls));
     std::printf(
         "latency on %s (p50 over %d rounds of %d): in-process %.1f us, REST JSON %.1f us "
         "(added %.1f us), REST binary %.1f us (added %.1f us), gRPC %.1f us (added %.1f us)\n",
