@@ -72,7 +72,8 @@ sanitize-thread: setup
 # Then the parsers of outside input of issue 11, each NAME_fuzz with seeds in
 # tests/fuzz/NAME_corpus and new inputs in build-fuzz/NAME_corpus: standalone TensorProto files,
 # .npy files, the STRING buffer layout, convert_frame between every numeric type pair, and the
-# REST front's request decoding (KServe v2 JSON + binary data, issue 15).
+# REST and gRPC fronts' request decoding (KServe v2 JSON + binary data; ModelInferRequest with
+# contents, raw contents and shared-memory parameters; issue 15).
 # UBSan only reports by default and the fuzzer would run on; halting makes undefined behaviour
 # a finding with its input saved, like a crash.
 FUZZ_SECONDS ?= 60

@@ -337,6 +337,9 @@ Expected<std::unique_ptr<GrpcFront>> GrpcFront::start(InferenceService& service,
     builder.SetMaxReceiveMessageSize(
         static_cast<int>(std::min<uint64_t>(options.max_request_bytes, INT32_MAX)));
     builder.SetMaxSendMessageSize(INT32_MAX);
+    grpc::ResourceQuota quota("corun-kserve-grpc");
+    quota.SetMaxThreads(options.max_threads);
+    builder.SetResourceQuota(quota);
     builder.RegisterService(server.service.get());
     server.server = builder.BuildAndStart();
     if (!server.server || server.port <= 0) {

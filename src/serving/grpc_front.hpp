@@ -21,6 +21,9 @@ struct GrpcFrontOptions {
     std::string token;
     // The largest request message; larger ones get RESOURCE_EXHAUSTED before they are parsed.
     uint64_t max_request_bytes = uint64_t{64} << 20;
+    // Threads gRPC may use for calls (each running call holds one while its frames run); calls
+    // beyond them get RESOURCE_EXHAUSTED instead of a thread each, as a flood would make.
+    int max_threads = 64;
     std::string server_version = "0.1.0";  // ServerMetadata's version
 };
 
