@@ -9,7 +9,8 @@ equal bit for bit to the REST front's and to the C++ API's (`corun run --multi-p
 on the server's socket); typed `contents` as well as raw_input_contents; ModelStreamInfer with
 several requests (one bad among them), each answered once with its id; ModelStatistics counting
 exactly what the test sent; system shared memory (inputs read from and outputs written to a
-POSIX shm object, status, unregister); bad requests (unknown model, wrong datatype, shape and
+POSIX shm object, status, unregister); the repository calls (index, unload: UNAVAILABLE,
+load); wire priority 1 scheduled at corun's 31; bad requests (unknown model, wrong datatype, shape and
 size, bad shared-memory offset, missing region, timeout 0) get the right gRPC codes with the
 reason and the server stays up; a message over the size limit; the bearer token.
 
@@ -372,6 +373,12 @@ def check_bad_requests(server, x):
     prioritised.parameters["priority"].int64_param = 1
     reply = stub.ModelInfer(prioritised, timeout=WAIT_LIMIT)
     check(reply.raw_output_contents[0] == (x + 1).tobytes(), "priority 1 from the wire runs")
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics",
+                                timeout=WAIT_LIMIT) as response:
+        page = response.read().decode()
+    frames = re.findall(r'corun_scheduler_frames_total\{model="add_one",version="1",'
+                        r'priority="31",instance="\d+"\} (\d+)', page)
+    check(frames == ["1"], f"gRPC priority 1 ran its frame at corun priority 31 ({frames})")
     # Over the size limit (4 MiB here): refused before it is parsed.
     big = np.zeros(5 << 18, dtype=np.float32)
     expect(raw_request("add_one", "x", big), grpc.StatusCode.RESOURCE_EXHAUSTED, "",
@@ -383,8 +390,30 @@ def check_bad_requests(server, x):
     code, _ = call_error(garbage, b"\xff" * 64)
     check(code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.INVALID_ARGUMENT),
           f"bytes that are not a message are refused ({code})")
+    check_repository(stub, x)
     check(stub.ServerLive(pb.ServerLiveRequest(), timeout=WAIT_LIMIT).live and
           server.process.poll() is None, "the server is up after all of it")
+
+
+def check_repository(stub, x):
+    """RepositoryIndex, RepositoryModelUnload (requests then UNAVAILABLE), RepositoryModelLoad."""
+    index = stub.RepositoryIndex(pb.RepositoryIndexRequest(), timeout=WAIT_LIMIT)
+    check(sorted((m.name, m.state) for m in index.models) ==
+          [("add_one", "READY"), ("mobilefacenet", "READY")], f"RepositoryIndex: {index}")
+    stub.RepositoryModelUnload(pb.RepositoryModelUnloadRequest(model_name="add_one"),
+                               timeout=WAIT_LIMIT)
+    code, details = call_error(stub.ModelInfer, raw_request("add_one", "x", x))
+    check(code == grpc.StatusCode.UNAVAILABLE, f"an unloaded model is UNAVAILABLE ({code}, "
+          f"{details})")
+    check(not stub.ModelReady(pb.ModelReadyRequest(name="add_one"), timeout=WAIT_LIMIT).ready,
+          "ModelReady of the unloaded model is false")
+    stub.RepositoryModelLoad(pb.RepositoryModelLoadRequest(model_name="add_one"),
+                             timeout=WAIT_LIMIT)
+    reply = stub.ModelInfer(raw_request("add_one", "x", x), timeout=WAIT_LIMIT)
+    check(reply.raw_output_contents[0] == (x + 1).tobytes(), "reloaded, add_one serves again")
+    code, _ = call_error(stub.RepositoryModelLoad,
+                         pb.RepositoryModelLoadRequest(model_name="nothing"))
+    check(code == grpc.StatusCode.NOT_FOUND, f"loading a model the repository lacks ({code})")
 
 
 def check_token(work, repository):
