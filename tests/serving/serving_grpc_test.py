@@ -11,7 +11,8 @@ several requests (one bad among them), each answered once with its id; ModelStat
 exactly what the test sent; system shared memory (inputs read from and outputs written to a
 POSIX shm object, status, unregister); the repository calls (index, unload: UNAVAILABLE,
 load); wire priority 1 scheduled at corun's 31; bad requests (unknown model, wrong datatype, shape and
-size, bad shared-memory offset, missing region, timeout 0) get the right gRPC codes with the
+size, bad shared-memory offset, missing region, timeout 0, queue full, a frame stopped at its
+time limit) get the right gRPC codes with the
 reason and the server stays up; a message over the size limit; the bearer token.
 
 Exits 77 (skipped) when the zoo models are not in the cache. Every wait is bounded.
@@ -116,6 +117,12 @@ def make_repository(root):
     os.makedirs(os.path.join(root, "add_one", "1"))
     shutil.copy(os.path.join(TEST_MODELS, "add_one.onnx"),
                 os.path.join(root, "add_one", "1", "model.onnx"))
+    # A frame of endless_loop runs until its 500 ms limit: a second request finds the queue full.
+    os.makedirs(os.path.join(root, "endless", "1"))
+    shutil.copy(os.path.join(TEST_MODELS, "endless_loop.onnx"),
+                os.path.join(root, "endless", "1", "model.onnx"))
+    with open(os.path.join(root, "endless", "config.json"), "w") as config:
+        config.write('{"max_queued_requests": 1, "frame_time_limit_ms": 500}')
 
 
 def call_error(function, request, metadata=None):
@@ -264,7 +271,7 @@ def check_add_one_and_statistics(stub):
           model.execution_count >= 1 and model.inference_stats.fail.count == 0,
           f"ModelStatistics counts the {sent} requests sent: {model}")
     everything = stub.ModelStatistics(pb.ModelStatisticsRequest(), timeout=WAIT_LIMIT)
-    check(sorted(m.name for m in everything.model_stats) == ["add_one", "mobilefacenet"],
+    check(sorted(m.name for m in everything.model_stats) == ["add_one", "endless", "mobilefacenet"],
           "ModelStatistics without a name lists every model")
     return x
 
@@ -391,15 +398,43 @@ def check_bad_requests(server, x):
     check(code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.INVALID_ARGUMENT),
           f"bytes that are not a message are refused ({code})")
     check_repository(stub, x)
+    check_queue_full(server)
     check(stub.ServerLive(pb.ServerLiveRequest(), timeout=WAIT_LIMIT).live and
           server.process.poll() is None, "the server is up after all of it")
+
+
+def check_queue_full(server):
+    """The first request to `endless` holds its only queue place (until its frame is stopped at
+    the time limit: DEADLINE_EXCEEDED); a second one meanwhile is RESOURCE_EXHAUSTED."""
+    request = raw_request("endless", "x", np.zeros(1, np.float32))
+    first = server.stub.ModelInfer.future(request, timeout=WAIT_LIMIT)
+    deadline, pending = time.time() + WAIT_LIMIT, None
+    while time.time() < deadline and pending != "1":
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics",
+                                    timeout=WAIT_LIMIT) as response:
+            found = re.search(r'^nv_inference_pending_request_count\{model="endless",'
+                              r'version="1"\} (\d+)$', response.read().decode(), re.M)
+        pending = found.group(1) if found else None
+        time.sleep(0.01)
+    check(pending == "1", "the first request to endless is inside the service")
+    code, details = call_error(server.stub.ModelInfer, request)
+    check(code == grpc.StatusCode.RESOURCE_EXHAUSTED and "waiting or running" in details,
+          f"a request beyond max_queued_requests is RESOURCE_EXHAUSTED ({code}, {details})")
+    try:
+        first.result()
+        first_code = grpc.StatusCode.OK
+    except grpc.RpcError as error:
+        first_code = error.code()
+    check(first_code == grpc.StatusCode.DEADLINE_EXCEEDED,
+          f"the frame stopped at frame_time_limit_ms is DEADLINE_EXCEEDED ({first_code})")
 
 
 def check_repository(stub, x):
     """RepositoryIndex, RepositoryModelUnload (requests then UNAVAILABLE), RepositoryModelLoad."""
     index = stub.RepositoryIndex(pb.RepositoryIndexRequest(), timeout=WAIT_LIMIT)
     check(sorted((m.name, m.state) for m in index.models) ==
-          [("add_one", "READY"), ("mobilefacenet", "READY")], f"RepositoryIndex: {index}")
+          [("add_one", "READY"), ("endless", "READY"), ("mobilefacenet", "READY")],
+          f"RepositoryIndex: {index}")
     stub.RepositoryModelUnload(pb.RepositoryModelUnloadRequest(model_name="add_one"),
                                timeout=WAIT_LIMIT)
     code, details = call_error(stub.ModelInfer, raw_request("add_one", "x", x))
