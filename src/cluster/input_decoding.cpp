@@ -18,7 +18,8 @@ bool ends_with_marker(std::span<const uint8_t> bytes, const char* marker, size_t
     if (bytes.size() < length) return false;
     const size_t from = bytes.size() > slack + length ? bytes.size() - slack - length : 0;
     auto tail = bytes.subspan(from);
-    return std::search(tail.begin(), tail.end(), marker, marker + length) != tail.end();
+    const auto* begin = reinterpret_cast<const uint8_t*>(marker);
+    return std::search(tail.begin(), tail.end(), begin, begin + length) != tail.end();
 }
 
 // The truncation the decoders let through: libjpeg and libpng's progressive reading warn and

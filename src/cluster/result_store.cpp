@@ -251,17 +251,23 @@ Status ResultStore::execute(const std::string& sql) {
 Status ResultStore::create_or_check_schema() {
     const std::string what = "the database '" + path_ + "' (--db)";
     // The first read tells a SQLite file from anything else.
-    Statement version(db_, "PRAGMA user_version");
-    auto row = version.step();
-    if (!row.has_value()) {
-        return Status(StatusCode::INVALID_ARGUMENT,
-                      what + " is not a SQLite database (" + row.status().message() +
-                          "); give a new file name or one an earlier corun batch wrote");
+    // Statements in their own scopes: a statement left mid-step keeps a read transaction
+    // open, and the journal mode cannot change inside one.
+    int64_t user_version = 0;
+    int64_t table_count = 0;
+    {
+        Statement version(db_, "PRAGMA user_version");
+        auto row = version.step();
+        if (!row.has_value()) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          what + " is not a SQLite database (" + row.status().message() +
+                              "); give a new file name or one an earlier corun batch wrote");
+        }
+        user_version = version.integer(0);
+        Statement tables(db_, "SELECT count(*) FROM sqlite_master");
+        CORUN_RETURN_IF_ERROR(tables.step().status());
+        table_count = tables.integer(0);
     }
-    const int64_t user_version = version.integer(0);
-    Statement tables(db_, "SELECT count(*) FROM sqlite_master");
-    CORUN_RETURN_IF_ERROR(tables.step().status());
-    const int64_t table_count = tables.integer(0);
 
     if (user_version == 0 && table_count == 0) {
         CORUN_RETURN_IF_ERROR(execute("PRAGMA journal_mode=WAL"));
@@ -276,9 +282,13 @@ Status ResultStore::create_or_check_schema() {
             execute("PRAGMA user_version = " + std::to_string(RESULT_STORE_SCHEMA_VERSION)));
         CORUN_RETURN_IF_ERROR(transaction.commit());
     } else {
-        Statement schema(db_, "SELECT value FROM meta WHERE key = 'schema'");
-        auto found = schema.step();
-        if (!found.has_value() || !*found || schema.text(0) != SCHEMA_NAME) {
+        bool ours = false;
+        {
+            Statement schema(db_, "SELECT value FROM meta WHERE key = 'schema'");
+            auto found = schema.step();
+            ours = found.has_value() && *found && schema.text(0) == SCHEMA_NAME;
+        }
+        if (!ours) {
             return Status(StatusCode::INVALID_ARGUMENT,
                           what + " is a SQLite database of something else (no corun batch "
                                  "schema); give a new file name");
