@@ -9,9 +9,9 @@
 namespace corun::cluster {
 namespace {
 
-// How far from the end a JPEG's end-of-image marker may lie: cameras and editors append a few
-// bytes of padding or vendor trailers after it.
-constexpr size_t JPEG_TRAILER_SLACK = 4096;
+// How far from the end a JPEG's end-of-image marker or a PNG's IEND chunk may lie: cameras and
+// editors append padding or vendor trailers after them, which the decoders ignore.
+constexpr size_t TRAILER_SLACK = 4096;
 
 bool ends_with_marker(std::span<const uint8_t> bytes, const char* marker, size_t length,
                       size_t slack) {
@@ -25,11 +25,11 @@ bool ends_with_marker(std::span<const uint8_t> bytes, const char* marker, size_t
 // The truncation the decoders let through: libjpeg and libpng's progressive reading warn and
 // return an image whose missing part is grey.
 std::string truncation_of(const std::string& format, std::span<const uint8_t> bytes) {
-    if (format == "JPEG" && !ends_with_marker(bytes, "\xFF\xD9", 2, JPEG_TRAILER_SLACK)) {
+    if (format == "JPEG" && !ends_with_marker(bytes, "\xFF\xD9", 2, TRAILER_SLACK)) {
         return "the JPEG data ends without its end-of-image marker (FF D9): the file is "
                "truncated";
     }
-    if (format == "PNG" && !ends_with_marker(bytes, "IEND", 4, 8)) {
+    if (format == "PNG" && !ends_with_marker(bytes, "IEND", 4, TRAILER_SLACK)) {
         return "the PNG data ends without its IEND chunk: the file is truncated";
     }
     return "";
