@@ -33,20 +33,23 @@ double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::string quoted(const std::string& text) { return "'" + text + "'"; }
+std::string quoted(const std::string& text) {
+    return "'" + text + "'";
+}
 
 std::vector<std::string> make_folder(const std::string& cache, const std::string& dir, int count) {
     const std::vector<std::string> sources = {
-        "darknet/dog.jpg",       "darknet/eagle.jpg",        "darknet/giraffe.jpg",
-        "darknet/horses.jpg",    "darknet/person.jpg",       "opencv-doc/messi5.jpg",
-        "opencv-doc/facereg.jpg", "opencv-doc/julia_facedetect_sample.jpg",
+        "darknet/dog.jpg",           "darknet/eagle.jpg",
+        "darknet/giraffe.jpg",       "darknet/horses.jpg",
+        "darknet/person.jpg",        "opencv-doc/messi5.jpg",
+        "opencv-doc/facereg.jpg",    "opencv-doc/julia_facedetect_sample.jpg",
         "opencv-doc/imageTextN.png", "opencv-doc/text_defocus.jpg"};
     fs::create_directories(dir);
     std::vector<std::string> files;
     for (int i = 0; i < count; ++i) {
         const std::string& source = sources[static_cast<size_t>(i) % sources.size()];
-        const std::string path = dir + "/" + std::to_string(1000 + i) + "-" +
-                                 fs::path(source).filename().string();
+        const std::string path =
+            dir + "/" + std::to_string(1000 + i) + "-" + fs::path(source).filename().string();
         fs::copy_file(cache + "/data/" + source, path, fs::copy_options::overwrite_existing);
         std::ofstream(path, std::ios::app | std::ios::binary) << "copy " << i;
         files.push_back(path);
@@ -130,11 +133,11 @@ int main(int argc, char** argv) {
     const double loop_rate = loop_images / loop_s;
     const double pool_rate = images / pool_s;
     std::printf("%-44s %10s %10s\n", "", "images/s", "seconds");
-    std::printf("%-44s %10.1f %10.2f\n", "corun batch detect (process, models loaded)",
-                batch_rate, batch_s);
+    std::printf("%-44s %10.1f %10.2f\n", "corun batch detect (process, models loaded)", batch_rate,
+                batch_s);
     std::printf("%-44s %10.1f %10.2f\n", "corun detect in a shell loop", loop_rate, loop_s);
-    std::printf("%-44s %10.1f %10.2f\n", "naive thread pool (in process, models loaded)",
-                pool_rate, pool_s);
+    std::printf("%-44s %10.1f %10.2f\n", "naive thread pool (in process, models loaded)", pool_rate,
+                pool_s);
     std::printf("ratio batch / shell loop: %.1fx\n", batch_rate / loop_rate);
     std::printf("ratio batch / naive pool: %.2fx\n", batch_rate / pool_rate);
     if (failures > 0) std::printf("naive pool failures: %zu\n", failures.load());

@@ -1,6 +1,7 @@
 // `corun batch TASK... PATH... --db FILE`: runs detect, ocr, faces and vad over folder trees
 // and file lists into a SQLite database, incrementally (only new or changed files) and
 // resumably (a killed batch starts again where it stopped). docs/BATCH.md.
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -38,6 +39,12 @@ void split_arguments(const std::vector<std::string>& arguments, cluster::BatchOp
     batch.paths.assign(arguments.begin() + static_cast<std::ptrdiff_t>(i), arguments.end());
 }
 
+size_t terminal_columns() {
+    winsize size{};
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col >= 40) return size.ws_col;
+    return 80;
+}
+
 // Redraws the progress line on stderr a few times a second while the batch runs.
 class ProgressTicker {
 public:
@@ -46,7 +53,7 @@ public:
             std::unique_lock lock(mutex_);
             while (!stopped_) {
                 wake_.wait_for(lock, std::chrono::milliseconds(200));
-                std::cerr << "\r" << progress_.line() << std::flush;
+                std::cerr << "\r" << progress_.line(terminal_columns()) << std::flush;
             }
             std::cerr << "\n";
         });

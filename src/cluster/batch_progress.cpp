@@ -32,8 +32,8 @@ std::string BatchProgress::line(size_t width) const {
         rate > 0 ? duration_text(static_cast<double>(total - done) / rate) : std::string("?");
     std::snprintf(tail, sizeof tail, " %zu/%zu  %.1f/s  ETA %s  errors %zu", done, total, rate,
                   eta.c_str(), bad());
-    const size_t bar = width > std::string(tail).size() + 12 ? width - std::string(tail).size() - 3
-                                                              : 10;
+    const size_t bar =
+        width > std::string(tail).size() + 12 ? width - std::string(tail).size() - 3 : 10;
     const size_t filled = total > 0 ? bar * done / total : bar;
     return "[" + std::string(filled, '#') + std::string(bar - filled, '.') + "]" + tail;
 }

@@ -27,7 +27,7 @@ public:
     size_t bad() const { return bad_.load(std::memory_order_relaxed); }
     double elapsed_s() const;
 
-    // One line, for a terminal of `width` columns:
+    // One line of width - 1 characters (a terminal's last column stays free, so it never wraps):
     // "[#########.........] 120/400  35.2/s  ETA 0:08  errors 2". The rate counts the inputs run
     // in this run (not those already done), and so does the ETA.
     std::string line(size_t width = 80) const;

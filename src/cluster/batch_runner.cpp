@@ -4,9 +4,9 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -105,16 +105,7 @@ public:
           outcomes_(static_cast<size_t>(options.workers) * 4 + 16) {}
 
     Status run(const std::shared_ptr<VDevice>& vdevice) {
-        // Every lane's models are loaded before any input is read: a model that does not load
-        // stops the batch before it starts.
-        std::vector<std::vector<std::unique_ptr<BatchTask>>> lanes(
-            static_cast<size_t>(options_.workers));
-        for (auto& lane : lanes) {
-            for (const auto& task : tasks_) {
-                CORUN_TRY(auto instance, create_batch_task(task, vdevice));
-                lane.push_back(std::move(instance));
-            }
-        }
+        vdevice_ = vdevice;
         if (!options_.jsonl.empty()) {
             jsonl_.open(options_.jsonl, std::ios::app);
             if (!jsonl_) {
@@ -122,17 +113,14 @@ public:
                               "cannot open '" + options_.jsonl + "' (--jsonl) for appending");
             }
         }
-
         std::thread writer([this] { write_outcomes(); });
-        std::vector<std::thread> lane_threads;
-        for (auto& lane : lanes) {
-            lane_threads.emplace_back([this, &lane] { run_lane(lane); });
-        }
+        std::vector<std::thread> lanes;
+        for (int i = 0; i < options_.workers; ++i) lanes.emplace_back([this] { run_lane(); });
         std::vector<std::thread> readers;
         for (int i = 0; i < options_.decoders; ++i) readers.emplace_back([this] { read_inputs(); });
         for (auto& reader : readers) reader.join();
         decoded_.close();
-        for (auto& lane : lane_threads) lane.join();
+        for (auto& lane : lanes) lane.join();
         outcomes_.close();
         writer.join();
         std::lock_guard lock(fatal_mutex_);
@@ -188,19 +176,17 @@ private:
             return;
         }
         if (!S_ISREG(info.st_mode)) {
-            record_unread(path, 0, input_error::UNREADABLE,
-                          "'" + path + "' is not a regular file");
+            record_unread(path, 0, input_error::UNREADABLE, "'" + path + "' is not a regular file");
             return;
         }
         const auto size = static_cast<uint64_t>(info.st_size);
         const int64_t mtime_ns =
             int64_t(info.st_mtim.tv_sec) * 1000000000 + int64_t(info.st_mtim.tv_nsec);
         if (size > options_.max_input_bytes) {
-            record_unread(path, size, input_error::TOO_LARGE,
-                          "'" + path + "' has " + std::to_string(size) +
-                              " bytes, above --max-input-bytes " +
-                              std::to_string(options_.max_input_bytes) +
-                              "; raise the limit to process it");
+            record_unread(
+                path, size, input_error::TOO_LARGE,
+                "'" + path + "' has " + std::to_string(size) + " bytes, above --max-input-bytes " +
+                    std::to_string(options_.max_input_bytes) + "; raise the limit to process it");
             return;
         }
 
@@ -222,7 +208,9 @@ private:
         std::vector<uint8_t> bytes(size);
         {
             std::ifstream file(path, std::ios::binary);
-            if (file) file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+            if (file)
+                file.read(reinterpret_cast<char*>(bytes.data()),
+                          static_cast<std::streamsize>(size));
             if (!file || static_cast<uint64_t>(file.gcount()) != size) {
                 const int error = errno;
                 record_unread(path, size, input_error::UNREADABLE,
@@ -239,9 +227,9 @@ private:
         for (const TaskDefinition* task : tasks) {
             if (claims_.claim(hash, *task)) prepared.pending.push_back(task);
         }
-        const bool recorded_as_is = known != files_.end() &&
-                                    known->second.content_hash == hash &&
-                                    known->second.size == size && known->second.mtime_ns == mtime_ns;
+        const bool recorded_as_is = known != files_.end() && known->second.content_hash == hash &&
+                                    known->second.size == size &&
+                                    known->second.mtime_ns == mtime_ns;
         if (prepared.pending.empty()) {
             // Done before (same bytes at another path, or a file touched but not changed): only
             // the path's record changes.
@@ -272,9 +260,9 @@ private:
                           "; the " + task->name + " task takes " +
                           (image_task ? "images" : "WAV audio");
             } else {
-                message = "'" + path + "' is " + (kind == InputKind::IMAGE ? "an image" : "WAV audio") +
-                          "; the " + task->name + " task takes " +
-                          (image_task ? "images" : "WAV audio");
+                message = "'" + path + "' is " +
+                          (kind == InputKind::IMAGE ? "an image" : "WAV audio") + "; the " +
+                          task->name + " task takes " + (image_task ? "images" : "WAV audio");
             }
             prepared.results.push_back(error_result(hash, path, size, *task, error_kind, message));
         }
@@ -286,9 +274,8 @@ private:
                 prepared.input = std::move(decoded.input);
             } else {
                 for (const TaskDefinition* task : runnable) {
-                    prepared.results.push_back(error_result(hash, path, size, *task,
-                                                            decoded.error_kind.c_str(),
-                                                            decoded.error));
+                    prepared.results.push_back(error_result(
+                        hash, path, size, *task, decoded.error_kind.c_str(), decoded.error));
                 }
                 runnable.clear();
             }
@@ -301,8 +288,28 @@ private:
         decoded_.push(std::move(prepared));
     }
 
-    void run_lane(std::vector<std::unique_ptr<BatchTask>>& lane) {
+    // A lane loads its instance of every task's models when its first input arrives, so a
+    // rerun with nothing to do loads none. (The model files were found and hashed before the
+    // batch started; a model that then fails to load stops the batch.)
+    Status load_lane(std::vector<std::unique_ptr<BatchTask>>& lane) {
+        std::lock_guard lock(load_mutex_);  // one model load at a time: their peaks add up
+        for (const auto& task : tasks_) {
+            CORUN_TRY(auto instance, create_batch_task(task, vdevice_));
+            lane.push_back(std::move(instance));
+        }
+        return Status::ok();
+    }
+
+    void run_lane() {
+        std::vector<std::unique_ptr<BatchTask>> lane;
         while (auto prepared = decoded_.pop()) {
+            if (lane.empty()) {
+                const Status loaded = load_lane(lane);
+                if (!loaded.is_ok()) {
+                    fail(loaded);
+                    return;
+                }
+            }
             FileOutcome outcome{prepared->path, prepared->file, std::move(prepared->results)};
             for (const TaskDefinition* task : prepared->pending) {
                 const size_t index = static_cast<size_t>(task - tasks_.data());
@@ -381,6 +388,8 @@ private:
     std::atomic<size_t> next_input_{0};
     std::atomic<size_t> unchanged_{0};
     std::atomic<bool> stopping_{false};
+    std::shared_ptr<VDevice> vdevice_;
+    std::mutex load_mutex_;
     std::ofstream jsonl_;
     std::mutex fatal_mutex_;
     Status fatal_;
@@ -397,8 +406,7 @@ Status check_options(const BatchOptions& options) {
         CORUN_CHECK(seen.insert(task).second, StatusCode::INVALID_ARGUMENT,
                     "task '" + task + "' is given twice");
     }
-    CORUN_CHECK(!options.paths.empty() || !options.file_lists.empty(),
-                StatusCode::INVALID_ARGUMENT,
+    CORUN_CHECK(!options.paths.empty() || !options.file_lists.empty(), StatusCode::INVALID_ARGUMENT,
                 "no input given; name files or folders after the tasks, or use --files-from");
     CORUN_CHECK(!options.db.empty(), StatusCode::INVALID_ARGUMENT,
                 "--db FILE is required: the SQLite database the results go to");

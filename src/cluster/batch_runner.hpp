@@ -33,8 +33,8 @@ struct BatchOptions {
     std::string jsonl;                    // "" = none; else results appended, one per line
     std::string models;                   // the cache folder scripts/fetch_models.sh fills
     uint64_t max_input_bytes = DEFAULT_MAX_INPUT_BYTES;
-    int workers = 2;   // inference lanes: inputs in flight on the device
-    int decoders = 1;  // reader threads: read, hash, decode
+    int workers = 2;      // inference lanes: inputs in flight on the device
+    int decoders = 1;     // reader threads: read, hash, decode
     bool rehash = false;  // read and hash every file, not trusting unchanged size and mtime
     VDeviceParams vdevice;
     nlohmann::json command;  // what the runs table records (the command line)
@@ -42,12 +42,12 @@ struct BatchOptions {
 
 struct BatchSummary {
     int64_t run_id = 0;
-    size_t inputs = 0;      // files found
-    size_t processed = 0;   // inputs whose tasks ran (or failed) in this run
-    size_t unchanged = 0;   // inputs already done for the same bytes and models
-    size_t bad = 0;         // inputs with an error recorded in this run
-    size_t results = 0;     // rows written (results and errors)
-    size_t other_files = 0;  // files under the folders of no requested task's kind
+    size_t inputs = 0;                     // files found
+    size_t processed = 0;                  // inputs whose tasks ran (or failed) in this run
+    size_t unchanged = 0;                  // inputs already done for the same bytes and models
+    size_t bad = 0;                        // inputs with an error recorded in this run
+    size_t results = 0;                    // rows written (results and errors)
+    size_t other_files = 0;                // files under the folders of no requested task's kind
     std::map<std::string, size_t> errors;  // error_kind -> rows
     std::map<std::string, size_t> tasks;   // task -> rows written
     double seconds = 0.0;

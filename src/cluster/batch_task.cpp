@@ -26,8 +26,8 @@ struct TaskModels {
 Expected<TaskModels> models_of(const std::string& name, const std::string& cache) {
     if (name == "detect") {
         const auto paths = tasks::ObjectDetectorPaths::in_cache(cache);
-        return TaskModels{InputKind::IMAGE, "nanodet", {paths.model, paths.labels},
-                          "nanodet darknet"};
+        return TaskModels{
+            InputKind::IMAGE, "nanodet", {paths.model, paths.labels}, "nanodet darknet"};
     }
     if (name == "ocr") {
         const auto paths = tasks::OcrModelPaths::in_cache(cache);
@@ -37,11 +37,11 @@ Expected<TaskModels> models_of(const std::string& name, const std::string& cache
                           "ppocr-det ppocr-rec ppocr-cls ppocr-keys"};
     }
     if (name == "faces") {
-        return TaskModels{InputKind::IMAGE,
-                          "blazeface-256+faceres",
-                          {tasks::FaceDetector::default_model(cache),
-                           tasks::FaceEmbedder::default_model(cache)},
-                          "blazeface-256 faceres"};
+        return TaskModels{
+            InputKind::IMAGE,
+            "blazeface-256+faceres",
+            {tasks::FaceDetector::default_model(cache), tasks::FaceEmbedder::default_model(cache)},
+            "blazeface-256 faceres"};
     }
     if (name == "vad") {
         return TaskModels{InputKind::AUDIO,
@@ -87,8 +87,8 @@ Expected<TaskDefinition> define_batch_task(const std::string& name, const std::s
         CORUN_TRY(const std::string hash, file_sha256_hex(file));
         hashes += hash;
     }
-    const std::string combined = sha256_hex(
-        std::span(reinterpret_cast<const uint8_t*>(hashes.data()), hashes.size()));
+    const std::string combined =
+        sha256_hex(std::span(reinterpret_cast<const uint8_t*>(hashes.data()), hashes.size()));
     return TaskDefinition{name, models.kind, models.model, models.files,
                           combined.substr(0, VERSION_DIGITS)};
 }
@@ -108,8 +108,7 @@ double rounded_value(double value, int digits) {
 }
 
 nlohmann::json box_json(float x1, float y1, float x2, float y2) {
-    return {rounded_value(x1, 1), rounded_value(y1, 1), rounded_value(x2, 1),
-            rounded_value(y2, 1)};
+    return {rounded_value(x1, 1), rounded_value(y1, 1), rounded_value(x2, 1), rounded_value(y2, 1)};
 }
 
 }  // namespace corun::cluster

@@ -58,12 +58,12 @@ Expected<std::unique_ptr<BatchTask>> create_batch_task(const TaskDefinition& def
                                                        const std::shared_ptr<VDevice>& vdevice);
 
 // One per file (detect_batch_task.cpp, ...), called by create_batch_task.
-Expected<std::unique_ptr<BatchTask>> create_detect_batch_task(const TaskDefinition& definition,
-                                                              const std::shared_ptr<VDevice>& vdevice);
+Expected<std::unique_ptr<BatchTask>> create_detect_batch_task(
+    const TaskDefinition& definition, const std::shared_ptr<VDevice>& vdevice);
 Expected<std::unique_ptr<BatchTask>> create_ocr_batch_task(const TaskDefinition& definition,
                                                            const std::shared_ptr<VDevice>& vdevice);
-Expected<std::unique_ptr<BatchTask>> create_faces_batch_task(const TaskDefinition& definition,
-                                                             const std::shared_ptr<VDevice>& vdevice);
+Expected<std::unique_ptr<BatchTask>> create_faces_batch_task(
+    const TaskDefinition& definition, const std::shared_ptr<VDevice>& vdevice);
 Expected<std::unique_ptr<BatchTask>> create_vad_batch_task(const TaskDefinition& definition,
                                                            const std::shared_ptr<VDevice>& vdevice);
 

@@ -51,7 +51,8 @@ Expected<std::string> file_sha256_hex(const std::string& path) {
     std::vector<char> chunk(1 << 20);
     while (file) {
         file.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-        hash.add(reinterpret_cast<const uint8_t*>(chunk.data()), static_cast<size_t>(file.gcount()));
+        hash.add(reinterpret_cast<const uint8_t*>(chunk.data()),
+                 static_cast<size_t>(file.gcount()));
     }
     if (file.bad()) return Status(StatusCode::FILE_OPERATION_FAILURE, "cannot read '" + path + "'");
     return hash.hex();

@@ -23,9 +23,8 @@ public:
                             {"box", box_json(d.box.x1, d.box.y1, d.box.x2, d.box.y2)}});
         }
         TaskOutput output;
-        output.result = {{"width", input.image.cols},
-                         {"height", input.image.rows},
-                         {"detections", list}};
+        output.result = {
+            {"width", input.image.cols}, {"height", input.image.rows}, {"detections", list}};
         output.timing = timing;
         return output;
     }

@@ -37,12 +37,12 @@ public:
             for (const auto& point : face.keypoints) {
                 keypoints.push_back({rounded_value(point.x, 1), rounded_value(point.y, 1)});
             }
-            list.push_back({{"score", rounded_value(face.score, 4)},
-                            {"box", box_json(face.box.x1, face.box.y1, face.box.x2, face.box.y2)},
-                            {"keypoints", keypoints},
-                            {"embedding",
-                             {{"dimension", vector.size()},
-                              {"norm", rounded_value(norm_of(vector), 4)}}}});
+            list.push_back(
+                {{"score", rounded_value(face.score, 4)},
+                 {"box", box_json(face.box.x1, face.box.y1, face.box.x2, face.box.y2)},
+                 {"keypoints", keypoints},
+                 {"embedding",
+                  {{"dimension", vector.size()}, {"norm", rounded_value(norm_of(vector), 4)}}}});
             output.embeddings.push_back(std::move(vector));
         }
         output.result = {{"width", input.image.cols},

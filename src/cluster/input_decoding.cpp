@@ -81,8 +81,7 @@ DecodeOutcome decode_audio_input(std::span<const uint8_t> bytes, const std::stri
     if (clip->sample_rate != RATE) {
         auto resampled = tasks::resample(*clip, RATE);
         if (!resampled.has_value()) {
-            return failure(input_error::DAMAGED,
-                           "'" + path + "': " + resampled.status().message());
+            return failure(input_error::DAMAGED, "'" + path + "': " + resampled.status().message());
         }
         outcome.input.audio_16k = std::move(*resampled);
         outcome.input.resampled = true;
@@ -95,11 +94,15 @@ DecodeOutcome decode_audio_input(std::span<const uint8_t> bytes, const std::stri
 
 }  // namespace
 
-DecodeOutcome decode_input(std::span<const uint8_t> bytes, InputKind kind, const std::string& path) {
+DecodeOutcome decode_input(std::span<const uint8_t> bytes, InputKind kind,
+                           const std::string& path) {
     switch (kind) {
-        case InputKind::IMAGE: return decode_image_input(bytes, path);
-        case InputKind::AUDIO: return decode_audio_input(bytes, path);
-        case InputKind::UNKNOWN: break;
+        case InputKind::IMAGE:
+            return decode_image_input(bytes, path);
+        case InputKind::AUDIO:
+            return decode_audio_input(bytes, path);
+        case InputKind::UNKNOWN:
+            break;
     }
     return failure(input_error::NOT_AN_IMAGE, "'" + path + "' is neither an image nor a WAV file");
 }

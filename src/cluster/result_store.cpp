@@ -154,8 +154,8 @@ private:
 
 Status delete_results_of(sqlite3* db, const std::string& content_hash, const std::string& where) {
     for (const char* table : {"results", "embeddings"}) {
-        Statement remove(db, std::string("DELETE FROM ") + table + " WHERE content_hash = ?1" +
-                                 where);
+        Statement remove(db,
+                         std::string("DELETE FROM ") + table + " WHERE content_hash = ?1" + where);
         CORUN_RETURN_IF_ERROR(remove.bind(1, content_hash).run());
     }
     return Status::ok();
@@ -217,10 +217,9 @@ std::string result_key(const std::string& content_hash, const std::string& task)
 
 Expected<std::unique_ptr<ResultStore>> ResultStore::open(const std::string& path) {
     sqlite3* db = nullptr;
-    const int code = sqlite3_open_v2(path.c_str(), &db,
-                                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                         SQLITE_OPEN_FULLMUTEX,
-                                     nullptr);
+    const int code = sqlite3_open_v2(
+        path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+        nullptr);
     if (code != SQLITE_OK) {
         std::string reason = db ? sqlite3_errmsg(db) : sqlite3_errstr(code);
         sqlite3_close(db);
@@ -235,7 +234,9 @@ Expected<std::unique_ptr<ResultStore>> ResultStore::open(const std::string& path
     return store;
 }
 
-ResultStore::~ResultStore() { sqlite3_close(db_); }
+ResultStore::~ResultStore() {
+    sqlite3_close(db_);
+}
 
 Status ResultStore::execute(const std::string& sql) {
     char* message = nullptr;
@@ -274,10 +275,10 @@ Status ResultStore::create_or_check_schema() {
         Transaction transaction(db_);
         CORUN_RETURN_IF_ERROR(transaction.begin());
         CORUN_RETURN_IF_ERROR(execute(SCHEMA_SQL));
-        CORUN_RETURN_IF_ERROR(execute(
-            std::string("INSERT INTO meta VALUES ('schema', '") + SCHEMA_NAME +
-            "'), ('schema_version', '" + std::to_string(RESULT_STORE_SCHEMA_VERSION) +
-            "'), ('created_at', " + NOW + ")"));
+        CORUN_RETURN_IF_ERROR(execute(std::string("INSERT INTO meta VALUES ('schema', '") +
+                                      SCHEMA_NAME + "'), ('schema_version', '" +
+                                      std::to_string(RESULT_STORE_SCHEMA_VERSION) +
+                                      "'), ('created_at', " + NOW + ")"));
         CORUN_RETURN_IF_ERROR(
             execute("PRAGMA user_version = " + std::to_string(RESULT_STORE_SCHEMA_VERSION)));
         CORUN_RETURN_IF_ERROR(transaction.commit());
@@ -290,8 +291,9 @@ Status ResultStore::create_or_check_schema() {
         }
         if (!ours) {
             return Status(StatusCode::INVALID_ARGUMENT,
-                          what + " is a SQLite database of something else (no corun batch "
-                                 "schema); give a new file name");
+                          what +
+                              " is a SQLite database of something else (no corun batch "
+                              "schema); give a new file name");
         }
         if (user_version > RESULT_STORE_SCHEMA_VERSION) {
             return Status(StatusCode::INVALID_ARGUMENT,
@@ -330,15 +332,15 @@ Expected<std::unordered_map<std::string, std::string>> ResultStore::done_results
 }
 
 Expected<int64_t> ResultStore::begin_run(const nlohmann::json& command) {
-    Statement insert(db_, std::string("INSERT INTO runs(started_at, command) VALUES (") + NOW +
-                              ", ?1)");
+    Statement insert(db_,
+                     std::string("INSERT INTO runs(started_at, command) VALUES (") + NOW + ", ?1)");
     CORUN_RETURN_IF_ERROR(insert.bind(1, command.dump()).run());
     return sqlite3_last_insert_rowid(db_);
 }
 
 Status ResultStore::finish_run(int64_t run, const nlohmann::json& summary) {
-    Statement update(db_, std::string("UPDATE runs SET finished_at = ") + NOW +
-                              ", summary = ?1 WHERE id = ?2");
+    Statement update(
+        db_, std::string("UPDATE runs SET finished_at = ") + NOW + ", summary = ?1 WHERE id = ?2");
     return update.bind(1, summary.dump()).bind(2, run).run();
 }
 

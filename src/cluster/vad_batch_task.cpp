@@ -23,8 +23,8 @@ public:
         CORUN_TRY(const auto probabilities, detector_->speech_probabilities(input.audio_16k));
         timing.infer_ms = tasks::lap_ms(clock);
         // What VoiceActivityDetector::detect does after the model, timed apart.
-        const auto segments = tasks::speech_segments(probabilities, WINDOW_S,
-                                                     input.audio_16k.duration_s(), options_);
+        const auto segments =
+            tasks::speech_segments(probabilities, WINDOW_S, input.audio_16k.duration_s(), options_);
         timing.post_ms = tasks::lap_ms(clock);
 
         nlohmann::json list = nlohmann::json::array();

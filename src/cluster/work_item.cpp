@@ -34,9 +34,12 @@ std::optional<double> get_optional(const nlohmann::json& json, const char* key) 
 
 const char* input_kind_name(InputKind kind) {
     switch (kind) {
-        case InputKind::IMAGE: return "image";
-        case InputKind::AUDIO: return "audio";
-        case InputKind::UNKNOWN: break;
+        case InputKind::IMAGE:
+            return "image";
+        case InputKind::AUDIO:
+            return "audio";
+        case InputKind::UNKNOWN:
+            break;
     }
     return "unknown";
 }
@@ -69,9 +72,13 @@ InputKind input_kind_of_bytes(std::span<const uint8_t> bytes) {
     return InputKind::UNKNOWN;
 }
 
-std::string unread_input_key(const std::string& path) { return UNREAD_PREFIX + path; }
+std::string unread_input_key(const std::string& path) {
+    return UNREAD_PREFIX + path;
+}
 
-bool is_unread_input_key(const std::string& key) { return key.rfind(UNREAD_PREFIX, 0) == 0; }
+bool is_unread_input_key(const std::string& key) {
+    return key.rfind(UNREAD_PREFIX, 0) == 0;
+}
 
 nlohmann::json to_json(const WorkItem& item) {
     return {{"path", item.path},

@@ -45,8 +45,8 @@ bool have_models(const std::vector<std::string>& files) {
     }
     return fs::exists(DOG) && fs::exists(MESSI) && fs::exists(TEXT);
 }
-#define SKIP_WITHOUT(...)                                                                   \
-    if (!have_models({__VA_ARGS__}))                                                        \
+#define SKIP_WITHOUT(...)            \
+    if (!have_models({__VA_ARGS__})) \
     GTEST_SKIP() << "the models or test images are missing; run scripts/fetch_models.sh"
 
 const char* const NANODET = "models/nanodet/nanodet.onnx";
@@ -87,10 +87,12 @@ json summary_of(const CliResult& run) {
 
 // The result JSON stored for a path and task.
 json stored_result(const std::string& db, const std::string& path, const std::string& task) {
-    const std::string text = sql_value(
-        db, "SELECT r.result FROM results r JOIN files f ON f.content_hash = r.content_hash "
-            "WHERE f.path = '" + fs::absolute(path).lexically_normal().string() +
-                "' AND r.task = '" + task + "' AND r.status = 'ok'");
+    const std::string text =
+        sql_value(db,
+                  "SELECT r.result FROM results r JOIN files f ON f.content_hash = r.content_hash "
+                  "WHERE f.path = '" +
+                      fs::absolute(path).lexically_normal().string() + "' AND r.task = '" + task +
+                      "' AND r.status = 'ok'");
     try {
         return json::parse(text);
     } catch (const json::exception&) {
@@ -123,8 +125,8 @@ TEST(BatchCommandTest, FindsWhatTheTaskCommandsFindForEachFile) {
     std::ofstream(dir + "/photos/notes.txt") << "not an input of an image task";
     const std::string db = dir + "/../same.db";
 
-    const json summary = summary_of(batch({"detect", "faces", dir + "/photos", "--db", db,
-                                           "--json", "--workers", "2"}));
+    const json summary = summary_of(
+        batch({"detect", "faces", dir + "/photos", "--db", db, "--json", "--workers", "2"}));
     EXPECT_EQ(summary["inputs"], 2);
     EXPECT_EQ(summary["processed"], 2);
     EXPECT_EQ(summary["bad"], 0);
@@ -154,13 +156,15 @@ TEST(BatchCommandTest, FindsWhatTheTaskCommandsFindForEachFile) {
             EXPECT_EQ(stored_faces[f]["score"], expected["score"]);
             EXPECT_EQ(stored_faces[f]["box"], expected["box"]);
             EXPECT_EQ(stored_faces[f]["keypoints"], expected["keypoints"]);
-            EXPECT_EQ(stored_faces[f]["embedding"]["dimension"], expected["embedding"]["dimension"]);
+            EXPECT_EQ(stored_faces[f]["embedding"]["dimension"],
+                      expected["embedding"]["dimension"]);
             EXPECT_EQ(stored_faces[f]["embedding"]["norm"], expected["embedding"]["norm"]);
             // The BLOB holds the whole vector: its first values are the ones `faces` prints.
-            const auto blob = sql_rows(
-                db, "SELECT e.dimension, e.vector FROM embeddings e JOIN files p ON "
-                    "p.content_hash = e.content_hash WHERE p.path = '" + image +
-                        "' AND e.face_index = " + std::to_string(f));
+            const auto blob =
+                sql_rows(db,
+                         "SELECT e.dimension, e.vector FROM embeddings e JOIN files p ON "
+                         "p.content_hash = e.content_hash WHERE p.path = '" +
+                             image + "' AND e.face_index = " + std::to_string(f));
             ASSERT_EQ(blob.size(), 1u);
             const size_t dimension = std::stoul(blob[0][0]);
             EXPECT_EQ(dimension, expected["embedding"]["dimension"].get<size_t>());
@@ -179,16 +183,19 @@ TEST(BatchCommandTest, FindsWhatTheTaskCommandsFindForEachFile) {
     EXPECT_GT(faces, 0u);
 
     // Every row names its model and version and has its timings; detect splits them.
-    EXPECT_EQ(sql_rows(db, "SELECT task, model, length(model_version) FROM results "
-                           "GROUP BY task ORDER BY task"),
+    EXPECT_EQ(sql_rows(db,
+                       "SELECT task, model, length(model_version) FROM results "
+                       "GROUP BY task ORDER BY task"),
               (SqlRows{{"detect", "nanodet", "16"},
                        {"faces", "blazeface-256+faceres", "16"},
                        {"ocr", "ppocr-v4", "16"}}));
-    EXPECT_EQ(sql_count(db, "SELECT count(*) FROM results WHERE task = 'detect' AND decode_ms > 0 "
-                            "AND pre_ms > 0 AND infer_ms > 0 AND post_ms >= 0 AND total_ms > 0"),
+    EXPECT_EQ(sql_count(db,
+                        "SELECT count(*) FROM results WHERE task = 'detect' AND decode_ms > 0 "
+                        "AND pre_ms > 0 AND infer_ms > 0 AND post_ms >= 0 AND total_ms > 0"),
               2);
-    EXPECT_EQ(sql_count(db, "SELECT count(*) FROM results WHERE task = 'ocr' AND infer_ms IS NULL "
-                            "AND json_extract(stages, '$.detect_ms') > 0"),
+    EXPECT_EQ(sql_count(db,
+                        "SELECT count(*) FROM results WHERE task = 'ocr' AND infer_ms IS NULL "
+                        "AND json_extract(stages, '$.detect_ms') > 0"),
               1);
 }
 
@@ -293,8 +300,9 @@ TEST(BatchCommandTest, AKilledBatchResumesWithEveryInputExactlyOnce) {
     EXPECT_EQ(sql_count(db, "SELECT count(DISTINCT content_hash) FROM results"), INPUTS);
     EXPECT_EQ(sql_count(db, "SELECT count(*) FROM files"), INPUTS);
     // Every file has exactly one detect row, done by one of the two runs.
-    EXPECT_EQ(sql_count(db, "SELECT count(*) FROM files f JOIN results r ON r.content_hash = "
-                            "f.content_hash AND r.task = 'detect' AND r.status = 'ok'"),
+    EXPECT_EQ(sql_count(db,
+                        "SELECT count(*) FROM files f JOIN results r ON r.content_hash = "
+                        "f.content_hash AND r.task = 'detect' AND r.status = 'ok'"),
               INPUTS);
     EXPECT_EQ(sql_count(db, "SELECT count(*) FROM results WHERE run_id = 1"), stored);
     EXPECT_EQ(sql_count(db, "SELECT count(*) FROM results WHERE run_id = 2"), INPUTS - stored);
@@ -309,24 +317,28 @@ TEST(BatchCommandTest, ARerunDoesOnlyNewAndChangedFiles) {
     const std::string db = dir + "/../rerun.db";
     const json first = summary_of(batch({"detect", dir, "--db", db, "--json"}));
     EXPECT_EQ(first["processed"], 3);
-    const std::string old_b = sql_value(db, "SELECT content_hash FROM files WHERE path LIKE '%/b.jpg'");
+    const std::string old_b =
+        sql_value(db, "SELECT content_hash FROM files WHERE path LIKE '%/b.jpg'");
 
     copy_to(EAGLE, dir + "/b.jpg", "edited");  // changed bytes at the same path
-    copy_to(DOG, dir + "/d.jpg");               // a.jpg's bytes at a new path: nothing to run
-    copy_to(MESSI, dir + "/e.jpg");             // new
+    copy_to(DOG, dir + "/d.jpg");              // a.jpg's bytes at a new path: nothing to run
+    copy_to(MESSI, dir + "/e.jpg");            // new
     // c.jpg touched, bytes unchanged: read and hashed again, not run again.
-    fs::last_write_time(dir + "/c.jpg", fs::last_write_time(dir + "/c.jpg") + std::chrono::hours(1));
+    fs::last_write_time(dir + "/c.jpg",
+                        fs::last_write_time(dir + "/c.jpg") + std::chrono::hours(1));
 
     const json second = summary_of(batch({"detect", dir, "--db", db, "--json"}));
     EXPECT_EQ(second["inputs"], 5);
     EXPECT_EQ(second["processed"], 2);
     EXPECT_EQ(second["unchanged"], 3);
-    EXPECT_EQ(sql_rows(db, "SELECT substr(f.path, length(f.path) - 4), r.run_id FROM files f "
-                           "JOIN results r ON r.content_hash = f.content_hash ORDER BY f.path"),
-              (SqlRows{{"a.jpg", "1"}, {"b.jpg", "2"}, {"c.jpg", "1"}, {"d.jpg", "1"},
-                       {"e.jpg", "2"}}));
+    EXPECT_EQ(
+        sql_rows(db,
+                 "SELECT substr(f.path, length(f.path) - 4), r.run_id FROM files f "
+                 "JOIN results r ON r.content_hash = f.content_hash ORDER BY f.path"),
+        (SqlRows{{"a.jpg", "1"}, {"b.jpg", "2"}, {"c.jpg", "1"}, {"d.jpg", "1"}, {"e.jpg", "2"}}));
     // b.jpg's old content is gone with its row; four contents, four rows.
-    EXPECT_EQ(sql_count(db, "SELECT count(*) FROM results WHERE content_hash = '" + old_b + "'"), 0);
+    EXPECT_EQ(sql_count(db, "SELECT count(*) FROM results WHERE content_hash = '" + old_b + "'"),
+              0);
     EXPECT_EQ(sql_count(db, "SELECT count(*) FROM results"), 4);
 
     const json third = summary_of(batch({"detect", dir, "--db", db, "--json"}));
@@ -335,8 +347,8 @@ TEST(BatchCommandTest, ARerunDoesOnlyNewAndChangedFiles) {
 }
 
 std::string minimal_wav() {
-    std::string wav("RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x80\x3e\0\0\0\x7d\0\0\x02\0\x10\0data",
-                    40);
+    std::string wav(
+        "RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x80\x3e\0\0\0\x7d\0\0\x02\0\x10\0data", 40);
     const uint32_t data_bytes = 3200;
     wav.append(reinterpret_cast<const char*>(&data_bytes), 4);
     wav.append(data_bytes, '\0');

@@ -64,8 +64,9 @@ TEST(ResultStoreTest, StoringAnOutcomeAgainReplacesItsRows) {
     EXPECT_EQ(sql_count(db, "SELECT count(*) FROM results"), 1);
     EXPECT_EQ(sql_count(db, "SELECT count(*) FROM files"), 2);
     EXPECT_EQ(sql_value(db, "SELECT result FROM results"), R"({"objects":2})");
-    EXPECT_EQ(sql_rows(db, "SELECT status, error_kind, decode_ms, pre_ms, infer_ms, post_ms, "
-                           "total_ms, run_id FROM results"),
+    EXPECT_EQ(sql_rows(db,
+                       "SELECT status, error_kind, decode_ms, pre_ms, infer_ms, post_ms, "
+                       "total_ms, run_id FROM results"),
               (test::SqlRows{{"ok", "NULL", "1.5", "0.5", "10.0", "0.25", "11.0", "1"}}));
     ASSERT_OK_AND_ASSIGN(const auto done, store->done_results());
     ASSERT_EQ(done.size(), 1u);
@@ -143,9 +144,7 @@ TEST(ResultStoreTest, TheSchemaIsVersioned) {
     ASSERT_OK(ResultStore::open(db).status());  // opens again
 
     // A newer schema is refused, naming both versions.
-    {
-        ASSERT_OK_AND_ASSIGN(auto store, ResultStore::open(db));
-    }
+    { ASSERT_OK_AND_ASSIGN(auto store, ResultStore::open(db)); }
     ASSERT_EQ(sql_value(db, "SELECT 1"), "1");
     sqlite3* raw = nullptr;
     ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
@@ -209,11 +208,13 @@ TEST(WorkItemTest, KindsComeFromExtensionsAndBytes) {
     EXPECT_EQ(input_kind_of_extension("/x/talk.wav"), InputKind::AUDIO);
     EXPECT_EQ(input_kind_of_extension("/x.jpg/notes"), InputKind::UNKNOWN);
     const std::string wav("RIFF\x24\0\0\0WAVEfmt ", 16);
-    EXPECT_EQ(input_kind_of_bytes(std::span(reinterpret_cast<const uint8_t*>(wav.data()), wav.size())),
-              InputKind::AUDIO);
+    EXPECT_EQ(
+        input_kind_of_bytes(std::span(reinterpret_cast<const uint8_t*>(wav.data()), wav.size())),
+        InputKind::AUDIO);
     const std::string png = "\x89PNG\r\n\x1a\n";
-    EXPECT_EQ(input_kind_of_bytes(std::span(reinterpret_cast<const uint8_t*>(png.data()), png.size())),
-              InputKind::IMAGE);  // a PNG signature with a damaged header: an image, damaged
+    EXPECT_EQ(
+        input_kind_of_bytes(std::span(reinterpret_cast<const uint8_t*>(png.data()), png.size())),
+        InputKind::IMAGE);  // a PNG signature with a damaged header: an image, damaged
     const std::string text = "hello, this is text";
     EXPECT_EQ(
         input_kind_of_bytes(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size())),

@@ -35,7 +35,8 @@ inline SqlRows sql_rows(const std::string& db_path, const std::string& sql) {
                 row.push_back("NULL");
             } else {
                 const auto* bytes = static_cast<const char*>(sqlite3_column_blob(statement, c));
-                row.emplace_back(bytes ? bytes : "", static_cast<size_t>(sqlite3_column_bytes(statement, c)));
+                row.emplace_back(bytes ? bytes : "",
+                                 static_cast<size_t>(sqlite3_column_bytes(statement, c)));
             }
         }
         rows.push_back(std::move(row));
