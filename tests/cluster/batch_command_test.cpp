@@ -346,6 +346,33 @@ TEST(BatchCommandTest, ARerunDoesOnlyNewAndChangedFiles) {
     EXPECT_EQ(third["unchanged"], 5);
 }
 
+TEST(BatchCommandTest, ANewModelVersionRedoesItsTask) {
+    SKIP_WITHOUT(NANODET);
+    const std::string dir = fresh_dir("version");
+    copy_to(DOG, dir + "/a.jpg");
+    copy_to(EAGLE, dir + "/b.jpg");
+    const std::string db = dir + "/../version.db";
+    EXPECT_EQ(summary_of(batch({"detect", dir, "--db", db, "--json"}))["processed"], 2);
+    const std::string first_version = sql_value(db, "SELECT DISTINCT model_version FROM results");
+
+    // A cache whose label file differs by a trailing blank line: the same findings, but other
+    // files, so another model version.
+    const std::string cache = fresh_dir("version-cache");
+    fs::create_directories(cache + "/models/nanodet");
+    fs::create_directories(cache + "/data/darknet");
+    fs::create_symlink(CACHE + "/" + NANODET, cache + "/" + NANODET);
+    copy_to(CACHE + "/data/darknet/coco.names", cache + "/data/darknet/coco.names", "\n");
+    const CliResult rerun = corun(
+        {"batch", "detect", dir, "--db", db, "--json", "--no-progress", "--models", cache});
+    const json summary = summary_of(rerun);
+    EXPECT_EQ(summary["processed"], 2);
+    EXPECT_EQ(summary["unchanged"], 0);
+    EXPECT_EQ(sql_count(db, "SELECT count(*) FROM results"), 2);  // replaced, not added
+    EXPECT_EQ(sql_count(db, "SELECT count(*) FROM results WHERE run_id = 2 AND model_version != '" +
+                                first_version + "'"),
+              2);
+}
+
 std::string minimal_wav() {
     std::string wav(
         "RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x80\x3e\0\0\0\x7d\0\0\x02\0\x10\0data", 40);
