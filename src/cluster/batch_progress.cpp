@@ -7,7 +7,9 @@
 namespace corun::cluster {
 
 double BatchProgress::elapsed_s() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    const std::chrono::steady_clock::time_point started(
+        std::chrono::steady_clock::duration(started_ns_.load(std::memory_order_relaxed)));
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 }
 
 std::string duration_text(double seconds) {
@@ -23,7 +25,7 @@ std::string duration_text(double seconds) {
 }
 
 std::string BatchProgress::line(size_t width) const {
-    const size_t total = total_;
+    const size_t total = this->total();
     const size_t done = std::min(this->done(), total);
     const double elapsed = elapsed_s();
     const double rate = elapsed > 0 ? static_cast<double>(processed()) / elapsed : 0.0;

@@ -11,9 +11,11 @@ namespace corun::cluster {
 
 class BatchProgress {
 public:
+    // The ticker that draws the line may already be reading: start() publishes atomically.
     void start(size_t total) {
-        total_ = total;
-        started_ = std::chrono::steady_clock::now();
+        started_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                          std::memory_order_relaxed);
+        total_.store(total, std::memory_order_relaxed);
     }
     void input_done(bool processed, bool bad) {
         done_.fetch_add(1, std::memory_order_relaxed);
@@ -21,7 +23,7 @@ public:
         if (bad) bad_.fetch_add(1, std::memory_order_relaxed);
     }
 
-    size_t total() const { return total_; }
+    size_t total() const { return total_.load(std::memory_order_relaxed); }
     size_t done() const { return done_.load(std::memory_order_relaxed); }
     size_t processed() const { return processed_.load(std::memory_order_relaxed); }
     size_t bad() const { return bad_.load(std::memory_order_relaxed); }
@@ -33,11 +35,12 @@ public:
     std::string line(size_t width = 80) const;
 
 private:
-    size_t total_ = 0;
+    std::atomic<size_t> total_{0};
     std::atomic<size_t> done_{0};
     std::atomic<size_t> processed_{0};
     std::atomic<size_t> bad_{0};
-    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::atomic<std::chrono::steady_clock::rep> started_ns_{
+        std::chrono::steady_clock::now().time_since_epoch().count()};
 };
 
 // "1:02:03", "2:03".
