@@ -193,6 +193,11 @@ TEST(BatchCommandTest, FindsWhatTheTaskCommandsFindForEachFile) {
                         "SELECT count(*) FROM results WHERE task = 'detect' AND decode_ms > 0 "
                         "AND pre_ms > 0 AND infer_ms > 0 AND post_ms >= 0 AND total_ms > 0"),
               2);
+    // faces: the detection's and the embeddings' stages summed (tasks::StageTiming).
+    EXPECT_EQ(sql_count(db,
+                        "SELECT count(*) FROM results WHERE task = 'faces' AND pre_ms > 0 "
+                        "AND infer_ms > 0 AND post_ms >= 0 AND total_ms >= infer_ms"),
+              2);
     EXPECT_EQ(sql_count(db,
                         "SELECT count(*) FROM results WHERE task = 'ocr' AND infer_ms IS NULL "
                         "AND json_extract(stages, '$.detect_ms') > 0"),
@@ -218,6 +223,10 @@ TEST(BatchCommandTest, VadFindsWhatTheVadCommandFinds) {
     for (const char* field : {"segments", "sample_rate", "duration_s", "resampled", "speech_s"}) {
         EXPECT_EQ(stored[field], expected[field]) << field;
     }
+    EXPECT_EQ(sql_count(db,
+                        "SELECT count(*) FROM results WHERE infer_ms > 0 AND post_ms >= 0 "
+                        "AND decode_ms > 0"),
+              1);
     // The JSONL line carries the same result.
     std::ifstream lines(jsonl);
     std::string line;
@@ -344,6 +353,19 @@ TEST(BatchCommandTest, ARerunDoesOnlyNewAndChangedFiles) {
     const json third = summary_of(batch({"detect", dir, "--db", db, "--json"}));
     EXPECT_EQ(third["processed"], 0);
     EXPECT_EQ(third["unchanged"], 5);
+
+    // A list on stdin (`--files-from -`), as `find ... |` gives it: the same files, nothing to do.
+    const std::string list = (temp_dir() / "rerun-list.txt").string();
+    std::ofstream(list) << dir << "/a.jpg\n" << dir << "/e.jpg\n";
+    const std::string out = (temp_dir() / "rerun-stdin.json").string();
+    const std::string command = quoted(CORUN_BINARY) + " batch detect --files-from - --db " +
+                                quoted(db) + " --json --no-progress --models " + quoted(CACHE) +
+                                " < " + quoted(list) + " > " + quoted(out);
+    ASSERT_EQ(std::system(command.c_str()), 0);
+    std::ifstream summary_file(out);
+    const json from_stdin = json::parse(summary_file);
+    EXPECT_EQ(from_stdin["inputs"], 2);
+    EXPECT_EQ(from_stdin["unchanged"], 2);
 }
 
 TEST(BatchCommandTest, ANewModelVersionRedoesItsTask) {
@@ -362,8 +384,8 @@ TEST(BatchCommandTest, ANewModelVersionRedoesItsTask) {
     fs::create_directories(cache + "/data/darknet");
     fs::create_symlink(CACHE + "/" + NANODET, cache + "/" + NANODET);
     copy_to(CACHE + "/data/darknet/coco.names", cache + "/data/darknet/coco.names", "\n");
-    const CliResult rerun = corun(
-        {"batch", "detect", dir, "--db", db, "--json", "--no-progress", "--models", cache});
+    const CliResult rerun =
+        corun({"batch", "detect", dir, "--db", db, "--json", "--no-progress", "--models", cache});
     const json summary = summary_of(rerun);
     EXPECT_EQ(summary["processed"], 2);
     EXPECT_EQ(summary["unchanged"], 0);
