@@ -86,6 +86,24 @@ TaskResult error_result(const std::string& key, const std::string& path, uint64_
     return result;
 }
 
+// The error row of an input whose bytes are not of the task's kind.
+TaskResult not_for_task(const std::string& hash, const std::string& path, uint64_t size,
+                        InputKind kind, const TaskDefinition& task) {
+    const bool image_task = task.kind == InputKind::IMAGE;
+    const std::string takes =
+        "; the " + task.name + " task takes " + (image_task ? "images" : "WAV audio");
+    if (kind == InputKind::UNKNOWN) {
+        return error_result(
+            hash, path, size, task, image_task ? input_error::NOT_AN_IMAGE : input_error::NOT_AUDIO,
+            "'" + path + "' is not " +
+                (image_task ? "an image (PNG, JPEG, BMP, WebP, PNM or TIFF)" : "a WAV audio file") +
+                takes);
+    }
+    return error_result(
+        hash, path, size, task, input_error::WRONG_KIND,
+        "'" + path + "' is " + (kind == InputKind::IMAGE ? "an image" : "WAV audio") + takes);
+}
+
 class BatchPipeline {
 public:
     BatchPipeline(const BatchOptions& options, std::vector<TaskDefinition> tasks,
@@ -247,24 +265,9 @@ private:
         for (const TaskDefinition* task : prepared.pending) {
             if (task->kind == kind) {
                 runnable.push_back(task);
-                continue;
-            }
-            const bool image_task = task->kind == InputKind::IMAGE;
-            std::string message;
-            const char* error_kind = input_error::WRONG_KIND;
-            if (kind == InputKind::UNKNOWN) {
-                error_kind = image_task ? input_error::NOT_AN_IMAGE : input_error::NOT_AUDIO;
-                message = "'" + path + "' is not " +
-                          (image_task ? "an image (PNG, JPEG, BMP, WebP, PNM or TIFF)"
-                                      : "a WAV audio file") +
-                          "; the " + task->name + " task takes " +
-                          (image_task ? "images" : "WAV audio");
             } else {
-                message = "'" + path + "' is " +
-                          (kind == InputKind::IMAGE ? "an image" : "WAV audio") + "; the " +
-                          task->name + " task takes " + (image_task ? "images" : "WAV audio");
+                prepared.results.push_back(not_for_task(hash, path, size, kind, *task));
             }
-            prepared.results.push_back(error_result(hash, path, size, *task, error_kind, message));
         }
         if (!runnable.empty()) {
             const auto start = Clock::now();
