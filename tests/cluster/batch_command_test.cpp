@@ -366,6 +366,17 @@ TEST(BatchCommandTest, ARerunDoesOnlyNewAndChangedFiles) {
     const json from_stdin = json::parse(summary_file);
     EXPECT_EQ(from_stdin["inputs"], 2);
     EXPECT_EQ(from_stdin["unchanged"], 2);
+
+    // Bytes changed behind the same size and mtime: the fast path trusts the recorded hash;
+    // --rehash reads the file and finds the change.
+    const std::string b = dir + "/b.jpg";
+    const auto mtime = fs::last_write_time(b);
+    copy_to(EAGLE, b, "EDITED");  // as long as "edited"
+    fs::last_write_time(b, mtime);
+    EXPECT_EQ(summary_of(batch({"detect", dir, "--db", db, "--json"}))["processed"], 0);
+    const json rehashed = summary_of(batch({"detect", dir, "--db", db, "--json", "--rehash"}));
+    EXPECT_EQ(rehashed["processed"], 1);
+    EXPECT_EQ(rehashed["unchanged"], 4);
 }
 
 TEST(BatchCommandTest, ANewModelVersionRedoesItsTask) {
