@@ -20,5 +20,6 @@ void add_monitor_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_transcribe_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
+void add_batch_command(CLI::App& app);
 
 }  // namespace corun::tools
