@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
     corun::tools::add_transcribe_command(app);
     corun::tools::add_serve_command(app);
     corun::tools::add_monitor_command(app);
+    corun::tools::add_trace_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

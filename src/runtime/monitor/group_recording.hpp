@@ -1,0 +1,27 @@
+// Recording a device group for a timeline (docs/TRACING.md): what `corun run2 --trace`,
+// corund's Trace call and the in-process monitor use. The group's scheduler must run in this
+// process (a group served by corund is recorded by corund).
+#pragma once
+
+#include <memory>
+
+#include "corun/vdevice.hpp"
+#include "runtime/monitor/chrome_trace_writer.hpp"
+#include "scheduler/scheduler_recording.hpp"
+
+namespace corun {
+class DeviceGroup;
+}
+
+namespace corun::runtime::monitor {
+
+// The group a VDevice handle belongs to; holding it keeps the group's scheduler alive.
+std::shared_ptr<DeviceGroup> group_of(const VDevice& vdevice);
+
+// INVALID_OPERATION while the group is being recorded already; NOT_SUPPORTED for a group that
+// runs in corund.
+Status start_recording(DeviceGroup& group, const scheduler::RecordingOptions& options);
+// The group's recording with its id and device names; empty when none ran.
+TracedGroup stop_recording(DeviceGroup& group);
+
+}  // namespace corun::runtime::monitor

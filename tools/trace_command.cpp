@@ -1,0 +1,137 @@
+// `corun trace --seconds N --output FILE`: a Chrome trace of what corund's scheduler does for N
+// seconds (every device group: bursts per device slot with the reason of each decision, each
+// frame's queue wait and execution per model, flows from submit to completion, queue depths).
+// Perfetto (ui.perfetto.dev) and chrome://tracing open it; docs/TRACING.md. An application's
+// own run is recorded with `corun run2 ... --trace FILE`.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "cli_support.hpp"
+#include "commands.hpp"
+#include "common/environment.hpp"
+#include "corun_service.grpc.pb.h"
+#include "protocol/proto_conversion.hpp"
+#include "protocol/trace_limits.hpp"
+#include "runtime/monitor/chrome_trace_writer.hpp"
+#include "runtime/remote/service_socket.hpp"
+
+namespace corun::tools {
+namespace {
+
+namespace proto = corun::service::v1;
+
+struct TraceOptions {
+    std::string socket;
+    std::string output;
+    double seconds = 0;
+    uint64_t max_events = 0;  // 0 = the recorder's default
+};
+
+Status validate(const TraceOptions& options) {
+    if (!(options.seconds >= 1 && options.seconds <= service::MAX_TRACE_SECONDS) ||
+        options.seconds != static_cast<double>(static_cast<uint32_t>(options.seconds))) {
+        char given[32];
+        std::snprintf(given, sizeof(given), "%g", options.seconds);
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "--seconds must be a whole number of seconds in 1.." +
+                          std::to_string(service::MAX_TRACE_SECONDS) + ", got " + given);
+    }
+    if (options.max_events > scheduler::MAX_RECORDING_EVENTS) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "--max-events must be at most " +
+                          std::to_string(scheduler::MAX_RECORDING_EVENTS) + ", got " +
+                          std::to_string(options.max_events));
+    }
+    return Status::ok();
+}
+
+// The trace's JSON from corund's Trace call.
+Expected<std::string> record_from_corund(const TraceOptions& options, const std::string& socket) {
+    auto fd = service::connect_to_corund(socket, "");
+    if (!fd) return fd.status();
+    auto channel = grpc::CreateInsecureChannelFromFd("unix:" + socket, *fd);
+    auto stub = proto::Corun::NewStub(channel);
+    grpc::ClientContext context;
+    // The recording, then writing and sending the trace.
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(static_cast<int64_t>(options.seconds) + 120));
+    proto::TraceRequest request;
+    request.set_seconds(static_cast<uint32_t>(options.seconds));
+    request.set_max_events(options.max_events);
+    auto reader = stub->Trace(&context, request);
+    std::string json;
+    proto::TraceChunk chunk;
+    bool have_status = false;
+    Status verdict;
+    while (reader->Read(&chunk)) {
+        json += chunk.json();
+        if (chunk.has_status()) {
+            have_status = true;
+            verdict = service::from_proto(chunk.status());
+        }
+    }
+    const grpc::Status finished = reader->Finish();
+    if (!finished.ok()) {
+        if (finished.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+            return Status(StatusCode::NOT_SUPPORTED,
+                          "the corund on " + socket +
+                              " is older than this corun and cannot record traces; update it");
+        }
+        return Status(StatusCode::RPC_FAILED,
+                      "corund on " + socket + " ended the trace: " + finished.error_message());
+    }
+    if (!have_status) {
+        return Status(StatusCode::RPC_FAILED, "corund on " + socket + " sent no complete trace");
+    }
+    CORUN_RETURN_IF_ERROR(verdict);
+    return json;
+}
+
+Status run_trace(const TraceOptions& options) {
+    CORUN_RETURN_IF_ERROR(validate(options));
+    // Whether the trace can be written is known before recording for N seconds.
+    const bool existed = access(options.output.c_str(), F_OK) == 0;
+    CORUN_RETURN_IF_ERROR(runtime::monitor::check_trace_output(options.output));
+    const std::string socket = environment::resolve_service_socket(options.socket);
+    auto json = record_from_corund(options, socket);
+    if (!json) {
+        if (!existed) unlink(options.output.c_str());
+        return json.status();
+    }
+    CORUN_RETURN_IF_ERROR(runtime::monitor::write_trace_file(options.output, *json));
+    std::fprintf(stderr,
+                 "corun trace: %g s of %s written to %s (%zu bytes); open it in "
+                 "https://ui.perfetto.dev or chrome://tracing\n",
+                 options.seconds, socket.c_str(), options.output.c_str(), json->size());
+    return Status::ok();
+}
+
+}  // namespace
+
+void add_trace_command(CLI::App& app) {
+    static TraceOptions options;
+    auto* command = app.add_subcommand(
+        "trace",
+        "Record corund's scheduler for N seconds into a Chrome trace (Perfetto, chrome://tracing)");
+    command->add_option("--seconds", options.seconds, "How long to record (1..600 seconds)")
+        ->required();
+    command->add_option("-o,--output", options.output, "The trace file to write (JSON)")
+        ->required();
+    command->add_option("--socket", options.socket,
+                        "corund's socket (default: $CORUN_SERVICE_SOCKET, else " +
+                            std::string(DEFAULT_SERVICE_SOCKET) + ")");
+    command->add_option("--max-events", options.max_events,
+                        "Events kept per device group (bursts, frames, queue samples; default "
+                        "1000000); past it they are counted as dropped in the trace's otherData");
+    command->callback([] {
+        const Status status = run_trace(options);
+        if (!status.is_ok()) throw CLI::RuntimeError(report_error(status));
+    });
+}
+
+}  // namespace corun::tools
