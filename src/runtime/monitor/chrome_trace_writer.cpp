@@ -29,7 +29,7 @@ constexpr int64_t MARKER_NS = 1000;
 // Tracks of latency and lent slots come after the shared slots' tracks.
 constexpr int LATENCY_TRACK_BASE = 1000;
 
-std::string quoted(const std::string& text) {
+std::string json_string(const std::string& text) {
     return nlohmann::json(text).dump();
 }
 
@@ -119,12 +119,12 @@ void write_group(const TracedGroup& group, int64_t zero_ns, int& next_pid, Event
                                      ? group.device_names[device]
                                      : "device " + std::to_string(device);
         events.metadata(pid, 0, "process_name",
-                        "{\"name\":" + quoted(name + " (group " + group.group_id + ")") + "}");
+                        "{\"name\":" + json_string(name + " (group " + group.group_id + ")") + "}");
         events.metadata(pid, 0, "process_sort_index", "{\"sort_index\":" + std::to_string(pid) + "}");
     }
     layout.models_pid = next_pid++;
     events.metadata(layout.models_pid, 0, "process_name",
-                    "{\"name\":" + quoted("models (group " + group.group_id + ")") + "}");
+                    "{\"name\":" + json_string("models (group " + group.group_id + ")") + "}");
     events.metadata(layout.models_pid, 0, "process_sort_index",
                     "{\"sort_index\":" + std::to_string(layout.models_pid) + "}");
 
@@ -137,7 +137,7 @@ void write_group(const TracedGroup& group, int64_t zero_ns, int& next_pid, Event
         layout.model_names[id] =
             name_count[name] > 1 ? name + " (id " + std::to_string(id) + ")" : name;
         events.metadata(layout.models_pid, tid, "thread_name",
-                        "{\"name\":" + quoted(layout.model_names[id]) + "}");
+                        "{\"name\":" + json_string(layout.model_names[id]) + "}");
         events.metadata(layout.models_pid, tid, "thread_sort_index",
                         "{\"sort_index\":" + std::to_string(tid) + "}");
     }
@@ -162,14 +162,14 @@ void write_group(const TracedGroup& group, int64_t zero_ns, int& next_pid, Event
             const std::string track =
                 tid > LATENCY_TRACK_BASE ? "latency slot " + std::to_string(tid - LATENCY_TRACK_BASE)
                                          : "slot " + std::to_string(tid);
-            events.metadata(pid, tid, "thread_name", "{\"name\":" + quoted(track) + "}");
+            events.metadata(pid, tid, "thread_name", "{\"name\":" + json_string(track) + "}");
             events.metadata(pid, tid, "thread_sort_index",
                             "{\"sort_index\":" + std::to_string(tid) + "}");
         }
         const bool ended = burst.end != NOT_ENDED;
         const TimePoint end = ended ? burst.end : recording.stopped;
         std::string fields = ",\"dur\":" + EventList::microseconds((end - burst.start).count()) +
-                             ",\"cat\":\"burst\",\"name\":" + quoted(model_name(burst.model_id)) +
+                             ",\"cat\":\"burst\",\"name\":" + json_string(model_name(burst.model_id)) +
                              ",\"args\":{\"decision\":" + std::to_string(i) +
                              ",\"model_id\":" + std::to_string(burst.model_id) +
                              ",\"frames\":" + std::to_string(burst.frames) + ",\"reason\":\"" +
@@ -178,7 +178,7 @@ void write_group(const TracedGroup& group, int64_t zero_ns, int& next_pid, Event
                                                                             : "threshold") +
                              "\",\"effective_priority\":" +
                              std::to_string(burst.effective_priority);
-        if (burst.lent_by != 0) fields += ",\"lent_by\":" + quoted(model_name(burst.lent_by));
+        if (burst.lent_by != 0) fields += ",\"lent_by\":" + json_string(model_name(burst.lent_by));
         if (!ended) fields += ",\"running_at_end\":true";
         fields += "}";
         events.add('X', at(burst.start), pid, tid, fields);
@@ -201,7 +201,7 @@ void write_group(const TracedGroup& group, int64_t zero_ns, int& next_pid, Event
 
     for (const RecordedFrame& frame : recording.frames) {
         const int tid = model_tid(frame.model_id);
-        const std::string name = quoted(model_name(frame.model_id));
+        const std::string name = json_string(model_name(frame.model_id));
         const std::string id = ",\"id\":" + std::to_string(frame.id);
         const int64_t submitted = at(frame.submitted);
         const bool pending = frame.outcome == FrameOutcome::PENDING;
@@ -254,7 +254,7 @@ void write_group(const TracedGroup& group, int64_t zero_ns, int& next_pid, Event
     // Queue depth per model.
     for (const auto& sample : recording.queue_depths) {
         events.add('C', at(sample.time), layout.models_pid, model_tid(sample.model_id),
-                   ",\"name\":" + quoted("queue " + model_name(sample.model_id)) +
+                   ",\"name\":" + json_string("queue " + model_name(sample.model_id)) +
                        ",\"args\":{\"frames\":" + std::to_string(sample.frames_queued) + "}");
     }
 }
