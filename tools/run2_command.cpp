@@ -33,7 +33,7 @@ struct Run2Options {
     std::string fairness = "device-time";
     int64_t aging_step_ms = 250;
     bool json = false;
-    std::string trace_path;       // --trace: a Chrome trace of the run
+    std::string trace_path;         // --trace: a Chrome trace of the run
     uint64_t trace_max_events = 0;  // 0 = the recorder's default
     ServiceOptions service;
     std::vector<NetOptions> nets;

@@ -26,9 +26,7 @@ public:
     Status start_recording(const scheduler::RecordingOptions& options) override {
         return scheduler_->start_recording(options);
     }
-    scheduler::SchedulerRecording stop_recording() override {
-        return scheduler_->stop_recording();
-    }
+    scheduler::SchedulerRecording stop_recording() override { return scheduler_->stop_recording(); }
 
     const VDeviceParams& params() const { return params_; }
     scheduler::Scheduler& scheduler() { return *scheduler_; }

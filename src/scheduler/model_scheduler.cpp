@@ -405,9 +405,9 @@ struct ModelScheduler::State {
     }
 
     const Clock::time_point origin = Clock::now();
-    std::vector<uint32_t> slots;       // per device: shared slots (bursts of any model at once)
-    uint32_t shared_slots = 0;         // all devices'
-    uint32_t latency_slots = 0;        // all devices'
+    std::vector<uint32_t> slots;  // per device: shared slots (bursts of any model at once)
+    uint32_t shared_slots = 0;    // all devices'
+    uint32_t latency_slots = 0;   // all devices'
     std::vector<uint32_t> latency_slots_per_device;  // for recordings
     bool one_burst_per_model = false;  // any device's DeviceSlots::one_burst_per_model
     // Bursts running on shared slots, for admission: when each started and its prediction.
@@ -432,7 +432,7 @@ struct ModelScheduler::State {
     uint64_t dispatches = 0;  // bursts dispatched, all models
     bool stopping = false;
     DecisionSink sink;
-    TraceRecorder recorder;  // under `mutex`
+    TraceRecorder recorder;                      // under `mutex`
     std::atomic<uint32_t> active_priorities{0};  // bit p: a model of priority p is busy
     // Wakes the lent-slot workers only: they have work only while a preemptible request runs,
     // and waking them at every frame of every model would cost a context switch per frame.

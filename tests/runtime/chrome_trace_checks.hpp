@@ -25,7 +25,7 @@ inline std::vector<std::string> chrome_trace_problems(const nlohmann::json& trac
     const auto& events = trace["traceEvents"];
     const std::set<std::string> phases = {"X", "b", "e", "s", "t", "f", "C", "M"};
     using Track = std::pair<int64_t, int64_t>;
-    std::map<Track, std::vector<std::pair<double, double>>> slices;  // X: [ts, ts + dur]
+    std::map<Track, std::vector<std::pair<double, double>>> slices;   // X: [ts, ts + dur]
     std::map<std::string, std::vector<const nlohmann::json*>> flows;  // by id
     std::map<std::tuple<std::string, std::string, int64_t>, std::vector<const nlohmann::json*>>
         async;  // by (cat, id, pid)
@@ -44,13 +44,15 @@ inline std::vector<std::string> chrome_trace_problems(const nlohmann::json& trac
             problems.push_back(where + ": unexpected phase");
             continue;
         }
-        if (phase != "M" && phase != "C" && (!event.contains("name") || !event["name"].is_string())) {
+        if (phase != "M" && phase != "C" &&
+            (!event.contains("name") || !event["name"].is_string())) {
             problems.push_back(where + ": no name");
         }
         const Track track{event["pid"].get<int64_t>(), event["tid"].get<int64_t>()};
         const double ts = event["ts"].get<double>();
         if (phase == "X") {
-            if (!event.contains("dur") || !event["dur"].is_number() || event["dur"].get<double>() < 0) {
+            if (!event.contains("dur") || !event["dur"].is_number() ||
+                event["dur"].get<double>() < 0) {
                 problems.push_back(where + ": X without a dur >= 0");
                 continue;
             }
@@ -122,7 +124,8 @@ inline std::vector<std::string> chrome_trace_problems(const nlohmann::json& trac
             last = ts;
             if (!bound(*event)) problems.push_back("flow " + id + ": " + phase + " is on no slice");
         }
-        if (starts != 1 || ends != 1 || (*list.front())["ph"] != "s" || (*list.back())["ph"] != "f") {
+        if (starts != 1 || ends != 1 || (*list.front())["ph"] != "s" ||
+            (*list.back())["ph"] != "f") {
             problems.push_back("flow " + id + ": not one s ... one f");
         }
     }

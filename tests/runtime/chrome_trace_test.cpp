@@ -167,7 +167,8 @@ TEST_F(ChromeTraceTest, ThreeModelsOnNpuSimGiveAValidTraceWhoseBurstsAreTheDecis
         EXPECT_LE(frame.started, frame.ended);
         EXPECT_LE(frame.ended, burst.end);
     }
-    for (const auto& burst : recording.bursts) burst_frames_per_model[burst.model_id] += burst.frames;
+    for (const auto& burst : recording.bursts)
+        burst_frames_per_model[burst.model_id] += burst.frames;
     ASSERT_EQ(frames_per_model.size(), kModels.size());
     for (const auto& [model, frames] : frames_per_model) {
         EXPECT_EQ(frames, kFramesPerModel);
@@ -175,7 +176,8 @@ TEST_F(ChromeTraceTest, ThreeModelsOnNpuSimGiveAValidTraceWhoseBurstsAreTheDecis
     }
     // Queue depths: every queue is sampled at the start and is empty at the end.
     std::map<uint64_t, uint32_t> last_depth;
-    for (const auto& sample : recording.queue_depths) last_depth[sample.model_id] = sample.frames_queued;
+    for (const auto& sample : recording.queue_depths)
+        last_depth[sample.model_id] = sample.frames_queued;
     EXPECT_EQ(last_depth.size(), kModels.size());
     for (const auto& [model, depth] : last_depth) EXPECT_EQ(depth, 0u);
     EXPECT_EQ(recording.dropped_events, 0u);

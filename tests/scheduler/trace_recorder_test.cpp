@@ -48,8 +48,8 @@ TEST(TraceRecorderTest, RecordsCancelledFramesAndABurstStillRunningAtTheEnd) {
     EXPECT_EQ(recording.frames[1].outcome, FrameOutcome::CANCELLED);
     EXPECT_EQ(recording.frames[2].outcome, FrameOutcome::CANCELLED);
     EXPECT_EQ(recording.frames[1].id + 1, recording.frames[2].id);
-    EXPECT_EQ(recording.model_names, (std::map<uint64_t, std::string>{{1, "blocker"},
-                                                                       {2, "waiting"}}));
+    EXPECT_EQ(recording.model_names,
+              (std::map<uint64_t, std::string>{{1, "blocker"}, {2, "waiting"}}));
     // Model 2's queue: 0 at the start, 1, 2, then 0 when cancelled.
     std::vector<uint32_t> depths;
     for (const auto& sample : recording.queue_depths) {
@@ -107,7 +107,7 @@ TEST(TraceRecorderTest, OneRecordingAtATimeWithinBounds) {
     EXPECT_STATUS(scheduler.start_recording({}), StatusCode::INVALID_OPERATION);
     EXPECT_TRUE(scheduler.stop_recording().empty());
     EXPECT_TRUE(scheduler.stop_recording().empty());  // none runs
-    ASSERT_OK(scheduler.start_recording({}));  // and a new one may start
+    ASSERT_OK(scheduler.start_recording({}));         // and a new one may start
 }
 
 }  // namespace

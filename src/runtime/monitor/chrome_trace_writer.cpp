@@ -63,7 +63,8 @@ public:
             std::snprintf(text, sizeof(text), "%" PRId64, whole);
         } else {
             std::snprintf(text, sizeof(text), "%s%" PRId64 ".%03" PRId64,
-                          ns < 0 && whole == 0 ? "-" : "", whole, fraction < 0 ? -fraction : fraction);
+                          ns < 0 && whole == 0 ? "-" : "", whole,
+                          fraction < 0 ? -fraction : fraction);
         }
         return text;
     }
@@ -120,7 +121,8 @@ void write_group(const TracedGroup& group, int64_t zero_ns, int& next_pid, Event
                                      : "device " + std::to_string(device);
         events.metadata(pid, 0, "process_name",
                         "{\"name\":" + json_string(name + " (group " + group.group_id + ")") + "}");
-        events.metadata(pid, 0, "process_sort_index", "{\"sort_index\":" + std::to_string(pid) + "}");
+        events.metadata(pid, 0, "process_sort_index",
+                        "{\"sort_index\":" + std::to_string(pid) + "}");
     }
     layout.models_pid = next_pid++;
     events.metadata(layout.models_pid, 0, "process_name",
@@ -160,24 +162,24 @@ void write_group(const TracedGroup& group, int64_t zero_ns, int& next_pid, Event
         const int tid = layout.burst_tids[i];
         if (named_tracks.insert({burst.device_index, tid}).second) {
             const std::string track =
-                tid > LATENCY_TRACK_BASE ? "latency slot " + std::to_string(tid - LATENCY_TRACK_BASE)
-                                         : "slot " + std::to_string(tid);
+                tid > LATENCY_TRACK_BASE
+                    ? "latency slot " + std::to_string(tid - LATENCY_TRACK_BASE)
+                    : "slot " + std::to_string(tid);
             events.metadata(pid, tid, "thread_name", "{\"name\":" + json_string(track) + "}");
             events.metadata(pid, tid, "thread_sort_index",
                             "{\"sort_index\":" + std::to_string(tid) + "}");
         }
         const bool ended = burst.end != NOT_ENDED;
         const TimePoint end = ended ? burst.end : recording.stopped;
-        std::string fields = ",\"dur\":" + EventList::microseconds((end - burst.start).count()) +
-                             ",\"cat\":\"burst\",\"name\":" + json_string(model_name(burst.model_id)) +
-                             ",\"args\":{\"decision\":" + std::to_string(i) +
-                             ",\"model_id\":" + std::to_string(burst.model_id) +
-                             ",\"frames\":" + std::to_string(burst.frames) + ",\"reason\":\"" +
-                             scheduler::decision_reason_name(burst.reason) + "\",\"ready\":\"" +
-                             (burst.ready == scheduler::ReadyReason::TIMEOUT ? "timeout"
-                                                                            : "threshold") +
-                             "\",\"effective_priority\":" +
-                             std::to_string(burst.effective_priority);
+        std::string fields =
+            ",\"dur\":" + EventList::microseconds((end - burst.start).count()) +
+            ",\"cat\":\"burst\",\"name\":" + json_string(model_name(burst.model_id)) +
+            ",\"args\":{\"decision\":" + std::to_string(i) +
+            ",\"model_id\":" + std::to_string(burst.model_id) +
+            ",\"frames\":" + std::to_string(burst.frames) + ",\"reason\":\"" +
+            scheduler::decision_reason_name(burst.reason) + "\",\"ready\":\"" +
+            (burst.ready == scheduler::ReadyReason::TIMEOUT ? "timeout" : "threshold") +
+            "\",\"effective_priority\":" + std::to_string(burst.effective_priority);
         if (burst.lent_by != 0) fields += ",\"lent_by\":" + json_string(model_name(burst.lent_by));
         if (!ended) fields += ",\"running_at_end\":true";
         fields += "}";
@@ -210,9 +212,9 @@ void write_group(const TracedGroup& group, int64_t zero_ns, int& next_pid, Event
         const int64_t started = ran ? at(frame.started) : ended;
         // The frame, its queue wait and its execution, nested (async: frames of a model overlap).
         events.add('b', submitted, layout.models_pid, tid,
-                   ",\"cat\":\"frame\",\"name\":" + name + id + ",\"args\":{\"frame\":" +
-                       std::to_string(frame.id) + ",\"frames\":" + std::to_string(frame.frames) +
-                       "}");
+                   ",\"cat\":\"frame\",\"name\":" + name + id +
+                       ",\"args\":{\"frame\":" + std::to_string(frame.id) +
+                       ",\"frames\":" + std::to_string(frame.frames) + "}");
         events.add('b', submitted, layout.models_pid, tid,
                    ",\"cat\":\"frame\",\"name\":\"queue wait\"" + id);
         events.add('e', started, layout.models_pid, tid,
@@ -265,8 +267,8 @@ std::string chrome_trace_json(const std::vector<TracedGroup>& groups) {
     // Time 0 is the earliest start of a recording: recordings of several groups line up.
     int64_t zero_ns = std::numeric_limits<int64_t>::max();
     for (const auto& group : groups) {
-        zero_ns = std::min(zero_ns,
-                           group.recording.origin_steady_ns + group.recording.started.count());
+        zero_ns =
+            std::min(zero_ns, group.recording.origin_steady_ns + group.recording.started.count());
     }
     if (groups.empty()) zero_ns = 0;
     std::string out = "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[";
@@ -279,20 +281,21 @@ std::string chrome_trace_json(const std::vector<TracedGroup>& groups) {
         const SchedulerRecording& recording = group.recording;
         dropped += recording.dropped_events;
         const int64_t start_ns = recording.origin_steady_ns + recording.started.count() - zero_ns;
-        recordings.push_back({{"group_id", group.group_id},
-                              {"started_us", static_cast<double>(start_ns) / 1e3},
-                              {"seconds", static_cast<double>(
-                                              (recording.stopped - recording.started).count()) /
-                                              1e9},
-                              {"bursts", recording.bursts.size()},
-                              {"frames", recording.frames.size()},
-                              {"queue_depth_samples", recording.queue_depths.size()},
-                              {"max_events", recording.max_events},
-                              {"dropped_events", recording.dropped_events}});
+        recordings.push_back(
+            {{"group_id", group.group_id},
+             {"started_us", static_cast<double>(start_ns) / 1e3},
+             {"seconds",
+              static_cast<double>((recording.stopped - recording.started).count()) / 1e9},
+             {"bursts", recording.bursts.size()},
+             {"frames", recording.frames.size()},
+             {"queue_depth_samples", recording.queue_depths.size()},
+             {"max_events", recording.max_events},
+             {"dropped_events", recording.dropped_events}});
     }
     nlohmann::json other = {{"recorder", "corun"},
-                            {"format", "https://docs.google.com/document/d/"
-                                       "1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU"},
+                            {"format",
+                             "https://docs.google.com/document/d/"
+                             "1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU"},
                             {"dropped_events", dropped},
                             {"recordings", recordings}};
     out += "\n],\"otherData\":" + other.dump() + "}\n";

@@ -29,10 +29,10 @@ grpc::Status finish(grpc::ServerWriter<v1::TraceChunk>* writer, const Status& st
 grpc::Status CorunService::Trace(grpc::ServerContext* context, const v1::TraceRequest* request,
                                  grpc::ServerWriter<v1::TraceChunk>* writer) {
     if (request->seconds() == 0 || request->seconds() > MAX_TRACE_SECONDS) {
-        return finish(writer, Status(StatusCode::INVALID_ARGUMENT,
-                                     "a trace lasts 1.." + std::to_string(MAX_TRACE_SECONDS) +
-                                         " seconds, asked for " +
-                                         std::to_string(request->seconds())));
+        return finish(writer,
+                      Status(StatusCode::INVALID_ARGUMENT,
+                             "a trace lasts 1.." + std::to_string(MAX_TRACE_SECONDS) +
+                                 " seconds, asked for " + std::to_string(request->seconds())));
     }
     scheduler::RecordingOptions options;
     if (request->max_events() != 0) options.max_events = request->max_events();
@@ -61,7 +61,8 @@ grpc::Status CorunService::Trace(grpc::ServerContext* context, const v1::TraceRe
         std::lock_guard lock(mutex_);
         for (const auto& [id, session] : sessions_) {
             const std::string& group_id = session->vdevice().group_id();
-            if (!groups.count(group_id)) groups[group_id] = runtime::monitor::group_of(session->vdevice());
+            if (!groups.count(group_id))
+                groups[group_id] = runtime::monitor::group_of(session->vdevice());
         }
     }
     std::vector<std::shared_ptr<DeviceGroup>> recorded;
