@@ -60,6 +60,14 @@ struct ScheduledModel {
     }
 };
 
+// What a recording keeps of a burst until it finishes: where the burst was recorded, its
+// requests' recorder ids, and when each ran (filled by whoever runs it, outside the lock).
+struct BurstRecording {
+    RecordedBurstRef ref;
+    std::vector<uint64_t> frame_ids;
+    std::vector<std::pair<TimePoint, TimePoint>> run_times;
+};
+
 // A burst taken off a queue: its requests and when each was enqueued.
 struct Burst {
     std::vector<InferRequest> requests;
@@ -68,11 +76,9 @@ struct Burst {
     uint64_t id = 0;  // in State::running_bursts while it runs
     uint32_t frames = 0;
     bool lends_slot = false;  // preemptible: outranking frames run beside it while it runs
-    // Recorded (a recording was on when it was dispatched): its requests' recorder ids, and
-    // when each ran, filled by whoever runs it outside the lock and recorded when it finishes.
-    RecordedBurstRef recorded;
-    std::vector<uint64_t> recorded_ids;
-    std::vector<std::pair<TimePoint, TimePoint>> run_times;
+    // Set only while recording (one null pointer otherwise, so that a burst costs what it did
+    // before the recorder existed).
+    std::unique_ptr<BurstRecording> recording;
 };
 
 }  // namespace
@@ -217,6 +223,7 @@ struct ModelScheduler::State {
         ScheduledModel& model = models.at(decision.model_id);
         Burst burst;
         uint32_t& frames = burst.frames;
+        if (recorder.on()) burst.recording = std::make_unique<BurstRecording>();
         while (!model.queue.empty() &&
                (burst.requests.empty() ||
                 frames + model.queue.front().request.frames <= decision.frames)) {
@@ -225,7 +232,7 @@ struct ModelScheduler::State {
                                           (model.dispatches - front.own_dispatches_at_enqueue);
             model.max_overtaken_by = std::max(model.max_overtaken_by, overtaken_by);
             frames += front.request.frames;
-            if (recorder.on()) burst.recorded_ids.push_back(front.recorded_id);
+            if (burst.recording) burst.recording->frame_ids.push_back(front.recorded_id);
             burst.requests.push_back(std::move(model.queue.front().request));
             burst.enqueued.push_back(model.queue.front().enqueued);
             burst.deadlines.push_back(model.queue.front().deadline);
@@ -252,7 +259,7 @@ struct ModelScheduler::State {
             lending[device_index].emplace_back(decision.model_id, model.params.priority);
             lend_wake.notify_all();
         }
-        if (recorder.on()) {
+        if (burst.recording) {
             RecordedBurst recorded;
             recorded.start = now;
             recorded.device_index = device_index;
@@ -263,7 +270,7 @@ struct ModelScheduler::State {
             recorded.reason = decision.reason;
             recorded.ready = decision.ready;
             recorded.effective_priority = decision.effective_priority;
-            burst.recorded = recorder.burst_dispatched(recorded);
+            burst.recording->ref = recorder.burst_dispatched(recorded);
             recorder.queue_depth(now, decision.model_id, model.frames_queued);
         }
         if (sink) {
@@ -297,11 +304,13 @@ struct ModelScheduler::State {
                                       [&](const auto& lender) { return lender.first == model_id; });
             if (found != lenders.end()) lenders.erase(found);
         }
-        if (burst.recorded.recording != 0) {
-            recorder.burst_ended(burst.recorded, now());
-            for (size_t i = 0; i < burst.recorded_ids.size() && i < burst.run_times.size(); ++i) {
-                recorder.frame_ran(burst.recorded_ids[i], burst.run_times[i].first,
-                                   burst.run_times[i].second, burst.recorded);
+        if (burst.recording) {
+            const BurstRecording& recording = *burst.recording;
+            recorder.burst_ended(recording.ref, now());
+            for (size_t i = 0; i < recording.frame_ids.size() && i < recording.run_times.size();
+                 ++i) {
+                recorder.frame_ran(recording.frame_ids[i], recording.run_times[i].first,
+                                   recording.run_times[i].second, recording.ref);
             }
         }
         if (auto found = models.find(model_id); found != models.end()) {
@@ -331,7 +340,7 @@ struct ModelScheduler::State {
         lock.unlock();
         const auto started = Clock::now();
         int64_t device_ns = 0;
-        if (burst.recorded.recording == 0) {
+        if (!burst.recording) {
             for (auto& request : burst.requests) device_ns += request.run(device_index);
         } else {
             device_ns = run_recorded(burst, device_index);
@@ -346,11 +355,11 @@ struct ModelScheduler::State {
     // Runs a recorded burst's requests (outside the lock), noting when each ran.
     int64_t run_recorded(Burst& burst, size_t device_index) {
         int64_t device_ns = 0;
-        burst.run_times.reserve(burst.requests.size());
+        burst.recording->run_times.reserve(burst.requests.size());
         for (auto& request : burst.requests) {
             const TimePoint started = now();
             device_ns += request.run(device_index);
-            burst.run_times.emplace_back(started, now());
+            burst.recording->run_times.emplace_back(started, now());
         }
         return device_ns;
     }
@@ -642,9 +651,8 @@ Status ModelScheduler::run_or_enqueue(InferRequest request) {
         Burst burst = state_->take_burst(decision, now, device, state_->last_model[device]);
         lock.unlock();
         const auto started = Clock::now();
-        const int64_t device_ns = burst.recorded.recording == 0
-                                      ? burst.requests.front().run(device)
-                                      : state_->run_recorded(burst, device);
+        const int64_t device_ns = !burst.recording ? burst.requests.front().run(device)
+                                                   : state_->run_recorded(burst, device);
         const int64_t wall_ns = nanoseconds_since(started);
         burst.requests.clear();
         lock.lock();
