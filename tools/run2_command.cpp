@@ -294,6 +294,18 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
     stop_llms = true;
     for (auto& generator : generators) generator.join();
     if (traced_group) {
+        // A job completes (its callback returns) just before the scheduler frees its slot: the
+        // trace ends once the last burst ended, so that it holds every frame run2 counts.
+        const auto idle = [&] {
+            for (const auto& stats : vdevice->get_scheduler_stats()) {
+                if (stats.frames_running > 0 || stats.frames_queued > 0) return false;
+            }
+            return true;
+        };
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!idle() && std::chrono::steady_clock::now() < give_up) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
         const auto traced = runtime::monitor::stop_recording(*traced_group);
         CORUN_RETURN_IF_ERROR(runtime::monitor::write_trace_file(
             options.trace_path, runtime::monitor::chrome_trace_json({traced})));

@@ -118,6 +118,14 @@ protected:
         }
         for (auto& thread : threads) thread.join();
         for (const auto& failure : failures) ASSERT_OK(failure);
+        // A job completes (its callback returns) just before the scheduler ends its burst:
+        // wait for that too, so that the recording holds every frame as completed.
+        ASSERT_TRUE(test::wait_until([&] {
+            for (const auto& stats : vdevice_->get_scheduler_stats()) {
+                if (stats.frames_running > 0 || stats.frames_queued > 0) return false;
+            }
+            return true;
+        }));
     }
 
     std::string profile_;

@@ -2,7 +2,8 @@
 """Timelines from the command line (issue 15, docs/TRACING.md): `corun run2 ... --trace FILE` on
 three test models on npu-sim writes a valid Chrome trace whose bursts carry every frame run2
 counted, and `corun trace --seconds 1 --output FILE` against a corund this script starts
-records the frames of a client running there. Bad values (an unwritable file, seconds out of
+records the frames of a client running there, as `corun trace --pid PID` does for a process run
+with CORUN_MONITOR=1. Bad values (an unwritable file, seconds out of
 range, no corund) fail with a message naming the cause. No timing assertions.
 
 Every wait is bounded; only the processes this script started are stopped, by their PID.
@@ -52,8 +53,21 @@ def thread_names(trace):
             if e["ph"] == "M" and e["name"] == "thread_name"}
 
 
+def wait_running(monitor_args, count, process):
+    """Whether `corun monitor ARGS` shows `count` models with frames done (bounded wait)."""
+    deadline = time.time() + 60
+    while time.time() < deadline and process.poll() is None:
+        shown = corun("monitor", *monitor_args, "--json", "--once", timeout=30)
+        if shown.returncode == 0:
+            models = json.loads(shown.stdout).get("models", [])
+            if len(models) == count and all(int(m.get("frames_done", 0)) > 0 for m in models):
+                return True
+        time.sleep(0.2)
+    return False
+
+
 directory = tempfile.mkdtemp(prefix="corun-cli-trace-")
-daemon = client = None
+daemon = client = monitored = None
 try:
     # ---- run2 --trace: the run itself, on npu-sim ----
     profile = os.path.join(directory, "profile.json")
@@ -119,22 +133,16 @@ try:
     # ---- corun trace against corund, with a client running there ----
     daemon = subprocess.Popen([CORUND, "--socket", socket, "--log-level", "warn"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    client = subprocess.Popen([CORUN, "run2", "--service-socket", socket, "-t", "60", "--json",
+    client = subprocess.Popen([CORUN, "run2", "--service-socket", socket, "-t", "300", "--json",
                                "set-net", model("add_one"), "set-net", model("slow_matmul")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    running = False
-    deadline = time.time() + 60
-    while time.time() < deadline and not running and client.poll() is None:
-        shown = corun("monitor", "--socket", socket, "--json", "--once", timeout=30)
-        if shown.returncode == 0:
-            models = json.loads(shown.stdout).get("models", [])
-            running = len(models) == 2 and all(int(m.get("frames_done", 0)) > 0 for m in models)
-        if not running:
-            time.sleep(0.2)
+    running = wait_running(["--socket", socket], 2, client)
     check(running, "the client runs frames through corund")
     if running:
         path = os.path.join(directory, "corund.json")
-        result = corun("trace", "--socket", socket, "--seconds", "1", "--output", path)
+        # --max-events keeps the file small (the models are fast), and is checked on the way.
+        result = corun("trace", "--socket", socket, "--seconds", "1", "--output", path,
+                       "--max-events", "20000")
         check(result.returncode == 0 and "written to " + path in result.stderr,
               "corun trace --socket records corund", result)
         trace = load_trace(path, "corun trace") if result.returncode == 0 else None
@@ -146,8 +154,40 @@ try:
             completed = sum(1 for e in trace["traceEvents"] if e["ph"] == "f")
             check(completed > 0, "frames flow from submit to completion")
             check(len(trace["otherData"]["recordings"]) == 1, "one device group recorded")
+            check(trace["otherData"]["recordings"][0]["max_events"] == 20000,
+                  "--max-events reaches corund")
+
+    # ---- corun trace --pid: a process run with CORUN_MONITOR=1, through its own monitor ----
+    environment = dict(os.environ, CORUN_MONITOR="1", CORUN_MONITOR_DIR=directory)
+    monitored_err = open(os.path.join(directory, "monitored.err"), "w+")
+    monitored = subprocess.Popen([CORUN, "run2", "-t", "300", "--json", "set-net", model("add_one"),
+                                  "set-net", model("conv_nchw")], env=environment,
+                                 stdout=subprocess.DEVNULL, stderr=monitored_err)
+    os.environ["CORUN_MONITOR_DIR"] = directory  # for the commands below
+    running = wait_running(["--pid", str(monitored.pid)], 2, monitored)
+    check(running, "the monitored process runs frames")
+    if running:
+        path = os.path.join(directory, "process.json")
+        result = corun("trace", "--pid", str(monitored.pid), "--seconds", "1", "--output", path,
+                       "--max-events", "20000")
+        check(result.returncode == 0, "corun trace --pid records the process", result)
+        trace = load_trace(path, "corun trace --pid") if result.returncode == 0 else None
+        if trace:
+            check({b["name"] for b in bursts(trace)} == {"add_one", "conv_nchw"},
+                  "the process's two models ran bursts in the trace")
+            check(trace["otherData"]["recordings"][0]["max_events"] == 20000,
+                  "--max-events reaches the process")
+        shown = corun("monitor", "--pid", str(monitored.pid), "--json", "--once")
+        check(shown.returncode == 0 and len(json.loads(shown.stdout)["models"]) == 2,
+              "corun monitor --pid still answers after a trace", shown)
+        if shown.returncode != 0:
+            monitored_err.seek(0)
+            print("the monitored process:", monitored.poll(), monitored_err.read()[-2000:])
+    result = corun("trace", "--pid", "999999", "--seconds", "1", "--output", missing)
+    check(result.returncode != 0 and "no monitored process answers" in result.stderr
+          and not os.path.exists(missing), "corun trace --pid of no such process says so", result)
 finally:
-    for process in (client, daemon):
+    for process in (monitored, client, daemon):
         if process is not None and process.poll() is None:
             process.terminate()
             try:

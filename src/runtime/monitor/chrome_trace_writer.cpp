@@ -194,11 +194,13 @@ void write_group(const TracedGroup& group, int64_t zero_ns, int& next_pid, Event
         marker_times[model_tid(frame.model_id)].push_back(at(frame.ended));
     }
     for (auto& [tid, times] : marker_times) std::sort(times.begin(), times.end());
-    // A marker's duration: up to MARKER_NS, never into the next marker of its track.
+    // A marker's duration: up to MARKER_NS, and at most half the way to the next marker of its
+    // track, so that markers never touch (a viewer reading microseconds as doubles could see
+    // two that meet as overlapping).
     const auto marker_ns = [&](int tid, int64_t t) {
         const auto& times = marker_times[tid];
         auto next = std::upper_bound(times.begin(), times.end(), t);
-        return next == times.end() ? MARKER_NS : std::min(MARKER_NS, *next - t);
+        return next == times.end() ? MARKER_NS : std::min(MARKER_NS, (*next - t) / 2);
     };
 
     for (const RecordedFrame& frame : recording.frames) {

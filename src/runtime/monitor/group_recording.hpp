@@ -3,7 +3,10 @@
 // process (a group served by corund is recorded by corund).
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "corun/vdevice.hpp"
 #include "runtime/monitor/chrome_trace_writer.hpp"
@@ -23,5 +26,13 @@ std::shared_ptr<DeviceGroup> group_of(const VDevice& vdevice);
 Status start_recording(DeviceGroup& group, const scheduler::RecordingOptions& options);
 // The group's recording with its id and device names; empty when none ran.
 TracedGroup stop_recording(DeviceGroup& group);
+
+// Records every device group of this process whose scheduler runs here (all of corund's) for
+// `duration`, or until `cancelled()` says so, and returns the Chrome trace. A group created
+// meanwhile is not in it. INVALID_ARGUMENT for options out of bounds; INVALID_OPERATION when a
+// group is being recorded already (nothing is recorded then).
+Expected<std::string> record_live_groups(std::chrono::nanoseconds duration,
+                                         const scheduler::RecordingOptions& options,
+                                         const std::function<bool()>& cancelled);
 
 }  // namespace corun::runtime::monitor
