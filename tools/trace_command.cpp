@@ -23,8 +23,8 @@
 #include "common/environment.hpp"
 #include "corun_service.grpc.pb.h"
 #include "protocol/proto_conversion.hpp"
-#include "protocol/trace_limits.hpp"
 #include "runtime/monitor/chrome_trace_writer.hpp"
+#include "runtime/monitor/group_recording.hpp"
 #include "runtime/remote/service_socket.hpp"
 
 namespace corun::tools {
@@ -41,13 +41,13 @@ struct TraceOptions {
 };
 
 Status validate(const TraceOptions& options) {
-    if (!(options.seconds >= 1 && options.seconds <= service::MAX_TRACE_SECONDS) ||
+    if (!(options.seconds >= 1 && options.seconds <= runtime::monitor::MAX_TRACE_SECONDS) ||
         options.seconds != static_cast<double>(static_cast<uint32_t>(options.seconds))) {
         char given[32];
         std::snprintf(given, sizeof(given), "%g", options.seconds);
         return Status(StatusCode::INVALID_ARGUMENT,
                       "--seconds must be a whole number of seconds in 1.." +
-                          std::to_string(service::MAX_TRACE_SECONDS) + ", got " + given);
+                          std::to_string(runtime::monitor::MAX_TRACE_SECONDS) + ", got " + given);
     }
     if (options.max_events > scheduler::MAX_RECORDING_EVENTS) {
         return Status(StatusCode::INVALID_ARGUMENT,

@@ -243,7 +243,9 @@ void write_group(const TracedGroup& group, int64_t zero_ns, int& next_pid, Event
                    ",\"dur\":" + EventList::microseconds(complete_dur) +
                        ",\"cat\":\"frame\",\"name\":\"complete\"" + frame_args);
         const std::string flow = ",\"cat\":\"flow\",\"name\":\"frame\"" + id;
-        events.add('s', submitted + submit_dur / 2, layout.models_pid, tid, flow);
+        // Each step at the start of its slice: submit <= start of execution <= completion, so
+        // the arrows never run back in time.
+        events.add('s', submitted, layout.models_pid, tid, flow);
         if (frame.burst >= 0 && static_cast<size_t>(frame.burst) < recording.bursts.size()) {
             const RecordedBurst& burst = recording.bursts[static_cast<size_t>(frame.burst)];
             if (burst.device_index < layout.device_pids.size()) {
@@ -252,7 +254,7 @@ void write_group(const TracedGroup& group, int64_t zero_ns, int& next_pid, Event
                            flow + ",\"bp\":\"e\"");
             }
         }
-        events.add('f', ended + complete_dur / 2, layout.models_pid, tid, flow + ",\"bp\":\"e\"");
+        events.add('f', ended, layout.models_pid, tid, flow + ",\"bp\":\"e\"");
     }
 
     // Queue depth per model.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -17,6 +18,11 @@ class DeviceGroup;
 }
 
 namespace corun::runtime::monitor {
+
+// A trace (corun trace, corund's Trace call, the in-process monitor) records at most ten
+// minutes: longer recordings are better split, and the whole trace is held in memory until
+// it is written.
+constexpr uint32_t MAX_TRACE_SECONDS = 600;
 
 // The group a VDevice handle belongs to; holding it keeps the group's scheduler alive.
 std::shared_ptr<DeviceGroup> group_of(const VDevice& vdevice);

@@ -21,7 +21,6 @@
 #include <nlohmann/json.hpp>
 
 #include "common/environment.hpp"
-#include "protocol/trace_limits.hpp"
 #include "runtime/monitor/group_recording.hpp"
 
 namespace corun::runtime::monitor {
@@ -144,7 +143,7 @@ void serve_trace(int client, const std::string& request) {
         close(client);
     };
     if (std::sscanf(request.c_str(), "trace %llu %llu", &seconds, &max_events) != 2 ||
-        seconds == 0 || seconds > service::MAX_TRACE_SECONDS) {
+        seconds == 0 || seconds > MAX_TRACE_SECONDS) {
         answer_error(Status(StatusCode::INVALID_ARGUMENT,
                             "a trace request is `trace SECONDS MAX_EVENTS` with 1..600 seconds"));
         return;

@@ -5,13 +5,16 @@
 #include <atomic>
 #include <chrono>
 
-#include "protocol/trace_limits.hpp"
 #include "runtime/monitor/group_recording.hpp"
 #include "service/daemon/corun_service.hpp"
 #include "service/daemon/status_message.hpp"
 
 namespace corun::service {
 namespace {
+
+using runtime::monitor::MAX_TRACE_SECONDS;
+// The trace's JSON travels in chunks of this size (well under gRPC's message limit).
+constexpr size_t TRACE_CHUNK_BYTES = size_t{1} << 20;
 
 // Ends the stream with `status` (and no more JSON).
 grpc::Status finish(grpc::ServerWriter<v1::TraceChunk>* writer, const Status& status) {
