@@ -156,6 +156,17 @@ try:
             check(len(trace["otherData"]["recordings"]) == 1, "one device group recorded")
             check(trace["otherData"]["recordings"][0]["max_events"] == 20000,
                   "--max-events reaches corund")
+        # Two traces at once: they overlap (4 s each, started together), so exactly one records
+        # and the other is told to wait for it.
+        both = [subprocess.Popen([CORUN, "trace", "--socket", socket, "--seconds", "4",
+                                  "--output", os.path.join(directory, f"both{i}.json"),
+                                  "--max-events", "1000"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                for i in range(2)]
+        outcomes = [(p.wait(timeout=120), p.stderr.read()) for p in both]
+        check(sorted(rc == 0 for rc, _ in outcomes) == [False, True] and
+              any("recording a trace for another client" in err for _, err in outcomes),
+              "a second trace at the same time is refused, naming why", outcomes)
 
     # ---- corun trace --pid: a process run with CORUN_MONITOR=1, through its own monitor ----
     environment = dict(os.environ, CORUN_MONITOR="1", CORUN_MONITOR_DIR=directory)
