@@ -162,6 +162,12 @@ Status run_trace(const TraceOptions& options) {
         return json.status();
     }
     CORUN_RETURN_IF_ERROR(runtime::monitor::write_trace_file(options.output, *json));
+    if (json->find("\"recordings\":[]") != std::string::npos) {
+        std::fprintf(stderr, "corun trace: no device group was recorded: none was open there%s\n",
+                     options.pid > 0 ? ", or the process's groups run in corund (record corund "
+                                       "with --socket)"
+                                     : "");
+    }
     std::fprintf(stderr,
                  "corun trace: %g s of %s written to %s (%zu bytes); open it in "
                  "https://ui.perfetto.dev or chrome://tracing\n",
