@@ -233,7 +233,9 @@ void write_group(const TracedGroup& group, int64_t zero_ns, int& next_pid, Event
         if (!ran) continue;
 
         // Submit -> the burst that ran it -> completion, as a flow between short slices.
-        const int64_t submit_dur = marker_ns(tid, submitted);
+        // The submit marker ends before the execution starts, so that the flow's steps (each in
+        // the middle of its slice, where a viewer surely binds it) keep their order.
+        const int64_t submit_dur = std::min(marker_ns(tid, submitted), started - submitted);
         const int64_t complete_dur = marker_ns(tid, ended);
         const std::string frame_args = ",\"args\":{\"frame\":" + std::to_string(frame.id) + "}";
         events.add('X', submitted, layout.models_pid, tid,
@@ -243,9 +245,7 @@ void write_group(const TracedGroup& group, int64_t zero_ns, int& next_pid, Event
                    ",\"dur\":" + EventList::microseconds(complete_dur) +
                        ",\"cat\":\"frame\",\"name\":\"complete\"" + frame_args);
         const std::string flow = ",\"cat\":\"flow\",\"name\":\"frame\"" + id;
-        // Each step at the start of its slice: submit <= start of execution <= completion, so
-        // the arrows never run back in time.
-        events.add('s', submitted, layout.models_pid, tid, flow);
+        events.add('s', submitted + submit_dur / 2, layout.models_pid, tid, flow);
         if (frame.burst >= 0 && static_cast<size_t>(frame.burst) < recording.bursts.size()) {
             const RecordedBurst& burst = recording.bursts[static_cast<size_t>(frame.burst)];
             if (burst.device_index < layout.device_pids.size()) {
@@ -254,7 +254,7 @@ void write_group(const TracedGroup& group, int64_t zero_ns, int& next_pid, Event
                            flow + ",\"bp\":\"e\"");
             }
         }
-        events.add('f', ended, layout.models_pid, tid, flow + ",\"bp\":\"e\"");
+        events.add('f', ended + complete_dur / 2, layout.models_pid, tid, flow + ",\"bp\":\"e\"");
     }
 
     // Queue depth per model.
