@@ -15,6 +15,8 @@ debian_packages=(
     libonnx-testdata  # ONNX's node tests, for the onnx_conformance test (tests/conformance)
     dpkg-dev file
     pybind11-dev python3-dev python3-pytest  # the Python package corun (python/, docs/PYTHON.md)
+    libcpp-httplib-dev prometheus  # `corun serve --http` (docs/SERVING.md) and its metrics test
+    libsqlite3-dev libssl-dev  # corun batch: the SQLite result store, SHA-256 content keys
 )
 
 missing=()

@@ -21,5 +21,6 @@ void add_trace_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_transcribe_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
+void add_batch_command(CLI::App& app);
 
 }  // namespace corun::tools

@@ -96,10 +96,51 @@ void fill_random(std::vector<uint8_t>& buffer, FormatType type, std::mt19937& ra
     }
 }
 
+namespace {
+
+// A configured model's async queue as a FrameTarget.
+class ConfiguredModelTarget : public FrameTarget {
+public:
+    ConfiguredModelTarget(ConfiguredInferModel& model,
+                          std::vector<ConfiguredInferModel::Bindings>& slots)
+        : model_(model), slots_(slots) {}
+    size_t slot_count() const override { return slots_.size(); }
+    Status wait_until_ready() override {
+        return model_.wait_for_async_ready(std::chrono::seconds(60));
+    }
+    Expected<std::function<void()>> submit(size_t slot,
+                                           std::function<void(const PumpedFrame&)> done) override {
+        auto job = model_.run_async(slots_[slot],
+                                    [done = std::move(done)](const AsyncInferCompletionInfo& info) {
+                                        done(PumpedFrame{info.status, info.timing});
+                                    });
+        if (!job) return job.status();
+        auto waiting = std::make_shared<AsyncInferJob>(job.release());
+        return std::function<void()>(
+            [waiting] { waiting->wait(std::chrono::milliseconds::max()).ignore(); });
+    }
+
+private:
+    ConfiguredInferModel& model_;
+    std::vector<ConfiguredInferModel::Bindings>& slots_;
+};
+
+bool is_refusal(StatusCode code) {
+    return code == StatusCode::DEADLINE_EXCEEDED || code == StatusCode::QUEUE_IS_FULL;
+}
+
+}  // namespace
+
 Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
                                  std::vector<ConfiguredInferModel::Bindings>& slots,
                                  const PumpOptions& options) {
-    if (slots.empty()) return Status(StatusCode::INVALID_ARGUMENT, "pump_frames: no bindings");
+    ConfiguredModelTarget target(model, slots);
+    return pump_target(target, options);
+}
+
+Expected<PumpResult> pump_target(FrameTarget& target, const PumpOptions& options) {
+    const size_t slot_count = target.slot_count();
+    if (slot_count == 0) return Status(StatusCode::INVALID_ARGUMENT, "pump_frames: no bindings");
     if (options.frames == 0 && options.seconds <= 0) {
         return Status(StatusCode::INVALID_ARGUMENT,
                       "give a frame count or a time to run (e.g. --frames-count 100 or "
@@ -113,8 +154,8 @@ Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
     Status first_error;
     // Closed-loop clients: one binding slot each.
     const size_t clients =
-        options.in_flight > 0 ? std::min<size_t>(options.in_flight, slots.size()) : slots.size();
-    std::vector<std::optional<AsyncInferJob>> jobs(clients);
+        options.in_flight > 0 ? std::min<size_t>(options.in_flight, slot_count) : slot_count;
+    std::vector<std::function<void()>> jobs(clients);   // waits for the slot's frame
     std::vector<Clock::time_point> completed(clients);  // each client's last completion
     const auto think = std::chrono::duration_cast<Clock::duration>(
         std::chrono::duration<double>(std::max(0.0, options.think_seconds)));
@@ -147,8 +188,8 @@ Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
         }
         const size_t slot = submitted % clients;
         if (jobs[slot]) {
-            jobs[slot]->wait(std::chrono::milliseconds::max()).ignore();
-            jobs[slot].reset();
+            jobs[slot]();
+            jobs[slot] = nullptr;
             if (think > Clock::duration::zero()) {
                 Clock::time_point resume;
                 {
@@ -167,17 +208,21 @@ Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
             std::lock_guard lock(result_mutex);
             if (!first_error.is_ok()) break;
         }
-        CORUN_RETURN_IF_ERROR(model.wait_for_async_ready(std::chrono::seconds(60)));
+        CORUN_RETURN_IF_ERROR(target.wait_until_ready());
         if (period > Clock::duration::zero()) {
             // Fell behind by more than a period (the queue was full): restart the schedule.
             const auto now = Clock::now();
             next_due = now - next_due > period ? now + period : next_due + period;
         }
-        auto job = model.run_async(slots[slot], [&, slot](const AsyncInferCompletionInfo& info) {
+        auto job = target.submit(slot, [&, slot](const PumpedFrame& info) {
             std::lock_guard lock(result_mutex);
             completed[slot] = Clock::now();
             if (!info.status.is_ok()) {
-                if (first_error.is_ok()) first_error = info.status;
+                if (options.count_refusals && is_refusal(info.status.code())) {
+                    ++result.refused[info.status.code()];
+                } else if (first_error.is_ok()) {
+                    first_error = info.status;
+                }
                 return;
             }
             ++result.frames;
@@ -193,8 +238,14 @@ Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
                 result.device_ms.push_back(static_cast<double>(info.timing.device_ns) / 1e6);
             }
         });
-        if (!job) return job.status();
-        jobs[slot].emplace(job.release());
+        if (!job) {
+            if (!options.count_refusals || !is_refusal(job.status().code())) return job.status();
+            std::lock_guard lock(result_mutex);  // refused before it was queued
+            ++result.refused[job.status().code()];
+            completed[slot] = Clock::now();
+        } else {
+            jobs[slot] = job.release();
+        }
         ++submitted;
         if (options.on_progress && Clock::now() - last_progress >= std::chrono::seconds(1)) {
             const auto now = Clock::now();
@@ -214,7 +265,7 @@ Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
         }
     }
     for (auto& job : jobs) {
-        if (job) job->wait(std::chrono::milliseconds::max()).ignore();
+        if (job) job();
     }
     result.seconds = elapsed();
     if (!first_error.is_ok()) return first_error;
@@ -365,7 +416,9 @@ std::vector<Expected<PumpResult>> pump_together(
                 progress[i] = latest;
             };
             start.arrive_and_wait();
-            auto result = pump_frames(*tasks[i].model->configured, tasks[i].model->slots, options);
+            auto result = tasks[i].target != nullptr ? pump_target(*tasks[i].target, options)
+                                                     : pump_frames(*tasks[i].model->configured,
+                                                                   tasks[i].model->slots, options);
             if (!result) failed = true;
             std::lock_guard lock(mutex);
             results[i].emplace(std::move(result));

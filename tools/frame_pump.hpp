@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -43,6 +44,10 @@ struct PumpOptions {
     const std::atomic<bool>* stop = nullptr;
     std::function<void(const PumpProgress&)> on_progress;  // about once a second
     bool keep_every_frame = false;  // also fill PumpResult::total_ms and device_ms
+    // Frames refused for their deadline (DEADLINE_EXCEEDED: a model with a latency SLO) or a
+    // full queue (QUEUE_IS_FULL) are counted in PumpResult::refused and the pump goes on;
+    // without it the first refused frame stops the pump like any failure.
+    bool count_refusals = false;
 };
 
 struct PumpResult {
@@ -56,7 +61,32 @@ struct PumpResult {
     // by 16 bytes a frame: for short benchmark rounds that post-process each frame).
     std::vector<double> total_ms;
     std::vector<double> device_ms;
+    // With PumpOptions::count_refusals: frames refused, by reason (not in `frames`).
+    std::map<StatusCode, uint64_t> refused;
 };
+
+// One frame as a pump sees it complete.
+struct PumpedFrame {
+    Status status;
+    InferTiming timing;
+};
+
+// What a pump drives: a configured model (pump_frames) or a routed one (routed_pump.hpp). Its
+// frames use binding slots 0..slot_count()-1, a slot being reused only after its frame completed.
+class FrameTarget {
+public:
+    virtual ~FrameTarget() = default;
+    virtual size_t slot_count() const = 0;
+    // Blocks until one more frame may be sent.
+    virtual Status wait_until_ready() = 0;
+    // Sends slot `slot`'s frame; `done` runs exactly once, when it completed or was refused.
+    // Returns what blocks until `done` has run.
+    virtual Expected<std::function<void()>> submit(
+        size_t slot, std::function<void(const PumpedFrame&)> done) = 0;
+};
+
+// Drives `target` as pump_frames drives a configured model.
+Expected<PumpResult> pump_target(FrameTarget& target, const PumpOptions& options);
 
 // `slots` are the bindings to cycle through, one per queue entry; each slot's buffers are
 // reused only after its previous frame completed. Stops at the first failed frame.
@@ -118,7 +148,8 @@ uint64_t buffer_bytes(const ConfiguredInferModel::Bindings::InferStream& bound, 
 // One model to drive in pump_together().
 struct PumpTask {
     PreparedModel* model = nullptr;
-    PumpOptions options;  // on_progress is replaced; the progress goes to on_tick instead
+    FrameTarget* target = nullptr;  // instead of `model` (a routed model)
+    PumpOptions options;            // on_progress is replaced; the progress goes to on_tick instead
 };
 
 // Runs every task on its own thread, all starting at the same moment, and waits for all. When

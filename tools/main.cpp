@@ -1,4 +1,6 @@
 // `corun`: the command-line tool (after hailortcli). One file per subcommand.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -39,6 +41,8 @@ int report_unexpected(const char* what) {
 
 int main(int argc, char** argv) {
     std::set_terminate(on_terminate);
+    // Log lines go to stderr: stdout carries results (--json) that scripts parse.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("corun"));
     CLI::App app{"corun: run many neural-network models on shared accelerators"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "corun 0.1.0");
@@ -58,6 +62,7 @@ int main(int argc, char** argv) {
     corun::tools::add_serve_command(app);
     corun::tools::add_monitor_command(app);
     corun::tools::add_trace_command(app);
+    corun::tools::add_batch_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

@@ -140,6 +140,21 @@ void print_table(const proto::MonitorSnapshot& snapshot, bool clear_screen) {
                         static_cast<unsigned long long>(model.deadline_finished_late()));
         }
     }
+    // Generative models: tokens/s over the last second, tokens since loading, context in use.
+    bool generative = false;
+    for (const auto& model : snapshot.models()) generative = generative || model.llm();
+    if (generative) {
+        std::printf("\n%-28s %8s %10s %12s %18s\n", "Generative", "PID", "Tokens/s", "Tokens",
+                    "Context used");
+        for (const auto& model : snapshot.models()) {
+            if (!model.llm()) continue;
+            const std::string context = std::to_string(model.context_used()) + " / " +
+                                        std::to_string(model.context_capacity());
+            std::printf("%-28.28s %8u %10.1f %12llu %18s\n", model.name().c_str(), model.pid(),
+                        model.tokens_per_second(),
+                        static_cast<unsigned long long>(model.tokens_generated()), context.c_str());
+        }
+    }
     std::printf("\n%-28s %8s %10s %12s %12s\n", "Queue", "PID", "Capacity", "Waiting in",
                 "Results out");
     for (const auto& model : snapshot.models()) {

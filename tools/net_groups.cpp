@@ -29,6 +29,12 @@ void add_net_options(CLI::App& app, NetOptions& net, NetSyntax syntax) {
         app.add_option("--shape", net.shapes,
                        "Fix dynamic input dims: NAME=D0,D1,... (native order)")
             ->allow_extra_args(false);  // one value per --shape, so a model after it stays
+        app.add_option("--slo-ms", net.slo_ms,
+                       "Latency SLO in milliseconds: frames predicted to miss it are refused "
+                       "(counted by reason) instead of finishing late");
+        app.add_option("--placements", net.placements,
+                       "Devices in order of preference, e.g. npu-sim,cpu: a routed model whose "
+                       "frames fall back to the next device when one refuses or fails them");
         return;
     }
     app.add_flag("--poisson", net.poisson,
@@ -145,7 +151,7 @@ Status parse_net_groups(const std::vector<std::string>& words, const std::string
             syntax == NetSyntax::PLAN
                 ? ", --poisson, --phase-ms, --clients, --think-ms, --slo-ms and "
                   "--slo-percentile"
-                : " and --shape";
+                : ", --shape, --slo-ms and --placements";
         return Status(StatusCode::INVALID_ARGUMENT,
                       command + ": '" + words_text + "' is neither a set-net nor a " + command +
                           " option; set-net takes --batch-size, --priority, "
@@ -176,6 +182,11 @@ Status check_net_options(const std::vector<NetOptions>& nets) {
             return Status(StatusCode::INVALID_ARGUMENT,
                           where + "--scheduler-timeout must be 0 or more milliseconds");
         }
+        if (!(net.slo_ms >= 0) || net.slo_ms > 3600000) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          where + "--slo-ms must be 0 (none) to 3600000 milliseconds, got " +
+                              number_text(net.slo_ms));
+        }
     }
     return Status::ok();
 }
@@ -198,6 +209,7 @@ std::string set_net_help(const std::string& command, NetSyntax syntax) {
     }
     return "\nModels: set-net MODEL [--batch-size N] [--priority P] [--scheduler-threshold T]\n"
            "        [--scheduler-timeout MS] [--framerate FPS] [--shape NAME=dims]\n"
+           "        [--slo-ms MS] [--placements DEVICE,DEVICE...]\n"
            "  one set-net per model (the same file may appear twice); " +
            command +
            " options may come before\n"

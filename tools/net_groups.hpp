@@ -29,8 +29,12 @@ struct NetOptions {
     double framerate = 0;  // 0 = keep the queue full
     bool framerate_given = false;
     std::vector<std::string> shapes;
+    // run2: each frame must complete within it (ConfiguredInferModel::set_latency_slo, frames
+    // predicted to miss it are refused); plan: the target at slo_percentile. 0 = none.
+    double slo_ms = 0;
+    // run2 only: devices in order of preference ("npu-sim,cpu"): a routed model.
+    std::string placements;
     // plan only.
-    double slo_ms = 0;  // 0 = no latency target
     double slo_percentile = 95;
     uint32_t clients = 0;  // closed loop; 0 = one per queue entry
     double think_ms = 0;

@@ -5,6 +5,7 @@
 // frames, FPS, latency p50/p95/p99, share of device time and switches.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -18,6 +19,7 @@
 #include "corun/genai/llm.hpp"
 #include "frame_pump.hpp"
 #include "net_groups.hpp"
+#include "routed_pump.hpp"
 #include "runtime/api_access.hpp"
 #include "runtime/monitor/group_recording.hpp"
 
@@ -91,9 +93,14 @@ Status validate(const Run2Options& options) {
             StatusCode::INVALID_ARGUMENT,
             "--time-to-run must be more than 0 seconds, got " + number_text(options.time_to_run));
     }
-    if (options.device != "npu-sim" && (!options.profile.empty() || options.timing_only)) {
+    const bool routed_to_npu_sim = std::any_of(
+        options.nets.begin(), options.nets.end(),
+        [](const NetOptions& net) { return net.placements.find("npu-sim") != std::string::npos; });
+    if (options.device != "npu-sim" && !routed_to_npu_sim &&
+        (!options.profile.empty() || options.timing_only)) {
         return Status(StatusCode::INVALID_ARGUMENT,
-                      "--profile and --timing-only are for --device npu-sim");
+                      "--profile and --timing-only are for --device npu-sim (or a set-net "
+                      "--placements naming npu-sim)");
     }
     if (!options.trace_path.empty() &&
         (options.service.multi_process_service || !options.service.socket.empty())) {
@@ -110,9 +117,60 @@ Status validate(const Run2Options& options) {
 }
 
 struct NetRun {
-    std::unique_ptr<PreparedModel> prepared;
-    std::string label;  // "#2 nanodet"
+    std::unique_ptr<PreparedModel> prepared;      // a plain set-net
+    std::unique_ptr<PreparedRoutedModel> routed;  // set-net --placements
+    std::string label;                            // "#2 nanodet"
 };
+
+// The VDevices of a run: the run's own (--device) and one per other device a set-net's
+// --placements names, each created once, with the run's parameters.
+class RunDevices {
+public:
+    RunDevices(VDeviceParams params, std::shared_ptr<VDevice> main) : params_(std::move(params)) {
+        by_id_[params_.device_ids.front()] = std::move(main);
+    }
+    Expected<std::shared_ptr<VDevice>> get(const std::string& device_id) {
+        if (auto found = by_id_.find(device_id); found != by_id_.end()) return found->second;
+        VDeviceParams params = params_;
+        params.device_ids = {device_id};
+        params.group_id = "corun-run2-" + device_id;
+        CORUN_TRY(auto vdevice, VDevice::create_shared(params));
+        by_id_[device_id] = vdevice;
+        return vdevice;
+    }
+    std::vector<std::shared_ptr<VDevice>> all() const {
+        std::vector<std::shared_ptr<VDevice>> devices;
+        for (const auto& [id, vdevice] : by_id_) devices.push_back(vdevice);
+        return devices;
+    }
+
+private:
+    VDeviceParams params_;
+    std::map<std::string, std::shared_ptr<VDevice>> by_id_;
+};
+
+// set-net --placements: a routed model over the run's devices.
+Expected<std::unique_ptr<PreparedRoutedModel>> prepare_routed(const NetOptions& net,
+                                                              RunDevices& devices) {
+    if (net.threshold > 0 || net.timeout_ms > 0) {
+        return Status(StatusCode::NOT_SUPPORTED,
+                      "--scheduler-threshold and --scheduler-timeout are not supported with "
+                      "--placements (a routed model takes a priority and an SLO); drop them");
+    }
+    CORUN_TRY(const auto ids, parse_placement_list(net.placements));
+    RoutedModelParams params;
+    for (const auto& id : ids) {
+        CORUN_TRY(auto vdevice, devices.get(id));
+        params.placements.push_back(Placement{id, vdevice});
+    }
+    params.scheduler_priority = net.priority;
+    params.latency_slo = std::chrono::milliseconds(static_cast<int64_t>(net.slo_ms + 0.5));
+    ModelSetup setup;
+    setup.path = net.path;
+    setup.batch_size = net.batch_size;
+    setup.shapes = net.shapes;
+    return PreparedRoutedModel::create(setup, std::move(params));
+}
 
 void print_live(const std::vector<NetRun>& nets, const std::vector<PumpProgress>& progress,
                 bool first) {
@@ -181,6 +239,40 @@ void generate_continuously(LlmRun& run, const LlmOptions& options, const std::at
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 }
 
+nlohmann::json refused_json(const std::map<StatusCode, uint64_t>& refused) {
+    nlohmann::json reasons = nlohmann::json::object();
+    for (const auto& [code, frames] : refused) reasons[status_code_name(code)] = frames;
+    return reasons;
+}
+
+// Per placement of a routed model: where its frames ran, what each refused and why, and the
+// latency it predicted for its frames beside what they took.
+nlohmann::json placements_json(const RoutedModelStats& stats) {
+    nlohmann::json placements = nlohmann::json::array();
+    for (const auto& placement : stats.placements) {
+        placements.push_back({{"placement", placement.label},
+                              {"condition", placement_condition_name(placement.condition)},
+                              {"condition_reason", placement.condition_reason},
+                              {"frames", placement.frames_run},
+                              {"refused", refused_json(placement.rejections)},
+                              {"failures", placement.failures},
+                              {"fallbacks_away", placement.fallbacks_away},
+                              {"latency_mean_ms", placement.measured_latency_mean_ms},
+                              {"predicted_frames", placement.predicted_frames},
+                              {"predicted_latency_mean_ms", placement.predicted_latency_mean_ms},
+                              {"prediction_error_mean_ms", placement.prediction_error_mean_ms}});
+    }
+    return placements;
+}
+
+std::string refused_text(const nlohmann::json& refused) {
+    std::string text;
+    for (const auto& [reason, frames] : refused.items()) {
+        text += (text.empty() ? "" : ", ") + reason + " " + std::to_string(frames.get<uint64_t>());
+    }
+    return text.empty() ? "none" : text;
+}
+
 Status run(Run2Options& options, const std::vector<std::string>& words) {
     CORUN_RETURN_IF_ERROR(parse_nets(words, options));
     CORUN_RETURN_IF_ERROR(validate(options));
@@ -191,18 +283,16 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
 
     VDeviceParams params;
     params.group_id = "corun-run2";
-    if (options.device == "npu-sim") {
-        params.device_ids = {"npu-sim:0"};
-        params.npu_sim.profile_path = options.profile;
-        params.npu_sim.compute_outputs = !options.timing_only;
-    } else {
-        params.device_ids = {"cpu:0"};
-    }
+    params.device_ids = {options.device == "npu-sim" ? "npu-sim:0" : "cpu:0"};
+    // Also for the npu-sim placements of routed set-nets.
+    params.npu_sim.profile_path = options.profile;
+    params.npu_sim.compute_outputs = !options.timing_only;
     params.cpu = options.cpu;
     params.scheduler.fair_device_time = options.fairness == "device-time";
     params.scheduler.aging_step = std::chrono::milliseconds(options.aging_step_ms);
     apply_service_options(options.service, params);
-    CORUN_TRY(auto vdevice, VDevice::create(params));
+    CORUN_TRY(std::shared_ptr<VDevice> vdevice, VDevice::create_shared(params));
+    RunDevices devices(params, vdevice);
     // 0 slots: the cpu device picked them; the figures below name what it picked.
     if (options.cpu.execution_slots == 0) {
         options.cpu.execution_slots = runtime::execution_slots(*vdevice);
@@ -212,6 +302,13 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
     for (size_t i = 0; i < options.nets.size(); ++i) {
         const NetOptions& net = options.nets[i];
         const std::string where = "set-net #" + std::to_string(i + 1) + " (" + net.path + ")";
+        const std::string label = "#" + std::to_string(i + 1) + " " + model_stem(net.path);
+        if (!net.placements.empty()) {
+            auto routed = prepare_routed(net, devices);
+            if (!routed) return routed.status().with_context(where);
+            nets.push_back({nullptr, routed.release(), label});
+            continue;
+        }
         ModelSetup setup;
         setup.path = net.path;
         setup.batch_size = net.batch_size;
@@ -227,9 +324,12 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
             status = configured.set_scheduler_timeout(
                 std::chrono::milliseconds(static_cast<int64_t>(net.timeout_ms + 0.5)));
         }
+        if (status.is_ok() && net.slo_ms > 0) {
+            status = configured.set_latency_slo(
+                std::chrono::milliseconds(static_cast<int64_t>(net.slo_ms + 0.5)));
+        }
         if (!status.is_ok()) return status.with_context(where);
-        nets.push_back(
-            {prepared.release(), "#" + std::to_string(i + 1) + " " + model_stem(net.path)});
+        nets.push_back({prepared.release(), nullptr, label});
     }
 
     std::vector<LlmRun> llms(options.llms.size());
@@ -253,9 +353,12 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
         llms[i].prompt = prompt_of(*llms[i].llm, llm.prompt_tokens);
     }
 
+    // Every device's models (model ids are unique in the process).
     auto stats_by_id = [&] {
         std::map<uint64_t, ScheduledModelStats> by_id;
-        for (auto& stats : vdevice->get_scheduler_stats()) by_id[stats.model_id] = stats;
+        for (auto& device : devices.all()) {
+            for (auto& stats : device->get_scheduler_stats()) by_id[stats.model_id] = stats;
+        }
         return by_id;
     };
     const auto before = stats_by_id();
@@ -271,8 +374,11 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
     for (size_t i = 0; i < nets.size(); ++i) {
         PumpTask task;
         task.model = nets[i].prepared.get();
+        task.target = nets[i].routed.get();
         task.options.seconds = options.time_to_run;
         task.options.framerate = options.nets[i].framerate;
+        // Frames refused for their SLO, or by every placement, are counted, not fatal.
+        task.options.count_refusals = options.nets[i].slo_ms > 0 || nets[i].routed;
         tasks.push_back(std::move(task));
     }
     const bool live = !options.json && isatty(STDERR_FILENO) && !nets.empty();
@@ -330,15 +436,27 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
     std::vector<uint64_t> switches(nets.size(), 0);
     std::vector<uint64_t> max_overtaken_by(nets.size(), 0);
     int64_t device_total_ns = 0;
+    std::vector<RoutedModelStats> routed_stats(nets.size());
     for (size_t i = 0; i < nets.size(); ++i) {
-        const uint64_t id = nets[i].prepared->configured->scheduler_model_id();
-        if (auto end = after.find(id); end != after.end()) {
+        // A routed model: its configured model on each placement.
+        std::vector<uint64_t> ids;
+        if (nets[i].routed) {
+            routed_stats[i] = nets[i].routed->routed().get_stats();
+            for (const auto& placement : routed_stats[i].placements) {
+                if (placement.scheduler_model_id != 0) ids.push_back(placement.scheduler_model_id);
+            }
+        } else {
+            ids.push_back(nets[i].prepared->configured->scheduler_model_id());
+        }
+        for (const uint64_t id : ids) {
+            auto end = after.find(id);
+            if (end == after.end()) continue;
             const auto start = before.find(id);
-            device_ns[i] = end->second.device_time_ns -
-                           (start != before.end() ? start->second.device_time_ns : 0);
-            switches[i] =
+            device_ns[i] += end->second.device_time_ns -
+                            (start != before.end() ? start->second.device_time_ns : 0);
+            switches[i] +=
                 end->second.switches - (start != before.end() ? start->second.switches : 0);
-            max_overtaken_by[i] = end->second.max_overtaken_by;
+            max_overtaken_by[i] = std::max(max_overtaken_by[i], end->second.max_overtaken_by);
         }
         device_total_ns += device_ns[i];
     }
@@ -371,8 +489,9 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
         summary["models"].push_back(
             {{"index", i + 1},
              {"model", net.path},
-             {"name", nets[i].prepared->name()},
-             {"batch_size", nets[i].prepared->model->batch_size()},
+             {"name", nets[i].routed ? nets[i].routed->name() : nets[i].prepared->name()},
+             {"batch_size",
+              nets[i].routed ? net.batch_size : nets[i].prepared->model->batch_size()},
              {"priority", net.priority},
              {"threshold", net.threshold == 0 ? 1 : net.threshold},
              {"timeout_ms", net.timeout_ms},
@@ -385,7 +504,12 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
              {"device_time_ms", static_cast<double>(device_ns[i]) / 1e6},
              {"device_share", share},
              {"switches", switches[i]},
-             {"max_overtaken_by", max_overtaken_by[i]}});
+             {"max_overtaken_by", max_overtaken_by[i]},
+             {"latency_slo_ms", net.slo_ms},
+             {"refused", refused_json(result.refused)}});
+        if (nets[i].routed) {
+            summary["models"].back()["placements"] = placements_json(routed_stats[i]);
+        }
     }
     summary["llms"] = nlohmann::json::array();
     for (size_t i = 0; i < llms.size(); ++i) {
@@ -436,6 +560,27 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
             static_cast<unsigned long long>(results[i]->frames), entry["fps"].get<double>(),
             latency.p50, latency.p95, latency.p99, 100.0 * entry["device_share"].get<double>(),
             static_cast<unsigned long long>(switches[i]));
+        if (!entry["refused"].empty()) {
+            std::printf("  %-24s refused (SLO %.1f ms): %s\n", "",
+                        entry["latency_slo_ms"].get<double>(),
+                        refused_text(entry["refused"]).c_str());
+        }
+        if (!entry.contains("placements")) continue;
+        for (const auto& placement : entry["placements"]) {
+            std::printf(
+                "  %-24s on %-10s %8llu frames, mean %.2f ms (predicted %.2f ms), "
+                "refused: %s%s\n",
+                "", placement["placement"].get<std::string>().c_str(),
+                static_cast<unsigned long long>(placement["frames"].get<uint64_t>()),
+                placement["latency_mean_ms"].get<double>(),
+                placement["predicted_latency_mean_ms"].get<double>(),
+                refused_text(placement["refused"]).c_str(),
+                placement["condition"] == "IN_SERVICE"
+                    ? ""
+                    : (", " + placement["condition"].get<std::string>() + ": " +
+                       placement["condition_reason"].get<std::string>())
+                          .c_str());
+        }
     }
     if (!llms.empty()) {
         std::printf("  %-24s %4s %11s %9s %9s %12s %12s %7s\n", "LLM", "prio", "generations",

@@ -101,6 +101,9 @@ using RoutedCallback = std::function<void(const RoutedCompletionInfo&)>;
 // What one placement has done for the routed model.
 struct PlacementStats {
     std::string label;
+    // Its configured model's ConfiguredInferModel::scheduler_model_id() (the id in the
+    // placement VDevice's get_scheduler_stats()); 0 while the model is not configured there.
+    uint64_t scheduler_model_id = 0;
     PlacementCondition condition = PlacementCondition::IN_SERVICE;
     std::string condition_reason;  // why it is not in service; "" when it is
     uint64_t frames_run = 0;       // frames that ran here successfully

@@ -78,6 +78,23 @@ genai::LLMParams from_proto(const v1::LlmParams& message) {
     return params;
 }
 
+void to_proto(const genai::Speech2TextParams& params, v1::Speech2TextParams& message) {
+    message.set_language(params.language);
+    message.set_translate(params.task == genai::Speech2TextTask::TRANSLATE);
+    message.set_threads(params.threads);
+    message.set_preemption(params.preemption);
+}
+
+genai::Speech2TextParams from_proto(const v1::Speech2TextParams& message) {
+    genai::Speech2TextParams params;
+    params.language = message.language();
+    params.task = message.translate() ? genai::Speech2TextTask::TRANSLATE
+                                      : genai::Speech2TextTask::TRANSCRIBE;
+    params.threads = message.threads();
+    params.preemption = message.preemption();
+    return params;
+}
+
 void to_proto(const genai::LLMGeneratorParams& params, v1::GenerateRequest& message) {
     message.set_max_generated_tokens(params.max_generated_tokens);
     message.set_temperature(params.temperature);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "corun/genai/llm.hpp"
+#include "corun/genai/speech2text.hpp"
 #include "corun/vdevice.hpp"
 #include "corun_service.pb.h"
 #include "devices/device.hpp"
@@ -43,6 +44,8 @@ void set_deadline_figures(const ScheduledModelStats& stats, Message& message) {
 }
 void to_proto(const genai::LLMParams& params, v1::LlmParams& message);
 genai::LLMParams from_proto(const v1::LlmParams& message);
+void to_proto(const genai::Speech2TextParams& params, v1::Speech2TextParams& message);
+genai::Speech2TextParams from_proto(const v1::Speech2TextParams& message);
 // The generator params of a GenerateRequest (its prompt and ids are the caller's).
 void to_proto(const genai::LLMGeneratorParams& params, v1::GenerateRequest& message);
 genai::LLMGeneratorParams generator_params_from_proto(const v1::GenerateRequest& message);

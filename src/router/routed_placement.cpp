@@ -124,6 +124,7 @@ PlacementStats RoutedPlacement::stats() const {
     stats.consecutive_failures = health_.consecutive_failures();
     stats.times_taken_out = health_.times_taken_out();
     stats.probes = health_.probes();
+    if (configured_) stats.scheduler_model_id = configured_->scheduler_model_id();
     if (stats.frames_run > 0) {
         stats.measured_latency_mean_ms =
             milliseconds(measured_sum_) / static_cast<double>(stats.frames_run);

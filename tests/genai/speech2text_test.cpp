@@ -3,8 +3,8 @@
 // by design, so only the structure is asserted) and speech espeak-ng renders at test time: the
 // segments and their times, one scheduled unit per 30 s window, every bad file and bad audio with
 // its exact code, frames of a model of a higher priority beside a window (the lent slot, with and
-// without preemption), and NOT_SUPPORTED through corund. A real Whisper model, when
-// CORUN_WHISPER_MODEL names one, must hear the words spoken.
+// without preemption). Through corund: service/service_speech2text_test.cpp. A real Whisper model,
+// when CORUN_WHISPER_MODEL names one, must hear the words spoken.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -28,7 +28,6 @@
 #include "runtime/device_group.hpp"
 #include "runtime/local_backend.hpp"
 #include "scheduler/scheduler.hpp"
-#include "service/corund_process.hpp"
 #include "tasks/audio.hpp"
 #include "test_support.hpp"
 
@@ -480,20 +479,6 @@ TEST_P(Speech2TextBesideVisionTest, OutrankingFramesRunAtOnceWhileAWindowRuns) {
 
 INSTANTIATE_TEST_SUITE_P(Preemption, Speech2TextBesideVisionTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "On" : "Off"; });
-
-// ---- through corund ----
-
-TEST(Speech2TextServiceTest, ThroughCorundIsNotSupportedYet) {
-    test::CorundProcess corund;
-    ASSERT_TRUE(corund.start());
-    VDeviceParams params;
-    params.multi_process_service = true;
-    params.service_socket = corund.socket();
-    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params));
-    const auto created = Speech2Text::create(*vdevice, kTinyWhisper);
-    EXPECT_STATUS(created, StatusCode::NOT_SUPPORTED);
-    EXPECT_TRUE(contains(created.status().message(), "multi_process_service")) << created.status();
-}
 
 // ---- a real model ----
 

@@ -103,6 +103,37 @@ TEST_F(ServiceLlmTest, GreedyTextThroughCorundIsTheSameAsInProcess) {
     EXPECT_STATUS(remote->set_scheduler_threshold(2), StatusCode::INVALID_ARGUMENT);
 }
 
+// `corun monitor` shows an LLM's tokens and context (issue 12, item 6): the tokens it generated
+// since loading, exactly, and the context in use and its capacity, as the client sees them.
+TEST_F(ServiceLlmTest, TheMonitorCountsAnLlmsTokensAndShowsItsContext) {
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
+    ASSERT_OK_AND_ASSIGN(auto llm, LLM::create(*vdevice, tiny_llm(), llm_params()));
+    uint32_t generated = 0;
+    for (const char* prompt : {"The quick brown fox", " and then"}) {
+        ASSERT_OK_AND_ASSIGN(auto completion, llm->generate(greedy(12), prompt));
+        ASSERT_OK(completion.read_all().status());
+        generated += completion.timings().generated_tokens;
+    }
+    ASSERT_GT(generated, 0u);
+
+    auto channel = corund_channel(daemon_->socket());
+    ASSERT_NE(channel, nullptr);
+    auto stub = v1::Corun::NewStub(channel);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 5s);
+    v1::MonitorSnapshot snapshot;
+    ASSERT_TRUE(stub->Monitor(&context, v1::MonitorRequest(), &snapshot).ok());
+    const v1::MonitoredModel* shown = nullptr;
+    for (const auto& model : snapshot.models()) {
+        if (model.llm() && model.pid() == static_cast<uint32_t>(getpid())) shown = &model;
+    }
+    ASSERT_NE(shown, nullptr) << "the monitor does not list the LLM";
+    EXPECT_EQ(shown->tokens_generated(), generated);
+    EXPECT_EQ(shown->context_used(), llm->get_context_usage_size());
+    EXPECT_EQ(shown->context_capacity(), llm->max_context_capacity());
+    EXPECT_GE(shown->tokens_per_second(), 0.0);
+}
+
 TEST_F(ServiceLlmTest, TextStreamsWhileItIsProducedAndAbortStopsIt) {
     ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
     LLMParams llm = llm_params();

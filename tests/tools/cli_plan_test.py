@@ -139,7 +139,8 @@ with tempfile.TemporaryDirectory() as folder:
               len(written["cpu"]["device"]["interference"]) == 2 and
               written["cpu"]["device"]["interference"][0] == 1.0,
               "the cpu section records its slots and the slowdown for 1 and 2 slots busy")
-        result = corun("plan", "--profile", measured, "--json", "--no-headroom",
+        # A 10 s horizon: add_one's 4 us frames keep the queue full, millions of events a minute.
+        result = corun("plan", "--profile", measured, "--json", "--no-headroom", "--horizon", "10",
                        "set-net", os.path.join(MODELS, "slow_matmul.onnx"), "--framerate", "20",
                        "set-net", "add_one")
         check(result.returncode == 0, "plan reads the measured profile", result)

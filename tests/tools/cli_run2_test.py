@@ -116,4 +116,66 @@ with tempfile.TemporaryDirectory() as folder:
                   all(m["frames"] > 0 for m in summary["models"]),
                   "npu-sim loads the written profile and runs both models")
 
+        # Routed models (issue 13, item 7): npu-sim first, cpu as the fallback. The queue kept
+        # full (4 frames in flight: both placements' queues of 2) overflows npu-sim's queue, so
+        # frames fall back to cpu; every frame runs exactly once, on one of them, or is counted
+        # as refused by both.
+        summary = run2_json("--profile", profile, "--timing-only", "-t", "0.5", "--json",
+                            "set-net", model("slow_matmul"), "--placements", "npu-sim,cpu")
+        if summary:
+            routed = summary["models"][0]
+            placements = routed.get("placements", [])
+            check([p["placement"] for p in placements] == ["npu-sim:0", "cpu:0"],
+                  "run2 --placements reports each placement in order", summary)
+            if len(placements) == 2:
+                npu, cpu = placements
+                check(routed["frames"] > 0 and npu["frames"] + cpu["frames"] == routed["frames"],
+                      "every routed frame ran on exactly one placement", summary)
+                check(npu["frames"] > 0 and cpu["frames"] > 0,
+                      "frames ran on npu-sim and fell back to cpu when its queue was full",
+                      summary)
+                check(npu["refused"].get("QUEUE_IS_FULL", 0) == npu["fallbacks_away"] > 0,
+                      "each frame npu-sim refused (queue full) fell back", summary)
+                check(routed["refused"].get("QUEUE_IS_FULL", 0) ==
+                      cpu["refused"].get("QUEUE_IS_FULL", 0) and cpu["fallbacks_away"] == 0,
+                      "a frame the last placement refused is counted refused, once", summary)
+        # A model the npu-sim profile does not know stands for one the NPU cannot run: it is
+        # NOT_LOADED there, with the reason, and every frame runs on cpu.
+        summary = run2_json("--profile", profile, "-t", "0.3", "--json",
+                            "set-net", model("conv_nchw"), "--placements", "npu-sim,cpu",
+                            "--framerate", "50")
+        if summary:
+            routed = summary["models"][0]
+            npu, cpu = routed["placements"]
+            check(npu["condition"] == "NOT_LOADED" and "conv_nchw" in npu["condition_reason"],
+                  "a model npu-sim cannot load is NOT_LOADED there, naming it", summary)
+            check(npu["frames"] == 0 and cpu["frames"] == routed["frames"] > 0,
+                  "all its frames run on cpu", summary)
+        # An SLO the device cannot meet: npu-sim takes 30 ms a frame, the SLO is 5 ms. Once
+        # a frame has run, every later frame is predicted to miss and is refused at once, by
+        # reason, instead of finishing late; the run goes on.
+        slow = dict(written)
+        slow["models"] = {"slow_matmul": dict(written["models"]["slow_matmul"], frame_us=30000)}
+        slow_profile = os.path.join(folder, "slow.json")
+        json.dump(slow, open(slow_profile, "w"))
+        summary = run2_json("--device", "npu-sim", "--profile", slow_profile, "--timing-only",
+                            "-t", "0.5", "--json", "set-net", model("slow_matmul"),
+                            "--slo-ms", "5", "--framerate", "40")
+        if summary:
+            m = summary["models"][0]
+            check(m["latency_slo_ms"] == 5, "the SLO is reported", summary)
+            refused = m["refused"].get("DEADLINE_EXCEEDED", 0)
+            check(refused > 0 and m["frames"] <= 2,
+                  "frames predicted to miss the SLO are refused, counted by reason", summary)
+
+    for args, message in [
+            (["set-net", model("add_one"), "--placements", "gpu,cpu"], "unknown device 'gpu'"),
+            (["set-net", model("add_one"), "--placements", "cpu,cpu:0"], "twice"),
+            (["set-net", model("add_one"), "--slo-ms", "-1"], "--slo-ms must be"),
+            (["set-net", model("add_one"), "--placements", "cpu", "--scheduler-timeout", "5"],
+             "not supported with --placements")]:
+        result = corun("run2", "-t", "0.2", *args)
+        check(result.returncode != 0 and message in result.stderr,
+              f"run2 {' '.join(args[2:])}: fails naming '{message}'", result)
+
 finish()

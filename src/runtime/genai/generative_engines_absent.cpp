@@ -25,7 +25,13 @@ Expected<std::shared_ptr<LlmSession>> open_llm_session(VDevice& vdevice,
 }
 
 Expected<std::shared_ptr<Speech2TextSession>> open_speech2text_session(
-    VDevice&, const std::string& model_path, const Speech2TextParams&) {
+    VDevice& vdevice, const std::string& model_path, const Speech2TextParams& params) {
+    const auto& group = runtime::ApiAccess::group_of(vdevice);
+    const bool local = dynamic_cast<runtime::LocalBackend*>(&group->backend()) != nullptr;
+    if (!local) {
+        if (RemoteSpeech2TextOpener remote = remote_speech2text_opener())
+            return remote(vdevice, model_path, params);
+    }
     return corun::Status(StatusCode::NOT_SUPPORTED,
                          "cannot load '" + model_path +
                              "': this corun was built without its generative engines "

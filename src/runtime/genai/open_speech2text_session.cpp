@@ -12,9 +12,12 @@ Expected<std::shared_ptr<Speech2TextSession>> open_speech2text_session(
     const auto& group = runtime::ApiAccess::group_of(vdevice);
     auto* local = dynamic_cast<runtime::LocalBackend*>(&group->backend());
     if (local == nullptr) {
+        if (RemoteSpeech2TextOpener remote = remote_speech2text_opener())
+            return remote(vdevice, model_path, params);
         return corun::Status(StatusCode::NOT_SUPPORTED,
-                             "Speech2Text through corund (multi_process_service) is not available "
-                             "in this build yet; use a VDevice without multi_process_service");
+                             "Speech2Text through corund (multi_process_service) needs corun's "
+                             "remote backend with generative models (corun_runtime links it); or "
+                             "use a VDevice without multi_process_service");
     }
     return open_local_speech2text_session(group, *local, model_path, params);
 }

@@ -1,6 +1,6 @@
 // What genai::Speech2Text drives: one loaded Whisper model, in this process
-// (local_speech2text_session) or, later, in corund. The public class checks arguments and
-// resolves the per-call params; a session schedules and runs.
+// (local_speech2text_session) or in corund (runtime/remote/remote_speech2text_session.cpp). The
+// public class checks arguments and resolves the per-call params; a session schedules and runs.
 #pragma once
 
 #include <chrono>
@@ -41,5 +41,13 @@ public:
 // A session on the VDevice's group; NOT_SUPPORTED where the group cannot host one.
 Expected<std::shared_ptr<Speech2TextSession>> open_speech2text_session(
     VDevice& vdevice, const std::string& model_path, const Speech2TextParams& params);
+
+// How a session is opened on a group that is not in this process (corund), as for LLMs
+// (llm_session.hpp): the remote backend's library registers it when the program starts.
+using RemoteSpeech2TextOpener = Expected<std::shared_ptr<Speech2TextSession>> (*)(
+    VDevice& vdevice, const std::string& model_path, const Speech2TextParams& params);
+bool register_remote_speech2text_opener(RemoteSpeech2TextOpener opener);
+// The registered opener, or nullptr when no remote backend with generative models is linked.
+RemoteSpeech2TextOpener remote_speech2text_opener();
 
 }  // namespace corun::genai::detail

@@ -20,6 +20,7 @@
 #include "runtime/device_group.hpp"
 #include "runtime/genai/generation.hpp"
 #include "runtime/genai/llm_session.hpp"
+#include "runtime/remote/model_file_upload.hpp"
 #include "runtime/remote/remote_backend.hpp"
 #include "runtime/remote/service_connection.hpp"
 
@@ -32,11 +33,8 @@ using genai::detail::Generation;
 using genai::detail::LlmSession;
 
 constexpr std::chrono::seconds CONTROL_DEADLINE{30};
-// Sending a GGUF of gigabytes and loading it.
-constexpr std::chrono::seconds LOAD_DEADLINE{600};
 // AbortGeneration returns once the running unit stopped at its next graph node.
 constexpr std::chrono::seconds ABORT_DEADLINE{60};
-constexpr size_t CHUNK_BYTES = size_t{4} << 20;
 // A GenerationEnded cannot make the reader count more tokens than this beyond those it saw.
 constexpr uint32_t MAX_UNSEEN_TOKENS = 1u << 20;
 
@@ -320,57 +318,13 @@ Expected<std::shared_ptr<LlmSession>> open_remote_llm_session(VDevice& vdevice,
     const std::shared_ptr<service::ServiceConnection>& connection = backend->connection();
     if (connection->is_broken()) return connection->gone();
 
-    const int fd = open(model_path.c_str(), O_RDONLY | O_CLOEXEC);
-    struct stat file {};
-    if (fd < 0 || fstat(fd, &file) != 0 || !S_ISREG(file.st_mode)) {
-        const int error = errno;
-        if (fd >= 0) ::close(fd);
-        if (fd < 0 && error != ENOENT) {
-            return Status(StatusCode::OPEN_FILE_FAILURE,
-                          "cannot read model file '" + model_path + "': " + std::strerror(error));
-        }
-        return Status(StatusCode::NOT_FOUND, "model file '" + model_path +
-                                                 "' does not exist; pass the path of a GGUF file");
-    }
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + LOAD_DEADLINE);
+    v1::LoadLlmChunk first;
+    first.set_session_id(connection->session_id());
+    first.set_name(std::filesystem::path(model_path).stem().string());
+    service::to_proto(params, *first.mutable_params());
     v1::LoadLlmReply reply;
-    auto writer = connection->stub().LoadLlm(&context, &reply);
-    v1::LoadLlmChunk chunk;
-    chunk.set_session_id(connection->session_id());
-    chunk.set_name(std::filesystem::path(model_path).stem().string());
-    service::to_proto(params, *chunk.mutable_params());
-    chunk.set_total_bytes(static_cast<uint64_t>(file.st_size));
-    std::string buffer(CHUNK_BYTES, '\0');
-    Status read_failure;
-    uint64_t sent = 0;
-    bool first = true;
-    while (first || sent < static_cast<uint64_t>(file.st_size)) {
-        const ssize_t count = read(fd, buffer.data(), buffer.size());
-        if (count < 0 && errno == EINTR) continue;
-        if (count < 0 || (count == 0 && sent < static_cast<uint64_t>(file.st_size))) {
-            read_failure = Status(
-                StatusCode::OPEN_FILE_FAILURE,
-                "reading model file '" + model_path + "' failed after " + std::to_string(sent) +
-                    " bytes: " + (count < 0 ? std::strerror(errno) : "it was cut short"));
-            context.TryCancel();
-            break;
-        }
-        chunk.set_data(buffer.data(), static_cast<size_t>(count));
-        sent += static_cast<uint64_t>(count);
-        first = false;
-        // false: corund stopped reading (it refused the file, and says why in Finish).
-        if (!writer->Write(chunk)) break;
-        chunk.clear_session_id();
-        chunk.clear_name();
-        chunk.clear_params();
-        chunk.clear_total_bytes();
-    }
-    ::close(fd);
-    writer->WritesDone();
-    const grpc::Status finished = writer->Finish();
-    CORUN_RETURN_IF_ERROR(read_failure);
-    CORUN_RETURN_IF_ERROR(connection->call_outcome("LoadLlm", finished, reply.status()));
+    CORUN_RETURN_IF_ERROR(upload_model_file(*connection, "LoadLlm", model_path, "a GGUF file",
+                                            std::move(first), &v1::Corun::Stub::LoadLlm, reply));
     return std::shared_ptr<LlmSession>(std::make_shared<RemoteLlmSession>(
         connection, reply.llm_id(), static_cast<size_t>(reply.context_capacity())));
 }

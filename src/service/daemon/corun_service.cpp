@@ -492,6 +492,11 @@ grpc::Status CorunService::Monitor(grpc::ServerContext*, const v1::MonitorReques
             model->set_frames_waiting_in(stats.frames_queued);
             model->set_frames_done(stats.frames_done);
             model->set_llm(true);
+            const ActivitySnapshot tokens = llm->tokens.snapshot(now);
+            model->set_tokens_per_second(tokens.fps);
+            model->set_tokens_generated(tokens.frames_done);
+            model->set_context_used(llm->session->context_usage());
+            model->set_context_capacity(llm->session->context_capacity());
         }
     }
     for (const auto& [key, load] : groups) {
@@ -634,6 +639,54 @@ grpc::Status CorunService::UnloadLlm(grpc::ServerContext* context, const v1::Llm
                                      v1::Reply* reply) {
     return with_session(context, *request, reply, [&](ClientSession& session) {
         return session.llms().unload(request->llm_id());
+    });
+}
+
+grpc::Status CorunService::LoadSpeech2Text(grpc::ServerContext* context,
+                                           grpc::ServerReader<v1::LoadSpeech2TextChunk>* reader,
+                                           v1::LoadSpeech2TextReply* reply) {
+    v1::LoadSpeech2TextChunk first;
+    if (!reader->Read(&first)) {
+        return reply_with(reply, Status(StatusCode::INVALID_ARGUMENT,
+                                        "LoadSpeech2Text carried no chunk; the first names the "
+                                        "session, the model and the file's size"));
+    }
+    return with_session(context, first, reply, [&](ClientSession& session) -> Status {
+        auto loaded = session.speech_models().load(
+            first, [&](v1::LoadSpeech2TextChunk& chunk) { return reader->Read(&chunk); });
+        if (!loaded) {
+            spdlog::info("session {}: loading Speech2Text '{}' failed: {}", first.session_id(),
+                         first.name().substr(0, 256), loaded.status().to_string());
+            return loaded.status();
+        }
+        reply->set_model_id(loaded.value()->model_id);
+        return Status::ok();
+    });
+}
+
+grpc::Status CorunService::Transcribe(grpc::ServerContext* context,
+                                      const v1::TranscribeRequest* request,
+                                      v1::TranscribeReply* reply) {
+    return with_session(context, *request, reply, [&](ClientSession& session) -> Status {
+        CORUN_TRY(auto model, session.speech_models().find(request->model_id()));
+        return serve_transcription(*model, *request, *reply);
+    });
+}
+
+grpc::Status CorunService::SetSpeech2TextScheduling(
+    grpc::ServerContext* context, const v1::SetSpeech2TextSchedulingRequest* request,
+    v1::Reply* reply) {
+    return with_session(context, *request, reply, [&](ClientSession& session) -> Status {
+        CORUN_TRY(auto model, session.speech_models().find(request->model_id()));
+        return set_speech_scheduling(*model, *request);
+    });
+}
+
+grpc::Status CorunService::UnloadSpeech2Text(grpc::ServerContext* context,
+                                             const v1::Speech2TextRequest* request,
+                                             v1::Reply* reply) {
+    return with_session(context, *request, reply, [&](ClientSession& session) {
+        return session.speech_models().unload(request->model_id());
     });
 }
 

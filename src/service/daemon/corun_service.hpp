@@ -77,6 +77,18 @@ public:
     grpc::Status SetLlmScheduling(grpc::ServerContext* context,
                                   const v1::SetLlmSchedulingRequest* request,
                                   v1::Reply* reply) override;
+    // Speech to text (speech_registry.hpp).
+    grpc::Status LoadSpeech2Text(grpc::ServerContext* context,
+                                 grpc::ServerReader<v1::LoadSpeech2TextChunk>* reader,
+                                 v1::LoadSpeech2TextReply* reply) override;
+    grpc::Status Transcribe(grpc::ServerContext* context, const v1::TranscribeRequest* request,
+                            v1::TranscribeReply* reply) override;
+    grpc::Status SetSpeech2TextScheduling(grpc::ServerContext* context,
+                                          const v1::SetSpeech2TextSchedulingRequest* request,
+                                          v1::Reply* reply) override;
+    grpc::Status UnloadSpeech2Text(grpc::ServerContext* context,
+                                   const v1::Speech2TextRequest* request,
+                                   v1::Reply* reply) override;
     grpc::Status UnloadLlm(grpc::ServerContext* context, const v1::LlmRequest* request,
                            v1::Reply* reply) override;
 

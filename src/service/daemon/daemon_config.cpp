@@ -104,6 +104,10 @@ const NumericSetting* numeric_setting(const std::string& key) {
          [](DaemonConfig& config, uint64_t number) {
              config.limits.max_llms_per_client = static_cast<uint32_t>(number);
          }},
+        {"max_speech_models_per_client", false, 1024, "a count from 1 to 1024",
+         [](DaemonConfig& config, uint64_t number) {
+             config.limits.max_speech_models_per_client = static_cast<uint32_t>(number);
+         }},
         {"max_llm_context_tokens", false, 1u << 20, "a count from 1 to 1048576",
          [](DaemonConfig& config, uint64_t number) {
              config.limits.max_llm_context_tokens = static_cast<uint32_t>(number);
@@ -150,12 +154,14 @@ const std::vector<DaemonSetting>& daemon_settings() {
          "The longest one frame may run, in milliseconds; longer frames are stopped with "
          "TIMEOUT, and a client's own limit is lowered to this (default 60000)"},
         {"max_llms_per_client", "LLMs one client may load (default 2)"},
+        {"max_speech_models_per_client",
+         "Speech2Text (whisper.cpp) models one client may load (default 2)"},
         {"max_llm_context_tokens",
          "The largest context (LLMParams::context_size) an LLM may have, in tokens "
          "(default 8192)"},
         {"max_gguf_bytes",
-         "Largest GGUF file a client may load as an LLM; corund keeps it in memory while the "
-         "LLM is loaded (default 4G)"},
+         "Largest GGUF file a client may load as an LLM (or whisper.cpp file as a Speech2Text); "
+         "corund keeps it in memory while the model is loaded (default 4G)"},
         {"max_connections", "Connections corund keeps open at once (default 1024)"},
         {"max_connections_per_user", "Connections one user may keep open (default 128)"},
     };

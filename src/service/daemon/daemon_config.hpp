@@ -32,7 +32,9 @@ struct DaemonLimits {
     // while the LLM is loaded).
     uint32_t max_llms_per_client = 2;
     uint32_t max_llm_context_tokens = 8192;
-    uint64_t max_gguf_bytes = uint64_t{4} << 30;
+    uint64_t max_gguf_bytes = uint64_t{4} << 30;  // also bounds a Speech2Text model's file
+    // Speech2Text models (LoadSpeech2Text) one session may hold.
+    uint32_t max_speech_models_per_client = 2;
 };
 
 // Connections corund keeps open at once; beyond them a new one gets a refusal line naming the

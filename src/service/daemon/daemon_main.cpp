@@ -97,7 +97,7 @@ void add_daemon_options(CLI::App& app, DaemonCommandLine& command_line) {
     }
 }
 
-int run_daemon(const DaemonCommandLine& command_line) {
+int run_daemon(const DaemonCommandLine& command_line, DaemonFront* front) {
     auto config = resolve_config(command_line);
     if (!config) {
         std::cerr << "corund: " << config.status().to_string() << "\n";
@@ -156,10 +156,23 @@ int run_daemon(const DaemonCommandLine& command_line) {
         config->connections.max_connections_per_user, config->connections.max_connections,
         config->limits.max_frame_time_limit.count());
 
-    int signal_number = 0;
-    while (sigwait(&stop_signals, &signal_number) != 0) {
+    int exit_code = 0;
+    if (front != nullptr) {
+        VDeviceParams front_params;
+        front_params.group_id = DEFAULT_GROUP_ID;
+        auto vdevice = VDevice::create_shared(front_params);
+        Status started = vdevice ? front->start(vdevice.release()) : vdevice.status();
+        if (!started.is_ok()) {
+            spdlog::error("{}", started.to_string());
+            exit_code = 1;
+        }
     }
-    spdlog::info("{} received: shutting down", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (exit_code == 0) {
+        int signal_number = 0;
+        while (sigwait(&stop_signals, &signal_number) != 0) {
+        }
+        spdlog::info("{} received: shutting down", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    }
     // Whatever runs (a frame stuck inside one operator cannot be stopped), corund is gone
     // within SHUTDOWN_BOUND: the socket is removed and the process exits.
     std::thread([socket = listener.value()->path()] {
@@ -168,13 +181,14 @@ int run_daemon(const DaemonCommandLine& command_line) {
         unlink(socket.c_str());
         _exit(1);
     }).detach();
+    if (front != nullptr) front->stop();
     listener.value()->stop();
     // Streams are cancelled after the deadline; their handlers release their sessions.
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     service.release_all_sessions();
     listener = Status(StatusCode::SHUTDOWN, "stopped");  // removes the socket file
     spdlog::info("corund stopped");
-    return 0;
+    return exit_code;
 }
 
 }  // namespace corun::service

@@ -15,6 +15,7 @@
 #include "protocol/proto_conversion.hpp"
 #include "runtime/genai/generation.hpp"
 #include "service/daemon/model_registry.hpp"
+#include "service/daemon/received_model_file.hpp"
 
 namespace corun::service {
 namespace {
@@ -25,18 +26,6 @@ constexpr size_t MAX_STOP_SEQUENCES = 64;
 constexpr size_t MAX_STOP_SEQUENCE_BYTES = 1024;
 // How often a generation's server thread looks whether its client is still there.
 constexpr std::chrono::milliseconds CLIENT_CHECK{100};
-
-// The engine names the file by its /proc/self/fd path; the client knows it by its name.
-Status naming_the_client_file(const Status& status, const std::string& path,
-                              const std::string& name) {
-    std::string message = status.message();
-    const std::string replacement = name + ".gguf (sent by the client)";
-    for (size_t at = message.find(path); at != std::string::npos;
-         at = message.find(path, at + replacement.size())) {
-        message.replace(at, path.size(), replacement);
-    }
-    return Status(status.code(), message);
-}
 
 // What the client may not ask for; the same checks as genai::LLM::generate makes in-process.
 Status check_generate_request(const v1::GenerateRequest& request) {
@@ -66,29 +55,6 @@ Status check_generate_request(const v1::GenerateRequest& request) {
                               " bytes; corund takes at most " +
                               std::to_string(MAX_STOP_SEQUENCE_BYTES));
         }
-    }
-    return Status::ok();
-}
-
-// Closes the memory file once the engine mapped it (or failed to).
-struct FileDescriptor {
-    int fd = -1;
-    ~FileDescriptor() {
-        if (fd >= 0) close(fd);
-    }
-};
-
-Status write_all(int fd, const std::string& data) {
-    size_t written = 0;
-    while (written < data.size()) {
-        const ssize_t count = write(fd, data.data() + written, data.size() - written);
-        if (count < 0 && errno == EINTR) continue;
-        if (count <= 0) {
-            return Status(
-                StatusCode::RESOURCE_LIMIT,
-                std::string("corund cannot keep the GGUF file in memory: ") + std::strerror(errno));
-        }
-        written += static_cast<size_t>(count);
     }
     return Status::ok();
 }
@@ -189,32 +155,12 @@ Expected<std::shared_ptr<ServedLlm>> LlmRegistry::load(
         }
     } slot{*this};
 
-    FileDescriptor file;
-    file.fd = memfd_create("corun-llm", MFD_CLOEXEC);
-    if (file.fd < 0) {
-        return Status(
-            StatusCode::RESOURCE_LIMIT,
-            std::string("corund cannot make a memory file for the GGUF: ") + std::strerror(errno));
+    CORUN_TRY(const ReceivedModelFile file,
+              ReceivedModelFile::receive_chunks<v1::LoadLlmChunk>("LoadLlm", first, next));
+    auto opened = genai::detail::open_llm_session(vdevice_, file.path(), params);
+    if (!opened) {
+        return naming_the_client_file(opened.status(), file.path(), llm->name + ".gguf");
     }
-    uint64_t received = 0;
-    v1::LoadLlmChunk chunk = first;
-    do {
-        received += chunk.data().size();
-        if (received > first.total_bytes()) {
-            return Status(StatusCode::INVALID_ARGUMENT, "LoadLlm sent more bytes than the " +
-                                                            std::to_string(first.total_bytes()) +
-                                                            " its first chunk announced");
-        }
-        CORUN_RETURN_IF_ERROR(write_all(file.fd, chunk.data()));
-    } while (next(chunk));
-    if (received != first.total_bytes()) {
-        return Status(StatusCode::INVALID_ARGUMENT,
-                      "LoadLlm's stream ended after " + std::to_string(received) + " of the " +
-                          std::to_string(first.total_bytes()) + " bytes it announced");
-    }
-    const std::string path = "/proc/self/fd/" + std::to_string(file.fd);
-    auto opened = genai::detail::open_llm_session(vdevice_, path, params);
-    if (!opened) return naming_the_client_file(opened.status(), path, llm->name);
     llm->session = opened.release();
     if (llm->session->context_capacity() > limits_.max_llm_context_tokens) {
         const size_t capacity = llm->session->context_capacity();
@@ -235,8 +181,8 @@ Expected<std::shared_ptr<ServedLlm>> LlmRegistry::load(
     llm->llm_id = next_daemon_model_id();
     llms_[llm->llm_id] = llm;
     spdlog::info("session {}: loaded LLM '{}' ({} bytes, context {} tokens, {} threads) as {}",
-                 session_id_, llm->name, received, llm->session->context_capacity(), params.threads,
-                 llm->llm_id);
+                 session_id_, llm->name, file.bytes(), llm->session->context_capacity(),
+                 params.threads, llm->llm_id);
     return llm;
 }
 
@@ -328,6 +274,9 @@ void serve_generation(ServedLlm& llm, const v1::GenerateRequest& request,
             event.Clear();
             event.mutable_text()->set_text(*piece);
             event.mutable_text()->set_tokens(produced - tokens_sent);
+            if (produced > tokens_sent) {
+                llm.tokens.record(ModelActivity::Clock::now(), produced - tokens_sent, 0, 0);
+            }
             tokens_sent = produced;
             if (!client_gone && !writer.Write(event)) client_gone = true;
             continue;
@@ -337,6 +286,10 @@ void serve_generation(ServedLlm& llm, const v1::GenerateRequest& request,
         break;
     }
     llm.clear_active(generation);
+    // Tokens whose text was held back to the end (a stop sequence that did not complete).
+    if (const uint32_t produced = generation->timings().generated_tokens; produced > tokens_sent) {
+        llm.tokens.record(ModelActivity::Clock::now(), produced - tokens_sent, 0, 0);
+    }
     const GenerationStatus how = generation->status();
     // read() after the end: INVALID_OPERATION for a generation that ended normally, ABORTED
     // for an aborted one, the cause for a failed one (which also reads as ABORTED).

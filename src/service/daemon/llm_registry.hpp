@@ -19,6 +19,7 @@
 #include "runtime/genai/llm_session.hpp"
 #include "service/daemon/client_account.hpp"
 #include "service/daemon/daemon_config.hpp"
+#include "service/daemon/monitor_stats.hpp"
 
 namespace corun::service {
 
@@ -28,6 +29,9 @@ struct ServedLlm {
     std::shared_ptr<genai::detail::LlmSession> session;
     std::shared_ptr<AccountCharge> threads;  // the engine's threads, charged to the user
     std::shared_ptr<AccountCharge> memory;   // the GGUF's bytes, held in memory while loaded
+    // Tokens as they are generated (a "frame" per token): tokens/s over the last second and
+    // the count since loading, for the monitor.
+    ModelActivity tokens;
 
     // Stops the running generation, if any (it ends ABORTED), and waits for its end.
     void abort_generation();

@@ -45,7 +45,8 @@ ClientSession::ClientSession(uint64_t id, SessionOwner owner, std::unique_ptr<VD
       worker_threads_(std::move(worker_threads)),
       buffers_(limits.max_shm_bytes_per_client, region_owner(owner_)),
       models_(id, *vdevice_, limits, account, load_memory),
-      llms_(id, *vdevice_, limits, std::move(account)),
+      llms_(id, *vdevice_, limits, account),
+      speech_models_(id, *vdevice_, limits, std::move(account)),
       submitter_(models_, buffers_, outbox_, limits.max_queued_frames_per_client) {}
 
 ClientSession::~ClientSession() {
@@ -59,6 +60,7 @@ Status ClientSession::open_fast_lane(uint64_t buffer_id) {
 std::vector<v1::ModelStats> ClientSession::scheduler_stats() {
     const auto models = models_.served();
     const auto llms = llms_.list();
+    const auto speech_models = speech_models_.list();
     std::vector<v1::ModelStats> stats;
     for (const auto& scheduled : vdevice_->get_scheduler_stats()) {
         for (const auto& served : models) {
@@ -75,6 +77,13 @@ std::vector<v1::ModelStats> ClientSession::scheduler_stats() {
             model.set_name(llm->name);
             fill_scheduled(scheduled, 1, model);  // an LLM runs one unit at a time
         }
+        for (const auto& speech : speech_models) {
+            if (speech->session->model_id() != scheduled.model_id) continue;
+            v1::ModelStats& model = stats.emplace_back();
+            model.set_model_id(speech->model_id);
+            model.set_name(speech->name);
+            fill_scheduled(scheduled, 1, model);  // one 30 s window at a time
+        }
     }
     return stats;
 }
@@ -89,6 +98,7 @@ void ClientSession::release() {
     // LLMs first: each generation stops at its unit's next graph node, and its context and
     // model are freed (the client is gone or done; nothing else will read them).
     llms_.close();
+    speech_models_.close();
     // Later loads, configurations and lane openings are refused; requests find no model.
     ModelRegistry::Closed models = models_.close();
     // Running frames are stopped, not waited for: a client that went away (or SIGTERM) must not

@@ -22,6 +22,7 @@
 #include "service/daemon/model_registry.hpp"
 #include "service/daemon/peer_registry.hpp"
 #include "service/daemon/session_lane.hpp"
+#include "service/daemon/speech_registry.hpp"
 
 namespace corun::service {
 
@@ -48,6 +49,7 @@ public:
     BufferRegistry& buffers() { return buffers_; }
     ModelRegistry& models() { return models_; }
     LlmRegistry& llms() { return llms_; }
+    Speech2TextRegistry& speech_models() { return speech_models_; }
     CompletionOutbox& outbox() { return *outbox_; }
 
     // JobSubmitter::submit: from the stream's reader thread, or the lane's thread with `lane`,
@@ -87,6 +89,7 @@ private:
     BufferRegistry buffers_;
     ModelRegistry models_;
     LlmRegistry llms_;
+    Speech2TextRegistry speech_models_;
     JobSubmitter submitter_;
     SessionLane lane_;
 };
