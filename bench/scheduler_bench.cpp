@@ -6,7 +6,10 @@
 //  - BM_SchedulerDecisions: the whole mechanism, ModelScheduler with N models on one device slot,
 //    every model's queue kept full by requests whose run() returns at once (each completion
 //    enqueues the next frame). Reports decisions per second; its inverse is the full cost of one
-//    decision: building the view, deciding, dequeuing, locking and waking.
+//    decision: building the view, deciding, dequeuing, locking and waking. With recording 1 the
+//    scheduler records a timeline meanwhile (Scheduler::start_recording, docs/TRACING.md),
+//    restarted between iterations so that every decision is kept; recording 0 is the cost of
+//    the recorder when off, to compare with a build before it existed.
 //
 //   scheduler_bench [--benchmark_filter=...] [--benchmark_format=json]
 #include <atomic>
@@ -109,6 +112,7 @@ void BM_SchedulerDecisions(benchmark::State& state) {
     const auto count = static_cast<uint64_t>(state.range(0));
     PolicyOptions options;
     options.fair_device_time = state.range(1) != 0;
+    const bool recording = state.range(2) != 0;
     ModelScheduler scheduler({DeviceSlots{1}}, options);
     Loop loop;
     loop.scheduler = &scheduler;
@@ -123,7 +127,16 @@ void BM_SchedulerDecisions(benchmark::State& state) {
         loop.submit(id);  // two frames queued per model, as an async queue of 2 keeps
     }
     constexpr uint64_t BATCH = 2000;
+    if (recording) scheduler.start_recording({}).ignore();
     for (auto _ : state) {
+        if (recording) {
+            // A fresh recording per batch (bursts, frames and queue samples: 4 events a frame):
+            // never full, so every decision pays the whole recording.
+            state.PauseTiming();
+            benchmark::DoNotOptimize(scheduler.stop_recording());
+            scheduler.start_recording({}).ignore();
+            state.ResumeTiming();
+        }
         std::unique_lock lock(loop.mutex);
         loop.target = loop.decisions.load() + BATCH;
         loop.reached.wait(lock, [&] { return loop.decisions.load() >= loop.target; });
@@ -137,10 +150,12 @@ void BM_SchedulerDecisions(benchmark::State& state) {
                            benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_SchedulerDecisions)
-    ->ArgNames({"models", "fair"})
-    ->Args({1, 1})
-    ->Args({100, 1})
-    ->Args({100, 0})
+    ->ArgNames({"models", "fair", "recording"})
+    ->Args({1, 1, 0})
+    ->Args({1, 1, 1})
+    ->Args({100, 1, 0})
+    ->Args({100, 1, 1})
+    ->Args({100, 0, 0})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

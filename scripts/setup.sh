@@ -17,6 +17,7 @@ debian_packages=(
     pybind11-dev python3-dev python3-pytest  # the Python package corun (python/, docs/PYTHON.md)
     libcpp-httplib-dev prometheus  # `corun serve --http` (docs/SERVING.md) and its metrics test
     python3-grpcio python3-grpc-tools  # the client of the `corun serve --grpc` test
+    libsqlite3-dev libssl-dev  # corun batch: the SQLite result store, SHA-256 content keys
 )
 
 missing=()

@@ -17,8 +17,10 @@ void add_vad_command(CLI::App& app);
 void add_ocr_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 void add_monitor_command(CLI::App& app);
+void add_trace_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_transcribe_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
+void add_batch_command(CLI::App& app);
 
 }  // namespace corun::tools

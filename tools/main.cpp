@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
     corun::tools::add_transcribe_command(app);
     corun::tools::add_serve_command(app);
     corun::tools::add_monitor_command(app);
+    corun::tools::add_trace_command(app);
+    corun::tools::add_batch_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

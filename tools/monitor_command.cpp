@@ -63,6 +63,9 @@ Expected<proto::MonitorSnapshot> fetch_from_process(const std::string& socket) {
     }
     timeval timeout{2, 0};  // a stuck process must not hang the monitor
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    // Saying what it wants spares the monitor's wait for a request.
+    const char request[] = "snapshot\n";
+    send(fd, request, sizeof(request) - 1, MSG_NOSIGNAL);
     std::string text;
     char buffer[16384];
     ssize_t n = 0;

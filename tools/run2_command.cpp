@@ -21,6 +21,7 @@
 #include "net_groups.hpp"
 #include "routed_pump.hpp"
 #include "runtime/api_access.hpp"
+#include "runtime/monitor/group_recording.hpp"
 
 namespace corun::tools {
 namespace {
@@ -34,6 +35,8 @@ struct Run2Options {
     std::string fairness = "device-time";
     int64_t aging_step_ms = 250;
     bool json = false;
+    std::string trace_path;         // --trace: a Chrome trace of the run
+    uint64_t trace_max_events = 0;  // 0 = the recorder's default
     ServiceOptions service;
     std::vector<NetOptions> nets;
     std::vector<LlmOptions> llms;
@@ -59,6 +62,12 @@ void add_run2_options(CLI::App& app, Run2Options& options) {
                    "priority)")
         ->check(CLI::Range(int64_t{0}, int64_t{3600000}));
     app.add_flag("--json", options.json, "Print the summary as JSON");
+    app.add_option("--trace", options.trace_path,
+                   "Write a Chrome trace of the run to this file (open it in ui.perfetto.dev or "
+                   "chrome://tracing; docs/TRACING.md)");
+    app.add_option("--trace-max-events", options.trace_max_events,
+                   "Events the trace keeps (default 1000000); past it they are counted as "
+                   "dropped in its otherData");
     add_service_options(app, options.service);
 }
 
@@ -92,6 +101,17 @@ Status validate(const Run2Options& options) {
         return Status(StatusCode::INVALID_ARGUMENT,
                       "--profile and --timing-only are for --device npu-sim (or a set-net "
                       "--placements naming npu-sim)");
+    }
+    if (!options.trace_path.empty() &&
+        (options.service.multi_process_service || !options.service.socket.empty())) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "--trace records a run in this process; through corund, record the "
+                      "daemon with `corun trace --socket PATH --seconds N --output FILE`");
+    }
+    if (options.trace_max_events > scheduler::MAX_RECORDING_EVENTS) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "--trace-max-events must be at most " +
+                          std::to_string(scheduler::MAX_RECORDING_EVENTS));
     }
     return check_net_options(options.nets);
 }
@@ -256,6 +276,10 @@ std::string refused_text(const nlohmann::json& refused) {
 Status run(Run2Options& options, const std::vector<std::string>& words) {
     CORUN_RETURN_IF_ERROR(parse_nets(words, options));
     CORUN_RETURN_IF_ERROR(validate(options));
+    // An unwritable trace file is found before the run, not after it.
+    if (!options.trace_path.empty()) {
+        CORUN_RETURN_IF_ERROR(runtime::monitor::check_trace_output(options.trace_path));
+    }
 
     VDeviceParams params;
     params.group_id = "corun-run2";
@@ -338,6 +362,14 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
         return by_id;
     };
     const auto before = stats_by_id();
+    // The run is recorded from its first frame to its last completion.
+    std::shared_ptr<DeviceGroup> traced_group;
+    if (!options.trace_path.empty()) {
+        traced_group = runtime::monitor::group_of(*vdevice);
+        scheduler::RecordingOptions recording;
+        if (options.trace_max_events != 0) recording.max_events = options.trace_max_events;
+        CORUN_RETURN_IF_ERROR(runtime::monitor::start_recording(*traced_group, recording));
+    }
     std::vector<PumpTask> tasks;
     for (size_t i = 0; i < nets.size(); ++i) {
         PumpTask task;
@@ -367,6 +399,29 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
     }
     stop_llms = true;
     for (auto& generator : generators) generator.join();
+    if (traced_group) {
+        // A job completes (its callback returns) just before the scheduler frees its slot: the
+        // trace ends once the last burst ended, so that it holds every frame run2 counts.
+        const auto idle = [&] {
+            for (const auto& stats : vdevice->get_scheduler_stats()) {
+                if (stats.frames_running > 0 || stats.frames_queued > 0) return false;
+            }
+            return true;
+        };
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!idle() && std::chrono::steady_clock::now() < give_up) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        const auto traced = runtime::monitor::stop_recording(*traced_group);
+        CORUN_RETURN_IF_ERROR(runtime::monitor::write_trace_file(
+            options.trace_path, runtime::monitor::chrome_trace_json({traced})));
+        std::fprintf(stderr,
+                     "[run2] trace written to %s: %zu bursts, %zu frames, %llu events dropped; "
+                     "open it in https://ui.perfetto.dev or chrome://tracing\n",
+                     options.trace_path.c_str(), traced.recording.bursts.size(),
+                     traced.recording.frames.size(),
+                     static_cast<unsigned long long>(traced.recording.dropped_events));
+    }
     if (live && !first_tick) std::fprintf(stderr, "\033[%zuA\033[J", nets.size());
     const auto after = stats_by_id();
     for (size_t i = 0; i < llms.size(); ++i) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "binding_support.hpp"
+#include "job_context.hpp"
 #include "corun/configured_infer_model.hpp"
 #include "corun/infer_model.hpp"
 
@@ -174,94 +175,6 @@ struct PyCompletionInfo {
     uint32_t frames = 0;
 };
 
-// Jobs whose callback has not run yet, counted so that atexit can wait for them: a job of a
-// model Python dropped still completes on a corun thread, and a callback that takes the GIL
-// while Python finalizes never returns.
-class JobsInFlight {
-public:
-    void started() {
-        std::lock_guard lock(mutex_);
-        ++count_;
-    }
-    void finished() {
-        std::lock_guard lock(mutex_);
-        if (--count_ == 0) none_.notify_all();
-    }
-    void wait_until_none(std::chrono::seconds limit) {
-        std::unique_lock lock(mutex_);
-        none_.wait_for(lock, limit, [&] { return count_ == 0; });
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable none_;
-    int64_t count_ = 0;
-};
-
-JobsInFlight& jobs_in_flight() {
-    static auto* jobs = new JobsInFlight;  // never destroyed: corun threads may outlive main()
-    return *jobs;
-}
-
-// What a job needs from Python until it completes: the arrays it reads and writes, and the
-// user's callback. Released under the GIL, on whichever thread finishes with them.
-class JobContext {
-public:
-    JobContext(std::vector<py::object> arrays, py::object callback)
-        : arrays_(std::move(arrays)), callback_(std::move(callback)) {
-        jobs_in_flight().started();
-    }
-    ~JobContext() {
-        release();
-        if (!finished_) jobs_in_flight().finished();
-    }
-
-    // On a corun thread: the callback with completion_info=..., then the arrays go. An
-    // exception in the callback is reported (sys.unraisablehook), never raised into corun.
-    void complete(const AsyncInferCompletionInfo& info) {
-        finished_ = true;
-        struct Finish {
-            ~Finish() { jobs_in_flight().finished(); }
-        } finish;  // after the callback returned, whichever way
-        if (!python_is_running()) return abandon();
-        py::gil_scoped_acquire gil;
-        if (!callback_.is_none()) {
-            try {
-                PyCompletionInfo completion{py::none(), status_code_name(info.status.code()),
-                                            info.timing, info.frames};
-                if (!info.status.is_ok()) completion.exception = exception_for(info.status);
-                callback_(py::arg("completion_info") = std::move(completion));
-            } catch (py::error_already_set& error) {
-                error.discard_as_unraisable("the run_async callback");
-            } catch (const std::exception& error) {
-                PyErr_SetString(PyExc_RuntimeError, error.what());
-                PyErr_WriteUnraisable(callback_.ptr());
-            }
-        }
-        arrays_.clear();
-        callback_ = py::none();
-    }
-
-private:
-    void release() {
-        if (arrays_.empty() && callback_.is_none()) return;
-        if (!python_is_running()) return abandon();
-        py::gil_scoped_acquire gil;
-        arrays_.clear();
-        callback_ = py::none();
-    }
-    // Python is gone or going: drop the references without touching the interpreter.
-    void abandon() {
-        for (auto& array : arrays_) array.release();
-        arrays_.clear();
-        callback_.release();
-    }
-
-    std::vector<py::object> arrays_;
-    py::object callback_;
-    bool finished_ = false;  // counted out of jobs_in_flight()
-};
-
 class PyAsyncInferJob {
 public:
     explicit PyAsyncInferJob(AsyncInferJob job)
@@ -401,7 +314,12 @@ private:
         }
         auto context = std::make_shared<JobContext>(std::move(arrays), callback);
         AsyncInferCallback on_done = [context](const AsyncInferCompletionInfo& info) {
-            context->complete(info);
+            context->complete([&info] {
+                PyCompletionInfo completion{py::none(), status_code_name(info.status.code()),
+                                            info.timing, info.frames};
+                if (!info.status.is_ok()) completion.exception = exception_for(info.status);
+                return py::cast(std::move(completion));
+            });
         };
         if (list.size() == 1) {
             const ConfiguredInferModel::Bindings& bindings = list.front()->bindings();

@@ -1,7 +1,7 @@
 // corun's routed models (include/corun/routed_model.hpp; docs/ROUTER.md): one model on several
 // placements (VDevices) in order of preference, a frame falling back to the next placement
-// when one is full, failing, removed or predicted to miss the SLO. Bound synchronously: run()
-// with numpy arrays by stream name, and the placements' statistics.
+// when one is full, failing, removed or predicted to miss the SLO: run() and run_async() with
+// numpy arrays by stream name, and the placements' statistics.
 #include <pybind11/stl.h>
 
 #include <map>
@@ -11,10 +11,50 @@
 #include <vector>
 
 #include "binding_support.hpp"
+#include "job_context.hpp"
 #include "corun/routed_model.hpp"
 
 namespace corun::python {
 namespace {
+
+// A routed frame in flight (RoutedInferJob): dropping it does not wait.
+class PyRoutedJob {
+public:
+    explicit PyRoutedJob(RoutedInferJob job)
+        : job_(std::make_shared<RoutedInferJob>(std::move(job))) {
+        job_->detach();  // a dropped Python job must not block (its callback needs the GIL)
+    }
+    void wait(int64_t timeout_ms) {
+        const auto timeout = timeout_from(timeout_ms, "the timeout");
+        without_gil([&] { return job_->wait(timeout); });
+    }
+    bool is_done() const { return job_->is_done(); }
+    RoutedCompletionInfo completion() const { return take(job_->completion()); }
+
+private:
+    std::shared_ptr<RoutedInferJob> job_;
+};
+
+// The arrays of one frame by stream name, checked C-contiguous, as views; `arrays` keeps them.
+std::map<std::string, MemoryView> views_of(const py::dict& input_buffers,
+                                           const py::dict& output_buffers,
+                                           std::vector<py::object>& arrays) {
+    std::map<std::string, MemoryView> views;
+    for (const py::dict* buffers : {&input_buffers, &output_buffers}) {
+        for (const auto& [name, value] : *buffers) {
+            auto array = py::array::ensure(value, py::array::c_style);
+            if (!array) {
+                raise_status(Status(StatusCode::INVALID_ARGUMENT,
+                                    "stream '" + std::string(py::str(name)) +
+                                        "' takes a C-contiguous numpy array"));
+            }
+            views[py::str(name)] =
+                MemoryView(const_cast<void*>(array.data()), static_cast<size_t>(array.nbytes()));
+            arrays.push_back(std::move(array));
+        }
+    }
+    return views;
+}
 
 class PyRoutedModel {
 public:
@@ -30,25 +70,34 @@ public:
                              int64_t timeout_ms) {
         const std::shared_ptr<RoutedModel>& model = model_.get();
         const auto timeout = timeout_from(timeout_ms, "the timeout");
-        std::map<std::string, MemoryView> views;
-        std::vector<py::array> arrays;  // referenced for the call
-        for (const py::dict* buffers : {&input_buffers, &output_buffers}) {
-            for (const auto& [name, value] : *buffers) {
-                auto array = py::array::ensure(value, py::array::c_style);
-                if (!array) {
-                    raise_status(Status(StatusCode::INVALID_ARGUMENT,
-                                        "stream '" + std::string(py::str(name)) +
-                                            "' takes a C-contiguous numpy array"));
-                }
-                views[py::str(name)] = MemoryView(const_cast<void*>(array.data()),
-                                                  static_cast<size_t>(array.nbytes()));
-                arrays.push_back(std::move(array));
-            }
-        }
+        std::vector<py::object> arrays;  // referenced for the call
+        const auto views = views_of(input_buffers, output_buffers, arrays);
         const RoutedModel::Bindings bindings = take(model->create_bindings(views));
         RoutedCompletionInfo info = without_gil([&] { return model->run(bindings, timeout); });
         check(info.status);
         return info;
+    }
+
+    // Queues one frame; `callback(completion_info=RoutedCompletionInfo)` runs once on a corun
+    // thread when it ran somewhere or no placement could run it. The arrays stay referenced
+    // until then.
+    PyRoutedJob run_async(const py::dict& input_buffers, const py::dict& output_buffers,
+                          const py::object& callback) {
+        if (!callback.is_none() && !PyCallable_Check(callback.ptr())) {
+            raise_status(Status(StatusCode::INVALID_ARGUMENT,
+                                "the run_async callback is not callable; pass a function that "
+                                "takes completion_info, or None"));
+        }
+        const std::shared_ptr<RoutedModel>& model = model_.get();
+        std::vector<py::object> arrays;
+        const auto views = views_of(input_buffers, output_buffers, arrays);
+        const RoutedModel::Bindings bindings = take(model->create_bindings(views));
+        auto context = std::make_shared<JobContext>(std::move(arrays), callback);
+        RoutedCallback on_done = [context](const RoutedCompletionInfo& info) {
+            context->complete([&info] { return py::cast(info); });
+        };
+        return PyRoutedJob(
+            without_gil([&] { return model->run_async(bindings, std::move(on_done)); }));
     }
 
     const std::shared_ptr<RoutedModel>& get() const { return model_.get(); }
@@ -91,7 +140,23 @@ void bind_routed_model(py::module_& module) {
         .def_readonly("placement", &RoutedCompletionInfo::placement)
         .def_readonly("placement_index", &RoutedCompletionInfo::placement_index)
         .def_readonly("attempts", &RoutedCompletionInfo::attempts)
-        .def_readonly("refused", &RoutedCompletionInfo::refused);
+        .def_readonly("refused", &RoutedCompletionInfo::refused)
+        .def_property_readonly(
+            "status",
+            [](const RoutedCompletionInfo& info) { return status_code_name(info.status.code()); },
+            "corun: the status name (SUCCESS, or why no placement ran the frame)")
+        .def_property_readonly(
+            "exception",
+            [](const RoutedCompletionInfo& info) -> py::object {
+                return info.status.is_ok() ? py::none() : exception_for(info.status);
+            },
+            "None when the frame ran, else the exception run() would raise");
+
+    py::class_<PyRoutedJob>(module, "RoutedInferJob", "A routed frame in flight.")
+        .def("wait", &PyRoutedJob::wait, py::arg("timeout_ms"),
+             "Waits for the frame; raises why no placement ran it, or on timeout.")
+        .def("is_done", &PyRoutedJob::is_done)
+        .def("completion", &PyRoutedJob::completion, "Where the frame ran, once it is done.");
 
     py::class_<PlacementStats>(module, "PlacementStats", "What one placement has done.")
         .def_readonly("label", &PlacementStats::label)
@@ -123,6 +188,10 @@ void bind_routed_model(py::module_& module) {
         .def("run", &PyRoutedModel::run, py::arg("input_buffers"), py::arg("output_buffers"),
              py::arg("timeout_ms") = 10000,
              "Runs one frame; returns where it ran (RoutedCompletionInfo), raises why none did.")
+        .def("run_async", &PyRoutedModel::run_async, py::arg("input_buffers"),
+             py::arg("output_buffers"), py::arg("callback") = py::none(),
+             "Queues one frame; callback(completion_info=RoutedCompletionInfo) runs when it is "
+             "done. Returns a RoutedInferJob.")
         .def(
             "remove_placement",
             [](PyRoutedModel& self, const std::string& label) {

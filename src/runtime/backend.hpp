@@ -13,6 +13,7 @@
 #include "corun/expected.hpp"
 #include "corun/vdevice.hpp"
 #include "devices/device.hpp"
+#include "scheduler/scheduler_recording.hpp"
 #include "scheduler/scheduling_params.hpp"
 
 namespace corun {
@@ -99,6 +100,18 @@ public:
     // data file the model names (runtime/external_data.hpp); a backend opens no file itself.
     virtual Expected<std::shared_ptr<BackendModel>> load_model(
         const devices::ModelSource& source) = 0;
+
+    // Timelines (docs/TRACING.md): records what the group's scheduler does until
+    // stop_recording (Scheduler::start_recording). A backend whose scheduler runs elsewhere
+    // cannot: NOT_SUPPORTED naming the way to record it there.
+    virtual Status start_recording(const scheduler::RecordingOptions& options) {
+        (void)options;
+        return Status(StatusCode::NOT_SUPPORTED,
+                      "this device group runs in corund, whose scheduler records only for "
+                      "`corun trace --socket PATH`; record it with that command");
+    }
+    // The recording (empty if none ran), and recording stops.
+    virtual scheduler::SchedulerRecording stop_recording() { return {}; }
 
     // At process exit: nothing may run while the process tears itself down (running frames are
     // terminated and queued ones complete with SHUTDOWN), and a session with corund ends

@@ -23,6 +23,10 @@ public:
     bool is_usable() const override { return true; }
     Expected<std::shared_ptr<BackendModel>> load_model(const devices::ModelSource& source) override;
     void stop_at_exit() override;
+    Status start_recording(const scheduler::RecordingOptions& options) override {
+        return scheduler_->start_recording(options);
+    }
+    scheduler::SchedulerRecording stop_recording() override { return scheduler_->stop_recording(); }
 
     const VDeviceParams& params() const { return params_; }
     scheduler::Scheduler& scheduler() { return *scheduler_; }

@@ -12,6 +12,7 @@
 
 #include "scheduler/admission.hpp"
 #include "scheduler/execution_time_window.hpp"
+#include "scheduler/trace_recorder.hpp"
 
 namespace corun::scheduler {
 namespace {
@@ -29,6 +30,7 @@ struct QueuedRequest {
     // Bursts dispatched so far, in all and of this request's model, when it was queued.
     uint64_t dispatches_at_enqueue = 0;
     uint64_t own_dispatches_at_enqueue = 0;
+    uint64_t recorded_id = 0;  // TraceRecorder's frame id; 0 = not recorded
 };
 
 struct ScheduledModel {
@@ -58,6 +60,14 @@ struct ScheduledModel {
     }
 };
 
+// What a recording keeps of a burst until it finishes: where the burst was recorded, its
+// requests' recorder ids, and when each ran (filled by whoever runs it, outside the lock).
+struct BurstRecording {
+    RecordedBurstRef ref;
+    std::vector<uint64_t> frame_ids;
+    std::vector<std::pair<TimePoint, TimePoint>> run_times;
+};
+
 // A burst taken off a queue: its requests and when each was enqueued.
 struct Burst {
     std::vector<InferRequest> requests;
@@ -66,6 +76,9 @@ struct Burst {
     uint64_t id = 0;  // in State::running_bursts while it runs
     uint32_t frames = 0;
     bool lends_slot = false;  // preemptible: outranking frames run beside it while it runs
+    // Set only while recording (one null pointer otherwise, so that a burst costs what it did
+    // before the recorder existed).
+    std::unique_ptr<BurstRecording> recording;
 };
 
 }  // namespace
@@ -176,6 +189,10 @@ struct ModelScheduler::State {
                 if (finish <= front.deadline) break;
                 model.frames_queued -= front.request.frames;
                 ++model.deadlines.dropped_late_in_queue;
+                if (recorder.on()) {
+                    recorder.frame_cancelled(front.recorded_id, now, FrameOutcome::DROPPED);
+                    recorder.queue_depth(now, id, model.frames_queued);
+                }
                 late.emplace_back(std::move(front.request),
                                   deadline_exceeded(model.name, DeadlineRefusal::LATE_IN_QUEUE,
                                                     front.enqueued, front.deadline, finish));
@@ -206,6 +223,7 @@ struct ModelScheduler::State {
         ScheduledModel& model = models.at(decision.model_id);
         Burst burst;
         uint32_t& frames = burst.frames;
+        if (recorder.on()) burst.recording = std::make_unique<BurstRecording>();
         while (!model.queue.empty() &&
                (burst.requests.empty() ||
                 frames + model.queue.front().request.frames <= decision.frames)) {
@@ -214,6 +232,7 @@ struct ModelScheduler::State {
                                           (model.dispatches - front.own_dispatches_at_enqueue);
             model.max_overtaken_by = std::max(model.max_overtaken_by, overtaken_by);
             frames += front.request.frames;
+            if (burst.recording) burst.recording->frame_ids.push_back(front.recorded_id);
             burst.requests.push_back(std::move(model.queue.front().request));
             burst.enqueued.push_back(model.queue.front().enqueued);
             burst.deadlines.push_back(model.queue.front().deadline);
@@ -239,6 +258,20 @@ struct ModelScheduler::State {
             burst.lends_slot = true;
             lending[device_index].emplace_back(decision.model_id, model.params.priority);
             lend_wake.notify_all();
+        }
+        if (burst.recording) {
+            RecordedBurst recorded;
+            recorded.start = now;
+            recorded.device_index = device_index;
+            recorded.latency_slot = latency_slot;
+            recorded.lent_by = preempted_model;
+            recorded.model_id = decision.model_id;
+            recorded.frames = frames;
+            recorded.reason = decision.reason;
+            recorded.ready = decision.ready;
+            recorded.effective_priority = decision.effective_priority;
+            burst.recording->ref = recorder.burst_dispatched(recorded);
+            recorder.queue_depth(now, decision.model_id, model.frames_queued);
         }
         if (sink) {
             DecisionRecord record{now,
@@ -271,6 +304,15 @@ struct ModelScheduler::State {
                                       [&](const auto& lender) { return lender.first == model_id; });
             if (found != lenders.end()) lenders.erase(found);
         }
+        if (burst.recording) {
+            const BurstRecording& recording = *burst.recording;
+            recorder.burst_ended(recording.ref, now());
+            for (size_t i = 0; i < recording.frame_ids.size() && i < recording.run_times.size();
+                 ++i) {
+                recorder.frame_ran(recording.frame_ids[i], recording.run_times[i].first,
+                                   recording.run_times[i].second, recording.ref);
+            }
+        }
         if (auto found = models.find(model_id); found != models.end()) {
             const uint32_t frames = burst.frames;
             const TimePoint finished = now();
@@ -298,12 +340,28 @@ struct ModelScheduler::State {
         lock.unlock();
         const auto started = Clock::now();
         int64_t device_ns = 0;
-        for (auto& request : burst.requests) device_ns += request.run(device_index);
+        if (!burst.recording) {
+            for (auto& request : burst.requests) device_ns += request.run(device_index);
+        } else {
+            device_ns = run_recorded(burst, device_index);
+        }
         const int64_t wall_ns = nanoseconds_since(started);
         burst.requests.clear();  // release the jobs' references outside the lock
         lock.lock();
         finish_burst(model_id, burst, device_ns, wall_ns, device_index, latency_slot);
         wake.notify_all();  // stop() and paused requests may wait for running work to end
+    }
+
+    // Runs a recorded burst's requests (outside the lock), noting when each ran.
+    int64_t run_recorded(Burst& burst, size_t device_index) {
+        int64_t device_ns = 0;
+        burst.recording->run_times.reserve(burst.requests.size());
+        for (auto& request : burst.requests) {
+            const TimePoint started = now();
+            device_ns += request.run(device_index);
+            burst.recording->run_times.emplace_back(started, now());
+        }
+        return device_ns;
     }
 
     // A frame was queued: the lent-slot workers look at it if a preemptible request runs.
@@ -356,9 +414,10 @@ struct ModelScheduler::State {
     }
 
     const Clock::time_point origin = Clock::now();
-    std::vector<uint32_t> slots;       // per device: shared slots (bursts of any model at once)
-    uint32_t shared_slots = 0;         // all devices'
-    uint32_t latency_slots = 0;        // all devices'
+    std::vector<uint32_t> slots;  // per device: shared slots (bursts of any model at once)
+    uint32_t shared_slots = 0;    // all devices'
+    uint32_t latency_slots = 0;   // all devices'
+    std::vector<uint32_t> latency_slots_per_device;  // for recordings
     bool one_burst_per_model = false;  // any device's DeviceSlots::one_burst_per_model
     // Bursts running on shared slots, for admission: when each started and its prediction.
     struct RunningBurst {
@@ -382,6 +441,7 @@ struct ModelScheduler::State {
     uint64_t dispatches = 0;  // bursts dispatched, all models
     bool stopping = false;
     DecisionSink sink;
+    TraceRecorder recorder;                      // under `mutex`
     std::atomic<uint32_t> active_priorities{0};  // bit p: a model of priority p is busy
     // Wakes the lent-slot workers only: they have work only while a preemptible request runs,
     // and waking them at every frame of every model would cost a context switch per frame.
@@ -457,6 +517,7 @@ ModelScheduler::ModelScheduler(const std::vector<DeviceSlots>& slots_per_device,
         state_->slots.push_back(slots.shared);
         state_->shared_slots += slots.shared;
         state_->latency_slots += slots.latency;
+        state_->latency_slots_per_device.push_back(slots.latency);
         state_->one_burst_per_model = state_->one_burst_per_model || slots.one_burst_per_model;
         for (uint32_t slot = 0; slot < slots.shared + slots.latency; ++slot) {
             const bool latency_slot = slot >= slots.shared;
@@ -482,6 +543,7 @@ Status ModelScheduler::add_model(uint64_t model_id, const std::string& name,
     }
     entry->second.name = name;
     entry->second.params = params;
+    state_->recorder.name_model(model_id, name);
     return Status::ok();
 }
 
@@ -538,6 +600,9 @@ Status ModelScheduler::push_locked(InferRequest request, std::optional<Refusal>&
             state_->predict(request.model_id, model, now, deadline, request.frames);
         if (prediction.finish > deadline) {
             ++model.deadlines.refused_predicted_late;
+            if (state_->recorder.on()) {
+                state_->recorder.frame_refused(now, request.model_id, request.frames);
+            }
             refused.emplace(Refusal{std::move(request),
                                     deadline_exceeded(model.name, DeadlineRefusal::PREDICTED_LATE,
                                                       now, deadline, prediction.finish)});
@@ -547,8 +612,13 @@ Status ModelScheduler::push_locked(InferRequest request, std::optional<Refusal>&
     }
     if (model.frames_queued == 0 && model.running == 0) state_->catch_up(request.model_id, model);
     model.frames_queued += request.frames;
+    uint64_t recorded_id = 0;
+    if (state_->recorder.on()) {
+        recorded_id = state_->recorder.frame_submitted(now, request.model_id, request.frames);
+        state_->recorder.queue_depth(now, request.model_id, model.frames_queued);
+    }
     model.queue.push_back(
-        {std::move(request), now, deadline, state_->dispatches, model.dispatches});
+        {std::move(request), now, deadline, state_->dispatches, model.dispatches, recorded_id});
     state_->refresh_priorities();
     state_->notify_lent_slots();
     return Status::ok();
@@ -581,7 +651,8 @@ Status ModelScheduler::run_or_enqueue(InferRequest request) {
         Burst burst = state_->take_burst(decision, now, device, state_->last_model[device]);
         lock.unlock();
         const auto started = Clock::now();
-        const int64_t device_ns = burst.requests.front().run(device);
+        const int64_t device_ns = !burst.recording ? burst.requests.front().run(device)
+                                                   : state_->run_recorded(burst, device);
         const int64_t wall_ns = nanoseconds_since(started);
         burst.requests.clear();
         lock.lock();
@@ -612,6 +683,13 @@ size_t ModelScheduler::cancel_queued(uint64_t model_id, const Status& reason) {
         if (found == state_->models.end()) return 0;
         cancelled.swap(found->second.queue);
         found->second.frames_queued = 0;
+        if (state_->recorder.on()) {
+            const TimePoint now = state_->now();
+            for (const auto& queued : cancelled) {
+                state_->recorder.frame_cancelled(queued.recorded_id, now, FrameOutcome::CANCELLED);
+            }
+            state_->recorder.queue_depth(now, model_id, 0);
+        }
         state_->refresh_priorities();
     }
     for (auto& queued : cancelled) queued.request.cancel(reason);
@@ -663,6 +741,31 @@ std::optional<std::chrono::nanoseconds> ModelScheduler::predicted_latency(uint64
 void ModelScheduler::set_decision_sink(DecisionSink sink) {
     std::lock_guard lock(state_->mutex);
     state_->sink = std::move(sink);
+}
+
+Status ModelScheduler::start_recording(const RecordingOptions& options) {
+    std::lock_guard lock(state_->mutex);
+    std::vector<RecordedDevice> devices;
+    for (size_t device = 0; device < state_->slots.size(); ++device) {
+        devices.push_back({state_->slots[device], state_->latency_slots_per_device[device]});
+    }
+    const TimePoint now = state_->now();
+    const int64_t origin_steady_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(state_->origin.time_since_epoch())
+            .count();
+    CORUN_RETURN_IF_ERROR(
+        state_->recorder.start(options, now, origin_steady_ns, std::move(devices)));
+    // Where every queue starts, so that the depth counters begin at the right level.
+    for (const auto& [id, model] : state_->models) {
+        state_->recorder.name_model(id, model.name);
+        state_->recorder.queue_depth(now, id, model.frames_queued);
+    }
+    return Status::ok();
+}
+
+SchedulerRecording ModelScheduler::stop_recording() {
+    std::lock_guard lock(state_->mutex);
+    return state_->recorder.stop(state_->now());
 }
 
 bool ModelScheduler::outranked(uint8_t priority) const {
@@ -721,8 +824,13 @@ void ModelScheduler::stop_within(std::chrono::nanoseconds limit) {
         if (state_->stopping && workers_.empty()) return;
         // Let running bursts finish, then stop the workers and cancel what is left.
         state_->stopping = true;
+        const TimePoint now = state_->now();
         for (auto& [id, model] : state_->models) {
-            for (auto& queued : model.queue) cancelled.push_back(std::move(queued));
+            for (auto& queued : model.queue) {
+                state_->recorder.frame_cancelled(queued.recorded_id, now, FrameOutcome::CANCELLED);
+                cancelled.push_back(std::move(queued));
+            }
+            if (model.frames_queued > 0) state_->recorder.queue_depth(now, id, 0);
             model.queue.clear();
             model.frames_queued = 0;
         }

@@ -39,6 +39,8 @@ public:
     std::optional<std::chrono::nanoseconds> predicted_latency(uint64_t model_id) const override;
     std::vector<ModelSchedulingStats> stats() const override;
     void set_decision_sink(DecisionSink sink) override;
+    Status start_recording(const RecordingOptions& options) override;
+    SchedulerRecording stop_recording() override;
     bool outranked(uint8_t priority) const override;
     int64_t yield_to_outranking(uint64_t model_id, size_t device_index) override;
     void stop() override;

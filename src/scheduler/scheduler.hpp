@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "scheduler/infer_request.hpp"
+#include "scheduler/scheduler_recording.hpp"
 #include "scheduler/scheduling_params.hpp"
 #include "scheduler/scheduling_policy.hpp"
 
@@ -91,6 +92,14 @@ public:
     virtual std::vector<ModelSchedulingStats> stats() const = 0;
     // Called for every decision (from a worker thread; keep it short). nullptr stops tracing.
     virtual void set_decision_sink(DecisionSink sink) = 0;
+    // Timelines (docs/TRACING.md): from start_recording until stop_recording the scheduler
+    // records every burst it dispatches (one per decision, as the decision sink sees them),
+    // every frame's submit, start and completion, and each queue's depth, up to
+    // options.max_events. INVALID_OPERATION while a recording runs. Off, recording costs a
+    // bool read under the scheduler's lock per frame and per burst.
+    virtual Status start_recording(const RecordingOptions& options) = 0;
+    // The recording so far, and recording stops; an empty one if none ran.
+    virtual SchedulerRecording stop_recording() = 0;
     // Preemption points, for requests that run long and can pause (a generative model's prefill
     // chunks and decode steps; docs/GENAI.md). `outranked` is cheap (one atomic load) so that
     // a request may ask it often: true when a model of a priority above `priority` has frames

@@ -183,7 +183,9 @@ Expected<std::unique_ptr<FaceDetector>> FaceDetector::create(std::shared_ptr<VDe
     return detector;
 }
 
-Expected<std::vector<Face>> FaceDetector::detect(const cv::Mat& image) {
+Expected<std::vector<Face>> FaceDetector::detect(const cv::Mat& image, StageTiming* timing) {
+    auto clock = std::chrono::steady_clock::now();
+    StageTiming spent;
     if (image.empty())
         return Status(StatusCode::INVALID_ARGUMENT, "detect faces: the image is empty");
     cv::Mat bgr = image;
@@ -199,7 +201,9 @@ Expected<std::vector<Face>> FaceDetector::detect(const cv::Mat& image) {
     CORUN_TRY(std::span<float> input, runner_->floats(input_name_));
     CORUN_RETURN_IF_ERROR(
         image_to_tensor(boxed.image, TensorLayout::NHWC, PixelNormalization::symmetric(), input));
+    spent.pre_ms = lap_ms(clock);
     CORUN_RETURN_IF_ERROR(runner_->run());
+    spent.infer_ms = lap_ms(clock);
 
     std::vector<float> logits;
     std::vector<float> regressors;
@@ -222,6 +226,12 @@ Expected<std::vector<Face>> FaceDetector::detect(const cv::Mat& image) {
         for (Point& point : face.keypoints) {
             point = {boxed.to_image_x(point.x), boxed.to_image_y(point.y)};
         }
+    }
+    spent.post_ms = lap_ms(clock);
+    if (timing != nullptr) {
+        timing->pre_ms += spent.pre_ms;
+        timing->infer_ms += spent.infer_ms;
+        timing->post_ms += spent.post_ms;
     }
     return faces;
 }

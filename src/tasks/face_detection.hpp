@@ -17,6 +17,7 @@
 
 #include "corun/corun.hpp"
 #include "tasks/nms.hpp"
+#include "tasks/stage_timing.hpp"
 
 namespace corun::tasks {
 
@@ -73,8 +74,8 @@ public:
     static std::string default_model(const std::string& cache_dir);
 
     // Faces in an 8-bit BGR (or gray) image, best first, boxes in image pixels. Thread-safe;
-    // calls on one detector run one at a time.
-    Expected<std::vector<Face>> detect(const cv::Mat& image);
+    // calls on one detector run one at a time. Adds its stages' times to `timing` when given.
+    Expected<std::vector<Face>> detect(const cv::Mat& image, StageTiming* timing = nullptr);
 
     int input_size() const { return input_size_; }
     size_t anchor_count() const { return anchors_.size(); }

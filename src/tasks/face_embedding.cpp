@@ -125,7 +125,9 @@ Expected<std::unique_ptr<FaceEmbedder>> FaceEmbedder::create(std::shared_ptr<VDe
     return embedder;
 }
 
-Expected<std::vector<float>> FaceEmbedder::embed(const cv::Mat& face_crop) {
+Expected<std::vector<float>> FaceEmbedder::embed(const cv::Mat& face_crop, StageTiming* timing) {
+    auto clock = std::chrono::steady_clock::now();
+    StageTiming spent;
     if (face_crop.empty())
         return Status(StatusCode::INVALID_ARGUMENT, "embed face: the crop is empty");
     cv::Mat bgr = face_crop;
@@ -140,16 +142,27 @@ Expected<std::vector<float>> FaceEmbedder::embed(const cv::Mat& face_crop) {
     CORUN_TRY(std::span<float> input, runner_->floats(input_name_));
     CORUN_RETURN_IF_ERROR(
         image_to_tensor(resized, TensorLayout::NHWC, options_.normalization, input));
+    spent.pre_ms = lap_ms(clock);
     CORUN_RETURN_IF_ERROR(runner_->run());
+    spent.infer_ms = lap_ms(clock);
     CORUN_TRY(std::span<float> output, runner_->floats(output_name_));
     std::vector<float> embedding(output.begin(), output.end());
     l2_normalise(embedding);
+    spent.post_ms = lap_ms(clock);
+    if (timing != nullptr) {
+        timing->pre_ms += spent.pre_ms;
+        timing->infer_ms += spent.infer_ms;
+        timing->post_ms += spent.post_ms;
+    }
     return embedding;
 }
 
-Expected<std::vector<float>> FaceEmbedder::embed(const cv::Mat& image, const Face& face) {
+Expected<std::vector<float>> FaceEmbedder::embed(const cv::Mat& image, const Face& face,
+                                                 StageTiming* timing) {
+    auto clock = std::chrono::steady_clock::now();
     CORUN_TRY(const cv::Mat aligned, align_face(image, face, input_size_));
-    return embed(aligned);
+    if (timing != nullptr) timing->pre_ms += lap_ms(clock);
+    return embed(aligned, timing);
 }
 
 }  // namespace corun::tasks

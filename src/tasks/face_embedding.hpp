@@ -55,9 +55,11 @@ public:
 
     // The embedding of a face crop (8-bit BGR or gray, resized to the model input as it is:
     // pass an aligned crop). L2-normalised. Thread-safe; calls run one at a time.
-    Expected<std::vector<float>> embed(const cv::Mat& face_crop);
-    // Aligns `face` in `image` (align_face) and embeds it.
-    Expected<std::vector<float>> embed(const cv::Mat& image, const Face& face);
+    // Adds its stages' times to `timing` when given.
+    Expected<std::vector<float>> embed(const cv::Mat& face_crop, StageTiming* timing = nullptr);
+    // Aligns `face` in `image` (align_face) and embeds it; the alignment counts as `pre`.
+    Expected<std::vector<float>> embed(const cv::Mat& image, const Face& face,
+                                       StageTiming* timing = nullptr);
 
     int input_size() const { return input_size_; }
     size_t dimension() const { return dimension_; }

@@ -168,7 +168,9 @@ Expected<std::unique_ptr<ObjectDetector>> ObjectDetector::create(
 
 ObjectDetector::~ObjectDetector() = default;
 
-Expected<std::vector<Detection>> ObjectDetector::detect(const cv::Mat& image) {
+Expected<std::vector<Detection>> ObjectDetector::detect(const cv::Mat& image, StageTiming* timing) {
+    auto clock = std::chrono::steady_clock::now();
+    StageTiming spent;
     if (image.empty())
         return Status(StatusCode::INVALID_ARGUMENT, "detect objects: the image is empty");
     cv::Mat bgr = image;
@@ -201,7 +203,9 @@ Expected<std::vector<Detection>> ObjectDetector::detect(const cv::Mat& image) {
         CORUN_TRY(std::span<float> input, runner_->floats(input_name_));
         CORUN_RETURN_IF_ERROR(
             image_to_tensor(resized, TensorLayout::NCHW, nanodet_normalization(), input));
+        spent.pre_ms = lap_ms(clock);
         CORUN_RETURN_IF_ERROR(runner_->run());
+        spent.infer_ms = lap_ms(clock);
         for (const HeadStreams& streams : heads_) {
             CORUN_TRY(std::span<float> scores, runner_->floats(streams.scores));
             CORUN_TRY(std::span<float> distances, runner_->floats(streams.distances));
@@ -225,6 +229,12 @@ Expected<std::vector<Detection>> ObjectDetector::detect(const cv::Mat& image) {
                std::clamp((box.x2 - offset_x) / scale_x, 0.0f, width),
                std::clamp((box.y2 - offset_y) / scale_y, 0.0f, height)};
         detection.label = labels_[static_cast<size_t>(detection.label_id)];
+    }
+    spent.post_ms = lap_ms(clock);
+    if (timing != nullptr) {
+        timing->pre_ms += spent.pre_ms;
+        timing->infer_ms += spent.infer_ms;
+        timing->post_ms += spent.post_ms;
     }
     return detections;
 }

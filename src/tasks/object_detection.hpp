@@ -18,6 +18,7 @@
 
 #include "corun/corun.hpp"
 #include "tasks/nms.hpp"
+#include "tasks/stage_timing.hpp"
 
 namespace corun::tasks {
 
@@ -80,8 +81,9 @@ public:
     ~ObjectDetector();
 
     // Objects in an 8-bit BGR, BGRA or gray image, best first, boxes in image pixels
-    // (clipped to the image). Thread-safe; calls on one detector run one at a time.
-    Expected<std::vector<Detection>> detect(const cv::Mat& image);
+    // (clipped to the image). Thread-safe; calls on one detector run one at a time. Adds its
+    // stages' times to `timing` when given.
+    Expected<std::vector<Detection>> detect(const cv::Mat& image, StageTiming* timing = nullptr);
 
     int input_size() const { return input_size_; }
     size_t class_count() const { return classes_; }

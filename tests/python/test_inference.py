@@ -66,22 +66,28 @@ def test_run_async_callbacks_come_in_order_for_one_model(vdevice):
 
 
 def test_callbacks_of_a_higher_priority_model_overtake(vdevice):
-    # The slow model's frames are queued first; a frame of the fast model at top priority runs
-    # before the slow model's last one, so its callback comes out of submission order.
-    slow = vdevice.create_infer_model(model_file("slow_matmul.onnx")).configure()
+    # The slow model's frames are queued first (they run one at a time: one burst of a model at
+    # once); a frame of the fast model at top priority runs before the slow model's last one,
+    # so its callback comes out of submission order. Six slow frames (about 2 ms each; bursts of
+    # up to 3, so the queue holds 6) leave Python a wide margin to submit the fast one on a busy
+    # machine.
+    slow = vdevice.create_infer_model(model_file("slow_matmul.onnx"))
+    slow.set_batch_size(3)
+    slow = slow.configure()
     fast = vdevice.create_infer_model(model_file("add_one.onnx")).configure()
     fast.set_scheduler_priority(31)
     order = []
+    count = min(6, slow.get_async_queue_size())
     slow_bindings = [slow.create_bindings(input_buffers={"x": np.ones((512,), np.float32)})
-                     for _ in range(2)]
+                     for _ in range(count)]
+    fast_bindings = fast.create_bindings(input_buffers={"x": np.zeros((3, 4, 4), np.float32)})
     jobs = [slow.run_async([b], lambda completion_info, i=i: order.append(f"slow{i}"))
             for i, b in enumerate(slow_bindings)]
-    fast_bindings = fast.create_bindings(input_buffers={"x": np.zeros((3, 4, 4), np.float32)})
     jobs.append(fast.run_async([fast_bindings], lambda completion_info: order.append("fast")))
     for job in jobs:
         job.wait(30000)
-    assert sorted(order) == ["fast", "slow0", "slow1"]
-    assert order.index("fast") < order.index("slow1")
+    assert sorted(order) == sorted(["fast"] + [f"slow{i}" for i in range(count)])
+    assert order.index("fast") < order.index(f"slow{count - 1}")
     slow.shutdown()
     fast.shutdown()
 

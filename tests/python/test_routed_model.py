@@ -45,3 +45,45 @@ def test_frames_fall_back_to_the_next_placement(group_id):
         routed.run({"x": frame}, {"y": out})
     assert raised.value.status == "SHUTDOWN"
     assert routed.get_stats().completed == 3
+
+
+def test_run_async_calls_back_once_per_frame_with_where_it_ran(group_id):
+    first, second = vdevice_of_group(group_id + "-a"), vdevice_of_group(group_id + "-b")
+    with corun.RoutedModel(model_file("add_one.onnx"), [first, second],
+                           labels=["near", "far"]) as routed:
+        # Four frames: both placements' queues (2 each) hold them, whichever completes first.
+        frames = [np.full((3, 4, 4), i, np.float32) for i in range(4)]
+        outs = [np.empty((3, 4, 4), np.float32) for _ in frames]
+        seen = []
+
+        def remember(index):
+            def callback(completion_info):
+                seen.append((index, completion_info.placement, completion_info.status,
+                             completion_info.exception))
+            return callback
+
+        jobs = [routed.run_async({"x": frame}, {"y": out}, remember(i))
+                for i, (frame, out) in enumerate(zip(frames, outs))]
+        for job in jobs:
+            job.wait(10000)
+        assert all(job.is_done() for job in jobs)
+        assert sorted(index for index, _, _, _ in seen) == list(range(4))  # each exactly once
+        assert all(status == "SUCCESS" and exception is None for _, _, status, exception in seen)
+        for frame, out in zip(frames, outs):
+            assert np.array_equal(out, frame + 1)
+        placements = {index: placement for index, placement, _, _ in seen}
+        assert set(placements.values()) <= {"near", "far"}
+        assert [job.completion().placement for job in jobs] == [placements[i] for i in range(4)]
+        stats = routed.get_stats()
+        assert (stats.requests, stats.completed) == (4, 4)
+        assert sum(p.frames_run for p in stats.placements) == 4
+        # Removed: the next frame runs on "far", without a callback too.
+        routed.remove_placement("near")
+        job = routed.run_async({"x": frames[0]}, {"y": outs[0]})
+        job.wait(10000)
+        assert job.completion().placement == "far" and job.completion().attempts == 1
+        with pytest.raises(corun.HailoRTInvalidArgumentException):
+            routed.run_async({"x": frames[0]}, {"y": outs[0]}, callback=42)
+    # After shutdown a frame is refused at once, with the status run() would raise.
+    with pytest.raises(corun.HailoRTStreamAborted):
+        routed.run_async({"x": frames[0]}, {"y": outs[0]})

@@ -1,5 +1,6 @@
 #include "runtime/monitor/in_process_monitor.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -19,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/environment.hpp"
+#include "runtime/monitor/group_recording.hpp"
 
 namespace corun::runtime::monitor {
 namespace {
@@ -118,6 +121,57 @@ private:
 
 std::string socket_path;
 
+// Sends all of `text` (the socket blocks); false if the reader went away.
+bool send_all(int fd, const std::string& text) {
+    size_t sent = 0;
+    while (sent < text.size()) {
+        const ssize_t n = send(fd, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) return false;
+        sent += static_cast<size_t>(n);
+    }
+    return true;
+}
+
+std::atomic<bool> tracing{false};  // one trace at a time
+
+// `trace SECONDS MAX_EVENTS`: records this process's groups and answers with the Chrome trace,
+// or with {"error": "..."}; on a thread of its own, so snapshots go on meanwhile.
+void serve_trace(int client, const std::string& request) {
+    unsigned long long seconds = 0, max_events = 0;
+    auto answer_error = [&](const Status& status) {
+        send_all(client, Json{{"error", status.to_string()}}.dump());
+        close(client);
+    };
+    if (std::sscanf(request.c_str(), "trace %llu %llu", &seconds, &max_events) != 2 ||
+        seconds == 0 || seconds > MAX_TRACE_SECONDS) {
+        answer_error(Status(StatusCode::INVALID_ARGUMENT,
+                            "a trace request is `trace SECONDS MAX_EVENTS` with 1..600 seconds"));
+        return;
+    }
+    bool idle = false;
+    if (!tracing.compare_exchange_strong(idle, true)) {
+        answer_error(Status(StatusCode::INVALID_OPERATION,
+                            "this process is recording a trace for another client; try again "
+                            "when it ends (one trace at a time)"));
+        return;
+    }
+    std::thread([client, seconds, max_events] {
+        const int flags = fcntl(client, F_GETFL);
+        fcntl(client, F_SETFL, flags & ~O_NONBLOCK);
+        scheduler::RecordingOptions options;
+        if (max_events != 0) options.max_events = max_events;
+        // The client going away (it was interrupted) ends the recording.
+        auto gone = [client] {
+            pollfd peer{client, POLLRDHUP, 0};
+            return poll(&peer, 1, 0) > 0 && (peer.revents & (POLLRDHUP | POLLHUP | POLLERR));
+        };
+        auto json = record_live_groups(std::chrono::seconds(seconds), options, gone);
+        tracing = false;
+        send_all(client, json ? *json : Json{{"error", json.status().to_string()}}.dump());
+        close(client);
+    }).detach();
+}
+
 void remove_socket() {
     if (!socket_path.empty()) unlink(socket_path.c_str());
 }
@@ -152,7 +206,11 @@ int listen_at(const std::string& path) {
     return fd;
 }
 
-// Answers each connection with the latest snapshot; samples once a second in between.
+// How long a connection may take to say what it wants.
+constexpr int REQUEST_WAIT_MS = 100;
+
+// Answers each connection with the latest snapshot, or a trace when asked; samples once a
+// second in between.
 [[noreturn]] void serve(int listener, GroupSampler sampler) {
     SnapshotKeeper keeper;
     auto next_sample = Clock::now();
@@ -172,15 +230,22 @@ int listen_at(const std::string& path) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
             continue;
         }
+        // A request comes first, if any: `snapshot` (corun monitor) or `trace ...` (corun
+        // trace --pid). A client that sends none (an older corun) gets the snapshot.
+        std::string request;
+        pollfd asked{client, POLLIN, 0};
+        if (poll(&asked, 1, REQUEST_WAIT_MS) > 0) {
+            char line[128];
+            const ssize_t n = recv(client, line, sizeof(line) - 1, 0);
+            if (n > 0) request.assign(line, static_cast<size_t>(n));
+        }
+        if (request.rfind("trace", 0) == 0) {
+            serve_trace(client, request);
+            continue;
+        }
         // A reader that does not read gets what fits in the socket buffer, never a stalled
         // monitor: the socket does not block.
-        const std::string text = keeper.latest();
-        size_t sent = 0;
-        while (sent < text.size()) {
-            const ssize_t n = send(client, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
-            if (n <= 0) break;
-            sent += static_cast<size_t>(n);
-        }
+        send_all(client, keeper.latest());
         close(client);
     }
 }

@@ -1,7 +1,9 @@
 // `corun monitor --pid PID` for an application whose VDevice params ask for it (monitor, or
 // CORUN_MONITOR=1): a Unix socket (environment::in_process_monitor_socket) that answers each
 // connection with one JSON snapshot, in the field names of the protocol's MonitorSnapshot,
-// and closes it. Samples are taken once a second on a thread of its own, so inference never
+// and closes it. A connection that first sends `trace SECONDS MAX_EVENTS` (`corun trace --pid`)
+// gets a Chrome trace of the process's groups instead (docs/TRACING.md), recorded on a thread
+// of its own. Samples are taken once a second on a thread of its own, so inference never
 // waits for the monitor. No gRPC: a program that runs models in-process links none.
 #pragma once
 

@@ -271,11 +271,7 @@ public:
 private:
     template <typename Request, typename Reply, typename Method>
     Status unary(const char* name, Method method, const Request& request, Reply& reply) const {
-        if (connection_->is_broken()) return connection_->gone();
-        grpc::ClientContext context;
-        context.set_deadline(std::chrono::system_clock::now() + CONTROL_DEADLINE);
-        const grpc::Status status = (connection_->stub().*method)(&context, request, &reply);
-        return connection_->call_outcome(name, status, reply.status());
+        return connection_->call(name, method, request, reply, CONTROL_DEADLINE);
     }
 
     v1::LlmRequest llm_request() const {

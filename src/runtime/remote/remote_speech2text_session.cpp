@@ -107,11 +107,7 @@ private:
     template <typename Request, typename Reply, typename Method>
     Status unary(const char* name, Method method, const Request& request, Reply& reply,
                  std::chrono::seconds deadline) const {
-        if (connection_->is_broken()) return connection_->gone();
-        grpc::ClientContext context;
-        context.set_deadline(std::chrono::system_clock::now() + deadline);
-        const grpc::Status status = (connection_->stub().*method)(&context, request, &reply);
-        return connection_->call_outcome(name, status, reply.status());
+        return connection_->call(name, method, request, reply, deadline);
     }
 
     v1::TranscribeRequest transcribe_request(const TranscriptionRequest& request) const {

@@ -110,16 +110,6 @@ Status ServiceConnection::gone() const {
     return Status(StatusCode::RPC_FAILED, daemon_gone_message(socket_));
 }
 
-template <typename Request, typename Reply, typename Method>
-Status ServiceConnection::call(const char* name, Method method, const Request& request,
-                               Reply& reply, std::chrono::seconds deadline) {
-    if (is_broken()) return gone();
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + deadline);
-    const grpc::Status status = (stub_.get()->*method)(&context, request, &reply);
-    return call_outcome(name, status, reply.status());
-}
-
 Status ServiceConnection::call_outcome(const char* name, const grpc::Status& status,
                                        const v1::Status& reply) {
     if (!status.ok()) {

@@ -92,13 +92,19 @@ public:
     v1::Corun::Stub& stub() { return *stub_; }
     Status call_outcome(const char* name, const grpc::Status& status, const v1::Status& reply);
     Status gone() const;
-
-private:
-    ServiceConnection() = default;
     // Runs one unary call with `deadline`; the daemon's own Status comes from the reply.
     template <typename Request, typename Reply, typename Method>
     Status call(const char* name, Method method, const Request& request, Reply& reply,
-                std::chrono::seconds deadline);
+                std::chrono::seconds deadline) {
+        if (is_broken()) return gone();
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + deadline);
+        const grpc::Status status = (stub_.get()->*method)(&context, request, &reply);
+        return call_outcome(name, status, reply.status());
+    }
+
+private:
+    ServiceConnection() = default;
     // A call that names one model of the session (ModelRequest -> Reply).
     template <typename Method>
     Status model_call(const char* name, Method method, uint64_t model_id,

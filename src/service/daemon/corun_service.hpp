@@ -3,6 +3,7 @@
 // Status in the reply (or a Completion), never as a crash of the daemon.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -52,6 +53,10 @@ public:
                                 v1::SchedulerStatsReply* reply) override;
     grpc::Status Monitor(grpc::ServerContext* context, const v1::MonitorRequest* request,
                          v1::MonitorSnapshot* reply) override;
+    // Records every device group for the seconds asked (new groups join only the next trace)
+    // and streams the Chrome trace (trace_recording.cpp).
+    grpc::Status Trace(grpc::ServerContext* context, const v1::TraceRequest* request,
+                       grpc::ServerWriter<v1::TraceChunk>* writer) override;
 
     // LLMs (llm_registry.hpp).
     grpc::Status LoadLlm(grpc::ServerContext* context, grpc::ServerReader<v1::LoadLlmChunk>* reader,
@@ -119,6 +124,7 @@ private:
     std::map<uint32_t, std::shared_ptr<ClientAccount>> accounts_;  // by uid
     mutable std::mutex mutex_;
     std::map<uint64_t, std::shared_ptr<ClientSession>> sessions_;
+    std::atomic<bool> tracing_{false};  // one Trace at a time
 };
 
 // corund's version ("0.1.0"), for Hello and logs.

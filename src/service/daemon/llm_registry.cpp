@@ -91,20 +91,15 @@ void ServedLlm::clear_active(const std::shared_ptr<genai::detail::Generation>& g
 
 LlmRegistry::LlmRegistry(uint64_t session_id, VDevice& vdevice, DaemonLimits limits,
                          std::shared_ptr<ClientAccount> account)
-    : session_id_(session_id), vdevice_(vdevice), limits_(limits), account_(std::move(account)) {}
+    : session_id_(session_id),
+      vdevice_(vdevice),
+      limits_(limits),
+      account_(std::move(account)),
+      llms_({"an LLM", "LLMs", "llm_id", "LoadLlm", "max_llms_per_client",
+             "destroy its genai::LLM"}) {}
 
 LlmRegistry::~LlmRegistry() {
     close();
-}
-
-Status LlmRegistry::room_for_another() const {
-    if (closed_) return Status(StatusCode::SHUTDOWN, "the session is being released");
-    const size_t count = llms_.size() + loading_;
-    if (count < limits_.max_llms_per_client) return Status::ok();
-    return Status(StatusCode::RESOURCE_LIMIT,
-                  "this client has " + std::to_string(count) +
-                      " LLMs, corund's limit per client; unload one (destroy its genai::LLM) or " +
-                      how_to_raise("max_llms_per_client"));
 }
 
 Expected<std::shared_ptr<ServedLlm>> LlmRegistry::load(
@@ -142,19 +137,7 @@ Expected<std::shared_ptr<ServedLlm>> LlmRegistry::load(
               charge_account(account_, ClientAccount::Resource::MODEL_MEMORY, first.total_bytes(),
                              limits_.max_model_memory_per_client,
                              "LLM '" + llm->name + "' (its GGUF file, held in memory)"));
-    {
-        std::lock_guard lock(mutex_);
-        CORUN_RETURN_IF_ERROR(room_for_another());
-        ++loading_;
-    }
-    struct LoadingSlot {
-        LlmRegistry& registry;
-        ~LoadingSlot() {
-            std::lock_guard lock(registry.mutex_);
-            --registry.loading_;
-        }
-    } slot{*this};
-
+    CORUN_TRY(const auto reservation, llms_.reserve(limits_.max_llms_per_client));
     CORUN_TRY(const ReceivedModelFile file,
               ReceivedModelFile::receive_chunks<v1::LoadLlmChunk>("LoadLlm", first, next));
     auto opened = genai::detail::open_llm_session(vdevice_, file.path(), params);
@@ -173,13 +156,11 @@ Expected<std::shared_ptr<ServedLlm>> LlmRegistry::load(
                           "); set LLMParams::context_size to at most that, or " +
                           how_to_raise("max_llm_context_tokens"));
     }
-    std::lock_guard lock(mutex_);
-    if (closed_) {
-        llm->session->close();
-        return Status(StatusCode::SHUTDOWN, "the session is being released");
-    }
     llm->llm_id = next_daemon_model_id();
-    llms_[llm->llm_id] = llm;
+    if (Status added = llms_.add(llm->llm_id, llm); !added.is_ok()) {
+        llm->session->close();
+        return added;
+    }
     spdlog::info("session {}: loaded LLM '{}' ({} bytes, context {} tokens, {} threads) as {}",
                  session_id_, llm->name, file.bytes(), llm->session->context_capacity(),
                  params.threads, llm->llm_id);
@@ -187,28 +168,11 @@ Expected<std::shared_ptr<ServedLlm>> LlmRegistry::load(
 }
 
 Expected<std::shared_ptr<ServedLlm>> LlmRegistry::find(uint64_t llm_id) const {
-    std::lock_guard lock(mutex_);
-    auto found = llms_.find(llm_id);
-    if (found == llms_.end()) {
-        return Status(StatusCode::NOT_FOUND,
-                      "llm_id " + std::to_string(llm_id) +
-                          " is not an LLM of this session; use the id LoadLlm returned");
-    }
-    return found->second;
+    return llms_.find(llm_id);
 }
 
 Status LlmRegistry::unload(uint64_t llm_id) {
-    std::shared_ptr<ServedLlm> llm;
-    {
-        std::lock_guard lock(mutex_);
-        auto found = llms_.find(llm_id);
-        if (found == llms_.end()) {
-            return Status(StatusCode::NOT_FOUND,
-                          "llm_id " + std::to_string(llm_id) + " is not an LLM of this session");
-        }
-        llm = std::move(found->second);
-        llms_.erase(found);
-    }
+    CORUN_TRY(auto llm, llms_.take(llm_id));
     // Aborts a running generation (its unit stops at the next graph node) and leaves the
     // scheduler; the context goes with the last holder (a generation's server thread, briefly).
     llm->session->close();
@@ -216,20 +180,11 @@ Status LlmRegistry::unload(uint64_t llm_id) {
 }
 
 std::vector<std::shared_ptr<ServedLlm>> LlmRegistry::list() const {
-    std::lock_guard lock(mutex_);
-    std::vector<std::shared_ptr<ServedLlm>> all;
-    for (const auto& [id, llm] : llms_) all.push_back(llm);
-    return all;
+    return llms_.list();
 }
 
 void LlmRegistry::close() {
-    std::map<uint64_t, std::shared_ptr<ServedLlm>> llms;
-    {
-        std::lock_guard lock(mutex_);
-        closed_ = true;
-        llms.swap(llms_);
-    }
-    for (auto& [id, llm] : llms) llm->session->close();
+    for (auto& llm : llms_.close()) llm->session->close();
 }
 
 void serve_generation(ServedLlm& llm, const v1::GenerateRequest& request,

@@ -19,6 +19,7 @@
 #include "runtime/genai/llm_session.hpp"
 #include "service/daemon/client_account.hpp"
 #include "service/daemon/daemon_config.hpp"
+#include "service/daemon/generative_model_table.hpp"
 #include "service/daemon/monitor_stats.hpp"
 
 namespace corun::service {
@@ -69,16 +70,11 @@ public:
     void close();
 
 private:
-    Status room_for_another() const;  // with mutex_ held
-
     const uint64_t session_id_;
     VDevice& vdevice_;  // the session's, which outlives its registry
     const DaemonLimits limits_;
     const std::shared_ptr<ClientAccount> account_;
-    mutable std::mutex mutex_;
-    bool closed_ = false;
-    size_t loading_ = 0;  // loads under way, counted against the limit
-    std::map<uint64_t, std::shared_ptr<ServedLlm>> llms_;
+    GenerativeModelTable<ServedLlm> llms_;
 };
 
 // Generate: one generation of `llm`, its events written to `writer` until it ends. The client

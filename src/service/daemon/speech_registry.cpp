@@ -13,7 +13,12 @@ namespace corun::service {
 
 Speech2TextRegistry::Speech2TextRegistry(uint64_t session_id, VDevice& vdevice, DaemonLimits limits,
                                          std::shared_ptr<ClientAccount> account)
-    : session_id_(session_id), vdevice_(vdevice), limits_(limits), account_(std::move(account)) {}
+    : session_id_(session_id),
+      vdevice_(vdevice),
+      limits_(limits),
+      account_(std::move(account)),
+      models_({"a Speech2Text", "Speech2Text models", "model_id", "LoadSpeech2Text",
+               "max_speech_models_per_client", "destroy its genai::Speech2Text"}) {}
 
 Speech2TextRegistry::~Speech2TextRegistry() {
     close();
@@ -44,27 +49,7 @@ Expected<std::shared_ptr<ServedSpeech2Text>> Speech2TextRegistry::load(
               charge_account(account_, ClientAccount::Resource::MODEL_MEMORY, first.total_bytes(),
                              limits_.max_model_memory_per_client,
                              "Speech2Text model '" + model->name + "' (its file, held in memory)"));
-    {
-        std::lock_guard lock(mutex_);
-        if (closed_) return Status(StatusCode::SHUTDOWN, "the session is being released");
-        const size_t count = models_.size() + loading_;
-        if (count >= limits_.max_speech_models_per_client) {
-            return Status(StatusCode::RESOURCE_LIMIT,
-                          "this client has " + std::to_string(count) +
-                              " Speech2Text models, corund's limit per client; unload one "
-                              "(destroy its genai::Speech2Text) or " +
-                              how_to_raise("max_speech_models_per_client"));
-        }
-        ++loading_;
-    }
-    struct LoadingSlot {
-        Speech2TextRegistry& registry;
-        ~LoadingSlot() {
-            std::lock_guard lock(registry.mutex_);
-            --registry.loading_;
-        }
-    } slot{*this};
-
+    CORUN_TRY(const auto reservation, models_.reserve(limits_.max_speech_models_per_client));
     CORUN_TRY(const ReceivedModelFile file,
               ReceivedModelFile::receive_chunks<v1::LoadSpeech2TextChunk>("LoadSpeech2Text", first,
                                                                           next));
@@ -73,61 +58,32 @@ Expected<std::shared_ptr<ServedSpeech2Text>> Speech2TextRegistry::load(
         return naming_the_client_file(opened.status(), file.path(), model->name);
     }
     model->session = opened.release();
-    std::lock_guard lock(mutex_);
-    if (closed_) {
-        model->session->close();
-        return Status(StatusCode::SHUTDOWN, "the session is being released");
-    }
     model->model_id = next_daemon_model_id();
-    models_[model->model_id] = model;
+    if (Status added = models_.add(model->model_id, model); !added.is_ok()) {
+        model->session->close();
+        return added;
+    }
     spdlog::info("session {}: loaded Speech2Text '{}' ({} bytes, {} threads) as {}", session_id_,
                  model->name, file.bytes(), params.threads, model->model_id);
     return model;
 }
 
 Expected<std::shared_ptr<ServedSpeech2Text>> Speech2TextRegistry::find(uint64_t model_id) const {
-    std::lock_guard lock(mutex_);
-    auto found = models_.find(model_id);
-    if (found == models_.end()) {
-        return Status(StatusCode::NOT_FOUND,
-                      "model_id " + std::to_string(model_id) +
-                          " is not a Speech2Text of this session; use the id LoadSpeech2Text "
-                          "returned");
-    }
-    return found->second;
+    return models_.find(model_id);
 }
 
 Status Speech2TextRegistry::unload(uint64_t model_id) {
-    std::shared_ptr<ServedSpeech2Text> model;
-    {
-        std::lock_guard lock(mutex_);
-        auto found = models_.find(model_id);
-        if (found == models_.end()) {
-            return Status(StatusCode::NOT_FOUND, "model_id " + std::to_string(model_id) +
-                                                     " is not a Speech2Text of this session");
-        }
-        model = std::move(found->second);
-        models_.erase(found);
-    }
+    CORUN_TRY(auto model, models_.take(model_id));
     model->session->close();
     return Status::ok();
 }
 
 std::vector<std::shared_ptr<ServedSpeech2Text>> Speech2TextRegistry::list() const {
-    std::lock_guard lock(mutex_);
-    std::vector<std::shared_ptr<ServedSpeech2Text>> all;
-    for (const auto& [id, model] : models_) all.push_back(model);
-    return all;
+    return models_.list();
 }
 
 void Speech2TextRegistry::close() {
-    std::map<uint64_t, std::shared_ptr<ServedSpeech2Text>> models;
-    {
-        std::lock_guard lock(mutex_);
-        closed_ = true;
-        models.swap(models_);
-    }
-    for (auto& [id, model] : models) model->session->close();
+    for (auto& model : models_.close()) model->session->close();
 }
 
 Status serve_transcription(ServedSpeech2Text& model, const v1::TranscribeRequest& request,

@@ -18,6 +18,7 @@
 #include "runtime/genai/speech2text_session.hpp"
 #include "service/daemon/client_account.hpp"
 #include "service/daemon/daemon_config.hpp"
+#include "service/daemon/generative_model_table.hpp"
 
 namespace corun::service {
 
@@ -55,10 +56,7 @@ private:
     VDevice& vdevice_;  // the session's, which outlives its registry
     const DaemonLimits limits_;
     const std::shared_ptr<ClientAccount> account_;
-    mutable std::mutex mutex_;
-    bool closed_ = false;
-    size_t loading_ = 0;
-    std::map<uint64_t, std::shared_ptr<ServedSpeech2Text>> models_;
+    GenerativeModelTable<ServedSpeech2Text> models_;
 };
 
 // Transcribe on `model` (the audio checked as in-process: empty, too long, not finite).
