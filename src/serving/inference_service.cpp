@@ -109,8 +109,11 @@ Expected<std::shared_ptr<ServedModel>> InferenceService::find(const std::string&
     std::lock_guard lock(mutex_);
     auto found = models_.find(name);
     if (found == models_.end()) {
-        return Status(StatusCode::NOT_FOUND, "unknown model '" + name.substr(0, 128) +
-                                                 "'; GET v2/repository/index lists the models");
+        return Status(
+            StatusCode::NOT_FOUND,
+            "unknown model '" + name.substr(0, 128) +
+                "'; the repository index lists the models (REST: POST v2/repository/index, "
+                "gRPC: RepositoryIndex)");
     }
     const ModelEntry& entry = found->second;
     if (entry.versions.empty()) {
