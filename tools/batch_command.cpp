@@ -118,8 +118,9 @@ void add_batch_command(CLI::App& app) {
         ->required();
     command->add_option("--jsonl", options->batch.jsonl,
                         "Also append each result computed to this file, one JSON per line");
-    command->add_option("--files-from", options->batch.file_lists,
-                        "File listing inputs, one path per line ('-' for stdin); repeatable")
+    command
+        ->add_option("--files-from", options->batch.file_lists,
+                     "File listing inputs, one path per line ('-' for stdin); repeatable")
         ->allow_extra_args(false);  // one list per --files-from: the paths after it stay paths
     command
         ->add_option("--max-input-bytes", options->batch.max_input_bytes,

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "binding_support.hpp"
-#include "job_context.hpp"
 #include "corun/configured_infer_model.hpp"
 #include "corun/infer_model.hpp"
+#include "job_context.hpp"
 
 namespace corun::python {
 namespace {

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "binding_support.hpp"
-#include "job_context.hpp"
 #include "corun/routed_model.hpp"
+#include "job_context.hpp"
 
 namespace corun::python {
 namespace {
@@ -44,9 +44,9 @@ std::map<std::string, MemoryView> views_of(const py::dict& input_buffers,
         for (const auto& [name, value] : *buffers) {
             auto array = py::array::ensure(value, py::array::c_style);
             if (!array) {
-                raise_status(Status(StatusCode::INVALID_ARGUMENT,
-                                    "stream '" + std::string(py::str(name)) +
-                                        "' takes a C-contiguous numpy array"));
+                raise_status(
+                    Status(StatusCode::INVALID_ARGUMENT, "stream '" + std::string(py::str(name)) +
+                                                             "' takes a C-contiguous numpy array"));
             }
             views[py::str(name)] =
                 MemoryView(const_cast<void*>(array.data()), static_cast<size_t>(array.nbytes()));
