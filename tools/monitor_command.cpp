@@ -20,6 +20,7 @@
 #include "commands.hpp"
 #include "common/environment.hpp"
 #include "corun_service.grpc.pb.h"
+#include "process_monitor_client.hpp"
 #include "runtime/remote/service_socket.hpp"
 
 namespace corun::tools {
@@ -45,35 +46,13 @@ std::string resolve_socket(const MonitorOptions& options) {
 // An application's own monitor (runtime/monitor): one JSON snapshot per connection, in the
 // field names of MonitorSnapshot.
 Expected<proto::MonitorSnapshot> fetch_from_process(const std::string& socket) {
-    auto nothing_there = [&](const std::string& cause) {
-        return Status(StatusCode::RPC_FAILED,
-                      "no monitored process answers on " + socket + " (" + cause +
-                          "); run the application with CORUN_MONITOR=1 (or VDeviceParams::monitor) "
-                          "and give its PID, with the same CORUN_MONITOR_DIR");
-    };
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (socket.size() >= sizeof(address.sun_path)) return nothing_there("path too long");
-    std::memcpy(address.sun_path, socket.c_str(), socket.size() + 1);
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
-        const std::string cause = std::strerror(errno);
-        if (fd >= 0) close(fd);
-        return nothing_there(cause);
-    }
-    timeval timeout{2, 0};  // a stuck process must not hang the monitor
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    // Saying what it wants spares the monitor's wait for a request.
-    const char request[] = "snapshot\n";
-    send(fd, request, sizeof(request) - 1, MSG_NOSIGNAL);
-    std::string text;
-    char buffer[16384];
-    ssize_t n = 0;
-    while ((n = read(fd, buffer, sizeof(buffer))) > 0) text.append(buffer, static_cast<size_t>(n));
-    close(fd);
+    // Saying what it wants spares the monitor's wait for a request; 2 s: a stuck process must
+    // not hang the monitor.
+    CORUN_TRY(const std::string text,
+              ask_process_monitor(socket, "snapshot\n", std::chrono::seconds(2)));
     proto::MonitorSnapshot snapshot;
     if (!google::protobuf::util::JsonStringToMessage(text, &snapshot).ok()) {
-        return nothing_there("its answer is not a monitor snapshot");
+        return no_monitored_process(socket, "its answer is not a monitor snapshot");
     }
     return snapshot;
 }

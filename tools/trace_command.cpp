@@ -22,6 +22,7 @@
 #include "commands.hpp"
 #include "common/environment.hpp"
 #include "corun_service.grpc.pb.h"
+#include "process_monitor_client.hpp"
 #include "protocol/proto_conversion.hpp"
 #include "runtime/monitor/chrome_trace_writer.hpp"
 #include "runtime/monitor/group_recording.hpp"
@@ -102,39 +103,13 @@ Expected<std::string> record_from_corund(const TraceOptions& options, const std:
 
 // The trace's JSON from a process's own monitor (runtime/monitor/in_process_monitor.hpp).
 Expected<std::string> record_from_process(const TraceOptions& options, const std::string& socket) {
-    auto nothing_there = [&](const std::string& cause) {
-        return Status(StatusCode::RPC_FAILED,
-                      "no monitored process answers on " + socket + " (" + cause +
-                          "); run the application with CORUN_MONITOR=1 (or VDeviceParams::monitor) "
-                          "and give its PID, with the same CORUN_MONITOR_DIR");
-    };
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (socket.size() >= sizeof(address.sun_path)) return nothing_there("path too long");
-    std::memcpy(address.sun_path, socket.c_str(), socket.size() + 1);
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
-        const std::string cause = std::strerror(errno);
-        if (fd >= 0) close(fd);
-        return nothing_there(cause);
-    }
     // The recording, then the trace: a stuck process must not hang the command.
-    timeval timeout{static_cast<time_t>(options.seconds) + 120, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     const std::string request = "trace " + std::to_string(static_cast<uint32_t>(options.seconds)) +
                                 " " + std::to_string(options.max_events) + "\n";
-    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-        static_cast<ssize_t>(request.size())) {
-        close(fd);
-        return nothing_there("it closed the connection");
-    }
-    std::string text;
-    char buffer[65536];
-    ssize_t n = 0;
-    while ((n = read(fd, buffer, sizeof(buffer))) > 0) text.append(buffer, static_cast<size_t>(n));
-    const bool timed_out = n < 0;
-    close(fd);
-    if (timed_out) return nothing_there("no trace came back in time");
+    CORUN_TRY(
+        const std::string text,
+        ask_process_monitor(socket, request,
+                            std::chrono::seconds(static_cast<int64_t>(options.seconds) + 120)));
     if (text.rfind("{\"error\"", 0) == 0) {
         auto answer = nlohmann::json::parse(text, nullptr, false);
         return Status(StatusCode::RPC_FAILED,
@@ -142,7 +117,8 @@ Expected<std::string> record_from_process(const TraceOptions& options, const std
                           (answer.is_object() ? answer.value("error", text) : text));
     }
     if (text.rfind("{\"displayTimeUnit\"", 0) != 0) {
-        return nothing_there("its answer is not a trace (a corun older than this one?)");
+        return no_monitored_process(socket,
+                                    "its answer is not a trace (a corun older than this one?)");
     }
     return text;
 }

@@ -71,13 +71,9 @@ public:
     }
 
     Status set_timeout(std::chrono::milliseconds timeout) override {
-        if (timeout.count() < 0 || timeout.count() > std::numeric_limits<uint32_t>::max()) {
-            return Status(StatusCode::INVALID_ARGUMENT,
-                          "the timeout must be from 0 to 4294967295 ms, not " +
-                              std::to_string(timeout.count()));
-        }
+        CORUN_TRY(const uint32_t milliseconds, service::timeout_milliseconds(timeout));
         v1::SetSpeech2TextSchedulingRequest request = scheduling_request();
-        request.set_timeout_ms(static_cast<uint32_t>(timeout.count()));
+        request.set_timeout_ms(milliseconds);
         return set_scheduling(request);
     }
 

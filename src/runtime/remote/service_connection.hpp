@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -21,6 +22,17 @@
 #include "runtime/remote/session_stream.hpp"
 
 namespace corun::service {
+
+// A scheduler timeout as the protocol's uint32 milliseconds; INVALID_ARGUMENT outside
+// 0..4294967295 ms.
+inline Expected<uint32_t> timeout_milliseconds(std::chrono::milliseconds timeout) {
+    if (timeout.count() < 0 || timeout.count() > std::numeric_limits<uint32_t>::max()) {
+        return Status(
+            StatusCode::INVALID_ARGUMENT,
+            "the timeout must be from 0 to 4294967295 ms, not " + std::to_string(timeout.count()));
+    }
+    return static_cast<uint32_t>(timeout.count());
+}
 
 // What LoadModel answers: the daemon's handle and the tensors as the model declares them.
 struct RemoteLoadedModel {
