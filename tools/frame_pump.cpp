@@ -125,6 +125,8 @@ private:
     std::vector<ConfiguredInferModel::Bindings>& slots_;
 };
 
+constexpr std::chrono::milliseconds REFUSED_BACKOFF{1};
+
 bool is_refusal(StatusCode code) {
     return code == StatusCode::DEADLINE_EXCEEDED || code == StatusCode::QUEUE_IS_FULL;
 }
@@ -157,6 +159,10 @@ Expected<PumpResult> pump_target(FrameTarget& target, const PumpOptions& options
         options.in_flight > 0 ? std::min<size_t>(options.in_flight, slot_count) : slot_count;
     std::vector<std::function<void()>> jobs(clients);   // waits for the slot's frame
     std::vector<Clock::time_point> completed(clients);  // each client's last completion
+    // Whether each client's last frame was refused: a client keeping the queue full sends its
+    // next one after REFUSED_BACKOFF, not at once, so that a model refusing every frame (an SLO
+    // it cannot meet, every placement full) is not driven in a busy loop.
+    std::vector<uint8_t> refused_last(clients, 0);
     const auto think = std::chrono::duration_cast<Clock::duration>(
         std::chrono::duration<double>(std::max(0.0, options.think_seconds)));
     const auto start = Clock::now();
@@ -204,10 +210,13 @@ Expected<PumpResult> pump_target(FrameTarget& target, const PumpOptions& options
                 if (stopped() || (options.seconds > 0 && elapsed() >= options.seconds)) break;
             }
         }
+        bool back_off = false;
         {
             std::lock_guard lock(result_mutex);
             if (!first_error.is_ok()) break;
+            back_off = refused_last[slot] != 0 && period == Clock::duration::zero();
         }
+        if (back_off) std::this_thread::sleep_for(REFUSED_BACKOFF);
         CORUN_RETURN_IF_ERROR(target.wait_until_ready());
         if (period > Clock::duration::zero()) {
             // Fell behind by more than a period (the queue was full): restart the schedule.
@@ -217,9 +226,11 @@ Expected<PumpResult> pump_target(FrameTarget& target, const PumpOptions& options
         auto job = target.submit(slot, [&, slot](const PumpedFrame& info) {
             std::lock_guard lock(result_mutex);
             completed[slot] = Clock::now();
+            refused_last[slot] = 0;
             if (!info.status.is_ok()) {
                 if (options.count_refusals && is_refusal(info.status.code())) {
                     ++result.refused[info.status.code()];
+                    refused_last[slot] = 1;
                 } else if (first_error.is_ok()) {
                     first_error = info.status;
                 }
@@ -243,6 +254,7 @@ Expected<PumpResult> pump_target(FrameTarget& target, const PumpOptions& options
             std::lock_guard lock(result_mutex);  // refused before it was queued
             ++result.refused[job.status().code()];
             completed[slot] = Clock::now();
+            refused_last[slot] = 1;
         } else {
             jobs[slot] = job.release();
         }
