@@ -104,7 +104,8 @@ TEST_F(ServiceLlmTest, GreedyTextThroughCorundIsTheSameAsInProcess) {
 }
 
 // `corun monitor` shows an LLM's tokens and context (issue 12, item 6): the tokens it generated
-// since loading, exactly, and the context in use and its capacity, as the client sees them.
+// since loading, exactly, and the context in use and its capacity, as the client sees them
+// (tokens/s covers only the last second, so it is not asserted).
 TEST_F(ServiceLlmTest, TheMonitorCountsAnLlmsTokensAndShowsItsContext) {
     ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
     ASSERT_OK_AND_ASSIGN(auto llm, LLM::create(*vdevice, tiny_llm(), llm_params()));
@@ -131,7 +132,6 @@ TEST_F(ServiceLlmTest, TheMonitorCountsAnLlmsTokensAndShowsItsContext) {
     EXPECT_EQ(shown->tokens_generated(), generated);
     EXPECT_EQ(shown->context_used(), llm->get_context_usage_size());
     EXPECT_EQ(shown->context_capacity(), llm->max_context_capacity());
-    EXPECT_GE(shown->tokens_per_second(), 0.0);
 }
 
 TEST_F(ServiceLlmTest, TextStreamsWhileItIsProducedAndAbortStopsIt) {
