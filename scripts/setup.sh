@@ -15,6 +15,7 @@ debian_packages=(
     libonnx-testdata  # ONNX's node tests, for the onnx_conformance test (tests/conformance)
     dpkg-dev file
     pybind11-dev python3-dev python3-pytest  # the Python package corun (python/, docs/PYTHON.md)
+    python3-setuptools python3-wheel python3-venv python3-pip  # its wheel, offline (setup.py)
     libcpp-httplib-dev prometheus  # `corun serve --http` (docs/SERVING.md) and its metrics test
     python3-grpcio python3-grpc-tools  # the client of the `corun serve --grpc` test
     libsqlite3-dev libssl-dev  # corun batch: the SQLite result store, SHA-256 content keys
