@@ -22,7 +22,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "service"))
 from installed_corun import loaded_libraries, rpc_libraries, run  # noqa: E402
-from process_checks import check, failures  # noqa: E402
+from process_checks import check, exit_code  # noqa: E402
 
 BUILD, VERSION = sys.argv[1:3]
 MAJOR = VERSION.split(".")[0]
@@ -134,10 +134,7 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    if failures:
-        print("%d failure(s): %s" % (len(failures), "; ".join(failures)))
-        return 1
-    return 0
+    return exit_code()
 
 
 if __name__ == "__main__":

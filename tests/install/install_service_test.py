@@ -22,7 +22,6 @@ usage: install_service_test.py BUILD_DIR CXX TEST_MODEL_DIR MODEL_CACHE_DIR VERS
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "service"))
 from installed_corun import (app_input, app_outputs, build_with_cmake, install,  # noqa: E402
                              rpc_libraries, run)
-from process_checks import check, failures, finish, start, stop_started  # noqa: E402
+from process_checks import check, exit_code, finish, start, stop_started  # noqa: E402
 
 BUILD, CXX, TEST_MODELS, CACHE, VERSION, LIBDIR = sys.argv[1:7]
 ADD_ONE = os.path.join(TEST_MODELS, "add_one.onnx")
@@ -137,10 +136,7 @@ def main():
         stop_started()
         shutil.rmtree(work, ignore_errors=True)
 
-    if failures:
-        print("%d failure(s): %s" % (len(failures), "; ".join(failures)))
-        return 1
-    return 0
+    return exit_code()
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "service"))
 from installed_corun import (app_input, app_outputs, build_with_cmake,  # noqa: E402
                              build_with_pkg_config, install, loaded_libraries, rpc_libraries, run)
-from process_checks import check, failures  # noqa: E402
+from process_checks import check, exit_code  # noqa: E402
 
 BUILD, CXX, TEST_MODELS, CACHE, VERSION, LIBDIR = sys.argv[1:7]
 MAJOR = VERSION.split(".")[0]
@@ -155,10 +155,7 @@ def main():
         code, out, err = run([os.path.join(prefix, "bin", "corun"), "scan"])
         check(code == 0 and "cpu:0" in out, "the installed corun scan runs", out + err)
 
-    if failures:
-        print("%d failure(s): %s" % (len(failures), "; ".join(failures)))
-        return 1
-    return 0
+    return exit_code()
 
 
 if __name__ == "__main__":

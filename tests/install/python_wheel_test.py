@@ -25,7 +25,7 @@ import zipfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "service"))
 from installed_corun import run  # noqa: E402
-from process_checks import check, failures  # noqa: E402
+from process_checks import check, exit_code  # noqa: E402
 
 SOURCE, BUILD, TEST_MODELS, CACHE = sys.argv[1:5]
 MODULE = "_corun" + sysconfig.get_config_var("EXT_SUFFIX")
@@ -142,10 +142,7 @@ def main():
         check_wheel_contents(wheel)
         if os.path.exists(wheel):
             check_in_venv(wheel, work)
-    if failures:
-        print("%d failure(s): %s" % (len(failures), "; ".join(failures)))
-        return 1
-    return 0
+    return exit_code()
 
 
 if __name__ == "__main__":

@@ -37,3 +37,11 @@ def stop_started():
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+def exit_code():
+    """The test's exit status: 0, or 1 after naming every failed check."""
+    if failures:
+        print("%d failure(s): %s" % (len(failures), "; ".join(failures)))
+        return 1
+    return 0
