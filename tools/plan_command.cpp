@@ -28,6 +28,7 @@ struct PlanOptions {
     int64_t aging_step_ms = 250;
     int64_t horizon_s = 60;
     bool no_headroom = false;
+    bool no_admission = false;
     bool json = false;
     NetGroups groups;
 };
@@ -53,6 +54,9 @@ void add_plan_options(CLI::App& app, PlanOptions& options) {
         ->check(CLI::Range(int64_t{1}, int64_t{3600}));
     app.add_flag("--no-headroom", options.no_headroom,
                  "Skip the headroom search (one simulation instead of a few dozen)");
+    app.add_flag("--no-admission", options.no_admission,
+                 "Plan the SLOs as targets only: without admission control (as `corun run2 "
+                 "--slo-ms` runs them), frames predicted to miss their SLO are not refused");
     app.add_flag("--json", options.json, "Print the prediction as JSON");
 }
 
@@ -130,6 +134,7 @@ CapacityWorkload workload_of(const PlanOptions& options) {
         model.timeout = from_milliseconds(net.timeout_ms);
         model.slo = from_milliseconds(net.slo_ms);
         model.slo_percentile = net.slo_percentile;
+        model.admission = !options.no_admission;
         workload.models.push_back(std::move(model));
     }
     for (const LlmOptions& llm : options.groups.llms) {
@@ -163,6 +168,11 @@ std::string slo_text(const PlannedModel& planned, const ModelPrediction& predict
     std::ostringstream text;
     text << (predicted.generative ? "TTFT " : "") << "p" << planned.slo_percentile << "<=" << slo_ms
          << ": " << (predicted.slo_holds ? "yes" : "NO");
+    if (predicted.refused_share > 0) {
+        char refused[48];
+        std::snprintf(refused, sizeof refused, " (%.1f%% refused)", 100 * predicted.refused_share);
+        text << refused;
+    }
     return text.str();
 }
 
@@ -201,6 +211,9 @@ nlohmann::json prediction_json(const PlanOptions& options, const CapacityWorkloa
               {"p99", rounded(model.latency_p99_ms, 3)}}},
             {"utilisation", rounded(model.utilisation, 4)},
             {"dropped_share", rounded(model.dropped_share, 4)},
+            {"admission", model.has_slo && planned.admission},
+            {"refused_share", rounded(model.refused_share, 4)},
+            {"late_share", rounded(model.late_share, 4)},
             {"slo_ms",
              model.has_slo
                  ? nlohmann::json(std::chrono::duration<double, std::milli>(planned.slo).count())

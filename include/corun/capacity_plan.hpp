@@ -53,6 +53,11 @@ struct PlannedModel {
     // 0 = no target.
     std::chrono::nanoseconds slo{0};
     double slo_percentile = 95;
+    // With an SLO, whether the scheduler enforces it as a deadline (ConfiguredInferModel's
+    // set_latency_slo, `corun run2 --slo-ms`): frames predicted to miss it are refused when
+    // queued and frames that can no longer make it are dropped before they run, so the frames
+    // that do run meet it. false: the SLO is a target only, every frame runs however late.
+    bool admission = true;
     // LLMs (models under the profile's "generative"): tokens per generation. One generation
     // runs at a time; arrivals are generations.
     uint32_t prompt_tokens = 64;
@@ -86,8 +91,14 @@ struct ModelPrediction {
     double latency_p99_ms = 0;
     double utilisation = 0;    // its share of the device's capacity (all slots together)
     double dropped_share = 0;  // arrivals that found the queue full, of all its arrivals
+    // With admission (PlannedModel::admission): frames refused when queued or dropped before
+    // they ran, of all its arrivals; and completed frames that still finished after their
+    // deadline, of those completed.
+    double refused_share = 0;
+    double late_share = 0;
     bool has_slo = false;
-    // Its SLO holds (always, without one) and, when rate-driven, it keeps up: at most 1% of its
+    // Its SLO holds (always, without one): its slo_percentile latency is within the SLO and at
+    // most 1% of its arrivals are refused; and, when rate-driven, it keeps up: at most 1% of its
     // arrivals find the queue full.
     bool slo_holds = true;
     double slo_latency_ms = 0;  // the predicted latency the SLO is checked against

@@ -206,6 +206,7 @@ class PlannedModel:
     batch_size: int
     threshold: int
     slo_percentile: float
+    admission: bool
     prompt_tokens: int
     max_tokens: int
     think_ms: float
@@ -231,6 +232,8 @@ class ModelPrediction:
     latency_p99_ms: float
     utilisation: float
     dropped_share: float
+    refused_share: float
+    late_share: float
     slo_holds: bool
     headroom: Optional[float]
     generative: bool

@@ -56,6 +56,7 @@ void bind_capacity_plan(py::module_& module) {
         .def_readwrite("batch_size", &PlannedModel::batch_size)
         .def_readwrite("threshold", &PlannedModel::threshold)
         .def_readwrite("slo_percentile", &PlannedModel::slo_percentile)
+        .def_readwrite("admission", &PlannedModel::admission)
         .def_readwrite("prompt_tokens", &PlannedModel::prompt_tokens)
         .def_readwrite("max_tokens", &PlannedModel::max_tokens);
     milliseconds_property(model, "think_ms", &PlannedModel::think);
@@ -89,6 +90,8 @@ void bind_capacity_plan(py::module_& module) {
         .def_readonly("latency_p99_ms", &ModelPrediction::latency_p99_ms)
         .def_readonly("utilisation", &ModelPrediction::utilisation)
         .def_readonly("dropped_share", &ModelPrediction::dropped_share)
+        .def_readonly("refused_share", &ModelPrediction::refused_share)
+        .def_readonly("late_share", &ModelPrediction::late_share)
         .def_readonly("slo_holds", &ModelPrediction::slo_holds)
         .def_readonly("headroom", &ModelPrediction::headroom)
         .def_readonly("generative", &ModelPrediction::generative)

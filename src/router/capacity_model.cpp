@@ -16,6 +16,8 @@ constexpr double LEAST_HEADROOM = 1.0 / 64;
 constexpr int BISECTION_STEPS = 7;
 // A rate-driven model keeps up while at most this share of its arrivals finds the queue full.
 constexpr double MOST_DROPPED_SHARE = 0.01;
+// A model with an SLO meets it while at most this share of its arrivals is refused by admission.
+constexpr double MOST_REFUSED_SHARE = 0.01;
 
 class Planner {
 public:
@@ -51,7 +53,13 @@ public:
                     ? static_cast<double>(simulated_model.device_time.count()) / capacity_ns
                     : 0;
             const double dropped = static_cast<double>(simulated_model.frames_dropped);
-            model.dropped_share = dropped > 0 ? dropped / (dropped + completed) : 0;
+            const double refused = static_cast<double>(simulated_model.frames_refused +
+                                                       simulated_model.frames_dropped_late);
+            const double arrivals = completed + dropped + refused;
+            model.dropped_share = dropped > 0 ? dropped / arrivals : 0;
+            model.refused_share = refused > 0 ? refused / arrivals : 0;
+            model.late_share =
+                completed > 0 ? static_cast<double>(simulated_model.frames_late) / completed : 0;
             if (model.generative) {
                 model.ttft_p50_ms = percentile_of(simulated_model.ttft_ms, 50);
                 model.ttft_p95_ms = percentile_of(simulated_model.ttft_ms, 95);
@@ -67,7 +75,9 @@ public:
             model.slo_latency_ms =
                 checked.empty() ? INFINITY : percentile_of(checked, planned.slo_percentile);
             const double slo_ms = std::chrono::duration<double, std::milli>(planned.slo).count();
-            model.slo_holds = keeps_up && (!model.has_slo || model.slo_latency_ms <= slo_ms);
+            model.slo_holds =
+                keeps_up && (!model.has_slo || (model.slo_latency_ms <= slo_ms &&
+                                                model.refused_share <= MOST_REFUSED_SHARE));
             prediction.all_slos_hold = prediction.all_slos_hold && model.slo_holds;
             prediction.models.push_back(std::move(model));
         }

@@ -143,6 +143,7 @@ std::vector<scheduler::SimulatedModel> simulated_models(const CapacityWorkload& 
         model.params.burst = planned.batch_size;
         model.params.threshold = planned.threshold;
         model.params.timeout = planned.timeout;
+        if (planned.admission) model.params.latency_slo = planned.slo;
         model.queue_capacity = 2 * planned.batch_size;  // the async queue
         if (auto overhead = device.overhead.find(planned.name); overhead != device.overhead.end()) {
             model.latency_overhead = overhead->second;

@@ -149,6 +149,11 @@ struct ModelScheduler::State {
         admission.slots = on_latency_slot ? latency_slots : shared_slots;
         if (!on_latency_slot) {
             for (const auto& [id, running_burst] : running_bursts) {
+                // A frame that outranks a unit lending its slot runs beside it, not after it.
+                if (int{model.params.priority} > running_burst.lends_below_priority &&
+                    running_burst.lends_below_priority >= 0) {
+                    continue;
+                }
                 const TimePoint ends =
                     running_burst.started + TimePoint(running_burst.predicted_ns);
                 admission.running_left_ns.push_back(std::max<int64_t>(0, (ends - now).count()));
@@ -256,6 +261,7 @@ struct ModelScheduler::State {
             std::all_of(burst.requests.begin(), burst.requests.end(),
                         [](const InferRequest& request) { return request.preemptible; })) {
             burst.lends_slot = true;
+            running_bursts[burst.id].lends_below_priority = model.params.priority;
             lending[device_index].emplace_back(decision.model_id, model.params.priority);
             lend_wake.notify_all();
         }
@@ -423,6 +429,9 @@ struct ModelScheduler::State {
     struct RunningBurst {
         TimePoint started{0};
         int64_t predicted_ns = 0;
+        // A preemptible burst (a generative model's unit) lends its slot: frames of models
+        // above this priority run beside it and do not wait for it. -1: it does not lend.
+        int lends_below_priority = -1;
     };
     std::map<uint64_t, RunningBurst> running_bursts;
     uint64_t next_burst_id = 1;

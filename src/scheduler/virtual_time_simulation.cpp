@@ -9,6 +9,8 @@
 #include <queue>
 #include <random>
 
+#include "scheduler/admission.hpp"
+
 namespace corun::scheduler {
 namespace {
 
@@ -24,6 +26,7 @@ double milliseconds(Nanoseconds value) {
 struct Job {
     Nanoseconds created{0};  // its arrival: latency counts from here
     uint32_t next_unit = 0;  // generative: the unit to queue next
+    TimePoint deadline = NO_DEADLINE;
 };
 
 struct QueuedUnit {
@@ -198,8 +201,69 @@ private:
         }
     }
 
+    // The deadline of a frame of model i queued now: now + its SLO (none for a generative
+    // model, whose units the threaded scheduler queues without one either).
+    TimePoint deadline_of(size_t i, Nanoseconds now) const {
+        const Nanoseconds slo = models_[i].params.latency_slo;
+        return slo.count() > 0 && !generative(i) ? now + slo : NO_DEADLINE;
+    }
+
+    // A frame's own predicted execution: its model's time for a burst of one.
+    int64_t own_execution_ns(size_t i) const { return models_[i].timing.burst(1).count(); }
+
+    // When a frame of model i queued now would finish, as the threaded scheduler's admission
+    // sees it (ModelScheduler's predict): the bursts running on shared slots and everything
+    // queued ahead of it on the slots it may use, then its own execution.
+    FramePrediction predict(size_t i, Nanoseconds now, TimePoint deadline) const {
+        AdmissionView view;
+        view.now = now;
+        const uint8_t priority = models_[i].params.priority;
+        const bool on_latency_slot = device_.latency_slots > 0 && priority > PRIORITY_NORMAL;
+        const int lowest_ahead = on_latency_slot ? int{PRIORITY_NORMAL} : -1;
+        view.slots = on_latency_slot ? device_.latency_slots : std::max<uint32_t>(1, device_.slots);
+        if (!on_latency_slot) {
+            for (const Slot& slot : slots_) {
+                if (slot.kind != SlotKind::SHARED || !slot.busy()) continue;
+                // A frame that outranks a unit lending its slot runs beside it, not after it.
+                if (generative(slot.model) && models_[slot.model].params.priority < priority) {
+                    continue;
+                }
+                view.running_left_ns.push_back(std::llround(slot.remaining_ns * speed_factor_));
+            }
+        }
+        for (size_t j = 0; j < models_.size(); ++j) {
+            if (int{models_[j].params.priority} <= lowest_ahead) continue;
+            for (const QueuedUnit& queued : clients_[j].queued) {
+                const int64_t predicted =
+                    generative(j)
+                        ? models_[j].generation.unit_time(jobs_[queued.job].next_unit).count()
+                        : own_execution_ns(j);
+                view.queued.push_back(
+                    {j + 1, models_[j].params.priority, jobs_[queued.job].deadline, predicted});
+            }
+        }
+        return predict_frame(view, i + 1, priority, deadline, own_execution_ns(i));
+    }
+
+    // A frame that will not run (refused or dropped late): its client, if closed-loop, sends
+    // the next after its think time, at least REFUSED_RETRY_GAP later.
+    void abandon(size_t i, Nanoseconds now) {
+        if (!closed_loop(i)) return;
+        const ArrivalPattern& arrivals = models_[i].arrivals;
+        const Nanoseconds think =
+            arrivals.kind == ArrivalPattern::Kind::CLOSED_LOOP ? arrivals.think : Nanoseconds(0);
+        clients_[i].sends.push(now + std::max(think, REFUSED_RETRY_GAP));
+    }
+
     void admit(size_t i, size_t job, Nanoseconds now) {
         ClientState& client = clients_[i];
+        const TimePoint deadline = deadline_of(i, now);
+        if (deadline != NO_DEADLINE && predict(i, now, deadline).finish > deadline) {
+            ++result_.models[i].frames_refused;
+            abandon(i, now);
+            return;
+        }
+        jobs_[job].deadline = deadline;
         // Same rule as the threaded scheduler: a waking model starts level with the
         // least-served busy model. A client that sends its next frame the moment the last one
         // completed is not waking: in real time its frame is queued while the worker is still
@@ -226,16 +290,46 @@ private:
         ClientState& client = clients_[i];
         --client.admitted;
         client.last_left = now;
+        if (now > jobs_[job].deadline) ++result_.models[i].frames_late;
         const Nanoseconds post = models_[i].timing.host_post;
         if (post.count() > 0) {
             client.host_post.emplace_back(now + post, job);
         } else {
             complete(i, job, now);
         }
+        admit_backlog(i, now);
+    }
+
+    // Jobs that waited for room in the model's queue, while there is room.
+    void admit_backlog(size_t i, Nanoseconds now) {
+        ClientState& client = clients_[i];
         while (client.admitted < admit_limit(i) && !client.backlog.empty()) {
             const size_t next = client.backlog.front();
             client.backlog.pop_front();
             admit(i, next, now);
+        }
+    }
+
+    // Drops the front frames whose own execution, started now, would end after their deadline
+    // (what ran ahead of them changed since admission), as the threaded scheduler does before
+    // every decision.
+    void drop_late_fronts(Nanoseconds now) {
+        for (size_t i = 0; i < models_.size(); ++i) {
+            ClientState& client = clients_[i];
+            bool dropped = false;
+            while (!client.queued.empty()) {
+                const size_t job = client.queued.front().job;
+                if (jobs_[job].deadline == NO_DEADLINE ||
+                    now + Nanoseconds(own_execution_ns(i)) <= jobs_[job].deadline) {
+                    break;
+                }
+                client.queued.pop_front();
+                --client.admitted;
+                ++result_.models[i].frames_dropped_late;
+                abandon(i, now);
+                dropped = true;
+            }
+            if (dropped) admit_backlog(i, now);
         }
     }
 
@@ -384,6 +478,7 @@ private:
             for (size_t s = 0; s < slots_.size(); ++s) {
                 Slot& slot = slots_[s];
                 if (slot.busy()) continue;
+                drop_late_fronts(now);
                 int above = -1;  // only models whose priority is above this one (-1: all)
                 if (slot.kind == SlotKind::LATENCY) above = PRIORITY_NORMAL;
                 if (slot.kind == SlotKind::LENT) {
@@ -395,10 +490,10 @@ private:
                 for (size_t i = 0; i < models_.size(); ++i) {
                     const ClientState& client = clients_[i];
                     if (client.queued.empty() || int{models_[i].params.priority} <= above) continue;
-                    view.push_back({i + 1, models_[i].params,
-                                    static_cast<uint32_t>(client.queued.size()),
-                                    client.queued.front().enqueued, client.ledger_ns,
-                                    client.running, client.last_dispatched});
+                    view.push_back(
+                        {i + 1, models_[i].params, static_cast<uint32_t>(client.queued.size()),
+                         client.queued.front().enqueued, client.ledger_ns, client.running,
+                         client.last_dispatched, jobs_[client.queued.front().job].deadline});
                 }
                 const PolicyResult decided = policy_.decide(
                     now, view, slot.last_model == NO_MODEL ? 0 : slot.last_model + 1);

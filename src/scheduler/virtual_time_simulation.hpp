@@ -16,7 +16,14 @@
 //   - generative models: a job is a chain of units (prefill chunks, then decode steps), one
 //     queued at a time, each a preemptible request: bursts of models of a higher priority run
 //     at once beside a unit on the device's lent slot, and with preemption on the unit pauses
-//     while they run (docs/GENAI.md).
+//     while they run (docs/GENAI.md);
+//   - deadlines: a model with a latency SLO gives each frame the deadline queueing + SLO; its
+//     frames run earliest deadline first within a priority level, a frame predicted to finish
+//     after its deadline is refused when it is queued, and one whose own execution would end
+//     after it is dropped before it runs (scheduler/admission.hpp, as the threaded scheduler).
+//     The prediction sees the simulation's exact remaining times where the threaded scheduler
+//     sees its measured window; a closed-loop client whose frame was refused or dropped sends
+//     its next one after its think time, at least REFUSED_RETRY_GAP (as `corun run2` does).
 #pragma once
 
 #include <algorithm>
@@ -133,9 +140,19 @@ struct SimulatedDispatch {
     size_t slot = 0;  // shared slots first, then latency slots, then the lent slot
 };
 
+// A closed-loop client whose frame was refused waits this long before its next (at least):
+// what `corun run2`'s frame pump does, and what keeps a refusing device from spinning a client.
+inline constexpr std::chrono::nanoseconds REFUSED_RETRY_GAP = std::chrono::milliseconds(1);
+
 struct SimulatedModelResult {
     uint64_t frames_done = 0;     // frames (for a generative model: units) completed
     uint64_t frames_dropped = 0;  // arrivals that found the queue full
+    // With a latency SLO: frames refused when queued (predicted late), dropped before they ran
+    // (late in the queue), and completed after their deadline. Neither refused nor dropped
+    // frames have a latency in latency_ms.
+    uint64_t frames_refused = 0;
+    uint64_t frames_dropped_late = 0;
+    uint64_t frames_late = 0;
     // Slot time of its bursts, slowdown included; a paused unit's pause excluded.
     std::chrono::nanoseconds device_time{0};
     std::vector<double> latency_ms;  // arrival to completion (host time included), per frame;

@@ -138,6 +138,43 @@ TEST(CapacityModelTest, AFrameAboveTheLlmsPriorityRunsBesideItsUnit) {
     EXPECT_DOUBLE_EQ(prediction->models[1].latency_p95_ms, 5.5);
 }
 
+TEST(CapacityModelTest, AnOverloadedModelWithAnSloIsPredictedToRefuseFramesNotToRunLate) {
+    // 4 ms frames at 400 a second: 1.6x what the device runs. With admission (the default, as
+    // the scheduler enforces an SLO) every frame that runs meets its 5.5 ms SLO and the excess
+    // is refused or finds the queue full; the SLO does not hold, as more than 1% is refused.
+    PlannedModel cam = PlannedModel::at_rate("cam", 400);
+    cam.slo = std::chrono::microseconds(5500);
+    cam.slo_percentile = 99;
+    CapacityWorkload workload = on("npu-sim", {cam});
+    workload.headroom = false;
+    auto admitted = planner().predict(workload);
+    ASSERT_TRUE(admitted) << admitted.status();
+    const ModelPrediction& model = admitted->models[0];
+    EXPECT_GT(model.refused_share, 0.1);
+    EXPECT_NEAR(model.refused_share + model.dropped_share, 1 - model.throughput / 400, 0.005);
+    EXPECT_DOUBLE_EQ(model.late_share, 0.0);
+    EXPECT_LE(model.latency_p99_ms, 5.5);
+    EXPECT_FALSE(model.slo_holds);
+
+    // Planned as a target only, no frame is refused: they queue, run late and find the queue
+    // full.
+    workload.models[0].admission = false;
+    auto unchecked = planner().predict(workload);
+    ASSERT_TRUE(unchecked) << unchecked.status();
+    EXPECT_DOUBLE_EQ(unchecked->models[0].refused_share, 0.0);
+    EXPECT_GT(unchecked->models[0].latency_p99_ms, 5.5);
+    EXPECT_FALSE(unchecked->models[0].slo_holds);
+
+    // At 100 a second nothing waits: nothing refused, the SLO holds.
+    workload.models[0] = cam;
+    workload.models[0].rate = 100;
+    auto light = planner().predict(workload);
+    ASSERT_TRUE(light) << light.status();
+    EXPECT_DOUBLE_EQ(light->models[0].refused_share, 0.0);
+    EXPECT_DOUBLE_EQ(light->models[0].latency_p99_ms, 4.0);
+    EXPECT_TRUE(light->models[0].slo_holds);
+}
+
 void expect_refused(const CapacityWorkload& workload, StatusCode code,
                     const std::string& expected) {
     auto prediction = planner().predict(workload);

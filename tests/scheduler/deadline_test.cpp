@@ -283,5 +283,43 @@ TEST(DeadlineSchedulerTest, ALatencySloGivesEveryFrameADeadlineAndCountsLateFini
     EXPECT_EQ(counters_of(scheduler, 1).finished_in_time, 1u);
 }
 
+TEST(DeadlineSchedulerTest, AFrameThatOutranksAUnitLendingItsSlotIsNotPredictedToWaitForIt) {
+    // An LLM's unit (preemptible) measured at >= 500 ms holds the only slot; a vision frame of a
+    // higher priority with a 50 ms deadline runs beside it on the lent slot, so admission must
+    // not count the unit's time as ahead of it (it did, and refused every such frame).
+    ModelScheduler scheduler({DeviceSlots{1, 0}}, PolicyOptions{});
+    ModelSchedulingParams llm, vision;
+    llm.priority = 16;
+    vision.priority = 24;
+    ASSERT_TRUE(scheduler.add_model(1, "llm", llm).is_ok());
+    ASSERT_TRUE(scheduler.add_model(2, "vision", vision).is_ok());
+    ASSERT_TRUE(scheduler.add_model(3, "peer", llm).is_ok());
+    Outcomes outcomes;
+    InferRequest measured = outcomes.request(1, {}, 500ms);
+    measured.preemptible = true;
+    ASSERT_TRUE(scheduler.enqueue(std::move(measured)).is_ok());
+    ASSERT_TRUE(outcomes.done.wait_for(1));
+    wait_idle(scheduler);
+
+    Blocker unit;
+    InferRequest held = unit.request(1);
+    held.preemptible = true;
+    ASSERT_TRUE(scheduler.enqueue(std::move(held)).is_ok());
+    ASSERT_TRUE(unit.wait_until_entered());
+    ASSERT_TRUE(scheduler.enqueue(outcomes.request(2, Clock::now() + 50ms)).is_ok());
+    ASSERT_TRUE(outcomes.done.wait_for(2));  // ran beside the unit, which still holds the slot
+    EXPECT_TRUE(outcomes.cancelled.empty());
+    // A frame of the unit's own level does wait for it: refused.
+    ASSERT_TRUE(scheduler.enqueue(outcomes.request(3, Clock::now() + 50ms)).is_ok());
+    ASSERT_EQ(outcomes.done.count(), 3);
+    ASSERT_EQ(outcomes.cancelled.size(), 1u);
+    EXPECT_EQ(outcomes.cancelled[0].code(), StatusCode::DEADLINE_EXCEEDED);
+    unit.release();
+    const DeadlineCounters counters = counters_of(scheduler, 2);
+    EXPECT_EQ(counters.admitted, 1u);
+    EXPECT_EQ(counters.refused_predicted_late, 0u);
+    EXPECT_EQ(outcomes.ran, (std::vector<uint64_t>{1, 2}));
+}
+
 }  // namespace
 }  // namespace corun::scheduler

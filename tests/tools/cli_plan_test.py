@@ -92,6 +92,27 @@ with tempfile.TemporaryDirectory() as folder:
     else:
         check(False, "plan with an LLM --json exits 0", result)
 
+    # An overloaded camera with an SLO (4 ms frames at 400/s on npu-sim: 1.6x the device):
+    # with admission, as run2 --slo-ms enforces it, the excess is refused and what runs is on
+    # time; with --no-admission nothing is refused and frames run late.
+    overload = ["--profile", profile, "--device", "npu-sim", "--horizon", "20", "--json",
+                "--no-headroom", "set-net", "cam", "--framerate", "400", "--slo-ms", "5.5",
+                "--slo-percentile", "99"]
+    admitted, unchecked = corun("plan", *overload), corun("plan", "--no-admission", *overload)
+    if admitted.returncode == 0 and unchecked.returncode == 0:
+        cam = json.loads(admitted.stdout)["models"][0]
+        check(cam["admission"] and cam["refused_share"] > 0.1 and cam["late_share"] == 0 and
+              cam["latency"]["p99"] <= 5.5 and not cam["slo_holds"],
+              "with admission the excess is refused and what runs meets the SLO", admitted)
+        cam = json.loads(unchecked.stdout)["models"][0]
+        check(not cam["admission"] and cam["refused_share"] == 0 and
+              cam["latency"]["p99"] > 5.5, "--no-admission refuses nothing; frames run late",
+              unchecked)
+    else:
+        check(False, "plan of an overloaded camera exits 0", (admitted, unchecked))
+    text = corun(*[arg for arg in ["plan", *overload] if arg != "--json"])
+    check("% refused)" in text.stdout, "the text names the share refused", text)
+
     # Errors name the cause and the fix.
     bad_profile = os.path.join(folder, "bad.json")
     with open(bad_profile, "w") as file:
