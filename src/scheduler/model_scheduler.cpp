@@ -51,6 +51,8 @@ struct ScheduledModel {
     DeadlineCounters deadlines;
     ExecutionTimeWindow execution;  // wall time of its recent bursts, for admission
     TimePoint last_dispatched{0};
+    // When its last burst was charged; nullopt: never (its first frame wakes it from idle).
+    std::optional<TimePoint> last_finished;
     // Queue + execution time of the latest requests, for the monitor.
     std::array<int64_t, 128> recent_latency_ns{};
     size_t recent_latency_count = 0;
@@ -332,6 +334,7 @@ struct ModelScheduler::State {
             }
             found->second.execution.record(frames, wall_ns);
             found->second.running -= frames;
+            found->second.last_finished = finished;
             found->second.ledger_ns += device_ns;
             found->second.device_time_ns += device_ns;
             found->second.frames_done += frames;
@@ -619,7 +622,11 @@ Status ModelScheduler::push_locked(InferRequest request, std::optional<Refusal>&
         }
         ++model.deadlines.admitted;
     }
-    if (model.frames_queued == 0 && model.running == 0) state_->catch_up(request.model_id, model);
+    if (model.frames_queued == 0 && model.running == 0 &&
+        (!model.last_finished ||
+         now - *model.last_finished > state_->policy.options().idle_before_catch_up)) {
+        state_->catch_up(request.model_id, model);
+    }
     model.frames_queued += request.frames;
     uint64_t recorded_id = 0;
     if (state_->recorder.on()) {

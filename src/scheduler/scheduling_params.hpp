@@ -42,6 +42,13 @@ struct PolicyOptions {
     // Ignore priorities and thresholds: run frames in the order they arrived (the group was
     // created with SchedulingAlgorithm::NONE).
     bool arrival_order = false;
+    // Fairness by device time: a model that sends a frame after it had nothing queued or
+    // running for longer than this counts as waking from idle, and starts level with the
+    // least-served busy model (idle time is not banked). Shorter gaps are a client sending its
+    // next frame from the completion of its last: without this margin, whether it counted as
+    // idle depended on whether its frame or the worker's accounting of the last burst came
+    // first, and the same workload got either share (docs/ROUTER.md, "A race").
+    std::chrono::nanoseconds idle_before_catch_up{std::chrono::milliseconds(2)};
 };
 
 }  // namespace corun::scheduler

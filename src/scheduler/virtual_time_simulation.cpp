@@ -264,14 +264,13 @@ private:
             return;
         }
         jobs_[job].deadline = deadline;
-        // Same rule as the threaded scheduler: a waking model starts level with the
-        // least-served busy model. A client that sends its next frame the moment the last one
-        // completed is not waking: in real time its frame is queued while the worker is still
-        // finishing the last burst (its model still counts as running), measured so in
-        // bench/capacity_bench (docs/ROUTER.md). A generation's end is known only after its last
-        // unit was charged, so the next generation's first unit always catches up.
-        const bool sent_at_once = client.last_left == now && !generative(i);
-        if (client.queued.empty() && client.running == 0 && !sent_at_once) catch_up(i);
+        // Same rule as the threaded scheduler: a model waking from idle (nothing queued or
+        // running for longer than PolicyOptions::idle_before_catch_up) starts level with the
+        // least-served busy model; a client sending its next frame (or generation) sooner after
+        // its last left the device keeps its ledger.
+        const bool idle = client.last_left == NEVER ||
+                          now - client.last_left > policy_.options().idle_before_catch_up;
+        if (client.queued.empty() && client.running == 0 && idle) catch_up(i);
         ++client.admitted;
         client.queued.push_back({job, now});
     }

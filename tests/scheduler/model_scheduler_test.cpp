@@ -412,6 +412,44 @@ namespace {
 
 // ---- preemptible requests (generative models' units) ----
 
+// Which of two frames queued behind a running burst goes first, when model "a" (1 us of device
+// time so far) sends after its last burst was charged and "c" (5 us) and "b" (10 us, running)
+// are busy; `idle_before_catch_up` decides whether "a" counts as waking from idle.
+std::vector<uint64_t> order_after_a_gap(std::chrono::nanoseconds idle_before_catch_up) {
+    PolicyOptions options;
+    options.aging_step = std::chrono::nanoseconds(0);
+    options.idle_before_catch_up = idle_before_catch_up;
+    ModelScheduler scheduler({DeviceSlots{1}}, options);
+    EXPECT_TRUE(scheduler.add_model(1, "c", with_priority(16)).is_ok());
+    EXPECT_TRUE(scheduler.add_model(2, "a", with_priority(16)).is_ok());
+    EXPECT_TRUE(scheduler.add_model(3, "b", with_priority(16)).is_ok());
+    Recorder history;
+    const std::pair<uint64_t, int64_t> past[] = {{1, 5000}, {3, 10000}, {2, 1000}};
+    int done = 0;
+    for (const auto& [model_id, device_ns] : past) {
+        EXPECT_TRUE(scheduler.enqueue(history.request(model_id, device_ns)).is_ok());
+        history.wait_for(++done);
+        EXPECT_TRUE(test::wait_until([&] { return scheduler.in_flight() == 0; }));
+    }
+    Blocker b;
+    EXPECT_TRUE(scheduler.enqueue(b.request(3)).is_ok());
+    EXPECT_TRUE(b.wait_until_entered());
+    Recorder recorder;
+    EXPECT_TRUE(scheduler.enqueue(recorder.request(1)).is_ok());
+    EXPECT_TRUE(scheduler.enqueue(recorder.request(2)).is_ok());
+    b.release();
+    recorder.wait_for(2);
+    return recorder.order;
+}
+
+TEST(ModelSchedulerTest, OnlyAGapLongerThanTheMarginMakesAModelCatchUp) {
+    // Kept as a short gap: "a" keeps its ledger (1 us, below c's 5 us) and goes first.
+    EXPECT_EQ(order_after_a_gap(std::chrono::hours(1)), (std::vector<uint64_t>{2, 1}));
+    // Counted as idle: "c" (idle too) catches up to b's 10 us, and "a" to the least busy model's
+    // 10 us: tied, turn order after b gives c first.
+    EXPECT_EQ(order_after_a_gap(std::chrono::nanoseconds(0)), (std::vector<uint64_t>{1, 2}));
+}
+
 TEST(ModelSchedulerTest, OutrankingFramesRunBesideARunningPreemptibleRequest) {
     ModelScheduler scheduler({DeviceSlots{1}}, strict());
     ASSERT_TRUE(scheduler.add_model(1, "llm", with_priority(16)).is_ok());

@@ -288,7 +288,7 @@ TEST(VirtualTimeScheduleTest, ClosedLoopClientsSendAfterTheirThinkTime) {
     EXPECT_EQ(two.models[0].latency_ms, (std::vector<double>{2.0, 4.0, 3.0, 3.0, 3.0, 3.0}));
 }
 
-TEST(VirtualTimeScheduleTest, AClientSendingAtOnceKeepsItsShareAndOneThatThinksCatchesUp) {
+TEST(VirtualTimeScheduleTest, AClientSendingAtOnceKeepsItsShareAndOneThatThinksLosesItsTurn) {
     // One client each, 1 ms and 4 ms frames, fairness by device time. Sending the next frame the
     // moment the last completed is not waking from idle: the ledgers stay as they are and the
     // device splits half and half (four short frames per long one).
@@ -299,8 +299,8 @@ TEST(VirtualTimeScheduleTest, AClientSendingAtOnceKeepsItsShareAndOneThatThinksC
     const double short_time = at_once.models[0].device_time.count();
     const double long_time = at_once.models[1].device_time.count();
     EXPECT_NEAR(short_time / (short_time + long_time), 0.5, 0.01);
-    // After a think time the model was idle: it catches up with the busy one, and the two
-    // alternate frame by frame (one short frame per long one, 1 ms of every 5).
+    // After a think time, however short, the long model takes the slot while the short one
+    // thinks: the two alternate frame by frame (one short frame per long one, 1 ms of every 5).
     auto thinking = simulate(
         {model("short", 16, milliseconds(1), ArrivalPattern::closed_loop(1, microseconds(1))),
          model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)))},
@@ -308,6 +308,37 @@ TEST(VirtualTimeScheduleTest, AClientSendingAtOnceKeepsItsShareAndOneThatThinksC
     const double short_thinking = thinking.models[0].device_time.count();
     const double long_thinking = thinking.models[1].device_time.count();
     EXPECT_NEAR(short_thinking / (short_thinking + long_thinking), 0.2, 0.01);
+}
+
+TEST(VirtualTimeScheduleTest, AModelCatchesUpOnlyAfterAGapLongerThanTheMargin) {
+    // b (10 ms), c (5 ms) and a (1 ms) each send a frame at 0: b runs 0-10, c 10-15, a 15-16.
+    // b's second frame (15.5) runs 16-26. c and a send again while it runs, `gap` (1.5 or 3 ms)
+    // after their last frame left the device. At 26 the two wait: a kept as busy has 1 ms of device
+    // time against c's 5 and goes first; both counted as waking catch up with b's 10 ms, tie, and c
+    // goes first (turn order after b). PolicyOptions::idle_before_catch_up (2 ms) decides which,
+    // as in the threaded scheduler (ModelSchedulerTest.OnlyAGapLongerThanTheMarginMakesAModel...).
+    auto order = [](nanoseconds gap, nanoseconds margin) {
+        PolicyOptions options;
+        options.aging_step = nanoseconds(0);
+        options.idle_before_catch_up = margin;
+        auto result =
+            simulate({model("b", 16, milliseconds(10),
+                            ArrivalPattern::at({nanoseconds(0), microseconds(15500)})),
+                      model("c", 16, milliseconds(5),
+                            ArrivalPattern::at({nanoseconds(0), milliseconds(15) + gap})),
+                      model("a", 16, milliseconds(1),
+                            ArrivalPattern::at({nanoseconds(0), milliseconds(16) + gap}))},
+                     nanoseconds(0), options, milliseconds(100));
+        return model_sequence(result, 6);
+    };
+    const nanoseconds margin = PolicyOptions{}.idle_before_catch_up;
+    ASSERT_EQ(margin, milliseconds(2));
+    const std::vector<size_t> kept{0, 1, 2, 0, 2, 1}, caught_up{0, 1, 2, 0, 1, 2};
+    EXPECT_EQ(order(microseconds(1500), margin), kept);
+    EXPECT_EQ(order(microseconds(1500), std::chrono::hours(1)), kept);
+    EXPECT_EQ(order(microseconds(1500), nanoseconds(0)), caught_up);
+    EXPECT_EQ(order(milliseconds(3), margin), caught_up);
+    EXPECT_EQ(order(milliseconds(3), std::chrono::hours(1)), kept);
 }
 
 TEST(VirtualTimeScheduleTest, ClosedLoopClientsBeyondTheQueueWaitInsteadOfDropping) {
