@@ -125,6 +125,30 @@ private:
     std::vector<ConfiguredInferModel::Bindings>& slots_;
 };
 
+// A configured model run with the blocking run() on the pumping thread: one frame at a time.
+class SynchronousModelTarget : public FrameTarget {
+public:
+    SynchronousModelTarget(ConfiguredInferModel& model,
+                           std::vector<ConfiguredInferModel::Bindings>& slots)
+        : model_(model), slots_(slots) {}
+    size_t slot_count() const override { return 1; }
+    Status wait_until_ready() override { return Status::ok(); }
+    Expected<std::function<void()>> submit(size_t slot,
+                                           std::function<void(const PumpedFrame&)> done) override {
+        const auto started = Clock::now();
+        Status status = model_.run(slots_[slot], std::chrono::seconds(60));
+        InferTiming timing;
+        timing.total_ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count();
+        done(PumpedFrame{std::move(status), timing});
+        return std::function<void()>([] {});
+    }
+
+private:
+    ConfiguredInferModel& model_;
+    std::vector<ConfiguredInferModel::Bindings>& slots_;
+};
+
 constexpr std::chrono::milliseconds REFUSED_BACKOFF{1};
 
 bool is_refusal(StatusCode code) {
@@ -136,6 +160,10 @@ bool is_refusal(StatusCode code) {
 Expected<PumpResult> pump_frames(ConfiguredInferModel& model,
                                  std::vector<ConfiguredInferModel::Bindings>& slots,
                                  const PumpOptions& options) {
+    if (options.synchronous) {
+        SynchronousModelTarget target(model, slots);
+        return pump_target(target, options);
+    }
     ConfiguredModelTarget target(model, slots);
     return pump_target(target, options);
 }

@@ -48,6 +48,10 @@ struct PumpOptions {
     // full queue (QUEUE_IS_FULL) are counted in PumpResult::refused and the pump goes on;
     // without it the first refused frame stops the pump like any failure.
     bool count_refusals = false;
+    // A camera loop: each frame with the blocking run() on the pumping thread, one at a time
+    // (as a loop around a bare session's Run() does), instead of run_async(). Its frames'
+    // device and conversion times are not reported (run() returns none); total is run()'s.
+    bool synchronous = false;
 };
 
 struct PumpResult {
