@@ -11,7 +11,10 @@
 // tokens/s, in-process and through corund.
 //
 //   genai_bench [--llm FILE.gguf] [--vision FILE.onnx] [--fps 10] [--seconds 15] [--threads N]
-//               [--corund PATH] [--skip-corund] [--json]
+//               [--corund PATH] [--skip-corund] [--only CONFIG,...] [--json]
+// --only runs only the named configurations (the keys of the JSON report: vision_solo,
+// vision_solo_corun, llm_solo, llm_naive_solo, naive, corun, corun_no_preemption, corund,
+// speech_solo, speech_naive, speech_corun); the ratios need vision_solo and llm_solo.
 // Roles (the benchmark runs itself as a child process for them): --role vision|llm-naive|llm.
 #include <signal.h>
 #include <sys/wait.h>
@@ -26,6 +29,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -71,6 +75,10 @@ struct Options {
     // the vision child starts its frames only then, so that both run for the same seconds.
     std::string ready_file;
     std::string wait_file;
+    std::set<std::string> only;  // configurations to run; empty: all
+    bool runs(const std::string& configuration) const {
+        return only.empty() || only.count(configuration) > 0;
+    }
 };
 
 double percentile(std::vector<double> values, double percent) {
@@ -398,6 +406,11 @@ int main(int argc, char** argv) {
         {"--ready-file", [&](const std::string& v) { options.ready_file = v; }},
         {"--wait-file", [&](const std::string& v) { options.wait_file = v; }},
         {"--vision-threads", [&](const std::string& v) { options.vision_threads = std::stoul(v); }},
+        {"--only",
+         [&](const std::string& v) {
+             std::stringstream list(v);
+             for (std::string name; std::getline(list, name, ',');) options.only.insert(name);
+         }},
     };
     const std::map<std::string, std::function<void()>> flags = {
         {"--skip-corund", [&] { options.skip_corund = true; }},
@@ -418,6 +431,18 @@ int main(int argc, char** argv) {
         }
     }
     if (!options.role.empty()) return run_role(options);
+    const std::set<std::string> configurations = {
+        "vision_solo", "vision_solo_corun",   "llm_solo", "llm_naive_solo", "naive",
+        "corun",       "corun_no_preemption", "corund",   "speech_solo",    "speech_naive",
+        "speech_corun"};
+    for (const auto& name : options.only) {
+        if (configurations.count(name) == 0) {
+            std::cerr << "genai_bench: --only: no configuration '" << name
+                      << "'; the configurations are the keys of the JSON report (see the top of "
+                         "bench/genai_bench.cpp)\n";
+            return 2;
+        }
+    }
     for (const auto& file : {options.llm, options.vision}) {
         if (!std::filesystem::exists(file)) {
             std::cerr << "genai_bench: " << file
@@ -506,6 +531,7 @@ int main(int argc, char** argv) {
     };
     std::string socket;
     pid_t daemon = -1;
+    if (!options.runs("corund")) options.skip_corund = true;
     if (!options.skip_corund) {
         std::string corund = options.corund;
         if (corund.empty()) {
@@ -531,28 +557,47 @@ int main(int argc, char** argv) {
     for (int round = 0; round < options.rounds; ++round) {
         // The vision model as users run it alone (ONNX Runtime's default threads), and alone in
         // corun's configuration beside a generative model (--vision-threads).
-        rounds["vision_solo"].push_back({{"vision", run_children({naive_vision(false)})[0]}});
-        rounds["vision_solo_corun"].push_back(
-            {{"vision", run_children({child_args("vision")})[0]}});
-        rounds["llm_solo"].push_back({{"llm", run_children({child_args("llm")})[0]}});
-        rounds["llm_naive_solo"].push_back({{"llm", run_children({child_args("llm-naive")})[0]}});
-        {
+        if (options.runs("vision_solo")) {
+            rounds["vision_solo"].push_back({{"vision", run_children({naive_vision(false)})[0]}});
+        }
+        if (options.runs("vision_solo_corun")) {
+            rounds["vision_solo_corun"].push_back(
+                {{"vision", run_children({child_args("vision")})[0]}});
+        }
+        if (options.runs("llm_solo")) {
+            rounds["llm_solo"].push_back({{"llm", run_children({child_args("llm")})[0]}});
+        }
+        if (options.runs("llm_naive_solo")) {
+            rounds["llm_naive_solo"].push_back(
+                {{"llm", run_children({child_args("llm-naive")})[0]}});
+        }
+        if (options.runs("naive")) {
             auto both =
                 run_children({child_args("llm-naive", "", false, true), naive_vision(true)});
             rounds["naive"].push_back({{"llm", both[0]}, {"vision", both[1]}});
         }
-        rounds["corun"].push_back(in_process("llm", true));
-        rounds["corun_no_preemption"].push_back(in_process("llm", false));
-        if (!options.skip_corund) {
+        if (options.runs("corun")) rounds["corun"].push_back(in_process("llm", true));
+        if (options.runs("corun_no_preemption")) {
+            rounds["corun_no_preemption"].push_back(in_process("llm", false));
+        }
+        if (!options.skip_corund && options.runs("corund")) {
             auto both = run_children(
                 {child_args("llm", socket, false, true), child_args("vision", socket, true)});
             rounds["corund"].push_back({{"llm", both[0]}, {"vision", both[1]}});
         }
         if (!options.skip_speech) {
-            rounds["speech_solo"].push_back({{"speech", run_children({child_args("speech")})[0]}});
-            auto naive = run_children({child_args("speech", "", false, true), naive_vision(true)});
-            rounds["speech_naive"].push_back({{"speech", naive[0]}, {"vision", naive[1]}});
-            rounds["speech_corun"].push_back(in_process("speech", true));
+            if (options.runs("speech_solo")) {
+                rounds["speech_solo"].push_back(
+                    {{"speech", run_children({child_args("speech")})[0]}});
+            }
+            if (options.runs("speech_naive")) {
+                auto naive =
+                    run_children({child_args("speech", "", false, true), naive_vision(true)});
+                rounds["speech_naive"].push_back({{"speech", naive[0]}, {"vision", naive[1]}});
+            }
+            if (options.runs("speech_corun")) {
+                rounds["speech_corun"].push_back(in_process("speech", true));
+            }
         }
         std::fprintf(text, "  round %d of %d done (load %.2f)\n", round + 1, options.rounds,
                      load_average());

@@ -53,6 +53,7 @@ std::vector<monitor::GroupSample> sample_live_backends() {
         sample.devices = backend->describe_devices();
         sample.slots = backend->execution_slots();
         sample.models = backend->scheduler_stats();
+        sample.generative = backend->sample_generative_records();
         samples.push_back(std::move(sample));
     }
     return samples;
@@ -142,6 +143,28 @@ Expected<std::shared_ptr<BackendModel>> LocalBackend::load_model(
         loaded.push_back(std::move(model));
     }
     return std::shared_ptr<BackendModel>(std::make_shared<LocalModel>(*this, std::move(loaded)));
+}
+
+void LocalBackend::add_generative_record(uint64_t model_id,
+                                         std::shared_ptr<const monitor::GenerativeRecord> record) {
+    std::lock_guard lock(generative_mutex_);
+    generative_records_[model_id] = std::move(record);
+}
+
+void LocalBackend::remove_generative_record(uint64_t model_id) {
+    std::lock_guard lock(generative_mutex_);
+    generative_records_.erase(model_id);
+}
+
+std::map<uint64_t, monitor::GenerativeSample> LocalBackend::sample_generative_records() const {
+    std::lock_guard lock(generative_mutex_);
+    std::map<uint64_t, monitor::GenerativeSample> samples;
+    for (const auto& [model_id, record] : generative_records_) {
+        samples[model_id] = {record->tokens_generated.load(std::memory_order_relaxed),
+                             record->context_used.load(std::memory_order_relaxed),
+                             record->context_capacity.load(std::memory_order_relaxed)};
+    }
+    return samples;
 }
 
 void LocalBackend::stop_at_exit() {

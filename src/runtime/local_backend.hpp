@@ -2,10 +2,13 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "runtime/backend.hpp"
+#include "runtime/monitor/generative_record.hpp"
 #include "scheduler/scheduler.hpp"
 
 namespace corun::runtime {
@@ -32,6 +35,13 @@ public:
     scheduler::Scheduler& scheduler() { return *scheduler_; }
     uint64_t next_model_id() { return ++last_model_id_; }
 
+    // The in-process monitor's view of a generative model of this group (scheduler model id):
+    // its tokens and context, beside the scheduler's figures. Removed when the model goes.
+    void add_generative_record(uint64_t model_id,
+                               std::shared_ptr<const monitor::GenerativeRecord> record);
+    void remove_generative_record(uint64_t model_id);
+    std::map<uint64_t, monitor::GenerativeSample> sample_generative_records() const;
+
 private:
     LocalBackend(VDeviceParams params, std::vector<std::shared_ptr<devices::Device>> devices);
 
@@ -39,6 +49,8 @@ private:
     std::vector<std::shared_ptr<devices::Device>> devices_;
     std::unique_ptr<scheduler::Scheduler> scheduler_;
     std::atomic<uint64_t> last_model_id_{0};
+    mutable std::mutex generative_mutex_;  // guards generative_records_
+    std::map<uint64_t, std::shared_ptr<const monitor::GenerativeRecord>> generative_records_;
 };
 
 // A model loaded on each device of a local group.

@@ -455,6 +455,9 @@ struct ModelScheduler::State {
     DecisionSink sink;
     TraceRecorder recorder;                      // under `mutex`
     std::atomic<uint32_t> active_priorities{0};  // bit p: a model of priority p is busy
+    // Preemptible requests paused in yield_to_outranking, waiting on `wake` for outranking
+    // frames that run elsewhere (a caller's thread included) to end.
+    uint32_t paused_requests = 0;
     // Wakes the lent-slot workers only: they have work only while a preemptible request runs,
     // and waking them at every frame of every model would cost a context switch per frame.
     std::condition_variable lend_wake;
@@ -674,10 +677,10 @@ Status ModelScheduler::run_or_enqueue(InferRequest request) {
         lock.lock();
         state_->finish_burst(model_id, burst, device_ns, wall_ns, device);
         // The freed slot matters to a worker only if frames wait (or to stop_within(), waiting
-        // for running work to end); waking the workers for nothing would cost a context switch
-        // per frame.
+        // for running work to end, or to a paused preemptible request waiting for this frame
+        // to end); waking the workers for nothing would cost a context switch per frame.
         const bool frames_wait =
-            state_->stopping ||
+            state_->stopping || state_->paused_requests > 0 ||
             std::any_of(state_->models.begin(), state_->models.end(),
                         [](const auto& entry) { return entry.second.frames_queued > 0; });
         state_->flush_late(lock);
@@ -820,7 +823,9 @@ int64_t ModelScheduler::yield_to_outranking(uint64_t model_id, size_t device_ind
         // frame that waits for its threshold or timeout does not hold the request back.
         if (!state_->outranking_running(priority)) break;
         yielded = true;
+        ++state_->paused_requests;
         state_->wait_for(lock, result);
+        --state_->paused_requests;
     }
     if (!yielded) return 0;
     if (auto found = state_->models.find(model_id); found != state_->models.end()) {

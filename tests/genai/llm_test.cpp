@@ -5,11 +5,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
+#include "common/environment.hpp"
 #include "corun/genai/llm.hpp"
 #include "llama.h"
 #include "runtime/api_access.hpp"
@@ -336,6 +340,88 @@ TEST_F(LlmTest, ChatMessagesUseTheModelsTemplate) {
     ASSERT_OK_AND_ASSIGN(auto im_start, llm->tokenize("<|im_start|>"));
     EXPECT_EQ(im_start.size(), 1u);
     EXPECT_GT(completion.timings().prompt_tokens, 10u);
+}
+
+// ---- the in-process monitor ----
+
+// A snapshot of this process's own monitor, as `corun monitor --pid PID --json --once` prints it.
+nlohmann::json monitor_snapshot(const std::string& socket) {
+    const std::string command = std::string(CORUN_BINARY) + " monitor --pid " +
+                                std::to_string(getpid()) + " --socket '" + socket +
+                                "' --json --once 2>/dev/null";
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return nlohmann::json::object();
+    std::string text;
+    char buffer[4096];
+    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) text.append(buffer, n);
+    pclose(pipe);
+    return nlohmann::json::parse(text, nullptr, false);
+}
+
+// Protobuf's JSON writes 64-bit integers as strings.
+uint64_t as_count(const nlohmann::json& value) {
+    if (value.is_string()) return std::stoull(value.get<std::string>());
+    return value.is_number() ? value.get<uint64_t>() : 0;
+}
+
+// `corun monitor --pid` of an application that runs an LLM in its own process (CORUN_MONITOR)
+// shows it as corund's monitor shows the LLMs it runs: marked as an LLM, with the tokens it
+// generated since loading (exactly), the context in use and its capacity. Tokens/s covers only
+// the last second, so it is not asserted.
+TEST_F(LlmTest, CorunMonitorOfTheProcessShowsTheLlmsTokensAndContext) {
+    VDeviceParams params;
+    params.group_id = unique_group("llm-monitor");
+    params.monitor = true;
+    params.monitor_dir = ::testing::TempDir();
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params));
+    ASSERT_OK_AND_ASSIGN(
+        auto llm, LLM::create(*vdevice, kTinyLlm, {.context_size = kContext, .threads = kThreads}));
+    uint64_t generated = 0;
+    for (const char* prompt : {"The quick brown fox", " and then"}) {
+        ASSERT_OK_AND_ASSIGN(auto completion, llm->generate(greedy(12), prompt));
+        ASSERT_OK(completion.read_all(test::WAIT_LIMIT).status());
+        generated += completion.timings().generated_tokens;
+    }
+    ASSERT_GT(generated, 0u);
+    const size_t used = llm->get_context_usage_size();
+    ASSERT_GT(used, generated);  // the prompts too
+
+    const std::string socket = environment::in_process_monitor_socket(params, getpid());
+    // The LLM's record in a snapshot, null while the monitor has not sampled it yet.
+    auto llm_record = [&] {
+        const nlohmann::json snapshot = monitor_snapshot(socket);
+        if (!snapshot.is_object() || !snapshot.contains("models")) return nlohmann::json();
+        for (const auto& model : snapshot["models"]) {
+            if (model.value("group_id", "") == params.group_id) return model;
+        }
+        return nlohmann::json();
+    };
+    // The monitor samples once a second: ask until a sample taken after the generations.
+    nlohmann::json shown;
+    ASSERT_TRUE(test::wait_until([&] {
+        shown = llm_record();
+        if (!shown.is_null() && as_count(shown["tokens_generated"]) == generated) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return false;
+    })) << "the monitor never showed the LLM's "
+        << generated << " tokens; last: " << shown;
+    EXPECT_EQ(shown["name"], "tiny_qwen2");
+    EXPECT_EQ(shown.value("llm", false), true);
+    EXPECT_EQ(as_count(shown["pid"]), static_cast<uint64_t>(getpid()));
+    EXPECT_EQ(as_count(shown["model_id"]), llm->scheduler_model_id());
+    EXPECT_EQ(as_count(shown["context_used"]), used);
+    EXPECT_EQ(as_count(shown["context_capacity"]), llm->max_context_capacity());
+
+    // clear_context() shows as an empty context; the tokens since loading stay.
+    ASSERT_OK(llm->clear_context());
+    ASSERT_TRUE(test::wait_until([&] {
+        shown = llm_record();
+        if (!shown.is_null() && as_count(shown["context_used"]) == 0) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return false;
+    })) << "the monitor never showed the cleared context; last: "
+        << shown;
+    EXPECT_EQ(as_count(shown["tokens_generated"]), generated);
 }
 
 // ---- files that are not models ----

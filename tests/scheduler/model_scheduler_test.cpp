@@ -404,6 +404,59 @@ TEST(ModelSchedulerTest, StatsKeepTheLatencyOfRecentRequests) {
     for (int64_t latency : stats[0].recent_latency_ns) EXPECT_GE(latency, 2'000'000);
 }
 
+// With two slots a synchronous frame runs on its caller's thread beside the unit (run_or_enqueue:
+// no worker in between, as corund's fast lane runs a camera frame). The unit, paused for it at a
+// preemption point, must be woken when that frame ends: nothing else is queued that would wake it.
+TEST(ModelSchedulerTest, APausedRequestResumesWhenAnOutrankingFrameOnItsCallersThreadEnds) {
+    ModelScheduler scheduler({DeviceSlots{2}}, strict());
+    ASSERT_TRUE(scheduler.add_model(1, "llm", with_priority(16)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(3, "vision", with_priority(24)).is_ok());
+    Gate unit_entered, vision_running, vision_release, about_to_yield;
+    std::atomic<pid_t> unit_thread{0};
+    std::atomic<int64_t> lent_ns{-1};
+    std::atomic<bool> vision_done{false}, vision_done_before_resume{false};
+    std::atomic<bool> vision_on_caller{false};
+    InferRequest unit;
+    unit.model_id = 1;
+    unit.preemptible = true;
+    unit.run = [&](size_t device) {
+        unit_entered.open();
+        vision_running.wait();
+        unit_thread = test::this_thread_id();
+        about_to_yield.open();
+        lent_ns = scheduler.yield_to_outranking(1, device);
+        vision_done_before_resume = vision_done.load();
+        return int64_t{1000};
+    };
+    unit.cancel = [](Status) {};
+    ASSERT_TRUE(scheduler.enqueue(std::move(unit)).is_ok());
+    ASSERT_TRUE(unit_entered.wait());
+    std::thread camera([&] {
+        InferRequest vision;
+        vision.model_id = 3;
+        const auto caller = std::this_thread::get_id();
+        vision.run = [&, caller](size_t) {
+            vision_on_caller = std::this_thread::get_id() == caller;
+            vision_running.open();
+            vision_release.wait();
+            vision_done = true;
+            return int64_t{500};
+        };
+        vision.cancel = [](Status) {};
+        EXPECT_TRUE(scheduler.run_or_enqueue(std::move(vision)).is_ok());
+    });
+    ASSERT_TRUE(vision_running.wait());
+    ASSERT_TRUE(about_to_yield.wait());
+    ASSERT_TRUE(test::wait_until_blocked(unit_thread));
+    vision_release.open();
+    camera.join();
+    EXPECT_TRUE(vision_on_caller) << "the frame was to run on its caller's thread (a free slot)";
+    ASSERT_TRUE(test::wait_until([&] { return lent_ns.load() >= 0; }))
+        << "the paused unit was never woken after the frame on its caller's thread ended";
+    EXPECT_TRUE(vision_done_before_resume) << "the unit went on while the vision frame ran";
+    EXPECT_GT(lent_ns.load(), 0);
+}
+
 }  // namespace
 }  // namespace corun::scheduler
 

@@ -190,6 +190,32 @@ TEST_F(ServiceLlmTest, CorundDyingMidGenerationEndsTheReadsWithRpcFailed) {
     model.reset();  // returns: nothing waits for the gone daemon
 }
 
+// abort() of a generation whose corund was killed (kill -9, for real): it returns RPC_FAILED
+// naming corund's socket, whether the stream's reader saw the daemon go first or abort() asked
+// the dead daemon; the generation is then ABORTED and read() says why. Never a hang: every call
+// returns (ctest's timeout would catch one that does not).
+TEST_F(ServiceLlmTest, AbortAfterCorundWasKilledReturnsRpcFailedNamingTheSocket) {
+    ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
+    LLMParams llm = llm_params();
+    llm.context_size = 4096;
+    ASSERT_OK_AND_ASSIGN(auto model, LLM::create(*vdevice, tiny_llm(), llm));
+    ASSERT_OK_AND_ASSIGN(auto completion, model->generate(greedy(1u << 20), "Once upon a time"));
+    ASSERT_OK(completion.read(30s).status());
+    ASSERT_EQ(completion.generation_status(), LLMGeneratorCompletion::Status::GENERATING);
+    daemon_->kill_now();
+    const Status aborted = completion.abort();
+    EXPECT_EQ(aborted.code(), StatusCode::RPC_FAILED) << aborted;
+    EXPECT_TRUE(test::contains(aborted.message(), daemon_->socket())) << aborted;
+    EXPECT_EQ(completion.generation_status(), LLMGeneratorCompletion::Status::ABORTED);
+    // What was produced before may still be read; then the same cause.
+    Status last;
+    for (int i = 0; i < 5000 && last.is_ok(); ++i) last = completion.read(10s).status();
+    EXPECT_EQ(last.code(), StatusCode::RPC_FAILED) << last;
+    // A second abort() says the same at once.
+    EXPECT_EQ(completion.abort().code(), StatusCode::RPC_FAILED);
+    model.reset();  // returns: nothing waits for the gone daemon
+}
+
 TEST_F(ServiceLlmTest, AFileThatIsNotGgufIsRefusedNamingTheClientsFile) {
     ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params()));
     const std::string path = ::testing::TempDir() + "/not_a_model.gguf";

@@ -81,7 +81,9 @@ public:
     Expected<std::string> read_all(std::chrono::milliseconds timeout = std::chrono::seconds(60));
     Status generation_status() const;
     // Stops the generation: the running step stops at its next graph node, no further step is
-    // scheduled, and the context keeps the tokens fed so far. Returns once it stopped.
+    // scheduled, and the context keeps the tokens fed so far. Returns once it stopped: OK, or
+    // the error the generation failed with (through corund: RPC_FAILED naming the socket when
+    // corund is gone or does not answer; the generation is then ABORTED, never left hanging).
     corun::Status abort();
 
     // Measured on this generation (corun's addition).

@@ -113,6 +113,11 @@ Generation::GenerationStatus Generation::status() const {
     return status_;
 }
 
+corun::Status Generation::error() const {
+    std::lock_guard lock(mutex_);
+    return error_;
+}
+
 void Generation::request_abort(const std::function<void()>& stop) {
     abort_requested_ = true;
     stop();

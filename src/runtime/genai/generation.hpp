@@ -37,6 +37,8 @@ public:
     Expected<std::string> read(std::chrono::milliseconds timeout);
     Expected<std::string> read_all(std::chrono::milliseconds timeout);
     GenerationStatus status() const;
+    // Why it failed (fail()); OK when it ended otherwise or goes on.
+    corun::Status error() const;
     // Asks the producer to stop; `stop` is how (cancels queued work, and so on). Waits until the
     // generation has ended.
     void request_abort(const std::function<void()>& stop);

@@ -68,9 +68,12 @@ LLMGeneratorCompletion::Status LLMGeneratorCompletion::generation_status() const
 corun::Status LLMGeneratorCompletion::abort() {
     if (!generation_)
         return corun::Status(StatusCode::INVALID_OPERATION, "the completion was moved from");
-    if (generation_->status() != Status::GENERATING) return corun::Status::ok();
-    generation_->request_abort(abort_action_ ? abort_action_ : [] {});
-    return corun::Status::ok();
+    // A generation that failed (its engine, or corund going away) says why, whether it
+    // failed before this call or while stopping.
+    if (generation_->status() == Status::GENERATING) {
+        generation_->request_abort(abort_action_ ? abort_action_ : [] {});
+    }
+    return generation_->error();
 }
 
 LLMGeneratorCompletion::Timings LLMGeneratorCompletion::timings() const {

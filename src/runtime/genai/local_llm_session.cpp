@@ -41,13 +41,17 @@ struct GenerationState {
 class LocalLlmSession final : public LlmSession,
                               public std::enable_shared_from_this<LocalLlmSession> {
 public:
-    LocalLlmSession(std::shared_ptr<DeviceGroup> group,
+    LocalLlmSession(std::shared_ptr<DeviceGroup> group, runtime::LocalBackend& backend,
                     std::unique_ptr<devices::llama::LlamaContext> context, const LLMParams& params,
                     ScheduledGenerativeModel scheduled)
         : group_(std::move(group)),
+          backend_(backend),
           context_(std::move(context)),
           params_(params),
-          scheduled_(std::move(scheduled)) {}
+          scheduled_(std::move(scheduled)) {
+        record_->context_capacity = context_->capacity();
+        backend_.add_generative_record(scheduled_.model_id(), record_);
+    }
 
     ~LocalLlmSession() override { close(); }
 
@@ -112,6 +116,7 @@ public:
         }
         context_->clear();
         used_tokens_ = 0;
+        record_->context_used = 0;
         return corun::Status::ok();
     }
 
@@ -138,6 +143,7 @@ public:
             active = active_;
         }
         if (active) abort_generation(*active);
+        backend_.remove_generative_record(scheduled_.model_id());
         scheduled_.remove();
     }
 
@@ -218,6 +224,7 @@ private:
             return;
         }
         ++state.generated;
+        record_->tokens_generated.fetch_add(1, std::memory_order_relaxed);
         state.generation->add_token(state.text.add(context_->model().token_bytes(token)));
         if (state.text.stopped()) {
             end(state, GenerationStatus::LOGICAL_END_OF_GENERATION);
@@ -237,6 +244,7 @@ private:
     void record_usage() {
         std::lock_guard lock(mutex_);
         used_tokens_ = context_->used();
+        record_->context_used = used_tokens_;
     }
 
     // The session is free for the next generate() before readers learn of the end, so a reader
@@ -254,7 +262,11 @@ private:
         if (active_ == state.generation) active_.reset();
     }
 
-    std::shared_ptr<DeviceGroup> group_;                     // keeps the scheduler alive
+    std::shared_ptr<DeviceGroup> group_;  // keeps the scheduler alive
+    runtime::LocalBackend& backend_;      // the group's: outlives this
+    // What the in-process monitor shows of this LLM (registered with the backend).
+    const std::shared_ptr<runtime::monitor::GenerativeRecord> record_ =
+        std::make_shared<runtime::monitor::GenerativeRecord>();
     std::unique_ptr<devices::llama::LlamaContext> context_;  // used by one unit at a time
     const LLMParams params_;
     ScheduledGenerativeModel scheduled_;
@@ -286,7 +298,7 @@ Expected<std::shared_ptr<LlmSession>> open_local_llm_session(std::shared_ptr<Dev
     CORUN_TRY(auto scheduled,
               ScheduledGenerativeModel::add(backend, model_path, params.preemption));
     return std::shared_ptr<LlmSession>(std::make_shared<LocalLlmSession>(
-        std::move(group), std::move(context), params, std::move(scheduled)));
+        std::move(group), backend, std::move(context), params, std::move(scheduled)));
 }
 
 }  // namespace corun::genai::detail

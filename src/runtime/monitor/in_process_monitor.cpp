@@ -49,12 +49,15 @@ public:
             int64_t group_device_ns = 0;
             for (const auto& model : group.models) {
                 const std::string key = group.group_id + "/" + std::to_string(model.model_id);
-                current[key] = {model.frames_done, model.device_time_ns};
+                const auto generative = group.generative.find(model.model_id);
+                const bool is_llm = generative != group.generative.end();
+                const uint64_t tokens = is_llm ? generative->second.tokens_generated : 0;
+                current[key] = {model.frames_done, model.device_time_ns, tokens};
                 const Counters before = previous_.count(key) ? previous_[key] : Counters{};
                 const uint64_t frames = model.frames_done - before.frames;
                 const int64_t device_ns = model.device_time_ns - before.device_ns;
                 group_device_ns += device_ns;
-                snapshot["models"].push_back({
+                Json& record = snapshot["models"].emplace_back(Json{
                     {"name", model.name},
                     {"pid", getpid()},
                     {"group_id", group.group_id},
@@ -78,6 +81,16 @@ public:
                     {"deadline_met", model.deadline_met},
                     {"predicted_latency_ms", model.predicted_latency_ms},
                 });
+                if (is_llm) {
+                    // As corund's monitor shows its LLMs: tokens/s over the last second.
+                    const uint64_t new_tokens = tokens - std::min(tokens, before.tokens);
+                    record["llm"] = true;
+                    record["tokens_per_second"] =
+                        seconds > 0 ? static_cast<double>(new_tokens) / seconds : 0.0;
+                    record["tokens_generated"] = tokens;
+                    record["context_used"] = generative->second.context_used;
+                    record["context_capacity"] = generative->second.context_capacity;
+                }
             }
             for (const auto& device : group.devices) {
                 // Device time of the group's models over the time its slots had.
@@ -110,6 +123,7 @@ private:
     struct Counters {
         uint64_t frames = 0;
         int64_t device_ns = 0;
+        uint64_t tokens = 0;  // generative models' tokens_generated
     };
     mutable std::mutex mutex_;
     std::string latest_ = "{}";

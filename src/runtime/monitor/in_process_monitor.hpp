@@ -8,10 +8,12 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "corun/vdevice.hpp"
+#include "runtime/monitor/generative_record.hpp"
 
 namespace corun::runtime::monitor {
 
@@ -21,6 +23,8 @@ struct GroupSample {
     std::vector<DeviceDescription> devices;
     uint32_t slots = 1;  // execution slots over all devices (utilisation's denominator)
     std::vector<ScheduledModelStats> models;
+    // The generative models among them (LLMs), by scheduler model id.
+    std::map<uint64_t, GenerativeSample> generative;
 };
 using GroupSampler = std::function<std::vector<GroupSample>()>;
 

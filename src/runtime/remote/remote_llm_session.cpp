@@ -235,15 +235,13 @@ public:
 
     // Stops corund's generation of this LLM; the stream then ends it here (ABORTED).
     void cancel_queued_units() override {
-        if (connection_->is_broken()) return;  // the reader has failed it, or will at once
-        grpc::ClientContext context;
-        context.set_deadline(std::chrono::system_clock::now() + ABORT_DEADLINE);
-        v1::Reply reply;
-        const grpc::Status status =
-            connection_->stub().AbortGeneration(&context, llm_request(), &reply);
-        connection_->call_outcome("AbortGeneration", status, reply.status()).ignore();
+        std::shared_ptr<GenerationStream> stream;
+        {
+            std::lock_guard lock(mutex_);
+            stream = stream_;
+        }
+        stop_in_corund(stream.get());
     }
-
     void close() override {
         std::shared_ptr<GenerationStream> stream;
         {
@@ -254,7 +252,7 @@ public:
         }
         if (stream) {
             if (stream->generation->status() == LLMGeneratorCompletion::Status::GENERATING) {
-                stream->generation->request_abort([this] { cancel_queued_units(); });
+                stream->generation->request_abort([&] { stop_in_corund(stream.get()); });
             }
             if (stream->thread.joinable()) stream->thread.join();
         }
@@ -265,6 +263,31 @@ public:
     }
 
 private:
+    // Asks corund to stop the generation of `stream`; its stream then ends it here (ABORTED).
+    // When corund cannot be asked (it is gone, or does not answer within ABORT_DEADLINE: killed,
+    // stopped), the generation ends here at once with that cause, which abort() and read()
+    // return, and its stream is cancelled so that the reader thread returns: nothing waits for
+    // a daemon that will not answer.
+    void stop_in_corund(GenerationStream* stream) {
+        Status cause;
+        if (connection_->is_broken()) {
+            cause = connection_->gone();
+        } else {
+            grpc::ClientContext context;
+            context.set_deadline(std::chrono::system_clock::now() + ABORT_DEADLINE);
+            v1::Reply reply;
+            const grpc::Status status =
+                connection_->stub().AbortGeneration(&context, llm_request(), &reply);
+            const Status outcome =
+                connection_->call_outcome("AbortGeneration", status, reply.status());
+            // A refusal (the generation just ended there) leaves the end to the stream.
+            if (!status.ok()) cause = outcome;
+        }
+        if (cause.is_ok() || stream == nullptr) return;
+        stream->generation->fail(cause.with_context("aborting the generation"));
+        stream->context.TryCancel();
+    }
+
     template <typename Request, typename Reply, typename Method>
     Status unary(const char* name, Method method, const Request& request, Reply& reply) const {
         return connection_->call(name, method, request, reply, CONTROL_DEADLINE);
