@@ -315,7 +315,7 @@ private:
                 std::lock_guard lock(mutex_);
                 if (stopping_ || !fatal_.is_ok()) return;
             }
-            auto fetched = subscription.fetch(64, 500);
+            auto fetched = subscription.fetch(16, 500);
             if (!fetched.has_value()) {
                 spdlog::warn("batch {}: {}", batch_, fetched.status().to_string());
                 std::this_thread::sleep_for(std::chrono::milliseconds(250));

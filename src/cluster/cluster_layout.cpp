@@ -165,7 +165,7 @@ Status ensure_results_consumer(NatsClient& client, const std::string& batch) {
         config.Durable = name.c_str();
         config.FilterSubject = subject.c_str();
         config.AckPolicy = js_AckExplicit;
-        config.AckWait = 60 * NS_PER_S;
+        config.AckWait = 10 * NS_PER_S;  // a killed submitter's fetched results come back soon
         config.MaxDeliver = -1;
         config.MaxAckPending = 10000;
         js_error = jsErrCode(0);
