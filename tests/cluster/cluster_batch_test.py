@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -287,8 +288,9 @@ def large_inputs(cluster, work):
     found = rows(db).get((big, "detect"), {})
     check(refused.returncode == 0 and found.get("error_kind") == "too_large",
           "an input above --max-message-bytes without --shared-root is recorded too_large", refused)
-    connection_error = subprocess.run(
-        ["sqlite3", db, "SELECT error FROM results"], capture_output=True, text=True).stdout
+    connection = sqlite3.connect(db)
+    connection_error = connection.execute("SELECT error FROM results").fetchone()[0]
+    connection.close()
     check("--max-message-bytes" in connection_error and "--shared-root" in connection_error,
           f"its error names --max-message-bytes and --shared-root: {connection_error.strip()}")
     worker = cluster.worker("p1", work, ["--models", CACHE, "--allowed-root", shared])
