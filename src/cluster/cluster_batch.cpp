@@ -289,12 +289,15 @@ private:
             item.path = path;
             item.size = size;
             item.kind = kind;
+            item.model_version = task->model_version;
             item.inline_bytes = !by_path;
             if (item.inline_bytes) item.bytes = bytes;
             const std::vector<uint8_t> data = encode_work_message(item);
             CORUN_TRY(const bool duplicate,
                       client_.publish(work_subject(batch_), data,
-                                      item_message_id(batch_, hash, task->name), 10000));
+                                      item_message_id(batch_, hash, task->name,
+                                                      task->model_version),
+                                      10000));
             std::lock_guard lock(mutex_);
             ++published_;
             if (duplicate) ++already_queued_;
@@ -354,26 +357,27 @@ private:
             return Status::ok();
         }
         const std::string key = result_key(result->content_hash, result->task);
-        const auto pending = outstanding_.find(key);
-        std::string path;
-        if (pending != outstanding_.end()) {
-            path = pending->second;
-        } else if (done_.count(key) > 0) {
+        if (outstanding_.count(key) == 0 && done_.count(key) > 0) {
             ++duplicates_;  // a result already stored (a redelivered item past the window)
             return Status::ok();
         }
+        // Done from now on: the publisher, meeting the same input meanwhile, does not queue it.
+        done_[key] = result->model_version;
         lock.unlock();
         {
             std::lock_guard store_lock(store_mutex_);
-            CORUN_RETURN_IF_ERROR(store_.store(FileOutcome{result->path, std::nullopt, {*result}}, run_));
+            CORUN_RETURN_IF_ERROR(
+                store_.store(FileOutcome{result->path, std::nullopt, {*result}}, run_));
             if (jsonl_.is_open()) jsonl_ << to_json(*result).dump() << "\n" << std::flush;
         }
         lock.lock();
-        done_[key] = result->model_version;
         count_row(*result);
         ++nodes_[result->node.empty() ? "?" : result->node];
-        if (!path.empty()) {
-            outstanding_.erase(key);
+        // Outstanding now, or published while it was being stored.
+        const auto pending = outstanding_.find(key);
+        if (pending != outstanding_.end()) {
+            const std::string path = pending->second;
+            outstanding_.erase(pending);
             if (!result->ok()) bad_paths_.insert(path);
             if (--remaining_[path] == 0) {
                 const bool bad = bad_paths_.count(path) > 0;

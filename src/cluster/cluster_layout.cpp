@@ -76,8 +76,10 @@ std::string results_consumer(const std::string& batch) {
 }
 
 std::string item_message_id(const std::string& batch, const std::string& content_hash,
-                            const std::string& task) {
-    return batch + "." + content_hash + "." + task;
+                            const std::string& task, const std::string& model_version) {
+    std::string id = batch + "." + content_hash + "." + task;
+    if (!model_version.empty()) id += "." + model_version;
+    return id;
 }
 
 Expected<nlohmann::json> ensure_cluster_layout(NatsClient& client,

@@ -6,7 +6,7 @@
 //                  unfiltered consumer; a consumer the client library made for a subscriber
 //                  would be deleted when that subscriber leaves).
 //   CORUN_RESULTS  results on corun.results.<batch>, each published with the message id
-//                  <batch>.<content hash>.<task>: a redelivered item's second result is dropped
+//                  <batch>.<content hash>.<task>[.<version>]: a redelivered item's second result is dropped
 //                  by the server's duplicate window. Each submitter reads its batch's results
 //                  through its own durable consumer, corun-results-<batch>. Refused messages
 //                  that name no batch go to corun.results._rejected.
@@ -53,9 +53,11 @@ bool is_batch_id(const std::string& id);
 std::string work_subject(const std::string& batch);
 std::string results_subject(const std::string& batch);
 std::string results_consumer(const std::string& batch);
-// <batch>.<content hash>.<task>: the message id of an item and of its result.
+// <batch>.<content hash>.<task>[.<model version>]: the message id of an item and of its
+// result. The version is the one the submitter expects ("" = any): when the models change, the
+// item is a new one, not a duplicate of the old.
 std::string item_message_id(const std::string& batch, const std::string& content_hash,
-                            const std::string& task);
+                            const std::string& task, const std::string& model_version);
 
 // Creates what is missing: the streams, the workers' consumer and the nodes bucket. What exists
 // is left as it is (its settings win). Returns what there is, as JSON (names and settings).

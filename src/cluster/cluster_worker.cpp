@@ -67,6 +67,7 @@ struct Handling {
     enum Kind { RESULT, REJECTED, HAND_BACK } kind = RESULT;
     TaskResult result;      // RESULT: published to its batch's results
     std::string batch;      // RESULT
+    std::string model_version;  // RESULT: the version the submitter expects, in the result's id
     nlohmann::json reason;  // REJECTED: published to REJECTED_SUBJECT
 };
 
@@ -209,7 +210,7 @@ private:
                     ->publish(results_subject(handling.batch),
                               std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()),
                               item_message_id(handling.batch, handling.result.content_hash,
-                                              handling.result.task))
+                                              handling.result.task, handling.model_version))
                     .status();
         }
         if (!published.is_ok()) {
@@ -259,6 +260,7 @@ private:
         };
         if (!parsed.has_value()) return refuse(error.task, error.reason);
         const WorkMessage& item = *parsed;
+        handling.model_version = item.model_version;
         if (!is_batch_task_name(item.task)) {
             return refuse(item.task, "'" + item.task +
                                          "' is not a task it knows (detect, ocr, faces, vad)");

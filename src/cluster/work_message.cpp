@@ -23,6 +23,7 @@ std::vector<uint8_t> encode_work_message(const WorkMessage& message) {
                                 {"path", message.path},
                                 {"size", message.size},
                                 {"kind", input_kind_name(message.kind)},
+                                {"model_version", message.model_version},
                                 {"bytes", message.inline_bytes ? "inline" : "path"}};
     const std::string text = header.dump() + "\n";
     std::vector<uint8_t> data(text.begin(), text.end());
@@ -84,8 +85,15 @@ Expected<WorkMessage> parse_work_message(std::span<const uint8_t> data, WorkMess
     if (error.path.size() > 4096 || error.path.find('\0') != std::string::npos) {
         return refuse("the message's path is longer than 4096 bytes or holds a NUL");
     }
+    const std::string model_version = text_field("model_version");
+    if (model_version.size() > 64 ||
+        !std::all_of(model_version.begin(), model_version.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+        return refuse("the message's model_version is not at most 64 hex digits");
+    }
     WorkMessage message;
     message.batch = batch;
+    message.model_version = model_version;
     message.task = error.task;
     message.content_hash = error.content_hash;
     message.path = error.path;

@@ -2,7 +2,7 @@
 // input's bytes. The header says the batch, the task, the input's content hash, path, size and
 // kind, and whether the bytes follow or are to be read from the path on a shared filesystem:
 //   {"v":1,"batch":"3f2a...","task":"detect","content_hash":"<64 hex>","path":"/p/dog.jpg",
-//    "size":163759,"kind":"image","bytes":"inline"}\n<163759 bytes>
+//    "size":163759,"kind":"image","model_version":"9c1e...","bytes":"inline"}\n<163759 bytes>
 // Parsing trusts nothing: a worker gets messages from whoever may publish to the server.
 #pragma once
 
@@ -23,6 +23,7 @@ struct WorkMessage {
     std::string path;
     uint64_t size = 0;
     InputKind kind = InputKind::UNKNOWN;
+    std::string model_version;  // what the submitter expects ("" = any); in the result's id
     bool inline_bytes = true;    // false: read `path` (inside the worker's allowed roots)
     std::span<const uint8_t> bytes;  // inline: a view into the message's data
 };
