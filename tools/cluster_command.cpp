@@ -67,9 +67,8 @@ Expected<std::string> write_server_config(const ClusterCommandOptions& options,
     std::error_code error;
     std::filesystem::create_directories(options.store_dir, error);
     if (error) {
-        return Status(StatusCode::OPEN_FILE_FAILURE, "cannot create --store-dir '" +
-                                                         options.store_dir +
-                                                         "': " + error.message());
+        return Status(StatusCode::OPEN_FILE_FAILURE,
+                      "cannot create --store-dir '" + options.store_dir + "': " + error.message());
     }
     const std::string path = options.store_dir + "/corun-nats.conf";
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -89,8 +88,8 @@ Expected<std::string> write_server_config(const ClusterCommandOptions& options,
 
 Status start_cluster(ClusterCommandOptions& options) {
     CORUN_TRY(auto nats, nats_connect_options(options.connect));
-    CORUN_CHECK(options.ack_wait_s >= 1 && options.ack_wait_s <= 3600,
-                StatusCode::INVALID_ARGUMENT, "--ack-wait must be 1 to 3600 seconds");
+    CORUN_CHECK(options.ack_wait_s >= 1 && options.ack_wait_s <= 3600, StatusCode::INVALID_ARGUMENT,
+                "--ack-wait must be 1 to 3600 seconds");
     cluster::ClusterSettings settings;
     settings.ack_wait_ms = options.ack_wait_s * 1000;
     if (!options.connect.url.empty()) {

@@ -4,14 +4,13 @@
 
 namespace corun::tools {
 
-void add_cluster_connect_options(CLI::App& command, ClusterConnectOptions& options,
-                                 bool required) {
+void add_cluster_connect_options(CLI::App& command, ClusterConnectOptions& options, bool required) {
     auto* url = command.add_option("--cluster", options.url,
                                    "NATS server of the cluster (nats://HOST:4222)");
     if (required) url->required();
-    auto* token = command.add_option(
-        "--token", options.token,
-        "NATS token the server requires (visible in `ps`; prefer --token-file)");
+    auto* token =
+        command.add_option("--token", options.token,
+                           "NATS token the server requires (visible in `ps`; prefer --token-file)");
     auto* token_file = command.add_option("--token-file", options.token_file,
                                           "File whose first line is the NATS token");
     auto* creds = command.add_option("--creds", options.creds, "NATS user credentials file");

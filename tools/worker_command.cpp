@@ -110,12 +110,14 @@ void add_worker_command(CLI::App& app) {
     command->add_option("--npu-sim-profile", options->npu_sim_profile,
                         "npu-sim timing profile (default: every task model takes "
                         "--npu-sim-frame-ms / --npu-sim-speed per frame)");
-    command->add_option("--npu-sim-speed", options->npu_sim_speed,
-                        "Speed of the simulated device relative to the default (2 = twice as "
-                        "fast)")
+    command
+        ->add_option("--npu-sim-speed", options->npu_sim_speed,
+                     "Speed of the simulated device relative to the default (2 = twice as "
+                     "fast)")
         ->check(CLI::Range(0.01, 1000.0));
-    command->add_option("--npu-sim-frame-ms", options->npu_sim_frame_ms,
-                        "Device time per frame of the default npu-sim profile (default 10)")
+    command
+        ->add_option("--npu-sim-frame-ms", options->npu_sim_frame_ms,
+                     "Device time per frame of the default npu-sim profile (default 10)")
         ->check(CLI::Range(0.01, 10000.0));
     command->add_flag("--timing-only", options->timing_only,
                       "npu-sim: zero-filled outputs instead of computing them on the CPU");

@@ -370,18 +370,19 @@ Status check_batch_options(const BatchOptions& options) {
 }
 
 nlohmann::json BatchSummary::to_json() const {
-    nlohmann::json json{{"run_id", run_id},
-            {"inputs", inputs},
-            {"processed", processed},
-            {"unchanged", unchanged},
-            {"bad", bad},
-            {"results", results},
-            {"other_files", other_files},
-            {"errors", errors},
-            {"tasks", tasks},
-            {"seconds", seconds},
-            {"inputs_per_s", seconds > 0 ? static_cast<double>(processed) / seconds : 0.0},
-            {"warnings", warnings}};
+    nlohmann::json json{
+        {"run_id", run_id},
+        {"inputs", inputs},
+        {"processed", processed},
+        {"unchanged", unchanged},
+        {"bad", bad},
+        {"results", results},
+        {"other_files", other_files},
+        {"errors", errors},
+        {"tasks", tasks},
+        {"seconds", seconds},
+        {"inputs_per_s", seconds > 0 ? static_cast<double>(processed) / seconds : 0.0},
+        {"warnings", warnings}};
     if (!cluster.is_null()) json["cluster"] = cluster;
     return json;
 }

@@ -188,19 +188,17 @@ private:
         const int64_t mtime_ns =
             int64_t(info.st_mtim.tv_sec) * 1000000000 + int64_t(info.st_mtim.tv_nsec);
         if (size > options_.max_input_bytes) {
-            return record_unread(path, size, input_error::TOO_LARGE,
-                                 "'" + path + "' has " + std::to_string(size) +
-                                     " bytes, above --max-input-bytes " +
-                                     std::to_string(options_.max_input_bytes) +
-                                     "; raise the limit to process it");
+            return record_unread(
+                path, size, input_error::TOO_LARGE,
+                "'" + path + "' has " + std::to_string(size) + " bytes, above --max-input-bytes " +
+                    std::to_string(options_.max_input_bytes) + "; raise the limit to process it");
         }
         const bool by_path = size > cluster_.max_message_bytes;
         if (by_path) {
-            const std::string root = cluster_.shared_root.empty()
-                                         ? ""
-                                         : std::filesystem::path(cluster_.shared_root)
-                                                   .lexically_normal()
-                                                   .string();
+            const std::string root =
+                cluster_.shared_root.empty()
+                    ? ""
+                    : std::filesystem::path(cluster_.shared_root).lexically_normal().string();
             const std::string prefix = root.empty() || root.back() == '/' ? root : root + "/";
             if (root.empty() || path.rfind(prefix, 0) != 0) {
                 return record_unread(
@@ -268,10 +266,9 @@ private:
         }
         if (local.results.empty() && remote.empty()) {
             ++summary_.unchanged;
-            const bool recorded_as_is = known != files_.end() &&
-                                        known->second.content_hash == hash &&
-                                        known->second.size == size &&
-                                        known->second.mtime_ns == mtime_ns;
+            const bool recorded_as_is =
+                known != files_.end() && known->second.content_hash == hash &&
+                known->second.size == size && known->second.mtime_ns == mtime_ns;
             if (recorded_as_is) {
                 progress_.input_done(false, false);
                 return Status::ok();
@@ -294,10 +291,9 @@ private:
             if (item.inline_bytes) item.bytes = bytes;
             const std::vector<uint8_t> data = encode_work_message(item);
             CORUN_TRY(const bool duplicate,
-                      client_.publish(work_subject(batch_), data,
-                                      item_message_id(batch_, hash, task->name,
-                                                      task->model_version),
-                                      10000));
+                      client_.publish(
+                          work_subject(batch_), data,
+                          item_message_id(batch_, hash, task->name, task->model_version), 10000));
             std::lock_guard lock(mutex_);
             ++published_;
             if (duplicate) ++already_queued_;
@@ -350,9 +346,10 @@ private:
         std::unique_lock lock(mutex_);
         ++received_;
         if (!result.has_value()) {
-            spdlog::warn("batch {}: a message on its results subject is not a result ({}); "
-                         "dropped",
-                         batch_, result.status().message());
+            spdlog::warn(
+                "batch {}: a message on its results subject is not a result ({}); "
+                "dropped",
+                batch_, result.status().message());
             ++duplicates_;
             return Status::ok();
         }
@@ -426,8 +423,7 @@ Expected<BatchSummary> run_cluster_batch(const BatchOptions& options,
                                          const ClusterBatchOptions& cluster,
                                          std::istream& standard_input, BatchProgress& progress) {
     CORUN_RETURN_IF_ERROR(check_batch_options(options));
-    CORUN_CHECK(cluster.max_message_bytes >= 1 &&
-                    cluster.max_message_bytes <= 64ull * 1024 * 1024,
+    CORUN_CHECK(cluster.max_message_bytes >= 1 && cluster.max_message_bytes <= 64ull * 1024 * 1024,
                 StatusCode::INVALID_ARGUMENT, "--max-message-bytes must be 1 byte to 64 MiB");
     CORUN_TRY(auto tasks, submitter_tasks(options));
     std::set<InputKind> kinds;
@@ -455,8 +451,8 @@ Expected<BatchSummary> run_cluster_batch(const BatchOptions& options,
     summary.warnings = scan.warnings;
     CORUN_TRY(summary.run_id, store->begin_run(options.command));
     progress.start(scan.paths.size());
-    ClusterSubmitter submitter(options, cluster, std::move(tasks), *store, *client, batch,
-                               progress, summary);
+    ClusterSubmitter submitter(options, cluster, std::move(tasks), *store, *client, batch, progress,
+                               summary);
     const Status status =
         submitter.run(scan.paths, std::move(files), std::move(done), summary.run_id);
     summary.seconds = progress.elapsed_s();

@@ -92,9 +92,8 @@ Expected<nlohmann::json> ensure_cluster_layout(NatsClient& client,
 
     jsConsumerInfo* consumer = nullptr;
     jsErrCode js_error = jsErrCode(0);
-    natsStatus status =
-        js_GetConsumerInfo(&consumer, client.jetstream(), WORK_STREAM, WORK_CONSUMER, nullptr,
-                           &js_error);
+    natsStatus status = js_GetConsumerInfo(&consumer, client.jetstream(), WORK_STREAM,
+                                           WORK_CONSUMER, nullptr, &js_error);
     if (status == NATS_NOT_FOUND || js_error == JSConsumerNotFoundErr) {
         jsConsumerConfig config;
         jsConsumerConfig_Init(&config);
@@ -105,12 +104,12 @@ Expected<nlohmann::json> ensure_cluster_layout(NatsClient& client,
         config.MaxAckPending = 10000;
         config.MaxWaiting = 512;  // pull requests waiting at once: a few per worker lane
         js_error = jsErrCode(0);
-        status = js_AddConsumer(&consumer, client.jetstream(), WORK_STREAM, &config, nullptr,
-                                &js_error);
+        status =
+            js_AddConsumer(&consumer, client.jetstream(), WORK_STREAM, &config, nullptr, &js_error);
     }
     if (status != NATS_OK) {
-        return nats_status(status, std::string("cannot create the consumer ") + WORK_CONSUMER + HINT,
-                           js_error);
+        return nats_status(
+            status, std::string("cannot create the consumer ") + WORK_CONSUMER + HINT, js_error);
     }
     report[WORK_CONSUMER] = {{"stream", WORK_STREAM},
                              {"ack_wait_ms", consumer->Config->AckWait / NS_PER_MS}};
@@ -127,9 +126,8 @@ Expected<nlohmann::json> ensure_cluster_layout(NatsClient& client,
         config.StorageType = js_MemoryStorage;
         status = js_CreateKeyValue(&nodes, client.jetstream(), &config);
         if (status != NATS_OK) {
-            return nats_status(status,
-                               std::string("cannot create the key-value bucket ") + NODES_BUCKET +
-                                   HINT);
+            return nats_status(
+                status, std::string("cannot create the key-value bucket ") + NODES_BUCKET + HINT);
         }
     }
     kvStore_Destroy(nodes);

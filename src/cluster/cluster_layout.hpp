@@ -6,10 +6,10 @@
 //                  unfiltered consumer; a consumer the client library made for a subscriber
 //                  would be deleted when that subscriber leaves).
 //   CORUN_RESULTS  results on corun.results.<batch>, each published with the message id
-//                  <batch>.<content hash>.<task>[.<version>]: a redelivered item's second result is dropped
-//                  by the server's duplicate window. Each submitter reads its batch's results
-//                  through its own durable consumer, corun-results-<batch>. Refused messages
-//                  that name no batch go to corun.results._rejected.
+//                  <batch>.<content hash>.<task>[.<version>]: a redelivered item's second result is
+//                  dropped by the server's duplicate window. Each submitter reads its batch's
+//                  results through its own durable consumer, corun-results-<batch>. Refused
+//                  messages that name no batch go to corun.results._rejected.
 //   corun_nodes    a key-value bucket: each worker's heartbeat (name, items done, rate).
 #pragma once
 

@@ -12,8 +12,8 @@ Expected<nlohmann::json> read_cluster_status(NatsClient& client) {
     nlohmann::json status{{"server", client.url()}};
     jsConsumerInfo* consumer = nullptr;
     jsErrCode js_error = jsErrCode(0);
-    natsStatus code = js_GetConsumerInfo(&consumer, client.jetstream(), WORK_STREAM,
-                                         WORK_CONSUMER, nullptr, &js_error);
+    natsStatus code = js_GetConsumerInfo(&consumer, client.jetstream(), WORK_STREAM, WORK_CONSUMER,
+                                         nullptr, &js_error);
     if (code != NATS_OK) {
         return nats_status(code,
                            std::string("the server has no ") + WORK_STREAM + " stream with its " +
@@ -47,8 +47,7 @@ Expected<nlohmann::json> read_cluster_status(NatsClient& client) {
                 if (kvStore_Get(&entry, bucket, keys.Keys[i]) != NATS_OK) continue;
                 try {
                     auto node = nlohmann::json::parse(kvEntry_ValueString(entry));
-                    node["last_seen_s"] =
-                        (now - node.value("last_seen_ms", int64_t{0})) / 1000.0;
+                    node["last_seen_s"] = (now - node.value("last_seen_ms", int64_t{0})) / 1000.0;
                     rate += node.value("rate_per_s", 0.0);
                     nodes.push_back(node);
                 } catch (const nlohmann::json::exception&) {
@@ -78,7 +77,8 @@ std::string cluster_status_text(const nlohmann::json& status) {
     out << line;
     out << "nodes: " << status["nodes"].size() << "\n";
     for (const auto& node : status["nodes"]) {
-        std::snprintf(line, sizeof line, "  %-20s %8llu done %6llu errors %7.1f/s  seen %.0f s ago\n",
+        std::snprintf(line, sizeof line,
+                      "  %-20s %8llu done %6llu errors %7.1f/s  seen %.0f s ago\n",
                       node.value("name", "?").c_str(),
                       static_cast<unsigned long long>(node.value("done", uint64_t{0})),
                       static_cast<unsigned long long>(node.value("errors", uint64_t{0})),

@@ -65,10 +65,10 @@ private:
 // What to do with one message.
 struct Handling {
     enum Kind { RESULT, REJECTED, HAND_BACK } kind = RESULT;
-    TaskResult result;      // RESULT: published to its batch's results
-    std::string batch;      // RESULT
+    TaskResult result;          // RESULT: published to its batch's results
+    std::string batch;          // RESULT
     std::string model_version;  // RESULT: the version the submitter expects, in the result's id
-    nlohmann::json reason;  // REJECTED: published to REJECTED_SUBJECT
+    nlohmann::json reason;      // REJECTED: published to REJECTED_SUBJECT
 };
 
 class Worker {
@@ -182,7 +182,8 @@ private:
 
     void handle(natsMsg* message, std::map<std::string, std::unique_ptr<BatchTask>>& instances) {
         const auto* data = reinterpret_cast<const uint8_t*>(natsMsg_GetData(message));
-        const std::span<const uint8_t> bytes(data, static_cast<size_t>(natsMsg_GetDataLength(message)));
+        const std::span<const uint8_t> bytes(data,
+                                             static_cast<size_t>(natsMsg_GetDataLength(message)));
         Handling handling = decide(bytes, instances);
         if (handling.kind == Handling::HAND_BACK) {
             natsMsg_NakWithDelay(message, 5000, nullptr);
@@ -194,12 +195,12 @@ private:
             handling.reason["node"] = name_;
             handling.reason["subject"] = natsMsg_GetSubject(message);
             const std::string text = handling.reason.dump();
-            published = client_
-                            ->publish(REJECTED_SUBJECT,
-                                      std::span(reinterpret_cast<const uint8_t*>(text.data()),
-                                                text.size()),
-                                      "")
-                            .status();
+            published =
+                client_
+                    ->publish(REJECTED_SUBJECT,
+                              std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()),
+                              "")
+                    .status();
         } else {
             handling.result.node = name_;
             nlohmann::json json = to_json(handling.result);
@@ -251,19 +252,19 @@ private:
         auto refuse = [&](const std::string& task, const std::string& reason) {
             TaskDefinition unknown{task, batch_task_input_kind(task), "", {}, ""};
             const auto known = definitions_.find(task);
-            const TaskDefinition& definition = known != definitions_.end() ? known->second : unknown;
-            handling.result = error_task_result(error.content_hash, error.path,
-                                                parsed.has_value() ? parsed->size : 0, definition,
-                                                input_error::REFUSED,
-                                                "worker " + name_ + " refused the item: " + reason);
+            const TaskDefinition& definition =
+                known != definitions_.end() ? known->second : unknown;
+            handling.result = error_task_result(
+                error.content_hash, error.path, parsed.has_value() ? parsed->size : 0, definition,
+                input_error::REFUSED, "worker " + name_ + " refused the item: " + reason);
             return handling;
         };
         if (!parsed.has_value()) return refuse(error.task, error.reason);
         const WorkMessage& item = *parsed;
         handling.model_version = item.model_version;
         if (!is_batch_task_name(item.task)) {
-            return refuse(item.task, "'" + item.task +
-                                         "' is not a task it knows (detect, ocr, faces, vad)");
+            return refuse(item.task,
+                          "'" + item.task + "' is not a task it knows (detect, ocr, faces, vad)");
         }
         const auto found = definitions_.find(item.task);
         if (found == definitions_.end()) {
@@ -300,10 +301,9 @@ private:
             file.read(reinterpret_cast<char*>(file_bytes.data()),
                       static_cast<std::streamsize>(size));
             if (!file || static_cast<uint64_t>(file.gcount()) != size) {
-                handling.result =
-                    error_task_result(item.content_hash, item.path, item.size, task,
-                                      input_error::UNREADABLE,
-                                      "'" + item.path + "' cannot be read on worker " + name_);
+                handling.result = error_task_result(
+                    item.content_hash, item.path, item.size, task, input_error::UNREADABLE,
+                    "'" + item.path + "' cannot be read on worker " + name_);
                 return handling;
             }
             bytes = file_bytes;
@@ -312,8 +312,9 @@ private:
             if (!item.inline_bytes) {
                 handling.result = error_task_result(
                     item.content_hash, item.path, item.size, task, input_error::UNREADABLE,
-                    "'" + item.path + "' changed after the batch was submitted (its bytes are "
-                    "not those hashed); run the batch again");
+                    "'" + item.path +
+                        "' changed after the batch was submitted (its bytes are "
+                        "not those hashed); run the batch again");
                 return handling;
             }
             return refuse(item.task,
@@ -321,7 +322,8 @@ private:
         }
         const InputKind kind = input_kind_of_bytes(bytes);
         if (kind != task.kind) {
-            handling.result = not_for_task_result(item.content_hash, item.path, item.size, kind, task);
+            handling.result =
+                not_for_task_result(item.content_hash, item.path, item.size, kind, task);
             return handling;
         }
         const auto start = Clock::now();
@@ -372,7 +374,8 @@ private:
         while (!finished_) {
             const WorkerSummary now = summary_;
             lock.unlock();
-            if (nodes == nullptr && js_KeyValue(&nodes, client_->jetstream(), NODES_BUCKET) != NATS_OK) {
+            if (nodes == nullptr &&
+                js_KeyValue(&nodes, client_->jetstream(), NODES_BUCKET) != NATS_OK) {
                 nodes = nullptr;
             }
             const auto time = Clock::now();

@@ -37,10 +37,10 @@ struct WorkerOptions {
 };
 
 struct WorkerSummary {
-    uint64_t done = 0;       // items acknowledged with a result
-    uint64_t errors = 0;     // of which error rows (bad inputs, refused messages)
-    uint64_t refused = 0;    // of which refused messages
-    uint64_t requeued = 0;   // items handed back (stopping, or a result that could not be stored)
+    uint64_t done = 0;      // items acknowledged with a result
+    uint64_t errors = 0;    // of which error rows (bad inputs, refused messages)
+    uint64_t refused = 0;   // of which refused messages
+    uint64_t requeued = 0;  // items handed back (stopping, or a result that could not be stored)
     nlohmann::json to_json() const;
 };
 

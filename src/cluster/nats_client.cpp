@@ -39,16 +39,16 @@ Expected<std::unique_ptr<NatsClient>> NatsClient::connect(const NatsConnectOptio
     const std::string where = "the NATS server at " + options.url;
     status = natsOptions_SetURL(raw, options.url.c_str());
     if (status != NATS_OK) {
-        return nats_status(status, "'" + options.url +
-                                       "' is not a NATS URL; give nats://HOST:PORT (--cluster)");
+        return nats_status(
+            status, "'" + options.url + "' is not a NATS URL; give nats://HOST:PORT (--cluster)");
     }
     if (!options.name.empty()) natsOptions_SetName(raw, options.name.c_str());
     if (!options.token.empty()) natsOptions_SetToken(raw, options.token.c_str());
     if (!options.creds_file.empty()) {
         status = natsOptions_SetUserCredentialsFromFiles(raw, options.creds_file.c_str(), nullptr);
         if (status != NATS_OK) {
-            return nats_status(status, "cannot use the credentials file '" + options.creds_file +
-                                           "' (--creds)");
+            return nats_status(
+                status, "cannot use the credentials file '" + options.creds_file + "' (--creds)");
         }
     }
     natsOptions_SetTimeout(raw, 5000);
@@ -64,8 +64,9 @@ Expected<std::unique_ptr<NatsClient>> NatsClient::connect(const NatsConnectOptio
     status = natsConnection_Connect(&client->connection_, raw);
     if (status == NATS_CONNECTION_AUTH_FAILED || status == NATS_NOT_PERMITTED) {
         return nats_status(status,
-                           where + " refused this client's credentials; give the token (--token) "
-                                   "or credentials file (--creds) the cluster was started with");
+                           where +
+                               " refused this client's credentials; give the token (--token) "
+                               "or credentials file (--creds) the cluster was started with");
     }
     if (status != NATS_OK) {
         return nats_status(status, "cannot connect to " + where +

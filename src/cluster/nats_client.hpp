@@ -60,8 +60,8 @@ public:
     // A pull subscription bound to the existing durable `consumer` of `stream`, whose messages
     // are on `subject` (the consumer's filter, or the stream's subjects).
     Expected<std::unique_ptr<NatsPullSubscription>> bind_pull(const std::string& stream,
-                                                               const std::string& consumer,
-                                                               const std::string& subject);
+                                                              const std::string& consumer,
+                                                              const std::string& subject);
 
 private:
     NatsClient() = default;

@@ -313,7 +313,8 @@ Status ResultStore::create_or_check_schema() {
             Transaction transaction(db_);
             CORUN_RETURN_IF_ERROR(transaction.begin());
             CORUN_RETURN_IF_ERROR(execute("ALTER TABLE results ADD COLUMN node TEXT"));
-            CORUN_RETURN_IF_ERROR(execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'"));
+            CORUN_RETURN_IF_ERROR(
+                execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'"));
             CORUN_RETURN_IF_ERROR(execute("PRAGMA user_version = 2"));
             CORUN_RETURN_IF_ERROR(transaction.commit());
         }
@@ -403,7 +404,7 @@ Expected<std::string> ResultStore::meta_value(const std::string& key) {
 Status ResultStore::set_meta_value(const std::string& key, const std::string& value) {
     Statement upsert(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)");
     return upsert.bind(1, key).bind(2, value).run().with_context("the database '" + path_ +
-                                                                  "' (--db)");
+                                                                 "' (--db)");
 }
 
 Expected<int64_t> ResultStore::count(const std::string& table) {

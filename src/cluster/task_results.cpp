@@ -57,9 +57,9 @@ TaskResult run_task_on_input(BatchTask& instance, const TaskDefinition& task,
             result.times.post_ms = output->timing->post_ms;
         }
     } else {
-        result = error_task_result(content_hash, path, size, task, input_error::TASK_FAILED,
-                                   "the " + task.name + " task failed on '" + path +
-                                       "': " + output.status().to_string());
+        result = error_task_result(
+            content_hash, path, size, task, input_error::TASK_FAILED,
+            "the " + task.name + " task failed on '" + path + "': " + output.status().to_string());
     }
     result.times.decode_ms = decode_ms;
     result.times.total_ms =

@@ -37,7 +37,8 @@ Expected<WorkMessage> parse_work_message(std::span<const uint8_t> data, WorkMess
         return Status(StatusCode::INVALID_ARGUMENT, error.reason);
     };
     const size_t limit = std::min<size_t>(data.size(), MAX_WORK_HEADER_BYTES);
-    const auto newline = std::find(data.begin(), data.begin() + static_cast<ptrdiff_t>(limit), '\n');
+    const auto newline =
+        std::find(data.begin(), data.begin() + static_cast<ptrdiff_t>(limit), '\n');
     if (newline == data.begin() + static_cast<ptrdiff_t>(limit)) {
         return refuse("the message has no header line within its first " +
                       std::to_string(MAX_WORK_HEADER_BYTES) + " bytes; not a corun work item");

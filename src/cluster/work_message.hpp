@@ -23,8 +23,8 @@ struct WorkMessage {
     std::string path;
     uint64_t size = 0;
     InputKind kind = InputKind::UNKNOWN;
-    std::string model_version;  // what the submitter expects ("" = any); in the result's id
-    bool inline_bytes = true;    // false: read `path` (inside the worker's allowed roots)
+    std::string model_version;       // what the submitter expects ("" = any); in the result's id
+    bool inline_bytes = true;        // false: read `path` (inside the worker's allowed roots)
     std::span<const uint8_t> bytes;  // inline: a view into the message's data
 };
 

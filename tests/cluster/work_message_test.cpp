@@ -59,7 +59,8 @@ TEST(WorkMessageTest, ABadMessageIsRefusedWithItsCauseAndBatchWhenKnown) {
         {"{oops\n", "not JSON", ""},
         {R"({"v":1,"batch":"B A D","task":"detect","content_hash":")" + HASH + "\"}\n",
          "batch id is missing or malformed", ""},
-        {R"({"v":1,"batch":"b1","task":"detect","content_hash":"xyz"})" "\n",
+        {R"({"v":1,"batch":"b1","task":"detect","content_hash":"xyz"})"
+         "\n",
          "content_hash is not 64 hex digits", ""},
         {"{\"v\":2," + good + "}\n", "another version", "b1"},
         {"{\"v\":1," + good + ",\"size\":-1,\"bytes\":\"inline\"}\n", "size is missing", "b1"},
@@ -113,8 +114,8 @@ TEST(WorkMessageTest, APathIsReadOnlyInsideAnAllowedRoot) {
     EXPECT_NE(escape.status().message().find("resolves to"), std::string::npos);
     const auto outside = resolve_allowed_path((dir / "other" / "b.jpg").string(), roots);
     EXPECT_NE(outside.status().message().find("not inside the allowed roots"), std::string::npos);
-    const auto dots = resolve_allowed_path((dir / "root" / ".." / "other" / "b.jpg").string(),
-                                           roots);
+    const auto dots =
+        resolve_allowed_path((dir / "root" / ".." / "other" / "b.jpg").string(), roots);
     EXPECT_NE(dots.status().message().find("holds '..'"), std::string::npos);
     const auto relative = resolve_allowed_path("root/sub/a.jpg", roots);
     EXPECT_NE(relative.status().message().find("not an absolute path"), std::string::npos);
