@@ -85,8 +85,9 @@ def main():
     next_input = 0
     try:
         cluster = Cluster(CORUN, work, processes, ack_wait=30)
-        print(f"cluster batch scaling: npu-sim nodes, {args.frame_ms:g} ms a frame, {args.lanes} lane(s), "
-              f"prefetch 1, detect on 32x32 PNM inputs; nats-server on loopback")
+        print(f"cluster batch scaling: npu-sim nodes, {args.frame_ms:g} ms a frame, "
+              f"{args.lanes} lane(s), prefetch 1, detect on 32x32 PNM inputs; nats-server on "
+              f"loopback")
         one = None
         for nodes in (1, 2, 3, 4):
             workers = start_workers(cluster, work, [1.0] * nodes, args.frame_ms)
