@@ -3,7 +3,10 @@
 and 3), every part real: Debian's nats-server (started by `corun cluster` on a free port with a
 temporary store), worker processes on real models, the submitter's SQLite database.
 
-- Two workers give per input and task exactly the rows the local `corun batch` gives.
+- Two workers give per input and task exactly the rows the local `corun batch` gives (detect,
+  faces, ocr).
+- Items that run longer than the AckWait, and one waiting behind another in a fetch, keep
+  their lease: none is given to a second worker.
 - A worker killed with SIGKILL mid-batch, and a worker joining late: every item has exactly
   one result (none lost, none computed-and-stored twice: the server dropped the second result
   by its message id), the late worker took work.
@@ -41,7 +44,9 @@ CORUN, CACHE = sys.argv[1], sys.argv[2]
 DATA = os.path.join(CACHE, "data")
 IMAGES = [os.path.join(DATA, "darknet", name) for name in ("dog.jpg", "eagle.jpg", "person.jpg")]
 IMAGES.append(os.path.join(DATA, "opencv-doc", "messi5.jpg"))
-NEEDED = IMAGES + [os.path.join(CACHE, "models", "nanodet", "nanodet.onnx"),
+TEXT = os.path.join(DATA, "opencv-doc", "imageTextN.png")
+NEEDED = IMAGES + [TEXT, os.path.join(CACHE, "models", "nanodet", "nanodet.onnx"),
+                   os.path.join(CACHE, "models", "ppocr-det", "ch_PP-OCRv4_det_infer.onnx"),
                    os.path.join(CACHE, "models", "faceres", "faceres.onnx")]
 if not shutil.which("nats-server"):
     print("skipped: nats-server is not installed (scripts/setup.sh installs it)")
@@ -137,8 +142,54 @@ def same_rows_as_local(cluster, work):
     check(sorted(n["name"] for n in status["nodes"]) == ["w1", "w2"] and
           status["queue"]["pending"] == 0 and status["queue"]["ack_pending"] == 0,
           "cluster status: nodes w1 and w2, 10 items done between them, queue empty")
+    # OCR: the same text lines, read on a worker.
+    text_dir = os.path.join(work, "text")
+    os.makedirs(text_dir)
+    shutil.copy(TEXT, text_dir)
+    local_text = os.path.join(work, "local-text.db")
+    local = subprocess.run([CORUN, "batch", "ocr", text_dir, "--db", local_text, "--models",
+                            CACHE, "--json", "--no-progress"], capture_output=True, text=True,
+                           timeout=300)
+    cluster_text = os.path.join(work, "cluster-text.db")
+    remote = batch(cluster, "ocr", text_dir, "--db", cluster_text)
+    key = (os.path.join(text_dir, os.path.basename(TEXT)), "ocr")
+    local_ocr, remote_ocr = rows(local_text).get(key, {}), rows(cluster_text).get(key, {})
+    lines = [line["text"] for line in json.loads(local_ocr.get("result") or "{}").get("lines", [])]
+    check(local.returncode == 0 and remote.returncode == 0 and local_ocr.get("status") == "ok" and
+          lines and json.loads(local_ocr["result"]) == json.loads(remote_ocr.get("result") or "0")
+          and remote_ocr.get("node") in ("w1", "w2"),
+          f"ocr: the worker reads the same {len(lines)} lines with the same boxes: {lines[:3]}",
+          remote)
     for process, name in zip(workers, ("w1", "w2")):
         stop_worker(process, name)
+
+
+def long_items_keep_their_lease(cluster, work):
+    """Items longer than the AckWait (3 s here), and an item waiting behind one in the same
+    fetch (--prefetch 2): the worker renews their leases, so an idle worker that joins while
+    they run gets neither."""
+    folder = os.path.join(work, "slow")
+    many_inputs(folder, 2)
+    slow = cluster.worker("s1", work, ["--models", CACHE, "--device", "npu-sim", "--timing-only",
+                                       "--npu-sim-frame-ms", "4500", "--prefetch", "2"])
+    db = os.path.join(work, "slow.db")
+    submitter = cluster.processes.start(
+        [CORUN, "batch", "detect", folder, "--db", db, *cluster.auth(), "--models", CACHE,
+         "--json", "--no-progress"], os.path.join(work, "slow-submitter.log"))
+    wait_for(lambda: (lambda s: s and s["queue"]["pending"] == 0 and
+                      s["queue"]["ack_pending"] == 2)(cluster.status()),
+             "s1 to hold both items")
+    idle = cluster.worker("s2", work, ["--models", CACHE, *SIMULATED])
+    code = submitter.wait(timeout=120)
+    with open(os.path.join(work, "slow-submitter.log")) as log:
+        text = log.read()
+    info = json.loads(text[text.index("{"):]).get("cluster", {}) if "{" in text else {}
+    # Without the renewal the idle worker gets both after 3 s, and its results come first.
+    check(code == 0 and result_count(db) == 2 and info.get("nodes") == {"s1": 2},
+          f"two items of 4.5 s each with a 3 s AckWait: both done by the worker that took "
+          f"them, none by the idle one: {info}")
+    stop_worker(slow, "s1")
+    stop_worker(idle, "s2")
 
 
 def kill_worker_and_late_join(cluster, work):
@@ -323,7 +374,8 @@ def main():
     try:
         cluster = Cluster(CORUN, work, processes)
         sections = (wrong_token, same_rows_as_local, large_inputs, hostile_messages,
-                    kill_worker_and_late_join, stop_and_resume_submitter)
+                    long_items_keep_their_lease, kill_worker_and_late_join,
+                    stop_and_resume_submitter)
         chosen = sys.argv[3:]
         for section in sections:
             if chosen and section.__name__ not in chosen:
