@@ -162,8 +162,8 @@ private:
             for (auto& message : *fetched) leases_.hold(message.get());
             for (auto& message : *fetched) {
                 if (stop_) {
-                    natsMsg_Nak(message.get(), nullptr);
                     leases_.release(message.get());
+                    natsMsg_Nak(message.get(), nullptr);
                     count_requeued();
                     continue;
                 }
@@ -186,6 +186,7 @@ private:
                                              static_cast<size_t>(natsMsg_GetDataLength(message)));
         Handling handling = decide(bytes, instances);
         if (handling.kind == Handling::HAND_BACK) {
+            leases_.release(message);
             natsMsg_NakWithDelay(message, 5000, nullptr);
             count_requeued();
             return;
@@ -219,10 +220,13 @@ private:
             // is done again; a result that was stored after all is deduplicated by its id.
             spdlog::warn("worker {}: {}; the item goes back to the queue", name_,
                          published.to_string());
+            leases_.release(message);
             natsMsg_Nak(message, nullptr);
             count_requeued();
             return;
         }
+        // Out of the renewals first: the message is never acknowledged and renewed at once.
+        leases_.release(message);
         const Status acked = ack_message(message);
         std::lock_guard lock(mutex_);
         if (!acked.is_ok()) {
