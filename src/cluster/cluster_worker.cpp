@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -78,6 +80,21 @@ public:
 
     Status start() {
         name_ = options_.name.empty() ? host_name() : options_.name;
+        // The name is the node's key in the nodes bucket: NATS keys take these characters.
+        const bool valid_name =
+            !name_.empty() && name_.size() <= 64 &&
+            std::all_of(name_.begin(), name_.end(),
+                        [](char c) {
+                            return std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+                                   c == '_' || c == '.';
+                        }) &&
+            name_.front() != '.' && name_.back() != '.';
+        if (!valid_name) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          "the node name '" + name_ +
+                              "' is not 1 to 64 letters, digits, '-', '_' or inner '.'; give "
+                              "--name");
+        }
         for (const auto& name : batch_task_names()) {
             auto definition = define_batch_task(name, options_.models);
             if (definition.has_value()) {

@@ -16,7 +16,7 @@ temporary store), worker processes on real models, the submitter's SQLite databa
   cause (or a rejection when it names no batch), the worker keeps running and does real work.
 - Inputs above --max-message-bytes: an error naming the flags, or sent by path under
   --shared-root to a worker whose --allowed-root holds it.
-- A wrong token: a clear error, exit 1.
+- A wrong token, a node name that cannot be a key: a clear error, exit 1.
 
 Exits 77 (skipped) without nats-server or the models (scripts/setup.sh, scripts/fetch_models.sh).
 
@@ -365,6 +365,10 @@ def wrong_token(cluster, work):
                             capture_output=True, text=True, timeout=60)
     check(submit.returncode == 1 and "--token" in submit.stderr,
           "batch --cluster without the token exits 1 naming --token", submit)
+    named = subprocess.run([CORUN, "worker", *cluster.auth(), "--name", "two words",
+                            "--models", CACHE], capture_output=True, text=True, timeout=60)
+    check(named.returncode == 1 and "give --name" in named.stderr,
+          "a node name the nodes bucket cannot key is refused naming --name", named)
 
 
 def main():
