@@ -19,6 +19,8 @@ debian_packages=(
     libcpp-httplib-dev prometheus  # `corun serve --http` (docs/SERVING.md) and its metrics test
     python3-grpcio python3-grpc-tools  # the client of the `corun serve --grpc` test
     libsqlite3-dev libssl-dev  # corun batch: the SQLite result store, SHA-256 content keys
+    nats-server libnats-dev  # corun cluster / worker / batch --cluster: NATS JetStream (docs/CLUSTER.md)
+    iproute2  # the cluster's network-namespace test (tests/cluster/cluster_netns_test.py)
 )
 
 missing=()

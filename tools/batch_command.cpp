@@ -16,6 +16,8 @@
 #include "cli_support.hpp"
 #include "cluster/batch_runner.hpp"
 #include "cluster/batch_task.hpp"
+#include "cluster/cluster_batch.hpp"
+#include "cluster_options.hpp"
 #include "commands.hpp"
 
 namespace corun::tools {
@@ -28,6 +30,8 @@ struct BatchCommandOptions {
     bool json = false;
     bool no_progress = false;
     ServiceOptions service;
+    ClusterConnectOptions connect;  // --cluster: publish to the workers instead of running here
+    cluster::ClusterBatchOptions cluster;
 };
 
 // The leading arguments that name tasks are the tasks; the rest are paths.
@@ -84,6 +88,7 @@ Status run_batch_command(BatchCommandOptions& options) {
                      {"db", batch.db},
                      {"files_from", batch.file_lists},
                      {"workers", batch.workers}};
+    if (!options.connect.url.empty()) batch.command["cluster"] = options.connect.url;
 
     cluster::BatchProgress progress;
     Expected<cluster::BatchSummary> summary = Status(StatusCode::UNINITIALIZED, "");
@@ -92,7 +97,12 @@ Status run_batch_command(BatchCommandOptions& options) {
         if (!options.no_progress && isatty(STDERR_FILENO)) {
             ticker = std::make_unique<ProgressTicker>(progress);
         }
-        summary = cluster::run_batch(batch, std::cin, progress);
+        if (options.connect.url.empty()) {
+            summary = cluster::run_batch(batch, std::cin, progress);
+        } else {
+            CORUN_TRY(options.cluster.nats, nats_connect_options(options.connect));
+            summary = cluster::run_cluster_batch(batch, options.cluster, std::cin, progress);
+        }
     }
     CORUN_RETURN_IF_ERROR(summary.status());
     if (options.json) {
@@ -144,6 +154,17 @@ void add_batch_command(CLI::App& app) {
                         "Folder filled by scripts/fetch_models.sh (default: $CORUN_CACHE_DIR, "
                         "else the checkout's .cache)");
     add_service_options(*command, options->service);
+    // Scale-out (docs/CLUSTER.md).
+    add_cluster_connect_options(*command, options->connect, false);
+    command
+        ->add_option("--max-message-bytes", options->cluster.max_message_bytes,
+                     "--cluster: inputs up to this size travel in the work message (default "
+                     "1016 KiB, below the server's 1 MiB max_payload); larger ones go by path "
+                     "under --shared-root, else are recorded as too_large")
+        ->transform(CLI::AsSizeValue(false));
+    command->add_option("--shared-root", options->cluster.shared_root,
+                        "--cluster: a folder every worker sees at the same path (and takes as "
+                        "--allowed-root): larger inputs under it are sent by path");
     command->callback([options] {
         const Status status = run_batch_command(*options);
         if (!status.is_ok()) throw CLI::RuntimeError(report_error(status));

@@ -22,5 +22,7 @@ void add_generate_command(CLI::App& app);
 void add_transcribe_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_batch_command(CLI::App& app);
+void add_cluster_command(CLI::App& app);
+void add_worker_command(CLI::App& app);
 
 }  // namespace corun::tools

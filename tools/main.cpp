@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
     corun::tools::add_monitor_command(app);
     corun::tools::add_trace_command(app);
     corun::tools::add_batch_command(app);
+    corun::tools::add_cluster_command(app);
+    corun::tools::add_worker_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

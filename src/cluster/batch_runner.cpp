@@ -22,6 +22,7 @@
 #include "cluster/input_decoding.hpp"
 #include "cluster/input_scan.hpp"
 #include "cluster/result_store.hpp"
+#include "cluster/task_results.hpp"
 
 namespace corun::cluster {
 namespace {
@@ -71,38 +72,6 @@ private:
     std::mutex mutex_;
     std::unordered_map<std::string, std::string> done_;
 };
-
-TaskResult error_result(const std::string& key, const std::string& path, uint64_t size,
-                        const TaskDefinition& task, const char* kind, std::string message) {
-    TaskResult result;
-    result.content_hash = key;
-    result.path = path;
-    result.size = size;
-    result.task = task.name;
-    result.model = task.model;
-    result.model_version = task.model_version;
-    result.error_kind = kind;
-    result.error = std::move(message);
-    return result;
-}
-
-// The error row of an input whose bytes are not of the task's kind.
-TaskResult not_for_task(const std::string& hash, const std::string& path, uint64_t size,
-                        InputKind kind, const TaskDefinition& task) {
-    const bool image_task = task.kind == InputKind::IMAGE;
-    const std::string takes =
-        "; the " + task.name + " task takes " + (image_task ? "images" : "WAV audio");
-    if (kind == InputKind::UNKNOWN) {
-        return error_result(
-            hash, path, size, task, image_task ? input_error::NOT_AN_IMAGE : input_error::NOT_AUDIO,
-            "'" + path + "' is not " +
-                (image_task ? "an image (PNG, JPEG, BMP, WebP, PNM or TIFF)" : "a WAV audio file") +
-                takes);
-    }
-    return error_result(
-        hash, path, size, task, input_error::WRONG_KIND,
-        "'" + path + "' is " + (kind == InputKind::IMAGE ? "an image" : "WAV audio") + takes);
-}
 
 class BatchPipeline {
 public:
@@ -180,7 +149,7 @@ private:
         FileOutcome outcome{path, std::nullopt, {}};
         for (const auto& task : tasks_) {
             outcome.results.push_back(
-                error_result(unread_input_key(path), path, size, task, kind, message));
+                error_task_result(unread_input_key(path), path, size, task, kind, message));
         }
         outcomes_.push(std::move(outcome));
     }
@@ -266,7 +235,7 @@ private:
             if (task->kind == kind) {
                 runnable.push_back(task);
             } else {
-                prepared.results.push_back(not_for_task(hash, path, size, kind, *task));
+                prepared.results.push_back(not_for_task_result(hash, path, size, kind, *task));
             }
         }
         if (!runnable.empty()) {
@@ -277,7 +246,7 @@ private:
                 prepared.input = std::move(decoded.input);
             } else {
                 for (const TaskDefinition* task : runnable) {
-                    prepared.results.push_back(error_result(
+                    prepared.results.push_back(error_task_result(
                         hash, path, size, *task, decoded.error_kind.c_str(), decoded.error));
                 }
                 runnable.clear();
@@ -316,33 +285,9 @@ private:
             FileOutcome outcome{prepared->path, prepared->file, std::move(prepared->results)};
             for (const TaskDefinition* task : prepared->pending) {
                 const size_t index = static_cast<size_t>(task - tasks_.data());
-                const auto start = Clock::now();
-                auto output = lane[index]->run(prepared->input);
-                TaskResult result;
-                if (output.has_value()) {
-                    result.content_hash = prepared->file->content_hash;
-                    result.path = prepared->path;
-                    result.size = prepared->file->size;
-                    result.task = task->name;
-                    result.model = task->model;
-                    result.model_version = task->model_version;
-                    result.result = std::move(output->result);
-                    result.stages = std::move(output->stages);
-                    result.embeddings = std::move(output->embeddings);
-                    if (output->timing) {
-                        result.times.pre_ms = output->timing->pre_ms;
-                        result.times.infer_ms = output->timing->infer_ms;
-                        result.times.post_ms = output->timing->post_ms;
-                    }
-                } else {
-                    result = error_result(prepared->file->content_hash, prepared->path,
-                                          prepared->file->size, *task, input_error::TASK_FAILED,
-                                          "the " + task->name + " task failed on '" +
-                                              prepared->path + "': " + output.status().to_string());
-                }
-                result.times.decode_ms = prepared->decode_ms;
-                result.times.total_ms = ms_since(start);
-                outcome.results.push_back(std::move(result));
+                outcome.results.push_back(run_task_on_input(
+                    *lane[index], *task, prepared->input, prepared->file->content_hash,
+                    prepared->path, prepared->file->size, prepared->decode_ms));
             }
             if (!outcomes_.push(std::move(outcome))) return;
         }
@@ -398,7 +343,9 @@ private:
     Status fatal_;
 };
 
-Status check_options(const BatchOptions& options) {
+}  // namespace
+
+Status check_batch_options(const BatchOptions& options) {
     CORUN_CHECK(!options.tasks.empty(), StatusCode::INVALID_ARGUMENT,
                 "no task given; name one or more of detect, ocr, faces, vad before the paths "
                 "(corun batch detect photos/ --db photos.db)");
@@ -422,21 +369,22 @@ Status check_options(const BatchOptions& options) {
     return Status::ok();
 }
 
-}  // namespace
-
 nlohmann::json BatchSummary::to_json() const {
-    return {{"run_id", run_id},
-            {"inputs", inputs},
-            {"processed", processed},
-            {"unchanged", unchanged},
-            {"bad", bad},
-            {"results", results},
-            {"other_files", other_files},
-            {"errors", errors},
-            {"tasks", tasks},
-            {"seconds", seconds},
-            {"inputs_per_s", seconds > 0 ? static_cast<double>(processed) / seconds : 0.0},
-            {"warnings", warnings}};
+    nlohmann::json json{
+        {"run_id", run_id},
+        {"inputs", inputs},
+        {"processed", processed},
+        {"unchanged", unchanged},
+        {"bad", bad},
+        {"results", results},
+        {"other_files", other_files},
+        {"errors", errors},
+        {"tasks", tasks},
+        {"seconds", seconds},
+        {"inputs_per_s", seconds > 0 ? static_cast<double>(processed) / seconds : 0.0},
+        {"warnings", warnings}};
+    if (!cluster.is_null()) json["cluster"] = cluster;
+    return json;
 }
 
 std::string BatchSummary::to_text() const {
@@ -457,7 +405,7 @@ std::string BatchSummary::to_text() const {
 
 Expected<BatchSummary> run_batch(const BatchOptions& options, std::istream& standard_input,
                                  BatchProgress& progress) {
-    CORUN_RETURN_IF_ERROR(check_options(options));
+    CORUN_RETURN_IF_ERROR(check_batch_options(options));
     std::vector<TaskDefinition> tasks;
     std::set<InputKind> kinds;
     for (const auto& name : options.tasks) {

@@ -52,10 +52,15 @@ struct BatchSummary {
     std::map<std::string, size_t> tasks;   // task -> rows written
     double seconds = 0.0;
     std::vector<std::string> warnings;
+    nlohmann::json cluster;  // corun batch --cluster: nodes, items published, duplicates
 
     nlohmann::json to_json() const;
     std::string to_text() const;
 };
+
+// INVALID_ARGUMENT naming what is wrong with the options (no task, an unknown or repeated one,
+// no input, no database, limits out of range).
+Status check_batch_options(const BatchOptions& options);
 
 // Runs the batch. `progress` is updated as inputs finish (the caller shows it). Errors (bad
 // options, a database that cannot be opened or written, models that cannot be loaded) stop the

@@ -67,6 +67,11 @@ bool is_batch_task_name(const std::string& name) {
     return false;
 }
 
+InputKind batch_task_input_kind(const std::string& name) {
+    if (name == "vad") return InputKind::AUDIO;
+    return is_batch_task_name(name) ? InputKind::IMAGE : InputKind::UNKNOWN;
+}
+
 Expected<TaskDefinition> define_batch_task(const std::string& name, const std::string& cache) {
     CORUN_TRY(const TaskModels models, models_of(name, cache));
     std::string missing;

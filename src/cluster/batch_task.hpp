@@ -47,6 +47,8 @@ public:
 // "detect", "ocr", "faces", "vad".
 const std::vector<std::string>& batch_task_names();
 bool is_batch_task_name(const std::string& name);
+// The kind of input a task takes (vad: audio; the others: images), without its models.
+InputKind batch_task_input_kind(const std::string& name);
 
 // Finds the task's model files under `cache` (the folder scripts/fetch_models.sh fills) and
 // hashes them. INVALID_ARGUMENT naming the known tasks for an unknown name; NOT_FOUND naming the

@@ -46,6 +46,7 @@ CREATE TABLE results(
   stages TEXT,
   run_id INTEGER NOT NULL,
   finished_at TEXT NOT NULL,
+  node TEXT,
   PRIMARY KEY (content_hash, task));
 CREATE TABLE embeddings(
   content_hash TEXT NOT NULL,
@@ -167,9 +168,9 @@ Status store_result(sqlite3* db, const TaskResult& result, int64_t run) {
     Statement insert(db, std::string(R"sql(
         INSERT OR REPLACE INTO results(content_hash, task, path, size, model, model_version,
           status, error_kind, error, decode_ms, pre_ms, infer_ms, post_ms, total_ms, result,
-          stages, run_id, finished_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, )sql") +
-                             NOW + ")");
+          stages, run_id, node, finished_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+          )sql") + NOW + ")");
     insert.bind(1, result.content_hash)
         .bind(2, result.task)
         .bind(3, result.path)
@@ -183,6 +184,11 @@ Status store_result(sqlite3* db, const TaskResult& result, int64_t run) {
         .bind(13, result.times.post_ms)
         .bind(14, result.times.total_ms)
         .bind(17, run);
+    if (result.node.empty()) {
+        insert.bind_null(18);
+    } else {
+        insert.bind(18, result.node);
+    }
     if (result.ok()) {
         insert.bind_null(8).bind_null(9).bind(15, result.result.dump());
     } else {
@@ -302,6 +308,16 @@ Status ResultStore::create_or_check_schema() {
                               std::to_string(RESULT_STORE_SCHEMA_VERSION));
         }
         CORUN_RETURN_IF_ERROR(execute("PRAGMA journal_mode=WAL"));
+        if (user_version < 2) {
+            // Version 2 added results.node (the cluster worker that computed a row).
+            Transaction transaction(db_);
+            CORUN_RETURN_IF_ERROR(transaction.begin());
+            CORUN_RETURN_IF_ERROR(execute("ALTER TABLE results ADD COLUMN node TEXT"));
+            CORUN_RETURN_IF_ERROR(
+                execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'"));
+            CORUN_RETURN_IF_ERROR(execute("PRAGMA user_version = 2"));
+            CORUN_RETURN_IF_ERROR(transaction.commit());
+        }
     }
     return execute("PRAGMA synchronous=NORMAL");
 }
@@ -377,6 +393,18 @@ Status ResultStore::store(const FileOutcome& outcome, int64_t run) {
             " AND NOT EXISTS (SELECT 1 FROM files WHERE files.content_hash = ?1)"));
     }
     return transaction.commit().with_context("the database '" + path_ + "' (--db)");
+}
+
+Expected<std::string> ResultStore::meta_value(const std::string& key) {
+    Statement query(db_, "SELECT value FROM meta WHERE key = ?1");
+    CORUN_TRY(const bool found, query.bind(1, key).step());
+    return found ? query.text(0) : std::string();
+}
+
+Status ResultStore::set_meta_value(const std::string& key, const std::string& value) {
+    Statement upsert(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)");
+    return upsert.bind(1, key).bind(2, value).run().with_context("the database '" + path_ +
+                                                                 "' (--db)");
 }
 
 Expected<int64_t> ResultStore::count(const std::string& table) {

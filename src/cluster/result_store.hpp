@@ -23,7 +23,8 @@ struct sqlite3;
 namespace corun::cluster {
 
 // The schema version in the database's user_version (and its meta table).
-constexpr int RESULT_STORE_SCHEMA_VERSION = 1;
+// Version 2 added results.node; a version 1 database is upgraded when opened.
+constexpr int RESULT_STORE_SCHEMA_VERSION = 2;
 
 // A path as the last run that read it found it. The size and modification time let a rerun
 // trust the recorded hash without reading the file again.
@@ -70,6 +71,10 @@ public:
     // rows of an unread attempt at the path, and of the rows of the path's previous content
     // when no other path holds that content any more (a changed file's old results).
     Status store(const FileOutcome& outcome, int64_t run);
+
+    // A value of the meta table ("" when absent), and setting one (the cluster batch's id).
+    Expected<std::string> meta_value(const std::string& key);
+    Status set_meta_value(const std::string& key, const std::string& value);
 
     // Number of rows of a table (tests, summaries).
     Expected<int64_t> count(const std::string& table);

@@ -124,6 +124,7 @@ nlohmann::json to_json(const TaskResult& result) {
     }
     if (!result.stages.is_null()) json["stages"] = result.stages;
     if (!result.embeddings.empty()) json["embeddings"] = result.embeddings;
+    if (!result.node.empty()) json["node"] = result.node;
     return json;
 }
 
@@ -151,6 +152,7 @@ Expected<TaskResult> task_result_from_json(const nlohmann::json& json) {
         if (json.contains("embeddings")) {
             result.embeddings = json["embeddings"].get<std::vector<std::vector<float>>>();
         }
+        if (json.contains("node")) result.node = json["node"].get<std::string>();
         return result;
     } catch (const nlohmann::json::exception& error) {
         return Status(StatusCode::INVALID_ARGUMENT,

@@ -36,6 +36,9 @@ inline constexpr const char* NOT_AUDIO = "not_audio";        // an audio task, b
 inline constexpr const char* WRONG_KIND = "wrong_kind";      // audio given to an image task ...
 inline constexpr const char* DAMAGED = "damaged";            // truncated or corrupt data
 inline constexpr const char* TASK_FAILED = "task_failed";    // the model or its pipeline failed
+// A cluster worker refused the item: a task it does not know, a path outside its allowed roots,
+// a malformed message (docs/CLUSTER.md). Nothing of it ran.
+inline constexpr const char* REFUSED = "refused";
 }  // namespace input_error
 
 // Inputs whose bytes could not be read have no content hash; their results are keyed by this
@@ -79,6 +82,7 @@ struct TaskResult {
     nlohmann::json result;                       // the task's findings (null on error)
     nlohmann::json stages;                       // a task's own stage times, or null
     std::vector<std::vector<float>> embeddings;  // faces: one float32 vector per face
+    std::string node;  // the cluster worker that computed it; "" = this machine (corun batch)
 
     bool ok() const { return error_kind.empty(); }
 };

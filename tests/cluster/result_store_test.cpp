@@ -156,6 +156,49 @@ TEST(ResultStoreTest, TheSchemaIsVersioned) {
         << newer.status();
 }
 
+// Version 2 added results.node (the cluster worker of a row): a version-1 database, as an
+// earlier corun wrote it, is upgraded on open and keeps its rows.
+TEST(ResultStoreTest, AVersionOneDatabaseGainsTheNodeColumn) {
+    const std::string db = scratch_db("v1.db");
+    {
+        ASSERT_OK_AND_ASSIGN(auto store, ResultStore::open(db));
+        ASSERT_OK_AND_ASSIGN(const int64_t run, store->begin_run({{"test", 1}}));
+        ASSERT_OK(store->store(outcome("/a.jpg", "h1", {detect_result("h1", "/a.jpg", 1)}), run));
+    }
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw,
+                           "ALTER TABLE results DROP COLUMN node; PRAGMA user_version = 1; "
+                           "UPDATE meta SET value = '1' WHERE key = 'schema_version'",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+    ASSERT_EQ(sql_value(db, "PRAGMA user_version"), "1");
+
+    ASSERT_OK_AND_ASSIGN(auto store, ResultStore::open(db));
+    EXPECT_EQ(sql_value(db, "PRAGMA user_version"), "2");
+    EXPECT_EQ(sql_value(db, "SELECT value FROM meta WHERE key = 'schema_version'"), "2");
+    EXPECT_EQ(sql_rows(db, "SELECT content_hash, coalesce(node, 'NULL') FROM results"),
+              (test::SqlRows{{"h1", "NULL"}}));
+    ASSERT_OK_AND_ASSIGN(const int64_t run, store->begin_run({{"test", 2}}));
+    TaskResult remote = detect_result("h2", "/b.jpg", 3);
+    remote.node = "worker-7";
+    ASSERT_OK(store->store(outcome("/b.jpg", "h2", {remote}), run));
+    EXPECT_EQ(sql_value(db, "SELECT node FROM results WHERE content_hash = 'h2'"), "worker-7");
+}
+
+TEST(ResultStoreTest, KeepsMetaValues) {
+    const std::string db = scratch_db("meta.db");
+    ASSERT_OK_AND_ASSIGN(auto store, ResultStore::open(db));
+    ASSERT_OK_AND_ASSIGN(const std::string absent, store->meta_value("cluster_batch"));
+    EXPECT_EQ(absent, "");
+    ASSERT_OK(store->set_meta_value("cluster_batch", "0123abcd"));
+    ASSERT_OK(store->set_meta_value("cluster_batch", "4567ef01"));
+    ASSERT_OK_AND_ASSIGN(const std::string value, store->meta_value("cluster_batch"));
+    EXPECT_EQ(value, "4567ef01");
+    EXPECT_EQ(sql_count(db, "SELECT count(*) FROM meta WHERE key = 'cluster_batch'"), 1);
+}
+
 TEST(ResultStoreTest, RefusesFilesThatAreNotItsDatabase) {
     const std::string text = scratch_db("notes.txt");
     std::ofstream(text) << "shopping list: bread, milk, eggs, and a long enough line to look "
