@@ -240,7 +240,8 @@ int main(int argc, char** argv) {
             grpc::ClientContext context;
             inference::ModelInferResponse grpc_reply;
             if (auto status = stub->ModelInfer(&context, grpc_request, &grpc_reply); !status.ok()) {
-                std::fprintf(stderr, "gRPC ModelInfer failed: %s\n", status.error_message().c_str());
+                std::fprintf(stderr, "gRPC ModelInfer failed: %s\n",
+                             status.error_message().c_str());
                 return finish(1);
             }
             over_grpc.push_back(microseconds_since(start));

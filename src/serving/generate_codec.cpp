@@ -16,8 +16,8 @@ Status invalid(std::string message) {
 Expected<uint32_t> unsigned_field(const Json& value, const std::string& key, uint32_t low,
                                   uint32_t high) {
     if (!value.is_number_unsigned() && !(value.is_number_integer() && value >= 0)) {
-        return invalid("parameter '" + key + "' must be an integer " + std::to_string(low) +
-                       ".." + std::to_string(high));
+        return invalid("parameter '" + key + "' must be an integer " + std::to_string(low) + ".." +
+                       std::to_string(high));
     }
     const uint64_t number = value.get<uint64_t>();
     if (number < low || number > high) {

@@ -190,7 +190,8 @@ Expected<InferResponse> InferenceService::infer(const InferRequest& request) {
         return Status(StatusCode::INVALID_ARGUMENT,
                       "model '" + request.model_name +
                           "' is a generative model (GGUF): it takes text, not tensors; send "
-                          "POST v2/models/" + request.model_name +
+                          "POST v2/models/" +
+                          request.model_name +
                           "/generate (or generate_stream) with {\"text_input\": ...}");
     }
     return served.model->infer(request);
@@ -202,7 +203,8 @@ Status not_generative(const std::string& name) {
     return Status(StatusCode::INVALID_ARGUMENT,
                   "model '" + name +
                       "' is not a generative model (it is ONNX): generate takes GGUF LLMs; "
-                      "send its tensors to POST v2/models/" + name + "/infer");
+                      "send its tensors to POST v2/models/" +
+                      name + "/infer");
 }
 
 }  // namespace

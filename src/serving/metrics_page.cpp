@@ -30,8 +30,8 @@ std::string number(double value) {
     return out.str();
 }
 
-void render_generative(std::ostringstream& out,
-                       const std::vector<std::shared_ptr<ServedLlm>>& llms, const auto& histogram) {
+void render_generative(std::ostringstream& out, const std::vector<std::shared_ptr<ServedLlm>>& llms,
+                       const auto& histogram) {
     std::vector<GenerationStatisticsSnapshot> counts;
     for (const auto& llm : llms) counts.push_back(llm->generation_statistics());
     auto per_llm = [&](const Family& family, auto value) {
@@ -175,8 +175,8 @@ std::string MetricsPage::render() {
         uint64_t cumulative = 0;
         for (size_t bucket = 0; bucket < bounds.size(); ++bucket) {
             cumulative += buckets[bucket];
-            out << name << "_bucket{" << label << ",le=\"" << bounds[bucket] << "\"} "
-                << cumulative << '\n';
+            out << name << "_bucket{" << label << ",le=\"" << bounds[bucket] << "\"} " << cumulative
+                << '\n';
         }
         cumulative += buckets.back();
         out << name << "_bucket{" << label << ",le=\"+Inf\"} " << cumulative << '\n';

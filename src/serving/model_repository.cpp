@@ -79,7 +79,8 @@ Expected<ModelConfig> parse_model_config(std::string_view json_text, const std::
                                "preference, e.g. [\"npu-sim\", \"cpu\"]");
             }
             for (const auto& placement : value) {
-                const std::string device = placement.is_string() ? placement.get<std::string>() : "";
+                const std::string device =
+                    placement.is_string() ? placement.get<std::string>() : "";
                 if (device != "npu-sim" && device != "cpu") {
                     return invalid(label + ": 'placements' holds " + placement.dump() +
                                    "; the devices are \"npu-sim\" and \"cpu\"");
@@ -207,14 +208,14 @@ Expected<RepositoryModel> ModelRepository::resolve(const std::string& name) cons
         if (model.config.file.empty()) {
             // model.onnx, else model.gguf: a generative model needs no config.
             file = folder / version / "model.onnx";
-            if (!fs::exists(file, error) && fs::is_regular_file(folder / version / "model.gguf", error)) {
+            if (!fs::exists(file, error) &&
+                fs::is_regular_file(folder / version / "model.gguf", error)) {
                 file = folder / version / "model.gguf";
             }
         }
         if (!fs::is_regular_file(file, error)) {
             return invalid("model '" + name + "' version " + version + " has no model file " +
-                           file.string() +
-                           (model.config.file.empty() ? " (nor model.gguf)" : ""));
+                           file.string() + (model.config.file.empty() ? " (nor model.gguf)" : ""));
         }
         model.versions.push_back({version, file.string()});
     }

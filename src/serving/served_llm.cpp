@@ -44,8 +44,9 @@ Expected<std::shared_ptr<ServedLlm>> ServedLlm::load(VDevice& vdevice, const std
     params.threads = config.threads;
     const std::string label = "model '" + name + "' version " + file.version;
     CORUN_TRY(served->llm_, genai::LLM::create(vdevice, file.path, params), label);
-    CORUN_RETURN_IF_ERROR(served->llm_->set_scheduler_priority(static_cast<uint8_t>(config.priority)),
-                          label + " config priority");
+    CORUN_RETURN_IF_ERROR(
+        served->llm_->set_scheduler_priority(static_cast<uint8_t>(config.priority)),
+        label + " config priority");
     return served;
 }
 

@@ -22,7 +22,7 @@ namespace corun::serving {
 
 // Upper bounds (microseconds) of the time-to-first-token histogram's buckets, +Inf beyond.
 constexpr std::array<uint64_t, 12> TIME_TO_FIRST_TOKEN_BUCKETS_US{
-    1'000,   5'000,     10'000,    25'000,    50'000,     100'000,
+    1'000,   5'000,   10'000,    25'000,    50'000,     100'000,
     250'000, 500'000, 1'000'000, 2'500'000, 10'000'000, 60'000'000};
 
 struct GenerationStatisticsSnapshot {

@@ -143,9 +143,9 @@ void ServedModel::shutdown() {
 Status ServedModel::load_routed(const std::string& path, const std::vector<Placement>& placements) {
     for (const auto& stream : inputs_) {
         if (stream.type == FormatType::STRING) {
-            return Status(StatusCode::NOT_SUPPORTED,
-                          "input '" + stream.name +
-                              "' is BYTES; routed models take numeric tensors only");
+            return Status(
+                StatusCode::NOT_SUPPORTED,
+                "input '" + stream.name + "' is BYTES; routed models take numeric tensors only");
         }
     }
     RoutedModelParams params;
@@ -166,9 +166,9 @@ Status ServedModel::load_routed(const std::string& path, const std::vector<Place
     }
     for (const auto& output : outputs_) {
         if (output.type == FormatType::STRING) {
-            return Status(StatusCode::NOT_SUPPORTED,
-                          "output '" + output.name +
-                              "' is BYTES; routed models return numeric tensors only");
+            return Status(
+                StatusCode::NOT_SUPPORTED,
+                "output '" + output.name + "' is BYTES; routed models return numeric tensors only");
         }
         CORUN_TRY(const size_t bytes, routed_->get_frame_size(output.name));
         output_frame_bytes_.push_back(bytes);
@@ -388,8 +388,8 @@ Status ServedModel::run_routed_frames(PreparedRequest& prepared,
         std::map<std::string, MemoryView> buffers;
         for (size_t i = 0; i < inputs_.size(); ++i) {
             // corun reads inputs only; MemoryView is not const because outputs share it.
-            auto* data = const_cast<uint8_t*>(prepared.inputs[i]->data.data()) +
-                         f * input_frame_bytes_[i];
+            auto* data =
+                const_cast<uint8_t*>(prepared.inputs[i]->data.data()) + f * input_frame_bytes_[i];
             buffers[inputs_[i].name] = MemoryView(data, input_frame_bytes_[i]);
         }
         for (size_t i = 0; i < outputs_.size(); ++i) {
@@ -414,8 +414,8 @@ Status ServedModel::run_routed_frames(PreparedRequest& prepared,
             }
             // Every placement's queue was full: wait for room as a plain model does.
             const auto now = Clock::now();
-            if (info.status.code() != StatusCode::QUEUE_IS_FULL ||
-                (deadline && now >= *deadline) || (!deadline && now >= wait_limit)) {
+            if (info.status.code() != StatusCode::QUEUE_IS_FULL || (deadline && now >= *deadline) ||
+                (!deadline && now >= wait_limit)) {
                 return info.status;
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -54,10 +54,9 @@ public:
     // With placements (the config's "placements", each a VDevice), a routed model
     // (docs/ROUTER.md): each frame runs on the first placement that takes it, and the response
     // names it. `vdevice` is the shared device either way (the metadata is read there).
-    static Expected<std::shared_ptr<ServedModel>> load(VDevice& vdevice, const std::string& name,
-                                                       const ModelVersionFile& file,
-                                                       const ModelConfig& config,
-                                                       const std::vector<Placement>& placements = {});
+    static Expected<std::shared_ptr<ServedModel>> load(
+        VDevice& vdevice, const std::string& name, const ModelVersionFile& file,
+        const ModelConfig& config, const std::vector<Placement>& placements = {});
     ~ServedModel();
     ServedModel(const ServedModel&) = delete;
     ServedModel& operator=(const ServedModel&) = delete;
