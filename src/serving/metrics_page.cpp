@@ -3,31 +3,25 @@
 #include <map>
 #include <sstream>
 
+#include "runtime/monitor/prometheus_page.hpp"
+
 namespace corun::serving {
 namespace {
 
-struct Family {
-    const char* name;
-    const char* type;
-    const char* help;
-};
+using Family = runtime::monitor::MetricFamily;
 
 void header(std::ostringstream& out, const Family& family) {
-    out << "# HELP " << family.name << ' ' << family.help << "\n# TYPE " << family.name << ' '
-        << family.type << '\n';
+    runtime::monitor::write_family_header(out, family);
+}
+
+std::string number(double value) {
+    return runtime::monitor::prometheus_number(value);
 }
 
 // Model names are checked when loaded (letters, digits, '_', '-', '.'), so no label needs
 // escaping.
 std::string labels(const std::string& name, const std::string& version) {
     return "model=\"" + name + "\",version=\"" + version + "\"";
-}
-
-std::string number(double value) {
-    std::ostringstream out;
-    out.precision(17);
-    out << value;
-    return out.str();
 }
 
 void render_generative(std::ostringstream& out, const std::vector<std::shared_ptr<ServedLlm>>& llms,
@@ -213,31 +207,9 @@ std::string MetricsPage::render() {
                 {labels(llm->name(), llm->version()), llm->scheduler_model_id(), found->second});
         }
     }
-    auto per_instance = [&](const Family& family, auto value) {
-        header(out, family);
-        for (const auto& row : rows) {
-            out << family.name << '{' << row.labels << ",priority=\"" << row.stats->priority
-                << "\",instance=\"" << row.scheduler_model_id << "\"} " << value(*row.stats)
-                << '\n';
-        }
-    };
-    per_instance({"corun_scheduler_frames_total", "counter",
-                  "Frames the scheduler completed for this instance of the model"},
-                 [](const ScheduledModelStats& s) { return s.frames_done; });
-    per_instance({"corun_scheduler_device_seconds_total", "counter",
-                  "Device time the scheduler gave this instance of the model, in seconds"},
-                 [](const ScheduledModelStats& s) { return number(s.device_time_ns / 1e9); });
-    per_instance({"corun_scheduler_switches_total", "counter",
-                  "Times a device slot switched to this instance from another model"},
-                 [](const ScheduledModelStats& s) { return s.switches; });
-    per_instance({"corun_scheduler_max_overtaken_by", "gauge",
-                  "The most bursts of other models that went ahead of one waiting frame"},
-                 [](const ScheduledModelStats& s) { return s.max_overtaken_by; });
-    per_instance({"corun_scheduler_queued_frames", "gauge", "Frames queued now"},
-                 [](const ScheduledModelStats& s) { return s.frames_queued; });
-    per_instance({"corun_scheduler_deadline_refused_total", "counter",
-                  "Frames refused at admission: predicted to finish after their deadline"},
-                 [](const ScheduledModelStats& s) { return s.deadline_refused; });
+    std::vector<runtime::monitor::SchedulerMetricRow> scheduler_rows;
+    for (const auto& row : rows) scheduler_rows.push_back({row.labels, row.stats});
+    runtime::monitor::write_scheduler_families(out, scheduler_rows);
 
     header(out, {"corun_model_device_share", "gauge",
                  "The model's share of the device time of every model on the device (corund's "
