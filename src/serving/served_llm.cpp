@@ -161,6 +161,11 @@ Expected<GenerateResponse> ServedLlm::run(const GenerateRequest& request,
                 completion.abort().ignore();  // the client went away
                 break;
             }
+            if (shut_down()) {
+                completion.abort().ignore();
+                failure = Status(StatusCode::SHUTDOWN, "the server is stopping");
+                break;
+            }
             continue;
         }
         if (piece.status().code() == StatusCode::TIMEOUT) {
