@@ -21,15 +21,24 @@ $(BUILD)/build.ninja:
 
 configure: $(BUILD)/build.ninja
 
+# TARGETS (build only these) and TESTS (a ctest -R regex) narrow a build and its tests, e.g. the
+# serving tests under a sanitizer on a small machine:
+#   make sanitize-address TESTS='serving_|RestCodec|GrpcCodec|GenerateCodec|InferenceService' \
+#     TARGETS='corun shared_group_client rest_codec_test grpc_codec_test generate_codec_test \
+#              inference_service_test corun_test_models corun_genai_test_models'
+# (corun_genai_test_models exists only where the generative engines are built: not for TSan).
+TARGETS ?=
+TESTS ?=
+
 build: setup configure
-	@cmake --build $(BUILD) -j $(JOBS) -- --quiet
+	@cmake --build $(BUILD) -j $(JOBS) $(if $(TARGETS),--target $(TARGETS)) -- --quiet
 	@bash scripts/python_path.sh $(abspath $(BUILD))/python
 
 demo: build
 	@$(CORUN) demo
 
 test: build
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600 $(if $(TESTS),-R '$(TESTS)')
 
 bench: build
 	@$(BUILD)/bench/overhead_bench $(BUILD)/test_models/slow_matmul.onnx $(BUILD)/test_models/conv_nchw.onnx
