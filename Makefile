@@ -21,15 +21,24 @@ $(BUILD)/build.ninja:
 
 configure: $(BUILD)/build.ninja
 
+# TARGETS (build only these) and TESTS (a ctest -R regex) narrow a build and its tests, e.g. the
+# serving tests under a sanitizer on a small machine:
+#   make sanitize-address TESTS='serving_|RestCodec|GrpcCodec|GenerateCodec|InferenceService' \
+#     TARGETS='corun shared_group_client rest_codec_test grpc_codec_test generate_codec_test \
+#              inference_service_test corun_test_models corun_genai_test_models'
+# (corun_genai_test_models exists only where the generative engines are built: not for TSan).
+TARGETS ?=
+TESTS ?=
+
 build: setup configure
-	@cmake --build $(BUILD) -j $(JOBS) -- --quiet
+	@cmake --build $(BUILD) -j $(JOBS) $(if $(TARGETS),--target $(TARGETS)) -- --quiet
 	@bash scripts/python_path.sh $(abspath $(BUILD))/python
 
 demo: build
 	@$(CORUN) demo
 
 test: build
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600 $(if $(TESTS),-R '$(TESTS)')
 
 bench: build
 	@$(BUILD)/bench/overhead_bench $(BUILD)/test_models/slow_matmul.onnx $(BUILD)/test_models/conv_nchw.onnx
@@ -73,12 +82,13 @@ sanitize-thread: setup
 # tests/fuzz/NAME_corpus and new inputs in build-fuzz/NAME_corpus: standalone TensorProto files,
 # .npy files, the STRING buffer layout, convert_frame between every numeric type pair, and the
 # REST and gRPC fronts' request decoding (KServe v2 JSON + binary data; ModelInferRequest with
-# contents, raw contents and shared-memory parameters; issue 15).
+# contents, raw contents and shared-memory parameters; issue 15), and the generate extension's
+# requests (issue 15).
 # UBSan only reports by default and the fuzzer would run on; halting makes undefined behaviour
 # a finding with its input saved, like a crash.
 FUZZ_SECONDS ?= 60
 FUZZ_ENV = UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-FUZZ_PARSERS = tensor_proto npy string_elements convert_frame rest_request grpc_request
+FUZZ_PARSERS = tensor_proto npy string_elements convert_frame rest_request grpc_request generate_request
 fuzz: setup
 	@mkdir -p build-fuzz/corpus build-fuzz/model_corpus $(FUZZ_PARSERS:%=build-fuzz/%_corpus)
 	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \

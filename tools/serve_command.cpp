@@ -25,6 +25,7 @@ struct ServeOptions {
     std::string http_token_file;
     uint64_t http_max_request_bytes = serving::HttpFrontOptions::DEFAULT_MAX_REQUEST_BYTES;
     uint32_t http_thread_count = 32;
+    std::string npu_sim_profile;
 };
 
 // The KServe fronts inside corund: the InferenceService over the daemon's VDevice and the REST
@@ -32,14 +33,16 @@ struct ServeOptions {
 class KServeFront : public service::DaemonFront {
 public:
     KServeFront(std::optional<serving::HttpFrontOptions> options,
-                std::optional<serving::GrpcFrontOptions> grpc_options, std::string repository)
+                std::optional<serving::GrpcFrontOptions> grpc_options, std::string repository,
+                serving::InferenceServiceOptions service_options)
         : options_(std::move(options)),
           grpc_options_(std::move(grpc_options)),
-          repository_(std::move(repository)) {}
+          repository_(std::move(repository)),
+          service_options_(std::move(service_options)) {}
 
     Status start(std::shared_ptr<VDevice> vdevice) override {
         service_ = std::make_unique<serving::InferenceService>(
-            std::move(vdevice), serving::ModelRepository(repository_));
+            std::move(vdevice), serving::ModelRepository(repository_), service_options_);
         // Listening first: health/live answers while the models load, ready once they did.
         if (options_) {
             CORUN_TRY(http_, serving::HttpFront::start(*service_, *options_));
@@ -64,6 +67,7 @@ private:
     std::optional<serving::HttpFrontOptions> options_;
     std::optional<serving::GrpcFrontOptions> grpc_options_;
     std::string repository_;
+    serving::InferenceServiceOptions service_options_;
     std::unique_ptr<serving::InferenceService> service_;
     std::unique_ptr<serving::HttpFront> http_;
     std::unique_ptr<serving::GrpcFront> grpc_;
@@ -133,6 +137,9 @@ void add_serve_command(CLI::App& app) {
         ->add_option("--http-thread-count", serve.http_thread_count,
                      "Threads serving HTTP connections (default 32)")
         ->check(CLI::Range(1u, 1024u));
+    command->add_option("--npu-sim-profile", serve.npu_sim_profile,
+                        "npu-sim timing profile for the \"npu-sim\" placements of routed models "
+                        "(config.json \"placements\"; default $CORUN_NPU_SIM_PROFILE)");
     command->callback([] {
         const bool serving = serve.http_port >= 0 || serve.grpc_port >= 0;
         if (serving != !serve.model_repository.empty()) {
@@ -170,7 +177,8 @@ void add_serve_command(CLI::App& app) {
             }
             front = std::make_unique<KServeFront>(
                 serve.http_port >= 0 ? std::optional(options) : std::nullopt,
-                std::move(grpc_options), serve.model_repository);
+                std::move(grpc_options), serve.model_repository,
+                serving::InferenceServiceOptions{serve.npu_sim_profile});
         } else if (serve.metrics_port >= 0 || !serve.http_token_file.empty()) {
             std::cerr << "corun serve: --metrics-port and --http-token-file need --http or "
                          "--grpc\n";

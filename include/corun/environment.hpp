@@ -15,6 +15,10 @@ inline constexpr const char* SERVICE_FAST_LANE = "CORUN_SERVICE_FAST_LANE";
 inline constexpr const char* MONITOR = "CORUN_MONITOR";
 // VDeviceParams::monitor_dir: where that monitor's socket is made (default /tmp).
 inline constexpr const char* MONITOR_DIR = "CORUN_MONITOR_DIR";
+// "[ADDRESS:]PORT": with the monitor on, it also serves Prometheus's /metrics over HTTP there
+// (127.0.0.1 unless an address is given; port 0 = any free one, printed on stderr). No typed
+// param yet: it is read where the monitor starts (docs/SERVING.md, "The in-process page").
+inline constexpr const char* MONITOR_METRICS = "CORUN_MONITOR_METRICS";
 // NpuSimDeviceParams::profile_path: the npu-sim timing profile (default: the built-in one).
 inline constexpr const char* NPU_SIM_PROFILE = "CORUN_NPU_SIM_PROFILE";
 // The `corun` command's --cache-dir: where the fetched models are (default .cache in the

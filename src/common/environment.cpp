@@ -28,7 +28,8 @@ bool service_fast_lane_enabled(const VDeviceParams& params) {
 
 bool monitor_enabled(const VDeviceParams& params) {
     if (params.monitor) return *params.monitor;
-    return value(MONITOR) == "1";
+    // Asking for the metrics page asks for the monitor that serves it.
+    return value(MONITOR) == "1" || !value(MONITOR_METRICS).empty();
 }
 
 std::string in_process_monitor_socket(const VDeviceParams& params, int pid) {

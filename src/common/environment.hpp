@@ -18,7 +18,8 @@ std::string resolve_service_socket(const std::string& given);
 // params.service_fast_lane when set, else false only when $CORUN_SERVICE_FAST_LANE is "0".
 bool service_fast_lane_enabled(const VDeviceParams& params);
 
-// params.monitor when set, else true only when $CORUN_MONITOR is "1".
+// params.monitor when set, else true only when $CORUN_MONITOR is "1" or $CORUN_MONITOR_METRICS
+// is set.
 bool monitor_enabled(const VDeviceParams& params);
 
 // Where a process with the in-process monitor answers `corun monitor --pid PID`:

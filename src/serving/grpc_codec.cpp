@@ -325,6 +325,9 @@ Status encode_grpc_infer_response(const InferResponse& response,
     message.set_model_name(response.model_name);
     message.set_model_version(response.model_version);
     message.set_id(response.id);
+    if (!response.placement.empty()) {
+        (*message.mutable_parameters())["placement"].set_string_param(response.placement);
+    }
     for (const InferTensor& tensor : response.outputs) {
         auto* output = message.add_outputs();
         output->set_name(tensor.name);

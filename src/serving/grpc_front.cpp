@@ -151,13 +151,25 @@ public:
             const Status known = service_.model_ready(request->name(), request->version());
             if (known.code() == StatusCode::NOT_FOUND) return to_grpc(known);
         }
+        // Every served version, ONNX models and LLMs (one inference per generate request).
+        struct Listed {
+            std::string name;
+            std::string version;
+            RequestStatisticsSnapshot counts;
+        };
+        std::vector<Listed> listed;
         for (const auto& model : service_.served_models()) {
-            if (!request->name().empty() && model->name() != request->name()) continue;
-            if (!request->version().empty() && model->version() != request->version()) continue;
-            const RequestStatisticsSnapshot counts = model->statistics().snapshot();
+            listed.push_back({model->name(), model->version(), model->statistics().snapshot()});
+        }
+        for (const auto& llm : service_.served_llms()) {
+            listed.push_back({llm->name(), llm->version(), llm->statistics().snapshot()});
+        }
+        for (const auto& [name, version, counts] : listed) {
+            if (!request->name().empty() && name != request->name()) continue;
+            if (!request->version().empty() && version != request->version()) continue;
             auto* stats = response->add_model_stats();
-            stats->set_name(model->name());
-            stats->set_version(model->version());
+            stats->set_name(name);
+            stats->set_version(version);
             stats->set_inference_count(counts.inference_count);
             stats->set_execution_count(counts.exec_count);
             auto* inference = stats->mutable_inference_stats();

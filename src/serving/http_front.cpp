@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "serving/generate_codec.hpp"
 #include "serving/rest_codec.hpp"
 #include "serving/tensor_datatype.hpp"
 
@@ -192,6 +193,56 @@ void add_kserve_routes(httplib::Server& server, InferenceService& service,
                         response.set_content(std::move(encoded.body), JSON_TYPE);
                     }
                 });
+    // Triton's generate extension, on generative models (docs/SERVING.md, "Generative models").
+    server.Post(std::string(MODEL_PATH) + "/generate",
+                [&service](const httplib::Request& request, httplib::Response& response) {
+                    auto decoded = decode_generate_request(request.body);
+                    if (!decoded) return reply_error(response, decoded.status());
+                    decoded.value().model_name = request.matches[1].str();
+                    decoded.value().model_version = version_of(request);
+                    auto result = service.generate(decoded.value());
+                    if (!result) return reply_error(response, result.status());
+                    response.status = 200;
+                    response.set_content(encode_generate_response(result.value()), JSON_TYPE);
+                });
+    // The same as server-sent events, one per piece of text as it is produced. Errors found
+    // before the first byte get their HTTP status; later ones (a prompt longer than the
+    // context) come as an event {"error": ...}. A client that closes the stream aborts the
+    // generation (at its next piece).
+    server.Post(std::string(MODEL_PATH) + "/generate_stream", [&service](
+                                                                  const httplib::Request& request,
+                                                                  httplib::Response& response) {
+        auto decoded = decode_generate_request(request.body);
+        if (!decoded) return reply_error(response, decoded.status());
+        auto generate = std::make_shared<GenerateRequest>(decoded.release());
+        generate->model_name = request.matches[1].str();
+        generate->model_version = version_of(request);
+        auto version = service.generative_version(generate->model_name, generate->model_version);
+        if (!version) return reply_error(response, version.status());
+        response.status = 200;
+        response.set_header("Cache-Control", "no-cache");
+        response.set_chunked_content_provider(
+            "text/event-stream",
+            [&service, generate, version = version.value()](size_t, httplib::DataSink& sink) {
+                GenerateResponse event{generate->model_name, version, generate->id, "", 0, 0, ""};
+                auto send = [&sink](const std::string& text) {
+                    return sink.is_writable() && sink.write(text.data(), text.size());
+                };
+                auto result = service.generate(*generate, [&](const std::string& piece) {
+                    event.text_output = piece;
+                    return send(encode_generate_event(event, false));
+                });
+                if (result) {
+                    GenerateResponse last = result.value();
+                    last.text_output.clear();  // every piece was sent already
+                    send(encode_generate_event(last, true));
+                } else {
+                    send(encode_generate_error_event(result.status().to_string()));
+                }
+                sink.done();
+                return true;
+            });
+    });
     server.Post("/v2/repository/index",
                 [&service](const httplib::Request&, httplib::Response& response) {
                     Json index = Json::array();

@@ -46,6 +46,10 @@ struct InferResponse {
     std::string id;
     std::vector<InferTensor> outputs;
     std::vector<bool> binary_outputs;  // per output: send it as binary data (REST)
+    // A routed model's placement that ran the frames (their labels, comma-separated in the
+    // order first used, when they ran on more than one); "" for a model that is not routed.
+    // Sent as the response parameter "placement".
+    std::string placement;
 };
 
 }  // namespace corun::serving

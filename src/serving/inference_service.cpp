@@ -4,8 +4,20 @@
 
 namespace corun::serving {
 
-InferenceService::InferenceService(std::shared_ptr<VDevice> vdevice, ModelRepository repository)
-    : vdevice_(std::move(vdevice)), repository_(std::move(repository)) {}
+namespace {
+
+void shut_down(const ServedVersion& served) {
+    if (served.model) served.model->shutdown();
+    if (served.llm) served.llm->shutdown();
+}
+
+}  // namespace
+
+InferenceService::InferenceService(std::shared_ptr<VDevice> vdevice, ModelRepository repository,
+                                   InferenceServiceOptions options)
+    : vdevice_(std::move(vdevice)),
+      repository_(std::move(repository)),
+      options_(std::move(options)) {}
 
 InferenceService::~InferenceService() {
     std::map<std::string, ModelEntry> models;
@@ -14,12 +26,48 @@ InferenceService::~InferenceService() {
         models.swap(models_);
     }
     for (auto& [name, entry] : models) {
-        for (auto& [version, served] : entry.versions) served->shutdown();
+        for (auto& [version, served] : entry.versions) shut_down(served);
     }
 }
 
 void InferenceService::stop() {
-    for (const auto& served : served_models()) served->shutdown();
+    std::vector<ServedVersion> serving;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [name, entry] : models_) {
+            for (const auto& [version, served] : entry.versions) serving.push_back(served);
+        }
+    }
+    for (const auto& served : serving) shut_down(served);
+}
+
+Expected<std::shared_ptr<VDevice>> InferenceService::placement_vdevice(const std::string& device) {
+    if (device == "cpu") return vdevice_;
+    if (!npu_sim_) {
+        VDeviceParams params;
+        params.device_ids = {"npu-sim:0"};
+        params.group_id = "kserve-npu-sim";
+        params.npu_sim.profile_path = options_.npu_sim_profile;
+        CORUN_TRY(npu_sim_, VDevice::create_shared(params), "the npu-sim placement's device");
+    }
+    return npu_sim_;
+}
+
+Expected<ServedVersion> InferenceService::load_version(const RepositoryModel& model,
+                                                       const ModelVersionFile& file) {
+    ServedVersion served;
+    if (model_file_kind(file.path) == ModelFileKind::GGUF) {
+        CORUN_TRY(served.llm, ServedLlm::load(*vdevice_, model.name, file, model.config));
+        return served;
+    }
+    std::vector<Placement> placements;
+    for (const auto& device : model.config.placements) {
+        CORUN_TRY(auto placement_device, placement_vdevice(device));
+        placements.push_back({device, std::move(placement_device)});
+    }
+    CORUN_TRY(served.model,
+              ServedModel::load(*vdevice_, model.name, file, model.config, placements));
+    return served;
 }
 
 Status InferenceService::load_repository() {
@@ -47,7 +95,7 @@ Status InferenceService::load_model(const std::string& name) {
     Status status = resolved.status();
     if (resolved) {
         for (const auto& file : resolved.value().versions) {
-            auto served = ServedModel::load(*vdevice_, name, file, resolved.value().config);
+            auto served = load_version(resolved.value(), file);
             if (!served) {
                 status = served.status();
                 entry.versions.clear();
@@ -58,7 +106,8 @@ Status InferenceService::load_model(const std::string& name) {
         }
     }
     if (!is_valid_model_name(name)) return status;  // nothing to list under such a name
-    std::map<std::string, std::shared_ptr<ServedModel>> replaced;
+    const std::string served_version = entry.default_version;
+    std::map<std::string, ServedVersion> replaced;
     {
         std::lock_guard lock(mutex_);
         ModelEntry& slot = models_[name];
@@ -78,7 +127,7 @@ Status InferenceService::load_model(const std::string& name) {
     // last of those frees them.
     replaced.clear();
     if (status.is_ok()) {
-        spdlog::info("model '{}' serves (version {})", name, entry.default_version);
+        spdlog::info("model '{}' serves (version {})", name, served_version);
     } else {
         spdlog::error("model '{}' failed to load: {}", name, status.to_string());
     }
@@ -86,7 +135,7 @@ Status InferenceService::load_model(const std::string& name) {
 }
 
 Status InferenceService::unload_model(const std::string& name) {
-    std::map<std::string, std::shared_ptr<ServedModel>> unloaded;
+    std::map<std::string, ServedVersion> unloaded;
     {
         std::lock_guard lock(mutex_);
         auto found = models_.find(name);
@@ -104,8 +153,8 @@ Status InferenceService::unload_model(const std::string& name) {
     return Status::ok();
 }
 
-Expected<std::shared_ptr<ServedModel>> InferenceService::find(const std::string& name,
-                                                              const std::string& version) const {
+Expected<ServedVersion> InferenceService::find(const std::string& name,
+                                               const std::string& version) const {
     std::lock_guard lock(mutex_);
     auto found = models_.find(name);
     if (found == models_.end()) {
@@ -137,7 +186,41 @@ Expected<std::shared_ptr<ServedModel>> InferenceService::find(const std::string&
 
 Expected<InferResponse> InferenceService::infer(const InferRequest& request) {
     CORUN_TRY(auto served, find(request.model_name, request.model_version));
-    return served->infer(request);
+    if (served.llm) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "model '" + request.model_name +
+                          "' is a generative model (GGUF): it takes text, not tensors; send "
+                          "POST v2/models/" +
+                          request.model_name +
+                          "/generate (or generate_stream) with {\"text_input\": ...}");
+    }
+    return served.model->infer(request);
+}
+
+namespace {
+
+Status not_generative(const std::string& name) {
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "model '" + name +
+                      "' is not a generative model (it is ONNX): generate takes GGUF LLMs; "
+                      "send its tensors to POST v2/models/" +
+                      name + "/infer");
+}
+
+}  // namespace
+
+Expected<GenerateResponse> InferenceService::generate(const GenerateRequest& request,
+                                                      const ServedLlm::PieceSink& on_piece) {
+    CORUN_TRY(auto served, find(request.model_name, request.model_version));
+    if (!served.llm) return not_generative(request.model_name);
+    return served.llm->generate(request, on_piece);
+}
+
+Expected<std::string> InferenceService::generative_version(const std::string& name,
+                                                           const std::string& version) const {
+    CORUN_TRY(auto served, find(name, version));
+    if (!served.llm) return not_generative(name);
+    return served.llm->version();
 }
 
 Expected<ModelMetadata> InferenceService::model_metadata(const std::string& name,
@@ -145,9 +228,16 @@ Expected<ModelMetadata> InferenceService::model_metadata(const std::string& name
     CORUN_TRY(auto served, find(name, version));
     ModelMetadata metadata;
     metadata.name = name;
-    metadata.platform = "onnxruntime_onnx";
-    metadata.inputs = served->inputs();
-    metadata.outputs = served->outputs();
+    if (served.llm) {
+        // As Triton's LLM backends describe theirs: the generate extension's text in and out.
+        metadata.platform = "llama.cpp_gguf";
+        metadata.inputs = {{"text_input", FormatType::STRING, {1}}};
+        metadata.outputs = {{"text_output", FormatType::STRING, {1}}};
+    } else {
+        metadata.platform = "onnxruntime_onnx";
+        metadata.inputs = served.model->inputs();
+        metadata.outputs = served.model->outputs();
+    }
     std::lock_guard lock(mutex_);
     if (auto found = models_.find(name); found != models_.end()) {
         for (const auto& [number, model] : found->second.versions)
@@ -179,7 +269,20 @@ std::vector<std::shared_ptr<ServedModel>> InferenceService::served_models() cons
     std::lock_guard lock(mutex_);
     std::vector<std::shared_ptr<ServedModel>> listed;
     for (const auto& [name, entry] : models_) {
-        for (const auto& [version, served] : entry.versions) listed.push_back(served);
+        for (const auto& [version, served] : entry.versions) {
+            if (served.model) listed.push_back(served.model);
+        }
+    }
+    return listed;
+}
+
+std::vector<std::shared_ptr<ServedLlm>> InferenceService::served_llms() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::shared_ptr<ServedLlm>> listed;
+    for (const auto& [name, entry] : models_) {
+        for (const auto& [version, served] : entry.versions) {
+            if (served.llm) listed.push_back(served.llm);
+        }
     }
     return listed;
 }

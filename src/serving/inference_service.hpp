@@ -17,8 +17,10 @@
 #include <vector>
 
 #include "corun/corun.hpp"
+#include "serving/generate_request.hpp"
 #include "serving/inference_request.hpp"
 #include "serving/model_repository.hpp"
+#include "serving/served_llm.hpp"
 #include "serving/served_model.hpp"
 
 namespace corun::serving {
@@ -35,14 +37,29 @@ struct ModelIndexEntry {
 struct ModelMetadata {
     std::string name;
     std::vector<std::string> versions;
-    std::string platform;  // "onnxruntime_onnx", as Triton names ONNX models
+    // "onnxruntime_onnx", as Triton names ONNX models; "llama.cpp_gguf" for an LLM, whose
+    // tensors are then the generate extension's text_input and text_output (BYTES [1]).
+    std::string platform;
     std::vector<TensorMetadata> inputs;
     std::vector<TensorMetadata> outputs;
 };
 
+// One version of a model as served: an ONNX model (plain or routed) or an LLM, never both.
+struct ServedVersion {
+    std::shared_ptr<ServedModel> model;
+    std::shared_ptr<ServedLlm> llm;
+};
+
+struct InferenceServiceOptions {
+    // The npu-sim timing profile of routed models' "npu-sim" placements ("" = the environment's
+    // $CORUN_NPU_SIM_PROFILE, docs/SCHEDULER.md).
+    std::string npu_sim_profile;
+};
+
 class InferenceService {
 public:
-    InferenceService(std::shared_ptr<VDevice> vdevice, ModelRepository repository);
+    InferenceService(std::shared_ptr<VDevice> vdevice, ModelRepository repository,
+                     InferenceServiceOptions options = {});
     ~InferenceService();
     InferenceService(const InferenceService&) = delete;
     InferenceService& operator=(const InferenceService&) = delete;
@@ -52,7 +69,16 @@ public:
     // cannot be read. Readiness turns true once this returned.
     Status load_repository();
 
+    // INVALID_ARGUMENT (naming generate) for an LLM.
     Expected<InferResponse> infer(const InferRequest& request);
+    // Triton's generate extension on an LLM (ServedLlm::generate); INVALID_ARGUMENT (naming
+    // infer) for an ONNX model.
+    Expected<GenerateResponse> generate(const GenerateRequest& request,
+                                        const ServedLlm::PieceSink& on_piece = nullptr);
+    // The version generate would run (for a stream's events, before it starts); the errors
+    // generate would give for a model that is unknown, not loaded or not generative.
+    Expected<std::string> generative_version(const std::string& name,
+                                             const std::string& version) const;
 
     // The model's metadata; `version` "" = its default. NOT_FOUND naming what is served.
     Expected<ModelMetadata> model_metadata(const std::string& name,
@@ -75,22 +101,29 @@ public:
     // later requests fail with SHUTDOWN at once, so that the fronts' threads return.
     void stop();
 
-    // Every version that serves now (for the metrics page).
+    // Every ONNX model version, and every LLM version, that serves now (for the metrics page).
     std::vector<std::shared_ptr<ServedModel>> served_models() const;
+    std::vector<std::shared_ptr<ServedLlm>> served_llms() const;
     VDevice& vdevice() const { return *vdevice_; }
 
 private:
     struct ModelEntry {
-        std::map<std::string, std::shared_ptr<ServedModel>> versions;  // serving now
+        std::map<std::string, ServedVersion> versions;  // serving now
         std::string default_version;
         std::string state = "UNAVAILABLE";
         std::string reason;
     };
-    Expected<std::shared_ptr<ServedModel>> find(const std::string& name,
-                                                const std::string& version) const;
+    Expected<ServedVersion> find(const std::string& name, const std::string& version) const;
+    Expected<ServedVersion> load_version(const RepositoryModel& model,
+                                         const ModelVersionFile& file);
+    // The VDevice of a routed model's placement: "cpu" is the shared device; "npu-sim" one
+    // simulated NPU for every routed model, made on first use.
+    Expected<std::shared_ptr<VDevice>> placement_vdevice(const std::string& device);
 
     std::shared_ptr<VDevice> vdevice_;
     ModelRepository repository_;
+    InferenceServiceOptions options_;
+    std::shared_ptr<VDevice> npu_sim_;  // under load_mutex_
     mutable std::mutex mutex_;
     std::map<std::string, ModelEntry> models_;
     bool ready_ = false;

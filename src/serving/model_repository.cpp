@@ -72,6 +72,32 @@ Expected<ModelConfig> parse_model_config(std::string_view json_text, const std::
             CORUN_TRY(config.max_queued_requests, unsigned_value(value, key, 1, 65536, label));
         } else if (key == "frame_time_limit_ms") {
             CORUN_TRY(config.frame_time_limit_ms, unsigned_value(value, key, 1, 86'400'000, label));
+        } else if (key == "placements") {
+            if (!value.is_array() || value.empty()) {
+                return invalid(label +
+                               ": 'placements' must be a non-empty array of devices in order of "
+                               "preference, e.g. [\"npu-sim\", \"cpu\"]");
+            }
+            for (const auto& placement : value) {
+                const std::string device =
+                    placement.is_string() ? placement.get<std::string>() : "";
+                if (device != "npu-sim" && device != "cpu") {
+                    return invalid(label + ": 'placements' holds " + placement.dump() +
+                                   "; the devices are \"npu-sim\" and \"cpu\"");
+                }
+                if (std::find(config.placements.begin(), config.placements.end(), device) !=
+                    config.placements.end()) {
+                    return invalid(label + ": 'placements' names \"" + device +
+                                   "\" twice; name each device once");
+                }
+                config.placements.push_back(device);
+            }
+        } else if (key == "context_size") {
+            CORUN_TRY(config.context_size, unsigned_value(value, key, 0, 1u << 20, label));
+        } else if (key == "prefill_chunk_tokens") {
+            CORUN_TRY(config.prefill_chunk_tokens, unsigned_value(value, key, 1, 4096, label));
+        } else if (key == "threads") {
+            CORUN_TRY(config.threads, unsigned_value(value, key, 0, 256, label));
         } else if (key == "versions") {
             if (!value.is_array() || value.empty()) {
                 return invalid(label +
@@ -93,7 +119,8 @@ Expected<ModelConfig> parse_model_config(std::string_view json_text, const std::
         } else {
             return invalid(label + ": unknown key '" + key +
                            "' (known: file, priority, batch_size, latency_slo_ms, "
-                           "instance_count, max_queued_requests, frame_time_limit_ms, versions)");
+                           "instance_count, max_queued_requests, frame_time_limit_ms, versions, "
+                           "placements, context_size, prefill_chunk_tokens, threads)");
         }
     }
     return config;
@@ -177,14 +204,38 @@ Expected<RepositoryModel> ModelRepository::resolve(const std::string& name) cons
         chosen.erase(std::unique(chosen.begin(), chosen.end()), chosen.end());
     }
     for (const auto& version : chosen) {
-        const fs::path file = folder / version / model.config.file;
+        fs::path file = folder / version / model.config.file;
+        if (model.config.file.empty()) {
+            // model.onnx, else model.gguf: a generative model needs no config.
+            file = folder / version / "model.onnx";
+            if (!fs::exists(file, error) &&
+                fs::is_regular_file(folder / version / "model.gguf", error)) {
+                file = folder / version / "model.gguf";
+            }
+        }
         if (!fs::is_regular_file(file, error)) {
             return invalid("model '" + name + "' version " + version + " has no model file " +
-                           file.string());
+                           file.string() + (model.config.file.empty() ? " (nor model.gguf)" : ""));
         }
         model.versions.push_back({version, file.string()});
     }
+    const ModelFileKind kind = model_file_kind(model.versions.front().path);
+    for (const auto& version : model.versions) {
+        if (model_file_kind(version.path) != kind) {
+            return invalid("model '" + name +
+                           "' mixes ONNX and GGUF versions; serve them under two names");
+        }
+    }
+    if (kind == ModelFileKind::GGUF && !model.config.placements.empty()) {
+        return invalid("model '" + name +
+                       "' is a GGUF LLM: 'placements' is for ONNX models (an LLM runs on the "
+                       "shared device)");
+    }
     return model;
+}
+
+ModelFileKind model_file_kind(std::string_view path) {
+    return path.ends_with(".gguf") ? ModelFileKind::GGUF : ModelFileKind::ONNX;
 }
 
 }  // namespace corun::serving

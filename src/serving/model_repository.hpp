@@ -22,7 +22,8 @@ namespace corun::serving {
 // What config.json may say; every key optional, an unknown key is an error (a typo must not
 // pass silently).
 struct ModelConfig {
-    std::string file = "model.onnx";    // the model file inside each version folder
+    // The model file inside each version folder; "" = model.onnx, else model.gguf (an LLM).
+    std::string file;
     uint32_t priority = 16;             // corun's scheduler priority 0..31 (NORMAL = 16)
     uint16_t batch_size = 0;            // frames per burst (1..256; 0 = corun picks)
     uint32_t latency_slo_ms = 0;        // every frame's deadline from being queued; 0 = none
@@ -30,7 +31,20 @@ struct ModelConfig {
     uint32_t max_queued_requests = 64;  // requests waiting or running; beyond: 429
     uint32_t frame_time_limit_ms = 0;   // a frame running longer is stopped (504); 0 = corun's
     std::vector<std::string> versions;  // versions to serve; empty = the highest only
+    // A routed model (docs/ROUTER.md): the devices its frames may run on, in order of
+    // preference ("npu-sim", "cpu"); empty = the shared device only, not routed.
+    std::vector<std::string> placements;
+    // A generative model (a .gguf file; genai::LLMParams): tokens the context holds (0 = the
+    // model's, capped at 4096), prompt chunk size, engine threads (0 = corun picks).
+    uint32_t context_size = 0;
+    uint32_t prefill_chunk_tokens = 64;
+    uint32_t threads = 0;
 };
+
+// What a model file is, by its name: ONNX (served with infer) or GGUF (an LLM, served with
+// generate).
+enum class ModelFileKind { ONNX, GGUF };
+ModelFileKind model_file_kind(std::string_view path);
 
 // Parses config.json's text; `label` names the file in errors.
 Expected<ModelConfig> parse_model_config(std::string_view json_text, const std::string& label);

@@ -479,6 +479,7 @@ Expected<InferRequest> decode_rest_infer_request(std::string_view body,
 RestResponseBody encode_rest_infer_response(const InferResponse& response) {
     Json header = {{"model_name", response.model_name}, {"model_version", response.model_version}};
     if (!response.id.empty()) header["id"] = response.id;
+    if (!response.placement.empty()) header["parameters"] = {{"placement", response.placement}};
     header["outputs"] = Json::array();
     size_t binary_size = 0;
     for (size_t i = 0; i < response.outputs.size(); ++i) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstring>
+#include <thread>
 
 #include "runtime/api_access.hpp"
 #include "runtime/loaded_infer_model.hpp"
@@ -57,7 +58,8 @@ struct ServedModel::PreparedRequest {
 
 Expected<std::shared_ptr<ServedModel>> ServedModel::load(VDevice& vdevice, const std::string& name,
                                                          const ModelVersionFile& file,
-                                                         const ModelConfig& config) {
+                                                         const ModelConfig& config,
+                                                         const std::vector<Placement>& placements) {
     std::shared_ptr<ServedModel> served(new ServedModel());
     served->name_ = name;
     served->version_ = file.version;
@@ -91,6 +93,10 @@ Expected<std::shared_ptr<ServedModel>> ServedModel::load(VDevice& vdevice, const
     }
     for (const auto& stream : served->model_->outputs()) {
         served->outputs_.push_back({stream.name(), stream.format().type, stream.shape()});
+    }
+    if (!placements.empty()) {
+        CORUN_RETURN_IF_ERROR(served->load_routed(file.path, placements), label);
+        return served;
     }
     // The instances at the model's own priority are made now, so a model that cannot be
     // configured fails to load (with the reason) rather than at its first request.
@@ -128,12 +134,63 @@ void ServedModel::shutdown() {
         shut_down_ = true;
         instances = instances_;
     }
+    if (routed_) routed_->shutdown().ignore();
     for (auto& [priority, level] : instances) {
         for (auto& instance : level) instance->configured.shutdown().ignore();
     }
 }
 
+Status ServedModel::load_routed(const std::string& path, const std::vector<Placement>& placements) {
+    for (const auto& stream : inputs_) {
+        if (stream.type == FormatType::STRING) {
+            return Status(
+                StatusCode::NOT_SUPPORTED,
+                "input '" + stream.name + "' is BYTES; routed models take numeric tensors only");
+        }
+    }
+    RoutedModelParams params;
+    params.placements = placements;
+    params.batch_size = config_.batch_size;
+    params.scheduler_priority = config_.priority;
+    params.latency_slo = std::chrono::milliseconds(config_.latency_slo_ms);
+    CORUN_TRY(routed_, RoutedModel::create(path, params), "routed over its placements");
+    // The routed model's user formats are the models' defaults, as here: the same frame sizes.
+    for (size_t i = 0; i < inputs_.size(); ++i) {
+        CORUN_TRY(const size_t bytes, routed_->get_frame_size(inputs_[i].name));
+        if (bytes != input_frame_bytes_[i]) {
+            return Status(StatusCode::INVALID_MODEL,
+                          "input '" + inputs_[i].name + "' takes " + std::to_string(bytes) +
+                              " bytes per frame on the placements, " +
+                              std::to_string(input_frame_bytes_[i]) + " on the shared device");
+        }
+    }
+    for (const auto& output : outputs_) {
+        if (output.type == FormatType::STRING) {
+            return Status(
+                StatusCode::NOT_SUPPORTED,
+                "output '" + output.name + "' is BYTES; routed models return numeric tensors only");
+        }
+        CORUN_TRY(const size_t bytes, routed_->get_frame_size(output.name));
+        output_frame_bytes_.push_back(bytes);
+    }
+    return Status::ok();
+}
+
+std::optional<RoutedModelStats> ServedModel::routed_stats() const {
+    if (!routed_) return std::nullopt;
+    return routed_->get_stats();
+}
+
 std::vector<ServedInstance> ServedModel::instances() const {
+    if (routed_) {
+        std::vector<ServedInstance> listed;
+        for (const auto& placement : routed_->get_stats().placements) {
+            if (placement.label == "cpu" && placement.scheduler_model_id != 0) {
+                listed.push_back({config_.priority, placement.scheduler_model_id});
+            }
+        }
+        return listed;
+    }
     std::lock_guard lock(mutex_);
     std::vector<ServedInstance> listed;
     for (const auto& [priority, level] : instances_) {
@@ -301,11 +358,10 @@ Expected<ServedModel::PreparedRequest> ServedModel::prepare(const InferRequest& 
     return prepared;
 }
 
-Status ServedModel::run_frames(Instance& instance, PreparedRequest& prepared,
-                               std::optional<Clock::time_point> deadline, InferTiming& timing,
-                               uint64_t& jobs) {
+std::vector<uint8_t*> ServedModel::output_buffers(
+    PreparedRequest& prepared, std::vector<std::vector<uint8_t>>& unasked) const {
     // Outputs the client did not ask for still need a buffer: the model writes every output.
-    std::vector<std::vector<uint8_t>> all_outputs(outputs_.size());
+    unasked.assign(outputs_.size(), {});
     std::vector<uint8_t*> output_data(outputs_.size(), nullptr);
     for (size_t i = 0; i < prepared.output_indices.size(); ++i) {
         auto& tensor = prepared.response.outputs[i];
@@ -314,10 +370,68 @@ Status ServedModel::run_frames(Instance& instance, PreparedRequest& prepared,
     }
     for (size_t i = 0; i < outputs_.size(); ++i) {
         if (output_data[i] == nullptr) {
-            all_outputs[i].resize(output_frame_bytes_[i] * prepared.frames);
-            output_data[i] = all_outputs[i].data();
+            unasked[i].resize(output_frame_bytes_[i] * prepared.frames);
+            output_data[i] = unasked[i].data();
         }
     }
+    return output_data;
+}
+
+Status ServedModel::run_routed_frames(PreparedRequest& prepared,
+                                      std::optional<Clock::time_point> deadline,
+                                      InferTiming& timing, uint64_t& jobs) {
+    std::vector<std::vector<uint8_t>> unasked;
+    const std::vector<uint8_t*> output_data = output_buffers(prepared, unasked);
+    const Clock::time_point wait_limit = Clock::now() + MAX_QUEUE_WAIT;
+    std::vector<std::string> placements_used;
+    for (uint64_t f = 0; f < prepared.frames; ++f) {
+        std::map<std::string, MemoryView> buffers;
+        for (size_t i = 0; i < inputs_.size(); ++i) {
+            // corun reads inputs only; MemoryView is not const because outputs share it.
+            auto* data =
+                const_cast<uint8_t*>(prepared.inputs[i]->data.data()) + f * input_frame_bytes_[i];
+            buffers[inputs_[i].name] = MemoryView(data, input_frame_bytes_[i]);
+        }
+        for (size_t i = 0; i < outputs_.size(); ++i) {
+            buffers[outputs_[i].name] =
+                MemoryView(output_data[i] + f * output_frame_bytes_[i], output_frame_bytes_[i]);
+        }
+        CORUN_TRY(auto bindings, routed_->create_bindings(buffers));
+        while (true) {
+            CORUN_TRY(auto job, deadline ? routed_->run_async(bindings, *deadline)
+                                         : routed_->run_async(bindings));
+            job.wait(std::chrono::milliseconds::max()).ignore();  // the status is info's
+            CORUN_TRY(auto info, job.completion());
+            if (info.status.is_ok()) {
+                timing.queue_ns += info.timing.queue_ns;
+                timing.device_ns += info.timing.device_ns;
+                ++jobs;
+                if (std::find(placements_used.begin(), placements_used.end(), info.placement) ==
+                    placements_used.end()) {
+                    placements_used.push_back(info.placement);
+                }
+                break;
+            }
+            // Every placement's queue was full: wait for room as a plain model does.
+            const auto now = Clock::now();
+            if (info.status.code() != StatusCode::QUEUE_IS_FULL || (deadline && now >= *deadline) ||
+                (!deadline && now >= wait_limit)) {
+                return info.status;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    }
+    for (const auto& label : placements_used) {
+        prepared.response.placement += (prepared.response.placement.empty() ? "" : ",") + label;
+    }
+    return Status::ok();
+}
+
+Status ServedModel::run_frames(Instance& instance, PreparedRequest& prepared,
+                               std::optional<Clock::time_point> deadline, InferTiming& timing,
+                               uint64_t& jobs) {
+    std::vector<std::vector<uint8_t>> unasked;
+    const std::vector<uint8_t*> output_data = output_buffers(prepared, unasked);
     CORUN_TRY(const size_t queue_size, instance.configured.get_async_queue_size());
     const Clock::time_point wait_limit = Clock::now() + MAX_QUEUE_WAIT;
     uint64_t frame = 0;
@@ -406,8 +520,6 @@ Expected<InferResponse> ServedModel::infer(const InferRequest& request) {
     }
     auto prepared = prepare(request);
     if (!prepared) return fail(prepared.status());
-    auto instance = instance_for(scheduler_priority_for(request.priority, config_.priority));
-    if (!instance) return fail(instance.status());
     std::optional<Clock::time_point> deadline;
     if (request.timeout_us) {
         deadline = start + std::chrono::microseconds(
@@ -415,8 +527,17 @@ Expected<InferResponse> ServedModel::infer(const InferRequest& request) {
     }
     InferTiming timing;
     uint64_t jobs = 0;
-    if (Status ran = run_frames(*instance.value(), prepared.value(), deadline, timing, jobs);
-        !ran.is_ok()) {
+    Status ran = Status::ok();
+    if (routed_) {
+        // The config's priority on every placement: a routed model has one configured model
+        // per placement, so a request's wire priority does not pick instances here.
+        ran = run_routed_frames(prepared.value(), deadline, timing, jobs);
+    } else {
+        auto instance = instance_for(scheduler_priority_for(request.priority, config_.priority));
+        if (!instance) return fail(instance.status());
+        ran = run_frames(*instance.value(), prepared.value(), deadline, timing, jobs);
+    }
+    if (!ran.is_ok()) {
         return fail(ran.with_context("model '" + name_ + "' version " + version_));
     }
     statistics_.record_success(

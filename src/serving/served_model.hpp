@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "corun/corun.hpp"
+#include "corun/routed_model.hpp"
 #include "serving/inference_request.hpp"
 #include "serving/model_repository.hpp"
 #include "serving/request_statistics.hpp"
@@ -50,9 +51,12 @@ struct ServedInstance {
 
 class ServedModel {
 public:
-    static Expected<std::shared_ptr<ServedModel>> load(VDevice& vdevice, const std::string& name,
-                                                       const ModelVersionFile& file,
-                                                       const ModelConfig& config);
+    // With placements (the config's "placements", each a VDevice), a routed model
+    // (docs/ROUTER.md): each frame runs on the first placement that takes it, and the response
+    // names it. `vdevice` is the shared device either way (the metadata is read there).
+    static Expected<std::shared_ptr<ServedModel>> load(
+        VDevice& vdevice, const std::string& name, const ModelVersionFile& file,
+        const ModelConfig& config, const std::vector<Placement>& placements = {});
     ~ServedModel();
     ServedModel(const ServedModel&) = delete;
     ServedModel& operator=(const ServedModel&) = delete;
@@ -71,7 +75,11 @@ public:
     Expected<InferResponse> infer(const InferRequest& request);
 
     const RequestStatistics& statistics() const { return statistics_; }
+    // The configured instances on the shared device's scheduler (a routed model's: its "cpu"
+    // placement, when it has one).
     std::vector<ServedInstance> instances() const;
+    // Where a routed model's frames ran, fell back and failed; nullopt when it is not routed.
+    std::optional<RoutedModelStats> routed_stats() const;
 
     // Queued requests complete with SHUTDOWN; later ones fail with SHUTDOWN at once.
     void shutdown();
@@ -85,15 +93,23 @@ private:
 
     ServedModel() = default;
     Expected<PreparedRequest> prepare(const InferRequest& request) const;
+    Status load_routed(const std::string& path, const std::vector<Placement>& placements);
     Expected<std::shared_ptr<Instance>> instance_for(uint32_t priority);
     Status run_frames(Instance& instance, PreparedRequest& prepared,
                       std::optional<std::chrono::steady_clock::time_point> deadline,
                       InferTiming& timing, uint64_t& jobs);
+    Status run_routed_frames(PreparedRequest& prepared,
+                             std::optional<std::chrono::steady_clock::time_point> deadline,
+                             InferTiming& timing, uint64_t& jobs);
+    // Buffers for every output of every frame; the asked-for ones are the response's own.
+    std::vector<uint8_t*> output_buffers(PreparedRequest& prepared,
+                                         std::vector<std::vector<uint8_t>>& unasked) const;
 
     std::string name_;
     std::string version_;
     ModelConfig config_;
     std::shared_ptr<InferModel> model_;
+    std::shared_ptr<RoutedModel> routed_;  // set for a routed model
     std::vector<TensorMetadata> inputs_;
     std::vector<TensorMetadata> outputs_;
     std::vector<size_t> input_frame_bytes_;   // per input: bytes of one frame

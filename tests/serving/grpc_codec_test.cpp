@@ -212,6 +212,12 @@ TEST(GrpcCodecTest, ReadsAndWritesSystemSharedMemoryInBounds) {
     ASSERT_OK(encode_grpc_infer_response(response, decoded->shared_memory_outputs, message));
     EXPECT_EQ(message.raw_output_contents(0), "");
     EXPECT_EQ(message.outputs(0).parameters().at("shared_memory_region").string_param(), "r");
+    EXPECT_EQ(message.parameters().count("placement"), 0u);  // not routed
+    response.placement = "cpu";  // a routed model's response names the placement
+    inference::ModelInferResponse routed;
+    ASSERT_OK(encode_grpc_infer_response(response, {}, routed));
+    EXPECT_EQ(routed.parameters().at("placement").string_param(), "cpu");
+    response.placement.clear();
     EXPECT_EQ(std::vector<uint8_t>(object.data() + 5000 + 32, object.data() + 5000 + 40),
               bytes_of<float>({5.0f, 6.0f}));
 

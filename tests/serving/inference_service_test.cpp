@@ -350,8 +350,20 @@ TEST(ModelConfigTest, ParsesEveryKeyAndRefusesBadValues) {
     EXPECT_EQ(config.max_queued_requests, 8u);
     EXPECT_EQ(config.frame_time_limit_ms, 250u);
     EXPECT_EQ(config.versions, (std::vector<std::string>{"2", "5"}));
+    ASSERT_OK_AND_ASSIGN(auto routed_and_llm,
+                         parse_model_config(R"({"placements":["npu-sim","cpu"],"context_size":512,
+                              "prefill_chunk_tokens":32,"threads":1})",
+                                            "c"));
+    EXPECT_EQ(routed_and_llm.placements, (std::vector<std::string>{"npu-sim", "cpu"}));
+    EXPECT_EQ(routed_and_llm.context_size, 512u);
+    EXPECT_EQ(routed_and_llm.prefill_chunk_tokens, 32u);
+    EXPECT_EQ(routed_and_llm.threads, 1u);
+    EXPECT_EQ(model_file_kind("/r/m/1/model.gguf"), ModelFileKind::GGUF);
+    EXPECT_EQ(model_file_kind("/r/m/1/model.onnx"), ModelFileKind::ONNX);
     for (const char* bad : {R"({"priority":32})", R"({"file":"../x.onnx"})", R"({"file":"a/b"})",
-                            R"({"versions":[]})", R"({"instance_count":0})", "[1]", "{"}) {
+                            R"({"versions":[]})", R"({"instance_count":0})", "[1]", "{",
+                            R"({"placements":[]})", R"({"placements":["gpu"]})",
+                            R"({"placements":["cpu","cpu"]})", R"({"prefill_chunk_tokens":0})"}) {
         EXPECT_STATUS(parse_model_config(bad, "c"), StatusCode::INVALID_ARGUMENT);
     }
 }

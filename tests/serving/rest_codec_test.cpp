@@ -176,6 +176,12 @@ TEST(RestCodecTest, EncodesJsonAndBinaryOutputs) {
     encoded = encode_rest_infer_response(response);
     EXPECT_FALSE(encoded.json_length.has_value());
     EXPECT_EQ(nlohmann::json::parse(encoded.body)["outputs"][1]["data"], nlohmann::json({9, 8, 7}));
+    EXPECT_FALSE(nlohmann::json::parse(encoded.body).contains("parameters"));  // not routed
+
+    // A routed model's response names the placement that ran it.
+    response.placement = "npu-sim";
+    EXPECT_EQ(nlohmann::json::parse(encode_rest_infer_response(response).body)["parameters"],
+              nlohmann::json({{"placement", "npu-sim"}}));
 }
 
 TEST(RestCodecTest, ErrorBodyIsTheProtocols) {

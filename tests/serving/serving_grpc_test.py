@@ -37,6 +37,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from cli_checks import check, finish  # noqa: E402
 
 CORUN, CACHE, TEST_MODELS, PROTO_DIR = sys.argv[1:5]
+TINY_LLM = os.path.join(TEST_MODELS, "genai", "tiny_qwen2.gguf")  # absent without the engines
+SERVED = ["add_one", "endless", "mobilefacenet", "routed"] + (["tiny"] if os.path.exists(TINY_LLM)
+                                                              else [])
 WAIT_LIMIT = 120  # seconds; far beyond what a passing run needs
 MOBILEFACENET = os.path.join(CACHE, "models/mobilefacenet/mobilefacenet.onnx")
 if not os.path.exists(MOBILEFACENET):
@@ -124,6 +127,45 @@ def make_repository(root):
                 os.path.join(root, "endless", "1", "model.onnx"))
     with open(os.path.join(root, "endless", "config.json"), "w") as config:
         config.write('{"max_queued_requests": 1, "frame_time_limit_ms": 2000}')
+    # A routed model on the shared cpu device alone, and the tiny LLM when this build has it.
+    os.makedirs(os.path.join(root, "routed", "1"))
+    shutil.copy(os.path.join(TEST_MODELS, "add_one.onnx"),
+                os.path.join(root, "routed", "1", "model.onnx"))
+    with open(os.path.join(root, "routed", "config.json"), "w") as config:
+        config.write('{"placements": ["cpu"]}')
+    if os.path.exists(TINY_LLM):
+        os.makedirs(os.path.join(root, "tiny", "1"))
+        shutil.copy(TINY_LLM, os.path.join(root, "tiny", "1", "model.gguf"))
+        with open(os.path.join(root, "tiny", "config.json"), "w") as config:
+            config.write('{"context_size": 256, "threads": 1}')
+
+
+def check_routed_and_generative(stub, x):
+    """A routed model's answer names its placement; an LLM has metadata and refuses ModelInfer
+    naming the generate extension."""
+    reply = stub.ModelInfer(raw_request("routed", "x", x), timeout=WAIT_LIMIT)
+    check(reply.parameters["placement"].string_param == "cpu" and
+          np.frombuffer(reply.raw_output_contents[0], np.float32).tobytes() == (x + 1).tobytes(),
+          f"ModelInfer on a routed model: outputs, and parameters['placement'] 'cpu' "
+          f"({reply.parameters})")
+    plain = stub.ModelInfer(raw_request("add_one", "x", x), timeout=WAIT_LIMIT)
+    check("placement" not in plain.parameters, "a model that is not routed names no placement")
+    if not os.path.exists(TINY_LLM):
+        print("(no tiny GGUF in this build: the LLM checks are skipped)")
+        return
+    metadata = stub.ModelMetadata(pb.ModelMetadataRequest(name="tiny"), timeout=WAIT_LIMIT)
+    check(metadata.platform == "llama.cpp_gguf" and metadata.inputs[0].name == "text_input" and
+          metadata.inputs[0].datatype == "BYTES" and metadata.outputs[0].name == "text_output",
+          f"ModelMetadata of the LLM ({metadata})")
+    ready = stub.ModelReady(pb.ModelReadyRequest(name="tiny"), timeout=WAIT_LIMIT)
+    check(ready.ready, "ModelReady of the LLM")
+    request = pb.ModelInferRequest(model_name="tiny")
+    tensor = request.inputs.add(name="text_input", datatype="BYTES")
+    tensor.shape.append(1)
+    tensor.contents.bytes_contents.append(b"hello")
+    code, details = call_error(stub.ModelInfer, request)
+    check(code == grpc.StatusCode.INVALID_ARGUMENT and "generate" in (details or ""),
+          f"ModelInfer on the LLM: INVALID_ARGUMENT naming generate ({code}, {details})")
 
 
 def call_error(function, request, metadata=None):
@@ -272,8 +314,8 @@ def check_add_one_and_statistics(stub):
           model.execution_count >= 1 and model.inference_stats.fail.count == 0,
           f"ModelStatistics counts the {sent} requests sent: {model}")
     everything = stub.ModelStatistics(pb.ModelStatisticsRequest(), timeout=WAIT_LIMIT)
-    check(sorted(m.name for m in everything.model_stats) == ["add_one", "endless", "mobilefacenet"],
-          "ModelStatistics without a name lists every model")
+    check(sorted(m.name for m in everything.model_stats) == SERVED,
+          "ModelStatistics without a name lists every model (LLMs included)")
     return x
 
 
@@ -433,8 +475,7 @@ def check_queue_full(server):
 def check_repository(stub, x):
     """RepositoryIndex, RepositoryModelUnload (requests then UNAVAILABLE), RepositoryModelLoad."""
     index = stub.RepositoryIndex(pb.RepositoryIndexRequest(), timeout=WAIT_LIMIT)
-    check(sorted((m.name, m.state) for m in index.models) ==
-          [("add_one", "READY"), ("endless", "READY"), ("mobilefacenet", "READY")],
+    check(sorted((m.name, m.state) for m in index.models) == [(name, "READY") for name in SERVED],
           f"RepositoryIndex: {index}")
     stub.RepositoryModelUnload(pb.RepositoryModelUnloadRequest(model_name="add_one"),
                                timeout=WAIT_LIMIT)
@@ -485,6 +526,7 @@ def main():
         x = check_add_one_and_statistics(server.stub)
         check_shared_memory(server.stub, x)
         check_bad_requests(server, x)
+        check_routed_and_generative(server.stub, x)
     finally:
         code = server.stop()
     check(code == 0, "SIGTERM ends corun serve with exit code 0")

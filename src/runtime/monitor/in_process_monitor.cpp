@@ -1,6 +1,8 @@
 #include "runtime/monitor/in_process_monitor.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -22,6 +24,7 @@
 
 #include "common/environment.hpp"
 #include "runtime/monitor/group_recording.hpp"
+#include "runtime/monitor/prometheus_page.hpp"
 
 namespace corun::runtime::monitor {
 namespace {
@@ -134,6 +137,7 @@ private:
 };
 
 std::string socket_path;
+std::atomic<int> bound_metrics_port{0};
 
 // Sends all of `text` (the socket blocks); false if the reader went away.
 bool send_all(int fd, const std::string& text) {
@@ -222,11 +226,97 @@ int listen_at(const std::string& path) {
 
 // How long a connection may take to say what it wants.
 constexpr int REQUEST_WAIT_MS = 100;
+// The most of an HTTP request that is read: `GET /metrics` and a few headers.
+constexpr size_t MAX_HTTP_REQUEST_BYTES = 8192;
+
+// The TCP listener of the Prometheus page at "[ADDRESS:]PORT", or -1 with the reason on stderr.
+int listen_for_metrics(const std::string& where) {
+    std::string address = "127.0.0.1";
+    std::string port_text = where;
+    if (const size_t colon = where.rfind(':'); colon != std::string::npos) {
+        address = where.substr(0, colon);
+        port_text = where.substr(colon + 1);
+    }
+    char* end = nullptr;
+    const long port = std::strtol(port_text.c_str(), &end, 10);
+    sockaddr_in socket_address{};
+    socket_address.sin_family = AF_INET;
+    if (port_text.empty() || *end != '\0' || port < 0 || port > 65535 ||
+        inet_pton(AF_INET, address.c_str(), &socket_address.sin_addr) != 1) {
+        std::fprintf(stderr,
+                     "corun: CORUN_MONITOR_METRICS='%s' is not [ADDRESS:]PORT (an IPv4 address "
+                     "and a port 0..65535, e.g. 9464 or 0.0.0.0:9464); no metrics page\n",
+                     where.c_str());
+        return -1;
+    }
+    socket_address.sin_port = htons(static_cast<uint16_t>(port));
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int yes = 1;
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    if (fd < 0 ||
+        bind(fd, reinterpret_cast<const sockaddr*>(&socket_address), sizeof(socket_address)) != 0 ||
+        listen(fd, 16) != 0) {
+        std::fprintf(stderr,
+                     "corun: CORUN_MONITOR_METRICS: cannot listen on %s:%ld (%s); no metrics "
+                     "page\n",
+                     address.c_str(), port, std::strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    socklen_t length = sizeof(socket_address);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&socket_address), &length);
+    bound_metrics_port = ntohs(socket_address.sin_port);
+    std::fprintf(stderr, "corun: Prometheus metrics of process %d on http://%s:%d/metrics\n",
+                 getpid(), address.c_str(), bound_metrics_port.load());
+    return fd;
+}
+
+// One HTTP exchange: `GET /metrics` gets the page, anything else 404 or 405; the connection
+// closes after the answer. A client that does not finish its request within REQUEST_WAIT_MS
+// is dropped, so a stalled one cannot hold the monitor.
+void serve_metrics_request(int client, ProcessMetricsPage& page, const GroupSampler& sampler) {
+    std::string request;
+    const auto until = Clock::now() + std::chrono::milliseconds(REQUEST_WAIT_MS);
+    while (request.find("\r\n\r\n") == std::string::npos &&
+           request.size() < MAX_HTTP_REQUEST_BYTES) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+        pollfd readable{client, POLLIN, 0};
+        if (left <= 0 || poll(&readable, 1, static_cast<int>(left)) <= 0) break;
+        char chunk[1024];
+        const ssize_t n = recv(client, chunk, sizeof(chunk), 0);
+        if (n <= 0) break;
+        request.append(chunk, static_cast<size_t>(n));
+    }
+    std::string status = "200 OK";
+    std::string body;
+    const std::string line = request.substr(0, request.find("\r\n"));
+    if (line.rfind("GET /metrics ", 0) == 0 || line.rfind("GET /metrics?", 0) == 0) {
+        body = page.render(sampler());
+    } else if (line.rfind("GET ", 0) == 0) {
+        status = "404 Not Found";
+        body = "this is corun's in-process monitor: GET /metrics\n";
+    } else {
+        status = "405 Method Not Allowed";
+        body = "GET /metrics only\n";
+    }
+    const int flags = fcntl(client, F_GETFL);
+    fcntl(client, F_SETFL, flags & ~O_NONBLOCK);
+    // A reader that stops reading must not stall the monitor for ever.
+    timeval limit{1, 0};
+    setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
+    send_all(client, "HTTP/1.1 " + status +
+                         "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                         "Content-Length: " +
+                         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+    close(client);
+}
 
 // Answers each connection with the latest snapshot, or a trace when asked; samples once a
 // second in between.
-[[noreturn]] void serve(int listener, GroupSampler sampler) {
+[[noreturn]] void serve(int listener, int metrics_listener, GroupSampler sampler) {
     SnapshotKeeper keeper;
+    ProcessMetricsPage page;
     auto next_sample = Clock::now();
     while (true) {
         if (Clock::now() >= next_sample) {
@@ -235,8 +325,21 @@ constexpr int REQUEST_WAIT_MS = 100;
         }
         const auto wait =
             std::chrono::duration_cast<std::chrono::milliseconds>(next_sample - Clock::now());
-        pollfd ready{listener, POLLIN, 0};
-        if (poll(&ready, 1, static_cast<int>(std::max<int64_t>(0, wait.count()))) <= 0) continue;
+        pollfd ready[2] = {{listener, POLLIN, 0}, {metrics_listener, POLLIN, 0}};
+        const nfds_t watched = metrics_listener >= 0 ? 2 : 1;
+        if (poll(ready, watched, static_cast<int>(std::max<int64_t>(0, wait.count()))) <= 0) {
+            continue;
+        }
+        if (watched == 2 && (ready[1].revents & POLLIN)) {
+            const int client =
+                accept4(metrics_listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (client >= 0) {
+                serve_metrics_request(client, page, sampler);
+            } else {
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));  // as below
+            }
+        }
+        if (!(ready[0].revents & POLLIN)) continue;
         const int client = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (client < 0) {
             // Out of descriptors (EMFILE), say: the connection stays pending and poll() would
@@ -270,11 +373,19 @@ void start(const VDeviceParams& params, GroupSampler sampler) {
     if (listener < 0) return;
     socket_path = path;
     std::atexit(remove_socket);
+    const std::string metrics_at = environment::value(environment::MONITOR_METRICS);
+    const int metrics_listener = metrics_at.empty() ? -1 : listen_for_metrics(metrics_at);
     // Sampling starts on this thread, not the caller's: the caller may hold the group registry.
-    std::thread([listener, sampler = std::move(sampler)] { serve(listener, sampler); }).detach();
+    std::thread([listener, metrics_listener, sampler = std::move(sampler)] {
+        serve(listener, metrics_listener, sampler);
+    }).detach();
 }
 
 }  // namespace
+
+int metrics_port() {
+    return bound_metrics_port.load();
+}
 
 bool monitoring_requested(const VDeviceParams& params) {
     return environment::monitor_enabled(params);

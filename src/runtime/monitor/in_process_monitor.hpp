@@ -5,6 +5,9 @@
 // gets a Chrome trace of the process's groups instead (docs/TRACING.md), recorded on a thread
 // of its own. Samples are taken once a second on a thread of its own, so inference never
 // waits for the monitor. No gRPC: a program that runs models in-process links none.
+// With CORUN_MONITOR_METRICS=[ADDRESS:]PORT the same thread also answers `GET /metrics` over
+// HTTP there (prometheus_page.hpp: the scheduler and device families corund's page has), from a
+// sample taken for that request, so counts are exact as of the scrape.
 #pragma once
 
 #include <functional>
@@ -30,6 +33,10 @@ using GroupSampler = std::function<std::vector<GroupSample>()>;
 
 // Whether params ask for monitoring (environment::monitor_enabled).
 bool monitoring_requested(const VDeviceParams& params);
+
+// The TCP port the monitor's Prometheus page (CORUN_MONITOR_METRICS) listens on; 0 when it does
+// not (not asked for, not started yet, or the port could not be bound).
+int metrics_port();
 
 // Starts the monitor once per process, at the socket params name (later calls do nothing).
 // Errors (the socket cannot be created) are reported once on stderr: monitoring must never
