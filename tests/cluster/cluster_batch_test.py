@@ -371,6 +371,51 @@ def wrong_token(cluster, work):
           "a node name the nodes bucket cannot key is refused naming --name", named)
 
 
+def worker_through_corund(cluster, work):
+    """A worker whose models run on corund (`--service-socket`, implying
+    --multi-process-service): the same rows as the local batch, and corund served the frames."""
+    folder = os.path.join(work, "photos")
+    os.makedirs(folder)
+    for image in IMAGES:
+        shutil.copy(image, folder)
+    local_db = os.path.join(work, "local.db")
+    local = subprocess.run([CORUN, "batch", "detect", folder, "--db", local_db, "--models", CACHE,
+                            "--json", "--no-progress"], capture_output=True, text=True,
+                           timeout=300)
+    check(local.returncode == 0, "the local batch runs", local)
+    socket_dir = os.path.join(work, "corund")
+    os.mkdir(socket_dir, 0o700)
+    socket = os.path.join(socket_dir, "corund.sock")
+    corund = cluster.processes.start(
+        [os.path.join(os.path.dirname(CORUN), "corund"), "--socket", socket, "--log-level",
+         "warn"], os.path.join(work, "corund.log"))
+
+    def daemon_models():
+        if corund.poll() is not None:
+            raise RuntimeError("corund exited: " + open(os.path.join(work, "corund.log")).read())
+        up = subprocess.run([CORUN, "monitor", "--socket", socket, "--json", "--once"],
+                            capture_output=True, text=True, timeout=30)
+        return json.loads(up.stdout) if up.returncode == 0 else None
+
+    wait_for(daemon_models, "corund to answer")
+    worker = cluster.worker("svc", work, ["--models", CACHE, "--service-socket", socket])
+    result = batch(cluster, "detect", folder, "--db", os.path.join(work, "cluster.db"))
+    check(result.returncode == 0, "batch --cluster with a worker on corund runs", result)
+    local_rows, cluster_rows = rows(local_db), rows(os.path.join(work, "cluster.db"))
+    check(len(local_rows) == 4 and set(local_rows) == set(cluster_rows) and all(
+        json.loads(row["result"]) == json.loads(cluster_rows[key]["result"] or "null") and
+        cluster_rows[key]["node"] == "svc" for key, row in local_rows.items()),
+        "the worker on corund finds what the local batch finds, for every image")
+    served = daemon_models()
+    frames = sum(int(model["frames_done"]) for model in (served or {}).get("models", [])
+                 if model.get("name") == "nanodet" and model.get("pid") == worker.pid)
+    check(frames >= 4, f"corund ran the detector's frames for the worker's process ({frames})",
+          served)
+    stop_worker(worker, "svc")
+    corund.send_signal(signal.SIGTERM)
+    corund.wait(timeout=60)
+
+
 def main():
     work = tempfile.mkdtemp(prefix="corun-cluster-test.")
     keep = os.environ.get("CORUN_TEST_KEEP") == "1"  # keep the logs to debug
@@ -379,7 +424,7 @@ def main():
         cluster = Cluster(CORUN, work, processes)
         sections = (wrong_token, same_rows_as_local, large_inputs, hostile_messages,
                     long_items_keep_their_lease, kill_worker_and_late_join,
-                    stop_and_resume_submitter)
+                    stop_and_resume_submitter, worker_through_corund)
         chosen = sys.argv[3:]
         for section in sections:
             if chosen and section.__name__ not in chosen:
