@@ -129,6 +129,12 @@ void add_worker_command(CLI::App& app) {
         ->add_option("--prefetch", options->worker.prefetch,
                      "Items a lane fetches at once (default 1: the fairest work stealing)")
         ->check(CLI::Range(1, 256));
+    command
+        ->add_option("--max-deliveries", options->worker.max_deliveries,
+                     "Record an item given out more often than this without a result (its "
+                     "workers died holding it) as 'abandoned' instead of running it again "
+                     "(default 10; 0 = never give up)")
+        ->check(CLI::Range(0, 1000000));
     command->add_option("--exit-when-idle", options->exit_when_idle_s,
                         "Exit after this many seconds without an item (default: run until "
                         "SIGTERM)");

@@ -201,7 +201,7 @@ private:
         const auto* data = reinterpret_cast<const uint8_t*>(natsMsg_GetData(message));
         const std::span<const uint8_t> bytes(data,
                                              static_cast<size_t>(natsMsg_GetDataLength(message)));
-        Handling handling = decide(bytes, instances);
+        Handling handling = decide(bytes, instances, times_delivered(message));
         if (handling.kind == Handling::HAND_BACK) {
             leases_.release(message);
             natsMsg_NakWithDelay(message, 5000, nullptr);
@@ -259,8 +259,18 @@ private:
         if (refused || !handling.result.ok()) ++summary_.errors;
     }
 
+    // How often the server has given this message out, this time included (1 when unknown).
+    static uint64_t times_delivered(natsMsg* message) {
+        jsMsgMetaData* meta = nullptr;
+        if (natsMsg_GetMetaData(&meta, message) != NATS_OK || meta == nullptr) return 1;
+        const uint64_t delivered = meta->NumDelivered;
+        jsMsgMetaData_Destroy(meta);
+        return delivered;
+    }
+
     Handling decide(std::span<const uint8_t> data,
-                    std::map<std::string, std::unique_ptr<BatchTask>>& instances) {
+                    std::map<std::string, std::unique_ptr<BatchTask>>& instances,
+                    uint64_t delivered) {
         Handling handling;
         WorkMessageError error;
         auto parsed = parse_work_message(data, error);
@@ -296,6 +306,18 @@ private:
             return handling;
         }
         const TaskDefinition& task = found->second;
+        if (options_.max_deliveries > 0 && delivered > options_.max_deliveries) {
+            handling.result = error_task_result(
+                item.content_hash, item.path, item.size, task, input_error::ABANDONED,
+                "given out " + std::to_string(delivered) + " times without a result (more than " +
+                    "--max-deliveries " + std::to_string(options_.max_deliveries) +
+                    "): every worker holding it died or lost its link first, as an input that "
+                    "crashes the worker makes it happen; not run again (a changed file is a new "
+                    "item)");
+            spdlog::warn("worker {}: an item of task {} ('{}') was abandoned after {} deliveries",
+                         name_, item.task, item.path, delivered);
+            return handling;
+        }
 
         std::vector<uint8_t> file_bytes;
         std::span<const uint8_t> bytes = item.bytes;

@@ -32,6 +32,10 @@ struct WorkerOptions {
     int lanes = 1;     // items run at once, each with its own instance of the task's models
     int prefetch = 1;  // items a lane fetches at once
     uint64_t max_input_bytes = 256ull * 1024 * 1024;  // a by-path file larger is refused
+    // An item the server has given out more often than this (its earlier holders died or lost
+    // their link, or lacked its models) is recorded as input_error::ABANDONED instead of being
+    // run again; 0 = never give up.
+    uint32_t max_deliveries = 10;
     // Exit once no item came for this long (0 = never; tests and one-off runs).
     int64_t exit_when_idle_ms = 0;
 };

@@ -39,6 +39,10 @@ inline constexpr const char* TASK_FAILED = "task_failed";    // the model or its
 // A cluster worker refused the item: a task it does not know, a path outside its allowed roots,
 // a malformed message (docs/CLUSTER.md). Nothing of it ran.
 inline constexpr const char* REFUSED = "refused";
+// A cluster item given out more often than the worker's --max-deliveries without a result: each
+// worker holding it died or lost its link first, as an input that crashes the worker makes it
+// happen. It is not run again, so that one such input cannot keep a batch from ending.
+inline constexpr const char* ABANDONED = "abandoned";
 }  // namespace input_error
 
 // Inputs whose bytes could not be read have no content hash; their results are keyed by this

@@ -371,6 +371,43 @@ def wrong_token(cluster, work):
           "a node name the nodes bucket cannot key is refused naming --name", named)
 
 
+def an_item_its_workers_die_on_is_abandoned(cluster, work):
+    """An item whose holders keep dying is given up after --max-deliveries with an 'abandoned'
+    row instead of being handed out forever. The dying holder is a real consumer of the shared
+    work queue (the test's raw NATS client) that takes the item and never acknowledges it, so
+    the server gives it out again after the AckWait, as it does after a worker's kill -9."""
+    root = os.path.join(work, "allowed")
+    os.makedirs(root)
+    inside = os.path.join(root, "dog.jpg")
+    shutil.copy(IMAGES[0], inside)
+    with open(inside, "rb") as source:
+        dog_hash = hashlib.sha256(source.read()).hexdigest()
+    host, port = cluster.listen.rsplit(":", 1)
+    raw = RawNats(host, int(port), cluster.token)
+    raw.subscribe("corun.results.>", sid=1)
+    raw.subscribe("_INBOX.dying", sid=2)
+    header = {"v": 1, "batch": "abandon1", "task": "detect", "content_hash": dog_hash,
+              "path": inside, "size": os.path.getsize(inside), "kind": "image", "bytes": "path"}
+    raw.publish("corun.work.abandon1", json.dumps(header).encode() + b"\n")
+    raw.flush()
+    next_request = b"$JS.API.CONSUMER.MSG.NEXT.CORUN_WORK.corun-workers"
+    for holder in range(2):  # two holders die with it: given out a third time next
+        raw.sock.sendall(b"PUB %s _INBOX.dying 1\r\n1\r\n" % next_request)
+        taken = raw.next_message(timeout=30)
+        check(taken is not None and taken[0] == "corun.work.abandon1",
+              f"holder {holder + 1} takes the item and dies with it", taken)
+    worker = cluster.worker("a1", work, ["--models", CACHE, "--allowed-root", root,
+                                         "--max-deliveries", "2"])
+    answer = raw.next_message(timeout=60)
+    raw.close()
+    result = json.loads(answer[1]) if answer else {}
+    check(answer is not None and answer[0] == "corun.results.abandon1" and
+          result.get("error_kind") == "abandoned" and "given out 3 times" in result.get("error", "")
+          and result.get("node") == "a1",
+          "given out a third time, past --max-deliveries 2: recorded as abandoned, not run", answer)
+    stop_worker(worker, "a1")
+
+
 def worker_through_corund(cluster, work):
     """A worker whose models run on corund (`--service-socket`, implying
     --multi-process-service): the same rows as the local batch, and corund served the frames."""
@@ -424,7 +461,8 @@ def main():
         cluster = Cluster(CORUN, work, processes)
         sections = (wrong_token, same_rows_as_local, large_inputs, hostile_messages,
                     long_items_keep_their_lease, kill_worker_and_late_join,
-                    stop_and_resume_submitter, worker_through_corund)
+                    stop_and_resume_submitter, worker_through_corund,
+                    an_item_its_workers_die_on_is_abandoned)
         chosen = sys.argv[3:]
         for section in sections:
             if chosen and section.__name__ not in chosen:
