@@ -123,16 +123,8 @@ private:
         outcomes_.close();
     }
 
-    // The tasks that apply to an input of `kind`: those of its kind, or, when none is, every
-    // requested task (each then records why the input is not for it).
     std::vector<const TaskDefinition*> applicable(InputKind kind) const {
-        std::vector<const TaskDefinition*> matching;
-        for (const auto& task : tasks_) {
-            if (task.kind == kind) matching.push_back(&task);
-        }
-        if (!matching.empty()) return matching;
-        for (const auto& task : tasks_) matching.push_back(&task);
-        return matching;
+        return tasks_for_input(tasks_, kind);
     }
 
     void read_inputs() {

@@ -116,4 +116,15 @@ nlohmann::json box_json(float x1, float y1, float x2, float y2) {
     return {rounded_value(x1, 1), rounded_value(y1, 1), rounded_value(x2, 1), rounded_value(y2, 1)};
 }
 
+std::vector<const TaskDefinition*> tasks_for_input(const std::vector<TaskDefinition>& tasks,
+                                                   InputKind kind) {
+    std::vector<const TaskDefinition*> matching;
+    for (const auto& task : tasks) {
+        if (task.kind == kind) matching.push_back(&task);
+    }
+    if (!matching.empty()) return matching;
+    for (const auto& task : tasks) matching.push_back(&task);
+    return matching;
+}
+
 }  // namespace corun::cluster

@@ -54,6 +54,10 @@ InputKind batch_task_input_kind(const std::string& name);
 // hashes them. INVALID_ARGUMENT naming the known tasks for an unknown name; NOT_FOUND naming the
 // missing files and the fetch script's entries.
 Expected<TaskDefinition> define_batch_task(const std::string& name, const std::string& cache);
+// The tasks that apply to an input of `kind`: those of its kind, or, when none is, every
+// requested task (each then records why the input is not for it).
+std::vector<const TaskDefinition*> tasks_for_input(const std::vector<TaskDefinition>& tasks,
+                                                   InputKind kind);
 
 // Loads the task's models on `vdevice`.
 Expected<std::unique_ptr<BatchTask>> create_batch_task(const TaskDefinition& definition,

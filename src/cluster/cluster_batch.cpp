@@ -121,13 +121,7 @@ private:
     }
 
     std::vector<const TaskDefinition*> applicable(InputKind kind) const {
-        std::vector<const TaskDefinition*> matching;
-        for (const auto& task : tasks_) {
-            if (task.kind == kind) matching.push_back(&task);
-        }
-        if (!matching.empty()) return matching;
-        for (const auto& task : tasks_) matching.push_back(&task);
-        return matching;
+        return tasks_for_input(tasks_, kind);
     }
 
     // Stores rows computed here (bad inputs) with the path's record, and counts them.

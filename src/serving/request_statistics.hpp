@@ -56,4 +56,20 @@ private:
     RequestStatisticsSnapshot counts_;
 };
 
+// A request inside the service from construction to destruction, on every return path.
+class PendingRequest {
+public:
+    explicit PendingRequest(RequestStatistics& statistics)
+        : statistics_(statistics), inside_(statistics.enter()) {}
+    ~PendingRequest() { statistics_.leave(); }
+    PendingRequest(const PendingRequest&) = delete;
+    PendingRequest& operator=(const PendingRequest&) = delete;
+    // How many requests were inside when it entered, itself included.
+    uint64_t inside() const { return inside_; }
+
+private:
+    RequestStatistics& statistics_;
+    uint64_t inside_;
+};
+
 }  // namespace corun::serving

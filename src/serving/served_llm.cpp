@@ -100,11 +100,8 @@ void ServedLlm::record(const genai::LLMGeneratorCompletion::Timings& timings,
 Expected<GenerateResponse> ServedLlm::generate(const GenerateRequest& request,
                                                const PieceSink& on_piece) {
     const auto start = Clock::now();
-    const uint64_t pending = statistics_.enter();
-    struct Leave {
-        RequestStatistics& statistics;
-        ~Leave() { statistics.leave(); }
-    } leave{statistics_};
+    const PendingRequest entered(statistics_);
+    const uint64_t pending = entered.inside();
     auto fail = [&](const Status& status) -> Expected<GenerateResponse> {
         statistics_.record_failure(failure_reason_of(status.code()),
                                    microseconds_between(start, Clock::now()));

@@ -501,11 +501,8 @@ Status ServedModel::run_frames(Instance& instance, PreparedRequest& prepared,
 
 Expected<InferResponse> ServedModel::infer(const InferRequest& request) {
     const auto start = Clock::now();
-    const uint64_t pending = statistics_.enter();
-    struct Leave {
-        RequestStatistics& statistics;
-        ~Leave() { statistics.leave(); }
-    } leave{statistics_};
+    const PendingRequest entered(statistics_);
+    const uint64_t pending = entered.inside();
     auto fail = [&](const Status& status) -> Expected<InferResponse> {
         statistics_.record_failure(failure_reason_of(status.code()),
                                    microseconds_between(start, Clock::now()));
