@@ -88,7 +88,7 @@ sanitize-thread: setup
 # a finding with its input saved, like a crash.
 FUZZ_SECONDS ?= 60
 FUZZ_ENV = UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-FUZZ_PARSERS = tensor_proto npy string_elements convert_frame rest_request grpc_request generate_request
+FUZZ_PARSERS = tensor_proto npy string_elements convert_frame rest_request grpc_request generate_request work_message
 fuzz: setup
 	@mkdir -p build-fuzz/corpus build-fuzz/model_corpus $(FUZZ_PARSERS:%=build-fuzz/%_corpus)
 	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \

@@ -55,14 +55,6 @@ Status ensure_stream(NatsClient& client, const char* name, const char* subjects,
 
 }  // namespace
 
-bool is_batch_id(const std::string& id) {
-    if (id.empty() || id.size() > 32) return false;
-    for (const char c : id) {
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-    }
-    return true;
-}
-
 std::string work_subject(const std::string& batch) {
     return "corun.work." + batch;
 }

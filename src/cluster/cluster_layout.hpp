@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster/nats_client.hpp"
+#include "cluster/work_message.hpp"
 
 namespace corun::cluster {
 
@@ -31,8 +32,7 @@ inline constexpr const char* REJECTED_SUBJECT = "corun.results._rejected";
 inline constexpr const char* NODES_BUCKET = "corun_nodes";
 
 // The server's default max_payload is 1 MiB; a work message holds a header (at most
-// MAX_WORK_HEADER_BYTES) and the input's bytes.
-inline constexpr uint64_t MAX_WORK_HEADER_BYTES = 8 * 1024;
+// MAX_WORK_HEADER_BYTES, cluster/work_message.hpp) and the input's bytes.
 inline constexpr uint64_t DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 - MAX_WORK_HEADER_BYTES;
 
 struct ClusterSettings {
@@ -48,8 +48,6 @@ struct ClusterSettings {
     int64_t node_ttl_s = 60;
 };
 
-// A batch id names subjects: 1 to 32 characters of [a-z0-9-].
-bool is_batch_id(const std::string& id);
 std::string work_subject(const std::string& batch);
 std::string results_subject(const std::string& batch);
 std::string results_consumer(const std::string& batch);

@@ -32,24 +32,6 @@ std::optional<double> get_optional(const nlohmann::json& json, const char* key) 
 
 }  // namespace
 
-const char* input_kind_name(InputKind kind) {
-    switch (kind) {
-        case InputKind::IMAGE:
-            return "image";
-        case InputKind::AUDIO:
-            return "audio";
-        case InputKind::UNKNOWN:
-            break;
-    }
-    return "unknown";
-}
-
-InputKind input_kind_from_name(const std::string& name) {
-    if (name == "image") return InputKind::IMAGE;
-    if (name == "audio") return InputKind::AUDIO;
-    return InputKind::UNKNOWN;
-}
-
 InputKind input_kind_of_extension(const std::string& path) {
     static const char* const IMAGES[] = {"jpg", "jpeg", "png", "bmp", "webp", "pbm",
                                          "pgm", "ppm",  "pnm", "tif", "tiff"};

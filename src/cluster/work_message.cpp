@@ -5,9 +5,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cluster/cluster_layout.hpp"
-
 namespace corun::cluster {
+
+bool is_batch_id(const std::string& id) {
+    if (id.empty() || id.size() > 32) return false;
+    for (const char c : id) {
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    }
+    return true;
+}
 
 bool is_content_hash(const std::string& text) {
     return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {

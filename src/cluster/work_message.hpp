@@ -16,6 +16,12 @@
 
 namespace corun::cluster {
 
+// A message's header line is at most this long.
+inline constexpr uint64_t MAX_WORK_HEADER_BYTES = 8 * 1024;
+
+// A batch id names subjects: 1 to 32 characters of [a-z0-9-].
+bool is_batch_id(const std::string& id);
+
 struct WorkMessage {
     std::string batch;
     std::string task;
