@@ -41,8 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& stop : decoded.stop) {
         if (stop.empty()) fail("an empty stop sequence");
     }
-    corun::serving::GenerateResponse response{"m", "1", decoded.id, decoded.text_input, 1, 2,
-                                              "length"};
+    corun::serving::GenerateResponse response{"m", "1", decoded.id, decoded.text_input,
+                                              1,   2,   "length"};
     check_parses(corun::serving::encode_generate_response(response));
     for (bool last : {false, true}) {
         const std::string event = corun::serving::encode_generate_event(response, last);
