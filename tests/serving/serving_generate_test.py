@@ -28,7 +28,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from cli_checks import check, finish  # noqa: E402
+from server_process import stop_server  # noqa: E402
 
 CORUN, TEST_MODELS = sys.argv[1:3]
 WAIT_LIMIT = 120  # seconds; far beyond what a passing run needs
@@ -101,14 +101,7 @@ class Server:
         return values
 
     def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait()
-        self.log.close()
-        return code
+        return stop_server(self.process, self.log)
 
 
 def make_repository(root, work):

@@ -24,7 +24,6 @@ import mmap
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from cli_checks import check, finish  # noqa: E402
+from server_process import stop_server  # noqa: E402
 
 CORUN, CACHE, TEST_MODELS, PROTO_DIR = sys.argv[1:5]
 TINY_LLM = os.path.join(TEST_MODELS, "genai", "tiny_qwen2.gguf")  # absent without the engines
@@ -104,14 +104,7 @@ class Server:
 
     def stop(self):
         self.channel.close()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait()
-        self.log.close()
-        return code
+        return stop_server(self.process, self.log)
 
 
 def make_repository(root):

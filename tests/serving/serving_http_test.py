@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from cli_checks import check, finish  # noqa: E402
+from server_process import stop_server  # noqa: E402
 
 CORUN, CACHE, TEST_MODELS, SHARED_GROUP_CLIENT = sys.argv[1:5]
 WAIT_LIMIT = 120  # seconds; far beyond what a passing run needs
@@ -98,14 +98,7 @@ class Server:
         return status, (json.loads(data) if data else None)
 
     def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait()
-        self.log.close()
-        return code
+        return stop_server(self.process, self.log)
 
 
 def make_repository(root):
