@@ -170,12 +170,16 @@ def long_items_keep_their_lease(cluster, work):
     they run gets neither."""
     folder = os.path.join(work, "slow")
     many_inputs(folder, 2)
-    slow = cluster.worker("s1", work, ["--models", CACHE, "--device", "npu-sim", "--timing-only",
-                                       "--npu-sim-frame-ms", "4500", "--prefetch", "2"])
     db = os.path.join(work, "slow.db")
     submitter = cluster.processes.start(
         [CORUN, "batch", "detect", folder, "--db", db, *cluster.auth(), "--models", CACHE,
          "--json", "--no-progress"], os.path.join(work, "slow-submitter.log"))
+    # Both items queued before the worker starts, so its first fetch takes both (a worker that
+    # started first could fetch the first item alone, and then never hold two at once).
+    wait_for(lambda: (lambda s: s and s["queue"]["pending"] == 2)(cluster.status()),
+             "both items queued")
+    slow = cluster.worker("s1", work, ["--models", CACHE, "--device", "npu-sim", "--timing-only",
+                                       "--npu-sim-frame-ms", "4500", "--prefetch", "2"])
     wait_for(lambda: (lambda s: s and s["queue"]["pending"] == 0 and
                       s["queue"]["ack_pending"] == 2)(cluster.status()),
              "s1 to hold both items")
