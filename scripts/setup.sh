@@ -11,7 +11,7 @@ debian_packages=(
     python3 python3-onnx python3-numpy
     libopencv-dev libopencv-contrib-dev fonts-dejavu-core espeak-ng
     libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-    clang libclang-rt-14-dev clang-format
+    clang libclang-rt-14-dev clang-format lld  # lld: the linker (CMakeLists.txt)
     libonnx-testdata  # ONNX's node tests, for the onnx_conformance test (tests/conformance)
     dpkg-dev file
     pybind11-dev python3-dev python3-pytest  # the Python package corun (python/, docs/PYTHON.md)
