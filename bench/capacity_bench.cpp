@@ -346,7 +346,7 @@ corun::Status bench_target(const Target& target, const Options& options,
         for (size_t i = 0; i < paths.size(); ++i) {
             if (workload != "fixed-rate") continue;
             const double share = 0.6 * (1.0 - 0.2 * static_cast<double>(i % 4)) / weights;
-            patterns[i].rate = share * target.params.cpu.execution_slots / (slot_ms[i] / 1000.0);
+            patterns[i].rate = share * section.execution_slots / (slot_ms[i] / 1000.0);
         }
         std::vector<Measured> solo;
         for (size_t i = 0; i < paths.size(); ++i) {
