@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <mutex>
@@ -12,6 +13,7 @@
 
 #include "corun/corun.hpp"
 #include "devices/cpu/core_arbiter.hpp"
+#include "devices/cpu/core_count_choice.hpp"
 #include "devices/cpu/cpu_device.hpp"
 #include "devices/device_registry.hpp"
 #include "test_support.hpp"
@@ -37,7 +39,7 @@ CoreArbiter::Frame frame_of(StopCounter& counter, bool urgent = false) {
 }
 
 TEST(CoreArbiterTest, AFrameAloneTakesEveryCoreAndFramesBesideOthersOne) {
-    CoreArbiter arbiter;
+    CoreArbiter arbiter(2);
     StopCounter a_stops, b_stops;
     auto a = frame_of(a_stops), b = frame_of(b_stops);
     EXPECT_FALSE(arbiter.begin(a));  // alone
@@ -50,7 +52,7 @@ TEST(CoreArbiterTest, AFrameAloneTakesEveryCoreAndFramesBesideOthersOne) {
 }
 
 TEST(CoreArbiterTest, AnUrgentFrameStopsTheOthersOnceAndTheyWaitForIt) {
-    CoreArbiter arbiter;
+    CoreArbiter arbiter(2);
     StopCounter a_stops, b_stops, u_stops, v_stops;
     auto a = frame_of(a_stops), b = frame_of(b_stops);
     auto urgent = frame_of(u_stops, true);
@@ -102,7 +104,7 @@ TEST(CoreArbiterTest, AnUrgentFrameStopsTheOthersOnceAndTheyWaitForIt) {
 }
 
 TEST(CoreArbiterTest, AFrameWaitsOnlyForTheUrgentFramesThatStartedBeforeIt) {
-    CoreArbiter arbiter;
+    CoreArbiter arbiter(2);
     StopCounter stops;
     auto first = frame_of(stops, true);
     arbiter.begin(first);
@@ -116,6 +118,95 @@ TEST(CoreArbiterTest, AFrameWaitsOnlyForTheUrgentFramesThatStartedBeforeIt) {
     EXPECT_EQ(stops.stops, 1);
     EXPECT_FALSE(arbiter.end(later));
     EXPECT_TRUE(arbiter.end(normal));
+}
+
+// An urgent frame that runs on one core (it measured faster there) frees one core, not all:
+// of two frames running on a 2-core device it stops only the one that started last (the least
+// work lost); beside one frame it stops none. One on every core stops both, as before.
+TEST(CoreArbiterTest, AnUrgentFrameOnOneCoreStopsOnlyWhatFreesOneCore) {
+    CoreArbiter arbiter(2);
+    StopCounter a_stops, b_stops, u_stops, v_stops, w_stops;
+    auto a = frame_of(a_stops), b = frame_of(b_stops);
+    ASSERT_FALSE(arbiter.begin(a));
+    arbiter.set_cores(a, 1);  // alone, it measured faster on one core
+    ASSERT_TRUE(arbiter.begin(b));
+    auto one_core = frame_of(u_stops, true);
+    one_core.cores = 1;
+    EXPECT_TRUE(arbiter.begin(one_core));
+    EXPECT_EQ(a_stops.stops, 0);
+    EXPECT_EQ(b_stops.stops, 1);  // the later of the two
+    EXPECT_EQ(arbiter.frames_stopped(), 1u);
+    EXPECT_TRUE(arbiter.end(b));  // b runs again once the urgent frame is done
+    EXPECT_FALSE(arbiter.end(one_core));
+    // Beside a alone, on its one core.
+    auto again = frame_of(v_stops, true);
+    again.cores = 1;
+    EXPECT_TRUE(arbiter.begin(again));
+    EXPECT_EQ(a_stops.stops, 0);
+    EXPECT_FALSE(arbiter.end(again));
+    // An urgent frame on every core stops a, which holds a core.
+    auto every = frame_of(w_stops, true);
+    EXPECT_TRUE(arbiter.begin(every));
+    EXPECT_EQ(a_stops.stops, 1);
+    EXPECT_TRUE(arbiter.end(a));
+    EXPECT_FALSE(arbiter.end(every));
+    EXPECT_EQ(arbiter.frames_stopped(), 2u);
+    EXPECT_EQ(arbiter.frames_running(), 0u);
+}
+
+// A frame alone that ran on every core counts all of them: an urgent frame on one core stops it.
+TEST(CoreArbiterTest, AFrameAloneOnEveryCoreIsStoppedEvenForAnUrgentFrameOnOne) {
+    CoreArbiter arbiter(2);
+    StopCounter a_stops, u_stops;
+    auto a = frame_of(a_stops);
+    ASSERT_FALSE(arbiter.begin(a));  // alone: every core (cores 0)
+    auto urgent = frame_of(u_stops, true);
+    urgent.cores = 1;
+    EXPECT_TRUE(arbiter.begin(urgent));
+    EXPECT_EQ(a_stops.stops, 1);
+    EXPECT_FALSE(arbiter.end(urgent));
+    EXPECT_TRUE(arbiter.end(a));
+}
+
+using devices::cpu::CoreCountChoice;
+using std::chrono::milliseconds;
+
+// Records `count` frames of `elapsed` for the choice the device makes for each.
+void run_frames(CoreCountChoice& choice, int count, milliseconds every_core, milliseconds one_core,
+                std::string& choices) {
+    for (int i = 0; i < count; ++i) {
+        const bool every = choice.every_core_next();
+        choices += every ? 'E' : '1';
+        choice.record(every, every ? every_core : one_core);
+    }
+}
+
+TEST(CoreCountChoiceTest, TriesBothThenTakesTheFasterAndProbesTheOtherEverySixteenth) {
+    CoreCountChoice choice;
+    std::string choices;
+    // Every core takes 20 ms, one core 10: three tries each, then one core, except that the
+    // 16th, 32nd, ... decision tries every core again.
+    run_frames(choice, 32, milliseconds(20), milliseconds(10), choices);
+    EXPECT_EQ(choices, "EEE111111111111E111111111111111E");
+}
+
+TEST(CoreCountChoiceTest, AModelFasterOnEveryCoreKeepsEveryCore) {
+    CoreCountChoice choice;
+    std::string choices;
+    run_frames(choice, 32, milliseconds(6), milliseconds(10), choices);
+    EXPECT_EQ(choices, "EEE111EEEEEEEEE1EEEEEEEEEEEEEEE1");
+}
+
+TEST(CoreCountChoiceTest, SwitchesWhenTheMeasuredTimesChange) {
+    CoreCountChoice choice;
+    std::string choices;
+    run_frames(choice, 16, milliseconds(20), milliseconds(10), choices);
+    // One core turns slow (other load on the cores): the median of its last 8 frames (the
+    // upper of the two middle ones) passes every core's 20 ms after 4 slow frames, and every
+    // core wins from then on.
+    choices.clear();
+    run_frames(choice, 12, milliseconds(20), milliseconds(40), choices);
+    EXPECT_EQ(choices, "1111EEEEEEEE");
 }
 
 TEST(CpuSlotsTest, TheDefaultSharesByItselfAndExplicitParamsWin) {

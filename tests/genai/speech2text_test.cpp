@@ -370,11 +370,15 @@ TEST_F(Speech2TextFileTest, EngineErrorsAreInTheMessage) {
 
 // ---- preemption ----
 
-// The vision model's frames, and the scheduler's decisions about them.
+// The vision model's frames, and the scheduler's decisions about them. slow_matmul (24 layers of
+// 512 x 512, a millisecond or more a frame) rather than add_one: back-to-back frames then cover
+// nearly all of the window's time, so that its preemption points meet a running frame however
+// the machine's load spreads the threads (with add_one's microseconds a loaded machine could let
+// every point fall between two frames).
 class VisionFrames {
 public:
     explicit VisionFrames(VDevice& vdevice) {
-        auto model = vdevice.create_infer_model(test_model("add_one.onnx"));
+        auto model = vdevice.create_infer_model(test_model("slow_matmul.onnx"));
         EXPECT_TRUE(model.has_value()) << model.status();
         if (!model.has_value()) return;
         auto configured = (*model)->configure();
@@ -415,8 +419,8 @@ public:
     }
 
 private:
-    std::vector<float> input_ = std::vector<float>(48, 1.0f);
-    std::vector<float> output_ = std::vector<float>(48, 0.0f);
+    std::vector<float> input_ = std::vector<float>(512, 1.0f);
+    std::vector<float> output_ = std::vector<float>(512, 0.0f);
     std::optional<ConfiguredInferModel> configured_;
     std::optional<ConfiguredInferModel::Bindings> bindings_;
     scheduler::Scheduler* scheduler_ = nullptr;
@@ -450,9 +454,9 @@ TEST_P(Speech2TextBesideVisionTest, OutrankingFramesRunAtOnceWhileAWindowRuns) {
     EXPECT_TRUE(wait_until(
         [&] { return unit_counted() || stats_of(*vdevice_, speech_id).frames_running == 1; }));
     int lent_while_running = 0;
-    // Bounded: at most 200000 frames (about 20 s of them), and no longer than the window runs.
-    // The window's first preemption point comes after a whole encoder pass, which on a slow
-    // machine outlasts many thousand of these short frames.
+    // Bounded: at most 200000 frames, and no longer than the window runs. The window's first
+    // preemption point comes after a whole encoder pass, which on a slow machine outlasts many
+    // of these frames.
     for (int frame = 0; frame < 200000 && !unit_counted(); ++frame) {
         const auto lent_by = vision.run_one();
         if (!lent_by.has_value()) {

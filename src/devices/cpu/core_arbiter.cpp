@@ -9,11 +9,15 @@ bool CoreArbiter::begin(Frame& frame) {
     frame.stopped = false;
     if (frame.urgent) {
         ++urgent_started_;
-        for (Frame* other : running_) {
-            if (other->urgent || other->stopped || other->times_stopped >= MAX_STOPS) continue;
-            other->stopped = true;
+        const uint32_t wanted = frame.cores == 0 ? cores_ : std::min(frame.cores, cores_);
+        // The most recently started first: they have done the least work.
+        for (auto other = running_.rbegin(); other != running_.rend(); ++other) {
+            if (cores_in_use() + wanted <= cores_) break;
+            Frame& running = **other;
+            if (running.urgent || running.stopped || running.times_stopped >= MAX_STOPS) continue;
+            running.stopped = true;
             ++frames_stopped_;
-            other->stop(other->context);
+            running.stop(running.context);
         }
     } else {
         // Only the urgent frames that started before this one arrived: urgent frames that
@@ -23,7 +27,22 @@ bool CoreArbiter::begin(Frame& frame) {
         urgent_finished_.wait(lock, [&] { return urgent_done_ >= ahead; });
     }
     running_.push_back(&frame);
-    return running_.size() > 1;
+    const bool beside_others = running_.size() > 1;
+    if (!frame.urgent) frame.cores = beside_others ? 1 : 0;
+    return beside_others;
+}
+
+void CoreArbiter::set_cores(Frame& frame, uint32_t cores) {
+    std::lock_guard lock(mutex_);
+    frame.cores = cores;
+}
+
+uint32_t CoreArbiter::cores_in_use() const {
+    uint32_t in_use = 0;
+    for (const Frame* running : running_) {
+        if (!running->stopped) in_use += running->cores == 0 ? cores_ : running->cores;
+    }
+    return in_use;
 }
 
 bool CoreArbiter::end(Frame& frame) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <exception>
 #include <fstream>
@@ -16,6 +17,7 @@
 
 #include "common/string_elements.hpp"
 #include "devices/cpu/core_arbiter.hpp"
+#include "devices/cpu/core_count_choice.hpp"
 #include "devices/cpu/missing_kernel.hpp"
 #include "devices/cpu/onnx_element_type.hpp"
 
@@ -447,9 +449,10 @@ private:
     // Runs `run` (one Session::Run) under the watchdog: past limits.time_limit, or once the
     // owner is terminated, ORT's terminate flag stops it between two nodes (inside a Loop's
     // body too). The run options are the thread's own, reused: a run allocates nothing for it.
-    // Runs one frame (`run(session, options)`): as it is without an arbiter; with one, on every
-    // core when it runs alone or is urgent, on one core (its one-core session, once built)
-    // beside others, and again from the start if an urgent frame stopped it.
+    // Runs one frame (`run(session, options)`): as it is without an arbiter; with one, on one
+    // core (its one-core session, once built) beside others; alone or urgent on every core or
+    // on one, whichever this model's frames measured faster; and again from the start if an
+    // urgent frame stopped it.
     template <typename Run>
     Status run_on_cores(const FrameLimits& limits, Run run) {
         if (!arbiter_) {
@@ -461,12 +464,31 @@ private:
         frame.stop = [](void* options) { static_cast<Ort::RunOptions*>(options)->SetTerminate(); };
         frame.context = &thread_run_options();
         for (;;) {
+            // Beside others: one core. Alone or urgent: every core, unless this model's frames
+            // measured faster on one (CoreCountChoice). An urgent frame chooses first, so that
+            // it stops only as many frames as free the cores it will use.
+            bool every_core = false;
+            if (frame.urgent) {
+                every_core = core_count_choice_.every_core_next();
+                frame.cores = every_core ? 0 : 1;
+            }
             const bool beside_others = arbiter_->begin(frame);
-            Ort::Session* one_core = beside_others && !frame.urgent ? one_core_session() : nullptr;
+            const bool may_take_every_core = !beside_others || frame.urgent;
+            if (!frame.urgent && may_take_every_core) {
+                every_core = core_count_choice_.every_core_next();
+                if (!every_core) arbiter_->set_cores(frame, 1);
+            }
+            Ort::Session* one_core = every_core ? nullptr : one_core_session();
             Ort::Session& session = one_core != nullptr ? *one_core : session_;
+            const auto started = std::chrono::steady_clock::now();
             Status status = run_bounded(
                 limits, RUNNING, [&](const Ort::RunOptions& options) { run(session, options); });
-            if (!arbiter_->end(frame)) return status;
+            const bool stopped = arbiter_->end(frame);
+            if (may_take_every_core && !stopped && status.is_ok()) {
+                core_count_choice_.record(one_core == nullptr,
+                                          std::chrono::steady_clock::now() - started);
+            }
+            if (!stopped) return status;
             thread_run_options().UnsetTerminate();
             // Finished before it saw the flag, or stopped for another reason (its time limit,
             // its owner's termination): that is its result.
@@ -617,6 +639,7 @@ private:
     std::atomic<bool> one_core_ready_{false};
     std::once_flag one_core_started_;
     std::thread one_core_builder_;
+    CoreCountChoice core_count_choice_;  // for frames alone or urgent (automatic sharing only)
     Ort::MemoryInfo memory_info_ = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
     std::vector<DeclaredTensor> inputs_;
     std::vector<DeclaredTensor> outputs_;
@@ -655,7 +678,7 @@ class CpuDevice final : public Device {
 public:
     CpuDevice(std::string id, CpuDeviceParams params)
         : id_(std::move(id)), params_(params), slots_(cpu_slots(params)) {
-        if (slots_.automatic) arbiter_ = std::make_shared<CoreArbiter>();
+        if (slots_.automatic) arbiter_ = std::make_shared<CoreArbiter>(slots_.shared);
     }
 
     DeviceDescription describe() const override {

@@ -1,0 +1,30 @@
+#include "devices/cpu/core_count_choice.hpp"
+
+#include <algorithm>
+#include <vector>
+
+namespace corun::devices::cpu {
+
+int64_t CoreCountChoice::Times::median() const {
+    std::vector<int64_t> sorted(recent.begin(), recent.begin() + std::min(count, WINDOW));
+    std::sort(sorted.begin(), sorted.end());
+    return sorted[sorted.size() / 2];
+}
+
+bool CoreCountChoice::every_core_next() {
+    std::lock_guard lock(mutex_);
+    ++decisions_;
+    if (every_core_.count < FIRST_TRIES) return true;
+    if (one_core_.count < FIRST_TRIES) return false;
+    const bool every_core_faster = every_core_.median() < one_core_.median();
+    return decisions_ % PROBE_EVERY == 0 ? !every_core_faster : every_core_faster;
+}
+
+void CoreCountChoice::record(bool every_core, std::chrono::nanoseconds elapsed) {
+    std::lock_guard lock(mutex_);
+    Times& times = every_core ? every_core_ : one_core_;
+    times.recent[times.count % WINDOW] = elapsed.count();
+    ++times.count;
+}
+
+}  // namespace corun::devices::cpu
