@@ -328,6 +328,8 @@ corun::Status bench_target(const Target& target, const Options& options,
         slot_ms.push_back(section.models.at(stem(path)).frame.count() / 1e6);
         std::fprintf(text_out, " %s %.2f ms", stem(path).c_str(), slot_ms.back());
     }
+    std::fprintf(text_out, "; context switch %.2f ms",
+                 static_cast<double>(section.context_switch.count()) / 1e6);
     std::fprintf(text_out, "; slowdown with 1..%zu slots busy:", section.interference.size());
     for (double factor : section.interference) std::fprintf(text_out, " %.2f", factor);
     std::fprintf(text_out, ")\n");
