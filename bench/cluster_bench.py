@@ -25,7 +25,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "cluster"))
-from cluster_harness import Cluster, Processes, wait_for, write_ppm  # noqa: E402
+from cluster_harness import Cluster, Processes, write_ppm  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("corun")

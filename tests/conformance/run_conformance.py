@@ -22,7 +22,6 @@ import selectors
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 

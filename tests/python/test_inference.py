@@ -3,7 +3,6 @@ run_async callbacks in order and out of order, completion_info.exception, except
 callbacks, wait_for_async_ready, the scheduler setters and statistics, shutdown, several threads,
 and the GIL released during inference (proven by a counter, not by time)."""
 import json
-import os
 import subprocess
 import sys
 import threading

@@ -24,7 +24,6 @@ usage: service_security_test.py CORUN CORUND RAW_LOAD_CLIENT TEST_MODEL_DIR [--s
 session (2 s) and on SIGTERM (5 s) are scaled by SLOWER; everything else is the same.
 """
 import os
-import resource
 import shutil
 import signal
 import socket as sockets

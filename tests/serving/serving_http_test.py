@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """`corun serve --http PORT --model-repository DIR` end to end (issue 15): the real server process
 on a free loopback port, real zoo models (mobilefacenet, blazeface) and a generated one, a broken
-model beside them, and clients speaking KServe v2 REST with urllib.
+model beside them, and clients speaking KServe v2 REST with http.client.
 
 Checks: health and metadata; infer with JSON tensors and with the binary-data extension, outputs
 equal (bit for bit) to what the C++ API computes for the same input (`corun run
@@ -27,8 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import numpy as np
 
