@@ -232,20 +232,15 @@ def stop_and_resume_submitter(cluster, work):
     count = 200
     many_inputs(folder, count)
     db = os.path.join(work, "resume.db")
-    worker = cluster.worker("r1", work, ["--models", CACHE, *SIMULATED])
     first = cluster.processes.start(
         [CORUN, "batch", "detect", folder, "--db", db, *cluster.auth(), "--models", CACHE,
          "--no-progress"], os.path.join(work, "resume-first.log"))
-    # Killed once it has published every item (queued, held or done by r1, which works only on
-    # this batch) and 40 results are stored: the worker then has work left to finish alone.
-    def all_published(status):
-        if not status:
-            return False
-        done = sum(n["done"] for n in status["nodes"] if n["name"] == "r1")
-        return status["queue"]["pending"] + status["queue"]["ack_pending"] + done >= count
-
-    wait_for(lambda: result_count(db) >= 40 and all_published(cluster.status()),
-             "40 results and every item published before the submitter's kill")
+    # Every item queued before the worker starts (so that the kill below cannot come before the
+    # last publish, which would leave the worker's queue short of 200), then 40 results stored.
+    wait_for(lambda: (lambda s: s and s["queue"]["pending"] == count)(cluster.status()),
+             "every item queued")
+    worker = cluster.worker("r1", work, ["--models", CACHE, *SIMULATED])
+    wait_for(lambda: result_count(db) >= 40, "40 results before the submitter's kill")
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=30)
     stored = result_count(db)
