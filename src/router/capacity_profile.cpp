@@ -119,6 +119,12 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
         CORUN_TRY(profile.interference, interference_field(device, at));
         CORUN_TRY(const auto cold_after, optional_duration(device, "cold_after_us", at));
         profile.cold_after = cold_after.value_or(std::chrono::nanoseconds(0));
+        if (device.contains("closed_loop_after_decision")) {
+            if (!device["closed_loop_after_decision"].is_boolean()) {
+                return invalid(at + ".closed_loop_after_decision must be true or false");
+            }
+            profile.closed_loop_after_decision = device["closed_loop_after_decision"].get<bool>();
+        }
         if (profile.execution_slots == 0) return invalid(at + ".execution_slots must be >= 1");
     }
     if (section.contains("generative")) {
@@ -161,6 +167,7 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
         section["device"]["interference"] = profile.interference;
         section["device"]["cold_after_us"] = profile.cold_after.count() / 1000.0;
     }
+    if (profile.closed_loop_after_decision) section["device"]["closed_loop_after_decision"] = true;
     if (!profile.generative.empty()) {
         Json generative = Json::object();
         for (const auto& [name, model] : profile.generative) {

@@ -53,6 +53,11 @@ struct DeviceProfile {
     // section's device) or longer; less idling, that share of the difference.
     std::map<std::string, std::chrono::nanoseconds> cold_frame;
     std::chrono::nanoseconds cold_after{0};
+    // "closed_loop_after_decision": a closed-loop client's next frame reaches the scheduler only
+    // after the slot decided again (scheduler::SimulatedDevice). Set by hand for now: a
+    // measurement of it in `corun benchmark --profile` (two closed-loop clients, the ratio of
+    // their frames against both simulations) was tried and flipped between runs on this VM.
+    bool closed_loop_after_decision = false;
     std::map<std::string, GenerativeTiming> generative;
 
     bool has_model(const std::string& name) const {

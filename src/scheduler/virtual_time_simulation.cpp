@@ -340,7 +340,9 @@ private:
             const Nanoseconds think = arrivals.kind == ArrivalPattern::Kind::CLOSED_LOOP
                                           ? arrivals.think
                                           : Nanoseconds(0);
-            clients_[i].sends.push(now + think);
+            // One nanosecond later: after the decisions made at `now`.
+            const Nanoseconds after_decision(device_.closed_loop_frames_after_decision ? 1 : 0);
+            clients_[i].sends.push(now + after_decision + think);
         }
     }
 

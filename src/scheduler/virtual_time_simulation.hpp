@@ -124,6 +124,12 @@ struct SimulatedDevice {
     std::vector<double> interference;
     // The idle gap after which a frame takes its model's cold_frame time (0: no cold frames).
     std::chrono::nanoseconds cold_after{0};
+    // Whether a closed-loop client's next frame reaches the scheduler after the slot that ran
+    // its last one has decided again (true) or before (false, the default). On one ONNX Runtime
+    // thread the worker runs the frame itself and may decide before the woken client has sent
+    // (two such clients then alternate frame by frame); on npu-sim the client is first
+    // (router::DeviceProfile::closed_loop_after_decision; docs/PERFORMANCE.md, P5).
+    bool closed_loop_frames_after_decision = false;
 
     double slowdown(size_t running) const;
 };

@@ -341,6 +341,22 @@ TEST(VirtualTimeScheduleTest, AModelCatchesUpOnlyAfterAGapLongerThanTheMargin) {
     EXPECT_EQ(order(milliseconds(3), std::chrono::hours(1)), kept);
 }
 
+TEST(VirtualTimeScheduleTest, ClosedLoopFramesAfterTheDecisionAlternateFrameByFrame) {
+    // The same two clients, on a device where a client's next frame reaches the scheduler only
+    // after the slot decided again (SimulatedDevice::closed_loop_frames_after_decision: a worker
+    // that runs the frame itself and decides at once). At each completion the other model is
+    // the only one ready: one frame each, in turn, although their device times differ fourfold.
+    SimulatedDevice device;
+    device.closed_loop_frames_after_decision = true;
+    auto result = simulate(
+        {model("short", 16, milliseconds(1), ArrivalPattern::closed_loop(1, nanoseconds(0))),
+         model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)))},
+        device, PolicyOptions{}, seconds(1));
+    EXPECT_EQ(model_sequence(result, 6), (std::vector<size_t>{0, 1, 0, 1, 0, 1}));
+    EXPECT_EQ(result.models[0].frames_done, 200u);  // a 5 ms cycle, 200 in a second
+    EXPECT_EQ(result.models[1].frames_done, 200u);
+}
+
 TEST(VirtualTimeScheduleTest, ClosedLoopClientsBeyondTheQueueWaitInsteadOfDropping) {
     // Four clients, a queue of two: two frames are admitted, two wait; none is dropped, and a
     // waiting frame's latency counts from when it was admitted (as run_async's does).
