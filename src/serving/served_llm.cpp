@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <numeric>
-#include <thread>
 
 namespace corun::serving {
 namespace {
@@ -129,14 +128,10 @@ Expected<GenerateResponse> ServedLlm::run(const GenerateRequest& request,
     if (shut_down()) {
         return Status(StatusCode::SHUTDOWN, "the model was unloaded; load it again to serve it");
     }
-    // The previous generation has ended (its completion was read to the end or aborted); its
-    // session lets go of the context a moment after, so a busy answer is retried briefly.
-    Status cleared = llm_->clear_context();
-    for (int retry = 0; !cleared.is_ok() && retry < 200; ++retry) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        cleared = llm_->clear_context();
-    }
-    CORUN_RETURN_IF_ERROR(cleared);
+    // The previous generation has ended (its completion was read to the end or aborted), so
+    // the LLM is free: clear_context() waits for what is left of it (an LLM on corund: its
+    // stream's last call).
+    CORUN_RETURN_IF_ERROR(llm_->clear_context());
     genai::LLMGeneratorParams params;
     params.max_generated_tokens = request.max_tokens;
     params.temperature = request.temperature;

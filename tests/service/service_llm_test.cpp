@@ -167,6 +167,20 @@ TEST_F(ServiceLlmTest, TextStreamsWhileItIsProducedAndAbortStopsIt) {
     EXPECT_EQ(next.generation_status(), LLMGeneratorCompletion::Status::MAX_TOKENS_REACHED);
     EXPECT_GT(model->get_context_usage_size(), used);
 
+    // Right after a generation was read to its end, or aborted, the context clears at once
+    // (clear_context() waits for the generation's last call to corund); while one runs it is
+    // refused, naming what to do.
+    ASSERT_OK(model->clear_context());
+    EXPECT_EQ(model->get_context_usage_size(), 0u);
+    ASSERT_OK_AND_ASSIGN(auto running, model->generate(greedy(1u << 20), "Once upon a time"));
+    ASSERT_OK_AND_ASSIGN(auto piece, running.read(30s));
+    const Status busy = model->clear_context();
+    EXPECT_EQ(busy.code(), StatusCode::INVALID_OPERATION) << busy;
+    EXPECT_NE(busy.message().find("abort() it before clear_context()"), std::string::npos) << busy;
+    ASSERT_OK(running.abort());
+    ASSERT_OK(model->clear_context());
+    EXPECT_EQ(model->get_context_usage_size(), 0u);
+
     // Errors of corund's side come back as in-process.
     EXPECT_STATUS(model->generate(greedy(4), ""), StatusCode::INVALID_ARGUMENT);
     EXPECT_STATUS(LLM::create(*vdevice, "/nonexistent/model.gguf", llm), StatusCode::NOT_FOUND);

@@ -122,16 +122,7 @@ public:
                                                    bool parse_special) override {
         std::lock_guard lock(mutex_);
         if (closed_) return Status(StatusCode::SHUTDOWN, "the LLM was closed");
-        if (stream_) {
-            if (stream_->generation->status() == LLMGeneratorCompletion::Status::GENERATING) {
-                return Status(StatusCode::INVALID_OPERATION,
-                              "a generation of this LLM is still running; read it to its end or "
-                              "abort() it before generate() again");
-            }
-            // It ended: its reader is at most finishing its call.
-            if (stream_->thread.joinable()) stream_->thread.join();
-            stream_.reset();
-        }
+        CORUN_RETURN_IF_ERROR(settle_ended_stream("generate() again"));
         if (connection_->is_broken()) return connection_->gone();
         v1::GenerateRequest request;
         request.set_session_id(connection_->session_id());
@@ -211,6 +202,10 @@ public:
     size_t context_capacity() const override { return capacity_; }
 
     Status clear_context() override {
+        {
+            std::lock_guard lock(mutex_);
+            CORUN_RETURN_IF_ERROR(settle_ended_stream("clear_context()"));
+        }
         v1::Reply reply;
         return unary("ClearContext", &v1::Corun::Stub::ClearContext, llm_request(), reply);
     }
@@ -263,6 +258,23 @@ public:
     }
 
 private:
+    // Before the next call that needs the LLM free: INVALID_OPERATION while the last generation
+    // still runs; once it ended, waits for its reader to finish its call (corund's handler has
+    // then returned, so corund holds nothing of it), so that the caller never sees a busy LLM
+    // after reading the end or after abort(). Called with mutex_ held.
+    Status settle_ended_stream(const char* next) {
+        if (!stream_) return Status::ok();
+        if (stream_->generation->status() == LLMGeneratorCompletion::Status::GENERATING) {
+            return Status(StatusCode::INVALID_OPERATION,
+                          std::string("a generation of this LLM is still running; read it to its "
+                                      "end or abort() it before ") +
+                              next);
+        }
+        if (stream_->thread.joinable()) stream_->thread.join();
+        stream_.reset();
+        return Status::ok();
+    }
+
     // Asks corund to stop the generation of `stream`; its stream then ends it here (ABORTED).
     // When corund cannot be asked (it is gone, or does not answer within ABORT_DEADLINE: killed,
     // stopped), the generation ends here at once with that cause, which abort() and read()
