@@ -1,14 +1,15 @@
 #include "devices/cpu/core_count_choice.hpp"
 
 #include <algorithm>
-#include <vector>
 
 namespace corun::devices::cpu {
 
 int64_t CoreCountChoice::Times::median() const {
-    std::vector<int64_t> sorted(recent.begin(), recent.begin() + std::min(count, WINDOW));
-    std::sort(sorted.begin(), sorted.end());
-    return sorted[sorted.size() / 2];
+    // On the frame's path: a copy on the stack, no allocation.
+    std::array<int64_t, WINDOW> sorted = recent;
+    const size_t size = std::min(count, WINDOW);
+    std::nth_element(sorted.begin(), sorted.begin() + size / 2, sorted.begin() + size);
+    return sorted[size / 2];
 }
 
 bool CoreCountChoice::every_core_next() {
