@@ -9,14 +9,8 @@ namespace corun::serving {
 namespace {
 
 using Family = runtime::monitor::MetricFamily;
-
-void header(std::ostringstream& out, const Family& family) {
-    runtime::monitor::write_family_header(out, family);
-}
-
-std::string number(double value) {
-    return runtime::monitor::prometheus_number(value);
-}
+using runtime::monitor::prometheus_number;
+using runtime::monitor::write_family_header;
 
 // Model names are checked when loaded (letters, digits, '_', '-', '.'), so no label needs
 // escaping.
@@ -29,7 +23,7 @@ void render_generative(std::ostringstream& out, const std::vector<std::shared_pt
     std::vector<GenerationStatisticsSnapshot> counts;
     for (const auto& llm : llms) counts.push_back(llm->generation_statistics());
     auto per_llm = [&](const Family& family, auto value) {
-        header(out, family);
+        write_family_header(out, family);
         for (size_t i = 0; i < llms.size(); ++i) {
             out << family.name << '{' << labels(llms[i]->name(), llms[i]->version()) << "} "
                 << value(counts[i]) << '\n';
@@ -43,9 +37,11 @@ void render_generative(std::ostringstream& out, const std::vector<std::shared_pt
             [](const GenerationStatisticsSnapshot& s) { return s.prompt_tokens; });
     per_llm({"corun_generation_tokens_per_second", "gauge",
              "Tokens per second of the last generation of two or more tokens (after the first)"},
-            [](const GenerationStatisticsSnapshot& s) { return number(s.last_tokens_per_second); });
-    header(out, {"corun_generations_total", "counter",
-                 "Generations by how they ended: length, stop, aborted, error"});
+            [](const GenerationStatisticsSnapshot& s) {
+                return prometheus_number(s.last_tokens_per_second);
+            });
+    write_family_header(out, {"corun_generations_total", "counter",
+                              "Generations by how they ended: length, stop, aborted, error"});
     for (size_t i = 0; i < llms.size(); ++i) {
         for (const char* ending : {"length", "stop", "aborted", "error"}) {
             const auto found = counts[i].finished.find(ending);
@@ -54,8 +50,9 @@ void render_generative(std::ostringstream& out, const std::vector<std::shared_pt
                 << (found == counts[i].finished.end() ? 0 : found->second) << '\n';
         }
     }
-    header(out, {"corun_time_to_first_token_us", "histogram",
-                 "Time from a generation's start to its first token, in microseconds"});
+    write_family_header(out,
+                        {"corun_time_to_first_token_us", "histogram",
+                         "Time from a generation's start to its first token, in microseconds"});
     for (size_t i = 0; i < llms.size(); ++i) {
         histogram("corun_time_to_first_token_us", labels(llms[i]->name(), llms[i]->version()),
                   TIME_TO_FIRST_TOKEN_BUCKETS_US, counts[i].first_token_buckets,
@@ -76,7 +73,7 @@ void render_routed(std::ostringstream& out,
         }
     }
     auto per_placement = [&](const Family& family, auto value) {
-        header(out, family);
+        write_family_header(out, family);
         for (const auto& row : routed) {
             for (const auto& placement : row.stats.placements) {
                 out << family.name << '{' << row.labels << ",placement=\"" << placement.label
@@ -127,7 +124,7 @@ std::string MetricsPage::render() {
 
     std::ostringstream out;
     auto per_model = [&](const Family& family, auto value) {
-        header(out, family);
+        write_family_header(out, family);
         for (size_t i = 0; i < snapshots.size(); ++i) {
             out << family.name << '{' << request_labels[i] << "} " << value(snapshots[i]) << '\n';
         }
@@ -135,8 +132,8 @@ std::string MetricsPage::render() {
     per_model({"nv_inference_request_success", "counter",
                "Number of successful inference requests, all batch sizes"},
               [](const RequestStatisticsSnapshot& s) { return s.success; });
-    header(out, {"nv_inference_request_failure", "counter",
-                 "Number of failed inference requests, all batch sizes, by reason"});
+    write_family_header(out, {"nv_inference_request_failure", "counter",
+                              "Number of failed inference requests, all batch sizes, by reason"});
     for (size_t i = 0; i < snapshots.size(); ++i) {
         for (FailureReason reason : {FailureReason::REJECTED, FailureReason::CANCELED,
                                      FailureReason::BACKEND, FailureReason::OTHER}) {
@@ -162,8 +159,9 @@ std::string MetricsPage::render() {
                "Requests inside the service now (waiting for a queue slot, queued or running)"},
               [](const RequestStatisticsSnapshot& s) { return s.pending; });
 
-    header(out, {"nv_inference_request_duration_us", "histogram",
-                 "Duration of inference requests inside the service, in microseconds"});
+    write_family_header(out,
+                        {"nv_inference_request_duration_us", "histogram",
+                         "Duration of inference requests inside the service, in microseconds"});
     auto histogram = [&out](const char* name, const std::string& label, const auto& bounds,
                             const auto& buckets, uint64_t sum) {
         uint64_t cumulative = 0;
@@ -211,16 +209,18 @@ std::string MetricsPage::render() {
     for (const auto& row : rows) scheduler_rows.push_back({row.labels, row.stats});
     runtime::monitor::write_scheduler_families(out, scheduler_rows);
 
-    header(out, {"corun_model_device_share", "gauge",
-                 "The model's share of the device time of every model on the device (corund's "
-                 "clients included), since each was configured"});
+    write_family_header(
+        out, {"corun_model_device_share", "gauge",
+              "The model's share of the device time of every model on the device (corund's "
+              "clients included), since each was configured"});
     for (const auto& label : request_labels) {
         int64_t device_ns = 0;
         for (const auto& row : rows) {
             if (row.labels == label) device_ns += row.stats->device_time_ns;
         }
         out << "corun_model_device_share{" << label << "} "
-            << number(group_device_ns > 0 ? static_cast<double>(device_ns) / group_device_ns : 0)
+            << prometheus_number(
+                   group_device_ns > 0 ? static_cast<double>(device_ns) / group_device_ns : 0)
             << '\n';
     }
 
@@ -240,15 +240,18 @@ std::string MetricsPage::render() {
     have_previous_ = true;
     previous_time_ = now;
     previous_device_ns_ = group_device_ns;
-    header(out, {"corun_device_busy_seconds_total", "counter",
-                 "Device time of every model the device's scheduler holds now, in seconds"});
-    out << "corun_device_busy_seconds_total " << number(group_device_ns / 1e9) << '\n';
-    header(out, {"corun_device_utilisation", "gauge",
-                 "Device time per wall-clock time since the previous scrape (frames running at "
-                 "once on several slots count each; 1 = one slot busy all the time)"});
-    out << "corun_device_utilisation " << number(utilisation) << '\n';
-    header(out, {"corun_scheduled_models", "gauge",
-                 "Configured models the device's scheduler holds (served and corund clients')"});
+    write_family_header(
+        out, {"corun_device_busy_seconds_total", "counter",
+              "Device time of every model the device's scheduler holds now, in seconds"});
+    out << "corun_device_busy_seconds_total " << prometheus_number(group_device_ns / 1e9) << '\n';
+    write_family_header(
+        out, {"corun_device_utilisation", "gauge",
+              "Device time per wall-clock time since the previous scrape (frames running at "
+              "once on several slots count each; 1 = one slot busy all the time)"});
+    out << "corun_device_utilisation " << prometheus_number(utilisation) << '\n';
+    write_family_header(
+        out, {"corun_scheduled_models", "gauge",
+              "Configured models the device's scheduler holds (served and corund clients')"});
     out << "corun_scheduled_models " << scheduler_stats.size() << '\n';
     return out.str();
 }
