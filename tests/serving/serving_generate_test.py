@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from cli_checks import check, finish  # noqa: E402
-from server_process import stop_server  # noqa: E402
+from server_process import http_json, http_request, stop_server  # noqa: E402
 
 CORUN, TEST_MODELS = sys.argv[1:3]
 WAIT_LIMIT = 120  # seconds; far beyond what a passing run needs
@@ -76,19 +76,10 @@ class Server:
             return log.read()
 
     def request(self, method, path, body=None, headers=None):
-        """(status, headers, body bytes); never raises for an HTTP error status."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=WAIT_LIMIT)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
-        finally:
-            connection.close()
+        return http_request(self.port, method, path, body, headers, WAIT_LIMIT)
 
     def json(self, method, path, payload=None):
-        body = None if payload is None else json.dumps(payload).encode()
-        status, _, data = self.request(method, path, body)
-        return status, (json.loads(data) if data else None)
+        return http_json(self.port, method, path, payload, timeout=WAIT_LIMIT)
 
     def metrics(self):
         status, _, body = self.request("GET", "/metrics")

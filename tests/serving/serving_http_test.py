@@ -16,7 +16,6 @@ Exits 77 (skipped) when scripts/fetch_models.sh has not filled the cache. Every 
 
 usage: serving_http_test.py CORUN MODEL_CACHE_DIR TEST_MODEL_DIR SHARED_GROUP_CLIENT
 """
-import http.client
 import json
 import os
 import re
@@ -32,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from cli_checks import check, finish  # noqa: E402
-from server_process import stop_server  # noqa: E402
+from server_process import http_json, http_request, stop_server  # noqa: E402
 
 CORUN, CACHE, TEST_MODELS, SHARED_GROUP_CLIENT = sys.argv[1:5]
 WAIT_LIMIT = 120  # seconds; far beyond what a passing run needs
@@ -81,19 +80,10 @@ class Server:
             return log.read()
 
     def request(self, method, path, body=None, headers=None, port=None):
-        """(status, headers, body bytes); never raises for an HTTP error status."""
-        connection = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=WAIT_LIMIT)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
-        finally:
-            connection.close()
+        return http_request(port or self.port, method, path, body, headers, WAIT_LIMIT)
 
     def json(self, method, path, payload=None, headers=None):
-        body = None if payload is None else json.dumps(payload).encode()
-        status, _, data = self.request(method, path, body, headers)
-        return status, (json.loads(data) if data else None)
+        return http_json(self.port, method, path, payload, headers, WAIT_LIMIT)
 
     def stop(self):
         return stop_server(self.process, self.log)
