@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "scheduler/virtual_time_simulation.hpp"
+#include "simulated_model_support.hpp"
 
 namespace corun::scheduler {
 namespace {
@@ -14,21 +15,10 @@ using std::chrono::nanoseconds;
 
 SimulatedModel model(const std::string& name, uint8_t priority, nanoseconds frame,
                      ArrivalPattern arrivals, nanoseconds slo, uint32_t capacity = 8) {
-    SimulatedModel simulated;
-    simulated.name = name;
-    simulated.params.priority = priority;
+    SimulatedModel simulated =
+        simulated_model(name, priority, frame, std::move(arrivals), capacity);
     simulated.params.latency_slo = slo;
-    simulated.timing.frame = frame;
-    simulated.arrivals = std::move(arrivals);
-    simulated.queue_capacity = capacity;
     return simulated;
-}
-
-PolicyOptions strict() {
-    PolicyOptions options;
-    options.fair_device_time = false;
-    options.aging_step = nanoseconds(0);
-    return options;
 }
 
 ArrivalPattern at_ms(std::initializer_list<int> times) {

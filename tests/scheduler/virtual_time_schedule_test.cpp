@@ -4,6 +4,7 @@
 #include <set>
 
 #include "scheduler/virtual_time_simulation.hpp"
+#include "simulated_model_support.hpp"
 
 namespace corun::scheduler {
 namespace {
@@ -15,21 +16,10 @@ using std::chrono::seconds;
 
 SimulatedModel model(const std::string& name, uint8_t priority, nanoseconds frame,
                      ArrivalPattern arrivals, uint32_t burst = 1, uint32_t capacity = 2) {
-    SimulatedModel simulated;
-    simulated.name = name;
-    simulated.params.priority = priority;
+    SimulatedModel simulated =
+        simulated_model(name, priority, frame, std::move(arrivals), capacity);
     simulated.params.burst = burst;
-    simulated.timing.frame = frame;
-    simulated.arrivals = std::move(arrivals);
-    simulated.queue_capacity = capacity;
     return simulated;
-}
-
-PolicyOptions strict(bool fair = false) {
-    PolicyOptions options;
-    options.fair_device_time = fair;
-    options.aging_step = nanoseconds(0);
-    return options;
 }
 
 std::vector<size_t> model_sequence(const SimulationResult& result, size_t count) {
