@@ -13,9 +13,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -60,6 +62,23 @@ const Status& status_of(const Expected<T>& expected) {
 inline std::string unique_group(const std::string& prefix) {
     static std::atomic<int> counter{0};
     return prefix + "-" + std::to_string(counter.fetch_add(1));
+}
+
+// A folder of this test process's own, removed at exit. ctest runs each test of a program as
+// its own process, two at once: a fixed path under /tmp would be written by one while another
+// reads it.
+inline const std::filesystem::path& scratch_directory() {
+    static const struct Directory {
+        std::filesystem::path path =
+            std::filesystem::temp_directory_path() /
+            (std::string(program_invocation_short_name) + "." + std::to_string(::getpid()));
+        Directory() { std::filesystem::create_directories(path); }
+        ~Directory() {
+            std::error_code error;
+            std::filesystem::remove_all(path, error);
+        }
+    } directory;
+    return directory.path;
 }
 
 inline bool contains(const std::string& text, const std::string& part) {

@@ -35,6 +35,7 @@ namespace corun::genai {
 namespace {
 
 using test::contains;
+using test::scratch_directory;
 using test::test_model;
 using test::unique_group;
 using test::wait_until;
@@ -42,20 +43,6 @@ using test::wait_until;
 const std::string kTinyWhisper = test_model("genai/tiny_whisper.bin");
 constexpr int kRate = 16000;
 constexpr double kWindowSec = 30.0;
-
-// A folder of this test program's own, removed at exit.
-const std::filesystem::path& scratch_directory() {
-    static const struct Directory {
-        std::filesystem::path path = std::filesystem::temp_directory_path() /
-                                     ("speech2text_test." + std::to_string(::getpid()));
-        Directory() { std::filesystem::create_directories(path); }
-        ~Directory() {
-            std::error_code error;
-            std::filesystem::remove_all(path, error);
-        }
-    } directory;
-    return directory.path;
-}
 
 // espeak-ng's speech of `text` (22,050 Hz) resampled to 16 kHz, with 0.5 s of silence on each
 // side. Empty when espeak-ng is missing.

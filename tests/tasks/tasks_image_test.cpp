@@ -40,9 +40,7 @@ std::vector<uint8_t> encode(const cv::Mat& image, const std::string& extension) 
 }
 
 std::string temp_file(const std::string& name, const std::vector<uint8_t>& bytes) {
-    const auto dir = std::filesystem::temp_directory_path() / "corun_tasks_image_test";
-    std::filesystem::create_directories(dir);
-    const std::string path = (dir / name).string();
+    const std::string path = (corun::test::scratch_directory() / name).string();
     std::ofstream(path, std::ios::binary)
         .write(reinterpret_cast<const char*>(bytes.data()),
                static_cast<std::streamsize>(bytes.size()));

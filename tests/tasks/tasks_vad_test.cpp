@@ -27,10 +27,8 @@ using corun::test::contains;
 
 const std::string VAD_MODEL = VoiceActivityDetector::default_model(CORUN_CACHE_DIR);
 
-std::filesystem::path temp_dir() {
-    const auto dir = std::filesystem::temp_directory_path() / "corun_tasks_vad_test";
-    std::filesystem::create_directories(dir);
-    return dir;
+const std::filesystem::path& temp_dir() {
+    return corun::test::scratch_directory();
 }
 
 std::string write_bytes(const std::string& name, const std::string& bytes) {
