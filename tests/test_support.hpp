@@ -17,6 +17,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -64,15 +65,19 @@ inline std::string unique_group(const std::string& prefix) {
     return prefix + "-" + std::to_string(counter.fetch_add(1));
 }
 
-// A folder of this test process's own, removed at exit. ctest runs each test of a program as
-// its own process, two at once: a fixed path under /tmp would be written by one while another
-// reads it.
+// A folder of this test process's own (mkdtemp), removed at exit. ctest runs each test of a
+// program as its own process, two at once: a fixed path under /tmp would be written by one
+// while another reads it.
 inline const std::filesystem::path& scratch_directory() {
     static const struct Directory {
-        std::filesystem::path path =
-            std::filesystem::temp_directory_path() /
-            (std::string(program_invocation_short_name) + "." + std::to_string(::getpid()));
-        Directory() { std::filesystem::create_directories(path); }
+        std::filesystem::path path;
+        Directory() {
+            std::string pattern = (std::filesystem::temp_directory_path() /
+                                   (std::string(program_invocation_short_name) + ".XXXXXX"))
+                                      .string();
+            if (mkdtemp(pattern.data()) == nullptr) std::abort();
+            path = pattern;
+        }
         ~Directory() {
             std::error_code error;
             std::filesystem::remove_all(path, error);

@@ -14,24 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "test_support.hpp"
+
 namespace corun::test {
 
 // A folder of this test program's own, removed at exit.
 inline const std::filesystem::path& temp_dir() {
-    static const struct Dir {
-        std::filesystem::path path;
-        Dir() {
-            std::string pattern =
-                (std::filesystem::temp_directory_path() / "corun-cli-test.XXXXXX").string();
-            if (mkdtemp(pattern.data()) == nullptr) std::abort();
-            path = pattern;
-        }
-        ~Dir() {
-            std::error_code error;
-            std::filesystem::remove_all(path, error);
-        }
-    } dir;
-    return dir.path;
+    return scratch_directory();
 }
 
 // `arg` in single quotes for /bin/sh, whatever it holds.
