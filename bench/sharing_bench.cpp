@@ -18,7 +18,10 @@
 // and 7 ms per frame alone on two cores; the two-model set is the first two.
 //
 //   sharing_bench [--models A.onnx,B.onnx,C.onnx] [--shape NAME=dims] [--seconds 2] [--rounds 2]
-//                 [--priority-seconds 3] [--skip-priority] [--skip-npu] [--json]
+//                 [--priority-seconds 3] [--skip-priority] [--skip-npu] [--urgent-only] [--json]
+// --urgent-only: only the solo frame times and the urgent figure (issue 13, item 5) for the
+// default mode, against naive threads, `--rounds` times, with where the urgent frame's time went
+// (queue and device p95).
 #include <unistd.h>
 #include <algorithm>
 #include <chrono>
@@ -154,6 +157,7 @@ struct ClientResult {
     double seconds = 0;
     std::vector<double> latency_ms;  // naive: Run(); corun: run_async() to completion
     std::vector<double> device_ms;   // corun only: execution on the device
+    std::vector<double> queue_ms;    // corun only: waiting for the device
     double fps() const { return seconds > 0 ? frames / seconds : 0; }
 };
 
@@ -310,6 +314,7 @@ corun::Expected<std::vector<ClientResult>> run_corun(const CorunConfig& config,
         client.seconds = result->seconds;
         client.latency_ms = std::move(result->total_ms);
         client.device_ms = std::move(result->device_ms);
+        client.queue_ms = std::move(result->queue_ms);
         results.push_back(std::move(client));
     }
     return results;
@@ -348,6 +353,7 @@ struct Options {
     double priority_seconds = 3;
     bool skip_priority = false;
     bool skip_npu = false;
+    bool urgent_only = false;
     bool json = false;
 };
 
@@ -375,7 +381,7 @@ std::vector<std::string> default_models() {
 int usage() {
     std::cerr << "usage: sharing_bench [--models A.onnx,B.onnx,C.onnx] [--shape NAME=dims]... "
                  "[--seconds 2] [--rounds 2] [--priority-seconds 3] [--skip-priority] "
-                 "[--skip-npu] [--json]\n";
+                 "[--skip-npu] [--urgent-only] [--json]\n";
     return 2;
 }
 
@@ -414,6 +420,9 @@ int main(int argc, char** argv) {
         } else if (arg == "--skip-priority") {
             options.skip_priority = true;
         } else if (arg == "--skip-npu") {
+            options.skip_npu = true;
+        } else if (arg == "--urgent-only") {
+            options.urgent_only = true;
             options.skip_npu = true;
         } else if (arg == "--json") {
             options.json = true;
@@ -488,7 +497,7 @@ int main(int argc, char** argv) {
                 std::fflush(text_out);
             }
             std::fprintf(text_out, "\n");
-            for (size_t s = 0; s < sets.size(); ++s) {
+            for (size_t s = 0; !options.urgent_only && s < sets.size(); ++s) {
                 std::vector<double> set_solo;
                 for (auto* spec : sets[s]) {
                     set_solo.push_back(round_solo_fps[static_cast<size_t>(spec - specs.data())]);
@@ -537,7 +546,7 @@ int main(int argc, char** argv) {
                                     {"solo_fps", median(solo_fps[m])},
                                     {"solo_p50_ms", median(solo_p50[m])}});
     }
-    for (size_t s = 0; s < sets.size(); ++s) {
+    for (size_t s = 0; !options.urgent_only && s < sets.size(); ++s) {
         std::fprintf(text_out,
                      "\n%zu models together: normalised combined throughput (1.0 = as good as "
                      "running them one after another alone)\n",
@@ -604,19 +613,78 @@ int main(int argc, char** argv) {
     std::vector<double> frame_ms(specs.size());
     for (size_t m = 0; m < specs.size(); ++m) frame_ms[m] = median(solo_p50[m]);
 
-    if (!options.skip_priority && specs.size() >= 3) {
-        // The latency-critical model: the fastest of the three; the other two saturate.
-        size_t fast = 0;
-        for (size_t m = 1; m < 3; ++m) {
-            if (frame_ms[m] < frame_ms[fast]) fast = m;
+    // The latency-critical model: the fastest of the three; the other two saturate.
+    size_t fast = 0;
+    for (size_t m = 1; m < std::min<size_t>(3, specs.size()); ++m) {
+        if (frame_ms[m] < frame_ms[fast]) fast = m;
+    }
+    std::vector<ModelSpec*> mix = {&specs[fast]};
+    double longest_other = 0;
+    for (size_t m = 0; m < std::min<size_t>(3, specs.size()); ++m) {
+        if (m == fast) continue;
+        mix.push_back(&specs[m]);
+        longest_other = std::max(longest_other, frame_ms[m]);
+    }
+
+    if (options.urgent_only && mix.size() == 3) {
+        // Issue 13, item 5 alone, round after round: the urgent camera (10 frames/s, priority
+        // 24) beside two saturating models on the default device, against the same camera on a
+        // bare session alone and among naive one-thread sessions, with where its time went.
+        std::fprintf(text_out,
+                     "\nUrgent: %s at 10 frames/s, priority 24, beside %s and %s (%.1f s each "
+                     "run)\n  %5s %10s %10s %11s %11s %11s %11s %8s %8s %9s\n",
+                     specs[fast].name.c_str(), mix[1]->name.c_str(), mix[2]->name.c_str(),
+                     options.priority_seconds, "round", "naive solo", "naive mix", "corun solo",
+                     "urgent p95", "queue p95", "device p95", "x solo", "x naive", "others");
+        std::vector<double> vs_solo, vs_naive;
+        Json rounds = Json::array();
+        for (int round = 0; round < options.rounds; ++round) {
+            const CorunConfig& automatic = corun_configs.front();
+            // As the full run measures them: solo on default threads, and the better of naive
+            // one-thread and default-thread sessions beside the others.
+            auto naive_solo = run_naive(env, {&specs[fast]}, 0, options.priority_seconds, {10.0});
+            auto naive = run_naive(env, mix, 1, options.priority_seconds, {10.0, 0, 0});
+            auto naive_default = run_naive(env, mix, 0, options.priority_seconds, {10.0, 0, 0});
+            auto solo =
+                run_corun(automatic, {&specs[fast]}, options.priority_seconds, {10.0}, {24});
+            auto high =
+                run_corun(automatic, mix, options.priority_seconds, {10.0, 0, 0}, {24, 16, 16});
+            if (!solo || !high) {
+                std::cerr << "sharing_bench: urgent run failed\n";
+                return 1;
+            }
+            const double naive_solo_p95 = percentile(naive_solo[0].latency_ms, 95);
+            const double naive_p95 = std::min(percentile(naive[0].latency_ms, 95),
+                                              percentile(naive_default[0].latency_ms, 95));
+            const double urgent_p95 = percentile((*high)[0].latency_ms, 95);
+            const double others_fps = (*high)[1].fps() + (*high)[2].fps();
+            vs_solo.push_back(urgent_p95 / naive_solo_p95);
+            vs_naive.push_back(urgent_p95 / naive_p95);
+            std::fprintf(
+                text_out, "  %5d %10.2f %10.2f %11.2f %11.2f %11.2f %11.2f %8.2f %8.2f %5.1f FPS\n",
+                round + 1, naive_solo_p95, naive_p95, percentile((*solo)[0].latency_ms, 95),
+                urgent_p95, percentile((*high)[0].queue_ms, 95),
+                percentile((*high)[0].device_ms, 95), vs_solo.back(), vs_naive.back(), others_fps);
+            std::fflush(text_out);
+            rounds.push_back({{"naive_solo_p95_ms", naive_solo_p95},
+                              {"naive_p95_ms", naive_p95},
+                              {"corun_solo_p95_ms", percentile((*solo)[0].latency_ms, 95)},
+                              {"urgent_p95_ms", urgent_p95},
+                              {"urgent_queue_p95_ms", percentile((*high)[0].queue_ms, 95)},
+                              {"urgent_device_p95_ms", percentile((*high)[0].device_ms, 95)},
+                              {"others_fps", others_fps}});
         }
-        std::vector<ModelSpec*> mix = {&specs[fast]};
-        double longest_other = 0;
-        for (size_t m = 0; m < 3; ++m) {
-            if (m == fast) continue;
-            mix.push_back(&specs[m]);
-            longest_other = std::max(longest_other, frame_ms[m]);
-        }
+        std::fprintf(text_out,
+                     "  median: urgent p95 = %.2f x naive solo (target <= 1.2), %.2f x naive "
+                     "threads (target < 1)\n",
+                     median(vs_solo), median(vs_naive));
+        report["urgent"] = {{"model", specs[fast].name},
+                            {"vs_solo", median(vs_solo)},
+                            {"vs_naive", median(vs_naive)},
+                            {"rounds", rounds}};
+    }
+
+    if (!options.skip_priority && !options.urgent_only && specs.size() >= 3) {
         std::fprintf(text_out,
                      "\nPriority: %s at 10 frames/s beside two saturating models (%.1f s each "
                      "run); bound = its solo p95 + one frame of the longest other model (%.2f ms)"

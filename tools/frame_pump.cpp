@@ -275,6 +275,7 @@ Expected<PumpResult> pump_target(FrameTarget& target, const PumpOptions& options
             if (options.keep_every_frame) {
                 result.total_ms.push_back(static_cast<double>(info.timing.total_ns) / 1e6);
                 result.device_ms.push_back(static_cast<double>(info.timing.device_ns) / 1e6);
+                result.queue_ms.push_back(static_cast<double>(info.timing.queue_ns) / 1e6);
             }
         });
         if (!job) {

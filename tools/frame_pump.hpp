@@ -43,7 +43,7 @@ struct PumpOptions {
     // Stops the pump early once set (another pump failed, the user pressed Ctrl-C, ...).
     const std::atomic<bool>* stop = nullptr;
     std::function<void(const PumpProgress&)> on_progress;  // about once a second
-    bool keep_every_frame = false;  // also fill PumpResult::total_ms and device_ms
+    bool keep_every_frame = false;  // also fill PumpResult::total_ms, device_ms and queue_ms
     // Frames refused for their deadline (DEADLINE_EXCEEDED: a model with a latency SLO) or a
     // full queue (QUEUE_IS_FULL) are counted in PumpResult::refused and the pump goes on;
     // without it the first refused frame stops the pump like any failure.
@@ -65,6 +65,7 @@ struct PumpResult {
     // by 16 bytes a frame: for short benchmark rounds that post-process each frame).
     std::vector<double> total_ms;
     std::vector<double> device_ms;
+    std::vector<double> queue_ms;  // waiting for the device
     // With PumpOptions::count_refusals: frames refused, by reason (not in `frames`).
     std::map<StatusCode, uint64_t> refused;
 };
