@@ -636,7 +636,11 @@ int main(int argc, char** argv) {
                      specs[fast].name.c_str(), mix[1]->name.c_str(), mix[2]->name.c_str(),
                      options.priority_seconds, "round", "naive solo", "naive mix", "corun solo",
                      "urgent p95", "queue p95", "device p95", "x solo", "x naive", "others");
-        std::vector<double> vs_solo, vs_naive;
+        // Every frame of every round pooled per configuration: a camera at 10 frames/s gives 50
+        // frames in 5 s, so one round's p95 is its third-slowest frame, and a bare session's
+        // solo p95 alone moved 9-23 ms between rounds here (a frame every 100 ms on an idle
+        // VM starts cold). The ratios compare the pooled p95s.
+        std::vector<double> all_naive_solo, all_naive, all_urgent;
         Json rounds = Json::array();
         for (int round = 0; round < options.rounds; ++round) {
             const CorunConfig& automatic = corun_configs.front();
@@ -658,13 +662,21 @@ int main(int argc, char** argv) {
                                               percentile(naive_default[0].latency_ms, 95));
             const double urgent_p95 = percentile((*high)[0].latency_ms, 95);
             const double others_fps = (*high)[1].fps() + (*high)[2].fps();
-            vs_solo.push_back(urgent_p95 / naive_solo_p95);
-            vs_naive.push_back(urgent_p95 / naive_p95);
-            std::fprintf(
-                text_out, "  %5d %10.2f %10.2f %11.2f %11.2f %11.2f %11.2f %8.2f %8.2f %5.1f FPS\n",
-                round + 1, naive_solo_p95, naive_p95, percentile((*solo)[0].latency_ms, 95),
-                urgent_p95, percentile((*high)[0].queue_ms, 95),
-                percentile((*high)[0].device_ms, 95), vs_solo.back(), vs_naive.back(), others_fps);
+            const auto& naive_frames =
+                percentile(naive[0].latency_ms, 95) <= percentile(naive_default[0].latency_ms, 95)
+                    ? naive[0].latency_ms
+                    : naive_default[0].latency_ms;
+            all_naive_solo.insert(all_naive_solo.end(), naive_solo[0].latency_ms.begin(),
+                                  naive_solo[0].latency_ms.end());
+            all_naive.insert(all_naive.end(), naive_frames.begin(), naive_frames.end());
+            all_urgent.insert(all_urgent.end(), (*high)[0].latency_ms.begin(),
+                              (*high)[0].latency_ms.end());
+            std::fprintf(text_out,
+                         "  %5d %10.2f %10.2f %11.2f %11.2f %11.2f %11.2f %8.2f %8.2f %5.1f FPS\n",
+                         round + 1, naive_solo_p95, naive_p95,
+                         percentile((*solo)[0].latency_ms, 95), urgent_p95,
+                         percentile((*high)[0].queue_ms, 95), percentile((*high)[0].device_ms, 95),
+                         urgent_p95 / naive_solo_p95, urgent_p95 / naive_p95, others_fps);
             std::fflush(text_out);
             rounds.push_back({{"naive_solo_p95_ms", naive_solo_p95},
                               {"naive_p95_ms", naive_p95},
@@ -674,13 +686,20 @@ int main(int argc, char** argv) {
                               {"urgent_device_p95_ms", percentile((*high)[0].device_ms, 95)},
                               {"others_fps", others_fps}});
         }
+        const double pooled_solo = percentile(all_naive_solo, 95);
+        const double pooled_naive = percentile(all_naive, 95);
+        const double pooled_urgent = percentile(all_urgent, 95);
         std::fprintf(text_out,
-                     "  median: urgent p95 = %.2f x naive solo (target <= 1.2), %.2f x naive "
-                     "threads (target < 1)\n",
-                     median(vs_solo), median(vs_naive));
+                     "  all rounds pooled: urgent p95 %.2f ms = %.2f x naive solo (%.2f ms; "
+                     "target <= 1.2), %.2f x naive threads (%.2f ms; target < 1)\n",
+                     pooled_urgent, pooled_urgent / pooled_solo, pooled_solo,
+                     pooled_urgent / pooled_naive, pooled_naive);
         report["urgent"] = {{"model", specs[fast].name},
-                            {"vs_solo", median(vs_solo)},
-                            {"vs_naive", median(vs_naive)},
+                            {"p95_ms", pooled_urgent},
+                            {"naive_solo_p95_ms", pooled_solo},
+                            {"naive_p95_ms", pooled_naive},
+                            {"vs_solo", pooled_urgent / pooled_solo},
+                            {"vs_naive", pooled_urgent / pooled_naive},
                             {"rounds", rounds}};
     }
 
