@@ -154,41 +154,6 @@ TEST(CoreArbiterTest, AnUrgentFrameOnOneCoreStopsOnlyWhatFreesOneCore) {
     EXPECT_EQ(arbiter.frames_running(), 0u);
 }
 
-// An urgent frame starts once the frames it stopped have ended (they run on to their next graph
-// node, competing for the cores meanwhile), and runs anyway once the limit passes.
-TEST(CoreArbiterTest, AnUrgentFrameWaitsForTheFramesItStoppedToEnd) {
-    CoreArbiter arbiter(2);
-    StopCounter a_stops, b_stops, u_stops;
-    auto a = frame_of(a_stops), b = frame_of(b_stops);
-    ASSERT_FALSE(arbiter.begin(a));
-    ASSERT_TRUE(arbiter.begin(b));
-    auto urgent = frame_of(u_stops, true);
-    arbiter.begin(urgent);
-    ASSERT_EQ(a_stops.stops + b_stops.stops, 2);
-    // Neither has ended: the wait gives up at its limit.
-    EXPECT_FALSE(arbiter.wait_for_stopped_frames(std::chrono::milliseconds(1)));
-
-    std::atomic<pid_t> waiter{0};
-    std::atomic<bool> all_ended{false}, returned{false};
-    std::thread waiting([&] {
-        waiter = test::this_thread_id();
-        all_ended = arbiter.wait_for_stopped_frames(std::chrono::hours(1));
-        returned = true;
-    });
-    while (waiter == 0) std::this_thread::yield();
-    ASSERT_TRUE(test::wait_until_blocked(waiter));
-    EXPECT_TRUE(arbiter.end(a));
-    // One of the two still runs to its next node: the urgent frame still waits.
-    ASSERT_TRUE(test::wait_until_blocked(waiter));
-    EXPECT_FALSE(returned);
-    EXPECT_TRUE(arbiter.end(b));
-    waiting.join();
-    EXPECT_TRUE(all_ended);
-    // Nothing stopped is left: it returns at once.
-    EXPECT_TRUE(arbiter.wait_for_stopped_frames(std::chrono::hours(1)));
-    EXPECT_FALSE(arbiter.end(urgent));
-}
-
 // A frame alone that ran on every core counts all of them: an urgent frame on one core stops it.
 TEST(CoreArbiterTest, AFrameAloneOnEveryCoreIsStoppedEvenForAnUrgentFrameOnOne) {
     CoreArbiter arbiter(2);

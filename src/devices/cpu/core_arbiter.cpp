@@ -32,14 +32,6 @@ bool CoreArbiter::begin(Frame& frame) {
     return beside_others;
 }
 
-bool CoreArbiter::wait_for_stopped_frames(std::chrono::nanoseconds limit) {
-    std::unique_lock lock(mutex_);
-    return stopped_frame_ended_.wait_for(lock, limit, [&] {
-        return std::none_of(running_.begin(), running_.end(),
-                            [](const Frame* running) { return running->stopped; });
-    });
-}
-
 void CoreArbiter::set_cores(Frame& frame, uint32_t cores) {
     std::lock_guard lock(mutex_);
     frame.cores = cores;
@@ -60,10 +52,7 @@ bool CoreArbiter::end(Frame& frame) {
         ++urgent_done_;
         urgent_finished_.notify_all();
     }
-    if (frame.stopped) {
-        ++frame.times_stopped;
-        stopped_frame_ended_.notify_all();
-    }
+    if (frame.stopped) ++frame.times_stopped;
     return frame.stopped;
 }
 

@@ -7,13 +7,11 @@
 // once: it stops frames running beside it (all of them when it uses every core; when it uses
 // one, only as many as free a core, the most recently started first, so that the least work is
 // lost), and frames that arrive while it runs wait for it. A stopped frame runs again from the
-// start once the urgent frames it yielded to are done. The urgent frame starts once the frames it
-// stopped have ended (wait_for_stopped_frames).
+// start once the urgent frames it yielded to are done.
 // Bounds that keep every frame moving: a frame is stopped at most MAX_STOPS times, and it waits
 // only for the urgent frames that had started before it arrived.
 #pragma once
 
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -46,11 +44,6 @@ public:
     // an urgent frame instead stops every running frame that may still be stopped. Returns
     // whether other frames run beside this one (it should then take one core, not all).
     bool begin(Frame& frame);
-    // For an urgent frame after begin(): waits until the frames stopped for it have ended (they
-    // stop at their next graph node), at most `limit`. Returns whether they all ended. Until they
-    // end, their threads compete with the urgent frame's for the cores: in sharing_bench they
-    // took 4 ms (median) to stop when the urgent frame ran beside them, 0.4 ms when it waited.
-    bool wait_for_stopped_frames(std::chrono::nanoseconds limit);
     // A frame that begin() let have every core runs on `cores` (1: it measured faster on one).
     void set_cores(Frame& frame, uint32_t cores);
     // Returns true when the frame was stopped for an urgent one: it must run again (call begin
@@ -67,7 +60,6 @@ private:
     const uint32_t cores_;
     mutable std::mutex mutex_;
     std::condition_variable urgent_finished_;
-    std::condition_variable stopped_frame_ended_;
     std::vector<Frame*> running_;
     uint64_t urgent_started_ = 0;
     uint64_t urgent_done_ = 0;

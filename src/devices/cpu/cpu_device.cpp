@@ -77,12 +77,6 @@ uint32_t shared_pool_threads() {
     return 1 + shared_pool_workers.load(std::memory_order_relaxed);
 }
 
-// How long an urgent frame waits for the frames it stopped to reach their next graph node before
-// it runs beside them anyway: under a millisecond for the zoo's models on one core (p95 5-8 ms
-// in sharing_bench); a model with longer nodes shares the cores with the urgent frame for the
-// rest of its node.
-constexpr std::chrono::milliseconds MAX_WAIT_FOR_STOPPED_FRAMES{20};
-
 constexpr const char* NO_EXTERNAL_DATA_FOLDER = "/dev/null/corun-external-data-is-passed-in-memory";
 
 // `model`: the model's bytes where the error comes from loading it, to name what is missing.
@@ -479,7 +473,6 @@ private:
                 frame.cores = every_core ? 0 : 1;
             }
             const bool beside_others = arbiter_->begin(frame);
-            if (frame.urgent) arbiter_->wait_for_stopped_frames(MAX_WAIT_FOR_STOPPED_FRAMES);
             const bool may_take_every_core = !beside_others || frame.urgent;
             if (!frame.urgent && may_take_every_core) {
                 every_core = core_count_choice_.every_core_next();
