@@ -41,11 +41,10 @@ struct CpuDeviceParams {
     // of its own, by stopping the others' frames and running them again after it
     // (docs/SCHEDULER.md, "Sharing the CPU"). 0 with an explicit thread count: one slot per core.
     uint32_t execution_slots = 0;
-    // With intra_op_threads 0, every model runs on one process-wide ONNX Runtime pool (of that
-    // default size) whose threads spin briefly between inferences. With an explicit count >= 2,
-    // each model gets its own pool, and spin_wait says whether its threads spin: it saves a
-    // wake-up per inference for one model alone, but when several models take turns the idle
-    // pools spin on the cores the running one needs (docs/PERFORMANCE.md).
+    // Each model runs on an ONNX Runtime pool of its own (intra_op_threads threads, or ORT's
+    // default count). spin_wait: its threads spin up to 200 us for work before they sleep,
+    // which saves a wake-up between a frame's parallel sections and leaves the cores to the
+    // frames beside it soon after its frame ends; off, they sleep at once (docs/PERFORMANCE.md).
     bool spin_wait = true;
     // Slots beyond execution_slots that only models with a priority above normal (> 16) may
     // use: such a model then never waits for a busy slot, at the cost of sharing cores with

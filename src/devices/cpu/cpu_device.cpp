@@ -25,7 +25,8 @@ namespace corun::devices::cpu {
 namespace {
 
 // How many threads ONNX Runtime gave the process-wide pool: counted as it creates them (the
-// C API cannot tell), so that describe() reports the count the models really run with.
+// C API cannot tell). That pool runs no model: its size is ONNX Runtime's default thread count
+// on this machine, which each model's own pool then takes (default_pool_threads()).
 std::atomic<uint32_t> shared_pool_workers{0};
 
 OrtCustomThreadHandle create_pool_thread(void*, OrtThreadWorkerFn work, void* param) {
@@ -45,16 +46,16 @@ void join_pool_thread(OrtCustomThreadHandle handle) {
     delete thread;
 }
 
-// One ONNX Runtime environment per process, as ORT requires. It owns one intra-op thread pool
-// (spinning between inferences) that every model with the default thread count shares: with a
-// pool per model, the pools of models that just ran spin on the cores the running model needs
-// (docs/PERFORMANCE.md, "How corun shares the CPU").
-// Its size is ONNX Runtime's own default (0: one thread per physical core as ORT detects them,
-// with ORT's default affinity), not hardware_concurrency(): "default threads" then means in
-// corun what it means in a bare ORT session on the same machine. They can differ: on a VM
-// whose CPUID hides the topology (every vCPU reports APIC id 0) ORT's default is one thread,
-// and a pool of hardware_concurrency() = 2 on the two busy, shared vCPUs made each frame
-// 1.2-2x slower than a bare session (docs/PERFORMANCE.md, issue 10).
+// One ONNX Runtime environment per process, as ORT requires. Its process-wide pool is sized by
+// ONNX Runtime's own default (0: one thread per physical core as ORT detects them), which is how
+// corun learns that default: "default threads" then means in corun what it means in a bare ORT
+// session on the same machine. They can differ from hardware_concurrency(): on a VM whose CPUID
+// hides the topology ORT's default is one thread, and a pool of 2 on the two busy, shared vCPUs
+// made each frame 1.2-2x slower than a bare session (docs/PERFORMANCE.md, issue 10).
+// No model runs on that pool (so it never spins): ONNX Runtime spins a process-wide pool's
+// workers for an unbounded while after each parallel section, and in a mix its worker took
+// 19-60% of a core from the frames beside it; a model's own pool spins a bounded time
+// (POOL_SPIN_MICROSECONDS, docs/PERFORMANCE.md, issue 13 item 5).
 // Never destroyed: a session may be released after static destructors ran (the last handle
 // of a model in a user's static, or on a worker thread during exit), and releasing a session
 // after its environment is a use-after-free (docs/API.md promises any destruction order).
@@ -63,7 +64,7 @@ Ort::Env& ort_env() {
         Ort::ThreadingOptions threading;
         threading.SetGlobalIntraOpNumThreads(0);
         threading.SetGlobalInterOpNumThreads(1);
-        threading.SetGlobalSpinControl(true);
+        threading.SetGlobalSpinControl(false);
         threading.SetGlobalCustomCreateThreadFn(create_pool_thread);
         threading.SetGlobalCustomJoinThreadFn(join_pool_thread);
         return new Ort::Env(threading, ORT_LOGGING_LEVEL_ERROR, "corun");
@@ -71,11 +72,18 @@ Ort::Env& ort_env() {
     return *env;
 }
 
-// The threads one inference runs on with the shared pool: the caller's and the pool's.
-uint32_t shared_pool_threads() {
+// ONNX Runtime's default thread count here: the caller's thread and the process-wide pool's.
+uint32_t default_pool_threads() {
     ort_env();
     return 1 + shared_pool_workers.load(std::memory_order_relaxed);
 }
+
+// How long a model's pool threads spin waiting for work before they sleep: long enough to bridge
+// the gaps between a frame's parallel sections (microseconds), short enough that a pool whose
+// frame ended leaves the cores to the frames beside it. Measured with sharing_bench
+// --urgent-only against the process-wide pool (ONNX Runtime's own spin): the urgent camera's
+// p95 15-16% lower and the saturating models' frames per second higher in every round.
+constexpr const char* POOL_SPIN_MICROSECONDS = "200";
 
 constexpr const char* NO_EXTERNAL_DATA_FOLDER = "/dev/null/corun-external-data-is-passed-in-memory";
 
@@ -230,20 +238,24 @@ DeclaredTensor declared_tensor(const std::string& name, const Ort::TypeInfo& typ
     return tensor;
 }
 
-// A session for `source`: with `threads` 0 on the process-wide pool, else with a pool of its own
-// of that many threads (1: none, it runs on the caller's thread).
+// A session for `source` with a pool of its own of `threads` threads (0: ONNX Runtime's default
+// count; 1: none, it runs on the caller's thread). With `spin_wait` its threads spin up to
+// POOL_SPIN_MICROSECONDS for work before they sleep.
 Ort::Session create_session(const ModelSource& source, uint32_t threads, bool spin_wait) {
-    // ORT keeps one environment per process: if the application created its own first,
-    // ours is that one, without the shared pool, and models get a pool of their own.
-    static std::atomic<bool> shared_pool_missing{false};
-    const bool shared_pool = threads == 0 && !shared_pool_missing;
+    Ort::Env& env = ort_env();
     Ort::SessionOptions options;
-    if (shared_pool) {
-        options.DisablePerSessionThreads();
-    } else {
-        options.SetIntraOpNumThreads(static_cast<int>(threads));
-        options.SetInterOpNumThreads(1);
-        options.AddConfigEntry("session.intra_op.allow_spinning", spin_wait ? "1" : "0");
+    // An explicit count: ONNX Runtime pins the threads of a default-sized (0) pool to cores, and
+    // several models' pools would then share the same pinned cores. 0 where the process-wide pool
+    // could not tell the default (the application created its environment first, without it).
+    const uint32_t pool_threads = threads != 0 ? threads
+                                  : shared_pool_workers.load(std::memory_order_relaxed) > 0
+                                      ? default_pool_threads()
+                                      : 0;
+    options.SetIntraOpNumThreads(static_cast<int>(pool_threads));
+    options.SetInterOpNumThreads(1);
+    options.AddConfigEntry("session.intra_op.allow_spinning", spin_wait ? "1" : "0");
+    if (spin_wait) {
+        options.AddConfigEntry("session.intra_op.spin_duration_us", POOL_SPIN_MICROSECONDS);
     }
     options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
     if (source.constant_folding_max_bytes != 0) {
@@ -271,16 +283,7 @@ Ort::Session create_session(const ModelSource& source, uint32_t threads, bool sp
             options, external_names.data(), external_contents.data(), external_sizes.data(),
             external_names.size()));
     }
-    try {
-        return Ort::Session(ort_env(), source.onnx.data(), source.onnx.size(), options);
-    } catch (const Ort::Exception& error) {
-        if (!shared_pool || std::string(error.what()).find("EnvCreatedWithGlobalThreadPools") ==
-                                std::string::npos) {
-            throw;
-        }
-        shared_pool_missing = true;
-        return create_session(source, threads, spin_wait);
-    }
+    return Ort::Session(env, source.onnx.data(), source.onnx.size(), options);
 }
 
 // A model's bytes, kept to build its one-core session later: the automatic sharing mode builds
@@ -500,7 +503,7 @@ private:
     }
 
     // The one-core session once it is built; until then null (the first call starts building
-    // it on a thread of its own, and frames meanwhile run on the shared pool).
+    // it on a thread of its own, and frames meanwhile run on the model's own pool).
     Ort::Session* one_core_session() {
         if (one_core_ready_.load(std::memory_order_acquire)) return &*one_core_;
         std::call_once(one_core_started_, [this] {
@@ -511,12 +514,12 @@ private:
                         one_core_ready_.store(true, std::memory_order_release);
                     } catch (const Ort::Exception&) {
                         // It loaded once with the same bytes; should a second session fail
-                        // (memory), the model keeps running on the shared pool.
+                        // (memory), the model keeps running on its own pool.
                     }
                     kept_.reset();
                 });
             } catch (const std::system_error&) {
-                // No thread to build it: the model keeps running on the shared pool.
+                // No thread to build it: the model keeps running on its own pool.
             }
         });
         return nullptr;
@@ -631,7 +634,7 @@ private:
                                         onnx_type_of(spec.type));
     }
 
-    Ort::Session session_;  // on the shared pool (or the explicit thread count)
+    Ort::Session session_;  // on its own pool (ORT's default count or the explicit one)
     std::string name_;
     std::shared_ptr<CoreArbiter> arbiter_;   // null: the device's slots and threads are fixed
     std::unique_ptr<KeptModelSource> kept_;  // until the one-core session is built
@@ -669,7 +672,7 @@ DeviceDescription describe_cpu(const std::string& id, uint32_t threads) {
     description.architecture = std::string(machine.machine) + (model.empty() ? "" : " " + model) +
                                " (ONNX Runtime " + Ort::GetVersionString() + ")";
     description.cores = std::max(1u, std::thread::hardware_concurrency());
-    description.threads = threads == 0 ? shared_pool_threads() : threads;
+    description.threads = threads == 0 ? default_pool_threads() : threads;
     description.status = "available";
     return description;
 }
