@@ -57,7 +57,7 @@ const char* const SILERO = "models/silero-vad/silero_vad_v5_16k.onnx";
 
 // A fresh folder under the test's scratch folder.
 std::string fresh_dir(const std::string& name) {
-    const fs::path dir = temp_dir() / name;
+    const fs::path dir = scratch_directory() / name;
     fs::remove_all(dir);
     fs::create_directories(dir);
     return dir.string();
@@ -270,7 +270,7 @@ TEST(BatchCommandTest, AKilledBatchResumesWithEveryInputExactlyOnce) {
     const std::string db = dir + "/../killed.db";
 
     const pid_t pid = start_batch({"detect", dir, "--db", db, "--workers", "1"},
-                                  (temp_dir() / "killed.log").string());
+                                  (scratch_directory() / "killed.log").string());
     ASSERT_GT(pid, 0);
     // Kill it once some inputs are stored, polling the database (bounded in time and count).
     long long stored_before_kill = 0;
@@ -355,9 +355,9 @@ TEST(BatchCommandTest, ARerunDoesOnlyNewAndChangedFiles) {
     EXPECT_EQ(third["unchanged"], 5);
 
     // A list on stdin (`--files-from -`), as `find ... |` gives it: the same files, nothing to do.
-    const std::string list = (temp_dir() / "rerun-list.txt").string();
+    const std::string list = (scratch_directory() / "rerun-list.txt").string();
     std::ofstream(list) << dir << "/a.jpg\n" << dir << "/e.jpg\n";
-    const std::string out = (temp_dir() / "rerun-stdin.json").string();
+    const std::string out = (scratch_directory() / "rerun-stdin.json").string();
     const std::string command = quoted(CORUN_BINARY) + " batch detect --files-from - --db " +
                                 quoted(db) + " --json --no-progress --models " + quoted(CACHE) +
                                 " < " + quoted(list) + " > " + quoted(out);
@@ -429,10 +429,10 @@ TEST(BatchCommandTest, BadInputsAreRecordedWithTheirReasonsAndTheBatchGoesOn) {
                    static_cast<std::streamsize>(bytes.size() / 2));
     }
     std::ofstream(dir + "/huge.png", std::ios::binary) << std::string(2 << 20, '\0');
-    const std::string wav = temp_dir() / "speech.wav";
+    const std::string wav = scratch_directory() / "speech.wav";
     std::ofstream(wav, std::ios::binary) << minimal_wav();
-    const std::string list = temp_dir() / "bad-list.txt";
-    std::ofstream(list) << (temp_dir() / "vanished.jpg").string() << "\n\n";
+    const std::string list = scratch_directory() / "bad-list.txt";
+    std::ofstream(list) << (scratch_directory() / "vanished.jpg").string() << "\n\n";
     const std::string db = dir + "/../bad.db";
 
     const CliResult run = batch({"detect", dir, wav, "--files-from", list, "--db", db,

@@ -24,15 +24,12 @@ namespace corun::tasks {
 namespace {
 
 using corun::test::contains;
+using corun::test::scratch_directory;
 
 const std::string VAD_MODEL = VoiceActivityDetector::default_model(CORUN_CACHE_DIR);
 
-const std::filesystem::path& temp_dir() {
-    return corun::test::scratch_directory();
-}
-
 std::string write_bytes(const std::string& name, const std::string& bytes) {
-    const std::string path = (temp_dir() / name).string();
+    const std::string path = (scratch_directory() / name).string();
     std::ofstream(path, std::ios::binary)
         .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     return path;
@@ -75,7 +72,7 @@ double component(const AudioClip& clip, double frequency) {
 
 TEST(WavTest, WriteThenReadKeepsSamples) {
     AudioClip clip = sine(16000, 440, 0.25);
-    const std::string path = (temp_dir() / "sine.wav").string();
+    const std::string path = (scratch_directory() / "sine.wav").string();
     ASSERT_OK(write_wav(path, clip));
     ASSERT_OK_AND_ASSIGN(const AudioClip read, read_wav(path));
     EXPECT_EQ(read.sample_rate, 16000);
@@ -290,7 +287,7 @@ protected:
         if (!std::filesystem::is_regular_file(VAD_MODEL)) {
             GTEST_SKIP() << VAD_MODEL << " is missing; run scripts/fetch_models.sh";
         }
-        const std::string raw = (temp_dir() / "espeak.wav").string();
+        const std::string raw = (scratch_directory() / "espeak.wav").string();
         const std::string command = "espeak-ng -w '" + raw +
                                     "' 'Hello, this is a test of voice activity detection.' "
                                     ">/dev/null 2>&1";
@@ -359,7 +356,7 @@ TEST_F(VoiceActivityTest, OtherSampleRatesAreResampled) {
     for (int rate : {8000, 16000, 44100}) {
         ASSERT_OK_AND_ASSIGN(const AudioClip converted, resample(clip_, rate));
         const std::string path =
-            (temp_dir() / ("speech_" + std::to_string(rate) + ".wav")).string();
+            (scratch_directory() / ("speech_" + std::to_string(rate) + ".wav")).string();
         ASSERT_OK(write_wav(path, converted));
         ASSERT_OK_AND_ASSIGN(const AudioClip read, read_wav(path));
         EXPECT_EQ(read.sample_rate, rate);

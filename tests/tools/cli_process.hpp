@@ -18,11 +18,6 @@
 
 namespace corun::test {
 
-// A folder of this test program's own, removed at exit.
-inline const std::filesystem::path& temp_dir() {
-    return scratch_directory();
-}
-
 // `arg` in single quotes for /bin/sh, whatever it holds.
 inline std::string quoted(const std::string& arg) {
     std::string out = "'";
@@ -45,7 +40,8 @@ inline std::ostream& operator<<(std::ostream& os, const CliResult& run) {
 // Runs `corun ARGS...` with no stdin and collects its exit code, stdout and stderr.
 inline CliResult corun(const std::vector<std::string>& args) {
     static int counter = 0;
-    const std::string err_path = (temp_dir() / ("stderr-" + std::to_string(counter++))).string();
+    const std::string err_path =
+        (scratch_directory() / ("stderr-" + std::to_string(counter++))).string();
     std::string command = quoted(CORUN_BINARY);
     for (const auto& arg : args) command += " " + quoted(arg);
     command += " 2>" + quoted(err_path) + " </dev/null";

@@ -32,7 +32,7 @@ using corun::test::CliResult;
 using corun::test::contains;
 using corun::test::corun;
 using corun::test::quoted;
-using corun::test::temp_dir;
+using corun::test::scratch_directory;
 using Bytes = std::vector<uint8_t>;
 
 const std::string SILERO =
@@ -45,7 +45,7 @@ const std::string EMOTION = std::string(CORUN_CACHE_DIR) + "/models/emotion/emot
     }
 
 std::string write_file(const std::string& name, const Bytes& bytes) {
-    const std::string path = (temp_dir() / name).string();
+    const std::string path = (scratch_directory() / name).string();
     std::ofstream(path, std::ios::binary)
         .write(reinterpret_cast<const char*>(bytes.data()),
                static_cast<std::streamsize>(bytes.size()));
@@ -151,7 +151,7 @@ TEST(CliRunOutputTest, NpyInputsGiveTheOutputsOfTheCppApiBitwise) {
     const std::string state =
         write_file("state.npy", npy("<f4", "(2, 1, 128)", bytes_of(in.state)));
     const std::string rate = write_file("sr.npy", npy("<i8", "()", bytes_of(in.rate)));
-    const fs::path dir = temp_dir() / "silero-out";
+    const fs::path dir = scratch_directory() / "silero-out";
     const CliResult run =
         corun({"run", SILERO, "--input", "input=" + input, "--input", "state=" + state, "--input",
                "sr=" + rate, "--output-dir", dir.string(), "--json"});
@@ -184,7 +184,7 @@ TEST(CliRunOutputTest, RawInputsGiveTheSameOutputs) {
     const std::string input = write_file("input.bin", bytes_of(in.samples));
     const std::string state = write_file("state.bin", bytes_of(in.state));
     const std::string rate = write_file("sr.bin", bytes_of(in.rate));
-    const fs::path dir = temp_dir() / "silero-raw-out";
+    const fs::path dir = scratch_directory() / "silero-raw-out";
     const CliResult run =
         corun({"run", SILERO, "--shape", "input=1,512", "--shape", "state=2,1,128", "--input",
                "input=" + input, "--input", "state=" + state, "--input", "sr=" + rate,
@@ -199,7 +199,7 @@ TEST(CliRunOutputTest, RawInputsGiveTheSameOutputs) {
 TEST(CliRunOutputTest, BadNpyFilesAreClearErrors) {
     SKIP_UNLESS_FETCHED(EMOTION);
     const Bytes floats(64 * 64 * 4, 0);
-    const std::string out = (temp_dir() / "emotion-out").string();
+    const std::string out = (scratch_directory() / "emotion-out").string();
     auto run_with = [&](const std::string& name, const Bytes& file) {
         return corun(
             {"run", EMOTION, "--input", "input_1=" + write_file(name, file), "--output-dir", out});

@@ -37,7 +37,7 @@ using corun::test::CliResult;
 using corun::test::contains;
 using corun::test::corun;
 using corun::test::quoted;
-using corun::test::temp_dir;
+using corun::test::scratch_directory;
 using nlohmann::json;
 
 const std::string CACHE = CORUN_CACHE_DIR;
@@ -67,7 +67,7 @@ bool exists(const std::string& path) {
     }
 
 std::string write_file(const std::string& name, const std::string& bytes) {
-    const std::string path = (temp_dir() / name).string();
+    const std::string path = (scratch_directory() / name).string();
     std::ofstream(path, std::ios::binary) << bytes;
     return path;
 }
@@ -102,7 +102,7 @@ bool has(const std::vector<std::string>& values, const std::string& value) {
 // An espeak-ng recording (22050 Hz) of a short sentence; "" when espeak-ng is missing.
 std::string espeak_wav() {
     static const std::string path = [] {
-        const std::string wav = (temp_dir() / "speech.wav").string();
+        const std::string wav = (scratch_directory() / "speech.wav").string();
         const std::string command =
             "espeak-ng -w " + quoted(wav) + " 'hello world, this is corun' >/dev/null 2>&1";
         return std::system(command.c_str()) == 0 && exists(wav) ? wav : std::string();
@@ -155,7 +155,7 @@ TEST(CliTest, RunAndParseKnowEveryElementType) {
 }
 
 TEST(CliTest, ParseOfAMissingModelIsAOneLineError) {
-    const CliResult run = corun({"parse", (temp_dir() / "nonexistent.onnx").string()});
+    const CliResult run = corun({"parse", (scratch_directory() / "nonexistent.onnx").string()});
     EXPECT_EQ(run.exit_code, 1) << run;
     EXPECT_EQ(run.err.rfind("corun: ", 0), 0u) << run;
 }
@@ -294,7 +294,7 @@ TEST(CliTest, VadOn16kHzAudioPaddedWithSilenceDoesNotResample) {
     padded.samples.assign(32000, 0.0f);
     padded.samples.insert(padded.samples.end(), at_16k->samples.begin(), at_16k->samples.end());
     padded.samples.insert(padded.samples.end(), 32000, 0.0f);
-    const std::string path = (temp_dir() / "padded-16k.wav").string();
+    const std::string path = (scratch_directory() / "padded-16k.wav").string();
     ASSERT_TRUE(corun::tasks::write_wav(path, padded).is_ok());
 
     const CliResult run = corun({"vad", path, "--json", "--models", CACHE});
@@ -316,7 +316,7 @@ TEST(CliTest, OcrReadsARenderedLine) {
                         std::string(corun::tasks::DEFAULT_FONT));
     auto image = corun::tasks::render_text_lines({"Hello World 2024", "corun shares accelerators"});
     ASSERT_TRUE(image.has_value()) << image.status();
-    const std::string path = (temp_dir() / "text.png").string();
+    const std::string path = (scratch_directory() / "text.png").string();
     ASSERT_TRUE(cv::imwrite(path, *image));
 
     const CliResult run = corun({"ocr", path, "--json", "--models", CACHE});
@@ -470,7 +470,7 @@ TEST(CliTaskSkeletonTest, Ocr) {
                         std::string(corun::tasks::DEFAULT_FONT));
     auto image = corun::tasks::render_text_lines({"Hello World 2024"});
     ASSERT_TRUE(image.has_value()) << image.status();
-    const std::string path = (temp_dir() / "skeleton-text.png").string();
+    const std::string path = (scratch_directory() / "skeleton-text.png").string();
     ASSERT_TRUE(cv::imwrite(path, *image));
     expect_task_skeleton({.run = {"ocr", path},
                           .fields = {"image", "width", "height", "models", "lines", "latency"},
@@ -496,7 +496,7 @@ TEST(CliTaskSkeletonTest, Vad) {
 // naming the socket, instead of running in-process.
 TEST(CliTaskSkeletonTest, ServiceSocketIsUsed) {
     SKIP_UNLESS_FETCHED(NANODET, DOG);
-    const std::string socket = (temp_dir() / "no-corund.sock").string();
+    const std::string socket = (scratch_directory() / "no-corund.sock").string();
     const CliResult run = corun({"detect", DOG, "--service-socket", socket, "--models", CACHE});
     EXPECT_EQ(run.exit_code, 1) << run;
     EXPECT_EQ(run.err.rfind("corun: ", 0), 0u) << run;
@@ -508,7 +508,7 @@ TEST(CliTaskSkeletonTest, ServiceSocketIsUsed) {
 // ---- bad input: exit code 1 and one line "corun: CODE: message" ----
 
 TEST(CliTest, MissingModelsPointAtTheFetchScript) {
-    const std::string nowhere = (temp_dir() / "no-models-here").string();
+    const std::string nowhere = (scratch_directory() / "no-models-here").string();
     const std::string image = exists(MESSI) ? MESSI : write_file("any.png", "x");
     for (const std::string command : {"detect", "faces", "ocr"}) {
         SCOPED_TRACE(command);
@@ -523,7 +523,7 @@ TEST(CliTest, MissingModelsPointAtTheFetchScript) {
 
 TEST(CliTest, MissingInputFileIsNotFound) {
     SKIP_UNLESS_FETCHED(NANODET, BLAZEFACE, SILERO, OCR_DET, OCR_REC, OCR_CLS, OCR_KEYS);
-    const std::string missing = (temp_dir() / "missing.jpg").string();
+    const std::string missing = (scratch_directory() / "missing.jpg").string();
     for (const std::string command : {"detect", "faces", "ocr", "vad"}) {
         SCOPED_TRACE(command);
         expect_error(corun({command, missing, "--models", CACHE}), "NOT_FOUND", missing);
@@ -615,7 +615,7 @@ TEST(CliTest, TiffWithRepeatedSizeTagsIsRefusedByTheLimit) {
 
 TEST(CliTest, TinyImagesGiveEmptyResultsNotErrors) {
     SKIP_UNLESS_FETCHED(BLAZEFACE, OCR_DET, OCR_REC, OCR_CLS, OCR_KEYS);
-    const std::string path = (temp_dir() / "one-pixel.png").string();
+    const std::string path = (scratch_directory() / "one-pixel.png").string();
     ASSERT_TRUE(cv::imwrite(path, cv::Mat(1, 1, CV_8UC3, cv::Scalar(40, 80, 120))));
     const CliResult faces = corun({"faces", path, "--json", "--models", CACHE});
     ASSERT_EQ(faces.exit_code, 0) << faces;

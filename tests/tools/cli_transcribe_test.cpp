@@ -19,7 +19,7 @@ using corun::test::CliResult;
 using corun::test::contains;
 using corun::test::corun;
 using corun::test::quoted;
-using corun::test::temp_dir;
+using corun::test::scratch_directory;
 using nlohmann::json;
 
 const std::string TINY_WHISPER = corun::test::test_model("genai/tiny_whisper.bin");
@@ -27,7 +27,7 @@ const std::string TINY_WHISPER = corun::test::test_model("genai/tiny_whisper.bin
 // An espeak-ng recording (22050 Hz) of a short sentence; "" when espeak-ng is missing.
 std::string espeak_wav() {
     static const std::string path = [] {
-        const std::string wav = (temp_dir() / "speech.wav").string();
+        const std::string wav = (scratch_directory() / "speech.wav").string();
         const std::string command =
             "espeak-ng -w " + quoted(wav) + " 'hello world, this is corun' >/dev/null 2>&1";
         std::error_code error;
@@ -92,12 +92,13 @@ TEST(CliTranscribeTest, TextSaysWhatItDid) {
 TEST(CliTranscribeTest, BadInputIsAOneLineError) {
     const std::string wav = espeak_wav();
     if (wav.empty()) GTEST_SKIP() << "espeak-ng is not installed (scripts/setup.sh installs it)";
-    expect_error(corun({"transcribe", (temp_dir() / "missing.bin").string(), wav}), "NOT_FOUND",
-                 "missing.bin");
+    expect_error(corun({"transcribe", (scratch_directory() / "missing.bin").string(), wav}),
+                 "NOT_FOUND", "missing.bin");
     expect_error(corun({"transcribe", corun::test::test_model("add_one.onnx"), wav}),
                  "INVALID_MODEL", "not a whisper.cpp model");
-    expect_error(corun({"transcribe", TINY_WHISPER, (temp_dir() / "missing.wav").string()}),
-                 "NOT_FOUND", "missing.wav");
+    expect_error(
+        corun({"transcribe", TINY_WHISPER, (scratch_directory() / "missing.wav").string()}),
+        "NOT_FOUND", "missing.wav");
     expect_error(corun({"transcribe", TINY_WHISPER, wav, "--language", "xx"}), "INVALID_ARGUMENT",
                  "'xx'");
 }
