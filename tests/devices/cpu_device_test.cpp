@@ -71,8 +71,9 @@ TEST(CpuDeviceTest, DefaultThreadsAreOnnxRuntimesDefault) {
 }
 
 // Each model with the default count has a pool of its own of ONNX Runtime's default size (the
-// caller's thread and size - 1 workers), which spins only briefly after its frames (no shared
-// pool whose spinning takes the cores of the frames beside it: docs/PERFORMANCE.md).
+// caller's thread and size - 1 workers), not one process-wide pool for all (whose unbounded
+// spinning took the cores of the frames beside it: docs/PERFORMANCE.md). How long the pool
+// spins is ONNX Runtime's setting, measured by sharing_bench, not here.
 TEST(CpuDeviceTest, DefaultThreadModelsEachHaveAPoolOfTheDefaultSize) {
     VDeviceParams params;
     params.group_id = unique_group("cpu-default-pools");

@@ -27,13 +27,13 @@ namespace {
 // How many threads ONNX Runtime gave the process-wide pool: counted as it creates them (the
 // C API cannot tell). That pool runs no model: its size is ONNX Runtime's default thread count
 // on this machine, which each model's own pool then takes (default_pool_threads()).
-std::atomic<uint32_t> shared_pool_workers{0};
+std::atomic<uint32_t> process_pool_workers{0};
 
 OrtCustomThreadHandle create_pool_thread(void*, OrtThreadWorkerFn work, void* param) {
     // No exception may cross ORT's C boundary; a null handle makes ORT fail the pool itself.
     try {
         auto* thread = new std::thread(work, param);
-        shared_pool_workers.fetch_add(1, std::memory_order_relaxed);
+        process_pool_workers.fetch_add(1, std::memory_order_relaxed);
         return reinterpret_cast<OrtCustomThreadHandle>(thread);
     } catch (const std::exception&) {
         return nullptr;
@@ -75,7 +75,7 @@ Ort::Env& ort_env() {
 // ONNX Runtime's default thread count here: the caller's thread and the process-wide pool's.
 uint32_t default_pool_threads() {
     ort_env();
-    return 1 + shared_pool_workers.load(std::memory_order_relaxed);
+    return 1 + process_pool_workers.load(std::memory_order_relaxed);
 }
 
 // How long a model's pool threads spin waiting for work before they sleep: long enough to bridge
@@ -249,7 +249,7 @@ Ort::Session create_session(const ModelSource& source, uint32_t threads, bool sp
     // several models' pools would then share the same pinned cores. 0 where the process-wide pool
     // could not tell the default (the application created its environment first, without it).
     const uint32_t pool_threads = threads != 0 ? threads
-                                  : shared_pool_workers.load(std::memory_order_relaxed) > 0
+                                  : process_pool_workers.load(std::memory_order_relaxed) > 0
                                       ? default_pool_threads()
                                       : 0;
     options.SetIntraOpNumThreads(static_cast<int>(pool_threads));
