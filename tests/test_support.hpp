@@ -17,6 +17,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -75,7 +76,10 @@ inline const std::filesystem::path& scratch_directory() {
             std::string pattern = (std::filesystem::temp_directory_path() /
                                    (std::string(program_invocation_short_name) + ".XXXXXX"))
                                       .string();
-            if (mkdtemp(pattern.data()) == nullptr) std::abort();
+            if (mkdtemp(pattern.data()) == nullptr) {
+                std::perror(("cannot create the test's scratch folder " + pattern).c_str());
+                std::abort();
+            }
             path = pattern;
         }
         ~Directory() {
