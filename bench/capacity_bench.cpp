@@ -46,6 +46,7 @@
 #include "frame_pump.hpp"
 #include "profile_measurement.hpp"
 #include "router/capacity_profile.hpp"
+#include "runtime/api_access.hpp"
 
 namespace {
 
@@ -303,8 +304,12 @@ corun::Status bench_target(const Target& target, const Options& options,
     const std::vector<std::string>& paths = options.models;
     // 1. The profile, measured as `corun benchmark --profile` measures it.
     corun::CpuDeviceParams measured_as = target.params.cpu;
-    if (target.kind == "npu-sim") measured_as.execution_slots = 1;
     CORUN_TRY(Loaded loaded, load(target, paths, {}, options.shapes));
+    // 0 slots: the cpu device picked them (as `corun benchmark` records it).
+    if (measured_as.execution_slots == 0) {
+        measured_as.execution_slots = corun::runtime::execution_slots(*loaded.vdevice);
+    }
+    if (target.kind == "npu-sim") measured_as.execution_slots = 1;
     const auto description = loaded.vdevice->physical_devices().front();
     CORUN_TRY(corun::router::DeviceProfile section,
               corun::tools::measure_cpu_section(loaded.pointers(), measured_as, description.cores,
@@ -494,7 +499,7 @@ int main(int argc, char** argv) {
         } else if (arg == "--profile-seconds") {
             options.profile_seconds = std::atof(next().c_str());
         } else if (arg == "--slots") {
-            options.slots = static_cast<uint32_t>(std::max(1, std::atoi(next().c_str())));
+            options.slots = static_cast<uint32_t>(std::max(0, std::atoi(next().c_str())));
         } else if (arg == "--threads") {
             options.threads = static_cast<uint32_t>(std::max(0, std::atoi(next().c_str())));
         } else if (arg == "--llm") {

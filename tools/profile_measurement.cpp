@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "cli_support.hpp"
 #include "corun/genai/llm.hpp"
@@ -14,6 +15,24 @@ namespace {
 // going to sleep and the caches going cold (measured here: a frame 20 ms after the last takes
 // about what one 100 ms after does).
 constexpr std::chrono::milliseconds COLD_GAP{20};
+
+// Points of a model's frame spread: quantiles 2.5%, 7.5%, ..., 97.5% of its frame times.
+constexpr size_t SPREAD_POINTS = 20;
+
+// Each frame time over their median at SPREAD_POINTS evenly spaced quantiles (empty: too few
+// frames to say).
+std::vector<double> frame_spread(const std::vector<double>& frame_ms) {
+    const double median = percentile(frame_ms, 50);
+    if (frame_ms.size() < SPREAD_POINTS || !(median > 0)) return {};
+    std::vector<double> spread;
+    for (size_t k = 0; k < SPREAD_POINTS; ++k) {
+        const double quantile = 100.0 * (static_cast<double>(k) + 0.5) / SPREAD_POINTS;
+        const double ratio = std::clamp(percentile(frame_ms, quantile) / median, 0.01, 100.0);
+        // Two decimals: the profile stays readable; ascending survives the rounding.
+        spread.push_back(std::round(ratio * 100.0) / 100.0);
+    }
+    return spread;
+}
 
 std::chrono::nanoseconds from_milliseconds(double milliseconds) {
     return std::chrono::nanoseconds(static_cast<int64_t>(std::max(0.0, milliseconds) * 1e6));
@@ -73,6 +92,8 @@ Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedMo
         timing.max_in_flight = static_cast<uint32_t>(model->queue_size);
         section.models[model->name()] = timing;
         section.overhead[model->name()] = from_milliseconds(total - device - conversion);
+        const auto spread = frame_spread(result.device_ms);
+        if (!spread.empty()) section.frame_spread[model->name()] = spread;
         alone_device_ms.push_back(device);
         most_clients += static_cast<uint32_t>(model->queue_size);
     }

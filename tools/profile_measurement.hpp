@@ -15,7 +15,9 @@ namespace corun::tools {
 // The cpu section, measured on `models` (configured on one cpu VDevice with params `cpu`):
 //   1. each model alone with one frame in flight: its slot time per frame (device + format
 //      conversion, medians) and the runtime's time outside the slot (run_async() to the device
-//      and back to the completion, less both: hand-off and callback), as overhead_us;
+//      and back to the completion, less both: hand-off and callback), as overhead_us; and
+//      how its frame times spread (frame_spread: each over the median at the quantiles 2.5%,
+//      7.5%, ..., 97.5%; with at least 20 frames);
 //   2. each model alone, one frame every 20 ms plus its frame time: its slot time on a device
 //      that had idled (cold_frame_us; cold_after_us = 20 ms);
 //   3. with two or more models, one client sending each model's frame in turn: the context

@@ -78,6 +78,32 @@ Expected<std::vector<double>> interference_field(const Json& device, const std::
     return factors;
 }
 
+// A model's "frame_spread": 1..64 ratios of a frame's device time to the median, ascending.
+Expected<std::vector<double>> frame_spread_field(const Json& entry, const std::string& where) {
+    const std::string field = where + ".frame_spread";
+    const Json& value = entry.at("frame_spread");
+    if (!value.is_array() || value.empty() || value.size() > MOST_SPREAD_POINTS) {
+        return invalid(field +
+                       " must be a list of 1..64 ratios of a frame's device time to its median "
+                       "at evenly spaced quantiles, ascending (`corun benchmark --profile` "
+                       "writes 20), got " +
+                       value.dump());
+    }
+    std::vector<double> spread;
+    for (const Json& ratio : value) {
+        if (!ratio.is_number() || ratio.get<double>() < 0.01 || ratio.get<double>() > 100) {
+            return invalid(field + " holds " + ratio.dump() +
+                           "; each ratio is a frame's device time over the median, 0.01..100");
+        }
+        if (!spread.empty() && ratio.get<double>() < spread.back()) {
+            return invalid(field + " must be ascending (the ratios at rising quantiles), but " +
+                           ratio.dump() + " follows " + Json(spread.back()).dump());
+        }
+        spread.push_back(ratio.get<double>());
+    }
+    return spread;
+}
+
 Expected<GenerativeTiming> generative_entry(const Json& entry, const std::string& where) {
     if (!entry.is_object()) return invalid(where + " must be an object");
     GenerativeTiming timing;
@@ -108,6 +134,9 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
             if (overhead) profile.overhead[model] = *overhead;
             CORUN_TRY(const auto cold, optional_duration(entry, "cold_frame_us", at));
             if (cold) profile.cold_frame[model] = *cold;
+            if (entry.contains("frame_spread")) {
+                CORUN_TRY(profile.frame_spread[model], frame_spread_field(entry, at));
+            }
         }
     }
     if (section.contains("device") && section["device"].is_object()) {
@@ -159,6 +188,9 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
         if (section["models"].contains(name)) {
             section["models"][name]["cold_frame_us"] = cold.count() / 1000.0;
         }
+    }
+    for (const auto& [name, spread] : profile.frame_spread) {
+        if (section["models"].contains(name)) section["models"][name]["frame_spread"] = spread;
     }
     if (with_configuration) {
         section["device"]["cores"] = profile.cores;

@@ -10,7 +10,8 @@
 //                       "intra_op_threads": 1, "interference": [1.0, 1.31],
 //                       "cold_after_us": 20000},
 //            "models": {"nanodet": {"frame_us": 33000, "overhead_us": 85,
-//                                   "cold_frame_us": 41000}},
+//                                   "cold_frame_us": 41000,
+//                                   "frame_spread": [0.97, 0.98, ..., 1.35]}},
 //            "generative": {"qwen": {"prefill_chunk_tokens": 64, "prefill_chunk_us": 3.7e6,
 //                                    "decode_step_us": 104000}}}}
 //
@@ -53,6 +54,9 @@ struct DeviceProfile {
     // section's device) or longer; less idling, that share of the difference.
     std::map<std::string, std::chrono::nanoseconds> cold_frame;
     std::chrono::nanoseconds cold_after{0};
+    // A model's "frame_spread": its device time over the median at evenly spaced quantiles,
+    // ascending (scheduler::SimulatedModel::frame_spread); absent, every frame takes frame_us.
+    std::map<std::string, std::vector<double>> frame_spread;
     // "closed_loop_after_decision": a closed-loop client's next frame reaches the scheduler only
     // after the slot decided again (scheduler::SimulatedDevice). Set by hand for now: a
     // measurement of it in `corun benchmark --profile` (two closed-loop clients, the ratio of
@@ -73,6 +77,8 @@ struct CapacityProfile {
     // NOT_FOUND naming the sections the profile has and the command that writes the missing one.
     Expected<const DeviceProfile*> device(const std::string& kind) const;
 };
+
+inline constexpr size_t MOST_SPREAD_POINTS = 64;
 
 inline constexpr const char* NPU_SIM_SECTION = "npu-sim";
 inline constexpr const char* CPU_SECTION = "cpu";

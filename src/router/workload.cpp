@@ -151,6 +151,10 @@ std::vector<scheduler::SimulatedModel> simulated_models(const CapacityWorkload& 
         if (auto cold = device.cold_frame.find(planned.name); cold != device.cold_frame.end()) {
             model.cold_frame = cold->second;
         }
+        if (auto spread = device.frame_spread.find(planned.name);
+            spread != device.frame_spread.end()) {
+            model.frame_spread = spread->second;
+        }
         if (auto timing = device.models.find(planned.name); timing != device.models.end()) {
             model.timing = timing->second;
         } else {

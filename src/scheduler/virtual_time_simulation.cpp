@@ -50,6 +50,7 @@ struct ClientState {
     Nanoseconds next_arrival = NEVER;  // periodic, Poisson and listed arrivals
     size_t next_listed = 0;
     std::mt19937_64 random;
+    std::mt19937_64 spread_random;  // frame_spread draws, apart from the arrivals' sequence
     int64_t ledger_ns = 0;
     Nanoseconds last_dispatched{0};
     Nanoseconds last_left = NEVER;  // when a job of it last left the device
@@ -73,13 +74,29 @@ struct Slot {
     bool busy() const { return model != NO_MODEL; }
 };
 
-// An exponential gap of mean `mean` from a uniform draw: the same on every platform (the
-// standard distributions are not).
+// A uniform draw in [0, 1): the same on every platform (the standard distributions are not).
+double uniform_draw(std::mt19937_64& random) {
+    return static_cast<double>(random() >> 11) * 0x1.0p-53;
+}
+
+// An exponential gap of mean `mean` from a uniform draw.
 Nanoseconds exponential_gap(std::mt19937_64& random, Nanoseconds mean) {
-    const double uniform = static_cast<double>(random() >> 11) * 0x1.0p-53;  // [0, 1)
-    const double gap = -std::log1p(-uniform) * static_cast<double>(mean.count());
+    const double gap = -std::log1p(-uniform_draw(random)) * static_cast<double>(mean.count());
     return Nanoseconds(std::max<int64_t>(1, std::llround(gap)));
 }
+
+// One ratio from a model's frame spread (ascending ratios at evenly spaced quantiles), linear
+// between the points.
+double spread_draw(std::mt19937_64& random, const std::vector<double>& spread) {
+    if (spread.size() == 1) return spread.front();
+    const double position = uniform_draw(random) * static_cast<double>(spread.size() - 1);
+    const size_t below = static_cast<size_t>(position);
+    const double above_share = position - static_cast<double>(below);
+    return spread[below] + above_share * (spread[below + 1] - spread[below]);
+}
+
+// Each model's spread draws its own sequence, the same in every run.
+constexpr uint64_t SPREAD_SEED = 0x5eed'f4a3e;
 
 class Simulation {
 public:
@@ -129,6 +146,7 @@ private:
         const ArrivalPattern& arrivals = models_[i].arrivals;
         ClientState& client = clients_[i];
         client.random.seed(arrivals.seed);
+        client.spread_random.seed(SPREAD_SEED + i);
         switch (arrivals.kind) {
             case ArrivalPattern::Kind::SATURATE:
                 // A client per queue entry, none thinking: the queue stays full.
@@ -523,7 +541,7 @@ private:
             if (generative(i)) device += models_[i].generation.unit_time(jobs_[job].next_unit);
         }
         const uint32_t frames = static_cast<uint32_t>(slot.jobs.size());
-        if (!generative(i)) device = models_[i].timing.burst(frames) + cold_extra(i, now);
+        if (!generative(i)) device = spread_burst(i, frames) + cold_extra(i, now);
         client.running += frames;
         client.last_dispatched = now;
         slot.model = i;
@@ -537,6 +555,14 @@ private:
         result_.switch_time += slot.switching;
         result_.dispatches.push_back(
             {now, NEVER, i, frames, switched, decision.reason, decision.ready, slot_index});
+    }
+
+    // A burst's device time with a draw from its model's frame spread.
+    Nanoseconds spread_burst(size_t i, uint32_t frames) {
+        const Nanoseconds burst = models_[i].timing.burst(frames);
+        if (models_[i].frame_spread.empty()) return burst;
+        const double ratio = spread_draw(clients_[i].spread_random, models_[i].frame_spread);
+        return Nanoseconds(std::llround(static_cast<double>(burst.count()) * ratio));
     }
 
     // The extra time of a burst that starts on a device idle since idle_since_ (none while

@@ -13,6 +13,7 @@
 //   - host pre/post time per frame, overlapped with the device (it adds to the frame's latency
 //     but holds no slot), and the runtime's overhead per frame (latency only);
 //   - frames that start on an idle device taking longer (cold_frame), as measured on the cpu;
+//   - the spread of a model's frame times (frame_spread), drawn per burst from a seeded sequence;
 //   - generative models: a job is a chain of units (prefill chunks, then decode steps), one
 //     queued at a time, each a preemptible request: bursts of models of a higher priority run
 //     at once beside a unit on the device's lent slot, and with preemption on the unit pauses
@@ -112,6 +113,12 @@ struct SimulatedModel {
     // longer (its threads asleep, its caches cold); after a shorter idle gap the extra time is
     // that share of (cold_frame - frame), once per burst. 0: every frame takes timing.frame.
     std::chrono::nanoseconds cold_frame{0};
+    // How a frame's device time spreads around timing.frame: the ratio (device time / median)
+    // at evenly spaced quantiles, ascending (the profile's "frame_spread"). Each burst draws one
+    // ratio, interpolated between the points, from the model's own seeded sequence, so a
+    // simulation stays exact and repeatable while its p95 sees the jitter a real device has.
+    // Empty: every burst takes exactly timing.burst(frames).
+    std::vector<double> frame_spread;
 };
 
 // The device the models share.

@@ -110,6 +110,22 @@ TEST(CapacityModelTest, ConcurrentSlotsSlowEachOtherByTheMeasuredInterference) {
     EXPECT_NEAR(prediction->utilisation, 1.0, 1e-3);
 }
 
+TEST(CapacityModelTest, AMeasuredFrameSpreadGivesTheTailItsJitter) {
+    // 10 ms at the median, the frame times spread evenly from 1x to 2x: alone in a closed
+    // loop, a frame's latency is its device time, so p50 is 15 ms and p95 19.5 ms (without the
+    // spread every percentile would be 10 ms).
+    auto made = CapacityPlanner::from_json(R"({"models": {"jittery": {"frame_us": 10000,
+        "frame_spread": [1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9, 2.0]}}})");
+    ASSERT_TRUE(made) << made.status();
+    CapacityWorkload workload = on("npu-sim", {PlannedModel::closed_loop("jittery", 1)});
+    workload.headroom = false;
+    auto prediction = made->predict(workload);
+    ASSERT_TRUE(prediction) << prediction.status();
+    EXPECT_NEAR(prediction->models[0].latency_p50_ms, 15.0, 0.3);
+    EXPECT_NEAR(prediction->models[0].latency_p95_ms, 19.5, 0.3);
+    EXPECT_NEAR(prediction->models[0].throughput, 1000.0 / 15.0, 1.0);
+}
+
 TEST(CapacityModelTest, AnLlmIsPlannedByItsPrefillChunksAndDecodeSteps) {
     PlannedModel llm = PlannedModel::closed_loop("llm", 1);
     llm.prompt_tokens = 64;  // one 100 ms chunk

@@ -24,7 +24,8 @@ const char* EXTENDED_PROFILE = R"({"device": {"context_switch_us": 0},
                      "cold_after_us": 100000, "closed_loop_after_decision": true},
           "models": {"nanodet": {"frame_us": 33000, "host_pre_us": 60, "host_post_us": 25,
                                  "max_in_flight": 2, "overhead_us": 85,
-                                 "cold_frame_us": 41000}},
+                                 "cold_frame_us": 41000,
+                                 "frame_spread": [0.9, 1.0, 1.0, 1.4]}},
           "generative": {"qwen": {"prefill_chunk_tokens": 32, "prefill_chunk_us": 3700000,
                                   "decode_step_us": 104000}}}})";
 
@@ -62,6 +63,7 @@ TEST(CapacityProfileTest, TheCpuSectionCarriesItsConfigurationInterferenceAndLlm
     EXPECT_EQ((*cpu)->overhead.at("nanodet"), microseconds(85));
     EXPECT_EQ((*cpu)->cold_frame.at("nanodet"), microseconds(41000));
     EXPECT_EQ((*cpu)->cold_after, microseconds(100000));
+    EXPECT_EQ((*cpu)->frame_spread.at("nanodet"), (std::vector<double>{0.9, 1.0, 1.0, 1.4}));
     const GenerativeTiming& qwen = (*cpu)->generative.at("qwen");
     EXPECT_EQ(qwen.prefill_chunk_tokens, 32u);
     EXPECT_EQ(qwen.prefill_chunk, microseconds(3700000));
@@ -98,6 +100,8 @@ TEST(CapacityProfileTest, WritingAndReadingGivesTheSameProfile) {
     EXPECT_EQ(again->devices.at(CPU_SECTION).overhead.at("nanodet"), microseconds(85));
     EXPECT_EQ(again->devices.at(CPU_SECTION).cold_frame.at("nanodet"), microseconds(41000));
     EXPECT_EQ(again->devices.at(CPU_SECTION).cold_after, microseconds(100000));
+    EXPECT_EQ(again->devices.at(CPU_SECTION).frame_spread.at("nanodet"),
+              (std::vector<double>{0.9, 1.0, 1.0, 1.4}));
     EXPECT_TRUE(profile->devices.at(CPU_SECTION).closed_loop_after_decision);
     EXPECT_TRUE(again->devices.at(CPU_SECTION).closed_loop_after_decision);
     EXPECT_FALSE(again->devices.at(NPU_SIM_SECTION).closed_loop_after_decision);
@@ -124,6 +128,14 @@ TEST(CapacityProfileTest, EachBadFieldIsNamed) {
                    "execution_slots must be >= 1");
     expect_invalid(R"({"cpu": {"models": {"a": {"frame_us": 5, "cold_frame_us": -1}}}})",
                    "cpu.models.a.cold_frame_us must be a number");
+    expect_invalid(R"({"cpu": {"models": {"a": {"frame_us": 5, "frame_spread": 1.2}}}})",
+                   "cpu.models.a.frame_spread must be a list of 1..64 ratios");
+    expect_invalid(R"({"cpu": {"models": {"a": {"frame_us": 5, "frame_spread": []}}}})",
+                   "cpu.models.a.frame_spread must be a list of 1..64 ratios");
+    expect_invalid(R"({"cpu": {"models": {"a": {"frame_us": 5, "frame_spread": [1, 0]}}}})",
+                   "cpu.models.a.frame_spread holds 0; each ratio is");
+    expect_invalid(R"({"cpu": {"models": {"a": {"frame_us": 5, "frame_spread": [1.2, 1.1]}}}})",
+                   "cpu.models.a.frame_spread must be ascending");
     expect_invalid(R"({"cpu": {"device": {"cold_after_us": "x"}, "models": {}}})",
                    "cpu.device.cold_after_us must be a number");
     expect_invalid(R"({"cpu": {"device": {"closed_loop_after_decision": 1}, "models": {}}})",
