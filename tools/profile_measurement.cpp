@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "cli_support.hpp"
 #include "corun/genai/llm.hpp"
@@ -11,10 +12,12 @@ namespace corun::tools {
 namespace {
 
 // The idle gap after which a frame counts as cold: well past ONNX Runtime's spinning threads
-// going to sleep.
 // going to sleep and the caches going cold (measured here: a frame 20 ms after the last takes
 // about what one 100 ms after does).
 constexpr std::chrono::milliseconds COLD_GAP{20};
+
+// Windows of k slots busy and of each model alone, in alternation, per interference factor.
+constexpr int INTERFERENCE_ROUNDS = 4;
 
 // Points of a model's frame spread: quantiles 2.5%, 7.5%, ..., 97.5% of its frame times.
 constexpr size_t SPREAD_POINTS = 20;
@@ -52,6 +55,16 @@ Expected<std::string> prompt_of_about(genai::LLM& llm, uint32_t tokens) {
     return prompt;
 }
 
+// One frame of `model` alone, waited for: its device time.
+Expected<double> one_frame_device_ms(PreparedModel& model) {
+    InferTiming timing;
+    auto job = model.configured->run_async(
+        model.slots[0], [&timing](const AsyncInferCompletionInfo& info) { timing = info.timing; });
+    if (!job) return job.status().with_context(model.path);
+    CORUN_RETURN_IF_ERROR(job->wait(std::chrono::seconds(60)), model.path);
+    return static_cast<double>(timing.device_ns) / 1e6;
+}
+
 }  // namespace
 
 Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedModel*>& models,
@@ -64,7 +77,6 @@ Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedMo
     section.interference = {1.0};
     // 1. Alone, one frame in flight: what a frame holds the slot for, and what it spends
     // outside it.
-    std::vector<double> alone_device_ms;
     uint32_t most_clients = 0;
     for (PreparedModel* model : models) {
         PumpOptions warmup;
@@ -94,79 +106,102 @@ Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedMo
         section.overhead[model->name()] = from_milliseconds(total - device - conversion);
         const auto spread = frame_spread(result.device_ms);
         if (!spread.empty()) section.frame_spread[model->name()] = spread;
-        alone_device_ms.push_back(device);
         most_clients += static_cast<uint32_t>(model->queue_size);
     }
-    // 2. After the device idled: each model alone, one frame every COLD_GAP plus its frame
-    // time. On the cpu the frame takes longer than back to back (the thread pool asleep, the
-    // caches cold); the simulation scales the difference by the idle gap.
+    // 2. After the device idled: each model alone, pairs of a frame COLD_GAP after the last
+    // and one right after it. On the cpu the first takes longer (the thread pool asleep, the
+    // caches cold, an idle vCPU waking); the simulation scales the difference by the idle gap.
+    // Each pair is a ratio of two frames a few milliseconds apart, so the machine's drift over
+    // the seconds of the profile (this VM's frame times move by 2x between runs) cancels.
     section.cold_after = COLD_GAP;
-    for (size_t m = 0; m < models.size(); ++m) {
-        PreparedModel* model = models[m];
-        const double period = std::chrono::duration<double>(COLD_GAP).count() +
-                              section.models[model->name()].frame.count() / 1e9;
-        PumpOptions cold;
-        cold.seconds = std::max(seconds, 8 * period);
-        cold.framerate = 1.0 / period;
-        cold.in_flight = 1;
-        CORUN_TRY(const PumpResult result, pump_frames(*model->configured, model->slots, cold),
-                  model->path);
-        section.cold_frame[model->name()] = from_milliseconds(
-            LatencySummary::of(result.device).p50 + LatencySummary::of(result.conversion).p50);
+    for (PreparedModel* model : models) {
+        const double pair_seconds = std::chrono::duration<double>(COLD_GAP).count() +
+                                    2 * section.models[model->name()].frame.count() / 1e9;
+        const int pairs = std::clamp(static_cast<int>(seconds / pair_seconds), 8, 1000);
+        std::vector<double> ratios;
+        for (int pair = 0; pair < pairs; ++pair) {
+            std::this_thread::sleep_for(COLD_GAP);
+            CORUN_TRY(const double cold_ms, one_frame_device_ms(*model));
+            CORUN_TRY(const double warm_ms, one_frame_device_ms(*model));
+            if (warm_ms > 0) ratios.push_back(cold_ms / warm_ms);
+        }
+        const double ratio = std::max(1.0, percentile(ratios, 50));
+        section.cold_frame[model->name()] = std::chrono::nanoseconds(static_cast<int64_t>(
+            static_cast<double>(section.models[model->name()].frame.count()) * ratio));
     }
-    // 3. Models taking turns: one client sending each model's frame in turn, so that every
-    // frame follows another model's. The context switch is what a frame takes more than back
-    // to back after its own (caches holding another model's weights), averaged over the models.
+    // 3. Models taking turns, two frames each: the first of a pair follows another model's
+    // frame, the second its own. The context switch is what the first takes more than the
+    // second (caches holding another model's weights), averaged over the models; both are
+    // measured in the same seconds, so drift cancels.
     if (models.size() >= 2) {
-        std::vector<std::vector<double>> device_ms(models.size());
+        std::vector<std::vector<double>> after_other(models.size()), after_own(models.size());
         const auto begin = std::chrono::steady_clock::now();
         for (uint64_t turn = 0; turn < 1000000; ++turn) {
-            if (turn >= 2 * models.size() &&
+            if (turn >= 4 * models.size() &&
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count() >=
                     seconds) {
                 break;
             }
-            PreparedModel& model = *models[turn % models.size()];
-            InferTiming timing;
-            auto job = model.configured->run_async(
-                model.slots[0],
-                [&timing](const AsyncInferCompletionInfo& info) { timing = info.timing; });
-            if (!job) return job.status().with_context(model.path);
-            CORUN_RETURN_IF_ERROR(job->wait(std::chrono::seconds(60)), model.path);
-            if (turn >= models.size()) {  // the first round follows nothing
-                device_ms[turn % models.size()].push_back(timing.device_ns / 1e6);
+            const size_t m = (turn / 2) % models.size();
+            CORUN_TRY(const double device_ms, one_frame_device_ms(*models[m]));
+            if (turn % 2 == 1) {
+                after_own[m].push_back(device_ms);
+            } else if (turn > 0) {  // the very first frame follows nothing
+                after_other[m].push_back(device_ms);
             }
         }
         double extra_ms = 0;
         for (size_t m = 0; m < models.size(); ++m) {
-            extra_ms += std::max(0.0, percentile(device_ms[m], 50) - alone_device_ms[m]);
+            extra_ms +=
+                std::max(0.0, percentile(after_other[m], 50) - percentile(after_own[m], 50));
         }
         section.context_switch = from_milliseconds(extra_ms / static_cast<double>(models.size()));
     }
     // 4. k clients at once, client c on model c % M: how much longer a frame takes while k
-    // slots run.
+    // slots run than alone. The two are measured in alternation, INTERFERENCE_ROUNDS windows
+    // of each, so that drift over the seconds of the phase falls on both.
     const uint32_t most = std::min(section.execution_slots, most_clients);
     for (uint32_t k = 2; k <= most; ++k) {
         std::vector<uint32_t> clients(models.size(), 0);
         for (uint32_t c = 0; c < k; ++c) ++clients[c % models.size()];
-        std::vector<PumpTask> tasks;
-        std::vector<size_t> task_model;
+        std::vector<size_t> involved;
         for (size_t m = 0; m < models.size(); ++m) {
-            if (clients[m] == 0) continue;
-            PumpTask task;
-            task.model = models[m];
-            task.options.seconds = seconds;
-            task.options.in_flight = clients[m];
-            tasks.push_back(std::move(task));
-            task_model.push_back(m);
+            if (clients[m] > 0) involved.push_back(m);
         }
-        auto results = pump_together(tasks);
+        std::vector<std::vector<double>> together_ms(models.size()), alone_ms(models.size());
+        for (int round = 0; round < INTERFERENCE_ROUNDS; ++round) {
+            std::vector<PumpTask> tasks;
+            for (size_t m : involved) {
+                PumpTask task;
+                task.model = models[m];
+                task.options.seconds = seconds / INTERFERENCE_ROUNDS;
+                task.options.in_flight = clients[m];
+                task.options.keep_every_frame = true;
+                tasks.push_back(std::move(task));
+            }
+            auto results = pump_together(tasks);
+            for (size_t t = 0; t < tasks.size(); ++t) {
+                if (!results[t]) return results[t].status().with_context(models[involved[t]]->path);
+                auto& kept = together_ms[involved[t]];
+                kept.insert(kept.end(), results[t]->device_ms.begin(), results[t]->device_ms.end());
+            }
+            for (size_t m : involved) {
+                PumpOptions alone;
+                alone.seconds =
+                    seconds / (INTERFERENCE_ROUNDS * static_cast<double>(involved.size()));
+                alone.in_flight = 1;
+                alone.keep_every_frame = true;
+                CORUN_TRY(const PumpResult result,
+                          pump_frames(*models[m]->configured, models[m]->slots, alone),
+                          models[m]->path);
+                alone_ms[m].insert(alone_ms[m].end(), result.device_ms.begin(),
+                                   result.device_ms.end());
+            }
+        }
         double slowed = 0, alone = 0;
-        for (size_t t = 0; t < tasks.size(); ++t) {
-            if (!results[t]) return results[t].status().with_context(models[task_model[t]]->path);
-            const double weight = clients[task_model[t]];
-            slowed += weight * LatencySummary::of(results[t]->device).p50;
-            alone += weight * alone_device_ms[task_model[t]];
+        for (size_t m : involved) {
+            slowed += clients[m] * percentile(together_ms[m], 50);
+            alone += clients[m] * percentile(alone_ms[m], 50);
         }
         section.interference.push_back(alone > 0 ? std::max(0.1, slowed / alone) : 1.0);
     }

@@ -18,12 +18,16 @@ namespace corun::tools {
 //      and back to the completion, less both: hand-off and callback), as overhead_us; and
 //      how its frame times spread (frame_spread: each over the median at the quantiles 2.5%,
 //      7.5%, ..., 97.5%; with at least 20 frames);
-//   2. each model alone, one frame every 20 ms plus its frame time: its slot time on a device
-//      that had idled (cold_frame_us; cold_after_us = 20 ms);
-//   3. with two or more models, one client sending each model's frame in turn: the context
-//      switch is the mean of what a frame takes more than after its own;
+//   2. each model alone, pairs of frames: one 20 ms after the last, one right after it: its
+//      slot time on a device that had idled is its frame time x the median ratio of the two
+//      (cold_frame_us; cold_after_us = 20 ms);
+//   3. with two or more models, one client sending each model two frames in turn: the context
+//      switch is the mean of what the first (after another model's) takes more than the
+//      second (after its own). Phases 2 and 3 compare frames measured moments apart, so the
+//      machine's drift between phases does not enter them;
 //   4. for k = 2 .. execution_slots: k one-frame clients at once, spread over the models in
-//      turn: interference[k - 1] = the device time of their frames / the same models' alone.
+//      turn: interference[k - 1] = the device time of their frames / the same models' alone,
+//      the two measured in alternation (4 windows of each).
 // Each phase runs `seconds` (the cold one at least 8 frames). The slots measured are at most
 // 2 x the models' queue sizes.
 Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedModel*>& models,
