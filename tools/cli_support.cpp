@@ -163,9 +163,10 @@ void apply_service_options(const ServiceOptions& options, VDeviceParams& params)
 }
 
 void add_cpu_options(CLI::App& command, CpuDeviceParams& params) {
-    command.add_option("--threads", params.intra_op_threads,
-                       "cpu: ONNX Runtime intra-op threads per inference (0 = ONNX Runtime's "
-                       "default, one per physical core it detects, on one pool all models share)");
+    command.add_option(
+        "--threads", params.intra_op_threads,
+        "cpu: ONNX Runtime intra-op threads per inference (0 = ONNX Runtime's "
+        "default, one per physical core it detects; each model has a pool of its own)");
     command
         .add_option("--slots", params.execution_slots,
                     "cpu: inferences run at once (0 = the device shares its cores by itself: "

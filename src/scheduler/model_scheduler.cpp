@@ -91,7 +91,8 @@ struct ModelScheduler::State {
     TimePoint now() const { return std::chrono::duration_cast<TimePoint>(Clock::now() - origin); }
 
     // A model that had nothing to do starts level with the least-served busy model, so idle
-    // time is not banked as a claim on the device.
+    // time is not banked as a claim on the device; with no model busy, level with the ledger
+    // floor, so that device time other models used while it idled is not held against them.
     void catch_up(uint64_t model_id, ScheduledModel& model) {
         bool found = false;
         int64_t least = 0;
@@ -100,7 +101,18 @@ struct ModelScheduler::State {
             least = found ? std::min(least, other.ledger_ns) : other.ledger_ns;
             found = true;
         }
-        if (found) model.ledger_ns = std::max(model.ledger_ns, least);
+        model.ledger_ns = std::max(model.ledger_ns, found ? least : ledger_floor_ns);
+    }
+
+    // After `charged` was charged: the floor rises to the least ledger of the models that were
+    // busy (the charged one and any with frames queued or running). It never falls.
+    void raise_ledger_floor(const ScheduledModel& charged) {
+        int64_t least = charged.ledger_ns;
+        for (const auto& [id, other] : models) {
+            if (other.frames_queued == 0 && other.running == 0) continue;
+            least = std::min(least, other.ledger_ns);
+        }
+        ledger_floor_ns = std::max(ledger_floor_ns, least);
     }
 
     // The models with frames queued, in id order, as the policy sees them; for a latency
@@ -336,6 +348,7 @@ struct ModelScheduler::State {
             found->second.running -= frames;
             found->second.last_finished = finished;
             found->second.ledger_ns += device_ns;
+            raise_ledger_floor(found->second);
             found->second.device_time_ns += device_ns;
             found->second.frames_done += frames;
         }
@@ -448,6 +461,12 @@ struct ModelScheduler::State {
     std::condition_variable wake;
     SchedulingPolicy policy;
     std::map<uint64_t, ScheduledModel> models;
+    // The fairness ledgers' floor (as a CFS run queue's min_vruntime): the least ledger of the
+    // busy models, never falling. A model that wakes while no other is busy starts there: two
+    // models that each ran alone in turn start level, not the later one owing the device
+    // what the earlier one used while it was idle (measured: a 22 ms model starved for 270 ms
+    // at the start of a mix of four after each had run alone; docs/PERFORMANCE.md, P5).
+    int64_t ledger_floor_ns = 0;
     std::vector<ModelQueueState> view;  // reused for each decision
     size_t running = 0;
     uint64_t dispatches = 0;  // bursts dispatched, all models

@@ -293,13 +293,25 @@ private:
         client.queued.push_back({job, now});
     }
 
+    // As the threaded scheduler: level with the least-served busy model, or with no model
+    // busy, with the ledger floor.
     void catch_up(size_t i) {
         std::optional<int64_t> least;
         for (size_t j = 0; j < models_.size(); ++j) {
             if (j == i || (clients_[j].queued.empty() && clients_[j].running == 0)) continue;
             least = least ? std::min(*least, clients_[j].ledger_ns) : clients_[j].ledger_ns;
         }
-        if (least) clients_[i].ledger_ns = std::max(clients_[i].ledger_ns, *least);
+        clients_[i].ledger_ns = std::max(clients_[i].ledger_ns, least.value_or(ledger_floor_ns_));
+    }
+
+    // After model `charged` was charged: the least ledger of the models that were busy.
+    void raise_ledger_floor(size_t charged) {
+        int64_t least = clients_[charged].ledger_ns;
+        for (const ClientState& client : clients_) {
+            if (client.queued.empty() && client.running == 0) continue;
+            least = std::min(least, client.ledger_ns);
+        }
+        ledger_floor_ns_ = std::max(ledger_floor_ns_, least);
     }
 
     // The job left the device: post-processing, then it is complete.
@@ -458,6 +470,7 @@ private:
         const Nanoseconds slot_time = now - slot.started - slot.paused_for;
         const Nanoseconds device = slot_time - slot.switching;
         client.ledger_ns += device.count();
+        raise_ledger_floor(i);
         result_.models[i].device_time += device;
         result_.busy_time += slot_time;
         result_.dispatches[slot.dispatch].end = now;
@@ -625,6 +638,7 @@ private:
     const SimulatedDevice& device_;
     SchedulingPolicy policy_;
     std::vector<ClientState> clients_;
+    int64_t ledger_floor_ns_ = 0;  // ModelScheduler's ledger floor, the same rule
     std::vector<Slot> slots_;
     std::vector<Job> jobs_;
     SimulationResult result_;

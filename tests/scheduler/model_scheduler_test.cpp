@@ -465,9 +465,10 @@ namespace {
 
 // ---- preemptible requests (generative models' units) ----
 
-// Which of two frames queued behind a running burst goes first, when model "a" (1 us of device
-// time so far) sends after its last burst was charged and "c" (5 us) and "b" (10 us, running)
-// are busy; `idle_before_catch_up` decides whether "a" counts as waking from idle.
+// Which of two frames queued behind a running burst goes first, when model "a" (ledger 1 us)
+// sends after its last burst was charged and "c" (6 us) and "b" (16 us, running) are busy;
+// `idle_before_catch_up` decides whether "a" counts as waking from idle. The history: a, c, b
+// each alone in turn (1, 5 and 10 us), each new model starting at the ledger floor.
 std::vector<uint64_t> order_after_a_gap(std::chrono::nanoseconds idle_before_catch_up) {
     PolicyOptions options;
     options.aging_step = std::chrono::nanoseconds(0);
@@ -477,7 +478,7 @@ std::vector<uint64_t> order_after_a_gap(std::chrono::nanoseconds idle_before_cat
     EXPECT_TRUE(scheduler.add_model(2, "a", with_priority(16)).is_ok());
     EXPECT_TRUE(scheduler.add_model(3, "b", with_priority(16)).is_ok());
     Recorder history;
-    const std::pair<uint64_t, int64_t> past[] = {{1, 5000}, {3, 10000}, {2, 1000}};
+    const std::pair<uint64_t, int64_t> past[] = {{2, 1000}, {1, 5000}, {3, 10000}};
     int done = 0;
     for (const auto& [model_id, device_ns] : past) {
         EXPECT_TRUE(scheduler.enqueue(history.request(model_id, device_ns)).is_ok());
@@ -496,11 +497,42 @@ std::vector<uint64_t> order_after_a_gap(std::chrono::nanoseconds idle_before_cat
 }
 
 TEST(ModelSchedulerTest, OnlyAGapLongerThanTheMarginMakesAModelCatchUp) {
-    // Kept as a short gap: "a" keeps its ledger (1 us, below c's 5 us) and goes first.
+    // Kept as a short gap: "a" keeps its ledger (1 us, below c's 6 us) and goes first.
     EXPECT_EQ(order_after_a_gap(std::chrono::hours(1)), (std::vector<uint64_t>{2, 1}));
-    // Counted as idle: "c" (idle too) catches up to b's 10 us, and "a" to the least busy model's
-    // 10 us: tied, turn order after b gives c first.
+    // Counted as idle: "c" (idle too) catches up to b's 16 us, and "a" to the least busy model's
+    // 16 us: tied, turn order after b gives c first.
     EXPECT_EQ(order_after_a_gap(std::chrono::nanoseconds(0)), (std::vector<uint64_t>{1, 2}));
+}
+
+TEST(ModelSchedulerTest, AModelWakingWithNoOtherBusyStartsAtTheLedgerFloor) {
+    // "a" runs alone (10 us), then "b" alone (1 us): b starts at the floor a left (10 us), so
+    // its ledger is 11 us, not 1. Queued behind a running "c", a (10 us, kept: the margin is an
+    // hour) goes before b. Without the floor b (1 us) would go first, and would keep the device
+    // until it had used what a used while b idled (VirtualTimeScheduleTest.AModelWakingOnAn...).
+    PolicyOptions options;
+    options.aging_step = std::chrono::nanoseconds(0);
+    options.idle_before_catch_up = std::chrono::hours(1);
+    ModelScheduler scheduler({DeviceSlots{1}}, options);
+    ASSERT_TRUE(scheduler.add_model(1, "a", with_priority(16)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(2, "b", with_priority(16)).is_ok());
+    ASSERT_TRUE(scheduler.add_model(3, "c", with_priority(16)).is_ok());
+    Recorder history;
+    const std::pair<uint64_t, int64_t> past[] = {{1, 10000}, {2, 1000}};
+    int done = 0;
+    for (const auto& [model_id, device_ns] : past) {
+        ASSERT_TRUE(scheduler.enqueue(history.request(model_id, device_ns)).is_ok());
+        history.wait_for(++done);
+        ASSERT_TRUE(test::wait_until([&] { return scheduler.in_flight() == 0; }));
+    }
+    Blocker c;
+    ASSERT_TRUE(scheduler.enqueue(c.request(3)).is_ok());
+    ASSERT_TRUE(c.wait_until_entered());
+    Recorder recorder;
+    ASSERT_TRUE(scheduler.enqueue(recorder.request(2)).is_ok());
+    ASSERT_TRUE(scheduler.enqueue(recorder.request(1)).is_ok());
+    c.release();
+    recorder.wait_for(2);
+    EXPECT_EQ(recorder.order, (std::vector<uint64_t>{1, 2}));
 }
 
 TEST(ModelSchedulerTest, OutrankingFramesRunBesideARunningPreemptibleRequest) {

@@ -331,6 +331,32 @@ TEST(VirtualTimeScheduleTest, AModelCatchesUpOnlyAfterAGapLongerThanTheMargin) {
     EXPECT_EQ(order(milliseconds(3), std::chrono::hours(1)), kept);
 }
 
+TEST(VirtualTimeScheduleTest, AModelWakingOnAnIdleDeviceStartsAtTheLedgerFloor) {
+    // "a" runs ten 1 ms frames alone (0-10 ms). "b" runs one frame alone at 15 ms, on an idle
+    // device: it starts at the ledger floor (a's 10 ms), not at 0. At 20 ms b queues five more,
+    // at 20.5 ms a queues five: a catches up to b's 11 ms and they take turns. Without the floor,
+    // b (1 ms) would run all five before a (10 ms) got the device: the device time a used while
+    // b idled held against it, as a 22 ms model starved for 270 ms at the start of a mix.
+    std::vector<nanoseconds> a_times, b_times = {milliseconds(15)};
+    for (int f = 0; f < 10; ++f) a_times.push_back(nanoseconds(0));
+    for (int f = 0; f < 5; ++f) {
+        a_times.push_back(microseconds(20500));
+        b_times.push_back(milliseconds(20));
+    }
+    auto a = model("a", 16, milliseconds(1), ArrivalPattern::at(a_times), 1, 16);
+    auto b = model("b", 16, milliseconds(1), ArrivalPattern::at(b_times), 1, 16);
+    PolicyOptions options;
+    options.aging_step = nanoseconds(0);
+    const auto result = simulate({a, b}, nanoseconds(0), options, milliseconds(100));
+    std::vector<size_t> from_20ms;
+    for (const auto& dispatch : result.dispatches) {
+        if (dispatch.start >= milliseconds(20)) from_20ms.push_back(dispatch.model);
+    }
+    ASSERT_EQ(from_20ms.size(), 10u);
+    EXPECT_EQ(std::vector<size_t>(from_20ms.begin(), from_20ms.begin() + 4),
+              (std::vector<size_t>{1, 0, 1, 0}));
+}
+
 TEST(VirtualTimeScheduleTest, ClosedLoopFramesAfterTheDecisionAlternateFrameByFrame) {
     // The same two clients, on a device where a client's next frame reaches the scheduler only
     // after the slot decided again (SimulatedDevice::closed_loop_frames_after_decision: a worker
