@@ -469,6 +469,18 @@ namespace {
 // sends after its last burst was charged and "c" (6 us) and "b" (16 us, running) are busy;
 // `idle_before_catch_up` decides whether "a" counts as waking from idle. The history: a, c, b
 // each alone in turn (1, 5 and 10 us), each new model starting at the ledger floor.
+// Runs one frame of each model alone, in turn, charging it `device_ns`.
+void run_alone_in_turn(ModelScheduler& scheduler,
+                       const std::vector<std::pair<uint64_t, int64_t>>& frames) {
+    Recorder history;
+    int done = 0;
+    for (const auto& [model_id, device_ns] : frames) {
+        EXPECT_TRUE(scheduler.enqueue(history.request(model_id, device_ns)).is_ok());
+        history.wait_for(++done);
+        EXPECT_TRUE(test::wait_until([&] { return scheduler.in_flight() == 0; }));
+    }
+}
+
 std::vector<uint64_t> order_after_a_gap(std::chrono::nanoseconds idle_before_catch_up) {
     PolicyOptions options;
     options.aging_step = std::chrono::nanoseconds(0);
@@ -477,14 +489,7 @@ std::vector<uint64_t> order_after_a_gap(std::chrono::nanoseconds idle_before_cat
     EXPECT_TRUE(scheduler.add_model(1, "c", with_priority(16)).is_ok());
     EXPECT_TRUE(scheduler.add_model(2, "a", with_priority(16)).is_ok());
     EXPECT_TRUE(scheduler.add_model(3, "b", with_priority(16)).is_ok());
-    Recorder history;
-    const std::pair<uint64_t, int64_t> past[] = {{2, 1000}, {1, 5000}, {3, 10000}};
-    int done = 0;
-    for (const auto& [model_id, device_ns] : past) {
-        EXPECT_TRUE(scheduler.enqueue(history.request(model_id, device_ns)).is_ok());
-        history.wait_for(++done);
-        EXPECT_TRUE(test::wait_until([&] { return scheduler.in_flight() == 0; }));
-    }
+    run_alone_in_turn(scheduler, {{2, 1000}, {1, 5000}, {3, 10000}});
     Blocker b;
     EXPECT_TRUE(scheduler.enqueue(b.request(3)).is_ok());
     EXPECT_TRUE(b.wait_until_entered());
@@ -516,14 +521,7 @@ TEST(ModelSchedulerTest, AModelWakingWithNoOtherBusyStartsAtTheLedgerFloor) {
     ASSERT_TRUE(scheduler.add_model(1, "a", with_priority(16)).is_ok());
     ASSERT_TRUE(scheduler.add_model(2, "b", with_priority(16)).is_ok());
     ASSERT_TRUE(scheduler.add_model(3, "c", with_priority(16)).is_ok());
-    Recorder history;
-    const std::pair<uint64_t, int64_t> past[] = {{1, 10000}, {2, 1000}};
-    int done = 0;
-    for (const auto& [model_id, device_ns] : past) {
-        ASSERT_TRUE(scheduler.enqueue(history.request(model_id, device_ns)).is_ok());
-        history.wait_for(++done);
-        ASSERT_TRUE(test::wait_until([&] { return scheduler.in_flight() == 0; }));
-    }
+    run_alone_in_turn(scheduler, {{1, 10000}, {2, 1000}});
     Blocker c;
     ASSERT_TRUE(scheduler.enqueue(c.request(3)).is_ok());
     ASSERT_TRUE(c.wait_until_entered());
