@@ -411,9 +411,11 @@ corun::Status bench_target(const Target& target, const Options& options,
     for (const auto& path : paths) {
         slot_ms.push_back(section.models.at(stem(path)).frame.count() / 1e6);
         const auto cold = section.cold_frame.find(stem(path));
-        std::fprintf(
-            text_out, " %s %.2f ms (cold %.2f)", stem(path).c_str(), slot_ms.back(),
-            cold == section.cold_frame.end() ? slot_ms.back() : cold->second.count() / 1e6);
+        const auto own = section.model_interference.find(stem(path));
+        std::fprintf(text_out, " %s %.2f ms (cold %.2f, beside others x%.2f)", stem(path).c_str(),
+                     slot_ms.back(),
+                     cold == section.cold_frame.end() ? slot_ms.back() : cold->second.count() / 1e6,
+                     own == section.model_interference.end() ? 1.0 : own->second.back());
     }
     std::fprintf(text_out, "; context switch %.2f ms",
                  static_cast<double>(section.context_switch.count()) / 1e6);

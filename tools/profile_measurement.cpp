@@ -157,21 +157,24 @@ Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedMo
         }
         section.context_switch = from_milliseconds(extra_ms / static_cast<double>(models.size()));
     }
-    // 4. k clients at once, client c on model c % M: how much longer a frame takes while k
-    // slots run than alone. The two are measured in alternation, INTERFERENCE_ROUNDS windows
-    // of each, so that drift over the seconds of the phase falls on both.
+    // 4. k clients at once: how much longer a frame takes while k slots run than alone. The
+    // two are measured in alternation, INTERFERENCE_ROUNDS windows of each, so that drift over
+    // the seconds of the phase falls on both; in round r client c runs model (c + r) % M, so
+    // that each model is measured beside others where k < M. Per model where it was measured
+    // in every k (its own interference: models slow differently when the device gives a frame
+    // alone every core), and for the device, over all models.
     const uint32_t most = std::min(section.execution_slots, most_clients);
+    std::vector<std::vector<double>> own_factors(models.size(), std::vector<double>{1.0});
     for (uint32_t k = 2; k <= most; ++k) {
-        std::vector<uint32_t> clients(models.size(), 0);
-        for (uint32_t c = 0; c < k; ++c) ++clients[c % models.size()];
-        std::vector<size_t> involved;
-        for (size_t m = 0; m < models.size(); ++m) {
-            if (clients[m] > 0) involved.push_back(m);
-        }
         std::vector<std::vector<double>> together_ms(models.size()), alone_ms(models.size());
         for (int round = 0; round < INTERFERENCE_ROUNDS; ++round) {
+            std::vector<uint32_t> clients(models.size(), 0);
+            for (uint32_t c = 0; c < k; ++c) ++clients[(c + round) % models.size()];
+            std::vector<size_t> involved;
             std::vector<PumpTask> tasks;
-            for (size_t m : involved) {
+            for (size_t m = 0; m < models.size(); ++m) {
+                if (clients[m] == 0) continue;
+                involved.push_back(m);
                 PumpTask task;
                 task.model = models[m];
                 task.options.seconds = seconds / INTERFERENCE_ROUNDS;
@@ -199,11 +202,22 @@ Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedMo
             }
         }
         double slowed = 0, alone = 0;
-        for (size_t m : involved) {
-            slowed += clients[m] * percentile(together_ms[m], 50);
-            alone += clients[m] * percentile(alone_ms[m], 50);
+        for (size_t m = 0; m < models.size(); ++m) {
+            const double with_others = percentile(together_ms[m], 50);
+            const double by_itself = percentile(alone_ms[m], 50);
+            if (together_ms[m].empty() || alone_ms[m].empty() || !(by_itself > 0)) continue;
+            slowed += with_others;
+            alone += by_itself;
+            if (own_factors[m].size() == k - 1) {
+                own_factors[m].push_back(std::clamp(with_others / by_itself, 0.1, 100.0));
+            }
         }
-        section.interference.push_back(alone > 0 ? std::max(0.1, slowed / alone) : 1.0);
+        section.interference.push_back(alone > 0 ? std::clamp(slowed / alone, 0.1, 100.0) : 1.0);
+    }
+    for (size_t m = 0; m < models.size(); ++m) {
+        if (own_factors[m].size() == section.interference.size() && own_factors[m].size() > 1) {
+            section.model_interference[models[m]->name()] = own_factors[m];
+        }
     }
     return section;
 }

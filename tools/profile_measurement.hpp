@@ -26,8 +26,9 @@ namespace corun::tools {
 //      second (after its own). Phases 2 and 3 compare frames measured moments apart, so the
 //      machine's drift between phases does not enter them;
 //   4. for k = 2 .. execution_slots: k one-frame clients at once, spread over the models in
-//      turn: interference[k - 1] = the device time of their frames / the same models' alone,
-//      the two measured in alternation (4 windows of each).
+//      turn (rotating by a model each window): interference[k - 1] = the device time of their
+//      frames / the same models' alone, the two measured in alternation (4 windows of each);
+//      and each model's own factors (models.M.interference) where it was measured for every k.
 // Each phase runs `seconds` (the cold one at least 8 frames). The slots measured are at most
 // 2 x the models' queue sizes.
 Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedModel*>& models,

@@ -56,9 +56,10 @@ Expected<uint32_t> count_field(const Json& object, const char* key, const std::s
     return value.get<uint32_t>();
 }
 
-Expected<std::vector<double>> interference_field(const Json& device, const std::string& where) {
-    if (!device.contains("interference")) return std::vector<double>{1.0};
-    const Json& value = device.at("interference");
+// The device's or a model's "interference" (absent: 1 for any number of slots).
+Expected<std::vector<double>> interference_field(const Json& object, const std::string& where) {
+    if (!object.contains("interference")) return std::vector<double>{1.0};
+    const Json& value = object.at("interference");
     const std::string field = where + ".interference";
     if (!value.is_array() || value.empty() || value.size() > 256) {
         return invalid(field +
@@ -137,6 +138,9 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
             if (entry.contains("frame_spread")) {
                 CORUN_TRY(profile.frame_spread[model], frame_spread_field(entry, at));
             }
+            if (entry.contains("interference")) {
+                CORUN_TRY(profile.model_interference[model], interference_field(entry, at));
+            }
         }
     }
     if (section.contains("device") && section["device"].is_object()) {
@@ -191,6 +195,9 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
     }
     for (const auto& [name, spread] : profile.frame_spread) {
         if (section["models"].contains(name)) section["models"][name]["frame_spread"] = spread;
+    }
+    for (const auto& [name, factors] : profile.model_interference) {
+        if (section["models"].contains(name)) section["models"][name]["interference"] = factors;
     }
     if (with_configuration) {
         section["device"]["cores"] = profile.cores;

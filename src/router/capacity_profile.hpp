@@ -57,6 +57,9 @@ struct DeviceProfile {
     // A model's "frame_spread": its device time over the median at evenly spaced quantiles,
     // ascending (scheduler::SimulatedModel::frame_spread); absent, every frame takes frame_us.
     std::map<std::string, std::vector<double>> frame_spread;
+    // A model's own "interference" (as the device's, for that model's frames), where models
+    // slow differently beside others (scheduler::SimulatedModel::interference).
+    std::map<std::string, std::vector<double>> model_interference;
     // "closed_loop_after_decision": a closed-loop client's next frame reaches the scheduler only
     // after the slot decided again (scheduler::SimulatedDevice). Set by hand for now: a
     // measurement of it in `corun benchmark --profile` (two closed-loop clients, the ratio of

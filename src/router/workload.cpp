@@ -155,6 +155,10 @@ std::vector<scheduler::SimulatedModel> simulated_models(const CapacityWorkload& 
             spread != device.frame_spread.end()) {
             model.frame_spread = spread->second;
         }
+        if (auto own = device.model_interference.find(planned.name);
+            own != device.model_interference.end()) {
+            model.interference = own->second;
+        }
         if (auto timing = device.models.find(planned.name); timing != device.models.end()) {
             model.timing = timing->second;
         } else {

@@ -70,6 +70,7 @@ struct Slot {
     Nanoseconds end = NEVER;
     bool paused = false;
     Nanoseconds paused_for{0};  // lent to outranking bursts: not charged to its model
+    double speed_factor = 1.0;  // how much longer its work takes than alone, now
     size_t dispatch = 0;        // index into the result's dispatches
     bool busy() const { return model != NO_MODEL; }
 };
@@ -246,7 +247,7 @@ private:
                 if (generative(slot.model) && models_[slot.model].params.priority < priority) {
                     continue;
                 }
-                view.running_left_ns.push_back(std::llround(slot.remaining_ns * speed_factor_));
+                view.running_left_ns.push_back(std::llround(slot.remaining_ns * slot.speed_factor));
             }
         }
         for (size_t j = 0; j < models_.size(); ++j) {
@@ -411,7 +412,8 @@ private:
                 if (slot.paused) {
                     slot.paused_for += now - last_update_;
                 } else {
-                    slot.remaining_ns = std::max(0.0, slot.remaining_ns - elapsed / speed_factor_);
+                    slot.remaining_ns =
+                        std::max(0.0, slot.remaining_ns - elapsed / slot.speed_factor);
                 }
             }
         }
@@ -611,12 +613,12 @@ private:
             }
             if (!slot.paused) ++running;
         }
-        speed_factor_ = device_.slowdown(running);
         for (Slot& slot : slots_) {
             if (!slot.busy()) continue;
+            slot.speed_factor = device_.slowdown(models_[slot.model], running);
             slot.end = slot.paused
                            ? NEVER
-                           : now + Nanoseconds(std::llround(slot.remaining_ns * speed_factor_));
+                           : now + Nanoseconds(std::llround(slot.remaining_ns * slot.speed_factor));
             result_.dispatches[slot.dispatch].end = slot.end;
         }
         last_update_ = now;
@@ -643,7 +645,6 @@ private:
     std::vector<Job> jobs_;
     SimulationResult result_;
     Nanoseconds last_update_{0};
-    double speed_factor_ = 1.0;
     Nanoseconds idle_since_ = NEVER;  // when the last burst ended with no other running; NEVER:
                                       // never busy yet (idle since ever)
 };
@@ -659,9 +660,19 @@ Nanoseconds GenerationShape::unit_time(uint32_t unit) const {
     return decode_step;
 }
 
+namespace {
+double factor_for(const std::vector<double>& factors, size_t running) {
+    if (factors.empty() || running == 0) return 1.0;
+    return factors[std::min(running, factors.size()) - 1];
+}
+}  // namespace
+
 double SimulatedDevice::slowdown(size_t running) const {
-    if (interference.empty() || running == 0) return 1.0;
-    return interference[std::min(running, interference.size()) - 1];
+    return factor_for(interference, running);
+}
+
+double SimulatedDevice::slowdown(const SimulatedModel& model, size_t running) const {
+    return factor_for(model.interference.empty() ? interference : model.interference, running);
 }
 
 SimulationResult simulate(const std::vector<SimulatedModel>& models, Nanoseconds context_switch,

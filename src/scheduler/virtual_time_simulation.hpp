@@ -119,6 +119,11 @@ struct SimulatedModel {
     // simulation stays exact and repeatable while its p95 sees the jitter a real device has.
     // Empty: every burst takes exactly timing.burst(frames).
     std::vector<double> frame_spread;
+    // This model's own slowdown while k bursts run at once (as SimulatedDevice::interference),
+    // where models slow differently: on a cpu device sharing its cores by itself, a frame alone
+    // runs on every core and one beside another on one core, so a model that gains much from a
+    // second core slows much more than one that gains little. Empty: the device's.
+    std::vector<double> interference;
 };
 
 // The device the models share.
@@ -139,6 +144,8 @@ struct SimulatedDevice {
     bool closed_loop_frames_after_decision = false;
 
     double slowdown(size_t running) const;
+    // Model `model`'s slowdown: its own interference if it has one, else the device's.
+    double slowdown(const SimulatedModel& model, size_t running) const;
 };
 
 // One burst on the device.

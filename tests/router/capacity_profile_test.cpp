@@ -25,7 +25,8 @@ const char* EXTENDED_PROFILE = R"({"device": {"context_switch_us": 0},
           "models": {"nanodet": {"frame_us": 33000, "host_pre_us": 60, "host_post_us": 25,
                                  "max_in_flight": 2, "overhead_us": 85,
                                  "cold_frame_us": 41000,
-                                 "frame_spread": [0.9, 1.0, 1.0, 1.4]}},
+                                 "frame_spread": [0.9, 1.0, 1.0, 1.4],
+                                 "interference": [1.0, 1.52]}},
           "generative": {"qwen": {"prefill_chunk_tokens": 32, "prefill_chunk_us": 3700000,
                                   "decode_step_us": 104000}}}})";
 
@@ -64,6 +65,7 @@ TEST(CapacityProfileTest, TheCpuSectionCarriesItsConfigurationInterferenceAndLlm
     EXPECT_EQ((*cpu)->cold_frame.at("nanodet"), microseconds(41000));
     EXPECT_EQ((*cpu)->cold_after, microseconds(100000));
     EXPECT_EQ((*cpu)->frame_spread.at("nanodet"), (std::vector<double>{0.9, 1.0, 1.0, 1.4}));
+    EXPECT_EQ((*cpu)->model_interference.at("nanodet"), (std::vector<double>{1.0, 1.52}));
     const GenerativeTiming& qwen = (*cpu)->generative.at("qwen");
     EXPECT_EQ(qwen.prefill_chunk_tokens, 32u);
     EXPECT_EQ(qwen.prefill_chunk, microseconds(3700000));
@@ -102,6 +104,8 @@ TEST(CapacityProfileTest, WritingAndReadingGivesTheSameProfile) {
     EXPECT_EQ(again->devices.at(CPU_SECTION).cold_after, microseconds(100000));
     EXPECT_EQ(again->devices.at(CPU_SECTION).frame_spread.at("nanodet"),
               (std::vector<double>{0.9, 1.0, 1.0, 1.4}));
+    EXPECT_EQ(again->devices.at(CPU_SECTION).model_interference.at("nanodet"),
+              (std::vector<double>{1.0, 1.52}));
     EXPECT_TRUE(profile->devices.at(CPU_SECTION).closed_loop_after_decision);
     EXPECT_TRUE(again->devices.at(CPU_SECTION).closed_loop_after_decision);
     EXPECT_FALSE(again->devices.at(NPU_SIM_SECTION).closed_loop_after_decision);
@@ -136,6 +140,8 @@ TEST(CapacityProfileTest, EachBadFieldIsNamed) {
                    "cpu.models.a.frame_spread holds 0; each ratio is");
     expect_invalid(R"({"cpu": {"models": {"a": {"frame_us": 5, "frame_spread": [1.2, 1.1]}}}})",
                    "cpu.models.a.frame_spread must be ascending");
+    expect_invalid(R"({"cpu": {"models": {"a": {"frame_us": 5, "interference": [1, 0.01]}}}})",
+                   "cpu.models.a.interference holds 0.01");
     expect_invalid(R"({"cpu": {"device": {"cold_after_us": "x"}, "models": {}}})",
                    "cpu.device.cold_after_us must be a number");
     expect_invalid(R"({"cpu": {"device": {"closed_loop_after_decision": 1}, "models": {}}})",

@@ -394,6 +394,19 @@ SimulatedDevice slots(uint32_t shared, std::vector<double> interference = {},
     return device;
 }
 
+TEST(VirtualTimeScheduleTest, AModelWithItsOwnInterferenceSlowsByIt) {
+    // Two slots, the device's slowdown 1.5x with both busy; "own" slows 2x by its own factors
+    // (a model that gains much from a second core loses it beside another). Both always run:
+    // own's 2 ms frames take 4 ms, device's 3 ms.
+    auto own = model("own", 16, milliseconds(2), ArrivalPattern::closed_loop(1, nanoseconds(0)));
+    own.interference = {1.0, 2.0};
+    const auto device =
+        model("device", 16, milliseconds(2), ArrivalPattern::closed_loop(1, nanoseconds(0)));
+    const auto result = simulate({own, device}, slots(2, {1.0, 1.5}), strict(), milliseconds(12));
+    EXPECT_EQ(result.models[0].latency_ms, (std::vector<double>{4.0, 4.0, 4.0}));
+    EXPECT_EQ(result.models[1].latency_ms, (std::vector<double>{3.0, 3.0, 3.0, 3.0}));
+}
+
 TEST(VirtualTimeScheduleTest, SlotsRunBurstsAtOnceEachSlowedByTheOthers) {
     // Two slots, a burst takes 1.5x as long while both run.
     auto result = simulate({model("a", 16, milliseconds(2), ArrivalPattern::saturate()),
