@@ -389,6 +389,8 @@ corun::Status bench_target(const Target& target, const Options& options,
     corun::CpuDeviceParams measured_as = target.params.cpu;
     CORUN_TRY(Loaded loaded, load(target, paths, {}, options.shapes));
     // 0 slots: the cpu device picked them (as `corun benchmark` records it).
+    const bool automatic_sharing = target.kind == "cpu" && measured_as.execution_slots == 0 &&
+                                   measured_as.intra_op_threads == 0;
     if (measured_as.execution_slots == 0) {
         measured_as.execution_slots = corun::runtime::execution_slots(*loaded.vdevice);
     }
@@ -396,7 +398,7 @@ corun::Status bench_target(const Target& target, const Options& options,
     const auto description = loaded.vdevice->physical_devices().front();
     CORUN_TRY(corun::router::DeviceProfile section,
               corun::tools::measure_cpu_section(loaded.pointers(), measured_as, description.cores,
-                                                options.profile_seconds));
+                                                options.profile_seconds, automatic_sharing));
     std::string llm_path = options.no_llm || target.kind != "cpu" ? "" : options.llm;
     if (!llm_path.empty()) {
         auto timing =

@@ -96,6 +96,8 @@ Status run(BenchmarkOptions options) {
     CORUN_TRY(auto vdevice, VDevice::create(params));
     const auto description = vdevice->physical_devices().front();
     // 0 slots: the cpu device picked them; the figures below name what it picked.
+    const bool automatic_sharing =
+        options.cpu.execution_slots == 0 && options.cpu.intra_op_threads == 0;
     if (options.cpu.execution_slots == 0) {
         options.cpu.execution_slots = runtime::execution_slots(*vdevice);
     }
@@ -192,9 +194,9 @@ Status run(BenchmarkOptions options) {
         if (live) std::fprintf(stderr, "\r\033[K[benchmark] measuring the cpu profile...");
         std::vector<PreparedModel*> measured;
         for (auto& model : models) measured.push_back(model.get());
-        CORUN_TRY(
-            capacity.devices[router::CPU_SECTION],
-            measure_cpu_section(measured, options.cpu, description.cores, options.time_to_run));
+        CORUN_TRY(capacity.devices[router::CPU_SECTION],
+                  measure_cpu_section(measured, options.cpu, description.cores, options.time_to_run,
+                                      automatic_sharing));
         for (const auto& path : llm_paths) {
             if (live) std::fprintf(stderr, "\r\033[K[benchmark] %s...", path.c_str());
             CORUN_TRY(capacity.devices[router::CPU_SECTION].generative[model_stem(path)],

@@ -69,8 +69,10 @@ Expected<double> one_frame_device_ms(PreparedModel& model) {
 
 Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedModel*>& models,
                                                     const CpuDeviceParams& cpu,
-                                                    uint32_t machine_cores, double seconds) {
+                                                    uint32_t machine_cores, double seconds,
+                                                    bool automatic_sharing) {
     router::DeviceProfile section;
+    section.one_burst_per_model = automatic_sharing;
     section.cores = machine_cores;
     section.execution_slots = std::max<uint32_t>(1, cpu.execution_slots);
     section.intra_op_threads = cpu.intra_op_threads;

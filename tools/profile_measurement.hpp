@@ -31,9 +31,13 @@ namespace corun::tools {
 //      and each model's own factors (models.M.interference) where it was measured for every k.
 // Each phase runs `seconds` (the cold one at least 8 frames). The slots measured are at most
 // 2 x the models' queue sizes.
+// `automatic_sharing`: the device was configured to share its cores by itself (execution_slots
+// and intra_op_threads 0; `cpu` then holds the slots it picked), recorded as the profile's
+// one_burst_per_model.
 Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedModel*>& models,
                                                     const CpuDeviceParams& cpu,
-                                                    uint32_t machine_cores, double seconds);
+                                                    uint32_t machine_cores, double seconds,
+                                                    bool automatic_sharing = false);
 
 // An LLM on `vdevice` (default parameters): the time to first token of a prompt of about one
 // chunk, scaled to a full chunk, and the median gap between tokens, over generations of

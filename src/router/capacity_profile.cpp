@@ -158,6 +158,12 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
             }
             profile.closed_loop_after_decision = device["closed_loop_after_decision"].get<bool>();
         }
+        if (device.contains("one_burst_per_model")) {
+            if (!device["one_burst_per_model"].is_boolean()) {
+                return invalid(at + ".one_burst_per_model must be true or false");
+            }
+            profile.one_burst_per_model = device["one_burst_per_model"].get<bool>();
+        }
         if (profile.execution_slots == 0) return invalid(at + ".execution_slots must be >= 1");
     }
     if (section.contains("generative")) {
@@ -207,6 +213,7 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
         section["device"]["cold_after_us"] = profile.cold_after.count() / 1000.0;
     }
     if (profile.closed_loop_after_decision) section["device"]["closed_loop_after_decision"] = true;
+    if (profile.one_burst_per_model) section["device"]["one_burst_per_model"] = true;
     if (!profile.generative.empty()) {
         Json generative = Json::object();
         for (const auto& [name, model] : profile.generative) {

@@ -65,6 +65,9 @@ struct DeviceProfile {
     // measurement of it in `corun benchmark --profile` (two closed-loop clients, the ratio of
     // their frames against both simulations) was tried and flipped between runs on this VM.
     bool closed_loop_after_decision = false;
+    // "one_burst_per_model": measured on the cpu device sharing its cores by itself, which runs
+    // one burst of a model at a time (scheduler::SimulatedDevice::one_burst_per_model).
+    bool one_burst_per_model = false;
     std::map<std::string, GenerativeTiming> generative;
 
     bool has_model(const std::string& name) const {

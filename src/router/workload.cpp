@@ -200,6 +200,7 @@ scheduler::SimulatedDevice simulated_device(const CapacityWorkload& workload,
     simulated.interference = device.interference;
     simulated.cold_after = device.cold_after;
     simulated.closed_loop_frames_after_decision = device.closed_loop_after_decision;
+    simulated.one_burst_per_model = device.one_burst_per_model;
     return simulated;
 }
 

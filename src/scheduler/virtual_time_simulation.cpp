@@ -524,6 +524,7 @@ private:
                 for (size_t i = 0; i < models_.size(); ++i) {
                     const ClientState& client = clients_[i];
                     if (client.queued.empty() || int{models_[i].params.priority} <= above) continue;
+                    if (device_.one_burst_per_model && client.running > 0) continue;
                     view.push_back(
                         {i + 1, models_[i].params, static_cast<uint32_t>(client.queued.size()),
                          client.queued.front().enqueued, client.ledger_ns, client.running,

@@ -142,6 +142,10 @@ struct SimulatedDevice {
     // (two such clients then alternate frame by frame); on npu-sim the client is first
     // (router::DeviceProfile::closed_loop_after_decision; docs/PERFORMANCE.md, P5).
     bool closed_loop_frames_after_decision = false;
+    // One burst of a model at a time (the threaded scheduler's DeviceSlots::one_burst_per_model,
+    // the cpu device sharing its cores by itself): a model with a burst running waits for it
+    // rather than taking a second slot.
+    bool one_burst_per_model = false;
 
     double slowdown(size_t running) const;
     // Model `model`'s slowdown: its own interference if it has one, else the device's.

@@ -21,7 +21,8 @@ const char* EXTENDED_PROFILE = R"({"device": {"context_switch_us": 0},
   "models": {"nanodet": {"frame_us": 21000}},
   "cpu": {"device": {"context_switch_us": 50, "cores": 2, "execution_slots": 2,
                      "intra_op_threads": 1, "interference": [1.0, 1.31],
-                     "cold_after_us": 100000, "closed_loop_after_decision": true},
+                     "cold_after_us": 100000, "closed_loop_after_decision": true,
+                     "one_burst_per_model": true},
           "models": {"nanodet": {"frame_us": 33000, "host_pre_us": 60, "host_post_us": 25,
                                  "max_in_flight": 2, "overhead_us": 85,
                                  "cold_frame_us": 41000,
@@ -109,6 +110,8 @@ TEST(CapacityProfileTest, WritingAndReadingGivesTheSameProfile) {
     EXPECT_TRUE(profile->devices.at(CPU_SECTION).closed_loop_after_decision);
     EXPECT_TRUE(again->devices.at(CPU_SECTION).closed_loop_after_decision);
     EXPECT_FALSE(again->devices.at(NPU_SIM_SECTION).closed_loop_after_decision);
+    EXPECT_TRUE(again->devices.at(CPU_SECTION).one_burst_per_model);
+    EXPECT_FALSE(again->devices.at(NPU_SIM_SECTION).one_burst_per_model);
 }
 
 void expect_invalid(const std::string& json, const std::string& expected) {
@@ -146,6 +149,8 @@ TEST(CapacityProfileTest, EachBadFieldIsNamed) {
                    "cpu.device.cold_after_us must be a number");
     expect_invalid(R"({"cpu": {"device": {"closed_loop_after_decision": 1}, "models": {}}})",
                    "cpu.device.closed_loop_after_decision must be true or false");
+    expect_invalid(R"({"cpu": {"device": {"one_burst_per_model": "yes"}, "models": {}}})",
+                   "cpu.device.one_burst_per_model must be true or false");
     expect_invalid(R"({"cpu": {"device": {"cores": -2}, "models": {}}})",
                    "cpu.device.cores must be an integer");
     expect_invalid(R"({"cpu": {"generative": {"q": {"prefill_chunk_us": 10}}}})",

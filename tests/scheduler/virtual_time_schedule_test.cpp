@@ -394,6 +394,27 @@ SimulatedDevice slots(uint32_t shared, std::vector<double> interference = {},
     return device;
 }
 
+TEST(VirtualTimeScheduleTest, OneBurstPerModelLeavesTheOtherSlotIdleForIt) {
+    // Four frames of one model queued at once on two slots: it takes both slots at a time
+    // (bursts start 0, 0, 2, 2 ms), unless the device runs one burst of a model at a time, as
+    // the cpu device sharing its cores by itself does (0, 2, 4, 6 ms).
+    auto starts = [](bool one_burst) {
+        SimulatedDevice device = slots(2);
+        device.one_burst_per_model = one_burst;
+        const std::vector<nanoseconds> at(4, nanoseconds(0));
+        const auto result =
+            simulate({model("a", 16, milliseconds(2), ArrivalPattern::at(at), 1, 4)}, device,
+                     strict(), milliseconds(20));
+        std::vector<nanoseconds> started;
+        for (const auto& dispatch : result.dispatches) started.push_back(dispatch.start);
+        return started;
+    };
+    EXPECT_EQ(starts(false), (std::vector<nanoseconds>{milliseconds(0), milliseconds(0),
+                                                       milliseconds(2), milliseconds(2)}));
+    EXPECT_EQ(starts(true), (std::vector<nanoseconds>{milliseconds(0), milliseconds(2),
+                                                      milliseconds(4), milliseconds(6)}));
+}
+
 TEST(VirtualTimeScheduleTest, AModelWithItsOwnInterferenceSlowsByIt) {
     // Two slots, the device's slowdown 1.5x with both busy; "own" slows 2x by its own factors
     // (a model that gains much from a second core loses it beside another). Both always run:
