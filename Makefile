@@ -83,12 +83,12 @@ sanitize-thread: setup
 # .npy files, the STRING buffer layout, convert_frame between every numeric type pair, and the
 # REST and gRPC fronts' request decoding (KServe v2 JSON + binary data; ModelInferRequest with
 # contents, raw contents and shared-memory parameters; issue 15), and the generate extension's
-# requests (issue 15).
+# requests (issue 15), and the capacity profile reader (issue 13).
 # UBSan only reports by default and the fuzzer would run on; halting makes undefined behaviour
 # a finding with its input saved, like a crash.
 FUZZ_SECONDS ?= 60
 FUZZ_ENV = UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-FUZZ_PARSERS = tensor_proto npy string_elements convert_frame rest_request grpc_request generate_request work_message
+FUZZ_PARSERS = tensor_proto npy string_elements convert_frame rest_request grpc_request generate_request work_message capacity_profile
 fuzz: setup
 	@mkdir -p build-fuzz/corpus build-fuzz/model_corpus $(FUZZ_PARSERS:%=build-fuzz/%_corpus)
 	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
