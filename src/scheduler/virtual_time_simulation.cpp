@@ -661,19 +661,11 @@ Nanoseconds GenerationShape::unit_time(uint32_t unit) const {
     return decode_step;
 }
 
-namespace {
-double factor_for(const std::vector<double>& factors, size_t running) {
+double SimulatedDevice::slowdown(const SimulatedModel& model, size_t running) const {
+    const std::vector<double>& factors =
+        model.interference.empty() ? interference : model.interference;
     if (factors.empty() || running == 0) return 1.0;
     return factors[std::min(running, factors.size()) - 1];
-}
-}  // namespace
-
-double SimulatedDevice::slowdown(size_t running) const {
-    return factor_for(interference, running);
-}
-
-double SimulatedDevice::slowdown(const SimulatedModel& model, size_t running) const {
-    return factor_for(model.interference.empty() ? interference : model.interference, running);
 }
 
 SimulationResult simulate(const std::vector<SimulatedModel>& models, Nanoseconds context_switch,

@@ -147,8 +147,8 @@ struct SimulatedDevice {
     // rather than taking a second slot.
     bool one_burst_per_model = false;
 
-    double slowdown(size_t running) const;
-    // Model `model`'s slowdown: its own interference if it has one, else the device's.
+    // How much longer a burst of `model` takes while `running` bursts run: its own interference
+    // if it has one, else the device's.
     double slowdown(const SimulatedModel& model, size_t running) const;
 };
 
