@@ -205,9 +205,6 @@ std::vector<ClientResult> run_naive(Ort::Env& env, std::vector<ModelSpec*> specs
     return results;
 }
 
-// Time slicing by hand: one thread runs the models' bare sessions in turn, one frame each, every
-// session with the default threads and no spinning: one inference at a time with the whole
-// machine, the ideal that an NPU-style scheduler on the CPU can reach.
 // The urgent camera's naive baselines (no priorities to give), as the issue compares with
 // them: alone on a bare session with default threads, and beside the two saturating models as
 // naive threads, one thread each and default threads, the better of the two counting.
@@ -234,6 +231,9 @@ NaiveUrgentBaseline naive_urgent_baseline(Ort::Env& env, const std::vector<Model
     return baseline;
 }
 
+// Time slicing by hand: one thread runs the models' bare sessions in turn, one frame each, every
+// session with the default threads and no spinning: one inference at a time with the whole
+// machine, the ideal that an NPU-style scheduler on the CPU can reach.
 std::vector<ClientResult> run_time_sliced(Ort::Env& env, std::vector<ModelSpec*> specs,
                                           double seconds) {
     std::vector<std::unique_ptr<BareSession>> sessions;
