@@ -180,7 +180,9 @@ corun::Expected<std::vector<Measured>> run_mix(const Target& target,
                                                const std::string& llm_path = "",
                                                const corun::PlannedModel* llm_plan = nullptr) {
     CORUN_TRY(Loaded loaded, load(target, paths, priorities, options.shapes));
-    // Each model alone, once more, moments before the mix (the --recalibrate figures).
+    // Each model alone, once more, moments before the mix (the --recalibrate figures). A repeated
+    // run measures them too, unused: both runs of a mix go through the same steps, so that the
+    // run-to-run figure compares like with like.
     std::vector<double> alone_ms(paths.size(), 0.0);
     for (size_t i = 0; i < paths.size() && options.recalibrate_seconds > 0; ++i) {
         corun::tools::PumpOptions alone;
@@ -188,8 +190,7 @@ corun::Expected<std::vector<Measured>> run_mix(const Target& target,
         alone.in_flight = 1;
         CORUN_TRY(const auto result, corun::tools::pump_frames(*loaded.models[i]->configured,
                                                                loaded.models[i]->slots, alone));
-        alone_ms[i] = corun::tools::LatencySummary::of(result.device).p50 +
-                      corun::tools::LatencySummary::of(result.conversion).p50;
+        alone_ms[i] = corun::tools::slot_time_ms(result);
     }
     std::unique_ptr<corun::genai::LLM> llm;
     std::string prompt;
@@ -250,21 +251,25 @@ corun::Expected<std::vector<Measured>> run_mix(const Target& target,
             corun::tools::PreparedModel& model = *loaded.models[i];
             start.arrive_and_wait();
             if (patterns[i].rate > 0) {
+                // The settling frames, then the counted ones: a pump that falls behind its clock
+                // sends fewer frames than rate x seconds, so they are told apart by pump, not
+                // by count.
                 corun::tools::PumpOptions pump;
-                pump.seconds = SETTLE_SECONDS + options.seconds;
                 pump.framerate = patterns[i].rate;
+                pump.seconds = SETTLE_SECONDS;
+                auto settling = corun::tools::pump_frames(*model.configured, model.slots, pump);
+                if (!settling) {
+                    failures[i] = settling.status();
+                    return;
+                }
+                pump.seconds = options.seconds;
                 pump.keep_every_frame = true;
                 auto result = corun::tools::pump_frames(*model.configured, model.slots, pump);
                 if (!result) {
                     failures[i] = result.status();
                     return;
                 }
-                // The pump sends on a fixed clock: the first rate x SETTLE_SECONDS frames
-                // were sent while the mix settled.
-                const size_t unsettled =
-                    std::min(result->total_ms.size(),
-                             static_cast<size_t>(std::ceil(patterns[i].rate * SETTLE_SECONDS)));
-                latency_ms[i].assign(result->total_ms.begin() + unsettled, result->total_ms.end());
+                latency_ms[i] = std::move(result->total_ms);
                 return;
             }
             const auto end =
@@ -289,10 +294,23 @@ corun::Expected<std::vector<Measured>> run_mix(const Target& target,
     std::vector<Measured> measured;
     for (size_t i = 0; i < paths.size(); ++i) {
         if (!failures[i].is_ok()) return failures[i].with_context(paths[i]);
+        if (latency_ms[i].empty()) {
+            // An error of 0% against nothing measured would count as a perfect prediction.
+            return corun::Status(corun::StatusCode::INTERNAL_FAILURE,
+                                 paths[i] + " completed no frame in the " +
+                                     std::to_string(options.seconds) +
+                                     " s measured; give the mix more --seconds");
+        }
         measured.push_back({percentile(latency_ms[i], 50), percentile(latency_ms[i], 95),
                             latency_ms[i].size(), alone_ms[i]});
     }
     if (llm) {
+        if (ttft_ms.empty()) {
+            return corun::Status(corun::StatusCode::INTERNAL_FAILURE,
+                                 llm_path + " began no generation after the mix settled and " +
+                                     "finished it within the " + std::to_string(options.seconds) +
+                                     " s measured; give the mix more --seconds");
+        }
         measured.push_back({percentile(ttft_ms, 50), percentile(ttft_ms, 95), ttft_ms.size()});
     }
     return measured;
@@ -342,6 +360,16 @@ struct Comparison {
         return measured > 0 ? std::fabs(estimate - measured) / measured : 0;
     }
 };
+
+// The second run of a mix under the first's line; `rate` fills the first line's rate column
+// (empty where it has none).
+void print_second_run(const std::string& rate, const Comparison& p50, const Comparison& p95) {
+    std::fprintf(text_out,
+                 "    %-24.24s %sagain: p50 %7.2f (%5.1f%% from the first run) | p95 %7.2f "
+                 "(%5.1f%%)\n",
+                 "", rate.c_str(), p50.again, 100 * p50.again_error(), p95.again,
+                 100 * p95.again_error());
+}
 
 struct Summary {
     double median = 0, worst = 0, rule_median = 0, rule_worst = 0, again_median = 0,
@@ -496,11 +524,9 @@ corun::Status bench_target(const Target& target, const Options& options,
                              100 * p50.rule_error(), p95.measured, p95.predicted, 100 * p95.error(),
                              p95.rule, 100 * p95.rule_error());
                 if (!again.empty()) {
-                    std::fprintf(text_out,
-                                 "    %-24.24s %6.1f/s again: p50 %7.2f (%5.1f%% from the first "
-                                 "run) | p95 %7.2f (%5.1f%%)\n",
-                                 "", again[i].frames / options.seconds, p50.again,
-                                 100 * p50.again_error(), p95.again, 100 * p95.again_error());
+                    char rate[32];
+                    std::snprintf(rate, sizeof rate, "%6.1f/s ", again[i].frames / options.seconds);
+                    print_second_run(rate, p50, p95);
                 }
                 run["models"].push_back({{"name", stem(mix[i])},
                                          {"rate", mix_patterns[i].rate},
@@ -578,13 +604,7 @@ corun::Status bench_target(const Target& target, const Options& options,
                          name.c_str(), p50.measured, p50.predicted, 100 * p50.error(), p95.measured,
                          p95.predicted, 100 * p95.error(),
                          static_cast<unsigned long long>(measured[i].frames));
-            if (!again.empty()) {
-                std::fprintf(text_out,
-                             "    %-24.24s again: p50 %7.2f (%5.1f%% from the first run) | p95 "
-                             "%7.2f (%5.1f%%)\n",
-                             "", p50.again, 100 * p50.again_error(), p95.again,
-                             100 * p95.again_error());
-            }
+            if (!again.empty()) print_second_run("", p50, p95);
             run["models"].push_back({{"name", name},
                                      {"measured_p50_ms", p50.measured},
                                      {"predicted_p50_ms", p50.predicted},

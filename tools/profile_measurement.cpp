@@ -67,6 +67,10 @@ Expected<double> one_frame_device_ms(PreparedModel& model) {
 
 }  // namespace
 
+double slot_time_ms(const PumpResult& alone) {
+    return LatencySummary::of(alone.device).p50 + LatencySummary::of(alone.conversion).p50;
+}
+
 Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedModel*>& models,
                                                     const CpuDeviceParams& cpu,
                                                     uint32_t machine_cores, double seconds,
@@ -93,7 +97,7 @@ Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedMo
         CORUN_TRY(const PumpResult result, pump_frames(*model->configured, model->slots, alone),
                   model->path);
         const double device = LatencySummary::of(result.device).p50;
-        const double conversion = LatencySummary::of(result.conversion).p50;
+        const double slot = slot_time_ms(result);
         // Per frame, then the median: a difference of medians can come out of nothing.
         std::vector<double> outside_ms;
         for (size_t f = 0; f < result.total_ms.size() && f < result.device_ms.size(); ++f) {
@@ -101,11 +105,11 @@ Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedMo
         }
         const double total = device + percentile(outside_ms, 50);
         devices::npu_sim::ModelTiming timing;
-        timing.frame = from_milliseconds(device + conversion);
+        timing.frame = from_milliseconds(slot);
         if (timing.frame.count() <= 0) timing.frame = std::chrono::microseconds(1);
         timing.max_in_flight = static_cast<uint32_t>(model->queue_size);
         section.models[model->name()] = timing;
-        section.overhead[model->name()] = from_milliseconds(total - device - conversion);
+        section.overhead[model->name()] = from_milliseconds(total - slot);
         const auto spread = frame_spread(result.device_ms);
         if (!spread.empty()) section.frame_spread[model->name()] = spread;
         most_clients += static_cast<uint32_t>(model->queue_size);
@@ -205,9 +209,10 @@ Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedMo
         }
         double slowed = 0, alone = 0;
         for (size_t m = 0; m < models.size(); ++m) {
+            if (together_ms[m].empty() || alone_ms[m].empty()) continue;  // not in this k
             const double with_others = percentile(together_ms[m], 50);
             const double by_itself = percentile(alone_ms[m], 50);
-            if (together_ms[m].empty() || alone_ms[m].empty() || !(by_itself > 0)) continue;
+            if (!(by_itself > 0)) continue;
             slowed += with_others;
             alone += by_itself;
             if (own_factors[m].size() == k - 1) {

@@ -31,6 +31,10 @@ namespace corun::tools {
 //      and each model's own factors (models.M.interference) where it was measured for every k.
 // Each phase runs `seconds` (the cold one at least 8 frames). The slots measured are at most
 // 2 x the models' queue sizes.
+// A frame's slot time alone as the profile's frame_us counts it: the median device time plus the
+// median format conversion of `alone` (a pump with one frame in flight).
+double slot_time_ms(const PumpResult& alone);
+
 // `automatic_sharing`: the device was configured to share its cores by itself (execution_slots
 // and intra_op_threads 0; `cpu` then holds the slots it picked), recorded as the profile's
 // one_burst_per_model.
