@@ -8,16 +8,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "fuzz_fail.hpp"
 #include "router/capacity_profile.hpp"
-
-namespace {
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "capacity_profile_fuzz: %s\n", what);
-    std::abort();
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string text(reinterpret_cast<const char*>(data), size);

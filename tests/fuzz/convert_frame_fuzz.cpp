@@ -17,6 +17,7 @@
 #include <optional>
 #include <vector>
 
+#include "fuzz_fail.hpp"
 #include "runtime/format_conversion.hpp"
 
 namespace {
@@ -24,11 +25,6 @@ namespace {
 using corun::FormatOrder;
 using corun::FormatType;
 using corun::runtime::FrameLayout;
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "convert_frame_fuzz: %s\n", what);
-    std::abort();
-}
 
 // Reads from the input front to back; zeros once it runs out.
 struct InputCursor {

@@ -10,14 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fuzz_fail.hpp"
 #include "serving/generate_codec.hpp"
 
 namespace {
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "generate_request_fuzz: %s\n", what);
-    std::abort();
-}
 
 void check_parses(const std::string& text) {
     if (!nlohmann::json::accept(text)) fail("encoded JSON that does not parse");

@@ -11,16 +11,8 @@
 #include <string>
 
 #include "common/string_elements.hpp"
+#include "fuzz_fail.hpp"
 #include "serving/grpc_codec.hpp"
-
-namespace {
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "grpc_request_fuzz: %s\n", what);
-    std::abort();
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     inference::ModelInferRequest message;

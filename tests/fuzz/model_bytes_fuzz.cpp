@@ -16,15 +16,11 @@
 #include <google/protobuf/stubs/logging.h>
 
 #include "corun_service.pb.h"
+#include "fuzz_fail.hpp"
 #include "onnx/onnx_model_file.hpp"
 #include "runtime/external_data.hpp"
 
 namespace {
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "model_bytes_fuzz: %s\n", what);
-    std::abort();
-}
 
 void check_model(std::span<const uint8_t> bytes,
                  const std::vector<corun::devices::ExternalDataFile>& sent) {

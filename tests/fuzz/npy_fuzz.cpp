@@ -9,14 +9,10 @@
 #include <span>
 #include <string>
 
+#include "fuzz_fail.hpp"
 #include "npy_file.hpp"
 
 namespace {
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "npy_fuzz: %s\n", what);
-    std::abort();
-}
 
 // The item size a descr names ("<f4" -> 4); 0 when it names none.
 uint64_t item_size(const std::string& descr) {

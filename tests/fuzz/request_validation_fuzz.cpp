@@ -22,6 +22,7 @@
 #include <google/protobuf/stubs/logging.h>
 
 #include "corun/infer_model.hpp"
+#include "fuzz_fail.hpp"
 #include "protocol/fast_lane.hpp"
 #include "protocol/lane_ring.hpp"
 #include "service/daemon/request_validation.hpp"
@@ -29,11 +30,6 @@
 namespace {
 
 using namespace corun::service;
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "request_validation_fuzz: %s\n", what);
-    std::abort();
-}
 
 // A region followed by an inaccessible guard page.
 MappedRegion map_region(uint64_t buffer_id, uint64_t size) {

@@ -15,16 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/string_elements.hpp"
+#include "fuzz_fail.hpp"
 #include "serving/rest_codec.hpp"
-
-namespace {
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "rest_request_fuzz: %s\n", what);
-    std::abort();
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 3) return 0;

@@ -11,15 +11,7 @@
 #include <vector>
 
 #include "common/string_elements.hpp"
-
-namespace {
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "string_elements_fuzz: %s\n", what);
-    std::abort();
-}
-
-}  // namespace
+#include "fuzz_fail.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 4) return 0;

@@ -11,16 +11,8 @@
 #include <span>
 
 #include "common/string_elements.hpp"
+#include "fuzz_fail.hpp"
 #include "onnx/tensor_proto_file.hpp"
-
-namespace {
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "tensor_proto_fuzz: %s\n", what);
-    std::abort();
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto tensor = corun::onnx::read_tensor_proto(std::span<const uint8_t>(data, size));

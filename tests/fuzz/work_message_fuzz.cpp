@@ -11,15 +11,7 @@
 #include <vector>
 
 #include "cluster/work_message.hpp"
-
-namespace {
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "work_message_fuzz: %s\n", what);
-    std::abort();
-}
-
-}  // namespace
+#include "fuzz_fail.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // A copy of exactly the message's bytes, so that ASan sees any read past its end.
