@@ -81,6 +81,11 @@ TEST(CpuDeviceTest, DefaultThreadModelsEachHaveAPoolOfTheDefaultSize) {
     ASSERT_OK_AND_ASSIGN(auto vdevice, VDevice::create(params));
     const auto devices = vdevice->physical_devices();
     ASSERT_EQ(devices.size(), 1u);
+    if (devices[0].threads < 2) {
+        // A pool of one thread has no workers: one shared pool and a pool per model would both
+        // add none, and the check below could not tell them apart.
+        GTEST_SKIP() << "ONNX Runtime's default here is one thread";
+    }
     ASSERT_OK_AND_ASSIGN(auto first, vdevice->create_infer_model(test_model("add_one.onnx")));
     ASSERT_OK_AND_ASSIGN(auto first_configured, first->configure());
     run_add_one(first_configured);
