@@ -44,12 +44,17 @@ struct MemoryView {
 
 // Where a job's time went, in nanoseconds. device = the device executing the model;
 // conversion = format conversion (quantize, transpose) on the host before and after;
-// queue = waiting for the device. total = from run_async() to completion.
+// queue = waiting for the device. total = from run_async() to completion. predicted = the
+// latency the scheduler predicted when it admitted the job (what it checked the deadline
+// against), for a job with a deadline (its own or the model's SLO); 0 for a job without one.
+// Through corund it is the service's prediction, so a caller compares prediction and outcome
+// without asking the service again.
 struct InferTiming {
     int64_t queue_ns = 0;
     int64_t conversion_ns = 0;
     int64_t device_ns = 0;
     int64_t total_ns = 0;
+    int64_t predicted_ns = 0;
 };
 
 struct AsyncInferCompletionInfo {
@@ -149,6 +154,12 @@ public:
     // Synchronous inference. On TIMEOUT the job is cancelled, and the call returns only once
     // corun no longer touches the buffers.
     Status run(const Bindings& bindings, std::chrono::milliseconds timeout);
+    // corun: synchronous inference with a deadline, admitted as run_async's with a deadline (a
+    // frame predicted to finish after it returns DEADLINE_EXCEEDED at once, naming the
+    // predicted finish). The timeout still bounds the wait; INVALID_ARGUMENT for the steady
+    // clock's epoch.
+    Status run(const Bindings& bindings, std::chrono::steady_clock::time_point deadline,
+               std::chrono::milliseconds timeout);
 
     // Queues one frame (or several, as one burst). Fails with QUEUE_IS_FULL when they do not
     // fit (call wait_for_async_ready first), SHUTDOWN after shutdown(). The callback runs on a

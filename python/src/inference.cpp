@@ -454,7 +454,11 @@ void bind_configured(py::module_& module) {
         .def_property_readonly("total_ns",
                                [](const PyCompletionInfo& info) { return info.timing.total_ns; })
         .def_property_readonly("device_ns",
-                               [](const PyCompletionInfo& info) { return info.timing.device_ns; });
+                               [](const PyCompletionInfo& info) { return info.timing.device_ns; })
+        .def_property_readonly(
+            "predicted_ns", [](const PyCompletionInfo& info) { return info.timing.predicted_ns; },
+            "corun: the latency the scheduler predicted when it admitted a frame with a "
+            "deadline (set_latency_slo); 0 without one");
 
     py::class_<PyAsyncInferJob>(module, "AsyncInferJob", "A job run_async started.")
         .def("wait", &PyAsyncInferJob::wait, py::arg("timeout_ms"),

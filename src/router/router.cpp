@@ -7,6 +7,7 @@
 #include <set>
 
 #include "router/routing_outcome.hpp"
+#include "runtime/timed_run.hpp"
 
 namespace corun::router {
 namespace {
@@ -283,7 +284,8 @@ std::optional<Status> Router::attempt(const std::shared_ptr<RoutedRequest>& requ
         request->run_deadline == Clock::time_point::max()
             ? INFINITE_TIMEOUT
             : std::chrono::ceil<std::chrono::milliseconds>(request->run_deadline - started);
-    Status status = configured.run(bindings, remaining);
+    Status status =
+        runtime::run_with_timing(configured, bindings, request->deadline, remaining, timing);
     timing.total_ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count();
     return status;
@@ -296,7 +298,12 @@ void Router::attempt_ran(const std::shared_ptr<RoutedRequest>& request, size_t i
         std::lock_guard lock(mutex_);
         RoutedPlacement& placement = placements_[index];
         const bool was_out = placement.condition() == PlacementCondition::TAKEN_OUT;
-        placement.count_ran(probe, std::chrono::nanoseconds(timing.total_ns), request->predicted);
+        // The scheduler's own prediction at admission where it made one (a frame with a
+        // deadline), else the router's look before sending it.
+        const auto predicted = timing.predicted_ns > 0
+                                   ? std::optional(std::chrono::nanoseconds(timing.predicted_ns))
+                                   : request->predicted;
+        placement.count_ran(probe, std::chrono::nanoseconds(timing.total_ns), predicted);
         if (was_out && placement.condition() == PlacementCondition::IN_SERVICE) {
             back_in_service = placement.label();
         }
@@ -316,10 +323,12 @@ std::optional<Router::Dispatch> Router::next_dispatch(RoutedRequest& request) {
         request.next_placement = i + 1;
         const bool probe = admission == PlacementHealth::Admission::PROBE;
         const ConfiguredInferModel& configured = *placements_[i].configured();
-        // In process a prediction is a look at the scheduler; through corund it is a call to
-        // the service, made only for a frame whose deadline needs it.
+        // In process a prediction is a look at the scheduler. Through corund it would be a
+        // call to the service per frame: instead the frame carries its deadline there, the
+        // service's own admission refuses it if it is predicted late (the router then falls
+        // back, as from any rejection), and its prediction comes back with the completion.
         std::optional<std::chrono::nanoseconds> predicted;
-        if (request.deadline || !placements_[i].vdevice().params().multi_process_service) {
+        if (!placements_[i].vdevice().params().multi_process_service) {
             if (auto prediction = configured.predicted_latency(); prediction.has_value()) {
                 predicted = *prediction;
             }

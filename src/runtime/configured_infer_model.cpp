@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "runtime/api_access.hpp"
 #include "runtime/infer_job.hpp"
+#include "runtime/timed_run.hpp"
 
 namespace corun {
 
@@ -74,17 +76,36 @@ Status ConfiguredInferModel::wait_for_async_ready(std::chrono::milliseconds time
     return wait_for_queue_space(*pipeline_, "wait_for_async_ready", timeout, frames_count);
 }
 
-Status ConfiguredInferModel::run(const Bindings& bindings, std::chrono::milliseconds timeout) {
+namespace {
+
+// A job deadline of the steady clock's epoch is how "no deadline" is stored: refused when passed
+// as one, rather than silently running the frame without it.
+Status check_job_deadline(const std::string& call, std::chrono::steady_clock::time_point deadline) {
+    if (deadline != std::chrono::steady_clock::time_point{}) return Status::ok();
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  call +
+                      ": the deadline is the steady clock's epoch, which means none; pass "
+                      "std::chrono::steady_clock::now() + budget, or call " +
+                      call + " without a deadline");
+}
+
+// run(), with or without a job deadline (the epoch: none); the job's timing into `timing` when
+// it ran or was refused (left as it was when the call timed out or failed to queue the job).
+Status run_and_wait(const std::shared_ptr<ConfiguredPipeline>& pipeline,
+                    const ConfiguredInferModel::Bindings& bindings,
+                    std::chrono::milliseconds timeout,
+                    std::chrono::steady_clock::time_point job_deadline,
+                    InferTiming* timing = nullptr) {
     // Unused when waiting forever (where now + timeout could overflow).
-    const auto deadline = waits_forever(timeout) ? std::chrono::steady_clock::time_point::max()
-                                                 : std::chrono::steady_clock::now() + timeout;
-    CORUN_RETURN_IF_ERROR(wait_for_queue_space(*pipeline_, "run", timeout, 1));
-    CORUN_TRY(auto job, submit_job(pipeline_, "run", {bindings}, nullptr, true));
+    const auto give_up_at = waits_forever(timeout) ? std::chrono::steady_clock::time_point::max()
+                                                   : std::chrono::steady_clock::now() + timeout;
+    CORUN_RETURN_IF_ERROR(wait_for_queue_space(*pipeline, "run", timeout, 1));
+    CORUN_TRY(auto job, submit_job(pipeline, "run", {bindings}, nullptr, true, job_deadline));
     std::unique_lock lock(job->mutex);
     auto is_done = [&] { return job->done; };
     if (waits_forever(timeout)) {
         job->finished.wait(lock, is_done);
-    } else if (!job->finished.wait_until(lock, deadline, is_done)) {
+    } else if (!job->finished.wait_until(lock, give_up_at, is_done)) {
         lock.unlock();
         // Cancel a job that has not started, so that corun no longer holds the buffers when
         // run() returns; a job already running is waited for.
@@ -100,7 +121,34 @@ Status ConfiguredInferModel::run(const Bindings& bindings, std::chrono::millisec
         job->finished.wait(lock, is_done);
         return job->status.is_ok() ? timed_out : job->status;
     }
+    if (timing != nullptr) *timing = job->timing;
     return job->status;
+}
+
+}  // namespace
+
+Status ConfiguredInferModel::run(const Bindings& bindings, std::chrono::milliseconds timeout) {
+    return run_and_wait(pipeline_, bindings, timeout, {});
+}
+
+namespace runtime {
+
+Status run_with_timing(const ConfiguredInferModel& configured,
+                       const ConfiguredInferModel::Bindings& bindings,
+                       std::optional<std::chrono::steady_clock::time_point> deadline,
+                       std::chrono::milliseconds timeout, InferTiming& timing) {
+    if (deadline) CORUN_RETURN_IF_ERROR(check_job_deadline("run", *deadline));
+    return run_and_wait(ApiAccess::pipeline_of(configured), bindings, timeout,
+                        deadline.value_or(std::chrono::steady_clock::time_point{}), &timing);
+}
+
+}  // namespace runtime
+
+Status ConfiguredInferModel::run(const Bindings& bindings,
+                                 std::chrono::steady_clock::time_point deadline,
+                                 std::chrono::milliseconds timeout) {
+    CORUN_RETURN_IF_ERROR(check_job_deadline("run", deadline));
+    return run_and_wait(pipeline_, bindings, timeout, deadline);
 }
 
 Expected<AsyncInferJob> ConfiguredInferModel::run_async(const Bindings& bindings,
@@ -123,12 +171,7 @@ Expected<AsyncInferJob> ConfiguredInferModel::run_async(
 Expected<AsyncInferJob> ConfiguredInferModel::run_async(
     const std::vector<Bindings>& bindings, std::chrono::steady_clock::time_point deadline,
     AsyncInferCallback callback) {
-    if (deadline == std::chrono::steady_clock::time_point{}) {
-        return Status(StatusCode::INVALID_ARGUMENT,
-                      "run_async: the deadline is the steady clock's epoch, which means none; "
-                      "pass std::chrono::steady_clock::now() + budget, or call run_async "
-                      "without a deadline");
-    }
+    CORUN_RETURN_IF_ERROR(check_job_deadline("run_async", deadline));
     CORUN_TRY(auto job,
               submit_job(pipeline_, "run_async", bindings, std::move(callback), false, deadline));
     return AsyncInferJob(std::move(job));

@@ -45,6 +45,7 @@ void InferJob::complete(Status result, const InferTiming& timing) {
     {
         std::lock_guard lock(mutex);
         status = std::move(result);
+        this->timing = timing;
         done = true;
     }
     finished.notify_all();

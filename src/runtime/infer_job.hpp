@@ -22,12 +22,16 @@ struct InferJob {
     AsyncInferCallback callback;
     std::chrono::steady_clock::time_point submitted;
     std::chrono::steady_clock::time_point deadline{};  // the job's own; the epoch = none
+    // InferTiming::predicted_ns: set at admission (by the scheduler, or from corund's
+    // completion) before the job runs or is cancelled; 0 = no prediction.
+    int64_t predicted_ns = 0;
     std::atomic<int> phase{QUEUED};
 
     std::mutex mutex;
     std::condition_variable finished;
     bool done = false;
     Status status;
+    InferTiming timing;  // as the callback got it, once done
 
     // Claims the job for cancellation; false if it already runs or was cancelled.
     bool try_cancel() {

@@ -42,7 +42,12 @@ Status LocalExecution::submit(const std::shared_ptr<InferJob>& job, bool may_run
     request.deadline = job->deadline;
     request.run = [this, job](size_t device_index) { return run_job(job, device_index); };
     request.cancel = [job](Status reason) {
-        if (job->try_cancel()) job->complete(std::move(reason), InferTiming{});
+        InferTiming timing;
+        timing.predicted_ns = job->predicted_ns;  // a refused frame's prediction says why
+        if (job->try_cancel()) job->complete(std::move(reason), timing);
+    };
+    request.predicted = [job](std::chrono::nanoseconds predicted) {
+        job->predicted_ns = predicted.count();
     };
     auto& scheduler = backend_.scheduler();
     return may_run_on_caller ? scheduler.run_or_enqueue(std::move(request))
@@ -143,6 +148,7 @@ int64_t LocalExecution::run_job(const std::shared_ptr<InferJob>& job, size_t dev
     timing.conversion_ns = nanoseconds_between(started, device_started) +
                            nanoseconds_between(device_finished, finished);
     timing.total_ns = nanoseconds_between(job->submitted, finished);
+    timing.predicted_ns = job->predicted_ns;
     job->complete(std::move(status), timing);
     return timing.device_ns;
 }

@@ -27,6 +27,10 @@ struct InferRequest {
     // Completes the job without running it (shutdown, timeout). Called at most once, and
     // only instead of run.
     std::function<void(Status reason)> cancel;
+    // For a request with a deadline: told the latency the scheduler predicted when it checked
+    // the deadline at admission, before run or cancel (refused or not). Called with the
+    // scheduler's lock held: keep it to storing the value. May be empty.
+    std::function<void(std::chrono::nanoseconds predicted)> predicted;
 };
 
 }  // namespace corun::scheduler

@@ -632,6 +632,7 @@ Status ModelScheduler::push_locked(InferRequest request, std::optional<Refusal>&
     if (deadline != NO_DEADLINE) {
         const FramePrediction prediction =
             state_->predict(request.model_id, model, now, deadline, request.frames);
+        if (request.predicted) request.predicted(prediction.finish - now);
         if (prediction.finish > deadline) {
             ++model.deadlines.refused_predicted_late;
             if (state_->recorder.on()) {

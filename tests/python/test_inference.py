@@ -64,6 +64,24 @@ def test_run_async_callbacks_come_in_order_for_one_model(vdevice):
         assert np.array_equal(bindings.output().get_buffer(), np.full((3, 4, 4), index + 1, np.float32))
 
 
+def test_completion_info_carries_the_prediction_a_latency_slo_was_checked_against(vdevice):
+    model = vdevice.create_infer_model(model_file("slow_matmul.onnx"))
+    infos = []
+    with model.configure() as configured:
+        bindings = configured.create_bindings(input_buffers={"x": np.ones((512,), np.float32)})
+        configured.run_async([bindings], lambda completion_info: infos.append(completion_info)).wait(60000)
+        # The scheduler books a frame's time just after completing it: wait for the booking.
+        for _ in range(10000):
+            if any(stats.predicted_latency_ms > 0 for stats in vdevice.get_scheduler_stats()):
+                break
+            threading.Event().wait(0.001)
+        configured.set_latency_slo(3600 * 1000)
+        configured.run_async([bindings], lambda completion_info: infos.append(completion_info)).wait(60000)
+    assert [info.status for info in infos] == ["SUCCESS", "SUCCESS"]
+    assert infos[0].predicted_ns == 0  # no SLO, no deadline: nothing was predicted
+    assert infos[1].predicted_ns > 0
+
+
 def test_callbacks_of_a_higher_priority_model_overtake(vdevice):
     # The slow model's frames are queued first (they run one at a time: one burst of a model at
     # once); a frame of the fast model at top priority runs before the slow model's last one,

@@ -118,6 +118,52 @@ TEST(DeadlineApiTest, AnSloLongEnoughIsMetAndCounted) {
     EXPECT_EQ(stats.deadline_refused + stats.deadline_dropped + stats.deadline_finished_late, 0u);
 }
 
+// run() with a deadline is admitted as run_async's: refused at once when predicted late, run
+// and counted as met otherwise.
+TEST(DeadlineApiTest, RunWithADeadlineIsAdmittedAsRunAsyncIs) {
+    SlowMatmul slow;
+    const Status refused = slow.configured->run(slow.bindings[0], Clock::now() - 1ms, 10s);
+    EXPECT_EQ(refused.code(), StatusCode::DEADLINE_EXCEEDED) << refused;
+    EXPECT_TRUE(test::contains(refused.message(), "refused at admission (predicted-late)"))
+        << refused;
+    EXPECT_OK(slow.configured->run(slow.bindings[0], Clock::now() + std::chrono::hours(1), 60s));
+    const ScheduledModelStats stats = slow.stats();
+    EXPECT_EQ(stats.deadline_refused, 1u);
+    EXPECT_EQ(stats.deadline_admitted, 1u);
+    EXPECT_EQ(stats.deadline_met, 1u);
+    EXPECT_EQ(stats.frames_done, 1u);
+    const Status epoch = slow.configured->run(slow.bindings[0], Clock::time_point{}, 10s);
+    EXPECT_EQ(epoch.code(), StatusCode::INVALID_ARGUMENT) << epoch;
+    EXPECT_TRUE(test::contains(epoch.message(), "epoch")) << epoch;
+}
+
+// A job with a deadline reports the latency the scheduler predicted at admission, refused or
+// run; one without a deadline reports none. (Refused first: a frame that runs adds its time to
+// what later predictions are made from.)
+TEST(DeadlineApiTest, TheTimingCarriesThePredictionTheDeadlineWasCheckedAgainst) {
+    SlowMatmul slow;
+    std::vector<InferTiming> timings;
+    auto record = [&](const AsyncInferCompletionInfo& info) { timings.push_back(info.timing); };
+    ASSERT_OK_AND_ASSIGN(auto first, slow.configured->run_async(slow.bindings[0], record));
+    ASSERT_OK(first.wait(60s));
+    while (slow.stats().frames_done < 1) std::this_thread::sleep_for(1ms);
+    // Nothing queued or running: the prediction is the model's own execution, the same at
+    // admission as asked just before.
+    ASSERT_OK_AND_ASSIGN(const auto predicted, slow.configured->predicted_latency());
+    ASSERT_OK_AND_ASSIGN(auto refused,
+                         slow.configured->run_async(slow.bindings[0], Clock::now(), record));
+    EXPECT_EQ(refused.wait(1s).code(), StatusCode::DEADLINE_EXCEEDED);
+    ASSERT_OK_AND_ASSIGN(
+        auto admitted,
+        slow.configured->run_async(slow.bindings[0], Clock::now() + std::chrono::hours(1), record));
+    ASSERT_OK(admitted.wait(60s));
+    ASSERT_EQ(timings.size(), 3u);
+    EXPECT_EQ(timings[0].predicted_ns, 0);
+    EXPECT_GT(predicted.count(), 0);
+    EXPECT_EQ(timings[1].predicted_ns, predicted.count());
+    EXPECT_EQ(timings[2].predicted_ns, predicted.count());
+}
+
 TEST(DeadlineApiTest, BadValuesAreRefusedWithTheReason) {
     SlowMatmul slow;
     EXPECT_STATUS(slow.configured->set_latency_slo(-1ms), StatusCode::INVALID_ARGUMENT);

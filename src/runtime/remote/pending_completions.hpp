@@ -17,6 +17,7 @@ struct JobCompletion {
     Status status;
     int64_t queue_ns = 0;
     int64_t device_ns = 0;
+    int64_t predicted_ns = 0;  // InferTiming::predicted_ns, from the service
 };
 using CompletionHandler = std::function<void(JobCompletion)>;
 

@@ -211,6 +211,7 @@ void RemoteConfiguredModel::on_completion(uint64_t job_id, service::JobCompletio
     InferTiming timing;
     timing.queue_ns = completion.queue_ns;
     timing.device_ns = completion.device_ns;
+    timing.predicted_ns = completion.predicted_ns;
     timing.conversion_ns = sent.conversion_ns + nanoseconds_since(started);
     timing.total_ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - job->submitted).count();

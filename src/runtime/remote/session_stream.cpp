@@ -45,8 +45,8 @@ void SessionStream::read_completions() {
         const auto& completion = message.completion();
         auto handler = pending_.take(completion.job_id());
         if (!handler) continue;  // abandoned by its owner
-        (*handler)(
-            {from_proto(completion.status()), completion.queue_ns(), completion.device_ns()});
+        (*handler)({from_proto(completion.status()), completion.queue_ns(), completion.device_ns(),
+                    completion.predicted_ns()});
     }
     {
         // No write runs or starts once broken_ is set under the writer's lock, so Finish()

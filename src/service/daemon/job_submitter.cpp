@@ -95,6 +95,7 @@ std::optional<v1::ServerMessage> JobSubmitter::submit(const v1::InferRequest& re
         *completion.mutable_status() = to_proto(status);
         completion.set_queue_ns(info.timing.queue_ns);
         completion.set_device_ns(info.timing.device_ns);
+        completion.set_predicted_ns(info.timing.predicted_ns);
         if (completion_on_this_thread != nullptr && completion_on_this_thread->job_id == job_id) {
             completion_on_this_thread->message = std::move(message);
         } else if (lane) {
