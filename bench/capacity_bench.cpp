@@ -25,7 +25,11 @@
 //
 //   capacity_bench [--models A.onnx,B.onnx,C.onnx,D.onnx] [--shape NAME=dims] [--seconds 4]
 //                  [--profile-seconds 2] [--slots N --threads T] [--llm PATH | --no-llm]
-//                  [--skip-cpu] [--skip-npu] [--recalibrate 0.5] [--no-repeat] [--json]
+//                  [--skip-cpu] [--skip-npu] [--recalibrate 0.5] [--no-repeat] [--trace DIR]
+//                  [--json]
+// --trace DIR writes each mix's first run twice, as Chrome traces to open side by side: as
+// measured (DEVICE-WORKLOAD-N.measured.json, the scheduler's own recording) and as the capacity
+// model predicted it (.predicted.json, the simulation drawn the same way).
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,8 +56,11 @@
 #include "corun/genai/llm.hpp"
 #include "frame_pump.hpp"
 #include "profile_measurement.hpp"
+#include "router/capacity_model.hpp"
 #include "router/capacity_profile.hpp"
 #include "runtime/api_access.hpp"
+#include "runtime/monitor/chrome_trace_writer.hpp"
+#include "runtime/monitor/group_recording.hpp"
 
 namespace {
 
@@ -82,6 +89,9 @@ struct Options {
     bool repeat = true;
     double recalibrate_seconds = 0.5;  // 0: predict from the profile as measured
     bool json = false;
+    // --trace DIR: each mix's first run as measured and as predicted, two Chrome traces side
+    // by side (DEVICE-WORKLOAD-N.measured.json, .predicted.json).
+    std::string trace_dir;
 };
 
 FILE* text_out = stdout;
@@ -172,13 +182,11 @@ corun::Expected<Loaded> load(const Target& target, const std::vector<std::string
 
 // Runs the models at once with their patterns (and an LLM generating beside them, if given);
 // every model's latencies (for the LLM: its times to first token, last).
-corun::Expected<std::vector<Measured>> run_mix(const Target& target,
-                                               const std::vector<std::string>& paths,
-                                               const std::vector<ClientPattern>& patterns,
-                                               const std::vector<uint8_t>& priorities,
-                                               const Options& options,
-                                               const std::string& llm_path = "",
-                                               const corun::PlannedModel* llm_plan = nullptr) {
+corun::Expected<std::vector<Measured>> run_mix(
+    const Target& target, const std::vector<std::string>& paths,
+    const std::vector<ClientPattern>& patterns, const std::vector<uint8_t>& priorities,
+    const Options& options, const std::string& llm_path = "",
+    const corun::PlannedModel* llm_plan = nullptr, const std::string& trace_path = "") {
     CORUN_TRY(Loaded loaded, load(target, paths, priorities, options.shapes));
     // Each model alone, once more, moments before the mix (the --recalibrate figures). A repeated
     // run measures them too, unused: both runs of a mix go through the same steps, so that the
@@ -207,6 +215,11 @@ corun::Expected<std::vector<Measured>> run_mix(const Target& target,
     // Frames sent in the first SETTLE_SECONDS are not counted: the mix starts from the
     // warm-up's and recalibration's scheduler history (device-time ledgers), a transient the
     // capacity model's long simulated horizon hardly sees. The run lasts that much longer.
+    std::shared_ptr<corun::DeviceGroup> traced_group;
+    if (!trace_path.empty()) {
+        traced_group = corun::runtime::monitor::group_of(*loaded.vdevice);
+        CORUN_RETURN_IF_ERROR(corun::runtime::monitor::start_recording(*traced_group, {}));
+    }
     const auto began = std::chrono::steady_clock::now();
     const auto settled = began + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                      std::chrono::duration<double>(SETTLE_SECONDS));
@@ -290,6 +303,11 @@ corun::Expected<std::vector<Measured>> run_mix(const Target& target,
     for (auto& client : clients) client.join();
     stop = true;
     if (generator.joinable()) generator.join();
+    if (traced_group) {
+        const auto traced = corun::runtime::monitor::stop_recording(*traced_group);
+        CORUN_RETURN_IF_ERROR(corun::runtime::monitor::write_trace_file(
+            trace_path, corun::runtime::monitor::chrome_trace_json({traced})));
+    }
     if (!llm_failure.is_ok()) return llm_failure;
     std::vector<Measured> measured;
     for (size_t i = 0; i < paths.size(); ++i) {
@@ -320,15 +338,14 @@ std::string stem(const std::string& path) {
     return std::filesystem::path(path).stem().string();
 }
 
-// The planner for one mix: the profile with each mix model's frame (and cold frame) scaled to
-// its slot time measured alone right before the mix. On this VM a model's frame time drifts by
-// up to 2x over minutes; the profile is seconds to minutes old when a mix runs, and that drift
-// is the profile's age, not the capacity model's error (--recalibrate 0 keeps the profile as
-// measured).
-corun::Expected<corun::CapacityPlanner> planner_for(const corun::router::DeviceProfile& section,
-                                                    const std::string& kind,
-                                                    const std::vector<std::string>& mix,
-                                                    const std::vector<Measured>& measured) {
+// The profile for one mix: each mix model's frame (and cold frame) scaled to its slot time
+// measured alone right before the mix. On this VM a model's frame time drifts by up to 2x over
+// minutes; the profile is seconds to minutes old when a mix runs, and that drift is the
+// profile's age, not the capacity model's error (--recalibrate 0 keeps the profile as measured).
+corun::router::CapacityProfile profile_for(const corun::router::DeviceProfile& section,
+                                           const std::string& kind,
+                                           const std::vector<std::string>& mix,
+                                           const std::vector<Measured>& measured) {
     corun::router::DeviceProfile scaled = section;
     for (size_t i = 0; i < mix.size() && i < measured.size(); ++i) {
         auto timing = scaled.models.find(stem(mix[i]));
@@ -345,7 +362,41 @@ corun::Expected<corun::CapacityPlanner> planner_for(const corun::router::DeviceP
     }
     corun::router::CapacityProfile capacity;
     capacity.devices[kind] = scaled;
-    return corun::CapacityPlanner::from_json(corun::router::capacity_profile_to_json(capacity));
+    return capacity;
+}
+
+// The planner for one mix, over profile_for's profile.
+corun::Expected<corun::CapacityPlanner> planner_for(const corun::router::DeviceProfile& section,
+                                                    const std::string& kind,
+                                                    const std::vector<std::string>& mix,
+                                                    const std::vector<Measured>& measured) {
+    return corun::CapacityPlanner::from_json(
+        corun::router::capacity_profile_to_json(profile_for(section, kind, mix, measured)));
+}
+
+// --trace: the mix's predicted schedule over the measured seconds (settling included, rounded up
+// to whole seconds), beside its measured trace.
+corun::Status write_predicted_trace(const std::string& path,
+                                    const corun::router::CapacityProfile& profile,
+                                    corun::CapacityWorkload workload, const Options& options) {
+    // The horizon is whole seconds: the measured ones, settling included, rounded up.
+    workload.horizon =
+        std::chrono::seconds(static_cast<int64_t>(std::ceil(SETTLE_SECONDS + options.seconds)));
+    CORUN_TRY(auto recording, corun::router::predicted_schedule(profile, workload));
+    corun::runtime::monitor::TracedGroup traced;
+    traced.group_id = "capacity-bench-predicted";
+    traced.device_names = {workload.device + " (predicted)"};
+    traced.recording = std::move(recording);
+    return corun::runtime::monitor::write_trace_file(
+        path, corun::runtime::monitor::chrome_trace_json({traced}));
+}
+
+// --trace: where a mix's trace goes ("" without --trace).
+std::string trace_path(const Options& options, const std::string& kind, const std::string& workload,
+                       size_t count, const char* what) {
+    if (options.trace_dir.empty()) return "";
+    return options.trace_dir + "/" + kind + "-" + workload + "-" + std::to_string(count) + "." +
+           what + ".json";
 }
 
 // One comparison: a model's measured percentile against the prediction and the rule.
@@ -405,7 +456,7 @@ int usage() {
     std::cerr << "usage: capacity_bench [--models A.onnx,B.onnx,C.onnx,D.onnx] [--shape "
                  "NAME=dims]... [--seconds 4] [--profile-seconds 2] [--slots N] [--threads T] "
                  "[--llm PATH | --no-llm] [--skip-cpu] [--skip-npu] [--recalibrate 0.5] "
-                 "[--no-repeat] [--json]\n";
+                 "[--no-repeat] [--trace DIR] [--json]\n";
     return 2;
 }
 
@@ -478,7 +529,9 @@ corun::Status bench_target(const Target& target, const Options& options,
             const std::vector<std::string> mix(paths.begin(), paths.begin() + count);
             const std::vector<ClientPattern> mix_patterns(patterns.begin(),
                                                           patterns.begin() + count);
-            CORUN_TRY(auto measured, run_mix(target, mix, mix_patterns, {}, options));
+            CORUN_TRY(auto measured,
+                      run_mix(target, mix, mix_patterns, {}, options, "", nullptr,
+                              trace_path(options, target.kind, workload, count, "measured")));
             std::vector<Measured> again;
             if (options.repeat) {
                 CORUN_TRY(again, run_mix(target, mix, mix_patterns, {}, options));
@@ -497,6 +550,11 @@ corun::Status bench_target(const Target& target, const Options& options,
             }
             CORUN_TRY(auto planner, planner_for(section, target.kind, mix, measured));
             CORUN_TRY(const auto predicted, planner.predict(plan));
+            if (!options.trace_dir.empty()) {
+                CORUN_RETURN_IF_ERROR(write_predicted_trace(
+                    trace_path(options, target.kind, workload, count, "predicted"),
+                    profile_for(section, target.kind, mix, measured), plan, options));
+            }
             std::string mix_name;
             for (const auto& path : mix) mix_name += (mix_name.empty() ? "" : "+") + stem(path);
             std::fprintf(text_out, "  %s, %zu models (%s):\n", workload.c_str(), count,
@@ -652,6 +710,9 @@ int main(int argc, char** argv) {
             options.recalibrate_seconds = std::atof(next().c_str());
         } else if (arg == "--no-repeat") {
             options.repeat = false;
+        } else if (arg == "--trace") {
+            options.trace_dir = next();
+            if (options.trace_dir.empty()) return usage();
         } else if (arg == "--json") {
             options.json = true;
         } else {
@@ -662,6 +723,11 @@ int main(int argc, char** argv) {
         !(options.recalibrate_seconds >= 0 && options.recalibrate_seconds <= 60) ||
         !(options.profile_seconds > 0 && options.profile_seconds <= 600)) {
         return usage();
+    }
+    if (!options.trace_dir.empty() && !std::filesystem::is_directory(options.trace_dir)) {
+        std::cerr << "capacity_bench: --trace " << options.trace_dir
+                  << " is not a directory; create it first\n";
+        return 2;
     }
     if (options.models.empty()) options.models = default_models();
     if (options.models.size() < 2 || options.models.size() > 8) {

@@ -15,6 +15,9 @@
 #include "corun/capacity_plan.hpp"
 #include "frame_pump.hpp"
 #include "net_groups.hpp"
+#include "router/capacity_model.hpp"
+#include "router/capacity_profile.hpp"
+#include "runtime/monitor/chrome_trace_writer.hpp"
 
 namespace corun::tools {
 namespace {
@@ -30,6 +33,7 @@ struct PlanOptions {
     bool no_headroom = false;
     bool no_admission = false;
     bool json = false;
+    std::string trace_path;  // --trace: the predicted schedule as a Chrome trace
     NetGroups groups;
 };
 
@@ -58,6 +62,10 @@ void add_plan_options(CLI::App& app, PlanOptions& options) {
                  "Plan the SLOs as targets only: without admission control (as `corun run2 "
                  "--slo-ms` runs them), frames predicted to miss their SLO are not refused");
     app.add_flag("--json", options.json, "Print the prediction as JSON");
+    app.add_option("--trace", options.trace_path,
+                   "Write the predicted schedule (the simulation over --horizon) as a Chrome "
+                   "trace to this file, in the format of `corun run2 --trace`, to open beside a "
+                   "measured run (docs/ROUTER.md)");
 }
 
 std::string number_text(double value) {
@@ -292,6 +300,26 @@ void print_prediction(const PlanOptions& options, const CapacityWorkload& worklo
         "rate-driven model keeping up, the others unchanged)\n");
 }
 
+// The simulation the prediction came from, as `corun run2 --trace` draws a measured run: one
+// device named "<device> (predicted)", virtual time from 0.
+Status write_predicted_trace(const PlanOptions& options, const CapacityWorkload& workload) {
+    CORUN_RETURN_IF_ERROR(runtime::monitor::check_trace_output(options.trace_path));
+    CORUN_TRY(const auto profile, router::load_capacity_profile(options.profile));
+    CORUN_TRY(auto recording, router::predicted_schedule(profile, workload));
+    runtime::monitor::TracedGroup traced;
+    traced.group_id = "corun-plan";
+    traced.device_names = {options.device + " (predicted)"};
+    traced.recording = std::move(recording);
+    CORUN_RETURN_IF_ERROR(runtime::monitor::write_trace_file(
+        options.trace_path, runtime::monitor::chrome_trace_json({traced})));
+    std::fprintf(stderr,
+                 "[plan] predicted schedule written to %s: %zu bursts, %zu frames over %lld s of "
+                 "virtual time; open it in https://ui.perfetto.dev or chrome://tracing\n",
+                 options.trace_path.c_str(), traced.recording.bursts.size(),
+                 traced.recording.frames.size(), static_cast<long long>(options.horizon_s));
+    return Status::ok();
+}
+
 Status run(PlanOptions& options, const std::vector<std::string>& words) {
     CORUN_RETURN_IF_ERROR(parse_net_groups(words, "plan", NetSyntax::PLAN, options.groups,
                                            [&](CLI::App& app) { add_plan_options(app, options); }));
@@ -299,6 +327,8 @@ Status run(PlanOptions& options, const std::vector<std::string>& words) {
     CORUN_TRY(const CapacityPlanner planner, CapacityPlanner::from_file(options.profile));
     const CapacityWorkload workload = workload_of(options);
     CORUN_TRY(const CapacityPrediction prediction, planner.predict(workload));
+    if (!options.trace_path.empty())
+        CORUN_RETURN_IF_ERROR(write_predicted_trace(options, workload));
     if (options.json) {
         std::cout << prediction_json(options, workload, prediction).dump(2) << "\n";
     } else {

@@ -157,9 +157,11 @@ public:
     // corun: synchronous inference with a deadline, admitted as run_async's with a deadline (a
     // frame predicted to finish after it returns DEADLINE_EXCEEDED at once, naming the
     // predicted finish). The timeout still bounds the wait; INVALID_ARGUMENT for the steady
-    // clock's epoch.
+    // clock's epoch. `timing`, if given, receives the frame's timing (the prediction it was
+    // admitted or refused on included) when it ran or was refused; it is left as it was when
+    // the call timed out or could not queue the frame.
     Status run(const Bindings& bindings, std::chrono::steady_clock::time_point deadline,
-               std::chrono::milliseconds timeout);
+               std::chrono::milliseconds timeout, InferTiming* timing = nullptr);
 
     // Queues one frame (or several, as one burst). Fails with QUEUE_IS_FULL when they do not
     // fit (call wait_for_async_ready first), SHUTDOWN after shutdown(). The callback runs on a

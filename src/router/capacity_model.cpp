@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "router/workload.hpp"
+#include "scheduler/simulation_recording.hpp"
 
 namespace corun::router {
 namespace {
@@ -170,6 +171,18 @@ Expected<CapacityPrediction> predict(const CapacityProfile& profile,
         });
     }
     return prediction;
+}
+
+Expected<scheduler::SchedulerRecording> predicted_schedule(const CapacityProfile& profile,
+                                                           const CapacityWorkload& workload) {
+    CORUN_TRY(const DeviceProfile* device, profile.device(workload.device));
+    CORUN_RETURN_IF_ERROR(check_workload(workload, *device));
+    const auto models =
+        simulated_models(workload, *device, std::vector<double>(workload.models.size(), 1.0));
+    const auto simulated = simulated_device(workload, *device);
+    const auto result =
+        scheduler::simulate(models, simulated, policy_options(workload), workload.horizon);
+    return scheduler::recording_of_simulation(result, models, simulated);
 }
 
 }  // namespace corun::router

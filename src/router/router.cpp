@@ -7,7 +7,6 @@
 #include <set>
 
 #include "router/routing_outcome.hpp"
-#include "runtime/timed_run.hpp"
 
 namespace corun::router {
 namespace {
@@ -284,8 +283,11 @@ std::optional<Status> Router::attempt(const std::shared_ptr<RoutedRequest>& requ
         request->run_deadline == Clock::time_point::max()
             ? INFINITE_TIMEOUT
             : std::chrono::ceil<std::chrono::milliseconds>(request->run_deadline - started);
-    Status status =
-        runtime::run_with_timing(configured, bindings, request->deadline, remaining, timing);
+    // With a deadline, the placement's admission checks it (corund's too) and the timing
+    // brings back the prediction it was checked against.
+    Status status = request->deadline
+                        ? configured.run(bindings, *request->deadline, remaining, &timing)
+                        : configured.run(bindings, remaining);
     timing.total_ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count();
     return status;

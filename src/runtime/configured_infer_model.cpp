@@ -2,9 +2,7 @@
 
 #include <algorithm>
 
-#include "runtime/api_access.hpp"
 #include "runtime/infer_job.hpp"
-#include "runtime/timed_run.hpp"
 
 namespace corun {
 
@@ -131,24 +129,12 @@ Status ConfiguredInferModel::run(const Bindings& bindings, std::chrono::millisec
     return run_and_wait(pipeline_, bindings, timeout, {});
 }
 
-namespace runtime {
-
-Status run_with_timing(const ConfiguredInferModel& configured,
-                       const ConfiguredInferModel::Bindings& bindings,
-                       std::optional<std::chrono::steady_clock::time_point> deadline,
-                       std::chrono::milliseconds timeout, InferTiming& timing) {
-    if (deadline) CORUN_RETURN_IF_ERROR(check_job_deadline("run", *deadline));
-    return run_and_wait(ApiAccess::pipeline_of(configured), bindings, timeout,
-                        deadline.value_or(std::chrono::steady_clock::time_point{}), &timing);
-}
-
-}  // namespace runtime
 
 Status ConfiguredInferModel::run(const Bindings& bindings,
                                  std::chrono::steady_clock::time_point deadline,
-                                 std::chrono::milliseconds timeout) {
+                                 std::chrono::milliseconds timeout, InferTiming* timing) {
     CORUN_RETURN_IF_ERROR(check_job_deadline("run", deadline));
-    return run_and_wait(pipeline_, bindings, timeout, deadline);
+    return run_and_wait(pipeline_, bindings, timeout, deadline, timing);
 }
 
 Expected<AsyncInferJob> ConfiguredInferModel::run_async(const Bindings& bindings,

@@ -27,6 +27,8 @@ struct Job {
     Nanoseconds created{0};  // its arrival: latency counts from here
     uint32_t next_unit = 0;  // generative: the unit to queue next
     TimePoint deadline = NO_DEADLINE;
+    size_t model = 0;
+    int64_t frame = -1;  // index into the result's frames once it reached the scheduler
 };
 
 struct QueuedUnit {
@@ -195,7 +197,7 @@ private:
 
     // A new frame (or job) of model i, created at `when`: pre-processing first, if any.
     void create(size_t i, Nanoseconds when) {
-        jobs_.push_back({when, 0});
+        jobs_.push_back({when, 0, NO_DEADLINE, i});
         const size_t job = jobs_.size() - 1;
         const Nanoseconds pre = models_[i].timing.host_pre;
         if (pre.count() > 0) {
@@ -276,9 +278,12 @@ private:
 
     void admit(size_t i, size_t job, Nanoseconds now) {
         ClientState& client = clients_[i];
+        jobs_[job].frame = static_cast<int64_t>(result_.frames.size());
+        result_.frames.push_back({i, now});
         const TimePoint deadline = deadline_of(i, now);
         if (deadline != NO_DEADLINE && predict(i, now, deadline).finish > deadline) {
             ++result_.models[i].frames_refused;
+            frame_ended(job, now, FrameOutcome::REFUSED);
             abandon(i, now);
             return;
         }
@@ -315,9 +320,16 @@ private:
         ledger_floor_ns_ = std::max(ledger_floor_ns_, least);
     }
 
+    void frame_ended(size_t job, Nanoseconds now, FrameOutcome outcome) {
+        SimulatedFrame& frame = result_.frames[static_cast<size_t>(jobs_[job].frame)];
+        frame.ended = now;
+        frame.outcome = outcome;
+    }
+
     // The job left the device: post-processing, then it is complete.
     void leave_device(size_t i, size_t job, Nanoseconds now) {
         ClientState& client = clients_[i];
+        frame_ended(job, now, FrameOutcome::COMPLETED);
         --client.admitted;
         client.last_left = now;
         if (now > jobs_[job].deadline) ++result_.models[i].frames_late;
@@ -356,6 +368,7 @@ private:
                 client.queued.pop_front();
                 --client.admitted;
                 ++result_.models[i].frames_dropped_late;
+                frame_ended(job, now, FrameOutcome::DROPPED);
                 abandon(i, now);
                 dropped = true;
             }
@@ -554,6 +567,11 @@ private:
             const size_t job = client.queued.front().job;
             client.queued.pop_front();
             slot.jobs.push_back(job);
+            SimulatedFrame& frame = result_.frames[static_cast<size_t>(jobs_[job].frame)];
+            if (frame.dispatch < 0) {
+                frame.started = now;
+                frame.dispatch = static_cast<int64_t>(result_.dispatches.size());
+            }
             if (generative(i)) device += models_[i].generation.unit_time(jobs_[job].next_unit);
         }
         const uint32_t frames = static_cast<uint32_t>(slot.jobs.size());

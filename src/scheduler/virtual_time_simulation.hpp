@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "devices/npu_sim/npu_timing_model.hpp"
+#include "scheduler/scheduler_recording.hpp"
 #include "scheduler/scheduling_policy.hpp"
 
 namespace corun::scheduler {
@@ -187,8 +188,22 @@ struct SimulatedModelResult {
     uint64_t tokens = 0;
 };
 
+// One frame (of a generative model: one job) that reached the scheduler, as a recording of the
+// threaded scheduler holds it (scheduler/simulation_recording.hpp turns these into one).
+struct SimulatedFrame {
+    size_t model = 0;                    // index into the simulated models
+    std::chrono::nanoseconds queued{0};  // reached the scheduler (after host pre-processing)
+    std::chrono::nanoseconds started = NOT_ENDED;  // its (first) burst began
+    std::chrono::nanoseconds ended = NOT_ENDED;    // left the device, or was refused or dropped
+    FrameOutcome outcome = FrameOutcome::PENDING;  // COMPLETED, REFUSED, DROPPED or PENDING
+    int64_t dispatch = -1;  // index into the result's dispatches of its (first) burst
+};
+
 struct SimulationResult {
     std::vector<SimulatedDispatch> dispatches;
+    // In the order they reached the scheduler. Frames dropped because the model's queue was
+    // full never reach it (the caller gets QUEUE_IS_FULL), and are only counted.
+    std::vector<SimulatedFrame> frames;
     std::vector<SimulatedModelResult> models;
     std::chrono::nanoseconds switch_time{0};
     std::chrono::nanoseconds busy_time{0};  // slot time of all bursts (switches included,

@@ -92,6 +92,30 @@ with tempfile.TemporaryDirectory() as folder:
     else:
         check(False, "plan with an LLM --json exits 0", result)
 
+    # --trace: the simulation as a Chrome trace. A camera at 10 frames/s on npu-sim over 1 s:
+    # its ten frames (at 0, 100, ... 900 ms), each one burst of exactly 4 ms on slot 1.
+    trace = os.path.join(folder, "predicted.json")
+    result = corun("plan", "--profile", profile, "--device", "npu-sim", "--horizon", "1",
+                   "--no-headroom", "--trace", trace, "set-net", "cam", "--framerate", "10",
+                   "--phase-ms", "0")
+    check(result.returncode == 0, "plan --trace exits 0", result)
+    check("predicted schedule written to" in result.stderr, "plan --trace says where it wrote",
+          result)
+    if result.returncode == 0:
+        events = json.load(open(trace))["traceEvents"]
+        bursts = [e for e in events if e.get("ph") == "X" and e.get("name") == "cam"
+                  and e.get("tid") == 1]
+        check(len(bursts) == 10 and all(e["dur"] == 4000 for e in bursts) and
+              [e["ts"] for e in bursts] == [100000 * i for i in range(10)],
+              "the trace holds the camera's ten 4 ms bursts at 0, 100, ... 900 ms", bursts)
+        check(any(e.get("ph") == "M" and e.get("name") == "process_name" and
+                  e["args"]["name"].startswith("npu-sim (predicted)") for e in events),
+              "the device is named as predicted")
+    result = corun("plan", "--profile", profile, "--trace", "/nonexistent/folder/t.json",
+                   "set-net", "cam", "--framerate", "10")
+    check(result.returncode != 0 and "/nonexistent/folder/t.json" in result.stderr,
+          "an unwritable --trace fails naming the path", result)
+
     # An overloaded camera with an SLO (4 ms frames at 400/s on npu-sim: 1.6x the device):
     # with admission, as run2 --slo-ms enforces it, the excess is refused and what runs is on
     # time; with --no-admission nothing is refused and frames run late.
