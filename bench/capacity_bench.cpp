@@ -476,8 +476,9 @@ corun::Status bench_target(const Target& target, const Options& options,
     if (target.kind == "npu-sim") measured_as.execution_slots = 1;
     const auto description = loaded.vdevice->physical_devices().front();
     CORUN_TRY(corun::router::DeviceProfile section,
-              corun::tools::measure_cpu_section(loaded.pointers(), measured_as, description.cores,
-                                                options.profile_seconds, automatic_sharing));
+              corun::tools::measure_cpu_section(*loaded.vdevice, loaded.pointers(), measured_as,
+                                                description.cores, options.profile_seconds,
+                                                automatic_sharing));
     std::string llm_path = options.no_llm || target.kind != "cpu" ? "" : options.llm;
     if (!llm_path.empty()) {
         auto timing =
@@ -498,13 +499,15 @@ corun::Status bench_target(const Target& target, const Options& options,
                      cold == section.cold_frame.end() ? slot_ms.back() : cold->second.count() / 1e6,
                      own == section.model_interference.end() ? 1.0 : own->second.back());
     }
-    std::fprintf(text_out, "; context switch %.2f ms",
-                 static_cast<double>(section.context_switch.count()) / 1e6);
+    std::fprintf(text_out, "; context switch %.2f ms; closed-loop frames in time %.0f%%",
+                 static_cast<double>(section.context_switch.count()) / 1e6,
+                 100 * section.closed_loop_in_time);
     std::fprintf(text_out, "; slowdown with 1..%zu slots busy:", section.interference.size());
     for (double factor : section.interference) std::fprintf(text_out, " %.2f", factor);
     std::fprintf(text_out, ")\n");
     Json target_report = {{"device", target.kind},
                           {"interference", section.interference},
+                          {"closed_loop_in_time", section.closed_loop_in_time},
                           {"slot_ms", slot_ms},
                           {"runs", Json::array()}};
 

@@ -195,8 +195,8 @@ Status run(BenchmarkOptions options) {
         std::vector<PreparedModel*> measured;
         for (auto& model : models) measured.push_back(model.get());
         CORUN_TRY(capacity.devices[router::CPU_SECTION],
-                  measure_cpu_section(measured, options.cpu, description.cores, options.time_to_run,
-                                      automatic_sharing));
+                  measure_cpu_section(*vdevice, measured, options.cpu, description.cores,
+                                      options.time_to_run, automatic_sharing));
         for (const auto& path : llm_paths) {
             if (live) std::fprintf(stderr, "\r\033[K[benchmark] %s...", path.c_str());
             CORUN_TRY(capacity.devices[router::CPU_SECTION].generative[model_stem(path)],

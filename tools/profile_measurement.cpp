@@ -7,6 +7,8 @@
 
 #include "cli_support.hpp"
 #include "corun/genai/llm.hpp"
+#include "runtime/monitor/group_recording.hpp"
+#include "scheduler/closed_loop_race.hpp"
 
 namespace corun::tools {
 namespace {
@@ -71,7 +73,39 @@ double slot_time_ms(const PumpResult& alone) {
     return LatencySummary::of(alone.device).p50 + LatencySummary::of(alone.conversion).p50;
 }
 
-Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedModel*>& models,
+// Phase 5 of measure_cpu_section: every model with one client calling run() in a loop, all at
+// once, for `seconds`, recorded.
+Expected<double> measure_closed_loop_in_time(VDevice& vdevice,
+                                             const std::vector<PreparedModel*>& models,
+                                             double seconds) {
+    auto group = runtime::monitor::group_of(vdevice);
+    CORUN_RETURN_IF_ERROR(runtime::monitor::start_recording(*group, {}),
+                          "the closed-loop phase records the device group");
+    const auto end = std::chrono::steady_clock::now() +
+                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                         std::chrono::duration<double>(seconds));
+    std::vector<Status> failures(models.size());
+    std::vector<std::thread> clients;
+    for (size_t m = 0; m < models.size(); ++m) {
+        clients.emplace_back([&, m] {
+            for (int frame = 0; frame < 1000000 && std::chrono::steady_clock::now() < end;
+                 ++frame) {
+                failures[m] =
+                    models[m]->configured->run(models[m]->slots[0], std::chrono::seconds(60));
+                if (!failures[m].is_ok()) return;
+            }
+        });
+    }
+    for (auto& client : clients) client.join();
+    const auto traced = runtime::monitor::stop_recording(*group);
+    for (size_t m = 0; m < models.size(); ++m) {
+        if (!failures[m].is_ok()) return failures[m].with_context(models[m]->path);
+    }
+    return scheduler::closed_loop_in_time_of(traced.recording);
+}
+
+Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
+                                                    const std::vector<PreparedModel*>& models,
                                                     const CpuDeviceParams& cpu,
                                                     uint32_t machine_cores, double seconds,
                                                     bool automatic_sharing) {
@@ -225,6 +259,11 @@ Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedMo
         if (own_factors[m].size() == section.interference.size() && own_factors[m].size() > 1) {
             section.model_interference[models[m]->name()] = own_factors[m];
         }
+    }
+    // 5. Closed-loop clients: how often a client's next frame makes the decision after its last.
+    if (models.size() >= 2) {
+        CORUN_TRY(section.closed_loop_in_time,
+                  measure_closed_loop_in_time(vdevice, models, seconds));
     }
     return section;
 }

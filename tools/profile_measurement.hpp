@@ -28,7 +28,11 @@ namespace corun::tools {
 //   4. for k = 2 .. execution_slots: k one-frame clients at once, spread over the models in
 //      turn (rotating by a model each window): interference[k - 1] = the device time of their
 //      frames / the same models' alone, the two measured in alternation (4 windows of each);
-//      and each model's own factors (models.M.interference) where it was measured for every k.
+//      and each model's own factors (models.M.interference) where it was measured for every k;
+//   5. with two or more models, one client per model calling run() in a loop, all at once,
+//      recorded: of the bursts after which a client sent its next frame, the share where that
+//      frame was queued by the time the device next decided (closed_loop_in_time: the client
+//      and the worker race after each completion, and which is first varies).
 // Each phase runs `seconds` (the cold one at least 8 frames). The slots measured are at most
 // 2 x the models' queue sizes.
 // A frame's slot time alone as the profile's frame_us counts it: the median device time plus the
@@ -38,7 +42,9 @@ double slot_time_ms(const PumpResult& alone);
 // `automatic_sharing`: the device was configured to share its cores by itself (execution_slots
 // and intra_op_threads 0; `cpu` then holds the slots it picked), recorded as the profile's
 // one_burst_per_model.
-Expected<router::DeviceProfile> measure_cpu_section(const std::vector<PreparedModel*>& models,
+// `vdevice`: the device the models are configured on (phase 5 records its group).
+Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
+                                                    const std::vector<PreparedModel*>& models,
                                                     const CpuDeviceParams& cpu,
                                                     uint32_t machine_cores, double seconds,
                                                     bool automatic_sharing = false);

@@ -156,7 +156,22 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
             if (!device["closed_loop_after_decision"].is_boolean()) {
                 return invalid(at + ".closed_loop_after_decision must be true or false");
             }
-            profile.closed_loop_after_decision = device["closed_loop_after_decision"].get<bool>();
+            if (device.contains("closed_loop_in_time")) {
+                return invalid(at +
+                               " has both closed_loop_after_decision and closed_loop_in_time; "
+                               "keep closed_loop_in_time (closed_loop_after_decision: true "
+                               "is closed_loop_in_time: 0)");
+            }
+            if (device["closed_loop_after_decision"].get<bool>()) profile.closed_loop_in_time = 0;
+        }
+        if (device.contains("closed_loop_in_time")) {
+            const Json& share = device["closed_loop_in_time"];
+            if (!share.is_number() || !(share.get<double>() >= 0 && share.get<double>() <= 1)) {
+                return invalid(at +
+                               ".closed_loop_in_time must be a number from 0 to 1 (a share "
+                               "of frames)");
+            }
+            profile.closed_loop_in_time = share.get<double>();
         }
         if (device.contains("one_burst_per_model")) {
             if (!device["one_burst_per_model"].is_boolean()) {
@@ -212,7 +227,9 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
         section["device"]["interference"] = profile.interference;
         section["device"]["cold_after_us"] = profile.cold_after.count() / 1000.0;
     }
-    if (profile.closed_loop_after_decision) section["device"]["closed_loop_after_decision"] = true;
+    if (profile.closed_loop_in_time < 1) {
+        section["device"]["closed_loop_in_time"] = profile.closed_loop_in_time;
+    }
     if (profile.one_burst_per_model) section["device"]["one_burst_per_model"] = true;
     if (!profile.generative.empty()) {
         Json generative = Json::object();

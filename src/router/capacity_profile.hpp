@@ -60,11 +60,11 @@ struct DeviceProfile {
     // A model's own "interference" (as the device's, for that model's frames), where models
     // slow differently beside others (scheduler::SimulatedModel::interference).
     std::map<std::string, std::vector<double>> model_interference;
-    // "closed_loop_after_decision": a closed-loop client's next frame reaches the scheduler only
-    // after the slot decided again (scheduler::SimulatedDevice). Set by hand for now: a
-    // measurement of it in `corun benchmark --profile` (two closed-loop clients, the ratio of
-    // their frames against both simulations) was tried and flipped between runs on this VM.
-    bool closed_loop_after_decision = false;
+    // "closed_loop_in_time": the share of a closed-loop client's next frames that reach the
+    // scheduler before the slot that ran its last one decides again
+    // (scheduler::SimulatedDevice::closed_loop_in_time), measured from a recording of
+    // closed-loop clients; absent, 1. The older "closed_loop_after_decision": true reads as 0.
+    double closed_loop_in_time = 1.0;
     // "one_burst_per_model": measured on the cpu device sharing its cores by itself, which runs
     // one burst of a model at a time (scheduler::SimulatedDevice::one_burst_per_model).
     bool one_burst_per_model = false;

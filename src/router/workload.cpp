@@ -199,7 +199,7 @@ scheduler::SimulatedDevice simulated_device(const CapacityWorkload& workload,
     simulated.latency_slots = workload.latency_slots;
     simulated.interference = device.interference;
     simulated.cold_after = device.cold_after;
-    simulated.closed_loop_frames_after_decision = device.closed_loop_after_decision;
+    simulated.closed_loop_in_time = device.closed_loop_in_time;
     simulated.one_burst_per_model = device.one_burst_per_model;
     return simulated;
 }

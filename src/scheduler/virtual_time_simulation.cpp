@@ -100,6 +100,8 @@ double spread_draw(std::mt19937_64& random, const std::vector<double>& spread) {
 
 // Each model's spread draws its own sequence, the same in every run.
 constexpr uint64_t SPREAD_SEED = 0x5eed'f4a3e;
+// The closed-loop race's draws: one sequence for the device, the same in every run.
+constexpr uint64_t RACE_SEED = 0x5eed'7ace;
 
 class Simulation {
 public:
@@ -385,9 +387,18 @@ private:
                                           ? arrivals.think
                                           : Nanoseconds(0);
             // One nanosecond later: after the decisions made at `now`.
-            const Nanoseconds after_decision(device_.closed_loop_frames_after_decision ? 1 : 0);
+            const Nanoseconds after_decision(frame_in_time() ? 0 : 1);
             clients_[i].sends.push(now + after_decision + think);
         }
+    }
+
+    // Whether a closed-loop client's next frame is sent before the decision made as its last
+    // one completes (SimulatedDevice::closed_loop_in_time).
+    bool frame_in_time() {
+        const double share = device_.closed_loop_in_time;
+        if (share >= 1) return true;
+        if (share <= 0) return false;
+        return uniform_draw(race_random_) < share;
     }
 
     // A unit of model i ended: a frame leaves the device; a generative job counts its token
@@ -659,7 +670,8 @@ private:
     const SimulatedDevice& device_;
     SchedulingPolicy policy_;
     std::vector<ClientState> clients_;
-    int64_t ledger_floor_ns_ = 0;  // ModelScheduler's ledger floor, the same rule
+    int64_t ledger_floor_ns_ = 0;             // ModelScheduler's ledger floor, the same rule
+    std::mt19937_64 race_random_{RACE_SEED};  // closed_loop_in_time's draws
     std::vector<Slot> slots_;
     std::vector<Job> jobs_;
     SimulationResult result_;

@@ -137,12 +137,15 @@ struct SimulatedDevice {
     std::vector<double> interference;
     // The idle gap after which a frame takes its model's cold_frame time (0: no cold frames).
     std::chrono::nanoseconds cold_after{0};
-    // Whether a closed-loop client's next frame reaches the scheduler after the slot that ran
-    // its last one has decided again (true) or before (false, the default). On one ONNX Runtime
-    // thread the worker runs the frame itself and may decide before the woken client has sent
-    // (two such clients then alternate frame by frame); on npu-sim the client is first
-    // (router::DeviceProfile::closed_loop_after_decision; docs/PERFORMANCE.md, P5).
-    bool closed_loop_frames_after_decision = false;
+    // The share of a closed-loop client's next frames that reach the scheduler before the slot
+    // that ran its last one decides again (1, the default: always; 0: never, so two such
+    // clients alternate frame by frame). In the threaded scheduler the job completes, waking
+    // the client, and the worker then charges the burst and decides: the two race, and which
+    // is first varies frame by frame (npu-sim, four closed-loop clients: the client 67% of the
+    // time; two: 86%). Between 0 and 1 each completion draws from a seeded sequence: exact and
+    // repeatable (router::DeviceProfile::closed_loop_in_time, measured by `corun benchmark
+    // --profile`; docs/ROUTER.md).
+    double closed_loop_in_time = 1.0;
     // One burst of a model at a time (the threaded scheduler's DeviceSlots::one_burst_per_model,
     // the cpu device sharing its cores by itself): a model with a burst running waits for it
     // rather than taking a second slot.

@@ -21,7 +21,7 @@ const char* EXTENDED_PROFILE = R"({"device": {"context_switch_us": 0},
   "models": {"nanodet": {"frame_us": 21000}},
   "cpu": {"device": {"context_switch_us": 50, "cores": 2, "execution_slots": 2,
                      "intra_op_threads": 1, "interference": [1.0, 1.31],
-                     "cold_after_us": 100000, "closed_loop_after_decision": true,
+                     "cold_after_us": 100000, "closed_loop_in_time": 0.67,
                      "one_burst_per_model": true},
           "models": {"nanodet": {"frame_us": 33000, "host_pre_us": 60, "host_post_us": 25,
                                  "max_in_flight": 2, "overhead_us": 85,
@@ -107,9 +107,14 @@ TEST(CapacityProfileTest, WritingAndReadingGivesTheSameProfile) {
               (std::vector<double>{0.9, 1.0, 1.0, 1.4}));
     EXPECT_EQ(again->devices.at(CPU_SECTION).model_interference.at("nanodet"),
               (std::vector<double>{1.0, 1.52}));
-    EXPECT_TRUE(profile->devices.at(CPU_SECTION).closed_loop_after_decision);
-    EXPECT_TRUE(again->devices.at(CPU_SECTION).closed_loop_after_decision);
-    EXPECT_FALSE(again->devices.at(NPU_SIM_SECTION).closed_loop_after_decision);
+    EXPECT_EQ(profile->devices.at(CPU_SECTION).closed_loop_in_time, 0.67);
+    EXPECT_EQ(again->devices.at(CPU_SECTION).closed_loop_in_time, 0.67);
+    EXPECT_EQ(again->devices.at(NPU_SIM_SECTION).closed_loop_in_time, 1.0);
+    // The older field: "closed_loop_after_decision": true is a share of 0.
+    auto older = parse_capacity_profile(
+        R"({"cpu": {"device": {"closed_loop_after_decision": true}, "models": {}}})");
+    ASSERT_TRUE(older.has_value()) << older.status();
+    EXPECT_EQ(older->devices.at(CPU_SECTION).closed_loop_in_time, 0.0);
     EXPECT_TRUE(again->devices.at(CPU_SECTION).one_burst_per_model);
     EXPECT_FALSE(again->devices.at(NPU_SIM_SECTION).one_burst_per_model);
 }
@@ -149,6 +154,11 @@ TEST(CapacityProfileTest, EachBadFieldIsNamed) {
                    "cpu.device.cold_after_us must be a number");
     expect_invalid(R"({"cpu": {"device": {"closed_loop_after_decision": 1}, "models": {}}})",
                    "cpu.device.closed_loop_after_decision must be true or false");
+    expect_invalid(R"({"cpu": {"device": {"closed_loop_in_time": 1.5}, "models": {}}})",
+                   "cpu.device.closed_loop_in_time must be a number from 0 to 1");
+    expect_invalid(R"({"cpu": {"device": {"closed_loop_in_time": 0.5,
+                       "closed_loop_after_decision": false}, "models": {}}})",
+                   "has both closed_loop_after_decision and closed_loop_in_time");
     expect_invalid(R"({"cpu": {"device": {"one_burst_per_model": "yes"}, "models": {}}})",
                    "cpu.device.one_burst_per_model must be true or false");
     expect_invalid(R"({"cpu": {"device": {"cores": -2}, "models": {}}})",

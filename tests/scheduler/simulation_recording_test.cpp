@@ -1,9 +1,12 @@
 // A simulation as a scheduler recording (scheduler/simulation_recording.hpp), what
 // `corun plan --trace` draws: every burst and every frame that reached the scheduler, with its
-// outcome, and each queue's depth, for schedules worked out by hand in the comments.
+// outcome, and each queue's depth, for schedules worked out by hand in the comments; and the
+// closed-loop race read back from such a recording (scheduler/closed_loop_race.hpp) as it was
+// simulated.
 #include <gtest/gtest.h>
 
 #include "runtime/monitor/chrome_trace_writer.hpp"
+#include "scheduler/closed_loop_race.hpp"
 #include "scheduler/simulation_recording.hpp"
 #include "simulated_model_support.hpp"
 #include "test_support.hpp"
@@ -128,6 +131,29 @@ TEST(SimulationRecordingTest, TheChromeTraceWriterDrawsIt) {
     const std::string json = runtime::monitor::chrome_trace_json({traced});
     EXPECT_TRUE(test::contains(json, "npu-sim (predicted)")) << json;
     EXPECT_TRUE(test::contains(json, "\"name\":\"cam\"")) << json;
+}
+
+TEST(SimulationRecordingTest, TheClosedLoopRaceReadsBackAsItWasSimulated) {
+    // Two closed-loop clients on one slot: after each completion the other model is queued, so
+    // the slot decides at once, and the client's next frame is in time exactly when the
+    // simulation drew it so.
+    auto race = [](double in_time) {
+        const std::vector<SimulatedModel> models = {
+            simulated_model("short", 16, milliseconds(1),
+                            ArrivalPattern::closed_loop(1, nanoseconds(0)), 1),
+            simulated_model("long", 16, milliseconds(4),
+                            ArrivalPattern::closed_loop(1, nanoseconds(0)), 1)};
+        SimulatedDevice device;
+        device.closed_loop_in_time = in_time;
+        return closed_loop_in_time_of(recording_of_simulation(
+            simulate(models, device, PolicyOptions{}, std::chrono::seconds(2)), models, device));
+    };
+    EXPECT_EQ(race(1.0), 1.0);
+    EXPECT_EQ(race(0.0), 0.0);
+    const double half = race(0.5);
+    EXPECT_GT(half, 0.4);
+    EXPECT_LT(half, 0.6);
+    EXPECT_EQ(closed_loop_in_time_of(SchedulerRecording{}), 1.0);  // nothing raced
 }
 
 }  // namespace

@@ -359,11 +359,11 @@ TEST(VirtualTimeScheduleTest, AModelWakingOnAnIdleDeviceStartsAtTheLedgerFloor) 
 
 TEST(VirtualTimeScheduleTest, ClosedLoopFramesAfterTheDecisionAlternateFrameByFrame) {
     // The same two clients, on a device where a client's next frame reaches the scheduler only
-    // after the slot decided again (SimulatedDevice::closed_loop_frames_after_decision: a worker
-    // that runs the frame itself and decides at once). At each completion the other model is
-    // the only one ready: one frame each, in turn, although their device times differ fourfold.
+    // after the slot decided again (SimulatedDevice::closed_loop_in_time 0: a worker that runs
+    // the frame itself and decides at once). At each completion the other model is the only
+    // one ready: one frame each, in turn, although their device times differ fourfold.
     SimulatedDevice device;
-    device.closed_loop_frames_after_decision = true;
+    device.closed_loop_in_time = 0;
     auto result = simulate(
         {model("short", 16, milliseconds(1), ArrivalPattern::closed_loop(1, nanoseconds(0))),
          model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)))},
@@ -371,6 +371,32 @@ TEST(VirtualTimeScheduleTest, ClosedLoopFramesAfterTheDecisionAlternateFrameByFr
     EXPECT_EQ(model_sequence(result, 6), (std::vector<size_t>{0, 1, 0, 1, 0, 1}));
     EXPECT_EQ(result.models[0].frames_done, 200u);  // a 5 ms cycle, 200 in a second
     EXPECT_EQ(result.models[1].frames_done, 200u);
+}
+
+TEST(VirtualTimeScheduleTest, ClosedLoopFramesInTimeForAShareOfDecisionsFallBetween) {
+    // The same two clients with closed_loop_in_time between 0 and 1: each completion draws
+    // whether the client's next frame makes the decision. "short" (1 ms) gets the device for
+    // more frames the more often it is in time: 200 frames never (alternating with "long"),
+    // 500 always (fairness by device time: half the device each), a seeded draw between, the
+    // same in every run.
+    auto run = [](double in_time) {
+        SimulatedDevice device;
+        device.closed_loop_in_time = in_time;
+        return simulate(
+            {model("short", 16, milliseconds(1), ArrivalPattern::closed_loop(1, nanoseconds(0))),
+             model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)))},
+            device, PolicyOptions{}, seconds(1));
+    };
+    const uint64_t never = run(0).models[0].frames_done;
+    const uint64_t always = run(1).models[0].frames_done;
+    const auto half = run(0.5);
+    EXPECT_EQ(never, 200u);
+    EXPECT_EQ(always, 500u);
+    EXPECT_GT(half.models[0].frames_done, never + 50);
+    EXPECT_LT(half.models[0].frames_done, always - 50);
+    const auto again = run(0.5);
+    EXPECT_EQ(again.models[0].frames_done, half.models[0].frames_done);
+    EXPECT_EQ(again.models[0].latency_ms, half.models[0].latency_ms);
 }
 
 TEST(VirtualTimeScheduleTest, ClosedLoopClientsBeyondTheQueueWaitInsteadOfDropping) {

@@ -1,0 +1,17 @@
+// The race after each completion of a closed-loop client's frame, measured from a recording: the
+// job completes (waking the client, which sends its next frame) and the worker then charges the
+// burst and decides again. Which is first varies frame by frame; the capacity model simulates
+// the share (SimulatedDevice::closed_loop_in_time, the profile's cpu.device.closed_loop_in_time)
+// that `corun benchmark --profile` measures with this.
+#pragma once
+
+#include "scheduler/scheduler_recording.hpp"
+
+namespace corun::scheduler {
+
+// Of the frames after which their model sent another, the share whose next frame was queued
+// by the time the device next decided: the first burst on the same device's shared slots that
+// starts at or after the frame's burst ended. 1 when no frame says (nothing to race).
+double closed_loop_in_time_of(const SchedulerRecording& recording);
+
+}  // namespace corun::scheduler
