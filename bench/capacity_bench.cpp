@@ -26,7 +26,9 @@
 //   capacity_bench [--models A.onnx,B.onnx,C.onnx,D.onnx] [--shape NAME=dims] [--seconds 4]
 //                  [--profile-seconds 2] [--slots N --threads T] [--llm PATH | --no-llm]
 //                  [--skip-cpu] [--skip-npu] [--recalibrate 0.5] [--no-repeat] [--trace DIR]
-//                  [--json]
+//                  [--closed-loop-in-time SHARE] [--json]
+// --closed-loop-in-time plans with that share of closed-loop frames in time for the decision
+// after their last instead of the profile's measured one (1: as before it was measured).
 // --trace DIR writes each mix's first run twice, as Chrome traces to open side by side: as
 // measured (DEVICE-WORKLOAD-N.measured.json, the scheduler's own recording) and as the capacity
 // model predicted it (.predicted.json, the simulation drawn the same way).
@@ -88,6 +90,9 @@ struct Options {
     bool skip_npu = false;
     bool repeat = true;
     double recalibrate_seconds = 0.5;  // 0: predict from the profile as measured
+    // --closed-loop-in-time SHARE: plan with this share instead of the measured one (an A/B of
+    // the closed-loop race's model; 1 is the simulation before it was measured).
+    double closed_loop_in_time = -1;  // < 0: as measured
     bool json = false;
     // --trace DIR: each mix's first run as measured and as predicted, two Chrome traces side
     // by side (DEVICE-WORKLOAD-N.measured.json, .predicted.json).
@@ -456,7 +461,7 @@ int usage() {
     std::cerr << "usage: capacity_bench [--models A.onnx,B.onnx,C.onnx,D.onnx] [--shape "
                  "NAME=dims]... [--seconds 4] [--profile-seconds 2] [--slots N] [--threads T] "
                  "[--llm PATH | --no-llm] [--skip-cpu] [--skip-npu] [--recalibrate 0.5] "
-                 "[--no-repeat] [--trace DIR] [--json]\n";
+                 "[--no-repeat] [--closed-loop-in-time SHARE] [--trace DIR] [--json]\n";
     return 2;
 }
 
@@ -479,6 +484,7 @@ corun::Status bench_target(const Target& target, const Options& options,
               corun::tools::measure_cpu_section(*loaded.vdevice, loaded.pointers(), measured_as,
                                                 description.cores, options.profile_seconds,
                                                 automatic_sharing));
+    if (options.closed_loop_in_time >= 0) section.closed_loop_in_time = options.closed_loop_in_time;
     std::string llm_path = options.no_llm || target.kind != "cpu" ? "" : options.llm;
     if (!llm_path.empty()) {
         auto timing =
@@ -713,6 +719,11 @@ int main(int argc, char** argv) {
             options.recalibrate_seconds = std::atof(next().c_str());
         } else if (arg == "--no-repeat") {
             options.repeat = false;
+        } else if (arg == "--closed-loop-in-time") {
+            options.closed_loop_in_time = std::atof(next().c_str());
+            if (!(options.closed_loop_in_time >= 0 && options.closed_loop_in_time <= 1)) {
+                return usage();
+            }
         } else if (arg == "--trace") {
             options.trace_dir = next();
             if (options.trace_dir.empty()) return usage();
