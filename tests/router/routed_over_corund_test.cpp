@@ -27,28 +27,43 @@ protected:
         }
         test::CorundTest::SetUp();
     }
+    // The two placements: corund's npu-sim, taking `frame_us` a frame, then the cpu here (none,
+    // with the failure reported, if a VDevice cannot be created: RoutedModel::create then
+    // refuses the params).
+    RoutedModelParams corund_then_cpu(int frame_us) {
+        VDeviceParams service = params();
+        service.device_ids = {"npu-sim:0"};
+        service.npu_sim.profile_json =
+            R"({"device": {"context_switch_us": 0}, "models":
+                {"face_detection_front_128x128_barracuda": {"frame_us": )" +
+            std::to_string(frame_us) + "}}}";
+        auto corund = VDevice::create_shared(service);
+        VDeviceParams local;
+        local.device_ids = {"cpu:0"};
+        local.group_id = test::unique_group("router-local-cpu");
+        auto here = VDevice::create_shared(local);
+        RoutedModelParams routed;
+        if (!corund.has_value() || !here.has_value()) {
+            ADD_FAILURE() << "corund: " << corund.status() << "; cpu: " << here.status();
+            return routed;
+        }
+        in_corund_ = *corund;
+        in_process_ = *here;
+        routed.placements = {{"corund", in_corund_}, {"cpu", in_process_}};
+        routed.formats = {{"input:0", FormatType::UINT8, std::nullopt, {}}};
+        return routed;
+    }
+    std::shared_ptr<VDevice> in_corund_, in_process_;
 };
 
 TEST_F(RoutedOverCorundTest, FramesFallBackToTheCpuInProcessWhenCorundDies) {
-    VDeviceParams service = params();
-    service.device_ids = {"npu-sim:0"};
-    service.npu_sim.profile_json = R"({"device": {"context_switch_us": 0}, "models":
-        {"face_detection_front_128x128_barracuda": {"frame_us": 1000}}})";
-    ASSERT_OK_AND_ASSIGN(auto in_corund, VDevice::create_shared(service));
-    VDeviceParams local;
-    local.device_ids = {"cpu:0"};
-    local.group_id = test::unique_group("router-local-cpu");
-    ASSERT_OK_AND_ASSIGN(auto in_process, VDevice::create_shared(local));
-
-    RoutedModelParams params;
-    params.placements = {{"corund", in_corund}, {"cpu", in_process}};
-    params.formats = {{"input:0", FormatType::UINT8, std::nullopt, {}}};
+    RoutedModelParams params = corund_then_cpu(1000);
     params.health.failures_to_take_out = 3;
     params.health.probe_interval = std::chrono::hours(1);  // no probe in this test
     ASSERT_OK_AND_ASSIGN(auto routed, RoutedModel::create(BLAZEFACE, params));
 
     // The cpu-only reference, with the same user format.
-    ASSERT_OK_AND_ASSIGN(auto reference_model, in_process->create_infer_model(BLAZEFACE));
+    ASSERT_OK_AND_ASSIGN(auto reference_model, in_process_->create_infer_model(BLAZEFACE));
     reference_model->inputs()[0].set_format_type(FormatType::UINT8);
     ASSERT_OK_AND_ASSIGN(auto reference, reference_model->configure());
 
@@ -110,18 +125,7 @@ TEST_F(RoutedOverCorundTest, FramesFallBackToTheCpuInProcessWhenCorundDies) {
 // runs in corund, its prediction coming back with its completion. run() with the model's SLO
 // goes the same way.
 TEST_F(RoutedOverCorundTest, CorundsOwnAdmissionRefusesAFramePredictedLateAndItFallsBack) {
-    VDeviceParams service = params();
-    service.device_ids = {"npu-sim:0"};
-    service.npu_sim.profile_json = R"({"device": {"context_switch_us": 0}, "models":
-        {"face_detection_front_128x128_barracuda": {"frame_us": 250000}}})";
-    ASSERT_OK_AND_ASSIGN(auto in_corund, VDevice::create_shared(service));
-    VDeviceParams local;
-    local.device_ids = {"cpu:0"};
-    local.group_id = test::unique_group("router-local-cpu");
-    ASSERT_OK_AND_ASSIGN(auto in_process, VDevice::create_shared(local));
-    RoutedModelParams params;
-    params.placements = {{"corund", in_corund}, {"cpu", in_process}};
-    params.formats = {{"input:0", FormatType::UINT8, std::nullopt, {}}};
+    RoutedModelParams params = corund_then_cpu(250000);
     ASSERT_OK_AND_ASSIGN(auto routed, RoutedModel::create(BLAZEFACE, params));
 
     std::vector<uint8_t> pixels(routed->get_frame_size("input:0").value(), 7);
@@ -137,7 +141,7 @@ TEST_F(RoutedOverCorundTest, CorundsOwnAdmissionRefusesAFramePredictedLateAndItF
     EXPECT_EQ(measured.placement, "corund");
     // corund books the frame's time just after completing it.
     ASSERT_TRUE(test::wait_until([&] {
-        const auto stats = in_corund->get_scheduler_stats();
+        const auto stats = in_corund_->get_scheduler_stats();
         return !stats.empty() && stats.front().predicted_latency_ms >= 250.0;
     }));
 
@@ -185,7 +189,7 @@ TEST_F(RoutedOverCorundTest, CorundsOwnAdmissionRefusesAFramePredictedLateAndItF
     EXPECT_EQ(first.placement, "corund");
     ASSERT_TRUE(test::wait_until([&] {
         // The second routed model's: the newest configured model, with the highest id.
-        const auto stats = in_corund->get_scheduler_stats();
+        const auto stats = in_corund_->get_scheduler_stats();
         const auto newest = std::max_element(
             stats.begin(), stats.end(), [](auto& a, auto& b) { return a.model_id < b.model_id; });
         return newest != stats.end() && newest->predicted_latency_ms >= 250.0;
