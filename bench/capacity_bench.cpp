@@ -26,9 +26,11 @@
 //   capacity_bench [--models A.onnx,B.onnx,C.onnx,D.onnx] [--shape NAME=dims] [--seconds 4]
 //                  [--profile-seconds 2] [--slots N --threads T] [--llm PATH | --no-llm]
 //                  [--skip-cpu] [--skip-npu] [--recalibrate 0.5] [--no-repeat] [--trace DIR]
-//                  [--closed-loop-in-time SHARE] [--json]
+//                  [--closed-loop-in-time SHARE] [--cameras-drop] [--json]
 // --closed-loop-in-time plans with that share of closed-loop frames in time for the decision
-// after their last instead of the profile's measured one (1: as before it was measured).
+// after their last instead of the profile's measured one (1: as before it was measured);
+// --cameras-drop plans the cameras as dropping a frame that finds the queue full, though the
+// pumps wait for room (as the planner did before it modelled waiting).
 // --trace DIR writes each mix's first run twice, as Chrome traces to open side by side: as
 // measured (DEVICE-WORKLOAD-N.measured.json, the scheduler's own recording) and as the capacity
 // model predicted it (.predicted.json, the simulation drawn the same way).
@@ -93,6 +95,9 @@ struct Options {
     // --closed-loop-in-time SHARE: plan with this share instead of the measured one (an A/B of
     // the closed-loop race's model; 1 is the simulation before it was measured).
     double closed_loop_in_time = -1;  // < 0: as measured
+    // --cameras-drop: plan the fixed-rate cameras as dropping a frame that finds the queue full
+    // (as before), though the bench's pumps wait for room (an A/B of that model).
+    bool cameras_wait = true;
     bool json = false;
     // --trace DIR: each mix's first run as measured and as predicted, two Chrome traces side
     // by side (DEVICE-WORKLOAD-N.measured.json, .predicted.json).
@@ -461,7 +466,8 @@ int usage() {
     std::cerr << "usage: capacity_bench [--models A.onnx,B.onnx,C.onnx,D.onnx] [--shape "
                  "NAME=dims]... [--seconds 4] [--profile-seconds 2] [--slots N] [--threads T] "
                  "[--llm PATH | --no-llm] [--skip-cpu] [--skip-npu] [--recalibrate 0.5] "
-                 "[--no-repeat] [--closed-loop-in-time SHARE] [--trace DIR] [--json]\n";
+                 "[--no-repeat] [--closed-loop-in-time SHARE] [--cameras-drop] [--trace DIR] "
+                 "[--json]\n";
     return 2;
 }
 
@@ -553,8 +559,10 @@ corun::Status bench_target(const Target& target, const Options& options,
                     mix_patterns[i].rate > 0
                         ? corun::PlannedModel::at_rate(stem(mix[i]), mix_patterns[i].rate)
                         : corun::PlannedModel::closed_loop(stem(mix[i]), 1);
-                // The pumps start together: every camera's first frame at 0.
+                // The pumps start together: every camera's first frame at 0; a pump waits for
+                // room in the queue rather than dropping a frame.
                 model.phase = std::chrono::nanoseconds(0);
+                model.waits_when_full = options.cameras_wait;
                 plan.models.push_back(model);
             }
             CORUN_TRY(auto planner, planner_for(section, target.kind, mix, measured));
@@ -636,6 +644,7 @@ corun::Status bench_target(const Target& target, const Options& options,
         corun::PlannedModel camera = corun::PlannedModel::at_rate(stem(mix[0]), 10.0);
         camera.priority = 24;
         camera.phase = std::chrono::nanoseconds(0);
+        camera.waits_when_full = options.cameras_wait;
         plan.models = {camera, corun::PlannedModel::closed_loop(stem(mix[1]), 1), llm};
         CORUN_TRY(auto planner, planner_for(section, target.kind, mix, measured));
         CORUN_TRY(const auto predicted, planner.predict(plan));
@@ -719,6 +728,8 @@ int main(int argc, char** argv) {
             options.recalibrate_seconds = std::atof(next().c_str());
         } else if (arg == "--no-repeat") {
             options.repeat = false;
+        } else if (arg == "--cameras-drop") {
+            options.cameras_wait = false;
         } else if (arg == "--closed-loop-in-time") {
             options.closed_loop_in_time = std::atof(next().c_str());
             if (!(options.closed_loop_in_time >= 0 && options.closed_loop_in_time <= 1)) {

@@ -39,6 +39,9 @@ void add_net_options(CLI::App& app, NetOptions& net, NetSyntax syntax) {
     }
     app.add_flag("--poisson", net.poisson,
                  "--framerate is the mean of independent arrivals, not a fixed period");
+    app.add_flag("--waits", net.waits,
+                 "--framerate: a frame that finds the queue full waits for room and is sent "
+                 "late (as run2's frame pump does) instead of being dropped");
     app.add_option("--phase-ms", net.phase_ms,
                    "--framerate: milliseconds until the first frame (default: a phase of its "
                    "own; cameras started together have 0)");
@@ -149,7 +152,7 @@ Status parse_net_groups(const std::vector<std::string>& words, const std::string
         for (const auto& word : leftovers) words_text += (words_text.empty() ? "" : " ") + word;
         const std::string plan_options =
             syntax == NetSyntax::PLAN
-                ? ", --poisson, --phase-ms, --clients, --think-ms, --slo-ms and "
+                ? ", --poisson, --waits, --phase-ms, --clients, --think-ms, --slo-ms and "
                   "--slo-percentile"
                 : ", --shape, --slo-ms and --placements";
         return Status(StatusCode::INVALID_ARGUMENT,
@@ -193,8 +196,8 @@ Status check_net_options(const std::vector<NetOptions>& nets) {
 
 std::string set_net_help(const std::string& command, NetSyntax syntax) {
     if (syntax == NetSyntax::PLAN) {
-        return "\nModels: set-net MODEL [--framerate FPS [--poisson] [--phase-ms MS] | --clients "
-               "N\n"
+        return "\nModels: set-net MODEL [--framerate FPS [--poisson | --waits] [--phase-ms MS] | "
+               "--clients N\n"
                "        [--think-ms MS]]\n"
                "        [--slo-ms MS] [--slo-percentile P] [--priority P] [--batch-size N]\n"
                "        [--scheduler-threshold T] [--scheduler-timeout MS]\n"

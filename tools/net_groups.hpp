@@ -40,6 +40,7 @@ struct NetOptions {
     double think_ms = 0;
     bool poisson = false;  // --framerate is a Poisson rate, not a fixed one
     double phase_ms = -1;  // --framerate: when the first frame comes (-1 = a phase of its own)
+    bool waits = false;    // --framerate: a frame finding the queue full waits, not dropped
 };
 
 // set-llm: an LLM generating beside the models (issue 12).

@@ -98,6 +98,11 @@ Status check_plan_options(const PlanOptions& options) {
             return Status(StatusCode::INVALID_ARGUMENT,
                           where + "--poisson needs --framerate (the mean rate)");
         }
+        if (net.waits && (!net.framerate_given || net.poisson)) {
+            return Status(StatusCode::INVALID_ARGUMENT,
+                          where + "--waits is for a camera: it needs --framerate, without "
+                                  "--poisson");
+        }
         if (net.slo_ms < 0 || net.think_ms < 0) {
             return Status(StatusCode::INVALID_ARGUMENT,
                           where + "--slo-ms and --think-ms must not be negative");
@@ -131,6 +136,7 @@ CapacityWorkload workload_of(const PlanOptions& options) {
             model.arrivals = net.poisson ? ArrivalKind::POISSON : ArrivalKind::FIXED_RATE;
             model.rate = net.framerate;
             if (net.phase_ms >= 0) model.phase = from_milliseconds(net.phase_ms);
+            model.waits_when_full = net.waits;
         } else {
             model.arrivals = ArrivalKind::CLOSED_LOOP;
             model.clients = net.clients;
@@ -161,7 +167,7 @@ CapacityWorkload workload_of(const PlanOptions& options) {
 std::string arrivals_name(const PlannedModel& model) {
     switch (model.arrivals) {
         case ArrivalKind::FIXED_RATE:
-            return "fixed-rate";
+            return model.waits_when_full ? "fixed-rate, waits when full" : "fixed-rate";
         case ArrivalKind::POISSON:
             return "poisson";
         case ArrivalKind::CLOSED_LOOP:

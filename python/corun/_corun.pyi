@@ -209,6 +209,7 @@ class PlannedModel:
     threshold: int
     slo_percentile: float
     admission: bool
+    waits_when_full: bool
     prompt_tokens: int
     max_tokens: int
     think_ms: float

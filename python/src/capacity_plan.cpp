@@ -57,6 +57,7 @@ void bind_capacity_plan(py::module_& module) {
         .def_readwrite("threshold", &PlannedModel::threshold)
         .def_readwrite("slo_percentile", &PlannedModel::slo_percentile)
         .def_readwrite("admission", &PlannedModel::admission)
+        .def_readwrite("waits_when_full", &PlannedModel::waits_when_full)
         .def_readwrite("prompt_tokens", &PlannedModel::prompt_tokens)
         .def_readwrite("max_tokens", &PlannedModel::max_tokens);
     milliseconds_property(model, "think_ms", &PlannedModel::think);

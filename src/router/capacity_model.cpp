@@ -67,8 +67,13 @@ public:
                 model.tokens_per_second =
                     seconds > 0 ? static_cast<double>(simulated_model.tokens) / seconds : 0;
             }
+            // A camera that waits for room drops nothing: it keeps up while it sends at its
+            // rate (within the same 1%).
             const bool keeps_up =
-                !rate_driven(planned) || model.dropped_share <= MOST_DROPPED_SHARE;
+                !rate_driven(planned) ||
+                (planned.waits_when_full
+                     ? model.throughput >= (1 - MOST_DROPPED_SHARE) * model.offered_rate
+                     : model.dropped_share <= MOST_DROPPED_SHARE);
             model.has_slo = planned.slo.count() > 0;
             const auto& checked =
                 model.generative ? simulated_model.ttft_ms : simulated_model.latency_ms;

@@ -177,6 +177,7 @@ std::vector<scheduler::SimulatedModel> simulated_models(const CapacityWorkload& 
             case ArrivalKind::FIXED_RATE:
                 model.arrivals = scheduler::ArrivalPattern::periodic(
                     period, planned.phase.value_or(own_phase(i, period)));
+                model.arrivals.waits_when_full = planned.waits_when_full;
                 break;
             case ArrivalKind::POISSON:
                 model.arrivals = scheduler::ArrivalPattern::poisson(period, 1000 + i);

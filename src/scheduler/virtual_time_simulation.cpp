@@ -50,6 +50,7 @@ struct ClientState {
     // Closed-loop clients: when each sends its next frame.
     std::priority_queue<Nanoseconds, std::vector<Nanoseconds>, std::greater<>> sends;
     Nanoseconds next_arrival = NEVER;  // periodic, Poisson and listed arrivals
+    Nanoseconds waiting_due = NEVER;   // a periodic frame waiting for room: when it was due
     size_t next_listed = 0;
     std::mt19937_64 random;
     std::mt19937_64 spread_random;  // frame_spread draws, apart from the arrivals' sequence
@@ -142,6 +143,11 @@ private:
         const auto kind = models_[i].arrivals.kind;
         return kind == ArrivalPattern::Kind::SATURATE || kind == ArrivalPattern::Kind::CLOSED_LOOP;
     }
+    bool waits_when_full(size_t i) const {
+        const ArrivalPattern& arrivals = models_[i].arrivals;
+        return arrivals.kind == ArrivalPattern::Kind::PERIODIC && arrivals.waits_when_full &&
+               !generative(i);
+    }
     // Jobs on the device at once: a generative model runs one generation at a time.
     uint32_t admit_limit(size_t i) const {
         return generative(i) ? 1u : std::max<uint32_t>(1, models_[i].queue_capacity);
@@ -216,6 +222,11 @@ private:
         ClientState& client = clients_[i];
         if (client.admitted < admit_limit(i)) {
             admit(i, job, now);
+        } else if (waits_when_full(i)) {
+            // The camera blocks: no further frame until this one is sent.
+            client.backlog.push_back(job);
+            client.waiting_due = jobs_[job].created;
+            client.next_arrival = NEVER;
         } else if (closed_loop(i) ||
                    (generative(i) && client.backlog.size() < models_[i].queue_capacity)) {
             client.backlog.push_back(job);
@@ -350,6 +361,16 @@ private:
         while (client.admitted < admit_limit(i) && !client.backlog.empty()) {
             const size_t next = client.backlog.front();
             client.backlog.pop_front();
+            if (waits_when_full(i)) {
+                // Sent now: its latency counts from here, and the camera's schedule goes on
+                // (restarting a period from now if it fell more than a period behind).
+                jobs_[next].created = now;
+                const Nanoseconds period = models_[i].arrivals.period;
+                client.next_arrival = now - client.waiting_due > period
+                                          ? now + period
+                                          : client.waiting_due + period;
+                client.waiting_due = NEVER;
+            }
             admit(i, next, now);
         }
     }

@@ -43,7 +43,8 @@ namespace corun::scheduler {
 struct ArrivalPattern {
     enum class Kind {
         SATURATE,     // keeps its queue full: a new frame the moment one completes
-        PERIODIC,     // one frame every `period`, starting at `start`; dropped if the queue is full
+        PERIODIC,     // one frame every `period`, starting at `start`; dropped if the queue is
+                      // full, or with waits_when_full it waits (below)
         LIST,         // frames at the given times
         POISSON,      // exponential gaps of mean `period` from `start`, drawn from `seed`
         CLOSED_LOOP,  // `clients` clients, each sending its next frame `think` after its
@@ -56,6 +57,12 @@ struct ArrivalPattern {
     uint64_t seed = 0;
     uint32_t clients = 0;
     std::chrono::nanoseconds think{0};
+    // PERIODIC: a frame that finds the queue full waits for room, sent the moment a frame
+    // leaves, and its latency counts from then (what `corun run2`'s frame pump does, and an
+    // application that calls wait_for_async_ready() before run_async()); the next frame is due
+    // a period after the late one if that one went out more than a period late, else on the
+    // schedule. No further frame comes while one waits.
+    bool waits_when_full = false;
 
     static ArrivalPattern saturate() { return {}; }
     static ArrivalPattern periodic(std::chrono::nanoseconds period,

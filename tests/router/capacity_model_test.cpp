@@ -70,6 +70,30 @@ TEST(CapacityModelTest, APeriodicModelOnAnIdleDeviceTakesExactlyItsFrameTime) {
     EXPECT_DOUBLE_EQ(*missed->models[0].headroom, 0.0);
 }
 
+TEST(CapacityModelTest, ACameraThatWaitsForRoomDropsNothingAndKeepsUpOnlyAtItsRate) {
+    // 4 ms frames at 300 a second: more than npu-sim's 250. Dropping, a sixth of the frames
+    // find the queue full; waiting, none is dropped, the camera sends 250 a second, and it does
+    // not keep up. At 200 a second both keep up, and the waiting camera's headroom is the same
+    // 1.25x (250 a second).
+    PlannedModel dropping = PlannedModel::at_rate("cam", 300);
+    PlannedModel waiting = dropping;
+    waiting.waits_when_full = true;
+    auto dropped = planner().predict(on("npu-sim", {dropping}));
+    auto waited = planner().predict(on("npu-sim", {waiting}));
+    ASSERT_TRUE(dropped && waited);
+    EXPECT_GT(dropped->models[0].dropped_share, 0.15);
+    EXPECT_FALSE(dropped->models[0].slo_holds);
+    EXPECT_EQ(waited->models[0].dropped_share, 0.0);
+    EXPECT_NEAR(waited->models[0].throughput, 250.0, 1.0);
+    EXPECT_FALSE(waited->models[0].slo_holds);
+    waiting.rate = 200;
+    auto light = planner().predict(on("npu-sim", {waiting}));
+    ASSERT_TRUE(light);
+    EXPECT_TRUE(light->models[0].slo_holds);
+    ASSERT_TRUE(light->models[0].headroom);
+    EXPECT_NEAR(*light->models[0].headroom, 1.25, 0.02);
+}
+
 TEST(CapacityModelTest, HostTimeAddsToLatencyButNotToTheDevice) {
     auto prediction = planner().predict(on("cpu", {PlannedModel::at_rate("cam", 50)}, 1));
     ASSERT_TRUE(prediction) << prediction.status();

@@ -399,6 +399,39 @@ TEST(VirtualTimeScheduleTest, ClosedLoopFramesInTimeForAShareOfDecisionsFallBetw
     EXPECT_EQ(again.models[0].latency_ms, half.models[0].latency_ms);
 }
 
+TEST(VirtualTimeScheduleTest, ACameraThatWaitsForRoomSendsLateInsteadOfDropping) {
+    // "big" holds the device from 0; "cam" (2 ms frames every 10 ms from 1 ms, a queue of one)
+    // finds its queue full at 11 ms. Dropping, frames at 11 and 21 are lost and the camera runs
+    // on its schedule (31, 41). Waiting, the frame of 11 is sent when the one of 1 leaves the
+    // device; its latency counts from then, and the next is due a period after it if it went
+    // out more than a period late, else on the schedule.
+    auto run = [](milliseconds big_frame, bool waits) {
+        ArrivalPattern camera = ArrivalPattern::periodic(milliseconds(10), milliseconds(1));
+        camera.waits_when_full = waits;
+        return simulate({model("big", 16, big_frame, ArrivalPattern::at({nanoseconds(0)})),
+                         model("cam", 16, milliseconds(2), camera, 1, 1)},
+                        nanoseconds(0), strict(), milliseconds(50));
+    };
+    // big takes 25 ms: the frame of 1 runs 25-27; the frame of 11 is sent at 27, 16 ms late:
+    // the next is due at 37.
+    const auto waited = run(milliseconds(25), true);
+    EXPECT_EQ(waited.models[1].frames_dropped, 0u);
+    EXPECT_EQ(dispatch_starts(waited, 1),
+              (std::vector<nanoseconds>{milliseconds(25), milliseconds(27), milliseconds(37),
+                                        milliseconds(47)}));
+    EXPECT_EQ(std::vector<double>(waited.models[1].latency_ms.begin(),
+                                  waited.models[1].latency_ms.begin() + 2),
+              (std::vector<double>{26, 2}));
+    const auto dropped = run(milliseconds(25), false);
+    EXPECT_EQ(dropped.models[1].frames_dropped, 2u);
+    EXPECT_EQ(dispatch_starts(dropped, 1),
+              (std::vector<nanoseconds>{milliseconds(25), milliseconds(31), milliseconds(41)}));
+    // big takes 15 ms: the frame of 11 goes out at 17, 6 ms late: the schedule holds (21, 31).
+    EXPECT_EQ(dispatch_starts(run(milliseconds(15), true), 1),
+              (std::vector<nanoseconds>{milliseconds(15), milliseconds(17), milliseconds(21),
+                                        milliseconds(31), milliseconds(41)}));
+}
+
 TEST(VirtualTimeScheduleTest, ClosedLoopClientsBeyondTheQueueWaitInsteadOfDropping) {
     // Four clients, a queue of two: two frames are admitted, two wait; none is dropped, and a
     // waiting frame's latency counts from when it was admitted (as run_async's does).
