@@ -100,8 +100,9 @@ Status check_plan_options(const PlanOptions& options) {
         }
         if (net.waits && (!net.framerate_given || net.poisson)) {
             return Status(StatusCode::INVALID_ARGUMENT,
-                          where + "--waits is for a camera: it needs --framerate, without "
-                                  "--poisson");
+                          where +
+                              "--waits is for a camera: it needs --framerate, without "
+                              "--poisson");
         }
         if (net.slo_ms < 0 || net.think_ms < 0) {
             return Status(StatusCode::INVALID_ARGUMENT,

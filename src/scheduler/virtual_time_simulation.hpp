@@ -4,8 +4,9 @@
 // with it, and capacity planning (src/router/capacity_model.*) asks it "what if".
 //
 // What it models, as the threaded scheduler and the devices do it:
-//   - arrivals: saturating, periodic, a list of times, Poisson (seeded), and closed-loop clients
-//     with a think time;
+//   - arrivals: saturating, periodic (a camera that drops a frame finding the queue full, or
+//     waits for room), a list of times, Poisson (seeded), and closed-loop clients with a think
+//     time, whose next frame makes the decision after their last for a measured share;
 //   - a device with several slots (the cpu device runs `execution_slots` inferences at once,
 //     each slot deciding with the same policy), latency slots for models above normal priority,
 //     and a slowdown of concurrent slots: a burst's device time is multiplied by
