@@ -731,9 +731,15 @@ int main(int argc, char** argv) {
         } else if (arg == "--cameras-drop") {
             options.cameras_wait = false;
         } else if (arg == "--closed-loop-in-time") {
-            options.closed_loop_in_time = std::atof(next().c_str());
-            if (!(options.closed_loop_in_time >= 0 && options.closed_loop_in_time <= 1)) {
-                return usage();
+            const std::string share = next();
+            char* end = nullptr;
+            options.closed_loop_in_time = std::strtod(share.c_str(), &end);
+            if (share.empty() || *end != '\0' ||
+                !(options.closed_loop_in_time >= 0 && options.closed_loop_in_time <= 1)) {
+                std::cerr << "capacity_bench: --closed-loop-in-time takes a share from 0 to 1, "
+                             "got '"
+                          << share << "'\n";
+                return 2;
             }
         } else if (arg == "--trace") {
             options.trace_dir = next();

@@ -4,8 +4,9 @@ to ask corund for the placement's predicted latency before each such frame, one
 scheduler-stats call (RemoteConfiguredModel::predicted_latency); now the frame carries its
 deadline and corund's own admission decides. Side by side in one run, in alternating rounds:
 that call, and a frame through corund that corund admits against a deadline (add_one with a
-latency SLO, run()). A routed frame's own deadline goes by the session stream instead of the
-fast lane, which costs more than this frame: the ratio is an upper bound of the share saved.
+latency SLO, run()): the way a routed frame whose deadline is the model's SLO goes to its first
+corund placement (by the shared-memory lane). A frame with a deadline of its own goes by the
+session stream, which costs more per frame than this one.
 
 usage: remote_prediction_cost.py BUILD_DIR [--rounds 9] [--calls 200]
 Run on a quiet machine (it starts its own corund on a socket in a fresh 0700 directory).

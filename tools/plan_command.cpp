@@ -310,7 +310,6 @@ void print_prediction(const PlanOptions& options, const CapacityWorkload& worklo
 // The simulation the prediction came from, as `corun run2 --trace` draws a measured run: one
 // device named "<device> (predicted)", virtual time from 0.
 Status write_predicted_trace(const PlanOptions& options, const CapacityWorkload& workload) {
-    CORUN_RETURN_IF_ERROR(runtime::monitor::check_trace_output(options.trace_path));
     CORUN_TRY(const auto profile, router::load_capacity_profile(options.profile));
     CORUN_TRY(auto recording, router::predicted_schedule(profile, workload));
     runtime::monitor::TracedGroup traced;
@@ -333,9 +332,14 @@ Status run(PlanOptions& options, const std::vector<std::string>& words) {
     CORUN_RETURN_IF_ERROR(check_plan_options(options));
     CORUN_TRY(const CapacityPlanner planner, CapacityPlanner::from_file(options.profile));
     const CapacityWorkload workload = workload_of(options);
+    // An unwritable trace file is found before the prediction, not after it.
+    if (!options.trace_path.empty()) {
+        CORUN_RETURN_IF_ERROR(runtime::monitor::check_trace_output(options.trace_path));
+    }
     CORUN_TRY(const CapacityPrediction prediction, planner.predict(workload));
-    if (!options.trace_path.empty())
+    if (!options.trace_path.empty()) {
         CORUN_RETURN_IF_ERROR(write_predicted_trace(options, workload));
+    }
     if (options.json) {
         std::cout << prediction_json(options, workload, prediction).dump(2) << "\n";
     } else {

@@ -41,9 +41,9 @@ struct PlannedModel {
     std::optional<std::chrono::nanoseconds> phase;
     // FIXED_RATE: a frame that finds the queue full waits for room (sent when a frame leaves,
     // its latency counted from then; the camera's schedule restarts a period later if it fell
-    // more than a period behind), as `corun run2`'s frame pump and an application calling
-    // wait_for_async_ready() do; it then keeps up while it sends at its rate. false: such a
-    // frame is dropped (a camera that does not wait), counted in dropped_share.
+    // more than a period behind, and the frames it skipped so count in dropped_share), as
+    // `corun run2`'s frame pump and an application calling wait_for_async_ready() do. false:
+    // such a frame is dropped (a camera that does not wait), counted in dropped_share.
     bool waits_when_full = false;
     // CLOSED_LOOP: clients; 0 = one per async queue entry (2 x batch size), as `corun run2`
     // keeps the queue full without --framerate.

@@ -47,8 +47,10 @@ struct MemoryView {
 // queue = waiting for the device. total = from run_async() to completion. predicted = the
 // latency the scheduler predicted when it admitted the job (what it checked the deadline
 // against), for a job with a deadline (its own or the model's SLO); 0 for a job without one.
-// Through corund it is the service's prediction, so a caller compares prediction and outcome
-// without asking the service again.
+// Through corund it is the service's prediction for a job with a deadline of its own (sent by
+// the session stream), so a caller compares prediction and outcome without asking the service
+// again; a job whose only deadline is the model's SLO goes by the shared-memory lanes, which
+// do not carry it (0).
 struct InferTiming {
     int64_t queue_ns = 0;
     int64_t conversion_ns = 0;

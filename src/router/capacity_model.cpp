@@ -67,13 +67,10 @@ public:
                 model.tokens_per_second =
                     seconds > 0 ? static_cast<double>(simulated_model.tokens) / seconds : 0;
             }
-            // A camera that waits for room drops nothing: it keeps up while it sends at its
-            // rate (within the same 1%).
+            // A camera that waits for room drops no frame it sent, but the frames of its
+            // schedule it skipped once it fell behind count as dropped.
             const bool keeps_up =
-                !rate_driven(planned) ||
-                (planned.waits_when_full
-                     ? model.throughput >= (1 - MOST_DROPPED_SHARE) * model.offered_rate
-                     : model.dropped_share <= MOST_DROPPED_SHARE);
+                !rate_driven(planned) || model.dropped_share <= MOST_DROPPED_SHARE;
             model.has_slo = planned.slo.count() > 0;
             const auto& checked =
                 model.generative ? simulated_model.ttft_ms : simulated_model.latency_ms;
@@ -185,8 +182,8 @@ Expected<scheduler::SchedulerRecording> predicted_schedule(const CapacityProfile
     const auto models =
         simulated_models(workload, *device, std::vector<double>(workload.models.size(), 1.0));
     const auto simulated = simulated_device(workload, *device);
-    const auto result =
-        scheduler::simulate(models, simulated, policy_options(workload), workload.horizon);
+    const auto result = scheduler::simulate(models, simulated, policy_options(workload),
+                                            workload.horizon, /*record_frames=*/true);
     return scheduler::recording_of_simulation(result, models, simulated);
 }
 

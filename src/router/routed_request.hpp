@@ -23,6 +23,8 @@ struct RoutedRequest {
     Clock::time_point submitted;
     // When the frame must be complete: run_async's deadline, or the latency SLO's (the earlier).
     std::optional<Clock::time_point> deadline;
+    // The deadline is the caller's own (earlier than the SLO's), not the routed model's SLO.
+    bool own_deadline = false;
 
     // The trail, touched only by the thread that routes the current attempt.
     size_t next_placement = 0;  // placements before it were tried or skipped already

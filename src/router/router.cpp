@@ -180,6 +180,7 @@ Expected<std::shared_ptr<RoutedRequest>> Router::submit(const RoutedModel::Bindi
     request->callback = std::move(callback);
     if (deadline && (!request->deadline || *deadline < *request->deadline)) {
         request->deadline = deadline;
+        request->own_deadline = true;
     }
     route(request);
     return request;
@@ -248,20 +249,33 @@ void Router::route(const std::shared_ptr<RoutedRequest>& request) {
     }
 }
 
+// Through corund a frame with a deadline of its own goes by the session stream (the
+// shared-memory lanes carry none). A frame whose deadline is only the routed model's SLO does
+// not need to carry it to its first placement there: the placement has the same SLO
+// (set_latency_slo) and applies it as it queues the frame, so the frame keeps the lanes. After
+// a fallback the SLO's deadline is nearer than a fresh one would be, and it goes along.
+std::optional<Clock::time_point> Router::deadline_to_send(const RoutedRequest& request,
+                                                          size_t index) const {
+    if (!request.deadline) return std::nullopt;
+    const bool remote = placements_[index].vdevice().params().multi_process_service;
+    if (remote && !request.own_deadline && request.attempts == 1) return std::nullopt;
+    return request.deadline;
+}
+
 std::optional<Status> Router::attempt(const std::shared_ptr<RoutedRequest>& request,
                                       const Dispatch& dispatch,
                                       const ConfiguredInferModel::Bindings& bindings,
                                       InferTiming& timing) {
     ConfiguredInferModel configured = dispatch.configured;
+    const std::optional<Clock::time_point> deadline = deadline_to_send(*request, dispatch.index);
     if (!request->synchronous) {
         AsyncInferCallback callback = [self = shared_from_this(), request, index = dispatch.index,
                                        probe =
                                            dispatch.probe](const AsyncInferCompletionInfo& info) {
             self->attempt_finished(request, index, probe, info);
         };
-        auto job = request->deadline
-                       ? configured.run_async(bindings, *request->deadline, std::move(callback))
-                       : configured.run_async(bindings, std::move(callback));
+        auto job = deadline ? configured.run_async(bindings, *deadline, std::move(callback))
+                            : configured.run_async(bindings, std::move(callback));
         if (!job.has_value()) return job.status();
         job->detach();
         return std::nullopt;
@@ -285,9 +299,8 @@ std::optional<Status> Router::attempt(const std::shared_ptr<RoutedRequest>& requ
             : std::chrono::ceil<std::chrono::milliseconds>(request->run_deadline - started);
     // With a deadline, the placement's admission checks it (corund's too) and the timing
     // brings back the prediction it was checked against.
-    Status status = request->deadline
-                        ? configured.run(bindings, *request->deadline, remaining, &timing)
-                        : configured.run(bindings, remaining);
+    Status status = deadline ? configured.run(bindings, *deadline, remaining, &timing)
+                             : configured.run(bindings, remaining);
     timing.total_ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count();
     return status;

@@ -80,6 +80,10 @@ private:
                                                        std::shared_ptr<InferModel>& model);
     // Records the streams of the first placement configured, or checks another against them.
     Status check_streams(size_t index, ConfiguredInferModel& configured);
+    // The deadline an attempt on placement `index` carries (none: the placement's own SLO, or
+    // no deadline at all).
+    std::optional<Clock::time_point> deadline_to_send(const RoutedRequest& request,
+                                                      size_t index) const;
 
     Expected<std::shared_ptr<RoutedRequest>> accept(const RoutedModel::Bindings& bindings);
     void route(const std::shared_ptr<RoutedRequest>& request);

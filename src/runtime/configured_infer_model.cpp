@@ -129,7 +129,6 @@ Status ConfiguredInferModel::run(const Bindings& bindings, std::chrono::millisec
     return run_and_wait(pipeline_, bindings, timeout, {});
 }
 
-
 Status ConfiguredInferModel::run(const Bindings& bindings,
                                  std::chrono::steady_clock::time_point deadline,
                                  std::chrono::milliseconds timeout, InferTiming* timing) {

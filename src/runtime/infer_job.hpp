@@ -22,8 +22,9 @@ struct InferJob {
     AsyncInferCallback callback;
     std::chrono::steady_clock::time_point submitted;
     std::chrono::steady_clock::time_point deadline{};  // the job's own; the epoch = none
-    // InferTiming::predicted_ns: set at admission (by the scheduler, or from corund's
-    // completion) before the job runs or is cancelled; 0 = no prediction.
+    // InferTiming::predicted_ns: set by the in-process scheduler at admission, before the job
+    // runs or is cancelled; 0 = no prediction. (Through corund the completion's timing
+    // carries the service's instead.)
     int64_t predicted_ns = 0;
     std::atomic<int> phase{QUEUED};
 

@@ -1,22 +1,53 @@
 #include "scheduler/closed_loop_race.hpp"
 
+#include <algorithm>
 #include <map>
 #include <vector>
 
 namespace corun::scheduler {
+namespace {
+
+// Each model's queue depth over time, from the recording's samples (in time order).
+class QueueDepths {
+public:
+    explicit QueueDepths(const SchedulerRecording& recording) {
+        for (const auto& sample : recording.queue_depths) {
+            samples_[sample.model_id].push_back({sample.time, sample.frames_queued});
+        }
+    }
+    // Whether a model other than `model_id` had a frame queued just before `time` (before any
+    // decision taken at that instant).
+    bool other_queued_before(uint64_t model_id, TimePoint time) const {
+        for (const auto& [other, samples] : samples_) {
+            if (other == model_id) continue;
+            auto after = std::lower_bound(samples.begin(), samples.end(), time,
+                                          [](const std::pair<TimePoint, uint32_t>& sample,
+                                             TimePoint t) { return sample.first < t; });
+            if (after != samples.begin() && std::prev(after)->second > 0) return true;
+        }
+        return false;
+    }
+
+private:
+    std::map<uint64_t, std::vector<std::pair<TimePoint, uint32_t>>> samples_;
+};
+
+}  // namespace
 
 double closed_loop_in_time_of(const SchedulerRecording& recording) {
     std::map<uint64_t, std::vector<const RecordedFrame*>> frames_of;
     for (const auto& frame : recording.frames) frames_of[frame.model_id].push_back(&frame);
+    const QueueDepths depths(recording);
     size_t in_time = 0, counted = 0;
-    for (const auto& entry : frames_of) {
-        const std::vector<const RecordedFrame*>& frames = entry.second;
+    for (const auto& [model_id, frames] : frames_of) {
         for (size_t f = 0; f + 1 < frames.size(); ++f) {
             if (frames[f]->burst < 0) continue;
             const auto b = static_cast<size_t>(frames[f]->burst);
             if (b >= recording.bursts.size()) continue;
             const RecordedBurst& ran = recording.bursts[b];
             if (ran.end == NOT_ENDED || ran.latency_slot) continue;
+            // Uncontested, the slot waits for whatever comes: the race decides nothing.
+            if (!depths.other_queued_before(model_id, ran.end)) continue;
             for (size_t next = b + 1; next < recording.bursts.size(); ++next) {
                 const RecordedBurst& decided = recording.bursts[next];
                 if (decided.device_index != ran.device_index || decided.latency_slot ||

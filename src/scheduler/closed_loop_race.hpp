@@ -9,9 +9,11 @@
 
 namespace corun::scheduler {
 
-// Of the frames after which their model sent another, the share whose next frame was queued
-// by the time the device next decided: the first burst on the same device's shared slots that
-// starts at or after the frame's burst ended. 1 when no frame says (nothing to race).
+// Of the frames after which their model sent another while another model had a frame queued
+// (so that the slot decided at once, and the race mattered), the share whose next frame was
+// queued by the time the device next decided: the first burst on the same device's shared
+// slots that starts at or after the frame's burst ended. 1 when no frame says (nothing raced).
+// The recording is of one client per model (a model's next frame is that client's).
 double closed_loop_in_time_of(const SchedulerRecording& recording);
 
 }  // namespace corun::scheduler

@@ -107,8 +107,12 @@ constexpr uint64_t RACE_SEED = 0x5eed'7ace;
 class Simulation {
 public:
     Simulation(const std::vector<SimulatedModel>& models, const SimulatedDevice& device,
-               PolicyOptions options)
-        : models_(models), device_(device), policy_(options), clients_(models.size()) {
+               PolicyOptions options, bool record_frames)
+        : models_(models),
+          device_(device),
+          policy_(options),
+          clients_(models.size()),
+          record_frames_(record_frames) {
         result_.models.resize(models.size());
         const uint32_t shared = std::max<uint32_t>(1, device.slots);
         slots_.resize(shared + device.latency_slots + 1);
@@ -223,9 +227,10 @@ private:
         if (client.admitted < admit_limit(i)) {
             admit(i, job, now);
         } else if (waits_when_full(i)) {
-            // The camera blocks: no further frame until this one is sent.
+            // The camera blocks: no further frame until this one is sent. (A frame already in
+            // host pre-processing when it blocked waits behind it.)
             client.backlog.push_back(job);
-            client.waiting_due = jobs_[job].created;
+            if (client.waiting_due == NEVER) client.waiting_due = jobs_[job].created;
             client.next_arrival = NEVER;
         } else if (closed_loop(i) ||
                    (generative(i) && client.backlog.size() < models_[i].queue_capacity)) {
@@ -291,8 +296,10 @@ private:
 
     void admit(size_t i, size_t job, Nanoseconds now) {
         ClientState& client = clients_[i];
-        jobs_[job].frame = static_cast<int64_t>(result_.frames.size());
-        result_.frames.push_back({i, now});
+        if (record_frames_) {
+            jobs_[job].frame = static_cast<int64_t>(result_.frames.size());
+            result_.frames.push_back({i, now});
+        }
         const TimePoint deadline = deadline_of(i, now);
         if (deadline != NO_DEADLINE && predict(i, now, deadline).finish > deadline) {
             ++result_.models[i].frames_refused;
@@ -334,6 +341,7 @@ private:
     }
 
     void frame_ended(size_t job, Nanoseconds now, FrameOutcome outcome) {
+        if (jobs_[job].frame < 0) return;  // not recorded
         SimulatedFrame& frame = result_.frames[static_cast<size_t>(jobs_[job].frame)];
         frame.ended = now;
         frame.outcome = outcome;
@@ -362,17 +370,30 @@ private:
             const size_t next = client.backlog.front();
             client.backlog.pop_front();
             if (waits_when_full(i)) {
-                // Sent now: its latency counts from here, and the camera's schedule goes on
-                // (restarting a period from now if it fell more than a period behind).
-                jobs_[next].created = now;
-                const Nanoseconds period = models_[i].arrivals.period;
-                client.next_arrival = now - client.waiting_due > period
-                                          ? now + period
-                                          : client.waiting_due + period;
-                client.waiting_due = NEVER;
+                // Sent now: its latency counts from here (its host pre-processing included, as
+                // if done after the wait), and the camera's schedule goes on.
+                jobs_[next].created = now - models_[i].timing.host_pre;
+                if (client.waiting_due != NEVER) resume_schedule(i, now);
             }
             admit(i, next, now);
         }
+    }
+
+    // A waiting camera sent its blocked frame at `now`: as run2's frame pump, the next frame is
+    // due a period after the blocked one was, or, if it went out more than a period late, a
+    // period from now, the schedule's frames in between never sent (counted as dropped: the
+    // camera fell behind its rate by them).
+    void resume_schedule(size_t i, Nanoseconds now) {
+        ClientState& client = clients_[i];
+        const Nanoseconds period = models_[i].arrivals.period;
+        const Nanoseconds late = now - client.waiting_due;
+        if (late > period) {
+            client.next_arrival = now + period;
+            result_.models[i].frames_dropped += static_cast<uint64_t>(late / period);
+        } else {
+            client.next_arrival = client.waiting_due + period;
+        }
+        client.waiting_due = NEVER;
     }
 
     // Drops the front frames whose own execution, started now, would end after their deadline
@@ -599,10 +620,12 @@ private:
             const size_t job = client.queued.front().job;
             client.queued.pop_front();
             slot.jobs.push_back(job);
-            SimulatedFrame& frame = result_.frames[static_cast<size_t>(jobs_[job].frame)];
-            if (frame.dispatch < 0) {
-                frame.started = now;
-                frame.dispatch = static_cast<int64_t>(result_.dispatches.size());
+            if (jobs_[job].frame >= 0) {
+                SimulatedFrame& frame = result_.frames[static_cast<size_t>(jobs_[job].frame)];
+                if (frame.dispatch < 0) {
+                    frame.started = now;
+                    frame.dispatch = static_cast<int64_t>(result_.dispatches.size());
+                }
             }
             if (generative(i)) device += models_[i].generation.unit_time(jobs_[job].next_unit);
         }
@@ -693,6 +716,7 @@ private:
     std::vector<ClientState> clients_;
     int64_t ledger_floor_ns_ = 0;             // ModelScheduler's ledger floor, the same rule
     std::mt19937_64 race_random_{RACE_SEED};  // closed_loop_in_time's draws
+    bool record_frames_ = false;              // SimulationResult::frames
     std::vector<Slot> slots_;
     std::vector<Job> jobs_;
     SimulationResult result_;
@@ -727,8 +751,8 @@ SimulationResult simulate(const std::vector<SimulatedModel>& models, Nanoseconds
 }
 
 SimulationResult simulate(const std::vector<SimulatedModel>& models, const SimulatedDevice& device,
-                          PolicyOptions options, Nanoseconds duration) {
-    return Simulation(models, device, options).run(duration);
+                          PolicyOptions options, Nanoseconds duration, bool record_frames) {
+    return Simulation(models, device, options, record_frames).run(duration);
 }
 
 }  // namespace corun::scheduler

@@ -61,8 +61,9 @@ struct ArrivalPattern {
     // PERIODIC: a frame that finds the queue full waits for room, sent the moment a frame
     // leaves, and its latency counts from then (what `corun run2`'s frame pump does, and an
     // application that calls wait_for_async_ready() before run_async()); the next frame is due
-    // a period after the late one if that one went out more than a period late, else on the
-    // schedule. No further frame comes while one waits.
+    // a period after the late one if that one went out more than a period late (the frames
+    // of the schedule in between counted as dropped), else on the schedule. No further frame
+    // comes while one waits.
     bool waits_when_full = false;
 
     static ArrivalPattern saturate() { return {}; }
@@ -181,8 +182,10 @@ struct SimulatedDispatch {
 inline constexpr std::chrono::nanoseconds REFUSED_RETRY_GAP = std::chrono::milliseconds(1);
 
 struct SimulatedModelResult {
-    uint64_t frames_done = 0;     // frames (for a generative model: units) completed
-    uint64_t frames_dropped = 0;  // arrivals that found the queue full
+    uint64_t frames_done = 0;  // frames (for a generative model: units) completed
+    // Arrivals that found the queue full; for a camera that waits for room, the frames of its
+    // schedule it never sent because it fell more than a period behind.
+    uint64_t frames_dropped = 0;
     // With a latency SLO: frames refused when queued (predicted late), dropped before they ran
     // (late in the queue), and completed after their deadline. Neither refused nor dropped
     // frames have a latency in latency_ms.
@@ -212,8 +215,9 @@ struct SimulatedFrame {
 
 struct SimulationResult {
     std::vector<SimulatedDispatch> dispatches;
-    // In the order they reached the scheduler. Frames dropped because the model's queue was
-    // full never reach it (the caller gets QUEUE_IS_FULL), and are only counted.
+    // With record_frames, in the order they reached the scheduler. Frames dropped because the
+    // model's queue was full never reach it (the caller gets QUEUE_IS_FULL), and are only
+    // counted.
     std::vector<SimulatedFrame> frames;
     std::vector<SimulatedModelResult> models;
     std::chrono::nanoseconds switch_time{0};
@@ -226,8 +230,10 @@ struct SimulationResult {
 SimulationResult simulate(const std::vector<SimulatedModel>& models,
                           std::chrono::nanoseconds context_switch, PolicyOptions policy,
                           std::chrono::nanoseconds duration);
-// As above on a device with several slots.
+// As above on a device with several slots; with `record_frames`, SimulationResult::frames holds
+// every frame (for a trace: scheduler/simulation_recording.hpp), else it stays empty.
 SimulationResult simulate(const std::vector<SimulatedModel>& models, const SimulatedDevice& device,
-                          PolicyOptions policy, std::chrono::nanoseconds duration);
+                          PolicyOptions policy, std::chrono::nanoseconds duration,
+                          bool record_frames = false);
 
 }  // namespace corun::scheduler

@@ -72,9 +72,9 @@ TEST(CapacityModelTest, APeriodicModelOnAnIdleDeviceTakesExactlyItsFrameTime) {
 
 TEST(CapacityModelTest, ACameraThatWaitsForRoomDropsNothingAndKeepsUpOnlyAtItsRate) {
     // 4 ms frames at 300 a second: more than npu-sim's 250. Dropping, a sixth of the frames
-    // find the queue full; waiting, none is dropped, the camera sends 250 a second, and it does
-    // not keep up. At 200 a second both keep up, and the waiting camera's headroom is the same
-    // 1.25x (250 a second).
+    // find the queue full; waiting, the camera sends 250 a second and skips the schedule's
+    // frames it fell behind by, which count as dropped: it does not keep up. At 200 a second
+    // it keeps up, and its headroom is 1.25x (250 a second).
     PlannedModel dropping = PlannedModel::at_rate("cam", 300);
     PlannedModel waiting = dropping;
     waiting.waits_when_full = true;
@@ -83,7 +83,7 @@ TEST(CapacityModelTest, ACameraThatWaitsForRoomDropsNothingAndKeepsUpOnlyAtItsRa
     ASSERT_TRUE(dropped && waited);
     EXPECT_GT(dropped->models[0].dropped_share, 0.15);
     EXPECT_FALSE(dropped->models[0].slo_holds);
-    EXPECT_EQ(waited->models[0].dropped_share, 0.0);
+    EXPECT_GT(waited->models[0].dropped_share, 0.1);
     EXPECT_NEAR(waited->models[0].throughput, 250.0, 1.0);
     EXPECT_FALSE(waited->models[0].slo_holds);
     waiting.rate = 200;

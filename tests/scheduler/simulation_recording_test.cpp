@@ -40,7 +40,7 @@ TEST(SimulationRecordingTest, EveryBurstAndFrameWithItsOutcome) {
     cam.params.latency_slo = milliseconds(25);
     const std::vector<SimulatedModel> models = {cam};
     SimulatedDevice device;
-    const SimulationResult result = simulate(models, device, strict(), milliseconds(100));
+    const SimulationResult result = simulate(models, device, strict(), milliseconds(100), true);
     const SchedulerRecording recording = recording_of_simulation(result, models, device);
 
     EXPECT_EQ(recording.model_names, (std::map<uint64_t, std::string>{{1, "cam"}}));
@@ -96,7 +96,7 @@ TEST(SimulationRecordingTest, AFrameDroppedLateAndABurstRunningAtTheEnd) {
     const std::vector<SimulatedModel> models = {low, urgent};
     SimulatedDevice device;
     const SchedulerRecording whole = recording_of_simulation(
-        simulate(models, device, strict(), milliseconds(25)), models, device);
+        simulate(models, device, strict(), milliseconds(25), true), models, device);
     ASSERT_EQ(whole.frames.size(), 3u);
     EXPECT_EQ(whole.frames[1].model_id, 1u);
     EXPECT_EQ(whole.frames[1].outcome, FrameOutcome::DROPPED);
@@ -112,7 +112,7 @@ TEST(SimulationRecordingTest, AFrameDroppedLateAndABurstRunningAtTheEnd) {
                                                            {milliseconds(20), 0}}));
 
     const SchedulerRecording cut = recording_of_simulation(
-        simulate(models, device, strict(), milliseconds(15)), models, device);
+        simulate(models, device, strict(), milliseconds(15), true), models, device);
     ASSERT_EQ(cut.bursts.size(), 2u);
     EXPECT_EQ(cut.bursts[1].end, NOT_ENDED);
     EXPECT_EQ(cut.frames[2].outcome, FrameOutcome::PENDING);
@@ -126,8 +126,8 @@ TEST(SimulationRecordingTest, TheChromeTraceWriterDrawsIt) {
     runtime::monitor::TracedGroup traced;
     traced.group_id = "plan";
     traced.device_names = {"npu-sim (predicted)"};
-    traced.recording = recording_of_simulation(simulate(models, device, strict(), milliseconds(50)),
-                                               models, device);
+    traced.recording = recording_of_simulation(
+        simulate(models, device, strict(), milliseconds(50), true), models, device);
     const std::string json = runtime::monitor::chrome_trace_json({traced});
     EXPECT_TRUE(test::contains(json, "npu-sim (predicted)")) << json;
     EXPECT_TRUE(test::contains(json, "\"name\":\"cam\"")) << json;
@@ -146,7 +146,8 @@ TEST(SimulationRecordingTest, TheClosedLoopRaceReadsBackAsItWasSimulated) {
         SimulatedDevice device;
         device.closed_loop_in_time = in_time;
         return closed_loop_in_time_of(recording_of_simulation(
-            simulate(models, device, PolicyOptions{}, std::chrono::seconds(2)), models, device));
+            simulate(models, device, PolicyOptions{}, std::chrono::seconds(2), true), models,
+            device));
     };
     EXPECT_EQ(race(1.0), 1.0);
     EXPECT_EQ(race(0.0), 0.0);
@@ -154,6 +155,16 @@ TEST(SimulationRecordingTest, TheClosedLoopRaceReadsBackAsItWasSimulated) {
     EXPECT_GT(half, 0.4);
     EXPECT_LT(half, 0.6);
     EXPECT_EQ(closed_loop_in_time_of(SchedulerRecording{}), 1.0);  // nothing raced
+    // One model alone: after each completion nothing else is queued, the slot waits for the
+    // client whichever is first, and no completion counts.
+    const std::vector<SimulatedModel> alone = {simulated_model(
+        "short", 16, milliseconds(1), ArrivalPattern::closed_loop(1, nanoseconds(0)), 1)};
+    SimulatedDevice never_first;
+    never_first.closed_loop_in_time = 0;
+    EXPECT_EQ(closed_loop_in_time_of(recording_of_simulation(
+                  simulate(alone, never_first, PolicyOptions{}, milliseconds(100), true), alone,
+                  never_first)),
+              1.0);
 }
 
 }  // namespace

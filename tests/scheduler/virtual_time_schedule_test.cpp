@@ -404,7 +404,8 @@ TEST(VirtualTimeScheduleTest, ACameraThatWaitsForRoomSendsLateInsteadOfDropping)
     // finds its queue full at 11 ms. Dropping, frames at 11 and 21 are lost and the camera runs
     // on its schedule (31, 41). Waiting, the frame of 11 is sent when the one of 1 leaves the
     // device; its latency counts from then, and the next is due a period after it if it went
-    // out more than a period late, else on the schedule.
+    // out more than a period late (the schedule's frames in between counted as dropped), else
+    // on the schedule.
     auto run = [](milliseconds big_frame, bool waits) {
         ArrivalPattern camera = ArrivalPattern::periodic(milliseconds(10), milliseconds(1));
         camera.waits_when_full = waits;
@@ -413,9 +414,9 @@ TEST(VirtualTimeScheduleTest, ACameraThatWaitsForRoomSendsLateInsteadOfDropping)
                         nanoseconds(0), strict(), milliseconds(50));
     };
     // big takes 25 ms: the frame of 1 runs 25-27; the frame of 11 is sent at 27, 16 ms late:
-    // the next is due at 37.
+    // the next is due at 37, the one of 21 never sent.
     const auto waited = run(milliseconds(25), true);
-    EXPECT_EQ(waited.models[1].frames_dropped, 0u);
+    EXPECT_EQ(waited.models[1].frames_dropped, 1u);
     EXPECT_EQ(dispatch_starts(waited, 1),
               (std::vector<nanoseconds>{milliseconds(25), milliseconds(27), milliseconds(37),
                                         milliseconds(47)}));
@@ -426,10 +427,13 @@ TEST(VirtualTimeScheduleTest, ACameraThatWaitsForRoomSendsLateInsteadOfDropping)
     EXPECT_EQ(dropped.models[1].frames_dropped, 2u);
     EXPECT_EQ(dispatch_starts(dropped, 1),
               (std::vector<nanoseconds>{milliseconds(25), milliseconds(31), milliseconds(41)}));
-    // big takes 15 ms: the frame of 11 goes out at 17, 6 ms late: the schedule holds (21, 31).
-    EXPECT_EQ(dispatch_starts(run(milliseconds(15), true), 1),
+    // big takes 15 ms: the frame of 11 goes out at 17, 6 ms late: the schedule holds (21, 31),
+    // nothing dropped.
+    const auto on_schedule = run(milliseconds(15), true);
+    EXPECT_EQ(dispatch_starts(on_schedule, 1),
               (std::vector<nanoseconds>{milliseconds(15), milliseconds(17), milliseconds(21),
                                         milliseconds(31), milliseconds(41)}));
+    EXPECT_EQ(on_schedule.models[1].frames_dropped, 0u);
 }
 
 TEST(VirtualTimeScheduleTest, ClosedLoopClientsBeyondTheQueueWaitInsteadOfDropping) {

@@ -92,16 +92,17 @@ with tempfile.TemporaryDirectory() as folder:
     else:
         check(False, "plan with an LLM --json exits 0", result)
 
-    # --waits: a camera beyond the device (4 ms frames at 300/s on npu-sim) drops nothing; it
-    # sends what the device takes (250/s) and does not keep up. --waits needs a fixed rate.
+    # --waits: a camera beyond the device (4 ms frames at 300/s on npu-sim) sends what the device
+    # takes (250/s) and skips the rest of its schedule: it does not keep up. --waits needs a
+    # fixed rate.
     result = corun("plan", "--profile", profile, "--device", "npu-sim", "--horizon", "20",
                    "--json", "--no-headroom", "set-net", "cam", "--framerate", "300", "--waits")
     check(result.returncode == 0, "plan with --waits exits 0", result)
     if result.returncode == 0:
         cam = json.loads(result.stdout)["models"][0]
-        check(cam["arrivals"] == "fixed-rate, waits when full" and cam["dropped_share"] == 0 and
+        check(cam["arrivals"] == "fixed-rate, waits when full" and cam["dropped_share"] > 0.1 and
               abs(cam["throughput"] - 250) < 1 and not cam["slo_holds"],
-              "a waiting camera drops nothing, sends 250/s and does not keep up", result)
+              "a waiting camera sends 250/s, skips the rest and does not keep up", result)
     result = corun("plan", "--profile", profile, "set-net", "cam", "--clients", "1", "--waits")
     check(result.returncode != 0 and "--waits is for a camera" in result.stderr,
           "--waits without --framerate is refused, naming why", result)
