@@ -20,16 +20,34 @@ constexpr double MOST_DROPPED_SHARE = 0.01;
 // A model with an SLO meets it while at most this share of its arrivals is refused by admission.
 constexpr double MOST_REFUSED_SHARE = 0.01;
 
+// One simulation of the workload and what it ran.
+struct Simulated {
+    std::vector<scheduler::SimulatedModel> models;
+    scheduler::SimulatedDevice device;
+    scheduler::SimulationResult result;
+};
+
 class Planner {
 public:
     Planner(const CapacityWorkload& workload, const DeviceProfile& device)
         : workload_(workload), device_(device) {}
 
+    // The workload with its rates scaled, simulated over its horizon.
+    Simulated simulate_at(const std::vector<double>& rate_scale, bool record_frames) const {
+        Simulated simulated{simulated_models(workload_, device_, rate_scale),
+                            simulated_device(workload_, device_),
+                            {}};
+        simulated.result =
+            scheduler::simulate(simulated.models, simulated.device, policy_options(workload_),
+                                workload_.horizon, record_frames);
+        return simulated;
+    }
+
     CapacityPrediction predict_at(const std::vector<double>& rate_scale) const {
-        const auto models = simulated_models(workload_, device_, rate_scale);
-        const auto simulated = simulated_device(workload_, device_);
-        const auto result =
-            scheduler::simulate(models, simulated, policy_options(workload_), workload_.horizon);
+        const Simulated simulation = simulate_at(rate_scale, false);
+        const auto& models = simulation.models;
+        const auto& simulated = simulation.device;
+        const auto& result = simulation.result;
         const double seconds = std::chrono::duration<double>(result.duration).count();
         const double capacity_ns = static_cast<double>(result.duration.count()) * simulated.slots;
         CapacityPrediction prediction;
@@ -138,10 +156,21 @@ double percentile_of(std::vector<double> values, double percent) {
     return values[index - 1];
 }
 
-Expected<CapacityPrediction> predict(const CapacityProfile& profile,
-                                     const CapacityWorkload& workload) {
+namespace {
+
+// The profile's section the workload plans for, once the workload is checked against it.
+Expected<const DeviceProfile*> checked_device(const CapacityProfile& profile,
+                                              const CapacityWorkload& workload) {
     CORUN_TRY(const DeviceProfile* device, profile.device(workload.device));
     CORUN_RETURN_IF_ERROR(check_workload(workload, *device));
+    return device;
+}
+
+}  // namespace
+
+Expected<CapacityPrediction> predict(const CapacityProfile& profile,
+                                     const CapacityWorkload& workload) {
+    CORUN_TRY(const DeviceProfile* device, checked_device(profile, workload));
     const Planner planner(workload, *device);
     const size_t count = workload.models.size();
     CapacityPrediction prediction = planner.predict_at(std::vector<double>(count, 1.0));
@@ -177,14 +206,11 @@ Expected<CapacityPrediction> predict(const CapacityProfile& profile,
 
 Expected<scheduler::SchedulerRecording> predicted_schedule(const CapacityProfile& profile,
                                                            const CapacityWorkload& workload) {
-    CORUN_TRY(const DeviceProfile* device, profile.device(workload.device));
-    CORUN_RETURN_IF_ERROR(check_workload(workload, *device));
-    const auto models =
-        simulated_models(workload, *device, std::vector<double>(workload.models.size(), 1.0));
-    const auto simulated = simulated_device(workload, *device);
-    const auto result = scheduler::simulate(models, simulated, policy_options(workload),
-                                            workload.horizon, /*record_frames=*/true);
-    return scheduler::recording_of_simulation(result, models, simulated);
+    CORUN_TRY(const DeviceProfile* device, checked_device(profile, workload));
+    const Simulated simulated =
+        Planner(workload, *device)
+            .simulate_at(std::vector<double>(workload.models.size(), 1.0), /*record_frames=*/true);
+    return scheduler::recording_of_simulation(simulated.result, simulated.models, simulated.device);
 }
 
 }  // namespace corun::router

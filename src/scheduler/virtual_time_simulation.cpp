@@ -27,7 +27,6 @@ struct Job {
     Nanoseconds created{0};  // its arrival: latency counts from here
     uint32_t next_unit = 0;  // generative: the unit to queue next
     TimePoint deadline = NO_DEADLINE;
-    size_t model = 0;
     int64_t frame = -1;  // index into the result's frames once it reached the scheduler
 };
 
@@ -209,7 +208,7 @@ private:
 
     // A new frame (or job) of model i, created at `when`: pre-processing first, if any.
     void create(size_t i, Nanoseconds when) {
-        jobs_.push_back({when, 0, NO_DEADLINE, i});
+        jobs_.push_back({when, 0});
         const size_t job = jobs_.size() - 1;
         const Nanoseconds pre = models_[i].timing.host_pre;
         if (pre.count() > 0) {
@@ -338,6 +337,15 @@ private:
             least = std::min(least, client.ledger_ns);
         }
         ledger_floor_ns_ = std::max(ledger_floor_ns_, least);
+    }
+
+    // A recorded frame's first burst begins now (the one about to be added to dispatches).
+    void frame_started(size_t job, Nanoseconds now) {
+        if (jobs_[job].frame < 0) return;  // not recorded
+        SimulatedFrame& frame = result_.frames[static_cast<size_t>(jobs_[job].frame)];
+        if (frame.dispatch >= 0) return;  // a generative job's later unit
+        frame.started = now;
+        frame.dispatch = static_cast<int64_t>(result_.dispatches.size());
     }
 
     void frame_ended(size_t job, Nanoseconds now, FrameOutcome outcome) {
@@ -620,13 +628,7 @@ private:
             const size_t job = client.queued.front().job;
             client.queued.pop_front();
             slot.jobs.push_back(job);
-            if (jobs_[job].frame >= 0) {
-                SimulatedFrame& frame = result_.frames[static_cast<size_t>(jobs_[job].frame)];
-                if (frame.dispatch < 0) {
-                    frame.started = now;
-                    frame.dispatch = static_cast<int64_t>(result_.dispatches.size());
-                }
-            }
+            frame_started(job, now);
             if (generative(i)) device += models_[i].generation.unit_time(jobs_[job].next_unit);
         }
         const uint32_t frames = static_cast<uint32_t>(slot.jobs.size());
