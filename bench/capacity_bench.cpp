@@ -59,6 +59,7 @@
 #include "corun/corun.hpp"
 #include "corun/genai/llm.hpp"
 #include "frame_pump.hpp"
+#include "predicted_trace.hpp"
 #include "profile_measurement.hpp"
 #include "router/capacity_model.hpp"
 #include "router/capacity_profile.hpp"
@@ -375,30 +376,14 @@ corun::router::CapacityProfile profile_for(const corun::router::DeviceProfile& s
     return capacity;
 }
 
-// The planner for one mix, over profile_for's profile.
-corun::Expected<corun::CapacityPlanner> planner_for(const corun::router::DeviceProfile& section,
-                                                    const std::string& kind,
-                                                    const std::vector<std::string>& mix,
-                                                    const std::vector<Measured>& measured) {
-    return corun::CapacityPlanner::from_json(
-        corun::router::capacity_profile_to_json(profile_for(section, kind, mix, measured)));
-}
-
 // --trace: the mix's predicted schedule over the measured seconds (settling included, rounded up
 // to whole seconds), beside its measured trace.
 corun::Status write_predicted_trace(const std::string& path,
                                     const corun::router::CapacityProfile& profile,
                                     corun::CapacityWorkload workload, const Options& options) {
-    // The horizon is whole seconds: the measured ones, settling included, rounded up.
     workload.horizon =
         std::chrono::seconds(static_cast<int64_t>(std::ceil(SETTLE_SECONDS + options.seconds)));
-    CORUN_TRY(auto recording, corun::router::predicted_schedule(profile, workload));
-    corun::runtime::monitor::TracedGroup traced;
-    traced.group_id = "capacity-bench-predicted";
-    traced.device_names = {workload.device + " (predicted)"};
-    traced.recording = std::move(recording);
-    return corun::runtime::monitor::write_trace_file(
-        path, corun::runtime::monitor::chrome_trace_json({traced}));
+    return corun::tools::write_predicted_trace(path, "capacity-bench", profile, workload).status();
 }
 
 // --trace: where a mix's trace goes ("" without --trace).
@@ -565,12 +550,12 @@ corun::Status bench_target(const Target& target, const Options& options,
                 model.waits_when_full = options.cameras_wait;
                 plan.models.push_back(model);
             }
-            CORUN_TRY(auto planner, planner_for(section, target.kind, mix, measured));
-            CORUN_TRY(const auto predicted, planner.predict(plan));
+            const auto profile = profile_for(section, target.kind, mix, measured);
+            CORUN_TRY(const auto predicted, corun::router::predict(profile, plan));
             if (!options.trace_dir.empty()) {
                 CORUN_RETURN_IF_ERROR(write_predicted_trace(
-                    trace_path(options, target.kind, workload, count, "predicted"),
-                    profile_for(section, target.kind, mix, measured), plan, options));
+                    trace_path(options, target.kind, workload, count, "predicted"), profile, plan,
+                    options));
             }
             std::string mix_name;
             for (const auto& path : mix) mix_name += (mix_name.empty() ? "" : "+") + stem(path);
@@ -646,8 +631,8 @@ corun::Status bench_target(const Target& target, const Options& options,
         camera.phase = std::chrono::nanoseconds(0);
         camera.waits_when_full = options.cameras_wait;
         plan.models = {camera, corun::PlannedModel::closed_loop(stem(mix[1]), 1), llm};
-        CORUN_TRY(auto planner, planner_for(section, target.kind, mix, measured));
-        CORUN_TRY(const auto predicted, planner.predict(plan));
+        CORUN_TRY(const auto predicted,
+                  corun::router::predict(profile_for(section, target.kind, mix, measured), plan));
         const std::string mix_name = stem(mix[0]) + "+" + stem(mix[1]) + "+" + stem(llm_path);
         std::fprintf(text_out, "  with an LLM (%s; camera 10 FPS at priority 24):\n",
                      mix_name.c_str());

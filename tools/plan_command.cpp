@@ -2,8 +2,8 @@
 // deploying, what a mix of models gets from a device: per model throughput, latency
 // p50/p95/p99, share of the device, whether its SLO holds and how much more rate fits. It runs
 // corun's scheduling policy in virtual time over the profile `corun benchmark --profile` wrote
-// (corun::CapacityPlanner; docs/ROUTER.md). The set-net groups are run2's, plus --slo-ms and
-// closed-loop clients.
+// (the capacity model behind corun::CapacityPlanner; docs/ROUTER.md). The set-net groups are
+// run2's, plus --slo-ms and closed-loop clients.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +15,7 @@
 #include "corun/capacity_plan.hpp"
 #include "frame_pump.hpp"
 #include "net_groups.hpp"
+#include "predicted_trace.hpp"
 #include "router/capacity_model.hpp"
 #include "router/capacity_profile.hpp"
 #include "runtime/monitor/chrome_trace_writer.hpp"
@@ -307,38 +308,28 @@ void print_prediction(const PlanOptions& options, const CapacityWorkload& worklo
         "rate-driven model keeping up, the others unchanged)\n");
 }
 
-// The simulation the prediction came from, as `corun run2 --trace` draws a measured run: one
-// device named "<device> (predicted)", virtual time from 0.
-Status write_predicted_trace(const PlanOptions& options, const CapacityWorkload& workload) {
-    CORUN_TRY(const auto profile, router::load_capacity_profile(options.profile));
-    CORUN_TRY(auto recording, router::predicted_schedule(profile, workload));
-    runtime::monitor::TracedGroup traced;
-    traced.group_id = "corun-plan";
-    traced.device_names = {options.device + " (predicted)"};
-    traced.recording = std::move(recording);
-    CORUN_RETURN_IF_ERROR(runtime::monitor::write_trace_file(
-        options.trace_path, runtime::monitor::chrome_trace_json({traced})));
-    std::fprintf(stderr,
-                 "[plan] predicted schedule written to %s: %zu bursts, %zu frames over %lld s of "
-                 "virtual time; open it in https://ui.perfetto.dev or chrome://tracing\n",
-                 options.trace_path.c_str(), traced.recording.bursts.size(),
-                 traced.recording.frames.size(), static_cast<long long>(options.horizon_s));
-    return Status::ok();
-}
-
 Status run(PlanOptions& options, const std::vector<std::string>& words) {
     CORUN_RETURN_IF_ERROR(parse_net_groups(words, "plan", NetSyntax::PLAN, options.groups,
                                            [&](CLI::App& app) { add_plan_options(app, options); }));
     CORUN_RETURN_IF_ERROR(check_plan_options(options));
-    CORUN_TRY(const CapacityPlanner planner, CapacityPlanner::from_file(options.profile));
+    // The profile read once, for the prediction and the trace (router::predict is what
+    // CapacityPlanner::predict calls).
+    CORUN_TRY(const router::CapacityProfile profile,
+              router::load_capacity_profile(options.profile));
     const CapacityWorkload workload = workload_of(options);
     // An unwritable trace file is found before the prediction, not after it.
     if (!options.trace_path.empty()) {
         CORUN_RETURN_IF_ERROR(runtime::monitor::check_trace_output(options.trace_path));
     }
-    CORUN_TRY(const CapacityPrediction prediction, planner.predict(workload));
+    CORUN_TRY(const CapacityPrediction prediction, router::predict(profile, workload));
     if (!options.trace_path.empty()) {
-        CORUN_RETURN_IF_ERROR(write_predicted_trace(options, workload));
+        CORUN_TRY(const PredictedTrace written,
+                  write_predicted_trace(options.trace_path, "corun-plan", profile, workload));
+        std::fprintf(stderr,
+                     "[plan] predicted schedule written to %s: %zu bursts, %zu frames over %lld s "
+                     "of virtual time; open it in https://ui.perfetto.dev or chrome://tracing\n",
+                     options.trace_path.c_str(), written.bursts, written.frames,
+                     static_cast<long long>(options.horizon_s));
     }
     if (options.json) {
         std::cout << prediction_json(options, workload, prediction).dump(2) << "\n";
