@@ -59,6 +59,7 @@
 #include "corun/corun.hpp"
 #include "corun/genai/llm.hpp"
 #include "frame_pump.hpp"
+#include "llm_prompt.hpp"
 #include "predicted_trace.hpp"
 #include "profile_measurement.hpp"
 #include "router/capacity_model.hpp"
@@ -216,11 +217,14 @@ corun::Expected<std::vector<Measured>> run_mix(
     if (!llm_path.empty()) {
         CORUN_TRY(llm, corun::genai::LLM::create(*loaded.vdevice, llm_path));
         CORUN_RETURN_IF_ERROR(llm->set_scheduler_priority(llm_plan->priority));
-        // A prompt of the planned length: words until the tokenizer counts enough.
-        for (int i = 0; i < 4000; ++i) {
-            prompt += (i % 2 ? "harbour " : "light ");
-            CORUN_TRY(const auto tokens, llm->tokenize(prompt));
-            if (tokens.size() >= llm_plan->prompt_tokens) break;
+        // A prompt of the planned length exactly (one more token would take one more chunk).
+        CORUN_TRY(prompt, corun::tools::prompt_of_tokens(*llm, llm_plan->prompt_tokens));
+        CORUN_TRY(const auto tokens, llm->tokenize(prompt));
+        if (tokens.size() != llm_plan->prompt_tokens) {
+            return corun::Status(
+                corun::StatusCode::INVALID_ARGUMENT,
+                llm_path + ": no prompt of exactly " + std::to_string(llm_plan->prompt_tokens) +
+                    " tokens from its tokenizer (" + std::to_string(tokens.size()) + " at most)");
         }
     }
     // Frames sent in the first SETTLE_SECONDS are not counted: the mix starts from the

@@ -8,6 +8,7 @@
 
 #include "cli_support.hpp"
 #include "corun/genai/llm.hpp"
+#include "llm_prompt.hpp"
 #include "runtime/monitor/group_recording.hpp"
 #include "scheduler/closed_loop_race.hpp"
 
@@ -42,20 +43,6 @@ std::vector<double> frame_spread(const std::vector<double>& frame_ms) {
 
 std::chrono::nanoseconds from_milliseconds(double milliseconds) {
     return std::chrono::nanoseconds(static_cast<int64_t>(std::max(0.0, milliseconds) * 1e6));
-}
-
-// About `tokens` tokens of plain prose for this LLM's tokenizer (at least that many).
-Expected<std::string> prompt_of_about(genai::LLM& llm, uint32_t tokens) {
-    static const char* words[] = {"a ",     "ship ",  "sailed ", "past ", "the ", "harbour ",
-                                  "light ", "while ", "gulls ",  "rode ", "the ", "wind "};
-    std::string prompt;
-    for (size_t i = 0; i < 4 * tokens; ++i) {
-        prompt += words[i % std::size(words)];
-        if (i % 4 != 3) continue;
-        CORUN_TRY(const auto counted, llm.tokenize(prompt));
-        if (counted.size() >= tokens) break;
-    }
-    return prompt;
 }
 
 // One frame of `model` alone, waited for: its device time.
@@ -282,7 +269,10 @@ Expected<router::GenerativeTiming> measure_llm(VDevice& vdevice, const std::stri
     CORUN_TRY(auto llm, genai::LLM::create(vdevice, path, params));
     router::GenerativeTiming timing;
     timing.prefill_chunk_tokens = params.prefill_chunk_tokens;
-    CORUN_TRY(const std::string prompt, prompt_of_about(*llm, timing.prefill_chunk_tokens));
+    // One full chunk exactly: a prompt a few tokens over takes a second chunk, and on a CPU a
+    // chunk's time is far from proportional to its tokens (llama.cpp's matrix kernels favour
+    // whole tiles: measured here, 60 tokens took twice as long as 64).
+    CORUN_TRY(const std::string prompt, prompt_of_tokens(*llm, timing.prefill_chunk_tokens));
     CORUN_TRY(const auto prompt_tokens, llm->tokenize(prompt));
     genai::LLMGeneratorParams generation;
     generation.max_generated_tokens = std::max<uint32_t>(2, max_tokens);

@@ -49,9 +49,9 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
                                                     uint32_t machine_cores, double seconds,
                                                     bool automatic_sharing = false);
 
-// An LLM on `vdevice` (default parameters): the time to first token of a prompt of about one
-// chunk, scaled to a full chunk, and the median gap between tokens, over generations of
-// `max_tokens` tokens for about `seconds` (at least two).
+// An LLM on `vdevice` (default parameters): the time to first token of a prompt of one full
+// chunk (scaled to a full chunk if the tokenizer could not land on it), and the median gap between
+// tokens, over generations of `max_tokens` tokens for about `seconds` (at least two).
 Expected<router::GenerativeTiming> measure_llm(VDevice& vdevice, const std::string& path,
                                                uint32_t max_tokens, double seconds);
 
