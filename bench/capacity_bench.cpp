@@ -182,7 +182,7 @@ corun::Expected<Loaded> load(const Target& target, const std::vector<std::string
             CORUN_RETURN_IF_ERROR(prepared->configured->set_scheduler_priority(priorities[i]));
         }
         corun::tools::PumpOptions warmup;
-        warmup.frames = 4;
+        warmup.frames = corun::tools::WARM_UP_FRAMES;
         warmup.in_flight = 1;
         CORUN_TRY(auto ignored,
                   corun::tools::pump_frames(*prepared->configured, prepared->slots, warmup));

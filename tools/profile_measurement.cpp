@@ -115,7 +115,7 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
     uint32_t most_clients = 0;
     for (PreparedModel* model : models) {
         PumpOptions warmup;
-        warmup.frames = 4;
+        warmup.frames = WARM_UP_FRAMES;
         warmup.in_flight = 1;
         CORUN_TRY(auto ignored, pump_frames(*model->configured, model->slots, warmup), model->path);
         (void)ignored;

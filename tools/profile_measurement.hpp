@@ -35,6 +35,12 @@ namespace corun::tools {
 //      and the worker race after each completion, and which is first varies).
 // Each phase runs `seconds` (the cold one at least 8 frames). The slots measured are at most
 // 2 x the models' queue sizes.
+// Frames each model runs, one at a time, before anything is measured: beyond a session's first
+// slow runs, the cpu device sharing its cores by itself tries every core and one core on a
+// model's first frames (devices/cpu/core_count_choice.hpp: 3 warm-up frames and 3 tries each);
+// measured during those tries, nanodet's time alone was its one-core time, twice its own.
+inline constexpr uint32_t WARM_UP_FRAMES = 16;
+
 // A frame's slot time alone as the profile's frame_us counts it: the median device time plus the
 // median format conversion of `alone` (a pump with one frame in flight).
 double slot_time_ms(const PumpResult& alone);
