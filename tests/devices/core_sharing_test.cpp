@@ -51,6 +51,31 @@ TEST(CoreArbiterTest, AFrameAloneTakesEveryCoreAndFramesBesideOthersOne) {
     EXPECT_EQ(a_stops.stops + b_stops.stops, 0);
 }
 
+TEST(CoreArbiterTest, AFrameRunsAloneThroughoutOnlyIfNoOtherRanBesideItAtAnyTime) {
+    // What CoreCountChoice may compare: a frame's time alone, not one slowed by company.
+    CoreArbiter arbiter(2);
+    StopCounter a_stops, b_stops, c_stops, u_stops;
+    auto a = frame_of(a_stops), b = frame_of(b_stops), c = frame_of(c_stops);
+    ASSERT_FALSE(arbiter.begin(a));
+    ASSERT_TRUE(arbiter.begin(b));  // joins a: neither ran alone throughout
+    ASSERT_FALSE(arbiter.end(b));
+    ASSERT_FALSE(arbiter.end(a));
+    EXPECT_FALSE(a.alone_throughout);
+    EXPECT_FALSE(b.alone_throughout);
+    ASSERT_FALSE(arbiter.begin(c));  // after both ended: alone
+    ASSERT_FALSE(arbiter.end(c));
+    EXPECT_TRUE(c.alone_throughout);
+    // An urgent frame on every core stops the frame running: the stopped one is on its way out,
+    // so the urgent frame runs alone throughout.
+    ASSERT_FALSE(arbiter.begin(a));
+    auto urgent = frame_of(u_stops, true);
+    ASSERT_TRUE(arbiter.begin(urgent));
+    EXPECT_EQ(a_stops.stops, 1);
+    ASSERT_TRUE(arbiter.end(a));
+    ASSERT_FALSE(arbiter.end(urgent));
+    EXPECT_TRUE(urgent.alone_throughout);
+}
+
 TEST(CoreArbiterTest, AnUrgentFrameStopsTheOthersOnceAndTheyWaitForIt) {
     CoreArbiter arbiter(2);
     StopCounter a_stops, b_stops, u_stops, v_stops;

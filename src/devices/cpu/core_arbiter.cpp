@@ -26,6 +26,14 @@ bool CoreArbiter::begin(Frame& frame) {
         const uint64_t ahead = urgent_started_;
         urgent_finished_.wait(lock, [&] { return urgent_done_ >= ahead; });
     }
+    // Company for the frames already running, which no longer run alone throughout; this one
+    // runs alone if the only others are stopped ones on their way out.
+    frame.alone_throughout = true;
+    for (Frame* running : running_) {
+        if (running->stopped) continue;
+        running->alone_throughout = false;
+        frame.alone_throughout = false;
+    }
     running_.push_back(&frame);
     const bool beside_others = running_.size() > 1;
     if (!frame.urgent) frame.cores = beside_others ? 1 : 0;

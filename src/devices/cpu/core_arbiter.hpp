@@ -34,6 +34,10 @@ public:
         // The cores it runs on: for an urgent frame, set before begin() (0: every core); for
         // the others, what begin() returned (1 beside others, else every core).
         uint32_t cores = 0;
+        // No other frame ran beside it, from begin() to end() (frames it stopped aside): its
+        // time is the model's time alone, as CoreCountChoice compares it. Written under the
+        // lock; read once end() has returned.
+        bool alone_throughout = false;
     };
     // Once: a frame that yielded runs beside the next urgent frame (measured with
     // sharing_bench, the urgent p95 then stayed 1.3x solo, a long frame's rerun being hit again
