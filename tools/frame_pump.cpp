@@ -332,6 +332,7 @@ Expected<std::unique_ptr<PreparedModel>> prepare_model(VDevice& vdevice, const M
     }
     auto prepared = std::make_unique<PreparedModel>();
     prepared->path = setup.path;
+    prepared->setup = setup;
     CORUN_TRY(prepared->model, vdevice.create_infer_model(setup.path));
     InferModel& model = *prepared->model;
     CORUN_RETURN_IF_ERROR(model.set_batch_size(setup.batch_size));

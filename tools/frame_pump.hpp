@@ -113,6 +113,7 @@ struct ModelSetup {
 // A configured model with one set of random input and output buffers per async queue entry.
 struct PreparedModel {
     std::string path;
+    ModelSetup setup;  // what it was prepared from (to prepare it again on another device)
     std::shared_ptr<InferModel> model;
     std::optional<ConfiguredInferModel> configured;
     size_t queue_size = 0;

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <thread>
 
+#include <unistd.h>
+
 #include "cli_support.hpp"
 #include "corun/genai/llm.hpp"
 #include "llm_prompt.hpp"
@@ -53,6 +55,157 @@ Expected<double> one_frame_device_ms(PreparedModel& model) {
     if (!job) return job.status().with_context(model.path);
     CORUN_RETURN_IF_ERROR(job->wait(std::chrono::seconds(60)), model.path);
     return static_cast<double>(timing.device_ns) / 1e6;
+}
+
+// What phase 4 measures: interference[k - 1] for the device (over all models) and per model
+// (where it was measured in every k), for k = 1 .. `most` clients at once.
+struct Interference {
+    std::vector<double> device{1.0};
+    std::vector<std::vector<double>> per_model;
+};
+
+// k clients at once: how much longer a frame takes while k slots run than alone. The two are
+// measured in alternation, INTERFERENCE_ROUNDS windows of each, so that drift over the seconds
+// of the phase falls on both; in round r client c runs model (c + r) % M, so that each model is
+// measured beside others where k < M.
+Expected<Interference> measure_interference(const std::vector<PreparedModel*>& models,
+                                            uint32_t most, double seconds) {
+    Interference measured;
+    std::vector<std::vector<double>> own_factors(models.size(), std::vector<double>{1.0});
+    for (uint32_t k = 2; k <= most; ++k) {
+        std::vector<std::vector<double>> together_ms(models.size()), alone_ms(models.size());
+        for (int round = 0; round < INTERFERENCE_ROUNDS; ++round) {
+            std::vector<uint32_t> clients(models.size(), 0);
+            for (uint32_t c = 0; c < k; ++c) ++clients[(c + round) % models.size()];
+            std::vector<size_t> involved;
+            std::vector<PumpTask> tasks;
+            for (size_t m = 0; m < models.size(); ++m) {
+                if (clients[m] == 0) continue;
+                involved.push_back(m);
+                PumpTask task;
+                task.model = models[m];
+                task.options.seconds = seconds / INTERFERENCE_ROUNDS;
+                task.options.in_flight = clients[m];
+                task.options.keep_every_frame = true;
+                tasks.push_back(std::move(task));
+            }
+            auto results = pump_together(tasks);
+            for (size_t t = 0; t < tasks.size(); ++t) {
+                if (!results[t]) return results[t].status().with_context(models[involved[t]]->path);
+                auto& kept = together_ms[involved[t]];
+                kept.insert(kept.end(), results[t]->device_ms.begin(), results[t]->device_ms.end());
+            }
+            for (size_t m : involved) {
+                PumpOptions alone;
+                alone.seconds =
+                    seconds / (INTERFERENCE_ROUNDS * static_cast<double>(involved.size()));
+                alone.in_flight = 1;
+                alone.keep_every_frame = true;
+                CORUN_TRY(const PumpResult result,
+                          pump_frames(*models[m]->configured, models[m]->slots, alone),
+                          models[m]->path);
+                alone_ms[m].insert(alone_ms[m].end(), result.device_ms.begin(),
+                                   result.device_ms.end());
+            }
+        }
+        double slowed = 0, alone = 0;
+        for (size_t m = 0; m < models.size(); ++m) {
+            if (together_ms[m].empty() || alone_ms[m].empty()) continue;  // not in this k
+            const double with_others = percentile(together_ms[m], 50);
+            const double by_itself = percentile(alone_ms[m], 50);
+            if (!(by_itself > 0)) continue;
+            slowed += with_others;
+            alone += by_itself;
+            if (own_factors[m].size() == k - 1) {
+                own_factors[m].push_back(std::clamp(with_others / by_itself, 0.1, 100.0));
+            }
+        }
+        measured.device.push_back(alone > 0 ? std::clamp(slowed / alone, 0.1, 100.0) : 1.0);
+    }
+    for (size_t m = 0; m < models.size(); ++m) {
+        if (own_factors[m].size() != measured.device.size() || own_factors[m].size() < 2) {
+            own_factors[m].clear();
+        }
+    }
+    measured.per_model = std::move(own_factors);
+    return measured;
+}
+
+// The median device time of `model` alone, one frame in flight, for `seconds`.
+Expected<std::vector<double>> device_ms_alone(PreparedModel& model, double seconds) {
+    PumpOptions alone;
+    alone.seconds = seconds;
+    alone.in_flight = 1;
+    alone.keep_every_frame = true;
+    CORUN_TRY(const PumpResult result, pump_frames(*model.configured, model.slots, alone),
+              model.path);
+    return result.device_ms;
+}
+
+// The cpu device sharing its cores by itself runs a frame alone on every core (or on one, where
+// that measured faster) and a frame beside others on one core: a model's slowdown beside others
+// is its time on one core over its time alone, times what one-core frames side by side cost
+// each other (caches, memory bandwidth). Measured on a device of one slot per core x one thread
+// made for it, each model there alone against alone here in alternation, then phase 4 there.
+// Measured instead on this device, a frame's company varied with its partner (a partner of 1 ms
+// frames idles between them, and the frame then started alone on every core): mobilefacenet's
+// factor came out 0.98-1.57 between runs, where it ran 1.45x its time alone in every mix.
+Expected<Interference> measure_automatic_interference(const std::vector<PreparedModel*>& models,
+                                                      uint32_t slots, uint32_t most,
+                                                      double seconds) {
+    VDeviceParams params;
+    params.group_id = "corun-profile-one-core-" + std::to_string(::getpid());
+    params.cpu.execution_slots = slots;
+    params.cpu.intra_op_threads = 1;
+    CORUN_TRY(auto one_core_device, VDevice::create(params));
+    std::vector<std::unique_ptr<PreparedModel>> one_core_models;
+    std::vector<PreparedModel*> one_core;
+    for (PreparedModel* model : models) {
+        CORUN_TRY(auto prepared, prepare_model(*one_core_device, model->setup), model->path);
+        PumpOptions warmup;
+        warmup.frames = WARM_UP_FRAMES;
+        warmup.in_flight = 1;
+        CORUN_TRY(auto ignored, pump_frames(*prepared->configured, prepared->slots, warmup),
+                  model->path);
+        (void)ignored;
+        one_core.push_back(prepared.get());
+        one_core_models.push_back(std::move(prepared));
+    }
+    std::vector<double> one_core_ratio(models.size(), 1.0);
+    for (size_t m = 0; m < models.size(); ++m) {
+        std::vector<double> alone_ms, one_core_ms;
+        const double window = seconds / (2.0 * INTERFERENCE_ROUNDS * models.size());
+        for (int round = 0; round < INTERFERENCE_ROUNDS; ++round) {
+            CORUN_TRY(const auto here, device_ms_alone(*models[m], window));
+            CORUN_TRY(const auto there, device_ms_alone(*one_core[m], window));
+            alone_ms.insert(alone_ms.end(), here.begin(), here.end());
+            one_core_ms.insert(one_core_ms.end(), there.begin(), there.end());
+        }
+        const double by_itself = percentile(alone_ms, 50);
+        if (by_itself > 0) {
+            one_core_ratio[m] = std::clamp(percentile(one_core_ms, 50) / by_itself, 0.1, 100.0);
+        }
+    }
+    CORUN_TRY(Interference side_by_side, measure_interference(one_core, most, seconds));
+    Interference measured;
+    for (size_t k = 2; k <= side_by_side.device.size(); ++k) {
+        double sum = 0;
+        for (size_t m = 0; m < models.size(); ++m) {
+            const auto& own = side_by_side.per_model[m];
+            sum += one_core_ratio[m] * (own.empty() ? side_by_side.device[k - 1] : own[k - 1]);
+        }
+        measured.device.push_back(sum / static_cast<double>(models.size()));
+    }
+    measured.per_model.resize(models.size());
+    for (size_t m = 0; m < models.size(); ++m) {
+        const auto& own = side_by_side.per_model[m];
+        measured.per_model[m] = {1.0};
+        for (size_t k = 2; k <= side_by_side.device.size(); ++k) {
+            measured.per_model[m].push_back(
+                one_core_ratio[m] * (own.empty() ? side_by_side.device[k - 1] : own[k - 1]));
+        }
+    }
+    return measured;
 }
 
 }  // namespace
@@ -192,67 +345,18 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
         }
         section.context_switch = from_milliseconds(extra_ms / static_cast<double>(models.size()));
     }
-    // 4. k clients at once: how much longer a frame takes while k slots run than alone. The
-    // two are measured in alternation, INTERFERENCE_ROUNDS windows of each, so that drift over
-    // the seconds of the phase falls on both; in round r client c runs model (c + r) % M, so
-    // that each model is measured beside others where k < M. Per model where it was measured
-    // in every k (its own interference: models slow differently when the device gives a frame
-    // alone every core), and for the device, over all models.
+    // 4. How much longer a frame takes while k slots run than alone: for the device, over all
+    // models, and per model (models slow differently when the device gives a frame alone every
+    // core). With automatic sharing, from each model's time on one core.
     const uint32_t most = std::min(section.execution_slots, most_clients);
-    std::vector<std::vector<double>> own_factors(models.size(), std::vector<double>{1.0});
-    for (uint32_t k = 2; k <= most; ++k) {
-        std::vector<std::vector<double>> together_ms(models.size()), alone_ms(models.size());
-        for (int round = 0; round < INTERFERENCE_ROUNDS; ++round) {
-            std::vector<uint32_t> clients(models.size(), 0);
-            for (uint32_t c = 0; c < k; ++c) ++clients[(c + round) % models.size()];
-            std::vector<size_t> involved;
-            std::vector<PumpTask> tasks;
-            for (size_t m = 0; m < models.size(); ++m) {
-                if (clients[m] == 0) continue;
-                involved.push_back(m);
-                PumpTask task;
-                task.model = models[m];
-                task.options.seconds = seconds / INTERFERENCE_ROUNDS;
-                task.options.in_flight = clients[m];
-                task.options.keep_every_frame = true;
-                tasks.push_back(std::move(task));
-            }
-            auto results = pump_together(tasks);
-            for (size_t t = 0; t < tasks.size(); ++t) {
-                if (!results[t]) return results[t].status().with_context(models[involved[t]]->path);
-                auto& kept = together_ms[involved[t]];
-                kept.insert(kept.end(), results[t]->device_ms.begin(), results[t]->device_ms.end());
-            }
-            for (size_t m : involved) {
-                PumpOptions alone;
-                alone.seconds =
-                    seconds / (INTERFERENCE_ROUNDS * static_cast<double>(involved.size()));
-                alone.in_flight = 1;
-                alone.keep_every_frame = true;
-                CORUN_TRY(const PumpResult result,
-                          pump_frames(*models[m]->configured, models[m]->slots, alone),
-                          models[m]->path);
-                alone_ms[m].insert(alone_ms[m].end(), result.device_ms.begin(),
-                                   result.device_ms.end());
-            }
-        }
-        double slowed = 0, alone = 0;
-        for (size_t m = 0; m < models.size(); ++m) {
-            if (together_ms[m].empty() || alone_ms[m].empty()) continue;  // not in this k
-            const double with_others = percentile(together_ms[m], 50);
-            const double by_itself = percentile(alone_ms[m], 50);
-            if (!(by_itself > 0)) continue;
-            slowed += with_others;
-            alone += by_itself;
-            if (own_factors[m].size() == k - 1) {
-                own_factors[m].push_back(std::clamp(with_others / by_itself, 0.1, 100.0));
-            }
-        }
-        section.interference.push_back(alone > 0 ? std::clamp(slowed / alone, 0.1, 100.0) : 1.0);
-    }
+    CORUN_TRY(const Interference interference,
+              automatic_sharing
+                  ? measure_automatic_interference(models, section.execution_slots, most, seconds)
+                  : measure_interference(models, most, seconds));
+    section.interference = interference.device;
     for (size_t m = 0; m < models.size(); ++m) {
-        if (own_factors[m].size() == section.interference.size() && own_factors[m].size() > 1) {
-            section.model_interference[models[m]->name()] = own_factors[m];
+        if (!interference.per_model[m].empty()) {
+            section.model_interference[models[m]->name()] = interference.per_model[m];
         }
     }
     // 5. Closed-loop clients: how often a client's next frame makes the decision after its last.
