@@ -145,66 +145,76 @@ Expected<std::vector<double>> device_ms_alone(PreparedModel& model, double secon
 // The cpu device sharing its cores by itself runs a frame alone on every core (or on one, where
 // that measured faster) and a frame beside others on one core: a model's slowdown beside others
 // is its time on one core over its time alone, times what one-core frames side by side cost
-// each other (caches, memory bandwidth). Measured on a device of one slot per core x one thread
-// made for it, each model there alone against alone here in alternation, then phase 4 there.
-// Measured instead on this device, a frame's company varied with its partner (a partner of 1 ms
-// frames idles between them, and the frame then started alone on every core): mobilefacenet's
-// factor came out 0.98-1.57 between runs, where it ran 1.45x its time alone in every mix.
-Expected<Interference> measure_automatic_interference(const std::vector<PreparedModel*>& models,
-                                                      uint32_t slots, uint32_t most,
-                                                      double seconds) {
+// each other (caches, memory bandwidth; on this VM's two vCPUs much of it). Both are measured
+// on a twin of the models on a device of one slot per core x one thread made for it.
+// Measured instead on the automatic device itself, a frame's company varied with its partner
+// (a partner of 1 ms frames idles between them, and the frame then started alone on every
+// core): mobilefacenet's factor came out 0.98-1.57 between runs, where it ran 1.45x its time
+// alone in every mix.
+struct OneCoreTwin {
+    std::unique_ptr<VDevice> device;
+    std::vector<std::unique_ptr<PreparedModel>> owned;
+    std::vector<PreparedModel*> models;
+};
+
+Expected<OneCoreTwin> one_core_twin(const std::vector<PreparedModel*>& models, uint32_t slots) {
     VDeviceParams params;
     params.group_id = "corun-profile-one-core-" + std::to_string(::getpid());
     params.cpu.execution_slots = slots;
     params.cpu.intra_op_threads = 1;
-    CORUN_TRY(auto one_core_device, VDevice::create(params));
-    std::vector<std::unique_ptr<PreparedModel>> one_core_models;
-    std::vector<PreparedModel*> one_core;
+    OneCoreTwin twin;
+    CORUN_TRY(twin.device, VDevice::create(params));
     for (PreparedModel* model : models) {
-        CORUN_TRY(auto prepared, prepare_model(*one_core_device, model->setup), model->path);
+        CORUN_TRY(auto prepared, prepare_model(*twin.device, model->setup), model->path);
         PumpOptions warmup;
         warmup.frames = WARM_UP_FRAMES;
         warmup.in_flight = 1;
         CORUN_TRY(auto ignored, pump_frames(*prepared->configured, prepared->slots, warmup),
                   model->path);
         (void)ignored;
-        one_core.push_back(prepared.get());
-        one_core_models.push_back(std::move(prepared));
+        twin.models.push_back(prepared.get());
+        twin.owned.push_back(std::move(prepared));
     }
-    std::vector<double> one_core_ratio(models.size(), 1.0);
-    for (size_t m = 0; m < models.size(); ++m) {
-        std::vector<double> alone_ms, one_core_ms;
-        const double window = seconds / (2.0 * INTERFERENCE_ROUNDS * models.size());
-        for (int round = 0; round < INTERFERENCE_ROUNDS; ++round) {
-            CORUN_TRY(const auto here, device_ms_alone(*models[m], window));
-            CORUN_TRY(const auto there, device_ms_alone(*one_core[m], window));
-            alone_ms.insert(alone_ms.end(), here.begin(), here.end());
-            one_core_ms.insert(one_core_ms.end(), there.begin(), there.end());
-        }
-        const double by_itself = percentile(alone_ms, 50);
-        if (by_itself > 0) {
-            one_core_ratio[m] = std::clamp(percentile(one_core_ms, 50) / by_itself, 0.1, 100.0);
-        }
+    return twin;
+}
+
+// A model's time on one core (its twin) over its time alone here, in INTERFERENCE_ROUNDS
+// alternating windows over `seconds`. Taken right after phase 1: the cold frames of phase 2
+// (every core after an idle gap, its pool asleep) turn the device's own choice for a frame
+// alone to one core for a while, and the ratio is to the time alone that phase 1 measured.
+Expected<double> one_core_ratio(PreparedModel& model, PreparedModel& twin, double seconds) {
+    std::vector<double> alone_ms, one_core_ms;
+    const double window = seconds / (2.0 * INTERFERENCE_ROUNDS);
+    for (int round = 0; round < INTERFERENCE_ROUNDS; ++round) {
+        CORUN_TRY(const auto here, device_ms_alone(model, window));
+        CORUN_TRY(const auto there, device_ms_alone(twin, window));
+        alone_ms.insert(alone_ms.end(), here.begin(), here.end());
+        one_core_ms.insert(one_core_ms.end(), there.begin(), there.end());
     }
-    CORUN_TRY(Interference side_by_side, measure_interference(one_core, most, seconds));
+    const double by_itself = percentile(alone_ms, 50);
+    if (!(by_itself > 0)) return 1.0;
+    return std::clamp(percentile(one_core_ms, 50) / by_itself, 0.1, 100.0);
+}
+
+// Each model's own factors: its one-core ratio times the one-core frames' slowdown side by
+// side (theirs, or the device's where a model's own was not measured in every k); the device's
+// is the mean over the models.
+Interference automatic_interference(const std::vector<double>& one_core_ratios,
+                                    const Interference& side_by_side) {
     Interference measured;
+    measured.per_model.assign(one_core_ratios.size(), {1.0});
     for (size_t k = 2; k <= side_by_side.device.size(); ++k) {
         double sum = 0;
-        for (size_t m = 0; m < models.size(); ++m) {
+        for (size_t m = 0; m < one_core_ratios.size(); ++m) {
             const auto& own = side_by_side.per_model[m];
-            sum += one_core_ratio[m] * (own.empty() ? side_by_side.device[k - 1] : own[k - 1]);
+            const double factor =
+                one_core_ratios[m] * (own.empty() ? side_by_side.device[k - 1] : own[k - 1]);
+            measured.per_model[m].push_back(factor);
+            sum += factor;
         }
-        measured.device.push_back(sum / static_cast<double>(models.size()));
+        measured.device.push_back(sum / static_cast<double>(one_core_ratios.size()));
     }
-    measured.per_model.resize(models.size());
-    for (size_t m = 0; m < models.size(); ++m) {
-        const auto& own = side_by_side.per_model[m];
-        measured.per_model[m] = {1.0};
-        for (size_t k = 2; k <= side_by_side.device.size(); ++k) {
-            measured.per_model[m].push_back(
-                one_core_ratio[m] * (own.empty() ? side_by_side.device[k - 1] : own[k - 1]));
-        }
-    }
+    if (measured.device.size() < 2) measured.per_model.assign(one_core_ratios.size(), {});
     return measured;
 }
 
@@ -296,6 +306,15 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
         if (!spread.empty()) section.frame_spread[model->name()] = spread;
         most_clients += static_cast<uint32_t>(model->queue_size);
     }
+    // 1b. With automatic sharing: each model's time on one core against its time alone.
+    OneCoreTwin twin;
+    std::vector<double> one_core_ratios(models.size(), 1.0);
+    if (automatic_sharing) {
+        CORUN_TRY(twin, one_core_twin(models, section.execution_slots));
+        for (size_t m = 0; m < models.size(); ++m) {
+            CORUN_TRY(one_core_ratios[m], one_core_ratio(*models[m], *twin.models[m], seconds));
+        }
+    }
     // 2. After the device idled: each model alone, pairs of a frame COLD_GAP after the last
     // and one right after it. On the cpu the first takes longer (the thread pool asleep, the
     // caches cold, an idle vCPU waking); the simulation scales the difference by the idle gap.
@@ -349,10 +368,9 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
     // models, and per model (models slow differently when the device gives a frame alone every
     // core). With automatic sharing, from each model's time on one core.
     const uint32_t most = std::min(section.execution_slots, most_clients);
-    CORUN_TRY(const Interference interference,
-              automatic_sharing
-                  ? measure_automatic_interference(models, section.execution_slots, most, seconds)
-                  : measure_interference(models, most, seconds));
+    CORUN_TRY(Interference interference,
+              measure_interference(automatic_sharing ? twin.models : models, most, seconds));
+    if (automatic_sharing) interference = automatic_interference(one_core_ratios, interference);
     section.interference = interference.device;
     for (size_t m = 0; m < models.size(); ++m) {
         if (!interference.per_model[m].empty()) {
