@@ -479,7 +479,10 @@ corun::Status bench_target(const Target& target, const Options& options,
               corun::tools::measure_cpu_section(*loaded.vdevice, loaded.pointers(), measured_as,
                                                 description.cores, options.profile_seconds,
                                                 automatic_sharing));
-    if (options.closed_loop_in_time >= 0) section.closed_loop_in_time = options.closed_loop_in_time;
+    if (options.closed_loop_in_time >= 0) {
+        section.closed_loop_in_time = options.closed_loop_in_time;
+        section.closed_loop_in_time_by_clients.clear();
+    }
     std::string llm_path = options.no_llm || target.kind != "cpu" ? "" : options.llm;
     if (!llm_path.empty()) {
         auto timing =
@@ -503,14 +506,24 @@ corun::Status bench_target(const Target& target, const Options& options,
     std::fprintf(text_out, "; context switch %.2f ms; closed-loop frames in time %.0f%%",
                  static_cast<double>(section.context_switch.count()) / 1e6,
                  100 * section.closed_loop_in_time);
+    if (!section.closed_loop_in_time_by_clients.empty()) {
+        std::fprintf(text_out,
+                     " (with 2..%zu models:", section.closed_loop_in_time_by_clients.size() + 1);
+        for (double share : section.closed_loop_in_time_by_clients) {
+            std::fprintf(text_out, " %.0f%%", 100 * share);
+        }
+        std::fprintf(text_out, ")");
+    }
     std::fprintf(text_out, "; slowdown with 1..%zu slots busy:", section.interference.size());
     for (double factor : section.interference) std::fprintf(text_out, " %.2f", factor);
     std::fprintf(text_out, ")\n");
-    Json target_report = {{"device", target.kind},
-                          {"interference", section.interference},
-                          {"closed_loop_in_time", section.closed_loop_in_time},
-                          {"slot_ms", slot_ms},
-                          {"runs", Json::array()}};
+    Json target_report = {
+        {"device", target.kind},
+        {"interference", section.interference},
+        {"closed_loop_in_time", section.closed_loop_in_time},
+        {"closed_loop_in_time_by_clients", section.closed_loop_in_time_by_clients},
+        {"slot_ms", slot_ms},
+        {"runs", Json::array()}};
 
     // 2..4. Per workload: solo runs, then the mixes of 2, 3 and 4.
     for (const std::string workload : {"closed-loop", "fixed-rate"}) {

@@ -32,7 +32,9 @@ namespace corun::tools {
 //   5. with two or more models, one client per model calling run() in a loop, all at once,
 //      recorded: of the bursts after which a client sent its next frame, the share where that
 //      frame was queued by the time the device next decided (closed_loop_in_time: the client
-//      and the worker race after each completion, and which is first varies).
+//      and the worker race after each completion, and which is first varies); with the first
+//      k models for k = 2 .. M (closed_loop_in_time_by_clients), the share for all M the
+//      device's.
 // Each phase runs `seconds` (the cold one at least 8 frames). The slots measured are at most
 // 2 x the models' queue sizes.
 // Frames each model runs, one at a time, before anything is measured: beyond a session's first

@@ -1,5 +1,6 @@
 #include "router/capacity_profile.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -173,6 +174,23 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
             }
             profile.closed_loop_in_time = share.get<double>();
         }
+        if (device.contains("closed_loop_in_time_by_clients")) {
+            const Json& shares = device["closed_loop_in_time_by_clients"];
+            const std::string field = at + ".closed_loop_in_time_by_clients";
+            if (!shares.is_array() || shares.empty() || shares.size() > 256) {
+                return invalid(field +
+                               " must be a list of 1..256 shares (for 2, 3, ... closed-loop "
+                               "models), got " +
+                               shares.dump());
+            }
+            for (const Json& share : shares) {
+                if (!share.is_number() || !(share.get<double>() >= 0 && share.get<double>() <= 1)) {
+                    return invalid(field + " holds " + share.dump() +
+                                   "; each is a share of frames from 0 to 1");
+                }
+                profile.closed_loop_in_time_by_clients.push_back(share.get<double>());
+            }
+        }
         if (device.contains("one_burst_per_model")) {
             if (!device["one_burst_per_model"].is_boolean()) {
                 return invalid(at + ".one_burst_per_model must be true or false");
@@ -226,6 +244,10 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
         section["device"]["intra_op_threads"] = profile.intra_op_threads;
         section["device"]["interference"] = profile.interference;
         section["device"]["cold_after_us"] = profile.cold_after.count() / 1000.0;
+    }
+    if (!profile.closed_loop_in_time_by_clients.empty()) {
+        section["device"]["closed_loop_in_time_by_clients"] =
+            profile.closed_loop_in_time_by_clients;
     }
     if (profile.closed_loop_in_time < 1) {
         section["device"]["closed_loop_in_time"] = profile.closed_loop_in_time;
@@ -309,6 +331,12 @@ std::string capacity_profile_to_json(const CapacityProfile& profile) {
         root[CPU_SECTION] = section_to_json(cpu->second, true);
     }
     return root.dump(2);
+}
+
+double DeviceProfile::closed_loop_share(size_t closed_loop_models) const {
+    const auto& shares = closed_loop_in_time_by_clients;
+    if (shares.empty() || closed_loop_models < 2) return closed_loop_in_time;
+    return shares[std::min(closed_loop_models - 2, shares.size() - 1)];
 }
 
 }  // namespace corun::router

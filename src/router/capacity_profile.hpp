@@ -65,6 +65,13 @@ struct DeviceProfile {
     // (scheduler::SimulatedDevice::closed_loop_in_time), measured from a recording of
     // closed-loop clients; absent, 1. The older "closed_loop_after_decision": true reads as 0.
     double closed_loop_in_time = 1.0;
+    // "closed_loop_in_time_by_clients": the same share measured with k = 2, 3, ... closed-loop
+    // models at once ([k - 2]); it varies with their number (npu-sim: 76% with two, 53% with
+    // three, 64% with four). Empty: closed_loop_in_time for any number.
+    std::vector<double> closed_loop_in_time_by_clients;
+    // The share for a workload of `closed_loop_models` closed-loop models: its own measured
+    // figure, else the nearest measured number's, else closed_loop_in_time.
+    double closed_loop_share(size_t closed_loop_models) const;
     // "one_burst_per_model": measured on the cpu device sharing its cores by itself, which runs
     // one burst of a model at a time (scheduler::SimulatedDevice::one_burst_per_model).
     bool one_burst_per_model = false;

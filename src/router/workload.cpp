@@ -1,5 +1,6 @@
 #include "router/workload.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -200,7 +201,10 @@ scheduler::SimulatedDevice simulated_device(const CapacityWorkload& workload,
     simulated.latency_slots = workload.latency_slots;
     simulated.interference = device.interference;
     simulated.cold_after = device.cold_after;
-    simulated.closed_loop_in_time = device.closed_loop_in_time;
+    const auto closed_loop_models = static_cast<size_t>(std::count_if(
+        workload.models.begin(), workload.models.end(),
+        [](const PlannedModel& m) { return m.arrivals == ArrivalKind::CLOSED_LOOP; }));
+    simulated.closed_loop_in_time = device.closed_loop_share(closed_loop_models);
     simulated.one_burst_per_model = device.one_burst_per_model;
     return simulated;
 }

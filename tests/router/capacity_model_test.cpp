@@ -118,6 +118,35 @@ TEST(CapacityModelTest, SaturatingModelsSplitTheDeviceByDeviceTime) {
     EXPECT_FALSE(prediction->headroom);
 }
 
+TEST(CapacityModelTest, TheClosedLoopRaceShareIsTheOneMeasuredForThatManyClosedLoopModels) {
+    // One client each on one slot. Measured with two closed-loop models, the client's next
+    // frame was never queued before the decision (0): the two alternate frame by frame, 125
+    // frames/s each. With three, always (1): fairness by device time, as above.
+    auto made = CapacityPlanner::from_json(R"({"device": {"context_switch_us": 0,
+        "closed_loop_in_time": 1, "closed_loop_in_time_by_clients": [0, 1]},
+      "models": {"small": {"frame_us": 2000}, "large": {"frame_us": 6000},
+                 "other": {"frame_us": 6000}}})");
+    ASSERT_TRUE(made) << made.status();
+    CapacityWorkload two = on(
+        "npu-sim", {PlannedModel::closed_loop("small", 1), PlannedModel::closed_loop("large", 1)});
+    two.headroom = false;
+    auto alternating = made->predict(two);
+    ASSERT_TRUE(alternating) << alternating.status();
+    EXPECT_NEAR(alternating->models[0].throughput, 125.0, 1.0);
+    EXPECT_NEAR(alternating->models[1].throughput, 125.0, 1.0);
+    // A camera beside them is not a closed-loop model: the share stays the one for two.
+    CapacityWorkload with_camera = two;
+    with_camera.models.push_back(PlannedModel::at_rate("other", 1));
+    auto still = made->predict(with_camera);
+    ASSERT_TRUE(still) << still.status();
+    EXPECT_NEAR(still->models[0].throughput, still->models[1].throughput, 2.0);
+    CapacityWorkload three = two;
+    three.models.push_back(PlannedModel::closed_loop("other", 1));
+    auto fair = made->predict(three);
+    ASSERT_TRUE(fair) << fair.status();
+    EXPECT_NEAR(fair->models[0].throughput, 3 * fair->models[1].throughput, 3.0);
+}
+
 TEST(CapacityModelTest, ConcurrentSlotsSlowEachOtherByTheMeasuredInterference) {
     // One client each, two slots, 1.5x while both run: every 6 ms frame takes 9 ms.
     CapacityWorkload workload =

@@ -22,6 +22,7 @@ const char* EXTENDED_PROFILE = R"({"device": {"context_switch_us": 0},
   "cpu": {"device": {"context_switch_us": 50, "cores": 2, "execution_slots": 2,
                      "intra_op_threads": 1, "interference": [1.0, 1.31],
                      "cold_after_us": 100000, "closed_loop_in_time": 0.67,
+                     "closed_loop_in_time_by_clients": [0.76, 0.53, 0.67],
                      "one_burst_per_model": true},
           "models": {"nanodet": {"frame_us": 33000, "host_pre_us": 60, "host_post_us": 25,
                                  "max_in_flight": 2, "overhead_us": 85,
@@ -110,6 +111,9 @@ TEST(CapacityProfileTest, WritingAndReadingGivesTheSameProfile) {
     EXPECT_EQ(profile->devices.at(CPU_SECTION).closed_loop_in_time, 0.67);
     EXPECT_EQ(again->devices.at(CPU_SECTION).closed_loop_in_time, 0.67);
     EXPECT_EQ(again->devices.at(NPU_SIM_SECTION).closed_loop_in_time, 1.0);
+    EXPECT_EQ(again->devices.at(CPU_SECTION).closed_loop_in_time_by_clients,
+              (std::vector<double>{0.76, 0.53, 0.67}));
+    EXPECT_TRUE(again->devices.at(NPU_SIM_SECTION).closed_loop_in_time_by_clients.empty());
     // The older field: "closed_loop_after_decision": true is a share of 0.
     auto older = parse_capacity_profile(
         R"({"cpu": {"device": {"closed_loop_after_decision": true}, "models": {}}})");
@@ -117,6 +121,19 @@ TEST(CapacityProfileTest, WritingAndReadingGivesTheSameProfile) {
     EXPECT_EQ(older->devices.at(CPU_SECTION).closed_loop_in_time, 0.0);
     EXPECT_TRUE(again->devices.at(CPU_SECTION).one_burst_per_model);
     EXPECT_FALSE(again->devices.at(NPU_SIM_SECTION).one_burst_per_model);
+}
+
+TEST(CapacityProfileTest, TheClosedLoopShareIsTheOneMeasuredForTheWorkloadsNumberOfModels) {
+    DeviceProfile device;
+    device.closed_loop_in_time = 0.64;
+    EXPECT_EQ(device.closed_loop_share(2), 0.64);  // nothing measured per number
+    device.closed_loop_in_time_by_clients = {0.76, 0.53, 0.64};
+    EXPECT_EQ(device.closed_loop_share(0), 0.64);  // no closed loop: the device's
+    EXPECT_EQ(device.closed_loop_share(1), 0.64);  // alone: nothing races it
+    EXPECT_EQ(device.closed_loop_share(2), 0.76);
+    EXPECT_EQ(device.closed_loop_share(3), 0.53);
+    EXPECT_EQ(device.closed_loop_share(4), 0.64);
+    EXPECT_EQ(device.closed_loop_share(9), 0.64);  // beyond what was measured: the most
 }
 
 void expect_invalid(const std::string& json, const std::string& expected) {
@@ -156,6 +173,12 @@ TEST(CapacityProfileTest, EachBadFieldIsNamed) {
                    "cpu.device.closed_loop_after_decision must be true or false");
     expect_invalid(R"({"cpu": {"device": {"closed_loop_in_time": 1.5}, "models": {}}})",
                    "cpu.device.closed_loop_in_time must be a number from 0 to 1");
+    expect_invalid(R"({"cpu": {"device": {"closed_loop_in_time_by_clients": 0.5}}})",
+                   "cpu.device.closed_loop_in_time_by_clients must be a list of 1..256 shares");
+    expect_invalid(R"({"cpu": {"device": {"closed_loop_in_time_by_clients": []}}})",
+                   "must be a list of 1..256 shares");
+    expect_invalid(R"({"cpu": {"device": {"closed_loop_in_time_by_clients": [0.5, -0.1]}}})",
+                   "closed_loop_in_time_by_clients holds -0.1; each is a share of frames");
     expect_invalid(R"({"cpu": {"device": {"closed_loop_in_time": 0.5,
                        "closed_loop_after_decision": false}, "models": {}}})",
                    "has both closed_loop_after_decision and closed_loop_in_time");
