@@ -209,4 +209,23 @@ with tempfile.TemporaryDirectory() as folder:
             check(plan["slots"] == 2 and plan["models"][0]["throughput"] > 19,
                   "plans on the measured slots; the 20 FPS model keeps up")
 
+    # The default device (sharing its cores by itself), three models: each model's slowdown
+    # beside others comes from a one-core twin of it (a factor per slot), and the closed-loop
+    # race share is measured for 2 and 3 models.
+    automatic = os.path.join(folder, "automatic.json")
+    result = corun("benchmark", os.path.join(MODELS, "slow_matmul.onnx"),
+                   os.path.join(MODELS, "add_one.onnx"), os.path.join(MODELS, "conv_nchw.onnx"),
+                   "-t", "0.3", "--profile", automatic)
+    check(result.returncode == 0, "benchmark --profile on the default device exits 0", result)
+    if result.returncode == 0:
+        cpu = json.load(open(automatic))["cpu"]
+        slots = cpu["device"]["execution_slots"]
+        check(cpu["device"]["one_burst_per_model"] is True and cpu["device"]["intra_op_threads"] == 0,
+              "the profile records the automatic sharing")
+        check(all(len(model["interference"]) == slots and model["interference"][0] == 1.0
+                  for model in cpu["models"].values()) or slots == 1,
+              "every model has its own slowdown for 1..slots busy")
+        check(len(cpu["device"].get("closed_loop_in_time_by_clients", [])) == 2,
+              "the closed-loop race share is measured with 2 and 3 models")
+
 finish()
