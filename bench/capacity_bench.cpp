@@ -11,7 +11,8 @@
 //      model's frame time scaled to what it measured alone on that group moments before the
 //      mix (--recalibrate SECONDS, default 0.5; 0: the profile as measured). On this VM frame
 //      times drift by up to 2x over minutes: that is the profile's age, not the model's error;
-//   4. per model: measured p50 and p95 against the prediction and against N x solo; the median
+//   4. per model: measured p50 and p95 against the prediction and against N x solo, and its
+//      slot time alone right before the mix ("alone", ms); the median
 //      and worst absolute error of both, per device and over all;
 //   5. unless --no-repeat, each mix runs a second time right after the first, and that second
 //      run is scored against the first as if it were a prediction: the run-to-run floor, what
@@ -595,11 +596,11 @@ corun::Status bench_target(const Target& target, const Options& options,
                 std::fprintf(text_out,
                              "    %-24.24s %6.1f/s p50 %7.2f meas %7.2f pred (%5.1f%%) %7.2f rule "
                              "(%5.1f%%) | p95 %7.2f meas %7.2f pred (%5.1f%%) %7.2f rule "
-                             "(%5.1f%%)\n",
+                             "(%5.1f%%) | alone %.2f\n",
                              stem(mix[i]).c_str(), measured[i].frames / options.seconds,
                              p50.measured, p50.predicted, 100 * p50.error(), p50.rule,
                              100 * p50.rule_error(), p95.measured, p95.predicted, 100 * p95.error(),
-                             p95.rule, 100 * p95.rule_error());
+                             p95.rule, 100 * p95.rule_error(), measured[i].alone_ms);
                 if (!again.empty()) {
                     char rate[32];
                     std::snprintf(rate, sizeof rate, "%6.1f/s ", again[i].frames / options.seconds);
@@ -610,6 +611,7 @@ corun::Status bench_target(const Target& target, const Options& options,
                                          {"frames", measured[i].frames},
                                          {"measured_p50_ms", p50.measured},
                                          {"predicted_p50_ms", p50.predicted},
+                                         {"alone_before_ms", measured[i].alone_ms},
                                          {"rule_p50_ms", p50.rule},
                                          {"measured_p95_ms", p95.measured},
                                          {"predicted_p95_ms", p95.predicted},
