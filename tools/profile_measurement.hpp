@@ -28,7 +28,11 @@ namespace corun::tools {
 //   4. for k = 2 .. execution_slots: k one-frame clients at once, spread over the models in
 //      turn (rotating by a model each window): interference[k - 1] = the device time of their
 //      frames / the same models' alone, the two measured in alternation (4 windows of each);
-//      and each model's own factors (models.M.interference) where it was measured for every k;
+//      and each model's own factors (models.M.interference) where it was measured for every k.
+//      With `automatic_sharing`, on a twin of the models on a one-slot-per-core x 1-thread
+//      device, each model's factors then multiplied by its time on one core (the twin) over its
+//      time alone here, measured in alternation right after phase 1: a frame beside others
+//      runs on one core;
 //   5. with two or more models, one client per model calling run() in a loop, all at once,
 //      recorded: of the bursts after which a client sent its next frame, the share where that
 //      frame was queued by the time the device next decided (closed_loop_in_time: the client
