@@ -488,14 +488,16 @@ private:
             Status status = run_bounded(
                 limits, RUNNING, [&](const Ort::RunOptions& options) { run(session, options); });
             const bool stopped = arbiter_->end(frame);
-            // Timed only as it was chosen and alone: not a frame that asked for one core and ran
-            // on the pool while the one-core session was being built (the build takes a core:
-            // nanodet's every core timed at 44 ms, not 23), nor one that another frame joined
-            // (slowed by its company, such frames made mobilefacenet's every core look slower
-            // than one core after it had run beside others, and it ran alone on one at 9 ms
-            // where every core takes 6).
+            // Timed only as it was chosen: not a frame that asked for one core and ran on the
+            // pool while the one-core session was being built (the build takes a core:
+            // nanodet's every core timed at 44 ms, not 23), nor a frame alone that another
+            // joined (slowed by its company, such frames made mobilefacenet's every core look
+            // slower than one core after it had run beside others, and it ran alone on one at
+            // 9 ms where every core takes 6). An urgent frame is timed with its company: on one
+            // core it runs beside the frames it did not stop, every time, and on every core
+            // alone; timed only alone, its one-core tries would never complete.
             const bool ran_as_chosen =
-                (every_core || one_core != nullptr) && frame.alone_throughout;
+                (every_core || one_core != nullptr) && (frame.urgent || frame.alone_throughout);
             if (may_take_every_core && !stopped && status.is_ok() && ran_as_chosen) {
                 core_count_choice_.record(every_core, std::chrono::steady_clock::now() - started);
             }
