@@ -182,12 +182,7 @@ corun::Expected<Loaded> load(const Target& target, const std::vector<std::string
         if (i < priorities.size()) {
             CORUN_RETURN_IF_ERROR(prepared->configured->set_scheduler_priority(priorities[i]));
         }
-        corun::tools::PumpOptions warmup;
-        warmup.frames = corun::tools::WARM_UP_FRAMES;
-        warmup.in_flight = 1;
-        CORUN_TRY(auto ignored,
-                  corun::tools::pump_frames(*prepared->configured, prepared->slots, warmup));
-        (void)ignored;
+        CORUN_RETURN_IF_ERROR(corun::tools::warm_up(*prepared));
         loaded.models.push_back(std::move(prepared));
     }
     return loaded;

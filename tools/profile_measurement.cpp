@@ -57,6 +57,17 @@ Expected<double> one_frame_device_ms(PreparedModel& model) {
     return static_cast<double>(timing.device_ns) / 1e6;
 }
 
+// Every frame's device time of `model` alone, one frame in flight, for `seconds`.
+Expected<std::vector<double>> device_ms_alone(PreparedModel& model, double seconds) {
+    PumpOptions alone;
+    alone.seconds = seconds;
+    alone.in_flight = 1;
+    alone.keep_every_frame = true;
+    CORUN_TRY(const PumpResult result, pump_frames(*model.configured, model.slots, alone),
+              model.path);
+    return result.device_ms;
+}
+
 // What phase 4 measures: interference[k - 1] for the device (over all models) and per model
 // (where it was measured in every k), for k = 1 .. `most` clients at once.
 struct Interference {
@@ -96,16 +107,11 @@ Expected<Interference> measure_interference(const std::vector<PreparedModel*>& m
                 kept.insert(kept.end(), results[t]->device_ms.begin(), results[t]->device_ms.end());
             }
             for (size_t m : involved) {
-                PumpOptions alone;
-                alone.seconds =
-                    seconds / (INTERFERENCE_ROUNDS * static_cast<double>(involved.size()));
-                alone.in_flight = 1;
-                alone.keep_every_frame = true;
-                CORUN_TRY(const PumpResult result,
-                          pump_frames(*models[m]->configured, models[m]->slots, alone),
-                          models[m]->path);
-                alone_ms[m].insert(alone_ms[m].end(), result.device_ms.begin(),
-                                   result.device_ms.end());
+                CORUN_TRY(
+                    const auto frames_ms,
+                    device_ms_alone(*models[m], seconds / (INTERFERENCE_ROUNDS *
+                                                           static_cast<double>(involved.size()))));
+                alone_ms[m].insert(alone_ms[m].end(), frames_ms.begin(), frames_ms.end());
             }
         }
         double slowed = 0, alone = 0;
@@ -129,17 +135,6 @@ Expected<Interference> measure_interference(const std::vector<PreparedModel*>& m
     }
     measured.per_model = std::move(own_factors);
     return measured;
-}
-
-// The median device time of `model` alone, one frame in flight, for `seconds`.
-Expected<std::vector<double>> device_ms_alone(PreparedModel& model, double seconds) {
-    PumpOptions alone;
-    alone.seconds = seconds;
-    alone.in_flight = 1;
-    alone.keep_every_frame = true;
-    CORUN_TRY(const PumpResult result, pump_frames(*model.configured, model.slots, alone),
-              model.path);
-    return result.device_ms;
 }
 
 // The cpu device sharing its cores by itself runs a frame alone on every core (or on one, where
@@ -166,12 +161,7 @@ Expected<OneCoreTwin> one_core_twin(const std::vector<PreparedModel*>& models, u
     CORUN_TRY(twin.device, VDevice::create(params));
     for (PreparedModel* model : models) {
         CORUN_TRY(auto prepared, prepare_model(*twin.device, model->setup), model->path);
-        PumpOptions warmup;
-        warmup.frames = WARM_UP_FRAMES;
-        warmup.in_flight = 1;
-        CORUN_TRY(auto ignored, pump_frames(*prepared->configured, prepared->slots, warmup),
-                  model->path);
-        (void)ignored;
+        CORUN_RETURN_IF_ERROR(warm_up(*prepared));
         twin.models.push_back(prepared.get());
         twin.owned.push_back(std::move(prepared));
     }
@@ -219,6 +209,13 @@ Interference automatic_interference(const std::vector<double>& one_core_ratios,
 }
 
 }  // namespace
+
+Status warm_up(PreparedModel& model) {
+    PumpOptions warmup;
+    warmup.frames = WARM_UP_FRAMES;
+    warmup.in_flight = 1;
+    return pump_frames(*model.configured, model.slots, warmup).status().with_context(model.path);
+}
 
 double slot_time_ms(const PumpResult& alone) {
     return LatencySummary::of(alone.device).p50 + LatencySummary::of(alone.conversion).p50;
@@ -277,11 +274,7 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
     // outside it.
     uint32_t most_clients = 0;
     for (PreparedModel* model : models) {
-        PumpOptions warmup;
-        warmup.frames = WARM_UP_FRAMES;
-        warmup.in_flight = 1;
-        CORUN_TRY(auto ignored, pump_frames(*model->configured, model->slots, warmup), model->path);
-        (void)ignored;
+        CORUN_RETURN_IF_ERROR(warm_up(*model));
         PumpOptions alone;
         alone.seconds = seconds;
         alone.in_flight = 1;

@@ -47,6 +47,9 @@ namespace corun::tools {
 // measured during those tries, nanodet's time alone was its one-core time, twice its own.
 inline constexpr uint32_t WARM_UP_FRAMES = 16;
 
+// Runs WARM_UP_FRAMES frames of `model`, one at a time, and drops what they measured.
+Status warm_up(PreparedModel& model);
+
 // A frame's slot time alone as the profile's frame_us counts it: the median device time plus the
 // median format conversion of `alone` (a pump with one frame in flight).
 double slot_time_ms(const PumpResult& alone);
