@@ -214,14 +214,14 @@ corun::Expected<std::vector<Measured>> run_mix(
         CORUN_TRY(llm, corun::genai::LLM::create(*loaded.vdevice, llm_path));
         CORUN_RETURN_IF_ERROR(llm->set_scheduler_priority(llm_plan->priority));
         // A prompt of the planned length exactly (one more token would take one more chunk).
-        CORUN_TRY(prompt, corun::tools::prompt_of_tokens(*llm, llm_plan->prompt_tokens));
-        CORUN_TRY(const auto tokens, llm->tokenize(prompt));
-        if (tokens.size() != llm_plan->prompt_tokens) {
+        CORUN_TRY(const auto exact, corun::tools::prompt_of_tokens(*llm, llm_plan->prompt_tokens));
+        if (exact.tokens != llm_plan->prompt_tokens) {
             return corun::Status(
                 corun::StatusCode::INVALID_ARGUMENT,
                 llm_path + ": no prompt of exactly " + std::to_string(llm_plan->prompt_tokens) +
-                    " tokens from its tokenizer (" + std::to_string(tokens.size()) + " at most)");
+                    " tokens from its tokenizer (" + std::to_string(exact.tokens) + " at most)");
         }
+        prompt = exact.text;
     }
     // Frames sent in the first SETTLE_SECONDS are not counted: the mix starts from the
     // warm-up's and recalibration's scheduler history (device-time ledgers), a transient the

@@ -396,8 +396,13 @@ Expected<router::GenerativeTiming> measure_llm(VDevice& vdevice, const std::stri
     // One full chunk exactly: a prompt a few tokens over takes a second chunk, and on a CPU a
     // chunk's time is far from proportional to its tokens (llama.cpp's matrix kernels favour
     // whole tiles: measured here, 60 tokens took twice as long as 64).
-    CORUN_TRY(const std::string prompt, prompt_of_tokens(*llm, timing.prefill_chunk_tokens));
-    CORUN_TRY(const auto prompt_tokens, llm->tokenize(prompt));
+    CORUN_TRY(const TokenPrompt prompt, prompt_of_tokens(*llm, timing.prefill_chunk_tokens));
+    if (prompt.tokens == 0) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      path +
+                          ": its tokenizer makes no token of plain English words; cannot time "
+                          "a prefill chunk");
+    }
     genai::LLMGeneratorParams generation;
     generation.max_generated_tokens = std::max<uint32_t>(2, max_tokens);
     std::vector<double> ttft_ms, inter_token_ms;
@@ -407,7 +412,7 @@ Expected<router::GenerativeTiming> measure_llm(VDevice& vdevice, const std::stri
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         if (round >= 2 && elapsed >= seconds) break;
         CORUN_RETURN_IF_ERROR(llm->clear_context());
-        CORUN_TRY(auto completion, llm->generate(generation, prompt));
+        CORUN_TRY(auto completion, llm->generate(generation, prompt.text));
         while (completion.read(std::chrono::minutes(10)).has_value()) {
         }
         const auto timings = completion.timings();
@@ -421,7 +426,7 @@ Expected<router::GenerativeTiming> measure_llm(VDevice& vdevice, const std::stri
     }
     // The prompt took ceil(tokens / chunk) chunks; the time scales with its tokens.
     timing.prefill_chunk = from_milliseconds(percentile(ttft_ms, 50) * timing.prefill_chunk_tokens /
-                                             static_cast<double>(prompt_tokens.size()));
+                                             static_cast<double>(prompt.tokens));
     timing.decode_step = from_milliseconds(percentile(inter_token_ms, 50));
     return timing;
 }

@@ -18,11 +18,13 @@ TEST(LlmPromptTest, EveryCountUpToTwoChunksIsHitExactly) {
         auto llm, genai::LLM::create(*vdevice, test::test_model("genai/tiny_qwen2.gguf"), params));
     for (uint32_t tokens = 1; tokens <= 2 * params.prefill_chunk_tokens + 1; ++tokens) {
         ASSERT_OK_AND_ASSIGN(const auto prompt, tools::prompt_of_tokens(*llm, tokens));
-        ASSERT_OK_AND_ASSIGN(const auto counted, llm->tokenize(prompt));
-        EXPECT_EQ(counted.size(), tokens) << "prompt: " << prompt;
+        ASSERT_OK_AND_ASSIGN(const auto counted, llm->tokenize(prompt.text));
+        EXPECT_EQ(counted.size(), tokens) << "prompt: " << prompt.text;
+        EXPECT_EQ(prompt.tokens, tokens) << "prompt: " << prompt.text;
     }
     ASSERT_OK_AND_ASSIGN(const auto nothing, tools::prompt_of_tokens(*llm, 0));
-    EXPECT_EQ(nothing, "");
+    EXPECT_EQ(nothing.text, "");
+    EXPECT_EQ(nothing.tokens, 0u);
 }
 
 }  // namespace
