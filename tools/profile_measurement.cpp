@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include <unistd.h>
@@ -223,18 +224,17 @@ double slot_time_ms(const PumpResult& alone) {
 
 // Phase 5 of measure_cpu_section: every model with one client calling run() in a loop, all at
 // once, for `seconds`, recorded.
-Expected<double> measure_closed_loop_in_time(VDevice& vdevice,
-                                             const std::vector<PreparedModel*>& models,
-                                             double seconds) {
+Expected<std::optional<double>> measure_closed_loop_in_time(
+    VDevice& vdevice, const std::vector<PreparedModel*>& models, double seconds) {
     auto group = runtime::monitor::group_of(vdevice);
     // The group recorded already (`corun trace --pid` of this process): the share is not
-    // measured, rather than the whole profile lost.
+    // measured (nullopt), rather than the whole profile lost.
     const Status recording = runtime::monitor::start_recording(*group, {});
     if (!recording.is_ok()) {
         std::fprintf(stderr,
                      "[profile] closed_loop_in_time not measured (%s); the profile keeps 1\n",
                      recording.to_string().c_str());
-        return 1.0;
+        return std::optional<double>();
     }
     const auto end = std::chrono::steady_clock::now() +
                      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -256,7 +256,7 @@ Expected<double> measure_closed_loop_in_time(VDevice& vdevice,
     for (size_t m = 0; m < models.size(); ++m) {
         if (!failures[m].is_ok()) return failures[m].with_context(models[m]->path);
     }
-    return scheduler::closed_loop_in_time_of(traced.recording);
+    return std::optional<double>(scheduler::closed_loop_in_time_of(traced.recording));
 }
 
 Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
@@ -378,11 +378,16 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
         for (size_t k = 2; k <= models.size(); ++k) {
             const std::vector<PreparedModel*> first(models.begin(),
                                                     models.begin() + static_cast<ptrdiff_t>(k));
-            CORUN_TRY(const double share, measure_closed_loop_in_time(vdevice, first, seconds));
-            section.closed_loop_in_time_by_clients.push_back(share);
+            CORUN_TRY(const auto share, measure_closed_loop_in_time(vdevice, first, seconds));
+            if (!share) break;  // not recordable now: none of them is measured
+            section.closed_loop_in_time_by_clients.push_back(*share);
         }
-        section.closed_loop_in_time = section.closed_loop_in_time_by_clients.back();
-        if (models.size() == 2) section.closed_loop_in_time_by_clients.clear();
+        if (section.closed_loop_in_time_by_clients.size() + 1 != models.size()) {
+            section.closed_loop_in_time_by_clients.clear();  // 1 for any number (said above)
+        } else {
+            section.closed_loop_in_time = section.closed_loop_in_time_by_clients.back();
+            if (models.size() == 2) section.closed_loop_in_time_by_clients.clear();
+        }
     }
     return section;
 }
