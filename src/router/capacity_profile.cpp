@@ -57,51 +57,47 @@ Expected<uint32_t> count_field(const Json& object, const char* key, const std::s
     return value.get<uint32_t>();
 }
 
+// A list of 1..`most` numbers, each from `low` to `high`: `list` says what the list holds
+// ("must be a list of 1..N <list>"), `each` what one number is (after "holds X; ").
+Expected<std::vector<double>> number_list(const Json& value, const std::string& field, size_t most,
+                                          double low, double high, const std::string& list,
+                                          const std::string& each) {
+    if (!value.is_array() || value.empty() || value.size() > most) {
+        return invalid(field + " must be a list of 1.." + std::to_string(most) + " " + list +
+                       ", got " + value.dump());
+    }
+    std::vector<double> numbers;
+    for (const Json& number : value) {
+        if (!number.is_number() || !(number.get<double>() >= low && number.get<double>() <= high)) {
+            return invalid(field + " holds " + number.dump() + "; " + each);
+        }
+        numbers.push_back(number.get<double>());
+    }
+    return numbers;
+}
+
 // The device's or a model's "interference" (absent: 1 for any number of slots).
 Expected<std::vector<double>> interference_field(const Json& object, const std::string& where) {
     if (!object.contains("interference")) return std::vector<double>{1.0};
-    const Json& value = object.at("interference");
-    const std::string field = where + ".interference";
-    if (!value.is_array() || value.empty() || value.size() > 256) {
-        return invalid(field +
-                       " must be a list of 1..256 slowdown factors (the first for one "
-                       "slot busy, usually 1.0), got " +
-                       value.dump());
-    }
-    std::vector<double> factors;
-    for (const Json& factor : value) {
-        if (!factor.is_number() || factor.get<double>() < 0.1 || factor.get<double>() > 100) {
-            return invalid(field + " holds " + factor.dump() +
-                           "; each factor is how much longer a frame takes with that many slots "
-                           "busy, 0.1..100");
-        }
-        factors.push_back(factor.get<double>());
-    }
-    return factors;
+    return number_list(object.at("interference"), where + ".interference", 256, 0.1, 100,
+                       "slowdown factors (the first for one slot busy, usually 1.0)",
+                       "each factor is how much longer a frame takes with that many slots busy, "
+                       "0.1..100");
 }
 
 // A model's "frame_spread": 1..64 ratios of a frame's device time to the median, ascending.
 Expected<std::vector<double>> frame_spread_field(const Json& entry, const std::string& where) {
     const std::string field = where + ".frame_spread";
-    const Json& value = entry.at("frame_spread");
-    if (!value.is_array() || value.empty() || value.size() > MOST_SPREAD_POINTS) {
-        return invalid(field +
-                       " must be a list of 1..64 ratios of a frame's device time to its median "
-                       "at evenly spaced quantiles, ascending (`corun benchmark --profile` "
-                       "writes 20), got " +
-                       value.dump());
-    }
-    std::vector<double> spread;
-    for (const Json& ratio : value) {
-        if (!ratio.is_number() || ratio.get<double>() < 0.01 || ratio.get<double>() > 100) {
-            return invalid(field + " holds " + ratio.dump() +
-                           "; each ratio is a frame's device time over the median, 0.01..100");
-        }
-        if (!spread.empty() && ratio.get<double>() < spread.back()) {
+    CORUN_TRY(const std::vector<double> spread,
+              number_list(entry.at("frame_spread"), field, MOST_SPREAD_POINTS, 0.01, 100,
+                          "ratios of a frame's device time to its median at evenly spaced "
+                          "quantiles, ascending (`corun benchmark --profile` writes 20)",
+                          "each ratio is a frame's device time over the median, 0.01..100"));
+    for (size_t i = 1; i < spread.size(); ++i) {
+        if (spread[i] < spread[i - 1]) {
             return invalid(field + " must be ascending (the ratios at rising quantiles), but " +
-                           ratio.dump() + " follows " + Json(spread.back()).dump());
+                           Json(spread[i]).dump() + " follows " + Json(spread[i - 1]).dump());
         }
-        spread.push_back(ratio.get<double>());
     }
     return spread;
 }
@@ -175,21 +171,11 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
             profile.closed_loop_in_time = share.get<double>();
         }
         if (device.contains("closed_loop_in_time_by_clients")) {
-            const Json& shares = device["closed_loop_in_time_by_clients"];
-            const std::string field = at + ".closed_loop_in_time_by_clients";
-            if (!shares.is_array() || shares.empty() || shares.size() > 256) {
-                return invalid(field +
-                               " must be a list of 1..256 shares (for 2, 3, ... closed-loop "
-                               "models), got " +
-                               shares.dump());
-            }
-            for (const Json& share : shares) {
-                if (!share.is_number() || !(share.get<double>() >= 0 && share.get<double>() <= 1)) {
-                    return invalid(field + " holds " + share.dump() +
-                                   "; each is a share of frames from 0 to 1");
-                }
-                profile.closed_loop_in_time_by_clients.push_back(share.get<double>());
-            }
+            CORUN_TRY(profile.closed_loop_in_time_by_clients,
+                      number_list(device["closed_loop_in_time_by_clients"],
+                                  at + ".closed_loop_in_time_by_clients", 256, 0, 1,
+                                  "shares (for 2, 3, ... closed-loop models)",
+                                  "each is a share of frames from 0 to 1"));
         }
         if (device.contains("one_burst_per_model")) {
             if (!device["one_burst_per_model"].is_boolean()) {
