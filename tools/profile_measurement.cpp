@@ -58,15 +58,10 @@ Expected<double> one_frame_device_ms(PreparedModel& model) {
     return static_cast<double>(timing.device_ns) / 1e6;
 }
 
-// Every frame's device time of `model` alone, one frame in flight, for `seconds`.
+// Every frame's device time of `model` alone, one frame in flight (pump_alone).
 Expected<std::vector<double>> device_ms_alone(PreparedModel& model, double seconds) {
-    PumpOptions alone;
-    alone.seconds = seconds;
-    alone.in_flight = 1;
-    alone.keep_every_frame = true;
-    CORUN_TRY(const PumpResult result, pump_frames(*model.configured, model.slots, alone),
-              model.path);
-    return result.device_ms;
+    CORUN_TRY(PumpResult result, pump_alone(model, seconds));
+    return std::move(result.device_ms);
 }
 
 // What phase 4 measures: interference[k - 1] for the device (over all models) and per model
@@ -84,19 +79,27 @@ Expected<Interference> measure_interference(const std::vector<PreparedModel*>& m
                                             uint32_t most, double seconds) {
     Interference measured;
     std::vector<std::vector<double>> own_factors(models.size(), std::vector<double>{1.0});
+    std::vector<double> frame_ms(models.size());
+    for (size_t m = 0; m < models.size(); ++m) {
+        CORUN_TRY(frame_ms[m], one_frame_device_ms(*models[m]));
+    }
     for (uint32_t k = 2; k <= most; ++k) {
         std::vector<std::vector<double>> together_ms(models.size()), alone_ms(models.size());
         for (int round = 0; round < INTERFERENCE_ROUNDS; ++round) {
             std::vector<uint32_t> clients(models.size(), 0);
             for (uint32_t c = 0; c < k; ++c) ++clients[(c + round) % models.size()];
             std::vector<size_t> involved;
-            std::vector<PumpTask> tasks;
+            double slowest_ms = 0;  // with k slots busy a frame can take up to k times longer
             for (size_t m = 0; m < models.size(); ++m) {
                 if (clients[m] == 0) continue;
                 involved.push_back(m);
+                slowest_ms = std::max(slowest_ms, frame_ms[m] * k);
+            }
+            std::vector<PumpTask> tasks;
+            for (size_t m : involved) {
                 PumpTask task;
                 task.model = models[m];
-                task.options.seconds = seconds / INTERFERENCE_ROUNDS;
+                task.options.seconds = window_seconds(seconds / INTERFERENCE_ROUNDS, slowest_ms);
                 task.options.in_flight = clients[m];
                 task.options.keep_every_frame = true;
                 tasks.push_back(std::move(task));
@@ -218,13 +221,34 @@ Status warm_up(PreparedModel& model) {
     return pump_frames(*model.configured, model.slots, warmup).status().with_context(model.path);
 }
 
+double window_seconds(double seconds, double frame_ms) {
+    return std::max(seconds, static_cast<double>(MIN_WINDOW_FRAMES) * frame_ms / 1000.0);
+}
+
+Expected<PumpResult> pump_alone(PreparedModel& model, double seconds) {
+    CORUN_TRY(const double frame_ms, one_frame_device_ms(model));
+    PumpOptions alone;
+    alone.seconds = window_seconds(seconds, frame_ms);
+    alone.in_flight = 1;
+    alone.keep_every_frame = true;
+    CORUN_TRY(PumpResult result, pump_frames(*model.configured, model.slots, alone), model.path);
+    return result;
+}
+
 double slot_time_ms(const PumpResult& alone) {
     return LatencySummary::of(alone.device).p50 + LatencySummary::of(alone.conversion).p50;
 }
 
+// What phase 5 measures with a group of models: the share over all their frames, and each
+// model's own (in the group's order; negative where none of its frames raced).
+struct ClosedLoopShares {
+    double all = 1.0;
+    std::vector<double> per_model;
+};
+
 // Phase 5 of measure_cpu_section: every model with one client calling run() in a loop, all at
 // once, for `seconds`, recorded.
-Expected<std::optional<double>> measure_closed_loop_in_time(
+Expected<std::optional<ClosedLoopShares>> measure_closed_loop_in_time(
     VDevice& vdevice, const std::vector<PreparedModel*>& models, double seconds) {
     auto group = runtime::monitor::group_of(vdevice);
     // The group recorded already (`corun trace --pid` of this process): the share is not
@@ -234,7 +258,7 @@ Expected<std::optional<double>> measure_closed_loop_in_time(
         std::fprintf(stderr,
                      "[profile] closed_loop_in_time not measured (%s); the profile keeps 1\n",
                      recording.to_string().c_str());
-        return std::optional<double>();
+        return std::optional<ClosedLoopShares>();
     }
     const auto end = std::chrono::steady_clock::now() +
                      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -256,7 +280,14 @@ Expected<std::optional<double>> measure_closed_loop_in_time(
     for (size_t m = 0; m < models.size(); ++m) {
         if (!failures[m].is_ok()) return failures[m].with_context(models[m]->path);
     }
-    return std::optional<double>(scheduler::closed_loop_in_time_of(traced.recording));
+    ClosedLoopShares shares;
+    shares.all = scheduler::closed_loop_in_time_of(traced.recording);
+    const auto by_model = scheduler::closed_loop_in_time_by_model(traced.recording);
+    for (PreparedModel* model : models) {
+        auto own = by_model.find(model->configured->scheduler_model_id());
+        shares.per_model.push_back(own != by_model.end() ? own->second : -1.0);
+    }
+    return std::optional<ClosedLoopShares>(std::move(shares));
 }
 
 Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
@@ -275,12 +306,7 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
     uint32_t most_clients = 0;
     for (PreparedModel* model : models) {
         CORUN_RETURN_IF_ERROR(warm_up(*model));
-        PumpOptions alone;
-        alone.seconds = seconds;
-        alone.in_flight = 1;
-        alone.keep_every_frame = true;
-        CORUN_TRY(const PumpResult result, pump_frames(*model->configured, model->slots, alone),
-                  model->path);
+        CORUN_TRY(const PumpResult result, pump_alone(*model, seconds));
         const double device = LatencySummary::of(result.device).p50;
         const double slot = slot_time_ms(result);
         // Per frame, then the median: a difference of medians can come out of nothing.
@@ -378,12 +404,20 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
         for (size_t k = 2; k <= models.size(); ++k) {
             const std::vector<PreparedModel*> first(models.begin(),
                                                     models.begin() + static_cast<ptrdiff_t>(k));
-            CORUN_TRY(const auto share, measure_closed_loop_in_time(vdevice, first, seconds));
-            if (!share) break;  // not recordable now: none of them is measured
-            section.closed_loop_in_time_by_clients.push_back(*share);
+            CORUN_TRY(const auto shares, measure_closed_loop_in_time(vdevice, first, seconds));
+            if (!shares) break;  // not recordable now: none of them is measured
+            section.closed_loop_in_time_by_clients.push_back(shares->all);
+            // Each model's own share; the group's for a model not in it or none of whose
+            // frames raced.
+            for (size_t m = 0; m < models.size(); ++m) {
+                const double own = m < k ? shares->per_model[m] : -1.0;
+                section.model_closed_loop_in_time_by_clients[models[m]->name()].push_back(
+                    own >= 0 ? own : shares->all);
+            }
         }
         if (section.closed_loop_in_time_by_clients.size() + 1 != models.size()) {
             section.closed_loop_in_time_by_clients.clear();  // 1 for any number (said above)
+            section.model_closed_loop_in_time_by_clients.clear();
         } else {
             section.closed_loop_in_time = section.closed_loop_in_time_by_clients.back();
             if (models.size() == 2) section.closed_loop_in_time_by_clients.clear();

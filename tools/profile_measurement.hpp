@@ -39,7 +39,8 @@ namespace corun::tools {
 //      and the worker race after each completion, and which is first varies); with the first
 //      k models for k = 2 .. M (closed_loop_in_time_by_clients), the share for all M the
 //      device's.
-// Each phase runs `seconds` (the cold one at least 8 frames). The slots measured are at most
+// Each phase runs `seconds` (the cold one at least 8 frames; every window that times a model at
+// least MIN_WINDOW_FRAMES of its frames). The slots measured are at most
 // 2 x the models' queue sizes.
 // Frames each model runs, one at a time, before anything is measured: beyond a session's first
 // slow runs, the cpu device sharing its cores by itself tries every core and one core on a
@@ -49,6 +50,18 @@ inline constexpr uint32_t WARM_UP_FRAMES = 16;
 
 // Runs WARM_UP_FRAMES frames of `model`, one at a time, and drops what they measured.
 Status warm_up(PreparedModel& model);
+
+// Every window that times a model alone or beside others lasts long enough for at least this
+// many of its frames: 0.25 s windows held 3 of nanodet's 70 ms frames on one core, and its
+// slowdown beside others came out x1.33 from them where it ran x1.0-1.1 in every mix.
+inline constexpr uint64_t MIN_WINDOW_FRAMES = 12;
+
+// `seconds`, or longer where MIN_WINDOW_FRAMES frames of `frame_ms` need it.
+double window_seconds(double seconds, double frame_ms);
+
+// `model` alone, one frame in flight, every frame kept: for `seconds`, or as long as
+// MIN_WINDOW_FRAMES of its frames take (one frame more first, untimed, to learn how long).
+Expected<PumpResult> pump_alone(PreparedModel& model, double seconds);
 
 // A frame's slot time alone as the profile's frame_us counts it: the median device time plus the
 // median format conversion of `alone` (a pump with one frame in flight).

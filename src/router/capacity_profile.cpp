@@ -102,6 +102,12 @@ Expected<std::vector<double>> frame_spread_field(const Json& entry, const std::s
     return spread;
 }
 
+// A "closed_loop_in_time_by_clients" list, the device's or a model's.
+Expected<std::vector<double>> closed_loop_shares_field(const Json& list, const std::string& field) {
+    return number_list(list, field, 256, 0, 1, "shares (for 2, 3, ... closed-loop models)",
+                       "each is a share of frames from 0 to 1");
+}
+
 Expected<GenerativeTiming> generative_entry(const Json& entry, const std::string& where) {
     if (!entry.is_object()) return invalid(where + " must be an object");
     GenerativeTiming timing;
@@ -138,6 +144,11 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
             if (entry.contains("interference")) {
                 CORUN_TRY(profile.model_interference[model], interference_field(entry, at));
             }
+            if (entry.contains("closed_loop_in_time_by_clients")) {
+                CORUN_TRY(profile.model_closed_loop_in_time_by_clients[model],
+                          closed_loop_shares_field(entry["closed_loop_in_time_by_clients"],
+                                                   at + ".closed_loop_in_time_by_clients"));
+            }
         }
     }
     if (section.contains("device") && section["device"].is_object()) {
@@ -172,10 +183,8 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
         }
         if (device.contains("closed_loop_in_time_by_clients")) {
             CORUN_TRY(profile.closed_loop_in_time_by_clients,
-                      number_list(device["closed_loop_in_time_by_clients"],
-                                  at + ".closed_loop_in_time_by_clients", 256, 0, 1,
-                                  "shares (for 2, 3, ... closed-loop models)",
-                                  "each is a share of frames from 0 to 1"));
+                      closed_loop_shares_field(device["closed_loop_in_time_by_clients"],
+                                               at + ".closed_loop_in_time_by_clients"));
         }
         if (device.contains("one_burst_per_model")) {
             if (!device["one_burst_per_model"].is_boolean()) {
@@ -223,6 +232,11 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
     }
     for (const auto& [name, factors] : profile.model_interference) {
         if (section["models"].contains(name)) section["models"][name]["interference"] = factors;
+    }
+    for (const auto& [name, shares] : profile.model_closed_loop_in_time_by_clients) {
+        if (section["models"].contains(name)) {
+            section["models"][name]["closed_loop_in_time_by_clients"] = shares;
+        }
     }
     if (with_configuration) {
         section["device"]["cores"] = profile.cores;
@@ -319,10 +333,25 @@ std::string capacity_profile_to_json(const CapacityProfile& profile) {
     return root.dump(2);
 }
 
-double DeviceProfile::closed_loop_share(size_t closed_loop_models) const {
-    const auto& shares = closed_loop_in_time_by_clients;
-    if (shares.empty() || closed_loop_models < 2) return closed_loop_in_time;
+namespace {
+
+// shares[k - 2] for k closed-loop models, the last one beyond; `fallback` for fewer than two.
+double share_for(const std::vector<double>& shares, size_t closed_loop_models, double fallback) {
+    if (shares.empty() || closed_loop_models < 2) return fallback;
     return shares[std::min(closed_loop_models - 2, shares.size() - 1)];
+}
+
+}  // namespace
+
+double DeviceProfile::closed_loop_share(size_t closed_loop_models) const {
+    return share_for(closed_loop_in_time_by_clients, closed_loop_models, closed_loop_in_time);
+}
+
+double DeviceProfile::closed_loop_share(const std::string& model, size_t closed_loop_models) const {
+    const double device = closed_loop_share(closed_loop_models);
+    auto own = model_closed_loop_in_time_by_clients.find(model);
+    if (own == model_closed_loop_in_time_by_clients.end()) return device;
+    return share_for(own->second, closed_loop_models, device);
 }
 
 }  // namespace corun::router

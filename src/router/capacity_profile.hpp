@@ -72,6 +72,13 @@ struct DeviceProfile {
     // The share for a workload of `closed_loop_models` closed-loop models: its own measured
     // figure, else the nearest measured number's, else closed_loop_in_time.
     double closed_loop_share(size_t closed_loop_models) const;
+    // A model's own "closed_loop_in_time_by_clients" (in its "models" entry), where the race
+    // differs by model (npu-sim, mobilefacenet and nanodet together: 82% and 50%):
+    // [k - 2] with k closed-loop models, measured with the first k of the profile's models
+    // (where the model was not among them, the device's share for k).
+    std::map<std::string, std::vector<double>> model_closed_loop_in_time_by_clients;
+    // `model`'s share with `closed_loop_models` closed-loop models: its own, else the device's.
+    double closed_loop_share(const std::string& model, size_t closed_loop_models) const;
     // "one_burst_per_model": measured on the cpu device sharing its cores by itself, which runs
     // one burst of a model at a time (scheduler::SimulatedDevice::one_burst_per_model).
     bool one_burst_per_model = false;

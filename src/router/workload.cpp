@@ -132,10 +132,22 @@ Status check_workload(const CapacityWorkload& workload, const DeviceProfile& dev
     return Status::ok();
 }
 
+namespace {
+
+// The models planned as closed-loop clients: the race share depends on their number.
+size_t closed_loop_count(const CapacityWorkload& workload) {
+    return static_cast<size_t>(std::count_if(
+        workload.models.begin(), workload.models.end(),
+        [](const PlannedModel& m) { return m.arrivals == ArrivalKind::CLOSED_LOOP; }));
+}
+
+}  // namespace
+
 std::vector<scheduler::SimulatedModel> simulated_models(const CapacityWorkload& workload,
                                                         const DeviceProfile& device,
                                                         const std::vector<double>& rate_scale) {
     std::vector<scheduler::SimulatedModel> models;
+    const size_t closed_loop_models = closed_loop_count(workload);
     for (size_t i = 0; i < workload.models.size(); ++i) {
         const PlannedModel& planned = workload.models[i];
         scheduler::SimulatedModel model;
@@ -159,6 +171,9 @@ std::vector<scheduler::SimulatedModel> simulated_models(const CapacityWorkload& 
         if (auto own = device.model_interference.find(planned.name);
             own != device.model_interference.end()) {
             model.interference = own->second;
+        }
+        if (device.model_closed_loop_in_time_by_clients.count(planned.name) > 0) {
+            model.closed_loop_in_time = device.closed_loop_share(planned.name, closed_loop_models);
         }
         if (auto timing = device.models.find(planned.name); timing != device.models.end()) {
             model.timing = timing->second;
@@ -201,10 +216,7 @@ scheduler::SimulatedDevice simulated_device(const CapacityWorkload& workload,
     simulated.latency_slots = workload.latency_slots;
     simulated.interference = device.interference;
     simulated.cold_after = device.cold_after;
-    const auto closed_loop_models = static_cast<size_t>(std::count_if(
-        workload.models.begin(), workload.models.end(),
-        [](const PlannedModel& m) { return m.arrivals == ArrivalKind::CLOSED_LOOP; }));
-    simulated.closed_loop_in_time = device.closed_loop_share(closed_loop_models);
+    simulated.closed_loop_in_time = device.closed_loop_share(closed_loop_count(workload));
     simulated.one_burst_per_model = device.one_burst_per_model;
     return simulated;
 }

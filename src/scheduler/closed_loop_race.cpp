@@ -32,13 +32,17 @@ private:
     std::map<uint64_t, std::vector<std::pair<TimePoint, uint32_t>>> samples_;
 };
 
-}  // namespace
+// Per model: of its frames that raced, how many were in time.
+struct RaceCount {
+    size_t in_time = 0;
+    size_t counted = 0;
+};
 
-double closed_loop_in_time_of(const SchedulerRecording& recording) {
+std::map<uint64_t, RaceCount> race_counts(const SchedulerRecording& recording) {
     std::map<uint64_t, std::vector<const RecordedFrame*>> frames_of;
     for (const auto& frame : recording.frames) frames_of[frame.model_id].push_back(&frame);
     const QueueDepths depths(recording);
-    size_t in_time = 0, counted = 0;
+    std::map<uint64_t, RaceCount> counts;
     for (const auto& [model_id, frames] : frames_of) {
         for (size_t f = 0; f + 1 < frames.size(); ++f) {
             if (frames[f]->burst < 0) continue;
@@ -54,13 +58,37 @@ double closed_loop_in_time_of(const SchedulerRecording& recording) {
                     decided.start < ran.end) {
                     continue;
                 }
-                ++counted;
-                if (frames[f + 1]->submitted <= decided.start) ++in_time;
+                RaceCount& count = counts[model_id];
+                ++count.counted;
+                if (frames[f + 1]->submitted <= decided.start) ++count.in_time;
                 break;
             }
         }
     }
-    return counted > 0 ? static_cast<double>(in_time) / static_cast<double>(counted) : 1.0;
+    return counts;
+}
+
+double share_of(const RaceCount& count) {
+    return static_cast<double>(count.in_time) / static_cast<double>(count.counted);
+}
+
+}  // namespace
+
+double closed_loop_in_time_of(const SchedulerRecording& recording) {
+    RaceCount all;
+    for (const auto& [model_id, count] : race_counts(recording)) {
+        all.in_time += count.in_time;
+        all.counted += count.counted;
+    }
+    return all.counted > 0 ? share_of(all) : 1.0;
+}
+
+std::map<uint64_t, double> closed_loop_in_time_by_model(const SchedulerRecording& recording) {
+    std::map<uint64_t, double> shares;
+    for (const auto& [model_id, count] : race_counts(recording)) {
+        if (count.counted > 0) shares[model_id] = share_of(count);
+    }
+    return shares;
 }
 
 }  // namespace corun::scheduler

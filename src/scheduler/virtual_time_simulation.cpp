@@ -437,15 +437,16 @@ private:
                                           ? arrivals.think
                                           : Nanoseconds(0);
             // One nanosecond later: after the decisions made at `now`.
-            const Nanoseconds after_decision(frame_in_time() ? 0 : 1);
+            const Nanoseconds after_decision(frame_in_time(i) ? 0 : 1);
             clients_[i].sends.push(now + after_decision + think);
         }
     }
 
     // Whether a closed-loop client's next frame is sent before the decision made as its last
-    // one completes (SimulatedDevice::closed_loop_in_time).
-    bool frame_in_time() {
-        const double share = device_.closed_loop_in_time;
+    // one completes (SimulatedModel::closed_loop_in_time, else SimulatedDevice's).
+    bool frame_in_time(size_t i) {
+        const double share = models_[i].closed_loop_in_time >= 0 ? models_[i].closed_loop_in_time
+                                                                 : device_.closed_loop_in_time;
         if (share >= 1) return true;
         if (share <= 0) return false;
         return uniform_draw(race_random_) < share;

@@ -134,6 +134,10 @@ struct SimulatedModel {
     // runs on every core and one beside another on one core, so a model that gains much from a
     // second core slows much more than one that gains little. Empty: the device's.
     std::vector<double> interference;
+    // This model's own share of closed-loop frames in time (as SimulatedDevice::
+    // closed_loop_in_time), where the race differs by model: a client of fast frames is back
+    // sooner than one of slow frames. Negative: the device's.
+    double closed_loop_in_time = -1;
 };
 
 // The device the models share.

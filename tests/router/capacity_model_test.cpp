@@ -147,6 +147,24 @@ TEST(CapacityModelTest, TheClosedLoopRaceShareIsTheOneMeasuredForThatManyClosedL
     EXPECT_NEAR(fair->models[0].throughput, 3 * fair->models[1].throughput, 3.0);
 }
 
+TEST(CapacityModelTest, AModelsOwnClosedLoopShareOverridesTheDevices) {
+    // The device's share says always in time (fair by device time: the 2 ms model runs three
+    // frames for each of the 6 ms one's); both models' own shares say never: they alternate,
+    // 125 frames/s each, as with the device's share at 0.
+    auto made = CapacityPlanner::from_json(R"({"device": {"context_switch_us": 0,
+        "closed_loop_in_time": 1},
+      "models": {"small": {"frame_us": 2000, "closed_loop_in_time_by_clients": [0]},
+                 "large": {"frame_us": 6000, "closed_loop_in_time_by_clients": [0]}}})");
+    ASSERT_TRUE(made) << made.status();
+    CapacityWorkload two = on(
+        "npu-sim", {PlannedModel::closed_loop("small", 1), PlannedModel::closed_loop("large", 1)});
+    two.headroom = false;
+    auto alternating = made->predict(two);
+    ASSERT_TRUE(alternating) << alternating.status();
+    EXPECT_NEAR(alternating->models[0].throughput, 125.0, 1.0);
+    EXPECT_NEAR(alternating->models[1].throughput, 125.0, 1.0);
+}
+
 TEST(CapacityModelTest, ConcurrentSlotsSlowEachOtherByTheMeasuredInterference) {
     // One client each, two slots, 1.5x while both run: every 6 ms frame takes 9 ms.
     CapacityWorkload workload =

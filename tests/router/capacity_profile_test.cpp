@@ -28,7 +28,8 @@ const char* EXTENDED_PROFILE = R"({"device": {"context_switch_us": 0},
                                  "max_in_flight": 2, "overhead_us": 85,
                                  "cold_frame_us": 41000,
                                  "frame_spread": [0.9, 1.0, 1.0, 1.4],
-                                 "interference": [1.0, 1.52]}},
+                                 "interference": [1.0, 1.52],
+                                 "closed_loop_in_time_by_clients": [0.5, 0.48, 0.6]}},
           "generative": {"qwen": {"prefill_chunk_tokens": 32, "prefill_chunk_us": 3700000,
                                   "decode_step_us": 104000}}}})";
 
@@ -114,6 +115,8 @@ TEST(CapacityProfileTest, WritingAndReadingGivesTheSameProfile) {
     EXPECT_EQ(again->devices.at(CPU_SECTION).closed_loop_in_time_by_clients,
               (std::vector<double>{0.76, 0.53, 0.67}));
     EXPECT_TRUE(again->devices.at(NPU_SIM_SECTION).closed_loop_in_time_by_clients.empty());
+    EXPECT_EQ(again->devices.at(CPU_SECTION).model_closed_loop_in_time_by_clients.at("nanodet"),
+              (std::vector<double>{0.5, 0.48, 0.6}));
     // The older field: "closed_loop_after_decision": true is a share of 0.
     auto older = parse_capacity_profile(
         R"({"cpu": {"device": {"closed_loop_after_decision": true}, "models": {}}})");
@@ -134,6 +137,18 @@ TEST(CapacityProfileTest, TheClosedLoopShareIsTheOneMeasuredForTheWorkloadsNumbe
     EXPECT_EQ(device.closed_loop_share(3), 0.53);
     EXPECT_EQ(device.closed_loop_share(4), 0.64);
     EXPECT_EQ(device.closed_loop_share(9), 0.64);  // beyond what was measured: the most
+}
+
+TEST(CapacityProfileTest, AModelsOwnClosedLoopShareComesBeforeTheDevices) {
+    DeviceProfile device;
+    device.closed_loop_in_time = 0.64;
+    device.closed_loop_in_time_by_clients = {0.76, 0.53, 0.64};
+    device.model_closed_loop_in_time_by_clients["nanodet"] = {0.5, 0.48};
+    EXPECT_EQ(device.closed_loop_share("nanodet", 2), 0.5);
+    EXPECT_EQ(device.closed_loop_share("nanodet", 3), 0.48);
+    EXPECT_EQ(device.closed_loop_share("nanodet", 4), 0.48);        // its own, the most measured
+    EXPECT_EQ(device.closed_loop_share("nanodet", 1), 0.64);        // alone: the device's
+    EXPECT_EQ(device.closed_loop_share("mobilefacenet", 2), 0.76);  // none of its own
 }
 
 void expect_invalid(const std::string& json, const std::string& expected) {
@@ -179,6 +194,10 @@ TEST(CapacityProfileTest, EachBadFieldIsNamed) {
                    "must be a list of 1..256 shares");
     expect_invalid(R"({"cpu": {"device": {"closed_loop_in_time_by_clients": [0.5, -0.1]}}})",
                    "closed_loop_in_time_by_clients holds -0.1; each is a share of frames");
+    expect_invalid(R"({"cpu": {"device": {}, "models": {"m": {"frame_us": 1000,
+                       "closed_loop_in_time_by_clients": [1.2]}}}})",
+                   "cpu.models.m.closed_loop_in_time_by_clients holds 1.2; each is a share of "
+                   "frames from 0 to 1");
     expect_invalid(R"({"cpu": {"device": {"closed_loop_in_time": 0.5,
                        "closed_loop_after_decision": false}, "models": {}}})",
                    "has both closed_loop_after_decision and closed_loop_in_time");

@@ -155,6 +155,7 @@ TEST(SimulationRecordingTest, TheClosedLoopRaceReadsBackAsItWasSimulated) {
     EXPECT_GT(half, 0.4);
     EXPECT_LT(half, 0.6);
     EXPECT_EQ(closed_loop_in_time_of(SchedulerRecording{}), 1.0);  // nothing raced
+    EXPECT_TRUE(closed_loop_in_time_by_model(SchedulerRecording{}).empty());
     // One model alone: after each completion nothing else is queued, the slot waits for the
     // client whichever is first, and no completion counts.
     const std::vector<SimulatedModel> alone = {simulated_model(
@@ -165,6 +166,29 @@ TEST(SimulationRecordingTest, TheClosedLoopRaceReadsBackAsItWasSimulated) {
                   simulate(alone, never_first, PolicyOptions{}, milliseconds(100), true), alone,
                   never_first)),
               1.0);
+}
+
+TEST(SimulationRecordingTest, EachModelsRaceReadsBackAsItWasSimulated) {
+    // The short model's client always in time, the long one's never: read back per model (ids
+    // are the models' indexes + 1), and over both between the two.
+    std::vector<SimulatedModel> models = {
+        simulated_model("short", 16, milliseconds(1),
+                        ArrivalPattern::closed_loop(1, nanoseconds(0)), 1),
+        simulated_model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)),
+                        1)};
+    models[0].closed_loop_in_time = 1;
+    models[1].closed_loop_in_time = 0;
+    SimulatedDevice device;
+    device.closed_loop_in_time = 0.5;  // overridden by both
+    const auto recording = recording_of_simulation(
+        simulate(models, device, PolicyOptions{}, std::chrono::seconds(2), true), models, device);
+    const auto shares = closed_loop_in_time_by_model(recording);
+    ASSERT_EQ(shares.size(), 2u);
+    EXPECT_EQ(shares.at(1), 1.0);
+    EXPECT_EQ(shares.at(2), 0.0);
+    const double both = closed_loop_in_time_of(recording);
+    EXPECT_GT(both, 0.0);
+    EXPECT_LT(both, 1.0);
 }
 
 }  // namespace

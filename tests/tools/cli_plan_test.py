@@ -227,5 +227,9 @@ with tempfile.TemporaryDirectory() as folder:
               "every model has its own slowdown for 1..slots busy")
         check(len(cpu["device"].get("closed_loop_in_time_by_clients", [])) == 2,
               "the closed-loop race share is measured with 2 and 3 models")
+        check(all(len(model.get("closed_loop_in_time_by_clients", [])) == 2 and
+                  all(0 <= share <= 1 for share in model["closed_loop_in_time_by_clients"])
+                  for model in cpu["models"].values()),
+              "every model has its own race share with 2 and 3 models")
 
 finish()
