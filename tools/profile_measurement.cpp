@@ -467,6 +467,9 @@ Expected<router::GenerativeTiming> measure_llm(VDevice& vdevice, const std::stri
     timing.prefill_chunk = from_milliseconds(percentile(ttft_ms, 50) * timing.prefill_chunk_tokens /
                                              static_cast<double>(prompt.tokens));
     timing.decode_step = from_milliseconds(percentile(inter_token_ms, 50));
+    // Its spread (empty below SPREAD_POINTS generations): a TTFT's tail, a few milliseconds
+    // long for a small model, is the OS's scheduling on a busy CPU as much as the model's.
+    timing.prefill_spread = frame_spread(ttft_ms);
     return timing;
 }
 

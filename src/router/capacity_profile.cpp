@@ -85,11 +85,13 @@ Expected<std::vector<double>> interference_field(const Json& object, const std::
                        "0.1..100");
 }
 
-// A model's "frame_spread": 1..64 ratios of a frame's device time to the median, ascending.
-Expected<std::vector<double>> frame_spread_field(const Json& entry, const std::string& where) {
-    const std::string field = where + ".frame_spread";
+// A model's "frame_spread" (or an LLM's "prefill_spread", `name`): 1..64 ratios of a frame's
+// device time to the median, ascending.
+Expected<std::vector<double>> frame_spread_field(const Json& entry, const std::string& where,
+                                                 const std::string& name = "frame_spread") {
+    const std::string field = where + "." + name;
     CORUN_TRY(const std::vector<double> spread,
-              number_list(entry.at("frame_spread"), field, MOST_SPREAD_POINTS, 0.01, 100,
+              number_list(entry.at(name), field, MOST_SPREAD_POINTS, 0.01, 100,
                           "ratios of a frame's device time to its median at evenly spaced "
                           "quantiles, ascending (`corun benchmark --profile` writes 20)",
                           "each ratio is a frame's device time over the median, 0.01..100"));
@@ -118,6 +120,9 @@ Expected<GenerativeTiming> generative_entry(const Json& entry, const std::string
     }
     CORUN_TRY(timing.prefill_chunk, duration_field(entry, "prefill_chunk_us", where));
     CORUN_TRY(timing.decode_step, duration_field(entry, "decode_step_us", where));
+    if (entry.contains("prefill_spread")) {
+        CORUN_TRY(timing.prefill_spread, frame_spread_field(entry, where, "prefill_spread"));
+    }
     return timing;
 }
 
@@ -259,6 +264,9 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
             generative[name] = {{"prefill_chunk_tokens", model.prefill_chunk_tokens},
                                 {"prefill_chunk_us", model.prefill_chunk.count() / 1000.0},
                                 {"decode_step_us", model.decode_step.count() / 1000.0}};
+            if (!model.prefill_spread.empty()) {
+                generative[name]["prefill_spread"] = model.prefill_spread;
+            }
         }
         section["generative"] = generative;
     }

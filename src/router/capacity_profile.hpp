@@ -34,6 +34,9 @@ struct GenerativeTiming {
     uint32_t prefill_chunk_tokens = 64;
     std::chrono::nanoseconds prefill_chunk{0};  // device time of a full chunk
     std::chrono::nanoseconds decode_step{0};
+    // "prefill_spread": a prefill chunk's time over the median at evenly spaced quantiles,
+    // ascending (as a model's frame_spread); empty, every chunk takes prefill_chunk.
+    std::vector<double> prefill_spread;
 };
 
 // One device kind's section.

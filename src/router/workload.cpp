@@ -184,6 +184,7 @@ std::vector<scheduler::SimulatedModel> simulated_models(const CapacityWorkload& 
             model.generation.prefill_chunk_tokens = generative.prefill_chunk_tokens;
             model.generation.prefill_chunk = generative.prefill_chunk;
             model.generation.decode_step = generative.decode_step;
+            model.generation.prefill_spread = generative.prefill_spread;
             model.params.burst = 1;  // one unit at a time
         }
         const double rate = planned.rate * (i < rate_scale.size() ? rate_scale[i] : 1.0);

@@ -630,7 +630,7 @@ private:
             client.queued.pop_front();
             slot.jobs.push_back(job);
             frame_started(job, now);
-            if (generative(i)) device += models_[i].generation.unit_time(jobs_[job].next_unit);
+            if (generative(i)) device += spread_unit(i, jobs_[job].next_unit);
         }
         const uint32_t frames = static_cast<uint32_t>(slot.jobs.size());
         if (!generative(i)) device = spread_burst(i, frames) + cold_extra(i, now);
@@ -647,6 +647,15 @@ private:
         result_.switch_time += slot.switching;
         result_.dispatches.push_back(
             {now, NEVER, i, frames, switched, decision.reason, decision.ready, slot_index});
+    }
+
+    // A generative unit's device time: a prefill chunk with a draw from its spread.
+    Nanoseconds spread_unit(size_t i, uint32_t unit) {
+        const GenerationShape& shape = models_[i].generation;
+        const Nanoseconds time = shape.unit_time(unit);
+        if (unit >= shape.prefill_units() || shape.prefill_spread.empty()) return time;
+        const double ratio = spread_draw(clients_[i].spread_random, shape.prefill_spread);
+        return Nanoseconds(std::llround(static_cast<double>(time.count()) * ratio));
     }
 
     // A burst's device time with a draw from its model's frame spread.

@@ -94,6 +94,9 @@ struct GenerationShape {
                                                 // chunk takes its share)
     uint32_t max_tokens = 0;
     std::chrono::nanoseconds decode_step{0};
+    // A prefill chunk's time over prefill_chunk at evenly spaced quantiles (as
+    // SimulatedModel::frame_spread): each chunk draws one; empty, every chunk takes its time.
+    std::vector<double> prefill_spread;
     bool preemption = true;  // units pause while bursts of a higher priority run
 
     bool generative() const { return prompt_tokens > 0 || max_tokens > 0; }

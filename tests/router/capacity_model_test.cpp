@@ -213,6 +213,22 @@ TEST(CapacityModelTest, AnLlmIsPlannedByItsPrefillChunksAndDecodeSteps) {
     EXPECT_TRUE(model.slo_holds);  // checked against the time to first token
 }
 
+TEST(CapacityModelTest, AMeasuredPrefillSpreadGivesTheTimeToFirstTokenItsTail) {
+    // Chunks spread evenly from 1x to 2x their 100 ms median: the TTFT is uniform over 100-200
+    // ms (without the spread its p95 would be its p50, 100 ms).
+    auto made = CapacityPlanner::from_json(R"({"cpu": {"device": {"execution_slots": 1},
+      "models": {}, "generative": {"llm": {"prefill_chunk_tokens": 64,
+        "prefill_chunk_us": 100000, "decode_step_us": 20000, "prefill_spread": [1.0, 2.0]}}}})");
+    ASSERT_TRUE(made) << made.status();
+    PlannedModel llm = PlannedModel::closed_loop("llm", 1);
+    llm.prompt_tokens = 64;
+    llm.max_tokens = 4;
+    auto prediction = made->predict(on("cpu", {llm}, 1));
+    ASSERT_TRUE(prediction) << prediction.status();
+    EXPECT_NEAR(prediction->models[0].ttft_p50_ms, 150.0, 5.0);
+    EXPECT_NEAR(prediction->models[0].ttft_p95_ms, 195.0, 3.0);
+}
+
 TEST(CapacityModelTest, AFrameAboveTheLlmsPriorityRunsBesideItsUnit) {
     PlannedModel llm = PlannedModel::closed_loop("llm", 1);
     PlannedModel cam = PlannedModel::at_rate("cam", 10);

@@ -31,7 +31,8 @@ const char* EXTENDED_PROFILE = R"({"device": {"context_switch_us": 0},
                                  "interference": [1.0, 1.52],
                                  "closed_loop_in_time_by_clients": [0.5, 0.48, 0.6]}},
           "generative": {"qwen": {"prefill_chunk_tokens": 32, "prefill_chunk_us": 3700000,
-                                  "decode_step_us": 104000}}}})";
+                                  "decode_step_us": 104000,
+                                  "prefill_spread": [0.9, 1.0, 1.7]}}}})";
 
 TEST(CapacityProfileTest, AnOldNpuSimProfileLoadsAsTheNpuSimSection) {
     auto profile = parse_capacity_profile(OLD_PROFILE);
@@ -101,6 +102,8 @@ TEST(CapacityProfileTest, WritingAndReadingGivesTheSameProfile) {
     }
     EXPECT_EQ(again->devices.at(CPU_SECTION).generative.at("qwen").decode_step,
               microseconds(104000));
+    EXPECT_EQ(again->devices.at(CPU_SECTION).generative.at("qwen").prefill_spread,
+              (std::vector<double>{0.9, 1.0, 1.7}));
     EXPECT_EQ(again->devices.at(CPU_SECTION).execution_slots, 2u);
     EXPECT_EQ(again->devices.at(CPU_SECTION).overhead.at("nanodet"), microseconds(85));
     EXPECT_EQ(again->devices.at(CPU_SECTION).cold_frame.at("nanodet"), microseconds(41000));
@@ -192,6 +195,10 @@ TEST(CapacityProfileTest, EachBadFieldIsNamed) {
                    "cpu.device.closed_loop_in_time_by_clients must be a list of 1..256 shares");
     expect_invalid(R"({"cpu": {"device": {"closed_loop_in_time_by_clients": []}}})",
                    "must be a list of 1..256 shares");
+    expect_invalid(R"({"cpu": {"device": {}, "models": {}, "generative": {"q": {
+                       "prefill_chunk_us": 1000, "decode_step_us": 100,
+                       "prefill_spread": [1.2, 0.9]}}}})",
+                   "cpu.generative.q.prefill_spread must be ascending");
     expect_invalid(R"({"cpu": {"device": {"closed_loop_in_time_by_clients": [0.5, -0.1]}}})",
                    "closed_loop_in_time_by_clients holds -0.1; each is a share of frames");
     expect_invalid(R"({"cpu": {"device": {}, "models": {"m": {"frame_us": 1000,
