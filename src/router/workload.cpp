@@ -172,9 +172,8 @@ std::vector<scheduler::SimulatedModel> simulated_models(const CapacityWorkload& 
             own != device.model_interference.end()) {
             model.interference = own->second;
         }
-        if (device.model_closed_loop_in_time_by_clients.count(planned.name) > 0) {
-            model.closed_loop_in_time = device.closed_loop_share(planned.name, closed_loop_models);
-        }
+        // Its own share, else the device's (the same as simulated_device gives the device).
+        model.closed_loop_in_time = device.closed_loop_share(planned.name, closed_loop_models);
         if (auto timing = device.models.find(planned.name); timing != device.models.end()) {
             model.timing = timing->second;
         } else {

@@ -653,17 +653,20 @@ private:
     Nanoseconds spread_unit(size_t i, uint32_t unit) {
         const GenerationShape& shape = models_[i].generation;
         const Nanoseconds time = shape.unit_time(unit);
-        if (unit >= shape.prefill_units() || shape.prefill_spread.empty()) return time;
-        const double ratio = spread_draw(clients_[i].spread_random, shape.prefill_spread);
+        if (unit >= shape.prefill_units()) return time;
+        return with_spread(i, time, shape.prefill_spread);
+    }
+
+    // `time` times a draw from `spread` (model i's own sequence); `time` without a spread.
+    Nanoseconds with_spread(size_t i, Nanoseconds time, const std::vector<double>& spread) {
+        if (spread.empty()) return time;
+        const double ratio = spread_draw(clients_[i].spread_random, spread);
         return Nanoseconds(std::llround(static_cast<double>(time.count()) * ratio));
     }
 
     // A burst's device time with a draw from its model's frame spread.
     Nanoseconds spread_burst(size_t i, uint32_t frames) {
-        const Nanoseconds burst = models_[i].timing.burst(frames);
-        if (models_[i].frame_spread.empty()) return burst;
-        const double ratio = spread_draw(clients_[i].spread_random, models_[i].frame_spread);
-        return Nanoseconds(std::llround(static_cast<double>(burst.count()) * ratio));
+        return with_spread(i, models_[i].timing.burst(frames), models_[i].frame_spread);
     }
 
     // The extra time of a burst that starts on a device idle since idle_since_ (none while
