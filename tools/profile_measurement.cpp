@@ -240,7 +240,7 @@ double slot_time_ms(const PumpResult& alone) {
 }
 
 // What phase 5 measures with a group of models: the share over all their frames, and each
-// model's own (in the group's order; negative where none of its frames raced).
+// model's own (in the group's order; the group's where none of its frames raced).
 struct ClosedLoopShares {
     double all = 1.0;
     std::vector<double> per_model;
@@ -285,7 +285,7 @@ Expected<std::optional<ClosedLoopShares>> measure_closed_loop_in_time(
     const auto by_model = scheduler::closed_loop_in_time_by_model(traced.recording);
     for (PreparedModel* model : models) {
         auto own = by_model.find(model->configured->scheduler_model_id());
-        shares.per_model.push_back(own != by_model.end() ? own->second : -1.0);
+        shares.per_model.push_back(own != by_model.end() ? own->second : shares.all);
     }
     return std::optional<ClosedLoopShares>(std::move(shares));
 }
@@ -407,12 +407,10 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
             CORUN_TRY(const auto shares, measure_closed_loop_in_time(vdevice, first, seconds));
             if (!shares) break;  // not recordable now: none of them is measured
             section.closed_loop_in_time_by_clients.push_back(shares->all);
-            // Each model's own share; the group's for a model not in it or none of whose
-            // frames raced.
+            // Each model's own share; the group's for a model not in it.
             for (size_t m = 0; m < models.size(); ++m) {
-                const double own = m < k ? shares->per_model[m] : -1.0;
                 section.model_closed_loop_in_time_by_clients[models[m]->name()].push_back(
-                    own >= 0 ? own : shares->all);
+                    m < k ? shares->per_model[m] : shares->all);
             }
         }
         if (section.closed_loop_in_time_by_clients.size() + 1 != models.size()) {
