@@ -118,6 +118,22 @@ TEST(CapacityModelTest, SaturatingModelsSplitTheDeviceByDeviceTime) {
     EXPECT_FALSE(prediction->headroom);
 }
 
+// A 2 ms and a 6 ms model, one closed-loop client each, on npu-sim's one slot.
+CapacityWorkload small_and_large_closed_loop() {
+    CapacityWorkload two = on(
+        "npu-sim", {PlannedModel::closed_loop("small", 1), PlannedModel::closed_loop("large", 1)});
+    two.headroom = false;
+    return two;
+}
+
+// Both at 125 frames/s: they alternate frame by frame.
+void expect_alternating(const CapacityPlanner& planner, const CapacityWorkload& workload) {
+    auto alternating = planner.predict(workload);
+    ASSERT_TRUE(alternating) << alternating.status();
+    EXPECT_NEAR(alternating->models[0].throughput, 125.0, 1.0);
+    EXPECT_NEAR(alternating->models[1].throughput, 125.0, 1.0);
+}
+
 TEST(CapacityModelTest, TheClosedLoopRaceShareIsTheOneMeasuredForThatManyClosedLoopModels) {
     // One client each on one slot. Measured with two closed-loop models, the client's next
     // frame was never queued before the decision (0): the two alternate frame by frame, 125
@@ -127,13 +143,8 @@ TEST(CapacityModelTest, TheClosedLoopRaceShareIsTheOneMeasuredForThatManyClosedL
       "models": {"small": {"frame_us": 2000}, "large": {"frame_us": 6000},
                  "other": {"frame_us": 6000}}})");
     ASSERT_TRUE(made) << made.status();
-    CapacityWorkload two = on(
-        "npu-sim", {PlannedModel::closed_loop("small", 1), PlannedModel::closed_loop("large", 1)});
-    two.headroom = false;
-    auto alternating = made->predict(two);
-    ASSERT_TRUE(alternating) << alternating.status();
-    EXPECT_NEAR(alternating->models[0].throughput, 125.0, 1.0);
-    EXPECT_NEAR(alternating->models[1].throughput, 125.0, 1.0);
+    const CapacityWorkload two = small_and_large_closed_loop();
+    expect_alternating(*made, two);
     // A camera beside them is not a closed-loop model: the share stays the one for two.
     CapacityWorkload with_camera = two;
     with_camera.models.push_back(PlannedModel::at_rate("other", 1));
@@ -156,13 +167,7 @@ TEST(CapacityModelTest, AModelsOwnClosedLoopShareOverridesTheDevices) {
       "models": {"small": {"frame_us": 2000, "closed_loop_in_time_by_clients": [0]},
                  "large": {"frame_us": 6000, "closed_loop_in_time_by_clients": [0]}}})");
     ASSERT_TRUE(made) << made.status();
-    CapacityWorkload two = on(
-        "npu-sim", {PlannedModel::closed_loop("small", 1), PlannedModel::closed_loop("large", 1)});
-    two.headroom = false;
-    auto alternating = made->predict(two);
-    ASSERT_TRUE(alternating) << alternating.status();
-    EXPECT_NEAR(alternating->models[0].throughput, 125.0, 1.0);
-    EXPECT_NEAR(alternating->models[1].throughput, 125.0, 1.0);
+    expect_alternating(*made, small_and_large_closed_loop());
 }
 
 TEST(CapacityModelTest, ConcurrentSlotsSlowEachOtherByTheMeasuredInterference) {
