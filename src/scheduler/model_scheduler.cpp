@@ -53,6 +53,9 @@ struct ScheduledModel {
     TimePoint last_dispatched{0};
     // When its last burst was charged; nullopt: never (its first frame wakes it from idle).
     std::optional<TimePoint> last_finished;
+    // Its latest frame sent with nothing of it queued or running came within
+    // PolicyOptions::anticipation of its last burst's end (a client sending from completions).
+    bool returns_promptly = false;
     // Queue + execution time of the latest requests, for the monitor.
     std::array<int64_t, 128> recent_latency_ns{};
     size_t recent_latency_count = 0;
@@ -396,6 +399,20 @@ struct ModelScheduler::State {
         }
     }
 
+    // Until when a free shared slot holds its decision for a returning model's next frame
+    // (SchedulingPolicy::anticipate over `view`, as refreshed for the decision).
+    std::optional<TimePoint> anticipation(TimePoint now) const {
+        std::vector<ReturningModel> returning;
+        for (const auto& [id, model] : models) {
+            if (model.frames_queued > 0 || model.running > 0 || !model.returns_promptly ||
+                !model.last_finished) {
+                continue;
+            }
+            returning.push_back({id, model.params.priority, *model.last_finished});
+        }
+        return policy.anticipate(now, view, returning);
+    }
+
     // Nothing to dispatch: sleeps until the policy's next timeout, or until woken.
     void wait_for(std::unique_lock<std::mutex>& lock, const PolicyResult& result) {
         wait_for(lock, result, wake);
@@ -531,6 +548,12 @@ void work(const std::shared_ptr<ModelScheduler::State>& state, size_t device_ind
             state->wait_for(lock, result);
             continue;
         }
+        if (!latency_slot) {
+            if (const auto until = state->anticipation(now)) {
+                state->wake.wait_until(lock, state->origin + *until);  // or its frame comes
+                continue;
+            }
+        }
         const Decision decision = *result.decision;
         Burst burst = state->take_burst(decision, now, device_index, active_model, latency_slot);
         active_model = decision.model_id;
@@ -600,9 +623,12 @@ Status ModelScheduler::set_params(uint64_t model_id, const ModelSchedulingParams
 
 void ModelScheduler::remove_model(uint64_t model_id) {
     cancel_queued(model_id, Status(StatusCode::SHUTDOWN, "the model was removed"));
-    std::lock_guard lock(state_->mutex);
-    state_->models.erase(model_id);
-    state_->refresh_priorities();
+    {
+        std::lock_guard lock(state_->mutex);
+        state_->models.erase(model_id);
+        state_->refresh_priorities();
+    }
+    state_->wake.notify_all();  // a slot held for its next frame decides again
 }
 
 Status ModelScheduler::enqueue(InferRequest request) {
@@ -645,6 +671,10 @@ Status ModelScheduler::push_locked(InferRequest request, std::optional<Refusal>&
         }
         ++model.deadlines.admitted;
     }
+    if (model.frames_queued == 0 && model.running == 0 && model.last_finished) {
+        model.returns_promptly =
+            now - *model.last_finished <= state_->policy.options().anticipation;
+    }
     if (model.frames_queued == 0 && model.running == 0 &&
         (!model.last_finished ||
          now - *model.last_finished > state_->policy.options().idle_before_catch_up)) {
@@ -682,8 +712,10 @@ Status ModelScheduler::run_or_enqueue(InferRequest request) {
         const TimePoint now = state_->now();
         const PolicyResult result =
             state_->policy.decide(now, state_->refresh_view(now), state_->last_model[device]);
+        // A slot held for a returning model's frame is held from callers too (a worker
+        // decides once it comes or the window ends).
         if (!state_->late.empty() || !result.decision || result.decision->model_id != model_id ||
-            model.queue.size() != 1) {
+            model.queue.size() != 1 || state_->anticipation(now)) {
             break;
         }
         const Decision decision = *result.decision;

@@ -52,6 +52,30 @@ ReadyReason SchedulingPolicy::readiness(const ModelQueueState& model, TimePoint 
     return ReadyReason::NOT_READY;
 }
 
+std::optional<TimePoint> SchedulingPolicy::anticipate(
+    TimePoint now, const std::vector<ModelQueueState>& models,
+    const std::vector<ReturningModel>& returning) const {
+    if (options_.anticipation <= std::chrono::nanoseconds(0) || options_.arrival_order ||
+        returning.empty()) {
+        return std::nullopt;
+    }
+    int top = -1;  // the highest effective priority of a waiting model
+    for (const ModelQueueState& model : models) {
+        if (model.frames_queued == 0) continue;
+        // Holding a slot from a frame with a deadline would spend its slack on a guess.
+        if (model.deadline != NO_DEADLINE) return std::nullopt;
+        top = std::max<int>(top, effective_priority(model, now));
+    }
+    if (top < 0) return std::nullopt;  // nothing waits: there is nothing to decide
+    std::optional<TimePoint> until;
+    for (const ReturningModel& model : returning) {
+        const TimePoint window_end = model.finished + options_.anticipation;
+        if (window_end <= now || int{model.priority} < top) continue;
+        until = until ? std::min(*until, window_end) : window_end;
+    }
+    return until;
+}
+
 uint8_t SchedulingPolicy::effective_priority(const ModelQueueState& model, TimePoint now) const {
     uint32_t priority = model.params.priority;
     // A model ages while it waits unserved: from its oldest frame, or from its last dispatch

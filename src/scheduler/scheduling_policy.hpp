@@ -56,6 +56,15 @@ struct PolicyResult {
     std::optional<TimePoint> wake_at;
 };
 
+// A model whose client may be about to send its next frame: nothing of it is queued or
+// running, its last burst ended at `finished`, and last time its next frame came within
+// PolicyOptions::anticipation of its completion.
+struct ReturningModel {
+    uint64_t model_id = 0;
+    uint8_t priority = PRIORITY_NORMAL;
+    TimePoint finished{0};
+};
+
 class SchedulingPolicy {
 public:
     explicit SchedulingPolicy(PolicyOptions options = {}) : options_(options) {}
@@ -64,6 +73,13 @@ public:
     // mechanisms build them so). `active_model` is the model this slot ran last (0 = none).
     PolicyResult decide(TimePoint now, const std::vector<ModelQueueState>& models,
                         uint64_t active_model) const;
+
+    // Until when a free shared slot holds its decision for a returning model's next frame
+    // rather than dispatching one of `models` now (PolicyOptions::anticipation): while the
+    // window of one that no waiting model outranks is open, and no waiting frame has a
+    // deadline. Nullopt: decide now.
+    std::optional<TimePoint> anticipate(TimePoint now, const std::vector<ModelQueueState>& models,
+                                        const std::vector<ReturningModel>& returning) const;
 
     ReadyReason readiness(const ModelQueueState& model, TimePoint now) const;
     uint8_t effective_priority(const ModelQueueState& model, TimePoint now) const;

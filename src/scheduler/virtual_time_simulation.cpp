@@ -56,6 +56,9 @@ struct ClientState {
     int64_t ledger_ns = 0;
     Nanoseconds last_dispatched{0};
     Nanoseconds last_left = NEVER;  // when a job of it last left the device
+    // Its latest job sent with nothing of it queued or running came within
+    // PolicyOptions::anticipation of last_left (as the threaded scheduler's ScheduledModel).
+    bool returns_promptly = false;
 };
 
 enum class SlotKind { SHARED, LATENCY, LENT };
@@ -311,6 +314,9 @@ private:
         // running for longer than PolicyOptions::idle_before_catch_up) starts level with the
         // least-served busy model; a client sending its next frame (or generation) sooner after
         // its last left the device keeps its ledger.
+        if (client.queued.empty() && client.running == 0 && client.last_left != NEVER) {
+            client.returns_promptly = now - client.last_left <= policy_.options().anticipation;
+        }
         const bool idle = client.last_left == NEVER ||
                           now - client.last_left > policy_.options().idle_before_catch_up;
         if (client.queued.empty() && client.running == 0 && idle) catch_up(i);
@@ -436,8 +442,10 @@ private:
             const Nanoseconds think = arrivals.kind == ArrivalPattern::Kind::CLOSED_LOOP
                                           ? arrivals.think
                                           : Nanoseconds(0);
-            // One nanosecond later: after the decisions made at `now`.
-            const Nanoseconds after_decision(frame_in_time(i) ? 0 : 1);
+            // Late: after the decisions made at `now`, and after the slot's anticipation window
+            // (PolicyOptions::anticipation): a frame within it is in time, the slot waits for it.
+            const Nanoseconds after_decision =
+                frame_in_time(i) ? Nanoseconds(0) : policy_.options().anticipation + Nanoseconds(1);
             clients_[i].sends.push(now + after_decision + think);
         }
     }
@@ -577,6 +585,20 @@ private:
         return lender;
     }
 
+    // The models a free shared slot may hold its decision for (SchedulingPolicy::anticipate).
+    std::vector<ReturningModel> returning() const {
+        std::vector<ReturningModel> models;
+        for (size_t i = 0; i < models_.size(); ++i) {
+            const ClientState& client = clients_[i];
+            if (!client.queued.empty() || client.running > 0 || !client.returns_promptly ||
+                client.last_left == NEVER) {
+                continue;
+            }
+            models.push_back({i + 1, models_[i].params.priority, client.last_left});
+        }
+        return models;
+    }
+
     // Every free slot decides, in order (shared, latency, lent), until none dispatches.
     // Returns the earliest timeout a waiting model's readiness depends on.
     std::optional<Nanoseconds> decide(Nanoseconds now) {
@@ -611,6 +633,12 @@ private:
                     wake_at = decided.wake_at;
                 }
                 if (!decided.decision) continue;
+                if (slot.kind == SlotKind::SHARED) {
+                    if (const auto until = policy_.anticipate(now, view, returning())) {
+                        wake_at = wake_at ? std::min(*wake_at, *until) : *until;
+                        continue;  // or the returning model's frame comes first
+                    }
+                }
                 dispatch(slot, s, *decided.decision, now);
                 dispatched = true;
             }

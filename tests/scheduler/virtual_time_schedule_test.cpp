@@ -278,26 +278,56 @@ TEST(VirtualTimeScheduleTest, ClosedLoopClientsSendAfterTheirThinkTime) {
     EXPECT_EQ(two.models[0].latency_ms, (std::vector<double>{2.0, 4.0, 3.0, 3.0, 3.0, 3.0}));
 }
 
-TEST(VirtualTimeScheduleTest, AClientSendingAtOnceKeepsItsShareAndOneThatThinksLosesItsTurn) {
+TEST(VirtualTimeScheduleTest, AClientSendingWithinTheWindowKeepsItsShareAndOneThatThinksLosesIt) {
     // One client each, 1 ms and 4 ms frames, fairness by device time. Sending the next frame the
     // moment the last completed is not waking from idle: the ledgers stay as they are and the
     // device splits half and half (four short frames per long one).
-    auto at_once = simulate(
-        {model("short", 16, milliseconds(1), ArrivalPattern::closed_loop(1, nanoseconds(0))),
+    auto share_of_short = [](nanoseconds think, nanoseconds anticipation) {
+        PolicyOptions options;
+        options.anticipation = anticipation;
+        auto result = simulate(
+            {model("short", 16, milliseconds(1), ArrivalPattern::closed_loop(1, think)),
+             model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)))},
+            nanoseconds(0), options, seconds(1));
+        const double short_time = result.models[0].device_time.count();
+        const double long_time = result.models[1].device_time.count();
+        return short_time / (short_time + long_time);
+    };
+    const nanoseconds window = PolicyOptions{}.anticipation;
+    ASSERT_EQ(window, microseconds(250));
+    EXPECT_NEAR(share_of_short(nanoseconds(0), window), 0.5, 0.01);
+    // A frame 1 us after the completion, within the anticipation window: the slot waits for it,
+    // and the short model keeps its half.
+    EXPECT_NEAR(share_of_short(microseconds(1), window), 0.5, 0.01);
+    // Without the window, the long model takes the slot while the short one thinks: the two
+    // alternate frame by frame (one short frame per long one, 1 ms of every 5).
+    EXPECT_NEAR(share_of_short(microseconds(1), nanoseconds(0)), 0.2, 0.01);
+    // A think time longer than the window: not waited for, they alternate.
+    EXPECT_NEAR(share_of_short(microseconds(300), window), 0.2, 0.01);
+}
+
+TEST(VirtualTimeScheduleTest, ASlotWaitsForAReturningFrameOnlyUntilItComes) {
+    // "short" (1 ms) sends its next frame 100 us after each completion, "long" (4 ms) the moment
+    // its last completed. Short's first frame ends at 1 ms; it has not yet been seen to return
+    // promptly, so long runs at once, 1-5. Short's frame (1.1) runs 5-6 (its ledger 1 ms against
+    // long's 4); from then on the slot holds 100 us for short's next frame each time: 6.1-7.1,
+    // 7.2-8.2. At 8.2 the slot holds again; short's frame comes at 8.3 with the ledgers tied at
+    // 4 ms, and long goes first by turn order, 8.3-12.3; then short, 12.3-13.3 and 13.4.
+    auto result = simulate(
+        {model("short", 16, milliseconds(1), ArrivalPattern::closed_loop(1, microseconds(100))),
          model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)))},
-        nanoseconds(0), PolicyOptions{}, seconds(1));
-    const double short_time = at_once.models[0].device_time.count();
-    const double long_time = at_once.models[1].device_time.count();
-    EXPECT_NEAR(short_time / (short_time + long_time), 0.5, 0.01);
-    // After a think time, however short, the long model takes the slot while the short one
-    // thinks: the two alternate frame by frame (one short frame per long one, 1 ms of every 5).
-    auto thinking = simulate(
-        {model("short", 16, milliseconds(1), ArrivalPattern::closed_loop(1, microseconds(1))),
-         model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)))},
-        nanoseconds(0), PolicyOptions{}, seconds(1));
-    const double short_thinking = thinking.models[0].device_time.count();
-    const double long_thinking = thinking.models[1].device_time.count();
-    EXPECT_NEAR(short_thinking / (short_thinking + long_thinking), 0.2, 0.01);
+        nanoseconds(0), PolicyOptions{}, milliseconds(14));
+    std::vector<nanoseconds> starts;
+    std::vector<size_t> models;
+    for (const auto& dispatch : result.dispatches) {
+        starts.push_back(dispatch.start);
+        models.push_back(dispatch.model);
+    }
+    EXPECT_EQ(models, (std::vector<size_t>{0, 1, 0, 0, 0, 1, 0, 0}));
+    EXPECT_EQ(starts,
+              (std::vector<nanoseconds>{microseconds(0), microseconds(1000), microseconds(5000),
+                                        microseconds(6100), microseconds(7200), microseconds(8300),
+                                        microseconds(12300), microseconds(13400)}));
 }
 
 TEST(VirtualTimeScheduleTest, AModelCatchesUpOnlyAfterAGapLongerThanTheMargin) {
