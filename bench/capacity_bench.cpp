@@ -32,7 +32,8 @@
 //                  [--profile-seconds 2] [--slots N --threads T] [--llm PATH | --no-llm]
 //                  [--skip-cpu] [--skip-npu] [--recalibrate 0.5] [--recalibrate-before-only]
 //                  [--no-repeat] [--trace DIR]
-//                  [--closed-loop-in-time SHARE] [--cameras-drop] [--json]
+//                  [--closed-loop-in-time SHARE] [--cameras-drop] [--anticipation-us 250]
+//                  [--json]
 // --closed-loop-in-time plans with that share of closed-loop frames in time for the decision
 // after their last instead of the profile's measured one (1: as before it was measured);
 // --cameras-drop plans the cameras as dropping a frame that finds the queue full, though the
@@ -111,6 +112,9 @@ struct Options {
     // --cameras-drop: plan the fixed-rate cameras as dropping a frame that finds the queue full
     // (as before), though the bench's pumps wait for room (an A/B of that model).
     bool cameras_wait = true;
+    // --anticipation-us: the scheduler's anticipation on both devices, measured and planned
+    // (docs/SCHEDULER.md; 0: decide at once, as before the fifteenth session).
+    std::chrono::microseconds anticipation = corun::SchedulerParams{}.anticipation;
     bool json = false;
     // --trace DIR: each mix's first run as measured and as predicted, two Chrome traces side
     // by side (DEVICE-WORKLOAD-N.measured.json, .predicted.json).
@@ -511,7 +515,7 @@ int usage() {
                  "[--llm PATH | --no-llm] [--skip-cpu] [--skip-npu] [--recalibrate 0.5] "
                  "[--recalibrate-before-only] [--no-repeat] [--closed-loop-in-time SHARE] "
                  "[--cameras-drop] [--trace DIR] "
-                 "[--json]\n";
+                 "[--anticipation-us 250] [--json]\n";
     return 2;
 }
 
@@ -611,6 +615,7 @@ corun::Status bench_target(const Target& target, const Options& options,
             corun::CapacityWorkload plan;
             plan.device = target.kind;
             plan.headroom = false;
+            plan.anticipation = options.anticipation;
             for (size_t i = 0; i < count; ++i) {
                 corun::PlannedModel model =
                     mix_patterns[i].rate > 0
@@ -713,6 +718,7 @@ corun::Status bench_target(const Target& target, const Options& options,
         corun::CapacityWorkload plan;
         plan.device = target.kind;
         plan.headroom = false;
+        plan.anticipation = options.anticipation;
         corun::PlannedModel camera = corun::PlannedModel::at_rate(stem(mix[0]), 10.0);
         camera.priority = 24;
         camera.phase = std::chrono::nanoseconds(0);
@@ -804,6 +810,8 @@ int main(int argc, char** argv) {
             options.recalibrate_bracketed = false;
         } else if (arg == "--no-repeat") {
             options.repeat = false;
+        } else if (arg == "--anticipation-us") {
+            options.anticipation = std::chrono::microseconds(std::atoll(next().c_str()));
         } else if (arg == "--cameras-drop") {
             options.cameras_wait = false;
         } else if (arg == "--closed-loop-in-time") {
@@ -859,6 +867,7 @@ int main(int argc, char** argv) {
                    {"profile_seconds", options.profile_seconds},
                    {"recalibrate_seconds", options.recalibrate_seconds},
                    {"recalibrate_bracketed", options.recalibrate_bracketed},
+                   {"anticipation_us", options.anticipation.count()},
                    {"load_average_at_start", load_at_start},
                    {"cpu_slots", options.slots},
                    {"cpu_threads", options.threads},
@@ -869,6 +878,7 @@ int main(int argc, char** argv) {
         cpu.params.device_ids = {"cpu:0"};
         cpu.params.cpu.execution_slots = options.slots;
         cpu.params.cpu.intra_op_threads = options.threads;
+        cpu.params.scheduler.anticipation = options.anticipation;
         targets.push_back(cpu);
     }
     std::string npu_profile;
@@ -906,6 +916,7 @@ int main(int argc, char** argv) {
         npu.params.device_ids = {"npu-sim:0"};
         npu.params.npu_sim.profile_path = npu_profile;
         npu.params.npu_sim.compute_outputs = false;
+        npu.params.scheduler.anticipation = options.anticipation;
         targets.push_back(npu);
     }
     std::vector<Comparison> comparisons;

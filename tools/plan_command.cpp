@@ -30,6 +30,7 @@ struct PlanOptions {
     uint32_t latency_slots = 0;
     std::string fairness = "device-time";
     int64_t aging_step_ms = 250;
+    int64_t anticipation_us = 250;
     int64_t horizon_s = 60;
     bool no_headroom = false;
     bool no_admission = false;
@@ -54,6 +55,10 @@ void add_plan_options(CLI::App& app, PlanOptions& options) {
     app.add_option("--aging-step", options.aging_step_ms,
                    "Milliseconds of waiting that raise a model one priority level (0 = strict)")
         ->check(CLI::Range(int64_t{0}, int64_t{3600000}));
+    app.add_option("--anticipation-us", options.anticipation_us,
+                   "Microseconds a freed slot waits for the next frame of a client sending from "
+                   "its completions (0 = decide at once; docs/SCHEDULER.md)")
+        ->check(CLI::Range(int64_t{0}, int64_t{MAX_ANTICIPATION.count()}));
     app.add_option("--horizon", options.horizon_s,
                    "Seconds of virtual time to simulate (default 60)")
         ->check(CLI::Range(int64_t{1}, int64_t{3600}));
@@ -129,6 +134,7 @@ CapacityWorkload workload_of(const PlanOptions& options) {
     workload.latency_slots = options.latency_slots;
     workload.fair_device_time = options.fairness == "device-time";
     workload.aging_step = std::chrono::milliseconds(options.aging_step_ms);
+    workload.anticipation = std::chrono::microseconds(options.anticipation_us);
     workload.horizon = std::chrono::seconds(options.horizon_s);
     workload.headroom = !options.no_headroom;
     for (const NetOptions& net : options.groups.nets) {

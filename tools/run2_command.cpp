@@ -34,6 +34,7 @@ struct Run2Options {
     CpuDeviceParams cpu;
     std::string fairness = "device-time";
     int64_t aging_step_ms = 250;
+    int64_t anticipation_us = 250;
     bool json = false;
     std::string trace_path;         // --trace: a Chrome trace of the run
     uint64_t trace_max_events = 0;  // 0 = the recorder's default
@@ -61,6 +62,10 @@ void add_run2_options(CLI::App& app, Run2Options& options) {
                    "Milliseconds of waiting that raise a model one priority level (0 = strict "
                    "priority)")
         ->check(CLI::Range(int64_t{0}, int64_t{3600000}));
+    app.add_option("--anticipation-us", options.anticipation_us,
+                   "Microseconds a freed slot waits for the next frame of a client sending from "
+                   "its completions (0 = decide at once; docs/SCHEDULER.md)")
+        ->check(CLI::Range(int64_t{0}, int64_t{MAX_ANTICIPATION.count()}));
     app.add_flag("--json", options.json, "Print the summary as JSON");
     app.add_option("--trace", options.trace_path,
                    "Write a Chrome trace of the run to this file (open it in ui.perfetto.dev or "
@@ -290,6 +295,7 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
     params.cpu = options.cpu;
     params.scheduler.fair_device_time = options.fairness == "device-time";
     params.scheduler.aging_step = std::chrono::milliseconds(options.aging_step_ms);
+    params.scheduler.anticipation = std::chrono::microseconds(options.anticipation_us);
     apply_service_options(options.service, params);
     CORUN_TRY(std::shared_ptr<VDevice> vdevice, VDevice::create_shared(params));
     RunDevices devices(params, vdevice);
@@ -479,6 +485,7 @@ Status run(Run2Options& options, const std::vector<std::string>& words) {
                               {"time_to_run", options.time_to_run},
                               {"fairness", options.fairness},
                               {"aging_step_ms", options.aging_step_ms},
+                              {"anticipation_us", options.anticipation_us},
                               {"models", nlohmann::json::array()}};
     for (size_t i = 0; i < nets.size(); ++i) {
         const PumpResult& result = *results[i];

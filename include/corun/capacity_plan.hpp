@@ -82,6 +82,8 @@ struct CapacityWorkload {
     uint32_t latency_slots = 0;  // cpu: slots only models above normal priority may use
     bool fair_device_time = true;
     std::chrono::milliseconds aging_step{250};
+    // As VDeviceParams::scheduler.anticipation: the scheduler the workload will run on.
+    std::chrono::microseconds anticipation{250};
     std::chrono::seconds horizon{60};  // virtual time simulated per prediction
     bool headroom = true;              // also search the headroom (a few dozen more simulations)
     std::vector<PlannedModel> models;

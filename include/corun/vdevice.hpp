@@ -71,7 +71,13 @@ struct SchedulerParams {
     bool fair_device_time = true;
     // A waiting model gains one priority level per aging_step of waiting (0 = strict priority).
     std::chrono::milliseconds aging_step{250};
+    // A freed slot holds its decision up to this long for the next frame of a model whose
+    // client sends it from the completion of its last (run() in a loop), when that model could
+    // win the slot: fairness then holds whichever thread the OS runs first (docs/SCHEDULER.md,
+    // "Anticipation"). 0 = decide at once; at most MAX_ANTICIPATION.
+    std::chrono::microseconds anticipation{250};
 };
+inline constexpr std::chrono::microseconds MAX_ANTICIPATION{10000};
 
 struct VDeviceParams {
     // Physical devices by id ("cpu:0"). Empty = `device_count` devices of the default kind.

@@ -225,6 +225,7 @@ scheduler::PolicyOptions policy_options(const CapacityWorkload& workload) {
     scheduler::PolicyOptions options;
     options.fair_device_time = workload.fair_device_time;
     options.aging_step = workload.aging_step;
+    options.anticipation = workload.anticipation;
     return options;
 }
 

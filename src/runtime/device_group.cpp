@@ -33,7 +33,8 @@ std::string describe_params(const VDeviceParams& params, const runtime::BackendK
            " (+" + std::to_string(params.cpu.latency_slots) + " for latency)" + ", cpu spin wait " +
            (params.cpu.spin_wait ? "on" : "off") + ", fair device time " +
            (params.scheduler.fair_device_time ? "on" : "off") + ", aging step " +
-           std::to_string(params.scheduler.aging_step.count()) + " ms" + kind.describe(params);
+           std::to_string(params.scheduler.aging_step.count()) + " ms, anticipation " +
+           std::to_string(params.scheduler.anticipation.count()) + " us" + kind.describe(params);
 }
 
 Status validate(const VDeviceParams& params) {
@@ -46,6 +47,15 @@ Status validate(const VDeviceParams& params) {
         return Status(StatusCode::INVALID_ARGUMENT, "device_count is " +
                                                         std::to_string(params.device_count) +
                                                         "; it must be 1..64 (or list device_ids)");
+    }
+    if (params.scheduler.anticipation.count() < 0 ||
+        params.scheduler.anticipation > MAX_ANTICIPATION) {
+        return Status(StatusCode::INVALID_ARGUMENT,
+                      "scheduler.anticipation is " +
+                          std::to_string(params.scheduler.anticipation.count()) +
+                          " us; it must be 0.." + std::to_string(MAX_ANTICIPATION.count()) +
+                          " us (0 = decide at once; a client's next frame comes within about "
+                          "200 us)");
     }
     std::set<std::string> seen;
     for (const auto& id : params.device_ids) {

@@ -94,6 +94,7 @@ LocalBackend::LocalBackend(VDeviceParams params,
     scheduler::PolicyOptions options;
     options.fair_device_time = params_.scheduler.fair_device_time;
     options.aging_step = params_.scheduler.aging_step;
+    options.anticipation = params_.scheduler.anticipation;
     options.arrival_order = params_.scheduling_algorithm == SchedulingAlgorithm::NONE;
     scheduler_ = std::make_unique<scheduler::ModelScheduler>(slots, options);
 }

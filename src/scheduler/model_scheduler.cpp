@@ -399,18 +399,22 @@ struct ModelScheduler::State {
         }
     }
 
-    // Until when a free shared slot holds its decision for a returning model's next frame
-    // (SchedulingPolicy::anticipate over `view`, as refreshed for the decision).
-    std::optional<TimePoint> anticipation(TimePoint now) const {
+    // Until when a free shared slot of `device_index` holds its decision for a returning
+    // model's next frame (SchedulingPolicy::anticipate over `view`, as refreshed for the
+    // decision).
+    std::optional<TimePoint> anticipation(TimePoint now, size_t device_index) const {
         std::vector<ReturningModel> returning;
         for (const auto& [id, model] : models) {
             if (model.frames_queued > 0 || model.running > 0 || !model.returns_promptly ||
                 !model.last_finished) {
                 continue;
             }
-            returning.push_back({id, model.params.priority, *model.last_finished});
+            returning.push_back({id, model.params.priority, *model.last_finished, model.ledger_ns});
         }
-        return policy.anticipate(now, view, returning);
+        const uint32_t free_slots = slots[device_index] > busy_slots[device_index]
+                                        ? slots[device_index] - busy_slots[device_index]
+                                        : 0;
+        return policy.anticipate(now, view, returning, free_slots);
     }
 
     // Nothing to dispatch: sleeps until the policy's next timeout, or until woken.
@@ -549,7 +553,7 @@ void work(const std::shared_ptr<ModelScheduler::State>& state, size_t device_ind
             continue;
         }
         if (!latency_slot) {
-            if (const auto until = state->anticipation(now)) {
+            if (const auto until = state->anticipation(now, device_index)) {
                 state->wake.wait_until(lock, state->origin + *until);  // or its frame comes
                 continue;
             }
@@ -715,7 +719,7 @@ Status ModelScheduler::run_or_enqueue(InferRequest request) {
         // A slot held for a returning model's frame is held from callers too (a worker
         // decides once it comes or the window ends).
         if (!state_->late.empty() || !result.decision || result.decision->model_id != model_id ||
-            model.queue.size() != 1 || state_->anticipation(now)) {
+            model.queue.size() != 1 || state_->anticipation(now, device)) {
             break;
         }
         const Decision decision = *result.decision;

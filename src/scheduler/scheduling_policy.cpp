@@ -52,9 +52,10 @@ ReadyReason SchedulingPolicy::readiness(const ModelQueueState& model, TimePoint 
     return ReadyReason::NOT_READY;
 }
 
-std::optional<TimePoint> SchedulingPolicy::anticipate(
-    TimePoint now, const std::vector<ModelQueueState>& models,
-    const std::vector<ReturningModel>& returning) const {
+std::optional<TimePoint> SchedulingPolicy::anticipate(TimePoint now,
+                                                      const std::vector<ModelQueueState>& models,
+                                                      const std::vector<ReturningModel>& returning,
+                                                      uint32_t free_slots) const {
     if (options_.anticipation <= std::chrono::nanoseconds(0) || options_.arrival_order ||
         returning.empty()) {
         return std::nullopt;
@@ -67,12 +68,27 @@ std::optional<TimePoint> SchedulingPolicy::anticipate(
         top = std::max<int>(top, effective_priority(model, now));
     }
     if (top < 0) return std::nullopt;  // nothing waits: there is nothing to decide
+    // With fairness by device time, the least ledger among the waiting models of the top
+    // level: a returning model of that level that has used more would not get the slot.
+    std::optional<int64_t> least_ledger;
+    for (const ModelQueueState& model : models) {
+        if (model.frames_queued == 0 || int{effective_priority(model, now)} != top) continue;
+        least_ledger =
+            least_ledger ? std::min(*least_ledger, model.device_time_ns) : model.device_time_ns;
+    }
     std::optional<TimePoint> until;
+    uint32_t awaited = 0;
     for (const ReturningModel& model : returning) {
         const TimePoint window_end = model.finished + options_.anticipation;
         if (window_end <= now || int{model.priority} < top) continue;
+        if (options_.fair_device_time && int{model.priority} == top &&
+            model.device_time_ns >= *least_ledger) {
+            continue;  // its frame would lose to a waiting one: no use waiting for it
+        }
+        ++awaited;
         until = until ? std::min(*until, window_end) : window_end;
     }
+    if (free_slots > awaited) return std::nullopt;  // a slot beyond those kept for them
     return until;
 }
 

@@ -63,6 +63,7 @@ struct ReturningModel {
     uint64_t model_id = 0;
     uint8_t priority = PRIORITY_NORMAL;
     TimePoint finished{0};
+    int64_t device_time_ns = 0;  // its fairness ledger (as ModelQueueState::device_time_ns)
 };
 
 class SchedulingPolicy {
@@ -76,10 +77,14 @@ public:
 
     // Until when a free shared slot holds its decision for a returning model's next frame
     // rather than dispatching one of `models` now (PolicyOptions::anticipation): while the
-    // window of one that no waiting model outranks is open, and no waiting frame has a
-    // deadline. Nullopt: decide now.
+    // windows of as many returning models as the device has shared slots free (`free_slots`,
+    // this one included) are open, each of which would win the slot (no waiting model outranks
+    // it, and with fairness by device time none of its level has used less), and no waiting
+    // frame has a deadline. One slot is kept per returning model: a slot beyond them decides
+    // at once. Nullopt: decide now.
     std::optional<TimePoint> anticipate(TimePoint now, const std::vector<ModelQueueState>& models,
-                                        const std::vector<ReturningModel>& returning) const;
+                                        const std::vector<ReturningModel>& returning,
+                                        uint32_t free_slots = 1) const;
 
     ReadyReason readiness(const ModelQueueState& model, TimePoint now) const;
     uint8_t effective_priority(const ModelQueueState& model, TimePoint now) const;

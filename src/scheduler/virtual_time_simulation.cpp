@@ -585,6 +585,12 @@ private:
         return lender;
     }
 
+    uint32_t free_shared_slots() const {
+        return static_cast<uint32_t>(std::count_if(
+            slots_.begin(), slots_.end(),
+            [](const Slot& slot) { return slot.kind == SlotKind::SHARED && !slot.busy(); }));
+    }
+
     // The models a free shared slot may hold its decision for (SchedulingPolicy::anticipate).
     std::vector<ReturningModel> returning() const {
         std::vector<ReturningModel> models;
@@ -594,7 +600,8 @@ private:
                 client.last_left == NEVER) {
                 continue;
             }
-            models.push_back({i + 1, models_[i].params.priority, client.last_left});
+            models.push_back(
+                {i + 1, models_[i].params.priority, client.last_left, client.ledger_ns});
         }
         return models;
     }
@@ -634,7 +641,8 @@ private:
                 }
                 if (!decided.decision) continue;
                 if (slot.kind == SlotKind::SHARED) {
-                    if (const auto until = policy_.anticipate(now, view, returning())) {
+                    if (const auto until =
+                            policy_.anticipate(now, view, returning(), free_shared_slots())) {
                         wake_at = wake_at ? std::min(*wake_at, *until) : *until;
                         continue;  // or the returning model's frame comes first
                     }

@@ -170,6 +170,14 @@ TEST(VDeviceTest, InvalidParamsAreRefused) {
     EXPECT_EQ(zero.status().code(), StatusCode::INVALID_ARGUMENT);
     EXPECT_TRUE(contains(zero.status().message(), "device_count")) << zero.status();
 
+    VDeviceParams long_hold = group_params("long-hold");
+    long_hold.scheduler.anticipation = std::chrono::milliseconds(20);
+    auto held = VDevice::create(long_hold);
+    EXPECT_EQ(held.status().code(), StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(contains(held.status().message(), "scheduler.anticipation is 20000 us"))
+        << held.status();
+    EXPECT_TRUE(contains(held.status().message(), "0..10000 us")) << held.status();
+
     VDeviceParams unknown = group_params("unknown");
     unknown.device_ids = {"quantum:7"};
     auto no_such_kind = VDevice::create(unknown);

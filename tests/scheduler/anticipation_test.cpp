@@ -20,12 +20,15 @@ namespace {
 using namespace std::chrono_literals;
 using test::Counter;
 
+// A model with a frame queued that has used 5 ms of the device (the returning models below have
+// used none unless said: with fairness by device time their frames would win).
 ModelQueueState waiting(uint64_t id, uint8_t priority, TimePoint deadline = NO_DEADLINE) {
     ModelQueueState state;
     state.model_id = id;
     state.params.priority = priority;
     state.frames_queued = 1;
     state.deadline = deadline;
+    state.device_time_ns = 5'000'000;
     return state;
 }
 
@@ -47,6 +50,21 @@ TEST(AnticipationPolicyTest, TheSlotWaitsUntilTheReturningModelsWindowEnds) {
     EXPECT_EQ(policy.anticipate(10ms, {waiting(2, 16)}, {{1, 24, 10ms}}), 10250us);
 }
 
+TEST(AnticipationPolicyTest, OneSlotIsKeptPerReturningModel) {
+    const SchedulingPolicy policy(with_window(250us));
+    // Two slots free, one model returning: the first slot to decide runs the waiting frame,
+    // the last one free holds.
+    EXPECT_FALSE(policy.anticipate(10ms, {waiting(3, 16)}, {{1, 16, 10ms}}, 2));
+    EXPECT_EQ(policy.anticipate(10ms, {waiting(3, 16)}, {{1, 16, 10ms}}, 1), 10250us);
+    // Two returning: both free slots hold, until the earlier window ends.
+    EXPECT_EQ(policy.anticipate(10ms, {waiting(3, 16)}, {{1, 16, 10ms}, {2, 16, 9900us}}, 2),
+              10150us);
+    // Only returning models that could win count: the one outranked keeps no slot.
+    EXPECT_FALSE(policy.anticipate(10ms, {waiting(3, 20)}, {{1, 24, 10ms}, {2, 16, 10ms}}, 2));
+    EXPECT_EQ(policy.anticipate(10ms, {waiting(3, 20)}, {{1, 24, 10ms}, {2, 16, 10ms}}, 1),
+              10250us);
+}
+
 TEST(AnticipationPolicyTest, NothingIsHeldWhereWaitingCouldNotChangeTheDecision) {
     const SchedulingPolicy policy(with_window(250us));
     // The window has ended.
@@ -66,6 +84,27 @@ TEST(AnticipationPolicyTest, NothingIsHeldWhereWaitingCouldNotChangeTheDecision)
     arrival_order.arrival_order = true;
     EXPECT_FALSE(
         SchedulingPolicy(arrival_order).anticipate(10ms, {waiting(2, 16)}, {{1, 16, 10ms}}));
+}
+
+TEST(AnticipationPolicyTest, AReturningModelThatWouldLoseTheSlotIsNotWaitedFor) {
+    const SchedulingPolicy policy(with_window(250us));
+    // Fairness by device time: a returning model that has used as much as the least-served
+    // waiting model of its level (5 ms) or more would lose the slot to it.
+    EXPECT_FALSE(policy.anticipate(10ms, {waiting(2, 16)}, {{1, 16, 10ms, 5'000'000}}));
+    EXPECT_FALSE(policy.anticipate(10ms, {waiting(2, 16)}, {{1, 16, 10ms, 9'000'000}}));
+    EXPECT_EQ(policy.anticipate(10ms, {waiting(2, 16)}, {{1, 16, 10ms, 4'999'999}}), 10250us);
+    // Only the waiting models of the top level count: a lower one's ledger does not.
+    ModelQueueState low = waiting(3, 8);
+    low.device_time_ns = 0;
+    EXPECT_EQ(policy.anticipate(10ms, {waiting(2, 16), low}, {{1, 16, 10ms, 1'000'000}}), 10250us);
+    // Above the waiting models' level, the ledger does not matter.
+    EXPECT_EQ(policy.anticipate(10ms, {waiting(2, 16)}, {{1, 24, 10ms, 9'000'000}}), 10250us);
+    // Round robin by turns: the slot waits (whose turn it is, the decision says).
+    PolicyOptions turns = with_window(250us);
+    turns.fair_device_time = false;
+    EXPECT_EQ(
+        SchedulingPolicy(turns).anticipate(10ms, {waiting(2, 16)}, {{1, 16, 10ms, 9'000'000}}),
+        10250us);
 }
 
 TEST(AnticipationPolicyTest, AgingCountsForTheWaitingModelsPriority) {

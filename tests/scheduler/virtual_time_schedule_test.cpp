@@ -310,9 +310,9 @@ TEST(VirtualTimeScheduleTest, ASlotWaitsForAReturningFrameOnlyUntilItComes) {
     // "short" (1 ms) sends its next frame 100 us after each completion, "long" (4 ms) the moment
     // its last completed. Short's first frame ends at 1 ms; it has not yet been seen to return
     // promptly, so long runs at once, 1-5. Short's frame (1.1) runs 5-6 (its ledger 1 ms against
-    // long's 4); from then on the slot holds 100 us for short's next frame each time: 6.1-7.1,
-    // 7.2-8.2. At 8.2 the slot holds again; short's frame comes at 8.3 with the ledgers tied at
-    // 4 ms, and long goes first by turn order, 8.3-12.3; then short, 12.3-13.3 and 13.4.
+    // long's 4); then the slot holds 100 us for short's next frame, which would win: 6.1-7.1,
+    // 7.2-8.2. At 8.2 the ledgers tie at 4 ms: short's frame would lose, the slot does not wait,
+    // and long runs 8.2-12.2; then short, 12.2-13.2, and after a hold 13.3.
     auto result = simulate(
         {model("short", 16, milliseconds(1), ArrivalPattern::closed_loop(1, microseconds(100))),
          model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)))},
@@ -326,8 +326,8 @@ TEST(VirtualTimeScheduleTest, ASlotWaitsForAReturningFrameOnlyUntilItComes) {
     EXPECT_EQ(models, (std::vector<size_t>{0, 1, 0, 0, 0, 1, 0, 0}));
     EXPECT_EQ(starts,
               (std::vector<nanoseconds>{microseconds(0), microseconds(1000), microseconds(5000),
-                                        microseconds(6100), microseconds(7200), microseconds(8300),
-                                        microseconds(12300), microseconds(13400)}));
+                                        microseconds(6100), microseconds(7200), microseconds(8200),
+                                        microseconds(12200), microseconds(13300)}));
 }
 
 TEST(VirtualTimeScheduleTest, AModelCatchesUpOnlyAfterAGapLongerThanTheMargin) {

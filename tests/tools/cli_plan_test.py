@@ -168,6 +168,7 @@ with tempfile.TemporaryDirectory() as folder:
         (["set-net", "cam", "--slots", "2"], "measure it with `corun benchmark"),
         (["--device", "npu-sim", "set-net", "qwen"], "not in the profile's npu-sim section"),
         (["set-net", "cam", "--bogus"], "neither a set-net nor a plan option"),
+        (["--anticipation-us", "20000", "set-net", "cam"], "--anticipation-us"),
         ([], "plan needs at least one `set-net MODEL`"),
     ]:
         result = corun("plan", "--profile", profile, *args)
