@@ -118,11 +118,14 @@ TEST(CapacityModelTest, SaturatingModelsSplitTheDeviceByDeviceTime) {
     EXPECT_FALSE(prediction->headroom);
 }
 
-// A 2 ms and a 6 ms model, one closed-loop client each, on npu-sim's one slot.
+// A 2 ms and a 6 ms model, one closed-loop client each, on npu-sim's one slot, planned for a
+// scheduler without anticipation: every completion's race share decides whether its frame
+// competes (with it, a frame that would win is waited for whatever the share).
 CapacityWorkload small_and_large_closed_loop() {
     CapacityWorkload two = on(
         "npu-sim", {PlannedModel::closed_loop("small", 1), PlannedModel::closed_loop("large", 1)});
     two.headroom = false;
+    two.anticipation = std::chrono::microseconds(0);
     return two;
 }
 

@@ -133,6 +133,14 @@ TEST(SimulationRecordingTest, TheChromeTraceWriterDrawsIt) {
     EXPECT_TRUE(test::contains(json, "\"name\":\"cam\"")) << json;
 }
 
+// The race as drawn: without the slot waiting for a returning frame (PolicyOptions::
+// anticipation), every completion's draw decides whether its frame competes.
+PolicyOptions without_anticipation() {
+    PolicyOptions options;
+    options.anticipation = std::chrono::nanoseconds(0);
+    return options;
+}
+
 TEST(SimulationRecordingTest, TheClosedLoopRaceReadsBackAsItWasSimulated) {
     // Two closed-loop clients on one slot: after each completion the other model is queued, so
     // the slot decides at once, and the client's next frame is in time exactly when the
@@ -146,7 +154,7 @@ TEST(SimulationRecordingTest, TheClosedLoopRaceReadsBackAsItWasSimulated) {
         SimulatedDevice device;
         device.closed_loop_in_time = in_time;
         return closed_loop_in_time_of(recording_of_simulation(
-            simulate(models, device, PolicyOptions{}, std::chrono::seconds(2), true), models,
+            simulate(models, device, without_anticipation(), std::chrono::seconds(2), true), models,
             device));
     };
     EXPECT_EQ(race(1.0), 1.0);
@@ -163,7 +171,7 @@ TEST(SimulationRecordingTest, TheClosedLoopRaceReadsBackAsItWasSimulated) {
     SimulatedDevice never_first;
     never_first.closed_loop_in_time = 0;
     EXPECT_EQ(closed_loop_in_time_of(recording_of_simulation(
-                  simulate(alone, never_first, PolicyOptions{}, milliseconds(100), true), alone,
+                  simulate(alone, never_first, without_anticipation(), milliseconds(100), true), alone,
                   never_first)),
               1.0);
 }
@@ -181,7 +189,7 @@ TEST(SimulationRecordingTest, EachModelsRaceReadsBackAsItWasSimulated) {
     SimulatedDevice device;
     device.closed_loop_in_time = 0.5;  // overridden by both
     const auto recording = recording_of_simulation(
-        simulate(models, device, PolicyOptions{}, std::chrono::seconds(2), true), models, device);
+        simulate(models, device, without_anticipation(), std::chrono::seconds(2), true), models, device);
     const auto shares = closed_loop_in_time_by_model(recording);
     ASSERT_EQ(shares.size(), 2u);
     EXPECT_EQ(shares.at(1), 1.0);
