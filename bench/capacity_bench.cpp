@@ -25,8 +25,9 @@
 // camera model at 10 frames/s with priority 24, another model in a closed loop, and the LLM
 // generating continuously; its time to first token is compared too.
 // Every run is bounded by --seconds; the whole bench takes about
-// (models x 3 + 24) x seconds, plus 14 x seconds for the repeated mixes (11 minutes with the
-// defaults). Run it on a quiet machine: it prints the load average.
+// (models x 3 + 24) x seconds, plus 14 x seconds for the repeated mixes, plus the
+// recalibration windows before and after each mix (13-14 minutes with the defaults). Run it on
+// a quiet machine: it prints the load average.
 //
 //   capacity_bench [--models A.onnx,B.onnx,C.onnx,D.onnx] [--shape NAME=dims] [--seconds 12]
 //                  [--profile-seconds 2] [--slots N --threads T] [--llm PATH | --no-llm]
