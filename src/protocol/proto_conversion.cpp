@@ -18,8 +18,8 @@ void to_proto(const VDeviceParams& params, v1::VDeviceParams& message) {
     message.set_npu_sim_compute_outputs(params.npu_sim.compute_outputs);
     message.set_fair_device_time(params.scheduler.fair_device_time);
     message.set_aging_step_ms(static_cast<uint32_t>(params.scheduler.aging_step.count()));
-    message.set_anticipation_us(static_cast<uint32_t>(
-        std::max<int64_t>(0, params.scheduler.anticipation.count())));
+    message.set_anticipation_us(
+        static_cast<uint32_t>(std::max<int64_t>(0, params.scheduler.anticipation.count())));
 }
 
 void to_proto(const devices::TensorSpec& tensor, v1::TensorSpec& message) {

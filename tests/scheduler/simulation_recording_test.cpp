@@ -171,8 +171,8 @@ TEST(SimulationRecordingTest, TheClosedLoopRaceReadsBackAsItWasSimulated) {
     SimulatedDevice never_first;
     never_first.closed_loop_in_time = 0;
     EXPECT_EQ(closed_loop_in_time_of(recording_of_simulation(
-                  simulate(alone, never_first, without_anticipation(), milliseconds(100), true), alone,
-                  never_first)),
+                  simulate(alone, never_first, without_anticipation(), milliseconds(100), true),
+                  alone, never_first)),
               1.0);
 }
 
@@ -189,7 +189,8 @@ TEST(SimulationRecordingTest, EachModelsRaceReadsBackAsItWasSimulated) {
     SimulatedDevice device;
     device.closed_loop_in_time = 0.5;  // overridden by both
     const auto recording = recording_of_simulation(
-        simulate(models, device, without_anticipation(), std::chrono::seconds(2), true), models, device);
+        simulate(models, device, without_anticipation(), std::chrono::seconds(2), true), models,
+        device);
     const auto shares = closed_loop_in_time_by_model(recording);
     ASSERT_EQ(shares.size(), 2u);
     EXPECT_EQ(shares.at(1), 1.0);
