@@ -240,6 +240,18 @@ std::vector<double> device_ms_by_model(const corun::scheduler::SchedulerRecordin
     return medians;
 }
 
+// Each model of `loaded` alone, one after the other, for `seconds` (at least MIN_WINDOW_FRAMES
+// frames: 0.5 s held 7 of nanodet's, and its figure moved 55-87 ms between mixes where its
+// frames in the mixes took 65-79): its slot time per frame. All 0 when `seconds` is 0.
+corun::Expected<std::vector<double>> slot_times_alone(const Loaded& loaded, double seconds) {
+    std::vector<double> times_ms(loaded.models.size(), 0.0);
+    for (size_t i = 0; i < loaded.models.size() && seconds > 0; ++i) {
+        CORUN_TRY(const auto result, corun::tools::pump_alone(*loaded.models[i], seconds));
+        times_ms[i] = corun::tools::slot_time_ms(result);
+    }
+    return times_ms;
+}
+
 // Runs the models at once with their patterns (and an LLM generating beside them, if given);
 // every model's latencies (for the LLM: its times to first token, last).
 corun::Expected<std::vector<Measured>> run_mix(
@@ -251,14 +263,8 @@ corun::Expected<std::vector<Measured>> run_mix(
     // Each model alone, once more, moments before the mix (the --recalibrate figures). A repeated
     // run measures them too, unused: both runs of a mix go through the same steps, so that the
     // run-to-run figure compares like with like.
-    std::vector<double> alone_ms(paths.size(), 0.0);
-    for (size_t i = 0; i < paths.size() && options.recalibrate_seconds > 0; ++i) {
-        // At least MIN_WINDOW_FRAMES frames: 0.5 s held 7 of nanodet's, and its figure moved
-        // 55-87 ms between mixes where its frames in the mixes took 65-79.
-        CORUN_TRY(const auto result,
-                  corun::tools::pump_alone(*loaded.models[i], options.recalibrate_seconds));
-        alone_ms[i] = corun::tools::slot_time_ms(result);
-    }
+    CORUN_TRY(const std::vector<double> alone_ms,
+              slot_times_alone(loaded, options.recalibrate_seconds));
     std::unique_ptr<corun::genai::LLM> llm;
     std::string prompt;
     if (!llm_path.empty()) {
@@ -373,12 +379,8 @@ corun::Expected<std::vector<Measured>> run_mix(
     const std::vector<double> mix_device_ms = device_ms_by_model(traced.recording, loaded, settled);
     // Each model alone once more, right after the mix: with the figure before it, the device's
     // speed while the mix ran (on this VM it moves by 10-40% between windows seconds apart).
-    std::vector<double> alone_after_ms(paths.size(), 0.0);
-    for (size_t i = 0; i < paths.size() && options.recalibrate_seconds > 0; ++i) {
-        CORUN_TRY(const auto result,
-                  corun::tools::pump_alone(*loaded.models[i], options.recalibrate_seconds));
-        alone_after_ms[i] = corun::tools::slot_time_ms(result);
-    }
+    CORUN_TRY(const std::vector<double> alone_after_ms,
+              slot_times_alone(loaded, options.recalibrate_seconds));
     std::vector<Measured> measured;
     for (size_t i = 0; i < paths.size(); ++i) {
         if (!failures[i].is_ok()) return failures[i].with_context(paths[i]);

@@ -402,8 +402,9 @@ struct ModelScheduler::State {
     // Until when a free shared slot of `device_index` holds its decision for a returning
     // model's next frame (SchedulingPolicy::anticipate over `view`, as refreshed for the
     // decision).
-    std::optional<TimePoint> anticipation(TimePoint now, size_t device_index) const {
-        std::vector<ReturningModel> returning;
+    std::optional<TimePoint> anticipation(TimePoint now, size_t device_index) {
+        if (policy.options().anticipation <= std::chrono::nanoseconds(0)) return std::nullopt;
+        returning.clear();
         for (const auto& [id, model] : models) {
             if (model.frames_queued > 0 || model.running > 0 || !model.returns_promptly ||
                 !model.last_finished) {
@@ -488,7 +489,8 @@ struct ModelScheduler::State {
     // what the earlier one used while it was idle (measured: a 22 ms model starved for 270 ms
     // at the start of a mix of four after each had run alone; docs/PERFORMANCE.md, P5).
     int64_t ledger_floor_ns = 0;
-    std::vector<ModelQueueState> view;  // reused for each decision
+    std::vector<ModelQueueState> view;      // reused for each decision
+    std::vector<ReturningModel> returning;  // reused for each decision (anticipation)
     size_t running = 0;
     uint64_t dispatches = 0;  // bursts dispatched, all models
     bool stopping = false;
@@ -675,14 +677,14 @@ Status ModelScheduler::push_locked(InferRequest request, std::optional<Refusal>&
         }
         ++model.deadlines.admitted;
     }
-    if (model.frames_queued == 0 && model.running == 0 && model.last_finished) {
-        model.returns_promptly =
-            now - *model.last_finished <= state_->policy.options().anticipation;
-    }
-    if (model.frames_queued == 0 && model.running == 0 &&
-        (!model.last_finished ||
-         now - *model.last_finished > state_->policy.options().idle_before_catch_up)) {
-        state_->catch_up(request.model_id, model);
+    if (model.frames_queued == 0 && model.running == 0) {
+        const PolicyOptions& options = state_->policy.options();
+        if (model.last_finished) {
+            model.returns_promptly = now - *model.last_finished <= options.anticipation;
+        }
+        if (!model.last_finished || now - *model.last_finished > options.idle_before_catch_up) {
+            state_->catch_up(request.model_id, model);
+        }
     }
     model.frames_queued += request.frames;
     uint64_t recorded_id = 0;

@@ -60,29 +60,29 @@ std::optional<TimePoint> SchedulingPolicy::anticipate(TimePoint now,
         returning.empty()) {
         return std::nullopt;
     }
-    int top = -1;  // the highest effective priority of a waiting model
+    // The highest effective priority of a waiting model, and the least ledger at that level
+    // (with fairness by device time, a returning model of that level that has used more would
+    // not get the slot).
+    int top = -1;
+    int64_t least_ledger = 0;
     for (const ModelQueueState& model : models) {
         if (model.frames_queued == 0) continue;
         // Holding a slot from a frame with a deadline would spend its slack on a guess.
         if (model.deadline != NO_DEADLINE) return std::nullopt;
-        top = std::max<int>(top, effective_priority(model, now));
+        const int priority = effective_priority(model, now);
+        if (priority > top || (priority == top && model.device_time_ns < least_ledger)) {
+            least_ledger = model.device_time_ns;
+        }
+        top = std::max(top, priority);
     }
     if (top < 0) return std::nullopt;  // nothing waits: there is nothing to decide
-    // With fairness by device time, the least ledger among the waiting models of the top
-    // level: a returning model of that level that has used more would not get the slot.
-    std::optional<int64_t> least_ledger;
-    for (const ModelQueueState& model : models) {
-        if (model.frames_queued == 0 || int{effective_priority(model, now)} != top) continue;
-        least_ledger =
-            least_ledger ? std::min(*least_ledger, model.device_time_ns) : model.device_time_ns;
-    }
     std::optional<TimePoint> until;
     uint32_t awaited = 0;
     for (const ReturningModel& model : returning) {
         const TimePoint window_end = model.finished + options_.anticipation;
         if (window_end <= now || int{model.priority} < top) continue;
         if (options_.fair_device_time && int{model.priority} == top &&
-            model.device_time_ns >= *least_ledger) {
+            model.device_time_ns >= least_ledger) {
             continue;  // its frame would lose to a waiting one: no use waiting for it
         }
         ++awaited;

@@ -314,12 +314,16 @@ private:
         // running for longer than PolicyOptions::idle_before_catch_up) starts level with the
         // least-served busy model; a client sending its next frame (or generation) sooner after
         // its last left the device keeps its ledger.
-        if (client.queued.empty() && client.running == 0 && client.last_left != NEVER) {
-            client.returns_promptly = now - client.last_left <= policy_.options().anticipation;
+        if (client.queued.empty() && client.running == 0) {
+            const PolicyOptions& options = policy_.options();
+            if (client.last_left != NEVER) {
+                client.returns_promptly = now - client.last_left <= options.anticipation;
+            }
+            if (client.last_left == NEVER ||
+                now - client.last_left > options.idle_before_catch_up) {
+                catch_up(i);
+            }
         }
-        const bool idle = client.last_left == NEVER ||
-                          now - client.last_left > policy_.options().idle_before_catch_up;
-        if (client.queued.empty() && client.running == 0 && idle) catch_up(i);
         ++client.admitted;
         client.queued.push_back({job, now});
     }
