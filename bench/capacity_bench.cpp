@@ -417,6 +417,26 @@ std::string stem(const std::string& path) {
 // windows seconds apart; the profile is seconds to minutes old when a mix runs, and that drift
 // is the machine's, not the capacity model's error (--recalibrate 0 keeps the profile as
 // measured). Only frames alone are timed for it: nothing of the mix itself enters a prediction.
+Json gaps_in_microseconds(const corun::router::DeviceProfile& section) {
+    Json by_clients = Json::array();
+    for (const auto& gaps : section.closed_loop_gaps_by_clients) {
+        Json gaps_us = Json::array();
+        for (auto gap : gaps) gaps_us.push_back(static_cast<double>(gap.count()) / 1000.0);
+        by_clients.push_back(gaps_us);
+    }
+    return by_clients;
+}
+
+bool has_return_gaps(const corun::router::DeviceProfile& section) {
+    return !section.closed_loop_gaps_by_clients.empty() ||
+           !section.model_closed_loop_gaps_by_clients.empty();
+}
+
+void clear_return_gaps(corun::router::DeviceProfile& section) {
+    section.closed_loop_gaps_by_clients.clear();
+    section.model_closed_loop_gaps_by_clients.clear();
+}
+
 corun::router::CapacityProfile profile_for(const corun::router::DeviceProfile& section,
                                            const std::string& kind,
                                            const std::vector<std::string>& mix,
@@ -466,8 +486,12 @@ struct Comparison {
     double again = 0;  // the same mix measured a second time (0: not repeated)
     // Predicted with the other recalibration (before only, or bracketed; 0: not predicted).
     double other = 0;
+    // Predicted without the clients' measured return gaps, from the shares in time alone (as
+    // until the sixteenth session; 0: not predicted, the profile has no gaps).
+    double shares_only = 0;
     double error() const { return error_of(predicted); }
     double other_error() const { return error_of(other); }
+    double shares_only_error() const { return error_of(shares_only); }
     double rule_error() const { return error_of(rule); }
     double again_error() const { return error_of(again); }
     double error_of(double estimate) const {
@@ -495,21 +519,28 @@ struct ErrorSpread {
 };
 
 struct Summary {
-    ErrorSpread model, rule, again, other;
+    ErrorSpread model, rule, again, other, shares_only;
     size_t count = 0;
 };
 
 Summary summarise(const std::vector<Comparison>& all, const std::string& target) {
-    std::vector<double> errors, rule_errors, again_errors, other_errors;
+    std::vector<double> errors, rule_errors, again_errors, other_errors, shares_only_errors;
     for (const auto& comparison : all) {
         if (!target.empty() && comparison.target != target) continue;
         errors.push_back(comparison.error());
         if (comparison.rule > 0) rule_errors.push_back(comparison.rule_error());
         if (comparison.again > 0) again_errors.push_back(comparison.again_error());
         if (comparison.other > 0) other_errors.push_back(comparison.other_error());
+        if (comparison.shares_only > 0) {
+            shares_only_errors.push_back(comparison.shares_only_error());
+        }
     }
-    return {ErrorSpread::of(errors), ErrorSpread::of(rule_errors), ErrorSpread::of(again_errors),
-            ErrorSpread::of(other_errors), errors.size()};
+    return {ErrorSpread::of(errors),
+            ErrorSpread::of(rule_errors),
+            ErrorSpread::of(again_errors),
+            ErrorSpread::of(other_errors),
+            ErrorSpread::of(shares_only_errors),
+            errors.size()};
 }
 
 int usage() {
@@ -544,6 +575,8 @@ corun::Status bench_target(const Target& target, const Options& options,
     if (options.closed_loop_in_time >= 0) {
         section.closed_loop_in_time = options.closed_loop_in_time;
         section.closed_loop_in_time_by_clients.clear();
+        section.model_closed_loop_in_time_by_clients.clear();
+        clear_return_gaps(section);
     }
     std::string llm_path = options.no_llm || target.kind != "cpu" ? "" : options.llm;
     if (!llm_path.empty()) {
@@ -576,6 +609,19 @@ corun::Status bench_target(const Target& target, const Options& options,
         }
         std::fprintf(text_out, ")");
     }
+    if (!section.closed_loop_gaps_by_clients.empty()) {
+        // Where the late frames came, against the scheduler's anticipation window: what the
+        // share in time alone cannot say.
+        std::fprintf(text_out, "; next frames after the window of %lld us with 2..%zu models:",
+                     static_cast<long long>(options.anticipation.count()),
+                     section.closed_loop_gaps_by_clients.size() + 1);
+        for (const auto& gaps : section.closed_loop_gaps_by_clients) {
+            const auto after = std::count_if(gaps.begin(), gaps.end(),
+                                             [&](auto gap) { return gap > options.anticipation; });
+            std::fprintf(text_out, " %.0f%%",
+                         100.0 * static_cast<double>(after) / static_cast<double>(gaps.size()));
+        }
+    }
     std::fprintf(text_out, "; slowdown with 1..%zu slots busy:", section.interference.size());
     for (double factor : section.interference) std::fprintf(text_out, " %.2f", factor);
     std::fprintf(text_out, ")\n");
@@ -584,6 +630,7 @@ corun::Status bench_target(const Target& target, const Options& options,
         {"interference", section.interference},
         {"closed_loop_in_time", section.closed_loop_in_time},
         {"closed_loop_in_time_by_clients", section.closed_loop_in_time_by_clients},
+        {"closed_loop_gap_us_by_clients", gaps_in_microseconds(section)},
         {"slot_ms", slot_ms},
         {"runs", Json::array()}};
 
@@ -638,6 +685,17 @@ corun::Status bench_target(const Target& target, const Options& options,
                       corun::router::predict(profile_for(section, target.kind, mix, measured,
                                                          !options.recalibrate_bracketed),
                                              plan));
+            // And without the return gaps, when the profile has them.
+            std::optional<corun::CapacityPrediction> predicted_shares_only;
+            if (has_return_gaps(section)) {
+                corun::router::DeviceProfile shares_alone = section;
+                clear_return_gaps(shares_alone);
+                CORUN_TRY(
+                    predicted_shares_only,
+                    corun::router::predict(profile_for(shares_alone, target.kind, mix, measured,
+                                                       options.recalibrate_bracketed),
+                                           plan));
+            }
             if (!options.trace_dir.empty()) {
                 CORUN_RETURN_IF_ERROR(write_predicted_trace(
                     trace_path(options, target.kind, workload, count, "predicted"), profile, plan,
@@ -658,12 +716,16 @@ corun::Status bench_target(const Target& target, const Options& options,
                                       percentile,  measured_ms, predicted_ms, n * solo_ms,
                                       again_ms,    other_ms};
                 };
-                const Comparison p50 =
+                Comparison p50 =
                     compare("p50", measured[i].p50, prediction.latency_p50_ms, solo[i].p50,
                             again.empty() ? 0.0 : again[i].p50, other.latency_p50_ms);
-                const Comparison p95 =
+                Comparison p95 =
                     compare("p95", measured[i].p95, prediction.latency_p95_ms, solo[i].p95,
                             again.empty() ? 0.0 : again[i].p95, other.latency_p95_ms);
+                if (predicted_shares_only) {
+                    p50.shares_only = predicted_shares_only->models[i].latency_p50_ms;
+                    p95.shares_only = predicted_shares_only->models[i].latency_p95_ms;
+                }
                 std::fprintf(text_out,
                              "    %-24.24s %6.1f/s p50 %7.2f meas %7.2f pred (%5.1f%%) %7.2f rule "
                              "(%5.1f%%) | p95 %7.2f meas %7.2f pred (%5.1f%%) %7.2f rule "
@@ -688,6 +750,8 @@ corun::Status bench_target(const Target& target, const Options& options,
                                          {"mix_device_ms", measured[i].mix_device_ms},
                                          {"other_recalibration_p50_ms", p50.other},
                                          {"other_recalibration_p95_ms", p95.other},
+                                         {"shares_only_p50_ms", p50.shares_only},
+                                         {"shares_only_p95_ms", p95.shares_only},
                                          {"rule_p50_ms", p50.rule},
                                          {"measured_p95_ms", p95.measured},
                                          {"predicted_p95_ms", p95.predicted},
@@ -957,6 +1021,12 @@ int main(int argc, char** argv) {
                 options.recalibrate_bracketed ? "before the mix only" : "before and after the mix",
                 100 * summary.other.median, 100 * summary.other.worst);
         }
+        if (summary.shares_only.worst > 0) {
+            std::fprintf(text_out,
+                         "  %-8s %3s          without the return gaps (shares in time alone): "
+                         "median %5.1f%% worst %6.1f%%\n",
+                         "", "", 100 * summary.shares_only.median, 100 * summary.shares_only.worst);
+        }
         if (options.repeat) {
             std::fprintf(text_out,
                          "  %-8s %3s          the same mixes run again (run-to-run floor): "
@@ -971,6 +1041,8 @@ int main(int argc, char** argv) {
                                      {"rule_worst_error", summary.rule.worst},
                                      {"other_recalibration_median_error", summary.other.median},
                                      {"other_recalibration_worst_error", summary.other.worst},
+                                     {"shares_only_median_error", summary.shares_only.median},
+                                     {"shares_only_worst_error", summary.shares_only.worst},
                                      {"run_to_run_median_error", summary.again.median},
                                      {"run_to_run_worst_error", summary.again.worst},
                                      {"target_met", met}});

@@ -244,6 +244,10 @@ double slot_time_ms(const PumpResult& alone) {
 struct ClosedLoopShares {
     double all = 1.0;
     std::vector<double> per_model;
+    // Where the late frames came (scheduler::closed_loop_gaps_of): over all, and per model
+    // (the group's where a model raced too few times); empty when too few frames raced.
+    router::DeviceProfile::ReturnGaps all_gaps;
+    std::vector<router::DeviceProfile::ReturnGaps> per_model_gaps;
 };
 
 // Phase 5 of measure_cpu_section: every model with one client calling run() in a loop, all at
@@ -283,9 +287,19 @@ Expected<std::optional<ClosedLoopShares>> measure_closed_loop_in_time(
     ClosedLoopShares shares;
     shares.all = scheduler::closed_loop_in_time_of(traced.recording);
     const auto by_model = scheduler::closed_loop_in_time_by_model(traced.recording);
+    shares.all_gaps = scheduler::closed_loop_gaps_of(traced.recording, SPREAD_POINTS);
+    // Nothing raced (as many slots as clients): nothing to place; in time, as the share's 1.
+    if (shares.all_gaps.empty()) shares.all_gaps = {std::chrono::nanoseconds(0)};
+    const auto gaps_by_model =
+        scheduler::closed_loop_gaps_by_model(traced.recording, SPREAD_POINTS);
     for (PreparedModel* model : models) {
-        auto own = by_model.find(model->configured->scheduler_model_id());
+        const uint64_t id = model->configured->scheduler_model_id();
+        auto own = by_model.find(id);
         shares.per_model.push_back(own != by_model.end() ? own->second : shares.all);
+        auto own_gaps = gaps_by_model.find(id);
+        const bool enough = own_gaps != gaps_by_model.end() &&
+                            own_gaps->second.size() == SPREAD_POINTS;  // 20 frames raced
+        shares.per_model_gaps.push_back(enough ? own_gaps->second : shares.all_gaps);
     }
     return std::optional<ClosedLoopShares>(std::move(shares));
 }
@@ -407,15 +421,20 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
             CORUN_TRY(const auto shares, measure_closed_loop_in_time(vdevice, first, seconds));
             if (!shares) break;  // not recordable now: none of them is measured
             section.closed_loop_in_time_by_clients.push_back(shares->all);
-            // Each model's own share; the group's for a model not in it.
+            section.closed_loop_gaps_by_clients.push_back(shares->all_gaps);
+            // Each model's own share and gaps; the group's for a model not in it.
             for (size_t m = 0; m < models.size(); ++m) {
                 section.model_closed_loop_in_time_by_clients[models[m]->name()].push_back(
                     m < k ? shares->per_model[m] : shares->all);
+                section.model_closed_loop_gaps_by_clients[models[m]->name()].push_back(
+                    m < k ? shares->per_model_gaps[m] : shares->all_gaps);
             }
         }
         if (section.closed_loop_in_time_by_clients.size() + 1 != models.size()) {
             section.closed_loop_in_time_by_clients.clear();  // 1 for any number (said above)
             section.model_closed_loop_in_time_by_clients.clear();
+            section.closed_loop_gaps_by_clients.clear();
+            section.model_closed_loop_gaps_by_clients.clear();
         } else {
             section.closed_loop_in_time = section.closed_loop_in_time_by_clients.back();
             if (models.size() == 2) section.closed_loop_in_time_by_clients.clear();

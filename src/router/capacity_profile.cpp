@@ -1,6 +1,7 @@
 #include "router/capacity_profile.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -110,6 +111,48 @@ Expected<std::vector<double>> closed_loop_shares_field(const Json& list, const s
                        "each is a share of frames from 0 to 1");
 }
 
+// A "closed_loop_gap_us_by_clients" list, the device's or a model's: for k = 2, 3, ... closed-loop
+// models, gaps in microseconds at evenly spaced quantiles, ascending.
+Expected<std::vector<DeviceProfile::ReturnGaps>> closed_loop_gaps_field(const Json& list,
+                                                                        const std::string& field) {
+    if (!list.is_array() || list.empty() || list.size() > 256) {
+        return invalid(field +
+                       " must be a list of 1..256 lists (for 2, 3, ... closed-loop models) of a "
+                       "client's return gaps in microseconds, got " +
+                       list.dump());
+    }
+    std::vector<DeviceProfile::ReturnGaps> by_clients;
+    for (size_t k = 0; k < list.size(); ++k) {
+        const std::string at = field + "[" + std::to_string(k) + "]";
+        CORUN_TRY(const std::vector<double> gaps_us,
+                  number_list(list[k], at, MOST_SPREAD_POINTS, 0, MOST_RETURN_GAP_US,
+                              "gaps in microseconds at evenly spaced quantiles, ascending "
+                              "(`corun benchmark --profile` writes 20)",
+                              "each is how long after the slot's decision a client's next frame "
+                              "came, 0..60e6 us (0: before it)"));
+        DeviceProfile::ReturnGaps gaps;
+        for (size_t i = 0; i < gaps_us.size(); ++i) {
+            if (i > 0 && gaps_us[i] < gaps_us[i - 1]) {
+                return invalid(at + " must be ascending (gaps at rising quantiles), but " +
+                               Json(gaps_us[i]).dump() + " follows " + Json(gaps_us[i - 1]).dump());
+            }
+            gaps.emplace_back(std::llround(gaps_us[i] * 1000.0));
+        }
+        by_clients.push_back(std::move(gaps));
+    }
+    return by_clients;
+}
+
+Json gaps_to_json(const std::vector<DeviceProfile::ReturnGaps>& by_clients) {
+    Json list = Json::array();
+    for (const auto& gaps : by_clients) {
+        Json gaps_us = Json::array();
+        for (auto gap : gaps) gaps_us.push_back(static_cast<double>(gap.count()) / 1000.0);
+        list.push_back(gaps_us);
+    }
+    return list;
+}
+
 Expected<GenerativeTiming> generative_entry(const Json& entry, const std::string& where) {
     if (!entry.is_object()) return invalid(where + " must be an object");
     GenerativeTiming timing;
@@ -154,6 +197,11 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
                           closed_loop_shares_field(entry["closed_loop_in_time_by_clients"],
                                                    at + ".closed_loop_in_time_by_clients"));
             }
+            if (entry.contains("closed_loop_gap_us_by_clients")) {
+                CORUN_TRY(profile.model_closed_loop_gaps_by_clients[model],
+                          closed_loop_gaps_field(entry["closed_loop_gap_us_by_clients"],
+                                                 at + ".closed_loop_gap_us_by_clients"));
+            }
         }
     }
     if (section.contains("device") && section["device"].is_object()) {
@@ -190,6 +238,11 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
             CORUN_TRY(profile.closed_loop_in_time_by_clients,
                       closed_loop_shares_field(device["closed_loop_in_time_by_clients"],
                                                at + ".closed_loop_in_time_by_clients"));
+        }
+        if (device.contains("closed_loop_gap_us_by_clients")) {
+            CORUN_TRY(profile.closed_loop_gaps_by_clients,
+                      closed_loop_gaps_field(device["closed_loop_gap_us_by_clients"],
+                                             at + ".closed_loop_gap_us_by_clients"));
         }
         if (device.contains("one_burst_per_model")) {
             if (!device["one_burst_per_model"].is_boolean()) {
@@ -243,6 +296,11 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
             section["models"][name]["closed_loop_in_time_by_clients"] = shares;
         }
     }
+    for (const auto& [name, gaps] : profile.model_closed_loop_gaps_by_clients) {
+        if (section["models"].contains(name)) {
+            section["models"][name]["closed_loop_gap_us_by_clients"] = gaps_to_json(gaps);
+        }
+    }
     if (with_configuration) {
         section["device"]["cores"] = profile.cores;
         section["device"]["execution_slots"] = profile.execution_slots;
@@ -253,6 +311,10 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
     if (!profile.closed_loop_in_time_by_clients.empty()) {
         section["device"]["closed_loop_in_time_by_clients"] =
             profile.closed_loop_in_time_by_clients;
+    }
+    if (!profile.closed_loop_gaps_by_clients.empty()) {
+        section["device"]["closed_loop_gap_us_by_clients"] =
+            gaps_to_json(profile.closed_loop_gaps_by_clients);
     }
     if (profile.closed_loop_in_time < 1) {
         section["device"]["closed_loop_in_time"] = profile.closed_loop_in_time;
@@ -349,7 +411,27 @@ double share_for(const std::vector<double>& shares, size_t closed_loop_models, d
     return shares[std::min(closed_loop_models - 2, shares.size() - 1)];
 }
 
+// gaps[k - 2] for k closed-loop models, the last one beyond and for fewer than two.
+const DeviceProfile::ReturnGaps& gaps_for(const std::vector<DeviceProfile::ReturnGaps>& gaps,
+                                          size_t closed_loop_models) {
+    static const DeviceProfile::ReturnGaps none;
+    if (gaps.empty()) return none;
+    if (closed_loop_models < 2) return gaps.back();
+    return gaps[std::min(closed_loop_models - 2, gaps.size() - 1)];
+}
+
 }  // namespace
+
+const DeviceProfile::ReturnGaps& DeviceProfile::closed_loop_gaps(size_t closed_loop_models) const {
+    return gaps_for(closed_loop_gaps_by_clients, closed_loop_models);
+}
+
+const DeviceProfile::ReturnGaps& DeviceProfile::closed_loop_gaps(const std::string& model,
+                                                                 size_t closed_loop_models) const {
+    auto own = model_closed_loop_gaps_by_clients.find(model);
+    if (own == model_closed_loop_gaps_by_clients.end()) return closed_loop_gaps(closed_loop_models);
+    return gaps_for(own->second, closed_loop_models);
+}
 
 double DeviceProfile::closed_loop_share(size_t closed_loop_models) const {
     return share_for(closed_loop_in_time_by_clients, closed_loop_models, closed_loop_in_time);

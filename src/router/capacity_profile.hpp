@@ -82,6 +82,20 @@ struct DeviceProfile {
     std::map<std::string, std::vector<double>> model_closed_loop_in_time_by_clients;
     // `model`'s share with `closed_loop_models` closed-loop models: its own, else the device's.
     double closed_loop_share(const std::string& model, size_t closed_loop_models) const;
+    // "closed_loop_gap_us_by_clients": where the late frames come, [k - 2] with k closed-loop
+    // models: each a list of gaps in microseconds at evenly spaced quantiles, ascending, 0 for
+    // a frame in time (scheduler::SimulatedModel::closed_loop_gaps,
+    // scheduler/closed_loop_race.hpp). The device's over all models, and a model's own in its
+    // "models" entry. Absent: the shares above, which put every late frame just after the
+    // decision.
+    using ReturnGaps = std::vector<std::chrono::nanoseconds>;
+    std::vector<ReturnGaps> closed_loop_gaps_by_clients;
+    std::map<std::string, std::vector<ReturnGaps>> model_closed_loop_gaps_by_clients;
+    // The gaps for `closed_loop_models` closed-loop models (as closed_loop_share: that number's,
+    // else the nearest measured, and for fewer than two the most measured); empty if none.
+    const ReturnGaps& closed_loop_gaps(size_t closed_loop_models) const;
+    // `model`'s own gaps, else the device's (as closed_loop_share); empty if neither.
+    const ReturnGaps& closed_loop_gaps(const std::string& model, size_t closed_loop_models) const;
     // "one_burst_per_model": measured on the cpu device sharing its cores by itself, which runs
     // one burst of a model at a time (scheduler::SimulatedDevice::one_burst_per_model).
     bool one_burst_per_model = false;
@@ -102,6 +116,7 @@ struct CapacityProfile {
 };
 
 inline constexpr size_t MOST_SPREAD_POINTS = 64;
+inline constexpr double MOST_RETURN_GAP_US = 60e6;  // a minute: a client that came back at all
 
 inline constexpr const char* NPU_SIM_SECTION = "npu-sim";
 inline constexpr const char* CPU_SECTION = "cpu";

@@ -174,6 +174,7 @@ std::vector<scheduler::SimulatedModel> simulated_models(const CapacityWorkload& 
         }
         // Its own share, else the device's (the same as simulated_device gives the device).
         model.closed_loop_in_time = device.closed_loop_share(planned.name, closed_loop_models);
+        model.closed_loop_gaps = device.closed_loop_gaps(planned.name, closed_loop_models);
         if (auto timing = device.models.find(planned.name); timing != device.models.end()) {
             model.timing = timing->second;
         } else {
@@ -217,6 +218,7 @@ scheduler::SimulatedDevice simulated_device(const CapacityWorkload& workload,
     simulated.interference = device.interference;
     simulated.cold_after = device.cold_after;
     simulated.closed_loop_in_time = device.closed_loop_share(closed_loop_count(workload));
+    simulated.closed_loop_gaps = device.closed_loop_gaps(closed_loop_count(workload));
     simulated.one_burst_per_model = device.one_burst_per_model;
     return simulated;
 }

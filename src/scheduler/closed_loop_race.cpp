@@ -1,6 +1,7 @@
 #include "scheduler/closed_loop_race.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <vector>
 
@@ -32,10 +33,11 @@ private:
     std::map<uint64_t, std::vector<std::pair<TimePoint, uint32_t>>> samples_;
 };
 
-// Per model: of its frames that raced, how many were in time.
+// Per model: of its frames that raced, how many were in time, and each one's return gap.
 struct RaceCount {
     size_t in_time = 0;
     size_t counted = 0;
+    std::vector<std::chrono::nanoseconds> gaps;  // 0 for a frame in time
 };
 
 std::map<uint64_t, RaceCount> race_counts(const SchedulerRecording& recording) {
@@ -60,7 +62,10 @@ std::map<uint64_t, RaceCount> race_counts(const SchedulerRecording& recording) {
                 }
                 RaceCount& count = counts[model_id];
                 ++count.counted;
-                if (frames[f + 1]->submitted <= decided.start) ++count.in_time;
+                const bool in_time = frames[f + 1]->submitted <= decided.start;
+                if (in_time) ++count.in_time;
+                count.gaps.push_back(in_time ? std::chrono::nanoseconds(0)
+                                             : frames[f + 1]->submitted - ran.end);
                 break;
             }
         }
@@ -70,6 +75,27 @@ std::map<uint64_t, RaceCount> race_counts(const SchedulerRecording& recording) {
 
 double share_of(const RaceCount& count) {
     return static_cast<double>(count.in_time) / static_cast<double>(count.counted);
+}
+
+// The gaps at `points` evenly spaced quantiles (each bin's middle), linear between the sorted
+// gaps; with fewer gaps than points, one point per gap.
+std::vector<std::chrono::nanoseconds> quantiles_of(std::vector<std::chrono::nanoseconds> gaps,
+                                                   size_t points) {
+    points = std::min(points, gaps.size());
+    if (points == 0) return {};
+    std::sort(gaps.begin(), gaps.end());
+    std::vector<std::chrono::nanoseconds> quantiles;
+    for (size_t k = 0; k < points; ++k) {
+        const double position = (static_cast<double>(k) + 0.5) / static_cast<double>(points) *
+                                static_cast<double>(gaps.size() - 1);
+        const auto below = static_cast<size_t>(position);
+        const size_t above = std::min(below + 1, gaps.size() - 1);
+        const double share = position - static_cast<double>(below);
+        const double gap = static_cast<double>(gaps[below].count()) +
+                           share * static_cast<double>((gaps[above] - gaps[below]).count());
+        quantiles.emplace_back(static_cast<int64_t>(std::llround(gap)));
+    }
+    return quantiles;
 }
 
 }  // namespace
@@ -89,6 +115,25 @@ std::map<uint64_t, double> closed_loop_in_time_by_model(const SchedulerRecording
         if (count.counted > 0) shares[model_id] = share_of(count);
     }
     return shares;
+}
+
+std::vector<std::chrono::nanoseconds> closed_loop_gaps_of(const SchedulerRecording& recording,
+                                                          size_t points) {
+    std::vector<std::chrono::nanoseconds> all;
+    for (const auto& [model_id, count] : race_counts(recording)) {
+        all.insert(all.end(), count.gaps.begin(), count.gaps.end());
+    }
+    return quantiles_of(std::move(all), points);
+}
+
+std::map<uint64_t, std::vector<std::chrono::nanoseconds>> closed_loop_gaps_by_model(
+    const SchedulerRecording& recording, size_t points) {
+    std::map<uint64_t, std::vector<std::chrono::nanoseconds>> gaps;
+    for (auto& [model_id, count] : race_counts(recording)) {
+        auto quantiles = quantiles_of(std::move(count.gaps), points);
+        if (!quantiles.empty()) gaps[model_id] = std::move(quantiles);
+    }
+    return gaps;
 }
 
 }  // namespace corun::scheduler

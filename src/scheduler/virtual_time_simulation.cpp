@@ -91,14 +91,23 @@ Nanoseconds exponential_gap(std::mt19937_64& random, Nanoseconds mean) {
     return Nanoseconds(std::max<int64_t>(1, std::llround(gap)));
 }
 
-// One ratio from a model's frame spread (ascending ratios at evenly spaced quantiles), linear
-// between the points.
-double spread_draw(std::mt19937_64& random, const std::vector<double>& spread) {
-    if (spread.size() == 1) return spread.front();
-    const double position = uniform_draw(random) * static_cast<double>(spread.size() - 1);
+double number_of(double value) {
+    return value;
+}
+double number_of(Nanoseconds value) {
+    return static_cast<double>(value.count());
+}
+
+// One value from a distribution given at evenly spaced quantiles (ascending: a model's frame
+// spread, a client's return gaps), linear between the points.
+template <typename Value>
+double quantile_draw(std::mt19937_64& random, const std::vector<Value>& points) {
+    if (points.size() == 1) return number_of(points.front());
+    const double position = uniform_draw(random) * static_cast<double>(points.size() - 1);
     const size_t below = static_cast<size_t>(position);
     const double above_share = position - static_cast<double>(below);
-    return spread[below] + above_share * (spread[below + 1] - spread[below]);
+    const double low = number_of(points[below]);
+    return low + above_share * (number_of(points[below + 1]) - low);
 }
 
 // Each model's spread draws its own sequence, the same in every run.
@@ -446,22 +455,33 @@ private:
             const Nanoseconds think = arrivals.kind == ArrivalPattern::Kind::CLOSED_LOOP
                                           ? arrivals.think
                                           : Nanoseconds(0);
-            // Late: one nanosecond after the decisions made at `now`, as a real client's frame
-            // comes 10-60 us after them: within the anticipation window, so a slot that holds
-            // for it (its frame would win) gets it, and one that does not decides without it.
-            const Nanoseconds after_decision(frame_in_time(i) ? 0 : 1);
-            clients_[i].sends.push(now + after_decision + think);
+            clients_[i].sends.push(now + return_gap(i) + think);
         }
     }
 
-    // Whether a closed-loop client's next frame is sent before the decision made as its last
-    // one completes (SimulatedModel::closed_loop_in_time, else SimulatedDevice's).
-    bool frame_in_time(size_t i) {
-        const double share = models_[i].closed_loop_in_time >= 0 ? models_[i].closed_loop_in_time
-                                                                 : device_.closed_loop_in_time;
-        if (share >= 1) return true;
-        if (share <= 0) return false;
-        return uniform_draw(race_random_) < share;
+    // How long after the decisions made as its last frame completes a closed-loop client's next
+    // frame comes: 0, before them (in time); else after them, where a slot holding for it
+    // (anticipation) gets it if it comes within the window. Its measured gaps
+    // (SimulatedModel::closed_loop_gaps, else its share in time, else the device's gaps, else
+    // its share); with a share alone, a late frame comes one nanosecond after the decisions,
+    // as a real client's frame comes 10-60 us after them on an idle machine.
+    Nanoseconds return_gap(size_t i) {
+        const SimulatedModel& model = models_[i];
+        if (!model.closed_loop_gaps.empty()) return gap_draw(model.closed_loop_gaps);
+        if (model.closed_loop_in_time < 0 && !device_.closed_loop_gaps.empty()) {
+            return gap_draw(device_.closed_loop_gaps);
+        }
+        const double share = model.closed_loop_in_time >= 0 ? model.closed_loop_in_time
+                                                            : device_.closed_loop_in_time;
+        if (share >= 1) return Nanoseconds(0);
+        if (share <= 0) return Nanoseconds(1);
+        return Nanoseconds(uniform_draw(race_random_) < share ? 0 : 1);
+    }
+
+    Nanoseconds gap_draw(const std::vector<Nanoseconds>& gaps) {
+        const double gap = quantile_draw(race_random_, gaps);
+        // Any gap at all is after the decisions: a drawn 0.3 ns is not in time.
+        return Nanoseconds(gap <= 0 ? 0 : std::max<int64_t>(1, std::llround(gap)));
     }
 
     // A unit of model i ended: a frame leaves the device; a generative job counts its token
@@ -700,7 +720,7 @@ private:
     // `time` times a draw from `spread` (model i's own sequence); `time` without a spread.
     Nanoseconds with_spread(size_t i, Nanoseconds time, const std::vector<double>& spread) {
         if (spread.empty()) return time;
-        const double ratio = spread_draw(clients_[i].spread_random, spread);
+        const double ratio = quantile_draw(clients_[i].spread_random, spread);
         return Nanoseconds(std::llround(static_cast<double>(time.count()) * ratio));
     }
 

@@ -141,6 +141,13 @@ struct SimulatedModel {
     // closed_loop_in_time), where the race differs by model: a client of fast frames is back
     // sooner than one of slow frames. Negative: the device's.
     double closed_loop_in_time = -1;
+    // Where this model's closed-loop client's next frame comes after the decisions made as its
+    // last completes (scheduler/closed_loop_race.hpp, measured by `corun benchmark --profile`):
+    // gaps at evenly spaced quantiles, ascending, 0 for in time. Each completion draws one,
+    // linear between the points, from the device's race sequence. With an anticipation window,
+    // a gap within it is caught by a slot holding for the model, and one beyond it is not,
+    // which a share in time cannot say. Empty: closed_loop_in_time.
+    std::vector<std::chrono::nanoseconds> closed_loop_gaps;
 };
 
 // The device the models share.
@@ -162,6 +169,9 @@ struct SimulatedDevice {
     // repeatable (router::DeviceProfile::closed_loop_in_time, measured by `corun benchmark
     // --profile`; docs/ROUTER.md).
     double closed_loop_in_time = 1.0;
+    // The same gaps as SimulatedModel::closed_loop_gaps for a model with neither its own gaps
+    // nor its own share. Empty: closed_loop_in_time.
+    std::vector<std::chrono::nanoseconds> closed_loop_gaps;
     // One burst of a model at a time (the threaded scheduler's DeviceSlots::one_burst_per_model,
     // the cpu device sharing its cores by itself): a model with a burst running waits for it
     // rather than taking a second slot.

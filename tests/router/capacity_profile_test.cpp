@@ -23,13 +23,15 @@ const char* EXTENDED_PROFILE = R"({"device": {"context_switch_us": 0},
                      "intra_op_threads": 1, "interference": [1.0, 1.31],
                      "cold_after_us": 100000, "closed_loop_in_time": 0.67,
                      "closed_loop_in_time_by_clients": [0.76, 0.53, 0.67],
+                     "closed_loop_gap_us_by_clients": [[0, 40, 90.5], [0, 0, 300]],
                      "one_burst_per_model": true},
           "models": {"nanodet": {"frame_us": 33000, "host_pre_us": 60, "host_post_us": 25,
                                  "max_in_flight": 2, "overhead_us": 85,
                                  "cold_frame_us": 41000,
                                  "frame_spread": [0.9, 1.0, 1.0, 1.4],
                                  "interference": [1.0, 1.52],
-                                 "closed_loop_in_time_by_clients": [0.5, 0.48, 0.6]}},
+                                 "closed_loop_in_time_by_clients": [0.5, 0.48, 0.6],
+                                 "closed_loop_gap_us_by_clients": [[0, 1200]]}},
           "generative": {"qwen": {"prefill_chunk_tokens": 32, "prefill_chunk_us": 3700000,
                                   "decode_step_us": 104000,
                                   "prefill_spread": [0.9, 1.0, 1.7]}}}})";
@@ -120,6 +122,13 @@ TEST(CapacityProfileTest, WritingAndReadingGivesTheSameProfile) {
     EXPECT_TRUE(again->devices.at(NPU_SIM_SECTION).closed_loop_in_time_by_clients.empty());
     EXPECT_EQ(again->devices.at(CPU_SECTION).model_closed_loop_in_time_by_clients.at("nanodet"),
               (std::vector<double>{0.5, 0.48, 0.6}));
+    EXPECT_EQ(again->devices.at(CPU_SECTION).closed_loop_gaps_by_clients,
+              (std::vector<DeviceProfile::ReturnGaps>{
+                  {microseconds(0), microseconds(40), std::chrono::nanoseconds(90500)},
+                  {microseconds(0), microseconds(0), microseconds(300)}}));
+    EXPECT_EQ(again->devices.at(CPU_SECTION).model_closed_loop_gaps_by_clients.at("nanodet"),
+              (std::vector<DeviceProfile::ReturnGaps>{{microseconds(0), microseconds(1200)}}));
+    EXPECT_TRUE(again->devices.at(NPU_SIM_SECTION).closed_loop_gaps_by_clients.empty());
     // The older field: "closed_loop_after_decision": true is a share of 0.
     auto older = parse_capacity_profile(
         R"({"cpu": {"device": {"closed_loop_after_decision": true}, "models": {}}})");
@@ -152,6 +161,24 @@ TEST(CapacityProfileTest, AModelsOwnClosedLoopShareComesBeforeTheDevices) {
     EXPECT_EQ(device.closed_loop_share("nanodet", 4), 0.48);        // its own, the most measured
     EXPECT_EQ(device.closed_loop_share("nanodet", 1), 0.64);        // alone: the device's
     EXPECT_EQ(device.closed_loop_share("mobilefacenet", 2), 0.76);  // none of its own
+}
+
+TEST(CapacityProfileTest, TheReturnGapsAreTheModelsOwnElseTheDevicesForTheWorkloadsNumber) {
+    using Gaps = DeviceProfile::ReturnGaps;
+    DeviceProfile device;
+    EXPECT_TRUE(device.closed_loop_gaps(3).empty());  // none measured: the shares say
+    EXPECT_TRUE(device.closed_loop_gaps("nanodet", 3).empty());
+    device.closed_loop_gaps_by_clients = {Gaps{microseconds(10)}, Gaps{microseconds(20)},
+                                          Gaps{microseconds(30)}};
+    device.model_closed_loop_gaps_by_clients["nanodet"] = {Gaps{microseconds(400)},
+                                                           Gaps{microseconds(500)}};
+    EXPECT_EQ(device.closed_loop_gaps(2), Gaps{microseconds(10)});
+    EXPECT_EQ(device.closed_loop_gaps(4), Gaps{microseconds(30)});
+    EXPECT_EQ(device.closed_loop_gaps(9), Gaps{microseconds(30)});  // beyond: the most measured
+    EXPECT_EQ(device.closed_loop_gaps(1), Gaps{microseconds(30)});  // fewer than two: the same
+    EXPECT_EQ(device.closed_loop_gaps("nanodet", 2), Gaps{microseconds(400)});
+    EXPECT_EQ(device.closed_loop_gaps("nanodet", 4), Gaps{microseconds(500)});
+    EXPECT_EQ(device.closed_loop_gaps("mobilefacenet", 3), Gaps{microseconds(20)});
 }
 
 void expect_invalid(const std::string& json, const std::string& expected) {
@@ -195,6 +222,17 @@ TEST(CapacityProfileTest, EachBadFieldIsNamed) {
                    "cpu.device.closed_loop_in_time_by_clients must be a list of 1..256 shares");
     expect_invalid(R"({"cpu": {"device": {"closed_loop_in_time_by_clients": []}}})",
                    "must be a list of 1..256 shares");
+    expect_invalid(R"({"cpu": {"device": {"closed_loop_gap_us_by_clients": [10, 20]}}})",
+                   "cpu.device.closed_loop_gap_us_by_clients[0] must be a list of 1..64 gaps");
+    expect_invalid(R"({"cpu": {"device": {"closed_loop_gap_us_by_clients": []}}})",
+                   "cpu.device.closed_loop_gap_us_by_clients must be a list of 1..256 lists");
+    expect_invalid(R"({"cpu": {"device": {"closed_loop_gap_us_by_clients": [[0, -5]]}}})",
+                   "closed_loop_gap_us_by_clients[0] holds -5; each is how long after");
+    expect_invalid(R"({"cpu": {"device": {"closed_loop_gap_us_by_clients": [[0, 90, 40]]}}})",
+                   "closed_loop_gap_us_by_clients[0] must be ascending");
+    expect_invalid(R"({"cpu": {"models": {"a": {"frame_us": 5,
+                       "closed_loop_gap_us_by_clients": [[0], [1e9]]}}}})",
+                   "cpu.models.a.closed_loop_gap_us_by_clients[1] holds 1000000000.0");
     expect_invalid(R"({"cpu": {"device": {}, "models": {}, "generative": {"q": {
                        "prefill_chunk_us": 1000, "decode_step_us": 100,
                        "prefill_spread": [1.2, 0.9]}}}})",

@@ -5,6 +5,8 @@
 // simulated.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "runtime/monitor/chrome_trace_writer.hpp"
 #include "scheduler/closed_loop_race.hpp"
 #include "scheduler/simulation_recording.hpp"
@@ -198,6 +200,43 @@ TEST(SimulationRecordingTest, EachModelsRaceReadsBackAsItWasSimulated) {
     const double both = closed_loop_in_time_of(recording);
     EXPECT_GT(both, 0.0);
     EXPECT_LT(both, 1.0);
+}
+
+TEST(SimulationRecordingTest, EachClientsReturnGapsReadBackAsTheyWereSimulated) {
+    // The short model's client always in time, the long one's always 40 us after the decision
+    // (no anticipation: nothing holds for it). Every completion races (the other model is
+    // queued), and the gaps read back exactly: 0 and 40 us at every quantile.
+    std::vector<SimulatedModel> models = {
+        simulated_model("short", 16, milliseconds(1),
+                        ArrivalPattern::closed_loop(1, nanoseconds(0)), 1),
+        simulated_model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)),
+                        1)};
+    models[0].closed_loop_gaps = {nanoseconds(0)};
+    models[1].closed_loop_gaps = {std::chrono::microseconds(40)};
+    SimulatedDevice device;
+    const auto recording = recording_of_simulation(
+        simulate(models, device, without_anticipation(), std::chrono::seconds(2), true), models,
+        device);
+    const auto gaps = closed_loop_gaps_by_model(recording, 4);
+    ASSERT_EQ(gaps.size(), 2u);
+    EXPECT_EQ(gaps.at(1), std::vector<nanoseconds>(4, nanoseconds(0)));
+    EXPECT_EQ(gaps.at(2), std::vector<nanoseconds>(4, std::chrono::microseconds(40)));
+    const auto shares = closed_loop_in_time_by_model(recording);
+    EXPECT_EQ(shares.at(1), 1.0);
+    EXPECT_EQ(shares.at(2), 0.0);
+    // Together: as many zeros as short frames raced, then long's 40 us (fairness by device
+    // time runs four short frames per long one: 80% and 20%).
+    const auto both = closed_loop_gaps_of(recording, 10);
+    ASSERT_EQ(both.size(), 10u);
+    EXPECT_EQ(std::count(both.begin(), both.end(), nanoseconds(0)), 8);
+    EXPECT_EQ(both.back(), std::chrono::microseconds(40));
+    // Nothing raced: no gaps; fewer raced frames than points: one point per frame (every one
+    // of long's bursts raced: each was followed by its client's next frame and a decision).
+    EXPECT_TRUE(closed_loop_gaps_of(SchedulerRecording{}, 20).empty());
+    const auto every_frame = closed_loop_gaps_by_model(recording, 100000);
+    const auto long_bursts = std::count_if(recording.bursts.begin(), recording.bursts.end(),
+                                           [](const RecordedBurst& b) { return b.model_id == 2; });
+    EXPECT_EQ(every_frame.at(2).size(), static_cast<size_t>(long_bursts));
 }
 
 }  // namespace

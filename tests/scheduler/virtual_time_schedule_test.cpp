@@ -306,6 +306,48 @@ TEST(VirtualTimeScheduleTest, AClientSendingWithinTheWindowKeepsItsShareAndOneTh
     EXPECT_NEAR(share_of_short(microseconds(300), window), 0.2, 0.01);
 }
 
+TEST(VirtualTimeScheduleTest, AClientsReturnGapDecidesWhetherAHoldingSlotGetsItsFrame) {
+    // As above, with no think time: where the short model's next frame comes is its measured
+    // return gap after the decision (SimulatedModel::closed_loop_gaps), drawn per completion.
+    auto share_of_short = [](std::vector<nanoseconds> gaps, nanoseconds anticipation) {
+        PolicyOptions options;
+        options.anticipation = anticipation;
+        std::vector<SimulatedModel> models = {
+            model("short", 16, milliseconds(1), ArrivalPattern::closed_loop(1, nanoseconds(0))),
+            model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)))};
+        models[0].closed_loop_gaps = std::move(gaps);
+        models[0].closed_loop_in_time = 1;  // the gaps win over a share
+        SimulatedDevice device;
+        const auto result = simulate(models, device, options, seconds(1));
+        const double short_time = result.models[0].device_time.count();
+        const double long_time = result.models[1].device_time.count();
+        return short_time / (short_time + long_time);
+    };
+    const nanoseconds window = microseconds(250);
+    // Always in time: it competes at the decision and keeps its half, window or not.
+    EXPECT_NEAR(share_of_short({nanoseconds(0)}, nanoseconds(0)), 0.5, 0.01);
+    // Always 100 us late: within the window the slot waits for it; without a window, or 300 us
+    // late (beyond the window), long takes the slot and they alternate.
+    EXPECT_NEAR(share_of_short({microseconds(100)}, window), 0.5, 0.01);
+    EXPECT_NEAR(share_of_short({microseconds(100)}, nanoseconds(0)), 0.2, 0.01);
+    EXPECT_NEAR(share_of_short({microseconds(300)}, window), 0.2, 0.01);
+    // Half of the frames within the window and half beyond it (gaps drawn between 100 and 400
+    // us): strictly between the two.
+    const double half = share_of_short({microseconds(100), microseconds(400)}, window);
+    EXPECT_GT(half, 0.25);
+    EXPECT_LT(half, 0.45);
+    // The device's gaps stand for a model without its own gaps or share.
+    std::vector<SimulatedModel> models = {
+        model("short", 16, milliseconds(1), ArrivalPattern::closed_loop(1, nanoseconds(0))),
+        model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)))};
+    SimulatedDevice late_device;
+    late_device.closed_loop_gaps = {microseconds(300)};
+    const auto result = simulate(models, late_device, PolicyOptions{}, seconds(1));
+    EXPECT_NEAR(static_cast<double>(result.models[0].frames_done) /
+                    static_cast<double>(result.models[1].frames_done),
+                1.0, 0.01);  // alternating frame by frame
+}
+
 TEST(VirtualTimeScheduleTest, ASlotWaitsForAReturningFrameOnlyUntilItComes) {
     // "short" (1 ms) sends its next frame 100 us after each completion, "long" (4 ms) the moment
     // its last completed. Short's first frame ends at 1 ms; it has not yet been seen to return

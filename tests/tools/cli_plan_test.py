@@ -232,5 +232,17 @@ with tempfile.TemporaryDirectory() as folder:
                   all(0 <= share <= 1 for share in model["closed_loop_in_time_by_clients"])
                   for model in cpu["models"].values()),
               "every model has its own race share with 2 and 3 models")
+        # With 2 models on 2 slots nothing races: [0] (in time, as the share's 1).
+        def gap_lists(lists):
+            return (len(lists) == 2 and
+                    all(1 <= len(gaps) <= 20 and gaps == sorted(gaps) and gaps[0] >= 0
+                        for gaps in lists))
+        check(gap_lists(cpu["device"].get("closed_loop_gap_us_by_clients", [])),
+              "the clients' return gaps are measured with 2 and 3 models (up to 20 quantiles "
+              "each): " + json.dumps(cpu["device"]))
+        check(all(gap_lists(model.get("closed_loop_gap_us_by_clients", []))
+                  for model in cpu["models"].values()),
+              "every model has its own return gaps with 2 and 3 models (the group's where it "
+              "raced too rarely)")
 
 finish()
