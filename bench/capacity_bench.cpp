@@ -161,6 +161,9 @@ struct Measured {
     // Its frames' median time on the device in the mix (the scheduler's recording: a frame's
     // start to its end), for telling a wrong slowdown from a wrong queue; 0 for an LLM.
     double mix_device_ms = 0;
+    // Their 95th percentile: a tail the mix adds to the frames themselves (threads preempted)
+    // tells from one its queue adds.
+    double mix_device_p95_ms = 0;
     // What the prediction scales the profile's frame time to: the mean of the two alone figures
     // (--recalibrate-before-only: the first).
     double recalibrated_ms(bool bracketed) const {
@@ -215,14 +218,18 @@ corun::Expected<Loaded> load(const Target& target, const std::vector<std::string
 
 // Per model of `loaded`, the median time its frames that started after `counted_from` took on
 // the device (start to end, as the scheduler recorded them); 0 where none is recorded.
-std::vector<double> device_ms_by_model(const corun::scheduler::SchedulerRecording& recording,
-                                       const Loaded& loaded,
-                                       std::chrono::steady_clock::time_point counted_from) {
+struct DeviceTimes {
+    double p50_ms = 0, p95_ms = 0;
+};
+
+std::vector<DeviceTimes> device_ms_by_model(const corun::scheduler::SchedulerRecording& recording,
+                                            const Loaded& loaded,
+                                            std::chrono::steady_clock::time_point counted_from) {
     const auto from = std::chrono::nanoseconds(
         std::chrono::duration_cast<std::chrono::nanoseconds>(counted_from.time_since_epoch())
             .count() -
         recording.origin_steady_ns);
-    std::vector<double> medians;
+    std::vector<DeviceTimes> by_model;
     for (const auto& model : loaded.models) {
         std::vector<double> times_ms;
         for (const auto& frame : recording.frames) {
@@ -235,9 +242,11 @@ std::vector<double> device_ms_by_model(const corun::scheduler::SchedulerRecordin
             times_ms.push_back(
                 std::chrono::duration<double, std::milli>(frame.ended - frame.started).count());
         }
-        medians.push_back(times_ms.empty() ? 0.0 : percentile(times_ms, 50));
+        by_model.push_back(times_ms.empty() ? DeviceTimes{}
+                                            : DeviceTimes{percentile(times_ms, 50),
+                                                          percentile(times_ms, 95)});
     }
-    return medians;
+    return by_model;
 }
 
 // Each model of `loaded` alone, one after the other, for `seconds` (at least MIN_WINDOW_FRAMES
@@ -376,7 +385,7 @@ corun::Expected<std::vector<Measured>> run_mix(
             trace_path, corun::runtime::monitor::chrome_trace_json({traced})));
     }
     if (!llm_failure.is_ok()) return llm_failure;
-    const std::vector<double> mix_device_ms = device_ms_by_model(traced.recording, loaded, settled);
+    const std::vector<DeviceTimes> mix_device = device_ms_by_model(traced.recording, loaded, settled);
     // Each model alone once more, right after the mix: with the figure before it, the device's
     // speed while the mix ran (on this VM it moves by 10-40% between windows seconds apart).
     CORUN_TRY(const std::vector<double> alone_after_ms,
@@ -393,7 +402,7 @@ corun::Expected<std::vector<Measured>> run_mix(
         }
         measured.push_back({percentile(latency_ms[i], 50), percentile(latency_ms[i], 95),
                             latency_ms[i].size(), alone_ms[i], alone_after_ms[i],
-                            mix_device_ms[i]});
+                            mix_device[i].p50_ms, mix_device[i].p95_ms});
     }
     if (llm) {
         if (ttft_ms.empty()) {
@@ -427,15 +436,32 @@ Json gaps_in_microseconds(const corun::router::DeviceProfile& section) {
     return by_clients;
 }
 
-bool has_return_gaps(const corun::router::DeviceProfile& section) {
-    return !section.closed_loop_gaps_by_clients.empty() ||
-           !section.model_closed_loop_gaps_by_clients.empty();
-}
-
 void clear_return_gaps(corun::router::DeviceProfile& section) {
     section.closed_loop_gaps_by_clients.clear();
     section.model_closed_loop_gaps_by_clients.clear();
 }
+
+// Cold frames as until the sixteenth session: after the whole device idled, one figure each.
+void cold_by_device(corun::router::DeviceProfile& section) {
+    section.cold_by_slot = false;
+    section.cold_spread.clear();
+}
+
+// The capacity model with a part of it taken out, predicted beside it from the same profile
+// and scored in the summary: what each part is worth, in one run.
+struct ModelVariant {
+    const char* name;
+    void (*change)(corun::router::DeviceProfile&);
+};
+const std::vector<ModelVariant> MODEL_VARIANTS = {
+    {"without the return gaps (shares in time alone)", clear_return_gaps},
+    {"cold only after the whole device idled, one cold figure", cold_by_device},
+    {"the fifteenth session's model (both of the above)",
+     [](corun::router::DeviceProfile& section) {
+         clear_return_gaps(section);
+         cold_by_device(section);
+     }},
+};
 
 corun::router::CapacityProfile profile_for(const corun::router::DeviceProfile& section,
                                            const std::string& kind,
@@ -486,12 +512,10 @@ struct Comparison {
     double again = 0;  // the same mix measured a second time (0: not repeated)
     // Predicted with the other recalibration (before only, or bracketed; 0: not predicted).
     double other = 0;
-    // Predicted without the clients' measured return gaps, from the shares in time alone (as
-    // until the sixteenth session; 0: not predicted, the profile has no gaps).
-    double shares_only = 0;
+    // Predicted by each of MODEL_VARIANTS (empty: not predicted).
+    std::vector<double> variants{};
     double error() const { return error_of(predicted); }
     double other_error() const { return error_of(other); }
-    double shares_only_error() const { return error_of(shares_only); }
     double rule_error() const { return error_of(rule); }
     double again_error() const { return error_of(again); }
     double error_of(double estimate) const {
@@ -519,28 +543,29 @@ struct ErrorSpread {
 };
 
 struct Summary {
-    ErrorSpread model, rule, again, other, shares_only;
+    ErrorSpread model, rule, again, other;
+    std::vector<ErrorSpread> variants;  // per MODEL_VARIANTS
     size_t count = 0;
 };
 
 Summary summarise(const std::vector<Comparison>& all, const std::string& target) {
-    std::vector<double> errors, rule_errors, again_errors, other_errors, shares_only_errors;
+    std::vector<double> errors, rule_errors, again_errors, other_errors;
+    std::vector<std::vector<double>> variant_errors(MODEL_VARIANTS.size());
     for (const auto& comparison : all) {
         if (!target.empty() && comparison.target != target) continue;
         errors.push_back(comparison.error());
         if (comparison.rule > 0) rule_errors.push_back(comparison.rule_error());
         if (comparison.again > 0) again_errors.push_back(comparison.again_error());
         if (comparison.other > 0) other_errors.push_back(comparison.other_error());
-        if (comparison.shares_only > 0) {
-            shares_only_errors.push_back(comparison.shares_only_error());
+        for (size_t v = 0; v < comparison.variants.size() && v < variant_errors.size(); ++v) {
+            variant_errors[v].push_back(comparison.error_of(comparison.variants[v]));
         }
     }
-    return {ErrorSpread::of(errors),
-            ErrorSpread::of(rule_errors),
-            ErrorSpread::of(again_errors),
-            ErrorSpread::of(other_errors),
-            ErrorSpread::of(shares_only_errors),
-            errors.size()};
+    Summary summary{ErrorSpread::of(errors), ErrorSpread::of(rule_errors),
+                    ErrorSpread::of(again_errors), ErrorSpread::of(other_errors), {},
+                    errors.size()};
+    for (const auto& spread : variant_errors) summary.variants.push_back(ErrorSpread::of(spread));
+    return summary;
 }
 
 int usage() {
@@ -685,16 +710,16 @@ corun::Status bench_target(const Target& target, const Options& options,
                       corun::router::predict(profile_for(section, target.kind, mix, measured,
                                                          !options.recalibrate_bracketed),
                                              plan));
-            // And without the return gaps, when the profile has them.
-            std::optional<corun::CapacityPrediction> predicted_shares_only;
-            if (has_return_gaps(section)) {
-                corun::router::DeviceProfile shares_alone = section;
-                clear_return_gaps(shares_alone);
-                CORUN_TRY(
-                    predicted_shares_only,
-                    corun::router::predict(profile_for(shares_alone, target.kind, mix, measured,
-                                                       options.recalibrate_bracketed),
-                                           plan));
+            // And by each variant of the model.
+            std::vector<corun::CapacityPrediction> predicted_variants;
+            for (const ModelVariant& variant : MODEL_VARIANTS) {
+                corun::router::DeviceProfile changed = section;
+                variant.change(changed);
+                CORUN_TRY(auto prediction,
+                          corun::router::predict(profile_for(changed, target.kind, mix, measured,
+                                                             options.recalibrate_bracketed),
+                                                 plan));
+                predicted_variants.push_back(std::move(prediction));
             }
             if (!options.trace_dir.empty()) {
                 CORUN_RETURN_IF_ERROR(write_predicted_trace(
@@ -722,19 +747,23 @@ corun::Status bench_target(const Target& target, const Options& options,
                 Comparison p95 =
                     compare("p95", measured[i].p95, prediction.latency_p95_ms, solo[i].p95,
                             again.empty() ? 0.0 : again[i].p95, other.latency_p95_ms);
-                if (predicted_shares_only) {
-                    p50.shares_only = predicted_shares_only->models[i].latency_p50_ms;
-                    p95.shares_only = predicted_shares_only->models[i].latency_p95_ms;
+                Json variants_ms = Json::array();
+                for (const auto& variant : predicted_variants) {
+                    p50.variants.push_back(variant.models[i].latency_p50_ms);
+                    p95.variants.push_back(variant.models[i].latency_p95_ms);
+                    variants_ms.push_back(
+                        {p50.variants.back(), p95.variants.back()});
                 }
                 std::fprintf(text_out,
                              "    %-24.24s %6.1f/s p50 %7.2f meas %7.2f pred (%5.1f%%) %7.2f rule "
                              "(%5.1f%%) | p95 %7.2f meas %7.2f pred (%5.1f%%) %7.2f rule "
-                             "(%5.1f%%) | alone %.2f, %.2f after, %.2f in the mix\n",
+                             "(%5.1f%%) | alone %.2f, %.2f after, %.2f in the mix (p95 %.2f)\n",
                              stem(mix[i]).c_str(), measured[i].frames / options.seconds,
                              p50.measured, p50.predicted, 100 * p50.error(), p50.rule,
                              100 * p50.rule_error(), p95.measured, p95.predicted, 100 * p95.error(),
                              p95.rule, 100 * p95.rule_error(), measured[i].alone_ms,
-                             measured[i].alone_after_ms, measured[i].mix_device_ms);
+                             measured[i].alone_after_ms, measured[i].mix_device_ms,
+                             measured[i].mix_device_p95_ms);
                 if (!again.empty()) {
                     char rate[32];
                     std::snprintf(rate, sizeof rate, "%6.1f/s ", again[i].frames / options.seconds);
@@ -748,10 +777,10 @@ corun::Status bench_target(const Target& target, const Options& options,
                                          {"alone_before_ms", measured[i].alone_ms},
                                          {"alone_after_ms", measured[i].alone_after_ms},
                                          {"mix_device_ms", measured[i].mix_device_ms},
+                                         {"mix_device_p95_ms", measured[i].mix_device_p95_ms},
                                          {"other_recalibration_p50_ms", p50.other},
                                          {"other_recalibration_p95_ms", p95.other},
-                                         {"shares_only_p50_ms", p50.shares_only},
-                                         {"shares_only_p95_ms", p95.shares_only},
+                                         {"variants_p50_p95_ms", variants_ms},
                                          {"rule_p50_ms", p50.rule},
                                          {"measured_p95_ms", p95.measured},
                                          {"predicted_p95_ms", p95.predicted},
@@ -1021,11 +1050,14 @@ int main(int argc, char** argv) {
                 options.recalibrate_bracketed ? "before the mix only" : "before and after the mix",
                 100 * summary.other.median, 100 * summary.other.worst);
         }
-        if (summary.shares_only.worst > 0) {
-            std::fprintf(text_out,
-                         "  %-8s %3s          without the return gaps (shares in time alone): "
-                         "median %5.1f%% worst %6.1f%%\n",
-                         "", "", 100 * summary.shares_only.median, 100 * summary.shares_only.worst);
+        Json variants = Json::array();
+        for (size_t v = 0; v < summary.variants.size(); ++v) {
+            std::fprintf(text_out, "  %-8s %3s          %s: median %5.1f%% worst %6.1f%%\n", "",
+                         "", MODEL_VARIANTS[v].name, 100 * summary.variants[v].median,
+                         100 * summary.variants[v].worst);
+            variants.push_back({{"variant", MODEL_VARIANTS[v].name},
+                                {"median_error", summary.variants[v].median},
+                                {"worst_error", summary.variants[v].worst}});
         }
         if (options.repeat) {
             std::fprintf(text_out,
@@ -1041,8 +1073,7 @@ int main(int argc, char** argv) {
                                      {"rule_worst_error", summary.rule.worst},
                                      {"other_recalibration_median_error", summary.other.median},
                                      {"other_recalibration_worst_error", summary.other.worst},
-                                     {"shares_only_median_error", summary.shares_only.median},
-                                     {"shares_only_worst_error", summary.shares_only.worst},
+                                     {"model_variants", variants},
                                      {"run_to_run_median_error", summary.again.median},
                                      {"run_to_run_worst_error", summary.again.worst},
                                      {"target_met", met}});

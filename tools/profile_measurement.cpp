@@ -35,17 +35,22 @@ constexpr size_t SPREAD_POINTS = 20;
 
 // Each frame time over their median at SPREAD_POINTS evenly spaced quantiles (empty: too few
 // frames to say).
-std::vector<double> frame_spread(const std::vector<double>& frame_ms) {
-    const double median = percentile(frame_ms, 50);
-    if (frame_ms.size() < SPREAD_POINTS || !(median > 0)) return {};
+// SPREAD_POINTS ratios at evenly spaced quantiles (each bin's middle), ascending: `values`
+// over `unit`. Empty with fewer values than points.
+std::vector<double> ratio_spread(const std::vector<double>& values, double unit) {
+    if (values.size() < SPREAD_POINTS || !(unit > 0)) return {};
     std::vector<double> spread;
     for (size_t k = 0; k < SPREAD_POINTS; ++k) {
         const double quantile = 100.0 * (static_cast<double>(k) + 0.5) / SPREAD_POINTS;
-        const double ratio = std::clamp(percentile(frame_ms, quantile) / median, 0.01, 100.0);
+        const double ratio = std::clamp(percentile(values, quantile) / unit, 0.01, 100.0);
         // Two decimals: the profile stays readable; ascending survives the rounding.
         spread.push_back(std::round(ratio * 100.0) / 100.0);
     }
     return spread;
+}
+
+std::vector<double> frame_spread(const std::vector<double>& frame_ms) {
+    return ratio_spread(frame_ms, percentile(frame_ms, 50));
 }
 
 std::chrono::nanoseconds from_milliseconds(double milliseconds) {
@@ -362,17 +367,25 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
     for (PreparedModel* model : models) {
         const double pair_seconds = std::chrono::duration<double>(COLD_GAP).count() +
                                     2 * section.models[model->name()].frame.count() / 1e9;
-        const int pairs = std::clamp(static_cast<int>(seconds / pair_seconds), 8, 1000);
-        std::vector<double> ratios;
+        const int pairs = std::clamp(static_cast<int>(seconds / pair_seconds),
+                                     static_cast<int>(SPREAD_POINTS), 1000);
+        std::vector<double> ratios, colds_ms, warms_ms;
         for (int pair = 0; pair < pairs; ++pair) {
             std::this_thread::sleep_for(COLD_GAP);
             CORUN_TRY(const double cold_ms, one_frame_device_ms(*model));
             CORUN_TRY(const double warm_ms, one_frame_device_ms(*model));
             if (warm_ms > 0) ratios.push_back(cold_ms / warm_ms);
+            colds_ms.push_back(cold_ms);
+            warms_ms.push_back(warm_ms);
         }
         const double ratio = std::max(1.0, percentile(ratios, 50));
         section.cold_frame[model->name()] = std::chrono::nanoseconds(static_cast<int64_t>(
             static_cast<double>(section.models[model->name()].frame.count()) * ratio));
+        // And how the cold frames spread, over the median of the warm frames between them
+        // (the same seconds: drift cancels), as frame_spread is over the median: the
+        // simulation places a burst in both with one draw.
+        const auto spread = ratio_spread(colds_ms, percentile(warms_ms, 50));
+        if (!spread.empty()) section.cold_spread[model->name()] = spread;
     }
     // 3. Models taking turns, two frames each: the first of a pair follows another model's
     // frame, the second its own. The context switch is what the first takes more than the

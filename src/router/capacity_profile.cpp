@@ -186,6 +186,10 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
             if (overhead) profile.overhead[model] = *overhead;
             CORUN_TRY(const auto cold, optional_duration(entry, "cold_frame_us", at));
             if (cold) profile.cold_frame[model] = *cold;
+            if (entry.contains("cold_spread")) {
+                CORUN_TRY(profile.cold_spread[model],
+                          frame_spread_field(entry, at, "cold_spread"));
+            }
             if (entry.contains("frame_spread")) {
                 CORUN_TRY(profile.frame_spread[model], frame_spread_field(entry, at));
             }
@@ -213,6 +217,12 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
         CORUN_TRY(profile.interference, interference_field(device, at));
         CORUN_TRY(const auto cold_after, optional_duration(device, "cold_after_us", at));
         profile.cold_after = cold_after.value_or(std::chrono::nanoseconds(0));
+        if (device.contains("cold_by_slot")) {
+            if (!device["cold_by_slot"].is_boolean()) {
+                return invalid(at + ".cold_by_slot must be true or false");
+            }
+            profile.cold_by_slot = device["cold_by_slot"].get<bool>();
+        }
         if (device.contains("closed_loop_after_decision")) {
             if (!device["closed_loop_after_decision"].is_boolean()) {
                 return invalid(at + ".closed_loop_after_decision must be true or false");
@@ -285,6 +295,9 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
             section["models"][name]["cold_frame_us"] = cold.count() / 1000.0;
         }
     }
+    for (const auto& [name, spread] : profile.cold_spread) {
+        if (section["models"].contains(name)) section["models"][name]["cold_spread"] = spread;
+    }
     for (const auto& [name, spread] : profile.frame_spread) {
         if (section["models"].contains(name)) section["models"][name]["frame_spread"] = spread;
     }
@@ -320,6 +333,7 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
         section["device"]["closed_loop_in_time"] = profile.closed_loop_in_time;
     }
     if (profile.one_burst_per_model) section["device"]["one_burst_per_model"] = true;
+    if (!profile.cold_by_slot) section["device"]["cold_by_slot"] = false;
     if (!profile.generative.empty()) {
         Json generative = Json::object();
         for (const auto& [name, model] : profile.generative) {

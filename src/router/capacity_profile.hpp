@@ -57,6 +57,15 @@ struct DeviceProfile {
     // section's device) or longer; less idling, that share of the difference.
     std::map<std::string, std::chrono::nanoseconds> cold_frame;
     std::chrono::nanoseconds cold_after{0};
+    // A model's "cold_spread": how a cold frame's time spreads, as ratios to a warm frame at
+    // evenly spaced quantiles, ascending (scheduler::SimulatedModel::cold_spread); absent, a
+    // cold frame takes cold_frame_us.
+    std::map<std::string, std::vector<double>> cold_spread;
+    // "cold_by_slot": whether a frame is cold after its slot idled (true, the default: on the
+    // cpu each slot is a thread whose core sleeps between its frames whatever the other slots
+    // do) or only after the whole device idled (false, as until the sixteenth session)
+    // (scheduler::SimulatedDevice::cold_by_slot).
+    bool cold_by_slot = true;
     // A model's "frame_spread": its device time over the median at evenly spaced quantiles,
     // ascending (scheduler::SimulatedModel::frame_spread); absent, every frame takes frame_us.
     std::map<std::string, std::vector<double>> frame_spread;

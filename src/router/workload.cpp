@@ -164,6 +164,9 @@ std::vector<scheduler::SimulatedModel> simulated_models(const CapacityWorkload& 
         if (auto cold = device.cold_frame.find(planned.name); cold != device.cold_frame.end()) {
             model.cold_frame = cold->second;
         }
+        if (auto cold = device.cold_spread.find(planned.name); cold != device.cold_spread.end()) {
+            model.cold_spread = cold->second;
+        }
         if (auto spread = device.frame_spread.find(planned.name);
             spread != device.frame_spread.end()) {
             model.frame_spread = spread->second;
@@ -217,6 +220,7 @@ scheduler::SimulatedDevice simulated_device(const CapacityWorkload& workload,
     simulated.latency_slots = workload.latency_slots;
     simulated.interference = device.interference;
     simulated.cold_after = device.cold_after;
+    simulated.cold_by_slot = device.cold_by_slot;
     simulated.closed_loop_in_time = device.closed_loop_share(closed_loop_count(workload));
     simulated.closed_loop_gaps = device.closed_loop_gaps(closed_loop_count(workload));
     simulated.one_burst_per_model = device.one_burst_per_model;

@@ -77,6 +77,7 @@ struct Slot {
     Nanoseconds paused_for{0};  // lent to outranking bursts: not charged to its model
     double speed_factor = 1.0;  // how much longer its work takes than alone, now
     size_t dispatch = 0;        // index into the result's dispatches
+    Nanoseconds idle_since = NEVER;  // when its last burst ended; NEVER: none yet
     bool busy() const { return model != NO_MODEL; }
 };
 
@@ -98,16 +99,22 @@ double number_of(Nanoseconds value) {
     return static_cast<double>(value.count());
 }
 
-// One value from a distribution given at evenly spaced quantiles (ascending: a model's frame
-// spread, a client's return gaps), linear between the points.
+// The value at `draw` (in [0, 1)) of a distribution given at evenly spaced quantiles
+// (ascending: a model's frame spread, a client's return gaps), linear between the points.
 template <typename Value>
-double quantile_draw(std::mt19937_64& random, const std::vector<Value>& points) {
+double quantile_at(const std::vector<Value>& points, double draw) {
     if (points.size() == 1) return number_of(points.front());
-    const double position = uniform_draw(random) * static_cast<double>(points.size() - 1);
+    const double position = draw * static_cast<double>(points.size() - 1);
     const size_t below = static_cast<size_t>(position);
     const double above_share = position - static_cast<double>(below);
     const double low = number_of(points[below]);
     return low + above_share * (number_of(points[below + 1]) - low);
+}
+
+template <typename Value>
+double quantile_draw(std::mt19937_64& random, const std::vector<Value>& points) {
+    if (points.size() == 1) return number_of(points.front());
+    return quantile_at(points, uniform_draw(random));
 }
 
 // Each model's spread draws its own sequence, the same in every run.
@@ -590,6 +597,7 @@ private:
         slot.end = NEVER;
         slot.paused = false;
         slot.paused_for = Nanoseconds(0);
+        slot.idle_since = now;
         if (std::none_of(slots_.begin(), slots_.end(),
                          [](const Slot& other) { return other.busy(); })) {
             idle_since_ = now;
@@ -693,7 +701,7 @@ private:
             if (generative(i)) device += spread_unit(i, jobs_[job].next_unit);
         }
         const uint32_t frames = static_cast<uint32_t>(slot.jobs.size());
-        if (!generative(i)) device = spread_burst(i, frames) + cold_extra(i, now);
+        if (!generative(i)) device = burst_time(i, frames, now, slot);
         client.running += frames;
         client.last_dispatched = now;
         slot.model = i;
@@ -724,26 +732,41 @@ private:
         return Nanoseconds(std::llround(static_cast<double>(time.count()) * ratio));
     }
 
-    // A burst's device time with a draw from its model's frame spread.
-    Nanoseconds spread_burst(size_t i, uint32_t frames) {
-        return with_spread(i, models_[i].timing.burst(frames), models_[i].frame_spread);
+    // A burst's device time starting now on `slot`: a draw from its model's frame spread,
+    // plus its cold share of what a cold frame takes more. With a cold spread, one draw places
+    // the burst in both distributions (a slow warm frame is a slow cold one).
+    Nanoseconds burst_time(size_t i, uint32_t frames, Nanoseconds now, const Slot& slot) {
+        const SimulatedModel& model = models_[i];
+        const Nanoseconds burst = model.timing.burst(frames);
+        if (model.cold_spread.empty()) {
+            const Nanoseconds extra = model.cold_frame - model.timing.frame;
+            const double share = extra.count() > 0 ? cold_share(now, slot) : 0.0;
+            return with_spread(i, burst, model.frame_spread) +
+                   Nanoseconds(static_cast<int64_t>(static_cast<double>(extra.count()) * share));
+        }
+        const double draw = uniform_draw(clients_[i].spread_random);
+        const double warm = model.frame_spread.empty() ? 1.0 : quantile_at(model.frame_spread, draw);
+        const double cold = quantile_at(model.cold_spread, draw);
+        const double extra = std::max(0.0, cold - warm) * cold_share(now, slot);
+        return Nanoseconds(std::llround(static_cast<double>(burst.count()) * warm +
+                                        static_cast<double>(model.timing.frame.count()) * extra));
     }
 
-    // The extra time of a burst that starts on a device idle since idle_since_ (none while
-    // another slot runs): its model's cold share for the gap.
-    Nanoseconds cold_extra(size_t i, Nanoseconds now) const {
-        const SimulatedModel& model = models_[i];
-        if (device_.cold_after.count() <= 0 || model.cold_frame <= model.timing.frame) {
-            return Nanoseconds(0);
+    // How cold a burst starting now on `slot` is, 0..1: idle for SimulatedDevice::cold_after
+    // or longer, 1; less, that share. Idle: the slot itself (SimulatedDevice::cold_by_slot),
+    // else the whole device (0 while another slot runs).
+    double cold_share(Nanoseconds now, const Slot& slot) const {
+        if (device_.cold_after.count() <= 0) return 0;
+        Nanoseconds since = slot.idle_since;
+        if (!device_.cold_by_slot) {
+            for (const Slot& other : slots_) {
+                if (other.busy()) return 0;
+            }
+            since = idle_since_;
         }
-        for (const Slot& slot : slots_) {
-            if (slot.busy()) return Nanoseconds(0);
-        }
-        const Nanoseconds extra = model.cold_frame - model.timing.frame;
-        if (idle_since_ == NEVER || now - idle_since_ >= device_.cold_after) return extra;
-        return Nanoseconds(static_cast<int64_t>(static_cast<double>(extra.count()) *
-                                                static_cast<double>((now - idle_since_).count()) /
-                                                static_cast<double>(device_.cold_after.count())));
+        if (since == NEVER || now - since >= device_.cold_after) return 1;
+        return static_cast<double>((now - since).count()) /
+               static_cast<double>(device_.cold_after.count());
     }
 
     // After any change of what runs: which units pause, how fast the rest run, when each ends.

@@ -21,13 +21,14 @@ const char* EXTENDED_PROFILE = R"({"device": {"context_switch_us": 0},
   "models": {"nanodet": {"frame_us": 21000}},
   "cpu": {"device": {"context_switch_us": 50, "cores": 2, "execution_slots": 2,
                      "intra_op_threads": 1, "interference": [1.0, 1.31],
-                     "cold_after_us": 100000, "closed_loop_in_time": 0.67,
+                     "cold_after_us": 100000, "cold_by_slot": false,
+                     "closed_loop_in_time": 0.67,
                      "closed_loop_in_time_by_clients": [0.76, 0.53, 0.67],
                      "closed_loop_gap_us_by_clients": [[0, 40, 90.5], [0, 0, 300]],
                      "one_burst_per_model": true},
           "models": {"nanodet": {"frame_us": 33000, "host_pre_us": 60, "host_post_us": 25,
                                  "max_in_flight": 2, "overhead_us": 85,
-                                 "cold_frame_us": 41000,
+                                 "cold_frame_us": 41000, "cold_spread": [1.0, 1.1, 1.6],
                                  "frame_spread": [0.9, 1.0, 1.0, 1.4],
                                  "interference": [1.0, 1.52],
                                  "closed_loop_in_time_by_clients": [0.5, 0.48, 0.6],
@@ -110,6 +111,10 @@ TEST(CapacityProfileTest, WritingAndReadingGivesTheSameProfile) {
     EXPECT_EQ(again->devices.at(CPU_SECTION).overhead.at("nanodet"), microseconds(85));
     EXPECT_EQ(again->devices.at(CPU_SECTION).cold_frame.at("nanodet"), microseconds(41000));
     EXPECT_EQ(again->devices.at(CPU_SECTION).cold_after, microseconds(100000));
+    EXPECT_EQ(again->devices.at(CPU_SECTION).cold_spread.at("nanodet"),
+              (std::vector<double>{1.0, 1.1, 1.6}));
+    EXPECT_FALSE(again->devices.at(CPU_SECTION).cold_by_slot);
+    EXPECT_TRUE(again->devices.at(NPU_SIM_SECTION).cold_by_slot);  // the default
     EXPECT_EQ(again->devices.at(CPU_SECTION).frame_spread.at("nanodet"),
               (std::vector<double>{0.9, 1.0, 1.0, 1.4}));
     EXPECT_EQ(again->devices.at(CPU_SECTION).model_interference.at("nanodet"),
@@ -212,6 +217,10 @@ TEST(CapacityProfileTest, EachBadFieldIsNamed) {
                    "cpu.models.a.frame_spread must be ascending");
     expect_invalid(R"({"cpu": {"models": {"a": {"frame_us": 5, "interference": [1, 0.01]}}}})",
                    "cpu.models.a.interference holds 0.01");
+    expect_invalid(R"({"cpu": {"models": {"a": {"frame_us": 5, "cold_spread": [1.3, 1.2]}}}})",
+                   "cpu.models.a.cold_spread must be ascending");
+    expect_invalid(R"({"cpu": {"device": {"cold_by_slot": "yes"}, "models": {}}})",
+                   "cpu.device.cold_by_slot must be true or false");
     expect_invalid(R"({"cpu": {"device": {"cold_after_us": "x"}, "models": {}}})",
                    "cpu.device.cold_after_us must be a number");
     expect_invalid(R"({"cpu": {"device": {"closed_loop_after_decision": 1}, "models": {}}})",

@@ -665,6 +665,61 @@ TEST(VirtualTimeScheduleTest, AFrameOnAnIdleDeviceTakesItsColdTime) {
     EXPECT_DOUBLE_EQ(frequent[2], 3.04);  // 5.2 ms of idling: 2 + 2 x 0.52
 }
 
+TEST(VirtualTimeScheduleTest, AFrameIsColdAfterItsSlotIdledWhateverTheOtherSlotRuns) {
+    // Two slots: "busy" (a closed loop of 30 ms frames from 0) keeps slot 0 running; the camera
+    // (2 ms warm, 4 ms cold, cold after 10 ms) sends at 1, 21, 41 and 61 ms and runs on slot 1,
+    // idle before each of its frames (since ever, then 16-18 ms). By its slot every frame is
+    // cold; by the whole device none is, the other slot always running.
+    auto camera_times = [](bool by_slot) {
+        SimulatedDevice device;
+        device.slots = 2;
+        device.cold_after = milliseconds(10);
+        device.cold_by_slot = by_slot;
+        auto busy = model("busy", 16, milliseconds(30),
+                          ArrivalPattern::closed_loop(1, nanoseconds(0)));
+        auto camera = model("camera", 16, milliseconds(2),
+                            ArrivalPattern::periodic(milliseconds(20), milliseconds(1)));
+        camera.cold_frame = milliseconds(4);
+        return simulate({busy, camera}, device, strict(), milliseconds(70)).models[1].latency_ms;
+    };
+    EXPECT_EQ(camera_times(true), (std::vector<double>{4.0, 4.0, 4.0, 4.0}));
+    EXPECT_EQ(camera_times(false), (std::vector<double>{2.0, 2.0, 2.0, 2.0}));
+}
+
+TEST(VirtualTimeScheduleTest, AColdFrameTakesItsDrawFromTheColdSpread) {
+    // 2 ms frames spread 1.0..1.2, cold ones 1.5..2.5 (ratios to 2 ms), cold after 10 ms: a
+    // camera every 20 ms is always cold and draws 3..5 ms (4 on average); a closed loop never
+    // idles and draws 2..2.4 ms after its first frame, which finds the device idle since ever.
+    SimulatedDevice device;
+    device.cold_after = milliseconds(10);
+    auto with_spreads = [](SimulatedModel simulated) {
+        simulated.frame_spread = {1.0, 1.2};
+        simulated.cold_spread = {1.5, 2.5};
+        simulated.cold_frame = milliseconds(100);  // unused beside a cold spread
+        return simulated;
+    };
+    const auto camera = with_spreads(
+        model("camera", 16, milliseconds(2), ArrivalPattern::periodic(milliseconds(20))));
+    const auto cold = simulate({camera}, device, strict(), seconds(20)).models[0].latency_ms;
+    ASSERT_EQ(cold.size(), 1000u);
+    double cold_sum = 0;
+    for (double ms : cold) {
+        ASSERT_GE(ms, 3.0);
+        ASSERT_LE(ms, 5.0);
+        cold_sum += ms;
+    }
+    EXPECT_NEAR(cold_sum / 1000, 4.0, 0.1);
+    const auto loop = with_spreads(
+        model("loop", 16, milliseconds(2), ArrivalPattern::closed_loop(1, nanoseconds(0))));
+    const auto warm = simulate({loop}, device, strict(), seconds(2)).models[0].latency_ms;
+    ASSERT_GT(warm.size(), 500u);
+    EXPECT_GE(warm[0], 3.0);  // cold: idle since ever
+    for (size_t f = 1; f < warm.size(); ++f) {
+        ASSERT_GE(warm[f], 2.0) << f;
+        ASSERT_LE(warm[f], 2.4) << f;
+    }
+}
+
 TEST(VirtualTimeScheduleTest, AOnePointFrameSpreadScalesEveryFrame) {
     auto camera = model("camera", 16, milliseconds(2), ArrivalPattern::periodic(milliseconds(10)));
     camera.frame_spread = {1.5};
