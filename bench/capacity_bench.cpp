@@ -242,9 +242,9 @@ std::vector<DeviceTimes> device_ms_by_model(const corun::scheduler::SchedulerRec
             times_ms.push_back(
                 std::chrono::duration<double, std::milli>(frame.ended - frame.started).count());
         }
-        by_model.push_back(times_ms.empty() ? DeviceTimes{}
-                                            : DeviceTimes{percentile(times_ms, 50),
-                                                          percentile(times_ms, 95)});
+        by_model.push_back(times_ms.empty()
+                               ? DeviceTimes{}
+                               : DeviceTimes{percentile(times_ms, 50), percentile(times_ms, 95)});
     }
     return by_model;
 }
@@ -385,7 +385,8 @@ corun::Expected<std::vector<Measured>> run_mix(
             trace_path, corun::runtime::monitor::chrome_trace_json({traced})));
     }
     if (!llm_failure.is_ok()) return llm_failure;
-    const std::vector<DeviceTimes> mix_device = device_ms_by_model(traced.recording, loaded, settled);
+    const std::vector<DeviceTimes> mix_device =
+        device_ms_by_model(traced.recording, loaded, settled);
     // Each model alone once more, right after the mix: with the figure before it, the device's
     // speed while the mix ran (on this VM it moves by 10-40% between windows seconds apart).
     CORUN_TRY(const std::vector<double> alone_after_ms,
@@ -453,13 +454,19 @@ struct ModelVariant {
     const char* name;
     void (*change)(corun::router::DeviceProfile&);
 };
+void clear_beside_spread(corun::router::DeviceProfile& section) {
+    section.beside_spread.clear();
+}
+
 const std::vector<ModelVariant> MODEL_VARIANTS = {
     {"without the return gaps (shares in time alone)", clear_return_gaps},
     {"cold only after the whole device idled, one cold figure", cold_by_device},
-    {"the fifteenth session's model (both of the above)",
+    {"without the spread beside others (the spread alone)", clear_beside_spread},
+    {"the fifteenth session's model (all three of the above)",
      [](corun::router::DeviceProfile& section) {
          clear_return_gaps(section);
          cold_by_device(section);
+         clear_beside_spread(section);
      }},
 };
 
@@ -561,8 +568,11 @@ Summary summarise(const std::vector<Comparison>& all, const std::string& target)
             variant_errors[v].push_back(comparison.error_of(comparison.variants[v]));
         }
     }
-    Summary summary{ErrorSpread::of(errors), ErrorSpread::of(rule_errors),
-                    ErrorSpread::of(again_errors), ErrorSpread::of(other_errors), {},
+    Summary summary{ErrorSpread::of(errors),
+                    ErrorSpread::of(rule_errors),
+                    ErrorSpread::of(again_errors),
+                    ErrorSpread::of(other_errors),
+                    {},
                     errors.size()};
     for (const auto& spread : variant_errors) summary.variants.push_back(ErrorSpread::of(spread));
     return summary;
@@ -751,8 +761,7 @@ corun::Status bench_target(const Target& target, const Options& options,
                 for (const auto& variant : predicted_variants) {
                     p50.variants.push_back(variant.models[i].latency_p50_ms);
                     p95.variants.push_back(variant.models[i].latency_p95_ms);
-                    variants_ms.push_back(
-                        {p50.variants.back(), p95.variants.back()});
+                    variants_ms.push_back({p50.variants.back(), p95.variants.back()});
                 }
                 std::fprintf(text_out,
                              "    %-24.24s %6.1f/s p50 %7.2f meas %7.2f pred (%5.1f%%) %7.2f rule "
@@ -1052,8 +1061,8 @@ int main(int argc, char** argv) {
         }
         Json variants = Json::array();
         for (size_t v = 0; v < summary.variants.size(); ++v) {
-            std::fprintf(text_out, "  %-8s %3s          %s: median %5.1f%% worst %6.1f%%\n", "",
-                         "", MODEL_VARIANTS[v].name, 100 * summary.variants[v].median,
+            std::fprintf(text_out, "  %-8s %3s          %s: median %5.1f%% worst %6.1f%%\n", "", "",
+                         MODEL_VARIANTS[v].name, 100 * summary.variants[v].median,
                          100 * summary.variants[v].worst);
             variants.push_back({{"variant", MODEL_VARIANTS[v].name},
                                 {"median_error", summary.variants[v].median},

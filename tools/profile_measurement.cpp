@@ -78,6 +78,9 @@ Expected<std::vector<double>> device_ms_alone(PreparedModel& model, double secon
 struct Interference {
     std::vector<double> device{1.0};
     std::vector<std::vector<double>> per_model;
+    // Per model, how its frames beside others spread around their median (with the most
+    // slots busy); empty where too few frames ran.
+    std::vector<std::vector<double>> beside_spread;
 };
 
 // k clients at once: how much longer a frame takes while k slots run than alone. The two are
@@ -96,6 +99,8 @@ Expected<Interference> measure_interference(const std::vector<PreparedModel*>& m
         // Per model, each round's ratio: its frames beside the others over its frames alone.
         std::vector<std::vector<double>> round_ratios(models.size());
         std::vector<double> all_ratios;
+        // And each frame beside the others over its round's frames alone (drift cancels).
+        std::vector<std::vector<double>> frame_ratios(models.size());
         for (int round = 0; round < INTERFERENCE_ROUNDS; ++round) {
             std::vector<uint32_t> clients(models.size(), 0);
             for (uint32_t c = 0; c < k; ++c) ++clients[(c + round) % models.size()];
@@ -131,6 +136,8 @@ Expected<Interference> measure_interference(const std::vector<PreparedModel*>& m
                 const double ratio = percentile(results[t]->device_ms, 50) / by_itself;
                 round_ratios[m].push_back(ratio);
                 all_ratios.push_back(ratio);
+                for (double frame : results[t]->device_ms)
+                    frame_ratios[m].push_back(frame / by_itself);
             }
         }
         for (size_t m = 0; m < models.size(); ++m) {
@@ -141,6 +148,13 @@ Expected<Interference> measure_interference(const std::vector<PreparedModel*>& m
         }
         measured.device.push_back(
             all_ratios.empty() ? 1.0 : std::clamp(percentile(all_ratios, 50), 0.1, 100.0));
+        if (k == most) {
+            measured.beside_spread.assign(models.size(), {});
+            for (size_t m = 0; m < models.size(); ++m) {
+                if (frame_ratios[m].empty()) continue;
+                measured.beside_spread[m] = frame_spread(frame_ratios[m]);
+            }
+        }
     }
     for (size_t m = 0; m < models.size(); ++m) {
         if (own_factors[m].size() != measured.device.size() || own_factors[m].size() < 2) {
@@ -219,6 +233,8 @@ Interference automatic_interference(const std::vector<double>& one_core_ratios,
         measured.device.push_back(sum / static_cast<double>(one_core_ratios.size()));
     }
     if (measured.device.size() < 2) measured.per_model.assign(one_core_ratios.size(), {});
+    // How one-core frames spread side by side: the shape of a frame's time beside others.
+    measured.beside_spread = side_by_side.beside_spread;
     return measured;
 }
 
@@ -426,6 +442,11 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
     for (size_t m = 0; m < models.size(); ++m) {
         if (!interference.per_model[m].empty()) {
             section.model_interference[models[m]->name()] = interference.per_model[m];
+        }
+        // Beside others a frame's time spreads wider than alone (nanodet, two slots x one
+        // thread: p95 1.24-1.38x its median in the mixes, about 1.1x alone).
+        if (m < interference.beside_spread.size() && !interference.beside_spread[m].empty()) {
+            section.beside_spread[models[m]->name()] = interference.beside_spread[m];
         }
     }
     // 5. Closed-loop clients: how often a client's next frame makes the decision after its last.

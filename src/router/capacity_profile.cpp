@@ -186,9 +186,12 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
             if (overhead) profile.overhead[model] = *overhead;
             CORUN_TRY(const auto cold, optional_duration(entry, "cold_frame_us", at));
             if (cold) profile.cold_frame[model] = *cold;
+            if (entry.contains("beside_spread")) {
+                CORUN_TRY(profile.beside_spread[model],
+                          frame_spread_field(entry, at, "beside_spread"));
+            }
             if (entry.contains("cold_spread")) {
-                CORUN_TRY(profile.cold_spread[model],
-                          frame_spread_field(entry, at, "cold_spread"));
+                CORUN_TRY(profile.cold_spread[model], frame_spread_field(entry, at, "cold_spread"));
             }
             if (entry.contains("frame_spread")) {
                 CORUN_TRY(profile.frame_spread[model], frame_spread_field(entry, at));
@@ -294,6 +297,9 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
         if (section["models"].contains(name)) {
             section["models"][name]["cold_frame_us"] = cold.count() / 1000.0;
         }
+    }
+    for (const auto& [name, spread] : profile.beside_spread) {
+        if (section["models"].contains(name)) section["models"][name]["beside_spread"] = spread;
     }
     for (const auto& [name, spread] : profile.cold_spread) {
         if (section["models"].contains(name)) section["models"][name]["cold_spread"] = spread;

@@ -69,6 +69,9 @@ struct DeviceProfile {
     // A model's "frame_spread": its device time over the median at evenly spaced quantiles,
     // ascending (scheduler::SimulatedModel::frame_spread); absent, every frame takes frame_us.
     std::map<std::string, std::vector<double>> frame_spread;
+    // A model's "beside_spread": the same for its frames while other slots run, measured with
+    // every slot busy (scheduler::SimulatedModel::beside_spread); absent, frame_spread.
+    std::map<std::string, std::vector<double>> beside_spread;
     // A model's own "interference" (as the device's, for that model's frames), where models
     // slow differently beside others (scheduler::SimulatedModel::interference).
     std::map<std::string, std::vector<double>> model_interference;

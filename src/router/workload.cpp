@@ -164,6 +164,10 @@ std::vector<scheduler::SimulatedModel> simulated_models(const CapacityWorkload& 
         if (auto cold = device.cold_frame.find(planned.name); cold != device.cold_frame.end()) {
             model.cold_frame = cold->second;
         }
+        if (auto beside = device.beside_spread.find(planned.name);
+            beside != device.beside_spread.end()) {
+            model.beside_spread = beside->second;
+        }
         if (auto cold = device.cold_spread.find(planned.name); cold != device.cold_spread.end()) {
             model.cold_spread = cold->second;
         }

@@ -74,9 +74,9 @@ struct Slot {
     double remaining_ns = 0;  // work left, at the speed of a burst running alone
     Nanoseconds end = NEVER;
     bool paused = false;
-    Nanoseconds paused_for{0};  // lent to outranking bursts: not charged to its model
-    double speed_factor = 1.0;  // how much longer its work takes than alone, now
-    size_t dispatch = 0;        // index into the result's dispatches
+    Nanoseconds paused_for{0};       // lent to outranking bursts: not charged to its model
+    double speed_factor = 1.0;       // how much longer its work takes than alone, now
+    size_t dispatch = 0;             // index into the result's dispatches
     Nanoseconds idle_since = NEVER;  // when its last burst ended; NEVER: none yet
     bool busy() const { return model != NO_MODEL; }
 };
@@ -738,14 +738,19 @@ private:
     Nanoseconds burst_time(size_t i, uint32_t frames, Nanoseconds now, const Slot& slot) {
         const SimulatedModel& model = models_[i];
         const Nanoseconds burst = model.timing.burst(frames);
+        const bool beside_others = !model.beside_spread.empty() &&
+                                   std::any_of(slots_.begin(), slots_.end(),
+                                               [](const Slot& other) { return other.busy(); });
+        const std::vector<double>& spread =
+            beside_others ? model.beside_spread : model.frame_spread;
         if (model.cold_spread.empty()) {
             const Nanoseconds extra = model.cold_frame - model.timing.frame;
             const double share = extra.count() > 0 ? cold_share(now, slot) : 0.0;
-            return with_spread(i, burst, model.frame_spread) +
+            return with_spread(i, burst, spread) +
                    Nanoseconds(static_cast<int64_t>(static_cast<double>(extra.count()) * share));
         }
         const double draw = uniform_draw(clients_[i].spread_random);
-        const double warm = model.frame_spread.empty() ? 1.0 : quantile_at(model.frame_spread, draw);
+        const double warm = spread.empty() ? 1.0 : quantile_at(spread, draw);
         const double cold = quantile_at(model.cold_spread, draw);
         const double extra = std::max(0.0, cold - warm) * cold_share(now, slot);
         return Nanoseconds(std::llround(static_cast<double>(burst.count()) * warm +

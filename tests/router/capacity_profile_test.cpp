@@ -29,6 +29,7 @@ const char* EXTENDED_PROFILE = R"({"device": {"context_switch_us": 0},
           "models": {"nanodet": {"frame_us": 33000, "host_pre_us": 60, "host_post_us": 25,
                                  "max_in_flight": 2, "overhead_us": 85,
                                  "cold_frame_us": 41000, "cold_spread": [1.0, 1.1, 1.6],
+                                 "beside_spread": [0.8, 1.0, 1.4],
                                  "frame_spread": [0.9, 1.0, 1.0, 1.4],
                                  "interference": [1.0, 1.52],
                                  "closed_loop_in_time_by_clients": [0.5, 0.48, 0.6],
@@ -114,6 +115,8 @@ TEST(CapacityProfileTest, WritingAndReadingGivesTheSameProfile) {
     EXPECT_EQ(again->devices.at(CPU_SECTION).cold_spread.at("nanodet"),
               (std::vector<double>{1.0, 1.1, 1.6}));
     EXPECT_FALSE(again->devices.at(CPU_SECTION).cold_by_slot);
+    EXPECT_EQ(again->devices.at(CPU_SECTION).beside_spread.at("nanodet"),
+              (std::vector<double>{0.8, 1.0, 1.4}));
     EXPECT_TRUE(again->devices.at(NPU_SIM_SECTION).cold_by_slot);  // the default
     EXPECT_EQ(again->devices.at(CPU_SECTION).frame_spread.at("nanodet"),
               (std::vector<double>{0.9, 1.0, 1.0, 1.4}));
@@ -219,6 +222,8 @@ TEST(CapacityProfileTest, EachBadFieldIsNamed) {
                    "cpu.models.a.interference holds 0.01");
     expect_invalid(R"({"cpu": {"models": {"a": {"frame_us": 5, "cold_spread": [1.3, 1.2]}}}})",
                    "cpu.models.a.cold_spread must be ascending");
+    expect_invalid(R"({"cpu": {"models": {"a": {"frame_us": 5, "beside_spread": [0]}}}})",
+                   "cpu.models.a.beside_spread holds 0");
     expect_invalid(R"({"cpu": {"device": {"cold_by_slot": "yes"}, "models": {}}})",
                    "cpu.device.cold_by_slot must be true or false");
     expect_invalid(R"({"cpu": {"device": {"cold_after_us": "x"}, "models": {}}})",

@@ -675,8 +675,8 @@ TEST(VirtualTimeScheduleTest, AFrameIsColdAfterItsSlotIdledWhateverTheOtherSlotR
         device.slots = 2;
         device.cold_after = milliseconds(10);
         device.cold_by_slot = by_slot;
-        auto busy = model("busy", 16, milliseconds(30),
-                          ArrivalPattern::closed_loop(1, nanoseconds(0)));
+        auto busy =
+            model("busy", 16, milliseconds(30), ArrivalPattern::closed_loop(1, nanoseconds(0)));
         auto camera = model("camera", 16, milliseconds(2),
                             ArrivalPattern::periodic(milliseconds(20), milliseconds(1)));
         camera.cold_frame = milliseconds(4);
@@ -684,6 +684,21 @@ TEST(VirtualTimeScheduleTest, AFrameIsColdAfterItsSlotIdledWhateverTheOtherSlotR
     };
     EXPECT_EQ(camera_times(true), (std::vector<double>{4.0, 4.0, 4.0, 4.0}));
     EXPECT_EQ(camera_times(false), (std::vector<double>{2.0, 2.0, 2.0, 2.0}));
+}
+
+TEST(VirtualTimeScheduleTest, ABurstBesideAnotherSlotsDrawsFromTheSpreadBesideOthers) {
+    // Two slots: "busy" runs 0-30 ms on slot 0 (one frame); the camera's frames (2 ms, at 1, 21,
+    // 41 ms) spread x1.0 alone and x2.0 beside others: the first two start beside busy's frame
+    // (4 ms), the last alone (2 ms).
+    SimulatedDevice device;
+    device.slots = 2;
+    auto busy = model("busy", 16, milliseconds(30), ArrivalPattern::at({nanoseconds(0)}));
+    auto camera = model("camera", 16, milliseconds(2),
+                        ArrivalPattern::periodic(milliseconds(20), milliseconds(1)));
+    camera.frame_spread = {1.0};
+    camera.beside_spread = {2.0};
+    EXPECT_EQ(simulate({busy, camera}, device, strict(), milliseconds(50)).models[1].latency_ms,
+              (std::vector<double>{4.0, 4.0, 2.0}));
 }
 
 TEST(VirtualTimeScheduleTest, AColdFrameTakesItsDrawFromTheColdSpread) {
