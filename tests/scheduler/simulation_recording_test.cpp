@@ -143,16 +143,20 @@ PolicyOptions without_anticipation() {
     return options;
 }
 
+// One closed-loop client each: "short" (1 ms frames) and "long" (4 ms), on one slot.
+std::vector<SimulatedModel> short_and_long_closed_loops() {
+    return {simulated_model("short", 16, milliseconds(1),
+                            ArrivalPattern::closed_loop(1, nanoseconds(0)), 1),
+            simulated_model("long", 16, milliseconds(4),
+                            ArrivalPattern::closed_loop(1, nanoseconds(0)), 1)};
+}
+
 TEST(SimulationRecordingTest, TheClosedLoopRaceReadsBackAsItWasSimulated) {
     // Two closed-loop clients on one slot: after each completion the other model is queued, so
     // the slot decides at once, and the client's next frame is in time exactly when the
     // simulation drew it so.
     auto race = [](double in_time) {
-        const std::vector<SimulatedModel> models = {
-            simulated_model("short", 16, milliseconds(1),
-                            ArrivalPattern::closed_loop(1, nanoseconds(0)), 1),
-            simulated_model("long", 16, milliseconds(4),
-                            ArrivalPattern::closed_loop(1, nanoseconds(0)), 1)};
+        const std::vector<SimulatedModel> models = short_and_long_closed_loops();
         SimulatedDevice device;
         device.closed_loop_in_time = in_time;
         return closed_loop_in_time_of(recording_of_simulation(
@@ -181,11 +185,7 @@ TEST(SimulationRecordingTest, TheClosedLoopRaceReadsBackAsItWasSimulated) {
 TEST(SimulationRecordingTest, EachModelsRaceReadsBackAsItWasSimulated) {
     // The short model's client always in time, the long one's never: read back per model (ids
     // are the models' indexes + 1), and over both between the two.
-    std::vector<SimulatedModel> models = {
-        simulated_model("short", 16, milliseconds(1),
-                        ArrivalPattern::closed_loop(1, nanoseconds(0)), 1),
-        simulated_model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)),
-                        1)};
+    std::vector<SimulatedModel> models = short_and_long_closed_loops();
     models[0].closed_loop_in_time = 1;
     models[1].closed_loop_in_time = 0;
     SimulatedDevice device;
@@ -206,11 +206,7 @@ TEST(SimulationRecordingTest, EachClientsReturnGapsReadBackAsTheyWereSimulated) 
     // The short model's client always in time, the long one's always 40 us after the decision
     // (no anticipation: nothing holds for it). Every completion races (the other model is
     // queued), and the gaps read back exactly: 0 and 40 us at every quantile.
-    std::vector<SimulatedModel> models = {
-        simulated_model("short", 16, milliseconds(1),
-                        ArrivalPattern::closed_loop(1, nanoseconds(0)), 1),
-        simulated_model("long", 16, milliseconds(4), ArrivalPattern::closed_loop(1, nanoseconds(0)),
-                        1)};
+    std::vector<SimulatedModel> models = short_and_long_closed_loops();
     models[0].closed_loop_gaps = {nanoseconds(0)};
     models[1].closed_loop_gaps = {std::chrono::microseconds(40)};
     SimulatedDevice device;
