@@ -57,9 +57,10 @@ struct DeviceProfile {
     // section's device) or longer; less idling, that share of the difference.
     std::map<std::string, std::chrono::nanoseconds> cold_frame;
     std::chrono::nanoseconds cold_after{0};
-    // A model's "cold_spread": how a cold frame's time spreads, as ratios to a warm frame at
-    // evenly spaced quantiles, ascending (scheduler::SimulatedModel::cold_spread); absent, a
-    // cold frame takes cold_frame_us.
+    // A model's "cold_spread": how a cold frame's time spreads, as ratios to frame_us (a cold
+    // frame over the median of the warm frames measured between the cold ones) at evenly spaced
+    // quantiles, ascending (scheduler::SimulatedModel::cold_spread); absent, a cold frame takes
+    // cold_frame_us.
     std::map<std::string, std::vector<double>> cold_spread;
     // "cold_by_slot": whether a frame is cold after its slot idled (true, the default: on the
     // cpu each slot is a thread whose core sleeps between its frames whatever the other slots

@@ -29,10 +29,9 @@ std::map<uint64_t, double> closed_loop_in_time_by_model(const SchedulerRecording
 // Over the same frames, how long after its frame's burst ended the client's next frame reached
 // the scheduler: 0 for a frame in time, else its gap after the decision (within the slot's
 // anticipation window, a holding slot catches it; after it, not). The share in time alone
-// places every late frame at one point, where where they come differs by device and model
-// (SimulatedModel::closed_loop_gaps). `points`
-// gaps at evenly spaced quantiles (each bin's middle), ascending; with fewer frames than points,
-// one per frame; empty when none raced.
+// places every late frame at one point, though where they come differs by device and model
+// (SimulatedModel::closed_loop_gaps). `points` gaps at evenly spaced quantiles (each bin's
+// middle), ascending; with fewer frames than points, one per frame; empty when none raced.
 std::vector<std::chrono::nanoseconds> closed_loop_gaps_of(const SchedulerRecording& recording,
                                                           size_t points);
 // The same per model (by scheduler model id); a model none of whose frames raced is absent.

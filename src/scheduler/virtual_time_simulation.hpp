@@ -127,8 +127,8 @@ struct SimulatedModel {
     // that share of (cold_frame - frame), once per burst. 0: every frame takes timing.frame.
     std::chrono::nanoseconds cold_frame{0};
     // How a cold frame's device time spreads: ratios to timing.frame at evenly spaced
-    // quantiles, ascending (the profile's "cold_spread", measured as pairs of a frame after an
-    // idle gap over the frame right after it). With it, a burst's one draw from frame_spread
+    // quantiles, ascending (the profile's "cold_spread": frames after an idle gap over the
+    // median of frames right after them). With it, a burst's one draw from frame_spread
     // places it in this distribution too, and its cold share of the difference is added (the
     // first frame only); cold_frame is then unused. Empty: cold_frame.
     std::vector<double> cold_spread;
@@ -171,9 +171,8 @@ struct SimulatedDevice {
     // The idle gap after which a frame takes its model's cold_frame time (0: no cold frames).
     std::chrono::nanoseconds cold_after{0};
     // Whose idling makes a frame cold: its slot's (true: on the cpu device each slot is a
-    // worker thread whose core sleeps between its frames, whatever the other slots run: a
-    // camera beside another on a second slot ran its frames as slowly as alone) or only the
-    // whole device's (false: a burst starting while another slot runs is never cold).
+    // worker thread whose core may sleep between its frames, whatever the other slots run) or
+    // only the whole device's (false: a burst starting while another slot runs is never cold).
     bool cold_by_slot = true;
     // The share of a closed-loop client's next frames that reach the scheduler before the slot
     // that ran its last one decides again (1, the default: always; 0: never, so two such
