@@ -421,22 +421,6 @@ std::string stem(const std::string& path) {
     return std::filesystem::path(path).stem().string();
 }
 
-// The profile for one mix: each mix model's frame (and cold frame) scaled to its slot time
-// measured alone right before the mix and right after it (the mean; `bracketed` false: before
-// only). On this VM a model's frame time drifts by up to 2x over minutes and by 10-40% between
-// windows seconds apart; the profile is seconds to minutes old when a mix runs, and that drift
-// is the machine's, not the capacity model's error (--recalibrate 0 keeps the profile as
-// measured). Only frames alone are timed for it: nothing of the mix itself enters a prediction.
-Json gaps_in_microseconds(const corun::router::DeviceProfile& section) {
-    Json by_clients = Json::array();
-    for (const auto& gaps : section.closed_loop_gaps_by_clients) {
-        Json gaps_us = Json::array();
-        for (auto gap : gaps) gaps_us.push_back(static_cast<double>(gap.count()) / 1000.0);
-        by_clients.push_back(gaps_us);
-    }
-    return by_clients;
-}
-
 void clear_return_gaps(corun::router::DeviceProfile& section) {
     section.closed_loop_gaps_by_clients.clear();
     section.model_closed_loop_gaps_by_clients.clear();
@@ -448,15 +432,16 @@ void cold_by_device(corun::router::DeviceProfile& section) {
     section.cold_spread.clear();
 }
 
+void clear_beside_spread(corun::router::DeviceProfile& section) {
+    section.beside_spread.clear();
+}
+
 // The capacity model with a part of it taken out, predicted beside it from the same profile
 // and scored in the summary: what each part is worth, in one run.
 struct ModelVariant {
     const char* name;
     void (*change)(corun::router::DeviceProfile&);
 };
-void clear_beside_spread(corun::router::DeviceProfile& section) {
-    section.beside_spread.clear();
-}
 
 const std::vector<ModelVariant> MODEL_VARIANTS = {
     {"without the return gaps (shares in time alone)", clear_return_gaps},
@@ -470,6 +455,12 @@ const std::vector<ModelVariant> MODEL_VARIANTS = {
      }},
 };
 
+// The profile for one mix: each mix model's frame (and cold frame) scaled to its slot time
+// measured alone right before the mix and right after it (the mean; `bracketed` false: before
+// only). On this VM a model's frame time drifts by up to 2x over minutes and by 10-40% between
+// windows seconds apart; the profile is seconds to minutes old when a mix runs, and that drift
+// is the machine's, not the capacity model's error (--recalibrate 0 keeps the profile as
+// measured). Only frames alone are timed for it: nothing of the mix itself enters a prediction.
 corun::router::CapacityProfile profile_for(const corun::router::DeviceProfile& section,
                                            const std::string& kind,
                                            const std::vector<std::string>& mix,
@@ -665,7 +656,8 @@ corun::Status bench_target(const Target& target, const Options& options,
         {"interference", section.interference},
         {"closed_loop_in_time", section.closed_loop_in_time},
         {"closed_loop_in_time_by_clients", section.closed_loop_in_time_by_clients},
-        {"closed_loop_gap_us_by_clients", gaps_in_microseconds(section)},
+        {"closed_loop_gap_us_by_clients",
+         corun::router::DeviceProfile::gaps_in_microseconds(section.closed_loop_gaps_by_clients)},
         {"slot_ms", slot_ms},
         {"runs", Json::array()}};
 

@@ -270,8 +270,9 @@ double slot_time_ms(const PumpResult& alone) {
 struct ClosedLoopShares {
     double all = 1.0;
     std::vector<double> per_model;
-    // Where the late frames came (scheduler::closed_loop_gaps_of): over all, and per model
-    // (the group's where a model raced too few times); empty when too few frames raced.
+    // Where the late frames came (scheduler::closed_loop_gaps_of): over all ([0], in time, when
+    // nothing raced), and per model (the group's where fewer than SPREAD_POINTS of its frames
+    // raced).
     router::DeviceProfile::ReturnGaps all_gaps;
     std::vector<router::DeviceProfile::ReturnGaps> per_model_gaps;
 };

@@ -143,16 +143,6 @@ Expected<std::vector<DeviceProfile::ReturnGaps>> closed_loop_gaps_field(const Js
     return by_clients;
 }
 
-Json gaps_to_json(const std::vector<DeviceProfile::ReturnGaps>& by_clients) {
-    Json list = Json::array();
-    for (const auto& gaps : by_clients) {
-        Json gaps_us = Json::array();
-        for (auto gap : gaps) gaps_us.push_back(static_cast<double>(gap.count()) / 1000.0);
-        list.push_back(gaps_us);
-    }
-    return list;
-}
-
 Expected<GenerativeTiming> generative_entry(const Json& entry, const std::string& where) {
     if (!entry.is_object()) return invalid(where + " must be an object");
     GenerativeTiming timing;
@@ -317,7 +307,8 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
     }
     for (const auto& [name, gaps] : profile.model_closed_loop_gaps_by_clients) {
         if (section["models"].contains(name)) {
-            section["models"][name]["closed_loop_gap_us_by_clients"] = gaps_to_json(gaps);
+            section["models"][name]["closed_loop_gap_us_by_clients"] =
+                DeviceProfile::gaps_in_microseconds(gaps);
         }
     }
     if (with_configuration) {
@@ -333,7 +324,7 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
     }
     if (!profile.closed_loop_gaps_by_clients.empty()) {
         section["device"]["closed_loop_gap_us_by_clients"] =
-            gaps_to_json(profile.closed_loop_gaps_by_clients);
+            DeviceProfile::gaps_in_microseconds(profile.closed_loop_gaps_by_clients);
     }
     if (profile.closed_loop_in_time < 1) {
         section["device"]["closed_loop_in_time"] = profile.closed_loop_in_time;
@@ -441,6 +432,16 @@ const DeviceProfile::ReturnGaps& gaps_for(const std::vector<DeviceProfile::Retur
 }
 
 }  // namespace
+
+std::vector<std::vector<double>> DeviceProfile::gaps_in_microseconds(
+    const std::vector<ReturnGaps>& by_clients) {
+    std::vector<std::vector<double>> lists;
+    for (const auto& gaps : by_clients) {
+        std::vector<double>& gaps_us = lists.emplace_back();
+        for (auto gap : gaps) gaps_us.push_back(static_cast<double>(gap.count()) / 1000.0);
+    }
+    return lists;
+}
 
 const DeviceProfile::ReturnGaps& DeviceProfile::closed_loop_gaps(size_t closed_loop_models) const {
     return gaps_for(closed_loop_gaps_by_clients, closed_loop_models);

@@ -109,6 +109,9 @@ struct DeviceProfile {
     const ReturnGaps& closed_loop_gaps(size_t closed_loop_models) const;
     // `model`'s own gaps, else the device's (as closed_loop_share); empty if neither.
     const ReturnGaps& closed_loop_gaps(const std::string& model, size_t closed_loop_models) const;
+    // Gaps per number of clients in microseconds, as the profile writes them.
+    static std::vector<std::vector<double>> gaps_in_microseconds(
+        const std::vector<ReturnGaps>& by_clients);
     // "one_burst_per_model": measured on the cpu device sharing its cores by itself, which runs
     // one burst of a model at a time (scheduler::SimulatedDevice::one_burst_per_model).
     bool one_burst_per_model = false;

@@ -111,6 +111,8 @@ double quantile_at(const std::vector<Value>& points, double draw) {
     return low + above_share * (number_of(points[below + 1]) - low);
 }
 
+// One draw of it from `random`; a single point takes no draw, so that a one-point spread leaves
+// the model's sequence (and every later draw) as it was.
 template <typename Value>
 double quantile_draw(std::mt19937_64& random, const std::vector<Value>& points) {
     if (points.size() == 1) return number_of(points.front());
