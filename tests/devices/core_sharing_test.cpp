@@ -1,10 +1,14 @@
 // The cpu device's automatic sharing (CpuDeviceParams::execution_slots 0): slots per core, a
-// latency slot, and urgent frames that stop the frames beside them, which then run again.
+// latency slot, and urgent frames that the frames beside them yield to (by OS priority), or that
+// stop them, and they then run again.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <mutex>
 #include <string>
@@ -15,6 +19,7 @@
 #include "devices/cpu/core_arbiter.hpp"
 #include "devices/cpu/core_count_choice.hpp"
 #include "devices/cpu/cpu_device.hpp"
+#include "devices/cpu/thread_priority.hpp"
 #include "devices/device_registry.hpp"
 #include "test_support.hpp"
 
@@ -191,6 +196,145 @@ TEST(CoreArbiterTest, AFrameAloneOnEveryCoreIsStoppedEvenForAnUrgentFrameOnOne) 
     EXPECT_EQ(a_stops.stops, 1);
     EXPECT_FALSE(arbiter.end(urgent));
     EXPECT_TRUE(arbiter.end(a));
+}
+
+// A thread that only waits, standing for the thread a frame runs on: its OS priority is what
+// the arbiter changes.
+class IdleThread {
+public:
+    IdleThread()
+        : thread_([this] {
+              id_.set_value(devices::cpu::current_thread_id());
+              release_.get_future().wait();
+          }) {
+        id = id_.get_future().get();
+    }
+    ~IdleThread() {
+        release_.set_value();
+        thread_.join();
+    }
+    pid_t id = 0;
+
+private:
+    std::promise<pid_t> id_;
+    std::promise<void> release_;
+    std::thread thread_;
+};
+
+int nice_of(pid_t thread) {
+    errno = 0;
+    const int nice = getpriority(PRIO_PROCESS, static_cast<id_t>(thread));
+    EXPECT_EQ(errno, 0);
+    return nice;
+}
+
+// Where the process may raise a thread's priority back, frames on one core yield to an urgent
+// frame by OS priority instead of stopping: their threads run at YIELDING_NICE from the urgent
+// frame's start to their own end, when they get their priority back, their results standing
+// (nothing runs again). While urgent frames come, a frame that begins beside others yields from
+// its start; one alone does not.
+TEST(CoreArbiterTest, FramesOnOneCoreYieldByPriorityToUrgentFramesUntilTheyEnd) {
+    if (!devices::cpu::may_restore_thread_priority()) {
+        GTEST_SKIP() << "this process may not raise a thread's priority back (no CAP_SYS_NICE, "
+                        "RLIMIT_NICE 0): the device stops frames instead, as the tests above";
+    }
+    CoreArbiter arbiter(2, true);
+    IdleThread a_thread, b_thread, c_thread;
+    const int a_nice = nice_of(a_thread.id), b_nice = nice_of(b_thread.id);
+    const int c_nice = nice_of(c_thread.id);
+    StopCounter a_stops, b_stops, c_stops, u_stops;
+    auto a = frame_of(a_stops), b = frame_of(b_stops), c = frame_of(c_stops);
+    a.thread = a_thread.id;
+    b.thread = b_thread.id;
+    c.thread = c_thread.id;
+    ASSERT_FALSE(arbiter.begin(a));
+    arbiter.set_cores(a, 1);
+    ASSERT_TRUE(arbiter.begin(b));  // beside a: one core; no urgent frame yet, no yield
+    EXPECT_EQ(nice_of(b_thread.id), b_nice);
+    auto urgent = frame_of(u_stops, true);
+    EXPECT_TRUE(arbiter.begin(urgent));  // every core: both yield
+    EXPECT_EQ(a_stops.stops + b_stops.stops, 0);
+    EXPECT_EQ(arbiter.frames_stopped(), 0u);
+    EXPECT_EQ(arbiter.frames_yielded(), 2u);
+    EXPECT_EQ(nice_of(a_thread.id), devices::cpu::YIELDING_NICE);
+    EXPECT_EQ(nice_of(b_thread.id), devices::cpu::YIELDING_NICE);
+    // b ends while the urgent frame runs: its thread gets its priority back at once.
+    EXPECT_FALSE(arbiter.end(b));
+    EXPECT_EQ(nice_of(b_thread.id), b_nice);
+    // The urgent frame ends: a goes on yielding (more may come), and gets its priority back as
+    // it ends, its result standing.
+    EXPECT_FALSE(arbiter.end(urgent));
+    EXPECT_EQ(nice_of(a_thread.id), devices::cpu::YIELDING_NICE);
+    // An urgent frame began lately: c, beginning beside a, yields from its start.
+    ASSERT_TRUE(arbiter.begin(c));
+    EXPECT_EQ(nice_of(c_thread.id), devices::cpu::YIELDING_NICE);
+    EXPECT_EQ(arbiter.frames_yielded(), 3u);
+    EXPECT_FALSE(arbiter.end(a));
+    EXPECT_EQ(nice_of(a_thread.id), a_nice);
+    EXPECT_FALSE(arbiter.end(c));
+    EXPECT_EQ(nice_of(c_thread.id), c_nice);
+    // Alone, a frame has no one to yield to.
+    ASSERT_FALSE(arbiter.begin(c));
+    EXPECT_EQ(nice_of(c_thread.id), c_nice);
+    EXPECT_FALSE(arbiter.end(c));
+    EXPECT_EQ(arbiter.frames_yielded(), 3u);
+    EXPECT_EQ(arbiter.frames_running(), 0u);
+}
+
+// What cannot yield is stopped, as before: a frame alone on every core (its pool's threads are
+// ONNX Runtime's); a frame whose thread is not known never yields. A frame that began beside it
+// while urgent frames come yields from its start, so an urgent frame on one core then finds its
+// core free and stops nothing.
+TEST(CoreArbiterTest, WhatCannotYieldByPriorityIsStoppedAndAnUrgentFrameOnOneCoreTakesOneYield) {
+    if (!devices::cpu::may_restore_thread_priority()) {
+        GTEST_SKIP() << "this process may not raise a thread's priority back: nothing yields";
+    }
+    CoreArbiter arbiter(2, true);
+    IdleThread a_thread, b_thread;
+    StopCounter a_stops, b_stops, u_stops, v_stops;
+    auto a = frame_of(a_stops);
+    a.thread = a_thread.id;
+    ASSERT_FALSE(arbiter.begin(a));  // alone on every core (cores 0)
+    auto urgent = frame_of(u_stops, true);
+    urgent.cores = 1;
+    EXPECT_TRUE(arbiter.begin(urgent));
+    EXPECT_EQ(a_stops.stops, 1);
+    EXPECT_EQ(arbiter.frames_yielded(), 0u);
+    EXPECT_TRUE(arbiter.end(a));
+    EXPECT_FALSE(arbiter.end(urgent));
+
+    auto unknown = frame_of(a_stops), b = frame_of(b_stops);  // `unknown` has no thread
+    b.thread = b_thread.id;
+    ASSERT_FALSE(arbiter.begin(unknown));
+    arbiter.set_cores(unknown, 1);
+    ASSERT_TRUE(arbiter.begin(b));
+    auto one_core = frame_of(v_stops, true);
+    one_core.cores = 1;
+    EXPECT_TRUE(arbiter.begin(one_core));
+    EXPECT_EQ(arbiter.frames_yielded(), 1u);  // b, from its start: nothing stopped
+    EXPECT_EQ(b_stops.stops, 0);
+    EXPECT_EQ(a_stops.stops, 1);  // from before
+    EXPECT_EQ(nice_of(b_thread.id), devices::cpu::YIELDING_NICE);
+    EXPECT_FALSE(arbiter.end(one_core));
+    EXPECT_FALSE(arbiter.end(b));
+    EXPECT_FALSE(arbiter.end(unknown));
+}
+
+// Lowering a thread is always allowed; raising it back is what the probe finds out, and a
+// restore to the value a thread already has always succeeds.
+TEST(ThreadPriorityTest, ALoweredThreadIsAtTheYieldingNiceAndRestoredWhereAllowed) {
+    IdleThread thread;
+    const int before = nice_of(thread.id);
+    const auto lowered = devices::cpu::lower_thread_priority(thread.id);
+    ASSERT_TRUE(lowered.has_value());
+    EXPECT_EQ(*lowered, before);
+    EXPECT_EQ(nice_of(thread.id), devices::cpu::YIELDING_NICE);
+    EXPECT_TRUE(devices::cpu::restore_thread_priority(thread.id, devices::cpu::YIELDING_NICE));
+    EXPECT_EQ(devices::cpu::restore_thread_priority(thread.id, before),
+              devices::cpu::may_restore_thread_priority());
+    if (devices::cpu::may_restore_thread_priority()) {
+        EXPECT_EQ(nice_of(thread.id), before);
+    }
 }
 
 using devices::cpu::CoreCountChoice;

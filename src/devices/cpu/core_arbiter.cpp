@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "devices/cpu/thread_priority.hpp"
+
 namespace corun::devices::cpu {
 
 bool CoreArbiter::begin(Frame& frame) {
@@ -9,12 +11,16 @@ bool CoreArbiter::begin(Frame& frame) {
     frame.stopped = false;
     if (frame.urgent) {
         ++urgent_started_;
+        ++urgent_running_;
+        last_urgent_ = std::chrono::steady_clock::now();
         const uint32_t wanted = frame.cores == 0 ? cores_ : std::min(frame.cores, cores_);
         // The most recently started first: they have done the least work.
         for (auto other = running_.rbegin(); other != running_.rend(); ++other) {
             if (cores_in_use() + wanted <= cores_) break;
             Frame& running = **other;
-            if (running.urgent || running.stopped || running.times_stopped >= MAX_STOPS) continue;
+            if (running.urgent || running.stopped || running.yielding) continue;
+            if (yield(running)) continue;
+            if (running.times_stopped >= MAX_STOPS) continue;
             running.stopped = true;
             ++frames_stopped_;
             running.stop(running.context);
@@ -37,6 +43,12 @@ bool CoreArbiter::begin(Frame& frame) {
     running_.push_back(&frame);
     const bool beside_others = running_.size() > 1;
     if (!frame.urgent) frame.cores = beside_others ? 1 : 0;
+    // While urgent frames come, a frame beside others yields from its start: the urgent frame's
+    // threads then win the cores from their first instruction, its wake-up and its pool's
+    // hand-offs included, not only once it has begun.
+    if (!frame.urgent && beside_others && urgent_lately(std::chrono::steady_clock::now())) {
+        yield(frame);
+    }
     return beside_others;
 }
 
@@ -48,17 +60,46 @@ void CoreArbiter::set_cores(Frame& frame, uint32_t cores) {
 uint32_t CoreArbiter::cores_in_use() const {
     uint32_t in_use = 0;
     for (const Frame* running : running_) {
-        if (!running->stopped) in_use += running->cores == 0 ? cores_ : running->cores;
+        if (!running->stopped && !running->yielding) {
+            in_use += running->cores == 0 ? cores_ : running->cores;
+        }
     }
     return in_use;
+}
+
+bool CoreArbiter::yield(Frame& frame) {
+    // Only a frame whose whole run is on its own thread: one on every core also runs on its
+    // pool's threads.
+    if (!yield_by_priority_ || frame.thread == 0 || frame.cores != 1) return false;
+    const auto before = lower_thread_priority(frame.thread);
+    if (!before) return false;
+    frame.yielding = true;
+    frame.nice_before = *before;
+    ++frames_yielded_;
+    return true;
+}
+
+bool CoreArbiter::urgent_lately(std::chrono::steady_clock::time_point now) const {
+    return urgent_running_ > 0 || (urgent_started_ > 0 && now - last_urgent_ < URGENT_LATELY);
+}
+
+void CoreArbiter::stop_yielding(Frame& frame) {
+    if (!frame.yielding) return;
+    // Refused only if the process lost the privilege since: the thread then stays low.
+    (void)restore_thread_priority(frame.thread, frame.nice_before);
+    frame.yielding = false;
 }
 
 bool CoreArbiter::end(Frame& frame) {
     std::lock_guard lock(mutex_);
     running_.erase(std::find(running_.begin(), running_.end(), &frame));
+    // Its thread may be the application's: never left at a lowered priority.
+    stop_yielding(frame);
     if (frame.urgent) {
         ++urgent_done_;
         urgent_finished_.notify_all();
+        --urgent_running_;
+        // The frames that yielded go on yielding to their end: more urgent frames may come.
     }
     if (frame.stopped) ++frame.times_stopped;
     return frame.stopped;
@@ -67,6 +108,11 @@ bool CoreArbiter::end(Frame& frame) {
 uint64_t CoreArbiter::frames_stopped() const {
     std::lock_guard lock(mutex_);
     return frames_stopped_;
+}
+
+uint64_t CoreArbiter::frames_yielded() const {
+    std::lock_guard lock(mutex_);
+    return frames_yielded_;
 }
 
 uint32_t CoreArbiter::frames_running() const {

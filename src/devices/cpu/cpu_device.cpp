@@ -20,6 +20,7 @@
 #include "devices/cpu/core_count_choice.hpp"
 #include "devices/cpu/missing_kernel.hpp"
 #include "devices/cpu/onnx_element_type.hpp"
+#include "devices/cpu/thread_priority.hpp"
 
 namespace corun::devices::cpu {
 namespace {
@@ -467,6 +468,7 @@ private:
         frame.urgent = limits.urgent;
         frame.stop = [](void* options) { static_cast<Ort::RunOptions*>(options)->SetTerminate(); };
         frame.context = &thread_run_options();
+        frame.thread = current_thread_id();
         for (;;) {
             // Beside others: one core. Alone or urgent: every core, unless this model's frames
             // measured faster on one (CoreCountChoice). An urgent frame chooses first, so that
@@ -691,7 +693,9 @@ class CpuDevice final : public Device {
 public:
     CpuDevice(std::string id, CpuDeviceParams params)
         : id_(std::move(id)), params_(params), slots_(cpu_slots(params)) {
-        if (slots_.automatic) arbiter_ = std::make_shared<CoreArbiter>(slots_.shared);
+        if (slots_.automatic) {
+            arbiter_ = std::make_shared<CoreArbiter>(slots_.shared, may_restore_thread_priority());
+        }
     }
 
     DeviceDescription describe() const override {
