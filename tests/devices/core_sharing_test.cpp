@@ -18,6 +18,7 @@
 #include "corun/corun.hpp"
 #include "devices/cpu/core_arbiter.hpp"
 #include "devices/cpu/core_count_choice.hpp"
+#include "devices/cpu/core_pinning.hpp"
 #include "devices/cpu/cpu_device.hpp"
 #include "devices/cpu/thread_priority.hpp"
 #include "devices/device_registry.hpp"
@@ -335,6 +336,30 @@ TEST(ThreadPriorityTest, ALoweredThreadIsAtTheYieldingNiceAndRestoredWhereAllowe
     if (devices::cpu::may_restore_thread_priority()) {
         EXPECT_EQ(nice_of(thread.id), before);
     }
+}
+
+// A pool of n threads: the caller's thread on the first CPU, the n - 1 workers one on each of
+// the next, named as ONNX Runtime takes them (1-based); no pinning without a CPU per thread.
+TEST(CorePinningTest, APoolsWorkersGoOnePerCpuAfterTheCallersFirst) {
+    using devices::cpu::pool_affinities;
+    EXPECT_EQ(pool_affinities({0, 1}, 2), "2");
+    EXPECT_EQ(pool_affinities({0, 1, 2, 3}, 4), "2;3;4");
+    EXPECT_EQ(pool_affinities({2, 5, 7}, 2), "6");  // a cpuset of CPUs 2, 5 and 7
+    EXPECT_EQ(pool_affinities({0, 1}, 1), "");      // one thread: the caller's alone
+    EXPECT_EQ(pool_affinities({0, 1}, 3), "");      // fewer CPUs than threads
+    EXPECT_EQ(pool_affinities({}, 2), "");
+}
+
+// The caller's thread runs on the one CPU while pinned, and may use the CPUs it had after.
+TEST(CorePinningTest, APinnedThreadRunsOnItsCpuAndGetsItsCpusBack) {
+    const auto before = devices::cpu::allowed_cpus();
+    ASSERT_FALSE(before.empty());
+    {
+        devices::cpu::PinnedToCpu pinned(before.back());
+        EXPECT_EQ(devices::cpu::allowed_cpus(), std::vector<int>{before.back()});
+        EXPECT_EQ(sched_getcpu(), before.back());
+    }
+    EXPECT_EQ(devices::cpu::allowed_cpus(), before);
 }
 
 using devices::cpu::CoreCountChoice;

@@ -18,6 +18,7 @@
 #include "common/string_elements.hpp"
 #include "devices/cpu/core_arbiter.hpp"
 #include "devices/cpu/core_count_choice.hpp"
+#include "devices/cpu/core_pinning.hpp"
 #include "devices/cpu/missing_kernel.hpp"
 #include "devices/cpu/onnx_element_type.hpp"
 #include "devices/cpu/thread_priority.hpp"
@@ -242,8 +243,11 @@ DeclaredTensor declared_tensor(const std::string& name, const Ort::TypeInfo& typ
 
 // A session for `source` with a pool of its own of `threads` threads (0: ONNX Runtime's default
 // count; 1: none, it runs on the caller's thread). With `spin_wait` its threads spin up to
-// POOL_SPIN_MICROSECONDS for work before they sleep.
-Ort::Session create_session(const ModelSource& source, uint32_t threads, bool spin_wait) {
+// POOL_SPIN_MICROSECONDS for work before they sleep. With `pin_to` (the CPUs the process may
+// use), its pool's threads are pinned one per CPU after the first (core_pinning.hpp); returns
+// whether they were.
+Ort::Session create_session(const ModelSource& source, uint32_t threads, bool spin_wait,
+                            const std::vector<int>& pin_to = {}, bool* pinned = nullptr) {
     Ort::Env& env = ort_env();
     Ort::SessionOptions options;
     // An explicit count: ONNX Runtime pins the threads of a default-sized (0) pool to cores, and
@@ -254,6 +258,11 @@ Ort::Session create_session(const ModelSource& source, uint32_t threads, bool sp
                                       ? default_pool_threads()
                                       : 0;
     options.SetIntraOpNumThreads(static_cast<int>(pool_threads));
+    const std::string affinities = pool_affinities(pin_to, pool_threads);
+    if (!affinities.empty()) {
+        options.AddConfigEntry("session.intra_op_thread_affinities", affinities.c_str());
+    }
+    if (pinned != nullptr) *pinned = !affinities.empty();
     options.SetInterOpNumThreads(1);
     options.AddConfigEntry("session.intra_op.allow_spinning", spin_wait ? "1" : "0");
     if (spin_wait) {
@@ -317,13 +326,16 @@ class CpuLoadedModel final : public LoadedModel {
 public:
     // With `arbiter` (the automatic sharing mode), frames share the cores through it, and
     // `kept` builds the one-core session for frames that run beside others.
+    // `caller_cpu`: where a frame on every core runs its caller's thread, its pool's threads being
+    // pinned to the next CPUs (-1: not pinned).
     CpuLoadedModel(Ort::Session session, std::string name,
                    std::shared_ptr<CoreArbiter> arbiter = nullptr,
-                   std::unique_ptr<KeptModelSource> kept = nullptr)
+                   std::unique_ptr<KeptModelSource> kept = nullptr, int caller_cpu = -1)
         : session_(std::move(session)),
           name_(std::move(name)),
           arbiter_(std::move(arbiter)),
-          kept_(std::move(kept)) {
+          kept_(std::move(kept)),
+          caller_cpu_(caller_cpu) {
         Ort::AllocatorWithDefaultOptions allocator;
         for (size_t i = 0; i < session_.GetInputCount(); ++i) {
             auto input_name = session_.GetInputNameAllocated(i, allocator);
@@ -487,8 +499,15 @@ private:
             Ort::Session* one_core = every_core ? nullptr : one_core_session();
             Ort::Session& session = one_core != nullptr ? *one_core : session_;
             const auto started = std::chrono::steady_clock::now();
-            Status status = run_bounded(
-                limits, RUNNING, [&](const Ort::RunOptions& options) { run(session, options); });
+            Status status;
+            {
+                // On every core: its pool's threads are on the other CPUs.
+                std::optional<PinnedToCpu> pinned;
+                if (every_core && caller_cpu_ >= 0) pinned.emplace(caller_cpu_);
+                status = run_bounded(limits, RUNNING, [&](const Ort::RunOptions& options) {
+                    run(session, options);
+                });
+            }
             const bool stopped = arbiter_->end(frame);
             // Timed only as it was chosen: not a frame that asked for one core and ran on the
             // pool while the one-core session was being built (the build takes a core:
@@ -650,6 +669,7 @@ private:
     std::string name_;
     std::shared_ptr<CoreArbiter> arbiter_;   // null: the device's slots and threads are fixed
     std::unique_ptr<KeptModelSource> kept_;  // until the one-core session is built
+    const int caller_cpu_;
     std::optional<Ort::Session> one_core_;
     std::atomic<bool> one_core_ready_{false};
     std::once_flag one_core_started_;
@@ -710,12 +730,16 @@ public:
 
     Expected<std::shared_ptr<LoadedModel>> load_model(const ModelSource& source) override {
         try {
+            // Automatic sharing pins a frame on every core (core_pinning.hpp).
+            bool pinned = false;
             Ort::Session session =
-                create_session(source, params_.intra_op_threads, params_.spin_wait);
+                create_session(source, params_.intra_op_threads, params_.spin_wait,
+                               arbiter_ ? allowed_cpus_ : std::vector<int>{}, &pinned);
             std::unique_ptr<KeptModelSource> kept;
             if (arbiter_) kept = std::make_unique<KeptModelSource>(source);
-            return std::shared_ptr<LoadedModel>(std::make_shared<CpuLoadedModel>(
-                std::move(session), source.name, arbiter_, std::move(kept)));
+            return std::shared_ptr<LoadedModel>(
+                std::make_shared<CpuLoadedModel>(std::move(session), source.name, arbiter_,
+                                                 std::move(kept), pinned ? allowed_cpus_[0] : -1));
         } catch (const Ort::Exception& error) {
             return status_from_ort(error, "loading model '" + source.name + "' on " + id_,
                                    source.onnx);
@@ -727,6 +751,7 @@ private:
     CpuDeviceParams params_;
     CpuSlots slots_;
     std::shared_ptr<CoreArbiter> arbiter_;  // automatic sharing only
+    std::vector<int> allowed_cpus_ = allowed_cpus();
 };
 
 }  // namespace
