@@ -69,7 +69,8 @@ uint32_t CoreArbiter::cores_in_use() const {
 
 bool CoreArbiter::yield(Frame& frame) {
     // Only a frame whose whole run is on its own thread: one on every core also runs on its
-    // pool's threads.
+    // pool's threads (as does a frame on one core whose one-core session is still being built,
+    // which yields its own thread only).
     if (!yield_by_priority_ || frame.thread == 0 || frame.cores != 1) return false;
     const auto before = lower_thread_priority(frame.thread);
     if (!before) return false;

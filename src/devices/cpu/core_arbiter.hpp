@@ -7,10 +7,12 @@
 // once: the frames running beside it give them up (all of them when it uses every core; when it
 // uses one, only as many as free a core, the most recently started first), and frames that
 // arrive while it runs wait for it. A frame on one core gives its core up by yielding: its
-// thread runs at the least OS priority until the urgent frames are done (thread_priority.hpp),
-// and it goes on without losing work. A frame that cannot yield (on every core, whose pool
-// threads are ONNX Runtime's, or where the process may not raise a thread's priority back) is
-// stopped instead, and runs again from the start once the urgent frames it yielded to are done.
+// thread runs at the least OS priority until the frame ends (thread_priority.hpp), and it goes
+// on without losing work; while urgent frames come (one began within URGENT_LATELY), a frame
+// that begins beside others yields from its start. A frame that cannot yield (on every core,
+// whose pool threads are ONNX Runtime's, or where the process may not raise a thread's priority
+// back) is stopped instead, and runs again from the start once the urgent frames it yielded to
+// are done.
 // Bounds that keep every frame moving: a frame is stopped at most MAX_STOPS times, and it waits
 // only for the urgent frames that had started before it arrived.
 #pragma once
@@ -57,11 +59,14 @@ public:
     // sharing_bench, the urgent p95 then stayed 1.3x solo, a long frame's rerun being hit again
     // and again). A few: the urgent frame gets the cores, and the work lost stays bounded.
     static constexpr uint32_t MAX_STOPS = 4;
-    // How long after an urgent frame began frames beside others still yield from their start.
+    // How long after an urgent frame began frames beside others still yield from their start:
+    // long past a camera's frame interval, short enough that the others soon run at their own
+    // priority again (a yielding frame yields to every other process too).
     static constexpr std::chrono::seconds URGENT_LATELY{2};
 
-    // Waits, for a frame that is not urgent, until the urgent frames that had started are done;
-    // an urgent frame instead stops every running frame that may still be stopped. Returns
+    // Waits, for a frame that is not urgent, until the urgent frames that had started are done
+    // (and then yields from its start beside others while urgent frames come); an urgent frame
+    // instead makes the running frames that hold the cores it wants yield or stop. Returns
     // whether other frames run beside this one (it should then take one core, not all).
     bool begin(Frame& frame);
     // A frame that begin() let have every core runs on `cores` (1: it measured faster on one).
