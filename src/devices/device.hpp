@@ -125,6 +125,8 @@ public:
     virtual bool one_burst_per_model() const { return false; }
     // Frames stopped part-way for an urgent frame and run again (FrameLimits::urgent).
     virtual uint64_t frames_preempted() const { return 0; }
+    // Frames that yielded their cores to an urgent frame by OS priority and ran on.
+    virtual uint64_t frames_yielded() const { return 0; }
     virtual Expected<std::shared_ptr<LoadedModel>> load_model(const ModelSource& source) = 0;
 };
 

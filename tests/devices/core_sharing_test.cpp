@@ -458,9 +458,12 @@ std::vector<uint8_t> file_bytes(const std::string& path) {
 }
 
 // Real ONNX Runtime: a long burst of slow_matmul frames runs while urgent frames of the same
-// model arrive one after another; the urgent frames stop frames of the burst, which run again,
-// and every output of the burst equals the output of the same input run alone.
-TEST(CpuCoreSharingTest, UrgentFramesStopFramesBesideThemWhichRunAgainWithTheSameOutputs) {
+// model arrive one after another; frames of the burst give way, stopped (and run again) or
+// yielding by OS priority (a frame of the burst alone takes every core and is stopped; one that
+// measured faster on one core, or began beside an urgent frame, yields where the process may
+// raise its priority back), and every output of the burst equals the output of the same input
+// run alone.
+TEST(CpuCoreSharingTest, UrgentFramesStopOrYieldTheFramesBesideThemWhoseOutputsStayExact) {
     VDeviceParams params;  // automatic sharing
     ASSERT_OK_AND_ASSIGN(auto device, devices::DeviceRegistry::instance().create("cpu:0", params));
     const auto onnx = file_bytes(test::test_model("slow_matmul.onnx"));
@@ -495,7 +498,11 @@ TEST(CpuCoreSharingTest, UrgentFramesStopFramesBesideThemWhichRunAgainWithTheSam
         EXPECT_OK(model->execute(inputs, outputs, {&urgent_frame, 1}, urgent));
     }
     normal.join();
-    EXPECT_GT(device->frames_preempted(), 0u) << "no frame of the burst was stopped";
+    EXPECT_GT(device->frames_preempted() + device->frames_yielded(), 0u)
+        << "no frame of the burst gave way";
+    if (!devices::cpu::may_restore_thread_priority()) {
+        EXPECT_EQ(device->frames_yielded(), 0u);  // without the right, frames never yield
+    }
 
     for (size_t f = 0; f < kFrames; ++f) {
         std::vector<float> alone(512);

@@ -727,6 +727,7 @@ public:
     // complete in order, as on an NPU (HailoRT's callbacks of one model come in order).
     bool one_burst_per_model() const override { return slots_.automatic; }
     uint64_t frames_preempted() const override { return arbiter_ ? arbiter_->frames_stopped() : 0; }
+    uint64_t frames_yielded() const override { return arbiter_ ? arbiter_->frames_yielded() : 0; }
 
     Expected<std::shared_ptr<LoadedModel>> load_model(const ModelSource& source) override {
         try {
