@@ -33,8 +33,6 @@ constexpr int INTERFERENCE_ROUNDS = 8;
 // Points of a model's frame spread: quantiles 2.5%, 7.5%, ..., 97.5% of its frame times.
 constexpr size_t SPREAD_POINTS = 20;
 
-// Each frame time over their median at SPREAD_POINTS evenly spaced quantiles (empty: too few
-// frames to say).
 // SPREAD_POINTS ratios at evenly spaced quantiles (each bin's middle), ascending: `values`
 // over `unit`. Empty with fewer values than points.
 std::vector<double> ratio_spread(const std::vector<double>& values, double unit) {
@@ -49,6 +47,8 @@ std::vector<double> ratio_spread(const std::vector<double>& values, double unit)
     return spread;
 }
 
+// Each frame time over their median at SPREAD_POINTS evenly spaced quantiles (empty: too few
+// frames to say).
 std::vector<double> frame_spread(const std::vector<double>& frame_ms) {
     return ratio_spread(frame_ms, percentile(frame_ms, 50));
 }

@@ -11,7 +11,6 @@ bool CoreArbiter::begin(Frame& frame) {
     frame.stopped = false;
     if (frame.urgent) {
         ++urgent_started_;
-        ++urgent_running_;
         last_urgent_ = std::chrono::steady_clock::now();
         const uint32_t wanted = frame.cores == 0 ? cores_ : std::min(frame.cores, cores_);
         // The most recently started first: they have done the least work.
@@ -46,9 +45,7 @@ bool CoreArbiter::begin(Frame& frame) {
     // While urgent frames come, a frame beside others yields from its start: the urgent frame's
     // threads then win the cores from their first instruction, its wake-up and its pool's
     // hand-offs included, not only once it has begun.
-    if (!frame.urgent && beside_others && urgent_lately(std::chrono::steady_clock::now())) {
-        yield(frame);
-    }
+    if (!frame.urgent && beside_others && urgent_lately()) yield(frame);
     return beside_others;
 }
 
@@ -80,8 +77,11 @@ bool CoreArbiter::yield(Frame& frame) {
     return true;
 }
 
-bool CoreArbiter::urgent_lately(std::chrono::steady_clock::time_point now) const {
-    return urgent_running_ > 0 || (urgent_started_ > 0 && now - last_urgent_ < URGENT_LATELY);
+bool CoreArbiter::urgent_lately() const {
+    // The clock only where it can matter: a device that never saw an urgent frame reads none.
+    if (!yield_by_priority_ || urgent_started_ == 0) return false;
+    return urgent_started_ > urgent_done_ ||
+           std::chrono::steady_clock::now() - last_urgent_ < URGENT_LATELY;
 }
 
 void CoreArbiter::stop_yielding(Frame& frame) {
@@ -99,7 +99,6 @@ bool CoreArbiter::end(Frame& frame) {
     if (frame.urgent) {
         ++urgent_done_;
         urgent_finished_.notify_all();
-        --urgent_running_;
         // The frames that yielded go on yielding to their end: more urgent frames may come.
     }
     if (frame.stopped) ++frame.times_stopped;

@@ -85,8 +85,8 @@ private:
     uint32_t cores_in_use() const;
     // Lowers `frame`'s thread's priority; false if it cannot yield that way (then stop it).
     bool yield(Frame& frame);
-    // Whether an urgent frame runs or began within URGENT_LATELY.
-    bool urgent_lately(std::chrono::steady_clock::time_point now) const;
+    // Whether frames yield from their start: an urgent frame runs or began within URGENT_LATELY.
+    bool urgent_lately() const;
     // Gives a yielding frame its thread's priority back.
     void stop_yielding(Frame& frame);
 
@@ -99,7 +99,6 @@ private:
     uint64_t urgent_done_ = 0;
     uint64_t frames_stopped_ = 0;
     uint64_t frames_yielded_ = 0;
-    uint32_t urgent_running_ = 0;
     std::chrono::steady_clock::time_point last_urgent_;
 };
 

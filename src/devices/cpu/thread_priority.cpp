@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <system_error>
 #include <thread>
 
 namespace corun::devices::cpu {
@@ -38,19 +39,24 @@ std::optional<int> lower_thread_priority(pid_t thread) {
 }
 
 bool restore_thread_priority(pid_t thread, int nice) {
-    const auto now = nice_of(thread);
-    return (now && *now == nice) || set_nice(thread, nice);
+    // Setting the value a thread already has is always allowed: a thread lower_thread_priority
+    // found already at YIELDING_NICE comes back without any privilege.
+    return set_nice(thread, nice);
 }
 
 bool may_restore_thread_priority() {
     static const bool allowed = [] {
         bool restored = false;
-        std::thread probe([&restored] {
-            const pid_t self = current_thread_id();
-            const auto before = lower_thread_priority(self);
-            restored = before && (*before >= YIELDING_NICE || set_nice(self, *before));
-        });
-        probe.join();
+        try {
+            std::thread probe([&restored] {
+                const pid_t self = current_thread_id();
+                const auto before = lower_thread_priority(self);
+                restored = before && restore_thread_priority(self, *before);
+            });
+            probe.join();
+        } catch (const std::system_error&) {
+            // No thread to try it on: frames are stopped, never left lowered.
+        }
         return restored;
     }();
     return allowed;
