@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -91,6 +93,31 @@ Status require_model_file(const std::string& what, const std::string& path,
     std::error_code error;
     if (std::filesystem::exists(path, error)) return Status::ok();
     return missing_model_file(what, path, entries);
+}
+
+std::string number_text(double value) {
+    std::ostringstream text;
+    text << value;
+    return text.str();
+}
+
+std::chrono::nanoseconds nanoseconds_from_ms(double milliseconds) {
+    return std::chrono::nanoseconds(std::llround(std::max(0.0, milliseconds) * 1e6));
+}
+
+std::atomic<bool> stop_requested{false};
+
+namespace {
+void request_stop(int) {
+    stop_requested = true;
+}
+}  // namespace
+
+void stop_on_signals() {
+    struct sigaction action {};
+    action.sa_handler = request_stop;
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
 }
 
 std::string counted(size_t count, const std::string& one, const std::string& many) {

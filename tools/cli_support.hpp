@@ -1,6 +1,8 @@
 // Small helpers the subcommands share: printing errors, shapes, statistics.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -54,6 +56,17 @@ Status require_model_file(const std::string& what, const std::string& path,
 
 // "1 face", "2 faces", "0 faces".
 std::string counted(size_t count, const std::string& one, const std::string& many);
+
+// `value` as the shortest text a stream prints for it ("0.5", "30"), for error messages.
+std::string number_text(double value);
+
+// `milliseconds` (a command-line or measured figure) as nanoseconds, rounded; below 0 is 0.
+std::chrono::nanoseconds nanoseconds_from_ms(double milliseconds);
+
+// Set by SIGINT or SIGTERM once stop_on_signals() was called: long-running commands (corun
+// cluster, corun worker) finish what they hold and exit.
+extern std::atomic<bool> stop_requested;
+void stop_on_signals();
 
 // Parses "NAME=1,3,224,224" into name and dims.
 Expected<std::pair<std::string, std::vector<int64_t>>> parse_shape_option(const std::string& text);

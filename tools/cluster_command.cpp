@@ -27,12 +27,6 @@
 namespace corun::tools {
 namespace {
 
-std::atomic<bool> stop_requested{false};
-
-void request_stop(int) {
-    stop_requested = true;
-}
-
 struct ClusterCommandOptions {
     std::string listen = "127.0.0.1:4222";
     std::string store_dir;
@@ -119,10 +113,7 @@ Status start_cluster(ClusterCommandOptions& options) {
                   << "' (install Debian's nats-server, or give --nats-server PATH)\n";
         _exit(127);
     }
-    struct sigaction action {};
-    action.sa_handler = request_stop;
-    sigaction(SIGTERM, &action, nullptr);
-    sigaction(SIGINT, &action, nullptr);
+    stop_on_signals();
     auto stop_server = [child] {
         kill(child, SIGTERM);
         int status = 0;

@@ -1,5 +1,7 @@
 #include "net_groups.hpp"
 
+#include "cli_support.hpp"
+
 #include <iostream>
 #include <sstream>
 
@@ -90,12 +92,6 @@ Status parse_group(CLI::App& parser, const std::vector<std::string>& words,
     }
     for (auto& word : parser.remaining()) leftovers.push_back(word);
     return Status::ok();
-}
-
-std::string number_text(double value) {
-    std::ostringstream text;
-    text << value;
-    return text.str();
 }
 
 }  // namespace

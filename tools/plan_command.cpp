@@ -74,16 +74,6 @@ void add_plan_options(CLI::App& app, PlanOptions& options) {
                    "measured run (docs/ROUTER.md)");
 }
 
-std::string number_text(double value) {
-    std::ostringstream text;
-    text << value;
-    return text.str();
-}
-
-std::chrono::nanoseconds from_milliseconds(double milliseconds) {
-    return std::chrono::nanoseconds(std::llround(milliseconds * 1e6));
-}
-
 Status check_plan_options(const PlanOptions& options) {
     if (options.profile.empty()) {
         return Status(StatusCode::INVALID_ARGUMENT,
@@ -143,18 +133,18 @@ CapacityWorkload workload_of(const PlanOptions& options) {
         if (net.framerate_given) {
             model.arrivals = net.poisson ? ArrivalKind::POISSON : ArrivalKind::FIXED_RATE;
             model.rate = net.framerate;
-            if (net.phase_ms >= 0) model.phase = from_milliseconds(net.phase_ms);
+            if (net.phase_ms >= 0) model.phase = nanoseconds_from_ms(net.phase_ms);
             model.waits_when_full = net.waits;
         } else {
             model.arrivals = ArrivalKind::CLOSED_LOOP;
             model.clients = net.clients;
-            model.think = from_milliseconds(net.think_ms);
+            model.think = nanoseconds_from_ms(net.think_ms);
         }
         model.priority = static_cast<uint8_t>(net.priority);
         model.batch_size = net.batch_size == 0 ? 1 : net.batch_size;
         model.threshold = net.threshold == 0 ? 1 : net.threshold;
-        model.timeout = from_milliseconds(net.timeout_ms);
-        model.slo = from_milliseconds(net.slo_ms);
+        model.timeout = nanoseconds_from_ms(net.timeout_ms);
+        model.slo = nanoseconds_from_ms(net.slo_ms);
         model.slo_percentile = net.slo_percentile;
         model.admission = !options.no_admission;
         workload.models.push_back(std::move(model));
@@ -166,7 +156,7 @@ CapacityWorkload workload_of(const PlanOptions& options) {
         model.priority = static_cast<uint8_t>(llm.priority);
         model.prompt_tokens = llm.prompt_tokens;
         model.max_tokens = llm.max_tokens;
-        model.slo = from_milliseconds(llm.slo_ms);
+        model.slo = nanoseconds_from_ms(llm.slo_ms);
         workload.models.push_back(std::move(model));
     }
     return workload;

@@ -53,10 +53,6 @@ std::vector<double> frame_spread(const std::vector<double>& frame_ms) {
     return ratio_spread(frame_ms, percentile(frame_ms, 50));
 }
 
-std::chrono::nanoseconds from_milliseconds(double milliseconds) {
-    return std::chrono::nanoseconds(static_cast<int64_t>(std::max(0.0, milliseconds) * 1e6));
-}
-
 // One frame of `model` alone, waited for: its device time.
 Expected<double> one_frame_device_ms(PreparedModel& model) {
     InferTiming timing;
@@ -357,11 +353,11 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
         }
         const double total = device + percentile(outside_ms, 50);
         devices::npu_sim::ModelTiming timing;
-        timing.frame = from_milliseconds(slot);
+        timing.frame = nanoseconds_from_ms(slot);
         if (timing.frame.count() <= 0) timing.frame = std::chrono::microseconds(1);
         timing.max_in_flight = static_cast<uint32_t>(model->queue_size);
         section.models[model->name()] = timing;
-        section.overhead[model->name()] = from_milliseconds(total - slot);
+        section.overhead[model->name()] = nanoseconds_from_ms(total - slot);
         const auto spread = frame_spread(result.device_ms);
         if (!spread.empty()) section.frame_spread[model->name()] = spread;
         most_clients += static_cast<uint32_t>(model->queue_size);
@@ -430,7 +426,7 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
             extra_ms +=
                 std::max(0.0, percentile(after_other[m], 50) - percentile(after_own[m], 50));
         }
-        section.context_switch = from_milliseconds(extra_ms / static_cast<double>(models.size()));
+        section.context_switch = nanoseconds_from_ms(extra_ms / static_cast<double>(models.size()));
     }
     // 4. How much longer a frame takes while k slots run than alone: for the device, over all
     // models, and per model (models slow differently when the device gives a frame alone every
@@ -521,9 +517,9 @@ Expected<router::GenerativeTiming> measure_llm(VDevice& vdevice, const std::stri
                       path + " generated fewer than two tokens; cannot time its decode steps");
     }
     // The prompt took ceil(tokens / chunk) chunks; the time scales with its tokens.
-    timing.prefill_chunk = from_milliseconds(percentile(ttft_ms, 50) * timing.prefill_chunk_tokens /
-                                             static_cast<double>(prompt.tokens));
-    timing.decode_step = from_milliseconds(percentile(inter_token_ms, 50));
+    timing.prefill_chunk = nanoseconds_from_ms(
+        percentile(ttft_ms, 50) * timing.prefill_chunk_tokens / static_cast<double>(prompt.tokens));
+    timing.decode_step = nanoseconds_from_ms(percentile(inter_token_ms, 50));
     // Its spread (empty below SPREAD_POINTS generations): a TTFT's tail, a few milliseconds
     // long for a small model, is the OS's scheduling on a busy CPU as much as the model's.
     timing.prefill_spread = frame_spread(ttft_ms);

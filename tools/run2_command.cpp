@@ -86,12 +86,6 @@ Status parse_nets(const std::vector<std::string>& words, Run2Options& options) {
     return Status::ok();
 }
 
-std::string number_text(double value) {
-    std::ostringstream text;
-    text << value;
-    return text.str();
-}
-
 Status validate(const Run2Options& options) {
     if (options.time_to_run <= 0) {
         return Status(

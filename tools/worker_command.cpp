@@ -19,12 +19,6 @@
 namespace corun::tools {
 namespace {
 
-std::atomic<bool> stop_requested{false};
-
-void request_stop(int) {
-    stop_requested = true;
-}
-
 struct WorkerCommandOptions {
     ClusterConnectOptions connect;
     cluster::WorkerOptions worker;
@@ -77,10 +71,7 @@ Status run_worker_command(WorkerCommandOptions& options) {
                       "--timing-only, --npu-sim-speed and --npu-sim-profile are for --device "
                       "npu-sim");
     }
-    struct sigaction action {};
-    action.sa_handler = request_stop;
-    sigaction(SIGTERM, &action, nullptr);
-    sigaction(SIGINT, &action, nullptr);
+    stop_on_signals();
     CORUN_TRY(const auto summary, cluster::run_worker(options.worker, stop_requested));
     if (options.json) {
         std::cout << summary.to_json().dump(2) << "\n";

@@ -40,7 +40,7 @@ const char* deadline_refusal_name(DeadlineRefusal refusal) {
 }
 
 namespace {
-std::string milliseconds(TimePoint duration) {
+std::string milliseconds_text(TimePoint duration) {
     char text[32];
     std::snprintf(text, sizeof(text), "%.2f ms", static_cast<double>(duration.count()) / 1e6);
     return text;
@@ -54,9 +54,9 @@ Status deadline_exceeded(const std::string& model_name, DeadlineRefusal refusal,
     return Status(StatusCode::DEADLINE_EXCEEDED,
                   "a frame of '" + model_name + "' was " + when + " (" +
                       deadline_refusal_name(refusal) + "): predicted to finish " +
-                      milliseconds(predicted_finish - queued) + " after it was queued, " +
-                      milliseconds(predicted_finish - deadline) + " after its deadline (" +
-                      milliseconds(deadline - queued) +
+                      milliseconds_text(predicted_finish - queued) + " after it was queued, " +
+                      milliseconds_text(predicted_finish - deadline) + " after its deadline (" +
+                      milliseconds_text(deadline - queued) +
                       " from queueing); skip the frame, send it to another device, or raise the "
                       "SLO or lower the load");
 }

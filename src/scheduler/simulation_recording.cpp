@@ -6,8 +6,6 @@
 namespace corun::scheduler {
 namespace {
 
-constexpr std::chrono::nanoseconds NEVER{std::numeric_limits<int64_t>::max()};
-
 // Each queue's depth after every change: +1 when a frame is queued, -1 when it starts or is
 // dropped from the queue (a refused frame was never queued), as the threaded scheduler records
 // it.
@@ -58,8 +56,9 @@ SchedulerRecording recording_of_simulation(const SimulationResult& result,
     for (const SimulatedDispatch& dispatch : result.dispatches) {
         RecordedBurst burst;
         burst.start = dispatch.start;
-        burst.end =
-            dispatch.end == NEVER || dispatch.end > result.duration ? NOT_ENDED : dispatch.end;
+        burst.end = dispatch.end == DISPATCH_NEVER_ENDS || dispatch.end > result.duration
+                        ? NOT_ENDED
+                        : dispatch.end;
         burst.latency_slot = dispatch.slot >= shared_slots;
         burst.model_id = dispatch.model + 1;
         burst.frames = dispatch.frames;

@@ -15,10 +15,10 @@ namespace corun::scheduler {
 namespace {
 
 using Nanoseconds = std::chrono::nanoseconds;
-constexpr Nanoseconds NEVER{std::numeric_limits<int64_t>::max()};
+constexpr Nanoseconds NEVER = DISPATCH_NEVER_ENDS;
 constexpr size_t NO_MODEL = std::numeric_limits<size_t>::max();
 
-double milliseconds(Nanoseconds value) {
+double in_milliseconds(Nanoseconds value) {
     return std::chrono::duration<double, std::milli>(value).count();
 }
 
@@ -458,7 +458,7 @@ private:
 
     void complete(size_t i, size_t job, Nanoseconds now) {
         result_.models[i].latency_ms.push_back(
-            milliseconds(now - jobs_[job].created + models_[i].latency_overhead));
+            in_milliseconds(now - jobs_[job].created + models_[i].latency_overhead));
         const ArrivalPattern& arrivals = models_[i].arrivals;
         if (closed_loop(i)) {
             const Nanoseconds think = arrivals.kind == ArrivalPattern::Kind::CLOSED_LOOP
@@ -509,7 +509,7 @@ private:
             ++counts.tokens;
             if (unit == first_token_unit) {
                 counts.ttft_ms.push_back(
-                    milliseconds(now - jobs_[job].created + models_[i].latency_overhead));
+                    in_milliseconds(now - jobs_[job].created + models_[i].latency_overhead));
             }
         }
         if (jobs_[job].next_unit < shape.units()) {

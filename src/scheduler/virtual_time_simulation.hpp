@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -197,10 +198,13 @@ struct SimulatedDevice {
 };
 
 // One burst on the device.
+// A dispatch's end while it has none: a paused unit's, or one still running when the run ends.
+inline constexpr std::chrono::nanoseconds DISPATCH_NEVER_ENDS{std::numeric_limits<int64_t>::max()};
+
 struct SimulatedDispatch {
     std::chrono::nanoseconds start{0};  // decision time (switch cost runs first)
-    std::chrono::nanoseconds end{0};
-    size_t model = 0;  // index into the simulated models
+    std::chrono::nanoseconds end{0};    // DISPATCH_NEVER_ENDS without one
+    size_t model = 0;                   // index into the simulated models
     uint32_t frames = 0;
     bool switched = false;  // a context switch preceded it
     DecisionReason reason = DecisionReason::ROUND_ROBIN;

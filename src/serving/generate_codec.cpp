@@ -1,4 +1,5 @@
 #include "serving/generate_codec.hpp"
+#include "serving/invalid_request.hpp"
 
 #include <cmath>
 
@@ -9,30 +10,26 @@ namespace {
 
 using Json = nlohmann::json;
 
-Status invalid(std::string message) {
-    return Status(StatusCode::INVALID_ARGUMENT, std::move(message));
-}
-
 Expected<uint32_t> unsigned_field(const Json& value, const std::string& key, uint32_t low,
                                   uint32_t high) {
     if (!value.is_number_unsigned() && !(value.is_number_integer() && value >= 0)) {
-        return invalid("parameter '" + key + "' must be an integer " + std::to_string(low) + ".." +
-                       std::to_string(high));
+        return invalid_request("parameter '" + key + "' must be an integer " + std::to_string(low) +
+                               ".." + std::to_string(high));
     }
     const uint64_t number = value.get<uint64_t>();
     if (number < low || number > high) {
-        return invalid("parameter '" + key + "' is " + std::to_string(number) + "; it must be " +
-                       std::to_string(low) + ".." + std::to_string(high));
+        return invalid_request("parameter '" + key + "' is " + std::to_string(number) +
+                               "; it must be " + std::to_string(low) + ".." + std::to_string(high));
     }
     return static_cast<uint32_t>(number);
 }
 
 Expected<float> number_field(const Json& value, const std::string& key, double low, double high) {
-    if (!value.is_number()) return invalid("parameter '" + key + "' must be a number");
+    if (!value.is_number()) return invalid_request("parameter '" + key + "' must be a number");
     const double number = value.get<double>();
     if (!std::isfinite(number) || number < low || number > high) {
-        return invalid("parameter '" + key + "' must be a number from " + Json(low).dump() +
-                       " to " + Json(high).dump());
+        return invalid_request("parameter '" + key + "' must be a number from " + Json(low).dump() +
+                               " to " + Json(high).dump());
     }
     return static_cast<float>(number);
 }
@@ -58,23 +55,24 @@ Expected<GenerateRequest> decode_generate_request(std::string_view body) {
     try {  // nlohmann reports syntax errors by throwing; nothing leaves this function
         json = Json::parse(body);
     } catch (const Json::exception& error) {
-        return invalid(std::string("the generate request is not valid JSON: ") + error.what());
+        return invalid_request(std::string("the generate request is not valid JSON: ") +
+                               error.what());
     }
     if (!json.is_object()) {
-        return invalid("the generate request must be a JSON object with \"text_input\"");
+        return invalid_request("the generate request must be a JSON object with \"text_input\"");
     }
     GenerateRequest request;
     bool have_text = false;
     for (const auto& [key, value] : json.items()) {
         if (key == "text_input") {
-            if (!value.is_string()) return invalid("\"text_input\" must be a string");
+            if (!value.is_string()) return invalid_request("\"text_input\" must be a string");
             request.text_input = value.get<std::string>();
             have_text = true;
         } else if (key == "id") {
-            if (!value.is_string()) return invalid("\"id\" must be a string");
+            if (!value.is_string()) return invalid_request("\"id\" must be a string");
             request.id = value.get<std::string>();
         } else if (key == "parameters") {
-            if (!value.is_object()) return invalid("\"parameters\" must be a JSON object");
+            if (!value.is_object()) return invalid_request("\"parameters\" must be a JSON object");
             for (const auto& [name, parameter] : value.items()) {
                 if (name == "max_tokens") {
                     CORUN_TRY(request.max_tokens,
@@ -90,26 +88,29 @@ Expected<GenerateRequest> decode_generate_request(std::string_view body) {
                 } else if (name == "stop") {
                     const Json list = parameter.is_string() ? Json::array({parameter}) : parameter;
                     if (!list.is_array() || list.size() > MAX_STOP_SEQUENCES) {
-                        return invalid("parameter 'stop' must be a string or an array of at most " +
-                                       std::to_string(MAX_STOP_SEQUENCES) + " strings");
+                        return invalid_request(
+                            "parameter 'stop' must be a string or an array of at most " +
+                            std::to_string(MAX_STOP_SEQUENCES) + " strings");
                     }
                     for (const auto& stop : list) {
                         if (!stop.is_string() || stop.get<std::string>().empty()) {
-                            return invalid("parameter 'stop' must hold non-empty strings");
+                            return invalid_request("parameter 'stop' must hold non-empty strings");
                         }
                         request.stop.push_back(stop.get<std::string>());
                     }
                 } else {
-                    return invalid("unknown parameter '" + name.substr(0, 64) +
-                                   "' (known: max_tokens, temperature, top_p, top_k, seed, stop)");
+                    return invalid_request(
+                        "unknown parameter '" + name.substr(0, 64) +
+                        "' (known: max_tokens, temperature, top_p, top_k, seed, stop)");
                 }
             }
         } else {
-            return invalid("unknown field '" + key.substr(0, 64) +
-                           "' in the generate request (known: text_input, parameters, id)");
+            return invalid_request("unknown field '" + key.substr(0, 64) +
+                                   "' in the generate request (known: text_input, parameters, id)");
         }
     }
-    if (!have_text) return invalid("the generate request has no \"text_input\" (the prompt)");
+    if (!have_text)
+        return invalid_request("the generate request has no \"text_input\" (the prompt)");
     return request;
 }
 

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/string_elements.hpp"
+#include "serving/invalid_request.hpp"
 #include "serving/rest_codec.hpp"
 #include "serving/tensor_datatype.hpp"
 
@@ -14,10 +15,6 @@ namespace corun::serving {
 namespace {
 
 using Parameters = google::protobuf::Map<std::string, inference::InferParameter>;
-
-Status invalid(std::string message) {
-    return Status(StatusCode::INVALID_ARGUMENT, std::move(message));
-}
 
 // A non-negative integer parameter (Triton's clients send int64_param; uint64_param too).
 Expected<std::optional<uint64_t>> unsigned_parameter(const Parameters& parameters, const char* key,
@@ -32,8 +29,8 @@ Expected<std::optional<uint64_t>> unsigned_parameter(const Parameters& parameter
         parameter.int64_param() >= 0) {
         return std::optional<uint64_t>{static_cast<uint64_t>(parameter.int64_param())};
     }
-    return invalid(label + ": parameter '" + key +
-                   "' must be a non-negative int64_param or uint64_param");
+    return invalid_request(label + ": parameter '" + key +
+                           "' must be a non-negative int64_param or uint64_param");
 }
 
 Expected<std::optional<std::string>> string_parameter(const Parameters& parameters, const char* key,
@@ -41,7 +38,7 @@ Expected<std::optional<std::string>> string_parameter(const Parameters& paramete
     auto found = parameters.find(key);
     if (found == parameters.end()) return std::optional<std::string>{};
     if (found->second.parameter_choice_case() != inference::InferParameter::kStringParam) {
-        return invalid(label + ": parameter '" + key + "' must be a string_param");
+        return invalid_request(label + ": parameter '" + key + "' must be a string_param");
     }
     return std::optional<std::string>{found->second.string_param()};
 }
@@ -60,15 +57,15 @@ Expected<std::optional<SharedMemoryPlace>> shared_memory_place(const Parameters&
     if (!region_name) {
         if (parameters.contains("shared_memory_byte_size") ||
             parameters.contains("shared_memory_offset")) {
-            return invalid(label +
-                           ": shared_memory_byte_size/offset without "
-                           "shared_memory_region");
+            return invalid_request(label +
+                                   ": shared_memory_byte_size/offset without "
+                                   "shared_memory_region");
         }
         return std::optional<SharedMemoryPlace>{};
     }
     CORUN_TRY(auto byte_size, unsigned_parameter(parameters, "shared_memory_byte_size", label));
     if (!byte_size) {
-        return invalid(label + ": shared_memory_region needs shared_memory_byte_size");
+        return invalid_request(label + ": shared_memory_region needs shared_memory_byte_size");
     }
     CORUN_TRY(auto offset, unsigned_parameter(parameters, "shared_memory_offset", label));
     SharedMemoryPlace place;
@@ -91,14 +88,14 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 Expected<uint64_t> element_count(const std::vector<int64_t>& shape, const std::string& label) {
     if (shape.size() > MAX_TENSOR_RANK) {
-        return invalid(label + " has rank " + std::to_string(shape.size()) + "; at most " +
-                       std::to_string(MAX_TENSOR_RANK) + " dimensions are accepted");
+        return invalid_request(label + " has rank " + std::to_string(shape.size()) + "; at most " +
+                               std::to_string(MAX_TENSOR_RANK) + " dimensions are accepted");
     }
     uint64_t count = 1;
     for (int64_t dim : shape) {
-        if (dim < 0) return invalid(label + " has a negative dimension in its shape");
+        if (dim < 0) return invalid_request(label + " has a negative dimension in its shape");
         if (dim != 0 && count > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(dim)) {
-            return invalid(label + ": the shape's element count overflows");
+            return invalid_request(label + ": the shape's element count overflows");
         }
         count *= static_cast<uint64_t>(dim);
     }
@@ -109,8 +106,9 @@ template <typename Target, typename Field>
 Status append_elements(const Field& values, uint64_t count, std::vector<uint8_t>& data,
                        const std::string& label, const char* field_name) {
     if (static_cast<uint64_t>(values.size()) != count) {
-        return invalid(label + ": the shape holds " + std::to_string(count) + " elements, " +
-                       field_name + " has " + std::to_string(values.size()));
+        return invalid_request(label + ": the shape holds " + std::to_string(count) +
+                               " elements, " + field_name + " has " +
+                               std::to_string(values.size()));
     }
     data.resize(count * sizeof(Target));
     uint8_t* out = data.data();
@@ -119,8 +117,8 @@ Status append_elements(const Field& values, uint64_t count, std::vector<uint8_t>
         if constexpr (std::is_integral_v<Target> && std::is_integral_v<Value> &&
                       !std::is_same_v<Value, bool>) {
             if (!std::in_range<Target>(value)) {
-                return invalid(label + ": " + std::to_string(value) + " in " + field_name +
-                               " is out of the datatype's range");
+                return invalid_request(label + ": " + std::to_string(value) + " in " + field_name +
+                                       " is out of the datatype's range");
             }
         }
         const Target element = static_cast<Target>(value);
@@ -139,8 +137,8 @@ Status decode_contents(const inference::InferTensorContents& contents, FormatTyp
                       (contents.fp64_contents_size() > 0) + (contents.bytes_contents_size() > 0);
     auto only = [&](int field_size, const char* field) -> Status {
         if (given > (field_size > 0 ? 1 : 0)) {
-            return invalid(label + ": 'contents' of " + datatype_name(type) + " go in " + field +
-                           " alone");
+            return invalid_request(label + ": 'contents' of " + datatype_name(type) + " go in " +
+                                   field + " alone");
         }
         return Status::ok();
     };
@@ -192,9 +190,9 @@ Status decode_contents(const inference::InferTensorContents& contents, FormatTyp
         case FormatType::STRING: {
             CORUN_RETURN_IF_ERROR(only(contents.bytes_contents_size(), "bytes_contents"));
             if (static_cast<uint64_t>(contents.bytes_contents_size()) != count) {
-                return invalid(label + ": the shape holds " + std::to_string(count) +
-                               " elements, bytes_contents has " +
-                               std::to_string(contents.bytes_contents_size()));
+                return invalid_request(label + ": the shape holds " + std::to_string(count) +
+                                       " elements, bytes_contents has " +
+                                       std::to_string(contents.bytes_contents_size()));
             }
             std::vector<std::string_view> elements(contents.bytes_contents().begin(),
                                                    contents.bytes_contents().end());
@@ -203,8 +201,9 @@ Status decode_contents(const inference::InferTensorContents& contents, FormatTyp
             return Status::ok();
         }
         default:
-            return invalid(label + ": the protocol has no 'contents' field for " +
-                           std::string(datatype_name(type)) + "; send it in raw_input_contents");
+            return invalid_request(label + ": the protocol has no 'contents' field for " +
+                                   std::string(datatype_name(type)) +
+                                   "; send it in raw_input_contents");
     }
 }
 
@@ -213,21 +212,21 @@ Status check_raw_size(const InferTensor& tensor, uint64_t count, const std::stri
                       const std::string& label) {
     if (tensor.type == FormatType::STRING) {
         if (!common::read_string_elements(tensor.data.data(), tensor.data.size(), count)) {
-            return invalid(label + ": the BYTES data does not hold exactly " +
-                           std::to_string(count) +
-                           " elements of 4-byte little-endian length + bytes");
+            return invalid_request(label + ": the BYTES data does not hold exactly " +
+                                   std::to_string(count) +
+                                   " elements of 4-byte little-endian length + bytes");
         }
         return Status::ok();
     }
     const size_t element_size = format_type_size(tensor.type);
     if (count > std::numeric_limits<uint64_t>::max() / element_size ||
         count * element_size != tensor.data.size()) {
-        return invalid(label + ": shape " + shape_text(tensor.shape) + " of " + datatype +
-                       " takes " +
-                       (count > std::numeric_limits<uint64_t>::max() / element_size
-                            ? std::string("more than 2^64")
-                            : std::to_string(count * element_size)) +
-                       " bytes, " + std::to_string(tensor.data.size()) + " were given");
+        return invalid_request(label + ": shape " + shape_text(tensor.shape) + " of " + datatype +
+                               " takes " +
+                               (count > std::numeric_limits<uint64_t>::max() / element_size
+                                    ? std::string("more than 2^64")
+                                    : std::to_string(count * element_size)) +
+                               " bytes, " + std::to_string(tensor.data.size()) + " were given");
     }
     return Status::ok();
 }
@@ -247,10 +246,10 @@ Expected<GrpcInferRequest> decode_grpc_infer_request(const inference::ModelInfer
               unsigned_parameter(message.parameters(), "timeout", "the request"));
     if (static_cast<size_t>(message.inputs_size()) > MAX_REST_TENSORS ||
         static_cast<size_t>(message.outputs_size()) > MAX_REST_TENSORS) {
-        return invalid("the request has " + std::to_string(message.inputs_size()) +
-                       " inputs and asks for " + std::to_string(message.outputs_size()) +
-                       " outputs; at most " + std::to_string(MAX_REST_TENSORS) +
-                       " of each are accepted");
+        return invalid_request("the request has " + std::to_string(message.inputs_size()) +
+                               " inputs and asks for " + std::to_string(message.outputs_size()) +
+                               " outputs; at most " + std::to_string(MAX_REST_TENSORS) +
+                               " of each are accepted");
     }
     int raw_index = 0;
     for (const auto& input : message.inputs()) {
@@ -259,9 +258,10 @@ Expected<GrpcInferRequest> decode_grpc_infer_request(const inference::ModelInfer
         tensor.name = input.name();
         const auto type = datatype_format_type(input.datatype());
         if (!type) {
-            return invalid(label + ": datatype '" + input.datatype().substr(0, 32) +
-                           "' is not one of the protocol's (BOOL, UINT8..UINT64, INT8..INT64, "
-                           "FP16, FP32, FP64, BF16, BYTES)");
+            return invalid_request(
+                label + ": datatype '" + input.datatype().substr(0, 32) +
+                "' is not one of the protocol's (BOOL, UINT8..UINT64, INT8..INT64, "
+                "FP16, FP32, FP64, BF16, BYTES)");
         }
         tensor.type = *type;
         tensor.shape.assign(input.shape().begin(), input.shape().end());
@@ -269,45 +269,46 @@ Expected<GrpcInferRequest> decode_grpc_infer_request(const inference::ModelInfer
         CORUN_TRY(auto place, shared_memory_place(input.parameters(), regions, label));
         if (place) {
             if (input.has_contents()) {
-                return invalid(label + " has both 'contents' and shared memory; send one");
+                return invalid_request(label + " has both 'contents' and shared memory; send one");
             }
             CORUN_TRY(auto bytes, place->region->bytes(place->offset, place->byte_size));
             tensor.data.assign(bytes.begin(), bytes.end());
             CORUN_RETURN_IF_ERROR(check_raw_size(tensor, count, input.datatype(), label));
         } else if (input.has_contents()) {
             if (message.raw_input_contents_size() > 0) {
-                return invalid(label +
-                               " has 'contents' while the request uses "
-                               "raw_input_contents; use one of them for every input");
+                return invalid_request(label +
+                                       " has 'contents' while the request uses "
+                                       "raw_input_contents; use one of them for every input");
             }
             CORUN_RETURN_IF_ERROR(
                 decode_contents(input.contents(), tensor.type, count, tensor.data, label));
         } else {
             if (raw_index >= message.raw_input_contents_size()) {
-                return invalid(label +
-                               " has no data: neither 'contents', nor a "
-                               "raw_input_contents entry (there are " +
-                               std::to_string(message.raw_input_contents_size()) +
-                               "), nor shared memory");
+                return invalid_request(label +
+                                       " has no data: neither 'contents', nor a "
+                                       "raw_input_contents entry (there are " +
+                                       std::to_string(message.raw_input_contents_size()) +
+                                       "), nor shared memory");
             }
             const std::string& raw = message.raw_input_contents(raw_index++);
             tensor.data.assign(raw.begin(), raw.end());
             CORUN_RETURN_IF_ERROR(check_raw_size(tensor, count, input.datatype(), label));
         }
         for (const auto& earlier : request.inputs) {
-            if (earlier.name == tensor.name) return invalid(label + " is given twice");
+            if (earlier.name == tensor.name) return invalid_request(label + " is given twice");
         }
         request.inputs.push_back(std::move(tensor));
     }
     if (raw_index != message.raw_input_contents_size()) {
-        return invalid(std::to_string(message.raw_input_contents_size()) +
-                       " raw_input_contents entries for " + std::to_string(raw_index) +
-                       " inputs without contents or shared memory");
+        return invalid_request(std::to_string(message.raw_input_contents_size()) +
+                               " raw_input_contents entries for " + std::to_string(raw_index) +
+                               " inputs without contents or shared memory");
     }
     for (const auto& output : message.outputs()) {
         const std::string label = "output '" + output.name() + "'";
         for (const auto& earlier : request.outputs) {
-            if (earlier.name == output.name()) return invalid(label + " is asked for twice");
+            if (earlier.name == output.name())
+                return invalid_request(label + " is asked for twice");
         }
         request.outputs.push_back({output.name(), false});
         CORUN_TRY(auto place, shared_memory_place(output.parameters(), regions, label));
@@ -344,7 +345,7 @@ Status encode_grpc_infer_response(const InferResponse& response,
             continue;
         }
         if (tensor.data.size() > place->byte_size) {
-            return invalid(
+            return invalid_request(
                 "output '" + tensor.name + "' has " + std::to_string(tensor.data.size()) +
                 " bytes; its shared_memory_byte_size is " + std::to_string(place->byte_size));
         }

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "grpc_service.grpc.pb.h"
+#include "serving/bearer_token.hpp"
 #include "serving/grpc_codec.hpp"
 #include "serving/system_shared_memory.hpp"
 #include "serving/tensor_datatype.hpp"
@@ -19,14 +20,6 @@ grpc::Status to_grpc(const Status& status) {
 }
 
 // Compares without an early exit, so the time taken says nothing about the token.
-bool same_token(std::string_view given, std::string_view expected) {
-    unsigned char difference = given.size() == expected.size() ? 0 : 1;
-    for (size_t i = 0; i < given.size(); ++i) {
-        difference |= static_cast<unsigned char>(given[i] ^ expected[i % expected.size()]);
-    }
-    return difference == 0;
-}
-
 inference::DataType config_data_type(FormatType type) {
     switch (type) {
         case FormatType::BOOL:

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "serving/bearer_token.hpp"
 #include "serving/generate_codec.hpp"
 #include "serving/rest_codec.hpp"
 #include "serving/tensor_datatype.hpp"
@@ -40,14 +41,6 @@ std::string version_of(const httplib::Request& request) {
 }
 
 // Compares without an early exit, so the time taken says nothing about the token.
-bool same_token(std::string_view given, std::string_view expected) {
-    unsigned char difference = given.size() == expected.size() ? 0 : 1;
-    for (size_t i = 0; i < given.size(); ++i) {
-        difference |= static_cast<unsigned char>(given[i] ^ expected[i % expected.size()]);
-    }
-    return difference == 0;
-}
-
 Json tensor_metadata_json(const std::vector<TensorMetadata>& tensors) {
     Json listed = Json::array();
     for (const auto& tensor : tensors) {

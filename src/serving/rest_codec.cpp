@@ -9,16 +9,13 @@
 
 #include "common/half_precision.hpp"
 #include "common/string_elements.hpp"
+#include "serving/invalid_request.hpp"
 #include "serving/tensor_datatype.hpp"
 
 namespace corun::serving {
 namespace {
 
 using Json = nlohmann::json;
-
-Status invalid(std::string message) {
-    return Status(StatusCode::INVALID_ARGUMENT, std::move(message));
-}
 
 std::string tensor_label(const std::string& what, const std::string& name) {
     return what + " '" + name + "'";
@@ -31,7 +28,7 @@ Expected<std::optional<uint64_t>> unsigned_parameter(const Json& parameters, con
     auto found = parameters.find(key);
     if (found == parameters.end()) return std::optional<uint64_t>{};
     if (!found->is_number_unsigned() && !(found->is_number_integer() && *found >= 0)) {
-        return invalid(label + ": parameter '" + key + "' must be a non-negative integer");
+        return invalid_request(label + ": parameter '" + key + "' must be a non-negative integer");
     }
     return std::optional<uint64_t>{found->get<uint64_t>()};
 }
@@ -41,7 +38,7 @@ Expected<bool> bool_parameter(const Json& parameters, const char* key, const std
     auto found = parameters.find(key);
     if (found == parameters.end()) return false;
     if (!found->is_boolean()) {
-        return invalid(label + ": parameter '" + key + "' must be true or false");
+        return invalid_request(label + ": parameter '" + key + "' must be true or false");
     }
     return found->get<bool>();
 }
@@ -50,14 +47,14 @@ Expected<bool> bool_parameter(const Json& parameters, const char* key, const std
 // a product that overflows.
 Expected<uint64_t> element_count(const std::vector<int64_t>& shape, const std::string& label) {
     if (shape.size() > MAX_TENSOR_RANK) {
-        return invalid(label + " has rank " + std::to_string(shape.size()) + "; at most " +
-                       std::to_string(MAX_TENSOR_RANK) + " dimensions are accepted");
+        return invalid_request(label + " has rank " + std::to_string(shape.size()) + "; at most " +
+                               std::to_string(MAX_TENSOR_RANK) + " dimensions are accepted");
     }
     uint64_t count = 1;
     for (int64_t dim : shape) {
-        if (dim < 0) return invalid(label + " has a negative dimension in its shape");
+        if (dim < 0) return invalid_request(label + " has a negative dimension in its shape");
         if (dim != 0 && count > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(dim)) {
-            return invalid(label + ": the shape's element count overflows");
+            return invalid_request(label + ": the shape's element count overflows");
         }
         count *= static_cast<uint64_t>(dim);
     }
@@ -73,7 +70,7 @@ Status flatten_data(const Json& value, size_t depth_left, std::vector<const Json
         return Status::ok();
     }
     if (depth_left == 0) {
-        return invalid(label + ": 'data' is nested deeper than the tensor's rank");
+        return invalid_request(label + ": 'data' is nested deeper than the tensor's rank");
     }
     for (const auto& element : value) {
         CORUN_RETURN_IF_ERROR(flatten_data(element, depth_left - 1, out, label));
@@ -87,31 +84,31 @@ Status append_integer(const Json& value, std::vector<uint8_t>& data, const std::
     if (value.is_number_unsigned()) {
         const uint64_t given = value.get<uint64_t>();
         if (given > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
-            return invalid(label + ": " + std::to_string(given) +
-                           " is out of the datatype's range");
+            return invalid_request(label + ": " + std::to_string(given) +
+                                   " is out of the datatype's range");
         }
         element = static_cast<T>(given);
     } else if (value.is_number_integer()) {
         const int64_t given = value.get<int64_t>();
         if constexpr (std::is_unsigned_v<T>) {
             if (given < 0) {
-                return invalid(label + ": " + std::to_string(given) +
-                               " is negative; the datatype is unsigned");
+                return invalid_request(label + ": " + std::to_string(given) +
+                                       " is negative; the datatype is unsigned");
             }
             if (static_cast<uint64_t>(given) >
                 static_cast<uint64_t>(std::numeric_limits<T>::max())) {
-                return invalid(label + ": " + std::to_string(given) +
-                               " is out of the datatype's range");
+                return invalid_request(label + ": " + std::to_string(given) +
+                                       " is out of the datatype's range");
             }
         } else if (given < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
                    given > static_cast<int64_t>(std::numeric_limits<T>::max())) {
-            return invalid(label + ": " + std::to_string(given) +
-                           " is out of the datatype's range");
+            return invalid_request(label + ": " + std::to_string(given) +
+                                   " is out of the datatype's range");
         }
         element = static_cast<T>(given);
     } else {
-        return invalid(label + ": 'data' holds " + std::string(value.type_name()) +
-                       " where the datatype takes integers");
+        return invalid_request(label + ": 'data' holds " + std::string(value.type_name()) +
+                               " where the datatype takes integers");
     }
     const auto* bytes = reinterpret_cast<const uint8_t*>(&element);
     data.insert(data.end(), bytes, bytes + sizeof(T));
@@ -129,8 +126,8 @@ Status append_json_element(FormatType type, const Json& value, std::vector<uint8
     switch (type) {
         case FormatType::BOOL:
             if (!value.is_boolean()) {
-                return invalid(label + ": 'data' holds " + std::string(value.type_name()) +
-                               " where BOOL takes true or false");
+                return invalid_request(label + ": 'data' holds " + std::string(value.type_name()) +
+                                       " where BOOL takes true or false");
             }
             data.push_back(value.get<bool>() ? 1 : 0);
             return Status::ok();
@@ -155,8 +152,8 @@ Status append_json_element(FormatType type, const Json& value, std::vector<uint8
         case FormatType::FLOAT32:
         case FormatType::FLOAT64: {
             if (!value.is_number()) {
-                return invalid(label + ": 'data' holds " + std::string(value.type_name()) +
-                               " where the datatype takes numbers");
+                return invalid_request(label + ": 'data' holds " + std::string(value.type_name()) +
+                                       " where the datatype takes numbers");
             }
             const double number = value.get<double>();
             if (type == FormatType::FLOAT64) {
@@ -172,12 +169,12 @@ Status append_json_element(FormatType type, const Json& value, std::vector<uint8
         }
         case FormatType::STRING: {
             if (!value.is_string()) {
-                return invalid(label + ": 'data' holds " + std::string(value.type_name()) +
-                               " where BYTES takes strings");
+                return invalid_request(label + ": 'data' holds " + std::string(value.type_name()) +
+                                       " where BYTES takes strings");
             }
             const auto& text = value.get_ref<const std::string&>();
             if (text.size() > std::numeric_limits<uint32_t>::max()) {
-                return invalid(label + ": a BYTES element is longer than 4 GiB");
+                return invalid_request(label + ": a BYTES element is longer than 4 GiB");
             }
             append_raw(static_cast<uint32_t>(text.size()), data);
             data.insert(data.end(), text.begin(), text.end());
@@ -186,16 +183,16 @@ Status append_json_element(FormatType type, const Json& value, std::vector<uint8
         case FormatType::AUTO:
             break;
     }
-    return invalid(label + ": no datatype");
+    return invalid_request(label + ": no datatype");
 }
 
 Expected<InferTensor> decode_input(const Json& input, size_t index, std::string_view binary,
                                    size_t& binary_offset) {
     std::string label = "input #" + std::to_string(index);
-    if (!input.is_object()) return invalid(label + " is not a JSON object");
+    if (!input.is_object()) return invalid_request(label + " is not a JSON object");
     auto name = input.find("name");
     if (name == input.end() || !name->is_string()) {
-        return invalid(label + " has no 'name' string");
+        return invalid_request(label + " has no 'name' string");
     }
     InferTensor tensor;
     tensor.name = name->get<std::string>();
@@ -203,29 +200,30 @@ Expected<InferTensor> decode_input(const Json& input, size_t index, std::string_
 
     auto datatype = input.find("datatype");
     if (datatype == input.end() || !datatype->is_string()) {
-        return invalid(label +
-                       " has no 'datatype' string (BOOL, UINT8 .. UINT64, INT8 .. INT64, "
-                       "FP16, FP32, FP64, BF16 or BYTES)");
+        return invalid_request(label +
+                               " has no 'datatype' string (BOOL, UINT8 .. UINT64, INT8 .. INT64, "
+                               "FP16, FP32, FP64, BF16 or BYTES)");
     }
     auto type = datatype_format_type(datatype->get_ref<const std::string&>());
     if (!type) {
-        return invalid(label + ": datatype '" + datatype->get<std::string>() +
-                       "' is not one of the protocol's (BOOL, UINT8 .. UINT64, INT8 .. INT64, "
-                       "FP16, FP32, FP64, BF16, BYTES)");
+        return invalid_request(
+            label + ": datatype '" + datatype->get<std::string>() +
+            "' is not one of the protocol's (BOOL, UINT8 .. UINT64, INT8 .. INT64, "
+            "FP16, FP32, FP64, BF16, BYTES)");
     }
     tensor.type = *type;
 
     auto shape = input.find("shape");
     if (shape == input.end() || !shape->is_array()) {
-        return invalid(label + " has no 'shape' array");
+        return invalid_request(label + " has no 'shape' array");
     }
     if (shape->size() > MAX_TENSOR_RANK) {
-        return invalid(label + " has rank " + std::to_string(shape->size()) + "; at most " +
-                       std::to_string(MAX_TENSOR_RANK) + " dimensions are accepted");
+        return invalid_request(label + " has rank " + std::to_string(shape->size()) + "; at most " +
+                               std::to_string(MAX_TENSOR_RANK) + " dimensions are accepted");
     }
     for (const auto& dim : *shape) {
         if (!dim.is_number_integer()) {
-            return invalid(label + ": 'shape' must hold integers");
+            return invalid_request(label + ": 'shape' must hold integers");
         }
         tensor.shape.push_back(dim.get<int64_t>());
     }
@@ -235,30 +233,32 @@ Expected<InferTensor> decode_input(const Json& input, size_t index, std::string_
     auto parameters_it = input.find("parameters");
     const Json& parameters = parameters_it == input.end() ? no_parameters : *parameters_it;
     if (!parameters.is_null() && !parameters.is_object()) {
-        return invalid(label + ": 'parameters' must be an object");
+        return invalid_request(label + ": 'parameters' must be an object");
     }
     CORUN_TRY(const auto binary_size, unsigned_parameter(parameters, "binary_data_size", label));
     auto data = input.find("data");
     const size_t element_size = format_type_size(tensor.type);
     if (binary_size) {
         if (data != input.end()) {
-            return invalid(label + " has both 'data' and binary_data_size; send one of them");
+            return invalid_request(label +
+                                   " has both 'data' and binary_data_size; send one of them");
         }
         if (*binary_size > binary.size() - binary_offset) {
-            return invalid(label + ": binary_data_size " + std::to_string(*binary_size) +
-                           " runs past the end of the body (" +
-                           std::to_string(binary.size() - binary_offset) +
-                           " bytes of binary data left)");
+            return invalid_request(label + ": binary_data_size " + std::to_string(*binary_size) +
+                                   " runs past the end of the body (" +
+                                   std::to_string(binary.size() - binary_offset) +
+                                   " bytes of binary data left)");
         }
         if (tensor.type != FormatType::STRING) {
             if (count > std::numeric_limits<uint64_t>::max() / element_size ||
                 count * element_size != *binary_size) {
-                return invalid(label + ": shape " + shape_text(tensor.shape) + " of " +
-                               datatype->get<std::string>() + " takes " +
-                               (count > std::numeric_limits<uint64_t>::max() / element_size
-                                    ? std::string("more than 2^64")
-                                    : std::to_string(count * element_size)) +
-                               " bytes, binary_data_size says " + std::to_string(*binary_size));
+                return invalid_request(label + ": shape " + shape_text(tensor.shape) + " of " +
+                                       datatype->get<std::string>() + " takes " +
+                                       (count > std::numeric_limits<uint64_t>::max() / element_size
+                                            ? std::string("more than 2^64")
+                                            : std::to_string(count * element_size)) +
+                                       " bytes, binary_data_size says " +
+                                       std::to_string(*binary_size));
             }
         }
         const auto* begin = reinterpret_cast<const uint8_t*>(binary.data()) + binary_offset;
@@ -266,21 +266,21 @@ Expected<InferTensor> decode_input(const Json& input, size_t index, std::string_
         binary_offset += *binary_size;
         if (tensor.type == FormatType::STRING &&
             !common::read_string_elements(tensor.data.data(), tensor.data.size(), count)) {
-            return invalid(label + ": the BYTES data does not hold exactly " +
-                           std::to_string(count) +
-                           " elements of 4-byte little-endian length + bytes");
+            return invalid_request(label + ": the BYTES data does not hold exactly " +
+                                   std::to_string(count) +
+                                   " elements of 4-byte little-endian length + bytes");
         }
         return tensor;
     }
     if (data == input.end()) {
-        return invalid(label + " has neither 'data' nor parameters.binary_data_size");
+        return invalid_request(label + " has neither 'data' nor parameters.binary_data_size");
     }
     std::vector<const Json*> elements;
     CORUN_RETURN_IF_ERROR(flatten_data(*data, tensor.shape.size() + 1, elements, label));
     if (elements.size() != count) {
-        return invalid(label + ": shape " + shape_text(tensor.shape) + " holds " +
-                       std::to_string(count) + " elements, 'data' has " +
-                       std::to_string(elements.size()));
+        return invalid_request(label + ": shape " + shape_text(tensor.shape) + " holds " +
+                               std::to_string(count) + " elements, 'data' has " +
+                               std::to_string(elements.size()));
     }
     if (element_size > 0) tensor.data.reserve(count * element_size);
     for (const Json* element : elements) {
@@ -291,17 +291,18 @@ Expected<InferTensor> decode_input(const Json& input, size_t index, std::string_
 
 Expected<RequestedOutput> decode_output(const Json& output, size_t index, bool binary_default) {
     std::string label = "output #" + std::to_string(index);
-    if (!output.is_object()) return invalid(label + " is not a JSON object");
+    if (!output.is_object()) return invalid_request(label + " is not a JSON object");
     auto name = output.find("name");
     if (name == output.end() || !name->is_string()) {
-        return invalid(label + " has no 'name' string");
+        return invalid_request(label + " has no 'name' string");
     }
     RequestedOutput requested;
     requested.name = name->get<std::string>();
     label = tensor_label("output", requested.name);
     requested.binary_data = binary_default;
     if (auto parameters = output.find("parameters"); parameters != output.end()) {
-        if (!parameters->is_object()) return invalid(label + ": 'parameters' must be an object");
+        if (!parameters->is_object())
+            return invalid_request(label + ": 'parameters' must be an object");
         if (parameters->contains("binary_data")) {
             CORUN_TRY(requested.binary_data, bool_parameter(*parameters, "binary_data", label));
         }
@@ -314,12 +315,13 @@ Expected<size_t> parse_header_length(std::string_view text, size_t body_size) {
     const auto* end = text.data() + text.size();
     auto [stop, error] = std::from_chars(text.data(), end, length);
     if (error != std::errc() || stop != end || text.empty()) {
-        return invalid("Inference-Header-Content-Length '" + std::string(text.substr(0, 32)) +
-                       "' is not a byte count");
+        return invalid_request("Inference-Header-Content-Length '" +
+                               std::string(text.substr(0, 32)) + "' is not a byte count");
     }
     if (length > body_size) {
-        return invalid("Inference-Header-Content-Length " + std::to_string(length) +
-                       " is larger than the body (" + std::to_string(body_size) + " bytes)");
+        return invalid_request("Inference-Header-Content-Length " + std::to_string(length) +
+                               " is larger than the body (" + std::to_string(body_size) +
+                               " bytes)");
     }
     return length;
 }
@@ -405,10 +407,10 @@ Expected<InferRequest> decode_rest_infer_request(std::string_view body,
         CORUN_TRY(json_length, parse_header_length(*header_length, body.size()));
     }
     if (json_length > MAX_REST_JSON_BYTES) {
-        return invalid("the request's JSON is " + std::to_string(json_length) + " bytes; at most " +
-                       std::to_string(MAX_REST_JSON_BYTES) +
-                       " are accepted: send large tensors as binary data (parameters."
-                       "binary_data_size, Inference-Header-Content-Length)");
+        return invalid_request("the request's JSON is " + std::to_string(json_length) +
+                               " bytes; at most " + std::to_string(MAX_REST_JSON_BYTES) +
+                               " are accepted: send large tensors as binary data (parameters."
+                               "binary_data_size, Inference-Header-Content-Length)");
     }
     const std::string_view json_text = body.substr(0, json_length);
     const std::string_view binary = body.substr(json_length);
@@ -416,17 +418,17 @@ Expected<InferRequest> decode_rest_infer_request(std::string_view body,
     try {  // nlohmann reports syntax errors by throwing; nothing leaves this function
         header = Json::parse(json_text);
     } catch (const Json::exception& error) {
-        return invalid(std::string("the request is not valid JSON: ") + error.what());
+        return invalid_request(std::string("the request is not valid JSON: ") + error.what());
     }
-    if (!header.is_object()) return invalid("the request's JSON must be an object");
+    if (!header.is_object()) return invalid_request("the request's JSON must be an object");
 
     InferRequest request;
     if (auto id = header.find("id"); id != header.end()) {
-        if (!id->is_string()) return invalid("'id' must be a string");
+        if (!id->is_string()) return invalid_request("'id' must be a string");
         request.id = id->get<std::string>();
     }
     if (auto parameters = header.find("parameters"); parameters != header.end()) {
-        if (!parameters->is_object()) return invalid("'parameters' must be an object");
+        if (!parameters->is_object()) return invalid_request("'parameters' must be an object");
         CORUN_TRY(request.binary_data_output,
                   bool_parameter(*parameters, "binary_data_output", "the request"));
         CORUN_TRY(request.priority, unsigned_parameter(*parameters, "priority", "the request"));
@@ -434,40 +436,42 @@ Expected<InferRequest> decode_rest_infer_request(std::string_view body,
     }
     auto inputs = header.find("inputs");
     if (inputs == header.end() || !inputs->is_array()) {
-        return invalid("the request has no 'inputs' array");
+        return invalid_request("the request has no 'inputs' array");
     }
     if (inputs->size() > MAX_REST_TENSORS) {
-        return invalid("the request has " + std::to_string(inputs->size()) + " inputs; at most " +
-                       std::to_string(MAX_REST_TENSORS) + " are accepted");
+        return invalid_request("the request has " + std::to_string(inputs->size()) +
+                               " inputs; at most " + std::to_string(MAX_REST_TENSORS) +
+                               " are accepted");
     }
     size_t binary_offset = 0;
     for (size_t i = 0; i < inputs->size(); ++i) {
         CORUN_TRY(auto tensor, decode_input((*inputs)[i], i, binary, binary_offset));
         for (const auto& earlier : request.inputs) {
             if (earlier.name == tensor.name) {
-                return invalid("input '" + tensor.name + "' is given twice");
+                return invalid_request("input '" + tensor.name + "' is given twice");
             }
         }
         request.inputs.push_back(std::move(tensor));
     }
     if (binary_offset != binary.size()) {
-        return invalid(std::to_string(binary.size() - binary_offset) +
-                       " bytes of binary data after the JSON belong to no input (the inputs' "
-                       "binary_data_size add up to " +
-                       std::to_string(binary_offset) + ")");
+        return invalid_request(
+            std::to_string(binary.size() - binary_offset) +
+            " bytes of binary data after the JSON belong to no input (the inputs' "
+            "binary_data_size add up to " +
+            std::to_string(binary_offset) + ")");
     }
     if (auto outputs = header.find("outputs"); outputs != header.end()) {
-        if (!outputs->is_array()) return invalid("'outputs' must be an array");
+        if (!outputs->is_array()) return invalid_request("'outputs' must be an array");
         if (outputs->size() > MAX_REST_TENSORS) {
-            return invalid("the request asks for " + std::to_string(outputs->size()) +
-                           " outputs; at most " + std::to_string(MAX_REST_TENSORS) +
-                           " are accepted");
+            return invalid_request("the request asks for " + std::to_string(outputs->size()) +
+                                   " outputs; at most " + std::to_string(MAX_REST_TENSORS) +
+                                   " are accepted");
         }
         for (size_t i = 0; i < outputs->size(); ++i) {
             CORUN_TRY(auto requested, decode_output((*outputs)[i], i, request.binary_data_output));
             for (const auto& earlier : request.outputs) {
                 if (earlier.name == requested.name) {
-                    return invalid("output '" + requested.name + "' is asked for twice");
+                    return invalid_request("output '" + requested.name + "' is asked for twice");
                 }
             }
             request.outputs.push_back(std::move(requested));

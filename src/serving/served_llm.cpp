@@ -1,4 +1,5 @@
 #include "serving/served_llm.hpp"
+#include "serving/elapsed_microseconds.hpp"
 
 #include <chrono>
 #include <numeric>
@@ -11,11 +12,6 @@ using GenerationStatus = genai::LLMGeneratorCompletion::Status;
 
 // How long one read waits for the next piece before the request looks at shutdown again.
 constexpr std::chrono::milliseconds READ_POLL{250};
-
-uint64_t microseconds_between(Clock::time_point from, Clock::time_point to) {
-    return static_cast<uint64_t>(std::max<int64_t>(
-        0, std::chrono::duration_cast<std::chrono::microseconds>(to - from).count()));
-}
 
 const char* finish_reason(GenerationStatus status) {
     switch (status) {

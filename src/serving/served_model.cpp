@@ -7,6 +7,7 @@
 
 #include "runtime/api_access.hpp"
 #include "runtime/loaded_infer_model.hpp"
+#include "serving/elapsed_microseconds.hpp"
 #include "serving/tensor_datatype.hpp"
 
 namespace corun::serving {
@@ -33,11 +34,6 @@ void trim_to_elements(InferTensor& tensor) {
         offset += 4 + std::min<size_t>(length, tensor.data.size() - offset - 4);
     }
     tensor.data.resize(offset);
-}
-
-uint64_t microseconds_between(Clock::time_point from, Clock::time_point to) {
-    return static_cast<uint64_t>(std::max<int64_t>(
-        0, std::chrono::duration_cast<std::chrono::microseconds>(to - from).count()));
 }
 
 }  // namespace

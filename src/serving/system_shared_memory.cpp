@@ -1,4 +1,5 @@
 #include "serving/system_shared_memory.hpp"
+#include "serving/invalid_request.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -11,10 +12,6 @@
 
 namespace corun::serving {
 namespace {
-
-Status invalid(std::string message) {
-    return Status(StatusCode::INVALID_ARGUMENT, std::move(message));
-}
 
 std::string range_text(uint64_t offset, uint64_t size) {
     return "[" + std::to_string(offset) + ", " + std::to_string(offset) + " + " +
@@ -36,26 +33,26 @@ MappedSharedMemory::~MappedSharedMemory() {
 
 Expected<std::span<uint8_t>> MappedSharedMemory::bytes(uint64_t offset, uint64_t byte_size) const {
     if (offset > status_.byte_size || byte_size > status_.byte_size - offset) {
-        return invalid("shared-memory region '" + status_.name + "': bytes " +
-                       range_text(offset, byte_size) + " lie outside the region, which has " +
-                       std::to_string(status_.byte_size) +
-                       " bytes (shared_memory_offset + shared_memory_byte_size must fit)");
+        return invalid_request(
+            "shared-memory region '" + status_.name + "': bytes " + range_text(offset, byte_size) +
+            " lie outside the region, which has " + std::to_string(status_.byte_size) +
+            " bytes (shared_memory_offset + shared_memory_byte_size must fit)");
     }
     return std::span<uint8_t>(base_ + offset, static_cast<size_t>(byte_size));
 }
 
 Status SharedMemoryRegions::register_region(const SharedMemoryRegionStatus& region) {
     const std::string label = "shared-memory region '" + region.name + "'";
-    if (region.name.empty()) return invalid("a shared-memory region needs a name");
-    if (region.byte_size == 0) return invalid(label + ": byte_size is 0");
-    if (region.key.empty()) return invalid(label + ": no key (the shm_open name) given");
+    if (region.name.empty()) return invalid_request("a shared-memory region needs a name");
+    if (region.byte_size == 0) return invalid_request(label + ": byte_size is 0");
+    if (region.key.empty()) return invalid_request(label + ": no key (the shm_open name) given");
     if (region.offset > std::numeric_limits<uint64_t>::max() - region.byte_size) {
-        return invalid(label + ": offset + byte_size overflows");
+        return invalid_request(label + ": offset + byte_size overflows");
     }
     {
         std::lock_guard lock(mutex_);
         if (regions_.contains(region.name)) {
-            return invalid(label + " is already registered; unregister it first");
+            return invalid_request(label + " is already registered; unregister it first");
         }
     }
     const int fd = shm_open(region.key.c_str(), O_RDWR, 0);
@@ -70,9 +67,9 @@ Status SharedMemoryRegions::register_region(const SharedMemoryRegionStatus& regi
         static_cast<uint64_t>(info.st_size) - region.offset < region.byte_size) {
         const uint64_t object_size = static_cast<uint64_t>(info.st_size);
         close(fd);
-        return invalid(label + ": bytes " + range_text(region.offset, region.byte_size) +
-                       " run past the end of '" + region.key + "' (" + std::to_string(object_size) +
-                       " bytes)");
+        return invalid_request(label + ": bytes " + range_text(region.offset, region.byte_size) +
+                               " run past the end of '" + region.key + "' (" +
+                               std::to_string(object_size) + " bytes)");
     }
     const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
     const uint64_t map_offset = region.offset - region.offset % page;
@@ -82,12 +79,13 @@ Status SharedMemoryRegions::register_region(const SharedMemoryRegionStatus& regi
     const int error = errno;
     close(fd);
     if (mapping == MAP_FAILED) {
-        return invalid(label + ": cannot map '" + region.key + "': " + std::strerror(error));
+        return invalid_request(label + ": cannot map '" + region.key +
+                               "': " + std::strerror(error));
     }
     auto mapped = std::make_shared<const MappedSharedMemory>(region, mapping, map_size);
     std::lock_guard lock(mutex_);
     if (!regions_.emplace(region.name, std::move(mapped)).second) {
-        return invalid(label + " is already registered; unregister it first");
+        return invalid_request(label + " is already registered; unregister it first");
     }
     return Status::ok();
 }
@@ -124,8 +122,8 @@ Expected<std::shared_ptr<const MappedSharedMemory>> SharedMemoryRegions::find(
     std::lock_guard lock(mutex_);
     auto found = regions_.find(name);
     if (found == regions_.end()) {
-        return invalid("shared-memory region '" + name +
-                       "' is not registered (SystemSharedMemoryRegister it first)");
+        return invalid_request("shared-memory region '" + name +
+                               "' is not registered (SystemSharedMemoryRegister it first)");
     }
     return found->second;
 }

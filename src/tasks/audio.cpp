@@ -1,4 +1,5 @@
 #include "tasks/audio.hpp"
+#include "tasks/little_endian.hpp"
 
 #include <sys/stat.h>
 
@@ -10,12 +11,6 @@
 namespace corun::tasks {
 namespace {
 
-uint32_t le16(std::span<const uint8_t> b, size_t at) {
-    return uint32_t{b[at]} | (uint32_t{b[at + 1]} << 8);
-}
-uint32_t le32(std::span<const uint8_t> b, size_t at) {
-    return le16(b, at) | (le16(b, at + 2) << 16);
-}
 bool tag_is(std::span<const uint8_t> b, size_t at, const char* tag) {
     return std::equal(tag, tag + 4, b.begin() + static_cast<std::ptrdiff_t>(at));
 }

@@ -1,4 +1,5 @@
 #include "tasks/image.hpp"
+#include "tasks/little_endian.hpp"
 
 #include <sys/stat.h>
 
@@ -24,14 +25,8 @@ uint32_t be16(Bytes b, size_t at) {
 uint32_t be32(Bytes b, size_t at) {
     return (be16(b, at) << 16) | be16(b, at + 2);
 }
-uint32_t le16(Bytes b, size_t at) {
-    return uint32_t{b[at]} | (uint32_t{b[at + 1]} << 8);
-}
 uint32_t le24(Bytes b, size_t at) {
     return le16(b, at) | (uint32_t{b[at + 2]} << 16);
-}
-uint32_t le32(Bytes b, size_t at) {
-    return le16(b, at) | (le16(b, at + 2) << 16);
 }
 
 bool starts_with(Bytes b, std::string_view magic) {

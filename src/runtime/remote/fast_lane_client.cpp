@@ -3,13 +3,6 @@
 #include "runtime/remote/rpc_status.hpp"
 
 namespace corun::service {
-namespace {
-
-// How often a waiting caller looks whether the daemon is still there.
-constexpr std::chrono::milliseconds DAEMON_CHECK{20};
-
-}  // namespace
-
 Expected<std::unique_ptr<FastLaneClient>> FastLaneClient::create() {
     CORUN_TRY(auto region, SharedMemoryRegion::create(FAST_LANE_BYTES));
     return std::unique_ptr<FastLaneClient>(

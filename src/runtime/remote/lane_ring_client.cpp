@@ -5,13 +5,6 @@
 #include "runtime/remote/rpc_status.hpp"
 
 namespace corun::service {
-namespace {
-
-// How often an idle reader looks whether the daemon is still there.
-constexpr std::chrono::milliseconds DAEMON_CHECK{20};
-
-}  // namespace
-
 std::shared_ptr<LaneRingClient> LaneRingClient::start(std::shared_ptr<SharedMemoryRegion> region,
                                                       std::function<bool()> daemon_gone,
                                                       std::string socket) {

@@ -32,7 +32,6 @@ using genai::LLMGeneratorCompletion;
 using genai::detail::Generation;
 using genai::detail::LlmSession;
 
-constexpr std::chrono::seconds CONTROL_DEADLINE{30};
 // AbortGeneration returns once the running unit stopped at its next graph node.
 constexpr std::chrono::seconds ABORT_DEADLINE{60};
 // A GenerationEnded cannot make the reader count more tokens than this beyond those it saw.
@@ -302,7 +301,8 @@ private:
 
     template <typename Request, typename Reply, typename Method>
     Status unary(const char* name, Method method, const Request& request, Reply& reply) const {
-        return connection_->call(name, method, request, reply, CONTROL_DEADLINE);
+        return connection_->call(name, method, request, reply,
+                                 service::ServiceConnection::CONTROL_DEADLINE);
     }
 
     v1::LlmRequest llm_request() const {
@@ -357,7 +357,7 @@ Expected<std::shared_ptr<LlmSession>> open_remote_llm_session(VDevice& vdevice,
 }
 
 // Registered when this code is loaded, as the remote backend registers itself.
-[[maybe_unused]] const bool registered =
+[[maybe_unused]] const bool remote_llm_registered =
     genai::detail::register_remote_llm_opener(&open_remote_llm_session);
 
 }  // namespace

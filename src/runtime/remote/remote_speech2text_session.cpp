@@ -26,7 +26,6 @@ using genai::Speech2TextSegment;
 using genai::detail::Speech2TextSession;
 using genai::detail::TranscriptionRequest;
 
-constexpr std::chrono::seconds CONTROL_DEADLINE{30};
 // A transcription of the longest audio one call takes (an hour) on a slow machine.
 constexpr std::chrono::hours TRANSCRIBE_DEADLINE{2};
 
@@ -42,7 +41,8 @@ public:
         v1::TranscribeRequest message = transcribe_request(request);
         message.set_check_only(true);
         v1::TranscribeReply reply;
-        return unary("Transcribe", &v1::Corun::Stub::Transcribe, message, reply, CONTROL_DEADLINE);
+        return unary("Transcribe", &v1::Corun::Stub::Transcribe, message, reply,
+                     service::ServiceConnection::CONTROL_DEADLINE);
     }
 
     Expected<std::vector<Speech2TextSegment>> transcribe(
@@ -94,7 +94,7 @@ public:
             request.set_model_id(remote_id_);
             v1::Reply reply;
             unary("UnloadSpeech2Text", &v1::Corun::Stub::UnloadSpeech2Text, request, reply,
-                  CONTROL_DEADLINE)
+                  service::ServiceConnection::CONTROL_DEADLINE)
                 .ignore();
         }
     }
@@ -125,7 +125,7 @@ private:
     Status set_scheduling(const v1::SetSpeech2TextSchedulingRequest& request) {
         v1::Reply reply;
         return unary("SetSpeech2TextScheduling", &v1::Corun::Stub::SetSpeech2TextScheduling,
-                     request, reply, CONTROL_DEADLINE);
+                     request, reply, service::ServiceConnection::CONTROL_DEADLINE);
     }
 
     const std::shared_ptr<service::ServiceConnection> connection_;
@@ -157,7 +157,7 @@ Expected<std::shared_ptr<Speech2TextSession>> open_remote_speech2text_session(
 }
 
 // Registered when this code is loaded, as the remote backend registers itself.
-[[maybe_unused]] const bool registered =
+[[maybe_unused]] const bool remote_speech2text_registered =
     genai::detail::register_remote_speech2text_opener(&open_remote_speech2text_session);
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <grpcpp/support/status.h>
 
+#include <chrono>
 #include <string>
 
 #include "corun/status.hpp"
@@ -19,5 +20,9 @@ Status rpc_failure(const grpc::Status& status, const std::string& call, const st
 
 // Message of the error every pending and later call gets once the daemon is gone.
 std::string daemon_gone_message(const std::string& socket);
+
+// How often a caller waiting on shared memory (the fast lane, the lane ring) looks whether the
+// daemon is still there.
+inline constexpr std::chrono::milliseconds DAEMON_CHECK{20};
 
 }  // namespace corun::service

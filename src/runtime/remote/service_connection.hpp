@@ -104,6 +104,8 @@ public:
     v1::Corun::Stub& stub() { return *stub_; }
     Status call_outcome(const char* name, const grpc::Status& status, const v1::Status& reply);
     Status gone() const;
+    // The deadline of a control call of a generative model's session (open, clear, close).
+    static constexpr std::chrono::seconds CONTROL_DEADLINE{30};
     // Runs one unary call with `deadline`; the daemon's own Status comes from the reply.
     template <typename Request, typename Reply, typename Method>
     Status call(const char* name, Method method, const Request& request, Reply& reply,
