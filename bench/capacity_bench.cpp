@@ -34,11 +34,15 @@
 //                  [--skip-cpu] [--skip-npu] [--recalibrate 0.5] [--recalibrate-before-only]
 //                  [--no-repeat] [--trace DIR]
 //                  [--closed-loop-in-time SHARE] [--cameras-drop] [--anticipation-us 250]
+//                  [--speed-share S] [--speed-memory-ms M]
 //                  [--json]
 // --closed-loop-in-time plans with that share of closed-loop frames in time for the decision
 // after their last instead of the profile's measured one (1: as before it was measured);
 // --cameras-drop plans the cameras as dropping a frame that finds the queue full, though the
 // pumps wait for room (as the planner did before it modelled waiting).
+// --speed-share and --speed-memory-ms plan with that share and memory of the machine's speed
+// (scheduler::SimulatedDevice::speed_share) instead of the profile's measured ones (0: every
+// frame's draw independent, as before the eighteenth session).
 // --trace DIR writes each mix's first run twice, as Chrome traces to open side by side: as
 // measured (DEVICE-WORKLOAD-N.measured.json, the scheduler's own recording) and as the capacity
 // model predicted it (.predicted.json, the simulation drawn the same way).
@@ -110,6 +114,10 @@ struct Options {
     // --closed-loop-in-time SHARE: plan with this share instead of the measured one (an A/B of
     // the closed-loop race's model; 1 is the simulation before it was measured).
     double closed_loop_in_time = -1;  // < 0: as measured
+    // --speed-share S --speed-memory-ms M: plan with this share of the machine's speed and
+    // memory instead of the measured ones (< 0: as measured).
+    double speed_share = -1;
+    double speed_memory_ms = -1;
     // --cameras-drop: plan the fixed-rate cameras as dropping a frame that finds the queue full
     // (as before), though the bench's pumps wait for room (an A/B of that model).
     bool cameras_wait = true;
@@ -436,6 +444,11 @@ void clear_beside_spread(corun::router::DeviceProfile& section) {
     section.beside_spread.clear();
 }
 
+void clear_machine_speed(corun::router::DeviceProfile& section) {
+    section.speed_share = 0;
+    section.speed_memory = std::chrono::nanoseconds(0);
+}
+
 // The capacity model with a part of it taken out, predicted beside it from the same profile
 // and scored in the summary: what each part is worth, in one run.
 struct ModelVariant {
@@ -447,7 +460,8 @@ const std::vector<ModelVariant> MODEL_VARIANTS = {
     {"without the return gaps (shares in time alone)", clear_return_gaps},
     {"cold only after the whole device idled, one cold figure", cold_by_device},
     {"without the spread beside others (the spread alone)", clear_beside_spread},
-    {"the fifteenth session's model (all three of the above)",
+    {"without the machine's speed (every frame's draw independent)", clear_machine_speed},
+    {"the fifteenth session's model (the first three of the above)",
      [](corun::router::DeviceProfile& section) {
          clear_return_gaps(section);
          cold_by_device(section);
@@ -574,7 +588,7 @@ int usage() {
                  "NAME=dims]... [--seconds 12] [--profile-seconds 2] [--slots N] [--threads T] "
                  "[--llm PATH | --no-llm] [--skip-cpu] [--skip-npu] [--recalibrate 0.5] "
                  "[--recalibrate-before-only] [--no-repeat] [--closed-loop-in-time SHARE] "
-                 "[--cameras-drop] [--trace DIR] "
+                 "[--cameras-drop] [--speed-share S] [--speed-memory-ms M] [--trace DIR] "
                  "[--anticipation-us 250] [--json]\n";
     return 2;
 }
@@ -604,6 +618,11 @@ corun::Status bench_target(const Target& target, const Options& options,
         section.model_closed_loop_in_time_by_clients.clear();
         clear_return_gaps(section);
     }
+    if (options.speed_share >= 0) section.speed_share = options.speed_share;
+    if (options.speed_memory_ms >= 0) {
+        section.speed_memory =
+            std::chrono::nanoseconds(std::llround(options.speed_memory_ms * 1e6));
+    }
     std::string llm_path = options.no_llm || target.kind != "cpu" ? "" : options.llm;
     if (!llm_path.empty()) {
         auto timing =
@@ -624,8 +643,11 @@ corun::Status bench_target(const Target& target, const Options& options,
                      cold == section.cold_frame.end() ? slot_ms.back() : cold->second.count() / 1e6,
                      own == section.model_interference.end() ? 1.0 : own->second.back());
     }
-    std::fprintf(text_out, "; context switch %.2f ms; closed-loop frames in time %.0f%%",
-                 static_cast<double>(section.context_switch.count()) / 1e6,
+    std::fprintf(text_out,
+                 "; context switch %.2f ms; the machine's speed: share %.2f, memory %.0f ms; "
+                 "closed-loop frames in time %.0f%%",
+                 static_cast<double>(section.context_switch.count()) / 1e6, section.speed_share,
+                 static_cast<double>(section.speed_memory.count()) / 1e6,
                  100 * section.closed_loop_in_time);
     if (!section.closed_loop_in_time_by_clients.empty()) {
         std::fprintf(text_out,
@@ -922,6 +944,18 @@ int main(int argc, char** argv) {
                           << share << "'\n";
                 return 2;
             }
+        } else if (arg == "--speed-share" || arg == "--speed-memory-ms") {
+            const std::string value = next();
+            char* end = nullptr;
+            const double number = std::strtod(value.c_str(), &end);
+            const bool share = arg == "--speed-share";
+            if (value.empty() || *end != '\0' || !(number >= 0) || (share && number > 1)) {
+                std::cerr << "capacity_bench: " << arg
+                          << (share ? " takes a share from 0 to 1" : " takes milliseconds >= 0")
+                          << ", got '" << value << "'\n";
+                return 2;
+            }
+            (share ? options.speed_share : options.speed_memory_ms) = number;
         } else if (arg == "--trace") {
             options.trace_dir = next();
             if (options.trace_dir.empty()) return usage();

@@ -12,6 +12,7 @@
 #include "cli_support.hpp"
 #include "corun/genai/llm.hpp"
 #include "llm_prompt.hpp"
+#include "machine_speed.hpp"
 #include "runtime/monitor/group_recording.hpp"
 #include "scheduler/closed_loop_race.hpp"
 
@@ -341,9 +342,19 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
     // 1. Alone, one frame in flight: what a frame holds the slot for, and what it spends
     // outside it.
     uint32_t most_clients = 0;
+    std::vector<FrameSequence> sequences;
     for (PreparedModel* model : models) {
         CORUN_RETURN_IF_ERROR(warm_up(*model));
         CORUN_TRY(const PumpResult result, pump_alone(*model, seconds));
+        // Its frames back to back, for the machine's speed: each starts as the one before it
+        // completed.
+        FrameSequence& sequence = sequences.emplace_back();
+        double started_ms = 0;
+        for (size_t f = 0; f < result.total_ms.size() && f < result.device_ms.size(); ++f) {
+            sequence.start_ms.push_back(started_ms);
+            sequence.device_ms.push_back(result.device_ms[f]);
+            started_ms += result.total_ms[f];
+        }
         const double device = LatencySummary::of(result.device).p50;
         const double slot = slot_time_ms(result);
         // Per frame, then the median: a difference of medians can come out of nothing.
@@ -362,6 +373,9 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
         if (!spread.empty()) section.frame_spread[model->name()] = spread;
         most_clients += static_cast<uint32_t>(model->queue_size);
     }
+    const MachineSpeed speed = machine_speed(sequences);
+    section.speed_share = speed.share;
+    section.speed_memory = speed.memory;
     // 1b. With automatic sharing: each model's time on one core against its time alone.
     OneCoreTwin twin;
     std::vector<double> one_core_ratios(models.size(), 1.0);

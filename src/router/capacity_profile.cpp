@@ -253,6 +253,22 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
             }
             profile.one_burst_per_model = device["one_burst_per_model"].get<bool>();
         }
+        if (device.contains("speed_share")) {
+            const Json& share = device["speed_share"];
+            if (!share.is_number() || !(share.get<double>() >= 0 && share.get<double>() <= 1)) {
+                return invalid(at +
+                               ".speed_share must be a number from 0 to 1 (the share of a frame "
+                               "time's spread that the machine's speed moves for every model)");
+            }
+            profile.speed_share = share.get<double>();
+            CORUN_TRY(const auto memory, optional_duration(device, "speed_memory_us", at));
+            profile.speed_memory = memory.value_or(std::chrono::nanoseconds(0));
+            if (profile.speed_share > 0 && profile.speed_memory.count() <= 0) {
+                return invalid(at +
+                               ".speed_share needs speed_memory_us, more than 0: how long the "
+                               "machine's speed is remembered");
+            }
+        }
         if (profile.execution_slots == 0) return invalid(at + ".execution_slots must be >= 1");
     }
     if (section.contains("generative")) {
@@ -331,6 +347,10 @@ Json section_to_json(const DeviceProfile& profile, bool with_configuration) {
     }
     if (profile.one_burst_per_model) section["device"]["one_burst_per_model"] = true;
     if (!profile.cold_by_slot) section["device"]["cold_by_slot"] = false;
+    if (profile.speed_share > 0) {
+        section["device"]["speed_share"] = profile.speed_share;
+        section["device"]["speed_memory_us"] = profile.speed_memory.count() / 1000.0;
+    }
     if (!profile.generative.empty()) {
         Json generative = Json::object();
         for (const auto& [name, model] : profile.generative) {

@@ -115,6 +115,11 @@ struct DeviceProfile {
     // "one_burst_per_model": measured on the cpu device sharing its cores by itself, which runs
     // one burst of a model at a time (scheduler::SimulatedDevice::one_burst_per_model).
     bool one_burst_per_model = false;
+    // "speed_share" (0..1) and "speed_memory_us": how the machine's speed moves every model's
+    // frame times at once (scheduler::SimulatedDevice::speed_share, speed_memory), measured
+    // from frames back to back; absent, 0: every frame's draw independent.
+    double speed_share = 0;
+    std::chrono::nanoseconds speed_memory{0};
     std::map<std::string, GenerativeTiming> generative;
 
     bool has_model(const std::string& name) const {

@@ -228,6 +228,8 @@ scheduler::SimulatedDevice simulated_device(const CapacityWorkload& workload,
     simulated.closed_loop_in_time = device.closed_loop_share(closed_loop_count(workload));
     simulated.closed_loop_gaps = device.closed_loop_gaps(closed_loop_count(workload));
     simulated.one_burst_per_model = device.one_burst_per_model;
+    simulated.speed_share = device.speed_share;
+    simulated.speed_memory = device.speed_memory;
     return simulated;
 }
 

@@ -5,10 +5,12 @@
 #include <deque>
 #include <functional>
 #include <limits>
+#include <numbers>
 #include <optional>
 #include <queue>
 #include <random>
 
+#include "common/standard_normal.hpp"
 #include "scheduler/admission.hpp"
 
 namespace corun::scheduler {
@@ -119,8 +121,16 @@ double quantile_draw(std::mt19937_64& random, const std::vector<Value>& points) 
     return quantile_at(points, uniform_draw(random));
 }
 
+// A standard normal draw from two uniform ones (Box-Muller).
+double normal_draw(std::mt19937_64& random) {
+    const double radius = std::sqrt(-2.0 * std::log1p(-uniform_draw(random)));
+    return radius * std::cos(2.0 * std::numbers::pi * uniform_draw(random));
+}
+
 // Each model's spread draws its own sequence, the same in every run.
 constexpr uint64_t SPREAD_SEED = 0x5eed'f4a3e;
+// The device's speed (SimulatedDevice::speed_share): one sequence, the same in every run.
+constexpr uint64_t SPEED_SEED = 0x5eed'5bee;
 // The closed-loop race's draws: one sequence for the device, the same in every run.
 constexpr uint64_t RACE_SEED = 0x5eed'7ace;
 
@@ -700,7 +710,7 @@ private:
             client.queued.pop_front();
             slot.jobs.push_back(job);
             frame_started(job, now);
-            if (generative(i)) device += spread_unit(i, jobs_[job].next_unit);
+            if (generative(i)) device += spread_unit(i, jobs_[job].next_unit, now);
         }
         const uint32_t frames = static_cast<uint32_t>(slot.jobs.size());
         if (!generative(i)) device = burst_time(i, frames, now, slot);
@@ -720,18 +730,47 @@ private:
     }
 
     // A generative unit's device time: a prefill chunk with a draw from its spread.
-    Nanoseconds spread_unit(size_t i, uint32_t unit) {
+    Nanoseconds spread_unit(size_t i, uint32_t unit, Nanoseconds now) {
         const GenerationShape& shape = models_[i].generation;
         const Nanoseconds time = shape.unit_time(unit);
         if (unit >= shape.prefill_units()) return time;
-        return with_spread(i, time, shape.prefill_spread);
+        return with_spread(i, time, shape.prefill_spread, now);
     }
 
     // `time` times a draw from `spread` (model i's own sequence); `time` without a spread.
-    Nanoseconds with_spread(size_t i, Nanoseconds time, const std::vector<double>& spread) {
+    Nanoseconds with_spread(size_t i, Nanoseconds time, const std::vector<double>& spread,
+                            Nanoseconds now) {
         if (spread.empty()) return time;
-        const double ratio = quantile_draw(clients_[i].spread_random, spread);
+        const double ratio =
+            spread.size() == 1 ? spread.front() : quantile_at(spread, spread_quantile(i, now));
         return Nanoseconds(std::llround(static_cast<double>(time.count()) * ratio));
+    }
+
+    // Where in its spread a burst of model i starting now falls, in [0, 1): a uniform draw of
+    // its own sequence, or with SimulatedDevice::speed_share, that draw (as a normal score)
+    // mixed with the device's speed now.
+    double spread_quantile(size_t i, Nanoseconds now) {
+        const double own = uniform_draw(clients_[i].spread_random);
+        if (!(device_.speed_share > 0) || device_.speed_memory.count() <= 0) return own;
+        const double share = std::min(1.0, device_.speed_share);
+        const double own_score = StandardNormal::inv_cdf(std::clamp(own, 1e-9, 1.0 - 1e-9));
+        const double score = std::sqrt(share) * speed_at(now) + std::sqrt(1.0 - share) * own_score;
+        return std::clamp(StandardNormal::cdf(score), 0.0, std::nextafter(1.0, 0.0));
+    }
+
+    // The device's speed at `now` as a standard normal score: an Ornstein-Uhlenbeck process
+    // (its correlation falls as exp(-gap / speed_memory)), advanced exactly from its last value.
+    double speed_at(Nanoseconds now) {
+        if (speed_time_ == NEVER) {
+            speed_score_ = normal_draw(speed_random_);
+        } else if (now > speed_time_) {
+            const double kept = std::exp(-static_cast<double>((now - speed_time_).count()) /
+                                         static_cast<double>(device_.speed_memory.count()));
+            speed_score_ =
+                kept * speed_score_ + std::sqrt(1.0 - kept * kept) * normal_draw(speed_random_);
+        }
+        speed_time_ = std::max(speed_time_ == NEVER ? now : speed_time_, now);
+        return speed_score_;
     }
 
     // A burst's device time starting now on `slot`: a draw from its model's frame spread,
@@ -748,10 +787,10 @@ private:
         if (model.cold_spread.empty()) {
             const Nanoseconds extra = model.cold_frame - model.timing.frame;
             const double share = extra.count() > 0 ? cold_share(now, slot) : 0.0;
-            return with_spread(i, burst, spread) +
+            return with_spread(i, burst, spread, now) +
                    Nanoseconds(static_cast<int64_t>(static_cast<double>(extra.count()) * share));
         }
-        const double draw = uniform_draw(clients_[i].spread_random);
+        const double draw = spread_quantile(i, now);
         const double warm = spread.empty() ? 1.0 : quantile_at(spread, draw);
         const double cold = quantile_at(model.cold_spread, draw);
         const double extra = std::max(0.0, cold - warm) * cold_share(now, slot);
@@ -819,9 +858,12 @@ private:
     const SimulatedDevice& device_;
     SchedulingPolicy policy_;
     std::vector<ClientState> clients_;
-    int64_t ledger_floor_ns_ = 0;             // ModelScheduler's ledger floor, the same rule
-    std::mt19937_64 race_random_{RACE_SEED};  // closed_loop_in_time's draws
-    bool record_frames_ = false;              // SimulationResult::frames
+    int64_t ledger_floor_ns_ = 0;               // ModelScheduler's ledger floor, the same rule
+    std::mt19937_64 race_random_{RACE_SEED};    // closed_loop_in_time's draws
+    std::mt19937_64 speed_random_{SPEED_SEED};  // the device's speed (speed_share)
+    double speed_score_ = 0;                    // the device's speed when last asked
+    Nanoseconds speed_time_ = NEVER;            // when that was; NEVER: not yet
+    bool record_frames_ = false;                // SimulationResult::frames
     std::vector<Slot> slots_;
     std::vector<Job> jobs_;
     SimulationResult result_;

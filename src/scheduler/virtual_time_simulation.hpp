@@ -191,6 +191,16 @@ struct SimulatedDevice {
     // the cpu device sharing its cores by itself): a model with a burst running waits for it
     // rather than taking a second slot.
     bool one_burst_per_model = false;
+    // The machine's speed, which moves for every model at once: the share (0..1, in normal
+    // scores) of each spread draw that is the device's speed at the burst's start rather than
+    // the burst's own, and how long that speed is remembered (the correlation of two bursts' draws
+    // falls as speed_share x exp(-gap / speed_memory)). Measured on this VM in a mix: the device
+    // times of bursts starting within 20 ms of each other correlate by 0.4-0.7, across models
+    // as within one, falling to 0 over about a second, so that slow frames come together and
+    // queues (and p95s) grow beyond what independent draws give. Each draw keeps its model's
+    // spread exactly (a Gaussian copula); 0, the default: independent draws.
+    double speed_share = 0;
+    std::chrono::nanoseconds speed_memory{0};
 
     // How much longer a burst of `model` takes while `running` bursts run: its own interference
     // if it has one, else the device's.

@@ -25,7 +25,8 @@ const char* EXTENDED_PROFILE = R"({"device": {"context_switch_us": 0},
                      "closed_loop_in_time": 0.67,
                      "closed_loop_in_time_by_clients": [0.76, 0.53, 0.67],
                      "closed_loop_gap_us_by_clients": [[0, 40, 90.5], [0, 0, 300]],
-                     "one_burst_per_model": true},
+                     "one_burst_per_model": true,
+                     "speed_share": 0.55, "speed_memory_us": 250000},
           "models": {"nanodet": {"frame_us": 33000, "host_pre_us": 60, "host_post_us": 25,
                                  "max_in_flight": 2, "overhead_us": 85,
                                  "cold_frame_us": 41000, "cold_spread": [1.0, 1.1, 1.6],
@@ -118,6 +119,9 @@ TEST(CapacityProfileTest, WritingAndReadingGivesTheSameProfile) {
     EXPECT_EQ(again->devices.at(CPU_SECTION).beside_spread.at("nanodet"),
               (std::vector<double>{0.8, 1.0, 1.4}));
     EXPECT_TRUE(again->devices.at(NPU_SIM_SECTION).cold_by_slot);  // the default
+    EXPECT_EQ(again->devices.at(CPU_SECTION).speed_share, 0.55);
+    EXPECT_EQ(again->devices.at(CPU_SECTION).speed_memory, microseconds(250000));
+    EXPECT_EQ(again->devices.at(NPU_SIM_SECTION).speed_share, 0.0);  // the default: independent
     EXPECT_EQ(again->devices.at(CPU_SECTION).frame_spread.at("nanodet"),
               (std::vector<double>{0.9, 1.0, 1.0, 1.4}));
     EXPECT_EQ(again->devices.at(CPU_SECTION).model_interference.at("nanodet"),
@@ -226,6 +230,12 @@ TEST(CapacityProfileTest, EachBadFieldIsNamed) {
                    "cpu.models.a.beside_spread holds 0");
     expect_invalid(R"({"cpu": {"device": {"cold_by_slot": "yes"}, "models": {}}})",
                    "cpu.device.cold_by_slot must be true or false");
+    expect_invalid(R"({"cpu": {"device": {"speed_share": 1.5}, "models": {}}})",
+                   "cpu.device.speed_share must be a number from 0 to 1");
+    expect_invalid(R"({"cpu": {"device": {"speed_share": 0.5}, "models": {}}})",
+                   "cpu.device.speed_share needs speed_memory_us, more than 0");
+    expect_invalid(R"({"cpu": {"device": {"speed_share": 0.5, "speed_memory_us": "x"}}})",
+                   "cpu.device.speed_memory_us must be a number");
     expect_invalid(R"({"cpu": {"device": {"cold_after_us": "x"}, "models": {}}})",
                    "cpu.device.cold_after_us must be a number");
     expect_invalid(R"({"cpu": {"device": {"closed_loop_after_decision": 1}, "models": {}}})",

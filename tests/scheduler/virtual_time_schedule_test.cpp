@@ -1,6 +1,8 @@
 // Exact schedules of the model scheduler's policy in virtual time on the npu-sim timing model.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "scheduler/virtual_time_simulation.hpp"
@@ -769,6 +771,91 @@ TEST(VirtualTimeScheduleTest, FrameTimesAreDrawnBetweenTheSpreadPointsTheSameInE
     EXPECT_NEAR(static_cast<double>(below_3ms) / 2000.0, 0.25, 0.03);
     EXPECT_NEAR(static_cast<double>(above_5ms) / 2000.0, 0.25, 0.03);
     for (double ms : first.models[1].latency_ms) ASSERT_DOUBLE_EQ(ms, 1.0);
+}
+
+// Pearson's correlation of two equally long samples.
+double correlation(const std::vector<double>& x, const std::vector<double>& y) {
+    const double n = static_cast<double>(x.size());
+    double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        sx += x[i], sy += y[i], sxx += x[i] * x[i], syy += y[i] * y[i], sxy += x[i] * y[i];
+    }
+    return (sxy - sx * sy / n) / std::sqrt((sxx - sx * sx / n) * (syy - sy * sy / n));
+}
+
+TEST(VirtualTimeScheduleTest, TheMachinesSpeedMakesFramesCloseInTimeAlikeAndKeepsEachSpread) {
+    // Two cameras, 2 ms frames spread evenly over x1..x3, every 10 ms, the second 5 ms after the
+    // first, on two slots (no queueing): with 80% of each draw the machine's speed, remembered
+    // for 100 ms, a frame and the other camera's 5 ms later correlate by about
+    // 0.8 x exp(-5/100) = 0.76 in normal scores (0.74 on the times); frames 1 s apart by
+    // 0.8 x exp(-10), nothing; without it, nothing at all. Each camera keeps its spread.
+    SimulatedDevice device;
+    device.slots = 2;
+    auto first = model("first", 16, milliseconds(2), ArrivalPattern::periodic(milliseconds(10)));
+    auto second = model("second", 16, milliseconds(2),
+                        ArrivalPattern::periodic(milliseconds(10), milliseconds(5)));
+    first.frame_spread = second.frame_spread = {1.0, 3.0};
+    const auto independent = simulate({first, second}, device, strict(), seconds(40));
+    device.speed_share = 0.8;
+    device.speed_memory = milliseconds(100);
+    const auto together = simulate({first, second}, device, strict(), seconds(40));
+    const auto again = simulate({first, second}, device, strict(), seconds(40));
+    EXPECT_EQ(together.models[0].latency_ms, again.models[0].latency_ms);  // seeded
+    for (const auto* result : {&independent, &together}) {
+        const std::vector<double>& a = result->models[0].latency_ms;
+        const std::vector<double>& b = result->models[1].latency_ms;
+        ASSERT_EQ(a.size(), 4000u);
+        ASSERT_EQ(b.size(), 4000u);
+        // Each spread kept: every time within 2..6 ms, the mean 4, a quarter below 3 ms. With
+        // the speed remembered over 10 frames, 4000 draws vary about as 400 independent ones.
+        double sum = 0;
+        size_t below_3ms = 0;
+        for (double ms : a) {
+            ASSERT_GE(ms, 2.0);
+            ASSERT_LT(ms, 6.0);
+            sum += ms;
+            below_3ms += ms < 3.0;
+        }
+        EXPECT_NEAR(sum / 4000.0, 4.0, 0.15);
+        EXPECT_NEAR(static_cast<double>(below_3ms) / 4000.0, 0.25, 0.05);
+    }
+    const std::vector<double> a(together.models[0].latency_ms.begin(),
+                                together.models[0].latency_ms.end() - 100);
+    const std::vector<double> b_soon(together.models[1].latency_ms.begin(),
+                                     together.models[1].latency_ms.end() - 100);
+    const std::vector<double> b_late(together.models[1].latency_ms.begin() + 100,
+                                     together.models[1].latency_ms.end());
+    EXPECT_NEAR(correlation(a, b_soon), 0.74, 0.08);
+    EXPECT_NEAR(correlation(a, b_late), 0.0, 0.08);
+    const std::vector<double> a_alone(independent.models[0].latency_ms.begin(),
+                                      independent.models[0].latency_ms.end() - 100);
+    const std::vector<double> b_alone(independent.models[1].latency_ms.begin(),
+                                      independent.models[1].latency_ms.end() - 100);
+    EXPECT_NEAR(correlation(a_alone, b_alone), 0.0, 0.05);
+}
+
+TEST(VirtualTimeScheduleTest, SlowFramesComingTogetherLengthenTheQueueAndTheTail) {
+    // One camera at 89% of the device (2 ms frames over x1..x3, 4 ms on average, every 4.5 ms):
+    // independent draws let a slow frame be followed by fast ones that drain the queue; with the
+    // machine's speed remembered for 200 ms, slow frames come in runs and the queue grows over
+    // them. The median moves little, the p95 a lot.
+    SimulatedDevice device;
+    auto camera =
+        model("camera", 16, milliseconds(2), ArrivalPattern::periodic(microseconds(4500)));
+    camera.frame_spread = {1.0, 3.0};
+    camera.queue_capacity = 64;
+    const auto independent = simulate({camera}, device, strict(), seconds(60));
+    device.speed_share = 0.8;
+    device.speed_memory = milliseconds(200);
+    const auto together = simulate({camera}, device, strict(), seconds(60));
+    auto percentile = [](std::vector<double> values, double share) {
+        std::sort(values.begin(), values.end());
+        return values[static_cast<size_t>(share * static_cast<double>(values.size() - 1))];
+    };
+    const double p95_independent = percentile(independent.models[0].latency_ms, 0.95);
+    const double p95_together = percentile(together.models[0].latency_ms, 0.95);
+    EXPECT_GT(p95_together, 2 * p95_independent)
+        << "independent p95 " << p95_independent << " ms, together " << p95_together << " ms";
 }
 
 // --- Generative models -------------------------------------------------------------------------

@@ -246,9 +246,26 @@ TEST(CliTest, DemoStreamsItsSpeechLiveWindowByWindowBesideTheVisionTasks) {
     // One call streams the whole clip: its latency samples are its windows (> 60 of 32 ms).
     EXPECT_GT(speech->at("calls").get<int>(), 60) << run;
     const std::string finding = speech->at("findings").at(0).get<std::string>();
-    EXPECT_TRUE(contains(finding, "windows live")) << finding;
-    EXPECT_TRUE(contains(finding, "speech 1."))
-        << "speech starts after 1 s of silence: " << finding;
+    // "N windows live (M missed their 32 ms): speech 1.06-1.47 s, ...". A window the scheduler
+    // predicts late is refused and heard as silence: on a machine loaded by other work (another
+    // test beside this one took 139 of 146) the speech may be missed with them, and the finding
+    // says how many. With none missed, the speech is found where it starts, after 1 s of silence.
+    unsigned windows = 0, missed = 0;
+    const size_t live = finding.find(" windows live (");
+    ASSERT_NE(live, std::string::npos) << finding;
+    const size_t count_at = finding.rfind(", ", live);
+    ASSERT_NE(count_at, std::string::npos) << finding;
+    ASSERT_EQ(
+        std::sscanf(finding.c_str() + count_at, ", %u windows live (%u missed", &windows, &missed),
+        2)
+        << finding;
+    EXPECT_GE(speech->at("calls").get<int>(), static_cast<int>(windows)) << finding;
+    EXPECT_GT(windows, 60u) << finding;
+    EXPECT_LE(missed, windows) << finding;
+    if (missed == 0) {
+        EXPECT_TRUE(contains(finding, "speech 1."))
+            << "speech starts after 1 s of silence: " << finding;
+    }
 }
 
 TEST(CliTest, VadFindsTheSpeechInAnEspeakRecordingAndSaysItResampled) {
