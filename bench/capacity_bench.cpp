@@ -40,9 +40,8 @@
 // after their last instead of the profile's measured one (1: as before it was measured);
 // --cameras-drop plans the cameras as dropping a frame that finds the queue full, though the
 // pumps wait for room (as the planner did before it modelled waiting).
-// --speed-share and --speed-memory-ms plan with that share and memory of the machine's speed
-// (scheduler::SimulatedDevice::speed_share) instead of the profile's measured ones (0: every
-// frame's draw independent, as before the eighteenth session).
+// --speed-share and --speed-memory-ms set the machine's speed (scheduler::SimulatedDevice::
+// speed_share) of the variant "with the machine's speed" instead of the one phase 1 measured.
 // --trace DIR writes each mix's first run twice, as Chrome traces to open side by side: as
 // measured (DEVICE-WORKLOAD-N.measured.json, the scheduler's own recording) and as the capacity
 // model predicted it (.predicted.json, the simulation drawn the same way).
@@ -114,8 +113,8 @@ struct Options {
     // --closed-loop-in-time SHARE: plan with this share instead of the measured one (an A/B of
     // the closed-loop race's model; 1 is the simulation before it was measured).
     double closed_loop_in_time = -1;  // < 0: as measured
-    // --speed-share S --speed-memory-ms M: plan with this share of the machine's speed and
-    // memory instead of the measured ones (< 0: as measured).
+    // --speed-share S --speed-memory-ms M: the variant with the machine's speed takes this
+    // share and memory instead of the measured ones (< 0: as measured).
     double speed_share = -1;
     double speed_memory_ms = -1;
     // --cameras-drop: plan the fixed-rate cameras as dropping a frame that finds the queue full
@@ -444,9 +443,13 @@ void clear_beside_spread(corun::router::DeviceProfile& section) {
     section.beside_spread.clear();
 }
 
-void clear_machine_speed(corun::router::DeviceProfile& section) {
-    section.speed_share = 0;
-    section.speed_memory = std::chrono::nanoseconds(0);
+// The machine's speed the profile's phase 1 measured (or --speed-share / --speed-memory-ms),
+// which the profile itself does not carry: scored as a variant.
+corun::tools::MachineSpeed machine_speed_measured;
+
+void with_machine_speed(corun::router::DeviceProfile& section) {
+    section.speed_share = machine_speed_measured.share;
+    section.speed_memory = machine_speed_measured.memory;
 }
 
 // The capacity model with a part of it taken out, predicted beside it from the same profile
@@ -460,7 +463,7 @@ const std::vector<ModelVariant> MODEL_VARIANTS = {
     {"without the return gaps (shares in time alone)", clear_return_gaps},
     {"cold only after the whole device idled, one cold figure", cold_by_device},
     {"without the spread beside others (the spread alone)", clear_beside_spread},
-    {"without the machine's speed (every frame's draw independent)", clear_machine_speed},
+    {"with the machine's speed (draws correlated in time)", with_machine_speed},
     {"the fifteenth session's model (the first three of the above)",
      [](corun::router::DeviceProfile& section) {
          clear_return_gaps(section);
@@ -611,16 +614,16 @@ corun::Status bench_target(const Target& target, const Options& options,
     CORUN_TRY(corun::router::DeviceProfile section,
               corun::tools::measure_cpu_section(*loaded.vdevice, loaded.pointers(), measured_as,
                                                 description.cores, options.profile_seconds,
-                                                automatic_sharing));
+                                                automatic_sharing, &machine_speed_measured));
     if (options.closed_loop_in_time >= 0) {
         section.closed_loop_in_time = options.closed_loop_in_time;
         section.closed_loop_in_time_by_clients.clear();
         section.model_closed_loop_in_time_by_clients.clear();
         clear_return_gaps(section);
     }
-    if (options.speed_share >= 0) section.speed_share = options.speed_share;
+    if (options.speed_share >= 0) machine_speed_measured.share = options.speed_share;
     if (options.speed_memory_ms >= 0) {
-        section.speed_memory =
+        machine_speed_measured.memory =
             std::chrono::nanoseconds(std::llround(options.speed_memory_ms * 1e6));
     }
     std::string llm_path = options.no_llm || target.kind != "cpu" ? "" : options.llm;
@@ -644,10 +647,12 @@ corun::Status bench_target(const Target& target, const Options& options,
                      own == section.model_interference.end() ? 1.0 : own->second.back());
     }
     std::fprintf(text_out,
-                 "; context switch %.2f ms; the machine's speed: share %.2f, memory %.0f ms; "
+                 "; context switch %.2f ms; the machine's speed (a variant): share %.2f, memory "
+                 "%.0f ms; "
                  "closed-loop frames in time %.0f%%",
-                 static_cast<double>(section.context_switch.count()) / 1e6, section.speed_share,
-                 static_cast<double>(section.speed_memory.count()) / 1e6,
+                 static_cast<double>(section.context_switch.count()) / 1e6,
+                 machine_speed_measured.share,
+                 static_cast<double>(machine_speed_measured.memory.count()) / 1e6,
                  100 * section.closed_loop_in_time);
     if (!section.closed_loop_in_time_by_clients.empty()) {
         std::fprintf(text_out,

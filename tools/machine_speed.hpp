@@ -5,9 +5,10 @@
 // within 20 ms of each other correlate by 0.4-0.7 (their normal scores), across models as within
 // one, falling to 0 over about a second; drawn independently, slow frames never come together,
 // and the predicted queues and p95s came out short (nanodet's p95 with three closed-loop models
-// 13-35% under in eight runs out of eight). The profile measures it from each model's frames
-// alone, back to back: the correlation of pairs of frames by the time between them, fitted with
-// share x exp(-gap / memory).
+// 13-35% under in eight runs out of eight). Measured from each model's frames alone, back to
+// back (the profile's phase 1): the correlation of pairs of frames by the time between them,
+// fitted with share x exp(-gap / memory). capacity_bench scores it as a variant; the profile does
+// not carry it, since side by side it did not improve the predictions here (docs/ROUTER.md).
 #pragma once
 
 #include <chrono>

@@ -332,7 +332,8 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
                                                     const std::vector<PreparedModel*>& models,
                                                     const CpuDeviceParams& cpu,
                                                     uint32_t machine_cores, double seconds,
-                                                    bool automatic_sharing) {
+                                                    bool automatic_sharing,
+                                                    MachineSpeed* machine_speed_out) {
     router::DeviceProfile section;
     section.one_burst_per_model = automatic_sharing;
     section.cores = machine_cores;
@@ -373,9 +374,9 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
         if (!spread.empty()) section.frame_spread[model->name()] = spread;
         most_clients += static_cast<uint32_t>(model->queue_size);
     }
-    const MachineSpeed speed = machine_speed(sequences);
-    section.speed_share = speed.share;
-    section.speed_memory = speed.memory;
+    // The machine's speed, for capacity_bench to score: the profile does not carry it, since
+    // side by side it did not improve the predictions on this machine (docs/ROUTER.md).
+    if (machine_speed_out != nullptr) *machine_speed_out = machine_speed(sequences);
     // 1b. With automatic sharing: each model's time on one core against its time alone.
     OneCoreTwin twin;
     std::vector<double> one_core_ratios(models.size(), 1.0);

@@ -8,6 +8,7 @@
 
 #include "corun/corun.hpp"
 #include "frame_pump.hpp"
+#include "machine_speed.hpp"
 #include "router/capacity_profile.hpp"
 
 namespace corun::tools {
@@ -75,7 +76,8 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
                                                     const std::vector<PreparedModel*>& models,
                                                     const CpuDeviceParams& cpu,
                                                     uint32_t machine_cores, double seconds,
-                                                    bool automatic_sharing = false);
+                                                    bool automatic_sharing = false,
+                                                    MachineSpeed* machine_speed_out = nullptr);
 
 // An LLM on `vdevice` (default parameters): the time to first token of a prompt of one full
 // chunk (scaled to a full chunk if the tokenizer could not land on it), and the median gap between

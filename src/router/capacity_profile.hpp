@@ -116,8 +116,9 @@ struct DeviceProfile {
     // one burst of a model at a time (scheduler::SimulatedDevice::one_burst_per_model).
     bool one_burst_per_model = false;
     // "speed_share" (0..1) and "speed_memory_us": how the machine's speed moves every model's
-    // frame times at once (scheduler::SimulatedDevice::speed_share, speed_memory), measured
-    // from frames back to back; absent, 0: every frame's draw independent.
+    // frame times at once (scheduler::SimulatedDevice::speed_share, speed_memory)
+    // (capacity_bench measures it; `corun benchmark --profile` does not write it); absent, 0:
+    // every frame's draw independent.
     double speed_share = 0;
     std::chrono::nanoseconds speed_memory{0};
     std::map<std::string, GenerativeTiming> generative;
