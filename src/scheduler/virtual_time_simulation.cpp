@@ -769,7 +769,7 @@ private:
             speed_score_ =
                 kept * speed_score_ + std::sqrt(1.0 - kept * kept) * normal_draw(speed_random_);
         }
-        speed_time_ = std::max(speed_time_ == NEVER ? now : speed_time_, now);
+        if (speed_time_ == NEVER || now > speed_time_) speed_time_ = now;
         return speed_score_;
     }
 
