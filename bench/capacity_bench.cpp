@@ -648,8 +648,7 @@ corun::Status bench_target(const Target& target, const Options& options,
     }
     std::fprintf(text_out,
                  "; context switch %.2f ms; the machine's speed (a variant): share %.2f, memory "
-                 "%.0f ms; "
-                 "closed-loop frames in time %.0f%%",
+                 "%.0f ms; closed-loop frames in time %.0f%%",
                  static_cast<double>(section.context_switch.count()) / 1e6,
                  machine_speed_measured.share,
                  static_cast<double>(machine_speed_measured.memory.count()) / 1e6,

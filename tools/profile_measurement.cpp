@@ -347,14 +347,16 @@ Expected<router::DeviceProfile> measure_cpu_section(VDevice& vdevice,
     for (PreparedModel* model : models) {
         CORUN_RETURN_IF_ERROR(warm_up(*model));
         CORUN_TRY(const PumpResult result, pump_alone(*model, seconds));
-        // Its frames back to back, for the machine's speed: each starts as the one before it
-        // completed.
-        FrameSequence& sequence = sequences.emplace_back();
-        double started_ms = 0;
-        for (size_t f = 0; f < result.total_ms.size() && f < result.device_ms.size(); ++f) {
-            sequence.start_ms.push_back(started_ms);
-            sequence.device_ms.push_back(result.device_ms[f]);
-            started_ms += result.total_ms[f];
+        // Its frames back to back, for the machine's speed where asked: each starts as the one
+        // before it completed.
+        if (machine_speed_out != nullptr) {
+            FrameSequence& sequence = sequences.emplace_back();
+            double started_ms = 0;
+            for (size_t f = 0; f < result.total_ms.size() && f < result.device_ms.size(); ++f) {
+                sequence.start_ms.push_back(started_ms);
+                sequence.device_ms.push_back(result.device_ms[f]);
+                started_ms += result.total_ms[f];
+            }
         }
         const double device = LatencySummary::of(result.device).p50;
         const double slot = slot_time_ms(result);

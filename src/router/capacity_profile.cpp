@@ -47,6 +47,17 @@ Expected<std::optional<std::chrono::nanoseconds>> optional_duration(const Json& 
         std::chrono::nanoseconds(static_cast<int64_t>(value.get<double>() * 1000.0)));
 }
 
+// A share from 0 to 1 that may be absent (nullopt); `what` says what it is a share of.
+Expected<std::optional<double>> share_field(const Json& object, const char* key,
+                                            const std::string& where, const std::string& what) {
+    if (!object.contains(key)) return std::optional<double>();
+    const Json& value = object.at(key);
+    if (!value.is_number() || !(value.get<double>() >= 0 && value.get<double>() <= 1)) {
+        return invalid(where + "." + key + " must be a number from 0 to 1 (" + what + ")");
+    }
+    return std::optional<double>(value.get<double>());
+}
+
 Expected<uint32_t> count_field(const Json& object, const char* key, const std::string& where,
                                uint32_t fallback, uint32_t most) {
     if (!object.contains(key)) return fallback;
@@ -228,15 +239,9 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
             }
             if (device["closed_loop_after_decision"].get<bool>()) profile.closed_loop_in_time = 0;
         }
-        if (device.contains("closed_loop_in_time")) {
-            const Json& share = device["closed_loop_in_time"];
-            if (!share.is_number() || !(share.get<double>() >= 0 && share.get<double>() <= 1)) {
-                return invalid(at +
-                               ".closed_loop_in_time must be a number from 0 to 1 (a share "
-                               "of frames)");
-            }
-            profile.closed_loop_in_time = share.get<double>();
-        }
+        CORUN_TRY(const auto in_time,
+                  share_field(device, "closed_loop_in_time", at, "a share of frames"));
+        if (in_time) profile.closed_loop_in_time = *in_time;
         if (device.contains("closed_loop_in_time_by_clients")) {
             CORUN_TRY(profile.closed_loop_in_time_by_clients,
                       closed_loop_shares_field(device["closed_loop_in_time_by_clients"],
@@ -253,14 +258,12 @@ Expected<DeviceProfile> parse_section(const Json& section, const std::string& na
             }
             profile.one_burst_per_model = device["one_burst_per_model"].get<bool>();
         }
-        if (device.contains("speed_share")) {
-            const Json& share = device["speed_share"];
-            if (!share.is_number() || !(share.get<double>() >= 0 && share.get<double>() <= 1)) {
-                return invalid(at +
-                               ".speed_share must be a number from 0 to 1 (the share of a frame "
-                               "time's spread that the machine's speed moves for every model)");
-            }
-            profile.speed_share = share.get<double>();
+        CORUN_TRY(const auto speed_share,
+                  share_field(device, "speed_share", at,
+                              "the share of a frame time's spread that the machine's speed moves "
+                              "for every model"));
+        if (speed_share) {
+            profile.speed_share = *speed_share;
             CORUN_TRY(const auto memory, optional_duration(device, "speed_memory_us", at));
             profile.speed_memory = memory.value_or(std::chrono::nanoseconds(0));
             if (profile.speed_share > 0 && profile.speed_memory.count() <= 0) {
