@@ -67,14 +67,22 @@ class Cluster:
         self.token_file = os.path.join(workdir, "token")
         with open(self.token_file, "w") as out:
             out.write(token + "\n")
-        self.listen = listen or f"127.0.0.1:{free_port()}"
-        self.url = "nats://" + self.listen
         self.log = os.path.join(workdir, "cluster.log")
-        self.process = processes.start(
-            [corun, "cluster", "--listen", self.listen, "--store-dir",
-             os.path.join(workdir, "jetstream"), "--token-file", self.token_file,
-             "--ack-wait", str(ack_wait), "--json"], self.log, prefix=prefix)
-        self.started = wait_for(self._started, "corun cluster to start")
+        # A port free_port() found free can be taken by another test before nats-server binds
+        # it: then another port, three times at most (a port given by the caller is kept).
+        for attempt in range(3):
+            self.listen = listen or f"127.0.0.1:{free_port()}"
+            self.url = "nats://" + self.listen
+            self.process = processes.start(
+                [corun, "cluster", "--listen", self.listen, "--store-dir",
+                 os.path.join(workdir, "jetstream"), "--token-file", self.token_file,
+                 "--ack-wait", str(ack_wait), "--json"], self.log, prefix=prefix)
+            try:
+                self.started = wait_for(self._started, "corun cluster to start")
+                return
+            except RuntimeError as exited:
+                if listen or attempt == 2 or "address already in use" not in str(exited):
+                    raise
 
     def _started(self):
         if self.process.poll() is not None:

@@ -644,7 +644,7 @@ TEST_F(RoutedModelTest, ARunWhoseTimeoutPassesTriesNoFurtherPlacement) {
     EXPECT_EQ(stats_of(stats, "cpu").frames_run, 0u);
 }
 
-// Deadlines. The npu-sim here takes 250 ms a frame; the cpu placement has run no frame (so it
+// Deadlines. The npu-sim here takes 1 s a frame; the cpu placement has run no frame (so it
 // cannot predict, and is tried) unless a test runs one there first.
 class RoutedModelDeadlineTest : public RoutedModelTest {
 protected:
@@ -653,7 +653,7 @@ protected:
         if (IsSkipped() || HasFatalFailure()) return;
         slow_profile_ = profile_ + ".slow";
         std::ofstream(slow_profile_) << R"({"device": {"context_switch_us": 0},
-            "models": {"face_detection_front_128x128_barracuda": {"frame_us": 250000}}})";
+            "models": {"face_detection_front_128x128_barracuda": {"frame_us": 1000000}}})";
         VDeviceParams params;
         params.device_ids = {"npu-sim:0"};
         params.group_id = test::unique_group("router-slow-npu");
@@ -687,10 +687,10 @@ TEST_F(RoutedModelDeadlineTest, APlacementPredictedToMissTheDeadlineIsPassedOver
     auto frames = make_frames(*routed, 3);
     FrameLedger ledger(frames.size());
     measure_npu(*routed, frames[0], ledger, 0);
-    // 200 ms away: the npu predicts at least its 250 ms device time; the cpu cannot predict yet,
-    // and its own admission, which refuses a frame whose deadline has passed, has 200 ms to take
+    // 800 ms away: the npu predicts at least its 1 s device time; the cpu cannot predict yet,
+    // and its own admission, which refuses a frame whose deadline has passed, has 800 ms to take
     // it (far more than a loaded machine needs).
-    const auto soon = std::chrono::steady_clock::now() + milliseconds(200);
+    const auto soon = std::chrono::steady_clock::now() + milliseconds(800);
     auto job = routed->run_async(bind(*routed, frames[1]), soon,
                                  [&](const RoutedCompletionInfo& info) { ledger.record(1, info); });
     ASSERT_TRUE(job.has_value()) << job.status();
@@ -731,7 +731,7 @@ TEST_F(RoutedModelDeadlineTest, AFrameNoPlacementCanMakeInTimeFailsAtOnce) {
     measure_npu(*routed, frames[0], ledger, 0);
     // One frame on the cpu too, so that it predicts: one the npu cannot make in time.
     ledger.send_async_by(*routed, frames[1], 1,
-                         std::chrono::steady_clock::now() + milliseconds(200));
+                         std::chrono::steady_clock::now() + milliseconds(800));
     ASSERT_TRUE(ledger.wait_for(2));
     expect_ran_on(ledger.info(1), "cpu", 1, StatusCode::DEADLINE_EXCEEDED);
     ASSERT_TRUE(predicts(*cpu_));
@@ -754,11 +754,11 @@ TEST_F(RoutedModelDeadlineTest, AFrameNoPlacementCanMakeInTimeFailsAtOnce) {
     EXPECT_EQ(stats_of(stats, "cpu").frames_run, 1u);
 }
 
-// A latency SLO on the routed model holds for run() too: once the npu has shown it takes 250 ms,
-// a frame with a 200 ms SLO goes to the cpu.
+// A latency SLO on the routed model holds for run() too: once the npu has shown it takes 1 s,
+// a frame with an 800 ms SLO goes to the cpu.
 TEST_F(RoutedModelDeadlineTest, ALatencySloPassesOverAPlacementPredictedToTakeLonger) {
     RoutedModelParams params = npu_then_cpu();
-    params.latency_slo = milliseconds(200);
+    params.latency_slo = milliseconds(800);
     auto routed = create_routed(BLAZEFACE, params);
     ASSERT_NE(routed, nullptr);
     auto frames = make_frames(*routed, 2);
@@ -779,8 +779,8 @@ TEST_F(RoutedModelDeadlineTest, PredictedAndMeasuredLatencyAreCountedPerPlacemen
     const auto npu = stats_of(routed->get_stats(), "npu");
     EXPECT_EQ(npu.frames_run, 3u);
     EXPECT_EQ(npu.predicted_frames, 2u);  // the first frame had nothing to predict from
-    EXPECT_GE(npu.predicted_latency_mean_ms, 250.0);
-    EXPECT_GE(npu.measured_latency_mean_ms, 250.0);
+    EXPECT_GE(npu.predicted_latency_mean_ms, 1000.0);
+    EXPECT_GE(npu.measured_latency_mean_ms, 1000.0);
     EXPECT_GE(npu.prediction_error_mean_ms, 0.0);
 }
 

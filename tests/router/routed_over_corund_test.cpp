@@ -119,13 +119,13 @@ TEST_F(RoutedOverCorundTest, FramesFallBackToTheCpuInProcessWhenCorundDies) {
     EXPECT_EQ(cpu.frames_run, 6u);
 }
 
-// corund's npu-sim takes 250 ms a frame. Once it has run one, a frame with a 200 ms deadline is
+// corund's npu-sim takes 1 s a frame. Once it has run one, a frame with an 800 ms deadline is
 // refused by corund's own admission (its message, not the router's: the router asked corund
 // nothing before sending it), falls back to the cpu here, and a frame an hour from its deadline
 // runs in corund, its prediction coming back with its completion. run() with the model's SLO
 // goes the same way.
 TEST_F(RoutedOverCorundTest, CorundsOwnAdmissionRefusesAFramePredictedLateAndItFallsBack) {
-    RoutedModelParams params = corund_then_cpu(250000);
+    RoutedModelParams params = corund_then_cpu(1000000);
     ASSERT_OK_AND_ASSIGN(auto routed, RoutedModel::create(BLAZEFACE, params));
 
     std::vector<uint8_t> pixels(routed->get_frame_size("input:0").value(), 7);
@@ -142,7 +142,7 @@ TEST_F(RoutedOverCorundTest, CorundsOwnAdmissionRefusesAFramePredictedLateAndItF
     // corund books the frame's time just after completing it.
     ASSERT_TRUE(test::wait_until([&] {
         const auto stats = in_corund_->get_scheduler_stats();
-        return !stats.empty() && stats.front().predicted_latency_ms >= 250.0;
+        return !stats.empty() && stats.front().predicted_latency_ms >= 1000.0;
     }));
 
     std::mutex mutex;
@@ -156,7 +156,7 @@ TEST_F(RoutedOverCorundTest, CorundsOwnAdmissionRefusesAFramePredictedLateAndItF
         ASSERT_TRUE(job.has_value()) << job.status();
         ASSERT_OK(job->wait(test::WAIT_LIMIT));
     };
-    send(std::chrono::milliseconds(200));
+    send(std::chrono::milliseconds(800));
     send(std::chrono::hours(1));
     ASSERT_EQ(infos.size(), 2u);
     const RoutedCompletionInfo& fell_back = infos[0];
@@ -177,12 +177,12 @@ TEST_F(RoutedOverCorundTest, CorundsOwnAdmissionRefusesAFramePredictedLateAndItF
               (std::map<StatusCode, uint64_t>{{StatusCode::DEADLINE_EXCEEDED, 1}}));
     // Only the frame with a deadline has a prediction: corund's, from its completion.
     EXPECT_EQ(corund.predicted_frames, 1u);
-    EXPECT_GE(corund.predicted_latency_mean_ms, 250.0);
+    EXPECT_GE(corund.predicted_latency_mean_ms, 1000.0);
 
     // run() with a routed model's SLO, on a second routed model beside the first (a model
     // configured anew in corund): its first frame has nothing to be predicted from and runs in
     // corund; the next is refused there.
-    params.latency_slo = std::chrono::milliseconds(200);
+    params.latency_slo = std::chrono::milliseconds(800);
     ASSERT_OK_AND_ASSIGN(auto with_slo, RoutedModel::create(BLAZEFACE, params));
     ASSERT_OK_AND_ASSIGN(auto slo_bindings, with_slo->create_bindings(buffers));
     ASSERT_OK_AND_ASSIGN(auto first, with_slo->run(slo_bindings, test::WAIT_LIMIT));
@@ -192,7 +192,7 @@ TEST_F(RoutedOverCorundTest, CorundsOwnAdmissionRefusesAFramePredictedLateAndItF
         const auto stats = in_corund_->get_scheduler_stats();
         const auto newest = std::max_element(
             stats.begin(), stats.end(), [](auto& a, auto& b) { return a.model_id < b.model_id; });
-        return newest != stats.end() && newest->predicted_latency_ms >= 250.0;
+        return newest != stats.end() && newest->predicted_latency_ms >= 1000.0;
     }));
     ASSERT_OK_AND_ASSIGN(auto ran, with_slo->run(slo_bindings, test::WAIT_LIMIT));
     EXPECT_EQ(ran.placement, "cpu");

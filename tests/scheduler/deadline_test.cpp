@@ -223,7 +223,9 @@ TEST(DeadlineSchedulerTest, AFrameWhoseWaitOutgrewItsDeadlineIsDroppedBeforeItRu
     ASSERT_TRUE(scheduler.enqueue(holder.request(2)).is_ok());
     ASSERT_TRUE(holder.wait_until_entered());
     // Admitted (nothing measured predicts it late), then the slot stays taken past its deadline.
-    const Clock::time_point deadline = Clock::now() + 50ms;
+    // 500 ms: far more than a loaded machine takes from here to the enqueue, which would
+    // otherwise refuse it as predicted late instead.
+    const Clock::time_point deadline = Clock::now() + 500ms;
     ASSERT_TRUE(scheduler.enqueue(outcomes.request(1, deadline)).is_ok());
     ASSERT_TRUE(scheduler.enqueue(outcomes.request(1)).is_ok());  // no deadline: runs anyway
     while (Clock::now() <= deadline) std::this_thread::sleep_for(5ms);
@@ -284,9 +286,12 @@ TEST(DeadlineSchedulerTest, ALatencySloGivesEveryFrameADeadlineAndCountsLateFini
 }
 
 TEST(DeadlineSchedulerTest, AFrameThatOutranksAUnitLendingItsSlotIsNotPredictedToWaitForIt) {
-    // An LLM's unit (preemptible) measured at >= 500 ms holds the only slot; a vision frame of a
-    // higher priority with a 50 ms deadline runs beside it on the lent slot, so admission must
-    // not count the unit's time as ahead of it (it did, and refused every such frame).
+    // An LLM's unit (preemptible) measured at >= 3 s holds the only slot; a vision frame of a
+    // higher priority with a 1 s deadline runs beside it on the lent slot, so admission must
+    // not count the unit's time as ahead of it (it did, and refused every such frame). The
+    // margins are wide so that a loaded machine's slow threads change nothing: the lent slot
+    // has 1 s to run the frame, the test 2 s to ask for the peer's frame while the unit's
+    // remaining time is still predicted past that frame's deadline.
     ModelScheduler scheduler({DeviceSlots{1, 0}}, PolicyOptions{});
     ModelSchedulingParams llm, vision;
     llm.priority = 16;
@@ -295,7 +300,7 @@ TEST(DeadlineSchedulerTest, AFrameThatOutranksAUnitLendingItsSlotIsNotPredictedT
     ASSERT_TRUE(scheduler.add_model(2, "vision", vision).is_ok());
     ASSERT_TRUE(scheduler.add_model(3, "peer", llm).is_ok());
     Outcomes outcomes;
-    InferRequest measured = outcomes.request(1, {}, 500ms);
+    InferRequest measured = outcomes.request(1, {}, 3s);
     measured.preemptible = true;
     ASSERT_TRUE(scheduler.enqueue(std::move(measured)).is_ok());
     ASSERT_TRUE(outcomes.done.wait_for(1));
@@ -306,11 +311,11 @@ TEST(DeadlineSchedulerTest, AFrameThatOutranksAUnitLendingItsSlotIsNotPredictedT
     held.preemptible = true;
     ASSERT_TRUE(scheduler.enqueue(std::move(held)).is_ok());
     ASSERT_TRUE(unit.wait_until_entered());
-    ASSERT_TRUE(scheduler.enqueue(outcomes.request(2, Clock::now() + 50ms)).is_ok());
+    ASSERT_TRUE(scheduler.enqueue(outcomes.request(2, Clock::now() + 1s)).is_ok());
     ASSERT_TRUE(outcomes.done.wait_for(2));  // ran beside the unit, which still holds the slot
     EXPECT_TRUE(outcomes.cancelled.empty());
     // A frame of the unit's own level does wait for it: refused.
-    ASSERT_TRUE(scheduler.enqueue(outcomes.request(3, Clock::now() + 50ms)).is_ok());
+    ASSERT_TRUE(scheduler.enqueue(outcomes.request(3, Clock::now() + 1s)).is_ok());
     ASSERT_EQ(outcomes.done.count(), 3);
     ASSERT_EQ(outcomes.cancelled.size(), 1u);
     EXPECT_EQ(outcomes.cancelled[0].code(), StatusCode::DEADLINE_EXCEEDED);

@@ -557,9 +557,10 @@ TEST_F(ServiceLlmTest, AClientKilledMidGenerationFreesItsLlmAndTheVisionClientLo
 
     const auto killed = std::chrono::steady_clock::now();
     client.kill_now();  // kill -9 in the middle of its generation (and reap it)
-    // corund notices (the stream breaks) and frees the LLM within 2 s: bounded poll.
+    // corund notices (the stream breaks) and frees the LLM. The poll is bounded by WAIT_LIMIT,
+    // not by a figure: how soon is recorded (llm_freed_after_kill_ms), a loaded machine is slow.
     GroupView after;
-    while (std::chrono::steady_clock::now() - killed < 2s) {
+    while (std::chrono::steady_clock::now() - killed < WAIT_LIMIT) {
         after = view_group(*monitor, shared.group_id, client_pid);
         if (after.answered && after.scheduled_models == 1 && !after.lists_llm_of_pid) break;
         std::this_thread::sleep_for(10ms);

@@ -113,13 +113,14 @@ def make_repository(root):
     os.makedirs(os.path.join(root, "add_one", "1"))
     shutil.copy(os.path.join(TEST_MODELS, "add_one.onnx"),
                 os.path.join(root, "add_one", "1", "model.onnx"))
-    # A frame of endless_loop runs until its 2 s limit: a second request sent meanwhile finds the
-    # queue full (2 s: far longer than sending it takes, even on a loaded machine).
+    # A frame of endless_loop runs until its 5 s limit: a second request sent meanwhile finds the
+    # queue full (5 s: far longer than seeing the first inside and sending it take, even on a
+    # loaded machine).
     os.makedirs(os.path.join(root, "endless", "1"))
     shutil.copy(os.path.join(TEST_MODELS, "endless_loop.onnx"),
                 os.path.join(root, "endless", "1", "model.onnx"))
     with open(os.path.join(root, "endless", "config.json"), "w") as config:
-        config.write('{"max_queued_requests": 1, "frame_time_limit_ms": 2000}')
+        config.write('{"max_queued_requests": 1, "frame_time_limit_ms": 5000}')
     # A routed model on the shared cpu device alone, and the tiny LLM when this build has it.
     os.makedirs(os.path.join(root, "routed", "1"))
     shutil.copy(os.path.join(TEST_MODELS, "add_one.onnx"),

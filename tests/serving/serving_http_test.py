@@ -284,11 +284,20 @@ def check_priority(server, shape, input_name):
     threads = [threading.Thread(target=flood) for _ in range(4)]
     for thread in threads:
         thread.start()
-    urgent_statuses = [server.request("POST", "/v2/models/mobilefacenet/infer", urgent_body,
-                                      urgent_headers)[0] for _ in range(20)]
+    # Each urgent request is sent once the scheduler has booked the one before: the reply leaves
+    # before its burst is charged, and a frame sent in that gap waits for the booking (one burst
+    # of a model at a time) while a blazeface burst may start, which the metric would count.
+    urgent_statuses = []
+    for sent in range(20):
+        expected = [str(sent)] if sent else []  # before the first, no instance at 31 yet
+        booked = wait_until(lambda: urgent_frames(server) == expected)
+        check(booked, f"the scheduler booked the {sent} urgent frames sent before")
+        urgent_statuses.append(server.request("POST", "/v2/models/mobilefacenet/infer",
+                                              urgent_body, urgent_headers)[0])
     stop.set()
     for thread in threads:
         thread.join(timeout=WAIT_LIMIT)
+    wait_until(lambda: urgent_frames(server) == ["20"])
     check(all(s == 200 for s in urgent_statuses), "every urgent request succeeded")
     check(len(flood_statuses) > 0 and all(s == 200 for s in flood_statuses),
           f"every flooding request succeeded ({len(flood_statuses)})")
@@ -296,11 +305,31 @@ def check_priority(server, shape, input_name):
     page = page.decode()
     urgent = re.findall(r'corun_scheduler_max_overtaken_by\{model="mobilefacenet",version="1",'
                         r'priority="31",instance="\d+"\} (\d+)', page)
-    frames = re.findall(r'corun_scheduler_frames_total\{model="mobilefacenet",version="1",'
-                        r'priority="31",instance="\d+"\} (\d+)', page)
+    frames = urgent_frames_in(page)
     check(len(urgent) == 1 and urgent[0] == "0",
           f"priority 1 on the wire: scheduled at 31, never overtaken ({urgent})")
     check(frames == ["20"], f"the scheduler ran the 20 urgent frames at priority 31 ({frames})")
+
+
+def urgent_frames_in(page):
+    """The frames the scheduler booked for mobilefacenet at priority 31, as the page lists them."""
+    return re.findall(r'corun_scheduler_frames_total\{model="mobilefacenet",version="1",'
+                      r'priority="31",instance="\d+"\} (\d+)', page)
+
+
+def urgent_frames(server):
+    _, _, page = server.request("GET", "/metrics")
+    return urgent_frames_in(page.decode())
+
+
+def wait_until(condition):
+    """Polls `condition` until it holds (True) or WAIT_LIMIT passes (False)."""
+    deadline = time.time() + WAIT_LIMIT
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.005)
+    return False
 
 
 def scheduled_models(server):

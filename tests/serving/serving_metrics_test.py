@@ -64,6 +64,34 @@ def wait_for(condition, what):
     return None
 
 
+def start_prometheus(work, metrics_port):
+    """Prometheus scraping the metrics port every second, and the port it answers on. A port
+    free_port() found free can be taken by another test before Prometheus binds it: then
+    another port, three times at most."""
+    config = os.path.join(work, "prometheus.yml")
+    with open(config, "w") as out:
+        out.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                  "scrape_configs:\n  - job_name: corun\n    static_configs:\n"
+                  f"      - targets: ['127.0.0.1:{metrics_port}']\n")
+    log_path = os.path.join(work, "prometheus.log")
+    for attempt in range(3):
+        port = free_port()
+        with open(log_path, "w") as log:
+            prometheus = subprocess.Popen(
+                [PROMETHEUS, f"--config.file={config}",
+                 f"--storage.tsdb.path={os.path.join(work, 'tsdb')}",
+                 f"--web.listen-address=127.0.0.1:{port}"],
+                stdout=subprocess.DEVNULL, stderr=log)
+        serving = wait_for(lambda: prometheus.poll() is not None or
+                           get(port, "/-/ready")[0] == 200, "Prometheus to start")
+        if prometheus.poll() is None or not serving:
+            return prometheus, port
+        with open(log_path) as log:
+            if attempt == 2 or "address already in use" not in log.read():
+                return prometheus, port  # the queries below fail, naming it
+    return prometheus, port
+
+
 def stop(process):
     process.send_signal(signal.SIGTERM)
     try:
@@ -135,17 +163,7 @@ def main():
               "add_one, the only model, has all the device time")
 
         # A real Prometheus scraping the metrics port every second.
-        prometheus_port = free_port()
-        config = os.path.join(work, "prometheus.yml")
-        with open(config, "w") as out:
-            out.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                      "scrape_configs:\n  - job_name: corun\n    static_configs:\n"
-                      f"      - targets: ['127.0.0.1:{metrics_port}']\n")
-        prometheus = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={config}",
-             f"--storage.tsdb.path={os.path.join(work, 'tsdb')}",
-             f"--web.listen-address=127.0.0.1:{prometheus_port}"],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "prometheus.log"), "w"))
+        prometheus, prometheus_port = start_prometheus(work, metrics_port)
         query = urllib.parse.quote(f'nv_inference_request_success{{{labels}}}')
 
         def queried_count():
