@@ -57,6 +57,8 @@
 #include <fstream>
 #include <iostream>
 #include <latch>
+#include <limits>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -586,6 +588,18 @@ Summary summarise(const std::vector<Comparison>& all, const std::string& target)
     return summary;
 }
 
+// `text` as a number from 0 to `most` for `flag`; nullopt once it said what the flag takes.
+std::optional<double> number_from_zero(const std::string& flag, const std::string& text,
+                                       double most, const char* takes) {
+    char* end = nullptr;
+    const double number = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !(number >= 0 && number <= most)) {
+        std::cerr << "capacity_bench: " << flag << " takes " << takes << ", got '" << text << "'\n";
+        return std::nullopt;
+    }
+    return number;
+}
+
 int usage() {
     std::cerr << "usage: capacity_bench [--models A.onnx,B.onnx,C.onnx,D.onnx] [--shape "
                  "NAME=dims]... [--seconds 12] [--profile-seconds 2] [--slots N] [--threads T] "
@@ -938,28 +952,18 @@ int main(int argc, char** argv) {
         } else if (arg == "--cameras-drop") {
             options.cameras_wait = false;
         } else if (arg == "--closed-loop-in-time") {
-            const std::string share = next();
-            char* end = nullptr;
-            options.closed_loop_in_time = std::strtod(share.c_str(), &end);
-            if (share.empty() || *end != '\0' ||
-                !(options.closed_loop_in_time >= 0 && options.closed_loop_in_time <= 1)) {
-                std::cerr << "capacity_bench: --closed-loop-in-time takes a share from 0 to 1, "
-                             "got '"
-                          << share << "'\n";
-                return 2;
-            }
-        } else if (arg == "--speed-share" || arg == "--speed-memory-ms") {
-            const std::string value = next();
-            char* end = nullptr;
-            const double number = std::strtod(value.c_str(), &end);
-            const bool share = arg == "--speed-share";
-            if (value.empty() || *end != '\0' || !(number >= 0) || (share && number > 1)) {
-                std::cerr << "capacity_bench: " << arg
-                          << (share ? " takes a share from 0 to 1" : " takes milliseconds >= 0")
-                          << ", got '" << value << "'\n";
-                return 2;
-            }
-            (share ? options.speed_share : options.speed_memory_ms) = number;
+            const auto share = number_from_zero(arg, next(), 1, "a share from 0 to 1");
+            if (!share) return 2;
+            options.closed_loop_in_time = *share;
+        } else if (arg == "--speed-share") {
+            const auto share = number_from_zero(arg, next(), 1, "a share from 0 to 1");
+            if (!share) return 2;
+            options.speed_share = *share;
+        } else if (arg == "--speed-memory-ms") {
+            const auto memory = number_from_zero(
+                arg, next(), std::numeric_limits<double>::infinity(), "milliseconds >= 0");
+            if (!memory) return 2;
+            options.speed_memory_ms = *memory;
         } else if (arg == "--trace") {
             options.trace_dir = next();
             if (options.trace_dir.empty()) return usage();

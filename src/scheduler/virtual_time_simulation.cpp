@@ -5,7 +5,6 @@
 #include <deque>
 #include <functional>
 #include <limits>
-#include <numbers>
 #include <optional>
 #include <queue>
 #include <random>
@@ -121,10 +120,10 @@ double quantile_draw(std::mt19937_64& random, const std::vector<Value>& points) 
     return quantile_at(points, uniform_draw(random));
 }
 
-// A standard normal draw from two uniform ones (Box-Muller).
-double normal_draw(std::mt19937_64& random) {
-    const double radius = std::sqrt(-2.0 * std::log1p(-uniform_draw(random)));
-    return radius * std::cos(2.0 * std::numbers::pi * uniform_draw(random));
+// The standard normal score of a uniform draw in [0, 1) (kept off its ends, whose scores are
+// infinite).
+double normal_score(double uniform) {
+    return StandardNormal::inv_cdf(std::clamp(uniform, 1e-9, 1.0 - 1e-9));
 }
 
 // Each model's spread draws its own sequence, the same in every run.
@@ -753,7 +752,7 @@ private:
         const double own = uniform_draw(clients_[i].spread_random);
         if (!(device_.speed_share > 0) || device_.speed_memory.count() <= 0) return own;
         const double share = std::min(1.0, device_.speed_share);
-        const double own_score = StandardNormal::inv_cdf(std::clamp(own, 1e-9, 1.0 - 1e-9));
+        const double own_score = normal_score(own);
         const double score = std::sqrt(share) * speed_at(now) + std::sqrt(1.0 - share) * own_score;
         return std::clamp(StandardNormal::cdf(score), 0.0, std::nextafter(1.0, 0.0));
     }
@@ -761,15 +760,16 @@ private:
     // The device's speed at `now` as a standard normal score: an Ornstein-Uhlenbeck process
     // (its correlation falls as exp(-gap / speed_memory)), advanced exactly from its last value.
     double speed_at(Nanoseconds now) {
+        if (speed_time_ != NEVER && now <= speed_time_) return speed_score_;
+        const double fresh = normal_score(uniform_draw(speed_random_));
         if (speed_time_ == NEVER) {
-            speed_score_ = normal_draw(speed_random_);
-        } else if (now > speed_time_) {
+            speed_score_ = fresh;
+        } else {
             const double kept = std::exp(-static_cast<double>((now - speed_time_).count()) /
                                          static_cast<double>(device_.speed_memory.count()));
-            speed_score_ =
-                kept * speed_score_ + std::sqrt(1.0 - kept * kept) * normal_draw(speed_random_);
+            speed_score_ = kept * speed_score_ + std::sqrt(1.0 - kept * kept) * fresh;
         }
-        if (speed_time_ == NEVER || now > speed_time_) speed_time_ = now;
+        speed_time_ = now;
         return speed_score_;
     }
 

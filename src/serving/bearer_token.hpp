@@ -8,6 +8,7 @@
 namespace corun::serving {
 
 inline bool same_token(std::string_view given, std::string_view expected) {
+    if (expected.empty()) return given.empty();  // (the loop below indexes `expected`)
     unsigned char difference = given.size() == expected.size() ? 0 : 1;
     for (size_t i = 0; i < given.size(); ++i) {
         difference |= static_cast<unsigned char>(given[i] ^ expected[i % expected.size()]);

@@ -795,11 +795,14 @@ TEST(VirtualTimeScheduleTest, TheMachinesSpeedMakesFramesCloseInTimeAlikeAndKeep
     auto second = model("second", 16, milliseconds(2),
                         ArrivalPattern::periodic(milliseconds(10), milliseconds(5)));
     first.frame_spread = second.frame_spread = {1.0, 3.0};
-    const auto independent = simulate({first, second}, device, strict(), seconds(40));
+    // 4000 frames each, whatever the draws: the second camera's last, at 39.995 s, ends by
+    // 40.001 s; the first camera's 4001st, at 40 s, not before 40.002 s.
+    const auto run_for = seconds(40) + milliseconds(1);
+    const auto independent = simulate({first, second}, device, strict(), run_for);
     device.speed_share = 0.8;
     device.speed_memory = milliseconds(100);
-    const auto together = simulate({first, second}, device, strict(), seconds(40));
-    const auto again = simulate({first, second}, device, strict(), seconds(40));
+    const auto together = simulate({first, second}, device, strict(), run_for);
+    const auto again = simulate({first, second}, device, strict(), run_for);
     EXPECT_EQ(together.models[0].latency_ms, again.models[0].latency_ms);  // seeded
     for (const auto* result : {&independent, &together}) {
         const std::vector<double>& a = result->models[0].latency_ms;

@@ -35,6 +35,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from cli_checks import wait_until  # noqa: E402
 from process_checks import check, failures, finish, start, started  # noqa: E402
 
 CORUN, CORUND, CACHE = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -127,16 +129,6 @@ def models_of_pid(snapshot, pid):
     return [m for m in (snapshot or {}).get("models", []) if int(m.get("pid", 0)) == pid]
 
 
-def wait_for(condition, give_up_s):
-    """Asks condition() until it holds; whether it did before give_up_s passed."""
-    deadline = time.time() + give_up_s
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def running(socket, process, models=1):
     """Whether corund shows `models` models of `process` with frames done: it is mid-run."""
     seen = models_of_pid(monitor(socket), process.pid)
@@ -200,7 +192,7 @@ def main():
     # kill -9 of a client mid-inference.
     victim = client_run(socket, NANODET, 20 * SLOWER)
     survivor = client_run(socket, BLAZEFACE_128, 3)
-    check(wait_for(lambda: running(socket, victim), 10 * SLOWER),
+    check(wait_until(lambda: running(socket, victim), 10 * SLOWER),
           "the victim's model is live, with frames done")
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
@@ -209,7 +201,7 @@ def main():
     def victim_released():
         snapshot = monitor(socket)
         return snapshot is not None and not models_of_pid(snapshot, victim.pid)
-    released = wait_for(victim_released, 20 * SLOWER)
+    released = wait_until(victim_released, 20 * SLOWER)
     print("kill -9: the victim's models were released after %.2f s" % (time.time() - killed_at))
     check(released, "a client killed with -9 has its models released")
     code, summary, err = summary_of(survivor)
@@ -253,7 +245,7 @@ def cross_process_priority(socket):
             background = client_run2(socket, 7, [(NANODET, ["--priority", "16"]),
                                                  (MOBILEFACENET, ["--priority", "16"])])
             # A starts once both of B's models run (the device is then saturated).
-            check(wait_for(lambda: running(socket, background, 2), 10),
+            check(wait_until(lambda: running(socket, background, 2), 10),
                   f"the background models run before the {label} model starts")
             urgent = client_run2(socket, 4, [(BLAZEFACE_256,
                                               ["--framerate", "10", "--priority", priority])])
@@ -283,7 +275,7 @@ def cross_process_priority(socket):
 
 def daemon_killed_and_restarted(socket, daemon):
     client = client_run(socket, NANODET, 20 * SLOWER)
-    check(wait_for(lambda: running(socket, client), 10 * SLOWER),
+    check(wait_until(lambda: running(socket, client), 10 * SLOWER),
           "the client runs before corund is killed")
     daemon.kill()
     code, out, err = finish(client, 15 * SLOWER)

@@ -33,6 +33,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from cli_checks import wait_until  # noqa: E402
 from process_checks import check, failures, finish, start, started, stop_started  # noqa: E402
 
 CORUN, CORUND, RAW_CLIENT, MODELS = sys.argv[1:5]
@@ -281,15 +283,6 @@ def monitored_models(socket):
         return None
 
 
-def wait_for(predicate, limit):
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_runaway_frame():
     """A client runs a frame that never ends (an endless Loop) and is killed: corund stops the
     frame, releases its session, and serves the others; SIGTERM while another such frame runs
@@ -305,7 +298,7 @@ def test_runaway_frame():
     loop = os.path.join(MODELS, "endless_loop.onnx")
     try:
         runaway = start([CORUN, "run", loop, "--service-socket", socket, "-c", "1"])
-        check(wait_for(lambda: any(m.get("pid") == runaway.pid and m.get("name") == "endless_loop"
+        check(wait_until(lambda: any(m.get("pid") == runaway.pid and m.get("name") == "endless_loop"
                                    for m in (monitored_models(socket) or [])), 30),
               "the runaway client's model is in corund")
         time.sleep(0.5)  # its frame starts; nothing below depends on how far it got
@@ -317,14 +310,14 @@ def test_runaway_frame():
         def runaway_gone():
             models = monitored_models(socket)  # None when the monitor fails: not "gone"
             return models is not None and not any(m.get("pid") == runaway.pid for m in models)
-        released = wait_for(runaway_gone, 20 * SLOWER)
+        released = wait_until(runaway_gone, 20 * SLOWER)
         print("the killed client's session was released after %.2f s" % (time.time() - killed_at))
         check(released, "the killed client's session is released")
         code, out, err = finish(other, 60)
         check(code == 0, "another client's frames complete", (out + err)[-600:])
         # SIGTERM while a frame that never ends runs.
         stuck = start([CORUN, "run", loop, "--service-socket", socket, "-c", "1"])
-        check(wait_for(lambda: any(m.get("pid") == stuck.pid
+        check(wait_until(lambda: any(m.get("pid") == stuck.pid
                                    for m in (monitored_models(socket) or [])), 30),
               "a second runaway client's model is in corund")
         time.sleep(0.5)

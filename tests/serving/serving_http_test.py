@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from cli_checks import check, finish  # noqa: E402
+from cli_checks import check, finish, wait_until  # noqa: E402
 from server_process import http_json, http_request, stop_server  # noqa: E402
 
 CORUN, CACHE, TEST_MODELS, SHARED_GROUP_CLIENT = sys.argv[1:5]
@@ -290,14 +290,14 @@ def check_priority(server, shape, input_name):
     urgent_statuses = []
     for sent in range(20):
         expected = [str(sent)] if sent else []  # before the first, no instance at 31 yet
-        booked = wait_until(lambda: urgent_frames(server) == expected)
+        booked = wait_until(lambda: urgent_frames(server) == expected, WAIT_LIMIT)
         check(booked, f"the scheduler booked the {sent} urgent frames sent before")
         urgent_statuses.append(server.request("POST", "/v2/models/mobilefacenet/infer",
                                               urgent_body, urgent_headers)[0])
     stop.set()
     for thread in threads:
         thread.join(timeout=WAIT_LIMIT)
-    wait_until(lambda: urgent_frames(server) == ["20"])
+    wait_until(lambda: urgent_frames(server) == ["20"], WAIT_LIMIT)
     check(all(s == 200 for s in urgent_statuses), "every urgent request succeeded")
     check(len(flood_statuses) > 0 and all(s == 200 for s in flood_statuses),
           f"every flooding request succeeded ({len(flood_statuses)})")
@@ -320,16 +320,6 @@ def urgent_frames_in(page):
 def urgent_frames(server):
     _, _, page = server.request("GET", "/metrics")
     return urgent_frames_in(page.decode())
-
-
-def wait_until(condition):
-    """Polls `condition` until it holds (True) or WAIT_LIMIT passes (False)."""
-    deadline = time.time() + WAIT_LIMIT
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def scheduled_models(server):

@@ -82,14 +82,12 @@ def start_prometheus(work, metrics_port):
                  f"--storage.tsdb.path={os.path.join(work, 'tsdb')}",
                  f"--web.listen-address=127.0.0.1:{port}"],
                 stdout=subprocess.DEVNULL, stderr=log)
-        serving = wait_for(lambda: prometheus.poll() is not None or
-                           get(port, "/-/ready")[0] == 200, "Prometheus to start")
-        if prometheus.poll() is None or not serving:
-            return prometheus, port
+        wait_for(lambda: prometheus.poll() is not None or get(port, "/-/ready")[0] == 200,
+                 "Prometheus to start")
         with open(log_path) as log:
-            if attempt == 2 or "address already in use" not in log.read():
-                return prometheus, port  # the queries below fail, naming it
-    return prometheus, port
+            port_taken = prometheus.poll() is not None and "address already in use" in log.read()
+        if not port_taken or attempt == 2:
+            return prometheus, port  # one that exited otherwise fails the queries below
 
 
 def stop(process):
